@@ -1,0 +1,38 @@
+# The two entry points the README gives: `make demo` (main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint typecheck dogfood bench clean
+
+$(VENV)/.installed: pyproject.toml examples/registry/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,redis]' -e examples/registry
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/python -m registry demo
+	$(BIN)/celery-safe check examples/registry --exclude examples/registry/legacy
+	-$(BIN)/celery-safe check examples/registry/legacy
+
+lint: setup
+	$(BIN)/ruff check celery_safe
+
+typecheck: setup
+	$(BIN)/mypy --strict celery_safe
+
+dogfood: setup
+	$(BIN)/celery-safe check celery_safe examples benchmarks
+
+test: setup lint typecheck dogfood
+	$(BIN)/pytest
+
+bench: setup
+	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
