@@ -1,0 +1,3 @@
+"""pytest plugin (entry point ``pytest11``): fixtures that catch joins inside tasks."""
+
+from __future__ import annotations
