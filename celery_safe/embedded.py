@@ -1,0 +1,118 @@
+"""The embedded default: a broker and a result backend in SQLite files, no server.
+
+    app = Celery("proj")
+    celery_safe.embedded.configure(app, "var/celery")
+
+Kombu's SQLAlchemy transport polls its queue table every second and forwards every
+``broker_transport_options`` key to ``create_engine`` (so ``polling_interval`` there
+is a ``TypeError``). :class:`SQLiteTransport` takes ``polling_interval`` (0.05 s by
+default) out of the engine options, waits on locks instead of failing, and turns on
+WAL so worker processes and producers do not block each other's reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.backends.database import DatabaseBackend
+from kombu.transport import sqlalchemy as kombu_sqla
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+
+__all__ = [
+    "DEFAULT_POLLING_INTERVAL",
+    "SQLiteBackend",
+    "SQLiteTransport",
+    "configure",
+    "embedded_config",
+]
+
+DEFAULT_POLLING_INTERVAL = 0.05
+#: Seconds SQLite waits for a lock held by another process before giving up.
+LOCK_TIMEOUT = 30.0
+
+#: Transport options kombu reads itself; everything else goes to ``create_engine``.
+_KOMBU_OPTIONS = frozenset({
+    "queue_tablename", "message_tablename", "callback", "errback", "max_retries",
+    "interval_start", "interval_step", "interval_max", "retry_errors", "polling_interval",
+})
+
+
+def _enable_wal(engine: Engine) -> Engine:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class SQLiteChannel(kombu_sqla.Channel):
+    """Kombu's SQLAlchemy channel, with engine options that SQLite can take."""
+
+    def _engine_from_config(self) -> Engine:
+        client = self.connection.client
+        options = {k: v for k, v in client.transport_options.items() if k not in _KOMBU_OPTIONS}
+        url = str(client.hostname)
+        if url.startswith("sqlite"):
+            connect_args = dict(options.pop("connect_args", {}))
+            connect_args.setdefault("timeout", LOCK_TIMEOUT)
+            return _enable_wal(create_engine(url, connect_args=connect_args, **options))
+        return create_engine(url, **options)
+
+
+class SQLiteTransport(kombu_sqla.Transport):
+    """Kombu's SQLAlchemy transport polling every 0.05 s (``polling_interval`` option)."""
+
+    Channel = SQLiteChannel
+    polling_interval = DEFAULT_POLLING_INTERVAL
+
+
+class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
+    """Celery's database result backend, checking a chord's header every retry interval.
+
+    Celery schedules the first ``celery.chord_unlock`` one second after the chord is
+    sent, whatever ``result_chord_retry_interval`` says; here the first check waits
+    one retry interval too.
+    """
+
+    def fallback_chord_unlock(
+        self, header_result: Any, body: Any, countdown: float = 1, **kwargs: Any
+    ) -> Any:
+        interval = float(self.app.conf.result_chord_retry_interval)
+        return super().fallback_chord_unlock(
+            header_result, body, countdown=min(countdown, interval), **kwargs
+        )
+
+
+def embedded_config(
+    directory: str | Path, *, polling_interval: float = DEFAULT_POLLING_INTERVAL
+) -> dict[str, Any]:
+    """Celery settings for a broker and a result backend in SQLite files under ``directory``."""
+    root = Path(directory).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": f"sqlite:///{root / 'broker.sqlite'}",
+        "broker_transport": f"{__name__}:SQLiteTransport",
+        "broker_transport_options": {"polling_interval": polling_interval},
+        "broker_connection_retry_on_startup": True,
+        "result_backend": f"{__name__}:SQLiteBackend",
+        "database_url": f"sqlite:///{root / 'results.sqlite'}",
+        "database_engine_options": {"connect_args": {"timeout": LOCK_TIMEOUT}},
+        # The database backend runs chords through ``celery.chord_unlock``, which
+        # retries every ``result_chord_retry_interval`` (1 s by default).
+        "result_chord_retry_interval": max(polling_interval * 2, 0.05),
+        "worker_prefetch_multiplier": 1,
+    }
+
+
+def configure(
+    app: Celery, directory: str | Path, *, polling_interval: float = DEFAULT_POLLING_INTERVAL
+) -> Celery:
+    """Point ``app`` at the embedded SQLite broker and result backend; returns ``app``."""
+    app.conf.update(embedded_config(directory, polling_interval=polling_interval))
+    return app
