@@ -15,12 +15,12 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-#: verb -> (module, function, help); the function takes the verb's argv and returns an exit code.
-VERBS: dict[str, tuple[str, str, str]] = {
-    "check": ("celery_safe.lint.cli", "check_main", "report Celery anti-patterns (exit 1 on findings)"),
-    "fix": ("celery_safe.lint.fix_cli", "fix_main", "rewrite old tasks safely with libcst codemods"),
-    "explain": ("celery_safe.cli", "explain_main", "print the documentation page of a CSF code"),
-    "graph": ("celery_safe.workflows.cli", "graph_main", "render a workflow as Mermaid or DOT"),
+#: verb -> (module, function); the function takes the verb's argv and returns an exit code.
+VERBS: dict[str, tuple[str, str]] = {
+    "check": ("celery_safe.lint.cli", "check_main"),
+    "fix": ("celery_safe.lint.fix_cli", "fix_main"),
+    "explain": ("celery_safe.cli", "explain_main"),
+    "graph": ("celery_safe.workflows.cli", "graph_main"),
 }
 
 
@@ -55,9 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv else 2
     verb, rest = argv[0], argv[1:]
     if verb not in VERBS:
-        print(f"celery-safe: unknown command {verb!r}; use one of: {', '.join(VERBS)}", file=sys.stderr)
+        known = ", ".join(VERBS)
+        print(f"celery-safe: unknown command {verb!r}; use one of: {known}", file=sys.stderr)
         return 2
-    module_name, function_name, _ = VERBS[verb]
+    module_name, function_name = VERBS[verb]
     function = getattr(importlib.import_module(module_name), function_name)
     code: int = function(rest)
     return code
