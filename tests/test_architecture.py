@@ -1,0 +1,63 @@
+"""The layering DESIGN.md promises: cheap imports for workers, no example in the library."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "celery_safe"
+HEAVY = ("libcst", "flake8", "celery_safe.lint")
+
+
+@pytest.mark.parametrize("module", ["celery_safe", "celery_safe.workflows", "celery_safe.embedded"])
+def test_runtime_imports_stay_light(module: str) -> None:
+    code = (
+        f"import sys, {module}\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r})\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"{module} imports {out.stdout.strip()}"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_library_never_imports_the_example() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if any(name.split(".")[0] in ("registry", "examples") for name in _imported_modules(path))
+    ]
+    assert offenders == []
+
+
+def test_workflows_never_depend_on_the_lint_engine() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (PACKAGE / "workflows").rglob("*.py")
+        if any(name.startswith(HEAVY) for name in _imported_modules(path))
+    ]
+    assert offenders == []
+
+
+def test_public_api_is_explicit_and_typed() -> None:
+    import celery_safe
+
+    assert sorted(celery_safe.__all__) == list(celery_safe.__all__)
+    missing = [name for name in celery_safe.__all__ if not hasattr(celery_safe, name)]
+    assert missing == []
+    assert (PACKAGE / "py.typed").is_file()
