@@ -88,7 +88,9 @@ class WorkerProcess:
                 return self
             time.sleep(0.05)
         self.stop()
-        raise WorkerStartError(f"worker {self.app} not ready in {self.ready_timeout}s:\n{self.log_text()}")
+        raise WorkerStartError(
+            f"worker {self.app} not ready in {self.ready_timeout}s:\n{self.log_text()}"
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children): a crash, not a shutdown."""
