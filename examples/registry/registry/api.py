@@ -1,0 +1,91 @@
+"""The HTTP JSON API (FastAPI): collections, bundles with filters, detail, stats, health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from sqlalchemy.orm import Session
+
+from registry import query
+from registry.config import Settings
+from registry.db import create_schema, make_engine, session_scope
+
+__all__ = ["create_app", "serve"]
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One session (one transaction) per request, on the app's engine."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(_session)]
+
+
+def create_app(settings_or_db_url: Settings | str) -> FastAPI:
+    """Build the app for one database; the schema is created if missing."""
+    db_url = (settings_or_db_url.db_url if isinstance(settings_or_db_url, Settings)
+              else settings_or_db_url)
+    engine = make_engine(db_url)
+    create_schema(engine)
+    app = FastAPI(title="CodeBundle registry", version="0.1.0")
+    app.state.engine = engine
+
+    @app.get("/health")
+    def get_health(session: DB) -> dict[str, Any]:
+        return query.health(session)
+
+    @app.get("/stats")
+    def get_stats(session: DB) -> dict[str, int]:
+        return query.stats(session)
+
+    @app.get("/collections")
+    def get_collections(session: DB) -> list[dict[str, Any]]:
+        return query.list_collections(session)
+
+    @app.get("/collections/{slug}")
+    def get_collection(slug: str, session: DB) -> dict[str, Any]:
+        found = query.get_collection_info(session, slug)
+        if found is None:
+            raise HTTPException(404, f"collection {slug!r} not found")
+        return found
+
+    @app.get("/bundles")
+    def get_bundles(
+        session: DB,
+        search: str | None = None,
+        tag: str | None = None,
+        platform: str | None = None,
+        access_level: Annotated[
+            str | None, Query(pattern="^(read-only|read-write|unknown)$")
+        ] = None,
+        collection: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=query.MAX_LIMIT)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        return query.list_bundles(
+            session, search=search, tag=tag, platform=platform, access_level=access_level,
+            collection=collection, limit=limit, offset=offset,
+        )
+
+    @app.get("/bundles/{collection}/{slug}")
+    def get_bundle(collection: str, slug: str, session: DB) -> dict[str, Any]:
+        found = query.get_bundle(session, collection, slug)
+        if found is None:
+            raise HTTPException(404, f"bundle {collection}/{slug} not found")
+        return found
+
+    return app
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, settings: Settings | str | None = None
+) -> None:
+    """Serve the API with uvicorn until interrupted."""
+    import uvicorn
+
+    from registry.config import load_settings
+
+    uvicorn.run(create_app(settings or load_settings()), host=host, port=port, log_level="info")

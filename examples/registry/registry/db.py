@@ -1,0 +1,97 @@
+"""Engine and session helpers: one transaction per unit of work, for tasks and the API.
+
+``session_scope`` is what tasks declare as their ``db`` resource: it commits when the
+block succeeds and rolls back when it raises, so a failed task leaves no half-write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from registry.models import Base
+
+__all__ = ["create_schema", "make_engine", "session_scope"]
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; for SQLite, make the file's folder and use WAL + a busy timeout.
+
+    Several worker processes write the same SQLite file, so writers wait for the lock
+    (``timeout``) instead of failing at once with "database is locked".
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_conn.cursor()
+        if database and database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def _cached_engine(url: str) -> Engine:
+    """One engine per URL per process, its schema ensured once: pools are reused."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            create_schema(engine)
+            _engines[url] = engine
+        return engine
+
+
+def _forget_pools_after_fork() -> None:
+    # A forked worker must not reuse its parent's connections (shared sockets/files).
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables (idempotent, safe when several processes race to do it)."""
+    try:
+        Base.metadata.create_all(engine)
+    except OperationalError as exc:
+        # Another process created a table between our check and our CREATE.
+        if "already exists" not in str(exc):
+            raise
+        Base.metadata.create_all(engine)
+
+
+@contextlib.contextmanager
+def session_scope(url_or_engine: str | Engine) -> Iterator[Session]:
+    """Yield a session; commit on success, roll back and re-raise on error."""
+    engine = url_or_engine if isinstance(url_or_engine, Engine) else _cached_engine(url_or_engine)
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

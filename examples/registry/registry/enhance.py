@@ -1,0 +1,298 @@
+"""Bundle enhancement behind a provider interface, with a deterministic local default.
+
+A provider turns a :class:`BundleView` into an :class:`Enhancement` (description,
+access level, IAM hints). :func:`enhance_bundle` runs one provider on one pending
+bundle and records the outcome: ``pending → completed`` or ``pending → failed``, plus
+an :class:`~registry.models.EnhancementLog` row. The final write is conditional on
+the bundle still being pending with the same content, so a task delivered twice
+(``acks_late`` after a worker crash) enhances and logs a bundle once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from registry.models import CodeBundle, EnhancementLog, utcnow
+from registry.parsing import access_level_from_tags
+
+__all__ = [
+    "BundleView",
+    "EnhanceOutcome",
+    "Enhancement",
+    "EnhancementError",
+    "LocalProvider",
+    "Provider",
+    "SelectiveFailureProvider",
+    "enhance_bundle",
+    "get_provider",
+    "iam_hints",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class BundleView:
+    """The read-only facts a provider may use (no ORM object leaks to providers)."""
+
+    id: int
+    collection: str
+    slug: str
+    display_name: str
+    doc: str
+    support_tags: tuple[str, ...]
+    tasks: tuple[dict[str, Any], ...]
+    user_variables: tuple[dict[str, Any], ...]
+    access_level: str
+
+    @classmethod
+    def of(cls, bundle: CodeBundle) -> BundleView:
+        return cls(
+            id=bundle.id, collection=bundle.collection.slug, slug=bundle.slug,
+            display_name=bundle.display_name, doc=bundle.doc,
+            support_tags=tuple(bundle.support_tags or ()), tasks=tuple(bundle.tasks or ()),
+            user_variables=tuple(bundle.user_variables or ()), access_level=bundle.access_level,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Enhancement:
+    description: str
+    access_level: str  # "read-only" | "read-write"
+    iam_hints: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnhanceOutcome:
+    bundle_id: int
+    status: str  # "completed" | "failed" | "missing"
+    message: str
+    skipped: bool = False
+
+
+class EnhancementError(RuntimeError):
+    """A provider could not enhance a bundle; the bundle is marked ``failed``."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    def enhance(self, bundle: BundleView) -> Enhancement: ...
+
+
+_WRITE_WORDS = re.compile(
+    r"\b(restart|rollout|delete|remove|scale|patch|apply|update|trigger|remediat\w*|block|"
+    r"put|create|reboot|terminate|drain|cordon|vacuum|kill|rotate|write|modify)\b",
+    re.IGNORECASE,
+)
+
+# platform → (read-only hints, extra hints when the bundle writes), keyed by keyword.
+_K8S_RESOURCES = {
+    "deployment": ("apps", "deployments"), "replica": ("apps", "replicasets"),
+    "pod": ("", "pods"), "event": ("", "events"), "configmap": ("", "configmaps"),
+    "namespace": ("", "namespaces"), "node": ("", "nodes"), "statefulset": ("apps", "statefulsets"),
+}
+_AWS_ACTIONS = {
+    "ec2": (["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"],
+            ["ec2:RebootInstances", "ec2:StartInstances"]),
+    "s3": (["s3:ListAllMyBuckets", "s3:GetBucketPolicy", "s3:GetBucketAcl"],
+           ["s3:PutBucketPublicAccessBlock"]),
+    "cloudwatch": (["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], []),
+    "rds": (["rds:DescribeDBInstances"], ["rds:RebootDBInstance"]),
+    "eks": (["eks:DescribeCluster", "eks:ListNodegroups"], ["eks:UpdateNodegroupConfig"]),
+}
+_GCP_ROLES = {
+    "gke": ("roles/container.viewer", "roles/container.developer"),
+    "cloudsql": ("roles/cloudsql.viewer", "roles/cloudsql.editor"),
+    "compute": ("roles/compute.viewer", "roles/compute.instanceAdmin.v1"),
+}
+_AZURE_ROLES = {
+    "aks": (
+        "Azure Kubernetes Service Cluster User Role",
+        "Azure Kubernetes Service Contributor Role",
+    ),
+    "virtualmachines": ("Reader", "Virtual Machine Contributor"),
+    "vm": ("Reader", "Virtual Machine Contributor"),
+}
+
+
+def _text_of(bundle: BundleView) -> str:
+    parts = [bundle.display_name, bundle.doc, bundle.slug]
+    for task in bundle.tasks:
+        parts += [str(task.get("name", "")), str(task.get("doc", "")),
+                  " ".join(map(str, task.get("tags", [])))]
+    return " ".join(parts).lower()
+
+
+def _platforms(bundle: BundleView) -> set[str]:
+    tags = {t.lower() for t in bundle.support_tags}
+    found = set()
+    if tags & {"kubernetes", "aks", "eks", "gke", "openshift", "k8s"}:
+        found.add("kubernetes")
+    if tags & {"aws", "ec2", "s3", "eks", "rds", "cloudwatch"}:
+        found.add("aws")
+    if tags & {"gcp", "gke", "cloudsql", "google"}:
+        found.add("gcp")
+    if tags & {"azure", "aks", "virtualmachines"}:
+        found.add("azure")
+    if tags & {"postgresql", "postgres"}:
+        found.add("postgresql")
+    return found
+
+
+def iam_hints(bundle: BundleView, access_level: str) -> dict[str, Any]:
+    """Least-privilege hints per platform the bundle supports (deterministic)."""
+    writes = access_level == "read-write"
+    text = _text_of(bundle)
+    tags = {t.lower() for t in bundle.support_tags}
+    hints: dict[str, Any] = {}
+    platforms = _platforms(bundle)
+    if "kubernetes" in platforms:
+        groups: dict[str, set[str]] = {}
+        for word, (group, resource) in _K8S_RESOURCES.items():
+            if word in text:
+                groups.setdefault(group, set()).add(resource)
+        groups = groups or {"": {"pods", "events"}}
+        verbs = ["get", "list", "watch"] + (["patch", "update"] if writes else [])
+        hints["kubernetes"] = {"kind": "Kubernetes RBAC Role", "rules": [
+            {"apiGroups": [group], "resources": sorted(res), "verbs": verbs}
+            for group, res in sorted(groups.items())
+        ]}
+    if "aws" in platforms:
+        actions = ["sts:GetCallerIdentity"]
+        for service, (read, write) in _AWS_ACTIONS.items():
+            if service in tags or service in text:
+                actions += read + (write if writes else [])
+        hints["aws"] = {"kind": "AWS IAM policy actions", "actions": sorted(set(actions))}
+    if "gcp" in platforms:
+        roles = [ro if not writes else rw for key, (ro, rw) in _GCP_ROLES.items()
+                 if key in tags or key in text]
+        roles = roles or ["roles/editor" if writes else "roles/viewer"]
+        hints["gcp"] = {"kind": "GCP IAM roles", "roles": sorted(set(roles))}
+    if "azure" in platforms:
+        roles = [ro if not writes else rw for key, (ro, rw) in _AZURE_ROLES.items() if key in tags]
+        hints["azure"] = {"kind": "Azure built-in roles",
+                          "roles": sorted(set(roles or ["Contributor" if writes else "Reader"]))}
+    if "postgresql" in platforms:
+        roles = ["pg_monitor"] + (["pg_maintain (PostgreSQL 17+) or table owner"] if writes else [])
+        hints["postgresql"] = {"kind": "PostgreSQL roles", "roles": roles}
+    return hints
+
+
+class LocalProvider:
+    """Deterministic, offline enhancement from the bundle's own text and tags."""
+
+    name = "local"
+
+    def enhance(self, bundle: BundleView) -> Enhancement:
+        access = self.access_level(bundle)
+        return Enhancement(self.describe(bundle), access, iam_hints(bundle, access))
+
+    @staticmethod
+    def access_level(bundle: BundleView) -> str:
+        tags = [str(t) for task in bundle.tasks for t in task.get("tags", [])]
+        declared = access_level_from_tags(tags)
+        if declared != "unknown" and not (declared == "read-only" and _undeclared_writes(bundle)):
+            return declared
+        return "read-write" if _WRITE_WORDS.search(_text_of(bundle)) else "read-only"
+
+    @staticmethod
+    def describe(bundle: BundleView) -> str:
+        doc = " ".join(bundle.doc.split()) or f"{bundle.display_name}."
+        names = [str(t.get("name", "")) for t in bundle.tasks if t.get("name")]
+        platforms = ", ".join(bundle.support_tags[:4])
+        parts = [doc if doc.endswith((".", "!", "?")) else doc + "."]
+        if names:
+            shown = "; ".join(names[:3]) + ("; ..." if len(names) > 3 else "")
+            parts.append(f"It runs {len(names)} task{'s' if len(names) != 1 else ''}: {shown}.")
+        if platforms:
+            parts.append(f"Supports {platforms}.")
+        return " ".join(parts)
+
+
+def _undeclared_writes(bundle: BundleView) -> bool:
+    """A task without any access tag whose name or doc says it writes."""
+    for task in bundle.tasks:
+        tags = [str(t).lower() for t in task.get("tags", [])]
+        if not any(t.startswith("access:") for t in tags):
+            text = f"{task.get('name', '')} {task.get('doc', '')}"
+            if _WRITE_WORDS.search(text):
+                return True
+    return False
+
+
+class SelectiveFailureProvider(LocalProvider):
+    """The local provider, failing for bundles whose slug contains ``marker`` (for demos/tests)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.name = f"fail:{marker}"
+
+    def enhance(self, bundle: BundleView) -> Enhancement:
+        if self.marker in bundle.slug:
+            raise EnhancementError(f"provider refused {bundle.slug!r} (matches {self.marker!r})")
+        return super().enhance(bundle)
+
+
+def get_provider(name: str = "local") -> Provider:
+    """``local``, ``fail:<slug-part>``, or ``package.module:attr`` naming a provider factory."""
+    if name in ("", "local"):
+        return LocalProvider()
+    if name.startswith("fail:"):
+        return SelectiveFailureProvider(name.removeprefix("fail:"))
+    module_name, sep, attr = name.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(
+            f"unknown enhancer {name!r}: use 'local', 'fail:<slug-part>' or 'module:attr'"
+        )
+    factory = getattr(importlib.import_module(module_name), attr)
+    is_instance = isinstance(factory, Provider) and not isinstance(factory, type)
+    provider = factory if is_instance else factory()
+    if not isinstance(provider, Provider):
+        raise TypeError(f"enhancer {name!r} does not provide enhance(bundle) and name")
+    return provider
+
+
+def enhance_bundle(session: Session, bundle_id: int, provider: Provider) -> EnhanceOutcome:
+    """Enhance one pending bundle; a provider error marks it ``failed`` (never raises it)."""
+    bundle = session.get(CodeBundle, bundle_id)
+    if bundle is None:
+        return EnhanceOutcome(bundle_id, "missing", f"bundle {bundle_id} no longer exists")
+    if bundle.enhancement_status != "pending":
+        return EnhanceOutcome(bundle_id, bundle.enhancement_status,
+                              f"already {bundle.enhancement_status}; nothing to do", skipped=True)
+    content_hash = bundle.content_hash
+    started = utcnow()
+    values: dict[str, Any]
+    try:
+        result = provider.enhance(BundleView.of(bundle))
+        if result.access_level not in ("read-only", "read-write"):
+            raise EnhancementError(f"provider returned access level {result.access_level!r}")
+        values = {"enhancement_status": "completed", "ai_description": result.description,
+                  "ai_access_level": result.access_level, "iam_hints": result.iam_hints,
+                  "enhanced_at": utcnow()}
+        status, message = "completed", f"enhanced by {provider.name}"
+    except Exception as exc:  # a provider failure is this bundle's outcome, not a crash
+        values = {"enhancement_status": "failed"}
+        status, message = "failed", f"{type(exc).__name__}: {exc}"
+    claimed = session.execute(
+        update(CodeBundle)
+        .where(CodeBundle.id == bundle_id, CodeBundle.enhancement_status == "pending",
+               CodeBundle.content_hash == content_hash)
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    if claimed.rowcount == 0:  # type: ignore[attr-defined]
+        session.refresh(bundle)
+        return EnhanceOutcome(bundle_id, bundle.enhancement_status,
+                              "changed or enhanced concurrently; nothing written", skipped=True)
+    session.add(EnhancementLog(bundle_id=bundle_id, status=status, provider=provider.name,
+                               message=message, content_hash=content_hash,
+                               started_at=started, finished_at=utcnow()))
+    session.flush()
+    return EnhanceOutcome(bundle_id, status, message)

@@ -1,0 +1,113 @@
+"""SQLAlchemy 2 models: collections, their code bundles, and the enhancement log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "ENHANCEMENT_STATUSES",
+    "Base",
+    "CodeBundle",
+    "Collection",
+    "EnhancementLog",
+    "utcnow",
+]
+
+ENHANCEMENT_STATUSES = ("pending", "completed", "failed")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Collection(Base):
+    """A git repository of code bundles, as declared in ``collections.yaml``."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    git_url: Mapped[str] = mapped_column(String(500))
+    git_ref: Mapped[str] = mapped_column(String(200), default="main")
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    owner_email: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    last_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_commit: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new | synced | error
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    bundles: Mapped[list[CodeBundle]] = relationship(
+        back_populates="collection", cascade="all, delete-orphan", order_by="CodeBundle.slug"
+    )
+
+
+class CodeBundle(Base):
+    """One ``codebundles/<slug>/`` directory: parsed fields plus the enhancer's output."""
+
+    __tablename__ = "codebundles"
+    __table_args__ = (UniqueConstraint("collection_id", "slug", name="uq_bundle_collection_slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    doc: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(300), default="")
+    support_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # "runbook", "sli"
+    tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    user_variables: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    readme: Mapped[str] = mapped_column(Text, default="")
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    access_level: Mapped[str] = mapped_column(String(20), default="unknown")
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    enhancement_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    ai_description: Mapped[str | None] = mapped_column(Text)
+    ai_access_level: Mapped[str | None] = mapped_column(String(20))
+    iam_hints: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    enhanced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    collection: Mapped[Collection] = relationship(back_populates="bundles")
+    enhancement_logs: Mapped[list[EnhancementLog]] = relationship(
+        back_populates="bundle", cascade="all, delete-orphan", order_by="EnhancementLog.id"
+    )
+
+
+class EnhancementLog(Base):
+    """One enhancement attempt for a bundle: who ran it, how it ended, and why."""
+
+    __tablename__ = "enhancement_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(
+        ForeignKey("codebundles.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    bundle: Mapped[CodeBundle] = relationship(back_populates="enhancement_logs")

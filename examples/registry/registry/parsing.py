@@ -1,0 +1,264 @@
+"""Turn a collection checkout into parsed bundles, one error per bad bundle.
+
+A bundle is ``codebundles/<name>/`` with ``runbook.robot`` and/or ``sli.robot``, plus
+optional ``meta.yaml`` and ``README.md``. Each bundle is read on its own: a symlink
+that leaves the checkout, an unreadable or malformed file, or a bundle without robot
+files becomes a :class:`BundleError` for that bundle while the others are parsed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from registry.robot import RobotFile, RobotSyntaxError, parse_robot
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "BundleError",
+    "ParseResult",
+    "ParsedBundle",
+    "access_level_from_tags",
+    "parse_bundle",
+    "parse_collection",
+]
+
+MAX_FILE_BYTES = 1_000_000
+ROBOT_FILES = ("runbook.robot", "sli.robot")
+BUNDLE_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedBundle:
+    """Everything the registry stores about one bundle, before enhancement."""
+
+    slug: str
+    display_name: str
+    description: str
+    doc: str
+    author: str
+    support_tags: list[str]
+    kinds: list[str]
+    tasks: list[dict[str, Any]]
+    user_variables: list[dict[str, str]]
+    access_level: str
+    content_hash: str
+    readme: str = ""
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class BundleError:
+    bundle: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"bundle {self.bundle}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ParseResult:
+    bundles: list[ParsedBundle]
+    errors: list[BundleError]
+
+
+class _BundleProblem(Exception):
+    """Internal: one bundle cannot be parsed; becomes a BundleError."""
+
+
+def access_level_from_tags(tags: list[str]) -> str:
+    """``read-write`` if any task may write, ``read-only`` if all declared are read-only.
+
+    Tags compare case-insensitively; ``access:read-only`` / ``access:read-write`` are
+    the registry's convention. No access tag at all gives ``unknown``.
+    """
+    levels = {t.strip().lower().removeprefix("access:") for t in tags
+              if t.strip().lower().startswith("access:")}
+    if "read-write" in levels:
+        return "read-write"
+    if "read-only" in levels:
+        return "read-only"
+    return "unknown"
+
+
+def _split_supports(value: str) -> list[str]:
+    parts = re.split(r"[,;]", value) if re.search(r"[,;]", value) else value.split()
+    seen: dict[str, None] = {}
+    for part in parts:
+        if part.strip():
+            seen.setdefault(part.strip(), None)
+    return list(seen)
+
+
+def _metadata(robot: RobotFile, key: str) -> str:
+    """A ``Metadata`` value by case-insensitive name, or ``""``."""
+    wanted = " ".join(key.lower().split())
+    for name, value in robot.metadata.items():
+        if " ".join(name.lower().split()) == wanted:
+            return value.strip()
+    return ""
+
+
+def _first_sentence(doc: str) -> str:
+    text = " ".join(doc.split())
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return (match.group(1) if match else text)[:500]
+
+
+def _check_tree(bundle_dir: Path, root: Path) -> list[Path]:
+    """Return the bundle's regular files (sorted); refuse any symlink leaving ``root``."""
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(bundle_dir, followlinks=False):
+        here = Path(dirpath)
+        for name in sorted(dirnames + filenames):
+            entry = here / name
+            if entry.is_symlink():
+                target = entry.resolve()
+                if not target.is_relative_to(root):
+                    rel = entry.relative_to(bundle_dir)
+                    raise _BundleProblem(
+                        f"{rel} is a symlink pointing outside the checkout "
+                        f"({os.readlink(entry)}); refused"
+                    )
+                if target.is_file():
+                    files.append(entry)
+            elif name in filenames:
+                files.append(entry)
+        dirnames.sort()
+    return sorted(files)
+
+
+def _read_text(path: Path, bundle_dir: Path) -> str:
+    rel = path.relative_to(bundle_dir)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _BundleProblem(f"{rel} is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BundleProblem(f"{rel} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise _BundleProblem(f"{rel} cannot be read: {exc.strerror or exc}") from exc
+
+
+def _content_hash(files: list[Path], bundle_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        data = path.read_bytes()
+        rel = path.relative_to(bundle_dir).as_posix().encode()
+        digest.update(len(rel).to_bytes(4, "big") + rel + len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def _read_meta(path: Path, bundle_dir: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(_read_text(path, bundle_dir))
+    except yaml.YAMLError as exc:
+        raise _BundleProblem(f"meta.yaml is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _BundleProblem(f"meta.yaml must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
+    """Parse one bundle directory; raise ``ValueError`` with the reason when it is unusable."""
+    try:
+        return _parse_bundle(bundle_dir, root)
+    except _BundleProblem as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
+    slug = bundle_dir.name
+    if not BUNDLE_SLUG_RE.match(slug):
+        raise _BundleProblem(f"directory name {slug!r} is not a usable bundle slug")
+    files = _check_tree(bundle_dir, root)
+    robots: dict[str, RobotFile] = {}
+    for name in ROBOT_FILES:
+        path = bundle_dir / name
+        if not path.exists() and not path.is_symlink():
+            continue
+        if not path.is_file():
+            raise _BundleProblem(f"{name} is not a regular file")
+        try:
+            robots[name.removesuffix(".robot")] = parse_robot(_read_text(path, bundle_dir))
+        except RobotSyntaxError as exc:
+            raise _BundleProblem(f"{name}: {exc}") from exc
+    if not robots:
+        raise _BundleProblem("has neither runbook.robot nor sli.robot")
+    meta = _read_meta(bundle_dir / "meta.yaml", bundle_dir)
+    readme_path = bundle_dir / "README.md"
+    readme = _read_text(readme_path, bundle_dir) if readme_path.is_file() else ""
+    ordered = [robots[k] for k in ("runbook", "sli") if k in robots]
+
+    def first(key: str) -> str:
+        return next((v for v in (_metadata(r, key) for r in ordered) if v), "")
+
+    tasks: list[dict[str, Any]] = []
+    variables: dict[str, dict[str, str]] = {}
+    supports: dict[str, None] = {}
+    for kind, robot in robots.items():
+        for task in robot.tasks:
+            tags = list(dict.fromkeys([*robot.suite_tags, *task.tags]))
+            tasks.append({"name": task.name, "doc": task.doc, "tags": tags, "kind": kind})
+        for variable in robot.user_variables:
+            variables.setdefault(variable["name"], variable)
+        for tag in _split_supports(_metadata(robot, "Supports")):
+            supports.setdefault(tag, None)
+    doc = next((r.doc for r in ordered if r.doc.strip()), "")
+    all_tags = [tag for task in tasks for tag in task["tags"]]
+    return ParsedBundle(
+        slug=slug,
+        display_name=first("Display Name") or slug.replace("-", " ").title(),
+        description=_first_sentence(doc),
+        doc=doc,
+        author=first("Author"),
+        support_tags=list(supports),
+        kinds=list(robots),
+        tasks=tasks,
+        user_variables=list(variables.values()),
+        access_level=access_level_from_tags(all_tags),
+        content_hash=_content_hash(files, bundle_dir),
+        readme=readme,
+        meta=meta,
+    )
+
+
+def parse_collection(checkout: Path) -> ParseResult:
+    """Parse every ``codebundles/<name>/`` of a checkout, in name order."""
+    root = Path(checkout).resolve()
+    base = Path(checkout) / "codebundles"
+    if base.is_symlink() and not base.resolve().is_relative_to(root):
+        leaving = BundleError("(all)", "codebundles/ is a symlink leaving the checkout; refused")
+        return ParseResult([], [leaving])
+    if not base.is_dir():
+        missing = BundleError("(all)", f"no codebundles/ directory in {checkout}")
+        return ParseResult([], [missing])
+    bundles: list[ParsedBundle] = []
+    errors: list[BundleError] = []
+    for entry in sorted(base.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            message = f"is a symlink pointing outside the checkout ({os.readlink(entry)}); refused"
+            errors.append(BundleError(entry.name, message))
+            continue
+        if not entry.is_dir():
+            continue
+        try:
+            bundles.append(_parse_bundle(entry, root))
+        except _BundleProblem as exc:
+            errors.append(BundleError(entry.name, str(exc)))
+        except OSError as exc:
+            errors.append(BundleError(entry.name, f"cannot be read: {exc}"))
+    return ParseResult(bundles, errors)

@@ -1,0 +1,211 @@
+"""Read-side queries shared by the CLI and the HTTP API; results are plain dicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select, text
+from sqlalchemy.orm import Session, selectinload
+
+from registry.models import CodeBundle, Collection
+
+__all__ = [
+    "MAX_LIMIT",
+    "bundle_detail",
+    "bundle_summary",
+    "collection_dict",
+    "get_bundle",
+    "get_collection_info",
+    "health",
+    "list_bundles",
+    "list_collections",
+    "stats",
+]
+
+MAX_LIMIT = 200
+ACCESS_LEVELS = ("read-only", "read-write", "unknown")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def collection_dict(collection: Collection, *, bundle_count: int | None = None) -> dict[str, Any]:
+    return {
+        "slug": collection.slug, "name": collection.name, "git_url": collection.git_url,
+        "git_ref": collection.git_ref, "owner": collection.owner,
+        "owner_email": collection.owner_email, "description": collection.description,
+        "status": collection.status, "last_error": collection.last_error,
+        "last_commit": collection.last_commit,
+        "last_synced_at": _iso(collection.last_synced_at),
+        "bundle_count": bundle_count if bundle_count is not None else len(collection.bundles),
+    }
+
+
+def effective_access_level(bundle: CodeBundle) -> str:
+    """The declared level, or the enhancer's when the tags said nothing."""
+    if bundle.access_level == "unknown" and bundle.ai_access_level:
+        return bundle.ai_access_level
+    return bundle.access_level
+
+
+def bundle_summary(bundle: CodeBundle) -> dict[str, Any]:
+    return {
+        "id": bundle.id, "collection": bundle.collection.slug, "slug": bundle.slug,
+        "display_name": bundle.display_name, "description": bundle.description,
+        "author": bundle.author, "support_tags": list(bundle.support_tags or []),
+        "kinds": list(bundle.kinds or []), "task_count": len(bundle.tasks or []),
+        "access_level": effective_access_level(bundle),
+        "enhancement_status": bundle.enhancement_status,
+    }
+
+
+def bundle_detail(bundle: CodeBundle) -> dict[str, Any]:
+    return {
+        **bundle_summary(bundle),
+        "doc": bundle.doc, "tasks": list(bundle.tasks or []),
+        "user_variables": list(bundle.user_variables or []), "readme": bundle.readme,
+        "meta": bundle.meta or {}, "content_hash": bundle.content_hash,
+        "declared_access_level": bundle.access_level,
+        "ai_description": bundle.ai_description, "ai_access_level": bundle.ai_access_level,
+        "iam_hints": bundle.iam_hints, "enhanced_at": _iso(bundle.enhanced_at),
+        "updated_at": _iso(bundle.updated_at),
+    }
+
+
+def _json_contains(column: Any, value: str) -> Any:
+    """Case-insensitive membership test on a JSON list of strings, portable across DBs.
+
+    The list is stored as JSON text (``["a", "b"]``); matching the quoted element keeps
+    ``"aws"`` from matching ``"aws-s3"``.
+    """
+    needle = json.dumps(value.lower())
+    return func.lower(cast(column, String)).contains(needle, autoescape=True)
+
+
+def _bundle_filters(
+    *, tag: str | None, platform: str | None, access_level: str | None,
+    collection: str | None, search: str | None,
+) -> list[Any]:
+    filters: list[Any] = []
+    if collection:
+        filters.append(Collection.slug == collection)
+    if platform:
+        filters.append(_json_contains(CodeBundle.support_tags, platform))
+    if tag:
+        filters.append(_json_contains(CodeBundle.tasks, tag))
+    if access_level:
+        if access_level not in ACCESS_LEVELS:
+            raise ValueError(
+                f"access_level must be one of {', '.join(ACCESS_LEVELS)}, got {access_level!r}"
+            )
+        filters.append(or_(
+            CodeBundle.access_level == access_level,
+            (CodeBundle.access_level == "unknown") & (CodeBundle.ai_access_level == access_level),
+        ))
+    if search:
+        words = search.split()
+        for word in words:
+            pattern = word.lower()
+            filters.append(or_(*(
+                func.lower(column).contains(pattern, autoescape=True)
+                for column in (CodeBundle.slug, CodeBundle.display_name, CodeBundle.doc,
+                               CodeBundle.description, CodeBundle.author,
+                               cast(CodeBundle.tasks, String))
+            )))
+    return filters
+
+
+def list_bundles(
+    session: Session, *, tag: str | None = None, platform: str | None = None,
+    access_level: str | None = None, collection: str | None = None, search: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> dict[str, Any]:
+    """Filtered, paginated bundles: ``{"total", "limit", "offset", "items": [...]}``.
+
+    ``tag`` matches a whole task tag (``access:read-only``, ``data:config``), not a
+    substring; ``platform`` a whole support tag; ``search`` every word, anywhere.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    filters = _bundle_filters(tag=tag, platform=platform, access_level=access_level,
+                              collection=collection, search=search)
+    base = select(CodeBundle).join(Collection).where(*filters)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.scalars(
+        base.options(selectinload(CodeBundle.collection))
+        .order_by(Collection.slug, CodeBundle.slug).limit(limit).offset(offset)
+    )
+    return {"total": total, "limit": limit, "offset": offset,
+            "items": [bundle_summary(b) for b in rows]}
+
+
+def get_bundle(session: Session, collection_slug: str, bundle_slug: str) -> dict[str, Any] | None:
+    bundle = session.scalar(
+        select(CodeBundle).join(Collection)
+        .where(Collection.slug == collection_slug, CodeBundle.slug == bundle_slug)
+    )
+    return bundle_detail(bundle) if bundle is not None else None
+
+
+def list_collections(session: Session) -> list[dict[str, Any]]:
+    counts = dict(session.execute(
+        select(CodeBundle.collection_id, func.count()).group_by(CodeBundle.collection_id)
+    ).all())
+    return [collection_dict(c, bundle_count=counts.get(c.id, 0))
+            for c in session.scalars(select(Collection).order_by(Collection.slug))]
+
+
+def get_collection_info(session: Session, slug: str) -> dict[str, Any] | None:
+    collection = session.scalar(select(Collection).where(Collection.slug == slug))
+    if collection is None:
+        return None
+    info = collection_dict(collection)
+    info["bundles"] = [bundle_summary(b) for b in collection.bundles]
+    return info
+
+
+def stats(session: Session) -> dict[str, int]:
+    """Counts for the summary: collections, bundles, tasks, enhanced, failed, pending."""
+    by_status = dict(session.execute(
+        select(CodeBundle.enhancement_status, func.count()).group_by(CodeBundle.enhancement_status)
+    ).all())
+    task_lists = session.scalars(select(CodeBundle.tasks))
+    return {
+        "collections": session.scalar(select(func.count()).select_from(Collection)) or 0,
+        "collections_with_errors": session.scalar(
+            select(func.count()).select_from(Collection).where(Collection.status == "error")
+        ) or 0,
+        "bundles": sum(by_status.values()),
+        "tasks": sum(len(tasks or []) for tasks in task_lists),
+        "enhanced": by_status.get("completed", 0),
+        "failed": by_status.get("failed", 0),
+        "pending": by_status.get("pending", 0),
+    }
+
+
+def health(session: Session) -> dict[str, Any]:
+    """Database reachability and freshness; ``status`` is ``ok`` or ``degraded``."""
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception as exc:  # report, don't raise: health must answer
+        return {"status": "error", "database": f"unreachable: {type(exc).__name__}: {exc}"}
+    counts = stats(session)
+    last_sync = session.scalar(select(func.max(Collection.last_synced_at)))
+    errors = [
+        {"collection": slug, "error": error}
+        for slug, error in session.execute(
+            select(Collection.slug, Collection.last_error)
+            .where(Collection.status == "error").order_by(Collection.slug)
+        ).all()
+    ]
+    return {
+        "status": "degraded" if errors or counts["failed"] else "ok",
+        "database": "ok",
+        "last_synced_at": _iso(last_sync),
+        "collection_errors": errors,
+        **{k: counts[k] for k in ("collections", "bundles", "pending", "failed")},
+    }
