@@ -43,7 +43,7 @@ class Collection(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     last_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_commit: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default="new")  # new | synced | error
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new | synced | partial | error
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(

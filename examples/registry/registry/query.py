@@ -177,7 +177,8 @@ def stats(session: Session) -> dict[str, int]:
     return {
         "collections": session.scalar(select(func.count()).select_from(Collection)) or 0,
         "collections_with_errors": session.scalar(
-            select(func.count()).select_from(Collection).where(Collection.status == "error")
+            select(func.count()).select_from(Collection)
+            .where(Collection.status.in_(("error", "partial")))
         ) or 0,
         "bundles": sum(by_status.values()),
         "tasks": sum(len(tasks or []) for tasks in task_lists),
@@ -199,7 +200,7 @@ def health(session: Session) -> dict[str, Any]:
         {"collection": slug, "error": error}
         for slug, error in session.execute(
             select(Collection.slug, Collection.last_error)
-            .where(Collection.status == "error").order_by(Collection.slug)
+            .where(Collection.status.in_(("error", "partial"))).order_by(Collection.slug)
         ).all()
     ]
     return {
