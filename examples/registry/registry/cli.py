@@ -1,0 +1,337 @@
+"""``python -m registry``: the demo, the pipeline, the queries, the API and the workers.
+
+    python -m registry demo                      # sample data, 2 workers, full run, summary
+    python -m registry populate --broker redis://localhost:6379/0
+    python -m registry list --platform Kubernetes --access-level read-write
+    python -m registry show k8s-collection/k8s-namespace-health
+
+Options that choose *where* (``--home``, ``--db``, ``--broker``, ``--result-backend``)
+are exported as ``REGISTRY_*`` environment variables before the Celery app is imported,
+so this process and every worker it starts agree on one configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from registry.config import Settings, load_settings
+
+__all__ = ["main"]
+
+_ENV_OPTIONS = {
+    "home": "REGISTRY_HOME",
+    "db": "REGISTRY_DB_URL",
+    "broker": "REGISTRY_BROKER_URL",
+    "result_backend": "REGISTRY_RESULT_BACKEND",
+}
+
+
+def _where_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("where")
+    group.add_argument("--home", help="data folder (env REGISTRY_HOME, default ./var/registry)")
+    group.add_argument("--db", help="SQLAlchemy database URL (env REGISTRY_DB_URL)")
+    group.add_argument(
+        "--broker",
+        help="broker URL, e.g. redis://localhost:6379/0 (env REGISTRY_BROKER_URL; "
+        "default: the embedded SQLite broker under HOME/celery)",
+    )
+    group.add_argument(
+        "--result-backend", help="result backend URL (default: the broker's Redis)"
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    where = _where_options()
+    parser = argparse.ArgumentParser(
+        prog="python -m registry", description="A CodeBundle registry built on celery-safe."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    demo = verbs.add_parser(
+        "demo", parents=[where], help="sample data, worker processes, the whole pipeline"
+    )
+    demo.add_argument("--collections", type=int, default=3)
+    demo.add_argument("--bundles", type=int, default=4, help="bundles per collection")
+    demo.add_argument("--workers", type=int, default=2, help="worker processes to start")
+    demo.add_argument("--bad-inputs", action="store_true", help="add every kind of bad input")
+    demo.add_argument(
+        "--keep", action="store_true",
+        help="keep the previous demo's data (the run then shows an idempotent re-run)",
+    )
+    demo.add_argument("--timeout", type=float, default=120.0)
+
+    init = verbs.add_parser("init", parents=[where], help="create the schema and sample data")
+    init.add_argument("--collections", type=int, default=3)
+    init.add_argument("--bundles", type=int, default=4, help="bundles per collection")
+    init.add_argument("--bad-inputs", action="store_true")
+
+    populate = verbs.add_parser(
+        "populate", parents=[where], help="run the pipeline on running workers"
+    )
+    populate.add_argument(
+        "--collections-file", type=Path, help="default: HOME/collections.yaml"
+    )
+    populate.add_argument(
+        "--workers", type=int, default=0,
+        help="also start this many local worker processes for the run (default: none; "
+        "start them with `python -m registry worker`)",
+    )
+    populate.add_argument("--timeout", type=float, default=600.0)
+    populate.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    listing = verbs.add_parser("list", parents=[where], help="list and search bundles")
+    listing.add_argument("--tag")
+    listing.add_argument("--platform")
+    listing.add_argument("--access-level", choices=["read-only", "read-write", "unknown"])
+    listing.add_argument("--collection")
+    listing.add_argument("--search")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+
+    show = verbs.add_parser("show", parents=[where], help="one bundle: COLLECTION/BUNDLE")
+    show.add_argument("ref", metavar="COLLECTION/BUNDLE")
+    show.add_argument("--json", action="store_true")
+
+    health = verbs.add_parser("health", parents=[where], help="database and data health")
+    health.add_argument("--json", action="store_true")
+
+    serve = verbs.add_parser("serve", parents=[where], help="the HTTP JSON API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    worker = verbs.add_parser("worker", parents=[where], help="run a Celery worker here")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--pool", default="prefork")
+    worker.add_argument("--beat", action="store_true", help="also run the beat schedule")
+    worker.add_argument("--loglevel", default="INFO")
+    return parser
+
+
+def _export(args: argparse.Namespace) -> Settings:
+    """Put the ``--home``/``--db``/``--broker`` choices into the environment, then load."""
+    for option, variable in _ENV_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value:
+            os.environ[variable] = str(Path(value).absolute()) if option == "home" else value
+    return load_settings()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = _export(args)
+    command = _COMMANDS[args.verb]
+    return command(args, settings)
+
+
+# --- pipeline -------------------------------------------------------------------------
+
+
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    path = _generate_samples(settings, args.collections, args.bundles, args.bad_inputs)
+    print(f"sample collections written: {path}")
+    return 0
+
+
+def _generate_samples(
+    settings: Settings, collections: int, bundles: int, bad_inputs: bool
+) -> Path:
+    from registry import db, samples
+
+    db.create_schema(db.make_engine(settings.db_url))
+    generated = samples.generate_sample_collections(
+        settings.home / "samples", collections=collections,
+        bundles_per_collection=bundles, bad_inputs=bad_inputs,
+    )
+    settings.home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(generated, settings.collections_file)
+    return settings.collections_file
+
+
+def _wipe_demo_data(settings: Settings) -> None:
+    """Remove only what a demo creates under HOME, so each demo starts fresh."""
+    for folder in (settings.home / "samples", settings.workdir, settings.home / "celery"):
+        shutil.rmtree(folder, ignore_errors=True)
+    settings.collections_file.unlink(missing_ok=True)
+    default_db = settings.home / "registry.db"
+    if settings.db_url == f"sqlite:///{default_db}":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{default_db}{suffix}").unlink(missing_ok=True)
+
+
+def _broker_label(settings: Settings) -> str:
+    if settings.broker_url is None:
+        return f"embedded SQLite broker and results ({settings.home / 'celery'})"
+    return f"{settings.broker_url} (results: {settings.result_backend or settings.broker_url})"
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.perf_counter()
+    if not args.keep:
+        _wipe_demo_data(settings)
+    if not settings.collections_file.exists():
+        _generate_samples(settings, args.collections, args.bundles, args.bad_inputs)
+    print(f"registry home   {settings.home}")
+    print(f"sample data     {settings.collections_file}")
+    print(f"broker          {_broker_label(settings)}")
+    from registry.workers import LocalWorkers
+
+    with LocalWorkers(args.workers) as workers:
+        print(f"workers         {len(workers.workers)} worker processes, "
+              f"{workers.concurrency} pool processes, ready in "
+              f"{time.perf_counter() - started:.1f} s")
+        code = _run_and_report(settings, settings.collections_file, args.timeout, as_json=False)
+    print(f"demo finished in {time.perf_counter() - started:.1f} s")
+    print("next: python -m registry list --access-level read-write | "
+          "python -m registry show COLLECTION/BUNDLE | python -m registry serve")
+    return code
+
+
+def _populate(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.collections_file or settings.collections_file
+    if not path.is_file():
+        print(f"error: {path} does not exist (run `python -m registry init` or pass "
+              "--collections-file)", file=sys.stderr)
+        return 2
+    if args.workers:
+        from registry.workers import LocalWorkers
+
+        with LocalWorkers(args.workers):
+            return _run_and_report(settings, path, args.timeout, as_json=args.json)
+    return _run_and_report(settings, path, args.timeout, as_json=args.json)
+
+
+def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: bool) -> int:
+    from registry.pipeline import run_pipeline, workflow_graph
+
+    text = path.read_text(encoding="utf-8")
+    run = run_pipeline(text, timeout=timeout)
+    summary = run.summary
+    if as_json:
+        print(json.dumps({"workflow_id": run.workflow_id, "seconds": run.seconds, **summary},
+                         indent=2, sort_keys=True))
+        return 0
+    print(format_summary(summary, run.seconds))
+    graphs = workflow_graph(text, summary.get("enhanced_ids") or []).split("\n\n")
+    titles = ["the workflow sent", "the chord launch_enhancements became"]
+    for title, graph in zip(titles, graphs, strict=False):
+        print(f"\n{title} (Mermaid):\n```mermaid\n{graph.rstrip()}\n```")
+    return 0
+
+
+def format_summary(summary: dict[str, Any], seconds: float) -> str:
+    """The human summary: collections, bundles, tasks, enhanced, failed, and each error."""
+    bundles = summary["bundles"]
+    totals = summary.get("totals") or {}
+    lines = [
+        f"\npipeline finished in {seconds:.2f} s",
+        f"  collections  {summary['collections_synced']} synced, "
+        f"{summary['collections_failed']} failed",
+        f"  bundles      {sum(bundles.values()) - bundles['removed']} parsed "
+        f"({bundles['created']} new, {bundles['updated']} updated, "
+        f"{bundles['unchanged']} unchanged, {bundles['removed']} removed)",
+        f"  tasks        {totals.get('tasks', '?')} robot tasks in "
+        f"{totals.get('bundles', '?')} stored bundles",
+        f"  enhanced     {summary['enhanced']} completed, {summary['enhance_failed']} failed",
+        f"  failed       {len(summary['errors'])} item(s)",
+    ]
+    lines.extend(f"    - {error}" for error in summary["errors"])
+    return "\n".join(lines)
+
+
+# --- queries --------------------------------------------------------------------------
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from registry import query
+    from registry.db import session_scope
+
+    with session_scope(settings.db_url) as session:
+        page = query.list_bundles(
+            session, tag=args.tag, platform=args.platform, access_level=args.access_level,
+            collection=args.collection, search=args.search, limit=args.limit,
+        )
+    if args.json:
+        _print(page)
+        return 0
+    for bundle in page["items"]:
+        name = f"{bundle['collection']}/{bundle['slug']}"
+        print(f"{name:<50} {bundle['access_level']:<11} {bundle['enhancement_status']:<10} "
+              f"{bundle['display_name']}")
+    print(f"{len(page['items'])} of {page['total']} bundle(s)")
+    return 0
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from registry import query
+    from registry.db import session_scope
+
+    collection, _, slug = args.ref.partition("/")
+    if not collection or not slug:
+        print(f"error: expected COLLECTION/BUNDLE, got {args.ref!r}", file=sys.stderr)
+        return 2
+    with session_scope(settings.db_url) as session:
+        bundle = query.get_bundle(session, collection, slug)
+    if bundle is None:
+        print(f"error: no bundle {args.ref!r}", file=sys.stderr)
+        return 1
+    _print(bundle)
+    return 0
+
+
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    from registry import query
+    from registry.db import session_scope
+
+    with session_scope(settings.db_url) as session:
+        report = query.health(session)
+    _print(report)
+    return 0 if report.get("status") == "ok" else 1
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.api import serve
+
+    serve(args.host, args.port, settings)
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.workers import worker_command
+
+    command = worker_command(
+        concurrency=args.concurrency, pool=args.pool, loglevel=args.loglevel, beat=args.beat
+    )
+    if args.beat:
+        command += ["-s", str(settings.home / "celerybeat-schedule")]
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+_COMMANDS = {
+    "demo": _demo,
+    "init": _init,
+    "populate": _populate,
+    "list": _list,
+    "show": _show,
+    "health": _health,
+    "serve": _serve,
+    "worker": _worker,
+}

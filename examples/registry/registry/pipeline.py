@@ -1,0 +1,94 @@
+"""The registry's workflow, built and validated with ``celery_safe.workflows``.
+
+    store_yaml -> group(sync_collection per collection) -> launch_enhancements -> summarize
+                                                           |
+                     becomes chord(enhance_bundle per pending bundle) -> tally_enhancements
+
+Why the chord is built inside a task: which bundles need enhancing is only known once
+every collection is synced, so it cannot be part of the canvas sent at the start.
+``launch_enhancements`` runs as the body of the sync group (Celery runs it after the
+last sync), reads the pending bundle ids, and *replaces itself* with the chord
+(``Task.replace``). The replacement inherits the task's id and the rest of the chain,
+so ``summarize`` runs after the chord's body, and the caller's single result handle
+still resolves to the summary. Nothing ever waits inside a task: the broker drives
+every step, and the only join is the caller's, outside any task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from celery.canvas import Signature
+
+from celery_safe.workflows import chain, group, map_reduce, to_mermaid
+from registry import tasks
+
+__all__ = [
+    "PipelineRun",
+    "build_workflow",
+    "enhancement_chord",
+    "run_pipeline",
+    "workflow_graph",
+]
+
+
+def enhancement_chord(bundle_ids: Sequence[int], sync_results: list[dict[str, Any]]) -> Any:
+    """One ``enhance_bundle`` per pending bundle, then ``tally_enhancements``."""
+    body = tasks.tally_enhancements.s(sync_results)
+    return map_reduce(tasks.enhance_bundle.s(), bundle_ids, body)
+
+
+def _source_errors(collections_yaml: str) -> tuple[list[str], list[str]]:
+    loaded = tasks.parse_collections_text(collections_yaml)
+    return [spec.slug for spec in loaded.collections], [str(e) for e in loaded.errors]
+
+
+def build_workflow(collections_yaml: str) -> Any:
+    """The whole run for the text of a ``collections.yaml``, validated before it is sent.
+
+    Invalid entries are reported by ``summarize`` (and left out of the group);
+    the valid ones each get their own ``sync_collection`` in the group.
+    """
+    slugs, errors = _source_errors(collections_yaml)
+    steps: list[Any] = [tasks.store_yaml.si(collections_yaml)]
+    if slugs:
+        steps.append(group([tasks.sync_collection.si(slug) for slug in slugs]))
+        steps.append(tasks.launch_enhancements.s())
+    else:
+        steps.append(tasks.launch_enhancements.si([]))
+    steps.append(tasks.summarize.s(errors))
+    return chain(*steps)
+
+
+def workflow_graph(collections_yaml: str, bundle_ids: Sequence[int] | None = None) -> str:
+    """Mermaid flowchart(s) of the run: the workflow sent, then the chord it grew into.
+
+    Before a run the chord's size is unknown and ``launch_enhancements`` stands for it;
+    with ``bundle_ids`` (a finished run's ``enhanced_ids``) the chord that
+    ``launch_enhancements`` became is drawn as a second flowchart.
+    """
+    graphs = [str(to_mermaid(build_workflow(collections_yaml))).rstrip()]
+    if bundle_ids:
+        graphs.append(str(to_mermaid(enhancement_chord(bundle_ids, []))).rstrip())
+    return "\n\n".join(graphs) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+    """One finished run: its summary (see ``tasks.summarize``) and how long it took."""
+
+    workflow_id: str
+    seconds: float
+    summary: dict[str, Any]
+
+
+def run_pipeline(collections_yaml: str, *, timeout: float = 300.0) -> PipelineRun:
+    """Send the workflow and wait for its summary (from a script or the CLI, never a task)."""
+    workflow: Signature = build_workflow(collections_yaml)
+    started = time.perf_counter()
+    result = workflow.apply_async()
+    summary = result.get(timeout=timeout)
+    return PipelineRun(str(result.id), time.perf_counter() - started, summary)

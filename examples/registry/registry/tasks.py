@@ -1,0 +1,260 @@
+"""The registry's Celery tasks: thin wrappers over the domain modules, all idempotent.
+
+Each task is a ``celery_safe.task``: the worker opens a database session around the
+call (the ``db`` resource, one transaction per task) and ``task.logic(..., db=session)``
+runs the same code in-process, in tests or inside another task's logic. No task waits
+for another: the order lives in :mod:`registry.pipeline`'s canvas.
+
+Failures of one item (a collection that cannot be cloned, a bundle the provider
+rejects) are recorded on that item and *returned*, never raised, so one bad collection
+cannot fail the chord that the rest of the run is waiting on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import celery_safe
+from registry import enhance, query, service, sources, store
+from registry.celery_app import app
+from registry.config import Settings, load_settings
+from registry.db import session_scope
+from registry.models import CodeBundle, Collection
+
+__all__ = [
+    "SLOW_ENHANCE_ENV",
+    "enhance_bundle",
+    "health_check",
+    "launch_enhancements",
+    "scheduled_sync",
+    "store_yaml",
+    "summarize",
+    "sync_collection",
+    "tally_enhancements",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Ingest statuses of a collection whose bundles were stored (``partial``: some refused).
+SYNCED = ("synced", "partial")
+
+#: Test knob: ``<bundle-slug>:<seconds>`` makes the first enhancement of that bundle
+#: pause (after writing ``$REGISTRY_HOME/slow-<slug>.started``) so a test can kill
+#: the worker mid-task. Later attempts of the same bundle do not pause.
+SLOW_ENHANCE_ENV = "REGISTRY_SLOW_ENHANCE"
+
+
+@functools.lru_cache(maxsize=1)
+def current_settings() -> Settings:
+    """This process's settings, read once from the environment."""
+    return load_settings()
+
+
+@contextlib.contextmanager
+def open_db() -> Iterator[Session]:
+    """The ``db`` resource: one session and one transaction per task run."""
+    with session_scope(current_settings().db_url) as session:
+        yield session
+
+
+def _spec(row: Collection) -> sources.CollectionSpec:
+    return sources.CollectionSpec(
+        name=row.name,
+        slug=row.slug,
+        git_url=row.git_url,
+        git_ref=row.git_ref,
+        owner=row.owner,
+        owner_email=row.owner_email,
+        description=row.description,
+    )
+
+
+def parse_collections_text(text: str) -> sources.LoadResult:
+    """Validate the text of a ``collections.yaml``; bad YAML is one ``(file)`` error."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        error = sources.SourceError("(file)", "collections.yaml", f"is not valid YAML: {exc}")
+        return sources.LoadResult([], [error])
+    return sources.parse_collections(data)
+
+
+@celery_safe.task(app, name="registry.store_yaml", resources={"db": open_db})
+def store_yaml(collections_yaml: str, *, db: Session) -> dict[str, Any]:
+    """Store every valid ``codecollections:`` entry; report the invalid ones.
+
+    The YAML *text* travels in the message, so workers on other machines need no
+    shared file. Upserting by slug makes a re-run a no-op.
+    """
+    loaded = parse_collections_text(collections_yaml)
+    for spec in loaded.collections:
+        store.upsert_collection(db, spec)
+    return {
+        "collections": [spec.slug for spec in loaded.collections],
+        "errors": [str(error) for error in loaded.errors],
+    }
+
+
+@celery_safe.task(app, name="registry.sync_collection", resources={"db": open_db})
+def sync_collection(slug: str, *, db: Session, workdir: str | None = None) -> dict[str, Any]:
+    """Clone or fetch one stored collection, parse its bundles, upsert them.
+
+    Returns the collection's ingest report (``status`` ``synced``, ``partial`` when some
+    bundles were refused, or ``error``); a failure is recorded on the collection and
+    its previously stored bundles are left untouched.
+    """
+    row = db.scalar(select(Collection).where(Collection.slug == slug))
+    if row is None:
+        return _sync_error(slug, f"collection {slug!r} is not stored (run store_yaml first)")
+    checkouts = Path(workdir) if workdir else current_settings().workdir
+    try:
+        return service.ingest_collection(db, _spec(row), checkouts).as_dict()
+    except Exception as exc:  # one collection's failure must not fail the whole run
+        logger.exception("sync of collection %r failed", slug)
+        db.rollback()
+        message = f"collection {slug!r}: {type(exc).__name__}: {exc}"
+        store.record_collection_error(db, slug, message)
+        return _sync_error(slug, message)
+
+
+def _sync_error(slug: str, message: str) -> dict[str, Any]:
+    return service.IngestReport(slug, "error", errors=[message]).as_dict()
+
+
+def _pause_for_tests(db: Session, bundle_id: int) -> None:
+    """Honour :data:`SLOW_ENHANCE_ENV` (tests kill a worker while this sleeps)."""
+    knob = os.environ.get(SLOW_ENHANCE_ENV, "")
+    if ":" not in knob:
+        return
+    slug, seconds = knob.rsplit(":", 1)
+    bundle = db.get(CodeBundle, bundle_id)
+    if bundle is None or bundle.slug != slug:
+        return
+    marker = current_settings().home / f"slow-{slug}.started"
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return  # a retry after the kill: run at full speed
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    time.sleep(float(seconds))
+
+
+@celery_safe.task(app, name="registry.enhance_bundle", resources={"db": open_db})
+def enhance_bundle(bundle_id: int, *, db: Session, provider: str | None = None) -> dict[str, Any]:
+    """Enhance one bundle with the configured provider; returns its outcome as a dict."""
+    _pause_for_tests(db, bundle_id)
+    chosen = enhance.get_provider(provider or current_settings().enhancer)
+    outcome = enhance.enhance_bundle(db, bundle_id, chosen)
+    return {
+        "bundle_id": outcome.bundle_id,
+        "status": outcome.status,
+        "message": outcome.message,
+        "skipped": outcome.skipped,
+    }
+
+
+def as_sync_list(sync_results: Any) -> list[dict[str, Any]]:
+    """The group's results as a list (Celery unrolls a one-task group into one result)."""
+    if isinstance(sync_results, dict):
+        return [sync_results]
+    return list(sync_results or [])
+
+
+def bundles_to_enhance(db: Session, sync_results: list[dict[str, Any]]) -> list[int]:
+    """Pending bundles of the collections this run synced, in a stable order."""
+    ids: set[int] = set()
+    for report in sync_results:
+        if report.get("status") in SYNCED:
+            ids.update(store.pending_bundle_ids(db, report["collection"]))
+    return sorted(ids)
+
+
+@celery_safe.task(app, name="registry.launch_enhancements", bind=True, resources={"db": open_db})
+def launch_enhancements(self: Any, sync_results: Any, *, db: Session) -> Any:
+    """Once every sync is done, replace this task with a chord over the pending bundles.
+
+    The number of bundles is only known now, so the chord is built here and this
+    task *becomes* it (``self.replace``): the run's later steps wait for the chord
+    without anything joining. With nothing pending, the run goes straight on.
+    """
+    from registry.pipeline import enhancement_chord
+
+    results = as_sync_list(sync_results)
+    bundle_ids = bundles_to_enhance(db, results)
+    if not bundle_ids:
+        return tally_enhancements.logic([], results)
+    return self.replace(enhancement_chord(bundle_ids, results))
+
+
+@celery_safe.task(app, name="registry.tally_enhancements")
+def tally_enhancements(
+    outcomes: list[dict[str, Any]], sync_results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The chord's body: the syncs and the enhancement outcomes, side by side."""
+    return {"syncs": as_sync_list(sync_results), "enhancements": list(outcomes)}
+
+
+@celery_safe.task(app, name="registry.summarize", resources={"db": open_db})
+def summarize(
+    run: dict[str, Any], source_errors: list[str], *, db: Session
+) -> dict[str, Any]:
+    """The run's summary: what this run did, plus the registry's totals."""
+    syncs = as_sync_list(run.get("syncs"))
+    outcomes = list(run.get("enhancements") or [])
+    errors = [*source_errors, *(error for sync in syncs for error in sync.get("errors") or [])]
+    errors.extend(
+        f"bundle #{outcome['bundle_id']}: {outcome.get('message') or 'enhancement failed'}"
+        for outcome in outcomes
+        if outcome.get("status") == "failed"
+    )
+    counts = {
+        key: sum(int(sync.get(key, 0)) for sync in syncs)
+        for key in ("created", "updated", "unchanged", "removed")
+    }
+    return {
+        "collections_synced": sum(1 for sync in syncs if sync.get("status") in SYNCED),
+        "collections_failed": sum(1 for sync in syncs if sync.get("status") not in SYNCED)
+        + len(source_errors),
+        "bundles": counts,
+        "enhanced": sum(
+            1 for o in outcomes if o.get("status") == "completed" and not o.get("skipped")
+        ),
+        "enhance_skipped": sum(1 for o in outcomes if o.get("skipped")),
+        "enhance_failed": sum(1 for o in outcomes if o.get("status") == "failed"),
+        "enhanced_ids": [o["bundle_id"] for o in outcomes],
+        "errors": errors,
+        "totals": query.stats(db),
+    }
+
+
+@celery_safe.task(app, name="registry.health_check", resources={"db": open_db})
+def health_check(*, db: Session) -> dict[str, Any]:
+    """The registry's health (database reachable, counts, stale or failed items)."""
+    return query.health(db)
+
+
+@celery_safe.task(app, name="registry.scheduled_sync")
+def scheduled_sync() -> str | None:
+    """Beat's 6-hourly job: start the whole pipeline for ``$REGISTRY_HOME/collections.yaml``.
+
+    It only *sends* the workflow and returns its id; nothing here waits for it.
+    """
+    from registry.pipeline import build_workflow
+
+    path = current_settings().collections_file
+    if not path.is_file():
+        logger.warning("scheduled sync skipped: %s does not exist", path)
+        return None
+    return str(build_workflow(path.read_text(encoding="utf-8")).apply_async().id)
