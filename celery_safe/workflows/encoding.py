@@ -1,0 +1,61 @@
+"""Can the app's serializer encode a signature's arguments? Answered without encoding them.
+
+Plain JSON data (str, int, float, bool, None, lists, tuples, dicts with str keys) is
+accepted by every serializer kombu ships, so it is recognised by a type walk. Anything
+else is handed to the real serializer (``kombu.serialization.dumps``), whose verdict is
+final: kombu's JSON encodes ``datetime``, ``Decimal``, ``UUID``, ``bytes``, but not a
+``set`` or a model instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from kombu import serialization
+from kombu.exceptions import EncodeError
+
+__all__ = ["unencodable"]
+
+_dumps: Callable[..., Any] = serialization.dumps
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if depth > 20:
+        return False
+    if kind is list or kind is tuple:
+        return all(_is_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for index, value in enumerate(args):
+        yield f"args[{index}]", value
+    for name, value in kwargs.items():
+        yield name, value
+
+
+def unencodable(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], serializer: str
+) -> tuple[str, Any, str] | None:
+    """The first argument ``serializer`` cannot encode: (label, value, reason), or None."""
+    if _is_plain(args) and _is_plain(kwargs):
+        return None
+    for label, value in _arguments(args, kwargs):
+        if _is_plain(value):
+            continue
+        try:
+            _dumps(value, serializer=serializer)
+        except EncodeError as exc:
+            cause = exc.__cause__ or exc
+            return label, value, str(cause) or type(cause).__name__
+        except Exception as exc:  # a serializer plugin may raise anything
+            return label, value, f"{type(exc).__name__}: {exc}"
+    return None

@@ -1,0 +1,210 @@
+"""Run a workflow in-process, as a worker would, for unit tests: no broker, no backend.
+
+    run = run_workflow(chain(fetch.s(url), parse.s()))
+    assert run.result == {...}
+    assert run.task_names == ["proj.fetch", "proj.parse"]
+
+Each task runs through ``Task.apply`` (Celery's tracer: signals, ``bind=True``,
+resources, retries' bookkeeping) with :func:`celery_safe.guard` on, so a task that
+waits for another task's result raises here as it would in production. Results flow
+as Celery passes them: prepended to the next step unless it is immutable, a group
+gives a list, a chord's body gets the list of its header's results. Arguments and
+results go through the app's serializer, so a task returning a ``tuple`` hands its
+successor a ``list`` and a ``set`` fails — as on a real worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Celery
+from celery.app.task import Context
+from celery.canvas import Signature
+from kombu import serialization
+
+from ..guard import guard
+from .params import errback_style
+from .problems import Path, WorkflowError, render_path
+from .shapes import (
+    app_of,
+    chain_steps,
+    chord_header,
+    group_members,
+    is_chain,
+    is_chord,
+    is_group,
+    link_errbacks,
+    links,
+)
+from .validate import validate
+
+__all__ = ["TaskRun", "WorkflowRun", "run_workflow"]
+
+_dumps: Callable[..., tuple[str, str, Any]] = serialization.dumps
+_loads: Callable[..., Any] = serialization.loads
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One task execution in a workflow run."""
+
+    path: Path
+    task: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    result: Any
+    failed: bool = False
+
+    @property
+    def where(self) -> str:
+        return render_path(self.path)
+
+
+@dataclass
+class WorkflowRun:
+    """The final result of an in-process run, and every task that ran, in order."""
+
+    result: Any
+    trace: list[TaskRun] = field(default_factory=list)
+
+    @property
+    def task_names(self) -> list[str]:
+        return [step.task for step in self.trace]
+
+
+def run_workflow(
+    canvas: Signature,
+    args: tuple[Any, ...] = (),
+    *,
+    app: Celery | None = None,
+    check: bool = True,
+    roundtrip: bool = True,
+) -> WorkflowRun:
+    """Execute ``canvas`` (called with ``args``) in this process; return its result and trace.
+
+    ``check`` validates first (raising :class:`WorkflowError`; the result backend is not
+    needed in-process, so CSF203 is not reported). ``roundtrip`` passes arguments and
+    results through each task's serializer. A failing task runs its error callbacks,
+    then its exception propagates.
+    """
+    app = app_of(canvas, app)
+    if check:
+        problems = validate(canvas, app=app, args=tuple(args), ignore={"CSF203"})
+        if problems:
+            raise WorkflowError(problems, "workflow")
+    guard(app)
+    runner = _Runner(app, roundtrip)
+    result = runner.run(canvas, (), tuple(args) or None)
+    return WorkflowRun(result, runner.trace)
+
+
+class _Runner:
+    def __init__(self, app: Celery, roundtrip: bool) -> None:
+        self.app = app
+        self.roundtrip = roundtrip
+        self.trace: list[TaskRun] = []
+        #: The request of the last task that failed, for its composite's error callbacks.
+        self.failure: Context | None = None
+
+    def run(self, sig: Signature, path: Path, received: tuple[Any, ...] | None) -> Any:
+        if not (is_chord(sig) or is_chain(sig) or is_group(sig)):
+            return self.run_task(sig, path, received)
+        try:
+            if is_chord(sig):
+                result = self.run_chord(sig, path, received)
+            elif is_chain(sig):
+                result = self.run_chain(sig, path, received)
+            else:
+                result = [
+                    self.run(member, (*path, "group", index), received)
+                    for index, member in enumerate(group_members(sig, self.app))
+                ]
+        except Exception as exc:
+            if self.failure is not None and link_errbacks(sig):
+                self.run_errbacks(sig, path, self.failure, exc)
+            raise
+        for index, callback in enumerate(links(sig)):
+            self.run(callback, (*path, "link", index), (result,))
+        return result
+
+    def run_chain(self, sig: Signature, path: Path, received: tuple[Any, ...] | None) -> Any:
+        incoming = None if sig.immutable else received
+        result: Any = None
+        for index, step in chain_steps(sig, self.app):
+            result = self.run(step, (*path, "chain", index), incoming)
+            incoming = (result,)
+        return result
+
+    def run_chord(self, sig: Signature, path: Path, received: tuple[Any, ...] | None) -> Any:
+        incoming = None if sig.immutable else received
+        results = [
+            self.run(member, (*path, "chord", "header", index), incoming)
+            for index, member in enumerate(chord_header(sig, self.app))
+        ]
+        if sig.body is None:
+            return results
+        return self.run(sig.body, (*path, "chord", "body"), (results,))
+
+    def _task(self, sig: Signature) -> Any:
+        task = sig._type or (sig._app or self.app).tasks[sig.task]
+        app = getattr(task, "app", None)
+        if isinstance(app, Celery):
+            guard(app)
+        return task
+
+    def _serializer(self, task: Any, sig: Signature) -> str:
+        name: str = (
+            sig.options.get("serializer")
+            or getattr(task, "serializer", None)
+            or self.app.conf.task_serializer
+        )
+        return name
+
+    def _through(self, value: Any, serializer: str) -> Any:
+        if not self.roundtrip:
+            return value
+        content_type, encoding, data = _dumps(value, serializer=serializer)
+        return _loads(data, content_type, encoding, accept=None)
+
+    def run_task(
+        self, sig: Signature, path: Path, received: tuple[Any, ...] | None, forced: bool = False
+    ) -> Any:
+        task = self._task(sig)
+        serializer = self._serializer(task, sig)
+        if received and (forced or not sig.immutable):
+            args: tuple[Any, ...] = (*received, *sig.args)
+        else:
+            args = tuple(sig.args)
+        kwargs = dict(sig.kwargs)
+        if self.roundtrip and not forced:
+            args, kwargs = self._through((args, kwargs), serializer)
+            args = tuple(args)
+        task_id = str(uuid.uuid4())
+        outcome = task.apply(args, kwargs, task_id=task_id, throw=False)
+        if outcome.failed():
+            exc = outcome.result
+            self.trace.append(TaskRun(path, sig.task, args, kwargs, exc, failed=True))
+            self.failure = Context(id=task_id, task=sig.task, args=args, kwargs=kwargs)
+            self.run_errbacks(sig, path, self.failure, exc)
+            raise exc
+        result = self._through(outcome.result, serializer)
+        self.trace.append(TaskRun(path, sig.task, args, kwargs, result))
+        for index, callback in enumerate(links(sig)):
+            self.run(callback, (*path, "link", index), (result,))
+        return result
+
+    def run_errbacks(
+        self, sig: Signature, path: Path, request: Context, exc: BaseException
+    ) -> None:
+        """Call ``sig``'s error callbacks the way Celery does for the failed ``request``."""
+        for index, errback in enumerate(link_errbacks(sig)):
+            errback_path = (*path, "link_error", index)
+            simple = not (is_chain(errback) or is_group(errback) or is_chord(errback))
+            if simple and errback_style(self._task(errback)):
+                received = (request, exc, exc.__traceback__)
+                self.run_task(errback, errback_path, received, forced=True)
+            else:
+                self.run(errback, errback_path, (request.id,))
