@@ -1,0 +1,127 @@
+"""One module's analysis: the index, each function's facts, and who reaches which join.
+
+Functions are analysed on demand and once (a task's helper is analysed when the task
+calls it), so a module whose tasks call nothing costs one walk of its tasks.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .facts import FunctionFacts, HelperCall, Join
+from .flow import FunctionFlow
+from .index import FunctionInfo, ModuleIndex, build_index
+from .values import Value
+
+__all__ = ["HelperJoin", "ModuleAnalysis"]
+
+
+@dataclass(frozen=True)
+class HelperJoin:
+    """A join reached from a task through calls: ``path`` ends in the joining function."""
+
+    call: HelperCall  # the call in the task that leads there
+    path: tuple[FunctionInfo, ...]
+    join: Join
+
+
+@dataclass(eq=False)
+class ModuleAnalysis:
+    tree: ast.Module
+    index: ModuleIndex
+    module: FunctionFacts
+    globals: dict[str, Value] = field(default_factory=dict)
+    facts: dict[int, FunctionFacts] = field(default_factory=dict)
+    _running: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(
+        cls,
+        tree: ast.Module,
+        index: ModuleIndex | None = None,
+        extra_decorators: Sequence[str] = (),
+    ) -> ModuleAnalysis:
+        index = index or build_index(tree, extra_decorators)
+        analysis = cls(tree, index, FunctionFacts(None))
+        flow = FunctionFlow(index, None, {}, analysis.summary)
+        analysis.module = flow.run_module(tree.body)
+        analysis.globals = flow.env
+        return analysis
+
+    def summary(self, info: FunctionInfo) -> FunctionFacts | None:
+        """``info``'s facts, computed once; ``None`` while it is being computed (recursion)."""
+        key = id(info)
+        if key in self.facts:
+            return self.facts[key]
+        if key in self._running:
+            return None
+        self._running.add(key)
+        try:
+            flow = FunctionFlow(self.index, info, self.globals, self.summary)
+            facts = flow.run_function()
+        finally:
+            self._running.discard(key)
+        self.facts[key] = facts
+        return facts
+
+    def all_facts(self) -> Iterator[FunctionFacts]:
+        """The top level, then every function in source order."""
+        yield self.module
+        for info in self.index.functions:
+            facts = self.summary(info)
+            if facts is not None:
+                yield facts
+
+    def task_facts(self) -> Iterator[FunctionFacts]:
+        for info in self.index.tasks:
+            facts = self.summary(info)
+            if facts is not None:
+                yield facts
+
+    # -- inter-procedural -------------------------------------------------------
+    def reached_join(
+        self, info: FunctionInfo, param: str | None, seen: frozenset[int] = frozenset()
+    ) -> tuple[tuple[FunctionInfo, ...], Join] | None:
+        """A join ``info`` performs (on its parameter ``param``, or on its own results)."""
+        if id(info) in seen or info.task is not None:
+            return None  # recursion, or a task: its own joins are reported on it
+        facts = self.summary(info)
+        if facts is None:
+            return None
+        seen = seen | {id(info)}
+        if param is None:
+            for join in facts.joins:
+                if not join.allowed:
+                    return (info,), join
+        elif param in facts.param_joins:
+            return (info,), facts.param_joins[param]
+        for call in facts.calls:
+            for leads in self.call_leads(call, param, seen):
+                return (info, *leads[0]), leads[1]
+        return None
+
+    def call_leads(
+        self, call: HelperCall, param: str | None, seen: frozenset[int] = frozenset()
+    ) -> Iterator[tuple[tuple[FunctionInfo, ...], Join]]:
+        """Joins ``call`` leads to: the callee's own, or on a value we pass it."""
+        if param is None:
+            found = self.reached_join(call.callee, None, seen)
+            if found is not None:
+                yield found
+        for name, value in call.args.items():
+            wanted = value.param if value.kind == "param" else None
+            if (param is None and value.kind in ("result", "results")) or (
+                param is not None and wanted == param
+            ):
+                found = self.reached_join(call.callee, name, seen)
+                if found is not None:
+                    yield found
+
+    def helper_joins(self, facts: FunctionFacts) -> Iterator[HelperJoin]:
+        """For a task: each of its calls that reaches a join in a helper."""
+        for call in facts.calls:
+            for path, join in self.call_leads(call, None, frozenset({id(facts.info)})):
+                yield HelperJoin(call, path, join)
+                break

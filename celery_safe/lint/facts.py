@@ -1,0 +1,69 @@
+"""What the analysis learns about each function; rules read these, never the tree."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .canvas import CanvasProblem
+from .index import FunctionInfo
+from .values import Value
+
+__all__ = ["Apply", "FunctionFacts", "HelperCall", "Join", "UpdateState"]
+
+
+@dataclass(frozen=True)
+class Join:
+    """A blocking join; ``value`` is the joined result (``None``: known only by its keyword)."""
+
+    node: ast.Call
+    method: str
+    value: Value | None
+    allowed: bool  # inside ``with allow_join_result():``
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    """A call to a ``def`` of this module; ``args`` maps parameters to tracked values."""
+
+    node: ast.Call
+    callee: FunctionInfo
+    args: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``task.apply(...)``: the task runs in-process, through Celery's machinery."""
+
+    node: ast.Call
+    callee: str
+    task: FunctionInfo | None
+
+
+@dataclass(frozen=True)
+class UpdateState:
+    """``update_state`` with a failure state and a literal meta lacking ``exc_type``."""
+
+    node: ast.Call
+    state: str
+    keys: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class FunctionFacts:
+    """Everything one function (or the module's top level, ``info is None``) does."""
+
+    info: FunctionInfo | None
+    joins: list[Join] = field(default_factory=list)
+    param_joins: dict[str, Join] = field(default_factory=dict)
+    calls: list[HelperCall] = field(default_factory=list)
+    allow_joins: list[ast.Call] = field(default_factory=list)
+    disable_sync: list[tuple[ast.Call, ast.keyword]] = field(default_factory=list)
+    applies: list[Apply] = field(default_factory=list)
+    update_states: list[UpdateState] = field(default_factory=list)
+    canvas: list[CanvasProblem] = field(default_factory=list)
+    returns: Value | None = None
+
+    @property
+    def is_task(self) -> bool:
+        return self.info is not None and self.info.task is not None

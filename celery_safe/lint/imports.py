@@ -1,0 +1,104 @@
+"""Resolve names to qualified names through a module's imports (bugbear/flake8-async style).
+
+``from celery import shared_task as st`` makes ``st`` resolve to ``celery.shared_task``;
+``import celery.result as r`` makes ``r.AsyncResult`` resolve to
+``celery.result.AsyncResult``. A name that no import binds resolves to ``None``: the
+engine never matches a bare method or function name alone.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+__all__ = ["FOREIGN_ROOTS", "ImportMap", "dotted"]
+
+#: Top-level packages whose ``task`` decorators, pools and results are not Celery's.
+FOREIGN_ROOTS = frozenset(
+    {
+        "airflow",
+        "anyio",
+        "asyncio",
+        "billiard",
+        "concurrent",
+        "dask",
+        "django_rq",
+        "dramatiq",
+        "fabric",
+        "huey",
+        "invoke",
+        "luigi",
+        "multiprocessing",
+        "prefect",
+        "queue",
+        "ray",
+        "rq",
+        "subprocess",
+        "threading",
+        "trio",
+        "contextvars",
+        "requests",
+        "httpx",
+        "aiohttp",
+    }
+)
+
+
+def dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a chain of attribute accesses on a name, else ``None``."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+@dataclass
+class ImportMap:
+    """Local names bound by imports, mapped to what they refer to."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    #: local names bound by ``import x`` / ``import x.y as z`` (modules, not members)
+    modules: set[str] = field(default_factory=set)
+
+    def add(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.names[alias.asname] = alias.name
+                    self.modules.add(alias.asname)
+                else:
+                    root = alias.name.partition(".")[0]
+                    self.names[root] = root
+                    self.modules.add(root)
+            return
+        base = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            local = alias.asname or alias.name
+            self.names[local] = f"{base}.{alias.name}" if node.module else base + alias.name
+            self.modules.discard(local)
+
+    def qualify(self, node: ast.expr) -> str | None:
+        """The qualified name ``node`` refers to when its root name is imported."""
+        name = dotted(node)
+        if name is None:
+            return None
+        root, dot, rest = name.partition(".")
+        target = self.names.get(root)
+        if target is None:
+            return None
+        return f"{target}{dot}{rest}"
+
+    def is_foreign(self, node: ast.expr) -> bool:
+        """True when ``node``'s root name is imported from a known non-Celery package."""
+        qualified = self.qualify(node)
+        return qualified is not None and qualified.partition(".")[0] in FOREIGN_ROOTS
+
+    def is_module(self, node: ast.expr) -> bool:
+        """True when ``node`` is a name bound by ``import x`` (a module object)."""
+        return isinstance(node, ast.Name) and node.id in self.modules

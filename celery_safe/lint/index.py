@@ -1,0 +1,297 @@
+"""First, cheap pass: imports, Celery apps, functions, classes and which of them are tasks.
+
+Walks statements only (no expressions beyond decorators and assignments), so deciding
+that a module defines no task costs a fraction of parsing it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .imports import ImportMap, dotted
+
+__all__ = ["FunctionInfo", "ModuleIndex", "Params", "TaskOptions", "build_index"]
+
+TASK_DECORATORS = frozenset(
+    {
+        "celery.shared_task",
+        "celery.app.shared_task",
+        "celery.app.base.shared_task",
+        "celery.task",
+        "celery.decorators.task",
+        "celery.task.task",
+        "celery_safe.task",
+        "celery_safe.tasks.task",
+    }
+)
+APP_FACTORIES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+CURRENT_APPS = frozenset(
+    {"celery.current_app", "celery.app.current_app", "celery._state.current_app"}
+)
+#: Methods of a ``Task`` subclass that run inside the worker, as the task.
+TASK_HOOKS = frozenset(
+    {"run", "on_success", "on_failure", "after_return", "on_retry", "before_start"}
+)
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True)
+class Params:
+    """What a callable accepts, ``inspect.Signature``-like, from ``ast.arguments``."""
+
+    positional: tuple[tuple[str, bool], ...]  # (name, has default), self dropped
+    keyword_only: tuple[tuple[str, bool], ...]
+    varargs: bool
+    varkw: bool
+    positional_only: int = 0  # how many of ``positional`` cannot be passed by keyword
+
+    @classmethod
+    def of(cls, args: ast.arguments, drop_first: bool = False) -> Params:
+        plain = [*args.posonlyargs, *args.args]
+        first_default = len(plain) - len(args.defaults)
+        positional = [(a.arg, i >= first_default) for i, a in enumerate(plain)]
+        posonly = len(args.posonlyargs)
+        if drop_first and positional:
+            positional, posonly = positional[1:], max(posonly - 1, 0)
+        keyword_only = tuple(
+            (a.arg, d is not None) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        )
+        return cls(
+            tuple(positional),
+            keyword_only,
+            args.vararg is not None,
+            args.kwarg is not None,
+            posonly,
+        )
+
+    def describe(self) -> str:
+        """``(x, y=..., *args, z)`` — for messages."""
+        parts = [name + ("=..." if default else "") for name, default in self.positional]
+        if self.varargs:
+            parts.append("*args")
+        elif self.keyword_only:
+            parts.append("*")
+        parts += [name + ("=..." if default else "") for name, default in self.keyword_only]
+        if self.varkw:
+            parts.append("**kwargs")
+        return "(" + ", ".join(parts) + ")"
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """How a function became a task, and the options that matter to the rules."""
+
+    how: str  # "decorator", "call" or "class"
+    bind: bool = False
+    ignore_result: bool = False
+    typing: bool = True
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    """One ``def`` anywhere in the module."""
+
+    node: Function
+    qualname: str
+    parent: FunctionInfo | None
+    class_name: str | None
+    task: TaskOptions | None = None
+    local_defs: dict[str, FunctionInfo] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def params(self) -> Params:
+        drop = self.class_name is not None or bool(self.task and self.task.bind)
+        return Params.of(self.node.args, drop_first=drop)
+
+
+@dataclass(eq=False)
+class ModuleIndex:
+    """Everything the first pass learnt about a module."""
+
+    imports: ImportMap = field(default_factory=ImportMap)
+    apps: set[str] = field(default_factory=set)
+    foreign: set[str] = field(default_factory=set)
+    functions: list[FunctionInfo] = field(default_factory=list)
+    top_level: dict[str, FunctionInfo] = field(default_factory=dict)
+    methods: dict[str, dict[str, FunctionInfo]] = field(default_factory=dict)
+    task_classes: set[str] = field(default_factory=set)
+    #: module-level names bound to tasks: ``@app.task def add`` or ``add = app.task(f)``
+    task_names: dict[str, FunctionInfo] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> Iterator[FunctionInfo]:
+        return (f for f in self.functions if f.task is not None)
+
+    def resolve_local(self, scope: FunctionInfo | None, name: str) -> FunctionInfo | None:
+        """The ``def`` a bare name refers to from inside ``scope`` (innermost first)."""
+        while scope is not None:
+            if name in scope.local_defs:
+                return scope.local_defs[name]
+            scope = scope.parent
+        return self.top_level.get(name)
+
+
+def _keyword_flag(call: ast.Call, name: str, default: bool) -> bool:
+    for keyword in call.keywords:
+        if keyword.arg == name and isinstance(keyword.value, ast.Constant):
+            return bool(keyword.value.value)
+    return default
+
+
+class _Indexer:
+    def __init__(self, extra_decorators: Sequence[str]) -> None:
+        self.index = ModuleIndex()
+        self.extra = frozenset(extra_decorators)
+        #: (scope, function name, the registering call, the name it is bound to)
+        self.registrations: list[tuple[FunctionInfo | None, str, ast.Call, str | None]] = []
+        self.pending: list[tuple[FunctionInfo, str | None]] = []
+
+    # -- the walk -------------------------------------------------------------
+    def walk(
+        self, body: Sequence[ast.stmt], scope: FunctionInfo | None, cls: str | None, prefix: str
+    ) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.define(stmt, scope, cls, prefix)
+            elif isinstance(stmt, ast.ClassDef):
+                self.define_class(stmt, scope, prefix)
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.index.imports.add(stmt)
+            elif isinstance(stmt, ast.Assign):
+                self.assignment(stmt.targets, stmt.value, scope)
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                self.assignment([stmt.target], stmt.value, scope)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                self.registration(stmt.value, scope, None)
+            else:
+                for name in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, name, None)
+                    if inner:
+                        self.walk(inner, scope, cls, prefix)
+                for handler in getattr(stmt, "handlers", ()):
+                    self.walk(handler.body, scope, cls, prefix)
+                for case in getattr(stmt, "cases", ()):
+                    self.walk(case.body, scope, cls, prefix)
+
+    def define(
+        self, node: Function, scope: FunctionInfo | None, cls: str | None, prefix: str
+    ) -> None:
+        info = FunctionInfo(node, prefix + node.name, scope, cls)
+        self.index.functions.append(info)
+        if cls is not None:
+            self.index.methods.setdefault(cls, {})[node.name] = info
+        elif scope is not None:
+            scope.local_defs[node.name] = info
+        else:
+            self.index.top_level[node.name] = info
+        self.pending.append((info, cls))
+        self.walk(node.body, info, None, f"{info.qualname}.<locals>.")
+
+    def define_class(self, node: ast.ClassDef, scope: FunctionInfo | None, prefix: str) -> None:
+        if any(self.is_task_base(base) for base in node.bases):
+            self.index.task_classes.add(node.name)
+        self.walk(node.body, scope, node.name, f"{prefix}{node.name}.")
+
+    def assignment(
+        self, targets: Sequence[ast.expr], value: ast.expr, scope: FunctionInfo | None
+    ) -> None:
+        if not isinstance(value, ast.Call):
+            return
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        qualified = self.index.imports.qualify(value.func)
+        if qualified in APP_FACTORIES:
+            self.index.apps.update(names)
+        elif self.index.imports.is_foreign(value.func):
+            self.index.foreign.update(names)
+        else:
+            for name in names:
+                self.registration(value, scope, name)
+
+    def registration(self, call: ast.Call, scope: FunctionInfo | None, bound: str | None) -> None:
+        """``app.task(fn)``, ``shared_task(fn)``, ``app.task(bind=True)(fn)``."""
+        if len(call.args) == 1 and isinstance(call.args[0], ast.Name):
+            self.registrations.append((scope, call.args[0].id, call, bound))
+
+    # -- classification, once the whole module is known ---------------------
+    def is_task_base(self, base: ast.expr) -> bool:
+        if isinstance(base, ast.Name) and base.id in self.index.task_classes:
+            return True
+        qualified = self.index.imports.qualify(base)
+        if qualified is not None:
+            return qualified.startswith("celery.") and qualified.endswith("Task")
+        name = dotted(base)
+        return name is not None and name.endswith(".Task") and self.is_app(base.value)  # type: ignore[attr-defined]
+
+    def is_app(self, node: ast.expr) -> bool:
+        """Could ``node`` be a Celery app? Yes unless it provably is something else."""
+        imports = self.index.imports
+        if isinstance(node, ast.Name):
+            if node.id in self.index.apps:
+                return True
+            if node.id in self.index.foreign or imports.is_module(node):
+                return False
+        qualified = imports.qualify(node)
+        if qualified in CURRENT_APPS:
+            return True
+        return not imports.is_foreign(node)
+
+    def decorator_options(self, decorator: ast.expr) -> TaskOptions | None:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        target = call.func if call is not None else decorator
+        qualified = self.index.imports.qualify(target)
+        if qualified in TASK_DECORATORS or qualified in self.extra:
+            is_task = True
+        elif isinstance(target, ast.Attribute) and target.attr == "task":
+            is_task = self.is_app(target.value)
+        else:
+            is_task = False
+        if not is_task:
+            return None
+        if call is None:
+            return TaskOptions("decorator")
+        return TaskOptions(
+            "decorator",
+            bind=_keyword_flag(call, "bind", False),
+            ignore_result=_keyword_flag(call, "ignore_result", False),
+            typing=_keyword_flag(call, "typing", True),
+        )
+
+    def classify(self) -> ModuleIndex:
+        index = self.index
+        for info, cls in self.pending:
+            if cls is not None:
+                if cls in index.task_classes and info.name in TASK_HOOKS:
+                    info.task = TaskOptions("class", bind=True)
+                continue
+            for decorator in info.node.decorator_list:
+                options = self.decorator_options(decorator)
+                if options is not None:
+                    info.task = options
+                    if info.parent is None:
+                        index.task_names[info.name] = info
+                    break
+        for scope, name, call, bound in self.registrations:
+            options = self.decorator_options(call.func)
+            target = index.resolve_local(scope, name) if options is not None else None
+            if options is None or target is None:
+                continue
+            if target.task is None:
+                target.task = TaskOptions(
+                    "call", options.bind, options.ignore_result, options.typing
+                )
+            if bound is not None and scope is None:
+                index.task_names[bound] = target
+        return index
+
+
+def build_index(tree: ast.Module, extra_decorators: Sequence[str] = ()) -> ModuleIndex:
+    """Index ``tree``: imports, apps, every ``def`` and which are task bodies."""
+    indexer = _Indexer(extra_decorators)
+    indexer.walk(tree.body, None, None, "")
+    return indexer.classify()

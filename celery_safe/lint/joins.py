@@ -1,0 +1,37 @@
+"""How join findings describe themselves: the ``detail`` the codemods rely on."""
+
+from __future__ import annotations
+
+import ast
+
+from .facts import Join
+from .registry import span_of
+
+__all__ = ["call_text", "join_detail"]
+
+
+def call_text(node: ast.AST, limit: int = 60) -> str:
+    """Short source text of ``node`` for a message."""
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def join_detail(join: Join) -> dict[str, object]:
+    """``join``, ``origin``, ``origin_method``, ``callee``, ``via`` (see ``Finding``)."""
+    value = join.value
+    detail: dict[str, object] = {
+        "join": join.method,
+        "join_span": span_of(join.node),
+        "origin": None,
+        "origin_method": "",
+        "callee": "",
+        "via": (),
+    }
+    if value is not None:
+        detail.update(
+            origin=span_of(value.origin) if value.origin is not None else None,
+            origin_method=value.method,
+            callee=value.callee,
+            via=value.via,
+        )
+    return detail

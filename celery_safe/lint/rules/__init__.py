@@ -1,0 +1,7 @@
+"""One module per rule, named after its code; importing this package registers them all."""
+
+from __future__ import annotations
+
+from . import csf101, csf102, csf103, csf104, csf105, csf201, csf202, csf204, csf301
+
+__all__ = ["csf101", "csf102", "csf103", "csf104", "csf105", "csf201", "csf202", "csf204", "csf301"]

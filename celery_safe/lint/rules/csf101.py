@@ -1,0 +1,26 @@
+"""CSF101: a blocking join on a Celery result inside a task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..joins import call_text, join_detail
+from ..registry import Report, rule
+
+
+@rule("CSF101")
+def join_in_task(report: Report) -> Iterator[Finding]:
+    for facts in report.analysis.task_facts():
+        for join in facts.joins:
+            if join.allowed:
+                continue  # inside `with allow_join_result():` — reported once, as CSF103
+            if join.value is not None and join.value.method == "apply":
+                continue  # an eager `.apply()` result: reported on the apply, as CSF105
+            yield report.finding(
+                "CSF101",
+                join.node,
+                function=facts.info,
+                detail=join_detail(join),
+                call=call_text(join.node),
+            )

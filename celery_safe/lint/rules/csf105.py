@@ -1,0 +1,35 @@
+"""CSF105: ``.apply()`` of another task inside a task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..joins import call_text
+from ..registry import Report, rule, span_of
+
+
+@rule("CSF105")
+def apply_in_task(report: Report) -> Iterator[Finding]:
+    for facts in report.analysis.task_facts():
+        for apply in facts.applies:
+            if apply.task is not None and apply.task is facts.info:
+                continue  # a task re-running itself eagerly is a different (odd) idea
+            joined = [
+                j for j in facts.joins if j.value is not None and j.value.origin is apply.node
+            ]
+            yield report.finding(
+                "CSF105",
+                apply.node,
+                function=facts.info,
+                detail={
+                    "join": joined[0].method if joined else "",
+                    "join_span": span_of(joined[0].node) if joined else None,
+                    "origin": span_of(apply.node),
+                    "origin_method": "apply",
+                    "callee": apply.callee,
+                    "via": joined[0].value.via if joined and joined[0].value else (),
+                },
+                callee=apply.callee,
+                call=call_text(apply.node),
+            )
