@@ -115,11 +115,20 @@ def _statements(lines: list[tuple[int, str]]) -> Iterator[Statement]:
         yield current
 
 
+def _first_cell(line: str) -> str:
+    """The first cell of a line, pipe format included (``| *** Tasks *** |``)."""
+    if line.startswith("| ") or line == "|":
+        cells, indented = split_cells(line)
+        return cells[0] if cells and not indented else ""
+    return _SEPARATOR.split(line, maxsplit=1)[0]
+
+
 def _sections(text: str) -> Iterator[tuple[str, int, list[tuple[int, str]]]]:
     section, start, body = "preamble", 0, []
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith("*"):
-            match = _HEADER.match(line.split("  ")[0].split("\t")[0])
+        first_cell = _first_cell(line)
+        if first_cell.startswith("*"):
+            match = _HEADER.match(first_cell)
             name = match.group(1).strip().lower() if match else ""
             if name not in _SECTIONS:
                 raise RobotSyntaxError(f"unrecognised section header {line.strip()[:80]!r}", number)

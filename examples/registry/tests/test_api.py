@@ -1,0 +1,106 @@
+"""The HTTP API through real requests: uvicorn on 127.0.0.1 (free port) in a thread, httpx."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from registry.api import create_app
+from registry.config import load_settings
+from registry.service import run_in_process
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, shared_samples: Path) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("api")
+    settings = load_settings(environ={}, home=str(tmp))
+    run_in_process(settings.db_url, shared_samples, settings.workdir, enhancer="fail:vacuum")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        yield http
+
+
+def test_health_and_stats(client: httpx.Client) -> None:
+    health = client.get("/health").json()
+    assert health["database"] == "ok" and health["status"] == "degraded"
+    assert health["bundles"] == 12 and health["failed"] == 1
+    stats = client.get("/stats").json()
+    assert stats == {"collections": 3, "collections_with_errors": 0, "bundles": 12,
+                     "tasks": 28, "enhanced": 11, "failed": 1, "pending": 0}
+
+
+def test_collections(client: httpx.Client) -> None:
+    listed = client.get("/collections").json()
+    assert [c["slug"] for c in listed] == ["data-platform-collection", "infra-cloud-collection",
+                                            "rw-cli-codecollection"]
+    assert all(c["status"] == "synced" and len(c["last_commit"]) == 40 for c in listed)
+    one = client.get("/collections/infra-cloud-collection").json()
+    assert one["owner"] == "cloud-ops" and len(one["bundles"]) == 4
+    missing = client.get("/collections/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+def test_bundle_filters_and_pagination(client: httpx.Client) -> None:
+    page = client.get("/bundles", params={"limit": 5, "offset": 10}).json()
+    assert (page["total"], len(page["items"]), page["offset"]) == (12, 2, 10)
+    aws = client.get("/bundles", params={"platform": "aws"}).json()
+    assert [b["slug"] for b in aws["items"]] == ["aws-ec2-instance-health",
+                                                 "aws-s3-bucket-policy-fix"]
+    combined = client.get("/bundles", params={
+        "tag": "access:read-write", "platform": "kubernetes", "access_level": "read-write",
+    }).json()
+    assert {b["slug"] for b in combined["items"]} == {"k8s-namespace-restart"}
+    assert combined["total"] == 2  # the same bundle in two collections
+    search = client.get("/bundles", params={"search": "replication lag"}).json()
+    assert [b["slug"] for b in search["items"]] == ["postgres-replication-lag"]
+    by_collection = client.get("/bundles", params={"collection": "rw-cli-codecollection"})
+    assert by_collection.json()["total"] == 4
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 1000}, {"offset": -1}, {"access_level": "admin"}]
+)
+def test_bad_query_parameters_are_422(client: httpx.Client, params: dict) -> None:
+    response = client.get("/bundles", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == next(iter(params))
+
+
+def test_bundle_detail(client: httpx.Client) -> None:
+    detail = client.get("/bundles/infra-cloud-collection/aws-s3-bucket-policy-fix")
+    assert detail.status_code == 404  # that bundle lives in rw-cli-codecollection
+    body = client.get("/bundles/rw-cli-codecollection/aws-s3-bucket-policy-fix").json()
+    assert body["display_name"] == "AWS S3 Public Bucket Remediation"
+    assert body["access_level"] == "read-write" and body["enhancement_status"] == "completed"
+    assert "s3:PutBucketPublicAccessBlock" in body["iam_hints"]["aws"]["actions"]
+    assert [t["tags"][0] for t in body["tasks"]] == ["access:read-only", "access:read-write"]
+    failed = client.get("/bundles/data-platform-collection/postgres-vacuum-maintenance").json()
+    assert failed["enhancement_status"] == "failed" and failed["ai_description"] is None

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from registry.parsing import access_level_from_tags, parse_collection
+from registry.samples import add_bad_inputs
+from registry.sources import load_collections
+
+
+def _checkout(sample_yaml: Path, index: int = 0) -> Path:
+    spec = load_collections(sample_yaml).collections[index]
+    return Path(spec.git_url.removeprefix("file://"))
+
+
+def test_sample_collection_parses_completely(shared_samples: Path) -> None:
+    result = parse_collection(_checkout(shared_samples))
+    assert result.errors == []
+    by_slug = {b.slug: b for b in result.bundles}
+    assert list(by_slug) == sorted(by_slug)
+    bundle = by_slug["k8s-deployment-healthcheck"]
+    assert bundle.display_name == "Kubernetes Deployment Triage"
+    assert bundle.author == "platform-team-1"
+    assert bundle.support_tags == ["Kubernetes", "AKS", "EKS", "GKE", "OpenShift"]
+    assert bundle.kinds == ["runbook", "sli"]
+    assert [t["kind"] for t in bundle.tasks] == ["runbook", "runbook", "sli"]
+    assert bundle.tasks[0]["tags"] == ["access:read-only", "data:config", "deployment", "replicas"]
+    assert [v["name"] for v in bundle.user_variables] == ["NAMESPACE", "CONTEXT", "DEPLOYMENT_NAME"]
+    assert bundle.access_level == "read-only"
+    assert bundle.description.startswith("Triages a Kubernetes deployment")
+    assert bundle.readme.startswith("# Kubernetes Deployment Triage")
+    assert bundle.meta["commands"][0]["name"].startswith("check_deployment_replicas")
+    assert by_slug["k8s-namespace-restart"].access_level == "read-write"
+    assert by_slug["k8s-namespace-restart"].kinds == ["runbook"]
+
+
+def test_content_hash_is_stable_and_sensitive(sample_yaml: Path) -> None:
+    repo = _checkout(sample_yaml)
+    before = {b.slug: b.content_hash for b in parse_collection(repo).bundles}
+    assert before == {b.slug: b.content_hash for b in parse_collection(repo).bundles}
+    readme = repo / "codebundles" / "aws-ec2-instance-health" / "README.md"
+    readme.write_text(readme.read_text() + "\nmore\n")
+    after = {b.slug: b.content_hash for b in parse_collection(repo).bundles}
+    changed = {slug for slug in before if before[slug] != after[slug]}
+    assert changed == {"aws-ec2-instance-health"}
+
+
+def test_each_bad_bundle_is_one_error_others_parse(sample_yaml: Path) -> None:
+    bad = add_bad_inputs(sample_yaml)
+    result = parse_collection(_checkout(sample_yaml))
+    assert sorted(b.slug for b in result.bundles) == [
+        "aws-ec2-instance-health", "aws-s3-bucket-policy-fix", "k8s-deployment-healthcheck",
+        "k8s-namespace-restart",
+    ]
+    errors = {e.bundle: e.message for e in result.errors}
+    assert set(errors) == {bad.malformed_bundle, bad.undecodable_bundle,
+                           bad.escaping_symlink_bundle}
+    assert "line 4: unrecognised section header" in errors[bad.malformed_bundle]
+    assert "not UTF-8" in errors[bad.undecodable_bundle]
+    assert "symlink pointing outside the checkout" in errors[bad.escaping_symlink_bundle]
+    assert str(bad.outside_file) in errors[bad.escaping_symlink_bundle]
+
+
+def _bundle(root: Path, name: str, **files: str) -> Path:
+    bundle = root / "codebundles" / name
+    bundle.mkdir(parents=True)
+    for filename, text in files.items():
+        stem, _, suffix = filename.rpartition("_")
+        (bundle / f"{stem}.{suffix}").write_text(text)
+    return bundle
+
+
+ROBOT = (
+    "*** Settings ***\nDocumentation    Doc.\nMetadata    Supports    AWS\n"
+    "*** Tasks ***\nT\n    [Tags]    access:read-only\n"
+)
+
+
+def test_bundle_level_problems(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _bundle(root, "no-robot", meta_yaml="a: 1\n")
+    _bundle(root, "bad-meta", runbook_robot=ROBOT, meta_yaml="a: [\n")
+    _bundle(root, "list-meta", runbook_robot=ROBOT, meta_yaml="- a\n")
+    _bundle(root, "ok", sli_robot=ROBOT)
+    (_bundle(root, "dir-robot") / "runbook.robot").mkdir()
+    (root / "codebundles" / "README.md").write_text("not a bundle")
+    (root / "codebundles" / ".hidden").mkdir()
+    result = parse_collection(root)
+    assert [b.slug for b in result.bundles] == ["ok"]
+    assert result.bundles[0].kinds == ["sli"]
+    errors = {e.bundle: e.message for e in result.errors}
+    assert errors.pop("bad-meta").startswith("meta.yaml is not valid YAML")
+    assert errors == {
+        "no-robot": "has neither runbook.robot nor sli.robot",
+        "list-meta": "meta.yaml must be a mapping, got list",
+        "dir-robot": "runbook.robot is not a regular file",
+    }
+
+
+def test_symlinks_inside_are_followed_outside_refused(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shared = root / "shared"
+    shared.mkdir(parents=True)
+    (shared / "runbook.robot").write_text(ROBOT)
+    inside = _bundle(root, "inside-link")
+    (inside / "runbook.robot").symlink_to(shared / "runbook.robot")
+    outside_dir = tmp_path / "elsewhere"
+    outside_dir.mkdir()
+    (outside_dir / "runbook.robot").write_text(ROBOT)
+    (root / "codebundles" / "dir-link").symlink_to(outside_dir)
+    nested = _bundle(root, "nested-link", runbook_robot=ROBOT)
+    (nested / "docs").mkdir()
+    (nested / "docs" / "passwd").symlink_to("/etc/passwd")
+    result = parse_collection(root)
+    assert [b.slug for b in result.bundles] == ["inside-link"]
+    errors = {e.bundle: e.message for e in result.errors}
+    assert set(errors) == {"dir-link", "nested-link"}
+    assert "docs/passwd is a symlink pointing outside" in errors["nested-link"]
+
+
+def test_unreadable_robot_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    _bundle(root, "locked", runbook_robot=ROBOT)
+    _bundle(root, "fine", runbook_robot=ROBOT)
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:  # chmod 0 does not stop root, so simulate EACCES
+        if self.parent.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    result = parse_collection(root)
+    assert [b.slug for b in result.bundles] == ["fine"]
+    assert [(e.bundle, e.message) for e in result.errors] == [
+        ("locked", "runbook.robot cannot be read: Permission denied")
+    ]
+
+
+def test_oversized_file_refused(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _bundle(root, "huge", runbook_robot=ROBOT, README_md="x" * 1_000_001)
+    [error] = parse_collection(root).errors
+    assert "over the 1000000 limit" in error.message
+
+
+def test_collection_without_codebundles(tmp_path: Path) -> None:
+    result = parse_collection(tmp_path)
+    assert result.bundles == [] and result.errors[0].bundle == "(all)"
+    (tmp_path / "codebundles").symlink_to("/")
+    assert "symlink leaving the checkout" in parse_collection(tmp_path).errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("tags", "level"),
+    [
+        (["access:read-only", "data:config"], "read-only"),
+        (["ACCESS:Read-Write", "access:read-only"], "read-write"),
+        (["data:logs"], "unknown"),
+        ([], "unknown"),
+    ],
+)
+def test_access_level_from_tags(tags: list[str], level: str) -> None:
+    assert access_level_from_tags(tags) == level

@@ -1,0 +1,76 @@
+"""The domain pipeline end to end, in process: bad inputs, re-runs, stored data intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from registry.db import session_scope
+from registry.models import CodeBundle, EnhancementLog
+from registry.samples import BadInputs, commit_all, modify_bundle
+from registry.service import run_in_process
+from registry.sources import load_collections
+from sqlalchemy import func, select
+
+
+def test_full_run_with_every_bad_input(
+    bad_samples: tuple[Path, BadInputs], db_url: str, workdir: Path
+) -> None:
+    collections_yaml, bad = bad_samples
+    summary = run_in_process(db_url, collections_yaml, workdir)
+    assert (summary["bundles"], summary["enhanced"], summary["failed"], summary["pending"]) == (
+        12, 12, 0, 0)
+    assert summary["tasks"] == 28
+    # 5 malformed YAML entries (incl. both injections) refused by name.
+    assert len(summary["source_errors"]) == 5
+    joined = "\n".join(summary["source_errors"])
+    for url in bad.injection_urls:
+        assert repr(url) in joined
+    reports = {r["collection"]: r for r in summary["collection_reports"]}
+    assert reports[bad.unreachable_slug]["status"] == "error"
+    assert "does not appear to be a git repository" in reports[bad.unreachable_slug]["errors"][0]
+    assert reports[bad.missing_ref_slug]["status"] == "error"
+    assert "'no-such-branch' does not exist" in reports[bad.missing_ref_slug]["errors"][0]
+    host = reports[bad.host_collection]
+    assert host["status"] == "partial" and host["created"] == 4
+    assert len(host["errors"]) == 3
+    assert not Path("/tmp/registry-pwned").exists()
+
+
+def test_rerun_is_idempotent_and_reenhances_changed(
+    sample_yaml: Path, db_url: str, workdir: Path
+) -> None:
+    first = run_in_process(db_url, sample_yaml, workdir)
+    second = run_in_process(db_url, sample_yaml, workdir)
+    assert {r["unchanged"] for r in second["collection_reports"]} == {4}
+    assert second["bundles"] == first["bundles"] == 12
+    with session_scope(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(EnhancementLog)) == 12
+
+    spec = load_collections(sample_yaml).collections[1]
+    modify_bundle(Path(spec.git_url.removeprefix("file://")), "azure-vm-restart")
+    third = run_in_process(db_url, sample_yaml, workdir)
+    report = next(r for r in third["collection_reports"] if r["collection"] == spec.slug)
+    assert (report["updated"], report["unchanged"]) == (1, 3)
+    assert third["tasks"] == first["tasks"] + 1 and third["enhanced"] == 12
+    with session_scope(db_url) as session:
+        bundle = session.scalar(select(CodeBundle).where(CodeBundle.slug == "azure-vm-restart"))
+        assert len(bundle.enhancement_logs) == 2
+        assert "Updated Check" in bundle.ai_description
+
+
+def test_broken_later_keeps_last_good_version(
+    sample_yaml: Path, db_url: str, workdir: Path
+) -> None:
+    run_in_process(db_url, sample_yaml, workdir)
+    spec = load_collections(sample_yaml).collections[0]
+    repo = Path(spec.git_url.removeprefix("file://"))
+    (repo / "codebundles" / "aws-ec2-instance-health" / "runbook.robot").write_text("*** Oops\n")
+    commit_all(repo, "break a bundle")
+    summary = run_in_process(db_url, sample_yaml, workdir)
+    report = next(r for r in summary["collection_reports"] if r["collection"] == spec.slug)
+    assert report["status"] == "partial" and report["removed"] == 0
+    assert summary["bundles"] == 12
+    with session_scope(db_url) as session:
+        bundle = session.scalar(
+            select(CodeBundle).where(CodeBundle.slug == "aws-ec2-instance-health"))
+        assert bundle.display_name == "AWS EC2 Instance Health"

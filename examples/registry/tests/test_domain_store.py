@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from registry.db import session_scope
+from registry.models import CodeBundle, Collection
+from registry.parsing import BundleError, ParseResult, parse_collection
+from registry.sources import CollectionSpec, load_collections
+from registry.store import (
+    UnknownCollectionError,
+    UpsertStats,
+    pending_bundle_ids,
+    record_collection_error,
+    upsert_bundles,
+    upsert_collection,
+)
+from sqlalchemy import func, select
+
+
+@pytest.fixture
+def spec_and_parse(shared_samples: Path) -> tuple[CollectionSpec, ParseResult]:
+    spec = load_collections(shared_samples).collections[0]
+    return spec, parse_collection(Path(spec.git_url.removeprefix("file://")))
+
+
+def _count(db_url: str) -> int:
+    with session_scope(db_url) as session:
+        return session.scalar(select(func.count()).select_from(CodeBundle)) or 0
+
+
+def test_upsert_is_idempotent(db_url: str, spec_and_parse: tuple) -> None:
+    spec, parsed = spec_and_parse
+    with session_scope(db_url) as session:
+        upsert_collection(session, spec, commit="abc")
+        assert upsert_bundles(session, spec.slug, parsed) == UpsertStats(created=4)
+    with session_scope(db_url) as session:
+        upsert_collection(session, spec, commit="abc")
+        assert upsert_bundles(session, spec.slug, parsed) == UpsertStats(unchanged=4)
+    assert _count(db_url) == 4
+    with session_scope(db_url) as session:
+        collection = session.scalar(select(Collection))
+        assert (collection.slug, collection.status, collection.last_commit) == (
+            spec.slug, "synced", "abc")
+
+
+def test_changed_bundle_goes_back_to_pending(db_url: str, spec_and_parse: tuple) -> None:
+    spec, parsed = spec_and_parse
+    with session_scope(db_url) as session:
+        upsert_collection(session, spec)
+        upsert_bundles(session, spec.slug, parsed)
+        for bundle in session.scalars(select(CodeBundle)):
+            bundle.enhancement_status = "completed"
+    changed = [dataclasses.replace(parsed.bundles[0], content_hash="new", doc="New doc."),
+               *parsed.bundles[1:]]
+    with session_scope(db_url) as session:
+        stats = upsert_bundles(session, spec.slug, changed)
+        assert stats == UpsertStats(updated=1, unchanged=3)
+        ids = pending_bundle_ids(session)
+        [pending] = [session.get(CodeBundle, i) for i in ids]
+        assert (pending.slug, pending.doc) == (parsed.bundles[0].slug, "New doc.")
+        assert pending_bundle_ids(session, spec.slug) == ids
+        assert pending_bundle_ids(session, "other") == []
+
+
+def test_removed_bundles_deleted_but_failed_ones_kept(db_url: str, spec_and_parse: tuple) -> None:
+    spec, parsed = spec_and_parse
+    with session_scope(db_url) as session:
+        upsert_collection(session, spec)
+        upsert_bundles(session, spec.slug, parsed)
+    gone, second, *rest = parsed.bundles
+    # `gone` disappeared from the checkout; `second` broke (a parse error): keep it.
+    broken = ParseResult(rest, [BundleError(second.slug, "runbook.robot: line 1: bad")])
+    with session_scope(db_url) as session:
+        assert upsert_bundles(session, spec.slug, broken) == UpsertStats(unchanged=2, removed=1)
+        slugs = set(session.scalars(select(CodeBundle.slug)))
+    assert slugs == {second.slug, *(b.slug for b in rest)} and gone.slug not in slugs
+    # A collection-wide failure (no codebundles/ at all) removes nothing.
+    with session_scope(db_url) as session:
+        nothing = ParseResult([], [BundleError("(all)", "no codebundles/ directory")])
+        assert upsert_bundles(session, spec.slug, nothing) == UpsertStats()
+    assert _count(db_url) == 3
+
+
+def test_record_error_keeps_data(db_url: str, spec_and_parse: tuple) -> None:
+    spec, parsed = spec_and_parse
+    with session_scope(db_url) as session:
+        upsert_collection(session, spec, commit="abc")
+        upsert_bundles(session, spec.slug, parsed)
+    with session_scope(db_url) as session:
+        record_collection_error(session, spec.slug, "fetch failed")
+        record_collection_error(session, "never-seen", "clone failed")
+    with session_scope(db_url) as session:
+        rows = {c.slug: c for c in session.scalars(select(Collection))}
+        assert (rows[spec.slug].status, rows[spec.slug].last_error) == ("error", "fetch failed")
+        assert rows[spec.slug].last_commit == "abc"
+        assert rows["never-seen"].status == "error"
+    assert _count(db_url) == 4
+
+
+def test_unknown_collection(db_url: str) -> None:
+    with pytest.raises(UnknownCollectionError, match="'nope' is not in the database"), \
+            session_scope(db_url) as session:
+        upsert_bundles(session, "nope", [])
+
+
+def test_collection_fields_follow_spec(db_url: str, spec_and_parse: tuple) -> None:
+    spec, _ = spec_and_parse
+    with session_scope(db_url) as session:
+        upsert_collection(session, spec)
+    with session_scope(db_url) as session:
+        upsert_collection(session, dataclasses.replace(spec, git_ref="v1.0", owner="new"))
+    with session_scope(db_url) as session:
+        row = session.scalar(select(Collection))
+        assert (row.git_ref, row.owner, row.status) == ("v1.0", "new", "new")
