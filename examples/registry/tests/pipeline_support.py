@@ -1,0 +1,124 @@
+"""Helpers for the pipeline integration tests: a registry home, its workers, its client.
+
+Everything a test starts is a real process: ``celery worker`` processes
+(``celery_safe.testing.WorkerProcess``) and the client, ``python -m registry populate``,
+which sends the workflow and waits for its summary. Nothing in the test process talks
+to the broker, so each module can use its own broker without reconfiguring an app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from registry.db import session_scope
+from registry.models import CodeBundle, Collection, EnhancementLog
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from celery_safe.testing import WorkerProcess
+
+REDIS_URL = os.environ.get("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_url(db: int) -> str:
+    """``redis://host:port/db`` of a live, emptied Redis database (skip, or fail under CI)."""
+    parsed = urlparse(REDIS_URL)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
+            pass
+    except OSError:
+        message = f"Redis not reachable at {REDIS_URL} (set CELERY_SAFE_REDIS_URL)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    import redis
+
+    url = f"{REDIS_URL.rstrip('/')}/{db}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+class RegistryHome:
+    """One registry: its folder, database and broker, shared by its workers and clients."""
+
+    def __init__(self, home: Path, broker_url: str | None = None, **extra_env: str) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.db_url = f"sqlite:///{home / 'registry.db'}"
+        self.env = {
+            "REGISTRY_HOME": str(home),
+            "REGISTRY_DB_URL": self.db_url,
+            "REGISTRY_BROKER_URL": broker_url or "",
+            "REGISTRY_RESULT_BACKEND": "",
+            "REGISTRY_ENHANCER": "local",
+            **extra_env,
+        }
+
+    def worker(self, concurrency: int = 2, **extra_env: str) -> WorkerProcess:
+        """A started worker process on this registry."""
+        return WorkerProcess(
+            "registry.celery_app", pool="prefork", concurrency=concurrency,
+            env={**self.env, **extra_env}, cwd=self.home,
+        ).start()
+
+    def client(self, collections_file: Path, timeout: float = 60.0) -> subprocess.Popen[str]:
+        """``python -m registry populate --json`` started in the background."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "registry", "populate", "--json",
+             "--collections-file", str(collections_file), "--timeout", str(timeout)],
+            env={**os.environ, **self.env}, cwd=self.home, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
+    def populate(self, collections_file: Path, timeout: float = 60.0) -> dict[str, Any]:
+        """Run the whole pipeline through the CLI and return its JSON summary."""
+        return finish(self.client(collections_file, timeout), timeout + 15)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with session_scope(self.db_url) as session:
+            yield session
+
+
+def finish(client: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    out, err = client.communicate(timeout=timeout)
+    assert client.returncode == 0, f"populate exited with {client.returncode}:\n{err}"
+    summary: dict[str, Any] = json.loads(out)
+    return summary
+
+
+def wait_for_file(path: Path, timeout: float, what: str) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: {path} did not appear within {timeout} s")
+
+
+def bundle_rows(session: Session) -> dict[str, tuple[int, str, str]]:
+    """``collection/bundle`` -> (id, content hash, enhancement status), every stored bundle."""
+    rows = session.execute(
+        select(Collection.slug, CodeBundle.slug, CodeBundle.id, CodeBundle.content_hash,
+               CodeBundle.enhancement_status).join(Collection)
+    ).all()
+    return {f"{c}/{b}": (bundle_id, digest, status) for c, b, bundle_id, digest, status in rows}
+
+
+def completed_logs(session: Session) -> dict[int, int]:
+    """Bundle id -> number of *completed* enhancements logged for it."""
+    return dict(session.execute(
+        select(EnhancementLog.bundle_id, func.count())
+        .where(EnhancementLog.status == "completed").group_by(EnhancementLog.bundle_id)
+    ).all())
