@@ -63,7 +63,7 @@ class Params:
             keyword_only=frozenset(keyword_only),
             required_keyword_only=frozenset(required_kw),
             varkw=varkw,
-            text=str(signature),
+            text=_plain_text(signature),
         )
 
     def mismatch(self, npositional: int, keywords: Collection[str] = ()) -> str | None:
@@ -92,6 +92,12 @@ class Params:
         ]
         missing += sorted(self.required_keyword_only.difference(keywords))
         return _missing(missing) if missing else None
+
+
+def _plain_text(signature: inspect.Signature) -> str:
+    """``(x, y=0, *, factor)``: the parameters without annotations, as a message shows them."""
+    bare = [p.replace(annotation=_KINDS.empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=bare, return_annotation=inspect.Signature.empty))
 
 
 def _missing(names: Collection[str]) -> str:

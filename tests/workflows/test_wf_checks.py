@@ -1,0 +1,364 @@
+"""Every validation check, each with a canvas that fails it and one that passes."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from celery import canvas as celery_canvas
+from celery.canvas import Signature
+from wf_tasks import make_app
+
+from celery_safe.workflows import Problem, WorkflowError, chain, chord, group, validate
+
+
+@pytest.fixture(scope="module")
+def t() -> SimpleNamespace:
+    return make_app()
+
+
+def codes(problems: list[Problem]) -> list[tuple[str, str]]:
+    return [(p.code, p.where) for p in problems]
+
+
+# -- CSF201: a step cannot take its parent's result ---------------------------------
+
+
+def test_readme_chain_reports_both_steps(t: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chain(
+            t.store_yaml_data_task.s(),
+            t.clone_repositories_task.s(["core"]),
+            t.parse_stored_data_task.s(),
+        )
+    problems = caught.value.problems
+    assert codes(problems) == [("CSF201", "chain[1]"), ("CSF201", "chain[2]")]
+    first = problems[0]
+    assert first.message.startswith("chain[1] clone_repositories_task cannot take the result of")
+    assert "chain[0] store_yaml_data_task" in first.message
+    assert "clone_repositories_task(collection_slugs=None)" in first.message
+    assert ".si(" in first.fix
+    assert first.path == ("chain", 1)
+    assert first.task == "wf.clone_repositories_task"
+    text = str(caught.value)
+    assert text.startswith("chain would fail: 2 problems")
+    assert "CSF201 chain[2] parse_stored_data_task" in text and "fix: use `.si(...)`" in text
+
+
+def test_readme_chain_fixed_with_si(t: SimpleNamespace) -> None:
+    fixed = chain(
+        t.store_yaml_data_task.s(),
+        t.clone_repositories_task.si(["core"]),
+        t.parse_stored_data_task.si(),
+    )
+    assert isinstance(fixed, celery_canvas._chain)
+    assert validate(fixed, args=()) == []
+
+
+def test_link_callback_receives_the_result(t: SimpleNamespace) -> None:
+    bad = t.add.s(1, 2)
+    bad.link(t.const.s())
+    assert codes(validate(bad)) == [("CSF201", "link[0]")]
+    good = t.add.s(1, 2)
+    good.link(t.inc.s())
+    good.link(t.const.si())
+    assert validate(good) == []
+
+
+def test_bound_task_self_is_not_an_argument(t: SimpleNamespace) -> None:
+    assert validate(chain(t.inc.s(1), t.bound_add.s(2))) == []
+    problems = validate(celery_canvas.chain(t.inc.s(1), t.bound_add.s(2, 3)))
+    assert codes(problems) == [("CSF201", "chain[1]")]
+    assert "bound_add(x, y=0)" in problems[0].message
+
+
+def test_keyword_arguments_count(t: SimpleNamespace) -> None:
+    assert validate(chain(t.const.si(), t.add.s(y=2))) == []
+    problems = validate(celery_canvas.chain(t.const.si(), t.add.s(x=2, y=3)))
+    assert codes(problems) == [("CSF201", "chain[1]")]
+    assert "multiple values for argument 'x'" in problems[0].message
+
+
+def test_varargs_take_anything(t: SimpleNamespace) -> None:
+    assert validate(chain(t.inc.s(1), t.collect.s(2, 3, 4), t.count.s())) == []
+
+
+def test_partial_args_and_the_parent_result(t: SimpleNamespace) -> None:
+    assert validate(chain(t.inc.s(1), t.add.s(5))) == []
+    assert codes(validate(celery_canvas.chain(t.inc.s(1), t.add.s(5, 6)))) == [
+        ("CSF201", "chain[1]")
+    ]
+
+
+def test_nested_chain_in_chord_in_chain(t: SimpleNamespace) -> None:
+    inner_bad = celery_canvas.chain(t.inc.s(), t.const.s())
+    canvas = celery_canvas.chain(
+        t.inc.s(1), celery_canvas.chord([inner_bad, t.inc.s()], t.tsum.s()), t.inc.s()
+    )
+    assert codes(validate(canvas)) == [("CSF201", "chain[1].chord.header[0].chain[1]")]
+    inner_good = celery_canvas.chain(t.inc.s(), t.inc.s())
+    good = celery_canvas.chain(
+        t.inc.s(1), celery_canvas.chord([inner_good, t.inc.s()], t.tsum.s()), t.inc.s()
+    )
+    assert validate(good) == []
+
+
+# -- CSF202: a chord body cannot take the list ------------------------------------
+
+
+def test_chord_body_must_take_the_list(t: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chord([t.inc.s(1), t.inc.s(2)], t.const.s())
+    assert codes(caught.value.problems) == [("CSF202", "chord.body")]
+    assert "the list of results of chord.header" in caught.value.problems[0].message
+    assert isinstance(chord([t.inc.s(1), t.inc.s(2)], t.tsum.s()), celery_canvas._chord)
+    assert validate(celery_canvas.chord([t.inc.s(1)], t.const.si())) == []
+
+
+def test_step_after_a_group_is_a_chord_body(t: SimpleNamespace) -> None:
+    bad = celery_canvas.chain(t.inc.s(1), celery_canvas.group(t.inc.s(), t.inc.s()), t.const.s())
+    problems = validate(bad)
+    assert [p.code for p in problems] == ["CSF202"]
+    assert problems[0].message.startswith("chain[1].chord.body const cannot take the list")
+    # Built with kwargs, Celery does not fold: the raw chain still runs as a chord.
+    raw = celery_canvas._chain(t.inc.s(1), celery_canvas.group(t.inc.s(), t.inc.s()), t.const.s())
+    assert codes(validate(raw)) == [("CSF202", "chain[2]")]
+    good = celery_canvas.chain(t.inc.s(1), celery_canvas.group(t.inc.s(), t.inc.s()), t.tsum.s())
+    assert validate(good) == []
+
+
+def test_chord_body_group_members_each_take_the_list(t: SimpleNamespace) -> None:
+    body = celery_canvas.group(t.tsum.s(), t.const.s())
+    problems = validate(celery_canvas.chord([t.inc.s(1), t.inc.s(2)], body))
+    assert codes(problems) == [("CSF202", "chord.body.group[1]")]
+
+
+# -- CSF203: chords need a backend that runs them ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        ({"broker_url": "memory://"}, "has no result backend"),
+        ({"broker_url": "memory://", "result_backend": "rpc://"}, "RPCBackend"),
+    ],
+)
+def test_chord_needs_a_chord_backend(conf: dict[str, str], expected: str) -> None:
+    t = make_app(conf)
+    with pytest.raises(WorkflowError) as caught:
+        chord([t.inc.s(1), t.inc.s(2)], t.tsum.s())
+    [problem] = caught.value.problems
+    assert (problem.code, problem.where) == ("CSF203", "")
+    assert problem.message.startswith("chord needs a result backend")
+    assert expected in problem.message
+    members = celery_canvas.group(t.inc.s(), t.inc.s())
+    implicit = validate(celery_canvas.chain(t.inc.s(1), members, t.tsum.s()))
+    assert [p.code for p in implicit] == ["CSF203"]
+    # A group alone needs no backend.
+    assert validate(celery_canvas.group(t.inc.s(1), t.inc.s(2))) == []
+
+
+def test_chord_backend_is_fine_with_a_backend_or_eagerly(t: SimpleNamespace) -> None:
+    assert validate(celery_canvas.chord([t.inc.s(1)], t.tsum.s())) == []
+    eager = make_app({"broker_url": "memory://", "task_always_eager": True})
+    assert validate(celery_canvas.chord([eager.inc.s(1)], eager.tsum.s())) == []
+
+
+# -- CSF204: ignore_result where a chord needs the result ---------------------------
+
+
+def test_header_task_ignoring_its_result(t: SimpleNamespace) -> None:
+    problems = validate(celery_canvas.chord([t.quiet.s(1), t.inc.s(2)], t.tsum.s()))
+    assert codes(problems) == [("CSF204", "chord.header[0]")]
+    assert "never runs" in problems[0].message
+    # Only the last task of a header chain stores the member's result.
+    header = [celery_canvas.chain(t.quiet.s(1), t.inc.s()), t.inc.s(2)]
+    assert validate(celery_canvas.chord(header, t.tsum.s())) == []
+
+
+def test_body_ignoring_its_result_and_signature_option(t: SimpleNamespace) -> None:
+    problems = validate(celery_canvas.chord([t.inc.s(1)], t.quiet.s()))
+    assert codes(problems) == [("CSF204", "chord.body")]
+    option = t.inc.s(1).set(ignore_result=True)
+    assert codes(validate(celery_canvas.chord([option], t.tsum.s()))) == [
+        ("CSF204", "chord.header[0]")
+    ]
+    overridden = t.quiet.s(1).set(ignore_result=False)
+    assert validate(celery_canvas.chord([overridden], t.tsum.s())) == []
+
+
+# -- CSF205: the signature's own arguments ------------------------------------------
+
+
+def test_missing_and_unexpected_arguments(t: SimpleNamespace) -> None:
+    problems = validate(celery_canvas.group(t.add.s(), t.add.s(1, 2, z=3), t.add.s(1, 2)))
+    assert codes(problems) == [("CSF205", "group[0]"), ("CSF205", "group[1]")]
+    assert "missing required arguments 'x', 'y'" in problems[0].message
+    assert "unexpected keyword argument 'z'" in problems[1].message
+
+
+def test_keyword_only_arguments(t: SimpleNamespace) -> None:
+    assert validate(chain(t.inc.s(1), t.scale.s(factor=2))) == []
+    problems = validate(celery_canvas.chain(t.inc.s(1), t.scale.s()))
+    assert codes(problems) == [("CSF205", "chain[1]")]
+    assert "missing required argument 'factor'" in problems[0].message
+
+
+def test_resources_are_hidden_from_callers(t: SimpleNamespace) -> None:
+    assert validate(chain(t.inc.s(1), t.with_db.s())) == []
+    problems = validate(celery_canvas.chain(t.inc.s(1), t.with_db.s(db={})))
+    assert codes(problems) == [("CSF205", "chain[1]")]
+    assert "unexpected keyword argument 'db'" in problems[0].message
+
+
+def test_known_arguments_are_checked_strictly(t: SimpleNamespace) -> None:
+    canvas = celery_canvas.chain(t.inc.s(), t.inc.s())
+    assert validate(canvas) == []  # may be composed later: its first step may get a result
+    assert codes(validate(canvas, args=())) == [("CSF205", "chain[0]")]
+    assert validate(canvas, args=(1,)) == []
+    assert codes(validate(canvas, args=(1, 2))) == [("CSF205", "chain[0]")]
+
+
+# -- CSF206: unregistered task names ------------------------------------------------
+
+
+def test_unregistered_task(t: SimpleNamespace) -> None:
+    problems = validate(celery_canvas.chain(t.inc.s(1), t.app.signature("wf.ad", args=(1,))))
+    assert codes(problems) == [("CSF206", "chain[1]")]
+    assert "'wf.ad'" in problems[0].message and "did you mean 'wf.add'" in problems[0].message
+    assert validate(celery_canvas.chain(t.inc.s(1), t.app.signature("wf.add", args=(1,)))) == []
+    assert validate(t.app.signature("remote.task"), ignore={"CSF206"}) == []
+
+
+# -- CSF207: arguments the serializer cannot encode ---------------------------------
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), frozenset({"a"})])
+def test_unencodable_arguments(t: SimpleNamespace, value: object) -> None:
+    problems = validate(t.count.s(value))
+    assert codes(problems) == [("CSF207", "")]
+    assert "args[0]" in problems[0].message and "'json'" in problems[0].message
+    assert type(value).__name__ in problems[0].message
+
+
+def test_unencodable_keyword_argument(t: SimpleNamespace) -> None:
+    problems = validate(t.scale.s(1, factor={3}))
+    assert codes(problems) == [("CSF207", "")]
+    assert "argument factor (set)" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime.datetime(2026, 1, 2, 3, 4),
+        datetime.date(2026, 1, 2),
+        decimal.Decimal("1.5"),
+        uuid.UUID(int=7),
+        b"raw",
+        {"nested": [1, (2, 3), {"x": None}]},
+        {1: "int keys become strings"},
+    ],
+)
+def test_kombu_json_encodable_arguments(t: SimpleNamespace, value: object) -> None:
+    assert validate(t.count.s(value)) == []
+
+
+def test_serializer_option_is_used(t: SimpleNamespace) -> None:
+    assert validate(t.count.s({1, 2}).set(serializer="pickle")) == []
+
+
+# -- CSF208: error callbacks --------------------------------------------------------
+
+
+def test_error_callbacks(t: SimpleNamespace) -> None:
+    bad = t.add.s(1, 2)
+    bad.on_error(t.bad_errback.s())
+    bad.on_error(t.on_error_id.s(1))
+    problems = validate(bad)
+    assert codes(problems) == [("CSF208", "link_error[0]"), ("CSF208", "link_error[1]")]
+    assert "bad_errback(<request>, <exc>, <traceback>)" in problems[0].message
+    assert "on_error_id(<task_id>, 1)" in problems[1].message
+    good = t.add.s(1, 2)
+    good.on_error(t.on_error.s())
+    good.on_error(t.on_error_id.s())
+    good.on_error(t.const.si())
+    assert validate(good) == []
+
+
+def test_error_callbacks_on_a_chain(t: SimpleNamespace) -> None:
+    canvas = celery_canvas.chain(t.inc.s(1), t.inc.s())
+    canvas.link_error(t.bad_errback.s())
+    assert codes(validate(canvas)) == [("CSF208", "link_error[0]")]
+
+
+# -- the builders: Celery's call shapes, Celery's objects ---------------------------
+
+
+def test_call_shapes_return_celery_objects(t: SimpleNamespace) -> None:
+    assert isinstance(chain(t.inc.s(1), t.inc.s()), celery_canvas._chain)
+    assert isinstance(chain([t.inc.s(1), t.inc.s()]), celery_canvas._chain)
+    assert isinstance(chain(t.inc.s(i) for i in range(1)), Signature)
+    assert isinstance(group(t.inc.s(i) for i in range(3)), celery_canvas.group)
+    assert isinstance(group([t.inc.s(1), t.inc.s(2)]), celery_canvas.group)
+    assert isinstance(group(t.inc.s(1), t.inc.s(2)), celery_canvas.group)
+    piped = t.inc.s(1) | t.inc.s() | t.inc.s()
+    assert isinstance(chain(piped, t.inc.s()), celery_canvas._chain)
+    assert len(chain(piped, t.inc.s()).tasks) == 4
+    # A group followed by a task folds into a chord, as with Celery.
+    folded = chain(group(t.inc.s(1), t.inc.s(2)), t.tsum.s())
+    assert isinstance(folded, celery_canvas._chord)
+    nested = chain(t.inc.s(1), chord([chain(t.inc.s(), t.inc.s()), t.inc.s()], t.tsum.s()))
+    assert isinstance(nested, celery_canvas._chain)
+    made = chord((t.inc.s(i) for i in range(3)), t.tsum.s())
+    assert len(made.tasks) == 3
+
+
+def test_generator_problems_are_all_reported(t: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        group(t.add.s() if i % 2 else t.add.s(i, i) for i in range(5))
+    assert codes(caught.value.problems) == [("CSF205", "group[1]"), ("CSF205", "group[3]")]
+    # With unknown arguments, add.s(i) may still get one more: nothing to report.
+    assert isinstance(group(t.add.s(i) for i in range(5)), celery_canvas.group)
+
+
+def test_chord_called_with_its_body_later() -> None:
+    t = make_app({"broker_url": "memory://", "task_always_eager": True})
+    pending = chord([t.inc.s(1), t.inc.s(2)])
+    with pytest.raises(WorkflowError) as caught:
+        pending(t.const.s())
+    assert codes(caught.value.problems) == [("CSF202", "chord.body")]
+    assert pending(t.tsum.s()).get() == 5
+
+
+def test_problems_in_header_before_the_body_is_known(t: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chord([t.quiet.s(1), t.add.s()])
+    assert {p.code for p in caught.value.problems} == {"CSF204", "CSF205"}
+
+
+def test_every_problem_not_just_the_first(t: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chain(
+            t.const.si(),
+            t.const.s(),
+            celery_canvas.chord([t.quiet.s(), t.count.s({1})], t.const.s()),
+            t.app.signature("wf.nope"),
+        )
+    assert [p.code for p in caught.value.problems] == [
+        "CSF201", "CSF201", "CSF207", "CSF204", "CSF202", "CSF206"
+    ]
+
+
+def test_validate_serialised_canvas(t: SimpleNamespace) -> None:
+    canvas = celery_canvas.chain(t.inc.s(1), celery_canvas.chord([t.inc.s()], t.const.s()))
+    restored = Signature.from_dict(json.loads(json.dumps(canvas)), app=t.app)
+    assert [p.code for p in validate(restored)] == ["CSF202"]
+
+
+def test_validate_rejects_non_canvas() -> None:
+    with pytest.raises(TypeError, match="Celery signature"):
+        validate("wf.add")  # type: ignore[arg-type]

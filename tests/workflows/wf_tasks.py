@@ -1,0 +1,122 @@
+"""Test tasks for the workflow tests, on an app made per configuration.
+
+``make_app(conf)`` builds a fresh Celery app with the same task names every time, so
+the test process and a real worker (``wf_worker.py``, configured from the environment)
+agree on names while each test picks its own broker and backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+from celery import Celery
+
+import celery_safe
+
+#: Environment variable carrying the app's configuration (JSON) into a worker process.
+CONFIG_ENV = "CELERY_SAFE_WF_CONFIG"
+
+IN_MEMORY = {"result_backend": "cache+memory://", "broker_url": "memory://"}
+
+
+@contextlib.contextmanager
+def open_db() -> Iterator[dict[str, int]]:
+    yield {"opened": 1}
+
+
+def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleNamespace:
+    """An app and its tasks: ``t = make_app(); t.add.s(1, 2)``; ``t.app`` is the app."""
+    app = Celery(name, set_as_current=False)
+    app.conf.update(IN_MEMORY if conf is None else conf)
+    celery_safe.guard(app)
+
+    @app.task(shared=False, name="wf.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @app.task(shared=False, name="wf.inc")
+    def inc(x: int) -> int:
+        return x + 1
+
+    @app.task(shared=False, name="wf.const")
+    def const() -> int:
+        return 1
+
+    @app.task(shared=False, name="wf.tsum")
+    def tsum(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    @app.task(shared=False, name="wf.count")
+    def count(items: list[Any]) -> int:
+        return len(items)
+
+    @app.task(shared=False, name="wf.pair")
+    def pair(x: int) -> tuple[int, int]:
+        return (x, x)
+
+    @app.task(shared=False, name="wf.collect")
+    def collect(*items: Any) -> list[Any]:
+        return list(items)
+
+    @app.task(shared=False, name="wf.scale")
+    def scale(x: int, *, factor: int) -> int:
+        return x * factor
+
+    @app.task(shared=False, name="wf.bound_add", bind=True)
+    def bound_add(self: Any, x: int, y: int = 0) -> int:
+        return x + y
+
+    @celery_safe.task(app, shared=False, name="wf.with_db", resources={"db": open_db})
+    def with_db(x: int, *, db: dict[str, int]) -> int:
+        return x + db["opened"]
+
+    @app.task(shared=False, name="wf.quiet", ignore_result=True)
+    def quiet(x: int) -> int:
+        return x
+
+    @app.task(shared=False, name="wf.fail")
+    def fail(x: int) -> int:
+        raise ValueError(f"failed on {x}")
+
+    @app.task(shared=False, name="wf.on_error")
+    def on_error(request: Any, exc: BaseException, traceback: Any) -> str:
+        return f"{request.id}: {exc}"
+
+    @app.task(shared=False, name="wf.on_error_id")
+    def on_error_id(task_id: str) -> str:
+        return task_id
+
+    @app.task(shared=False, name="wf.bad_errback")
+    def bad_errback(request: Any, exc: BaseException) -> None:
+        return None
+
+    @app.task(shared=False, name="wf.joins")
+    def joins(x: int) -> int:
+        return int(add.delay(x, x).get(timeout=1))
+
+    @app.task(shared=False, name="wf.store_yaml_data_task")
+    def store_yaml_data_task() -> str:
+        return "stored"
+
+    @app.task(shared=False, name="wf.clone_repositories_task")
+    def clone_repositories_task(collection_slugs: list[str] | None = None) -> list[str]:
+        return list(collection_slugs or [])
+
+    @app.task(shared=False, name="wf.parse_stored_data_task")
+    def parse_stored_data_task() -> int:
+        return 3
+
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k != "conf"})
+
+
+def app_from_env() -> Celery:
+    """The app a worker process runs: configured from ``CELERY_SAFE_WF_CONFIG``."""
+    raw = os.environ.get(CONFIG_ENV)
+    conf = json.loads(raw) if raw else None
+    app: Celery = make_app(conf).app
+    return app
