@@ -1,0 +1,111 @@
+"""Fix one module: the engine finds, the codemods rewrite, the engine checks again.
+
+    result = fix_source(source, "tasks.py")
+    result.fixed, result.rewritten, result.remaining
+
+Cost model: the engine's cheap ``ast`` pass decides; libcst parses a module only when
+the engine reported something in it (or, with ``split_logic``, when the ``ast`` index
+found a task to convert). A module without findings comes back as the same string.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from ..config import Config
+from ..engine import check_source
+from ..findings import Finding
+from ..index import build_index
+from .chains import ChainSequentialJoins
+from .inline_joins import InlineTaskJoins
+from .report import Skipped
+from .split_logic import SplitTaskLogic, convertible_tasks
+from .taskdefs import ProjectTasks
+
+__all__ = ["FixOptions", "FixResult", "fix_source"]
+
+#: A fix converges in one pass; the second only confirms it (and names what remains).
+MAX_PASSES = 3
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    """Which rewrites run. The default rewrite (joins -> in-process calls) always runs."""
+
+    split_logic: bool = False
+    chains: bool = False
+
+
+@dataclass
+class FixResult:
+    """One module before and after, what was rewritten and what was left, and why."""
+
+    path: str
+    source: str
+    fixed: str
+    rewritten: list[Finding] = field(default_factory=list)
+    remaining: list[Skipped] = field(default_factory=list)
+    converted: list[str] = field(default_factory=list)  # task definitions split (--split-logic)
+    chained: int = 0  # fire-then-wait runs turned into chains (--chains)
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed != self.source
+
+
+def _wants_split(source: str, options: FixOptions, config: Config | None) -> bool:
+    if not options.split_logic or "task" not in source:
+        return False
+    index = build_index(ast.parse(source), config.task_decorators if config else ())
+    return bool(convertible_tasks(index))
+
+
+def fix_source(
+    source: str,
+    path: str = "<string>",
+    options: FixOptions | None = None,
+    *,
+    config: Config | None = None,
+    tasks: ProjectTasks | None = None,
+) -> FixResult:
+    """Rewrite ``source``; ``SyntaxError``/``libcst.ParserSyntaxError`` when it does not parse."""
+    options = options or FixOptions()
+    tasks = tasks or ProjectTasks()
+    findings = check_source(source, path, config)
+    result = FixResult(path, source, source)
+    if not findings and not _wants_split(source, options, config):
+        return result
+    tree = cst.parse_module(source)
+    current = source
+    if options.split_logic:
+        split = SplitTaskLogic(CodemodContext(filename=path))
+        tree = split.transform_module(tree)
+        result.converted = split.converted
+        if tree.code != current:
+            current = tree.code
+            tasks.forget(Path(path))
+            findings = check_source(current, path, config)
+    for _ in range(MAX_PASSES):
+        if options.chains:
+            chains = ChainSequentialJoins(CodemodContext(filename=path), findings, tasks)
+            tree = chains.transform_module(tree)
+            if tree.code != current:
+                result.chained += chains.chained
+                result.rewritten += chains.rewritten
+                current = tree.code
+                findings = check_source(current, path, config)
+        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks)
+        tree = inline.transform_module(tree)
+        result.rewritten += inline.rewritten
+        result.remaining = inline.skipped
+        if tree.code == current:
+            break
+        current = tree.code
+        findings = check_source(current, path, config)
+    result.fixed = current
+    return result

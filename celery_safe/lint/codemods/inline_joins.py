@@ -1,0 +1,484 @@
+"""``InlineTaskJoins``: a task that starts another task and waits for it calls it instead.
+
+Driven by the lint engine's join findings (CSF101/CSF104/CSF105): every finding is
+either rewritten or reported with the reason it is left alone. Two shapes are
+rewritten, both inside one function:
+
+- inline: ``other.delay(x).get(timeout=5)`` becomes ``other(x)`` (or ``other.logic(x)``);
+- through one variable: ``r = other.apply_async(args=[x])`` ... ``r.get()`` becomes
+  ``other(x)`` at the join, when ``r`` is used for nothing else, the join runs exactly
+  once after the start (same block, or a ``try``/``with`` body in it), and the arguments
+  are plain values no statement in between changes. The work runs where the caller
+  waited for it, so an exception surfaces at the same place (inside the same ``try``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.metadata import (
+    FunctionScope,
+    ParentNodeProvider,
+    PositionProvider,
+    ScopeProvider,
+)
+
+from ..findings import Finding, Span
+from ..index import ModuleIndex
+from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call
+from .positions import CharRange, SpanConverter, index_calls
+from .report import Skipped, comment_line, find_findings, reason_without_fix
+from .taskdefs import CallStyle, ProjectTasks
+
+__all__ = ["JOIN_CODES", "InlineTaskJoins"]
+
+_Node = TypeVar("_Node", bound=cst.CSTNode)
+
+JOIN_CODES = frozenset({"CSF101", "CSF104", "CSF105"})
+_CONDITIONAL_EXPRESSIONS = (
+    cst.Lambda, cst.IfExp, cst.BooleanOperation, cst.ListComp, cst.SetComp, cst.DictComp,
+    cst.GeneratorExp,
+)  # fmt: skip
+
+
+@dataclass(eq=False)
+class _Plan:
+    finding: Finding
+    join: cst.Call
+    origin: cst.Call
+    style: CallStyle
+    statement: cst.CSTNode  # the statement whose line gets the notes
+    removed: cst.SimpleStatementLine | None = None  # ``r = other.delay(x)`` when moved
+    covers: list[CharRange] = field(default_factory=list)
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else ``None``."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def _root_name(node: cst.BaseExpression) -> cst.Name | None:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node if isinstance(node, cst.Name) else None
+
+
+def _comments(node: cst.CSTNode) -> list[str]:
+    return [c.value for c in m.findall(node, m.Comment())]  # type: ignore[attr-defined]
+
+
+class _Bindings(cst.CSTVisitor):
+    """Names (re)bound or mutated through a method call in some statements."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def _target(self, node: cst.BaseExpression) -> None:
+        root = _root_name(node) if not isinstance(node, cst.Subscript) else _root_name(node.value)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            for element in node.elements:
+                self._target(element.value)
+        elif isinstance(node, cst.StarredElement):
+            self._target(node.value)
+        elif root is not None:
+            self.names.add(root.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._target(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        if isinstance(node.name, cst.BaseExpression):
+            self._target(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._target(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._target(node.target)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.add(node.name.value)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.names.add(node.name.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # ``items.append(x)`` may change ``items``: treat a method call as a rebinding.
+        if isinstance(node.func, cst.Attribute):
+            root = _root_name(node.func.value)
+            if root is not None:
+                self.names.add(root.value)
+
+
+class InlineTaskJoins(VisitorBasedCodemodCommand):
+    """Replace joins on tasks started inside a task with in-process calls."""
+
+    DESCRIPTION = (
+        "celery-safe: replace `other.delay(...).get()` (and apply_async/apply, directly or "
+        "through a variable) inside a task with an in-process call of `other`'s logic."
+    )
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider)
+
+    def __init__(
+        self,
+        context: CodemodContext,
+        findings: Sequence[Finding] | None = None,
+        tasks: ProjectTasks | None = None,
+    ) -> None:
+        super().__init__(context)
+        self._given = None if findings is None else list(findings)
+        self._tasks = tasks or ProjectTasks()
+        #: findings rewritten, and findings left alone with the reason, after a run
+        self.rewritten: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self._plans: dict[cst.Call, _Plan] = {}
+        self._origins: dict[cst.Call, cst.Call] = {}
+        self._removed: dict[cst.SimpleStatementLine, _Plan] = {}
+        self._notes: dict[cst.CSTNode, list[cst.EmptyLine]] = {}
+        self._moved_lines: dict[cst.CSTNode, list[cst.EmptyLine]] = {}
+
+    # -- planning -------------------------------------------------------------
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        path = self.context.filename or "<string>"
+        findings = self._given if self._given is not None else find_findings(tree.code, path)
+        if not findings:
+            return tree
+        converter = SpanConverter(tree.code)
+        calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
+        index = self._tasks.index(Path(path), tree.code) if path != "<string>" else None
+        if index is None:
+            index = _index_of(tree.code)
+        reasons: dict[int, str] = {}
+        for number, finding in enumerate(findings):
+            outcome = self._plan_finding(finding, calls, converter, index, Path(path))
+            if isinstance(outcome, Refusal):
+                reasons[number] = outcome.reason
+        covered = [r for plan in self._plans.values() for r in plan.covers]
+        for number, finding in enumerate(findings):
+            where = converter.convert(finding.span)
+            if any(_within(where, outer) for outer in covered):
+                self.rewritten.append(finding)
+                continue
+            reason = reasons.get(number) or reason_without_fix(finding)
+            self.skipped.append(Skipped(finding, reason))
+            self.warn(
+                f"{path}:{finding.line}:{finding.col + 1}: {finding.code} left as is: {reason}"
+            )
+        self._attach_notes()
+        return tree.visit(self) if self._plans else tree
+
+    def _plan_finding(
+        self,
+        finding: Finding,
+        calls: dict[CharRange, cst.Call],
+        converter: SpanConverter,
+        index: ModuleIndex,
+        path: Path,
+    ) -> _Plan | Refusal | None:
+        if finding.code not in JOIN_CODES:
+            return Refusal(reason_without_fix(finding))
+        if finding.code == "CSF104":
+            return Refusal(reason_without_fix(finding))
+        span = finding.detail.get("join_span")
+        node = calls.get(converter.convert(span if isinstance(span, Span) else finding.span))
+        if node is None or not isinstance(node.func, cst.Attribute):
+            return Refusal("the finding does not point at a call this fix understands")
+        method = node.func.attr.value
+        if method in DISPATCH_METHODS:
+            # CSF105 on ``other.apply(...)``: fixed when a planned join consumes it.
+            return Refusal(
+                f"the result of .{method}() is not joined where it is started: .apply() keeps "
+                "the task's exception inside the EagerResult, a call would raise it"
+            )
+        if method not in JOIN_METHODS:
+            return Refusal(
+                f".{method}() waits for a group, chord or chain: compose the steps with "
+                "celery_safe.workflows instead"
+            )
+        if node in self._plans:
+            return None
+        return self._plan_join(finding, node, calls, converter, index, path)
+
+    def _plan_join(
+        self,
+        finding: Finding,
+        join: cst.Call,
+        calls: dict[CharRange, cst.Call],
+        converter: SpanConverter,
+        index: ModuleIndex,
+        path: Path,
+    ) -> _Plan | Refusal:
+        method = str(finding.detail.get("origin_method", ""))
+        if method == "send_task":
+            return Refusal("the task is named by a string (send_task): there is no code to call")
+        if method in ("AsyncResult", "restore") or "AsyncResult" in method:
+            return Refusal("the result is rebuilt from an id: the task behind it is unknown here")
+        if self._inside_allow_join_result(join):
+            return Refusal("inside an allow_join_result() block: remove the block by hand")
+        origin = self._origin(finding, join, calls, converter)
+        via = [str(v) for v in finding.detail.get("via", ()) or ()]  # type: ignore[attr-defined]
+        if len(via) > 1:
+            return Refusal(
+                f"the result flows through {' -> '.join(via)} (a container or another variable): "
+                "start and call the task in one place by hand"
+            )
+        if origin is None:
+            return Refusal(
+                "the result comes from outside this function (a parameter, a container or "
+                "another call): change where the task is started"
+            )
+        if origin in self._origins:
+            return Refusal("another join already waits for the same started task")
+        planned = plan_call(origin, join)
+        if isinstance(planned, Refusal):
+            return planned
+        style = self._style(planned, index, path)
+        if isinstance(style, Refusal):
+            return style
+        assert isinstance(join.func, cst.Attribute)
+        holder = join.func.value
+        removed: cst.SimpleStatementLine | None = None
+        if holder is origin:
+            pass
+        elif isinstance(holder, cst.Name):
+            moved = self._check_moved(holder, origin, join)
+            if isinstance(moved, Refusal):
+                return moved
+            removed = moved
+        else:
+            return Refusal("the result reaches the join through an expression, not one variable")
+        plan = _Plan(finding, join, origin, style, self._statement_of(join), removed)
+        plan.covers.append(self._range(join))
+        if removed is not None:
+            plan.covers.append(self._range(removed))
+            self._removed[removed] = plan
+        self._plans[join] = plan
+        self._origins[origin] = origin
+        return plan
+
+    def _range(self, node: cst.CSTNode) -> CharRange:
+        where = self.get_metadata(PositionProvider, node)
+        return (where.start.line, where.start.column, where.end.line, where.end.column)
+
+    def _origin(
+        self,
+        finding: Finding,
+        join: cst.Call,
+        calls: dict[CharRange, cst.Call],
+        converter: SpanConverter,
+    ) -> cst.Call | None:
+        span = finding.detail.get("origin")
+        if isinstance(span, Span):
+            return calls.get(converter.convert(span))
+        assert isinstance(join.func, cst.Attribute)
+        holder = join.func.value
+        return holder if isinstance(holder, cst.Call) else None
+
+    def _style(self, planned: InProcessCall, index: ModuleIndex, path: Path) -> CallStyle | Refusal:
+        name = dotted_name(planned.task)
+        root = _root_name(planned.task)
+        if name is None or root is None:
+            return Refusal(f"`{cst.Module([]).code_for_node(planned.task)}` is not a task name")
+        scope = self.get_metadata(ScopeProvider, root, None)
+        if scope is not None and any(
+            isinstance(a.scope, FunctionScope) or a.scope is not scope.globals
+            for a in scope[root.value]
+        ):
+            return Refusal(
+                f"`{root.value}` is a local name here (a signature or canvas?), not a task"
+            )
+        style = self._tasks.style(name, path, index)
+        if style is None:
+            return Refusal(f"`{name}` is not a task defined or imported in this module")
+        return style
+
+    def _inside_allow_join_result(self, node: cst.CSTNode) -> bool:
+        current: cst.CSTNode | None = node
+        while current is not None:
+            if isinstance(current, cst.With) and any(
+                isinstance(item.item, cst.Call)
+                and (dotted_name(item.item.func) or "").endswith("allow_join_result")
+                for item in current.items
+            ):
+                return True
+            current = self.get_metadata(ParentNodeProvider, current, None)
+        return False
+
+    def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        current = node
+        while not isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            current = self.get_metadata(ParentNodeProvider, current)
+        return current
+
+    def _check_moved(
+        self, holder: cst.Name, origin: cst.Call, join: cst.Call
+    ) -> cst.SimpleStatementLine | Refusal:
+        """``r = other.delay(x)`` ... ``r.get()``: may the call move to the join?"""
+        name = holder.value
+        assign = self.get_metadata(ParentNodeProvider, origin)
+        line = self.get_metadata(ParentNodeProvider, assign)
+        if not (
+            m.matches(assign, m.Assign(targets=[m.AssignTarget(target=m.Name(name))]))
+            and isinstance(line, cst.SimpleStatementLine)
+            and len(line.body) == 1
+        ):
+            return Refusal(f"`{name}` is not simply assigned the started task (`{name} = ...`)")
+        scope = self.get_metadata(ScopeProvider, holder, None)
+        if scope is None:
+            return Refusal(f"`{name}` is not in a scope this fix understands")
+        if len(scope.assignments[name]) != 1 or len(scope.accesses[name]) != 1:
+            return Refusal(f"`{name}` is used for more than the join; it must stay a result")
+        suite = self.get_metadata(ParentNodeProvider, line)
+        body = getattr(suite, "body", None)
+        if not isinstance(body, (list, tuple)):
+            return Refusal(f"`{name} = ...` is not in a block of statements")
+        expression_chain: list[cst.CSTNode] = []
+        current: cst.CSTNode = join
+        while True:
+            parent = self.get_metadata(ParentNodeProvider, current)
+            if parent is suite:
+                break
+            if isinstance(parent, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                expression_chain.append(parent)
+            if (
+                isinstance(parent, _CONDITIONAL_EXPRESSIONS)
+                or (
+                    isinstance(parent, cst.BaseCompoundStatement)
+                    and not self._runs_once(parent, current)
+                )
+                or isinstance(parent, (cst.Module, cst.FunctionDef, cst.ClassDef))
+            ):
+                return Refusal(
+                    f"`{name}` is joined conditionally, in a loop or in a nested scope away "
+                    "from where the task is started"
+                )
+            current = parent
+        start, end = list(body).index(line), list(body).index(current)
+        if end <= start:
+            return Refusal(f"`{name}` is joined before it is assigned")
+        moved = [origin.func, *[a.value for a in origin.args]]
+        if not all(is_pure(node) for node in moved):
+            return Refusal(
+                f"the arguments of `{name} = ...` are computed by calls; moving them to the "
+                "join would run those calls later"
+            )
+        used = {n.value for node in moved for n in m.findall(node, m.Name())}  # type: ignore[attr-defined]
+        bindings = _Bindings()
+        for statement in list(body)[start + 1 : end + 1]:
+            statement.visit(bindings)
+        changed = sorted(used & bindings.names)
+        if changed:
+            return Refusal(
+                f"`{changed[0]}` may change between starting the task and joining `{name}`"
+            )
+        return line
+
+    @staticmethod
+    def _runs_once(compound: cst.BaseCompoundStatement, child: cst.CSTNode) -> bool:
+        """A ``try`` or ``with`` body runs once, straight through, when reached."""
+        return isinstance(compound, (cst.Try, cst.With)) and child is compound.body
+
+    # -- notes --------------------------------------------------------------------
+    def _attach_notes(self) -> None:
+        for plan in self._plans.values():
+            target: cst.CSTNode = plan.statement
+            while isinstance(target, cst.SimpleStatementLine) and target in self._removed:
+                target = self._removed[target].statement
+            planned = plan_call(plan.origin, plan.join)
+            assert isinstance(planned, InProcessCall)
+            if planned.dropped:
+                self._notes.setdefault(target, []).append(
+                    comment_line("dropped " + ", ".join(planned.dropped))
+                )
+            if plan.removed is not None:
+                self._move_leading_lines(plan.removed)
+
+    def _move_leading_lines(self, line: cst.SimpleStatementLine) -> None:
+        """A removed ``r = other.delay(x)`` keeps its comments on the next statement."""
+        suite = self.get_metadata(ParentNodeProvider, line)
+        body = list(getattr(suite, "body", ()))
+        following = body[body.index(line) + 1]
+        lines = [*line.leading_lines]
+        trailing = line.trailing_whitespace.comment
+        if trailing is not None:
+            lines.append(cst.EmptyLine(comment=trailing))
+        self._moved_lines.setdefault(following, []).extend(lines)
+
+    # -- rewriting ----------------------------------------------------------------
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if original_node in self._origins:
+            self._origins[original_node] = updated_node
+        plan = self._plans.get(original_node)
+        if plan is None:
+            return updated_node
+        origin = self._origins[plan.origin]
+        planned = plan_call(origin, updated_node)
+        assert isinstance(planned, InProcessCall), "validated while planning"
+        func: cst.BaseExpression = planned.task
+        if plan.style == "logic":
+            func = cst.Attribute(value=func, attr=cst.Name("logic"))
+        if planned.reused:
+            replacement = origin.with_changes(
+                func=func, lpar=updated_node.lpar, rpar=updated_node.rpar
+            )
+        else:
+            replacement = cst.Call(
+                func=func, args=planned.args, lpar=updated_node.lpar, rpar=updated_node.rpar
+            )
+        lost = _comments(original_node) + (_comments(plan.origin) if plan.removed else [])
+        kept = set(_comments(replacement))
+        for text in dict.fromkeys(lost):
+            if text not in kept:
+                self._notes.setdefault(plan.statement, []).append(
+                    cst.EmptyLine(comment=cst.Comment(text))
+                )
+        return replacement
+
+    def on_leave(self, original_node: _Node, updated_node: _Node) -> _Node | cst.RemovalSentinel:
+        result = super().on_leave(original_node, updated_node)
+        if isinstance(original_node, cst.SimpleStatementLine) and original_node in self._removed:
+            return cst.RemovalSentinel.REMOVE
+        if not isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return result
+        extra = list(self._moved_lines.get(original_node, ()))
+        extra += self._notes.get(original_node, [])
+        if not extra:
+            return result
+        return result.with_changes(leading_lines=[*result.leading_lines, *extra])
+
+
+def _within(inner: CharRange, outer: CharRange) -> bool:
+    return (inner[0], inner[1]) >= (outer[0], outer[1]) and (inner[2], inner[3]) <= (
+        outer[2],
+        outer[3],
+    )
+
+
+def _index_of(source: str) -> ModuleIndex:
+    import ast
+
+    from ..index import build_index
+
+    return build_index(ast.parse(source))

@@ -1,0 +1,63 @@
+"""What a fix run says about the findings it leaves alone, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from ..findings import Finding
+
+__all__ = ["NOTE_PREFIX", "Skipped", "comment_line", "find_findings", "reason_without_fix"]
+
+#: Every comment a codemod writes starts with this, so a reader can find them all.
+NOTE_PREFIX = "# celery-safe: "
+
+#: Why a code has no automatic rewrite, and what to do instead.
+NO_FIX: dict[str, str] = {
+    "CSF102": "disable_sync_subtasks=False goes away with its join; that join could not be "
+    "rewritten (see the CSF101 on the same line)",
+    "CSF103": "allow_join_result() hides joins from Celery: rewrite the joins inside, then "
+    "remove the block by hand",
+    "CSF104": "the join is inside a helper the task calls; the result reaches it as an "
+    "argument: let the helper take the value and start the task in-process",
+    "CSF105": "the .apply() result is not joined where it is started",
+    "CSF201": "choose between .si() and accepting the parent's result by hand",
+    "CSF202": "make the chord body accept the list of header results by hand",
+    "CSF203": "configure a result backend that supports chords",
+    "CSF204": "drop ignore_result=True from the header/body task",
+    "CSF301": "put exc_type and exc_message in the FAILURE meta, or raise instead",
+}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A finding the codemods left alone."""
+
+    finding: Finding
+    reason: str
+
+    def format(self) -> str:
+        f = self.finding
+        return f"{f.path}:{f.line}:{f.col + 1}: {f.code} not fixed: {self.reason}"
+
+
+def reason_without_fix(finding: Finding) -> str:
+    reason = NO_FIX.get(finding.code, f"{finding.code} has no automatic fix")
+    call_path = finding.detail.get("call_path")
+    if finding.code == "CSF104" and isinstance(call_path, Sequence) and call_path:
+        reason += f" ({' -> '.join(str(p) for p in call_path)})"
+    return reason
+
+
+def comment_line(note: str) -> cst.EmptyLine:
+    """A comment line above a rewritten statement, indented like it."""
+    return cst.EmptyLine(comment=cst.Comment(NOTE_PREFIX + note))
+
+
+def find_findings(source: str, path: str) -> list[Finding]:
+    """The lint engine's findings (imported late: only fixing needs the engine here)."""
+    from ..engine import check_source
+
+    return list(check_source(source, path))

@@ -1,0 +1,114 @@
+"""Which in-process call runs a task's logic: ``task.logic(...)`` or ``task(...)``.
+
+``task.logic(...)`` is the plain function of a ``celery_safe.task``: the idiom, and
+what a person fixing the code by hand writes. It is only equivalent when the task
+opens no resources (``.logic`` expects the caller to pass them) and has no custom
+``base`` (whose ``__call__`` may wrap the run). Every other task is called as
+``task(...)``: Celery documents calling a task object as running it in the current
+process (``Task.__call__`` pushes the request and calls ``run``, bound or not), so
+it returns the same value and raises the same exception as the worker would.
+
+Task definitions are read with the lint engine's cheap ``ast`` index, in this module
+or, for imported tasks, in the module file found beside it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from ..index import FunctionInfo, ModuleIndex, build_index
+
+__all__ = ["CallStyle", "ProjectTasks", "logic_style"]
+
+CallStyle = Literal["logic", "call"]
+SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
+#: ``celery_safe.task`` options that make ``.logic(...)`` differ from running the task
+LOGIC_BLOCKERS = frozenset({"resources", "base"})
+
+
+def logic_style(info: FunctionInfo, index: ModuleIndex) -> CallStyle:
+    """``"logic"`` for a ``celery_safe.task`` whose ``.logic`` is the whole task."""
+    for decorator in info.node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if index.imports.qualify(target) not in SAFE_DECORATORS:
+            continue
+        if isinstance(decorator, ast.Call) and any(
+            k.arg is None or k.arg in LOGIC_BLOCKERS for k in decorator.keywords
+        ):
+            return "call"
+        return "logic"
+    return "call"
+
+
+class ProjectTasks:
+    """Task definitions of the modules a fix run touches, read once each.
+
+    ``read`` returns a module's current text (the file, or its rewritten text when an
+    earlier step of the same run changed it); ``None`` when it cannot be read.
+    """
+
+    def __init__(self, read: Callable[[Path], str | None] | None = None) -> None:
+        self._read = read or _read_file
+        self._indexes: dict[Path, ModuleIndex | None] = {}
+
+    def index(self, path: Path, source: str | None = None) -> ModuleIndex | None:
+        path = path.resolve()
+        if path not in self._indexes:
+            text = source if source is not None else self._read(path)
+            try:
+                self._indexes[path] = build_index(ast.parse(text)) if text is not None else None
+            except (SyntaxError, ValueError):
+                self._indexes[path] = None
+        return self._indexes[path]
+
+    def forget(self, path: Path) -> None:
+        """Drop a module's index after its text changed."""
+        self._indexes.pop(path.resolve(), None)
+
+    def style(self, task: str, module_path: Path, index: ModuleIndex) -> CallStyle | None:
+        """How to call the task named by the dotted expression ``task`` from that module.
+
+        ``None`` when ``task`` provably is not a task: a module-level name that is
+        neither a task definition nor imported.
+        """
+        root, _, rest = task.partition(".")
+        if not rest and root in index.task_names:
+            return logic_style(index.task_names[root], index)
+        qualified = index.imports.names.get(root)
+        if qualified is None:
+            return None
+        full = f"{qualified}.{rest}" if rest else qualified
+        module, _, name = full.rpartition(".")
+        other_path = self._locate(module, module_path)
+        other = self.index(other_path) if other_path is not None else None
+        if other is not None and name in other.task_names:
+            return logic_style(other.task_names[name], other)
+        return "call"
+
+    def _locate(self, module: str, importer: Path) -> Path | None:
+        """The file of ``module`` as imported from ``importer`` (relative or absolute)."""
+        level = len(module) - len(module.lstrip("."))
+        parts = [p for p in module.lstrip(".").split(".") if p]
+        if level:
+            base = importer.resolve().parent
+            for _ in range(level - 1):
+                base = base.parent
+            roots = [base]
+        else:
+            roots = list(importer.resolve().parents)[:8]
+        for root in roots:
+            candidate = root.joinpath(*parts)
+            for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+                if parts and path.is_file():
+                    return path
+        return None
+
+
+def _read_file(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
