@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 
 from .findings import Finding
 
-__all__ = ["drop_suppressed", "suppressed_codes"]
+__all__ = ["drop_suppressed", "file_is_suppressed", "suppressed_codes"]
 
-_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.I)
+_NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
+_FILE_NOQA = re.compile(r"#\s*flake8[:=]\s*noqa\s*$", re.I)
 _SEPARATOR = re.compile(r"[,\s]+")
 ALL = frozenset({"*"})
 
@@ -27,8 +28,15 @@ def suppressed_codes(line: str) -> frozenset[str] | None:
     return frozenset(c.upper() for c in _SEPARATOR.split(codes.strip()) if c)
 
 
+def file_is_suppressed(lines: Sequence[str]) -> bool:
+    """A bare ``# flake8: noqa`` line silences the whole file."""
+    return any("flake8" in line and _FILE_NOQA.search(line) for line in lines)
+
+
 def drop_suppressed(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:
-    """Findings not silenced by a noqa on any line of their span."""
+    """Findings not silenced by a noqa on any line of their span (or the whole file)."""
+    if file_is_suppressed(lines):
+        return []
     kept = []
     for finding in findings:
         last = min(finding.span.end_line, len(lines))

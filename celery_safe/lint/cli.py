@@ -1,0 +1,107 @@
+"""``celery-safe check PATH...``: the same findings as flake8, for CI and pre-commit.
+
+Exit status: 0 no findings, 1 findings (a file that does not parse is one: CSF000),
+2 usage, configuration or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Config, ConfigError, load_config
+from .engine import InternalError, check_source
+from .files import python_files
+from .findings import Finding, Span
+from .formats import Located, locate, render_json, render_sarif, render_text
+from .registry import format_message
+
+__all__ = ["check_file", "check_main"]
+
+RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif}
+
+
+def _codes(text: str) -> list[str]:
+    return [part for part in text.replace(" ", ",").split(",") if part]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="celery-safe check",
+        description="Find Celery tasks that wait for other tasks, broken canvases and "
+        "undecodable failure states. Config: [tool.celery-safe] in pyproject.toml.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, help="files or directories to check")
+    parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
+    parser.add_argument("--select", type=_codes, default=[], help="codes or prefixes to enable")
+    parser.add_argument("--ignore", type=_codes, default=[], help="codes or prefixes to disable")
+    parser.add_argument(
+        "--exclude", action="append", default=[], help="path pattern to skip (repeatable)"
+    )
+    parser.add_argument(
+        "--task-decorator",
+        action="append",
+        default=[],
+        help="qualified name of an extra decorator that registers Celery tasks (repeatable)",
+    )
+    parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    return parser
+
+
+def _problem(code: str, path: str, line: int, col: int, error: str) -> Finding:
+    return Finding(code, path, Span(line, col, line, col), format_message(code, {"error": error}))
+
+
+def check_file(path: Path, config: Config) -> tuple[list[Finding], list[str]]:
+    """Findings for one file, and its lines (for noqa-aware columns)."""
+    try:
+        source = importlib.util.decode_source(path.read_bytes())
+    except (UnicodeDecodeError, SyntaxError) as exc:
+        return [_problem("CSF000", str(path), 1, 0, f"cannot decode: {exc}")], []
+    lines = source.splitlines(keepends=True)
+    try:
+        return check_source(source, str(path), config), lines
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
+        return [_problem("CSF000", str(path), line, col, f"{exc.msg} (line {line})")], lines
+    except InternalError as exc:
+        return [_problem("CSF999", str(path), 1, 0, str(exc.__cause__))], lines
+
+
+def check_main(argv: Sequence[str]) -> int:
+    try:
+        args = _parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    try:
+        config = load_config(args.paths[0]).merged(
+            select=args.select,
+            ignore=args.ignore,
+            exclude=args.exclude,
+            task_decorators=args.task_decorator,
+        )
+        files = list(python_files(args.paths, config.root or Path.cwd(), config.exclude))
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"celery-safe check: {exc}", file=sys.stderr)
+        return 2
+    found: list[Located] = []
+    io_error = False
+    for path in files:
+        try:
+            findings, lines = check_file(path, config)
+        except OSError as exc:
+            print(f"celery-safe check: {path}: {exc.strerror or exc}", file=sys.stderr)
+            io_error = True
+            continue
+        found.extend(locate(f, lines) for f in findings if config.enabled(f.code))
+    report = RENDERERS[args.format](found)
+    if args.output is not None:
+        args.output.write_text(report, encoding="utf-8")
+    else:
+        sys.stdout.write(report)
+    if io_error:
+        return 2
+    return 1 if found else 0

@@ -1,0 +1,58 @@
+"""Which files ``celery-safe check`` reads: paths given, directories walked, excludes applied.
+
+A path named on the command line is always checked; ``exclude`` patterns (config and
+``--exclude``) prune what the walk finds. A pattern matches a path relative to the
+config's folder (``examples/legacy``, ``tests/*/fixtures``) or any single path part
+(``migrations``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from fnmatch import fnmatch
+from pathlib import Path
+
+__all__ = ["DEFAULT_EXCLUDES", "python_files"]
+
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
+    ".eggs", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+)  # fmt: skip
+
+
+def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    try:
+        relative = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if "/" in pattern:
+            if fnmatch(relative, pattern) or relative.startswith(pattern + "/"):
+                return True
+        elif fnmatch(path.name, pattern):
+            return True
+    return False
+
+
+def python_files(paths: Iterable[Path], root: Path, exclude: Sequence[str]) -> Iterator[Path]:
+    """``.py`` files under ``paths`` in a stable order (``FileNotFoundError`` if one is missing)."""
+    patterns = (*DEFAULT_EXCLUDES, *exclude)
+    root = root.resolve()
+    for path in paths:
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            yield from _walk(path, root, patterns)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or directory")
+
+
+def _walk(folder: Path, root: Path, patterns: Sequence[str]) -> Iterator[Path]:
+    for current, dirs, files in os.walk(folder):
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if not _excluded(here / d, root, patterns))
+        for name in sorted(files):
+            if name.endswith(".py") and not _excluded(here / name, root, patterns):
+                yield here / name
