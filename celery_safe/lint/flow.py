@@ -99,7 +99,7 @@ class FunctionFlow(ast.NodeVisitor):
         summary: Callable[[FunctionInfo], FunctionFacts | None],
     ) -> None:
         self.index = index
-        self.imports = index.imports
+        self.imports = index.imports_for(info)
         self.info = info
         self.globals = global_env
         self.summary = summary
@@ -470,7 +470,11 @@ class FunctionFlow(ast.NodeVisitor):
     def value(self, node: ast.expr | None) -> Value | None:
         """What ``node`` evaluates to, as far as Celery results are concerned."""
         if isinstance(node, ast.Name):
-            return self.lookup(node.id)
+            found = self.lookup(node.id)
+            if found is not None and isinstance(found.canvas, Sig):
+                # report a signature where it is used, not where it was built
+                return replace(found, canvas=replace(found.canvas, node=node))
+            return found
         if isinstance(node, ast.Call):
             return self.call_value(node)
         if isinstance(node, ast.Attribute):

@@ -83,6 +83,11 @@ class ImportMap:
             self.names[local] = f"{base}.{alias.name}" if node.module else base + alias.name
             self.modules.discard(local)
 
+    def overlaid(self, inner: ImportMap) -> ImportMap:
+        """This map with ``inner``'s bindings (a function's own imports) on top."""
+        modules = (self.modules - inner.names.keys()) | inner.modules
+        return ImportMap({**self.names, **inner.names}, modules)
+
     def qualify(self, node: ast.expr) -> str | None:
         """The qualified name ``node`` refers to when its root name is imported."""
         name = dotted(node)

@@ -100,10 +100,17 @@ class FunctionInfo:
     class_name: str | None
     task: TaskOptions | None = None
     local_defs: dict[str, FunctionInfo] = field(default_factory=dict)
+    #: imports written inside this function's body (scoped to it, as Python scopes them)
+    local_imports: ImportMap | None = None
 
     @property
     def name(self) -> str:
         return self.node.name
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``add``, or ``Checkout.run`` for a method."""
+        return f"{self.class_name}.{self.name}" if self.class_name else self.name
 
     def params(self) -> Params:
         drop = self.class_name is not None or bool(self.task and self.task.bind)
@@ -127,6 +134,18 @@ class ModuleIndex:
     @property
     def tasks(self) -> Iterator[FunctionInfo]:
         return (f for f in self.functions if f.task is not None)
+
+    def imports_for(self, scope: FunctionInfo | None) -> ImportMap:
+        """The imports visible inside ``scope``: the module's, then each enclosing def's."""
+        chain: list[ImportMap] = []
+        while scope is not None:
+            if scope.local_imports is not None:
+                chain.append(scope.local_imports)
+            scope = scope.parent
+        merged = self.imports
+        for inner in reversed(chain):
+            merged = merged.overlaid(inner)
+        return merged
 
     def resolve_local(self, scope: FunctionInfo | None, name: str) -> FunctionInfo | None:
         """The ``def`` a bare name refers to from inside ``scope`` (innermost first)."""
@@ -162,7 +181,11 @@ class _Indexer:
             elif isinstance(stmt, ast.ClassDef):
                 self.define_class(stmt, scope, prefix)
             elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                self.index.imports.add(stmt)
+                if scope is None:
+                    self.index.imports.add(stmt)
+                else:
+                    scope.local_imports = scope.local_imports or ImportMap()
+                    scope.local_imports.add(stmt)
             elif isinstance(stmt, ast.Assign):
                 self.assignment(stmt.targets, stmt.value, scope)
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
@@ -194,7 +217,8 @@ class _Indexer:
         self.walk(node.body, info, None, f"{info.qualname}.<locals>.")
 
     def define_class(self, node: ast.ClassDef, scope: FunctionInfo | None, prefix: str) -> None:
-        if any(self.is_task_base(base) for base in node.bases):
+        imports = self.index.imports_for(scope)
+        if any(self.is_task_base(base, imports) for base in node.bases):
             self.index.task_classes.add(node.name)
         self.walk(node.body, scope, node.name, f"{prefix}{node.name}.")
 
@@ -204,10 +228,10 @@ class _Indexer:
         if not isinstance(value, ast.Call):
             return
         names = [t.id for t in targets if isinstance(t, ast.Name)]
-        qualified = self.index.imports.qualify(value.func)
-        if qualified in APP_FACTORIES:
+        imports = self.index.imports_for(scope)
+        if imports.qualify(value.func) in APP_FACTORIES:
             self.index.apps.update(names)
-        elif self.index.imports.is_foreign(value.func):
+        elif imports.is_foreign(value.func):
             self.index.foreign.update(names)
         else:
             for name in names:
@@ -219,18 +243,18 @@ class _Indexer:
             self.registrations.append((scope, call.args[0].id, call, bound))
 
     # -- classification, once the whole module is known ---------------------
-    def is_task_base(self, base: ast.expr) -> bool:
+    def is_task_base(self, base: ast.expr, imports: ImportMap) -> bool:
         if isinstance(base, ast.Name) and base.id in self.index.task_classes:
             return True
-        qualified = self.index.imports.qualify(base)
+        qualified = imports.qualify(base)
         if qualified is not None:
             return qualified.startswith("celery.") and qualified.endswith("Task")
-        name = dotted(base)
-        return name is not None and name.endswith(".Task") and self.is_app(base.value)  # type: ignore[attr-defined]
+        if isinstance(base, ast.Attribute) and base.attr == "Task":
+            return self.is_app(base.value, imports)  # app.Task
+        return False
 
-    def is_app(self, node: ast.expr) -> bool:
+    def is_app(self, node: ast.expr, imports: ImportMap) -> bool:
         """Could ``node`` be a Celery app? Yes unless it provably is something else."""
-        imports = self.index.imports
         if isinstance(node, ast.Name):
             if node.id in self.index.apps:
                 return True
@@ -241,14 +265,14 @@ class _Indexer:
             return True
         return not imports.is_foreign(node)
 
-    def decorator_options(self, decorator: ast.expr) -> TaskOptions | None:
+    def decorator_options(self, decorator: ast.expr, imports: ImportMap) -> TaskOptions | None:
         call = decorator if isinstance(decorator, ast.Call) else None
         target = call.func if call is not None else decorator
-        qualified = self.index.imports.qualify(target)
+        qualified = imports.qualify(target)
         if qualified in TASK_DECORATORS or qualified in self.extra:
             is_task = True
         elif isinstance(target, ast.Attribute) and target.attr == "task":
-            is_task = self.is_app(target.value)
+            is_task = self.is_app(target.value, imports)
         else:
             is_task = False
         if not is_task:
@@ -269,15 +293,16 @@ class _Indexer:
                 if cls in index.task_classes and info.name in TASK_HOOKS:
                     info.task = TaskOptions("class", bind=True)
                 continue
+            imports = index.imports_for(info.parent)
             for decorator in info.node.decorator_list:
-                options = self.decorator_options(decorator)
+                options = self.decorator_options(decorator, imports)
                 if options is not None:
                     info.task = options
                     if info.parent is None:
                         index.task_names[info.name] = info
                     break
         for scope, name, call, bound in self.registrations:
-            options = self.decorator_options(call.func)
+            options = self.decorator_options(call.func, index.imports_for(scope))
             target = index.resolve_local(scope, name) if options is not None else None
             if options is None or target is None:
                 continue

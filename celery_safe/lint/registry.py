@@ -47,7 +47,7 @@ class Report:
         facts: dict[str, object],
     ) -> Finding:
         if function is not None:
-            facts.setdefault("task", function.name)
+            facts.setdefault("task", function.label)
         return Finding(
             code=code,
             path=self.path,

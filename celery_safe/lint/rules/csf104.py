@@ -14,7 +14,7 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None
         for reached in report.analysis.helper_joins(facts):
-            names = [facts.info.name, *(f.name for f in reached.path)]
+            names = [facts.info.label, *(f.label for f in reached.path)]
             detail = join_detail(reached.join)
             detail["call_path"] = tuple(names)
             detail["helper_call"] = span_of(reached.call.node)

@@ -1,0 +1,82 @@
+"""CSF104: a join reached through a helper that a task calls (call path in the message)."""
+
+from celery import Celery, Task, shared_task
+from celery.result import AsyncResult
+
+app = Celery("eval")
+
+
+@app.task
+def fetch(i):
+    return i
+
+
+def fetch_all(ids):
+    return [fetch.delay(i).get() for i in ids]
+
+
+def outer(ids):
+    return fetch_all(ids)
+
+
+def wait_all(results):
+    return [r.get() for r in results]
+
+
+def wait_one(result, timeout=10):
+    return result.wait(timeout=timeout)
+
+
+def pass_along(result):
+    return wait_one(result)
+
+
+def start(i):
+    return fetch.delay(i)
+
+
+def only_starts(i):
+    return start(i).id
+
+
+@app.task
+def refresh(ids):
+    first = fetch_all(ids)  # CSF104: 13
+    second = outer(ids)  # CSF104: 14
+    pending = [fetch.delay(i) for i in ids]
+    third = wait_all(pending)  # CSF104: 13
+    fourth = pass_along(result=fetch.delay(1))  # CSF104: 14
+    only_starts(1)
+    wait_one(ids)
+    return first, second, third, fourth
+
+
+@shared_task
+def nested_helper(task_id):
+    def inner():
+        return AsyncResult(task_id).get()
+
+    return inner()  # CSF104: 12
+
+
+class Report(Task):
+    def run(self, task_id):
+        return self.collect(task_id)  # CSF104: 16
+
+    def collect(self, task_id):
+        return AsyncResult(task_id).get()
+
+
+def recursive(n):
+    return recursive(n - 1) if n else 0
+
+
+@app.task
+def calls_recursion(n):
+    recursive(n)
+    return fetch(n)
+
+
+def view(ids):
+    # not a task: joining here is fine (a web request may wait)
+    return fetch_all(ids)

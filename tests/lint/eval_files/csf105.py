@@ -1,0 +1,37 @@
+"""CSF105: .apply() of another task inside a task."""
+
+import pandas as pd
+from celery import Celery, shared_task
+
+from proj.tasks import imported_task
+
+app = Celery("eval")
+
+
+@app.task
+def price(cart):
+    return 1
+
+
+@app.task
+def checkout(cart):
+    total = price.apply(args=(cart,)).get()  # CSF105: 13
+    eager = price.apply((cart,))  # CSF105: 13
+    return total, eager.result
+
+
+@shared_task
+def via_import(x):
+    return imported_task.apply(args=(x,))  # CSF105: 12
+
+
+@app.task
+def lookalikes(frame, func):
+    pd.DataFrame(frame).apply(func)
+    frame.apply(func)
+    func.apply()
+    return price.delay(1)
+
+
+def outside_a_task(cart):
+    return price.apply(args=(cart,)).get()

@@ -1,0 +1,54 @@
+"""CSF201: a chain link or callback that cannot accept the parent's result."""
+
+from celery import Celery, chain, signature
+
+app = Celery("eval")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def done():
+    return True
+
+
+@app.task(bind=True)
+def bound(self, value):
+    return value
+
+
+@app.task
+def flexible(*values, **options):
+    return values
+
+
+@app.task
+def keyword_only(value, *, key):
+    return value
+
+
+@app.task(typing=False)
+def untyped(x):
+    return x
+
+
+chain(add.s(1, 2), add.s(3, 4)).delay()  # CSF201: 20
+(add.s(1, 2) | done.s()).delay()  # CSF201: 16
+add.s(1, 2) | add.s(3) | bound.s(9)  # CSF201: 26
+chain(add.s(1, 2), keyword_only.s()).delay()  # CSF201: 20
+add.apply_async((1, 2), link=done.s())  # CSF201: 30
+add.s(1, 2).link(done.s())  # CSF201: 18
+
+step = done.s()
+workflow = chain(add.s(1, 2), step)  # CSF201: 31
+
+# fine: the parent's result fills the missing argument, or the step is immutable
+chain(add.s(1, 2), add.s(3), bound.s(), flexible.s(1, 2)).delay()
+chain(add.s(1, 2), done.si(), add.si(1, 2), done.signature(immutable=True)).delay()
+chain(add.s(1, 2), keyword_only.s(key=1), done.s().set(immutable=True)).delay()
+chain(add.s(1, 2), untyped.s(1, 2, 3)).delay()
+chain(add.s(1, 2), signature("tasks.unknown")).delay()
+add.s(1) | add.s(3)

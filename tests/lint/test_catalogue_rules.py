@@ -1,0 +1,54 @@
+"""Meta tests: catalogue codes, rule modules, docs and eval files are the same set."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+from celery_safe import catalogue
+from celery_safe.lint import check_source, rules
+from celery_safe.lint.engine import ENGINE_CODES
+from celery_safe.lint.registry import RULES
+
+EVAL_DIR = Path(__file__).parent / "eval_files"
+SECTIONS = (*catalogue.REQUIRED_SECTIONS, "Known problems", "Fix safety")
+STATIC = sorted(c for c, e in catalogue.all_codes().items() if e.scope in ("static", "both"))
+
+
+def test_every_static_code_has_a_rule_and_every_rule_a_static_code() -> None:
+    assert sorted(set(RULES) | set(ENGINE_CODES)) == STATIC
+
+
+def test_every_rule_module_is_imported_and_registers_its_own_code() -> None:
+    modules = {m.name for m in pkgutil.iter_modules(rules.__path__) if m.name.startswith("csf")}
+    registered = {rule.module.rpartition(".")[2] for rule in RULES.values()}
+    assert modules == registered
+    for code, rule in RULES.items():
+        assert rule.module.endswith("." + code.lower())
+        assert importlib.import_module(rule.module) is getattr(rules, code.lower())
+
+
+def test_every_rule_has_an_eval_file_and_every_eval_file_a_rule() -> None:
+    files = {p.stem.upper() for p in EVAL_DIR.glob("csf*.py")}
+    assert files == set(RULES)
+
+
+@pytest.mark.parametrize("code", STATIC)
+def test_every_code_is_documented(code: str) -> None:
+    entry = catalogue.get(code)
+    missing = [title for title in SECTIONS if not entry.section(title)]
+    assert missing == [], f"{code}.md lacks sections {missing}"
+    assert "```python" in entry.section("Example") and "```python" in entry.section("Use instead")
+    assert entry.fix and entry.name == entry.name.lower()
+
+
+@pytest.mark.parametrize("path", sorted(EVAL_DIR.glob("csf*.py")), ids=lambda p: p.stem)
+def test_messages_fill_every_placeholder(path: Path) -> None:
+    findings = check_source(path.read_text(encoding="utf-8"), str(path), noqa=False)
+    assert findings
+    unfilled = [f.message for f in findings if re.search(r"\{\w+(![rsa])?\}", f.message)]
+    assert unfilled == []
