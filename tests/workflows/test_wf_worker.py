@@ -1,0 +1,119 @@
+"""Validated workflows on REAL worker processes: the embedded SQLite broker + database
+backend, and Redis (broker on DB 5, results on DB 6). The same canvases run in-process
+with ``run_workflow`` must give the same answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from wf_strategies import Tree, build, evaluate, tree
+from wf_tasks import CONFIG_ENV, make_app
+
+from celery_safe import workflows
+from celery_safe.embedded import embedded_config
+from celery_safe.testing.worker_process import WorkerProcess
+from celery_safe.workflows import chain, chord, group, map_reduce, run_workflow
+
+HERE = Path(__file__).resolve().parent
+TIMEOUT = 20
+
+pytestmark = pytest.mark.worker
+
+
+def _worker(conf: dict[str, Any]) -> Iterator[SimpleNamespace]:
+    tasks = make_app(conf)
+    env = {CONFIG_ENV: json.dumps(conf)}
+    with WorkerProcess("wf_worker", pool="prefork", concurrency=2, cwd=HERE, env=env):
+        yield tasks
+
+
+@pytest.fixture(scope="module")
+def sqlite_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    yield from _worker(embedded_config(tmp_path_factory.mktemp("wf-embedded")))
+
+
+@pytest.fixture(scope="module")
+def redis_tasks(redis_base_url: str) -> Iterator[SimpleNamespace]:
+    import redis
+
+    for db in (5, 6):
+        redis.Redis.from_url(f"{redis_base_url}/{db}").flushdb()
+    conf = {
+        "broker_url": f"{redis_base_url}/5",
+        "result_backend": f"{redis_base_url}/6",
+        "broker_connection_retry_on_startup": True,
+        "worker_prefetch_multiplier": 1,
+    }
+    yield from _worker(conf)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def tasks(request: pytest.FixtureRequest) -> SimpleNamespace:
+    fixture: SimpleNamespace = request.getfixturevalue(f"{request.param}_tasks")
+    return fixture
+
+
+def _get(result: Any) -> Any:
+    return result.get(timeout=TIMEOUT, interval=0.05)
+
+
+def test_fixed_readme_chain(tasks: SimpleNamespace) -> None:
+    fixed = chain(
+        tasks.store_yaml_data_task.s(),
+        tasks.clone_repositories_task.si(["core"]),
+        tasks.parse_stored_data_task.si(),
+    )
+    result = fixed.apply_async()
+    assert _get(result) == 3
+    assert _get(result.parent) == ["core"]
+
+
+def test_nested_chain_group_chord(tasks: SimpleNamespace) -> None:
+    canvas = chain(
+        tasks.add.s(1, 1),
+        group(chain(tasks.inc.s(), tasks.inc.s()), tasks.add.s(10)),
+        tasks.tsum.s(),
+        tasks.scale.s(factor=3),
+    )
+    expected = run_workflow(canvas).result
+    assert expected == 48
+    assert _get(canvas.apply_async()) == expected
+
+
+def test_chord_and_map_reduce(tasks: SimpleNamespace) -> None:
+    assert _get(chord([tasks.inc.s(i) for i in range(5)], tasks.tsum.s()).apply_async()) == 15
+    assert _get(map_reduce(tasks.add.s(100), range(3), tasks.tsum.s()).apply_async()) == 303
+
+
+def test_chord_called_with_its_body(tasks: SimpleNamespace) -> None:
+    assert _get(chord(tasks.inc.s(i) for i in range(3))(tasks.tsum.s())) == 6
+
+
+def test_map_reduce_of_nothing_calls_the_callback_with_an_empty_list(
+    tasks: SimpleNamespace,
+) -> None:
+    assert _get(map_reduce(tasks.inc.s(), [], tasks.count.s()).apply_async()) == 0
+
+
+def test_bound_and_resource_tasks(tasks: SimpleNamespace) -> None:
+    canvas = chain(tasks.bound_add.s(1, 2), tasks.bound_add.s(4), tasks.with_db.s())
+    assert _get(canvas.apply_async()) == run_workflow(canvas).result == 8
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(node=tree(depth=2))
+def test_random_valid_workflows_on_the_embedded_worker(
+    sqlite_tasks: SimpleNamespace, node: Tree
+) -> None:
+    canvas = build(node, sqlite_tasks, kit=workflows)
+    assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result
