@@ -15,23 +15,24 @@ from typing import Any
 from kombu import serialization
 from kombu.exceptions import EncodeError
 
-__all__ = ["unencodable"]
+__all__ = ["is_plain", "unencodable"]
 
 _dumps: Callable[..., Any] = serialization.dumps
 
 _PLAIN = (str, int, float, bool, type(None))
 
 
-def _is_plain(value: Any, depth: int = 0) -> bool:
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """Plain JSON data, which every serializer kombu ships can encode."""
     kind = type(value)
     if kind in _PLAIN:
         return True
     if depth > 20:
         return False
     if kind is list or kind is tuple:
-        return all(_is_plain(item, depth + 1) for item in value)
+        return all(is_plain(item, depth + 1) for item in value)
     if kind is dict:
-        return all(type(k) is str and _is_plain(v, depth + 1) for k, v in value.items())
+        return all(type(k) is str and is_plain(v, depth + 1) for k, v in value.items())
     return False
 
 
@@ -46,10 +47,10 @@ def unencodable(
     args: tuple[Any, ...], kwargs: Mapping[str, Any], serializer: str
 ) -> tuple[str, Any, str] | None:
     """The first argument ``serializer`` cannot encode: (label, value, reason), or None."""
-    if _is_plain(args) and _is_plain(kwargs):
+    if is_plain(args) and is_plain(kwargs):
         return None
     for label, value in _arguments(args, kwargs):
-        if _is_plain(value):
+        if is_plain(value):
             continue
         try:
             _dumps(value, serializer=serializer)

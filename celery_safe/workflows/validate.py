@@ -16,7 +16,7 @@ chain), or what Celery passes to an error callback. Each task step is checked on
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,9 @@ from celery import Celery
 from celery.backends.base import DisabledBackend
 from celery.canvas import Signature
 
+from .encoding import is_plain as _is_plain
 from .encoding import unencodable
-from .params import errback_style, params_of
+from .params import Params, errback_style, params_of
 from .problems import Path, Problem, render_path
 from .shapes import (
     app_of,
@@ -56,19 +57,39 @@ _BODY_ROLE = "is a chord body: the chord's result is never stored"
 class Received:
     """Positional arguments a step gets from outside its own signature."""
 
-    description: str
+    source: str | _Output
     placeholders: tuple[str, ...]
     code: str
     #: Error callbacks called in-process get their arguments even when immutable.
     forced: bool = False
 
+    @property
+    def description(self) -> str:
+        """What the step receives, in words (built only when a message needs it)."""
+        return self.source if isinstance(self.source, str) else self.source.description
 
-@dataclass
+
 class _Output:
-    """What a step produces: how to name its result, and the tasks that store it."""
+    """What a step produces: how to name its result (built only for a message), and the
+    tasks producing it that ignore their result (CSF204 when a chord needs it)."""
 
-    description: str
-    terminals: list[tuple[Path, str, bool]]
+    __slots__ = ("ignoring", "kind", "name", "path")
+
+    def __init__(
+        self, kind: str, path: Path, name: str = "", ignoring: list[tuple[Path, str]] | None = None
+    ) -> None:
+        self.kind = kind
+        self.path = path
+        self.name = name
+        self.ignoring: list[tuple[Path, str]] = ignoring if ignoring is not None else []
+
+    @property
+    def description(self) -> str:
+        where = render_path(self.path)
+        if self.kind == "task":
+            return f"the result of {' '.join(filter(None, (where, short_name(self.name))))}"
+        what = "list of results" if self.kind == "group" else "result"
+        return f"the {what} of {where or 'the'} {self.kind}"
 
 
 def validate(
@@ -126,14 +147,14 @@ class _Walker:
             output = self.visit_group(sig, path, received)
         else:
             output = self.visit_task(sig, path, received)
-        if sig.options:
+        options = sig["options"]
+        if "link" in options or "link_error" in options:
             self.visit_callbacks(sig, path, output)
         return output
 
     def visit_callbacks(self, sig: Signature, path: Path, output: _Output) -> None:
         for index, callback in enumerate(links(sig)):
-            parent = Received(output.description, ("<result>",), "CSF201")
-            self.visit(callback, (*path, "link", index), parent)
+            self.visit(callback, (*path, "link", index), _parent_result(output))
         for index, errback in enumerate(link_errbacks(sig)):
             self.visit_errback(errback, (*path, "link_error", index))
 
@@ -153,7 +174,7 @@ class _Walker:
     def visit_chain(self, sig: Signature, path: Path, received: Received | None) -> _Output:
         steps = chain_steps(sig, self.app)
         incoming = None if sig.immutable else received
-        output = _Output("nothing", [])
+        output = _Output("chain", path)
         after_group = False
         for position, (index, step) in enumerate(steps):
             step_path = (*path, "chain", index)
@@ -170,26 +191,25 @@ class _Walker:
                     f"{render_path(step_path)} group", ("<list of results>",), "CSF202"
                 )
             else:
-                incoming = Received(output.description, ("<result>",), "CSF201")
+                incoming = _parent_result(output)
         return output
 
     def visit_group(self, sig: Signature, path: Path, received: Received | None) -> _Output:
-        terminals: list[tuple[Path, str, bool]] = []
+        ignoring: list[tuple[Path, str]] = []
         for index, member in enumerate(group_members(sig, self.app)):
-            terminals += self.visit(member, (*path, "group", index), received).terminals
-        where = render_path(path)
-        return _Output(f"the list of results of {where or 'the'} group".strip(), terminals)
+            ignoring += self.visit(member, (*path, "group", index), received).ignoring
+        return _Output("group", path, ignoring=ignoring)
 
     def visit_chord(self, sig: Signature, path: Path, received: Received | None) -> _Output:
         incoming = None if sig.immutable else received
-        terminals: list[tuple[Path, str, bool]] = []
+        ignoring: list[tuple[Path, str]] = []
         for index, member in enumerate(chord_header(sig, self.app)):
-            terminals += self.visit(member, (*path, "chord", "header", index), incoming).terminals
+            ignoring += self.visit(member, (*path, "chord", "header", index), incoming).ignoring
         self.check_chord_backend(path, "chord")
-        self.check_results_stored(_Output("", terminals), _HEADER_ROLE)
+        self.check_results_stored(_Output("chord", path, ignoring=ignoring), _HEADER_ROLE)
         body = sig.body
         if body is None:
-            return _Output(f"the result of {render_path(path) or 'the'} chord".strip(), [])
+            return _Output("chord", path)
         source = f"{render_path((*path, 'chord', 'header'))}"
         body_output = self.visit(
             body, (*path, "chord", "body"), Received(source, ("<list of results>",), "CSF202")
@@ -199,9 +219,8 @@ class _Walker:
 
     def check_results_stored(self, output: _Output, role: str) -> None:
         """CSF204 for each task whose result a chord needs but which ignores it."""
-        for task_path, name, ignores in output.terminals:
-            if ignores:
-                self.report("CSF204", task_path, name, role=role)
+        for task_path, name in output.ignoring:
+            self.report("CSF204", task_path, name, role=role)
 
     def check_chord_backend(self, path: Path, what: str) -> None:
         reason = self._chord_backend_problem()
@@ -220,31 +239,34 @@ class _Walker:
         task = sig._type
         if task is None:
             app = sig._app or self.app
-            task = app.tasks.get(sig.task)
+            task = app.tasks.get(sig["task"])
         return task
 
     def visit_task(self, sig: Signature, path: Path, received: Received | None) -> _Output:
-        name = str(sig.task)
+        # Signatures are dicts: item access skips Celery's property descriptors (hot path).
+        name: str = sig["task"]
+        args, kwargs, options = sig["args"], sig["kwargs"], sig["options"]
         task = self._task(sig)
-        result = f"the result of {' '.join(filter(None, (render_path(path), short_name(name))))}"
         if task is None:
             self.report_unregistered(sig, path, name)
         elif not name.startswith(_BUILTIN):
-            self.check_arguments(task, sig, path, name, received)
-        if sig.args or sig.kwargs:
+            if received is not None and not received.forced and sig["immutable"]:
+                received = None
+            self.check_arguments(task, args, kwargs, path, name, received)
+        if (args or kwargs) and not (_is_plain(args) and _is_plain(kwargs)):
             self.check_encoding(task, sig, path, name)
-        ignores = sig.options.get("ignore_result")
+        ignores = options.get("ignore_result")
         if ignores is None:
             ignores = getattr(task, "ignore_result", False)
-        return _Output(result, [(path, name, bool(ignores))])
+        return _Output("task", path, name, [(path, name)] if ignores else None)
 
     def check_encoding(self, task: Any, sig: Signature, path: Path, name: str) -> None:
         serializer = (
-            sig.options.get("serializer")
+            sig["options"].get("serializer")
             or getattr(task, "serializer", None)
             or (sig._app or self.app).conf.task_serializer
         )
-        bad = unencodable(tuple(sig.args), sig.kwargs, serializer)
+        bad = unencodable(tuple(sig["args"]), sig["kwargs"], serializer)
         if bad is not None:
             label, value, reason = bad
             self.report(
@@ -253,39 +275,59 @@ class _Walker:
             )
 
     def check_arguments(
-        self, task: Any, sig: Signature, path: Path, name: str, received: Received | None
+        self,
+        task: Any,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        path: Path,
+        name: str,
+        received: Received | None,
     ) -> None:
         params = params_of(task)
         if params is None:
             return
-        if received is not None and (received.forced or not sig.immutable):
-            leading = received.placeholders
-        else:
-            leading, received = (), None
-        nargs, kwargs = len(sig.args), sig.kwargs
+        nargs = len(args)
+        if received is None:
+            why = params.mismatch(nargs, kwargs)
+            if why is not None:
+                self._report_call("CSF205", path, name, args, kwargs, (), params, why)
+            return
+        leading = received.placeholders
         why = params.mismatch(len(leading) + nargs, kwargs)
         if why is None:
             return
-        call = short_call(name, sig.args, kwargs, leading)
-        signature = f"{short_name(name)}{params.text}"
-        if received is not None and received.code == _OPEN:
-            why = params.mismatch(nargs, kwargs)
-            if why is not None:
-                call = short_call(name, sig.args, kwargs)
-                self.report("CSF205", path, name, call=call, params=signature, reason=why)
-        elif received is None or received.code == "CSF205":
-            self.report("CSF205", path, name, call=call, params=signature, reason=why)
-        elif received.code == "CSF208":
-            self.report("CSF208", path, name, call=call, params=signature, reason=why)
-        elif params.mismatch(nargs, kwargs) is not None:
+        alone = params.mismatch(nargs, kwargs)
+        if received.code == _OPEN:
+            # Unknown arguments: wrong only when wrong both with and without one more.
+            if alone is not None:
+                self._report_call("CSF205", path, name, args, kwargs, (), params, alone)
+        elif received.code in ("CSF205", "CSF208") or alone is not None:
             # Wrong even without what it receives: its own arguments are the problem.
-            self.report("CSF205", path, name, call=call, params=signature, reason=why)
-        elif received.code == "CSF202":
-            reason = f"it would be called as {call} but takes {signature} ({why})"
-            self.report("CSF202", path, name, source=received.description, reason=reason)
+            code = "CSF208" if received.code == "CSF208" else "CSF205"
+            self._report_call(code, path, name, args, kwargs, leading, params, why)
         else:
-            reason = f"it would be called as {call} but takes {signature} ({why})"
-            self.report("CSF201", path, name, received=received.description, reason=reason)
+            call = short_call(name, args, kwargs, leading)
+            takes = f"{short_name(name)}{params.text}"
+            reason = f"it would be called as {call} but takes {takes} ({why})"
+            if received.code == "CSF202":
+                self.report("CSF202", path, name, source=received.description, reason=reason)
+            else:
+                self.report("CSF201", path, name, received=received.description, reason=reason)
+
+    def _report_call(
+        self,
+        code: str,
+        path: Path,
+        name: str,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        leading: tuple[str, ...],
+        params: Params,
+        why: str,
+    ) -> None:
+        call = short_call(name, args, kwargs, leading)
+        signature = f"{short_name(name)}{params.text}"
+        self.report(code, path, name, call=call, params=signature, reason=why)
 
     def report_unregistered(self, sig: Signature, path: Path, name: str) -> None:
         app = sig._app or self.app
@@ -294,6 +336,10 @@ class _Walker:
         close = difflib.get_close_matches(name, list(app.tasks.keys()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         self.report("CSF206", path, name, app=str(app.main), hint=hint)
+
+
+def _parent_result(output: _Output) -> Received:
+    return Received(output, ("<result>",), "CSF201")
 
 
 def _backend_problem(app: Celery) -> str | None:
