@@ -101,7 +101,9 @@ class SplitTaskLogic(VisitorBasedCodemodCommand):
         decorators = list(updated_node.decorators)
         old = decorators[target.decorator]
         decorators[target.decorator] = old.with_changes(decorator=self._convert(old, target))
-        RemoveImportsVisitor.remove_unused_import_by_node(self.context, old)
+        RemoveImportsVisitor.remove_unused_import_by_node(
+            self.context, original_node.decorators[target.decorator]
+        )
         AddImportsVisitor.add_needed_import(self.context, "celery_safe")
         self.converted.append(target.name)
         return updated_node.with_changes(decorators=decorators)
