@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .imports import ImportMap, dotted
+from .imports import ImportMap
 
 __all__ = ["FunctionInfo", "ModuleIndex", "Params", "TaskOptions", "build_index"]
 

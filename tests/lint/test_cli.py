@@ -1,0 +1,141 @@
+"""``celery-safe check``: formats, exit status, noqa, syntax errors, config and excludes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from celery_safe.cli import main
+
+JOINING = """\
+from celery import shared_task
+
+@shared_task
+def add(x, y):
+    return x + y
+
+@shared_task
+def total(x):
+    return add.delay(x, 1).get()
+"""
+CLEAN = "def plain():\n    return {}.get('a')\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nexclude = ["legacy"]\n')
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "tasks.py").write_text(JOINING)
+    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    (tmp_path / "pkg" / "legacy").mkdir()
+    (tmp_path / "pkg" / "legacy" / "old.py").write_text(JOINING)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
+    code = main(["check", *map(str, argv)])
+    return code, capsys.readouterr().out
+
+
+def test_text_report_and_exit_status(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, project / "pkg")
+    assert code == 1
+    assert f"{project / 'pkg' / 'tasks.py'}:9:12: CSF101 task total blocks" in out
+    assert "legacy" not in out  # excluded by [tool.celery-safe] while walking
+    assert run(capsys, project / "pkg" / "clean.py") == (0, "No findings.\n")
+
+
+def test_a_path_named_explicitly_is_checked_even_if_excluded(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, project / "pkg" / "legacy")
+    assert code == 1 and "old.py:9:12: CSF101" in out
+
+
+def test_exclude_option_and_ignore_option(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, project / "pkg", "--exclude", "tasks.py")[0] == 0
+    assert run(capsys, project / "pkg", "--ignore", "CSF1")[0] == 0
+    assert run(capsys, project / "pkg", "--ignore", "CSF1", "--select", "CSF101")[0] == 1
+
+
+def test_noqa_comments(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = project / "pkg" / "tasks.py"
+    for comment in ("# noqa", "# noqa: CSF101", "# NOQA:E501,CSF101"):
+        target.write_text(JOINING.replace(".get()", ".get()  " + comment))
+        assert run(capsys, target)[0] == 0, comment
+    target.write_text(JOINING.replace(".get()", ".get()  # noqa: CSF102"))
+    assert run(capsys, target)[0] == 1
+
+
+def test_json_report(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, project / "pkg" / "tasks.py", "--format", "json")
+    assert code == 1
+    (row,) = json.loads(out)
+    assert row["code"] == "CSF101" and (row["line"], row["column"]) == (9, 12)
+    assert row["task"] == "total" and row["detail"]["origin_method"] == "delay"
+    assert row["detail"]["origin"] == {"line": 9, "col": 11, "end_line": 9, "end_col": 26}
+    assert row["fix"].startswith("call the other task's logic")
+
+
+def test_sarif_report(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, project / "pkg", "--format", "sarif")
+    document = json.loads(out)
+    assert code == 1 and document["version"] == "2.1.0"
+    (run_,) = document["runs"]
+    rules = run_["tool"]["driver"]["rules"]
+    (result,) = run_["results"]
+    assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == "CSF101"
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (9, 12)
+    assert all(rule["help"]["markdown"] for rule in rules)
+
+
+def test_syntax_error_is_reported_and_other_files_still_checked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pkg" / "broken.py").write_text("@shared_task\ndef f(:\n    pass\n")
+    code, out = run(capsys, project / "pkg")
+    assert code == 1
+    assert "broken.py:2:7: CSF000 cannot parse this file" in out
+    assert "tasks.py:9:12: CSF101" in out
+
+
+def test_usage_and_io_errors_exit_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(project / "missing")]) == 2
+    assert main(["check"]) == 2
+    assert main(["check", str(project), "--format", "xml"]) == 2
+    (project / "pyproject.toml").write_text("[tool.celery-safe]\nselct = []\n")
+    assert main(["check", str(project / "pkg")]) == 2
+    assert "unknown key(s) selct" in capsys.readouterr().err
+
+
+def test_extra_task_decorator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = JOINING.replace("@shared_task\ndef total", "@job\ndef total")
+    target = tmp_path / "jobs.py"
+    target.write_text("from myproj.jobs import job\n" + source)
+    assert run(capsys, target)[0] == 0
+    assert run(capsys, target, "--task-decorator", "myproj.jobs.job")[0] == 1
+
+
+def test_flake8_runs_the_plugin_and_honours_noqa(tmp_path: Path) -> None:
+    target = tmp_path / "tasks.py"
+    target.write_text(JOINING + "\n\n@shared_task\ndef again(x):\n    return add.delay(x, 2).get()  # noqa: CSF101\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "CSF", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1, out.stderr
+    assert out.stdout.splitlines() == [
+        f"{target}:9:12: CSF101 task total blocks on a Celery result (add.delay(x, 1).get()); "
+        "a task must never wait for another task"
+    ]
+
+
+def test_dogfood_the_package_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    package = Path(__file__).resolve().parents[2] / "celery_safe"
+    assert run(capsys, package) == (0, "No findings.\n")
