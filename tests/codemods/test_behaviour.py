@@ -39,7 +39,7 @@ def test_legacy_joins_fail_in_eager_mode(
     load_module: Loader, task: str, args: tuple[Any, ...]
 ) -> None:
     legacy = load_module(LEGACY, "legacy")
-    with pytest.raises(RuntimeError, match="Never call result.get"):
+    with pytest.raises(RuntimeError, match=r"Never call result\.get"):
         run(legacy, task, args)
 
 

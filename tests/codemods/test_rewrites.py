@@ -76,12 +76,13 @@ CASES = [
         """
         @app.task
         def t(a):
-            return add.apply_async(args=[a], kwargs={"y": 2}, queue="fast").get(timeout=5)
+            return add.apply_async(args=[a], kwargs={"y": 2}, priority=1).get(timeout=5)
         """,
         """
         @app.task
         def t(a):
-            # celery-safe: dropped queue="fast" (no message in-process), timeout=5 (nothing to wait for)
+            # celery-safe: dropped priority=1 (no message in-process)
+            # celery-safe: dropped timeout=5 (nothing to wait for)
             return add(a, y=2)
         """,
     ),
@@ -234,7 +235,8 @@ CASES = [
                 # fire
                 self.update_state(state="PROGRESS", meta={"i": i})
                 try:
-                    # celery-safe: dropped countdown=0 (runs now), timeout=600 (nothing to wait for)
+                    # celery-safe: dropped countdown=0 (runs now)
+                    # celery-safe: dropped timeout=600 (nothing to wait for)
                     add(v)
                 except KeyError:
                     failed += 1

@@ -408,10 +408,8 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
                 target = self._removed[target].statement
             planned = plan_call(plan.origin, plan.join)
             assert isinstance(planned, InProcessCall)
-            if planned.dropped:
-                self._notes.setdefault(target, []).append(
-                    comment_line("dropped " + ", ".join(planned.dropped))
-                )
+            notes = self._notes.setdefault(target, [])
+            notes.extend(comment_line(f"dropped {option}") for option in planned.dropped)
             if plan.removed is not None:
                 self._move_leading_lines(plan.removed)
 
