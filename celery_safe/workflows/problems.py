@@ -72,6 +72,8 @@ class Problem:
 class WorkflowError(ValueError):
     """A workflow has problems; ``.problems`` lists every one, in workflow order."""
 
+    __module__ = "celery_safe.workflows"
+
     def __init__(self, problems: Iterable[Problem], workflow: str = "workflow") -> None:
         self.problems: list[Problem] = list(problems)
         self.workflow = workflow
