@@ -362,3 +362,25 @@ def test_validate_serialised_canvas(t: SimpleNamespace) -> None:
 def test_validate_rejects_non_canvas() -> None:
     with pytest.raises(TypeError, match="Celery signature"):
         validate("wf.add")  # type: ignore[arg-type]
+
+
+def test_task_signatures_are_read_once_per_task(
+    t: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inspect
+
+    from celery_safe.workflows import params
+
+    calls: list[object] = []
+    real = inspect.signature
+
+    def counting(obj: object) -> inspect.Signature:
+        calls.append(obj)
+        return real(obj)
+
+    fresh = make_app()
+    monkeypatch.setattr(params.inspect, "signature", counting)
+    canvas = celery_canvas.chord([fresh.add.s(i, i) for i in range(500)], fresh.tsum.s())
+    assert validate(canvas) == []
+    assert validate(canvas) == []
+    assert len(calls) == 2  # add and tsum, once each

@@ -158,3 +158,24 @@ def test_map_reduce_checks_the_callback_and_the_mapper(t: SimpleNamespace) -> No
         map_reduce(t.inc.si(1), [1], t.tsum.s())
     with pytest.raises(TypeError, match="task or a signature"):
         map_reduce("wf.inc", [1], t.tsum.s())
+
+
+def test_chain_link_and_chain_error_callback(t: SimpleNamespace) -> None:
+    linked = celery_canvas.chain(t.inc.s(1), t.inc.s())
+    linked.link(t.add.s(100))
+    run = run_workflow(linked)
+    assert run.result == 3
+    assert [(s.where, s.result) for s in run.trace][-1] == ("link[0]", 103)
+
+    seen: list[str] = []
+    app = make_app()
+
+    @app.app.task(shared=False, name="wf.note")
+    def note(task_id: str) -> None:
+        seen.append(task_id)
+
+    failing = celery_canvas.chain(app.inc.s(1), app.fail.s())
+    failing.link_error(note.s())
+    with pytest.raises(ValueError):
+        run_workflow(failing)
+    assert len(seen) == 1 and len(seen[0]) == 36
