@@ -18,6 +18,7 @@ from .files import python_files
 from .findings import Finding, Span
 from .formats import Located, locate, render_json, render_sarif, render_text
 from .registry import format_message
+from .resolve import ModuleResolver
 
 __all__ = ["check_file", "check_main"]
 
@@ -47,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="qualified name of an extra decorator that registers Celery tasks (repeatable)",
     )
+    parser.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply excludes to files named on the command line too (for pre-commit)",
+    )
     parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
     return parser
 
@@ -55,15 +61,18 @@ def _problem(code: str, path: str, line: int, col: int, error: str) -> Finding:
     return Finding(code, path, Span(line, col, line, col), format_message(code, {"error": error}))
 
 
-def check_file(path: Path, config: Config) -> tuple[list[Finding], list[str]]:
-    """Findings for one file, and its lines (for noqa-aware columns)."""
+def check_file(
+    path: Path, config: Config, resolver: ModuleResolver | None = None
+) -> tuple[list[Finding], list[str]]:
+    """Findings for one file, and its lines (for character columns)."""
     try:
         source = importlib.util.decode_source(path.read_bytes())
     except (UnicodeDecodeError, SyntaxError) as exc:
         return [_problem("CSF000", str(path), 1, 0, f"cannot decode: {exc}")], []
     lines = source.splitlines(keepends=True)
     try:
-        return check_source(source, str(path), config), lines
+        elsewhere = resolver.for_file(path) if resolver is not None else None
+        return check_source(source, str(path), config, tasks_elsewhere=elsewhere), lines
     except SyntaxError as exc:
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
         return [_problem("CSF000", str(path), line, col, f"{exc.msg} (line {line})")], lines
@@ -83,15 +92,19 @@ def check_main(argv: Sequence[str]) -> int:
             exclude=args.exclude,
             task_decorators=args.task_decorator,
         )
-        files = list(python_files(args.paths, config.root or Path.cwd(), config.exclude))
+        root = config.root or Path.cwd()
+        files = list(
+            python_files(args.paths, root, config.exclude, force_exclude=args.force_exclude)
+        )
     except (ConfigError, FileNotFoundError) as exc:
         print(f"celery-safe check: {exc}", file=sys.stderr)
         return 2
     found: list[Located] = []
     io_error = False
+    resolver = ModuleResolver(config.task_decorators)
     for path in files:
         try:
-            findings, lines = check_file(path, config)
+            findings, lines = check_file(path, config, resolver)
         except OSError as exc:
             print(f"celery-safe check: {path}: {exc.strerror or exc}", file=sys.stderr)
             io_error = True

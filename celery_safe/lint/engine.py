@@ -22,6 +22,7 @@ from .findings import Finding
 from .index import build_index
 from .noqa import drop_suppressed
 from .registry import RULES, Report
+from .resolve import TaskLookup
 
 __all__ = ["ENGINE_CODES", "Config", "InternalError", "check_source", "check_tree", "might_report"]
 
@@ -29,6 +30,8 @@ __all__ = ["ENGINE_CODES", "Config", "InternalError", "check_source", "check_tre
 ENGINE_CODES = ("CSF000", "CSF999")
 
 _RELEVANT = re.compile(r"task|Task|update_state")
+#: With tasks from other modules in view, a module that only builds canvases matters too.
+_CANVAS = re.compile(r"chain|chord|group|signature|\.si?\(|link")
 
 
 class InternalError(RuntimeError):
@@ -39,19 +42,27 @@ class InternalError(RuntimeError):
         self.path = path
 
 
-def might_report(source: str) -> bool:
+def might_report(source: str, canvases_elsewhere: bool = False) -> bool:
     """False only when no rule can report anything on ``source`` (a text test)."""
-    return _RELEVANT.search(source) is not None
+    if _RELEVANT.search(source) is not None:
+        return True
+    return canvases_elsewhere and _CANVAS.search(source) is not None
 
 
 def check_source(
-    source: str, path: str = "<string>", config: Config | None = None, *, noqa: bool = True
+    source: str,
+    path: str = "<string>",
+    config: Config | None = None,
+    *,
+    noqa: bool = True,
+    tasks_elsewhere: TaskLookup | None = None,
 ) -> list[Finding]:
     """Findings for ``source``; ``SyntaxError`` when it does not parse."""
-    if not might_report(source):
+    if not might_report(source, tasks_elsewhere is not None):
         return []
     tree = ast.parse(source, filename=path)
-    return check_tree(tree, path, source.splitlines(keepends=True), config, noqa=noqa)
+    lines = source.splitlines(keepends=True)
+    return check_tree(tree, path, lines, config, noqa=noqa, tasks_elsewhere=tasks_elsewhere)
 
 
 def check_tree(
@@ -61,19 +72,21 @@ def check_tree(
     config: Config | None = None,
     *,
     noqa: bool = True,
+    tasks_elsewhere: TaskLookup | None = None,
 ) -> list[Finding]:
     """Findings for an already parsed module, sorted by position.
 
     ``lines`` (the source's physical lines) enables the pre-filter and, with
     ``noqa=True``, honours ``# noqa`` comments; flake8 passes ``noqa=False`` because
-    it applies them itself.
+    it applies them itself. ``tasks_elsewhere`` finds tasks imported from other
+    modules (see :class:`~.resolve.ModuleResolver`) for the canvas rules.
     """
     config = config or Config()
     source = "".join(lines) if lines is not None else None
-    if source is not None and not might_report(source):
+    if source is not None and not might_report(source, tasks_elsewhere is not None):
         return []
     try:
-        findings = _run(tree, path, source, config)
+        findings = _run(tree, path, source, config, tasks_elsewhere)
     except RecursionError:
         return []  # pathologically deep code: skip the file rather than fail the run
     except Exception as exc:
@@ -83,11 +96,22 @@ def check_tree(
     return findings
 
 
-def _run(tree: ast.Module, path: str, source: str | None, config: Config) -> list[Finding]:
+def _run(
+    tree: ast.Module,
+    path: str,
+    source: str | None,
+    config: Config,
+    tasks_elsewhere: TaskLookup | None,
+) -> list[Finding]:
     index = build_index(tree, config.task_decorators)
-    has_tasks = any(True for _ in index.tasks)
-    if not has_tasks and (source is None or "update_state" not in source) and source is not None:
-        return []  # why bail: every rule but CSF301 reports only in or around tasks
+    index.external = tasks_elsewhere
+    if source is not None and not any(True for _ in index.tasks):
+        # Why bail: every rule but CSF301 reports in or around tasks defined here, or
+        # (with tasks_elsewhere) on canvases of imported tasks.
+        relevant = "update_state" in source
+        relevant = relevant or (tasks_elsewhere is not None and _CANVAS.search(source) is not None)
+        if not relevant:
+            return []
     report = Report(ModuleAnalysis.of(tree, index), path)
     found: dict[tuple[str, int, int], Finding] = {}
     for code, entry in RULES.items():

@@ -36,17 +36,31 @@ def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
     return False
 
 
-def python_files(paths: Iterable[Path], root: Path, exclude: Sequence[str]) -> Iterator[Path]:
-    """``.py`` files under ``paths`` in a stable order (``FileNotFoundError`` if one is missing)."""
+def python_files(
+    paths: Iterable[Path], root: Path, exclude: Sequence[str], *, force_exclude: bool = False
+) -> Iterator[Path]:
+    """``.py`` files under ``paths`` in a stable order (``FileNotFoundError`` if one is missing).
+
+    ``force_exclude`` applies the excludes to files named explicitly too (pre-commit
+    passes every changed file by name).
+    """
     patterns = (*DEFAULT_EXCLUDES, *exclude)
     root = root.resolve()
     for path in paths:
         if path.is_file():
-            yield path
+            if not (force_exclude and _excluded_anywhere(path, root, patterns)):
+                yield path
         elif path.is_dir():
             yield from _walk(path, root, patterns)
         else:
             raise FileNotFoundError(f"{path}: no such file or directory")
+
+
+def _excluded_anywhere(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    """Is ``path`` or one of its folders (below ``root``) excluded?"""
+    resolved = path.resolve()
+    candidates = [resolved, *(p for p in resolved.parents if p != root and root in p.parents)]
+    return any(_excluded(candidate, root, patterns) for candidate in candidates)
 
 
 def _walk(folder: Path, root: Path, patterns: Sequence[str]) -> Iterator[Path]:

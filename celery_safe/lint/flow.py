@@ -147,7 +147,7 @@ class FunctionFlow(ast.NodeVisitor):
         if qualified is not None and name not in self.imports.modules:
             if self.imports.is_foreign(ast.Name(name)):
                 return Value("foreign")
-            return Value("task", callee=name)
+            return Value("task", callee=name, task=self.index.imported_task(qualified))
         return None
 
     def bind(self, target: ast.expr, value: Value | None, source: ast.expr | None = None) -> None:
@@ -513,15 +513,19 @@ class FunctionFlow(ast.NodeVisitor):
         return None
 
     def attribute_value(self, node: ast.Attribute) -> Value | None:
-        if self.imports.is_module(node.value) or (
-            isinstance(node.value, ast.Attribute) and self.imports.qualify(node.value)
-        ):
-            qualified = self.imports.qualify(node)
-            if qualified is not None and qualified.partition(".")[0] not in ("celery", "kombu"):
-                if self.imports.is_foreign(node):
-                    return Value("foreign")
-                return Value("task", callee=ast.unparse(node))
-            return None
+        qualified = self.imports.qualify(node)
+        on_module = self.imports.is_module(node.value) or (
+            isinstance(node.value, ast.Attribute) and self.imports.qualify(node.value) is not None
+        )
+        if qualified is not None and (on_module or isinstance(node.value, ast.Name)):
+            # ``tasks.add`` where ``tasks`` is a module (``import``, or ``from . import``)
+            if qualified.partition(".")[0] in ("celery", "kombu"):
+                return None
+            if self.imports.is_foreign(node):
+                return Value("foreign")
+            task = self.index.imported_task(qualified)
+            if on_module or task is not None:
+                return Value("task", callee=ast.unparse(node), task=task)
         base = self.value(node.value)
         if base is None:
             return None

@@ -7,7 +7,7 @@ that a module defines no task costs a fraction of parsing it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .imports import ImportMap
@@ -130,6 +130,11 @@ class ModuleIndex:
     task_classes: set[str] = field(default_factory=set)
     #: module-level names bound to tasks: ``@app.task def add`` or ``add = app.task(f)``
     task_names: dict[str, FunctionInfo] = field(default_factory=dict)
+    #: finds tasks defined in other modules by qualified name (``celery-safe check`` only)
+    external: Callable[[str], FunctionInfo | None] | None = None
+
+    def imported_task(self, qualified: str) -> FunctionInfo | None:
+        return self.external(qualified) if self.external is not None else None
 
     @property
     def tasks(self) -> Iterator[FunctionInfo]:

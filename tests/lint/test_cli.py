@@ -56,7 +56,17 @@ def test_a_path_named_explicitly_is_checked_even_if_excluded(
     assert code == 1 and "old.py:9:12: CSF101" in out
 
 
-def test_exclude_option_and_ignore_option(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_force_exclude_applies_excludes_to_named_files(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = project / "pkg" / "legacy" / "old.py"
+    assert run(capsys, old, "--force-exclude") == (0, "No findings.\n")
+    assert run(capsys, project / "pkg" / "tasks.py", "--force-exclude")[0] == 1
+
+
+def test_exclude_option_and_ignore_option(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(capsys, project / "pkg", "--exclude", "tasks.py")[0] == 0
     assert run(capsys, project / "pkg", "--ignore", "CSF1")[0] == 0
     assert run(capsys, project / "pkg", "--ignore", "CSF1", "--select", "CSF101")[0] == 1
@@ -123,7 +133,10 @@ def test_extra_task_decorator(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_flake8_runs_the_plugin_and_honours_noqa(tmp_path: Path) -> None:
     target = tmp_path / "tasks.py"
-    target.write_text(JOINING + "\n\n@shared_task\ndef again(x):\n    return add.delay(x, 2).get()  # noqa: CSF101\n")
+    target.write_text(
+        JOINING
+        + "\n\n@shared_task\ndef again(x):\n    return add.delay(x, 2).get()  # noqa: CSF101\n"
+    )
     out = subprocess.run(
         [sys.executable, "-m", "flake8", "--select", "CSF", str(target)],
         capture_output=True,
@@ -139,3 +152,27 @@ def test_flake8_runs_the_plugin_and_honours_noqa(tmp_path: Path) -> None:
 def test_dogfood_the_package_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     package = Path(__file__).resolve().parents[2] / "celery_safe"
     assert run(capsys, package) == (0, "No findings.\n")
+
+
+def test_canvas_links_resolve_tasks_imported_from_other_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tasks.py").write_text(
+        "from celery import shared_task\n\n"
+        "@shared_task\ndef fetch(url):\n    return url\n\n"
+        "@shared_task(ignore_result=True)\ndef store():\n    return None\n"
+    )
+    (package / "flows.py").write_text(
+        "from celery import chain, chord\n"
+        "from shop.tasks import fetch\n"
+        "from . import tasks\n\n"
+        "chain(fetch.s('a'), fetch.s('b'))()\n"
+        "chord([tasks.store.s()], fetch.s())()\n"
+    )
+    code, out = run(capsys, package / "flows.py")
+    assert code == 1
+    assert "flows.py:5:21: CSF201 `fetch.s('b')` cannot take the parent's result" in out
+    assert "flows.py:6:8: CSF204 `tasks.store.s()` has ignore_result=True" in out

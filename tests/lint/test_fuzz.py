@@ -40,8 +40,9 @@ EXPRESSIONS = st.sampled_from(
         "app.send_task('t')", "add.apply(args=(1, 2))", "chain(add.s(1, 2), add.s(3))()",
         "group(add.s(i, i) for i in x)()", "[add.delay(i, i) for i in x]", "{1: add.delay(1, 1)}",
         "x", "x.parent", "x.children", "x[0]", "x.get()", "helper(x)", "add.s(1) | quiet.s()",
-        "chord([quiet.s(1)], add.s())", "(x := add.delay(1, 1))", "x.get(disable_sync_subtasks=False)",
-        "{}.get('a')", "x.join()", "lambda r: r.get()", "add.s(1, 2).link(add.s())",
+        "chord([quiet.s(1)], add.s())", "(x := add.delay(1, 1))", "{}.get('a')",
+        "x.get(disable_sync_subtasks=False)", "x.join()", "lambda r: r.get()",
+        "add.s(1, 2).link(add.s())",
     ]
 )  # fmt: skip
 STATEMENTS = st.one_of(

@@ -1,0 +1,128 @@
+"""How much the linter costs, on the installed celery + kombu sources (~73k lines).
+
+(a) flake8's default checks with our plugin registered vs the same run with the plugin
+    removed from flake8's plugin discovery (everything else identical; one process,
+    ``-j 1``), best of N alternating runs; plus the plugin's own time measured directly
+    over the same trees. Target: overhead <= 5 %.
+(b) ``celery-safe check`` (read, pre-filter, parse, analyse, noqa, report) vs just
+    reading and ``ast.parse``-ing the same files. Target: <= 2x.
+
+    .venv/bin/python benchmarks/lint_speed.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import io
+import resource
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+from celery_safe.lint.cli import check_main
+from celery_safe.lint.flake8_plugin import Plugin
+
+PACKAGES = ("celery", "kombu")
+
+FLAKE8 = """\
+import os, sys, time
+from flake8.plugins import finder
+if sys.argv[1] == "without":
+    found = finder.find_plugins
+    finder.find_plugins = lambda cfg, opts: [
+        p for p in found(cfg, opts) if p.package != "celery-safe"
+    ]
+from flake8.main.cli import main
+started = time.perf_counter()
+main(["-j", "1", "--exit-zero", "--output-file", os.devnull, *sys.argv[2:]])
+print(time.perf_counter() - started)
+"""
+
+
+def corpus() -> list[Path]:
+    site = Path(sysconfig.get_paths()["purelib"])
+    return [path for name in PACKAGES for path in sorted((site / name).rglob("*.py"))]
+
+
+def flake8_seconds(mode: str, roots: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one flake8 process; CPU time resists other load on the box."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", FLAKE8, mode, *roots], capture_output=True, text=True, check=True
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert out.stdout.strip(), out.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def plugin_seconds(files: list[Path]) -> tuple[float, int]:
+    total, findings = 0.0, 0
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        lines = source.splitlines(keepends=True)
+        started = time.perf_counter()
+        findings += len(list(Plugin(tree, str(path), lines).run()))
+        total += time.perf_counter() - started
+    return total, findings
+
+
+def parse_seconds(files: list[Path]) -> float:
+    started = time.perf_counter()
+    for path in files:
+        ast.parse(path.read_bytes())
+    return time.perf_counter() - started
+
+
+def check_seconds(roots: list[str]) -> float:
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        check_main(roots)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    files = corpus()
+    site = Path(sysconfig.get_paths()["purelib"])
+    roots = [str(site / name) for name in PACKAGES]
+    lines = sum(p.read_text(encoding="utf-8").count("\n") for p in files)
+    print(f"corpus: {', '.join(PACKAGES)} — {len(files)} files, {lines} lines, best of {runs}")
+
+    with_plugin, without = [], []
+    for _ in range(runs):
+        without.append(flake8_seconds("without", roots))
+        with_plugin.append(flake8_seconds("with", roots))
+    for label, pick in (("CPU", 1), ("wall", 0)):
+        base = min(t[pick] for t in without)
+        ours = min(t[pick] for t in with_plugin)
+        print(
+            f"(a) flake8 {label:>4}: without plugin {base:6.2f} s | with plugin {ours:6.2f} s"
+            f" | overhead {100 * (ours / base - 1):+5.1f} %; target <= 5 %"
+        )
+    direct, findings = plugin_seconds(files)
+    base = min(t[1] for t in without)
+    print(
+        f"    plugin run() alone {direct:6.3f} s = {100 * direct / base:4.1f} % of flake8's CPU"
+        f" ({findings} finding(s)); the rest is importing celery_safe (and celery)"
+    )
+
+    parse = min(parse_seconds(files) for _ in range(runs))
+    check = min(check_seconds(roots) for _ in range(runs))
+    print(
+        f"(b) read + ast.parse {parse:6.3f} s | celery-safe check {check:6.3f} s"
+        f" | ratio {check / parse:4.2f}x; target <= 2x"
+    )
+
+
+if __name__ == "__main__":
+    main()
