@@ -49,7 +49,10 @@ __all__ = ["validate"]
 _BUILTIN = "celery."
 #: What the first steps of a canvas of unknown arguments receive: one argument, or none.
 _OPEN = "open"
-_HEADER_ROLE = "is in a chord header: its result is never stored, so the body never runs"
+_HEADER_ROLE = (
+    "is in a chord header: its result is not stored, so a backend that polls for the"
+    " header's results (database, cache) never runs the body"
+)
 _BODY_ROLE = "is a chord body: the chord's result is never stored"
 
 

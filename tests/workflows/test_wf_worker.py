@@ -11,6 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from celery import canvas as celery_canvas
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from hypothesis import HealthCheck, given, settings
 from wf_strategies import Tree, build, evaluate, tree
 from wf_tasks import CONFIG_ENV, make_app
@@ -18,7 +20,14 @@ from wf_tasks import CONFIG_ENV, make_app
 from celery_safe import workflows
 from celery_safe.embedded import embedded_config
 from celery_safe.testing.worker_process import WorkerProcess
-from celery_safe.workflows import chain, chord, group, map_reduce, run_workflow
+from celery_safe.workflows import (
+    WorkflowError,
+    chain,
+    chord,
+    group,
+    map_reduce,
+    run_workflow,
+)
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 20
@@ -104,6 +113,16 @@ def test_map_reduce_of_nothing_calls_the_callback_with_an_empty_list(
 def test_bound_and_resource_tasks(tasks: SimpleNamespace) -> None:
     canvas = chain(tasks.bound_add.s(1, 2), tasks.bound_add.s(4), tasks.with_db.s())
     assert _get(canvas.apply_async()) == run_workflow(canvas).result == 8
+
+
+def test_what_csf204_prevents_a_chord_that_never_finishes(sqlite_tasks: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chord([sqlite_tasks.quiet.s(1)], sqlite_tasks.tsum.s())
+    assert [p.code for p in caught.value.problems] == ["CSF204"]
+    # Sent anyway with Celery's own chord, the database backend never runs the body.
+    raw = celery_canvas.chord([sqlite_tasks.quiet.s(1)], sqlite_tasks.tsum.s())
+    with pytest.raises(CeleryTimeoutError):
+        raw.apply_async().get(timeout=1.5, interval=0.05)
 
 
 @settings(
