@@ -95,6 +95,16 @@ def test_nested_chain_group_chord(tasks: SimpleNamespace) -> None:
     assert _get(canvas.apply_async()) == expected
 
 
+def test_group_after_group_gets_the_list_in_each_member(tasks: SimpleNamespace) -> None:
+    canvas = chain(
+        tasks.add.s(1, 1),
+        group(tasks.inc.s(), tasks.inc.s()),
+        group(tasks.tsum.s(), tasks.count.s()),
+    )
+    assert run_workflow(canvas).result == [6, 2]
+    assert _get(canvas.apply_async()) == [6, 2]
+
+
 def test_chord_and_map_reduce(tasks: SimpleNamespace) -> None:
     assert _get(chord([tasks.inc.s(i) for i in range(5)], tasks.tsum.s()).apply_async()) == 15
     assert _get(map_reduce(tasks.add.s(100), range(3), tasks.tsum.s()).apply_async()) == 303
