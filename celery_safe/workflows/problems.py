@@ -70,17 +70,26 @@ class Problem:
 
 
 class WorkflowError(ValueError):
-    """A workflow has problems; ``.problems`` lists every one, in workflow order."""
+    """A workflow has problems; ``.problems`` lists every one, in workflow order.
+
+    Its only argument is the readable text, so the error survives a result backend
+    (Celery rebuilds it as ``WorkflowError(text)``; ``.problems`` is then empty).
+    """
 
     __module__ = "celery_safe.workflows"
 
-    def __init__(self, problems: Iterable[Problem], workflow: str = "workflow") -> None:
-        self.problems: list[Problem] = list(problems)
+    def __init__(self, problems: Iterable[Problem] | str = (), workflow: str = "workflow") -> None:
+        if isinstance(problems, str):
+            self.problems: list[Problem] = []
+            text = problems
+        else:
+            self.problems = list(problems)
+            text = format_problems(self.problems, f"{workflow} would fail")
         self.workflow = workflow
-        super().__init__(self.problems)
+        super().__init__(text)
 
     def __str__(self) -> str:
-        return format_problems(self.problems, f"{self.workflow} would fail")
+        return str(self.args[0]) if self.args else "workflow would fail"
 
 
 def format_problems(problems: Sequence[Problem], title: str) -> str:

@@ -384,3 +384,15 @@ def test_task_signatures_are_read_once_per_task(
     assert validate(canvas) == []
     assert validate(canvas) == []
     assert len(calls) == 2  # add and tsum, once each
+
+
+def test_workflow_error_survives_pickle_and_json(t: SimpleNamespace) -> None:
+    import pickle
+
+    with pytest.raises(WorkflowError) as caught:
+        chain(t.const.si(), t.const.s())
+    error = caught.value
+    json.dumps(error.args)  # what a JSON result backend stores
+    restored = pickle.loads(pickle.dumps(error))
+    assert str(restored) == str(error)
+    assert str(WorkflowError(*json.loads(json.dumps(error.args)))) == str(error)

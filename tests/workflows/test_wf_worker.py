@@ -125,6 +125,11 @@ def test_bound_and_resource_tasks(tasks: SimpleNamespace) -> None:
     assert _get(canvas.apply_async()) == run_workflow(canvas).result == 8
 
 
+def test_workflow_error_raised_in_a_task_reaches_the_caller(tasks: SimpleNamespace) -> None:
+    with pytest.raises(WorkflowError, match=r"CSF201 chain\[1\] const"):
+        _get(tasks.builds_broken_chain.delay())
+
+
 def test_what_csf204_prevents_a_chord_that_never_finishes(sqlite_tasks: SimpleNamespace) -> None:
     with pytest.raises(WorkflowError) as caught:
         chord([sqlite_tasks.quiet.s(1)], sqlite_tasks.tsum.s())

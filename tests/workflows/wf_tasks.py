@@ -99,6 +99,12 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
     def joins(x: int) -> int:
         return int(add.delay(x, x).get(timeout=1))
 
+    @app.task(shared=False, name="wf.builds_broken_chain")
+    def builds_broken_chain() -> None:
+        from celery_safe.workflows import chain
+
+        chain(const.si(), const.s()).delay()
+
     @app.task(shared=False, name="wf.store_yaml_data_task")
     def store_yaml_data_task() -> str:
         return "stored"
