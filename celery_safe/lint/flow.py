@@ -9,48 +9,20 @@ are separate functions; calls to them are recorded for the inter-procedural step
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 
-from .canvas import Chain, Chord, Group, Sig, problems
+from .canvas import Sig, problems
+from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
-from .imports import FOREIGN_ROOTS
 from .index import FunctionInfo, ModuleIndex
 from .values import JOINS, Value
 
 __all__ = ["FunctionFlow"]
 
-Env = dict[str, Value]
-
-RESULT_FACTORIES = frozenset(
-    {
-        "celery.result.AsyncResult",
-        "celery.result.GroupResult",
-        "celery.result.ResultSet",
-        "celery.result.EagerResult",
-        "celery.result.result_from_tuple",
-        "celery.AsyncResult",
-        "celery.GroupResult",
-        "celery.ResultSet",
-    }
-)
-RESULT_CLASSES = frozenset({"AsyncResult", "GroupResult", "ResultSet"})
-CANVAS_FACTORIES = {
-    f"{module}.{name}": name
-    for module in ("celery", "celery.canvas")
-    for name in ("chain", "group", "chord", "signature", "subtask", "chunks", "xmap", "xstarmap")
-}
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 #: States whose meta the result backend decodes as an exception.
 EXCEPTION_STATES = frozenset(f"celery.states.{s}" for s in ("FAILURE", "RETRY", "REVOKED"))
-SIGNATURE_METHODS = frozenset({"s", "si", "signature", "subtask"})
-CANVAS_METHODS = frozenset({"set", "clone", "on_error", "link", "link_error", "set_immutable"})
-CONTAINER_ELEMENT = frozenset({"get", "pop", "setdefault", "popitem"})
-CONTAINER_SAME = frozenset({"values", "items", "copy"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
-CONTAINERS = frozenset(
-    {"list", "tuple", "set", "sorted", "reversed", "enumerate", "zip", "iter", "frozenset"}
-)
 TRACKED_ARGS = frozenset({"result", "results", "param"})
 DANGER = {"result": 3, "results": 2, "param": 1}
 
@@ -65,30 +37,7 @@ def _merge(a: Env, b: Env) -> Env:
     return out
 
 
-def _count_args(args: Sequence[ast.expr]) -> int | None:
-    return None if any(isinstance(a, ast.Starred) for a in args) else len(args)
-
-
-def _keyword_names(
-    keywords: Sequence[ast.keyword], skip: Iterable[str] = ()
-) -> frozenset[str] | None:
-    if any(k.arg is None for k in keywords):
-        return None
-    return frozenset(k.arg for k in keywords if k.arg is not None and k.arg not in skip)
-
-
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return keyword.value
-    return None
-
-
-def _is_true(node: ast.expr | None) -> bool:
-    return isinstance(node, ast.Constant) and node.value is True
-
-
-class FunctionFlow(ast.NodeVisitor):
+class FunctionFlow(Evaluator, ast.NodeVisitor):
     """Analyse one function body (or the module's top level) into :class:`FunctionFacts`."""
 
     def __init__(
@@ -98,15 +47,9 @@ class FunctionFlow(ast.NodeVisitor):
         global_env: Env,
         summary: Callable[[FunctionInfo], FunctionFacts | None],
     ) -> None:
-        self.index = index
-        self.imports = index.imports_for(info)
-        self.info = info
-        self.globals = global_env
-        self.summary = summary
+        super().__init__(index, info, global_env, summary)
         self.facts = FunctionFacts(info)
-        self.env: Env = {}
         self.allow_depth = 0
-        self.comprehension_values: dict[int, Value | None] = {}
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
@@ -132,23 +75,6 @@ class FunctionFlow(ast.NodeVisitor):
     def statements(self, body: Sequence[ast.stmt]) -> None:
         for stmt in body:
             self.visit(stmt)
-
-    # -- name binding -------------------------------------------------------------
-    def lookup(self, name: str) -> Value | None:
-        value = self.env.get(name)
-        if value is not None or name in self.env:
-            return value
-        if name in self.index.task_names:
-            return Value("task", callee=name, task=self.index.task_names[name])
-        value = self.globals.get(name)
-        if value is not None:
-            return value
-        qualified = self.imports.names.get(name)
-        if qualified is not None and name not in self.imports.modules:
-            if self.imports.is_foreign(ast.Name(name)):
-                return Value("foreign")
-            return Value("task", callee=name, task=self.index.imported_task(qualified))
-        return None
 
     def bind(self, target: ast.expr, value: Value | None, source: ast.expr | None = None) -> None:
         if isinstance(target, ast.Name):
@@ -361,7 +287,7 @@ class FunctionFlow(ast.NodeVisitor):
         attr = func.attr
         if attr in JOINS:
             base = self.value(func.value)
-            disabled = _keyword(node, "disable_sync_subtasks")
+            disabled = keyword_arg(node, "disable_sync_subtasks")
             if isinstance(disabled, ast.Constant) and disabled.value is False:
                 keyword = next(k for k in node.keywords if k.arg == "disable_sync_subtasks")
                 self.facts.disable_sync.append((node, keyword))
@@ -391,28 +317,13 @@ class FunctionFlow(ast.NodeVisitor):
             if attr == "link" and linked is not None and linked.kind == "canvas":
                 self.check_canvas(linked, prepended=1)
         if attr in ("apply_async", "delay", "apply"):
-            link = _keyword(node, "link")
+            link = keyword_arg(node, "link")
             linked = self.value(link) if link is not None else None
             if linked is not None and linked.kind == "canvas":
                 self.check_canvas(linked, prepended=1)
 
     def join(self, node: ast.Call, method: str, value: Value | None) -> None:
         self.facts.joins.append(Join(node, method, value, self.allow_depth > 0))
-
-    def resolve_helper(self, func: ast.expr) -> FunctionInfo | None:
-        if isinstance(func, ast.Name):
-            if func.id in self.env:
-                return None
-            return self.index.resolve_local(self.info, func.id)
-        if (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id in ("self", "cls")
-            and self.info is not None
-            and self.info.class_name is not None
-        ):
-            return self.index.methods.get(self.info.class_name, {}).get(func.attr)
-        return None
 
     def helper_call(self, node: ast.Call, callee: FunctionInfo) -> None:
         params = callee.params()
@@ -431,8 +342,8 @@ class FunctionFlow(ast.NodeVisitor):
         self.facts.calls.append(HelperCall(node, callee, args))
 
     def update_state(self, node: ast.Call) -> None:
-        state = _keyword(node, "state") or (node.args[1] if len(node.args) > 1 else None)
-        meta = _keyword(node, "meta") or (node.args[2] if len(node.args) > 2 else None)
+        state = keyword_arg(node, "state") or (node.args[1] if len(node.args) > 1 else None)
+        meta = keyword_arg(node, "meta") or (node.args[2] if len(node.args) > 2 else None)
         if state is None or meta is None:
             return
         if isinstance(state, ast.Constant) and isinstance(state.value, str):
@@ -453,7 +364,7 @@ class FunctionFlow(ast.NodeVisitor):
             and isinstance(meta.func, ast.Name)
             and meta.func.id == "dict"
         ):
-            names = _keyword_names(meta.keywords)
+            names = keyword_names(meta.keywords)
             if names is None or meta.args:
                 return
             keys = sorted(names)
@@ -465,253 +376,3 @@ class FunctionFlow(ast.NodeVisitor):
     def check_canvas(self, value: Value | None, prepended: int = 0) -> None:
         if value is not None and value.kind == "canvas" and value.canvas is not None:
             self.facts.canvas.extend(problems(value.canvas, prepended))
-
-    # -- values -----------------------------------------------------------------------
-    def value(self, node: ast.expr | None) -> Value | None:
-        """What ``node`` evaluates to, as far as Celery results are concerned."""
-        if isinstance(node, ast.Name):
-            found = self.lookup(node.id)
-            if found is not None and isinstance(found.canvas, Sig):
-                # report a signature where it is used, not where it was built
-                return replace(found, canvas=replace(found.canvas, node=node))
-            return found
-        if isinstance(node, ast.Call):
-            return self.call_value(node)
-        if isinstance(node, ast.Attribute):
-            return self.attribute_value(node)
-        if isinstance(node, ast.Subscript):
-            base = self.value(node.value)
-            return base.element() if base is not None else None
-        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            return self.container([self.value(e) for e in node.elts])
-        if isinstance(node, ast.Dict):
-            return self.container([self.value(v) for v in node.values])
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            return self.comprehension_values.get(id(node))
-        if isinstance(node, ast.IfExp):
-            return self.value(node.body) or self.value(node.orelse)
-        if isinstance(node, ast.BoolOp):
-            for operand in node.values:
-                found = self.value(operand)
-                if found is not None:
-                    return found
-            return None
-        if isinstance(node, ast.NamedExpr):
-            return self.value(node.value)
-        if isinstance(node, ast.Starred):
-            return self.value(node.value)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return self.pipe(node)
-        if isinstance(node, ast.Await):
-            return None
-        return None
-
-    def container(self, items: list[Value | None]) -> Value | None:
-        for item in items:
-            if item is not None and item.kind in ("result", "results"):
-                return item.collection()
-        return None
-
-    def attribute_value(self, node: ast.Attribute) -> Value | None:
-        qualified = self.imports.qualify(node)
-        on_module = self.imports.is_module(node.value) or (
-            isinstance(node.value, ast.Attribute) and self.imports.qualify(node.value) is not None
-        )
-        if qualified is not None and (on_module or isinstance(node.value, ast.Name)):
-            # ``tasks.add`` where ``tasks`` is a module (``import``, or ``from . import``)
-            if qualified.partition(".")[0] in ("celery", "kombu"):
-                return None
-            if self.imports.is_foreign(node):
-                return Value("foreign")
-            task = self.index.imported_task(qualified)
-            if on_module or task is not None:
-                return Value("task", callee=ast.unparse(node), task=task)
-        base = self.value(node.value)
-        if base is None:
-            return None
-        attr = node.attr
-        if base.kind == "result":
-            if attr == "parent":
-                return base
-            if attr in ("children", "results"):
-                return base.collection()
-            if attr in JOINS:
-                return Value("join_method", join=attr, base=base)
-        elif base.kind == "param" and attr in ("parent", "children", "results"):
-            return base
-        return None
-
-    def call_value(self, node: ast.Call) -> Value | None:
-        func = node.func
-        if isinstance(func, ast.Attribute):
-            return self.method_value(node, func)
-        qualified = self.imports.qualify(func)
-        if qualified is not None:
-            return self.factory_value(node, qualified)
-        if isinstance(func, ast.Name):
-            if func.id in CONTAINERS and node.args and func.id not in self.env:
-                inner = self.value(node.args[0])
-                return inner.collection() if inner and inner.kind in ("result", "results") else None
-            if func.id == "next" and node.args:
-                inner = self.value(node.args[0])
-                return inner.element() if inner else None
-        called = self.value(func)
-        if called is not None:
-            return self.apply_value(node, called)
-        callee = self.resolve_helper(func)
-        if callee is not None and callee.task is None:
-            summary = self.summary(callee)
-            if summary is not None:
-                return summary.returns
-        return None
-
-    def apply_value(self, node: ast.Call, called: Value) -> Value | None:
-        if called.kind == "result_class":
-            return Value("result", node, called.callee, called.callee)
-        if called.kind == "canvas":
-            canvas = called.canvas
-            if isinstance(canvas, Chord) and canvas.body is None and node.args:
-                body = self.value(node.args[0])
-                if body is not None and body.kind == "canvas":
-                    self.check_canvas(replace(called, canvas=Chord(canvas.header, body.canvas)))
-            return Value("result", node, "__call__", ast.unparse(node.func))
-        return None
-
-    def factory_value(self, node: ast.Call, qualified: str) -> Value | None:
-        if qualified in RESULT_FACTORIES:
-            return Value("result", node, qualified.rpartition(".")[2], ast.unparse(node.func))
-        kind = CANVAS_FACTORIES.get(qualified)
-        if kind is not None:
-            return Value("canvas", canvas=self.build_canvas(kind, node))
-        if qualified.partition(".")[0] in FOREIGN_ROOTS:
-            return Value("foreign")
-        return None
-
-    def method_value(self, node: ast.Call, func: ast.Attribute) -> Value | None:
-        attr = func.attr
-        receiver = func.value
-        qualified = self.imports.qualify(func)
-        if qualified is not None and (self.imports.is_module(receiver) or "." in qualified):
-            found = self.factory_value(node, qualified)
-            if found is not None or self.imports.is_module(receiver):
-                return found
-        base = self.value(receiver)
-        if base is not None and base.kind == "foreign":
-            return None
-        kind = base.kind if base is not None else None
-        if attr in ("delay", "apply_async"):
-            if kind in (None, "task", "canvas", "param"):
-                return Value("result", node, attr, ast.unparse(receiver))
-            return None
-        if attr == "apply":
-            if kind in ("task", "canvas"):
-                return Value("result", node, attr, ast.unparse(receiver))
-            return None
-        if attr == "send_task" and kind in (None, "task"):
-            label = node.args[0] if node.args else None
-            callee = repr(label.value) if isinstance(label, ast.Constant) else "send_task"
-            return Value("result", node, attr, callee)
-        if attr in RESULT_CLASSES and kind in (None, "task"):
-            return Value("result", node, attr, ast.unparse(func))
-        if attr == "restore" and (
-            kind == "result_class"
-            or (
-                isinstance(receiver, (ast.Name, ast.Attribute))
-                and ast.unparse(receiver).endswith("GroupResult")
-            )
-        ):
-            return Value("result", node, "restore", ast.unparse(func))
-        if attr in SIGNATURE_METHODS and kind in (None, "task"):
-            return Value("canvas", canvas=self.signature(node, func, base))
-        if kind == "canvas" and base is not None:
-            if attr in CANVAS_METHODS:
-                if (
-                    attr == "set"
-                    and _is_true(_keyword(node, "immutable"))
-                    and isinstance(base.canvas, Sig)
-                ):
-                    return replace(base, canvas=replace(base.canvas, immutable=True))
-                return base
-            return None
-        if kind == "results" and base is not None:
-            if attr in CONTAINER_ELEMENT:
-                return base.element()
-            if attr in CONTAINER_SAME:
-                return base
-        return None
-
-    # -- canvas shapes ------------------------------------------------------------
-    def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Sig:
-        task = base.task if base is not None else None
-        label = ast.unparse(node)
-        if func.attr in ("signature", "subtask"):
-            args_node = node.args[0] if node.args else _keyword(node, "args")
-            kwargs_node = node.args[1] if len(node.args) > 1 else _keyword(node, "kwargs")
-            nargs = (
-                _count_args(args_node.elts)
-                if isinstance(args_node, (ast.Tuple, ast.List))
-                else (0 if args_node is None else None)
-            )
-            if kwargs_node is None:
-                kwargs: frozenset[str] | None = frozenset()
-            elif isinstance(kwargs_node, ast.Dict) and all(
-                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in kwargs_node.keys
-            ):
-                kwargs = frozenset(
-                    str(k.value) for k in kwargs_node.keys if isinstance(k, ast.Constant)
-                )
-            else:
-                kwargs = None
-            immutable = _is_true(_keyword(node, "immutable"))
-            return Sig(node, label, task, nargs, kwargs, immutable)
-        return Sig(
-            node,
-            label,
-            task,
-            _count_args(node.args),
-            _keyword_names(node.keywords),
-            func.attr == "si",
-        )
-
-    def members(self, args: Sequence[ast.expr]) -> tuple[Value | None, ...]:
-        if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
-            return tuple(self.value(e) for e in args[0].elts)
-        if len(args) == 1 and isinstance(args[0], (ast.ListComp, ast.GeneratorExp)):
-            return (self.value(args[0]),)
-        return tuple(self.value(a) for a in args)
-
-    def build_canvas(self, kind: str, node: ast.Call) -> Chain | Group | Chord | Sig | None:
-        def shape(value: Value | None) -> Chain | Group | Chord | Sig | None:
-            return value.canvas if value is not None and value.kind == "canvas" else None
-
-        if kind == "chain":
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                return None
-            return Chain(tuple(shape(v) for v in self.members(node.args)))
-        if kind == "group":
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                return None
-            return Group(tuple(shape(v) for v in self.members(node.args)))
-        if kind == "chord":
-            header_node = node.args[0] if node.args else _keyword(node, "header")
-            body_node = node.args[1] if len(node.args) > 1 else _keyword(node, "body")
-            if header_node is None or isinstance(header_node, ast.Starred):
-                return None
-            header_value = self.value(header_node)
-            if isinstance(header_node, (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)):
-                header = Group(tuple(shape(v) for v in self.members([header_node])))
-            elif header_value is not None and isinstance(header_value.canvas, Group):
-                header = header_value.canvas
-            else:
-                return None
-            body = shape(self.value(body_node)) if body_node is not None else None
-            return Chord(header, body)
-        return None
-
-    def pipe(self, node: ast.BinOp) -> Value | None:
-        left, right = self.value(node.left), self.value(node.right)
-        if left is None or right is None or left.kind != "canvas" or right.kind != "canvas":
-            return None
-        head = left.canvas.steps if isinstance(left.canvas, Chain) else (left.canvas,)
-        tail = right.canvas.steps if isinstance(right.canvas, Chain) else (right.canvas,)
-        return Value("canvas", canvas=Chain((*head, *tail)))
