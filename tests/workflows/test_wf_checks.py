@@ -215,6 +215,13 @@ def test_resources_are_hidden_from_callers(t: SimpleNamespace) -> None:
     assert "unexpected keyword argument 'db'" in problems[0].message
 
 
+def test_bound_task_with_resources(t: SimpleNamespace) -> None:
+    assert validate(chain(t.inc.s(1), t.bound_with_db.s(2))) == []
+    problems = validate(celery_canvas.chain(t.inc.s(1), t.bound_with_db.s(2, 3)))
+    assert codes(problems) == [("CSF201", "chain[1]")]
+    assert "bound_with_db(x, scale=1)" in problems[0].message
+
+
 def test_known_arguments_are_checked_strictly(t: SimpleNamespace) -> None:
     canvas = celery_canvas.chain(t.inc.s(), t.inc.s())
     assert validate(canvas) == []  # may be composed later: its first step may get a result

@@ -97,6 +97,7 @@ def test_unencodable_result_fails_as_on_a_worker() -> None:
 def test_bound_tasks_and_resources(t: SimpleNamespace) -> None:
     run = run_workflow(chain(t.bound_add.s(1, 2), t.bound_add.s(4), t.with_db.s()))
     assert run.result == 8
+    assert run_workflow(chain(t.inc.s(1), t.bound_with_db.s(3))).result == 9
 
 
 def test_guard_is_on(t: SimpleNamespace) -> None:

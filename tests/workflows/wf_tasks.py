@@ -75,6 +75,12 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
     def with_db(x: int, *, db: dict[str, int]) -> int:
         return x + db["opened"]
 
+    @celery_safe.task(
+        app, shared=False, name="wf.bound_with_db", bind=True, resources={"db": open_db}
+    )
+    def bound_with_db(self: Any, x: int, scale: int = 1, *, db: dict[str, int]) -> int:
+        return (x + db["opened"]) * scale
+
     @app.task(shared=False, name="wf.quiet", ignore_result=True)
     def quiet(x: int) -> int:
         return x
