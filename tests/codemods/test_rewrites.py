@@ -32,6 +32,12 @@ def bound(self, x, y=0):
     return x * y
 
 
+@app.task(bind=True)
+def reporting(self, x):
+    self.update_state(state="PROGRESS", meta={"x": x})
+    return x
+
+
 @celery_safe.task(app)
 def pure(x):
     return -x
@@ -164,6 +170,16 @@ CASES = [
         def t(self, a):
             return bound(a, y=3)
         """,
+    ),
+    Case(
+        "bound-callee-that-uses-its-own-request",
+        """
+        @app.task
+        def t(a):
+            return reporting.delay(a).get()
+        """,
+        None,
+        "`reporting` is bound and uses self.update_state",
     ),
     Case(
         "celery_safe-task-uses-logic-unless-it-has-resources",

@@ -310,6 +310,8 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
                 f"`{root.value}` is a local name here (a signature or canvas?), not a task"
             )
         style = self._tasks.style(name, path, index)
+        if isinstance(style, Refusal):
+            return style
         if style is None:
             return Refusal(f"`{name}` is not a task defined or imported in this module")
         return style

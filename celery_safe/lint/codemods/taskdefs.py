@@ -7,6 +7,9 @@ opens no resources (``.logic`` expects the caller to pass them) and has no custo
 ``task(...)``: Celery documents calling a task object as running it in the current
 process (``Task.__call__`` pushes the request and calls ``run``, bound or not), so
 it returns the same value and raises the same exception as the worker would.
+A bound task that uses its own request (``self.update_state``, ``self.request``,
+``self.retry``) is the exception: in-process it has no task id of its own, so such a
+callee is left alone.
 
 Task definitions are read with the lint engine's cheap ``ast`` index, in this module
 or, for imported tasks, in the module file found beside it.
@@ -20,8 +23,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..index import FunctionInfo, ModuleIndex, build_index
+from .inprocess import Refusal
 
-__all__ = ["CallStyle", "ProjectTasks", "logic_style"]
+__all__ = ["CallStyle", "ProjectTasks", "context_use", "logic_style"]
 
 CallStyle = Literal["logic", "call"]
 SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
@@ -29,8 +33,41 @@ SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
 LOGIC_BLOCKERS = frozenset({"resources", "base"})
 
 
-def logic_style(info: FunctionInfo, index: ModuleIndex) -> CallStyle:
-    """``"logic"`` for a ``celery_safe.task`` whose ``.logic`` is the whole task."""
+#: What a bound task reads or does through its own request; in-process it has none
+#: of its own (``self.request.id`` is None: ``update_state`` fails, ``retry`` re-raises).
+TASK_CONTEXT = frozenset(
+    {"request", "update_state", "retry", "replace", "send_event", "add_to_chord", "backend"}
+)
+
+
+def context_use(info: FunctionInfo) -> str | None:
+    """``self.update_state`` (say) when a bound task uses its own request, else None."""
+    if info.task is None or not info.task.bind:
+        return None
+    params = [*info.node.args.posonlyargs, *info.node.args.args]
+    if not params:
+        return None
+    me = params[0].arg
+    for node in ast.walk(info.node):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == me
+            and node.attr in TASK_CONTEXT
+        ):
+            return f"{me}.{node.attr}"
+    return None
+
+
+def logic_style(info: FunctionInfo, index: ModuleIndex) -> CallStyle | Refusal:
+    """``"logic"`` for a ``celery_safe.task`` whose ``.logic`` is the whole task;
+    a refusal for a bound task that needs a request of its own."""
+    used = context_use(info)
+    if used is not None:
+        return Refusal(
+            f"`{info.name}` is bound and uses {used}: called in-process it has no task id "
+            "of its own; rewrite by hand"
+        )
     for decorator in info.node.decorator_list:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         if index.imports.qualify(target) not in SAFE_DECORATORS:
@@ -68,7 +105,7 @@ class ProjectTasks:
         """Drop a module's index after its text changed."""
         self._indexes.pop(path.resolve(), None)
 
-    def style(self, task: str, module_path: Path, index: ModuleIndex) -> CallStyle | None:
+    def style(self, task: str, module_path: Path, index: ModuleIndex) -> CallStyle | Refusal | None:
         """How to call the task named by the dotted expression ``task`` from that module.
 
         ``None`` when ``task`` provably is not a task: a module-level name that is
