@@ -403,3 +403,10 @@ def test_workflow_error_survives_pickle_and_json(t: SimpleNamespace) -> None:
     restored = pickle.loads(pickle.dumps(error))
     assert str(restored) == str(error)
     assert str(WorkflowError(*json.loads(json.dumps(error.args)))) == str(error)
+
+
+def test_builtin_map_and_chunks_are_accepted(t: SimpleNamespace) -> None:
+    assert validate(t.add.chunks([(i, i) for i in range(10)], 2)) == []
+    assert validate(t.inc.map([1, 2, 3])) == []
+    assert validate(t.add.starmap([(1, 2), (3, 4)])) == []
+    assert [p.code for p in validate(t.inc.map([{1}]))] == ["CSF207"]
