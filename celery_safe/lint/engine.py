@@ -12,8 +12,8 @@ pass. Most modules stop at the first or second step.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from . import rules as _rules  # noqa: F401  (importing registers every rule)
 from .analysis import ModuleAnalysis
@@ -29,9 +29,18 @@ __all__ = ["ENGINE_CODES", "Config", "InternalError", "check_source", "check_tre
 #: Codes the engine reports about a file rather than a rule about code in it.
 ENGINE_CODES = ("CSF000", "CSF999")
 
-_RELEVANT = re.compile(r"task|Task|update_state")
-#: With tasks from other modules in view, a module that only builds canvases matters too.
-_CANVAS = re.compile(r"chain|chord|group|signature|\.si?\(|link")
+#: Without one of these words a module can define no Celery task.
+TASK_WORDS = ("task", "Task")
+
+
+@lru_cache(maxsize=32)
+def wake_words(config: Config, tasks_elsewhere: bool) -> tuple[str, ...]:
+    """Words that make a module without tasks worth analysing, for the enabled rules."""
+    words: list[str] = []
+    for code, entry in RULES.items():
+        if config.enabled(code) and (tasks_elsewhere or not entry.needs_tasks_elsewhere):
+            words += [w for w in entry.without_tasks if w not in words]
+    return tuple(words)
 
 
 class InternalError(RuntimeError):
@@ -42,11 +51,10 @@ class InternalError(RuntimeError):
         self.path = path
 
 
-def might_report(source: str, canvases_elsewhere: bool = False) -> bool:
-    """False only when no rule can report anything on ``source`` (a text test)."""
-    if _RELEVANT.search(source) is not None:
-        return True
-    return canvases_elsewhere and _CANVAS.search(source) is not None
+def might_report(source: str, config: Config | None = None, tasks_elsewhere: bool = False) -> bool:
+    """False only when no enabled rule can report anything on ``source`` (a text test)."""
+    words = (*TASK_WORDS, *wake_words(config or Config(), tasks_elsewhere))
+    return any(word in source for word in words)
 
 
 def check_source(
@@ -58,7 +66,7 @@ def check_source(
     tasks_elsewhere: TaskLookup | None = None,
 ) -> list[Finding]:
     """Findings for ``source``; ``SyntaxError`` when it does not parse."""
-    if not might_report(source, tasks_elsewhere is not None):
+    if not might_report(source, config, tasks_elsewhere is not None):
         return []
     tree = ast.parse(source, filename=path)
     lines = source.splitlines(keepends=True)
@@ -83,7 +91,7 @@ def check_tree(
     """
     config = config or Config()
     source = "".join(lines) if lines is not None else None
-    if source is not None and not might_report(source, tasks_elsewhere is not None):
+    if source is not None and not might_report(source, config, tasks_elsewhere is not None):
         return []
     try:
         findings = _run(tree, path, source, config, tasks_elsewhere)
@@ -105,13 +113,10 @@ def _run(
 ) -> list[Finding]:
     index = build_index(tree, config.task_decorators)
     index.external = tasks_elsewhere
-    if source is not None and not any(True for _ in index.tasks):
-        # Why bail: every rule but CSF301 reports in or around tasks defined here, or
-        # (with tasks_elsewhere) on canvases of imported tasks.
-        relevant = "update_state" in source
-        relevant = relevant or (tasks_elsewhere is not None and _CANVAS.search(source) is not None)
-        if not relevant:
-            return []
+    words = wake_words(config, tasks_elsewhere is not None)
+    defines_tasks = any(True for _ in index.tasks)
+    if source is not None and not defines_tasks and not any(word in source for word in words):
+        return []  # why bail: no enabled rule reports in a module without tasks here
     report = Report(ModuleAnalysis.of(tree, index), path)
     found: dict[tuple[str, int, int], Finding] = {}
     for code, entry in RULES.items():

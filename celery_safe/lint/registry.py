@@ -16,7 +16,7 @@ from .analysis import ModuleAnalysis
 from .findings import Finding, Span
 from .index import FunctionInfo
 
-__all__ = ["RULES", "Report", "Rule", "format_message", "rule", "span_of"]
+__all__ = ["CANVAS_WORDS", "RULES", "Report", "Rule", "format_message", "rule", "span_of"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,29 @@ class Rule:
     code: str
     check: Check
     module: str
+    #: Words that make the rule relevant in a module that defines no task (the engine
+    #: skips other such modules without analysing them).
+    without_tasks: tuple[str, ...] = ()
+    #: ... but only when tasks imported from other modules can be resolved.
+    needs_tasks_elsewhere: bool = False
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
 RULES: dict[str, Rule] = {}
 
 
-def rule(code: str) -> Callable[[Check], Check]:
-    """Register ``check`` as the rule for ``code`` (which must be in the catalogue)."""
+#: Source words that can start a canvas.
+CANVAS_WORDS = ("chain", "chord", "group", "signature", ".s(", ".si(", "link")
+
+
+def rule(
+    code: str, *, without_tasks: tuple[str, ...] = (), needs_tasks_elsewhere: bool = False
+) -> Callable[[Check], Check]:
+    """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
+
+    By default a rule can only report in a module that defines a Celery task;
+    ``without_tasks`` lists words whose presence makes it worth running anyway.
+    """
     catalogue.get(code)  # fails at import, naming the known codes, if the page is missing
 
     def register(check: Check) -> Check:
@@ -92,7 +107,7 @@ def rule(code: str) -> Callable[[Check], Check]:
             raise ValueError(
                 f"{code} is registered twice ({RULES[code].module}, {check.__module__})"
             )
-        RULES[code] = Rule(code, check, check.__module__)
+        RULES[code] = Rule(code, check, check.__module__, without_tasks, needs_tasks_elsewhere)
         return check
 
     return register

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe import catalogue
-from celery_safe.lint import check_source, rules
+from celery_safe.lint import Config, check_source, rules
 from celery_safe.lint.engine import ENGINE_CODES
 from celery_safe.lint.registry import RULES
 
@@ -32,6 +32,15 @@ def test_every_rule_module_is_imported_and_registers_its_own_code() -> None:
         assert importlib.import_module(rule.module) is getattr(rules, code.lower())
 
 
+def test_opt_in_codes_are_off_by_default_and_on_when_selected() -> None:
+    off = [code for code in RULES if not catalogue.get(code).default]
+    assert off, "at least one opinionated code is off by default"
+    for code in off:
+        assert not Config().enabled(code)
+        assert Config(select=(code[:4],)).enabled(code)
+        assert not Config(select=(code[:4],), ignore=(code,)).enabled(code)
+
+
 def test_every_rule_has_an_eval_file_and_every_eval_file_a_rule() -> None:
     files = {p.stem.upper() for p in EVAL_DIR.glob("csf*.py")}
     assert files == set(RULES)
@@ -48,7 +57,8 @@ def test_every_code_is_documented(code: str) -> None:
 
 @pytest.mark.parametrize("path", sorted(EVAL_DIR.glob("csf*.py")), ids=lambda p: p.stem)
 def test_messages_fill_every_placeholder(path: Path) -> None:
-    findings = check_source(path.read_text(encoding="utf-8"), str(path), noqa=False)
+    every_code = Config(select=("CSF",))
+    findings = check_source(path.read_text(encoding="utf-8"), str(path), every_code, noqa=False)
     assert findings
     unfilled = [f.message for f in findings if re.search(r"\{\w+(![rsa])?\}", f.message)]
     assert unfilled == []

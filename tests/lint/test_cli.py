@@ -176,3 +176,18 @@ def test_canvas_links_resolve_tasks_imported_from_other_modules(
     assert code == 1
     assert "flows.py:5:21: CSF201 `fetch.s('b')` cannot take the parent's result" in out
     assert "flows.py:6:8: CSF204 `tasks.store.s()` has ignore_result=True" in out
+
+
+def test_flake8_hides_opt_in_codes_until_extended(tmp_path: Path) -> None:
+    target = tmp_path / "views.py"
+    target.write_text(
+        "from shop.tasks import price\n\n\ndef view(x):\n    return price.delay(x).get()\n"
+    )
+
+    def flake8(*options: str) -> list[str]:
+        argv = [sys.executable, "-m", "flake8", *options, str(target)]
+        return subprocess.run(argv, capture_output=True, text=True).stdout.splitlines()
+
+    assert flake8() == []
+    (line,) = flake8("--extend-select", "CSF901")
+    assert line.startswith(f"{target}:5:12: CSF901 price.delay(x).get() waits")

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
-from . import csf101, csf102, csf103, csf104, csf105, csf201, csf202, csf204, csf301
+from . import csf101, csf102, csf103, csf104, csf105, csf201, csf202, csf204, csf301, csf901
 
-__all__ = ["csf101", "csf102", "csf103", "csf104", "csf105", "csf201", "csf202", "csf204", "csf301"]
+__all__ = [
+    "csf101",
+    "csf102",
+    "csf103",
+    "csf104",
+    "csf105",
+    "csf201",
+    "csf202",
+    "csf204",
+    "csf301",
+    "csf901",
+]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import Report, rule
+from ..registry import CANVAS_WORDS, Report, rule
 
 
-@rule("CSF201")
+@rule("CSF201", without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True)
 def link_cannot_take_parent_result(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF201")

@@ -8,7 +8,7 @@ from ..findings import Finding
 from ..registry import Report, rule
 
 
-@rule("CSF301")
+@rule("CSF301", without_tasks=("update_state",))
 def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.all_facts():
         for update in facts.update_states:

@@ -1,0 +1,29 @@
+"""CSF901 (opt-in): a join on a Celery result outside tasks with no timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..joins import call_text, join_detail
+from ..registry import Report, rule
+
+#: Joins whose first positional parameter is the timeout.
+_TIMEOUT_FIRST = frozenset({"get", "wait", "join", "join_native"})
+_RESULT_WORDS = ("delay", "apply_async", "AsyncResult", "GroupResult", "ResultSet", "send_task")
+
+
+@rule("CSF901", without_tasks=_RESULT_WORDS)
+def join_without_timeout(report: Report) -> Iterator[Finding]:
+    for facts in report.analysis.all_facts():
+        if facts.is_task:
+            continue  # inside a task the join itself is the problem (CSF101)
+        for join in facts.joins:
+            if join.value is None or join.method == "get_leaf":
+                continue
+            timed = any(k.arg == "timeout" for k in join.node.keywords)
+            timed = timed or (join.method in _TIMEOUT_FIRST and bool(join.node.args))
+            if not timed:
+                yield report.finding(
+                    "CSF901", join.node, detail=join_detail(join), call=call_text(join.node)
+                )

@@ -1,0 +1,26 @@
+# config: select=CSF901
+"""CSF901 (opt-in): an untimed join outside tasks."""
+
+from celery.result import AsyncResult
+
+from shop.tasks import price_cart
+
+
+def checkout_view(request, cart_id):
+    total = price_cart.delay(cart_id).get()  # CSF901: 13
+    status = AsyncResult(request.GET["id"])
+    status.wait(propagate=False)  # CSF901: 5
+    return total
+
+
+def timed_view(cart_id, task_id):
+    first = price_cart.delay(cart_id).get(timeout=10)
+    second = AsyncResult(task_id).get(5)
+    third = AsyncResult(task_id).join(timeout=1.5)
+    return first, second, third
+
+
+def lookalikes(mapping, thread):
+    mapping.get("a")
+    thread.join()
+    return {}.get("b")
