@@ -279,6 +279,70 @@ CASES = [
         """,
     ),
     Case(
+        "non-ascii-text-before-the-join-on-the-same-line",
+        """
+        @app.task
+        def t(a):
+            return {"café": add.delay(a).get(), "naïve": pure.delay(a).get()}
+        """,
+        """
+        @app.task
+        def t(a):
+            return {"café": add(a), "naïve": pure.logic(a)}
+        """,
+    ),
+    Case(
+        "task-defined-in-a-factory-function",
+        """
+        def make(app):
+            @app.task
+            def inner(x):
+                return x
+
+            @app.task
+            def outer(x):
+                return inner.delay(x).get()
+
+            return outer
+        """,
+        """
+        def make(app):
+            @app.task
+            def inner(x):
+                return x
+
+            @app.task
+            def outer(x):
+                return inner(x)
+
+            return outer
+        """,
+    ),
+    Case(
+        "task-class-run-and-a-lambda",
+        """
+        class Report(app.Task):
+            def run(self, a):
+                later = lambda: add.delay(a).get()  # noqa: E731
+                return later()
+        """,
+        """
+        class Report(app.Task):
+            def run(self, a):
+                later = lambda: add(a)  # noqa: E731
+                return later()
+        """,
+    ),
+    Case(
+        "noqa-keeps-the-join",
+        """
+        @app.task
+        def t(a):
+            return add.delay(a).get()  # noqa: CSF101
+        """,
+        None,
+    ),
+    Case(
         "variable-whose-argument-changes-before-the-join",
         """
         @app.task
@@ -417,3 +481,12 @@ def test_rewrite(case: Case) -> None:
     assert not result.remaining
     again = fix_source(result.fixed, "shop.py")
     assert again.fixed == result.fixed, "a second run must change nothing"
+
+
+def test_crlf_and_tabs_are_preserved() -> None:
+    before = (HEADER + "@app.task\ndef t(a):\n\tr = add.delay(a)\n\treturn r.get()\n").replace(
+        "\n", "\r\n"
+    )
+    fixed = fix_source(before, "shop.py").fixed
+    assert fixed.endswith("def t(a):\r\n\treturn add(a)\r\n")
+    assert "\n" not in fixed.replace("\r\n", "")

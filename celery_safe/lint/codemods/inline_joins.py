@@ -23,7 +23,8 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.metadata import (
-    FunctionScope,
+    Assignment,
+    BaseAssignment,
     ParentNodeProvider,
     PositionProvider,
     ScopeProvider,
@@ -34,7 +35,7 @@ from ..index import ModuleIndex
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call
 from .positions import CharRange, SpanConverter, index_calls
 from .report import Skipped, comment_line, find_findings, reason_without_fix
-from .taskdefs import CallStyle, ProjectTasks
+from .taskdefs import CallStyle, ProjectTasks, logic_style
 
 __all__ = ["JOIN_CODES", "InlineTaskJoins"]
 
@@ -302,19 +303,35 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
         if name is None or root is None:
             return Refusal(f"`{cst.Module([]).code_for_node(planned.task)}` is not a task name")
         scope = self.get_metadata(ScopeProvider, root, None)
-        if scope is not None and any(
-            isinstance(a.scope, FunctionScope) or a.scope is not scope.globals
-            for a in scope[root.value]
-        ):
-            return Refusal(
-                f"`{root.value}` is a local name here (a signature or canvas?), not a task"
-            )
+        assignments = list(scope[root.value]) if scope is not None else []
+        if scope is not None and any(a.scope is not scope.globals for a in assignments):
+            local = self._local_task(root.value, assignments, index)
+            if local is None or name != root.value:
+                return Refusal(
+                    f"`{root.value}` is a local name here (a signature or canvas?), not a task"
+                )
+            return local
         style = self._tasks.style(name, path, index)
         if isinstance(style, Refusal):
             return style
         if style is None:
             return Refusal(f"`{name}` is not a task defined or imported in this module")
         return style
+
+    def _local_task(
+        self, name: str, assignments: list[BaseAssignment], index: ModuleIndex
+    ) -> CallStyle | Refusal | None:
+        """A task defined inside the enclosing function (a task factory), or None."""
+        if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+            return None
+        definition = assignments[0].node
+        if not isinstance(definition, cst.FunctionDef):
+            return None
+        line = self.get_metadata(PositionProvider, definition.name).start.line
+        for info in index.functions:
+            if info.name == name and info.node.lineno == line and info.task is not None:
+                return logic_style(info, index)
+        return None
 
     def _inside_allow_join_result(self, node: cst.CSTNode) -> bool:
         current: cst.CSTNode | None = node
