@@ -77,7 +77,8 @@ def check_file(
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
         return [_problem("CSF000", str(path), line, col, f"{exc.msg} (line {line})")], lines
     except InternalError as exc:
-        return [_problem("CSF999", str(path), 1, 0, str(exc.__cause__))], lines
+        cause = exc.__cause__ or exc
+        return [_problem("CSF999", str(path), 1, 0, f"{type(cause).__name__}: {cause}")], lines
 
 
 def check_main(argv: Sequence[str]) -> int:

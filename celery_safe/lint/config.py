@@ -18,11 +18,6 @@ from pathlib import Path
 
 from .. import catalogue
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 __all__ = ["Config", "ConfigError", "find_pyproject", "load_config"]
 
 
@@ -122,6 +117,11 @@ def find_pyproject(start: Path) -> Path | None:
 
 def load_config(start: Path | None = None) -> Config:
     """The ``[tool.celery-safe]`` config governing ``start`` (default: the cwd)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
     pyproject = find_pyproject(start or Path.cwd())
     if pyproject is None:
         return Config()

@@ -1,0 +1,130 @@
+"""The engine API the codemods and the CLI rely on: findings' detail, config, failures."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from celery_safe.lint import (
+    Config,
+    ConfigError,
+    InternalError,
+    Span,
+    check_source,
+    check_tree,
+    load_config,
+)
+from celery_safe.lint.cli import check_file
+from celery_safe.lint.noqa import suppressed_codes
+from celery_safe.lint.registry import RULES, Rule
+
+SOURCE = """\
+from celery import shared_task
+
+@shared_task
+def fetch(i):
+    return i
+
+def fetch_all(ids):
+    pending = [fetch.delay(i) for i in ids]
+    return [p.get() for p in pending]
+
+@shared_task
+def refresh(ids):
+    first = fetch.apply_async((1,))
+    eager = fetch.apply(args=(2,))
+    return first.get(), fetch_all(ids), eager.get()
+"""
+
+
+def by_code(source: str = SOURCE) -> dict[str, dict[str, object]]:
+    return {f.code: dict(f.detail, task=f.task, span=f.span) for f in check_source(source)}
+
+
+def test_join_findings_carry_what_the_codemods_need() -> None:
+    found = by_code()
+    assert set(found) == {"CSF101", "CSF104", "CSF105"}
+    join = found["CSF101"]
+    assert join["join"] == "get" and join["origin_method"] == "apply_async"
+    assert join["origin"] == Span(13, 12, 13, 35) and join["callee"] == "fetch"
+    assert join["via"] == ("first",) and join["task"] == "refresh"
+    assert join["span"] == Span(15, 11, 15, 22)
+    helper = found["CSF104"]
+    assert helper["call_path"] == ("refresh", "fetch_all")
+    assert helper["origin"] == Span(8, 15, 8, 29) and helper["via"] == ("pending", "p")
+    assert helper["span"] == Span(15, 24, 15, 38)
+    eager = found["CSF105"]
+    assert (eager["join"], eager["origin_method"], eager["callee"]) == ("get", "apply", "fetch")
+    assert eager["via"] == ("eager",) and eager["join_span"] == Span(15, 40, 15, 51)
+
+
+def test_check_tree_without_lines_gives_the_same_findings() -> None:
+    assert check_tree(ast.parse(SOURCE), "<string>") == check_source(SOURCE)
+
+
+def test_a_rule_failure_is_an_internal_error_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def broken(report: object) -> object:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(RULES, "CSF101", Rule("CSF101", broken, "test"))  # type: ignore[arg-type]
+    with pytest.raises(InternalError, match="m.py: internal error in celery-safe"):
+        check_source(SOURCE, "m.py")
+    target = tmp_path / "m.py"
+    target.write_text(SOURCE)
+    (finding,), _ = check_file(target, Config())
+    assert finding.code == "CSF999" and "KeyError" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("select", "ignore", "code", "enabled"),
+    [
+        ((), (), "CSF101", True),
+        ((), (), "CSF901", False),
+        (("CSF9",), (), "CSF901", True),
+        ((), ("CSF1",), "CSF101", False),
+        (("CSF101",), ("CSF1",), "CSF101", True),
+        (("CSF1",), ("CSF101",), "CSF101", False),
+    ],
+)
+def test_select_and_ignore_longest_prefix_wins(
+    select: tuple[str, ...], ignore: tuple[str, ...], code: str, enabled: bool
+) -> None:
+    assert Config(select=select, ignore=ignore).enabled(code) is enabled
+
+
+def test_config_from_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.celery-safe]\nselect = ["csf901"]\ntask-decorators = ["a.b"]\nexclude = ["x"]\n'
+    )
+    (tmp_path / "pkg").mkdir()
+    config = load_config(tmp_path / "pkg")
+    assert (config.select, config.task_decorators, config.exclude) == (
+        ("CSF901",),
+        ("a.b",),
+        ("x",),
+    )
+    assert config.root == tmp_path
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nignore = "CSF101"\n')
+    with pytest.raises(ConfigError, match="ignore must be a list of strings"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match="F401 is not a CSF code"):
+        Config().merged(ignore=["F401"])
+
+
+@pytest.mark.parametrize(
+    ("line", "codes"),
+    [
+        ("x = 1", None),
+        ("x = 1  # noqa", {"*"}),
+        ("x = 1  # NoQA:CSF101,CSF102", {"CSF101", "CSF102"}),
+        ("x = 1  # noqa: CSF101 CSF104", {"CSF101", "CSF104"}),
+        ("x = 1  # not a noqa", None),
+    ],
+)
+def test_noqa_comments_parse_like_flake8(line: str, codes: set[str] | None) -> None:
+    found = suppressed_codes(line)
+    assert (set(found) if found is not None else None) == codes
