@@ -71,7 +71,7 @@ def test_a_rule_failure_is_an_internal_error_naming_the_file(
         raise KeyError("boom")
 
     monkeypatch.setitem(RULES, "CSF101", Rule("CSF101", broken, "test"))  # type: ignore[arg-type]
-    with pytest.raises(InternalError, match="m.py: internal error in celery-safe"):
+    with pytest.raises(InternalError, match=r"m\.py: internal error in celery-safe"):
         check_source(SOURCE, "m.py")
     target = tmp_path / "m.py"
     target.write_text(SOURCE)
