@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF101: a blocking join on a Celery result inside a task.
 
 Positives first, then look-alikes that must stay silent.

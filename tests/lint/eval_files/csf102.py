@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF102: disable_sync_subtasks=False on a join inside a task."""
 
 from celery import Celery, shared_task

@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF103: allow_join_result() inside a task; joins inside the block are not CSF101."""
 
 from celery import Celery

@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF105: .apply() of another task inside a task."""
 
 import pandas as pd

@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF201: a chain link or callback that cannot accept the parent's result."""
 
 from celery import Celery, chain, signature

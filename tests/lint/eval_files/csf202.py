@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF202: a chord body that cannot accept the list of header results."""
 
 from celery import Celery, chord, group

@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF204: a chord header or body task with ignore_result=True."""
 
 from celery import Celery, chain, chord, group

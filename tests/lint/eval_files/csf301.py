@@ -1,3 +1,4 @@
+# ruff: noqa
 """CSF301: update_state with a failure state and a meta without exc_type."""
 
 import celery

@@ -1,3 +1,4 @@
+# ruff: noqa
 # config: select=CSF901
 """CSF901 (opt-in): an untimed join outside tasks."""
 
