@@ -90,6 +90,8 @@ def noisy(self, x):
     return x
 """
 FLOWS = """\
+from pkg import double as twice
+from pkg.canvas import WORKFLOW
 from pkg.jobs import app, double, triple
 from . import jobs
 from .jobs import noisy
@@ -103,6 +105,11 @@ def flow(x):
 @app.task
 def loud(x):
     return noisy.delay(x).get()
+
+
+@app.task
+def imported(x):
+    return twice.delay(x).get() + WORKFLOW.delay(x).get()
 """
 FLOWS_FIXED = """\
 @app.task
@@ -113,12 +120,22 @@ def flow(x):
 
 def test_callees_are_resolved_in_their_own_modules(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "__init__.py").write_text("from .jobs import double\n")
+    (tmp_path / "pkg" / "canvas.py").write_text(
+        "from celery import chain\nfrom .jobs import double\n"
+        "WORKFLOW = chain(double.s(), double.s())\n"
+    )
     (tmp_path / "pkg" / "jobs.py").write_text(JOBS)
     (tmp_path / "pkg" / "flows.py").write_text(FLOWS)
     summary = fix_paths([tmp_path / "pkg"], FixOptions(), Config(), write=True)
     fixed = (tmp_path / "pkg" / "flows.py").read_text()
     assert FLOWS_FIXED in fixed
     assert "return noisy.delay(x).get()" in fixed
-    [left] = [s for r in summary.results for s in r.remaining]
-    assert "`noisy` is bound and uses self.update_state" in left.reason
+    # a re-exported task is found; an imported canvas is not a task
+    assert "return twice.logic(x) + WORKFLOW.delay(x).get()" in fixed
+    reasons = sorted(s.reason for r in summary.results for s in r.remaining)
+    assert reasons == [
+        "`WORKFLOW` in canvas.py is not a task",
+        "`noisy` is bound and uses self.update_state: called in-process it has no task id "
+        "of its own; rewrite by hand",
+    ]

@@ -178,6 +178,10 @@ class ChainSequentialJoins(VisitorBasedCodemodCommand):
         if found is None:
             return updated_node
         start, steps = found
+        if any(
+            (s.finding.task or "").rpartition(".")[2] != original_node.name.value for s in steps
+        ):
+            return updated_node  # why bail: the joins belong to an enclosing task, not this def
         tail = body.body[start + len(steps) :]
         feeds = self._feeds(steps, tail[0] if tail else None)
         if feeds is None:

@@ -98,6 +98,7 @@ def fix_source(
                 result.chained += chains.chained
                 result.rewritten += chains.rewritten
                 current = tree.code
+                tasks.forget(Path(path))
                 findings = check_source(current, path, config)
         inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks)
         tree = inline.transform_module(tree)
@@ -106,6 +107,7 @@ def fix_source(
         if tree.code == current:
             break
         current = tree.code
+        tasks.forget(Path(path))
         findings = check_source(current, path, config)
     result.fixed = current
     return result

@@ -31,6 +31,8 @@ CallStyle = Literal["logic", "call"]
 SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
 #: ``celery_safe.task`` options that make ``.logic(...)`` differ from running the task
 LOGIC_BLOCKERS = frozenset({"resources", "base"})
+#: How many ``from a import b`` re-exports are followed to find a task's definition.
+MAX_REEXPORTS = 3
 
 
 #: What a bound task reads or does through its own request; in-process it has none
@@ -105,11 +107,16 @@ class ProjectTasks:
         """Drop a module's index after its text changed."""
         self._indexes.pop(path.resolve(), None)
 
-    def style(self, task: str, module_path: Path, index: ModuleIndex) -> CallStyle | Refusal | None:
+    def style(
+        self, task: str, module_path: Path, index: ModuleIndex, depth: int = 0
+    ) -> CallStyle | Refusal | None:
         """How to call the task named by the dotted expression ``task`` from that module.
 
         ``None`` when ``task`` provably is not a task: a module-level name that is
-        neither a task definition nor imported.
+        neither a task definition nor imported. An imported name is followed into its
+        module when that module is part of the project (re-exports too); a module
+        that cannot be found (an installed package) is trusted to hold a task, as the
+        engine reported.
         """
         root, _, rest = task.partition(".")
         if not rest and root in index.task_names:
@@ -121,9 +128,13 @@ class ProjectTasks:
         module, _, name = full.rpartition(".")
         other_path = self._locate(module, module_path)
         other = self.index(other_path) if other_path is not None else None
-        if other is not None and name in other.task_names:
+        if other is None or other_path is None or depth >= MAX_REEXPORTS:
+            return "call"
+        if name in other.task_names:
             return logic_style(other.task_names[name], other)
-        return "call"
+        if name in other.imports.names:
+            return self.style(name, other_path, other, depth + 1)
+        return Refusal(f"`{name}` in {other_path.name} is not a task")
 
     def _locate(self, module: str, importer: Path) -> Path | None:
         """The file of ``module`` as imported from ``importer`` (relative or absolute)."""
