@@ -172,14 +172,23 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
         if index is None:
             index = _index_of(tree.code)
         reasons: dict[int, str] = {}
+        targets: dict[int, cst.Call | None] = {}
         for number, finding in enumerate(findings):
-            outcome = self._plan_finding(finding, calls, converter, index, Path(path))
+            span = finding.detail.get("join_span")
+            targets[number] = calls.get(
+                converter.convert(span if isinstance(span, Span) else finding.span)
+            )
+            outcome = self._plan_finding(
+                finding, targets[number], calls, converter, index, Path(path)
+            )
             if isinstance(outcome, Refusal):
                 reasons[number] = outcome.reason
         covered = [r for plan in self._plans.values() for r in plan.covers]
         for number, finding in enumerate(findings):
-            where = converter.convert(finding.span)
-            if any(_within(where, outer) for outer in covered):
+            target = targets[number]
+            if target in self._plans or (
+                target is None and any(_within(converter.convert(finding.span), r) for r in covered)
+            ):
                 self.rewritten.append(finding)
                 continue
             reason = reasons.get(number) or reason_without_fix(finding)
@@ -193,17 +202,14 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
     def _plan_finding(
         self,
         finding: Finding,
+        node: cst.Call | None,
         calls: dict[CharRange, cst.Call],
         converter: SpanConverter,
         index: ModuleIndex,
         path: Path,
     ) -> _Plan | Refusal | None:
-        if finding.code not in JOIN_CODES:
+        if finding.code not in JOIN_CODES or finding.code == "CSF104":
             return Refusal(reason_without_fix(finding))
-        if finding.code == "CSF104":
-            return Refusal(reason_without_fix(finding))
-        span = finding.detail.get("join_span")
-        node = calls.get(converter.convert(span if isinstance(span, Span) else finding.span))
         if node is None or not isinstance(node.func, cst.Attribute):
             return Refusal("the finding does not point at a call this fix understands")
         method = node.func.attr.value
@@ -242,8 +248,9 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
         via = [str(v) for v in finding.detail.get("via", ()) or ()]  # type: ignore[attr-defined]
         if len(via) > 1:
             return Refusal(
-                f"the result flows through {' -> '.join(via)} (a container or another variable): "
-                "start and call the task in one place by hand"
+                f"the result flows through {' -> '.join(via)}: the tasks are all started "
+                "before any is joined, in-process they would run (and fail) at the start; "
+                "use celery_safe.workflows.group or rewrite by hand"
             )
         if origin is None:
             return Refusal(
