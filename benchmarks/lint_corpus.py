@@ -8,7 +8,9 @@ treated as a task, so every join the data flow believes is on a Celery result is
 printed (CSF101/CSF104/CSF105). Libraries full of ``dict.get``, ``Queue.get``,
 ``Thread.join`` and multiprocessing results must yield only real Celery joins.
 
-    .venv/bin/python benchmarks/lint_corpus.py [--assume-tasks] [PACKAGE...]
+``--opt-in`` also runs the codes that are off by default (CSF9xx).
+
+    .venv/bin/python benchmarks/lint_corpus.py [--assume-tasks | --opt-in] [PACKAGE...]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from celery_safe.lint import InternalError, check_source
+from celery_safe.lint import Config, InternalError, check_source
 from celery_safe.lint.analysis import ModuleAnalysis
 from celery_safe.lint.findings import Finding
 from celery_safe.lint.index import TaskOptions, build_index
@@ -47,8 +49,14 @@ def check_assuming_tasks(source: str, path: str) -> list[Finding]:
     return [f for code in ("CSF101", "CSF104", "CSF105") for f in RULES[code].check(report)]
 
 
-def main(packages: list[str], assume_tasks: bool = False) -> int:
-    check = check_assuming_tasks if assume_tasks else lambda s, p: check_source(s, p, noqa=False)
+def main(packages: list[str], assume_tasks: bool = False, opt_in: bool = False) -> int:
+    config = Config(select=("CSF",)) if opt_in else Config()
+
+    def check(source: str, path: str) -> list[Finding]:
+        if assume_tasks:
+            return check_assuming_tasks(source, path)
+        return check_source(source, path, config, noqa=False)
+
     files = lines = 0
     findings, crashes, unparsable = [], [], []
     started = time.perf_counter()
@@ -83,6 +91,6 @@ def main(packages: list[str], assume_tasks: bool = False) -> int:
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    assume = "--assume-tasks" in arguments
-    names = [a for a in arguments if a != "--assume-tasks"] or list(DEFAULT_PACKAGES)
-    sys.exit(main(names, assume_tasks=assume))
+    flags = {a for a in arguments if a.startswith("--")}
+    names = [a for a in arguments if a not in flags] or list(DEFAULT_PACKAGES)
+    sys.exit(main(names, assume_tasks="--assume-tasks" in flags, opt_in="--opt-in" in flags))

@@ -115,7 +115,7 @@ class Evaluator:
         if qualified is not None and name not in self.imports.modules:
             if self.imports.is_foreign(ast.Name(name)):
                 return Value("foreign")
-            return Value("task", callee=name, task=self.index.imported_task(qualified))
+            return Value("task", callee=name, qualified=qualified)  # resolved when needed
         return None
 
     def resolve_helper(self, func: ast.expr) -> FunctionInfo | None:
@@ -310,6 +310,8 @@ class Evaluator:
     # -- canvas shapes ------------------------------------------------------------
     def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Sig:
         task = base.task if base is not None else None
+        if task is None and base is not None and base.qualified:
+            task = self.index.imported_task(base.qualified)  # another module's task
         label = ast.unparse(node)
         if func.attr in ("signature", "subtask"):
             args_node = node.args[0] if node.args else keyword_arg(node, "args")

@@ -29,8 +29,8 @@ class Plugin:
 
     name = "celery-safe"
     version = _VERSION
-    #: Every rule runs; flake8's select/ignore decide what is shown.
-    config = Config(select=("CSF",))
+    #: Rules that run; flake8's select/ignore decide what is shown.
+    config = Config()
 
     def __init__(self, tree: ast.Module, filename: str = "<stdin>", lines: Sequence[str] = ()):
         self.tree = tree
@@ -54,7 +54,14 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         decorators = tuple(getattr(options, "celery_task_decorators", None) or ())
-        cls.config = Config(select=("CSF",), task_decorators=decorators)
+        # Codes on by default always run (flake8 filters what is shown); opt-in codes
+        # cost analysis only when a --select/--extend-select names them.
+        chosen = [
+            *(getattr(options, "select", None) or ()),
+            *(getattr(options, "extend_select", None) or ()),
+        ]
+        opt_in = tuple(p for p in chosen if p.startswith("CSF") or "CSF".startswith(p))
+        cls.config = Config(select=opt_in, task_decorators=decorators)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         for finding in check_tree(self.tree, self.filename, self.lines, self.config, noqa=False):

@@ -88,8 +88,8 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-#: Source words that can start a canvas.
-CANVAS_WORDS = ("chain", "chord", "group", "signature", ".s(", ".si(", "link")
+#: A canvas of tasks cannot be written without one of these.
+CANVAS_WORDS = (".s(", ".si(", ".signature(", ".subtask(")
 
 
 def rule(

@@ -34,7 +34,8 @@ class Value:
     via: tuple[str, ...] = ()  # names the value flowed through
     param: str = ""  # for kind "param": the parameter's name
     canvas: Canvas | None = None  # for kind "canvas"
-    task: FunctionInfo | None = None  # for kind "task", when defined in this module
+    task: FunctionInfo | None = None  # for kind "task", when its definition is known
+    qualified: str = ""  # for kind "task": the imported name, to look the definition up
     join: str = ""  # for kind "join_method"
     base: Value | None = None  # for kind "join_method": the result it is bound to
 

@@ -113,5 +113,5 @@ def test_flake8_plugin_reports_the_same(eval_file: tuple[str, str, Config]) -> N
             if message.startswith(code)
         }
     finally:
-        Plugin.config = Config(select=("CSF",))
+        Plugin.config = Config()
     assert reported == _expected(source, code)

@@ -21,7 +21,7 @@ def join_without_timeout(report: Report) -> Iterator[Finding]:
         for join in facts.joins:
             if join.value is None or join.method == "get_leaf":
                 continue
-            timed = any(k.arg == "timeout" for k in join.node.keywords)
+            timed = any(k.arg in ("timeout", None) for k in join.node.keywords)  # None: **kw
             timed = timed or (join.method in _TIMEOUT_FIRST and bool(join.node.args))
             if not timed:
                 yield report.finding(

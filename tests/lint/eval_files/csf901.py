@@ -18,7 +18,8 @@ def timed_view(cart_id, task_id):
     first = price_cart.delay(cart_id).get(timeout=10)
     second = AsyncResult(task_id).get(5)
     third = AsyncResult(task_id).join(timeout=1.5)
-    return first, second, third
+    fourth = AsyncResult(task_id).get(**options_with_timeout)
+    return first, second, third, fourth
 
 
 def lookalikes(mapping, thread):
