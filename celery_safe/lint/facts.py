@@ -19,7 +19,11 @@ class Join:
     node: ast.Call
     method: str
     value: Value | None
-    allowed: bool  # inside ``with allow_join_result():``
+    allowed_by: ast.Call | None  # the ``allow_join_result()`` block it is in
+
+    @property
+    def allowed(self) -> bool:
+        return self.allowed_by is not None
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
     ) -> None:
         super().__init__(index, info, global_env, summary)
         self.facts = FunctionFacts(info)
-        self.allow_depth = 0
+        #: the ``allow_join_result()`` blocks we are in, innermost last
+        self.allowing: list[ast.Call] = []
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
@@ -194,18 +195,18 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
     visit_TryStar = visit_Try  # same fields as ast.Try (Python 3.11+)
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
-        allowing = 0
+        opened = 0
         for item in node.items:
             self.visit(item.context_expr)
             expr = item.context_expr
             if isinstance(expr, ast.Call) and self.imports.qualify(expr.func) in ALLOW_JOIN:
                 self.facts.allow_joins.append(expr)
-                allowing = 1
+                self.allowing.append(expr)
+                opened += 1
             if item.optional_vars is not None:
                 self.bind(item.optional_vars, self.value(expr))
-        self.allow_depth += allowing
         self.statements(node.body)
-        self.allow_depth -= allowing
+        del self.allowing[len(self.allowing) - opened :]
 
     visit_AsyncWith = visit_With
 
@@ -297,7 +298,7 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
                 self.join(node, attr, base)
             elif base is not None and base.kind == "param":
                 self.facts.param_joins.setdefault(
-                    base.param, Join(node, attr, base, self.allow_depth > 0)
+                    base.param, Join(node, attr, base, self.allowed_by())
                 )
         elif attr == "apply":
             base = self.value(func.value)
@@ -323,7 +324,10 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
                 self.check_canvas(linked, prepended=1)
 
     def join(self, node: ast.Call, method: str, value: Value | None) -> None:
-        self.facts.joins.append(Join(node, method, value, self.allow_depth > 0))
+        self.facts.joins.append(Join(node, method, value, self.allowed_by()))
+
+    def allowed_by(self) -> ast.Call | None:
+        return self.allowing[-1] if self.allowing else None
 
     def helper_call(self, node: ast.Call, callee: FunctionInfo) -> None:
         params = callee.params()

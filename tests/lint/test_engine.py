@@ -128,3 +128,16 @@ def test_config_from_pyproject(tmp_path: Path) -> None:
 def test_noqa_comments_parse_like_flake8(line: str, codes: set[str] | None) -> None:
     found = suppressed_codes(line)
     assert (set(found) if found is not None else None) == codes
+
+
+def test_allow_join_result_block_lists_the_joins_it_covers() -> None:
+    source = (
+        "from celery import shared_task\nfrom celery.result import AsyncResult, allow_join_result\n\n"
+        "@shared_task\ndef t(a, b):\n"
+        "    with allow_join_result():\n        x = AsyncResult(a).get()\n"
+        "    with allow_join_result():\n        pass\n"
+        "    return x\n"
+    )
+    first, second = check_source(source)
+    assert (first.code, second.code) == ("CSF103", "CSF103")
+    assert first.detail["joins"] == [Span(7, 12, 7, 32)] and second.detail["joins"] == []
