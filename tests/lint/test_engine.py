@@ -132,7 +132,8 @@ def test_noqa_comments_parse_like_flake8(line: str, codes: set[str] | None) -> N
 
 def test_allow_join_result_block_lists_the_joins_it_covers() -> None:
     source = (
-        "from celery import shared_task\nfrom celery.result import AsyncResult, allow_join_result\n\n"
+        "from celery import shared_task\n"
+        "from celery.result import AsyncResult, allow_join_result\n\n"
         "@shared_task\ndef t(a, b):\n"
         "    with allow_join_result():\n        x = AsyncResult(a).get()\n"
         "    with allow_join_result():\n        pass\n"
