@@ -380,6 +380,32 @@ CASES = [
         "joined conditionally",
     ),
     Case(
+        "an-early-return-between-start-and-join",
+        """
+        @app.task
+        def t(a):
+            r = add.delay(a)
+            if not a:
+                return None
+            return r.get()
+        """,
+        None,
+        "a `return` between starting the task and joining `r`",
+    ),
+    Case(
+        "joined-in-an-assert-or-a-chained-comparison",
+        """
+        @app.task
+        def t(a):
+            r = add.delay(a)
+            s = add.delay(a)
+            assert r.get()
+            return 0 < a < s.get()
+        """,
+        None,
+        "joined conditionally",
+    ),
+    Case(
         "results-in-a-container",
         """
         @app.task

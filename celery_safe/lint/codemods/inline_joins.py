@@ -6,10 +6,7 @@ rewritten, both inside one function:
 
 - inline: ``other.delay(x).get(timeout=5)`` becomes ``other(x)`` (or ``other.logic(x)``);
 - through one variable: ``r = other.apply_async(args=[x])`` ... ``r.get()`` becomes
-  ``other(x)`` at the join, when ``r`` is used for nothing else, the join runs exactly
-  once after the start (same block, or a ``try``/``with`` body in it), and the arguments
-  are plain values no statement in between changes. The work runs where the caller
-  waited for it, so an exception surfaces at the same place (inside the same ``try``).
+  ``other(x)`` at the join, under the conditions in :mod:`.moves`.
 """
 
 from __future__ import annotations
@@ -32,7 +29,8 @@ from libcst.metadata import (
 
 from ..findings import Finding, Span
 from ..index import ModuleIndex
-from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call
+from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call
+from .moves import check_move
 from .positions import CharRange, SpanConverter, index_calls
 from .report import Skipped, comment_line, find_findings, reason_without_fix
 from .taskdefs import CallStyle, ProjectTasks, logic_style
@@ -42,10 +40,6 @@ __all__ = ["JOIN_CODES", "InlineTaskJoins"]
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
 JOIN_CODES = frozenset({"CSF101", "CSF104", "CSF105"})
-_CONDITIONAL_EXPRESSIONS = (
-    cst.Lambda, cst.IfExp, cst.BooleanOperation, cst.ListComp, cst.SetComp, cst.DictComp,
-    cst.GeneratorExp,
-)  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -79,58 +73,6 @@ def _root_name(node: cst.BaseExpression) -> cst.Name | None:
 
 def _comments(node: cst.CSTNode) -> list[str]:
     return [c.value for c in m.findall(node, m.Comment())]  # type: ignore[attr-defined]
-
-
-class _Bindings(cst.CSTVisitor):
-    """Names (re)bound or mutated through a method call in some statements."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def _target(self, node: cst.BaseExpression) -> None:
-        root = _root_name(node) if not isinstance(node, cst.Subscript) else _root_name(node.value)
-        if isinstance(node, (cst.Tuple, cst.List)):
-            for element in node.elements:
-                self._target(element.value)
-        elif isinstance(node, cst.StarredElement):
-            self._target(node.value)
-        elif root is not None:
-            self.names.add(root.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._target(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._target(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        if isinstance(node.name, cst.BaseExpression):
-            self._target(node.name)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._target(node.target)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._target(node.target)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.names.add(node.name.value)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.names.add(node.name.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        # ``items.append(x)`` may change ``items``: treat a method call as a rebinding.
-        if isinstance(node.func, cst.Attribute):
-            root = _root_name(node.func.value)
-            if root is not None:
-                self.names.add(root.value)
 
 
 class InlineTaskJoins(VisitorBasedCodemodCommand):
@@ -271,7 +213,13 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
         if holder is origin:
             pass
         elif isinstance(holder, cst.Name):
-            moved = self._check_moved(holder, origin, join)
+            moved = check_move(
+                holder,
+                origin,
+                join,
+                lambda node: self.get_metadata(ParentNodeProvider, node),
+                lambda node: self.get_metadata(ScopeProvider, node, None),
+            )
             if isinstance(moved, Refusal):
                 return moved
             removed = moved
@@ -357,74 +305,6 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
         while not isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             current = self.get_metadata(ParentNodeProvider, current)
         return current
-
-    def _check_moved(
-        self, holder: cst.Name, origin: cst.Call, join: cst.Call
-    ) -> cst.SimpleStatementLine | Refusal:
-        """``r = other.delay(x)`` ... ``r.get()``: may the call move to the join?"""
-        name = holder.value
-        assign = self.get_metadata(ParentNodeProvider, origin)
-        line = self.get_metadata(ParentNodeProvider, assign)
-        if not (
-            m.matches(assign, m.Assign(targets=[m.AssignTarget(target=m.Name(name))]))
-            and isinstance(line, cst.SimpleStatementLine)
-            and len(line.body) == 1
-        ):
-            return Refusal(f"`{name}` is not simply assigned the started task (`{name} = ...`)")
-        scope = self.get_metadata(ScopeProvider, holder, None)
-        if scope is None:
-            return Refusal(f"`{name}` is not in a scope this fix understands")
-        if len(scope.assignments[name]) != 1 or len(scope.accesses[name]) != 1:
-            return Refusal(f"`{name}` is used for more than the join; it must stay a result")
-        suite = self.get_metadata(ParentNodeProvider, line)
-        body = getattr(suite, "body", None)
-        if not isinstance(body, (list, tuple)):
-            return Refusal(f"`{name} = ...` is not in a block of statements")
-        expression_chain: list[cst.CSTNode] = []
-        current: cst.CSTNode = join
-        while True:
-            parent = self.get_metadata(ParentNodeProvider, current)
-            if parent is suite:
-                break
-            if isinstance(parent, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                expression_chain.append(parent)
-            if (
-                isinstance(parent, _CONDITIONAL_EXPRESSIONS)
-                or (
-                    isinstance(parent, cst.BaseCompoundStatement)
-                    and not self._runs_once(parent, current)
-                )
-                or isinstance(parent, (cst.Module, cst.FunctionDef, cst.ClassDef))
-            ):
-                return Refusal(
-                    f"`{name}` is joined conditionally, in a loop or in a nested scope away "
-                    "from where the task is started"
-                )
-            current = parent
-        start, end = list(body).index(line), list(body).index(current)
-        if end <= start:
-            return Refusal(f"`{name}` is joined before it is assigned")
-        moved = [origin.func, *[a.value for a in origin.args]]
-        if not all(is_pure(node) for node in moved):
-            return Refusal(
-                f"the arguments of `{name} = ...` are computed by calls; moving them to the "
-                "join would run those calls later"
-            )
-        used = {n.value for node in moved for n in m.findall(node, m.Name())}  # type: ignore[attr-defined]
-        bindings = _Bindings()
-        for statement in list(body)[start + 1 : end + 1]:
-            statement.visit(bindings)
-        changed = sorted(used & bindings.names)
-        if changed:
-            return Refusal(
-                f"`{changed[0]}` may change between starting the task and joining `{name}`"
-            )
-        return line
-
-    @staticmethod
-    def _runs_once(compound: cst.BaseCompoundStatement, child: cst.CSTNode) -> bool:
-        """A ``try`` or ``with`` body runs once, straight through, when reached."""
-        return isinstance(compound, (cst.Try, cst.With)) and child is compound.body
 
     # -- notes --------------------------------------------------------------------
     def _attach_notes(self) -> None:
