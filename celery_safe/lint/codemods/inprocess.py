@@ -281,6 +281,8 @@ def _merge_signature(
         return bound
     if not call_args:
         return bound
+    if not (all(is_pure(a.value) for a in bound) or all(is_pure(a.value) for a in call_args)):
+        return Refusal("the call's arguments go first but are computed after the signature's")
     names = [a.keyword.value for a in [*bound, *call_args] if a.keyword is not None]
     if len(names) != len(set(names)) or any(a.star == "**" for a in [*bound, *call_args]):
         return Refusal("the signature and the call both pass keyword arguments that merge")
