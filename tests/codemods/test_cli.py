@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import libcst
 import pytest
 
 from celery_safe.cli import main
@@ -125,3 +127,19 @@ def test_libcst_tool_runs_the_same_codemod(project: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert (project / "pkg" / "tasks.py").read_text().endswith(FIXED_TOTAL)
     assert (project / "pkg" / "clean.py").read_bytes() == CLEAN.encode("latin-1")
+
+
+def test_libcst_parses_only_files_with_findings(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "pkg" / "other.py").write_text("def get(d):\n    return d.get('x')\n")
+    parsed: list[str] = []
+    real = libcst.parse_module
+
+    def counting(source: str | bytes, *args: Any, **kwargs: Any) -> libcst.Module:
+        parsed.append(source if isinstance(source, str) else source.decode())
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(libcst, "parse_module", counting)
+    assert main(["fix", "--check", str(project)]) == 1
+    assert parsed == [TASKS]
