@@ -66,8 +66,8 @@ def git_repository(path: Path) -> str:
     bundle = path / "codebundles" / "k8s-restart"
     bundle.mkdir(parents=True)
     (bundle / "runbook.robot").write_text("*** Tasks ***\nRestart\n    Log    ok\n")
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@e", "PATH": os.environ.get("PATH", ""), "HOME": str(path)}  # fmt: skip
+    names = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+    env = {**dict.fromkeys(names, "t"), "PATH": os.environ.get("PATH", ""), "HOME": str(path)}
     for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "init"]):
         subprocess.run(["git", "-C", str(path), *command], check=True, env=env)
     return f"file://{path}"
