@@ -187,6 +187,8 @@ def test_chain_runs_every_step_under_the_guard(load_module: Loader) -> None:
         "a = fetch.delay().get()\n    store.delay(1, extra=a).get()\n    fetch.delay().get()\n",
         # something else runs after the steps
         "fetch.delay().get()\n    fetch.delay().get()\n    print('after')\n",
+        # a local signature is not a task to chain
+        "w = fetch.s()\n    w.delay().get()\n    fetch.delay().get()\n",
     ],
 )
 def test_chains_mode_leaves_what_the_task_still_needs(body: str) -> None:

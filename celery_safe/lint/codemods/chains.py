@@ -16,8 +16,10 @@ returns before the steps finish, which is why this mode is explicit.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 import libcst.matchers as m
@@ -26,7 +28,8 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import PositionProvider, ScopeProvider
 
 from ..findings import Finding, Span
-from .inline_joins import JOIN_CODES
+from ..index import ModuleIndex, build_index
+from .inline_joins import JOIN_CODES, dotted_name
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call
 from .positions import SpanConverter, index_calls
 from .report import comment_line
@@ -72,6 +75,8 @@ class ChainSequentialJoins(VisitorBasedCodemodCommand):
         super().__init__(context)
         self._given = None if findings is None else list(findings)
         self._joins: dict[cst.Call, Finding] = {}
+        self._tasks = tasks or ProjectTasks()
+        self._index: ModuleIndex | None = None
         #: runs turned into chains, and the findings they resolved
         self.chained = 0
         self.rewritten: list[Finding] = []
@@ -81,6 +86,10 @@ class ChainSequentialJoins(VisitorBasedCodemodCommand):
             from .report import find_findings
 
             self._given = find_findings(tree.code, self.context.filename or "<string>")
+        path = self.context.filename or "<string>"
+        self._index = (
+            self._tasks.index(Path(path), tree.code) if path != "<string>" else None
+        ) or build_index(ast.parse(tree.code))
         converter = SpanConverter(tree.code)
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
         for finding in self._given:
@@ -117,12 +126,25 @@ class ChainSequentialJoins(VisitorBasedCodemodCommand):
         planned = plan_call(origin, None)
         if isinstance(planned, Refusal) or planned.dropped:
             return None  # why bail: routing options keep their meaning in a chain
-        if not all(is_pure(a.value) for a in planned.args) or planned.task is None:
+        if not all(is_pure(a.value) for a in planned.args) or not self._is_task(planned.task):
             return None
         assert isinstance(origin.func, cst.Attribute)
         if origin.func.attr.value not in DISPATCH_METHODS:
             return None
         return _Step(statement, self._joins[join], planned, name)
+
+    def _is_task(self, task: cst.BaseExpression) -> bool:
+        """A module-level or imported task (a local name may be a signature or canvas)."""
+        name, root = dotted_name(task), task
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if name is None or not isinstance(root, cst.Name) or self._index is None:
+            return False
+        scope = self.get_metadata(ScopeProvider, root, None)
+        if scope is None or any(a.scope is not scope.globals for a in scope[root.value]):
+            return False
+        found = self._tasks.find(name, Path(self.context.filename or "<string>"), self._index)
+        return not isinstance(found, Refusal)
 
     def _runs(self, body: Sequence[cst.BaseStatement]) -> tuple[int, list[_Step]] | None:
         """The trailing run of steps in a task body, if what follows cannot observe it."""

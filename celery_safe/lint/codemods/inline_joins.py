@@ -266,12 +266,7 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
                     f"`{root.value}` is a local name here (a signature or canvas?), not a task"
                 )
             return local
-        style = self._tasks.style(name, path, index)
-        if isinstance(style, Refusal):
-            return style
-        if style is None:
-            return Refusal(f"`{name}` is not a task defined or imported in this module")
-        return style
+        return self._tasks.style(name, path, index)
 
     def _local_task(
         self, name: str, assignments: list[BaseAssignment], index: ModuleIndex

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ..index import FunctionInfo, ModuleIndex, build_index
 from .inprocess import Refusal
 
-__all__ = ["CallStyle", "ProjectTasks", "context_use", "logic_style"]
+__all__ = ["CallStyle", "Found", "ProjectTasks", "context_use", "logic_style"]
 
 CallStyle = Literal["logic", "call"]
 SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
@@ -82,6 +83,14 @@ def logic_style(info: FunctionInfo, index: ModuleIndex) -> CallStyle | Refusal:
     return "call"
 
 
+@dataclass(frozen=True)
+class Found:
+    """A task's definition and the index of the module that defines it."""
+
+    info: FunctionInfo
+    index: ModuleIndex
+
+
 class ProjectTasks:
     """Task definitions of the modules a fix run touches, read once each.
 
@@ -107,34 +116,42 @@ class ProjectTasks:
         """Drop a module's index after its text changed."""
         self._indexes.pop(path.resolve(), None)
 
-    def style(
+    def find(
         self, task: str, module_path: Path, index: ModuleIndex, depth: int = 0
-    ) -> CallStyle | Refusal | None:
-        """How to call the task named by the dotted expression ``task`` from that module.
+    ) -> Found | Refusal | None:
+        """The definition of the task named by the dotted expression ``task``.
 
-        ``None`` when ``task`` provably is not a task: a module-level name that is
-        neither a task definition nor imported. An imported name is followed into its
-        module when that module is part of the project (re-exports too); a module
-        that cannot be found (an installed package) is trusted to hold a task, as the
-        engine reported.
+        An imported name is followed into its module when that module is part of the
+        project (re-exports too). ``None`` when the module cannot be found (an
+        installed package): the engine reported a task, and that is trusted. A
+        refusal when ``task`` provably is not a task.
         """
         root, _, rest = task.partition(".")
         if not rest and root in index.task_names:
-            return logic_style(index.task_names[root], index)
+            return Found(index.task_names[root], index)
         qualified = index.imports.names.get(root)
         if qualified is None:
-            return None
+            return Refusal(f"`{task}` is not a task defined or imported in this module")
         full = f"{qualified}.{rest}" if rest else qualified
         module, _, name = full.rpartition(".")
         other_path = self._locate(module, module_path)
         other = self.index(other_path) if other_path is not None else None
         if other is None or other_path is None or depth >= MAX_REEXPORTS:
-            return "call"
+            return None
         if name in other.task_names:
-            return logic_style(other.task_names[name], other)
+            return Found(other.task_names[name], other)
         if name in other.imports.names:
-            return self.style(name, other_path, other, depth + 1)
+            return self.find(name, other_path, other, depth + 1)
         return Refusal(f"`{name}` in {other_path.name} is not a task")
+
+    def style(self, task: str, module_path: Path, index: ModuleIndex) -> CallStyle | Refusal:
+        """How to call ``task`` in-process from that module, or why not."""
+        found = self.find(task, module_path, index)
+        if found is None:
+            return "call"
+        if isinstance(found, Refusal):
+            return found
+        return logic_style(found.info, found.index)
 
     def _locate(self, module: str, importer: Path) -> Path | None:
         """The file of ``module`` as imported from ``importer`` (relative or absolute)."""
