@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .guard import JoinInTaskError, current_guarded_task, guard, is_guarded
 from .resources import ResourceError, ResourceFactory
+from .states import report_failure, report_progress
 from .tasks import SafeTask, task, task_logic, task_resources
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "current_guarded_task",
     "guard",
     "is_guarded",
+    "report_failure",
+    "report_progress",
     "task",
     "task_logic",
     "task_resources",

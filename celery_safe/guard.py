@@ -7,49 +7,61 @@ or hides the bug until production. ``guard(app)`` tracks, per thread, which of `
 tasks is running (``task_prerun``/``task_postrun``) and makes every blocking join on a
 Celery result raise :class:`JoinInTaskError` while one is. Joins outside tasks (views,
 scripts, tests) keep working.
+
+Celery's own machinery joins by design and stays allowed: eager application of chains
+and chords (``chain.apply``), chord bookkeeping in result backends
+(``on_chord_part_return``) and built-in tasks (``celery.chord_unlock``). A user task's
+``disable_sync_subtasks=False`` or ``allow_join_result()`` is still refused.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import weakref
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, NamedTuple
 
 from celery import Celery
 from celery import result as celery_result
 from celery.signals import task_postrun, task_prerun
 
-__all__ = ["JoinInTaskError", "current_guarded_task", "guard", "is_guarded"]
+__all__ = ["BLOCKING_METHODS", "JoinInTaskError", "current_guarded_task", "guard", "is_guarded"]
 
-#: Methods that block until another task finishes, per result class.
+#: Methods that block until other tasks finish, per result class (subclasses inherit).
 BLOCKING_METHODS: dict[type[Any], tuple[str, ...]] = {
     celery_result.AsyncResult: ("get", "wait", "collect", "get_leaf"),
     celery_result.EagerResult: ("get", "wait"),
     celery_result.ResultSet: ("get", "join", "join_native", "iter_native"),
 }
 
-#: Celery's own built-in tasks (``celery.chord_unlock``...) join by design.
-BUILTIN_PREFIX = "celery."
-
 _guarded_apps: weakref.WeakSet[Celery] = weakref.WeakSet()
 _running = threading.local()
 _install_lock = threading.Lock()
-_patched = False
+_installed = False
 
 
 class JoinInTaskError(RuntimeError):
-    """A task tried to wait for another task's result."""
+    """A task tried to wait for another task's result.
 
-    def __init__(self, task_name: str, method: str) -> None:
+    ``args`` are ``(task_name, method)`` so the error survives a result backend: Celery
+    rebuilds it as ``JoinInTaskError(*exc_message)`` on the caller's side.
+    """
+
+    def __init__(self, task_name: str, method: str = "get") -> None:
+        super().__init__(task_name, method)
         self.task_name = task_name
         self.method = method
-        super().__init__(
-            f"task {task_name!r} called {method}() on a Celery result while running: a task "
-            "must never wait for another task (it deadlocks the worker pool). Call the other "
-            "task's plain function in-process (`other.logic(...)` with celery_safe.task), or "
-            "compose the steps with celery_safe.workflows.chain/chord. [CSF101]"
+
+    def __str__(self) -> str:
+        return (
+            f"task {self.task_name!r} called {self.method}() on a Celery result while "
+            "running: a task must never wait for another task (it deadlocks the worker "
+            "pool). Call the other task's plain function in-process (`other.logic(...)` "
+            "with celery_safe.task), or compose the steps with "
+            "celery_safe.workflows.chain/chord. [CSF101]"
         )
 
 
@@ -74,24 +86,30 @@ def is_guarded(app: Celery) -> bool:
 
 
 def current_guarded_task() -> str | None:
-    """Name of the innermost guarded task running in this thread, or None.
-
-    A Celery built-in task (``celery.chord_unlock`` joins its header by design)
-    running innermost lifts the guard for its own duration.
-    """
-    stack: list[_Frame] = getattr(_running, "stack", [])
-    if not stack or stack[-1].builtin:
-        return None
-    for frame in reversed(stack):
+    """Name of the innermost task of a guarded app running in this thread, or None."""
+    for frame in reversed(_stack()):
         if frame.guarded:
             return frame.name
     return None
 
 
+class _Frame(NamedTuple):
+    task_id: str | None
+    name: str
+    guarded: bool
+
+
+def _stack() -> list[_Frame]:
+    stack: list[_Frame] | None = getattr(_running, "stack", None)
+    if stack is None:
+        stack = _running.stack = []
+    return stack
+
+
 def _install() -> None:
-    global _patched
+    global _installed
     with _install_lock:
-        if _patched:
+        if _installed:
             return
         task_prerun.connect(_on_prerun, weak=False, dispatch_uid="celery_safe.guard.prerun")
         task_postrun.connect(_on_postrun, weak=False, dispatch_uid="celery_safe.guard.postrun")
@@ -101,15 +119,16 @@ def _install() -> None:
                 if original is None or getattr(original, "__celery_safe_guarded__", False):
                     continue
                 setattr(cls, method, _guarded(original, f"{cls.__name__}.{method}"))
-        _patched = True
+        _installed = True
 
 
 def _guarded(original: Callable[..., Any], label: str) -> Callable[..., Any]:
     @functools.wraps(original)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Fast path: no task runs in this thread (every join outside workers).
         if getattr(_running, "stack", None):
             running = current_guarded_task()
-            if running is not None:
+            if running is not None and not _called_by_celery(sys._getframe(1)):
                 raise JoinInTaskError(running, label)
         return original(self, *args, **kwargs)
 
@@ -117,27 +136,36 @@ def _guarded(original: Callable[..., Any], label: str) -> Callable[..., Any]:
     return method
 
 
-def _task_app(sender: Any) -> Celery | None:
-    app = getattr(sender, "_app", None) or getattr(sender, "app", None)
+def _called_by_celery(caller: FrameType) -> bool:
+    """Whether the join comes from Celery's machinery rather than from task code.
+
+    Result backends (chord bookkeeping), built-in tasks (``celery.chord_unlock``) and
+    eager ``chain.apply``/``chord.apply`` join by design. A call from ``celery.result``
+    is a nested step of a join already checked at its entry (``join`` calling ``get``).
+    Anything else in Celery (``~signature`` joins for its caller) does not count.
+    """
+    module = str(caller.f_globals.get("__name__", ""))
+    if module in ("celery.result", "celery.app.builtins") or module.startswith("celery.backends."):
+        return True
+    return module == "celery.canvas" and caller.f_code.co_name == "apply"
+
+
+def _task_app(task: Any) -> Celery | None:
+    app = getattr(task, "_app", None) or getattr(task, "app", None)
     return app if isinstance(app, Celery) else None
 
 
-class _Frame(NamedTuple):
-    name: str
-    guarded: bool
-    builtin: bool
-
-
-def _on_prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
+def _on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
     task = task or sender
-    name = str(getattr(task, "name", None) or "?")
     app = _task_app(task)
-    stack: list[_Frame] = _running.__dict__.setdefault("stack", [])
+    name = str(getattr(task, "name", None) or "?")
     # Every task gets a frame, guarded or not, so postrun pops symmetrically.
-    stack.append(_Frame(name, app is not None and app in _guarded_apps, name.startswith(BUILTIN_PREFIX)))
+    _stack().append(_Frame(task_id, name, app is not None and app in _guarded_apps))
 
 
-def _on_postrun(sender: Any = None, task: Any = None, **_: Any) -> None:
-    stack: list[_Frame] | None = getattr(_running, "stack", None)
-    if stack:
-        stack.pop()
+def _on_postrun(sender: Any = None, task_id: str | None = None, **_: Any) -> None:
+    stack = _stack()
+    for index in range(len(stack) - 1, -1, -1):
+        if stack[index].task_id == task_id:
+            del stack[index]
+            return

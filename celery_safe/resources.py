@@ -10,24 +10,54 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any, TypeAlias
 
-ResourceFactory = Callable[[], ContextManager[Any]]
+ResourceFactory: TypeAlias = Callable[[], AbstractContextManager[Any]]
+#: A task name, or a callable computing it (only needed when something fails).
+TaskName: TypeAlias = str | Callable[[], str]
 
-__all__ = ["ResourceError", "ResourceFactory", "check_resources", "open_resources"]
+__all__ = [
+    "ResourceError",
+    "ResourceFactory",
+    "call_with_resources",
+    "check_resources",
+    "open_resources",
+]
+
+logger = logging.getLogger(__name__)
 
 
 class ResourceError(RuntimeError):
-    """A task resource failed to open or close; the task fails with this error."""
+    """A task resource failed to open or close; the task fails with this error.
 
-    def __init__(self, task_name: str, resource: str, stage: str, cause: BaseException) -> None:
+    ``args`` are four strings so the error survives a result backend (Celery rebuilds
+    it as ``ResourceError(*exc_message)``); the original exception is ``__cause__``.
+    Retry on it with ``autoretry_for=(ResourceError,)``.
+    """
+
+    def __init__(self, task_name: str, resource: str, stage: str, error: str) -> None:
+        super().__init__(task_name, resource, stage, error)
         self.task_name = task_name
         self.resource = resource
         self.stage = stage
-        super().__init__(
-            f"resource {resource!r} of task {task_name!r} failed to {stage}: "
-            f"{type(cause).__name__}: {cause}"
+        self.error = error
+
+    @classmethod
+    def wrap(
+        cls, task_name: TaskName, resource: str, stage: str, cause: BaseException
+    ) -> ResourceError:
+        name = task_name if isinstance(task_name, str) else task_name()
+        error = cls(name, resource, stage, f"{type(cause).__name__}: {cause}")
+        error.__cause__ = cause
+        return error
+
+    def __str__(self) -> str:
+        return (
+            f"resource {self.resource!r} of task {self.task_name!r} "
+            f"failed to {self.stage}: {self.error}"
         )
 
 
@@ -47,35 +77,51 @@ def check_resources(fn: Callable[..., Any], resources: Mapping[str, ResourceFact
                 f"{fn.__qualname__} declares resource {name!r} but has no parameter "
                 f"of that name; add `{name}` to its signature"
             )
-        if param is not None and param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+        keyword_kinds = (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) if param else ()
+        if param is not None and param.kind not in keyword_kinds:
             raise TypeError(
-                f"{fn.__qualname__}: resource {name!r} must be a keyword-capable parameter"
+                f"{fn.__qualname__}: resource {name!r} must be a parameter that can be "
+                "passed by keyword"
             )
+
+
+_Opened: TypeAlias = list[tuple[str, AbstractContextManager[Any]]]
+
+
+def call_with_resources(
+    task_name: TaskName,
+    resources: Mapping[str, ResourceFactory],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Call ``fn(*args, **kwargs, **opened)`` with every resource open around the call.
+
+    What a ``celery_safe.task`` with resources runs: see :func:`open_resources`.
+    """
+    opened, values = _open_all(task_name, resources)
+    try:
+        result = fn(*args, **kwargs, **values)
+    except BaseException as exc:
+        _close_all(task_name, opened, exc)
+        raise
+    _close_all(task_name, opened, None)
+    return result
 
 
 @contextlib.contextmanager
 def open_resources(
-    task_name: str, resources: Mapping[str, ResourceFactory]
+    task_name: TaskName, resources: Mapping[str, ResourceFactory]
 ) -> Iterator[dict[str, Any]]:
     """Open every resource in order; close those opened, in reverse, exactly once.
 
     The body's exception (if any) is passed to each resource's ``__exit__`` so a
-    session can roll back. A failure to open or close becomes :class:`ResourceError`
-    naming the resource; a close failure never hides the body's own exception.
+    session can roll back; a resource cannot swallow it. A failure to open or close
+    becomes :class:`ResourceError` naming the resource; a close failure never hides
+    the body's own exception (it is logged instead). ``KeyboardInterrupt`` and other
+    non-``Exception`` errors close what is open and propagate unchanged.
     """
-    opened: list[tuple[str, ContextManager[Any]]] = []
-    values: dict[str, Any] = {}
-    try:
-        for name, factory in resources.items():
-            try:
-                manager = factory()
-                values[name] = manager.__enter__()
-            except BaseException as exc:
-                raise ResourceError(task_name, name, "open", exc) from exc
-            opened.append((name, manager))
-    except BaseException as exc:
-        _close_all(task_name, opened, exc)
-        raise
+    opened, values = _open_all(task_name, resources)
     try:
         yield values
     except BaseException as exc:
@@ -84,11 +130,27 @@ def open_resources(
     _close_all(task_name, opened, None)
 
 
-def _close_all(
-    task_name: str,
-    opened: list[tuple[str, ContextManager[Any]]],
-    error: BaseException | None,
-) -> None:
+def _open_all(
+    task_name: TaskName, resources: Mapping[str, ResourceFactory]
+) -> tuple[_Opened, dict[str, Any]]:
+    opened: _Opened = []
+    values: dict[str, Any] = {}
+    for name, factory in resources.items():
+        try:
+            manager = factory()
+            values[name] = manager.__enter__()
+        except Exception as exc:
+            error = ResourceError.wrap(task_name, name, "open", exc)
+            _close_all(task_name, opened, error)
+            raise error from exc
+        except BaseException as exc:
+            _close_all(task_name, opened, exc)
+            raise
+        opened.append((name, manager))
+    return opened, values
+
+
+def _close_all(task_name: TaskName, opened: _Opened, error: BaseException | None) -> None:
     first_close_error: ResourceError | None = None
     while opened:
         name, manager = opened.pop()
@@ -97,9 +159,13 @@ def _close_all(
                 manager.__exit__(None, None, None)
             else:
                 manager.__exit__(type(error), error, error.__traceback__)
-        except BaseException as exc:  # noqa: BLE001 - every resource must get its close
-            if first_close_error is None:
-                first_close_error = ResourceError(task_name, name, "close", exc)
-                first_close_error.__cause__ = exc
-    if first_close_error is not None and error is None:
+        except Exception as exc:  # every opened resource must get its close
+            close_error = ResourceError.wrap(task_name, name, "close", exc)
+            if error is not None:
+                logger.error("%s (while handling %r)", close_error, error, exc_info=exc)
+            elif first_close_error is None:
+                first_close_error = close_error
+            else:
+                logger.error("%s", close_error, exc_info=exc)
+    if first_close_error is not None:
         raise first_close_error

@@ -14,22 +14,16 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from celery import Celery, shared_task
 
-from .resources import ResourceFactory, check_resources, open_resources
-
-if TYPE_CHECKING:
-    from typing_extensions import Concatenate, ParamSpec
-else:  # pragma: no cover - typing only
-    try:
-        from typing import Concatenate, ParamSpec
-    except ImportError:  # Python 3.9 and older are not supported anyway
-        from typing_extensions import Concatenate, ParamSpec
+from .resources import ResourceFactory, call_with_resources, check_resources
 
 P = ParamSpec("P")
-R = TypeVar("R", covariant=True)
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+F_co = TypeVar("F_co", bound=Callable[..., Any], covariant=True)
 
 __all__ = ["SafeTask", "task", "task_logic", "task_resources"]
 
@@ -38,11 +32,16 @@ LOGIC_ATTR = "logic"
 RESOURCES_ATTR = "__celery_safe_resources__"
 
 
-class SafeTask(Protocol, Generic[P, R]):
-    """What ``celery_safe.task`` returns: a Celery task that also carries ``.logic``."""
+class SafeTask(Protocol, Generic[F_co]):
+    """What ``celery_safe.task`` returns: a Celery task that also carries ``.logic``.
+
+    ``F_co`` is the type of ``.logic``: the decorated function (minus ``self`` when bound).
+    """
 
     name: str
-    logic: Callable[P, R]
+
+    @property
+    def logic(self) -> F_co: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
     def delay(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -51,25 +50,35 @@ class SafeTask(Protocol, Generic[P, R]):
     def s(self, *args: Any, **kwargs: Any) -> Any: ...
     def si(self, *args: Any, **kwargs: Any) -> Any: ...
     def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Any: ...
+    def retry(self, *args: Any, **kwargs: Any) -> Any: ...
+    def update_state(self, task_id: Any = None, state: Any = None, meta: Any = None) -> None: ...
+
+
+class _CeleryApp(Protocol):
+    """What typing needs to tell an app (or an untyped ``Any``) from a function."""
+
+    conf: Any
+
+    def task(self, *args: Any, **options: Any) -> Any: ...
+
+
+# Celery ships no type hints, so users' apps are ``Any``. With TypeVars for both the
+# app and the bare function, ``task(app)`` is not ambiguous with ``@task`` to mypy
+# (which would answer ``Any``): an ``Any`` argument picks the first, app, overload.
+AppT = TypeVar("AppT", bound="_CeleryApp | None")
 
 
 class _Decorator(Protocol):
-    @overload
-    def __call__(self, fn: Callable[P, R]) -> SafeTask[P, R]: ...
-    @overload
-    def __call__(self, fn: Callable[..., R]) -> SafeTask[..., R]: ...
+    def __call__(self, fn: F, /) -> SafeTask[F]: ...
 
 
 class _BoundDecorator(Protocol):
-    def __call__(self, fn: Callable[Concatenate[Any, P], R]) -> SafeTask[P, R]: ...
+    def __call__(self, fn: Callable[Concatenate[Any, P], R], /) -> SafeTask[Callable[P, R]]: ...
 
 
-@overload
-def task(app: Callable[P, R], /) -> SafeTask[P, R]: ...
 @overload
 def task(
-    app: Celery | None = None,
-    /,
+    app: AppT,
     *,
     bind: Literal[True],
     resources: Mapping[str, ResourceFactory] | None = None,
@@ -77,29 +86,46 @@ def task(
 ) -> _BoundDecorator: ...
 @overload
 def task(
-    app: Celery | None = None,
-    /,
+    app: AppT,
     *,
     resources: Mapping[str, ResourceFactory] | None = None,
     **celery_options: Any,
 ) -> _Decorator: ...
+@overload
+def task(
+    *,
+    bind: Literal[True],
+    resources: Mapping[str, ResourceFactory] | None = None,
+    **celery_options: Any,
+) -> _BoundDecorator: ...
+@overload
+def task(
+    *,
+    resources: Mapping[str, ResourceFactory] | None = None,
+    **celery_options: Any,
+) -> _Decorator: ...
+@overload
+def task(app: F) -> SafeTask[F]: ...
 def task(
     app: Any = None,
-    /,
     *,
     resources: Mapping[str, ResourceFactory] | None = None,
     **celery_options: Any,
 ) -> Any:
     """Register a function as a Celery task and keep it callable as ``task.logic``.
 
-    ``app`` is the Celery app (``app.task`` registers it); without one the task is a
-    ``shared_task``. ``resources`` maps parameter names to zero-argument factories of
-    context managers opened around each task run. Every other keyword is a normal
-    Celery task option (``bind``, ``name``, ``base``, ``autoretry_for``, ...).
+        @celery_safe.task(app, resources={"db": Session}, autoretry_for=(IOError,))
+        def store(items, *, db): ...
 
-    With ``bind=True`` the function's first parameter is the task (as in Celery);
-    ``.logic`` is then bound to the task object, exactly like Celery's ``task.run``,
-    so ``.logic(...)`` takes the remaining parameters.
+    ``app`` is the Celery app (``app.task`` registers the task); without one it is a
+    ``shared_task``, registered on every app. ``resources`` maps parameter names to
+    zero-argument factories of context managers opened around each task run. Every
+    other keyword is a Celery task option (``bind``, ``name``, ``base``, ``queue``,
+    ``autoretry_for``, ...), passed through unchanged. Usable bare (``@task``) too.
+
+    With ``bind=True`` the function's first parameter is the task, as in Celery, and
+    ``.logic`` is bound to the task object exactly like Celery's ``task.run``:
+    ``.logic(...)`` takes the remaining parameters.
     """
     if app is not None and not isinstance(app, Celery) and callable(app):
         # Bare ``@celery_safe.task``: ``app`` is the decorated function.
@@ -119,7 +145,7 @@ def _register(
     resources: Mapping[str, ResourceFactory],
     options: dict[str, Any],
 ) -> Any:
-    if not callable(fn) or isinstance(fn, type):
+    if not callable(fn) or isinstance(fn, (type, staticmethod, classmethod)):
         raise TypeError(f"celery_safe.task decorates a function, got {fn!r}")
     for reserved in (LOGIC_ATTR, RESOURCES_ATTR):
         if reserved in options:
@@ -146,21 +172,25 @@ def _with_resources(
     """Wrap ``fn`` so each task run opens its resources; hide them from the task's signature."""
     signature = inspect.signature(fn)
     visible = [p for name, p in signature.parameters.items() if name not in resources]
+    wrapper: Callable[..., Any]
     if bind:
 
         @functools.wraps(fn)
         def run_bound(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with open_resources(self.name, resources) as opened:
-                return fn(self, *args, **kwargs, **opened)
+            return call_with_resources(self.name, resources, fn, (self, *args), kwargs)
 
         wrapper = run_bound
     else:
-        task_name = f"{fn.__module__}.{fn.__qualname__}"
 
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            with open_resources(task_name, resources) as opened:
-                return fn(*args, **kwargs, **opened)
+            return call_with_resources(_running_task_name, resources, fn, args, kwargs)
+
+        def _running_task_name() -> str:
+            from celery import current_task  # only when a resource failed
+
+            name = getattr(current_task, "name", None)
+            return str(name) if name else f"{fn.__module__}.{fn.__qualname__}"
 
         wrapper = run
     # Celery checks call arity against this signature: callers never pass resources.
