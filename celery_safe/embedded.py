@@ -12,6 +12,8 @@ WAL so worker processes and producers do not block each other's reads.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,31 @@ class SQLiteTransport(kombu_sqla.Transport):
 
     Channel = SQLiteChannel
     polling_interval = DEFAULT_POLLING_INTERVAL
+
+    #: The worker's loop waits up to 2 s per drain and notices a shutdown request only
+    #: between drains; waiting in slices lets a stopping worker exit within one slice.
+    drain_slice = 0.2
+
+    def drain_events(self, connection: Any, timeout: Any = None, **kwargs: Any) -> Any:
+        drain: Callable[..., None] = super().drain_events
+        if timeout is None or timeout <= self.drain_slice:
+            drain(connection, timeout=timeout, **kwargs)
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                drain(connection, timeout=min(self.drain_slice, max(remaining, 0)), **kwargs)
+                return
+            except TimeoutError:
+                if remaining <= self.drain_slice or _worker_stopping():
+                    raise
+
+
+def _worker_stopping() -> bool:
+    from celery.worker import state  # imported late: producers never load the worker
+
+    return state.should_stop is not None or state.should_terminate is not None
 
 
 class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]

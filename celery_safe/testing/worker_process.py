@@ -99,11 +99,12 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """Warm shutdown (SIGTERM), then SIGKILL if it does not exit in ``timeout``."""
+        """Warm shutdown (SIGTERM to the main process, which stops its own pool), then
+        SIGKILL to the whole group if it does not exit in ``timeout``."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
