@@ -260,6 +260,26 @@ CASES = [
         """,
     ),
     Case(
+        "two-starts-in-a-row-keep-their-comments-in-order",
+        """
+        @app.task
+        def t(a):
+            # first
+            r = add.delay(a)
+            # second
+            s = pure.delay(a)  # pure one
+            return r.get() + s.get()
+        """,
+        """
+        @app.task
+        def t(a):
+            # first
+            # second
+            # pure one
+            return add(a) + pure.logic(a)
+        """,
+    ),
+    Case(
         "comments-inside-the-call-are-kept",
         """
         @app.task

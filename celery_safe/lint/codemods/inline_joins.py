@@ -311,14 +311,15 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
             assert isinstance(planned, InProcessCall)
             notes = self._notes.setdefault(target, [])
             notes.extend(comment_line(f"dropped {option}") for option in planned.dropped)
-            if plan.removed is not None:
-                self._move_leading_lines(plan.removed)
+
+        for line in sorted(self._removed, key=self._range):
+            self._move_leading_lines(line)
 
     def _move_leading_lines(self, line: cst.SimpleStatementLine) -> None:
         """A removed ``r = other.delay(x)`` keeps its comments on the next statement."""
         suite = self.get_metadata(ParentNodeProvider, line)
         body = list(getattr(suite, "body", ()))
-        following = body[body.index(line) + 1]
+        following = next(s for s in body[body.index(line) + 1 :] if s not in self._removed)
         lines = [*line.leading_lines]
         trailing = line.trailing_whitespace.comment
         if trailing is not None:
