@@ -7,7 +7,7 @@
 (b) ``celery-safe check`` (read, pre-filter, parse, analyse, noqa, report) vs just
     reading and ``ast.parse``-ing the same files. Target: <= 2x.
 
-    .venv/bin/python benchmarks/lint_speed.py [--runs 3]
+    .venv/bin/python benchmarks/lint_speed.py [--runs 5]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def check_seconds(roots: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     files = corpus()
     site = Path(sysconfig.get_paths()["purelib"])
