@@ -1,3 +1,141 @@
-"""pytest plugin (entry point ``pytest11``): fixtures that catch joins inside tasks."""
+"""pytest plugin (entry point ``pytest11``): fixtures that catch joins inside tasks.
+
+    def test_store(celery_safe_app, celery_safe_worker):
+        assert store.delay([1, 2]).get(timeout=10) == 2   # a real worker thread pool
+
+Fixtures:
+
+- ``celery_safe_config`` — settings of the test app (memory broker, in-memory cache
+  result backend); override it in a ``conftest.py`` to change them.
+- ``celery_safe_app`` — a fresh Celery app with :func:`celery_safe.guard` on. Override
+  it to return your own app (the guard is switched on for it by the worker fixtures).
+- ``celery_safe_eager_app`` — the same app running tasks eagerly (``task_always_eager``).
+- ``celery_safe_worker`` — a real worker for ``celery_safe_app`` (threads pool, in a
+  thread of the test process, via Celery's ``start_worker``). Register tasks before
+  requesting it: the worker only consumes tasks it knew at start.
+- ``celery_safe_start_worker`` — the same as a context-manager factory, for tests that
+  define tasks first or need another pool or concurrency.
+- ``celery_safe_worker_process`` — a factory starting ``celery -A module worker``
+  subprocesses (:class:`celery_safe.testing.WorkerProcess`), stopped after the test.
+
+Celery itself lets ``.get()`` inside a task through in all of these; with the guard it
+raises :class:`celery_safe.JoinInTaskError`, so a suite catches it before production.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from celery.worker import WorkController
+
+    from celery_safe.testing import WorkerProcess
+
+__all__ = [
+    "celery_safe_app",
+    "celery_safe_config",
+    "celery_safe_eager_app",
+    "celery_safe_start_worker",
+    "celery_safe_worker",
+    "celery_safe_worker_process",
+]
+
+#: Seconds a worker gets to finish its tasks when the test ends.
+SHUTDOWN_TIMEOUT = 10.0
+
+StartWorker = Callable[..., contextlib.AbstractContextManager["WorkController"]]
+
+
+@pytest.fixture
+def celery_safe_config() -> dict[str, Any]:
+    """Settings of ``celery_safe_app``: in-process broker and result backend."""
+    return {
+        "broker_url": "memory://",
+        "result_backend": "cache+memory://",
+        "broker_connection_retry_on_startup": False,
+        "worker_hijack_root_logger": False,
+        "task_track_started": True,
+    }
+
+
+def _make_app(name: str, config: dict[str, Any]) -> Celery:
+    from celery import Celery
+
+    from celery_safe import guard
+
+    app = Celery(name, set_as_current=False)
+    app.conf.update(config)
+    return guard(app)
+
+
+@pytest.fixture
+def celery_safe_app(celery_safe_config: dict[str, Any]) -> Iterator[Celery]:
+    """A fresh Celery app with the join guard on (tasks run on a worker)."""
+    app = _make_app("celery_safe_test", celery_safe_config)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def celery_safe_eager_app(celery_safe_config: dict[str, Any]) -> Iterator[Celery]:
+    """A fresh Celery app with the join guard on, running every task eagerly."""
+    config = {**celery_safe_config, "task_always_eager": True, "task_eager_propagates": True}
+    app = _make_app("celery_safe_eager_test", config)
+    yield app
+    app.close()
+
+
+@contextlib.contextmanager
+def start_guarded_worker(
+    app: Celery, *, pool: str = "threads", concurrency: int = 2, **options: Any
+) -> Iterator[WorkController]:
+    """Celery's in-process test worker for ``app``, with the guard on for ``app``."""
+    from celery.contrib.testing.worker import start_worker
+
+    from celery_safe import guard
+
+    guard(app)
+    options.setdefault("perform_ping_check", False)
+    options.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
+    with start_worker(app, pool=pool, concurrency=concurrency, **options) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_safe_start_worker() -> StartWorker:
+    """``with celery_safe_start_worker(app, pool="threads", concurrency=2) as worker:``."""
+    return start_guarded_worker
+
+
+@pytest.fixture
+def celery_safe_worker(celery_safe_app: Celery) -> Iterator[WorkController]:
+    """A real worker (threads pool, 2 threads) consuming ``celery_safe_app``'s tasks."""
+    with start_guarded_worker(celery_safe_app) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_safe_worker_process() -> Iterator[Callable[..., WorkerProcess]]:
+    """Start ``celery -A module worker`` processes: ``celery_safe_worker_process("proj")``.
+
+    Keywords go to :class:`celery_safe.testing.WorkerProcess` (``pool``, ``concurrency``,
+    ``cwd``, ``env``...). The app needs a broker both processes reach (Redis, or
+    :mod:`celery_safe.embedded`); every worker started is stopped after the test.
+    """
+    from celery_safe.testing import WorkerProcess
+
+    started: list[WorkerProcess] = []
+
+    def start(app: str, **options: Any) -> WorkerProcess:
+        worker = WorkerProcess(app, **options)
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in reversed(started):
+        worker.stop()

@@ -1,0 +1,85 @@
+"""A guarded app for real worker processes: ``celery -A guarded_app worker -P <pool>``.
+
+The worker builds it from ``GUARDED_APP_DIR`` (embedded SQLite broker and backend) or
+``GUARDED_APP_REDIS`` (a Redis URL); the test process builds its own twin with
+:func:`create_app` on the same broker, so every pool gets a broker of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from typing import Any
+
+from celery import Celery, chain, group
+from celery.result import allow_join_result
+
+import celery_safe
+from celery_safe import embedded
+
+JOIN_TIMEOUT = 5
+
+
+def create_app(*, directory: str | None = None, redis_url: str | None = None) -> Celery:
+    app = Celery("guarded_app", set_as_current=False)
+    if directory:
+        embedded.configure(app, directory)
+    elif redis_url:
+        app.conf.update(broker_url=redis_url, result_backend=redis_url)
+    app.conf.worker_hijack_root_logger = False
+    celery_safe.guard(app)
+    _register(app)
+    return app
+
+
+def _register(app: Celery) -> None:
+    # ``shared=False``: Celery would otherwise register each task on every app made later.
+    task = functools.partial(celery_safe.task, app, shared=False)
+
+    @task(name="guarded.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @task(name="guarded.total")
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    @task(name="guarded.join_child")
+    def join_child() -> int:
+        return int(add.delay(1, 2).get(timeout=JOIN_TIMEOUT))
+
+    @task(name="guarded.join_unsafe_flag")
+    def join_unsafe_flag() -> int:
+        return int(add.delay(1, 2).get(timeout=JOIN_TIMEOUT, disable_sync_subtasks=False))
+
+    @task(name="guarded.join_allowed")
+    def join_allowed() -> int:
+        with allow_join_result():
+            return int(add.delay(1, 2).get(timeout=JOIN_TIMEOUT))
+
+    @task(name="guarded.join_group")
+    def join_group() -> list[int]:
+        return list(group(add.s(i, i) for i in range(2)).delay().join(timeout=JOIN_TIMEOUT))
+
+    @task(name="guarded.collect_chain")
+    def collect_chain() -> list[Any]:
+        return list(chain(add.s(1, 1), add.s(1)).delay().collect(timeout=JOIN_TIMEOUT))
+
+    @task(name="guarded.via_logic")
+    def via_logic() -> int:
+        return add.logic(1, 2) + add.logic(3, 4)
+
+    @task(name="guarded.where", bind=True)
+    def where(self: Any) -> dict[str, Any]:
+        return {
+            "guarded_task": celery_safe.current_guarded_task(),
+            "thread": threading.current_thread().name,
+            "pid": os.getpid(),
+            "hostname": self.request.hostname,
+        }
+
+
+app = create_app(
+    directory=os.environ.get("GUARDED_APP_DIR"), redis_url=os.environ.get("GUARDED_APP_REDIS")
+)
