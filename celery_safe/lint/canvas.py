@@ -62,15 +62,28 @@ class CanvasProblem:
 
 
 def mismatch(params: Params, npos: int, keywords: frozenset[str] | None) -> str | None:
-    """Why ``params`` cannot take ``npos`` positional arguments and ``keywords``, or None."""
-    if npos > len(params.positional) and not params.varargs:
-        return f"takes at most {len(params.positional)} positional argument(s)"
+    """Why ``params`` cannot bind ``npos`` positional arguments and ``keywords``, or None.
+
+    Python's own binding rules (``inspect.Signature.bind``); ``keywords=None`` means
+    the keywords are not known (``**options``) and only positional counts are checked.
+    """
+    names = [name for name, _ in params.positional]
+    if npos > len(names) and not params.varargs:
+        return f"takes at most {len(names)} positional argument(s)"
     if keywords is None:
         return None
+    posonly = set(names[: params.positional_only])
+    for i, name in enumerate(names[:npos]):
+        if name in keywords and name not in posonly:
+            return f"would get {name} twice (by position and by keyword)"
+    known = set(names) - posonly | {name for name, _ in params.keyword_only}
+    unexpected = sorted(k for k in keywords if k not in known)
+    if unexpected and not params.varkw:
+        return "takes no keyword " + ", ".join(unexpected)
     missing = [
         name
         for i, (name, default) in enumerate(params.positional)
-        if i >= npos and not default and (i < params.positional_only or name not in keywords)
+        if i >= npos and not default and (name in posonly or name not in keywords)
     ]
     missing += [
         name for name, default in params.keyword_only if not default and name not in keywords

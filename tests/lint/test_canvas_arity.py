@@ -1,0 +1,71 @@
+"""CSF201's arity check agrees with Python's own binding rules on generated signatures.
+
+Each example defines a task with a random signature (defaults, ``*args``,
+positional-only, keyword-only, ``**kwargs``, ``bind=True``), chains it after another
+task with random bound arguments, lints the module, and compares "CSF201 reported"
+with whether calling the same ``def`` as ``fn(parent_result, *args, **kwargs)`` raises
+``TypeError`` (a real call: ``inspect.Signature.bind`` rejects a positional-only name
+passed as a keyword even when ``**kwargs`` would take it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celery_safe.lint import check_source
+
+NAMES = ("a", "b", "c", "d", "e")
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[str, str, int, list[str]]:
+    names = list(NAMES)
+    n_positional = draw(st.integers(0, 3))
+    positional, names = names[:n_positional], names[n_positional:]
+    n_defaults = draw(st.integers(0, n_positional))
+    posonly = draw(st.integers(0, n_positional))
+    n_kwonly = draw(st.integers(0, 2))
+    kwonly, names = names[:n_kwonly], names[n_kwonly:]
+    kw_defaults = [draw(st.booleans()) for _ in kwonly]
+    parts = [p + ("=0" if i >= n_positional - n_defaults else "") for i, p in enumerate(positional)]
+    if posonly:
+        parts.insert(posonly, "/")
+    if draw(st.booleans()):
+        parts.append("*args")
+    elif kwonly:
+        parts.append("*")
+    parts += [k + ("=0" if d else "") for k, d in zip(kwonly, kw_defaults, strict=True)]
+    if draw(st.booleans()):
+        parts.append("**kwargs")
+    bind = draw(st.booleans())
+    params = ", ".join((["self"] if bind else []) + parts)
+    n_args = draw(st.integers(0, 3))
+    keywords = draw(st.lists(st.sampled_from([*NAMES, "z"]), max_size=2, unique=True))
+    return params, "True" if bind else "False", n_args, keywords
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(case=cases())
+def test_csf201_matches_python_binding(case: tuple[str, str, int, list[str]]) -> None:
+    params, bind, n_args, keywords = case
+    args = ", ".join([str(i) for i in range(n_args)] + [f"{k}=1" for k in keywords])
+    source = (
+        "from celery import Celery, chain\n"
+        "app = Celery()\n\n"
+        "@app.task\ndef first():\n    return 1\n\n"
+        f"@app.task(bind={bind})\ndef step({params}):\n    return 1\n\n"
+        f"chain(first.s(), step.s({args}))()\n"
+    )
+    namespace: dict[str, Callable[..., object]] = {}
+    exec(f"def step({params}):\n    return 1\n", namespace)  # the same def, to call
+    leading = ["self"] if bind == "True" else []
+    try:
+        namespace["step"](*leading, "parent", *range(n_args), **dict.fromkeys(keywords, 1))
+        python_fails = False
+    except TypeError:
+        python_fails = True
+    reported = [f for f in check_source(source) if f.code == "CSF201"]
+    assert bool(reported) == python_fails, (source, [f.message for f in reported])
