@@ -73,7 +73,7 @@ def mismatch(params: Params, npos: int, keywords: frozenset[str] | None) -> str 
     if keywords is None:
         return None
     posonly = set(names[: params.positional_only])
-    for i, name in enumerate(names[:npos]):
+    for name in names[:npos]:
         if name in keywords and name not in posonly:
             return f"would get {name} twice (by position and by keyword)"
     known = set(names) - posonly | {name for name, _ in params.keyword_only}
