@@ -9,13 +9,19 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
 from .index import FunctionInfo, ModuleIndex, build_index
 from .values import Value
 
-__all__ = ["HelperJoin", "ModuleAnalysis"]
+__all__ = ["TASK_ONLY_METHODS", "HelperJoin", "ModuleAnalysis"]
+
+#: Methods only a Celery task has: evidence that an imported name is a task.
+TASK_ONLY_METHODS = frozenset(
+    {"delay", "apply_async", "s", "si", "signature", "subtask", "map", "starmap", "chunks", "logic"}
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,17 @@ class ModuleAnalysis:
             self._running.discard(key)
         self.facts[key] = facts
         return facts
+
+    @cached_property
+    def task_like_names(self) -> frozenset[str]:
+        """Names this module also uses as Celery tasks (``x.delay``, ``x.s``...)."""
+        return frozenset(
+            node.value.id
+            for node in ast.walk(self.tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr in TASK_ONLY_METHODS
+            and isinstance(node.value, ast.Name)
+        )
 
     def all_facts(self) -> Iterator[FunctionFacts]:
         """The top level, then every function in source order."""

@@ -42,6 +42,7 @@ class Apply:
     node: ast.Call
     callee: str
     task: FunctionInfo | None
+    imported: str = ""  # qualified name, when the receiver is an import not resolved
 
 
 @dataclass(frozen=True)

@@ -303,9 +303,11 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         elif attr == "apply":
             base = self.value(func.value)
             if base is not None and base.kind == "task":
-                self.facts.applies.append(
-                    Apply(node, base.callee or ast.unparse(func.value), base.task)
-                )
+                task = base.task
+                if task is None and base.qualified:
+                    task = self.index.imported_task(base.qualified)
+                callee = base.callee or ast.unparse(func.value)
+                self.facts.applies.append(Apply(node, callee, task, base.qualified))
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
             if added is not None and added.kind in ("result", "results"):

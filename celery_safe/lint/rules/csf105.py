@@ -15,6 +15,10 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
         for apply in facts.applies:
             if apply.task is not None and apply.task is facts.info:
                 continue  # a task re-running itself eagerly is a different (odd) idea
+            if apply.task is None and apply.imported:
+                local = apply.callee.partition(".")[0]
+                if local not in report.analysis.task_like_names:
+                    continue  # why: an imported name with an .apply() is not proof of a task
             joined = [
                 j for j in facts.joins if j.value is not None and j.value.origin is apply.node
             ]
