@@ -9,6 +9,7 @@ about the same node. Canvas expressions come back with their shape
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -43,6 +44,10 @@ RESULT_FACTORIES = frozenset(
     }
 )
 RESULT_CLASSES = frozenset({"AsyncResult", "GroupResult", "ResultSet"})
+#: Builtins a process pool is commonly handed (``pool.apply_async(sum, ...)``).
+BUILTIN_FUNCTIONS = frozenset(
+    name for name in dir(builtins) if callable(getattr(builtins, name)) and name.islower()
+)
 CANVAS_FACTORIES = {
     f"{module}.{name}": name
     for module in ("celery", "celery.canvas")
@@ -179,6 +184,17 @@ class Evaluator:
                 return item.collection()
         return None
 
+    def passes_function(self, node: ast.Call) -> bool:
+        """Is the first argument a function? Celery's ``apply_async`` takes args there."""
+        if not node.args:
+            return False
+        first = node.args[0]
+        if isinstance(first, ast.Lambda):
+            return True
+        if isinstance(first, ast.Name) and first.id not in self.env:
+            return first.id in BUILTIN_FUNCTIONS or self.resolve_helper(first) is not None
+        return False
+
     def attribute_value(self, node: ast.Attribute) -> Value | None:
         qualified = self.imports.qualify(node)
         on_module = self.imports.is_module(node.value) or (
@@ -267,6 +283,8 @@ class Evaluator:
             return None
         kind = base.kind if base is not None else None
         if attr in ("delay", "apply_async"):
+            if kind in (None, "param") and attr == "apply_async" and self.passes_function(node):
+                return None  # pool.apply_async(func, args): a process pool, not Celery
             if kind in (None, "task", "canvas", "param"):
                 return Value("result", node, attr, ast.unparse(receiver))
             return None

@@ -174,6 +174,18 @@ def foreign_pools(items):
     return items
 
 
+class Crunch(Task):
+    def run(self, items):
+        # a process pool kept on the task: not typed, but it is handed a function
+        self.pool.apply_async(crunch_one, (items,)).get()
+        self.pool.apply_async(lambda: items).get()
+        return self.pool.apply_async(len, (items,)).get()
+
+
+def crunch_one(items):
+    return items
+
+
 def not_a_task(x):
     return add.delay(x, 1).get()
 
