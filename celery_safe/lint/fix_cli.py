@@ -20,7 +20,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from .codemods.fixer import FixOptions, FixResult, fix_source
+from .codemods.fixer import FixOptions, FixResult, fix_source, split_source
 from .codemods.taskdefs import ProjectTasks
 from .config import Config, ConfigError, load_config
 from .engine import InternalError
@@ -92,12 +92,15 @@ def fix_paths(
     summary = RunSummary()
     texts: dict[Path, str] = {}
     tasks = ProjectTasks(read=lambda p: texts.get(p) or _read_or_none(p))
-    for path in python_files(paths, config):
+    files = list(python_files(paths, config))
+    converted = _split_first(files, config, texts) if options.split_logic else {}
+    for path in files:
         try:
-            source, encoding = _read(path)
+            original, encoding = _read(path)
         except (OSError, UnicodeDecodeError, SyntaxError) as exc:
             summary.io_errors.append(f"{path}: cannot read: {exc}")
             continue
+        source = texts.get(path.resolve(), original)
         try:
             result = fix_source(source, str(path), options, config=config, tasks=tasks)
         except (SyntaxError, cst.ParserSyntaxError) as exc:
@@ -106,6 +109,8 @@ def fix_paths(
         except (InternalError, RecursionError) as exc:
             summary.broken.append(f"{path}: not fixed: {_one_line(exc)}")
             continue
+        result.source = original
+        result.converted = converted.get(path.resolve(), []) + result.converted
         summary.results.append(result)
         if result.changed:
             texts[path.resolve()] = result.fixed
@@ -116,6 +121,22 @@ def fix_paths(
                 except OSError as exc:
                     summary.io_errors.append(f"{path}: cannot write: {exc}")
     return summary
+
+
+def _split_first(
+    files: Sequence[Path], config: Config, texts: dict[Path, str]
+) -> dict[Path, list[str]]:
+    """``--split-logic`` over every file before any join is rewritten (see ``split_source``)."""
+    converted: dict[Path, list[str]] = {}
+    for path in files:
+        try:
+            text, names = split_source(_read(path)[0], str(path), config)
+        except (OSError, UnicodeDecodeError, SyntaxError, cst.ParserSyntaxError, RecursionError):
+            continue  # why: reported when the file itself is fixed
+        if names:
+            texts[path.resolve()] = text
+            converted[path.resolve()] = names
+    return converted
 
 
 def _read_or_none(path: Path) -> str | None:

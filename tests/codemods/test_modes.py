@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 import celery_safe
 from celery_safe.lint.codemods import FixOptions, fix_source
+from celery_safe.lint.config import Config
+from celery_safe.lint.fix_cli import fix_paths
 
 Loader = Callable[[str, str], ModuleType]
 SPLIT = FixOptions(split_logic=True)
@@ -198,3 +201,19 @@ def test_chains_mode_leaves_what_the_task_still_needs(body: str) -> None:
     source = CHAINS_BEFORE + "\n\n@app.task\ndef other():\n    " + body
     fixed = fix_source(source, "n.py", CHAINS).fixed
     assert "chain(" not in fixed[fixed.index("def other") :]
+
+
+def test_split_logic_converts_every_file_before_rewriting_joins(tmp_path: Path) -> None:
+    """The caller sorts first; its callee is converted anyway, so the join becomes .logic."""
+    (tmp_path / "a_flows.py").write_text(
+        "from z_jobs import app, double\n\n\n@app.task\ndef flow(x):\n"
+        "    return double.delay(x).get()\n"
+    )
+    (tmp_path / "z_jobs.py").write_text(
+        'from celery import Celery\n\napp = Celery("z")\n\n\n@app.task\ndef double(x):\n'
+        "    return 2 * x\n"
+    )
+    summary = fix_paths([tmp_path], SPLIT, Config(), write=True)
+    assert (tmp_path / "a_flows.py").read_text().endswith("    return double.logic(x)\n")
+    assert "@celery_safe.task(app)\ndef double" in (tmp_path / "z_jobs.py").read_text()
+    assert sorted(name for r in summary.results for name in r.converted) == ["double", "flow"]

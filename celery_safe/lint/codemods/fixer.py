@@ -27,7 +27,7 @@ from .report import Skipped
 from .split_logic import SplitTaskLogic, convertible_tasks
 from .taskdefs import ProjectTasks
 
-__all__ = ["FixOptions", "FixResult", "fix_source"]
+__all__ = ["FixOptions", "FixResult", "fix_source", "split_source"]
 
 #: A fix converges in one pass; the second only confirms it (and names what remains).
 MAX_PASSES = 3
@@ -63,6 +63,18 @@ def _wants_split(source: str, options: FixOptions, config: Config | None) -> boo
         return False
     index = build_index(ast.parse(source), config.task_decorators if config else ())
     return bool(convertible_tasks(index))
+
+
+def split_source(source: str, path: str, config: Config | None = None) -> tuple[str, list[str]]:
+    """``source`` with its task decorators converted (``--split-logic``), and their names.
+
+    A run over many files converts every file first, so that joins in any module then
+    see ``celery_safe.task`` callees (and call ``.logic``) whatever the file order.
+    """
+    if not _wants_split(source, FixOptions(split_logic=True), config):
+        return source, []
+    split = SplitTaskLogic(CodemodContext(filename=path))
+    return split.transform_module(cst.parse_module(source)).code, split.converted
 
 
 def fix_source(
