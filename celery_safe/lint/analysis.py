@@ -51,6 +51,7 @@ class ModuleAnalysis:
     ) -> ModuleAnalysis:
         index = index or build_index(tree, extra_decorators)
         analysis = cls(tree, index, FunctionFacts(None))
+        index.analysis = analysis
         flow = FunctionFlow(index, None, {}, analysis.summary)
         analysis.module = flow.run_module(tree.body)
         analysis.globals = flow.env
@@ -58,6 +59,9 @@ class ModuleAnalysis:
 
     def summary(self, info: FunctionInfo) -> FunctionFacts | None:
         """``info``'s facts, computed once; ``None`` while it is being computed (recursion)."""
+        owner = info.module.analysis if info.module is not None else None
+        if isinstance(owner, ModuleAnalysis) and owner is not self:
+            return owner.summary(info)  # a helper imported from another module
         key = id(info)
         if key in self.facts:
             return self.facts[key]

@@ -124,10 +124,20 @@ class Evaluator:
         return None
 
     def resolve_helper(self, func: ast.expr) -> FunctionInfo | None:
+        """The ``def`` a call goes to: local, enclosing, module-level, a method via
+        ``self``, or (``celery-safe check`` only) a function of another module."""
+        if isinstance(func, ast.Name) and func.id in self.env:
+            return None
         if isinstance(func, ast.Name):
-            if func.id in self.env:
-                return None
-            return self.index.resolve_local(self.info, func.id)
+            local = self.index.resolve_local(self.info, func.id)
+            if local is not None:
+                return local
+        if self.index.external is not None and isinstance(func, (ast.Name, ast.Attribute)):
+            qualified = self.imports.qualify(func)
+            if qualified is not None and qualified.partition(".")[0] not in FOREIGN_ROOTS:
+                found = self.index.imported(qualified)
+                if found is not None and found.task is None:
+                    return found
         if (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)

@@ -102,6 +102,8 @@ class FunctionInfo:
     local_defs: dict[str, FunctionInfo] = field(default_factory=dict)
     #: imports written inside this function's body (scoped to it, as Python scopes them)
     local_imports: ImportMap | None = None
+    #: the module it is defined in (differs from the checked one for imported helpers)
+    module: ModuleIndex | None = None
 
     @property
     def name(self) -> str:
@@ -130,11 +132,19 @@ class ModuleIndex:
     task_classes: set[str] = field(default_factory=set)
     #: module-level names bound to tasks: ``@app.task def add`` or ``add = app.task(f)``
     task_names: dict[str, FunctionInfo] = field(default_factory=dict)
-    #: finds tasks defined in other modules by qualified name (``celery-safe check`` only)
+    #: finds the ``def`` (task or function) a qualified name imported from another
+    #: module refers to (``celery-safe check`` only; see ``resolve.ModuleResolver``)
     external: Callable[[str], FunctionInfo | None] | None = None
+    #: where it was read from, and its analysis once one runs (set by those who know)
+    path: str = ""
+    analysis: object | None = None
+
+    def imported(self, qualified: str) -> FunctionInfo | None:
+        return self.external(qualified) if self.external is not None else None
 
     def imported_task(self, qualified: str) -> FunctionInfo | None:
-        return self.external(qualified) if self.external is not None else None
+        found = self.imported(qualified)
+        return found if found is not None and found.task is not None else None
 
     @property
     def tasks(self) -> Iterator[FunctionInfo]:
@@ -210,7 +220,7 @@ class _Indexer:
     def define(
         self, node: Function, scope: FunctionInfo | None, cls: str | None, prefix: str
     ) -> None:
-        info = FunctionInfo(node, prefix + node.name, scope, cls)
+        info = FunctionInfo(node, prefix + node.name, scope, cls, module=self.index)
         self.index.functions.append(info)
         if cls is not None:
             self.index.methods.setdefault(cls, {})[node.name] = info

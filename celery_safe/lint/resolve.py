@@ -1,26 +1,30 @@
-"""Cross-module task lookup for ``celery-safe check``: ``from proj.tasks import add``.
+"""Cross-module lookup for ``celery-safe check``: ``from proj.tasks import add``.
 
 Finds the imported module's file the way Python would from the importing file's
 package root (the folder above its top-most package), parses it once, indexes it
-(statements only) and returns the task definition, so canvas rules can check links
-whose tasks live in another module. flake8 checks files one at a time and does not
-use it.
+(statements only) and returns the ``def`` the name refers to: a task, so canvas rules
+can check links whose tasks live elsewhere, or a helper function, analysed on demand
+so CSF104 follows joins into other modules. flake8 checks files one at a time and
+does not use it.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
+from .analysis import ModuleAnalysis
 from .index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
 
-#: ``qualified name -> task definition`` (``None``: not a task we can see).
+#: ``qualified name -> definition`` (``None``: nothing we can see).
 TaskLookup = Callable[[str], "FunctionInfo | None"]
 
 
+@lru_cache(maxsize=1024)
 def _package_root(path: Path) -> Path:
     folder = path.parent
     while (folder / "__init__.py").is_file() and folder.parent != folder:
@@ -34,12 +38,14 @@ class ModuleResolver:
     def __init__(self, task_decorators: Sequence[str] = ()) -> None:
         self.task_decorators = tuple(task_decorators)
         self._indexes: dict[Path, ModuleIndex | None] = {}
+        self._files: dict[tuple[str, Path], Path | None] = {}
 
     def for_file(self, path: Path) -> TaskLookup:
         importer = path.resolve()
-        return lambda qualified: self.task(qualified, importer)
+        return lambda qualified: self.definition(qualified, importer)
 
-    def task(self, qualified: str, importer: Path) -> FunctionInfo | None:
+    def definition(self, qualified: str, importer: Path) -> FunctionInfo | None:
+        """The task or top-level function ``qualified`` names, seen from ``importer``."""
         module, _, name = qualified.rpartition(".")
         if not module or not name:
             return None
@@ -47,9 +53,17 @@ class ModuleResolver:
         if candidate is None or candidate == importer:
             return None
         index = self._index(candidate)
-        return index.task_names.get(name) if index is not None else None
+        if index is None:
+            return None
+        return index.task_names.get(name) or index.top_level.get(name)
 
     def _module_file(self, module: str, importer: Path) -> Path | None:
+        key = (module, importer.parent if module.startswith(".") else _package_root(importer))
+        if key not in self._files:
+            self._files[key] = self._find_module_file(module, importer)
+        return self._files[key]
+
+    def _find_module_file(self, module: str, importer: Path) -> Path | None:
         if module.startswith("."):
             level = len(module) - len(module.lstrip("."))
             base = importer.parent
@@ -66,10 +80,16 @@ class ModuleResolver:
         return None
 
     def _index(self, path: Path) -> ModuleIndex | None:
+        """The module's index, with an analysis attached (run lazily, per function)."""
         if path not in self._indexes:
+            self._indexes[path] = None
             try:
                 tree = ast.parse(path.read_bytes(), filename=str(path))
-                self._indexes[path] = build_index(tree, self.task_decorators)
+                index = build_index(tree, self.task_decorators)
             except (OSError, SyntaxError, ValueError, RecursionError):
-                self._indexes[path] = None
+                return None
+            index.path = str(path)
+            index.external = self.for_file(path)
+            ModuleAnalysis.of(tree, index)
+            self._indexes[path] = index
         return self._indexes[path]

@@ -191,3 +191,40 @@ def test_flake8_hides_opt_in_codes_until_extended(tmp_path: Path) -> None:
     assert flake8() == []
     (line,) = flake8("--extend-select", "CSF901")
     assert line.startswith(f"{target}:5:12: CSF901 price.delay(x).get() waits")
+
+
+def test_joins_in_helpers_of_other_modules_are_followed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "utils.py").write_text(
+        "def wait_all(results):\n    return [r.get() for r in results]\n\n"
+        "def harmless(results):\n    return len(results)\n"
+    )
+    (package / "tasks.py").write_text(
+        "from celery import shared_task\n"
+        "from shop.utils import harmless, wait_all\n"
+        "from . import utils\n\n"
+        "@shared_task\ndef fetch(i):\n    return i\n\n"
+        "@shared_task\ndef refresh(ids):\n"
+        "    pending = [fetch.delay(i) for i in ids]\n"
+        "    harmless(pending)\n"
+        "    return wait_all(pending), utils.wait_all(pending)\n"
+    )
+    code, out = run(capsys, package / "tasks.py", "--format", "json")
+    rows = json.loads(out)
+    assert code == 1
+    assert [(r["code"], r["line"], r["column"]) for r in rows] == [
+        ("CSF104", 13, 12),
+        ("CSF104", 13, 31),
+    ]
+    assert "refresh -> utils.wait_all (r.get(), line 2)" in rows[0]["message"]
+    assert rows[0]["detail"]["join_path"] == str((package / "utils.py").resolve())
+    flake8_view = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "CSF", str(package / "tasks.py")],
+        capture_output=True,
+        text=True,
+    )
+    assert flake8_view.stdout == ""  # flake8 sees one file at a time

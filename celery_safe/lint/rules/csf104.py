@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from ..findings import Finding
+from ..index import FunctionInfo
 from ..joins import call_text, join_detail
 from ..registry import Report, rule, span_of
 
@@ -14,8 +16,11 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None
         for reached in report.analysis.helper_joins(facts):
-            names = [facts.info.label, *(f.label for f in reached.path)]
+            names = [facts.info.label, *(_name(f, report) for f in reached.path)]
             detail = join_detail(reached.join)
+            owner = reached.path[-1].module
+            if owner is not None and owner is not report.analysis.index:
+                detail["join_path"] = owner.path  # spans in detail refer to that file
             detail["call_path"] = tuple(names)
             detail["helper_call"] = span_of(reached.call.node)
             yield report.finding(
@@ -27,3 +32,11 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
                 call=call_text(reached.join.node),
                 line=reached.join.node.lineno,
             )
+
+
+def _name(function: FunctionInfo, report: Report) -> str:
+    """``helper``, or ``utils.helper`` for a helper imported from another module."""
+    owner = function.module
+    if owner is None or owner is report.analysis.index or not owner.path:
+        return function.label
+    return f"{Path(owner.path).stem}.{function.label}"
