@@ -57,9 +57,10 @@ def celery_safe_config() -> dict[str, Any]:
     return {
         "broker_url": "memory://",
         "result_backend": "cache+memory://",
+        # The memory transport polls every second by default.
+        "broker_transport_options": {"polling_interval": 0.01},
         "broker_connection_retry_on_startup": False,
         "worker_hijack_root_logger": False,
-        "task_track_started": True,
     }
 
 

@@ -30,6 +30,7 @@ def create_app(*, directory: str | None = None, redis_url: str | None = None) ->
     app.conf.worker_hijack_root_logger = False
     celery_safe.guard(app)
     _register(app)
+    _register_states(app)
     return app
 
 
@@ -78,6 +79,28 @@ def _register(app: Celery) -> None:
             "pid": os.getpid(),
             "hostname": self.request.hostname,
         }
+
+
+def _register_states(app: Celery) -> None:
+    task = functools.partial(celery_safe.task, app, shared=False)
+
+    @task(name="guarded.flaky", bind=True, autoretry_for=(KeyError,), max_retries=3,
+          retry_backoff=False, default_retry_delay=0)
+    def flaky(self: Any) -> int:
+        if self.request.retries < 2:
+            raise KeyError("not yet")
+        return int(self.request.retries)
+
+    @task(name="guarded.fails_softly", bind=True)
+    def fails_softly(self: Any) -> None:
+        celery_safe.report_progress(self, 1, 2, stage="checking")
+        raise celery_safe.report_failure(self, ValueError("bundle 'x' has no meta.yaml"))
+
+    @task(name="guarded.reads_state")
+    def reads_state(task_id: str) -> list[Any]:
+        # Non-blocking reads inside a task: allowed, and decodable in the worker.
+        result = app.AsyncResult(task_id)
+        return [result.state, type(result.result).__name__, str(result.result)]
 
 
 app = create_app(

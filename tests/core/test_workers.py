@@ -118,3 +118,17 @@ def test_joins_outside_tasks_work_in_every_thread(worker: Worker) -> None:
     for thread in threads:
         thread.join(TIMEOUT)
     assert results == {0: 0, 1: 2, 2: 4}
+
+
+def test_celery_options_work_on_a_worker(worker: Worker) -> None:
+    assert run(worker.app, "guarded.flaky") == 2  # autoretry_for, retried twice
+
+
+def test_a_reported_failure_decodes_everywhere(worker: Worker) -> None:
+    result = worker.app.tasks["guarded.fails_softly"].delay()
+    with pytest.raises(ValueError, match=r"has no meta\.yaml"):
+        result.get(timeout=TIMEOUT)
+    assert result.state == "FAILURE" and isinstance(result.result, ValueError)
+    read_back = run(worker.app, "guarded.reads_state", result.id)
+    assert read_back == ["FAILURE", "ValueError", "bundle 'x' has no meta.yaml"]
+    assert "Exception information must include" not in worker.process.log_text()

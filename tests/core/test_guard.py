@@ -1,0 +1,257 @@
+"""The guard in-process: eager mode, Celery's test worker, threads, idempotence."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery import Celery, chain, chord, group
+from celery.contrib.testing.worker import start_worker
+from celery.result import AsyncResult, GroupResult, ResultSet, allow_join_result
+
+import celery_safe
+from celery_safe import JoinInTaskError, current_guarded_task, guard, is_guarded
+
+TIMEOUT = 10
+
+
+def make_app(name: str, **config: Any) -> Celery:
+    app = Celery(name, set_as_current=False)
+    app.conf.update(
+        broker_url="memory://", result_backend="cache+memory://",
+        worker_hijack_root_logger=False, broker_transport_options={"polling_interval": 0.01},
+        **config,
+    )
+    return app
+
+
+@pytest.fixture
+def eager_app() -> Iterator[Celery]:
+    app = guard(make_app("eager", task_always_eager=True, task_eager_propagates=True))
+    yield app
+    app.close()
+
+
+def test_guard_returns_the_app_is_idempotent_and_checks_its_argument() -> None:
+    app = make_app("twice")
+    assert not is_guarded(app)
+    assert guard(app) is app and guard(app) is app
+    assert is_guarded(app)
+    assert not AsyncResult.get.__wrapped__.__name__.startswith("method")
+    assert not hasattr(AsyncResult.get.__wrapped__, "__celery_safe_guarded__")  # wrapped once
+    with pytest.raises(TypeError, match="expected a Celery app"):
+        guard("proj")  # type: ignore[arg-type]
+
+
+def test_eager_join_inside_a_task_raises_naming_the_task(eager_app: Celery) -> None:
+    @celery_safe.task(eager_app, shared=False)
+    def child() -> int:
+        return 1
+
+    @celery_safe.task(eager_app, shared=False, name="proj.parent")
+    def parent() -> int:
+        return int(child.delay().get())
+
+    with pytest.raises(JoinInTaskError, match=r"'proj\.parent' called EagerResult\.get") as caught:
+        parent.delay()
+    assert caught.value.task_name == "proj.parent"
+    assert "child.logic" not in str(caught.value) and "`other.logic(...)`" in str(caught.value)
+    # Outside any task the same join works.
+    assert child.delay().get() == 1
+
+
+@pytest.mark.parametrize(
+    "join",
+    [
+        pytest.param(lambda r: r.get(disable_sync_subtasks=False), id="disable_sync_subtasks"),
+        pytest.param(lambda r: r.wait(), id="wait"),
+        pytest.param(lambda r: list(r.collect()), id="collect"),
+        pytest.param(lambda r: r.get_leaf(), id="get_leaf"),
+    ],
+)
+def test_every_blocking_method_is_refused(eager_app: Celery, join: Any) -> None:
+    @celery_safe.task(eager_app, shared=False)
+    def child() -> int:
+        return 1
+
+    @celery_safe.task(eager_app, shared=False)
+    def parent() -> Any:
+        return join(child.delay())
+
+    with pytest.raises(JoinInTaskError):
+        parent.delay()
+
+
+def test_allow_join_result_is_refused_in_user_tasks(eager_app: Celery) -> None:
+    @celery_safe.task(eager_app, shared=False)
+    def child() -> int:
+        return 1
+
+    @celery_safe.task(eager_app, shared=False)
+    def parent() -> int:
+        with allow_join_result():
+            return int(child.delay().get())
+
+    with pytest.raises(JoinInTaskError):
+        parent.delay()
+
+
+@pytest.mark.parametrize("kind", ["ResultSet.join", "ResultSet.get", "join_native", "GroupResult"])
+def test_result_sets_are_refused(eager_app: Celery, kind: str) -> None:
+    @celery_safe.task(eager_app, shared=False)
+    def child(i: int) -> int:
+        return i
+
+    @celery_safe.task(eager_app, shared=False)
+    def parent() -> Any:
+        results = [child.delay(i) for i in range(2)]
+        if kind == "GroupResult":
+            return group(child.s(i) for i in range(2)).delay().join()
+        rs = ResultSet(results)
+        return {"ResultSet.join": rs.join, "ResultSet.get": rs.get,
+                "join_native": rs.join_native}[kind]()
+
+    with pytest.raises(JoinInTaskError, match="ResultSet"):
+        parent.delay()
+
+
+def test_invert_signature_is_refused(eager_app: Celery) -> None:
+    """``~sig`` joins inside Celery's canvas module on behalf of the task: still refused."""
+    @celery_safe.task(eager_app, shared=False)
+    def child() -> int:
+        return 1
+
+    @celery_safe.task(eager_app, shared=False)
+    def parent() -> int:
+        return int(~child.s())
+
+    with pytest.raises(JoinInTaskError):
+        parent.delay()
+
+
+def test_eager_chains_and_chords_started_by_a_task_still_run(eager_app: Celery) -> None:
+    """Celery's eager ``chain.apply``/``chord.apply`` join internally: allowed."""
+    @celery_safe.task(eager_app, shared=False)
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @celery_safe.task(eager_app, shared=False)
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    @celery_safe.task(eager_app, shared=False)
+    def parent() -> list[str]:
+        chain(add.s(1, 2), add.s(3)).delay()
+        chord([add.s(1, 1), add.s(2, 2)], total.s()).delay()
+        return ["started"]
+
+    assert parent.delay().get() == ["started"]
+    assert chain(add.s(1, 2), add.s(3)).delay().get() == 6
+
+
+def test_a_task_joining_inside_the_chain_it_runs_is_still_refused(eager_app: Celery) -> None:
+    @celery_safe.task(eager_app, shared=False)
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @celery_safe.task(eager_app, shared=False)
+    def joins(x: int) -> int:
+        return x + int(add.delay(1, 1).get())
+
+    with pytest.raises(JoinInTaskError, match="joins"):
+        chain(add.s(1, 2), joins.s()).delay()
+
+
+def test_guard_state_is_per_thread(eager_app: Celery) -> None:
+    """While a task runs (and blocks) in one thread, joins in other threads work.
+
+    The blocked task runs through ``.apply()``: Celery 5.7's eager ``.delay()`` sets a
+    process-wide "joins would block" flag for its duration, which would make Celery
+    itself refuse joins in every other thread.
+    """
+    inside, release = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    @celery_safe.task(eager_app, shared=False, name="proj.blocker")
+    def blocker() -> str | None:
+        seen["inside"] = current_guarded_task()
+        inside.set()
+        release.wait(TIMEOUT)
+        return current_guarded_task()
+
+    @celery_safe.task(eager_app, shared=False)
+    def quick() -> int:
+        return 7
+
+    thread = threading.Thread(target=lambda: seen.update(result=blocker.apply().get()))
+    thread.start()
+    assert inside.wait(TIMEOUT)
+    assert current_guarded_task() is None
+    assert quick.delay().get() == 7  # main thread: not inside a task
+    other: list[int] = []
+    helper = threading.Thread(target=lambda: other.append(quick.delay().get()))
+    helper.start()
+    helper.join(TIMEOUT)
+    release.set()
+    thread.join(TIMEOUT)
+    assert other == [7]
+    assert seen == {"inside": "proj.blocker", "result": "proj.blocker"}
+    assert current_guarded_task() is None
+
+
+def test_unguarded_apps_are_left_alone() -> None:
+    app = make_app("plain", task_always_eager=True)
+
+    @app.task(shared=False)
+    def child() -> int:
+        return 1
+
+    @app.task(shared=False)
+    def parent() -> int:
+        return int(child.apply().get())
+
+    assert not is_guarded(app)
+    # (Celery 5.7 refuses eager ``.delay().get()`` by itself; ``.apply()`` it allows.)
+    assert parent.apply().get() == 1
+    app.close()
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("pool", ["threads", "solo"])
+def test_celery_test_worker_refuses_joins_and_runs_chords(pool: str) -> None:
+    """``start_worker`` (which turns Celery's own check off) with the cache backend."""
+    app = guard(make_app(f"start-worker-{pool}"))
+
+    @celery_safe.task(app, shared=False, name="sw.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @celery_safe.task(app, shared=False, name="sw.total")
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    @celery_safe.task(app, shared=False, name="sw.parent")
+    def parent() -> int:
+        return int(add.delay(1, 2).get(timeout=2))
+
+    concurrency = 2 if pool == "threads" else 1
+    with start_worker(app, pool=pool, concurrency=concurrency, perform_ping_check=False,
+                      shutdown_timeout=TIMEOUT):
+        with pytest.raises(JoinInTaskError, match=r"sw\.parent"):
+            parent.delay().get(timeout=TIMEOUT)
+        # Chord bookkeeping in the cache backend joins the header: allowed.
+        assert chord(add.s(i, i) for i in range(3))(total.s()).get(timeout=TIMEOUT) == 6
+        assert add.delay(2, 2).get(timeout=TIMEOUT) == 4
+    app.close()
+
+
+def test_group_result_restore_join_outside_tasks(eager_app: Celery) -> None:
+    @celery_safe.task(eager_app, shared=False)
+    def child(i: int) -> int:
+        return i
+
+    result = group(child.s(i) for i in range(3)).delay()
+    assert isinstance(result, GroupResult)
+    assert result.join() == [0, 1, 2]
