@@ -240,7 +240,7 @@ class Evaluator:
             return self.method_value(node, func)
         qualified = self.imports.qualify(func)
         if qualified is not None:
-            return self.factory_value(node, qualified)
+            return self.factory_value(node, qualified) or self.helper_returns(func)
         if isinstance(func, ast.Name):
             if func.id in CONTAINERS and node.args and func.id not in self.env:
                 inner = self.value(node.args[0])
@@ -251,12 +251,19 @@ class Evaluator:
         called = self.value(func)
         if called is not None:
             return self.apply_value(node, called)
+        return self.helper_returns(func)
+
+    def helper_returns(self, func: ast.expr) -> Value | None:
+        """What a call to a helper returns, when the helper returns a Celery result."""
         callee = self.resolve_helper(func)
-        if callee is not None and callee.task is None:
-            summary = self.summary(callee)
-            if summary is not None:
-                return summary.returns
-        return None
+        if callee is None or callee.task is not None:
+            return None
+        summary = self.summary(callee)
+        returned = summary.returns if summary is not None else None
+        owner = callee.module
+        if returned is not None and owner is not None and owner is not self.index:
+            returned = replace(returned, origin_path=returned.origin_path or owner.path)
+        return returned
 
     def apply_value(self, node: ast.Call, called: Value) -> Value | None:
         if called.kind == "result_class":
@@ -287,7 +294,7 @@ class Evaluator:
         if qualified is not None and (self.imports.is_module(receiver) or "." in qualified):
             found = self.factory_value(node, qualified)
             if found is not None or self.imports.is_module(receiver):
-                return found
+                return found or self.helper_returns(func)
         base = self.value(receiver)
         if base is not None and base.kind == "foreign":
             return None
@@ -333,7 +340,7 @@ class Evaluator:
                 return base.element()
             if attr in CONTAINER_SAME:
                 return base
-        return None
+        return self.helper_returns(func)  # self.method(...), utils.helper(...)
 
     # -- canvas shapes ------------------------------------------------------------
     def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Sig:

@@ -34,4 +34,6 @@ def join_detail(join: Join) -> dict[str, object]:
             callee=value.callee,
             via=value.via,
         )
+        if value.origin_path:
+            detail["origin_path"] = value.origin_path  # ``origin`` is a span in that file
     return detail

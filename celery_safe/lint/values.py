@@ -36,6 +36,7 @@ class Value:
     canvas: Canvas | None = None  # for kind "canvas"
     task: FunctionInfo | None = None  # for kind "task", when its definition is known
     qualified: str = ""  # for kind "task": the imported name, to look the definition up
+    origin_path: str = ""  # set when ``origin`` is in another file (an imported helper)
     join: str = ""  # for kind "join_method"
     base: Value | None = None  # for kind "join_method": the result it is bound to
 

@@ -201,7 +201,8 @@ def test_joins_in_helpers_of_other_modules_are_followed(
     (package / "__init__.py").write_text("")
     (package / "utils.py").write_text(
         "def wait_all(results):\n    return [r.get() for r in results]\n\n"
-        "def harmless(results):\n    return len(results)\n"
+        "def harmless(results):\n    return len(results)\n\n"
+        "def start(i):\n    from shop.tasks import fetch\n\n    return fetch.delay(i)\n"
     )
     (package / "tasks.py").write_text(
         "from celery import shared_task\n"
@@ -211,7 +212,7 @@ def test_joins_in_helpers_of_other_modules_are_followed(
         "@shared_task\ndef refresh(ids):\n"
         "    pending = [fetch.delay(i) for i in ids]\n"
         "    harmless(pending)\n"
-        "    return wait_all(pending), utils.wait_all(pending)\n"
+        "    return wait_all(pending), utils.wait_all(pending), utils.start(1).get()\n"
     )
     code, out = run(capsys, package / "tasks.py", "--format", "json")
     rows = json.loads(out)
@@ -219,9 +220,11 @@ def test_joins_in_helpers_of_other_modules_are_followed(
     assert [(r["code"], r["line"], r["column"]) for r in rows] == [
         ("CSF104", 13, 12),
         ("CSF104", 13, 31),
+        ("CSF101", 13, 56),
     ]
     assert "refresh -> utils.wait_all (r.get(), line 2)" in rows[0]["message"]
     assert rows[0]["detail"]["join_path"] == str((package / "utils.py").resolve())
+    assert rows[2]["detail"]["origin_path"] == str((package / "utils.py").resolve())
     flake8_view = subprocess.run(
         [sys.executable, "-m", "flake8", "--select", "CSF", str(package / "tasks.py")],
         capture_output=True,
