@@ -68,9 +68,6 @@ def report_progress(task: Any, current: int | float, total: int | float, **info:
     """
     if total < 0 or current < 0:
         raise ValueError(f"report_progress: current={current!r} and total={total!r} must be >= 0")
-    overlap = {"current", "total"} & info.keys()
-    if overlap:
-        raise ValueError(f"report_progress: {sorted(overlap)} are set from the arguments")
     task_id = _running_id(task)
     if task_id is None or isinstance(task.backend, DisabledBackend):
         return False
