@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from .canvas import Chain, Chord, Group, Sig
 from .facts import FunctionFacts
-from .imports import FOREIGN_ROOTS
+from .imports import FOREIGN_ROOTS, dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import JOINS, Value
 
@@ -160,6 +160,9 @@ class Evaluator:
         if isinstance(node, ast.Call):
             return self.call_value(node)
         if isinstance(node, ast.Attribute):
+            name = dotted(node)
+            if name is not None and name in self.env:
+                return self.env[name]
             return self.attribute_value(node)
         if isinstance(node, ast.Subscript):
             base = self.value(node.value)

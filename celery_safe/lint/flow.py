@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from .canvas import Sig, problems
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
+from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import JOINS, Value
 
@@ -106,6 +107,12 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
             and value.kind in ("result", "results")
         ):
             self.env[target.value.id] = value.collection().named(target.value.id)
+        elif isinstance(target, ast.Attribute) and (name := dotted(target)) is not None:
+            # ``self.pending = x.delay()``: tracked under "self.pending" in this function
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value.named(name)
 
     # -- statements -----------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:

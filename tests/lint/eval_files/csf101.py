@@ -111,6 +111,14 @@ class Checkout(Task):
         return AsyncResult(task_id).get()
 
 
+class Stateful(Task):
+    def run(self, cart):
+        self.pending = add.delay(cart, 1)
+        self.pending.get()  # CSF101: 9
+        self.pending = None
+        return self.pending
+
+
 class CheckoutAgain(Checkout):
     def after_return(self, *args):
         add.delay(1, 2).get()  # CSF101: 9
