@@ -24,6 +24,7 @@ from .codemods.fixer import FixOptions, FixResult, fix_source, split_source
 from .codemods.taskdefs import ProjectTasks
 from .config import Config, ConfigError, load_config
 from .engine import InternalError
+from .resolve import ModuleResolver
 
 __all__ = ["fix_main", "fix_paths", "python_files"]
 
@@ -93,6 +94,7 @@ def fix_paths(
     texts: dict[Path, str] = {}
     tasks = ProjectTasks(read=lambda p: texts.get(p) or _read_or_none(p))
     files = list(python_files(paths, config))
+    resolver = ModuleResolver(config.task_decorators)
     converted = _split_first(files, config, texts) if options.split_logic else {}
     for path in files:
         try:
@@ -102,7 +104,14 @@ def fix_paths(
             continue
         source = texts.get(path.resolve(), original)
         try:
-            result = fix_source(source, str(path), options, config=config, tasks=tasks)
+            result = fix_source(
+                source,
+                str(path),
+                options,
+                config=config,
+                tasks=tasks,
+                tasks_elsewhere=resolver.for_file(path),
+            )
         except (SyntaxError, cst.ParserSyntaxError) as exc:
             summary.broken.append(f"{path}: syntax error, not fixed: {_one_line(exc)}")
             continue

@@ -21,6 +21,7 @@ from ..config import Config
 from ..engine import check_source
 from ..findings import Finding
 from ..index import build_index
+from ..resolve import TaskLookup
 from .chains import ChainSequentialJoins
 from .inline_joins import InlineTaskJoins
 from .report import Skipped
@@ -84,11 +85,20 @@ def fix_source(
     *,
     config: Config | None = None,
     tasks: ProjectTasks | None = None,
+    tasks_elsewhere: TaskLookup | None = None,
 ) -> FixResult:
-    """Rewrite ``source``; ``SyntaxError``/``libcst.ParserSyntaxError`` when it does not parse."""
+    """Rewrite ``source``; ``SyntaxError``/``libcst.ParserSyntaxError`` when it does not parse.
+
+    ``tasks_elsewhere`` is the engine's cross-module lookup (as ``celery-safe check``
+    uses it), so ``fix`` sees exactly the findings ``check`` reports.
+    """
     options = options or FixOptions()
     tasks = tasks or ProjectTasks()
-    findings = check_source(source, path, config)
+
+    def check(text: str) -> list[Finding]:
+        return check_source(text, path, config, tasks_elsewhere=tasks_elsewhere)
+
+    findings = check(source)
     result = FixResult(path, source, source)
     if not findings and not _wants_split(source, options, config):
         return result
@@ -101,7 +111,7 @@ def fix_source(
         if tree.code != current:
             current = tree.code
             tasks.forget(Path(path))
-            findings = check_source(current, path, config)
+            findings = check(current)
     for _ in range(MAX_PASSES):
         if options.chains:
             chains = ChainSequentialJoins(CodemodContext(filename=path), findings, tasks)
@@ -111,7 +121,7 @@ def fix_source(
                 result.rewritten += chains.rewritten
                 current = tree.code
                 tasks.forget(Path(path))
-                findings = check_source(current, path, config)
+                findings = check(current)
         inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks)
         tree = inline.transform_module(tree)
         result.rewritten += inline.rewritten
@@ -120,6 +130,6 @@ def fix_source(
             break
         current = tree.code
         tasks.forget(Path(path))
-        findings = check_source(current, path, config)
+        findings = check(current)
     result.fixed = current
     return result

@@ -57,7 +57,13 @@ def comment_line(note: str) -> cst.EmptyLine:
 
 
 def find_findings(source: str, path: str) -> list[Finding]:
-    """The lint engine's findings (imported late: only fixing needs the engine here)."""
-    from ..engine import check_source
+    """The lint engine's findings, as ``celery-safe check`` reports them (with tasks
+    imported from the project's other modules resolved); imported late."""
+    from pathlib import Path
 
-    return list(check_source(source, path))
+    from ..engine import check_source
+    from ..resolve import ModuleResolver
+
+    file = Path(path)
+    elsewhere = ModuleResolver().for_file(file) if file.is_file() else None
+    return list(check_source(source, path, tasks_elsewhere=elsewhere))
