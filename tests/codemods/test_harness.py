@@ -103,6 +103,12 @@ def flow(x):
 
 
 @app.task
+def eager(x):
+    # .apply() of an imported task: reported only with the engine's cross-module lookup
+    return triple.apply(args=[x]).get()
+
+
+@app.task
 def loud(x):
     return noisy.delay(x).get()
 
@@ -115,6 +121,12 @@ FLOWS_FIXED = """\
 @app.task
 def flow(x):
     return double.logic(x) + triple(x) + jobs.double.logic(x)
+
+
+@app.task
+def eager(x):
+    # .apply() of an imported task: reported only with the engine's cross-module lookup
+    return triple(x)
 """
 
 
