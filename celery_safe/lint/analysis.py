@@ -39,8 +39,8 @@ class ModuleAnalysis:
     index: ModuleIndex
     module: FunctionFacts
     globals: dict[str, Value] = field(default_factory=dict)
-    facts: dict[int, FunctionFacts] = field(default_factory=dict)
-    _running: set[int] = field(default_factory=set)
+    facts: dict[tuple[int, bool], FunctionFacts] = field(default_factory=dict)
+    _running: set[tuple[int, bool]] = field(default_factory=set)
 
     @classmethod
     def of(
@@ -52,29 +52,45 @@ class ModuleAnalysis:
         index = index or build_index(tree, extra_decorators)
         analysis = cls(tree, index, FunctionFacts(None))
         index.analysis = analysis
-        flow = FunctionFlow(index, None, {}, analysis.summary)
+        flow = FunctionFlow(index, None, {}, analysis.summary_without_imports)
         analysis.module = flow.run_module(tree.body)
         analysis.globals = flow.env
         return analysis
 
-    def summary(self, info: FunctionInfo) -> FunctionFacts | None:
-        """``info``'s facts, computed once; ``None`` while it is being computed (recursion)."""
-        owner = info.module.analysis if info.module is not None else None
-        if isinstance(owner, ModuleAnalysis) and owner is not self:
-            return owner.summary(info)  # a helper imported from another module
-        key = id(info)
+    def summary(self, info: FunctionInfo, follow_imports: bool = True) -> FunctionFacts | None:
+        """``info``'s facts, computed once; ``None`` while it is being computed (recursion).
+
+        ``follow_imports`` lets the flow analyse helpers of other modules (only
+        ``celery-safe check`` can); it is asked for tasks and what they reach, not
+        for the rest of a module, whose canvases are all that matters there.
+        """
+        module = info.module
+        if module is not None and module is not self.index:
+            owner = module.analysis
+            if owner is None and module.tree is not None:
+                owner = ModuleAnalysis.of(module.tree, module)
+            if isinstance(owner, ModuleAnalysis):
+                return owner.summary(info, follow_imports)  # a helper of another module
+            return None
+        key = (id(info), follow_imports)
         if key in self.facts:
             return self.facts[key]
+        if not follow_imports and (id(info), True) in self.facts:
+            return self.facts[(id(info), True)]
         if key in self._running:
             return None
         self._running.add(key)
         try:
-            flow = FunctionFlow(self.index, info, self.globals, self.summary)
+            follow = self.summary if follow_imports else self.summary_without_imports
+            flow = FunctionFlow(self.index, info, self.globals, follow, follow_imports)
             facts = flow.run_function()
         finally:
             self._running.discard(key)
         self.facts[key] = facts
         return facts
+
+    def summary_without_imports(self, info: FunctionInfo) -> FunctionFacts | None:
+        return self.summary(info, follow_imports=False)
 
     @cached_property
     def task_like_names(self) -> frozenset[str]:
@@ -91,7 +107,7 @@ class ModuleAnalysis:
         """The top level, then every function in source order."""
         yield self.module
         for info in self.index.functions:
-            facts = self.summary(info)
+            facts = self.summary(info, follow_imports=info.task is not None)
             if facts is not None:
                 yield facts
 

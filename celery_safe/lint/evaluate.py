@@ -94,12 +94,15 @@ class Evaluator:
         info: FunctionInfo | None,
         global_env: Env,
         summary: Callable[[FunctionInfo], FunctionFacts | None],
+        follow_imports: bool = False,
     ) -> None:
         self.index = index
         self.imports = index.imports_for(info)
         self.info = info
         self.globals = global_env
         self.summary = summary
+        #: may calls resolve to functions of other modules (``celery-safe check``)?
+        self.follow_imports = follow_imports and index.external is not None
         self.env: Env = {}
         self.comprehension_values: dict[int, Value | None] = {}
 
@@ -132,7 +135,7 @@ class Evaluator:
             local = self.index.resolve_local(self.info, func.id)
             if local is not None:
                 return local
-        if self.index.external is not None and isinstance(func, (ast.Name, ast.Attribute)):
+        if self.follow_imports and isinstance(func, (ast.Name, ast.Attribute)):
             qualified = self.imports.qualify(func)
             if qualified is not None and qualified.partition(".")[0] not in FOREIGN_ROOTS:
                 found = self.index.imported(qualified)

@@ -47,8 +47,9 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         info: FunctionInfo | None,
         global_env: Env,
         summary: Callable[[FunctionInfo], FunctionFacts | None],
+        follow_imports: bool = False,
     ) -> None:
-        super().__init__(index, info, global_env, summary)
+        super().__init__(index, info, global_env, summary, follow_imports)
         self.facts = FunctionFacts(info)
         #: the ``allow_join_result()`` blocks we are in, innermost last
         self.allowing: list[ast.Call] = []

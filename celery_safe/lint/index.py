@@ -137,6 +137,7 @@ class ModuleIndex:
     external: Callable[[str], FunctionInfo | None] | None = None
     #: where it was read from, and its analysis once one runs (set by those who know)
     path: str = ""
+    tree: ast.Module | None = None
     analysis: object | None = None
 
     def imported(self, qualified: str) -> FunctionInfo | None:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from .analysis import ModuleAnalysis
 from .index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
@@ -88,8 +87,7 @@ class ModuleResolver:
                 index = build_index(tree, self.task_decorators)
             except (OSError, SyntaxError, ValueError, RecursionError):
                 return None
-            index.path = str(path)
+            index.path, index.tree = str(path), tree  # analysed only if a helper is used
             index.external = self.for_file(path)
-            ModuleAnalysis.of(tree, index)
             self._indexes[path] = index
         return self._indexes[path]
