@@ -34,6 +34,12 @@ class Finding:
     - ``callee``: source text of the task expression the result came from (``"other"``)
     - ``via``: the variable names the result flowed through, in order (may be empty)
     - ``call_path`` (CSF104): the chain of function names from the task to the join
+
+    Also present: ``join_span`` (the join call, e.g. inside the helper for CSF104),
+    ``helper_call`` (CSF104: the call in the task), and — ``celery-safe check`` only,
+    when a helper lives in another module — ``join_path`` / ``origin_path``: the file
+    that ``join_span`` / ``origin`` refer to. CSF103 carries ``joins``: the spans of
+    the joins its ``allow_join_result()`` block covers.
     """
 
     code: str
