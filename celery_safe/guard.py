@@ -3,10 +3,14 @@
 Celery refuses ``result.get()`` inside a task only in prefork workers, and only while
 ``disable_sync_subtasks`` is left on. Threads and solo pools, eager mode, gevent and
 ``celery.contrib.testing.worker.start_worker`` let the join through, where it deadlocks
-or hides the bug until production. ``guard(app)`` tracks, per thread, which of ``app``'s
-tasks is running (``task_prerun``/``task_postrun``) and makes every blocking join on a
-Celery result raise :class:`JoinInTaskError` while one is. Joins outside tasks (views,
-scripts, tests) keep working.
+or hides the bug until production. After ``guard(app)``, every blocking join on a
+Celery result raises :class:`JoinInTaskError` while one of ``app``'s tasks runs in the
+calling thread. Joins outside tasks (views, scripts, tests) keep working.
+
+"Runs" is read from Celery's own per-thread stack of executing tasks (the one behind
+``current_task``), which Celery's tracer maintains in every pool and in eager mode: the
+guard costs nothing per task, only a lookup when a join happens. A task called as a
+plain function (``task(...)``, like ``.logic``) does not count as running.
 
 Celery's own machinery joins by design and stays allowed: eager application of chains
 and chords (``chain.apply``), chord bookkeeping in result backends
@@ -22,11 +26,11 @@ import threading
 import weakref
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import Any
 
 from celery import Celery
 from celery import result as celery_result
-from celery.signals import task_postrun, task_prerun
+from celery._state import _task_stack
 
 __all__ = ["BLOCKING_METHODS", "JoinInTaskError", "current_guarded_task", "guard", "is_guarded"]
 
@@ -38,7 +42,6 @@ BLOCKING_METHODS: dict[type[Any], tuple[str, ...]] = {
 }
 
 _guarded_apps: weakref.WeakSet[Celery] = weakref.WeakSet()
-_running = threading.local()
 _install_lock = threading.Lock()
 _installed = False
 
@@ -87,23 +90,13 @@ def is_guarded(app: Celery) -> bool:
 
 def current_guarded_task() -> str | None:
     """Name of the innermost task of a guarded app running in this thread, or None."""
-    for frame in reversed(_stack()):
-        if frame.guarded:
-            return frame.name
+    for running in reversed(_task_stack.stack):
+        if running.request.called_directly:
+            continue  # ``task(...)`` called as a function, not executed as a task
+        app = _task_app(running)
+        if app is not None and app in _guarded_apps:
+            return str(running.name)
     return None
-
-
-class _Frame(NamedTuple):
-    task_id: str | None
-    name: str
-    guarded: bool
-
-
-def _stack() -> list[_Frame]:
-    stack: list[_Frame] | None = getattr(_running, "stack", None)
-    if stack is None:
-        stack = _running.stack = []
-    return stack
 
 
 def _install() -> None:
@@ -111,8 +104,6 @@ def _install() -> None:
     with _install_lock:
         if _installed:
             return
-        task_prerun.connect(_on_prerun, weak=False, dispatch_uid="celery_safe.guard.prerun")
-        task_postrun.connect(_on_postrun, weak=False, dispatch_uid="celery_safe.guard.postrun")
         for cls, methods in BLOCKING_METHODS.items():
             for method in methods:
                 original = cls.__dict__.get(method)
@@ -126,7 +117,7 @@ def _guarded(original: Callable[..., Any], label: str) -> Callable[..., Any]:
     @functools.wraps(original)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         # Fast path: no task runs in this thread (every join outside workers).
-        if getattr(_running, "stack", None):
+        if _task_stack.top is not None:
             running = current_guarded_task()
             if running is not None and not _called_by_celery(sys._getframe(1)):
                 raise JoinInTaskError(running, label)
@@ -153,19 +144,3 @@ def _called_by_celery(caller: FrameType) -> bool:
 def _task_app(task: Any) -> Celery | None:
     app = getattr(task, "_app", None) or getattr(task, "app", None)
     return app if isinstance(app, Celery) else None
-
-
-def _on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    task = task or sender
-    app = _task_app(task)
-    name = str(getattr(task, "name", None) or "?")
-    # Every task gets a frame, guarded or not, so postrun pops symmetrically.
-    _stack().append(_Frame(task_id, name, app is not None and app in _guarded_apps))
-
-
-def _on_postrun(sender: Any = None, task_id: str | None = None, **_: Any) -> None:
-    stack = _stack()
-    for index in range(len(stack) - 1, -1, -1):
-        if stack[index].task_id == task_id:
-            del stack[index]
-            return
