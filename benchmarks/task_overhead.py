@@ -69,10 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
 
+    config = {"broker_url": "memory://", "result_backend": "cache+memory://"}
     app = Celery("bench", set_as_current=False)
-    app.conf.update(broker_url="memory://", result_backend="cache+memory://")
+    app.conf.update(config)
     guarded_app = celery_safe.guard(Celery("bench-guarded", set_as_current=False))
-    guarded_app.conf.update(app.conf)
+    guarded_app.conf.update(config)
     guarded_plain = build(guarded_app)["app.task"]
     tasks = build(app)
     joined = tasks["app.task"].apply((1,))
