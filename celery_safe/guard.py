@@ -79,7 +79,8 @@ def guard(app: Celery) -> Celery:
     if not isinstance(app, Celery):
         raise TypeError(f"celery_safe.guard(app): expected a Celery app, got {type(app).__name__}")
     _install()
-    _guarded_apps.add(app)
+    # ``current_app`` is a proxy: remember the app behind it, which tasks point to.
+    _guarded_apps.add(getattr(app, "_get_current_object", lambda: app)())
     return app
 
 

@@ -201,6 +201,20 @@ def test_guard_state_is_per_thread(eager_app: Celery) -> None:
     assert current_guarded_task() is None
 
 
+def test_guarding_the_current_app_proxy_guards_the_app_behind_it() -> None:
+    from celery import current_app
+    from celery._state import get_current_app
+
+    app, previous = make_app("behind-proxy"), get_current_app()
+    app.set_current()
+    try:
+        guard(current_app)
+    finally:
+        previous.set_current()
+    assert is_guarded(app)
+    app.close()
+
+
 def test_unguarded_apps_are_left_alone() -> None:
     app = make_app("plain", task_always_eager=True)
 
