@@ -45,9 +45,6 @@ __all__ = [
     "celery_safe_worker_process",
 ]
 
-#: Seconds a worker gets to finish its tasks when the test ends.
-SHUTDOWN_TIMEOUT = 10.0
-
 StartWorker = Callable[..., contextlib.AbstractContextManager["WorkController"]]
 
 
@@ -91,31 +88,19 @@ def celery_safe_eager_app(celery_safe_config: dict[str, Any]) -> Iterator[Celery
     app.close()
 
 
-@contextlib.contextmanager
-def start_guarded_worker(
-    app: Celery, *, pool: str = "threads", concurrency: int = 2, **options: Any
-) -> Iterator[WorkController]:
-    """Celery's in-process test worker for ``app``, with the guard on for ``app``."""
-    from celery.contrib.testing.worker import start_worker
-
-    from celery_safe import guard
-
-    guard(app)
-    options.setdefault("perform_ping_check", False)
-    options.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
-    with start_worker(app, pool=pool, concurrency=concurrency, **options) as worker:
-        yield worker
-
-
 @pytest.fixture
 def celery_safe_start_worker() -> StartWorker:
     """``with celery_safe_start_worker(app, pool="threads", concurrency=2) as worker:``."""
+    from celery_safe.testing import start_guarded_worker
+
     return start_guarded_worker
 
 
 @pytest.fixture
 def celery_safe_worker(celery_safe_app: Celery) -> Iterator[WorkController]:
     """A real worker (threads pool, 2 threads) consuming ``celery_safe_app``'s tasks."""
+    from celery_safe.testing import start_guarded_worker
+
     with start_guarded_worker(celery_safe_app) as worker:
         yield worker
 
