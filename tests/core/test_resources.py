@@ -213,3 +213,24 @@ def test_every_opened_resource_is_closed_exactly_once_in_reverse(
         assert raised.resource == failing_closes[-1]
     else:
         assert raised is None
+
+
+def test_autoretry_for_resource_error_retries_a_failed_open() -> None:
+    app = Celery("retries", set_as_current=False)
+    app.conf.update(broker_url="memory://", result_backend="cache+memory://")
+    opens: list[int] = []
+
+    def flaky_db() -> Any:
+        opens.append(1)
+        if len(opens) < 3:
+            raise ConnectionError("database down")
+        return Recorder().factory("db")()
+
+    @celery_safe.task(app, shared=False, resources={"db": flaky_db},
+                      autoretry_for=(ResourceError,), max_retries=3, default_retry_delay=0)
+    def work(*, db: str) -> str:
+        return db
+
+    result = work.apply()  # eager retries re-apply in-process
+    assert (result.state, result.result, len(opens)) == ("SUCCESS", "<db>", 3)
+    app.close()
