@@ -61,3 +61,15 @@ def test_public_api_is_explicit_and_typed() -> None:
     missing = [name for name in celery_safe.__all__ if not hasattr(celery_safe, name)]
     assert missing == []
     assert (PACKAGE / "py.typed").is_file()
+
+
+def test_exports_table_matches_all() -> None:
+    import celery_safe
+
+    assert sorted(celery_safe._EXPORTS) == list(celery_safe.__all__)
+
+
+def test_importing_the_linter_does_not_load_celery_apps() -> None:
+    code = "import sys, celery_safe.lint; print('celery.app' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

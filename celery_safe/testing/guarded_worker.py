@@ -35,7 +35,7 @@ def start_guarded_worker(
     """
     from celery.contrib.testing.worker import start_worker
 
-    from celery_safe.guard import guard
+    from celery_safe.join_guard import guard
 
     guard(app)
     options.setdefault("perform_ping_check", False)

@@ -25,7 +25,7 @@ from celery.app.task import Context
 from celery.canvas import Signature
 from kombu import serialization
 
-from ..guard import guard
+from ..join_guard import guard
 from .params import errback_style
 from .problems import Path, WorkflowError, render_path
 from .shapes import (
