@@ -20,6 +20,8 @@ Fixtures:
 
 Celery itself lets ``.get()`` inside a task through in all of these; with the guard it
 raises :class:`celery_safe.JoinInTaskError`, so a suite catches it before production.
+Tasks defined inside a test should pass ``shared=False``: Celery otherwise registers
+them on every app created later (one per test here).
 """
 
 from __future__ import annotations
