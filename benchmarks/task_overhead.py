@@ -1,20 +1,22 @@
 """Per-call overhead of ``celery_safe.task`` against a plain ``app.task``, via ``.apply()``.
 
-    python benchmarks/task_overhead.py [--calls 2000] [--rounds 15]
+    python benchmarks/task_overhead.py [--calls 500] [--rounds 41]
 
 Every variant runs the same trivial body through Celery's tracer (``task.apply()``).
-Variants are interleaved round by round (so drift hits all alike) and each is reported
-as the median per-call time over rounds and as a ratio to its baseline from the same
-run: ``celery_safe.task`` to ``app.task``; ``celery_safe.task`` with a resource to
-``app.task`` opening the same context manager in its body; a task of a guarded app to
-one of an unguarded app; and a join outside tasks (``EagerResult.get()``) through the
-guard's wrapper to Celery's own method.
+Variants are interleaved round by round in a shuffled order (so drift and other load on
+the machine hit all alike); each is reported as its median per-call time, and each
+ratio as the median over rounds of the ratio within a round (paired samples) to its
+baseline from the same run: ``celery_safe.task`` to ``app.task``; ``celery_safe.task``
+with a resource to ``app.task`` opening the same context manager in its body; a task of
+a guarded app to one of an unguarded app. A join outside tasks (``EagerResult.get()``)
+through the guard's wrapper is compared with Celery's own method, in microseconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import random
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -65,8 +67,8 @@ def per_call(call: Callable[[int], Any], calls: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=41)
     args = parser.parse_args(argv)
 
     config = {"broker_url": "memory://", "result_backend": "cache+memory://"}
@@ -89,9 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     for call in variants.values():  # warm up imports, caches, tracers
         per_call(call, 200)
     samples: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants)
     for _ in range(args.rounds):
-        for name, call in variants.items():
-            samples[name].append(per_call(call, args.calls))
+        random.shuffle(order)
+        for name in order:
+            samples[name].append(per_call(variants[name], args.calls))
 
     median = {name: statistics.median(times) for name, times in samples.items()}
     print(f"{args.rounds} rounds x {args.calls} calls of task.apply(), median per call:")
@@ -103,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         ("celery_safe.task + resource", "app.task + with session()"),
         ("app.task of a guarded app", "app.task"),
     ):
-        print(f"  {variant:30} / {baseline:28} = {median[variant] / median[baseline]:.3f}x")
+        ratios = [v / b for v, b in zip(samples[variant], samples[baseline], strict=True)]
+        print(f"  {variant:30} / {baseline:28} = {statistics.median(ratios):.3f}x")
     # A join outside tasks pays one lookup of Celery's task stack: report it absolutely
     # (any real join waits on a backend, which costs far more).
     extra = median["EagerResult.get(), guarded"] - median["EagerResult.get()"]
