@@ -92,7 +92,7 @@ def is_guarded(app: Celery) -> bool:
 def current_guarded_task() -> str | None:
     """Name of the innermost task of a guarded app running in this thread, or None."""
     for running in reversed(_task_stack.stack):
-        if running.request.called_directly:
+        if not _executing(running):
             continue  # ``task(...)`` called as a function, not executed as a task
         app = _task_app(running)
         if app is not None and app in _guarded_apps:
@@ -140,6 +140,16 @@ def _called_by_celery(caller: FrameType) -> bool:
     if module in ("celery.result", "celery.app.builtins") or module.startswith("celery.backends."):
         return True
     return module == "celery.canvas" and caller.f_code.co_name == "apply"
+
+
+def _executing(task: Any) -> bool:
+    """Whether Celery's tracer runs ``task`` (worker, eager, ``apply``) in this thread.
+
+    Any of its requests counts: a base class with a custom ``__call__`` pushes a
+    "called directly" request on top of the tracer's.
+    """
+    requests = getattr(getattr(task, "request_stack", None), "stack", None) or ()
+    return any(not getattr(request, "called_directly", True) for request in requests)
 
 
 def _task_app(task: Any) -> Celery | None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery import Celery, chain, chord, group
+from celery import Celery, Task, chain, chord, group
 from celery.contrib.testing.worker import start_worker
 from celery.result import AsyncResult, GroupResult, ResultSet, allow_join_result
 
@@ -115,6 +115,24 @@ def test_result_sets_are_refused(eager_app: Celery, kind: str) -> None:
 
     with pytest.raises(JoinInTaskError, match="ResultSet"):
         parent.delay()
+
+
+def test_a_base_class_with_a_custom_call_is_still_guarded(eager_app: Celery) -> None:
+    class Timed(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return super().__call__(*args, **kwargs)
+
+    @celery_safe.task(eager_app, shared=False)
+    def child() -> int:
+        return 1
+
+    @celery_safe.task(eager_app, shared=False, base=Timed, name="proj.timed")
+    def parent() -> int:
+        return int(child.apply().get())
+
+    with pytest.raises(JoinInTaskError, match="proj"):
+        parent.apply().get()
+    assert parent() == 1  # called as a plain function: not a running task
 
 
 def test_invert_signature_is_refused(eager_app: Celery) -> None:
