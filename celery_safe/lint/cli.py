@@ -81,19 +81,30 @@ def check_file(
         return [_problem("CSF999", str(path), 1, 0, f"{type(cause).__name__}: {cause}")], lines
 
 
+def _relative_to_root(pattern: str, root: Path) -> str:
+    """A command-line ``--exclude`` path is relative to the cwd; config ones to ``root``."""
+    if "/" not in pattern:
+        return pattern
+    try:
+        return (Path.cwd() / pattern).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return pattern
+
+
 def check_main(argv: Sequence[str]) -> int:
     try:
         args = _parser().parse_args(list(argv))
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
     try:
-        config = load_config(args.paths[0]).merged(
+        config = load_config(args.paths[0])
+        root = config.root or Path.cwd()
+        config = config.merged(
             select=args.select,
             ignore=args.ignore,
-            exclude=args.exclude,
+            exclude=[_relative_to_root(pattern, root) for pattern in args.exclude],
             task_decorators=args.task_decorator,
         )
-        root = config.root or Path.cwd()
         files = list(
             python_files(args.paths, root, config.exclude, force_exclude=args.force_exclude)
         )

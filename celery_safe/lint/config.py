@@ -116,20 +116,32 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def load_config(start: Path | None = None) -> Config:
-    """The ``[tool.celery-safe]`` config governing ``start`` (default: the cwd)."""
+    """The ``[tool.celery-safe]`` config governing ``start`` (default: the cwd).
+
+    Like Ruff, the nearest ``pyproject.toml`` that has the table wins: a sub-project's
+    own pyproject without it (``examples/registry/pyproject.toml``) does not hide the
+    repository's configuration.
+    """
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-    pyproject = find_pyproject(start or Path.cwd())
-    if pyproject is None:
-        return Config()
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{pyproject}: {exc}") from exc
-    table = data.get("tool", {}).get("celery-safe", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: [tool.celery-safe] must be a table")
-    return Config.from_mapping(table, root=pyproject.parent)
+    folder: Path | None = (start or Path.cwd()).resolve()
+    while folder is not None:
+        pyproject = find_pyproject(folder)
+        if pyproject is None:
+            return Config()
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: {exc}") from exc
+        tool = data.get("tool", {})
+        if isinstance(tool, dict) and "celery-safe" in tool:
+            table = tool["celery-safe"]
+            if not isinstance(table, dict):
+                raise ConfigError(f"{pyproject}: [tool.celery-safe] must be a table")
+            return Config.from_mapping(table, root=pyproject.parent)
+        parent = pyproject.parent.parent
+        folder = parent if parent != pyproject.parent else None
+    return Config()

@@ -1,7 +1,8 @@
 """Which files ``celery-safe check`` reads: paths given, directories walked, excludes applied.
 
-A path named on the command line is always checked; ``exclude`` patterns (config and
-``--exclude``) prune what the walk finds. A pattern matches a path relative to the
+A path named on the command line, file or folder, is always checked (unless
+``--force-exclude``); ``exclude`` patterns (config and ``--exclude``) prune what the
+walk below it finds. A pattern matches a path relative to the
 config's folder (``examples/legacy``, ``tests/*/fixtures``) or any single path part
 (``migrations``).
 """
@@ -51,7 +52,13 @@ def python_files(
             if not (force_exclude and _excluded_anywhere(path, root, patterns)):
                 yield path
         elif path.is_dir():
-            yield from _walk(path, root, patterns)
+            if not force_exclude:
+                # Named explicitly, so checked: drop the patterns that exclude the
+                # folder itself (``check examples/legacy`` checks the legacy fixture).
+                named = [p for p in patterns if not _excluded_anywhere(path, root, [p])]
+                yield from _walk(path, root, named)
+            elif not _excluded_anywhere(path, root, patterns):
+                yield from _walk(path, root, patterns)
         else:
             raise FileNotFoundError(f"{path}: no such file or directory")
 

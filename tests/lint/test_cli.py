@@ -231,3 +231,35 @@ def test_joins_in_helpers_of_other_modules_are_followed(
         text=True,
     )
     assert flake8_view.stdout == ""  # flake8 sees one file at a time
+
+
+def test_subproject_pyproject_without_the_table_does_not_hide_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nexclude = ["sub/legacy"]\n')
+    (tmp_path / "sub" / "legacy").mkdir(parents=True)
+    (tmp_path / "sub" / "pyproject.toml").write_text('[project]\nname = "sub"\n')
+    (tmp_path / "sub" / "legacy" / "old.py").write_text(JOINING)
+    (tmp_path / "sub" / "new.py").write_text(JOINING)
+    code, out = run(capsys, tmp_path / "sub")
+    assert code == 1
+    assert "new.py" in out and "old.py" not in out
+
+
+def test_command_line_exclude_paths_are_relative_to_the_cwd(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "pyproject.toml").write_text("[tool.celery-safe]\n")
+    monkeypatch.chdir(project / "pkg")
+    code, out = run(capsys, ".", "--exclude", "legacy/old.py")
+    assert code == 1
+    assert "tasks.py" in out and "old.py" not in out
+
+
+def test_an_excluded_folder_named_explicitly_is_checked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, project / "pkg" / "legacy")
+    assert code == 1 and "old.py" in out
+    code, out = run(capsys, "--force-exclude", project / "pkg" / "legacy")
+    assert code == 0 and "old.py" not in out
