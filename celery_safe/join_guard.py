@@ -50,8 +50,12 @@ class JoinInTaskError(RuntimeError):
     """A task tried to wait for another task's result.
 
     ``args`` are ``(task_name, method)`` so the error survives a result backend: Celery
-    rebuilds it as ``JoinInTaskError(*exc_message)`` on the caller's side.
+    rebuilds it as ``JoinInTaskError(*exc_message)`` on the caller's side. Its module is
+    the package (``exc_module: celery_safe``), which a caller that imported celery_safe
+    always has loaded, so the caller gets this type back, not a stand-in.
     """
+
+    __module__ = "celery_safe"
 
     def __init__(self, task_name: str, method: str = "get") -> None:
         super().__init__(task_name, method)

@@ -35,8 +35,11 @@ class ResourceError(RuntimeError):
 
     ``args`` are four strings so the error survives a result backend (Celery rebuilds
     it as ``ResourceError(*exc_message)``); the original exception is ``__cause__``.
-    Retry on it with ``autoretry_for=(ResourceError,)``.
+    Retry on it with ``autoretry_for=(ResourceError,)``. Published as
+    ``celery_safe.ResourceError`` (``exc_module``) like :class:`JoinInTaskError`.
     """
+
+    __module__ = "celery_safe"
 
     def __init__(self, task_name: str, resource: str, stage: str, error: str) -> None:
         super().__init__(task_name, resource, stage, error)

@@ -287,3 +287,39 @@ def test_group_result_restore_join_outside_tasks(eager_app: Celery) -> None:
     result = group(child.s(i) for i in range(3)).delay()
     assert isinstance(result, GroupResult)
     assert result.join() == [0, 1, 2]
+
+
+DECODE_IN_A_FRESH_CLIENT = """
+import sys
+from celery import Celery
+import celery_safe  # a client that never touched the guard module
+assert "celery_safe.join_guard" not in sys.modules
+backend = Celery("client", backend="cache+memory://").backend
+for meta in (
+    {"exc_type": "JoinInTaskError", "exc_module": "celery_safe",
+     "exc_message": ["proj.parent", "AsyncResult.get"]},
+    {"exc_type": "ResourceError", "exc_module": "celery_safe",
+     "exc_message": ["proj.work", "db", "open", "OSError: refused"]},
+):
+    exc = backend.exception_to_python(meta)
+    print(type(exc).__module__, type(exc).__name__, isinstance(exc, RuntimeError), exc)
+"""
+
+
+def test_errors_decode_to_their_type_in_a_client_that_never_loaded_the_guard() -> None:
+    import subprocess
+    import sys
+
+    error = JoinInTaskError("proj.parent", "AsyncResult.get")
+    assert celery_safe.ResourceError.__module__ == "celery_safe"
+    meta = make_app("encode").backend.prepare_exception(error, "json")
+    assert (meta["exc_module"], meta["exc_type"]) == ("celery_safe", "JoinInTaskError")
+    out = subprocess.run(
+        [sys.executable, "-c", DECODE_IN_A_FRESH_CLIENT],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    assert out[0].startswith("celery_safe JoinInTaskError True task 'proj.parent' called")
+    assert out[1] == (
+        "celery_safe ResourceError True resource 'db' of task 'proj.work' failed to open: "
+        "OSError: refused"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -166,6 +167,8 @@ def test_resource_error_round_trips_through_a_json_result_backend(app: Celery) -
     rebuilt = backend.exception_to_python(backend.prepare_exception(error, "json"))
     assert type(rebuilt) is ResourceError and str(rebuilt) == str(error)
     assert (rebuilt.task_name, rebuilt.resource, rebuilt.stage) == ("proj.work", "db", "open")
+    unpickled = pickle.loads(pickle.dumps(error))
+    assert type(unpickled) is ResourceError and str(unpickled) == str(error)
 
 
 Plan = tuple[bool, bool]  # (fails to open, fails to close)
