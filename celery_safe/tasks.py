@@ -57,7 +57,8 @@ class SafeTask(Protocol, Generic[F_co]):
 class _CeleryApp(Protocol):
     """What typing needs to tell an app (or an untyped ``Any``) from a function."""
 
-    conf: Any
+    @property
+    def conf(self) -> Any: ...
 
     def task(self, *args: Any, **options: Any) -> Any: ...
 
