@@ -26,7 +26,7 @@ typecheck: setup
 	$(BIN)/mypy --strict celery_safe
 
 dogfood: setup
-	$(BIN)/celery-safe check celery_safe examples benchmarks
+	$(BIN)/celery-safe check .
 
 test: setup lint typecheck dogfood
 	$(BIN)/pytest

@@ -52,7 +52,7 @@ def test_eager_join_inside_a_task_raises_naming_the_task(eager_app: Celery) -> N
 
     @celery_safe.task(eager_app, shared=False, name="proj.parent")
     def parent() -> int:
-        return int(child.delay().get())
+        return int(child.delay().get())  # noqa: CSF101 (deliberate)
 
     with pytest.raises(JoinInTaskError, match=r"'proj\.parent' called EagerResult\.get") as caught:
         parent.delay()
@@ -91,7 +91,7 @@ def test_allow_join_result_is_refused_in_user_tasks(eager_app: Celery) -> None:
 
     @celery_safe.task(eager_app, shared=False)
     def parent() -> int:
-        with allow_join_result():
+        with allow_join_result():  # noqa: CSF103 (deliberate)
             return int(child.delay().get())
 
     with pytest.raises(JoinInTaskError):
@@ -108,7 +108,7 @@ def test_result_sets_are_refused(eager_app: Celery, kind: str) -> None:
     def parent() -> Any:
         results = [child.delay(i) for i in range(2)]
         if kind == "GroupResult":
-            return group(child.s(i) for i in range(2)).delay().join()
+            return group(child.s(i) for i in range(2)).delay().join()  # noqa: CSF101 (deliberate)
         rs = ResultSet(results)
         return {"ResultSet.join": rs.join, "ResultSet.get": rs.get,
                 "join_native": rs.join_native}[kind]()
@@ -176,7 +176,7 @@ def test_a_task_joining_inside_the_chain_it_runs_is_still_refused(eager_app: Cel
 
     @celery_safe.task(eager_app, shared=False)
     def joins(x: int) -> int:
-        return x + int(add.delay(1, 1).get())
+        return x + int(add.delay(1, 1).get())  # noqa: CSF101 (deliberate)
 
     with pytest.raises(JoinInTaskError, match="joins"):
         chain(add.s(1, 2), joins.s()).delay()
@@ -266,7 +266,7 @@ def test_celery_test_worker_refuses_joins_and_runs_chords(pool: str) -> None:
 
     @celery_safe.task(app, shared=False, name="sw.parent")
     def parent() -> int:
-        return int(add.delay(1, 2).get(timeout=2))
+        return int(add.delay(1, 2).get(timeout=2))  # noqa: CSF101 (deliberate)
 
     concurrency = 2 if pool == "threads" else 1
     with start_worker(app, pool=pool, concurrency=concurrency, perform_ping_check=False,

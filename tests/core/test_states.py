@@ -48,7 +48,7 @@ def test_a_hand_written_failure_is_the_trap_this_avoids() -> None:
 
     @celery_safe.task(app, shared=False, bind=True)
     def check(self: Any) -> None:
-        self.update_state(state="FAILURE", meta={"reason": "bad bundle"})
+        self.update_state(state="FAILURE", meta={"reason": "bad bundle"})  # noqa: CSF301 (deliberate)
 
     # The worker itself trips on it: storing the task's own outcome reads the meta back.
     with pytest.raises(ValueError, match="must include the exception type"):

@@ -25,5 +25,5 @@ def total(values: list[int]) -> int:
 
 @celery_safe.task(app)
 def joins(x: int) -> int:
-    result: int = add.delay(x, 1).get(timeout=10)
+    result: int = add.delay(x, 1).get(timeout=10)  # noqa: CSF101 (deliberate)
     return result

@@ -103,7 +103,7 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
 
     @app.task(shared=False, name="wf.joins")
     def joins(x: int) -> int:
-        return int(add.delay(x, x).get(timeout=1))
+        return int(add.delay(x, x).get(timeout=1))  # noqa: CSF101 (deliberate)
 
     @app.task(shared=False, name="wf.builds_broken_chain")
     def builds_broken_chain() -> None:
