@@ -53,6 +53,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # A pool process that died is reported (and its task requeued) after 2 s
+        # instead of Celery's 10 s wait for a result it might still have sent.
+        "worker_lost_wait": 2.0,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

@@ -1,0 +1,99 @@
+"""A worker dies mid-task; with ``acks_late`` the run still completes, nothing lost or doubled.
+
+One enhancement is made slow (``REGISTRY_SLOW_ENHANCE``: the first attempt of that
+bundle writes a marker holding its pid, then sleeps), so the kill lands mid-task.
+
+- Redis: the whole worker (main process and pool) is SIGKILLed; a new worker starts and
+  gets the unacknowledged message back once the visibility timeout has passed.
+- Embedded SQLite: the pool process running the task is SIGKILLed; the worker's main
+  process requeues the message (``task_reject_on_worker_lost``). The whole worker is not
+  killed here: kombu's SQLAlchemy transport hides a delivered message and only puts it
+  back on a clean shutdown, so a SIGKILLed consumer loses its unacked messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline_support import (
+    RegistryHome,
+    bundle_rows,
+    completed_logs,
+    finish,
+    redis_url,
+    wait_for_file,
+)
+from registry.samples import generate_sample_collections
+
+pytestmark = pytest.mark.worker
+
+REDIS_DB = 8
+COLLECTIONS, BUNDLES = 2, 3
+
+
+def _assert_complete_exactly_once(home: RegistryHome, summary: dict[str, object]) -> None:
+    expected = COLLECTIONS * BUNDLES
+    assert summary["collections_synced"] == COLLECTIONS and summary["errors"] == []
+    with home.session() as session:
+        rows, logs = bundle_rows(session), completed_logs(session)
+    assert len(rows) == expected  # nothing lost, no duplicate rows
+    assert {status for _, _, status in rows.values()} == {"completed"}
+    assert logs == {bundle_id: 1 for bundle_id, _, _ in rows.values()}  # nothing doubled
+    assert summary["enhanced"] == expected
+
+
+def _samples(home: RegistryHome) -> tuple[Path, str]:
+    """Sample collections, and ``collection/bundle`` of the one to slow down."""
+    samples = generate_sample_collections(
+        home.home / "samples", collections=COLLECTIONS, bundles_per_collection=BUNDLES
+    )
+    first = yaml.safe_load(samples.read_text())["codecollections"][0]
+    bundles = Path(first["git_url"].removeprefix("file://")) / "codebundles"
+    return samples, f"{first['slug']}/{min(p.name for p in bundles.iterdir())}"
+
+
+@pytest.mark.redis
+def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path) -> None:
+    home = RegistryHome(tmp_path / "home", redis_url(REDIS_DB), REGISTRY_VISIBILITY_TIMEOUT="3")
+    samples, slow = _samples(home)
+    marker = home.home / f"slow-{slow.split('/')[1]}.started"
+    doomed = home.worker(REGISTRY_SLOW_ENHANCE=f"{slow.split('/')[1]}:60")
+    client = home.client(samples, timeout=60)
+    try:
+        wait_for_file(marker, 30, "the slow enhancement never started")
+        doomed.kill()
+        with home.session() as session:
+            assert bundle_rows(session)[slow][2] == "pending"  # the kill landed mid-task
+        rescuer = home.worker()
+        try:
+            summary = finish(client, 75)
+        finally:
+            rescuer.stop()
+    finally:
+        doomed.kill()
+        if client.poll() is None:
+            client.kill()
+    _assert_complete_exactly_once(home, summary)
+
+
+def test_pool_process_killed_mid_task_on_embedded_sqlite(tmp_path: Path) -> None:
+    home = RegistryHome(tmp_path / "home")
+    samples, slow = _samples(home)
+    marker = home.home / f"slow-{slow.split('/')[1]}.started"
+    worker = home.worker(REGISTRY_SLOW_ENHANCE=f"{slow.split('/')[1]}:60")
+    client = home.client(samples, timeout=60)
+    try:
+        pool_pid = int(wait_for_file(marker, 30, "the slow enhancement never started"))
+        assert pool_pid != worker.pid
+        os.kill(pool_pid, signal.SIGKILL)
+        summary = finish(client, 75)
+    finally:
+        worker.stop()
+        if client.poll() is None:
+            client.kill()
+    _assert_complete_exactly_once(home, summary)
+    assert "WorkerLostError" in worker.log_text()

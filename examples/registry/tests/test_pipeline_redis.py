@@ -1,0 +1,51 @@
+"""The whole pipeline with Redis as broker and result backend, on real workers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pipeline_support import RegistryHome, bundle_rows, completed_logs, redis_url
+from registry.samples import generate_sample_collections
+
+pytestmark = [pytest.mark.worker, pytest.mark.redis]
+
+REDIS_DB = 7
+COLLECTIONS, BUNDLES = 3, 3
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RegistryHome, Path]]:
+    home = RegistryHome(tmp_path_factory.mktemp("registry-redis"), redis_url(REDIS_DB))
+    samples = generate_sample_collections(
+        home.home / "samples", collections=COLLECTIONS, bundles_per_collection=BUNDLES
+    )
+    worker = home.worker()
+    try:
+        yield home, samples
+    finally:
+        worker.stop()
+
+
+def test_full_pipeline_on_redis_then_an_idempotent_rerun(
+    registry: tuple[RegistryHome, Path],
+) -> None:
+    home, samples = registry
+    first = home.populate(samples)
+    assert first["collections_synced"] == COLLECTIONS and first["errors"] == []
+    assert first["bundles"]["created"] == COLLECTIONS * BUNDLES
+    assert first["enhanced"] == COLLECTIONS * BUNDLES
+    with home.session() as session:
+        rows, logs = bundle_rows(session), completed_logs(session)
+    assert len(rows) == COLLECTIONS * BUNDLES
+    assert {status for _, _, status in rows.values()} == {"completed"}
+    assert sorted(first["enhanced_ids"]) == sorted(bundle_id for bundle_id, _, _ in rows.values())
+    assert set(logs.values()) == {1}
+
+    second = home.populate(samples)
+    assert second["bundles"]["unchanged"] == COLLECTIONS * BUNDLES
+    assert second["enhanced"] == 0
+    with home.session() as session:
+        assert bundle_rows(session) == rows
+        assert completed_logs(session) == logs
