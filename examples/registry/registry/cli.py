@@ -222,7 +222,8 @@ def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: 
         return 0
     print(format_summary(summary, run.seconds))
     graphs = workflow_graph(text, summary.get("enhanced_ids") or []).split("\n\n")
-    titles = ["the workflow sent", "the chord launch_enhancements became"]
+    titles = ["the workflow sent",
+              "the whole run, launch_enhancements replaced by the chord it became"]
     for title, graph in zip(titles, graphs, strict=False):
         print(f"\n{title} (Mermaid):\n```mermaid\n{graph.rstrip()}\n```")
     return 0

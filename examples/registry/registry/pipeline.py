@@ -23,13 +23,14 @@ from typing import Any
 
 from celery.canvas import Signature
 
-from celery_safe.workflows import chain, group, map_reduce, to_mermaid
+from celery_safe.workflows import chain, chord, group, map_reduce, to_mermaid
 from registry import tasks
 
 __all__ = [
     "PipelineRun",
     "build_workflow",
     "enhancement_chord",
+    "executed_workflow",
     "run_pipeline",
     "workflow_graph",
 ]
@@ -63,16 +64,35 @@ def build_workflow(collections_yaml: str) -> Any:
     return chain(*steps)
 
 
+def executed_workflow(collections_yaml: str, bundle_ids: Sequence[int]) -> Any:
+    """The whole run as it executed: the sent workflow with the chord it grew spliced in.
+
+    For drawing only (never sent): ``launch_enhancements`` is shown as what it became,
+    the chord over ``bundle_ids``. Its header tasks take no parent result (``.si``),
+    as in the real run, where the chord is a fresh canvas replacing a task.
+    """
+    slugs, errors = _source_errors(collections_yaml)
+    enhancements = chord(
+        [tasks.enhance_bundle.si(bundle_id) for bundle_id in bundle_ids],
+        tasks.tally_enhancements.s([]),
+    )
+    steps: list[Any] = [tasks.store_yaml.si(collections_yaml)]
+    if slugs:
+        steps.append(group([tasks.sync_collection.si(slug) for slug in slugs]))
+    steps += [enhancements, tasks.summarize.s(errors)]
+    return chain(*steps)
+
+
 def workflow_graph(collections_yaml: str, bundle_ids: Sequence[int] | None = None) -> str:
-    """Mermaid flowchart(s) of the run: the workflow sent, then the chord it grew into.
+    """Mermaid flowchart(s) of the run: the workflow sent, then the whole run as executed.
 
     Before a run the chord's size is unknown and ``launch_enhancements`` stands for it;
-    with ``bundle_ids`` (a finished run's ``enhanced_ids``) the chord that
-    ``launch_enhancements`` became is drawn as a second flowchart.
+    with ``bundle_ids`` (a finished run's ``enhanced_ids``) a second flowchart draws the
+    whole pipeline with ``launch_enhancements`` replaced by the chord it became.
     """
     graphs = [str(to_mermaid(build_workflow(collections_yaml))).rstrip()]
     if bundle_ids:
-        graphs.append(str(to_mermaid(enhancement_chord(bundle_ids, []))).rstrip())
+        graphs.append(str(to_mermaid(executed_workflow(collections_yaml, bundle_ids))).rstrip())
     return "\n\n".join(graphs) + "\n"
 
 
