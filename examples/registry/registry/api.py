@@ -28,8 +28,10 @@ def create_app(settings_or_db_url: Settings | str) -> FastAPI:
     """Build the app for one database; the schema is created if missing."""
     db_url = (settings_or_db_url.db_url if isinstance(settings_or_db_url, Settings)
               else settings_or_db_url)
-    engine = make_engine(db_url)
-    create_schema(engine)
+    schema_engine = make_engine(db_url)
+    create_schema(schema_engine)
+    schema_engine.dispose()
+    engine = make_engine(db_url, immediate=False)  # read-only: never queue behind writers
     app = FastAPI(title="CodeBundle registry", version="0.1.0")
     app.state.engine = engine
 

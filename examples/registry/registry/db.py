@@ -11,8 +11,9 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -25,27 +26,38 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, immediate: bool = True) -> Engine:
     """Create an engine; for SQLite, make the file's folder and use WAL + a busy timeout.
 
-    Several worker processes write the same SQLite file, so writers wait for the lock
-    (``timeout``) instead of failing at once with "database is locked".
+    Several worker processes write the same SQLite file. Writers wait for the lock
+    (``timeout``) instead of failing with "database is locked", and with ``immediate``
+    every transaction starts with ``BEGIN IMMEDIATE``: a transaction that reads and
+    then writes would otherwise fail at once (SQLITE_BUSY, no waiting) when another
+    process committed in between. Read-only users (the API) pass ``immediate=False``
+    so readers never queue behind writers (WAL lets them read concurrently).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    on_disk = bool(database) and database != ":memory:"
+    if on_disk:
+        Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
-        if database and database != ":memory:":
+        if on_disk:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

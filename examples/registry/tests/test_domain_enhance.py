@@ -18,7 +18,7 @@ from registry.models import CodeBundle, EnhancementLog
 from registry.parsing import parse_collection
 from registry.sources import load_collections
 from registry.store import pending_bundle_ids, upsert_bundles, upsert_collection
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 
 def _view(**changes: object) -> BundleView:
@@ -117,16 +117,18 @@ def test_redelivered_enhancement_is_skipped(stored: str) -> None:
 
 
 def test_concurrent_change_wins_over_stale_enhancement(stored: str) -> None:
-    class ChangesContentMidway(LocalProvider):
-        def enhance(self, bundle: BundleView) -> Enhancement:
-            with session_scope(stored) as other:  # another worker re-parsed the bundle
-                row = other.get(CodeBundle, bundle.id)
-                row.content_hash = "changed"
-            return super().enhance(bundle)
-
     with session_scope(stored) as session:
         bundle_id = pending_bundle_ids(session)[0]
+
     with session_scope(stored) as session:
+
+        class ChangesContentMidway(LocalProvider):
+            def enhance(self, bundle: BundleView) -> Enhancement:
+                # The row changes under us (on PostgreSQL: another worker re-parsed it).
+                session.execute(update(CodeBundle).where(CodeBundle.id == bundle.id)
+                                .values(content_hash="changed"))
+                return super().enhance(bundle)
+
         outcome = enhance_bundle(session, bundle_id, ChangesContentMidway())
     assert outcome.skipped and outcome.status == "pending"
     with session_scope(stored) as session:
