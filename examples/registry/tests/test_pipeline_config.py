@@ -1,0 +1,78 @@
+"""The Celery side's configuration, beat schedule and periodic tasks, without a worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from registry import tasks
+from registry.celery_app import BEAT_SCHEDULE, app, celery_config
+from registry.config import load_settings
+from registry.db import session_scope
+from registry.sources import CollectionSpec
+from registry.store import record_collection_error, upsert_collection
+
+CRASH_SAFETY = {"task_acks_late": True, "task_reject_on_worker_lost": True,
+                "worker_prefetch_multiplier": 1}
+
+
+def test_the_embedded_default_keeps_broker_and_results_under_home(tmp_path: Path) -> None:
+    config = celery_config(load_settings(environ={}, home=str(tmp_path)))
+    assert config["broker_url"] == f"sqlite:///{tmp_path.resolve() / 'celery' / 'broker.sqlite'}"
+    assert config["database_url"].startswith(f"sqlite:///{tmp_path.resolve() / 'celery'}")
+    assert CRASH_SAFETY.items() <= config.items()
+
+
+def test_a_redis_broker_also_holds_results_and_requeues_a_dead_workers_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_VISIBILITY_TIMEOUT", "7")
+    settings = load_settings(environ={"REGISTRY_BROKER_URL": "redis://queue:6379/3"},
+                             home=str(tmp_path))
+    config = celery_config(settings)
+    assert config["broker_url"] == config["result_backend"] == "redis://queue:6379/3"
+    assert config["broker_transport_options"]["visibility_timeout"] == 7.0
+    assert CRASH_SAFETY.items() <= config.items()
+    assert "database_url" not in config
+
+    explicit = load_settings(
+        environ={"REGISTRY_BROKER_URL": "redis://queue:6379/3",
+                 "REGISTRY_RESULT_BACKEND": "db+postgresql://db/registry"},
+        home=str(tmp_path),
+    )
+    assert celery_config(explicit)["result_backend"] == "db+postgresql://db/registry"
+
+
+def test_beat_runs_registered_tasks_every_6_hours_and_every_5_minutes() -> None:
+    schedule = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
+    assert schedule == {"registry.scheduled_sync": timedelta(hours=6),
+                        "registry.health_check": timedelta(minutes=5)}
+    assert set(schedule) <= set(app.tasks)
+    assert app.conf.beat_schedule == BEAT_SCHEDULE
+
+
+def test_health_check_reports_a_broken_collection_as_degraded(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    with session_scope(db_url) as session:
+        assert tasks.health_check.logic(db=session)["status"] == "ok"
+        upsert_collection(session, CollectionSpec(
+            name="Broken", slug="broken", git_url="file:///nowhere", git_ref="main",
+            owner="o", owner_email="o@example.com", description="",
+        ))
+        record_collection_error(session, "broken", "cannot clone")
+    with session_scope(db_url) as session:
+        health = tasks.health_check.logic(db=session)
+    assert health["status"] == "degraded"
+    assert health["collection_errors"] == [{"collection": "broken", "error": "cannot clone"}]
+
+
+def test_scheduled_sync_without_a_collections_file_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_HOME", str(tmp_path))
+    tasks.current_settings.cache_clear()
+    try:
+        assert tasks.scheduled_sync.logic() is None
+    finally:
+        tasks.current_settings.cache_clear()
