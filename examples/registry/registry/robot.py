@@ -124,7 +124,8 @@ def _first_cell(line: str) -> str:
 
 
 def _sections(text: str) -> Iterator[tuple[str, int, list[tuple[int, str]]]]:
-    section, start, body = "preamble", 0, []
+    section, start = "preamble", 0
+    body: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         first_cell = _first_cell(line)
         if first_cell.startswith("*"):

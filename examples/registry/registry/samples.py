@@ -283,12 +283,12 @@ def commit_all(repo: Path, message: str) -> str:
 def _write_bundle(base: Path, template: _Template, slug: str, author: str) -> None:
     bundle = base / "codebundles" / slug
     bundle.mkdir(parents=True, exist_ok=True)
-    common = {"doc": template.doc, "author": author, "display_name": template.display_name,
-              "supports": template.supports, "variables": template.variables}
-    if template.runbook:
-        (bundle / "runbook.robot").write_text(render_robot(tasks=template.runbook, **common))
-    if template.sli:
-        (bundle / "sli.robot").write_text(render_robot(tasks=template.sli, **common))
+    for filename, tasks in (("runbook.robot", template.runbook), ("sli.robot", template.sli)):
+        if tasks:
+            (bundle / filename).write_text(render_robot(
+                doc=template.doc, author=author, display_name=template.display_name,
+                supports=template.supports, tasks=tasks, variables=template.variables,
+            ))
     meta = {"commands": [
         {"name": task.name.lower().replace(" ", "_").replace("`", "").replace("${", "")
          .replace("}", ""), "explanation": task.doc}
