@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from registry.db import session_scope
-from registry.models import CodeBundle, EnhancementLog
+from registry.models import CodeBundle, Collection, EnhancementLog
 from registry.samples import BadInputs, commit_all, modify_bundle
 from registry.service import run_in_process
 from registry.sources import load_collections
@@ -74,3 +75,43 @@ def test_broken_later_keeps_last_good_version(
         bundle = session.scalar(
             select(CodeBundle).where(CodeBundle.slug == "aws-ec2-instance-health"))
         assert bundle.display_name == "AWS EC2 Instance Health"
+
+
+def test_later_failures_keep_stored_data(sample_yaml: Path, db_url: str, workdir: Path) -> None:
+    """A good run, then every collection goes bad in its own way: nothing stored is lost."""
+    first = run_in_process(db_url, sample_yaml, workdir)
+    assert (first["bundles"], first["enhanced"]) == (12, 12)
+    with session_scope(db_url) as session:
+        before = {(b.collection.slug, b.slug): (b.content_hash, b.ai_description)
+                  for b in session.scalars(select(CodeBundle))}
+        commits = {c.slug: c.last_commit for c in session.scalars(select(Collection))}
+    data = yaml.safe_load(sample_yaml.read_text())
+    missing_ref, moved, injected = data["codecollections"]
+    missing_ref["git_ref"] = "deleted-branch"
+    moved_repo = Path(moved["git_url"].removeprefix("file://"))
+    moved_repo.rename(moved_repo.with_name(moved_repo.name + "-moved"))
+    old_url, injected["git_url"] = injected["git_url"], "--upload-pack=touch /tmp/registry-pwned"
+    sample_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    second = run_in_process(db_url, sample_yaml, workdir)
+
+    [source_error] = second["source_errors"]
+    assert f"('{injected['slug']}'): git_url" in source_error and "option" in source_error
+    reports = {r["collection"]: r for r in second["collection_reports"]}
+    assert set(reports) == {missing_ref["slug"], moved["slug"]}
+    assert "'deleted-branch' does not exist" in reports[missing_ref["slug"]]["errors"][0]
+    assert "does not appear to be a git repository" in reports[moved["slug"]]["errors"][0]
+    assert (second["bundles"], second["enhanced"], second["pending"]) == (12, 12, 0)
+    with session_scope(db_url) as session:
+        after = {(b.collection.slug, b.slug): (b.content_hash, b.ai_description)
+                 for b in session.scalars(select(CodeBundle))}
+        rows = {c.slug: c for c in session.scalars(select(Collection))}
+        assert session.scalar(select(func.count()).select_from(EnhancementLog)) == 12
+    assert after == before
+    assert {slug: row.last_commit for slug, row in rows.items()} == commits
+    assert [rows[s["slug"]].status for s in (missing_ref, moved, injected)] == [
+        "error", "error", "synced"]
+    assert rows[injected["slug"]].git_url == old_url  # the refused entry changed nothing
+    for slug in (missing_ref["slug"], moved["slug"]):  # the checkouts were not disturbed
+        assert (workdir / slug / "codebundles").is_dir()
+    assert not Path("/tmp/registry-pwned").exists()
