@@ -4,9 +4,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from registry.db import session_scope
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from registry.db import create_schema, make_engine, session_scope
 from registry.models import CodeBundle, Collection
-from registry.parsing import BundleError, ParseResult, parse_collection
+from registry.parsing import BundleError, ParsedBundle, ParseResult, parse_collection
 from registry.sources import CollectionSpec, load_collections
 from registry.store import (
     UnknownCollectionError,
@@ -16,7 +18,7 @@ from registry.store import (
     upsert_bundles,
     upsert_collection,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 
 @pytest.fixture
@@ -114,3 +116,54 @@ def test_collection_fields_follow_spec(db_url: str, spec_and_parse: tuple) -> No
     with session_scope(db_url) as session:
         row = session.scalar(select(Collection))
         assert (row.git_ref, row.owner, row.status) == ("v1.0", "new", "new")
+
+
+@pytest.fixture(scope="module")
+def spec_and_template(shared_samples: Path) -> tuple[CollectionSpec, ParsedBundle]:
+    spec = load_collections(shared_samples).collections[0]
+    return spec, parse_collection(Path(spec.git_url.removeprefix("file://"))).bundles[0]
+
+
+_SLUGS = st.sampled_from(["alpha", "beta", "gamma", "delta", "epsilon"])
+_SNAPSHOT = st.lists(st.tuples(_SLUGS, st.sampled_from(["h1", "h2", "h3"])), max_size=7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(snapshots=st.lists(_SNAPSHOT, min_size=1, max_size=4))
+def test_upserts_follow_a_model_and_repeat_as_no_ops(
+    snapshots: list[list[tuple[str, str]]], spec_and_template: tuple
+) -> None:
+    """Any sequence of parses: the stored rows equal the last parse, the counts are exact,
+    only changed bundles go back to pending, and writing a parse twice changes nothing."""
+    spec, template = spec_and_template
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    model: dict[str, str] = {}
+    try:
+        with session_scope(engine) as session:
+            upsert_collection(session, spec)
+        for snapshot in snapshots:
+            parsed = [dataclasses.replace(template, slug=slug, content_hash=digest)
+                      for slug, digest in snapshot]
+            latest = dict(reversed(snapshot))  # the first occurrence of a slug wins
+            expected = UpsertStats(
+                created=sum(slug not in model for slug in latest),
+                updated=sum(slug in model and model[slug] != h for slug, h in latest.items()),
+                unchanged=sum(model.get(slug) == h for slug, h in latest.items()),
+                removed=sum(slug not in latest for slug in model),
+            )
+            with session_scope(engine) as session:
+                assert upsert_bundles(session, spec.slug, parsed) == expected
+                pending = {session.get(CodeBundle, i).slug for i in pending_bundle_ids(session)}
+                assert pending == {s for s, h in latest.items() if model.get(s) != h}
+                session.execute(update(CodeBundle).values(enhancement_status="completed"))
+            model = latest
+            with session_scope(engine) as session:
+                again = upsert_bundles(session, spec.slug, parsed)
+                rows = session.execute(select(CodeBundle.slug, CodeBundle.content_hash))
+                stored = {slug: digest for slug, digest in rows}
+                assert pending_bundle_ids(session) == []
+            assert again == UpsertStats(unchanged=len(latest))
+            assert stored == model
+    finally:
+        engine.dispose()
