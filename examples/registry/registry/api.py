@@ -76,7 +76,9 @@ def create_app(settings_or_db_url: Settings | str) -> FastAPI:
     def get_bundle(collection: str, slug: str, session: DB) -> dict[str, Any]:
         found = query.get_bundle(session, collection, slug)
         if found is None:
-            raise HTTPException(404, f"bundle {collection}/{slug} not found")
+            if not query.collection_exists(session, collection):
+                raise HTTPException(404, f"collection {collection!r} not found")
+            raise HTTPException(404, f"bundle {slug!r} not found in collection {collection!r}")
         return found
 
     return app

@@ -15,6 +15,7 @@ __all__ = [
     "bundle_detail",
     "bundle_summary",
     "collection_dict",
+    "collection_exists",
     "get_bundle",
     "get_collection_info",
     "health",
@@ -157,6 +158,10 @@ def list_collections(session: Session) -> list[dict[str, Any]]:
     ).all())
     return [collection_dict(c, bundle_count=counts.get(c.id, 0))
             for c in session.scalars(select(Collection).order_by(Collection.slug))]
+
+
+def collection_exists(session: Session, slug: str) -> bool:
+    return session.scalar(select(Collection.id).where(Collection.slug == slug)) is not None
 
 
 def get_collection_info(session: Session, slug: str) -> dict[str, Any] | None:

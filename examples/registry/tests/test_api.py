@@ -86,17 +86,50 @@ def test_bundle_filters_and_pagination(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 1000}, {"offset": -1}, {"access_level": "admin"}]
+    "params",
+    [{"limit": 0}, {"limit": 1000}, {"limit": "ten"}, {"offset": -1}, {"offset": "1.5"},
+     {"access_level": "admin"}],
 )
 def test_bad_query_parameters_are_422(client: httpx.Client, params: dict) -> None:
     response = client.get("/bundles", params=params)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == next(iter(params))
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", next(iter(params))] and error["msg"]
+
+
+def test_pages_cover_every_bundle_once(client: httpx.Client) -> None:
+    seen: list[tuple[str, str]] = []
+    offset = 0
+    while True:
+        page = client.get("/bundles", params={"limit": 5, "offset": offset}).json()
+        assert page["total"] == 12 and len(page["items"]) <= 5
+        if not page["items"]:
+            break
+        seen += [(b["collection"], b["slug"]) for b in page["items"]]
+        offset += 5
+    assert len(seen) == len(set(seen)) == 12 and seen == sorted(seen)
+    past_end = client.get("/bundles", params={"offset": 100}).json()
+    assert (past_end["total"], past_end["items"]) == (12, [])
+    nothing = client.get("/bundles", params={"collection": "nope", "search": "x"}).json()
+    assert (nothing["total"], nothing["items"]) == (0, [])
+
+
+def test_unknown_route_is_json_404(client: httpx.Client) -> None:
+    response = client.get("/no-such-route")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": "Not Found"}
+    assert client.post("/bundles").status_code == 405  # the API is read-only
 
 
 def test_bundle_detail(client: httpx.Client) -> None:
     detail = client.get("/bundles/infra-cloud-collection/aws-s3-bucket-policy-fix")
     assert detail.status_code == 404  # that bundle lives in rw-cli-codecollection
+    assert detail.json() == {"detail": "bundle 'aws-s3-bucket-policy-fix' not found in "
+                                       "collection 'infra-cloud-collection'"}
+    unknown = client.get("/bundles/no-such-collection/aws-s3-bucket-policy-fix")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "collection 'no-such-collection' not found"}
     body = client.get("/bundles/rw-cli-codecollection/aws-s3-bucket-policy-fix").json()
     assert body["display_name"] == "AWS S3 Public Bucket Remediation"
     assert body["access_level"] == "read-write" and body["enhancement_status"] == "completed"
