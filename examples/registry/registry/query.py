@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -28,8 +29,13 @@ MAX_LIMIT = 200
 ACCESS_LEVELS = ("read-only", "read-write", "unknown")
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso(value: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC; SQLite hands back naive datetimes, which were stored as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.isoformat()
 
 
 def collection_dict(collection: Collection, *, bundle_count: int | None = None) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,17 @@ def test_detail_stats_health(populated: str) -> None:
         info = query.get_collection_info(session, "data-platform-collection")
         assert info is not None and info["bundle_count"] == 4
         assert [c["bundle_count"] for c in query.list_collections(session)] == [4, 4, 4]
+        assert query.collection_exists(session, "data-platform-collection")
+        assert not query.collection_exists(session, "nope")
+
+
+def test_timestamps_are_utc_iso(populated: str) -> None:
+    with session_scope(populated) as session:
+        stamps = [query.health(session)["last_synced_at"],
+                  *(c["last_synced_at"] for c in query.list_collections(session)),
+                  query.get_bundle(session, "rw-cli-codecollection", "k8s-namespace-restart")[
+                      "enhanced_at"]]
+    for stamp in stamps:
+        parsed = dt.datetime.fromisoformat(stamp)
+        assert parsed.utcoffset() == dt.timedelta(0)
+        assert abs(dt.datetime.now(dt.timezone.utc) - parsed) < dt.timedelta(minutes=10)
