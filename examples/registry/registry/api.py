@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registry import query
@@ -34,6 +36,12 @@ def create_app(settings_or_db_url: Settings | str) -> FastAPI:
     engine = make_engine(db_url, immediate=False)  # read-only: never queue behind writers
     app = FastAPI(title="CodeBundle registry", version="0.1.0")
     app.state.engine = engine
+
+    @app.exception_handler(DBAPIError)
+    def database_unavailable(_request: Request, exc: DBAPIError) -> JSONResponse:
+        # A database outage is the server's state, not a bug: say so, in JSON.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        return JSONResponse({"detail": f"database unavailable: {reason}"}, status_code=503)
 
     @app.get("/health")
     def get_health(session: DB) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
 import threading
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from registry.api import create_app
 from registry.config import load_settings
 from registry.service import run_in_process
@@ -22,14 +25,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory, shared_samples: Path) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("api")
-    settings = load_settings(environ={}, home=str(tmp))
-    run_in_process(settings.db_url, shared_samples, settings.workdir, enhancer="fail:vacuum")
+@contextlib.contextmanager
+def _serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="critical", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -37,9 +38,20 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, shared_samples: Path) -> 
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, shared_samples: Path) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("api")
+    settings = load_settings(environ={}, home=str(tmp))
+    run_in_process(settings.db_url, shared_samples, settings.workdir, enhancer="fail:vacuum")
+    with _serving(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -137,3 +149,18 @@ def test_bundle_detail(client: httpx.Client) -> None:
     assert [t["tags"][0] for t in body["tasks"]] == ["access:read-only", "access:read-write"]
     failed = client.get("/bundles/data-platform-collection/postgres-vacuum-maintenance").json()
     assert failed["enhancement_status"] == "failed" and failed["ai_description"] is None
+
+
+def test_database_outage_is_json_503_and_health_reports_it(tmp_path: Path) -> None:
+    db_file = tmp_path / "data" / "registry.db"
+    app = create_app(f"sqlite:///{db_file}")
+    shutil.rmtree(db_file.parent)
+    db_file.parent.write_text("no longer a folder")  # the database cannot be opened now
+    with _serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        stats = http.get("/stats")
+        assert stats.status_code == 503
+        assert stats.json() == {"detail": "database unavailable: unable to open database file"}
+        health = http.get("/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "error"
+        assert "unable to open database file" in health.json()["database"]
