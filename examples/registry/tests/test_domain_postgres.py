@@ -1,0 +1,143 @@
+"""The domain on PostgreSQL: a throwaway cluster (initdb + pg_ctl) and psycopg 3.
+
+Set ``REGISTRY_TEST_PG_URL`` (``postgresql+psycopg://...``, an empty database) to use
+an existing server instead. Skipped when neither that nor PostgreSQL's binaries and
+psycopg are available.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from registry import query
+from registry.db import make_engine, session_scope
+from registry.enhance import BundleView, Enhancement, LocalProvider, enhance_bundle
+from registry.models import Base, CodeBundle
+from registry.samples import BadInputs
+from registry.service import run_in_process
+from registry.store import pending_bundle_ids
+from sqlalchemy import update
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("psycopg") is None, reason="psycopg is not installed"
+)
+
+
+def _binary(name: str) -> str | None:
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    return shutil.which(name) or (str(candidates[0]) if candidates else None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[str]:
+    """A server URL (``.../postgres``) of a throwaway cluster, or the configured one."""
+    configured = os.environ.get("REGISTRY_TEST_PG_URL")
+    if configured:
+        yield configured
+        return
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    base = Path(tempfile.mkdtemp(prefix="registry-pg-"))
+    if run_as:
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    data, port = base / "data", _free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "cwd": base}
+    try:
+        subprocess.run([*run_as, initdb, "-D", str(data), "-U", "registry", "--auth=trust",
+                        "-E", "UTF8", "--no-sync"], check=True, timeout=120, **quiet)
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
+                        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+                        "start"], check=True, timeout=60, **quiet)
+        yield f"postgresql+psycopg://registry@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                       check=False, timeout=60, **quiet)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """The server's database with fresh, empty registry tables (dropped afterwards)."""
+    engine = make_engine(pg_server)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)  # session_scope's engine cache has seen the schema once
+    try:
+        yield pg_server
+    finally:
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+
+
+def test_pipeline_with_bad_inputs_and_rerun(
+    pg_url: str, bad_samples: tuple[Path, BadInputs], workdir: Path
+) -> None:
+    collections_yaml, bad = bad_samples
+    first = run_in_process(pg_url, collections_yaml, workdir, enhancer="fail:vacuum")
+    second = run_in_process(pg_url, collections_yaml, workdir, enhancer="fail:vacuum")
+    for summary in (first, second):
+        counts = {k: summary[k] for k in ("bundles", "tasks", "enhanced", "failed", "pending")}
+        assert counts == {"bundles": 12, "tasks": 28, "enhanced": 11, "failed": 1, "pending": 0}
+        assert len(summary["source_errors"]) == 5
+        statuses = {r["collection"]: r["status"] for r in summary["collection_reports"]}
+        assert statuses[bad.host_collection] == "partial"
+        assert statuses[bad.unreachable_slug] == statuses[bad.missing_ref_slug] == "error"
+    assert {r["unchanged"] for r in second["collection_reports"] if r["status"] != "error"} == {4}
+    with session_scope(pg_url) as session:
+        assert query.list_bundles(session, platform="aws")["total"] == 2
+        combined = query.list_bundles(session, tag="ACCESS:read-write", platform="Kubernetes",
+                                      access_level="read-write")
+        assert combined["total"] == 2
+        found = query.list_bundles(session, search="replication lag")["items"]
+        assert [b["slug"] for b in found] == ["postgres-replication-lag"]
+        health = query.health(session)
+        assert health["status"] == "degraded" and health["last_synced_at"].endswith("+00:00")
+
+
+def test_change_by_another_connection_wins_over_stale_enhancement(
+    pg_url: str, shared_samples: Path, workdir: Path
+) -> None:
+    """Real concurrency (no SQLite write lock here): the conditional UPDATE decides."""
+    run_in_process(pg_url, shared_samples, workdir, enhancer="fail:")  # every bundle fails
+    with session_scope(pg_url) as session:
+        session.execute(update(CodeBundle).values(enhancement_status="pending"))
+    with session_scope(pg_url) as session:
+        bundle_id = pending_bundle_ids(session)[0]
+
+    class ChangedMidway(LocalProvider):
+        def enhance(self, bundle: BundleView) -> Enhancement:
+            with session_scope(pg_url) as other:  # another worker re-parsed the bundle
+                other.execute(update(CodeBundle).where(CodeBundle.id == bundle.id)
+                              .values(content_hash="changed"))
+            return super().enhance(bundle)
+
+    with session_scope(pg_url) as session:
+        outcome = enhance_bundle(session, bundle_id, ChangedMidway())
+    assert outcome.skipped and outcome.status == "pending"
+    with session_scope(pg_url) as session:
+        row = session.get(CodeBundle, bundle_id)
+        assert row is not None
+        assert (row.enhancement_status, row.ai_description) == ("pending", None)
+        assert len(row.enhancement_logs) == 1  # only the failed first attempt
