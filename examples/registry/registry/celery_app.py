@@ -28,7 +28,7 @@ import celery_safe
 from celery_safe import embedded
 from registry.config import Settings, load_settings
 
-__all__ = ["BEAT_SCHEDULE", "app", "celery_config", "configure"]
+__all__ = ["BEAT_SCHEDULE", "QUEUE_ENV", "app", "celery_config", "configure"]
 
 #: The periodic jobs: a full sync every 6 hours, a health check every 5 minutes.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -45,6 +45,9 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 #: Environment knobs for tests and benchmarks (not needed in normal use).
 VISIBILITY_TIMEOUT_ENV = "REGISTRY_VISIBILITY_TIMEOUT"
 TIMINGS_FILE_ENV = "REGISTRY_TASK_TIMINGS"
+#: The queue the registry's tasks go to and its workers consume (default ``celery``):
+#: registries, test runs and benchmarks sharing one broker each use their own.
+QUEUE_ENV = "REGISTRY_QUEUE"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -65,6 +68,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
     }
+    if os.environ.get(QUEUE_ENV):
+        config["task_default_queue"] = os.environ[QUEUE_ENV]
     if settings.broker_url is None:
         config.update(embedded.embedded_config(settings.home / "celery"))
         return config

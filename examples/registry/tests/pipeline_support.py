@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,11 @@ REDIS_URL = os.environ.get("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 def redis_url(db: int) -> str:
-    """``redis://host:port/db`` of a live, emptied Redis database (skip, or fail under CI)."""
+    """``redis://host:port/db`` of a live Redis database (skip, or fail under CI).
+
+    The database is not emptied: another run of the same tests may be using it.
+    Each :class:`RegistryHome` sends to and consumes from a queue of its own instead.
+    """
     parsed = urlparse(REDIS_URL)
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
@@ -42,11 +47,7 @@ def redis_url(db: int) -> str:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    import redis
-
-    url = f"{REDIS_URL.rstrip('/')}/{db}"
-    redis.Redis.from_url(url).flushdb()
-    return url
+    return f"{REDIS_URL.rstrip('/')}/{db}"
 
 
 class RegistryHome:
@@ -62,6 +63,7 @@ class RegistryHome:
             "REGISTRY_BROKER_URL": broker_url or "",
             "REGISTRY_RESULT_BACKEND": "",
             "REGISTRY_ENHANCER": "local",
+            "REGISTRY_QUEUE": f"registry-test-{uuid.uuid4().hex}",
             **extra_env,
         }
 

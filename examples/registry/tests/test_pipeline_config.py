@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from registry import tasks
-from registry.celery_app import BEAT_SCHEDULE, app, celery_config
+from registry.celery_app import BEAT_SCHEDULE, QUEUE_ENV, app, celery_config
 from registry.config import load_settings
 from registry.db import session_scope
 from registry.sources import CollectionSpec
@@ -42,6 +42,15 @@ def test_a_redis_broker_also_holds_results_and_requeues_a_dead_workers_tasks(
         home=str(tmp_path),
     )
     assert celery_config(explicit)["result_backend"] == "db+postgresql://db/registry"
+
+
+def test_a_queue_of_its_own_keeps_registries_on_one_broker_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(environ={}, home=str(tmp_path))
+    assert "task_default_queue" not in celery_config(settings)  # Celery's "celery"
+    monkeypatch.setenv(QUEUE_ENV, "registry-staging")
+    assert celery_config(settings)["task_default_queue"] == "registry-staging"
 
 
 def test_beat_runs_registered_tasks_every_6_hours_and_every_5_minutes() -> None:
