@@ -259,7 +259,11 @@ def get_provider(name: str = "local") -> Provider:
 
 
 def enhance_bundle(session: Session, bundle_id: int, provider: Provider) -> EnhanceOutcome:
-    """Enhance one pending bundle; a provider error marks it ``failed`` (never raises it)."""
+    """Enhance one pending bundle; a provider error marks it ``failed`` (never raises it).
+
+    The session's transaction is committed before the provider runs (see below); the
+    result is written in a new one, only if the bundle is still pending and unchanged.
+    """
     bundle = session.get(CodeBundle, bundle_id)
     if bundle is None:
         return EnhanceOutcome(bundle_id, "missing", f"bundle {bundle_id} no longer exists")
@@ -267,10 +271,14 @@ def enhance_bundle(session: Session, bundle_id: int, provider: Provider) -> Enha
         return EnhanceOutcome(bundle_id, bundle.enhancement_status,
                               f"already {bundle.enhancement_status}; nothing to do", skipped=True)
     content_hash = bundle.content_hash
+    view = BundleView.of(bundle)
+    # The provider may be slow (a remote model): hold no transaction meanwhile, since on
+    # SQLite it would keep every other writer waiting. The UPDATE below re-checks.
+    session.commit()
     started = utcnow()
     values: dict[str, Any]
     try:
-        result = provider.enhance(BundleView.of(bundle))
+        result = provider.enhance(view)
         if result.access_level not in ("read-only", "read-write"):
             raise EnhancementError(f"provider returned access level {result.access_level!r}")
         values = {"enhancement_status": "completed", "ai_description": result.description,

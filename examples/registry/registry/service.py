@@ -74,16 +74,22 @@ def store_sources(session: Session, collections_yaml: Path | str) -> SourcesRepo
 def ingest_collection(
     session: Session, spec: CollectionSpec, workdir: Path | str, *, timeout: float = 120.0
 ) -> IngestReport:
-    """Clone/fetch, parse and upsert one collection; failures are recorded, not raised."""
-    store.upsert_collection(session, spec)
+    """Clone/fetch, parse and upsert one collection; failures are recorded, not raised.
+
+    Git and parsing run outside any transaction (what the caller did so far is
+    committed first): on SQLite an open write transaction holds the database-wide
+    write lock, and other workers would wait for a slow clone, then time out.
+    """
+    session.commit()
     try:
         synced = sync_collection(spec, Path(workdir), timeout=timeout)
     except GitSyncError as exc:
+        store.upsert_collection(session, spec)
         store.record_collection_error(session, spec.slug, str(exc))
         return IngestReport(spec.slug, "error", errors=[str(exc)])
     parsed = parse_collection(synced.path)
-    stats = store.upsert_bundles(session, spec.slug, parsed)
     collection = store.upsert_collection(session, spec, commit=synced.commit)
+    stats = store.upsert_bundles(session, spec.slug, parsed)
     errors = [f"{spec.slug}: {error}" for error in parsed.errors]
     status = "partial" if errors else "synced"
     if errors:

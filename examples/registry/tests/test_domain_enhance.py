@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from registry.models import CodeBundle, EnhancementLog
 from registry.parsing import parse_collection
 from registry.sources import load_collections
 from registry.store import pending_bundle_ids, upsert_bundles, upsert_collection
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 
 def _view(**changes: object) -> BundleView:
@@ -116,19 +118,33 @@ def test_redelivered_enhancement_is_skipped(stored: str) -> None:
     assert (second.status, second.skipped) == ("completed", True)
 
 
+def _write_now(db_url: str, sql: str) -> None:
+    """Write through a separate connection that will not wait for the write lock."""
+    connection = sqlite3.connect(make_url(db_url).database or "", timeout=0.2,
+                                 isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")  # "database is locked" if a writer holds it
+        connection.execute(sql)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
 def test_concurrent_change_wins_over_stale_enhancement(stored: str) -> None:
+    """Another worker re-parses the bundle while the provider runs: its change wins.
+
+    This also shows that no write lock is held while the provider runs.
+    """
     with session_scope(stored) as session:
         bundle_id = pending_bundle_ids(session)[0]
 
+    class ChangesContentMidway(LocalProvider):
+        def enhance(self, bundle: BundleView) -> Enhancement:
+            _write_now(stored, f"UPDATE codebundles SET content_hash = 'changed' "
+                               f"WHERE id = {bundle.id}")
+            return super().enhance(bundle)
+
     with session_scope(stored) as session:
-
-        class ChangesContentMidway(LocalProvider):
-            def enhance(self, bundle: BundleView) -> Enhancement:
-                # The row changes under us (on PostgreSQL: another worker re-parsed it).
-                session.execute(update(CodeBundle).where(CodeBundle.id == bundle.id)
-                                .values(content_hash="changed"))
-                return super().enhance(bundle)
-
         outcome = enhance_bundle(session, bundle_id, ChangesContentMidway())
     assert outcome.skipped and outcome.status == "pending"
     with session_scope(stored) as session:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
+from registry import service
 from registry.db import session_scope
 from registry.models import CodeBundle, Collection, EnhancementLog
 from registry.samples import BadInputs, commit_all, modify_bundle
 from registry.service import run_in_process
-from registry.sources import load_collections
+from registry.sources import CollectionSpec, load_collections
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 
 def test_full_run_with_every_bad_input(
@@ -115,3 +120,32 @@ def test_later_failures_keep_stored_data(sample_yaml: Path, db_url: str, workdir
     for slug in (missing_ref["slug"], moved["slug"]):  # the checkouts were not disturbed
         assert (workdir / slug / "codebundles").is_dir()
     assert not Path("/tmp/registry-pwned").exists()
+
+
+def test_no_write_lock_is_held_while_git_runs(
+    sample_yaml: Path, db_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow clone must not keep other workers from writing (SQLite's lock is global)."""
+    run_in_process(db_url, sample_yaml, workdir)  # the schema and a first sync
+    real_sync = service.sync_collection
+    written: list[str] = []
+
+    def sync_while_another_worker_writes(spec: CollectionSpec, *args: Any, **kw: Any) -> Any:
+        connection = sqlite3.connect(make_url(db_url).database or "", timeout=0.2,
+                                     isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # "database is locked" if the lock is held
+            connection.execute("UPDATE collections SET description = 'x' WHERE slug = ?",
+                               (spec.slug,))
+            connection.execute("COMMIT")
+            written.append(spec.slug)
+        finally:
+            connection.close()
+        return real_sync(spec, *args, **kw)
+
+    monkeypatch.setattr(service, "sync_collection", sync_while_another_worker_writes)
+    spec = load_collections(sample_yaml).collections[0]
+    with session_scope(db_url) as session:
+        session.scalar(select(Collection).where(Collection.slug == spec.slug))  # as the task does
+        report = service.ingest_collection(session, spec, workdir)
+    assert written == [spec.slug] and report.status == "synced"
