@@ -62,8 +62,15 @@ def get_collection(session: Session, slug: str) -> Collection:
 def upsert_collection(
     session: Session, spec: CollectionSpec, *, commit: str | None = None
 ) -> Collection:
-    """Create or update a collection from its spec; with ``commit``, mark it synced."""
-    collection = session.scalar(select(Collection).where(Collection.slug == spec.slug))
+    """Create or update a collection from its spec; with ``commit``, mark it synced.
+
+    The row is locked until the transaction ends (``FOR UPDATE``; SQLite's write lock
+    already does this), so two overlapping syncs of one collection take turns instead
+    of both inserting its new bundles.
+    """
+    collection = session.scalar(
+        select(Collection).where(Collection.slug == spec.slug).with_for_update()
+    )
     if collection is None:
         collection = Collection(slug=spec.slug, status="new")
         session.add(collection)

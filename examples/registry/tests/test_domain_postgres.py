@@ -14,16 +14,19 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry import query
+from registry import query, store
 from registry.db import make_engine, session_scope
 from registry.enhance import BundleView, Enhancement, LocalProvider, enhance_bundle
 from registry.models import Base, CodeBundle
+from registry.parsing import parse_collection
 from registry.samples import BadInputs
-from registry.service import run_in_process
+from registry.service import IngestReport, ingest_collection, run_in_process
+from registry.sources import load_collections
 from registry.store import pending_bundle_ids
 from sqlalchemy import update
 
@@ -148,3 +151,29 @@ def test_change_by_another_connection_wins_over_stale_enhancement(
         assert row is not None
         assert (row.enhancement_status, row.ai_description) == ("pending", None)
         assert len(row.enhancement_logs) == 1  # only the failed first attempt
+
+
+def test_overlapping_syncs_of_one_collection_take_turns(
+    pg_url: str, sample_yaml: Path, tmp_path: Path
+) -> None:
+    """A second sync waits for the first one's transaction, then finds its bundles."""
+    spec = load_collections(sample_yaml).collections[0]
+    with session_scope(pg_url) as session:
+        store.upsert_collection(session, spec)
+    parsed = parse_collection(Path(spec.git_url.removeprefix("file://")))
+    reports: list[IngestReport] = []
+
+    def second_sync() -> None:
+        with session_scope(pg_url) as other:
+            reports.append(ingest_collection(other, spec, tmp_path / "second"))
+
+    with session_scope(pg_url) as first:
+        store.upsert_collection(first, spec, commit="0" * 40)
+        assert store.upsert_bundles(first, spec.slug, parsed).created == 4
+        thread = threading.Thread(target=second_sync)
+        thread.start()
+        thread.join(timeout=1.0)  # it must be waiting for our lock, not inserting
+        assert thread.is_alive()
+    thread.join(timeout=30)
+    [report] = reports
+    assert (report.status, report.created, report.unchanged) == ("synced", 0, 4)
