@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: pyproject.toml examples/registry/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,redis]' -e examples/registry
+	$(PY) -m pip install --quiet -e '.[dev,redis]' -e 'examples/registry[dev]'
 	touch $@
 
 setup: $(VENV)/.installed
