@@ -12,6 +12,7 @@ WAL so worker processes and producers do not block each other's reads.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,12 +101,36 @@ def _worker_stopping() -> bool:
 
 
 class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
-    """Celery's database result backend, checking a chord's header every retry interval.
+    """Celery's database result backend, made safe for several writers on one SQLite file.
 
-    Celery schedules the first ``celery.chord_unlock`` one second after the chord is
-    sent, whatever ``result_chord_retry_interval`` says; here the first check waits
-    one retry interval too.
+    - Storing a state reads the row, then writes it. Celery relies on row locks
+      (``SELECT ... FOR UPDATE``) to keep a late ``RETRY`` from landing on a ``SUCCESS``
+      saved meanwhile; SQLite has none, and Celery 5.7 then rewrites the state but keeps
+      the newer result: a ``RETRY`` row holding a return value, which no reader can
+      decode. Here every store runs in ``BEGIN IMMEDIATE``: the read and the write are
+      one transaction that holds the file's write lock, so stores of one task queue up.
+    - Celery schedules the first ``celery.chord_unlock`` one second after the chord is
+      sent, whatever ``result_chord_retry_interval`` says; here the first check waits
+      one retry interval too.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._storing = threading.local()  # set first: Celery's __init__ opens a session
+        super().__init__(*args, **kwargs)
+
+    def _store_result(self, *args: Any, **kwargs: Any) -> Any:
+        self._storing.active = True
+        try:
+            return super()._store_result(*args, **kwargs)
+        finally:
+            self._storing.active = False
+
+    def ResultSession(self, session_manager: Any = None) -> Any:
+        session = super().ResultSession(session_manager)
+        if getattr(self._storing, "active", False) and self.url.startswith("sqlite"):
+            # pysqlite opens no transaction before a SELECT; take the write lock first.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        return session
 
     def fallback_chord_unlock(
         self, header_result: Any, body: Any, countdown: float = 1, **kwargs: Any

@@ -1,0 +1,106 @@
+"""The embedded result backend keeps a task's state and result consistent under races.
+
+A task retried with no delay on a threads pool stores ``RETRY`` in one thread while its
+next run stores ``SUCCESS`` in another. Celery 5.7's database backend reads the row,
+then writes the state (forced) and only the columns that look changed: on SQLite, with
+no row locks, a stale read let a late ``RETRY`` land on the new ``SUCCESS`` and keep
+its return value — a row no reader can decode ("If the stored exception isn't an
+instance of BaseException, it must be a dictionary"). CI met it once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.exceptions import Retry
+
+import celery_safe.embedded
+
+TASK_ID = "retried-task"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Celery]:
+    app = Celery("results", set_as_current=False)
+    celery_safe.embedded.configure(app, tmp_path)
+    yield app
+    app.close()
+
+
+def _pause_after_reading(backend: Any, paused: threading.Event, go_on: threading.Event) -> None:
+    """Make the calling thread's store stop right after it has read the row."""
+    original = backend._query_task
+    storing_thread = threading.current_thread()
+
+    def query_task(session: Any, task_id: str, for_update: bool = False) -> Any:
+        row = original(session, task_id, for_update=for_update)
+        if threading.current_thread() is storing_thread and for_update:
+            paused.set()
+            assert go_on.wait(10), "the test never let the paused store go on"
+        return row
+
+    backend._query_task = query_task
+
+
+def test_a_late_retry_never_leaves_a_row_that_cannot_be_read(app: Celery) -> None:
+    backend = app.backend
+    retry = Retry("Retry in 0s", exc=KeyError("not yet"))
+    backend.mark_as_retry(TASK_ID, retry)
+    paused, go_on, success_stored = threading.Event(), threading.Event(), threading.Event()
+
+    def late_retry() -> None:
+        _pause_after_reading(backend, paused, go_on)
+        backend.mark_as_retry(TASK_ID, retry)
+
+    def next_run_succeeds() -> None:
+        backend.mark_as_done(TASK_ID, 2)
+        success_stored.set()
+
+    retrying = threading.Thread(target=late_retry)
+    retrying.start()
+    assert paused.wait(10), "the retry store never read the row"
+    succeeding = threading.Thread(target=next_run_succeeds)
+    succeeding.start()
+    # Unguarded, the SUCCESS lands now, under the paused store's stale read. Guarded,
+    # it waits for the paused store's lock; either way, give it its chance first.
+    success_stored.wait(1)
+    go_on.set()
+    retrying.join(15)
+    succeeding.join(15)
+    assert not retrying.is_alive() and not succeeding.is_alive()
+
+    meta = backend.get_task_meta(TASK_ID)  # raised TypeError on the inconsistent row
+    assert (meta["status"], meta["result"]) == ("SUCCESS", 2)
+
+
+def test_stores_of_many_threads_end_in_the_last_ready_state(app: Celery) -> None:
+    backend = app.backend
+    retry = Retry("Retry in 0s", exc=KeyError("not yet"))
+    ids = [f"task-{n}" for n in range(8)]
+    for task_id in ids:
+        backend.mark_as_retry(task_id, retry)
+
+    def store(task_id: str) -> None:
+        for _ in range(5):
+            backend.mark_as_retry(task_id, retry)
+        backend.mark_as_done(task_id, task_id.upper())
+
+    def late_retries(task_id: str) -> None:
+        for _ in range(10):
+            backend.mark_as_retry(task_id, retry)
+
+    threads = [threading.Thread(target=store, args=(i,)) for i in ids]
+    threads += [threading.Thread(target=late_retries, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for task_id in ids:
+        meta = backend.get_task_meta(task_id)
+        # A RETRY stored after the SUCCESS is ignored, as Celery documents.
+        assert (meta["status"], meta["result"]) == ("SUCCESS", task_id.upper())
