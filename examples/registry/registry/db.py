@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from registry.models import Base
 
-__all__ = ["create_schema", "make_engine", "session_scope"]
+__all__ = ["add_missing_columns", "create_schema", "make_engine", "session_scope"]
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -84,7 +84,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables (idempotent, safe when several processes race to do it)."""
+    """Create missing tables and columns (idempotent, safe when processes race to do it)."""
     try:
         Base.metadata.create_all(engine)
     except OperationalError as exc:
@@ -92,6 +92,41 @@ def create_schema(engine: Engine) -> None:
         if "already exists" not in str(exc):
             raise
         Base.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns a newer model has to tables an older version created.
+
+    Stored rows are kept: a new column starts as NULL. A missing column that is not
+    nullable cannot be added this way and is reported by name. Returns the columns
+    added, as ``table.column``.
+    """
+    added: list[str] = []
+    existing_tables = set(inspect(engine).get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(
+                    f"the database's table {table.name!r} lacks the required column "
+                    f"{column.name!r}; migrate it, or start from a new database"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))
+            except (OperationalError, ProgrammingError) as exc:
+                if "duplicate column" not in str(exc) and "already exists" not in str(exc):
+                    raise  # not another process adding the same column first
+            added.append(f"{table.name}.{column.name}")
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
+    return added
 
 
 @contextlib.contextmanager

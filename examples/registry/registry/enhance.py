@@ -15,7 +15,7 @@ import importlib
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry.models import CodeBundle, EnhancementLog, utcnow
@@ -258,18 +258,28 @@ def get_provider(name: str = "local") -> Provider:
     return provider
 
 
-def enhance_bundle(session: Session, bundle_id: int, provider: Provider) -> EnhanceOutcome:
+def enhance_bundle(
+    session: Session, bundle_id: int, provider: Provider, *, task_id: str | None = None
+) -> EnhanceOutcome:
     """Enhance one pending bundle; a provider error marks it ``failed`` (never raises it).
 
     The session's transaction is committed before the provider runs (see below); the
     result is written in a new one, only if the bundle is still pending and unchanged.
+
+    ``task_id`` identifies the attempt. With ``acks_late``, a worker that dies after
+    committing but before acknowledging gets its message delivered again, under the
+    same id: that run finds its own earlier work in the log and reports it as its
+    outcome, instead of calling the bundle skipped (a run must count it as enhanced).
     """
     bundle = session.get(CodeBundle, bundle_id)
     if bundle is None:
         return EnhanceOutcome(bundle_id, "missing", f"bundle {bundle_id} no longer exists")
     if bundle.enhancement_status != "pending":
-        return EnhanceOutcome(bundle_id, bundle.enhancement_status,
-                              f"already {bundle.enhancement_status}; nothing to do", skipped=True)
+        earlier = _outcome_of_attempt(session, bundle_id, task_id)
+        return earlier or EnhanceOutcome(
+            bundle_id, bundle.enhancement_status,
+            f"already {bundle.enhancement_status}; nothing to do", skipped=True,
+        )
     content_hash = bundle.content_hash
     view = BundleView.of(bundle)
     # The provider may be slow (a remote model): hold no transaction meanwhile, since on
@@ -297,10 +307,28 @@ def enhance_bundle(session: Session, bundle_id: int, provider: Provider) -> Enha
     )
     if claimed.rowcount == 0:  # type: ignore[attr-defined]
         session.refresh(bundle)
-        return EnhanceOutcome(bundle_id, bundle.enhancement_status,
-                              "changed or enhanced concurrently; nothing written", skipped=True)
+        earlier = _outcome_of_attempt(session, bundle_id, task_id)
+        return earlier or EnhanceOutcome(
+            bundle_id, bundle.enhancement_status,
+            "changed or enhanced concurrently; nothing written", skipped=True,
+        )
     session.add(EnhancementLog(bundle_id=bundle_id, status=status, provider=provider.name,
-                               message=message, content_hash=content_hash,
+                               message=message, content_hash=content_hash, task_id=task_id,
                                started_at=started, finished_at=utcnow()))
     session.flush()
     return EnhanceOutcome(bundle_id, status, message)
+
+
+def _outcome_of_attempt(
+    session: Session, bundle_id: int, task_id: str | None
+) -> EnhanceOutcome | None:
+    """What an earlier delivery of the same task wrote for this bundle, if it did."""
+    if task_id is None:
+        return None
+    log = session.scalars(
+        select(EnhancementLog)
+        .where(EnhancementLog.bundle_id == bundle_id, EnhancementLog.task_id == task_id)
+        .order_by(EnhancementLog.id.desc())
+        .limit(1)
+    ).first()
+    return None if log is None else EnhanceOutcome(bundle_id, log.status, log.message)

@@ -107,6 +107,9 @@ class EnhancementLog(Base):
     provider: Mapped[str] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
+    #: The Celery task id of the attempt (``None`` outside Celery). A message delivered
+    #: again after its worker died carries the same id: see ``enhance.enhance_bundle``.
+    task_id: Mapped[str | None] = mapped_column(String(155), index=True, default=None)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

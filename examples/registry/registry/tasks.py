@@ -153,12 +153,18 @@ def _pause_for_tests(db: Session, bundle_id: int) -> None:
     time.sleep(float(seconds))
 
 
-@celery_safe.task(app, name="registry.enhance_bundle", resources={"db": open_db})
-def enhance_bundle(bundle_id: int, *, db: Session, provider: str | None = None) -> dict[str, Any]:
-    """Enhance one bundle with the configured provider; returns its outcome as a dict."""
+@celery_safe.task(app, name="registry.enhance_bundle", bind=True, resources={"db": open_db})
+def enhance_bundle(
+    self: Any, bundle_id: int, *, db: Session, provider: str | None = None
+) -> dict[str, Any]:
+    """Enhance one bundle with the configured provider; returns its outcome as a dict.
+
+    The task id goes into the enhancement log, so a redelivered message (its worker died
+    after the commit, before the ack) reports the work it already did, not a skip.
+    """
     _pause_for_tests(db, bundle_id)
     chosen = enhance.get_provider(provider or current_settings().enhancer)
-    outcome = enhance.enhance_bundle(db, bundle_id, chosen)
+    outcome = enhance.enhance_bundle(db, bundle_id, chosen, task_id=self.request.id)
     return {
         "bundle_id": outcome.bundle_id,
         "status": outcome.status,

@@ -118,6 +118,42 @@ def test_redelivered_enhancement_is_skipped(stored: str) -> None:
     assert (second.status, second.skipped) == ("completed", True)
 
 
+def test_the_same_attempt_delivered_again_reports_its_own_work(stored: str) -> None:
+    """A worker died after committing, before acking: the message comes back, same id."""
+    with session_scope(stored) as session:
+        bundle_id = pending_bundle_ids(session)[0]
+    provider = LocalProvider()
+    outcomes = []
+    for task_id in ("attempt-1", "attempt-1", "attempt-2", None):
+        with session_scope(stored) as session:
+            outcomes.append(enhance_bundle(session, bundle_id, provider, task_id=task_id))
+    first, redelivered, another_task, outside_celery = outcomes
+    assert (first.status, first.skipped) == ("completed", False)
+    assert redelivered == first  # counted as this run's enhancement, nothing written twice
+    assert (another_task.skipped, outside_celery.skipped) == (True, True)
+    with session_scope(stored) as session:
+        logs = session.scalars(
+            select(EnhancementLog).where(EnhancementLog.bundle_id == bundle_id)
+        ).all()
+        assert [log.task_id for log in logs] == ["attempt-1"]
+
+
+def test_a_failed_attempt_delivered_again_reports_the_failure(stored: str) -> None:
+    class Down:
+        name = "down"
+
+        def enhance(self, bundle: BundleView) -> Enhancement:
+            raise EnhancementError("model offline")
+
+    with session_scope(stored) as session:
+        bundle_id = pending_bundle_ids(session)[0]
+    for _ in range(2):
+        with session_scope(stored) as session:
+            outcome = enhance_bundle(session, bundle_id, Down(), task_id="attempt-1")
+        assert (outcome.status, outcome.skipped) == ("failed", False)
+        assert outcome.message == "EnhancementError: model offline"
+
+
 def _write_now(db_url: str, sql: str) -> None:
     """Write through a separate connection that will not wait for the write lock."""
     connection = sqlite3.connect(make_url(db_url).database or "", timeout=0.2,
