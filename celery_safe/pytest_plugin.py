@@ -17,6 +17,10 @@ Fixtures:
   define tasks first or need another pool or concurrency.
 - ``celery_safe_worker_process`` — a factory starting ``celery -A module worker``
   subprocesses (:class:`celery_safe.testing.WorkerProcess`), stopped after the test.
+- ``celery_safe_redis_url`` — ``redis://host:port`` of a live Redis
+  (``$CELERY_SAFE_REDIS_URL``, loopback by default); append ``/N`` for a database.
+  A test using it is skipped when Redis does not answer, and fails instead when the
+  ``CI`` environment variable is set, so CI never passes by skipping.
 
 Celery itself lets ``.get()`` inside a task through in all of these; with the guard it
 raises :class:`celery_safe.JoinInTaskError`, so a suite catches it before production.
@@ -27,6 +31,7 @@ them on every app created later (one per test here).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +47,7 @@ __all__ = [
     "celery_safe_app",
     "celery_safe_config",
     "celery_safe_eager_app",
+    "celery_safe_redis_url",
     "celery_safe_start_worker",
     "celery_safe_worker",
     "celery_safe_worker_process",
@@ -127,3 +133,17 @@ def celery_safe_worker_process() -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in reversed(started):
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_safe_redis_url() -> str:
+    """``redis://host:port`` of a live Redis; skips, or fails under ``CI``, without one."""
+    from celery_safe.testing.redis_server import REDIS_URL_ENV, redis_reachable, redis_url_from_env
+
+    url = redis_url_from_env()
+    if not redis_reachable(url):
+        message = f"Redis not reachable at {url} (set {REDIS_URL_ENV})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url

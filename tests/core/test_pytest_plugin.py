@@ -6,6 +6,10 @@ import pytest
 
 from .conftest import APPS_DIR
 
+# Every run is a subprocess, like a user's: pytester's in-process runs forget the
+# modules they imported, so a second run met a second ``Celery`` class (and exception
+# classes) that modules kept from the first did not recognise.
+
 pytest_plugins = ["pytester"]
 
 USER_TESTS = '''
@@ -44,7 +48,7 @@ def test_logic_instead_passes(celery_safe_eager_app):
 
 def test_the_eager_fixture_fails_a_users_join(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*JoinInTaskError*test_user.parent*called EagerResult.get*"])
 
@@ -93,7 +97,7 @@ def test_worker_refuses_joins(celery_safe_worker):
 def test_the_worker_fixture_runs_the_users_app_with_the_guard(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(USER_CONFTEST)
     pytester.makepyfile(test_user_worker=USER_WORKER_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
@@ -129,5 +133,32 @@ def test_the_worker_was_stopped_after_the_previous_test():
 @pytest.mark.worker
 def test_the_worker_process_fixture_starts_and_stops_a_worker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user_process=USER_PROCESS_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+REDIS_USER_TEST = '''
+def test_uses_redis(celery_safe_redis_url):
+    assert celery_safe_redis_url.startswith("redis://")
+'''
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("", {"skipped": 1}), ("1", {"errors": 1})]
+)
+def test_redis_fixture_skips_without_redis_but_fails_under_ci(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, outcome: dict[str, int]
+) -> None:
+    monkeypatch.setenv("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:1/")  # nothing listens
+    monkeypatch.setenv("CI", ci)
+    pytester.makepyfile(REDIS_USER_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines(["*Redis not reachable at redis://127.0.0.1:1 *"] if ci else [])
+
+
+def test_redis_fixture_gives_the_configured_server(
+    pytester: pytest.Pytester, celery_safe_redis_url: str
+) -> None:
+    pytester.makepyfile(REDIS_USER_TEST)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -43,7 +43,7 @@ def worker(
     kind: str = request.param
     pool = kind.removeprefix("redis-")
     if kind.startswith("redis-"):
-        url = f"{request.getfixturevalue('redis_base_url')}/{REDIS_DB_WORKERS}"
+        url = f"{request.getfixturevalue('celery_safe_redis_url')}/{REDIS_DB_WORKERS}"
         import redis
 
         redis.Redis.from_url(url).flushdb()

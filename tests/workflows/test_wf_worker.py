@@ -48,14 +48,14 @@ def sqlite_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNam
 
 
 @pytest.fixture(scope="module")
-def redis_tasks(redis_base_url: str) -> Iterator[SimpleNamespace]:
+def redis_tasks(celery_safe_redis_url: str) -> Iterator[SimpleNamespace]:
     import redis
 
     for db in (5, 6):
-        redis.Redis.from_url(f"{redis_base_url}/{db}").flushdb()
+        redis.Redis.from_url(f"{celery_safe_redis_url}/{db}").flushdb()
     conf = {
-        "broker_url": f"{redis_base_url}/5",
-        "result_backend": f"{redis_base_url}/6",
+        "broker_url": f"{celery_safe_redis_url}/5",
+        "result_backend": f"{celery_safe_redis_url}/6",
         "broker_connection_retry_on_startup": True,
         "worker_prefetch_multiplier": 1,
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,35 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-import pytest
 from registry.db import session_scope
 from registry.models import CodeBundle, Collection, EnhancementLog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from celery_safe.testing import WorkerProcess
-
-REDIS_URL = os.environ.get("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:6379")
-
-
-def redis_url(db: int) -> str:
-    """``redis://host:port/db`` of a live Redis database (skip, or fail under CI).
-
-    The database is not emptied: another run of the same tests may be using it.
-    Each :class:`RegistryHome` sends to and consumes from a queue of its own instead.
-    """
-    parsed = urlparse(REDIS_URL)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
-            pass
-    except OSError:
-        message = f"Redis not reachable at {REDIS_URL} (set CELERY_SAFE_REDIS_URL)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return f"{REDIS_URL.rstrip('/')}/{db}"
 
 
 class RegistryHome:

@@ -24,7 +24,6 @@ from pipeline_support import (
     bundle_rows,
     completed_logs,
     finish,
-    redis_url,
     wait_for_file,
 )
 from registry.samples import generate_sample_collections
@@ -57,8 +56,10 @@ def _samples(home: RegistryHome) -> tuple[Path, str]:
 
 
 @pytest.mark.redis
-def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path) -> None:
-    home = RegistryHome(tmp_path / "home", redis_url(REDIS_DB), REGISTRY_VISIBILITY_TIMEOUT="3")
+def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path, celery_safe_redis_url: str) -> None:
+    home = RegistryHome(
+        tmp_path / "home", f"{celery_safe_redis_url}/{REDIS_DB}", REGISTRY_VISIBILITY_TIMEOUT="3"
+    )
     samples, slow = _samples(home)
     marker = home.home / f"slow-{slow.split('/')[1]}.started"
     doomed = home.worker(REGISTRY_SLOW_ENHANCE=f"{slow.split('/')[1]}:60")

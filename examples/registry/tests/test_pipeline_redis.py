@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_support import RegistryHome, bundle_rows, completed_logs, redis_url
+from pipeline_support import RegistryHome, bundle_rows, completed_logs
 from registry.samples import generate_sample_collections
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis]
@@ -16,8 +16,13 @@ COLLECTIONS, BUNDLES = 3, 3
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RegistryHome, Path]]:
-    home = RegistryHome(tmp_path_factory.mktemp("registry-redis"), redis_url(REDIS_DB))
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, celery_safe_redis_url: str
+) -> Iterator[tuple[RegistryHome, Path]]:
+    # The database is shared with other runs: each home uses a queue of its own instead.
+    home = RegistryHome(
+        tmp_path_factory.mktemp("registry-redis"), f"{celery_safe_redis_url}/{REDIS_DB}"
+    )
     samples = generate_sample_collections(
         home.home / "samples", collections=COLLECTIONS, bundles_per_collection=BUNDLES
     )
