@@ -104,7 +104,11 @@ def test_split_logic_only_when_asked() -> None:
 def test_split_logic_registers_the_same_task(load_module: Loader) -> None:
     # Only the app's tasks run here: a shared_task would join every later app of the
     # test process (``celery_safe.task`` without an app *is* ``shared_task``).
-    source = SPLIT_BEFORE.replace("shared_task", "app.task").replace(", app.task", "")
+    # Each module names ``c`` after itself, or the second would reuse the first's name.
+    source = (
+        SPLIT_BEFORE.replace("shared_task", "app.task").replace(", app.task", "")
+        .replace('name="c.task"', 'name=__name__ + ".c"')
+    )
     before = load_module(source, "split_before")
     after = load_module(fix_source(source, "x.py", SPLIT).fixed, "split_after")
     for name in ("a", "b", "c"):
