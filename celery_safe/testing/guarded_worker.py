@@ -4,7 +4,10 @@
         assert add.delay(1, 2).get(timeout=10) == 3
 
 ``celery.contrib.testing.worker.start_worker`` turns Celery's own "never join inside a
-task" check off; here :func:`celery_safe.guard` refuses such joins instead.
+task" check off; here :func:`celery_safe.guard` refuses such joins instead. It also
+makes its app the process's current and default app and leaves it so: every
+``shared_task`` proxy used later in the process (in later tests) then resolves against
+that stale app and raises ``NotRegistered``. Here both are put back afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
     from celery import Celery
     from celery.worker import WorkController
 
-__all__ = ["SHUTDOWN_TIMEOUT", "start_guarded_worker"]
+__all__ = ["SHUTDOWN_TIMEOUT", "keep_current_app", "start_guarded_worker"]
 
 #: Seconds a worker gets to finish its tasks when the block ends.
 SHUTDOWN_TIMEOUT = 10.0
@@ -40,5 +43,20 @@ def start_guarded_worker(
     guard(app)
     options.setdefault("perform_ping_check", False)
     options.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
-    with start_worker(app, pool=pool, concurrency=concurrency, **options) as worker:
+    with keep_current_app(), start_worker(
+        app, pool=pool, concurrency=concurrency, **options
+    ) as worker:
         yield worker
+
+
+@contextlib.contextmanager
+def keep_current_app() -> Iterator[None]:
+    """Put Celery's current and default app back as they were when the block ends."""
+    from celery import _state
+
+    current, default = getattr(_state._tls, "current_app", None), _state.default_app
+    try:
+        yield
+    finally:
+        _state._set_current_app(current)
+        _state.set_default_app(default)

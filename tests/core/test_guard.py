@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery import Celery, Task, chain, chord, group
+from celery import Celery, Task, chain, chord, current_app, group
 from celery.contrib.testing.worker import start_worker
 from celery.result import AsyncResult, GroupResult, ResultSet, allow_join_result
 
 import celery_safe
 from celery_safe import JoinInTaskError, current_guarded_task, guard, is_guarded
+from celery_safe.testing import start_guarded_worker
+from celery_safe.testing.guarded_worker import keep_current_app
 
 TIMEOUT = 10
 
@@ -269,13 +271,26 @@ def test_celery_test_worker_refuses_joins_and_runs_chords(pool: str) -> None:
         return int(add.delay(1, 2).get(timeout=2))  # noqa: CSF101 (deliberate)
 
     concurrency = 2 if pool == "threads" else 1
-    with start_worker(app, pool=pool, concurrency=concurrency, perform_ping_check=False,
-                      shutdown_timeout=TIMEOUT):
+    with keep_current_app(), start_worker(
+        app, pool=pool, concurrency=concurrency, perform_ping_check=False,
+        shutdown_timeout=TIMEOUT,
+    ):
         with pytest.raises(JoinInTaskError, match=r"sw\.parent"):
             parent.delay().get(timeout=TIMEOUT)
         # Chord bookkeeping in the cache backend joins the header: allowed.
         assert chord(add.s(i, i) for i in range(3))(total.s()).get(timeout=TIMEOUT) == 6
         assert add.delay(2, 2).get(timeout=TIMEOUT) == 4
+    app.close()
+
+
+@pytest.mark.worker
+def test_the_guarded_test_worker_puts_the_current_app_back() -> None:
+    """Celery's ``start_worker`` leaves its app current: later shared tasks break."""
+    before = current_app._get_current_object()
+    app = make_app("puts-back")
+    with start_guarded_worker(app, pool="solo", concurrency=1):
+        assert current_app._get_current_object() is app
+    assert current_app._get_current_object() is before
     app.close()
 
 
