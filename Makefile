@@ -22,10 +22,11 @@ demo: setup
 	$(BIN)/celery-safe check examples/registry/legacy; test $$? -eq 1
 
 lint: setup
-	$(BIN)/ruff check celery_safe
+	$(BIN)/ruff check celery_safe examples/registry/registry
 
 typecheck: setup
 	$(BIN)/mypy --strict celery_safe
+	$(BIN)/mypy --strict examples/registry/registry
 
 dogfood: setup
 	$(BIN)/celery-safe check .
