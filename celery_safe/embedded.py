@@ -23,6 +23,7 @@ from celery.backends.database import DatabaseBackend
 from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 __all__ = [
     "DEFAULT_POLLING_INTERVAL",
@@ -55,7 +56,26 @@ def _enable_wal(engine: Engine) -> Engine:
 
 
 class SQLiteChannel(kombu_sqla.Channel):
-    """Kombu's SQLAlchemy channel, with engine options that SQLite can take."""
+    """Kombu's SQLAlchemy channel, with engine options that SQLite can take.
+
+    Kombu gives a channel one SQLAlchemy session, but a prefork worker uses its channel
+    from two threads: the consumer polls (``_get``) while the pool's result-handler
+    thread puts back the message of a pool process that died (``basic_reject`` with
+    ``task_reject_on_worker_lost``). Sharing one session, the two collide ("session is
+    in 'prepared' state") and the worker dies. Here each thread gets its own session.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._thread_sessions = threading.local()  # before kombu's __init__ may use it
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    @property
+    def session(self) -> Session:
+        session: Session | None = getattr(self._thread_sessions, "session", None)
+        if session is None:
+            _, make_session = self._open()  # type: ignore[no-untyped-call]
+            session = self._thread_sessions.session = make_session()
+        return session
 
     def _engine_from_config(self) -> Engine:
         client = self.connection.client
