@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import APPS_DIR
+from .conftest import APPS_DIR, require_green_pool
 
 
 @pytest.mark.parametrize("library", ["gevent", "eventlet"])
 def test_a_task_in_one_greenlet_does_not_guard_another(library: str) -> None:
-    pytest.importorskip(library)
+    require_green_pool(library)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # eventlet warns it is deprecated
     done = subprocess.run(
         [sys.executable, str(APPS_DIR / "green_isolation.py"), library],

@@ -18,7 +18,7 @@ from celery import Celery, chord
 from celery_safe import JoinInTaskError
 from celery_safe.testing import WorkerProcess
 
-from .conftest import APPS_DIR, REDIS_DB_WORKERS
+from .conftest import APPS_DIR, REDIS_DB_WORKERS, require_green_pool
 
 pytestmark = pytest.mark.worker
 
@@ -46,7 +46,7 @@ def worker(
     kind: str = request.param
     pool = kind.removeprefix("redis-")
     if pool in ("gevent", "eventlet"):
-        pytest.importorskip(pool)  # the [dev] extra installs both
+        require_green_pool(pool)
     if kind.startswith("redis-"):
         url = f"{request.getfixturevalue('celery_safe_redis_url')}/{REDIS_DB_WORKERS}"
         import redis
