@@ -9,6 +9,7 @@ chain), or what Celery passes to an error callback. Each task step is checked on
 * its arguments plus what it receives bind to the task's parameters (CSF201 parent
   result, CSF202 chord body, CSF205 its own arguments, CSF208 error callbacks);
 * its arguments survive the serializer it will be sent with (CSF207);
+* it does not follow a chord whose body is a group, in a chain (CSF209);
 * a chord has a result backend able to run it (CSF203), and the tasks whose results
   the chord needs do not ignore them (CSF204).
 """
@@ -181,6 +182,8 @@ class _Walker:
         after_group = False
         for position, (index, step) in enumerate(steps):
             step_path = (*path, "chain", index)
+            if position > 0 and _chord_with_group_body(steps[position - 1][1], self.app):
+                self.report("CSF209", step_path, None)
             is_header = is_group(step) and position < len(steps) - 1
             output = self.visit(step, step_path, incoming)
             if after_group:
@@ -339,6 +342,12 @@ class _Walker:
         close = difflib.get_close_matches(name, list(app.tasks.keys()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         self.report("CSF206", path, name, app=str(app.main), hint=hint)
+
+
+def _chord_with_group_body(step: Signature, app: Celery) -> bool:
+    """A chord whose body is a group of several tasks: no chain step may follow it (CSF209)."""
+    body = step.body if is_chord(step) else None
+    return body is not None and is_group(body) and len(group_members(body, app)) > 1
 
 
 def _parent_result(output: _Output) -> Received:

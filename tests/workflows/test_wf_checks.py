@@ -302,6 +302,45 @@ def test_error_callbacks_on_a_chain(t: SimpleNamespace) -> None:
     assert codes(validate(canvas)) == [("CSF208", "link_error[0]")]
 
 
+# -- CSF209: a step after a chord whose body is a group ----------------------------
+
+
+def _two_groups(t: SimpleNamespace) -> list[Signature]:
+    return [celery_canvas.group(t.add.s(1, 1), t.add.s(2, 2)),
+            celery_canvas.group(t.tsum.s(), t.count.s())]
+
+
+@pytest.mark.parametrize("after", ["chain", "group"])
+def test_a_chain_or_group_after_two_leading_groups(t: SimpleNamespace, after: str) -> None:
+    follow = (celery_canvas.chain(t.tsum.s(), t.inc.s()) if after == "chain"
+              else celery_canvas.group(t.tsum.s(), t.count.s()))
+    problems = validate(celery_canvas.chain(*_two_groups(t), follow))
+    # Celery has merged the two groups into a chord: the next step is chain[1].
+    assert codes(problems) == [("CSF209", "chain[1]")]
+    assert "runs once per member" in problems[0].message
+    assert "chain(g1, chain(g2, ...))" in problems[0].fix
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["task-after", "tasks-after", "nested-rest", "task-first", "chord-after", "nothing-after"],
+)
+def test_shapes_celery_links_correctly_are_not_flagged(t: SimpleNamespace, shape: str) -> None:
+    first, second = _two_groups(t)
+    rest = celery_canvas.chain(t.tsum.s(), t.inc.s())
+    canvas = {
+        "task-after": lambda: celery_canvas.chain(first, second, t.tsum.s()),
+        "tasks-after": lambda: celery_canvas.chain(first, second, t.tsum.s(), t.inc.s()),
+        "nested-rest": lambda: celery_canvas.chain(first, celery_canvas.chain(second, rest)),
+        "task-first": lambda: celery_canvas.chain(t.add.s(1, 1), first, second, rest),
+        "chord-after": lambda: celery_canvas.chain(
+            first, second, celery_canvas.chord([t.tsum.s(), t.tsum.s()], t.tsum.s())
+        ),
+        "nothing-after": lambda: celery_canvas.chain(first, second),
+    }[shape]()
+    assert [p for p in validate(canvas) if p.code == "CSF209"] == []
+
+
 # -- the builders: Celery's call shapes, Celery's objects ---------------------------
 
 

@@ -161,3 +161,14 @@ def leaves(sig: Signature, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, 
             found += leaves(member, (*path, "group", index))
         return found
     return [(path, sig)]
+
+
+def celery_mislinks(canvas: Signature) -> bool:
+    """Whether Celery itself runs ``canvas`` wrongly (CSF209), whatever its tasks.
+
+    Such trees are valid by construction here but not runnable; the property tests
+    skip them, and CSF209 has tests of its own.
+    """
+    from celery_safe.workflows import validate
+
+    return any(problem.code == "CSF209" for problem in validate(canvas))
