@@ -3,11 +3,16 @@
     app = Celery("proj")
     celery_safe.embedded.configure(app, "var/celery")
 
-Kombu's SQLAlchemy transport polls its queue table every second and forwards every
+Kombu's SQLAlchemy transport polls its queue table every second, forwards every
 ``broker_transport_options`` key to ``create_engine`` (so ``polling_interval`` there
-is a ``TypeError``). :class:`SQLiteTransport` takes ``polling_interval`` (0.05 s by
-default) out of the engine options, waits on locks instead of failing, and turns on
-WAL so worker processes and producers do not block each other's reads.
+is a ``TypeError``), never deletes an acknowledged message, and puts an unacknowledged
+one back only on a clean shutdown (a SIGKILLed worker loses it). :class:`SQLiteTransport`
+takes ``polling_interval`` (0.05 s by default) and ``visibility_timeout`` (3600 s by
+default) out of the engine options, waits on locks instead of failing, turns on WAL so
+worker processes and producers do not block each other's reads, and keeps its messages
+with :class:`celery_safe.embedded_queue.MessageStore`: deleted on ack, requeued in
+place on reject or shutdown, and given back to another consumer once delivered longer
+than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
 """
 
 from __future__ import annotations
@@ -15,17 +20,29 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from json import dumps, loads  # the stdlib's, as kombu's transport: same stored text
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from celery import Celery
 from celery.backends.database import DatabaseBackend
 from kombu.transport import sqlalchemy as kombu_sqla
+from kombu.transport import virtual
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from celery_safe.embedded_queue import (
+    DEFAULT_VISIBILITY_TIMEOUT,
+    Claim,
+    MessageStore,
+    is_lock_error,
+)
 
 __all__ = [
     "DEFAULT_POLLING_INTERVAL",
+    "DEFAULT_VISIBILITY_TIMEOUT",
     "SQLiteBackend",
     "SQLiteTransport",
     "configure",
@@ -40,6 +57,7 @@ LOCK_TIMEOUT = 30.0
 _KOMBU_OPTIONS = frozenset({
     "queue_tablename", "message_tablename", "callback", "errback", "max_retries",
     "interval_start", "interval_step", "interval_max", "retry_errors", "polling_interval",
+    "visibility_timeout",
 })
 
 
@@ -54,8 +72,98 @@ def _enable_wal(engine: Engine) -> Engine:
     return engine
 
 
+class ClaimQoS(virtual.QoS):
+    """Acks delete, rejects with requeue and restores make visible again, in the table.
+
+    The delivery tag names the claim (:meth:`Claim.from_tag`); the in-memory
+    bookkeeping (prefetch count) stays kombu's.
+    """
+
+    channel: SQLiteChannel
+
+    def ack(self, delivery_tag: Any) -> None:
+        claim = Claim.from_tag(delivery_tag)
+        try:
+            if claim is not None:
+                self.channel.store.ack(claim)
+        finally:
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        claim = Claim.from_tag(delivery_tag)
+        try:
+            if claim is not None and requeue:
+                self.channel.store.requeue(claim)
+        finally:
+            self._quick_ack(delivery_tag)
+
+    def restore_unacked(self) -> list[tuple[BaseException, Any]]:
+        self._flush()  # type: ignore[no-untyped-call]
+        errors: list[tuple[BaseException, Any]] = []
+        while self._delivered:
+            tag, message = self._delivered.popitem()
+            claim = Claim.from_tag(tag)
+            try:
+                if claim is not None:
+                    self.channel.store.requeue(claim)
+            except Exception as exc:  # still claimed: back after the visibility timeout
+                if tag not in self._dirty:
+                    errors.append((exc, message))
+        return errors
+
+
 class SQLiteChannel(kombu_sqla.Channel):
-    """Kombu's SQLAlchemy channel, with engine options that SQLite can take."""
+    """Kombu's SQLAlchemy channel, with engine options that SQLite can take and messages
+    kept by a :class:`MessageStore` (never through the channel's shared session)."""
+
+    QoS = ClaimQoS
+    _store: MessageStore | None = None
+
+    @property
+    def store(self) -> MessageStore:
+        if self._store is None:
+            engine, _ = self._open()  # type: ignore[no-untyped-call]
+            timeout = self.connection.client.transport_options.get(
+                "visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT
+            )
+            self._store = MessageStore(
+                engine, self.queue_cls.__table__, self.message_cls.__table__,
+                visibility_timeout=float(timeout),
+            )
+        return self._store
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        self.store.queue_id(queue)
+
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.store.put(queue, dumps(payload))
+
+    def _get(self, queue: str, timeout: Any = None) -> Any:
+        try:
+            claimed = self.store.claim(queue)
+        except OperationalError as exc:
+            if is_lock_error(exc):  # nothing changed; the next poll tries again
+                raise Empty() from exc
+            raise
+        if claimed is None:
+            raise Empty()
+        claim, text = claimed
+        payload = loads(text)
+        payload["properties"]["delivery_tag"] = claim.tag
+        return payload
+
+    def _size(self, queue: str) -> int:
+        return self.store.size(queue)
+
+    def _purge(self, queue: str) -> int:
+        return self.store.purge(queue)
+
+    def _restore(self, message: Any) -> None:
+        claim = Claim.from_tag(message.delivery_tag)
+        if claim is None:
+            super()._restore(message)  # type: ignore[no-untyped-call]
+        else:
+            self.store.requeue(claim)
 
     def _engine_from_config(self) -> Engine:
         client = self.connection.client
@@ -142,15 +250,24 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
 
 
 def embedded_config(
-    directory: str | Path, *, polling_interval: float = DEFAULT_POLLING_INTERVAL
+    directory: str | Path,
+    *,
+    polling_interval: float = DEFAULT_POLLING_INTERVAL,
+    visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
 ) -> dict[str, Any]:
-    """Celery settings for a broker and a result backend in SQLite files under ``directory``."""
+    """Celery settings for a broker and a result backend in SQLite files under ``directory``.
+
+    A message delivered and not acknowledged within ``visibility_timeout`` seconds goes
+    to another consumer: keep it above the longest task (with ``task_acks_late``).
+    """
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": f"sqlite:///{root / 'broker.sqlite'}",
         "broker_transport": f"{__name__}:SQLiteTransport",
-        "broker_transport_options": {"polling_interval": polling_interval},
+        "broker_transport_options": {
+            "polling_interval": polling_interval, "visibility_timeout": visibility_timeout,
+        },
         "broker_connection_retry_on_startup": True,
         "result_backend": f"{__name__}:SQLiteBackend",
         "database_url": f"sqlite:///{root / 'results.sqlite'}",
@@ -163,8 +280,14 @@ def embedded_config(
 
 
 def configure(
-    app: Celery, directory: str | Path, *, polling_interval: float = DEFAULT_POLLING_INTERVAL
+    app: Celery,
+    directory: str | Path,
+    *,
+    polling_interval: float = DEFAULT_POLLING_INTERVAL,
+    visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
 ) -> Celery:
     """Point ``app`` at the embedded SQLite broker and result backend; returns ``app``."""
-    app.conf.update(embedded_config(directory, polling_interval=polling_interval))
+    app.conf.update(embedded_config(
+        directory, polling_interval=polling_interval, visibility_timeout=visibility_timeout
+    ))
     return app

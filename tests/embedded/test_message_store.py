@@ -1,0 +1,135 @@
+"""The embedded broker's message table, without workers: claims, acks, the sweep."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from kombu import Connection, Queue
+
+import celery_safe.embedded
+from celery_safe.embedded_queue import Claim, MessageStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def channel(tmp_path: Path) -> Iterator[Any]:
+    app = celery_safe.embedded.configure(Celery("store"), tmp_path, visibility_timeout=10)
+    with app.connection_for_write() as conn:
+        conn.connect()
+        channel = conn.default_channel
+        channel.queue_declare("q")
+        yield channel
+
+
+def rows(directory: Path) -> list[tuple[int, int]]:
+    """(id, visible) of every message row."""
+    with sqlite3.connect(directory / "broker.sqlite") as db:
+        return [tuple(row) for row in db.execute("SELECT id, visible FROM kombu_message")]
+
+
+def clocked(channel: Any, clock: Clock, timeout: float = 10) -> MessageStore:
+    store = channel.store
+    return MessageStore(
+        store.engine, store.queues, store.messages, visibility_timeout=timeout, clock=clock
+    )
+
+
+def test_tags_name_one_delivery() -> None:
+    assert Claim.from_tag(Claim(12, 3).tag) == Claim(12, 3)
+    assert Claim.from_tag("0f8e2c4a-uuid-of-kombu") is None
+    assert Claim.from_tag("1.x") is None
+
+
+def test_ack_deletes_and_requeue_restores_in_place(channel: Any, tmp_path: Path) -> None:
+    store = channel.store
+    store.put("q", '{"n": 1}')
+    store.put("q", '{"n": 2}')
+    first, payload = store.claim("q")
+    assert payload == '{"n": 1}'
+    second, _ = store.claim("q")
+    assert store.claim("q") is None
+    store.ack(first)
+    assert rows(tmp_path) == [(second.message_id, 0)]
+    store.requeue(second)
+    assert rows(tmp_path) == [(second.message_id, 1)]
+    again, _ = store.claim("q")
+    assert again.message_id == second.message_id and again.version > second.version
+    store.requeue(second)  # a stale delivery gives nothing back
+    assert rows(tmp_path) == [(second.message_id, 0)]
+    store.ack(again)
+    store.ack(again)  # idempotent
+    assert rows(tmp_path) == []
+
+
+def test_sweep_gives_back_only_expired_claims(channel: Any, tmp_path: Path) -> None:
+    clock = Clock()
+    store = clocked(channel, clock)
+    for n in range(3):
+        store.put("q", f'{{"n": {n}}}')
+    old, _ = store.claim("q")
+    clock.now += 6
+    recent, _ = store.claim("q")
+    clock.now += 5  # old: 11 s ago, recent: 5 s ago
+    other = clocked(channel, clock)  # a second process sweeping the same table
+    assert other.release_expired() == 1
+    assert store.release_expired() == 0  # already given back: nothing twice
+    assert {row for row in rows(tmp_path) if row[1]} == {(old.message_id, 1), (3, 1)}
+    reclaimed, _ = other.claim("q")
+    assert reclaimed.message_id == old.message_id
+    store.requeue(old)  # the first consumer's late requeue does not undo the new claim
+    assert other.claim("q") is not None  # the third message
+    assert other.claim("q") is None
+    store.ack(old)  # a late ack still completes the message
+    assert old.message_id not in {row[0] for row in rows(tmp_path)}
+    assert recent.message_id in {row[0] for row in rows(tmp_path)}
+
+
+def test_claim_sweeps_when_due(channel: Any) -> None:
+    clock = Clock()
+    store = clocked(channel, clock, timeout=4)
+    store.put("q", "{}")
+    first, _ = store.claim("q")
+    assert store.claim("q") is None
+    clock.now += 5
+    second, _ = store.claim("q")
+    assert second.message_id == first.message_id and second.version > first.version
+
+
+def test_rejects_a_nonpositive_timeout(channel: Any) -> None:
+    with pytest.raises(ValueError, match="visibility_timeout"):
+        clocked(channel, Clock(), timeout=0)
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")
+def test_broker_file_of_kombus_own_transport_still_works(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'broker.sqlite'}"
+    queue = Queue("q", routing_key="q")
+    with Connection(f"sqla+{url}") as old:  # kombu's transport: acked rows stay, hidden
+        producer = old.Producer()
+        for n in range(3):
+            producer.publish({"n": n}, routing_key="q", declare=[queue])
+        with old.SimpleQueue(queue) as simple:
+            simple.get(timeout=5).ack()
+    assert [visible for _, visible in rows(tmp_path)] == [0, 1, 1]
+
+    app = celery_safe.embedded.configure(Celery("new"), tmp_path, visibility_timeout=1)
+    with app.connection_for_write() as new, new.SimpleQueue(queue) as simple:
+        got = [simple.get(timeout=5) for _ in range(2)]
+        assert [m.payload for m in got] == [{"n": 1}, {"n": 2}]
+        for message in got:
+            message.ack()
+        # kombu's acked row has no delivery record: never delivered again
+        assert simple.channel.store.release_expired() == 0
+    assert rows(tmp_path) == [(1, 0)]
