@@ -17,6 +17,7 @@ than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -69,6 +70,14 @@ def _enable_wal(engine: Engine) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    return engine
+
+
+def _fresh_pool_after_fork(engine: Engine) -> Engine:
+    """Kombu keeps one engine per URL for the whole process, and a worker forks its pool
+    processes from it: a child must not use a connection its parent opened (SQLite
+    forbids carrying one across ``fork``), so it starts with an empty pool."""
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
 
 
@@ -172,8 +181,10 @@ class SQLiteChannel(kombu_sqla.Channel):
         if url.startswith("sqlite"):
             connect_args = dict(options.pop("connect_args", {}))
             connect_args.setdefault("timeout", LOCK_TIMEOUT)
-            return _enable_wal(create_engine(url, connect_args=connect_args, **options))
-        return create_engine(url, **options)
+            engine = _enable_wal(create_engine(url, connect_args=connect_args, **options))
+        else:
+            engine = create_engine(url, **options)
+        return _fresh_pool_after_fork(engine)
 
 
 class SQLiteTransport(kombu_sqla.Transport):

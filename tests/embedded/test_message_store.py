@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,3 +134,17 @@ def test_broker_file_of_kombus_own_transport_still_works(tmp_path: Path) -> None
         # kombu's acked row has no delivery record: never delivered again
         assert simple.channel.store.release_expired() == 0
     assert rows(tmp_path) == [(1, 0)]
+
+
+def test_a_forked_child_does_not_reuse_the_parents_connections(channel: Any) -> None:
+    engine = channel.store.engine
+    channel.store.size("q")
+    assert engine.pool.checkedin() >= 1  # a connection of this process waits in the pool
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its pool, leave at once
+        os.write(write_end, str(engine.pool.checkedin()).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 16) == b"0"
+    assert engine.pool.checkedin() >= 1  # the parent's pool is untouched
