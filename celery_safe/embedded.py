@@ -82,7 +82,7 @@ def _fresh_pool_after_fork(engine: Engine) -> Engine:
 
 
 class ClaimQoS(virtual.QoS):
-    """Acks delete, rejects with requeue and restores make visible again, in the table.
+    """Acks and rejects delete the row; rejects with requeue and restores make it visible.
 
     The delivery tag names the claim (:meth:`Claim.from_tag`); the in-memory
     bookkeeping (prefetch count) stays kombu's.
@@ -103,6 +103,8 @@ class ClaimQoS(virtual.QoS):
         try:
             if claim is not None and requeue:
                 self.channel.store.requeue(claim)
+            elif claim is not None:  # dropped: as final as an ack
+                self.channel.store.ack(claim)
         finally:
             self._quick_ack(delivery_tag)
 
@@ -269,7 +271,8 @@ def embedded_config(
     """Celery settings for a broker and a result backend in SQLite files under ``directory``.
 
     A message delivered and not acknowledged within ``visibility_timeout`` seconds goes
-    to another consumer: keep it above the longest task (with ``task_acks_late``).
+    to another consumer: keep it above the longest task (with ``task_acks_late``) and
+    the longest ``countdown``/``eta`` (a worker holds such a message until it runs).
     """
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)

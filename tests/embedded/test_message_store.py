@@ -148,3 +148,22 @@ def test_a_forked_child_does_not_reuse_the_parents_connections(channel: Any) -> 
     os.waitpid(pid, 0)
     assert os.read(read_end, 16) == b"0"
     assert engine.pool.checkedin() >= 1  # the parent's pool is untouched
+
+
+def test_channel_acks_rejects_and_recovers_in_the_table(channel: Any, tmp_path: Path) -> None:
+    for n in range(2):
+        channel.basic_publish(channel.prepare_message(f"m{n}"), "", "q")
+    first = channel.basic_get("q")
+    channel.basic_reject(first.delivery_tag, requeue=True)
+    assert [visible for _, visible in rows(tmp_path)] == [1, 1]
+    again = channel.basic_get("q")
+    assert again.body == first.body and again.delivery_tag != first.delivery_tag
+    channel.basic_reject(again.delivery_tag, requeue=False)  # dropped, not redelivered
+    assert [visible for _, visible in rows(tmp_path)] == [1]
+    second = channel.basic_get("q")
+    channel.basic_recover(requeue=True)  # what a clean shutdown does
+    assert [visible for _, visible in rows(tmp_path)] == [1]
+    last = channel.basic_get("q")
+    assert last.body == second.body and channel.basic_get("q") is None
+    last.ack()
+    assert rows(tmp_path) == []
