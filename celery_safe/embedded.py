@@ -125,7 +125,15 @@ class ClaimQoS(virtual.QoS):
 
 class SQLiteChannel(kombu_sqla.Channel):
     """Kombu's SQLAlchemy channel, with engine options that SQLite can take and messages
-    kept by a :class:`MessageStore` (never through the channel's shared session)."""
+    kept by a :class:`MessageStore`.
+
+    Kombu gives a channel one SQLAlchemy session, but a prefork worker uses its channel
+    from two threads: the consumer polls (``_get``) while the pool's result-handler
+    thread acks, or puts back the message of a pool process that died
+    (``task_reject_on_worker_lost``). Sharing one session, the two collide ("session is
+    in 'prepared' state", "commit() already in progress") and the worker dies. Here no
+    queue operation uses that session: each is one short transaction of its own.
+    """
 
     QoS = ClaimQoS
     _store: MessageStore | None = None
@@ -160,7 +168,8 @@ class SQLiteChannel(kombu_sqla.Channel):
             raise Empty()
         claim, text = claimed
         payload = loads(text)
-        payload["properties"]["delivery_tag"] = claim.tag
+        if isinstance(payload.get("properties"), dict):  # every message kombu publishes
+            payload["properties"]["delivery_tag"] = claim.tag
         return payload
 
     def _size(self, queue: str) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,4 +169,44 @@ def test_channel_acks_rejects_and_recovers_in_the_table(channel: Any, tmp_path: 
     last = channel.basic_get("q")
     assert last.body == second.body and channel.basic_get("q") is None
     last.ack()
+    assert rows(tmp_path) == []
+
+
+def test_one_thread_acks_and_requeues_while_another_polls(channel: Any, tmp_path: Path) -> None:
+    """A prefork worker's result-handler thread acks (or requeues a lost task's message)
+    while the consumer thread polls: each on a transaction of its own, nothing lost."""
+    messages = 200
+    for n in range(messages):
+        channel.basic_publish(channel.prepare_message(str(n)), "", "q")
+    handed: queue.Queue[Any] = queue.Queue()
+    errors: list[BaseException] = []
+    acked: list[str] = []
+
+    def settle() -> None:  # the result-handler thread: requeue every third once, ack the rest
+        requeued: set[str] = set()
+        while (message := handed.get()) is not None:
+            body = bytes(message.body).decode()
+            try:
+                if int(body) % 3 == 0 and body not in requeued:
+                    requeued.add(body)
+                    channel.basic_reject(message.delivery_tag, requeue=True)
+                else:
+                    channel.basic_ack(message.delivery_tag)
+                    acked.append(body)
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+
+    settler = threading.Thread(target=settle)
+    settler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(acked) < messages and not errors and time.monotonic() < deadline:
+            message = channel.basic_get("q")
+            if message is not None:
+                handed.put(message)
+    finally:
+        handed.put(None)
+        settler.join(30)
+    assert errors == []
+    assert sorted(acked, key=int) == [str(n) for n in range(messages)]
     assert rows(tmp_path) == []

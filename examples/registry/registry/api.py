@@ -66,8 +66,9 @@ def create_app(settings_or_db_url: Settings | str) -> FastAPI:
     def get_bundles(
         session: DB,
         search: str | None = None,
-        tag: str | None = None,
-        platform: str | None = None,
+        # Repeat to require several (``?tag=a&tag=b``): a bundle must have them all.
+        tag: Annotated[list[str] | None, Query()] = None,
+        platform: Annotated[list[str] | None, Query()] = None,
         access_level: Annotated[
             str | None, Query(pattern="^(read-only|read-write|unknown)$")
         ] = None,

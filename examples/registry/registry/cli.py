@@ -90,8 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     populate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     listing = verbs.add_parser("list", parents=[where], help="list and search bundles")
-    listing.add_argument("--tag")
-    listing.add_argument("--platform")
+    listing.add_argument(
+        "--tag", action="append",
+        help="a whole task tag, case-insensitive; repeat to require several",
+    )
+    listing.add_argument(
+        "--platform", action="append",
+        help="a whole 'Metadata Supports' entry, case-insensitive; repeat to require several",
+    )
     listing.add_argument("--access-level", choices=["read-only", "read-write", "unknown"])
     listing.add_argument("--collection")
     listing.add_argument("--search")

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from registry.models import Base
+from registry.tags import backfill_bundle_tags
 
 __all__ = ["add_missing_columns", "create_schema", "make_engine", "session_scope"]
 
@@ -84,15 +85,19 @@ if hasattr(os, "register_at_fork"):
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables and columns (idempotent, safe when processes race to do it)."""
-    try:
-        Base.metadata.create_all(engine)
-    except OperationalError as exc:
-        # Another process created a table between our check and our CREATE.
-        if "already exists" not in str(exc):
-            raise
-        Base.metadata.create_all(engine)
+    """Create missing tables and columns, then index the tags of bundles stored before
+    ``bundle_tags`` existed (idempotent, safe when processes race to do it)."""
+    for attempt in range(3):
+        try:
+            Base.metadata.create_all(engine)
+            break
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            # Another process created a table between our check and our CREATE
+            # (PostgreSQL may say so as a unique violation on its catalog): look again.
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
     add_missing_columns(engine)
+    backfill_bundle_tags(engine)
 
 
 def add_missing_columns(engine: Engine) -> list[str]:

@@ -5,19 +5,34 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "ENHANCEMENT_STATUSES",
+    "TAG_KINDS",
     "Base",
+    "BundleTag",
     "CodeBundle",
     "Collection",
     "EnhancementLog",
+    "SchemaMigration",
     "utcnow",
 ]
 
 ENHANCEMENT_STATUSES = ("pending", "completed", "failed")
+#: ``task``: a ``[Tags]`` / ``Force Tags`` entry of any task; ``support``: a
+#: ``Metadata Supports`` entry (what the ``tag`` and ``platform`` filters match).
+TAG_KINDS = ("task", "support")
 
 
 def utcnow() -> dt.datetime:
@@ -92,6 +107,9 @@ class CodeBundle(Base):
     enhancement_logs: Mapped[list[EnhancementLog]] = relationship(
         back_populates="bundle", cascade="all, delete-orphan", order_by="EnhancementLog.id"
     )
+    tag_rows: Mapped[list[BundleTag]] = relationship(
+        back_populates="bundle", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class EnhancementLog(Base):
@@ -114,3 +132,31 @@ class EnhancementLog(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     bundle: Mapped[CodeBundle] = relationship(back_populates="enhancement_logs")
+
+
+class BundleTag(Base):
+    """One normalised tag of a bundle: the exact-match index behind the tag filters.
+
+    Derived from ``CodeBundle.tasks`` and ``support_tags`` (see ``registry.tags``) and
+    rewritten with them in the same transaction; ``tag`` is trimmed and lower-cased.
+    """
+
+    __tablename__ = "bundle_tags"
+    __table_args__ = (Index("ix_bundle_tags_kind_tag", "kind", "tag"),)
+
+    bundle_id: Mapped[int] = mapped_column(
+        ForeignKey("codebundles.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    tag: Mapped[str] = mapped_column(String, primary_key=True)
+
+    bundle: Mapped[CodeBundle] = relationship(back_populates="tag_rows")
+
+
+class SchemaMigration(Base):
+    """A data migration already applied to this database (its row makes it run once)."""
+
+    __tablename__ = "schema_migrations"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

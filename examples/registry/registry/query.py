@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from registry.models import CodeBundle, Collection
+from registry.models import BundleTag, CodeBundle, Collection
+from registry.tags import normalise_tag
 
 __all__ = [
     "MAX_LIMIT",
@@ -81,27 +82,34 @@ def bundle_detail(bundle: CodeBundle) -> dict[str, Any]:
     }
 
 
-def _json_contains(column: Any, value: str) -> Any:
-    """Case-insensitive membership test on a JSON list of strings, portable across DBs.
+#: What the ``tag`` and ``platform`` filters accept: one value or several (all required).
+TagFilter = str | Sequence[str] | None
 
-    The list is stored as JSON text (``["a", "b"]``); matching the quoted element keeps
-    ``"aws"`` from matching ``"aws-s3"``.
-    """
-    needle = json.dumps(value.lower())
-    return func.lower(cast(column, String)).contains(needle, autoescape=True)
+
+def _tag_values(values: TagFilter) -> list[str]:
+    """The normalised, non-blank values of a tag filter, duplicates dropped."""
+    if values is None:
+        return []
+    listed = [values] if isinstance(values, str) else list(values)
+    return list(dict.fromkeys(n for v in listed if (n := normalise_tag(v))))
+
+
+def _has_tag(kind: str, tag: str) -> Any:
+    """The bundle has exactly this (normalised) tag of this kind: an indexed lookup."""
+    return CodeBundle.id.in_(
+        select(BundleTag.bundle_id).where(BundleTag.kind == kind, BundleTag.tag == tag)
+    )
 
 
 def _bundle_filters(
-    *, tag: str | None, platform: str | None, access_level: str | None,
+    *, tag: TagFilter, platform: TagFilter, access_level: str | None,
     collection: str | None, search: str | None,
 ) -> list[Any]:
     filters: list[Any] = []
     if collection:
         filters.append(Collection.slug == collection)
-    if platform:
-        filters.append(_json_contains(CodeBundle.support_tags, platform))
-    if tag:
-        filters.append(_json_contains(CodeBundle.tasks, tag))
+    filters.extend(_has_tag("support", value) for value in _tag_values(platform))
+    filters.extend(_has_tag("task", value) for value in _tag_values(tag))
     if access_level:
         if access_level not in ACCESS_LEVELS:
             raise ValueError(
@@ -125,14 +133,16 @@ def _bundle_filters(
 
 
 def list_bundles(
-    session: Session, *, tag: str | None = None, platform: str | None = None,
+    session: Session, *, tag: TagFilter = None, platform: TagFilter = None,
     access_level: str | None = None, collection: str | None = None, search: str | None = None,
     limit: int = 50, offset: int = 0,
 ) -> dict[str, Any]:
     """Filtered, paginated bundles: ``{"total", "limit", "offset", "items": [...]}``.
 
-    ``tag`` matches a whole task tag (``access:read-only``, ``data:config``), not a
-    substring; ``platform`` a whole support tag; ``search`` every word, anywhere.
+    ``tag`` matches a whole task tag (``access:read-only``, ``data:config``) and
+    ``platform`` a whole support tag, exactly but case-insensitively (both sides trimmed
+    and lower-cased), never a substring, a task name or doc text. Either may be a list:
+    the bundle must then have every one. ``search`` needs every word, anywhere.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")

@@ -2,7 +2,8 @@
 
 Bundles are keyed by (collection slug, bundle slug). Writing the same parse twice
 changes nothing; a bundle whose ``content_hash`` changed is updated and goes back to
-``enhancement_status = "pending"`` so it is enhanced again. Errors are recorded on the
+``enhancement_status = "pending"`` so it is enhanced again; its ``bundle_tags`` rows
+are rewritten in the same transaction. Errors are recorded on the
 collection and never delete what was stored before.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from registry.models import CodeBundle, Collection, utcnow
 from registry.parsing import ParsedBundle, ParseResult
 from registry.sources import CollectionSpec
+from registry.tags import sync_bundle_tags
 
 __all__ = [
     "UnknownCollectionError",
@@ -153,6 +155,7 @@ def upsert_bundles(
 def _copy_parsed(row: CodeBundle, parsed: ParsedBundle) -> None:
     for field in _PARSED_FIELDS:
         setattr(row, field, getattr(parsed, field))
+    sync_bundle_tags(row)
 
 
 def pending_bundle_ids(session: Session, collection_slug: str | None = None) -> list[int]:

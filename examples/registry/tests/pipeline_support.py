@@ -70,9 +70,18 @@ class RegistryHome:
             yield session
 
 
-def finish(client: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+def finish(
+    client: subprocess.Popen[str], timeout: float, *workers: WorkerProcess
+) -> dict[str, Any]:
+    """The client's JSON summary; on failure, the message carries the workers' logs."""
     out, err = client.communicate(timeout=timeout)
-    assert client.returncode == 0, f"populate exited with {client.returncode}:\n{err}"
+    if client.returncode != 0:
+        logs = "".join(
+            f"\n--- worker {worker.pid} log (last 6000 characters) ---\n"
+            f"{worker.log_text()[-6000:]}"
+            for worker in workers
+        )
+        raise AssertionError(f"populate exited with {client.returncode}:\n{err}{logs}")
     summary: dict[str, Any] = json.loads(out)
     return summary
 

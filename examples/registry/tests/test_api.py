@@ -97,6 +97,26 @@ def test_bundle_filters_and_pagination(client: httpx.Client) -> None:
     assert by_collection.json()["total"] == 4
 
 
+def test_tag_filters_are_exact_and_repeatable(client: httpx.Client) -> None:
+    def found(params: list[tuple[str, str]]) -> set[str]:
+        page = client.get("/bundles", params=params)
+        assert page.status_code == 200, page.text
+        return {f"{b['collection']}/{b['slug']}" for b in page.json()["items"]}
+
+    assert found([("tag", "S3")]) == {"rw-cli-codecollection/aws-s3-bucket-policy-fix"}
+    assert found([("tag", "data")]) == found([("tag", "access:read")]) == set()
+    assert found([("platform", "aws")]) == found([("platform", "AWS"), ("platform", "aws")])
+    assert found([("tag", "remediation"), ("tag", "restart")]) == {
+        "infra-cloud-collection/azure-vm-restart",
+        "data-platform-collection/k8s-namespace-restart",
+        "rw-cli-codecollection/k8s-namespace-restart",
+    }
+    assert found([("tag", "remediation"), ("tag", "restart"), ("platform", "azure")]) == {
+        "infra-cloud-collection/azure-vm-restart"}
+    assert found([("tag", "remediation"), ("tag", "s3"), ("tag", "restart")]) == set()
+    assert len(found([("tag", "")])) == 12  # an empty value filters nothing
+
+
 @pytest.mark.parametrize(
     "params",
     [{"limit": 0}, {"limit": 1000}, {"limit": "ten"}, {"offset": -1}, {"offset": "1.5"},

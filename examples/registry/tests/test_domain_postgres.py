@@ -20,15 +20,25 @@ from pathlib import Path
 
 import pytest
 from registry import query, store
-from registry.db import make_engine, session_scope
+from registry.db import create_schema, make_engine, session_scope
 from registry.enhance import BundleView, Enhancement, LocalProvider, enhance_bundle
-from registry.models import Base, CodeBundle
+from registry.models import Base, BundleTag, CodeBundle, Collection
 from registry.parsing import parse_collection
 from registry.samples import BadInputs
 from registry.service import IngestReport, ingest_collection, run_in_process
 from registry.sources import load_collections
 from registry.store import pending_bundle_ids
-from sqlalchemy import update
+from registry.tags import backfill_bundle_tags
+from sqlalchemy import Engine, delete, func, select, update
+from tags_support import (
+    LOOKALIKES,
+    NEW_TABLES,
+    make_bundle,
+    slugs,
+    store_as_previous_version,
+    stored_tags,
+    sync,
+)
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("psycopg") is None, reason="psycopg is not installed"
@@ -177,3 +187,54 @@ def test_overlapping_syncs_of_one_collection_take_turns(
     thread.join(timeout=30)
     [report] = reports
     assert (report.status, report.created, report.unchanged) == ("synced", 0, 4)
+
+
+def test_exact_tag_filters_and_their_upkeep(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        sync(engine, LOOKALIKES)
+        assert slugs(engine, tag="ACCESS:read") == {"exact"}
+        assert slugs(engine, platform="aws") == {"exact"}
+        assert slugs(engine, tag='quote:"q"') == slugs(engine, tag="ünïcode") == {"escaped"}
+        assert slugs(engine, tag=["access:read", "s3"]) == {"exact"}
+        assert slugs(engine, tag=["access:read", "aws"]) == set()
+        sync(engine, [make_bundle("exact", ["s3"], ["GCP"])])  # re-sync; the rest removed
+        assert stored_tags(engine) == {("exact", "task", "s3"), ("exact", "support", "gcp")}
+        with session_scope(engine) as session:
+            session.execute(delete(Collection))  # ON DELETE CASCADE down to bundle_tags
+            assert session.scalar(select(func.count()).select_from(BundleTag)) == 0
+    finally:
+        engine.dispose()
+
+
+def test_databases_of_the_previous_version_are_backfilled_once_under_a_race(
+    pg_url: str,
+) -> None:
+    setup = make_engine(pg_url)
+    for name in NEW_TABLES:
+        Base.metadata.tables[name].drop(setup)
+    store_as_previous_version(setup)
+    engines = [make_engine(pg_url) for _ in range(2)]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def open_database(engine: Engine) -> None:
+        try:
+            start.wait()
+            create_schema(engine)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_database, args=(e,)) for e in engines]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert slugs(setup, tag="access:read") == {"exact"}
+        assert slugs(setup, platform="AWS") == {"exact"}
+        assert backfill_bundle_tags(setup) == 0
+    finally:
+        for engine in (setup, *engines):
+            engine.dispose()

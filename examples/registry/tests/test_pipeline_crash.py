@@ -73,7 +73,7 @@ def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path, celery_safe_redis
             assert bundle_rows(session)[slow][2] == "pending"  # the kill landed mid-task
         rescuer = home.worker()
         try:
-            summary = finish(client, 75)
+            summary = finish(client, 75, rescuer)
         finally:
             rescuer.stop()
     finally:
@@ -93,7 +93,7 @@ def test_pool_process_killed_mid_task_on_embedded_sqlite(tmp_path: Path) -> None
         pool_pid = int(wait_for_file(marker, 30, "the slow enhancement never started"))
         assert pool_pid != worker.pid
         os.kill(pool_pid, signal.SIGKILL)
-        summary = finish(client, 75)
+        summary = finish(client, 75, worker)
     finally:
         worker.stop()
         if client.poll() is None:

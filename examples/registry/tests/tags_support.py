@@ -1,0 +1,83 @@
+"""Helpers for the tag-filter tests (SQLite and PostgreSQL): bundles, syncs, old schemas."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from registry import query
+from registry.db import session_scope
+from registry.models import Base, BundleTag, CodeBundle, Collection
+from registry.parsing import ParsedBundle
+from registry.store import upsert_bundles
+from sqlalchemy import Engine, insert, select
+
+COLLECTION = "tags-collection"
+
+
+def make_bundle(
+    slug: str, tags: Iterable[str] = (), supports: Iterable[str] = (), *,
+    task_name: str = "Check Things", doc: str = "",
+) -> ParsedBundle:
+    """A parsed bundle with one task carrying ``tags``; its hash follows its content."""
+    tasks = [{"name": task_name, "doc": doc, "tags": list(tags), "kind": "runbook"}]
+    digest = hashlib.sha256(repr((tasks, list(supports), doc)).encode()).hexdigest()
+    return ParsedBundle(
+        slug=slug, display_name=slug, description="", doc=doc, author="",
+        support_tags=list(supports), kinds=["runbook"], tasks=tasks, user_variables=[],
+        access_level="unknown", content_hash=digest,
+    )
+
+
+def sync(engine: Engine | str, bundles: Sequence[ParsedBundle]) -> None:
+    with session_scope(engine) as session:
+        if session.scalar(select(Collection).where(Collection.slug == COLLECTION)) is None:
+            session.add(Collection(slug=COLLECTION, name="Tags", git_url="file:///tags"))
+            session.flush()
+        upsert_bundles(session, COLLECTION, bundles)
+
+
+def slugs(engine: Engine | str, **filters: object) -> set[str]:
+    with session_scope(engine) as session:
+        page = query.list_bundles(session, limit=query.MAX_LIMIT, **filters)  # type: ignore[arg-type]
+    return {b["slug"] for b in page["items"]}
+
+
+def stored_tags(engine: Engine | str) -> set[tuple[str, str, str]]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(CodeBundle.slug, BundleTag.kind, BundleTag.tag).join(BundleTag.bundle)
+        )
+        return {(slug, kind, tag) for slug, kind, tag in rows}
+
+
+LOOKALIKES = [
+    make_bundle("exact", ["access:read", "S3"], ["AWS"]),
+    make_bundle("longer", ["access:read-only", "s3-bucket"], ["aws-s3"]),
+    make_bundle("prefixed", ["x-access:read", "team:access:read"], ["Amazon AWS"]),
+    make_bundle("in-text", ["ops", "aws"], ["GCP"], task_name="access:read",
+                doc='Tagged "access:read" and ["aws"] in prose only.'),
+    make_bundle("escaped", ['quote:"q"', "back\\slash", "Ünïcode", "100%_done"], ["K8s"]),
+]
+
+
+#: The tables this version added; a database of the previous version lacks them.
+NEW_TABLES = ("schema_migrations", "bundle_tags")
+
+
+def store_as_previous_version(engine: Engine) -> None:
+    """Make ``engine``'s empty database look as the previous version left it: no tag
+    index, the LOOKALIKES bundles stored (plus one odd hand-edited row)."""
+    Base.metadata.create_all(engine, tables=[
+        t for t in Base.metadata.sorted_tables if t.name not in NEW_TABLES])
+    with engine.begin() as conn:
+        [collection_id] = conn.execute(
+            insert(Collection).values(slug=COLLECTION, name="Old", git_url="file:///old")
+            .returning(Collection.id)).one()
+        for bundle in LOOKALIKES:
+            conn.execute(insert(CodeBundle).values(
+                collection_id=collection_id, slug=bundle.slug, tasks=bundle.tasks,
+                support_tags=bundle.support_tags, content_hash=bundle.content_hash))
+        conn.execute(insert(CodeBundle).values(  # what a hand-edited row may hold
+            collection_id=collection_id, slug="odd", tasks=[{"name": "x"}, "junk"],
+            support_tags=None))

@@ -1,0 +1,217 @@
+"""Exact tag filters: the ``bundle_tags`` index, its upkeep, and its backfill."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from registry.db import create_schema, make_engine, session_scope
+from registry.models import BundleTag, Collection, SchemaMigration
+from registry.tags import BACKFILL_MIGRATION, backfill_bundle_tags, normalise_tag
+from sqlalchemy import Engine, delete, func, select
+from tags_support import (
+    LOOKALIKES,
+    make_bundle,
+    slugs,
+    store_as_previous_version,
+    stored_tags,
+    sync,
+)
+
+
+def old_database(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    store_as_previous_version(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    made = make_engine("sqlite://")
+    create_schema(made)
+    yield made
+    made.dispose()
+
+
+def test_lookalike_tags_never_match(engine: Engine) -> None:
+    sync(engine, LOOKALIKES)
+    assert slugs(engine, tag="access:read") == {"exact"}
+    assert slugs(engine, tag="access:read-only") == {"longer"}
+    assert slugs(engine, tag="access") == slugs(engine, tag="read") == set()
+    assert slugs(engine, tag="access_read") == slugs(engine, tag="access:%") == set()
+    assert slugs(engine, tag="s3") == {"exact"}
+    assert slugs(engine, platform="aws") == {"exact"}  # not aws-s3, Amazon AWS, a task tag
+    assert slugs(engine, tag="aws") == {"in-text"}  # a task tag, not a support tag
+    assert slugs(engine, tag='quote:"q"') == slugs(engine, tag="back\\slash") == {"escaped"}
+    assert slugs(engine, tag="100%_done") == {"escaped"}
+    assert slugs(engine, tag="100%") == set()
+
+
+def test_case_and_surrounding_space_are_ignored(engine: Engine) -> None:
+    sync(engine, LOOKALIKES)
+    assert slugs(engine, tag="  ACCESS:Read ") == {"exact"}
+    assert slugs(engine, tag="ÜNÏCODE") == {"escaped"}
+    assert slugs(engine, platform="k8S") == {"escaped"}
+    assert slugs(engine, tag="") == slugs(engine, tag="  ") == slugs(engine)  # no filter
+
+
+def test_several_tags_must_all_match(engine: Engine) -> None:
+    sync(engine, [
+        make_bundle("both", ["access:read", "s3"], ["AWS", "EC2"]),
+        make_bundle("read", ["access:read"], ["AWS"]),
+        make_bundle("s3", ["s3"], ["EC2"]),
+    ])
+    assert slugs(engine, tag=["access:read", "s3"]) == {"both"}
+    assert slugs(engine, tag=["access:read"]) == {"both", "read"}
+    assert slugs(engine, tag=["ACCESS:READ", "access:read"]) == {"both", "read"}
+    assert slugs(engine, tag=["access:read", "nope"]) == set()
+    assert slugs(engine, platform=["aws", "ec2"]) == {"both"}
+    assert slugs(engine, tag="s3", platform="aws") == {"both"}
+    assert slugs(engine, tag=[]) == {"both", "read", "s3"}
+
+
+def test_resync_replaces_tags_and_leaves_nothing_stale(engine: Engine) -> None:
+    sync(engine, [make_bundle("b", ["old", "kept"], ["AWS"]), make_bundle("other", ["old"])])
+    sync(engine, [make_bundle("b", ["KEPT", "new"], ["GCP"]), make_bundle("other", ["old"])])
+    assert stored_tags(engine) == {("b", "task", "kept"), ("b", "task", "new"),
+                                   ("b", "support", "gcp"), ("other", "task", "old")}
+    assert slugs(engine, tag="old") == {"other"}
+    assert slugs(engine, platform="aws") == set()
+    assert slugs(engine, tag="new") == slugs(engine, platform="gcp") == {"b"}
+
+
+def test_removed_bundles_take_their_tags_along(engine: Engine) -> None:
+    sync(engine, [make_bundle("gone", ["t"], ["AWS"]), make_bundle("stays", ["t"])])
+    sync(engine, [make_bundle("stays", ["t"])])  # the ORM removes "gone"
+    assert stored_tags(engine) == {("stays", "task", "t")}
+    with session_scope(engine) as session:  # the database's own ON DELETE CASCADE
+        session.execute(delete(Collection))
+        assert session.scalar(select(func.count()).select_from(BundleTag)) == 0
+
+
+def test_tags_in_several_tasks_and_duplicates_are_one_row(engine: Engine) -> None:
+    bundle = make_bundle("b", ["a", "A", " a "], ["X", "x"])
+    bundle.tasks.append({"name": "Second", "doc": "", "tags": ["b", "a"], "kind": "sli"})
+    sync(engine, [bundle])
+    assert stored_tags(engine) == {("b", "task", "a"), ("b", "task", "b"),
+                                   ("b", "support", "x")}
+
+
+# --- property: the filter agrees with a pure-Python oracle -----------------------------
+
+_POOL = ["a", "A", "a-b", "ab", "b", "a:b", "A:B", " b ", "c", 'c"', "%", "_", "é", "É"]
+_TAGS = st.lists(st.sampled_from(_POOL), max_size=4)
+_BUNDLES = st.dictionaries(
+    st.sampled_from(["one", "two", "three", "four", "five"]),
+    st.tuples(_TAGS, _TAGS, st.sampled_from(_POOL)),
+    max_size=5,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(generations=st.lists(_BUNDLES, min_size=1, max_size=3),
+       wanted=st.lists(st.sampled_from([*_POOL, "zz"]), min_size=1, max_size=2))
+def test_filtering_returns_exactly_the_bundles_having_every_tag(
+    generations: list[dict[str, tuple[list[str], list[str], str]]], wanted: list[str]
+) -> None:
+    """After any sequence of syncs, ``tag``/``platform`` select exactly the bundles whose
+    normalised tag sets hold every wanted tag; look-alikes also sit in task names/docs."""
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    try:
+        for generation in generations:
+            sync(engine, [make_bundle(slug, tags, supports, task_name=noise, doc=noise)
+                          for slug, (tags, supports, noise) in generation.items()])
+        latest = generations[-1]
+        wanted_set = {normalise_tag(w) for w in wanted}
+
+        def oracle(position: int) -> set[str]:
+            return {slug for slug, fields in latest.items()
+                    if wanted_set <= {normalise_tag(t) for t in fields[position]}}
+
+        assert slugs(engine, tag=wanted) == oracle(0)
+        assert slugs(engine, platform=wanted) == oracle(1)
+        for single in wanted:
+            assert slugs(engine, tag=single) == {
+                slug for slug, (tags, _, _) in latest.items()
+                if normalise_tag(single) in {normalise_tag(t) for t in tags}}
+    finally:
+        engine.dispose()
+
+
+# --- databases created before bundle_tags existed ---------------------------------------
+
+def test_an_old_database_is_backfilled_once_and_filters_at_once(tmp_path: Path) -> None:
+    url = old_database(tmp_path / "old.db")
+    engine = make_engine(url)
+    create_schema(engine)
+    assert slugs(engine, tag="access:read") == {"exact"}
+    assert slugs(engine, platform="aws") == {"exact"}
+    assert len(slugs(engine)) == len(LOOKALIKES) + 1  # every stored bundle kept
+    with session_scope(engine) as session:
+        assert session.get(SchemaMigration, BACKFILL_MIGRATION) is not None
+    before = stored_tags(engine)
+    assert backfill_bundle_tags(engine) == 0  # once: later openings do nothing
+    create_schema(engine)
+    assert stored_tags(engine) == before
+    engine.dispose()
+
+
+def test_two_processes_opening_an_old_database_at_once(tmp_path: Path) -> None:
+    url = old_database(tmp_path / "old.db")
+    engines = [make_engine(url) for _ in range(2)]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def open_database(engine: Engine) -> None:
+        try:
+            start.wait()
+            create_schema(engine)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_database, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert slugs(engines[0], tag="access:read") == {"exact"}
+    assert len(stored_tags(engines[0])) == sum(
+        len({normalise_tag(t) for t in b.tasks[0]["tags"]}) + len(b.support_tags)
+        for b in LOOKALIKES)
+    for engine in engines:
+        engine.dispose()
+
+
+# --- the CLI ----------------------------------------------------------------------------
+
+
+def run_list(tmp_path: Path, *options: str) -> set[str]:
+    """``python -m registry list ... --json`` in a subprocess; the slugs it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "registry", "list", "--home", str(tmp_path / "home"),
+         "--db", f"sqlite:///{tmp_path / 'cli.db'}", "--json", *options],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return {item["slug"] for item in json.loads(done.stdout)["items"]}
+
+
+def test_cli_tag_filters_are_exact_and_repeatable(tmp_path: Path) -> None:
+    sync(f"sqlite:///{tmp_path / 'cli.db'}", [
+        *LOOKALIKES, make_bundle("read-s3", ["access:read", "s3"], ["GCP"])])
+    assert run_list(tmp_path, "--tag", "ACCESS:READ") == {"exact", "read-s3"}
+    assert run_list(tmp_path, "--tag", "access:read", "--tag", "s3") == {"exact", "read-s3"}
+    assert run_list(tmp_path, "--tag", "access:read", "--platform", "gcp") == {"read-s3"}
+    assert run_list(tmp_path, "--platform", "aws", "--platform", "gcp") == set()
+    assert run_list(tmp_path, "--tag", "access") == set()
