@@ -16,7 +16,8 @@ deletes it, and puts an unacknowledged one back only on a clean shutdown. Here:
   clean shutdown loses nothing, its messages go to another consumer (at least once).
 
 Every operation is one short transaction on a pooled connection of its own, taken
-with SQLite's write lock first (``BEGIN IMMEDIATE``): threads never share a session,
+with SQLite's write lock first (``BEGIN IMMEDIATE``), never across a ``fork`` (a child
+would inherit that lock for good): threads never share a session,
 no transaction stays open while a task or a callback runs, and two processes
 claiming or sweeping at once queue up on the lock, so no message goes to two live
 consumers within the timeout. A write asked for while the same thread is inside a
@@ -28,6 +29,7 @@ record and are left alone: whether they were acknowledged is unknown.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,6 +60,18 @@ __all__ = ["DEFAULT_VISIBILITY_TIMEOUT", "Claim", "MessageStore"]
 DEFAULT_VISIBILITY_TIMEOUT = 3600.0
 #: Attempts for an ack or a requeue that meets a locked database.
 WRITE_ATTEMPTS = 3
+
+#: Held by every store transaction, and by ``os.fork``. A prefork worker forks a new pool
+#: process while its other threads use the broker; SQLite keeps the locks of a process's
+#: connections in that process's memory, so a child forked mid-transaction inherits a
+#: write lock nobody will release and waits for it until "database is locked". With this
+#: lock, a fork waits for the transaction in progress (they are short) to end.
+_NO_FORK_MID_TRANSACTION = threading.Lock()
+os.register_at_fork(
+    before=_NO_FORK_MID_TRANSACTION.acquire,
+    after_in_parent=_NO_FORK_MID_TRANSACTION.release,
+    after_in_child=_NO_FORK_MID_TRANSACTION.release,
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +144,7 @@ class MessageStore:
             raise RuntimeError("MessageStore transactions do not nest")
         self._local.deferred = []
         try:
-            with self.engine.connect() as conn:
+            with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
                 if conn.dialect.name == "sqlite":
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 yield conn
@@ -252,7 +266,7 @@ class MessageStore:
         """How many messages of ``queue`` wait for a consumer."""
         queue_id = self.queue_id(queue)
         m = self.messages.c
-        with self.engine.connect() as conn:
+        with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
             count: Any = conn.execute(
                 select(func.count()).where(m.queue_id == queue_id, m.visible == true())
             ).scalar()

@@ -210,3 +210,29 @@ def test_one_thread_acks_and_requeues_while_another_polls(channel: Any, tmp_path
     assert errors == []
     assert sorted(acked, key=int) == [str(n) for n in range(messages)]
     assert rows(tmp_path) == []
+
+
+def test_a_fork_waits_for_the_transaction_in_progress(channel: Any, tmp_path: Path) -> None:
+    """SQLite keeps a process's locks in its memory: a child forked while another thread
+    is inside a transaction would inherit the write lock and never get it itself."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold_a_transaction() -> None:
+        with channel.store._transaction():
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_a_transaction)
+    holder.start()
+    inside.wait(10)
+    threading.Timer(0.3, release.set).start()  # the fork below waits for this
+    pid = os.fork()
+    if pid == 0:  # the child: take the write lock once, with a short timeout
+        try:
+            with sqlite3.connect(tmp_path / "broker.sqlite", timeout=2) as db:
+                db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    holder.join(10)
+    assert os.waitpid(pid, 0)[1] == 0, "the child found the database locked"
