@@ -2,15 +2,20 @@
 
 Celery refuses ``result.get()`` inside a task only in prefork workers, and only while
 ``disable_sync_subtasks`` is left on. Threads and solo pools, eager mode, gevent and
-``celery.contrib.testing.worker.start_worker`` let the join through, where it deadlocks
-or hides the bug until production. After ``guard(app)``, every blocking join on a
-Celery result raises :class:`JoinInTaskError` while one of ``app``'s tasks runs in the
-calling thread. Joins outside tasks (views, scripts, tests) keep working.
+eventlet pools and ``celery.contrib.testing.worker.start_worker`` let the join through,
+where it deadlocks or hides the bug until production. After ``guard(app)``, every
+blocking join on a Celery result raises :class:`JoinInTaskError` while one of ``app``'s
+tasks runs in the calling thread. Joins outside tasks (views, scripts, tests) keep
+working.
 
 "Runs" is read from Celery's own per-thread stack of executing tasks (the one behind
 ``current_task``), which Celery's tracer maintains in every pool and in eager mode: the
-guard costs nothing per task, only a lookup when a join happens. A task called as a
-plain function (``task(...)``, like ``.logic``) does not count as running.
+guard costs nothing per task, only a lookup when a join happens. On gevent and eventlet
+pools that stack (and each task's ``request_stack``) is per greenlet, as Celery keys its
+locals by ``greenlet.getcurrent()`` whenever greenlet is importable: a task parked in one
+greenlet does not guard, nor unguard, a join in another greenlet of the same thread.
+A task called as a plain function (``task(...)``, like ``.logic``) does not count as
+running.
 
 Celery's own machinery joins by design and stays allowed: eager application of chains
 and chords (``chain.apply``), chord bookkeeping in result backends
@@ -94,7 +99,7 @@ def is_guarded(app: Celery) -> bool:
 
 
 def current_guarded_task() -> str | None:
-    """Name of the innermost task of a guarded app running in this thread, or None."""
+    """Name of the innermost task of a guarded app running in this thread (greenlet), or None."""
     for running in reversed(_task_stack.stack):
         if not _executing(running):
             continue  # ``task(...)`` called as a function, not executed as a task

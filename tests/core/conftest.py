@@ -12,3 +12,17 @@ if str(APPS_DIR) not in sys.path:
 #: Redis databases reserved for these tests.
 REDIS_DB_WORKERS = 1
 REDIS_DB_BACKEND = 2
+
+
+def require_green_pool(library: str) -> None:
+    """Skip without ``library`` (gevent, eventlet); under ``CI`` its absence fails."""
+    import importlib.util
+    import os
+
+    import pytest
+
+    if importlib.util.find_spec(library) is None:
+        message = f"{library} is not installed (the [dev] extra installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

@@ -1,4 +1,4 @@
-"""The guard in real ``celery worker`` processes: prefork, threads and solo pools.
+"""The guard in real ``celery worker`` processes: prefork, threads, solo, gevent, eventlet.
 
 Each pool gets its own worker process and its own broker (embedded SQLite), plus a
 prefork worker on Redis (JSON results) to show the error type survives the backend.
@@ -18,7 +18,7 @@ from celery import Celery, chord
 from celery_safe import JoinInTaskError
 from celery_safe.testing import WorkerProcess
 
-from .conftest import APPS_DIR, REDIS_DB_WORKERS
+from .conftest import APPS_DIR, REDIS_DB_WORKERS, require_green_pool
 
 pytestmark = pytest.mark.worker
 
@@ -34,7 +34,10 @@ class Worker:
 
 @pytest.fixture(
     scope="module",
-    params=["prefork", "threads", "solo", pytest.param("redis-prefork", marks=pytest.mark.redis)],
+    params=[
+        "prefork", "threads", "solo", "gevent", "eventlet",
+        pytest.param("redis-prefork", marks=pytest.mark.redis),
+    ],
 )
 def worker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -42,6 +45,8 @@ def worker(
     """A test-side app whose tasks run on a real worker of the requested pool."""
     kind: str = request.param
     pool = kind.removeprefix("redis-")
+    if pool in ("gevent", "eventlet"):
+        require_green_pool(pool)
     if kind.startswith("redis-"):
         url = f"{request.getfixturevalue('celery_safe_redis_url')}/{REDIS_DB_WORKERS}"
         import redis
@@ -89,8 +94,12 @@ def test_the_task_runs_in_the_pool_under_test(worker: Worker) -> None:
     seen = run(worker.app, "guarded.where")
     assert seen["guarded_task"] == "guarded.where"
     assert seen["hostname"].startswith(worker.process.hostname.split("@")[0])
+    green = worker.pool if worker.pool in ("gevent", "eventlet") else None
+    assert seen["green"] == green  # the worker monkey-patched itself, or not at all
     if worker.pool == "prefork":
         assert seen["pid"] != worker.process.pid  # a forked child
+    elif green:
+        assert seen["pid"] == worker.process.pid  # a greenlet of the main process
     elif worker.pool == "threads":
         assert seen["pid"] == worker.process.pid and seen["thread"] != "MainThread"
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from typing import Any
 
@@ -78,7 +79,19 @@ def _register(app: Celery) -> None:
             "thread": threading.current_thread().name,
             "pid": os.getpid(),
             "hostname": self.request.hostname,
+            "green": _green_library(),
         }
+
+
+def _green_library() -> str | None:
+    """Which green library monkey-patched this process (``-P gevent``/``-P eventlet``)."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
+        return "gevent"
+    eventlet_patcher = sys.modules.get("eventlet.patcher")
+    if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("thread"):
+        return "eventlet"
+    return None
 
 
 def _register_states(app: Celery) -> None:
