@@ -3,30 +3,47 @@
     app = Celery("proj")
     celery_safe.embedded.configure(app, "var/celery")
 
-Kombu's SQLAlchemy transport polls its queue table every second and forwards every
+Kombu's SQLAlchemy transport polls its queue table every second, forwards every
 ``broker_transport_options`` key to ``create_engine`` (so ``polling_interval`` there
-is a ``TypeError``). :class:`SQLiteTransport` takes ``polling_interval`` (0.05 s by
-default) out of the engine options, waits on locks instead of failing, and turns on
-WAL so worker processes and producers do not block each other's reads.
+is a ``TypeError``), never deletes an acknowledged message, and puts an unacknowledged
+one back only on a clean shutdown (a SIGKILLed worker loses it). :class:`SQLiteTransport`
+takes ``polling_interval`` (0.05 s by default) and ``visibility_timeout`` (3600 s by
+default) out of the engine options, waits on locks instead of failing, turns on WAL so
+worker processes and producers do not block each other's reads, and keeps its messages
+with :class:`celery_safe.embedded_queue.MessageStore`: deleted on ack, requeued in
+place on reject or shutdown, and given back to another consumer once delivered longer
+than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from json import dumps, loads  # the stdlib's, as kombu's transport: same stored text
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from celery import Celery
 from celery.backends.database import DatabaseBackend
 from kombu.transport import sqlalchemy as kombu_sqla
+from kombu.transport import virtual
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+
+from celery_safe.embedded_queue import (
+    DEFAULT_VISIBILITY_TIMEOUT,
+    Claim,
+    MessageStore,
+    is_lock_error,
+)
 
 __all__ = [
     "DEFAULT_POLLING_INTERVAL",
+    "DEFAULT_VISIBILITY_TIMEOUT",
     "SQLiteBackend",
     "SQLiteTransport",
     "configure",
@@ -41,6 +58,7 @@ LOCK_TIMEOUT = 30.0
 _KOMBU_OPTIONS = frozenset({
     "queue_tablename", "message_tablename", "callback", "errback", "max_retries",
     "interval_start", "interval_step", "interval_max", "retry_errors", "polling_interval",
+    "visibility_timeout",
 })
 
 
@@ -55,27 +73,117 @@ def _enable_wal(engine: Engine) -> Engine:
     return engine
 
 
+def _fresh_pool_after_fork(engine: Engine) -> Engine:
+    """Kombu keeps one engine per URL for the whole process, and a worker forks its pool
+    processes from it: a child must not use a connection its parent opened (SQLite
+    forbids carrying one across ``fork``), so it starts with an empty pool."""
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    return engine
+
+
+class ClaimQoS(virtual.QoS):
+    """Acks and rejects delete the row; rejects with requeue and restores make it visible.
+
+    The delivery tag names the claim (:meth:`Claim.from_tag`); the in-memory
+    bookkeeping (prefetch count) stays kombu's.
+    """
+
+    channel: SQLiteChannel
+
+    def ack(self, delivery_tag: Any) -> None:
+        claim = Claim.from_tag(delivery_tag)
+        try:
+            if claim is not None:
+                self.channel.store.ack(claim)
+        finally:
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        claim = Claim.from_tag(delivery_tag)
+        try:
+            if claim is not None and requeue:
+                self.channel.store.requeue(claim)
+            elif claim is not None:  # dropped: as final as an ack
+                self.channel.store.ack(claim)
+        finally:
+            self._quick_ack(delivery_tag)
+
+    def restore_unacked(self) -> list[tuple[BaseException, Any]]:
+        self._flush()  # type: ignore[no-untyped-call]
+        errors: list[tuple[BaseException, Any]] = []
+        while self._delivered:
+            tag, message = self._delivered.popitem()
+            claim = Claim.from_tag(tag)
+            try:
+                if claim is not None:
+                    self.channel.store.requeue(claim)
+            except Exception as exc:  # still claimed: back after the visibility timeout
+                if tag not in self._dirty:
+                    errors.append((exc, message))
+        return errors
+
+
 class SQLiteChannel(kombu_sqla.Channel):
-    """Kombu's SQLAlchemy channel, with engine options that SQLite can take.
+    """Kombu's SQLAlchemy channel, with engine options that SQLite can take and messages
+    kept by a :class:`MessageStore`.
 
     Kombu gives a channel one SQLAlchemy session, but a prefork worker uses its channel
     from two threads: the consumer polls (``_get``) while the pool's result-handler
-    thread puts back the message of a pool process that died (``basic_reject`` with
-    ``task_reject_on_worker_lost``). Sharing one session, the two collide ("session is
-    in 'prepared' state") and the worker dies. Here each thread gets its own session.
+    thread acks, or puts back the message of a pool process that died
+    (``task_reject_on_worker_lost``). Sharing one session, the two collide ("session is
+    in 'prepared' state", "commit() already in progress") and the worker dies. Here no
+    queue operation uses that session: each is one short transaction of its own.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._thread_sessions = threading.local()  # before kombu's __init__ may use it
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+    QoS = ClaimQoS
+    _store: MessageStore | None = None
 
     @property
-    def session(self) -> Session:
-        session: Session | None = getattr(self._thread_sessions, "session", None)
-        if session is None:
-            _, make_session = self._open()  # type: ignore[no-untyped-call]
-            session = self._thread_sessions.session = make_session()
-        return session
+    def store(self) -> MessageStore:
+        if self._store is None:
+            engine, _ = self._open()  # type: ignore[no-untyped-call]
+            timeout = self.connection.client.transport_options.get(
+                "visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT
+            )
+            self._store = MessageStore(
+                engine, self.queue_cls.__table__, self.message_cls.__table__,
+                visibility_timeout=float(timeout),
+            )
+        return self._store
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        self.store.queue_id(queue)
+
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.store.put(queue, dumps(payload))
+
+    def _get(self, queue: str, timeout: Any = None) -> Any:
+        try:
+            claimed = self.store.claim(queue)
+        except OperationalError as exc:
+            if is_lock_error(exc):  # nothing changed; the next poll tries again
+                raise Empty() from exc
+            raise
+        if claimed is None:
+            raise Empty()
+        claim, text = claimed
+        payload = loads(text)
+        if isinstance(payload.get("properties"), dict):  # every message kombu publishes
+            payload["properties"]["delivery_tag"] = claim.tag
+        return payload
+
+    def _size(self, queue: str) -> int:
+        return self.store.size(queue)
+
+    def _purge(self, queue: str) -> int:
+        return self.store.purge(queue)
+
+    def _restore(self, message: Any) -> None:
+        claim = Claim.from_tag(message.delivery_tag)
+        if claim is None:
+            super()._restore(message)  # type: ignore[no-untyped-call]
+        else:
+            self.store.requeue(claim)
 
     def _engine_from_config(self) -> Engine:
         client = self.connection.client
@@ -84,8 +192,10 @@ class SQLiteChannel(kombu_sqla.Channel):
         if url.startswith("sqlite"):
             connect_args = dict(options.pop("connect_args", {}))
             connect_args.setdefault("timeout", LOCK_TIMEOUT)
-            return _enable_wal(create_engine(url, connect_args=connect_args, **options))
-        return create_engine(url, **options)
+            engine = _enable_wal(create_engine(url, connect_args=connect_args, **options))
+        else:
+            engine = create_engine(url, **options)
+        return _fresh_pool_after_fork(engine)
 
 
 class SQLiteTransport(kombu_sqla.Transport):
@@ -162,15 +272,25 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
 
 
 def embedded_config(
-    directory: str | Path, *, polling_interval: float = DEFAULT_POLLING_INTERVAL
+    directory: str | Path,
+    *,
+    polling_interval: float = DEFAULT_POLLING_INTERVAL,
+    visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
 ) -> dict[str, Any]:
-    """Celery settings for a broker and a result backend in SQLite files under ``directory``."""
+    """Celery settings for a broker and a result backend in SQLite files under ``directory``.
+
+    A message delivered and not acknowledged within ``visibility_timeout`` seconds goes
+    to another consumer: keep it above the longest task (with ``task_acks_late``) and
+    the longest ``countdown``/``eta`` (a worker holds such a message until it runs).
+    """
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": f"sqlite:///{root / 'broker.sqlite'}",
         "broker_transport": f"{__name__}:SQLiteTransport",
-        "broker_transport_options": {"polling_interval": polling_interval},
+        "broker_transport_options": {
+            "polling_interval": polling_interval, "visibility_timeout": visibility_timeout,
+        },
         "broker_connection_retry_on_startup": True,
         "result_backend": f"{__name__}:SQLiteBackend",
         "database_url": f"sqlite:///{root / 'results.sqlite'}",
@@ -183,8 +303,14 @@ def embedded_config(
 
 
 def configure(
-    app: Celery, directory: str | Path, *, polling_interval: float = DEFAULT_POLLING_INTERVAL
+    app: Celery,
+    directory: str | Path,
+    *,
+    polling_interval: float = DEFAULT_POLLING_INTERVAL,
+    visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
 ) -> Celery:
     """Point ``app`` at the embedded SQLite broker and result backend; returns ``app``."""
-    app.conf.update(embedded_config(directory, polling_interval=polling_interval))
+    app.conf.update(embedded_config(
+        directory, polling_interval=polling_interval, visibility_timeout=visibility_timeout
+    ))
     return app

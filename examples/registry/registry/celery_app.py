@@ -70,13 +70,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
     if os.environ.get(QUEUE_ENV):
         config["task_default_queue"] = os.environ[QUEUE_ENV]
+    # A message delivered to a worker that dies goes to another after ``visibility`` s.
+    visibility = float(os.environ.get(VISIBILITY_TIMEOUT_ENV, "3600"))
     if settings.broker_url is None:
-        config.update(embedded.embedded_config(settings.home / "celery"))
+        config.update(
+            embedded.embedded_config(settings.home / "celery", visibility_timeout=visibility)
+        )
         return config
     config["broker_url"] = settings.broker_url
     config["result_backend"] = settings.result_backend or settings.broker_url
     if settings.broker_url.startswith(("redis://", "rediss://")):
-        visibility = float(os.environ.get(VISIBILITY_TIMEOUT_ENV, "3600"))
         # A message whose worker died is handed out again after ``visibility`` seconds;
         # the sweep for such messages runs every second instead of every 100 s.
         config["broker_transport_options"] = {

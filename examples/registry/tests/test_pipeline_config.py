@@ -22,6 +22,15 @@ def test_the_embedded_default_keeps_broker_and_results_under_home(tmp_path: Path
     assert config["broker_url"] == f"sqlite:///{tmp_path.resolve() / 'celery' / 'broker.sqlite'}"
     assert config["database_url"].startswith(f"sqlite:///{tmp_path.resolve() / 'celery'}")
     assert CRASH_SAFETY.items() <= config.items()
+    assert config["broker_transport_options"]["visibility_timeout"] == 3600.0
+
+
+def test_the_embedded_broker_takes_the_visibility_timeout_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_VISIBILITY_TIMEOUT", "7")
+    config = celery_config(load_settings(environ={}, home=str(tmp_path)))
+    assert config["broker_transport_options"]["visibility_timeout"] == 7.0
 
 
 def test_a_redis_broker_also_holds_results_and_requeues_a_dead_workers_tasks(

@@ -1,0 +1,286 @@
+"""The embedded broker's message table: claimed on delivery, deleted on ack, given back
+after a visibility timeout.
+
+Kombu's SQLAlchemy transport hides a delivered message (``visible = 0``) and never
+deletes it, and puts an unacknowledged one back only on a clean shutdown. Here:
+
+- :meth:`MessageStore.claim` hides the oldest visible message of a queue, bumps its
+  ``version`` and records the delivery time in a table of its own
+  (``<message table>_delivery``). The pair (row id, new version) names that one
+  delivery: it becomes the message's delivery tag.
+- :meth:`MessageStore.ack` deletes the row; :meth:`MessageStore.requeue` makes it
+  visible again in place, only if the delivery is still the latest one.
+- :meth:`MessageStore.release_expired` (run by ``claim`` at most every
+  ``visibility_timeout / 4`` s, capped at 10 s) makes visible again every message
+  delivered longer than ``visibility_timeout`` ago: a consumer that died without a
+  clean shutdown loses nothing, its messages go to another consumer (at least once).
+
+Every operation is one short transaction on a pooled connection of its own, taken
+with SQLite's write lock first (``BEGIN IMMEDIATE``), never across a ``fork`` (a child
+would inherit that lock for good): threads never share a session,
+no transaction stays open while a task or a callback runs, and two processes
+claiming or sweeping at once queue up on the lock, so no message goes to two live
+consumers within the timeout. A write asked for while the same thread is inside a
+transaction (a signal handler) waits until that transaction ends instead of
+waiting for its own lock. Acks and requeues are idempotent and retried on a lock
+error. Rows hidden by kombu's own transport (an older broker file) have no delivery
+record and are left alone: whether they were acknowledged is unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+__all__ = ["DEFAULT_VISIBILITY_TIMEOUT", "Claim", "MessageStore"]
+
+#: Seconds a delivered, unacknowledged message stays hidden (Redis's default too).
+DEFAULT_VISIBILITY_TIMEOUT = 3600.0
+#: Attempts for an ack or a requeue that meets a locked database.
+WRITE_ATTEMPTS = 3
+
+#: Held by every store transaction, and by ``os.fork``. A prefork worker forks a new pool
+#: process while its other threads use the broker; SQLite keeps the locks of a process's
+#: connections in that process's memory, so a child forked mid-transaction inherits a
+#: write lock nobody will release and waits for it until "database is locked". With this
+#: lock, a fork waits for the transaction in progress (they are short) to end.
+_NO_FORK_MID_TRANSACTION = threading.Lock()
+os.register_at_fork(
+    before=_NO_FORK_MID_TRANSACTION.acquire,
+    after_in_parent=_NO_FORK_MID_TRANSACTION.release,
+    after_in_child=_NO_FORK_MID_TRANSACTION.release,
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One delivery of one message row; its ``tag`` is the delivery tag."""
+
+    message_id: int
+    version: int
+
+    @property
+    def tag(self) -> str:
+        return f"{self.message_id}.{self.version}"
+
+    @classmethod
+    def from_tag(cls, tag: object) -> Claim | None:
+        """The claim a delivery tag names, or ``None`` for a tag this store never gave."""
+        message_id, dot, version = str(tag).partition(".")
+        if not (dot and message_id.isdigit() and version.isdigit()):
+            return None
+        return cls(int(message_id), int(version))
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
+
+
+class MessageStore:
+    """Queue operations on kombu's queue and message tables (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        queues: Table,
+        messages: Table,
+        *,
+        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if visibility_timeout <= 0:
+            raise ValueError(f"visibility_timeout must be positive, got {visibility_timeout!r}")
+        self.engine = engine
+        self.queues = queues
+        self.messages = messages
+        self.visibility_timeout = float(visibility_timeout)
+        self.sweep_interval = min(self.visibility_timeout / 4, 10.0)
+        self.clock = clock  # wall clock: claims are compared across processes
+        self.deliveries = Table(
+            f"{messages.name}_delivery",
+            MetaData(),
+            Column("message_id", Integer, primary_key=True, autoincrement=False),
+            Column("delivered_at", Float, nullable=False, index=True),
+        )
+        self._create_deliveries()
+        self._queue_ids: dict[str, int] = {}
+        self._next_sweep = 0.0
+        self._local = threading.local()
+
+    def _create_deliveries(self) -> None:
+        try:
+            self.deliveries.create(self.engine, checkfirst=True)
+        except SQLAlchemyError:  # another process created it between check and create
+            self.deliveries.create(self.engine, checkfirst=True)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One transaction holding the write lock; writes the thread asks for meanwhile
+        (from a signal handler) run right after it ends."""
+        if getattr(self._local, "deferred", None) is not None:
+            raise RuntimeError("MessageStore transactions do not nest")
+        self._local.deferred = []
+        try:
+            with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+                conn.commit()
+        finally:
+            deferred: list[Callable[[Connection], object]] = self._local.deferred
+            self._local.deferred = None
+            for write in deferred:
+                self._write(write)
+
+    def _write(self, write: Callable[[Connection], object]) -> None:
+        """Run an idempotent write in its own transaction, retried on a lock error."""
+        deferred = getattr(self._local, "deferred", None)
+        if deferred is not None:
+            deferred.append(write)
+            return
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._transaction() as conn:
+                    write(conn)
+                return
+            except OperationalError as exc:
+                if attempt == WRITE_ATTEMPTS or not is_lock_error(exc):
+                    raise
+
+    def queue_id(self, name: str) -> int:
+        """The id of queue ``name``'s row, created when missing."""
+        if name not in self._queue_ids:
+            with self._transaction() as conn:
+                query = select(self.queues.c.id).where(self.queues.c.name == name)
+                found = conn.execute(query).scalar()
+                if found is None:
+                    inserted = conn.execute(insert(self.queues).values(name=name))
+                    found = inserted.inserted_primary_key[0]  # type: ignore[index]
+            self._queue_ids[name] = int(found)
+        return self._queue_ids[name]
+
+    def put(self, queue: str, payload: str) -> None:
+        queue_id = self.queue_id(queue)
+        with self._transaction() as conn:
+            conn.execute(insert(self.messages).values(queue_id=queue_id, payload=payload))
+
+    def claim(self, queue: str) -> tuple[Claim, str] | None:
+        """Hide the oldest visible message of ``queue``; its claim and payload, or None."""
+        queue_id = self.queue_id(queue)
+        m = self.messages.c
+        with self._transaction() as conn:
+            now = self.clock()
+            if now >= self._next_sweep:
+                self._release_expired(conn, now)
+                self._next_sweep = now + self.sweep_interval
+            query = (
+                select(m.id, m.version, m.payload)
+                .where(m.queue_id == queue_id, m.visible == true())
+                .order_by(m.id)
+                .limit(1)
+            )
+            if conn.dialect.name != "sqlite":
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            claim = Claim(int(row.id), int(row.version) + 1)
+            conn.execute(
+                update(self.messages)
+                .where(m.id == claim.message_id)
+                .values(visible=False, version=claim.version)
+            )
+            conn.execute(delete(self.deliveries).where(self.deliveries.c.message_id == row.id))
+            conn.execute(insert(self.deliveries).values(message_id=row.id, delivered_at=now))
+            return claim, str(row.payload)
+
+    def ack(self, claim: Claim) -> None:
+        """Delete the message, whichever delivery of it this is."""
+
+        def forget(conn: Connection) -> None:
+            conn.execute(delete(self.deliveries).where(
+                self.deliveries.c.message_id == claim.message_id
+            ))
+            conn.execute(delete(self.messages).where(self.messages.c.id == claim.message_id))
+
+        self._write(forget)
+
+    def requeue(self, claim: Claim) -> None:
+        """Make the message visible again, if ``claim`` is still its latest delivery."""
+        m = self.messages.c
+
+        def give_back(conn: Connection) -> None:
+            given_back = conn.execute(
+                update(self.messages)
+                .where(m.id == claim.message_id, m.version == claim.version)
+                .values(visible=True, version=m.version + 1)
+            ).rowcount
+            if given_back:
+                conn.execute(delete(self.deliveries).where(
+                    self.deliveries.c.message_id == claim.message_id
+                ))
+
+        self._write(give_back)
+
+    def release_expired(self) -> int:
+        """Make visible every message delivered over ``visibility_timeout`` ago; how many."""
+        with self._transaction() as conn:
+            return self._release_expired(conn, self.clock())
+
+    def _release_expired(self, conn: Connection, now: float) -> int:
+        d = self.deliveries.c
+        cutoff = now - self.visibility_timeout
+        expired = select(d.message_id).where(d.delivered_at < cutoff)
+        released: int = conn.execute(
+            update(self.messages)
+            .where(self.messages.c.id.in_(expired))
+            .values(visible=True, version=self.messages.c.version + 1)
+        ).rowcount
+        conn.execute(delete(self.deliveries).where(d.delivered_at < cutoff))
+        return released
+
+    def size(self, queue: str) -> int:
+        """How many messages of ``queue`` wait for a consumer."""
+        queue_id = self.queue_id(queue)
+        m = self.messages.c
+        with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
+            count: Any = conn.execute(
+                select(func.count()).where(m.queue_id == queue_id, m.visible == true())
+            ).scalar()
+        return int(count or 0)
+
+    def purge(self, queue: str) -> int:
+        """Delete every message of ``queue``, delivered or not; how many were waiting."""
+        queue_id = self.queue_id(queue)
+        m = self.messages.c
+        with self._transaction() as conn:
+            waiting: Any = conn.execute(
+                select(func.count()).where(m.queue_id == queue_id, m.visible == true())
+            ).scalar()
+            of_queue = select(m.id).where(m.queue_id == queue_id)
+            conn.execute(delete(self.deliveries).where(self.deliveries.c.message_id.in_(of_queue)))
+            conn.execute(delete(self.messages).where(m.queue_id == queue_id))
+        return int(waiting or 0)

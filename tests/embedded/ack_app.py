@@ -1,0 +1,49 @@
+"""Late-acking tasks on the embedded broker, for worker subprocesses (``celery -A ack_app``).
+
+``ACK_TEST_DIR`` holds the SQLite files; ``ACK_TEST_VISIBILITY`` is the broker's
+visibility timeout in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from celery import Celery
+from celery.exceptions import Reject
+
+import celery_safe.embedded
+
+app = celery_safe.embedded.configure(
+    Celery("ack_app"),
+    os.environ["ACK_TEST_DIR"],
+    visibility_timeout=float(os.environ.get("ACK_TEST_VISIBILITY", "3600")),
+)
+app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True)
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@app.task
+def mark_then_sleep(marker: str) -> str:
+    """The first run writes ``marker`` and sleeps (to be killed); a later run returns."""
+    path = Path(marker)
+    if path.exists():
+        return "rerun"
+    path.write_text(str(os.getpid()))
+    time.sleep(120)
+    return "first run"
+
+
+@app.task
+def reject_once(marker: str) -> str:
+    """The first run writes ``marker`` and rejects with requeue; a later run returns."""
+    path = Path(marker)
+    if path.exists():
+        return "redelivered"
+    path.write_text(str(os.getpid()))
+    raise Reject("first delivery", requeue=True)
