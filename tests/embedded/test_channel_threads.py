@@ -33,7 +33,7 @@ def test_a_channel_puts_from_one_thread_while_another_polls(tmp_path: Path) -> N
             try:
                 for n in range(MESSAGES):
                     channel._put("q", {"n": n})
-            except BaseException as exc:  # noqa: BLE001 (reported by the test)
+            except BaseException as exc:  # reported by the test
                 errors.append(exc)
             finally:
                 done.set()
