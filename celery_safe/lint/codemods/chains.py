@@ -16,19 +16,19 @@ returns before the steps finish, which is why this mode is explicit.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import PositionProvider, ScopeProvider
 
 from ..findings import Finding, Span
-from ..index import ModuleIndex, build_index
+from ..index import ModuleIndex
+from .driven import FindingsCodemod
 from .inline_joins import JOIN_CODES, dotted_name
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call
 from .positions import SpanConverter, index_calls
@@ -57,7 +57,7 @@ def _indented(last: str) -> cst.ParenthesizedWhitespace:
     )
 
 
-class ChainSequentialJoins(VisitorBasedCodemodCommand):
+class ChainSequentialJoins(FindingsCodemod):
     """Turn a task's trailing fire-then-wait steps into ``celery_safe.workflows.chain``."""
 
     DESCRIPTION = (
@@ -72,27 +72,19 @@ class ChainSequentialJoins(VisitorBasedCodemodCommand):
         findings: Sequence[Finding] | None = None,
         tasks: ProjectTasks | None = None,
     ) -> None:
-        super().__init__(context)
-        self._given = None if findings is None else list(findings)
+        super().__init__(context, findings, tasks)
         self._joins: dict[cst.Call, Finding] = {}
-        self._tasks = tasks or ProjectTasks()
         self._index: ModuleIndex | None = None
         #: runs turned into chains, and the findings they resolved
         self.chained = 0
         self.rewritten: list[Finding] = []
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        if self._given is None:
-            from .report import find_findings
-
-            self._given = find_findings(tree.code, self.context.filename or "<string>")
-        path = self.context.filename or "<string>"
-        self._index = (
-            self._tasks.index(Path(path), tree.code) if path != "<string>" else None
-        ) or build_index(ast.parse(tree.code))
+        findings = self.findings_for(tree)
+        self._index = self.module_index(tree)
         converter = SpanConverter(tree.code)
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
-        for finding in self._given:
+        for finding in findings:
             span = finding.detail.get("join_span", finding.span)
             if finding.code in JOIN_CODES and isinstance(span, Span):
                 node = calls.get(converter.convert(span))
@@ -143,7 +135,7 @@ class ChainSequentialJoins(VisitorBasedCodemodCommand):
         scope = self.get_metadata(ScopeProvider, root, None)
         if scope is None or any(a.scope is not scope.globals for a in scope[root.value]):
             return False
-        found = self._tasks.find(name, Path(self.context.filename or "<string>"), self._index)
+        found = self._tasks.find(name, Path(self.path), self._index)
         return not isinstance(found, Refusal)
 
     def _runs(self, body: Sequence[cst.BaseStatement]) -> tuple[int, list[_Step]] | None:

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod import CodemodContext
 from libcst.metadata import (
     Assignment,
     BaseAssignment,
@@ -29,10 +29,11 @@ from libcst.metadata import (
 
 from ..findings import Finding, Span
 from ..index import ModuleIndex
+from .driven import FindingsCodemod
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call
 from .moves import check_move
 from .positions import CharRange, SpanConverter, index_calls
-from .report import Skipped, comment_line, find_findings, reason_without_fix
+from .report import Skipped, comment_line, reason_without_fix
 from .taskdefs import CallStyle, ProjectTasks, logic_style
 
 __all__ = ["JOIN_CODES", "InlineTaskJoins"]
@@ -75,7 +76,7 @@ def _comments(node: cst.CSTNode) -> list[str]:
     return [c.value for c in m.findall(node, m.Comment())]  # type: ignore[attr-defined]
 
 
-class InlineTaskJoins(VisitorBasedCodemodCommand):
+class InlineTaskJoins(FindingsCodemod):
     """Replace joins on tasks started inside a task with in-process calls."""
 
     DESCRIPTION = (
@@ -90,9 +91,7 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
         findings: Sequence[Finding] | None = None,
         tasks: ProjectTasks | None = None,
     ) -> None:
-        super().__init__(context)
-        self._given = None if findings is None else list(findings)
-        self._tasks = tasks or ProjectTasks()
+        super().__init__(context, findings, tasks)
         #: findings rewritten, and findings left alone with the reason, after a run
         self.rewritten: list[Finding] = []
         self.skipped: list[Skipped] = []
@@ -104,15 +103,13 @@ class InlineTaskJoins(VisitorBasedCodemodCommand):
 
     # -- planning -------------------------------------------------------------
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        path = self.context.filename or "<string>"
-        findings = self._given if self._given is not None else find_findings(tree.code, path)
+        path = self.path
+        findings = self.findings_for(tree)
         if not findings:
             return tree
         converter = SpanConverter(tree.code)
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
-        index = self._tasks.index(Path(path), tree.code) if path != "<string>" else None
-        if index is None:
-            index = _index_of(tree.code)
+        index = self.module_index(tree)
         reasons: dict[int, str] = {}
         targets: dict[int, cst.Call | None] = {}
         for number, finding in enumerate(findings):
@@ -374,11 +371,3 @@ def _within(inner: CharRange, outer: CharRange) -> bool:
         outer[2],
         outer[3],
     )
-
-
-def _index_of(source: str) -> ModuleIndex:
-    import ast
-
-    from ..index import build_index
-
-    return build_index(ast.parse(source))
