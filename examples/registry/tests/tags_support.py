@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 
 from registry import query
-from registry.db import session_scope
+from registry.db import create_schema, session_scope
 from registry.models import Base, BundleTag, CodeBundle, Collection
 from registry.parsing import ParsedBundle
 from registry.store import upsert_bundles
@@ -81,3 +82,24 @@ def store_as_previous_version(engine: Engine) -> None:
         conn.execute(insert(CodeBundle).values(  # what a hand-edited row may hold
             collection_id=collection_id, slug="odd", tasks=[{"name": "x"}, "junk"],
             support_tags=None))
+
+
+def open_at_once(engines: Sequence[Engine]) -> list[BaseException]:
+    """Open one database through several engines at the same moment (``create_schema``,
+    as processes starting together do); the errors they met."""
+    start = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def open_database(engine: Engine) -> None:
+        try:
+            start.wait()
+            create_schema(engine)
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_database, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors

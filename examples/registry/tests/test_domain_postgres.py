@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from registry import query, store
-from registry.db import create_schema, make_engine, session_scope
+from registry.db import make_engine, session_scope
 from registry.enhance import BundleView, Enhancement, LocalProvider, enhance_bundle
 from registry.models import Base, BundleTag, CodeBundle, Collection
 from registry.parsing import parse_collection
@@ -29,11 +29,12 @@ from registry.service import IngestReport, ingest_collection, run_in_process
 from registry.sources import load_collections
 from registry.store import pending_bundle_ids
 from registry.tags import backfill_bundle_tags
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from tags_support import (
     LOOKALIKES,
     NEW_TABLES,
     make_bundle,
+    open_at_once,
     slugs,
     store_as_previous_version,
     stored_tags,
@@ -215,23 +216,8 @@ def test_databases_of_the_previous_version_are_backfilled_once_under_a_race(
         Base.metadata.tables[name].drop(setup)
     store_as_previous_version(setup)
     engines = [make_engine(pg_url) for _ in range(2)]
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def open_database(engine: Engine) -> None:
-        try:
-            start.wait()
-            create_schema(engine)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_database, args=(e,)) for e in engines]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert errors == []
+        assert open_at_once(engines) == []
         assert slugs(setup, tag="access:read") == {"exact"}
         assert slugs(setup, platform="AWS") == {"exact"}
         assert backfill_bundle_tags(setup) == 0

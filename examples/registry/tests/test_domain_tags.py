@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sqlalchemy import Engine, delete, func, select
 from tags_support import (
     LOOKALIKES,
     make_bundle,
+    open_at_once,
     slugs,
     store_as_previous_version,
     stored_tags,
@@ -169,22 +169,7 @@ def test_an_old_database_is_backfilled_once_and_filters_at_once(tmp_path: Path) 
 def test_two_processes_opening_an_old_database_at_once(tmp_path: Path) -> None:
     url = old_database(tmp_path / "old.db")
     engines = [make_engine(url) for _ in range(2)]
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def open_database(engine: Engine) -> None:
-        try:
-            start.wait()
-            create_schema(engine)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_database, args=(e,)) for e in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    assert open_at_once(engines) == []
     assert slugs(engines[0], tag="access:read") == {"exact"}
     assert len(stored_tags(engines[0])) == sum(
         len({normalise_tag(t) for t in b.tasks[0]["tags"]}) + len(b.support_tags)
