@@ -108,11 +108,12 @@ def add_missing_columns(engine: Engine) -> list[str]:
     added, as ``table.column``.
     """
     added: list[str] = []
-    existing_tables = set(inspect(engine).get_table_names())
+    inspector = inspect(engine)  # read once: each table's columns before any ALTER of it
+    existing_tables = set(inspector.get_table_names())
     for table in Base.metadata.sorted_tables:
         if table.name not in existing_tables:
             continue
-        present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+        present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name in present:
                 continue
