@@ -21,6 +21,7 @@ from typing import Any
 
 from registry.db import session_scope
 from registry.models import CodeBundle, Collection, EnhancementLog
+from registry.samples import generate_sample_collections
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -59,6 +60,18 @@ class RegistryHome:
             env={**os.environ, **self.env}, cwd=self.home, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
+
+    @contextmanager
+    def serving(self, collections: int, bundles: int) -> Iterator[tuple[RegistryHome, Path]]:
+        """Sample collections for this home and one started worker, stopped afterwards."""
+        samples = generate_sample_collections(
+            self.home / "samples", collections=collections, bundles_per_collection=bundles
+        )
+        worker = self.worker()
+        try:
+            yield self, samples
+        finally:
+            worker.stop()
 
     def populate(self, collections_file: Path, timeout: float = 60.0) -> dict[str, Any]:
         """Run the whole pipeline through the CLI and return its JSON summary."""

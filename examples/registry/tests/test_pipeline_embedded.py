@@ -9,9 +9,7 @@ import pytest
 import yaml
 from pipeline_support import RegistryHome, bundle_rows, completed_logs
 from registry import query
-from registry.samples import generate_sample_collections, modify_bundle
-
-from celery_safe.testing import WorkerProcess
+from registry.samples import modify_bundle
 
 pytestmark = pytest.mark.worker
 
@@ -21,14 +19,8 @@ COLLECTIONS, BUNDLES = 3, 3
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RegistryHome, Path]]:
     home = RegistryHome(tmp_path_factory.mktemp("registry-sqlite"))
-    samples = generate_sample_collections(
-        home.home / "samples", collections=COLLECTIONS, bundles_per_collection=BUNDLES
-    )
-    worker: WorkerProcess = home.worker()
-    try:
-        yield home, samples
-    finally:
-        worker.stop()
+    with home.serving(COLLECTIONS, BUNDLES) as served:
+        yield served
 
 
 def test_full_pipeline_stores_and_enhances_every_bundle(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import RegistryHome, bundle_rows, completed_logs
-from registry.samples import generate_sample_collections
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis]
 
@@ -23,14 +22,8 @@ def registry(
     home = RegistryHome(
         tmp_path_factory.mktemp("registry-redis"), f"{celery_safe_redis_url}/{REDIS_DB}"
     )
-    samples = generate_sample_collections(
-        home.home / "samples", collections=COLLECTIONS, bundles_per_collection=BUNDLES
-    )
-    worker = home.worker()
-    try:
-        yield home, samples
-    finally:
-        worker.stop()
+    with home.serving(COLLECTIONS, BUNDLES) as served:
+        yield served
 
 
 def test_full_pipeline_on_redis_then_an_idempotent_rerun(
