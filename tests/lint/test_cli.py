@@ -154,23 +154,33 @@ def test_dogfood_the_package_is_clean(capsys: pytest.CaptureFixture[str]) -> Non
     assert run(capsys, package) == (0, "No findings.\n")
 
 
-def test_canvas_links_resolve_tasks_imported_from_other_modules(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _shop(tmp_path: Path, **modules: str) -> Path:
+    """A package ``shop`` under ``tmp_path`` holding ``modules`` (name -> source)."""
     package = tmp_path / "shop"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "tasks.py").write_text(
-        "from celery import shared_task\n\n"
-        "@shared_task\ndef fetch(url):\n    return url\n\n"
-        "@shared_task(ignore_result=True)\ndef store():\n    return None\n"
-    )
-    (package / "flows.py").write_text(
-        "from celery import chain, chord\n"
-        "from shop.tasks import fetch\n"
-        "from . import tasks\n\n"
-        "chain(fetch.s('a'), fetch.s('b'))()\n"
-        "chord([tasks.store.s()], fetch.s())()\n"
+    for name, source in modules.items():
+        (package / f"{name}.py").write_text(source)
+    return package
+
+
+def test_canvas_links_resolve_tasks_imported_from_other_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = _shop(
+        tmp_path,
+        tasks=(
+            "from celery import shared_task\n\n"
+            "@shared_task\ndef fetch(url):\n    return url\n\n"
+            "@shared_task(ignore_result=True)\ndef store():\n    return None\n"
+        ),
+        flows=(
+            "from celery import chain, chord\n"
+            "from shop.tasks import fetch\n"
+            "from . import tasks\n\n"
+            "chain(fetch.s('a'), fetch.s('b'))()\n"
+            "chord([tasks.store.s()], fetch.s())()\n"
+        ),
     )
     code, out = run(capsys, package / "flows.py")
     assert code == 1
@@ -196,23 +206,23 @@ def test_flake8_hides_opt_in_codes_until_extended(tmp_path: Path) -> None:
 def test_joins_in_helpers_of_other_modules_are_followed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    package = tmp_path / "shop"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "utils.py").write_text(
-        "def wait_all(results):\n    return [r.get() for r in results]\n\n"
-        "def harmless(results):\n    return len(results)\n\n"
-        "def start(i):\n    from shop.tasks import fetch\n\n    return fetch.delay(i)\n"
-    )
-    (package / "tasks.py").write_text(
-        "from celery import shared_task\n"
-        "from shop.utils import harmless, wait_all\n"
-        "from . import utils\n\n"
-        "@shared_task\ndef fetch(i):\n    return i\n\n"
-        "@shared_task\ndef refresh(ids):\n"
-        "    pending = [fetch.delay(i) for i in ids]\n"
-        "    harmless(pending)\n"
-        "    return wait_all(pending), utils.wait_all(pending), utils.start(1).get()\n"
+    package = _shop(
+        tmp_path,
+        utils=(
+            "def wait_all(results):\n    return [r.get() for r in results]\n\n"
+            "def harmless(results):\n    return len(results)\n\n"
+            "def start(i):\n    from shop.tasks import fetch\n\n    return fetch.delay(i)\n"
+        ),
+        tasks=(
+            "from celery import shared_task\n"
+            "from shop.utils import harmless, wait_all\n"
+            "from . import utils\n\n"
+            "@shared_task\ndef fetch(i):\n    return i\n\n"
+            "@shared_task\ndef refresh(ids):\n"
+            "    pending = [fetch.delay(i) for i in ids]\n"
+            "    harmless(pending)\n"
+            "    return wait_all(pending), utils.wait_all(pending), utils.start(1).get()\n"
+        ),
     )
     code, out = run(capsys, package / "tasks.py", "--format", "json")
     rows = json.loads(out)
