@@ -13,7 +13,9 @@ import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from .canvas import Chain, Chord, Group, Sig
+from ..canvas import UNKNOWN, Chain, Chord, Group, Node, Received, Step
+from ..canvas.text import SourceText
+from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
 from .index import FunctionInfo, ModuleIndex
@@ -23,7 +25,6 @@ __all__ = [
     "RESULT_CLASSES",
     "Env",
     "Evaluator",
-    "count_args",
     "is_true",
     "keyword_arg",
     "keyword_names",
@@ -60,10 +61,6 @@ CONTAINER_SAME = frozenset({"values", "items", "copy"})
 CONTAINERS = frozenset(
     {"list", "tuple", "set", "sorted", "reversed", "enumerate", "zip", "iter", "frozenset"}
 )
-
-
-def count_args(args: Sequence[ast.expr]) -> int | None:
-    return None if any(isinstance(a, ast.Starred) for a in args) else len(args)
 
 
 def keyword_names(
@@ -106,7 +103,9 @@ class Evaluator:
         self.env: Env = {}
         self.comprehension_values: dict[int, Value | None] = {}
 
-    def check_canvas(self, value: Value | None, prepended: int = 0) -> None:
+    def check_canvas(
+        self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
+    ) -> None:
         """Hook: a complete canvas was built (``chord(h)(body)``); the flow checks it."""
 
     # -- name binding -------------------------------------------------------------
@@ -156,9 +155,9 @@ class Evaluator:
         """What ``node`` evaluates to, as far as Celery results are concerned."""
         if isinstance(node, ast.Name):
             found = self.lookup(node.id)
-            if found is not None and isinstance(found.canvas, Sig):
+            if found is not None and isinstance(found.canvas, Step):
                 # report a signature where it is used, not where it was built
-                return replace(found, canvas=replace(found.canvas, node=node))
+                return replace(found, canvas=replace(found.canvas, origin=node))
             return found
         if isinstance(node, ast.Call):
             return self.call_value(node)
@@ -279,7 +278,8 @@ class Evaluator:
             if isinstance(canvas, Chord) and canvas.body is None and node.args:
                 body = self.value(node.args[0])
                 if body is not None and body.kind == "canvas":
-                    self.check_canvas(replace(called, canvas=Chord(canvas.header, body.canvas)))
+                    whole = Chord(origin=node, header=canvas.header, body=body.canvas)
+                    self.check_canvas(replace(called, canvas=whole), node)
             return Value("result", node, "__call__", ast.unparse(node.func))
         return None
 
@@ -333,12 +333,8 @@ class Evaluator:
             return Value("canvas", canvas=self.signature(node, func, base))
         if kind == "canvas" and base is not None:
             if attr in CANVAS_METHODS:
-                if (
-                    attr == "set"
-                    and is_true(keyword_arg(node, "immutable"))
-                    and isinstance(base.canvas, Sig)
-                ):
-                    return replace(base, canvas=replace(base.canvas, immutable=True))
+                if attr == "set" and isinstance(base.canvas, Step):
+                    return replace(base, canvas=_set_options(base.canvas, node))
                 return base
             return None
         if kind == "results" and base is not None:
@@ -349,59 +345,56 @@ class Evaluator:
         return self.helper_returns(func)  # self.method(...), utils.helper(...)
 
     # -- canvas shapes ------------------------------------------------------------
-    def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Sig:
+    def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Step:
         task = base.task if base is not None else None
         if task is None and base is not None and base.qualified:
             task = self.index.imported_task(base.qualified)  # another module's task
-        label = ast.unparse(node)
+        name = ast.unparse(func.value).rpartition(".")[2]
         if func.attr in ("signature", "subtask"):
             args_node = node.args[0] if node.args else keyword_arg(node, "args")
             kwargs_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "kwargs")
-            nargs = (
-                count_args(args_node.elts)
-                if isinstance(args_node, (ast.Tuple, ast.List))
-                else (0 if args_node is None else None)
-            )
-            if kwargs_node is None:
-                kwargs: frozenset[str] | None = frozenset()
-            elif isinstance(kwargs_node, ast.Dict) and all(
+            args: tuple[SourceText, ...] | None = ()
+            if isinstance(args_node, (ast.Tuple, ast.List)):
+                args = source_args(args_node.elts)[0]
+            elif args_node is not None:
+                args = None
+            kwargs: dict[str, SourceText] | None = {}
+            if isinstance(kwargs_node, ast.Dict) and all(
                 isinstance(k, ast.Constant) and isinstance(k.value, str) for k in kwargs_node.keys
             ):
-                kwargs = frozenset(
-                    str(k.value) for k in kwargs_node.keys if isinstance(k, ast.Constant)
-                )
-            else:
+                kwargs = {
+                    str(k.value): SourceText(ast.unparse(v))
+                    for k, v in zip(kwargs_node.keys, kwargs_node.values, strict=True)
+                    if isinstance(k, ast.Constant)
+                }
+            elif kwargs_node is not None:
                 kwargs = None
-            immutable = is_true(keyword_arg(node, "immutable"))
-            return Sig(node, label, task, nargs, kwargs, immutable)
-        return Sig(
-            node,
-            label,
-            task,
-            count_args(node.args),
-            keyword_names(node.keywords),
-            func.attr == "si",
-        )
+            step = make_step(
+                node, name, task, args, kwargs,
+                immutable=is_true(keyword_arg(node, "immutable")),
+            )
+            options = keyword_arg(node, "options")
+            return _set_options(step, options) if isinstance(options, ast.Dict) else step
+        args, kwargs = source_args(node.args, node.keywords)
+        return make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
 
-    def members(self, args: Sequence[ast.expr]) -> tuple[Value | None, ...]:
+    def members(self, args: Sequence[ast.expr]) -> tuple[tuple[Node | None, ...], bool]:
+        """The canvases of a group's or chord's members, and whether their count is exact
+        (a comprehension repeats one member an unknown number of times)."""
         if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
-            return tuple(self.value(e) for e in args[0].elts)
+            return tuple(_shape(self.value(e)) for e in args[0].elts), True
         if len(args) == 1 and isinstance(args[0], (ast.ListComp, ast.GeneratorExp)):
-            return (self.value(args[0]),)
-        return tuple(self.value(a) for a in args)
+            return (_shape(self.value(args[0])),), False
+        return tuple(_shape(self.value(a)) for a in args), True
 
-    def build_canvas(self, kind: str, node: ast.Call) -> Chain | Group | Chord | Sig | None:
-        def shape(value: Value | None) -> Chain | Group | Chord | Sig | None:
-            return value.canvas if value is not None and value.kind == "canvas" else None
-
-        if kind == "chain":
+    def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
+        if kind in ("chain", "group"):
             if any(isinstance(a, ast.Starred) for a in node.args):
                 return None
-            return Chain(tuple(shape(v) for v in self.members(node.args)))
-        if kind == "group":
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                return None
-            return Group(tuple(shape(v) for v in self.members(node.args)))
+            members, exact = self.members(node.args)
+            if kind == "chain":
+                return Chain(origin=node, steps=members)
+            return Group(origin=node, members=members, exact=exact)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
@@ -409,13 +402,14 @@ class Evaluator:
                 return None
             header_value = self.value(header_node)
             if isinstance(header_node, (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)):
-                header = Group(tuple(shape(v) for v in self.members([header_node])))
+                members, exact = self.members([header_node])
+                header = Group(origin=header_node, members=members, exact=exact)
             elif header_value is not None and isinstance(header_value.canvas, Group):
                 header = header_value.canvas
             else:
                 return None
-            body = shape(self.value(body_node)) if body_node is not None else None
-            return Chord(header, body)
+            body = _shape(self.value(body_node)) if body_node is not None else None
+            return Chord(origin=node, header=header, body=body)
         return None
 
     def pipe(self, node: ast.BinOp) -> Value | None:
@@ -424,4 +418,27 @@ class Evaluator:
             return None
         head = left.canvas.steps if isinstance(left.canvas, Chain) else (left.canvas,)
         tail = right.canvas.steps if isinstance(right.canvas, Chain) else (right.canvas,)
-        return Value("canvas", canvas=Chain((*head, *tail)))
+        return Value("canvas", canvas=Chain(origin=node, steps=(*head, *tail)))
+
+
+def _shape(value: Value | None) -> Node | None:
+    return value.canvas if value is not None and value.kind == "canvas" else None
+
+
+def _set_options(step: Step, options: ast.Call | ast.Dict) -> Step:
+    """``.set(immutable=True, ignore_result=True)`` or ``options={...}`` on a signature."""
+    if isinstance(options, ast.Dict):
+        pairs = [
+            (k.value, v) for k, v in zip(options.keys, options.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(k.value, str)
+        ]
+    else:
+        pairs = [(k.arg, k.value) for k in options.keywords if k.arg is not None]
+    for key, value in pairs:
+        if not isinstance(value, ast.Constant):
+            continue
+        if key == "immutable":
+            step = replace(step, immutable=bool(value.value))
+        elif key == "ignore_result":
+            step = replace(step, ignore_result=bool(value.value))
+    return step

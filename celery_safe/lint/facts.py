@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .canvas import CanvasProblem
+from .canvas import CanvasCheck
 from .index import FunctionInfo
 from .values import Value
 
@@ -66,7 +66,7 @@ class FunctionFacts:
     disable_sync: list[tuple[ast.Call, ast.keyword]] = field(default_factory=list)
     applies: list[Apply] = field(default_factory=list)
     update_states: list[UpdateState] = field(default_factory=list)
-    canvas: list[CanvasProblem] = field(default_factory=list)
+    canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
 
     @property

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 
-from .canvas import Sig, problems
+from ..canvas import UNKNOWN, Received, Step, errback_arguments, parent_result
+from .canvas import check_canvas
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
 from .imports import dotted
@@ -273,7 +274,7 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
     def visit_BinOp(self, node: ast.BinOp) -> None:
         self.generic_visit(node)
         if isinstance(node.op, ast.BitOr):
-            self.check_canvas(self.value(node))
+            self.check_canvas(self.value(node), node)
 
     # -- calls: where findings come from ---------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
@@ -289,8 +290,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         if callee is not None:
             self.helper_call(node, callee)
         made = self.value(node)
-        if made is not None and made.kind == "canvas" and not isinstance(made.canvas, Sig):
-            self.check_canvas(made)
+        if made is not None and made.kind == "canvas" and not isinstance(made.canvas, Step):
+            self.check_canvas(made, node)
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> None:
         attr = func.attr
@@ -323,15 +324,27 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
                 self.env[name] = added.collection().named(name)
         elif attr == "update_state":
             self.update_state(node)
-        elif attr in ("link", "link_error") and node.args:
-            linked = self.value(node.args[0])
-            if attr == "link" and linked is not None and linked.kind == "canvas":
-                self.check_canvas(linked, prepended=1)
-        if attr in ("apply_async", "delay", "apply"):
-            link = keyword_arg(node, "link")
-            linked = self.value(link) if link is not None else None
-            if linked is not None and linked.kind == "canvas":
-                self.check_canvas(linked, prepended=1)
+        elif attr in ("link", "link_error", "on_error") and node.args:
+            self.callback(node.args[0], errback=attr != "link")
+        if attr in ("apply_async", "apply"):
+            for option in ("link", "link_error"):
+                callback = keyword_arg(node, option)
+                if callback is not None:
+                    self.callback(callback, errback=option == "link_error")
+
+    def callback(self, node: ast.expr, *, errback: bool) -> None:
+        """``sig.link(cb)``, ``apply_async(link_error=eb)``: what Celery passes them."""
+        callbacks = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+        for item in callbacks:
+            linked = self.value(item)
+            if linked is None or linked.kind != "canvas" or linked.canvas is None:
+                continue
+            canvas = linked.canvas
+            if errback:
+                spec = canvas.spec if isinstance(canvas, Step) else None
+                self.check_canvas(linked, item, errback_arguments(spec))
+            else:
+                self.check_canvas(linked, item, parent_result())
 
     def join(self, node: ast.Call, method: str, value: Value | None) -> None:
         self.facts.joins.append(Join(node, method, value, self.allowed_by()))
@@ -341,7 +354,7 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
 
     def helper_call(self, node: ast.Call, callee: FunctionInfo) -> None:
         params = callee.params()
-        names = [name for name, _ in params.positional]
+        names = params.positional
         args: dict[str, Value] = {}
         for i, arg in enumerate(node.args):
             if isinstance(arg, ast.Starred) or i >= len(names):
@@ -387,6 +400,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         if "exc_type" not in keys:
             self.facts.update_states.append(UpdateState(node, name, tuple(keys)))
 
-    def check_canvas(self, value: Value | None, prepended: int = 0) -> None:
+    def check_canvas(
+        self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
+    ) -> None:
         if value is not None and value.kind == "canvas" and value.canvas is not None:
-            self.facts.canvas.extend(problems(value.canvas, prepended))
+            self.facts.canvas.append(check_canvas(root, value.canvas, receives))

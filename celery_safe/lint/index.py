@@ -10,9 +10,11 @@ import ast
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..canvas.model import TaskSpec
+from ..canvas.params import Params
 from .imports import ImportMap
 
-__all__ = ["FunctionInfo", "ModuleIndex", "Params", "TaskOptions", "build_index"]
+__all__ = ["FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
 
 TASK_DECORATORS = frozenset(
     {
@@ -26,6 +28,7 @@ TASK_DECORATORS = frozenset(
         "celery_safe.tasks.task",
     }
 )
+SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
 APP_FACTORIES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 CURRENT_APPS = frozenset(
     {"celery.current_app", "celery.app.current_app", "celery._state.current_app"}
@@ -39,48 +42,6 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 @dataclass(frozen=True)
-class Params:
-    """What a callable accepts, ``inspect.Signature``-like, from ``ast.arguments``."""
-
-    positional: tuple[tuple[str, bool], ...]  # (name, has default), self dropped
-    keyword_only: tuple[tuple[str, bool], ...]
-    varargs: bool
-    varkw: bool
-    positional_only: int = 0  # how many of ``positional`` cannot be passed by keyword
-
-    @classmethod
-    def of(cls, args: ast.arguments, drop_first: bool = False) -> Params:
-        plain = [*args.posonlyargs, *args.args]
-        first_default = len(plain) - len(args.defaults)
-        positional = [(a.arg, i >= first_default) for i, a in enumerate(plain)]
-        posonly = len(args.posonlyargs)
-        if drop_first and positional:
-            positional, posonly = positional[1:], max(posonly - 1, 0)
-        keyword_only = tuple(
-            (a.arg, d is not None) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-        )
-        return cls(
-            tuple(positional),
-            keyword_only,
-            args.vararg is not None,
-            args.kwarg is not None,
-            posonly,
-        )
-
-    def describe(self) -> str:
-        """``(x, y=..., *args, z)`` — for messages."""
-        parts = [name + ("=..." if default else "") for name, default in self.positional]
-        if self.varargs:
-            parts.append("*args")
-        elif self.keyword_only:
-            parts.append("*")
-        parts += [name + ("=..." if default else "") for name, default in self.keyword_only]
-        if self.varkw:
-            parts.append("**kwargs")
-        return "(" + ", ".join(parts) + ")"
-
-
-@dataclass(frozen=True)
 class TaskOptions:
     """How a function became a task, and the options that matter to the rules."""
 
@@ -88,6 +49,9 @@ class TaskOptions:
     bind: bool = False
     ignore_result: bool = False
     typing: bool = True
+    #: parameters ``celery_safe.task(resources=...)`` fills in, hidden from callers;
+    #: None when the resources are not a literal dict (the parameters are then unknown)
+    hidden: frozenset[str] | None = frozenset()
 
 
 @dataclass(eq=False)
@@ -104,6 +68,7 @@ class FunctionInfo:
     local_imports: ImportMap | None = None
     #: the module it is defined in (differs from the checked one for imported helpers)
     module: ModuleIndex | None = None
+    _spec: TaskSpec | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -115,8 +80,26 @@ class FunctionInfo:
         return f"{self.class_name}.{self.name}" if self.class_name else self.name
 
     def params(self) -> Params:
+        """How callers call it: ``self`` dropped for methods and bound tasks, and a
+        ``celery_safe.task``'s resources hidden."""
         drop = self.class_name is not None or bool(self.task and self.task.bind)
-        return Params.of(self.node.args, drop_first=drop)
+        hidden = self.task.hidden if self.task is not None else frozenset()
+        return Params.from_ast(self.node.args, hidden or (), drop_first=drop)
+
+    def spec(self) -> TaskSpec | None:
+        """The task as the canvas model knows it (None for a plain function)."""
+        options = self.task
+        if options is None:
+            return None
+        if self._spec is None:
+            params = self.params() if options.typing and options.hidden is not None else None
+            bound = options.bind or self.class_name is not None
+            errback_style = (
+                not bound and params is not None
+                and (params.varargs or len(params.positional) > 1)
+            )
+            self._spec = TaskSpec(self.name, params, options.ignore_result, errback_style)
+        return self._spec
 
 
 @dataclass(eq=False)
@@ -177,6 +160,25 @@ def _keyword_flag(call: ast.Call, name: str, default: bool) -> bool:
         if keyword.arg == name and isinstance(keyword.value, ast.Constant):
             return bool(keyword.value.value)
     return default
+
+
+def _resource_names(call: ast.Call) -> frozenset[str] | None:
+    """The keys of ``resources={"db": Session}`` (None when they cannot be read)."""
+    for keyword in call.keywords:
+        if keyword.arg == "resources":
+            value = keyword.value
+            if isinstance(value, ast.Dict) and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
+            ):
+                return frozenset(
+                    str(k.value) for k in value.keys if isinstance(k, ast.Constant)
+                )
+            if isinstance(value, ast.Constant) and value.value is None:
+                return frozenset()
+            return None
+        if keyword.arg is None:
+            return None  # ``**options`` may hold resources
+    return frozenset()
 
 
 class _Indexer:
@@ -300,6 +302,7 @@ class _Indexer:
             bind=_keyword_flag(call, "bind", False),
             ignore_result=_keyword_flag(call, "ignore_result", False),
             typing=_keyword_flag(call, "typing", True),
+            hidden=_resource_names(call) if qualified in SAFE_DECORATORS else frozenset(),
         )
 
     def classify(self) -> ModuleIndex:
@@ -324,7 +327,7 @@ class _Indexer:
                 continue
             if target.task is None:
                 target.task = TaskOptions(
-                    "call", options.bind, options.ignore_result, options.typing
+                    "call", options.bind, options.ignore_result, options.typing, options.hidden
                 )
             if bound is not None and scope is None:
                 index.task_names[bound] = target

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import ast
 import string
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .. import catalogue
+from ..canvas import UNKNOWN, render_path
 from .analysis import ModuleAnalysis
+from .canvas import CanvasCheck
+from .facts import FunctionFacts
 from .findings import Finding, Span
 from .index import FunctionInfo
 
@@ -58,15 +61,58 @@ class Report:
         )
 
     def canvas_findings(self, code: str) -> Iterator[Finding]:
-        """Canvas problems of one code, each link reported once however often it is built."""
-        seen: set[Span] = set()
-        for function in self.analysis.all_facts():
-            for problem in function.canvas:
-                span = span_of(problem.sig.node)
-                if problem.code == code and span not in seen:
-                    seen.add(span)
-                    detail = {"step": problem.sig.label}
-                    yield self.make(code, problem.sig.node, None, detail, dict(problem.facts))
+        """Canvas problems of one code, from the canvas model's checks.
+
+        A canvas nested in another one built in the source (``chain(a.s(), group(...))``)
+        is checked again as part of the whole, which knows what it receives: only the
+        outermost canvases are reported, and each step once.
+        """
+        seen: set[tuple[Span, str]] = set()
+        for checked in outermost(self.analysis.all_facts()):
+            for problem in checked.problems:
+                origin = problem.origin if isinstance(problem.origin, ast.AST) else checked.root
+                span = span_of(origin)
+                if problem.code != code or (span, code) in seen:
+                    continue
+                seen.add((span, code))
+                yield Finding(
+                    code=code,
+                    path=self.path,
+                    span=span,
+                    message=f"{code} {problem.message}",
+                    task=None,
+                    detail={"step": render_path(problem.path), "fix": problem.fix},
+                )
+
+
+def outermost(functions: Iterable[FunctionFacts]) -> list[CanvasCheck]:
+    """The canvases not nested in another one; of two built at the same place, the one
+    that knows what it receives (a callback) wins."""
+    checks = [checked for facts in functions for checked in facts.canvas]
+    checks.sort(key=lambda c: (_start(c.root), _negated_end(c.root), c.receives is UNKNOWN))
+    kept: list[CanvasCheck] = []
+    end: tuple[int, int] = (0, -1)
+    for checked in checks:
+        if kept and _end(checked.root) <= end:
+            continue  # inside the last canvas kept
+        kept.append(checked)
+        end = _end(checked.root)
+    return kept
+
+
+def _start(node: ast.AST) -> tuple[int, int]:
+    span = span_of(node)
+    return span.line, span.col
+
+
+def _end(node: ast.AST) -> tuple[int, int]:
+    span = span_of(node)
+    return span.end_line, span.end_col
+
+
+def _negated_end(node: ast.AST) -> tuple[int, int]:
+    line, col = _end(node)
+    return -line, -col
 
 
 Check = Callable[[Report], Iterator[Finding]]

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from . import csf101, csf102, csf103, csf104, csf105, csf201, csf202, csf204, csf301, csf901
+from . import (
+    csf101,
+    csf102,
+    csf103,
+    csf104,
+    csf105,
+    csf201,
+    csf202,
+    csf204,
+    csf205,
+    csf208,
+    csf209,
+    csf301,
+    csf901,
+)
 
 __all__ = [
     "csf101",
@@ -13,6 +27,9 @@ __all__ = [
     "csf201",
     "csf202",
     "csf204",
+    "csf205",
+    "csf208",
+    "csf209",
     "csf301",
     "csf901",
 ]
