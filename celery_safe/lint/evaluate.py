@@ -13,7 +13,8 @@ import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from ..canvas import UNKNOWN, Chain, Chord, Group, Node, Received, Step
+from ..canvas import UNKNOWN, Chord, Group, Node, Received, Step
+from ..canvas.compose import chord_header, fold_chain, group_of, pipe
 from ..canvas.text import SourceText
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
@@ -155,8 +156,9 @@ class Evaluator:
         """What ``node`` evaluates to, as far as Celery results are concerned."""
         if isinstance(node, ast.Name):
             found = self.lookup(node.id)
-            if found is not None and isinstance(found.canvas, Step):
-                # report a signature where it is used, not where it was built
+            if found is not None and isinstance(found.canvas, Step) and not found.canvas.immutable:
+                # report a signature where it is used, not where it was built (an
+                # immutable one's problems are its own arguments: reported where written)
                 return replace(found, canvas=replace(found.canvas, origin=node))
             return found
         if isinstance(node, ast.Call):
@@ -393,20 +395,20 @@ class Evaluator:
                 return None
             members, exact = self.members(node.args)
             if kind == "chain":
-                return Chain(origin=node, steps=members)
-            return Group(origin=node, members=members, exact=exact)
+                listed = len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
+                return fold_chain(members, node, listed=listed) if exact else None
+            return group_of(members, node, exact=exact)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
             if header_node is None or isinstance(header_node, ast.Starred):
                 return None
-            header_value = self.value(header_node)
             if isinstance(header_node, (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)):
                 members, exact = self.members([header_node])
-                header = Group(origin=header_node, members=members, exact=exact)
-            elif header_value is not None and isinstance(header_value.canvas, Group):
-                header = header_value.canvas
+                header: Group | None = Group(origin=header_node, members=members, exact=exact)
             else:
+                header = chord_header(_shape(self.value(header_node)), header_node)
+            if header is None:
                 return None
             body = _shape(self.value(body_node)) if body_node is not None else None
             return Chord(origin=node, header=header, body=body)
@@ -416,9 +418,7 @@ class Evaluator:
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None or left.kind != "canvas" or right.kind != "canvas":
             return None
-        head = left.canvas.steps if isinstance(left.canvas, Chain) else (left.canvas,)
-        tail = right.canvas.steps if isinstance(right.canvas, Chain) else (right.canvas,)
-        return Value("canvas", canvas=Chain(origin=node, steps=(*head, *tail)))
+        return Value("canvas", canvas=pipe(left.canvas, right.canvas, node))
 
 
 def _shape(value: Value | None) -> Node | None:

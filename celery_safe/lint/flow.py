@@ -290,7 +290,13 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         if callee is not None:
             self.helper_call(node, callee)
         made = self.value(node)
-        if made is not None and made.kind == "canvas" and not isinstance(made.canvas, Step):
+        # A lone mutable signature is a partial: its arguments are completed later.
+        # An immutable one (``.si``) ignores what it is called with: decidable here.
+        if (
+            made is not None
+            and made.kind == "canvas"
+            and (not isinstance(made.canvas, Step) or made.canvas.immutable)
+        ):
             self.check_canvas(made, node)
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> None:

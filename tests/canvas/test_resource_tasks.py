@@ -30,12 +30,12 @@ def Session():
     yield "session"
 
 
-@celery_safe.task(app)
+@celery_safe.task(app, shared=False)
 def fetch():
     return ["a", "b"]
 
 
-@celery_safe.task(app, resources={"db": Session})
+@celery_safe.task(app, resources={"db": Session}, shared=False)
 def store(items, *, db):
     return len(items)
 """

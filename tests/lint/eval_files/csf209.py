@@ -1,7 +1,8 @@
 # ruff: noqa
-"""CSF209: a chain step after a chord whose body is a group."""
+"""CSF209: a chain step after a chord whose body is a group (Celery builds one from
+``group | group``; a nested chain or a group after it is linked to each member)."""
 
-from celery import Celery, chain, chord, group
+from celery import Celery, chain, group
 
 app = Celery("eval")
 
@@ -17,13 +18,15 @@ def total(values):
 
 
 @app.task
-def spread(value):
-    return value
+def count(values):
+    return len(values)
 
 
-chain(chord([add.s(1, 2)], group(spread.s(), spread.s())), total.s())  # CSF209: 60
+chain(group(add.s(1, 1), add.s(2, 2)), group(total.s(), count.s()), chain(total.s(), count.s()))  # CSF209: 75
+chain(group(add.s(1, 1), add.s(2, 2)), group(total.s(), count.s()), group(total.s(), count.s()))  # CSF209: 69
 
-# fine: one task in between, a group of one (Celery unrolls it), or no step after
-chain(chord([add.s(1, 2)], group(spread.s(), spread.s())))
-chain(chord([add.s(1, 2)], total.s()), spread.s())
-chain(chord([add.s(1, 2)], group(spread.s())), spread.s())
+# fine: Celery links these correctly
+chain(group(add.s(1, 1), add.s(2, 2)), group(total.s(), count.s()), total.s())
+chain(group(add.s(1, 1), add.s(2, 2)), chain(group(total.s(), count.s()), chain(total.s(), count.s())))
+chain(group(add.s(1, 1), add.s(2, 2)), group(total.s(), count.s()))
+chain(group(add.s(1, 1), add.s(2, 2)), group(total.s()), chain(total.s(), count.s()))
