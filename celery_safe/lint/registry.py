@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 import string
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import catalogue
@@ -128,6 +129,13 @@ class Rule:
     without_tasks: tuple[str, ...] = ()
     #: ... but only when tasks imported from other modules can be resolved.
     needs_tasks_elsewhere: bool = False
+    #: Whole modules that give exactly this rule's code, and modules that give nothing;
+    #: the first of each are the page's Example and Use instead (see ``lint.docs``).
+    invalid: tuple[str, ...] = ()
+    valid: tuple[str, ...] = ()
+    #: Codes an invalid example gives besides this one, by design (a CSF102 join is a
+    #: CSF101 join too).
+    also: tuple[str, ...] = ()
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
@@ -139,13 +147,23 @@ CANVAS_WORDS = (".s(", ".si(", ".signature(", ".subtask(")
 
 
 def rule(
-    code: str, *, without_tasks: tuple[str, ...] = (), needs_tasks_elsewhere: bool = False
+    code: str,
+    *,
+    invalid: Sequence[str],
+    valid: Sequence[str],
+    also: tuple[str, ...] = (),
+    without_tasks: tuple[str, ...] = (),
+    needs_tasks_elsewhere: bool = False,
 ) -> Callable[[Check], Check]:
     """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
 
+    ``invalid`` and ``valid`` are the rule's examples (Fixit's VALID/INVALID): whole
+    modules that must give exactly ``code``, and look-alikes that must give nothing.
     By default a rule can only report in a module that defines a Celery task;
     ``without_tasks`` lists words whose presence makes it worth running anyway.
     """
+    if not invalid or not valid:
+        raise ValueError(f"{code}: a rule needs at least one invalid and one valid example")
     catalogue.get(code)  # fails at import, naming the known codes, if the page is missing
 
     def register(check: Check) -> Check:
@@ -153,10 +171,23 @@ def rule(
             raise ValueError(
                 f"{code} is registered twice ({RULES[code].module}, {check.__module__})"
             )
-        RULES[code] = Rule(code, check, check.__module__, without_tasks, needs_tasks_elsewhere)
+        RULES[code] = Rule(
+            code,
+            check,
+            check.__module__,
+            without_tasks,
+            needs_tasks_elsewhere,
+            tuple(_dedent(e) for e in invalid),
+            tuple(_dedent(e) for e in valid),
+            also,
+        )
         return check
 
     return register
+
+
+def _dedent(example: str) -> str:
+    return textwrap.dedent(example).strip("\n") + "\n"
 
 
 def span_of(node: ast.AST) -> Span:

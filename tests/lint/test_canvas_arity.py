@@ -5,7 +5,8 @@ positional-only, keyword-only, ``**kwargs``, ``bind=True``), chains it after ano
 task with random bound arguments, lints the module, and compares what is reported with
 whether calling the same ``def`` raises ``TypeError``: CSF205 when its own arguments
 fail (``fn(*args, **kwargs)`` fails and so does the chained call), CSF201 when only the
-parent's result makes ``fn(parent_result, *args, **kwargs)`` fail (a real call: ``inspect.Signature.bind`` rejects a positional-only name
+parent's result makes ``fn(parent_result, *args, **kwargs)`` fail (a real call:
+``inspect.Signature.bind`` rejects a positional-only name
 passed as a keyword even when ``**kwargs`` would take it).
 """
 

@@ -10,8 +10,54 @@ from ..index import FunctionInfo
 from ..joins import call_text, join_detail
 from ..registry import Report, rule, span_of
 
+INVALID = (
+    """\
+from celery import Celery
 
-@rule("CSF104")
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+def prices(ids):
+    return [price.delay(i).get() for i in ids]
+
+
+@app.task
+def total(ids):
+    return sum(prices(ids))
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+import celery_safe
+
+app = Celery("shop")
+
+
+@celery_safe.task(app)
+def price(item_id):
+    return item_id * 100
+
+
+def prices(ids):
+    return [price.logic(i) for i in ids]
+
+
+@celery_safe.task(app)
+def total(ids):
+    return sum(prices(ids))
+""",
+)
+
+
+@rule("CSF104", invalid=INVALID, valid=VALID)
 def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None

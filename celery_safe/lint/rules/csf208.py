@@ -8,7 +8,53 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..registry import CANVAS_WORDS, Report, rule
 
+INVALID = (
+    """\
+from celery import Celery
 
-@rule("CSF208", without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True)
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def on_error(request, exc):  # two parameters: Celery calls it with three
+    return str(exc)
+
+
+def start():
+    return add.s(1, 2).on_error(on_error.s())
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def on_error(request, exc, traceback):
+    return str(exc)
+
+
+def start():
+    return add.s(1, 2).on_error(on_error.s())
+""",
+)
+
+
+@rule(
+    "CSF208", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+)
 def error_callback_signature(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF208")
