@@ -1,8 +1,8 @@
 """What an expression evaluates to, as far as Celery results, canvases and tasks go.
 
-``Evaluator.value(node)`` is pure: it reads the environment of the enclosing
-:class:`~.flow.FunctionFlow` and never records anything, so it may be asked twice
-about the same node. Canvas expressions come back with their shape
+``Evaluator.value(node)`` is pure: it reads the environment the walk of the function
+(:class:`~.flow.FunctionFlow`) keeps and never records anything, so it may be asked
+twice about the same node. Canvas expressions come back with their shape
 (:mod:`~.canvas`) so the canvas rules can count what each link receives.
 """
 
@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from ..canvas import UNKNOWN, Chord, Group, Node, Received, Step
+from ..canvas import Chord, Group, Node, Step
 from ..canvas.compose import chord_header, fold_chain, group_of, pipe
 from ..canvas.text import SourceText
 from .canvas import make_step, source_args
@@ -103,11 +103,6 @@ class Evaluator:
         self.follow_imports = follow_imports and index.external is not None
         self.env: Env = {}
         self.comprehension_values: dict[int, Value | None] = {}
-
-    def check_canvas(
-        self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
-    ) -> None:
-        """Hook: a complete canvas was built (``chord(h)(body)``); the flow checks it."""
 
     # -- name binding -------------------------------------------------------------
     def lookup(self, name: str) -> Value | None:
@@ -276,12 +271,6 @@ class Evaluator:
         if called.kind == "result_class":
             return Value("result", node, called.callee, called.callee)
         if called.kind == "canvas":
-            canvas = called.canvas
-            if isinstance(canvas, Chord) and canvas.body is None and node.args:
-                body = self.value(node.args[0])
-                if body is not None and body.kind == "canvas":
-                    whole = Chord(origin=node, header=canvas.header, body=body.canvas)
-                    self.check_canvas(replace(called, canvas=whole), node)
             return Value("result", node, "__call__", ast.unparse(node.func))
         return None
 

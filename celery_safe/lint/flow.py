@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 
-from ..canvas import UNKNOWN, Received, Step, errback_arguments, parent_result
+from ..canvas import UNKNOWN, Chord, Received, Step, errback_arguments, parent_result
 from .canvas import check_canvas
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
@@ -39,8 +39,13 @@ def _merge(a: Env, b: Env) -> Env:
     return out
 
 
-class FunctionFlow(Evaluator, ast.NodeVisitor):
-    """Analyse one function body (or the module's top level) into :class:`FunctionFacts`."""
+class FunctionFlow(ast.NodeVisitor):
+    """Analyse one function body (or the module's top level) into :class:`FunctionFacts`.
+
+    The walk owns the order (statements, branches, loops) and records facts; what an
+    expression evaluates to is asked of an :class:`~.evaluate.Evaluator`, which reads
+    the environment the walk keeps and records nothing.
+    """
 
     def __init__(
         self,
@@ -50,10 +55,25 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         summary: Callable[[FunctionInfo], FunctionFacts | None],
         follow_imports: bool = False,
     ) -> None:
-        super().__init__(index, info, global_env, summary, follow_imports)
+        self.values = Evaluator(index, info, global_env, summary, follow_imports)
+        self.value = self.values.value
+        self.resolve_helper = self.values.resolve_helper
+        self.index = index
+        self.info = info
+        self.imports = self.values.imports
+        self.comprehension_values = self.values.comprehension_values
         self.facts = FunctionFacts(info)
         #: the ``allow_join_result()`` blocks we are in, innermost last
         self.allowing: list[ast.Call] = []
+
+    @property
+    def env(self) -> Env:
+        """Names bound to what they hold, in the function at this point of the walk."""
+        return self.values.env
+
+    @env.setter
+    def env(self, env: Env) -> None:
+        self.values.env = env
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
@@ -289,6 +309,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         callee = self.resolve_helper(func)
         if callee is not None:
             self.helper_call(node, callee)
+        if isinstance(func, ast.Call) and node.args:
+            self.chord_called_with_body(node)
         made = self.value(node)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
@@ -298,6 +320,16 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
             and (not isinstance(made.canvas, Step) or made.canvas.immutable)
         ):
             self.check_canvas(made, node)
+
+    def chord_called_with_body(self, node: ast.Call) -> None:
+        """``chord(header)(body)``: the chord is complete only once called."""
+        called = self.value(node.func)
+        canvas = called.canvas if called is not None else None
+        if isinstance(canvas, Chord) and canvas.body is None:
+            body = self.value(node.args[0])
+            if body is not None and body.kind == "canvas":
+                whole = Chord(origin=node, header=canvas.header, body=body.canvas)
+                self.check_canvas(Value("canvas", canvas=whole), node)
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> None:
         attr = func.attr
