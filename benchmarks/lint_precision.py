@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,9 +94,10 @@ class ProjectResult:
     false_negatives: list[Label] = field(default_factory=list)
 
 
-def load_manifest(corpus: Path = CORPUS) -> list[dict[str, object]]:
+def load_manifest(corpus: Path = CORPUS) -> list[dict[str, Any]]:
+    """The projects of ``manifest.toml``; ``files`` maps each kept path to its line count."""
     data = tomllib.loads((corpus / "manifest.toml").read_text(encoding="utf-8"))
-    projects: list[dict[str, object]] = data["project"]
+    projects: list[dict[str, Any]] = data["project"]
     return projects
 
 
@@ -141,23 +143,31 @@ def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def materialise(projects: Iterable[dict[str, object]], mirrors: Path, corpus: Path) -> None:
+def _git_dir(mirrors: Path, mirror: str) -> Path:
+    """A snapshot is ``<owner>+<name>/repo``: a bare git directory or a work tree's ``.git``."""
+    repo = mirrors / mirror / "repo"
+    return repo / ".git" if (repo / ".git").is_dir() else repo
+
+
+def materialise(projects: Iterable[dict[str, Any]], mirrors: Path, corpus: Path) -> None:
     """Write each project's pinned files (and license) from its local git snapshot."""
     for project in projects:
-        git_dir = mirrors / str(project["mirror"]) / "repo"
+        git_dir = _git_dir(mirrors, project["mirror"])
         if not git_dir.is_dir():
             raise SystemExit(f"no snapshot of {project['repository']} at {git_dir}")
-        files = [str(project["license_file"]), *map(str, project["files"])]  # type: ignore[call-overload]
-        for name in files:
+        files: dict[str, int] = project["files"]
+        for name in (project["license_file"], *files):
             blob = subprocess.run(
                 ["git", "--git-dir", str(git_dir), "show", f"{project['commit']}:{name}"],
                 capture_output=True,
                 check=True,
             ).stdout
-            target = corpus / str(project["name"]) / name
+            if name in files and len(blob.splitlines()) != files[name]:
+                raise SystemExit(f"{project['name']}/{name}: not the pinned file (line count)")
+            target = corpus / project["name"] / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blob)
-        print(f"{project['name']}: {len(files)} files from {project['commit']}")
+        print(f"{project['name']}: {len(files)} files and the license from {project['commit']}")
 
 
 def run_project(
@@ -345,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.materialise:
         materialise(projects, args.mirrors, args.corpus)
         return 0
-    missing = [str(p["name"]) for p in projects if not (args.corpus / str(p["name"])).is_dir()]
+    missing = [p["name"] for p in projects if not (args.corpus / p["name"]).is_dir()]
     if missing:
         print(f"not materialised: {', '.join(missing)} (run with --materialise)", file=sys.stderr)
         return 2
@@ -353,11 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     codes = list(catalogue)
     opt_in = {code for code, default in catalogue.items() if not default}
     if args.speed:
-        largest = max(projects, key=lambda p: len(p["files"]))  # type: ignore[arg-type]
-        speed(str(largest["name"]), codes, args.runs, args.corpus)
+        largest = max(projects, key=lambda p: len(p["files"]))
+        speed(largest["name"], codes, args.runs, args.corpus)
         return 0
     labels, planned = load_labels(args.corpus)
-    results = [run_project(str(p["name"]), codes, labels, args.corpus) for p in projects]
+    results = [run_project(p["name"], codes, labels, args.corpus) for p in projects]
     precision, recall = report(results, opt_in)
     now_catalogued = sorted(set(planned) & set(codes))
     if now_catalogued:
