@@ -113,6 +113,7 @@ def _run(
 ) -> list[Finding]:
     index = build_index(tree, config.task_decorators)
     index.external = tasks_elsewhere
+    index.lines = source.splitlines() if source is not None else None
     words = wake_words(config, tasks_elsewhere is not None)
     defines_tasks = any(True for _ in index.tasks)
     if source is not None and not defines_tasks and not any(word in source for word in words):

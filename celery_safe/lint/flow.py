@@ -29,6 +29,15 @@ TRACKED_ARGS = frozenset({"result", "results", "param"})
 DANGER = {"result": 3, "results": 2, "param": 1}
 
 
+def _is_eager(node: ast.expr) -> bool:
+    """``<something>.apply(...)``: what it returns holds its value already."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "apply"
+    )
+
+
 def _merge(a: Env, b: Env) -> Env:
     """May-analysis join: a name holds a result if it does on either path."""
     out = dict(a)
@@ -336,6 +345,10 @@ class FunctionFlow(ast.NodeVisitor):
         if attr in JOINS:
             base = self.value(func.value)
             disabled = keyword_arg(node, "disable_sync_subtasks")
+            if base is None and _is_eager(func.value):
+                # ``x.apply().get()`` of something not known to be Celery: an eager result
+                # (or not Celery at all) never waits for a worker, so it is no join.
+                return
             if isinstance(disabled, ast.Constant) and disabled.value is False:
                 keyword = next(k for k in node.keywords if k.arg == "disable_sync_subtasks")
                 self.facts.disable_sync.append((node, keyword))
@@ -355,6 +368,9 @@ class FunctionFlow(ast.NodeVisitor):
                     task = self.index.imported_task(base.qualified)
                 callee = base.callee or ast.unparse(func.value)
                 self.facts.applies.append(Apply(node, callee, task, base.qualified))
+            elif base is not None and base.kind == "canvas":
+                # ``sig.apply()``, ``add.si(1).apply()``, ``chain(...).apply()``
+                self.facts.applies.append(Apply(node, ast.unparse(func.value), None))
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
             if added is not None and added.kind in ("result", "results"):

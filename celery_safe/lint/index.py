@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..canvas.model import TaskSpec
 from ..canvas.params import Params
@@ -122,6 +123,18 @@ class ModuleIndex:
     path: str = ""
     tree: ast.Module | None = None
     analysis: object | None = None
+    #: its physical lines, when the engine has them (else read from ``path`` on demand)
+    lines: Sequence[str] | None = None
+
+    def line(self, number: int) -> str:
+        """One physical line of the module ('' when it cannot be read)."""
+        if self.lines is None:
+            try:
+                text = Path(self.path).read_bytes().decode("utf-8", "replace") if self.path else ""
+            except OSError:
+                text = ""
+            self.lines = text.splitlines()
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
 
     def imported(self, qualified: str) -> FunctionInfo | None:
         return self.external(qualified) if self.external is not None else None

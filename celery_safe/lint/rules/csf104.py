@@ -8,6 +8,7 @@ from pathlib import Path
 from ..findings import Finding
 from ..index import FunctionInfo
 from ..joins import call_text, join_detail
+from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
 
 INVALID = (
@@ -62,6 +63,8 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None
         for reached in report.analysis.helper_joins(facts):
+            if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
+                continue
             names = [facts.info.label, *(_name(f, report) for f in reached.path)]
             detail = join_detail(reached.join)
             owner = reached.path[-1].module
@@ -78,6 +81,14 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
                 call=call_text(reached.join.node),
                 line=reached.join.node.lineno,
             )
+
+
+def _silenced_at_the_join(helper: FunctionInfo, line: int) -> bool:
+    """A ``# noqa`` (bare or naming CSF104) on the helper's join line silences what the
+    join causes in every task that reaches it, in this module and others."""
+    owner = helper.module
+    codes = suppressed_codes(owner.line(line)) if owner is not None else None
+    return codes is not None and (codes is ALL or "CSF104" in codes)
 
 
 def _name(function: FunctionInfo, report: Report) -> str:
