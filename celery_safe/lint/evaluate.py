@@ -305,6 +305,9 @@ class Evaluator:
         if attr == "apply":
             if kind in ("task", "canvas"):
                 return Value("result", node, attr, ast.unparse(receiver))
+            if kind in (None, "param"):
+                # an EagerResult (or not Celery at all): joining it waits for no worker
+                return Value("eager", node, attr, ast.unparse(receiver))
             return None
         if attr == "send_task" and kind in (None, "task"):
             label = node.args[0] if node.args else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Any
 
 from .canvas import CanvasCheck
 from .index import FunctionInfo
@@ -68,6 +69,8 @@ class FunctionFacts:
     update_states: list[UpdateState] = field(default_factory=list)
     canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
+    #: facts a rule module's own handler recorded (see ``lint.handlers``), by code
+    found: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def is_task(self) -> bool:

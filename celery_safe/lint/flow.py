@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..canvas import UNKNOWN, Chord, Received, Step, errback_arguments, parent_result
 from .canvas import check_canvas
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
+from .handlers import LOOP_HANDLERS
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import JOINS, Value
@@ -27,15 +29,6 @@ EXCEPTION_STATES = frozenset(f"celery.states.{s}" for s in ("FAILURE", "RETRY", 
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
 TRACKED_ARGS = frozenset({"result", "results", "param"})
 DANGER = {"result": 3, "results": 2, "param": 1}
-
-
-def _is_eager(node: ast.expr) -> bool:
-    """``<something>.apply(...)``: what it returns holds its value already."""
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "apply"
-    )
 
 
 def _merge(a: Env, b: Env) -> Env:
@@ -194,12 +187,6 @@ class FunctionFlow(ast.NodeVisitor):
         self.statements(node.orelse)
         self.env = _merge(after_body, self.env)
 
-    def loop(self, body: list[ast.stmt], orelse: list[ast.stmt]) -> None:
-        before = dict(self.env)
-        self.statements(body)
-        self.env = _merge(before, self.env)
-        self.statements(orelse)
-
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         iterated = self.value(node.iter)
@@ -207,13 +194,27 @@ class FunctionFlow(ast.NodeVisitor):
         self.bind(node.target, iterated.element() if iterated else None)
         self.statements(node.body)
         self.env = _merge(before, self.env)
+        self.looped(node)
         self.statements(node.orelse)
 
     visit_AsyncFor = visit_For
 
     def visit_While(self, node: ast.While) -> None:
         self.visit(node.test)
-        self.loop(node.body, node.orelse)
+        before = dict(self.env)
+        self.statements(node.body)
+        self.env = _merge(before, self.env)
+        self.looped(node)
+        self.statements(node.orelse)
+
+    def looped(self, node: ast.While | ast.For | ast.AsyncFor) -> None:
+        """The rules' own loop handlers, with what the names may hold over the loop."""
+        for handler in LOOP_HANDLERS:
+            handler(self, node)
+
+    def record(self, code: str, fact: Any) -> None:
+        """A fact a rule module's handler found, kept for that rule."""
+        self.facts.found.setdefault(code, []).append(fact)
 
     def visit_Try(self, node: ast.Try) -> None:
         before = dict(self.env)
@@ -345,10 +346,8 @@ class FunctionFlow(ast.NodeVisitor):
         if attr in JOINS:
             base = self.value(func.value)
             disabled = keyword_arg(node, "disable_sync_subtasks")
-            if base is None and _is_eager(func.value):
-                # ``x.apply().get()`` of something not known to be Celery: an eager result
-                # (or not Celery at all) never waits for a worker, so it is no join.
-                return
+            if base is not None and base.kind == "eager":
+                return  # an eager result (or not Celery): it never waits for a worker
             if isinstance(disabled, ast.Constant) and disabled.value is False:
                 keyword = next(k for k in node.keywords if k.arg == "disable_sync_subtasks")
                 self.facts.disable_sync.append((node, keyword))

@@ -21,7 +21,15 @@ __all__ = ["JOINS", "Kind", "Value"]
 JOINS = frozenset({"get", "wait", "join", "join_native", "collect", "get_leaf", "iter_native"})
 
 Kind = Literal[
-    "result", "results", "canvas", "task", "param", "join_method", "result_class", "foreign"
+    "result",
+    "results",
+    "canvas",
+    "task",
+    "param",
+    "join_method",
+    "result_class",
+    "foreign",
+    "eager",  # what ``x.apply()`` of an unknown ``x`` returns: no worker is waited for
 ]
 
 
