@@ -111,7 +111,9 @@ def _run(
     config: Config,
     tasks_elsewhere: TaskLookup | None,
 ) -> list[Finding]:
-    index = build_index(tree, config.task_decorators)
+    index = build_index(
+        tree, config.task_decorators, getattr(tasks_elsewhere, "makes_tasks", None)
+    )
     index.external = tasks_elsewhere
     index.lines = source.splitlines() if source is not None else None
     words = wake_words(config, tasks_elsewhere is not None)

@@ -144,7 +144,20 @@ class Evaluator:
             and self.info.class_name is not None
         ):
             return self.index.methods.get(self.info.class_name, {}).get(func.attr)
+        if isinstance(func, ast.Attribute):
+            return self.method_of(func)
         return None
+
+    def method_of(self, func: ast.Attribute) -> FunctionInfo | None:
+        """``Poller().wait`` / ``poller.wait``: a method of a project class's object."""
+        base = self.value(func.value)
+        if base is None or base.kind != "instance":
+            return None
+        if not base.qualified:
+            return self.index.methods.get(base.callee, {}).get(func.attr)
+        lookup = getattr(self.index.external, "class_method", None)
+        found: FunctionInfo | None = lookup(base.qualified, func.attr) if lookup else None
+        return found
 
     # -- values -----------------------------------------------------------------------
     def value(self, node: ast.expr | None) -> Value | None:
@@ -240,9 +253,20 @@ class Evaluator:
         func = node.func
         if isinstance(func, ast.Attribute):
             return self.method_value(node, func)
+        if (
+            isinstance(func, ast.Name)
+            and func.id in self.index.classes
+            and func.id not in self.env
+            and self.index.resolve_local(self.info, func.id) is None
+        ):
+            return Value("instance", callee=func.id)
         qualified = self.imports.qualify(func)
         if qualified is not None:
-            return self.factory_value(node, qualified) or self.helper_returns(func)
+            return (
+                self.factory_value(node, qualified)
+                or self.helper_returns(func)
+                or self.imported_instance(func, qualified)
+            )
         if isinstance(func, ast.Name):
             if func.id in CONTAINERS and node.args and func.id not in self.env:
                 inner = self.value(node.args[0])
@@ -254,6 +278,14 @@ class Evaluator:
         if called is not None:
             return self.apply_value(node, called)
         return self.helper_returns(func)
+
+    def imported_instance(self, func: ast.expr, qualified: str) -> Value | None:
+        """``Poller()`` where ``Poller`` is a class of another project module."""
+        if not self.follow_imports or not isinstance(func, ast.Name):
+            return None
+        if qualified.partition(".")[0] in FOREIGN_ROOTS or self.imports.is_foreign(func):
+            return None
+        return Value("instance", callee=func.id, qualified=qualified)
 
     def helper_returns(self, func: ast.expr) -> Value | None:
         """What a call to a helper returns, when the helper returns a Celery result."""
@@ -295,6 +327,10 @@ class Evaluator:
         base = self.value(receiver)
         if base is not None and base.kind == "foreign":
             return None
+        if base is not None and base.kind == "instance":
+            # a project object: its own methods are followed; anything else about it
+            # is as unknown as any other object's
+            return self.helper_returns(func)
         kind = base.kind if base is not None else None
         if attr in ("delay", "apply_async"):
             if kind in (None, "param") and attr == "apply_async" and self.passes_function(node):

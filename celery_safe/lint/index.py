@@ -13,9 +13,12 @@ from pathlib import Path
 
 from ..canvas.model import TaskSpec
 from ..canvas.params import Params
-from .imports import ImportMap
+from .imports import FOREIGN_ROOTS, ImportMap
 
-__all__ = ["FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
+__all__ = ["DecoratorLookup", "FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
+
+#: ``qualified name -> does it make Celery tasks as a decorator?``
+DecoratorLookup = Callable[[str], bool]
 
 TASK_DECORATORS = frozenset(
     {
@@ -116,6 +119,12 @@ class ModuleIndex:
     task_classes: set[str] = field(default_factory=set)
     #: module-level names bound to tasks: ``@app.task def add`` or ``add = app.task(f)``
     task_names: dict[str, FunctionInfo] = field(default_factory=dict)
+    #: module-level names that make tasks when used as decorators: an alias
+    #: (``proj_task = shared_task``, ``partial(app.task, queue="q")``) or a factory
+    #: (``def proj_task(*a, **kw): return shared_task(*a, **kw)``)
+    task_decorators: set[str] = field(default_factory=set)
+    #: module-level classes (for ``Poller().wait(r)``)
+    classes: set[str] = field(default_factory=set)
     #: finds the ``def`` (task or function) a qualified name imported from another
     #: module refers to (``celery-safe check`` only; see ``resolve.ModuleResolver``)
     external: Callable[[str], FunctionInfo | None] | None = None
@@ -195,12 +204,17 @@ def _resource_names(call: ast.Call) -> frozenset[str] | None:
 
 
 class _Indexer:
-    def __init__(self, extra_decorators: Sequence[str]) -> None:
+    def __init__(
+        self, extra_decorators: Sequence[str], elsewhere: DecoratorLookup | None = None
+    ) -> None:
         self.index = ModuleIndex()
         self.extra = frozenset(extra_decorators)
+        self.elsewhere = elsewhere
         #: (scope, function name, the registering call, the name it is bound to)
         self.registrations: list[tuple[FunctionInfo | None, str, ast.Call, str | None]] = []
         self.pending: list[tuple[FunctionInfo, str | None]] = []
+        #: module-level ``name = <expr>``: decorator aliases, found once the module is known
+        self.aliases: list[tuple[list[str], ast.expr]] = []
 
     # -- the walk -------------------------------------------------------------
     def walk(
@@ -248,6 +262,8 @@ class _Indexer:
         self.walk(node.body, info, None, f"{info.qualname}.<locals>.")
 
     def define_class(self, node: ast.ClassDef, scope: FunctionInfo | None, prefix: str) -> None:
+        if scope is None and not prefix:
+            self.index.classes.add(node.name)
         imports = self.index.imports_for(scope)
         if any(self.is_task_base(base, imports) for base in node.bases):
             self.index.task_classes.add(node.name)
@@ -256,9 +272,11 @@ class _Indexer:
     def assignment(
         self, targets: Sequence[ast.expr], value: ast.expr, scope: FunctionInfo | None
     ) -> None:
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if scope is None and names:
+            self.aliases.append((names, value))
         if not isinstance(value, ast.Call):
             return
-        names = [t.id for t in targets if isinstance(t, ast.Name)]
         imports = self.index.imports_for(scope)
         if imports.qualify(value.func) in APP_FACTORIES:
             self.index.apps.update(names)
@@ -299,13 +317,8 @@ class _Indexer:
     def decorator_options(self, decorator: ast.expr, imports: ImportMap) -> TaskOptions | None:
         call = decorator if isinstance(decorator, ast.Call) else None
         target = call.func if call is not None else decorator
+        is_task = self.makes_tasks(target, imports)
         qualified = imports.qualify(target)
-        if qualified in TASK_DECORATORS or qualified in self.extra:
-            is_task = True
-        elif isinstance(target, ast.Attribute) and target.attr == "task":
-            is_task = self.is_app(target.value, imports)
-        else:
-            is_task = False
         if not is_task:
             return None
         if call is None:
@@ -318,12 +331,66 @@ class _Indexer:
             hidden=_resource_names(call) if qualified in SAFE_DECORATORS else frozenset(),
         )
 
+    def makes_tasks(self, target: ast.expr, imports: ImportMap) -> bool:
+        """Is ``target`` (a decorator, or what a decorator calls) Celery's task maker?"""
+        if isinstance(target, ast.Name) and target.id in self.index.task_decorators:
+            return True
+        qualified = imports.qualify(target)
+        if qualified in TASK_DECORATORS or qualified in self.extra:
+            return True
+        if isinstance(target, ast.Attribute) and target.attr == "task":
+            return self.is_app(target.value, imports)
+        if (
+            qualified is not None
+            and self.elsewhere is not None
+            and qualified.partition(".")[0] not in FOREIGN_ROOTS
+        ):
+            return self.elsewhere(qualified)
+        return False
+
+    def find_decorators(self) -> None:
+        """Module-level aliases and factories of Celery's task decorators."""
+        index, imports = self.index, self.index.imports
+        changed = True
+        while changed:  # an alias of an alias: until nothing new
+            changed = False
+            for names, value in self.aliases:
+                if set(names) <= index.task_decorators:
+                    continue
+                if self.makes_tasks(_decorator_of(value, imports), imports):
+                    index.task_decorators.update(names)
+                    changed = True
+            for name, info in index.top_level.items():
+                if name not in index.task_decorators and self.is_factory(info, imports):
+                    index.task_decorators.add(name)
+                    changed = True
+
+    def is_factory(self, info: FunctionInfo, imports: ImportMap) -> bool:
+        """``def proj_task(*a, **kw): return shared_task(*a, **kw)`` (or a partial of it)."""
+        for node in ast.walk(info.node):
+            if (
+                isinstance(node, ast.Return)
+                and isinstance(node.value, ast.Call)
+                and self.makes_tasks(_decorator_of(node.value, imports), imports)
+            ):
+                return True
+        return False
+
     def classify(self) -> ModuleIndex:
         index = self.index
+        self.find_decorators()
         for info, cls in self.pending:
             if cls is not None:
                 if cls in index.task_classes and info.name in TASK_HOOKS:
                     info.task = TaskOptions("class", bind=True)
+                    continue
+                # ``@app.task`` / ``@shared_task`` on a method in a class body
+                imports = index.imports_for(info.parent)
+                for decorator in info.node.decorator_list:
+                    options = self.decorator_options(decorator, imports)
+                    if options is not None:
+                        info.task = options
+                        break
                 continue
             imports = index.imports_for(info.parent)
             for decorator in info.node.decorator_list:
@@ -347,8 +414,26 @@ class _Indexer:
         return index
 
 
-def build_index(tree: ast.Module, extra_decorators: Sequence[str] = ()) -> ModuleIndex:
-    """Index ``tree``: imports, apps, every ``def`` and which are task bodies."""
-    indexer = _Indexer(extra_decorators)
+def _decorator_of(value: ast.expr, imports: ImportMap) -> ast.expr:
+    """What a decorator expression calls: ``partial(shared_task, ...)`` -> ``shared_task``,
+    ``shared_task(*a, **kw)`` -> ``shared_task``, a name -> itself."""
+    if isinstance(value, ast.Call):
+        if imports.qualify(value.func) == "functools.partial" and value.args:
+            return value.args[0]
+        return value.func
+    return value
+
+
+def build_index(
+    tree: ast.Module,
+    extra_decorators: Sequence[str] = (),
+    decorators_elsewhere: DecoratorLookup | None = None,
+) -> ModuleIndex:
+    """Index ``tree``: imports, apps, every ``def`` and which are task bodies.
+
+    ``decorators_elsewhere`` tells whether a decorator imported from another project
+    module makes Celery tasks (``celery-safe check``'s resolver; flake8 has none).
+    """
+    indexer = _Indexer(extra_decorators, decorators_elsewhere)
     indexer.walk(tree.body, None, None, "")
     return indexer.classify()

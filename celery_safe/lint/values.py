@@ -30,6 +30,7 @@ Kind = Literal[
     "result_class",
     "foreign",
     "eager",  # what ``x.apply()`` of an unknown ``x`` returns: no worker is waited for
+    "instance",  # an object of a project class (``Poller()``): its methods can be followed
 ]
 
 

@@ -213,3 +213,48 @@ def reassigned(x):
     value = add.delay(x, 1)
     value = {"k": 1}
     return value.get("k")
+
+
+# Project decorators that make tasks: an alias, a partial, a factory (no configuration)
+from functools import partial as _partial
+
+proj_task = shared_task
+queued_task = _partial(shared_task, queue="slow")
+
+
+def factory_task(*args, **kwargs):
+    kwargs.setdefault("acks_late", True)
+    return shared_task(*args, **kwargs)
+
+
+@proj_task
+def via_alias(x):
+    return fetch.delay(x).get()  # CSF101: 12
+
+
+@queued_task
+def via_partial(x):
+    return fetch.delay(x).get()  # CSF101: 12
+
+
+@factory_task(queue="slow")
+def via_factory(x):
+    return fetch.delay(x).get()  # CSF101: 12
+
+
+def not_a_factory(*args, **kwargs):
+    return print(*args, **kwargs)
+
+
+@not_a_factory
+def plain(x):
+    return fetch.delay(x).get()
+
+
+class Jobs:
+    @app.task
+    def method_task(x):
+        return fetch.delay(x).get()  # CSF101: 16
+
+    def plain_method(self, x):
+        return fetch.delay(x).get()

@@ -105,3 +105,27 @@ def reviewed_wait(ids):
 @app.task
 def uses_reviewed(ids):
     return reviewed_wait(ids)
+
+
+# A join inside a method of another object (a class of this module)
+class Poller:
+    def __init__(self, timeout):
+        self.timeout = timeout
+
+    def wait(self, result):
+        return result.get(timeout=self.timeout)
+
+    def describe(self, result):
+        return result.id
+
+
+@app.task
+def waits_through_an_object(i):
+    poller = Poller(10)
+    poller.describe(fetch.delay(i))
+    return Poller(5).wait(fetch.delay(i))  # CSF104: 12
+
+
+@app.task
+def uses_an_object_that_never_joins(i):
+    return Poller(5).describe(fetch.delay(i))
