@@ -29,6 +29,7 @@ __all__ = [
     "is_true",
     "keyword_arg",
     "keyword_names",
+    "signatures",
 ]
 
 Env = dict[str, Value]
@@ -207,6 +208,9 @@ class Evaluator:
         for item in items:
             if item is not None and item.kind in ("result", "results"):
                 return item.collection()
+        if items and all(item is not None and item.kind == "canvas" for item in items):
+            # a list of signatures: what a group or a chord header is made of
+            return signatures([item.canvas for item in items if item is not None], exact=True)
         return None
 
     def passes_function(self, node: ast.Call) -> bool:
@@ -288,13 +292,16 @@ class Evaluator:
         return Value("instance", callee=func.id, qualified=qualified)
 
     def helper_returns(self, func: ast.expr) -> Value | None:
-        """What a call to a helper returns, when the helper returns a Celery result."""
+        """What a call to a helper returns: a Celery result, or a canvas built in this
+        module (its steps are reported where they are written, so only here)."""
         callee = self.resolve_helper(func)
         if callee is None or callee.task is not None:
             return None
         summary = self.summary(callee)
         returned = summary.returns if summary is not None else None
         owner = callee.module
+        if returned is None and summary is not None and owner is self.index:
+            returned = summary.returns_canvas
         if returned is not None and owner is not None and owner is not self.index:
             returned = replace(returned, origin_path=returned.origin_path or owner.path)
         return returned
@@ -414,7 +421,10 @@ class Evaluator:
         if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
             return tuple(_shape(self.value(e)) for e in args[0].elts), True
         if len(args) == 1 and isinstance(args[0], (ast.ListComp, ast.GeneratorExp)):
-            return (_shape(self.value(args[0])),), False
+            made = _shape(self.value(args[0]))
+            if isinstance(made, Group):
+                return tuple(made.members), False
+            return (made,), False
         return tuple(_shape(self.value(a)) for a in args), True
 
     def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
@@ -447,6 +457,11 @@ class Evaluator:
         if left is None or right is None or left.kind != "canvas" or right.kind != "canvas":
             return None
         return Value("canvas", canvas=pipe(left.canvas, right.canvas, node))
+
+
+def signatures(members: Sequence[Node | None], *, exact: bool) -> Value:
+    """A list of signatures (``[t.s(1), t.s(2)]``, a list built by ``.append``)."""
+    return Value("canvas", canvas=Group(members=tuple(members), exact=exact))
 
 
 def _shape(value: Value | None) -> Node | None:

@@ -69,6 +69,8 @@ class FunctionFacts:
     update_states: list[UpdateState] = field(default_factory=list)
     canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
+    #: the canvas it returns (``return [t.s(x) for x in xs]``), for a chord header
+    returns_canvas: Value | None = None
     #: facts a rule module's own handler recorded (see ``lint.handlers``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 

@@ -12,9 +12,18 @@ import ast
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..canvas import UNKNOWN, Chord, Received, Step, errback_arguments, parent_result
+from ..canvas import (
+    UNKNOWN,
+    Chord,
+    Group,
+    Node,
+    Received,
+    Step,
+    errback_arguments,
+    parent_result,
+)
 from .canvas import check_canvas
-from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
+from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
 from .handlers import LOOP_HANDLERS
 from .imports import dotted
@@ -29,6 +38,14 @@ EXCEPTION_STATES = frozenset(f"celery.states.{s}" for s in ("FAILURE", "RETRY", 
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
 TRACKED_ARGS = frozenset({"result", "results", "param"})
 DANGER = {"result": 3, "results": 2, "param": 1}
+
+
+def _members(held: Value | None, added: Value) -> list[Node | None]:
+    """The signatures a list holds once ``added`` is appended (or extended) to it."""
+    holds = held.canvas if held is not None else None
+    before = list(holds.members) if isinstance(holds, Group) else []
+    more = added.canvas.members if isinstance(added.canvas, Group) else [added.canvas]
+    return [*before, *more][:8]  # a few stand for all of them
 
 
 def _merge(a: Env, b: Env) -> Env:
@@ -178,6 +195,8 @@ class FunctionFlow(ast.NodeVisitor):
         value = self.value(node.value)
         if value is not None and value.kind in ("result", "results") and self.facts.returns is None:
             self.facts.returns = value
+        elif value is not None and value.kind == "canvas" and self.facts.returns_canvas is None:
+            self.facts.returns_canvas = value
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)
@@ -287,7 +306,8 @@ class FunctionFlow(ast.NodeVisitor):
             self.visit(element)
         value = self.value(elements[-1])
         if value is not None and value.kind == "canvas":
-            self.comprehension_values[id(node)] = value
+            # one signature per item: a list of signatures of unknown length
+            self.comprehension_values[id(node)] = signatures([value.canvas], exact=False)
         elif value is not None and value.kind in ("result", "results"):
             self.comprehension_values[id(node)] = value.collection()
         self.env = saved
@@ -372,9 +392,12 @@ class FunctionFlow(ast.NodeVisitor):
                 self.facts.applies.append(Apply(node, ast.unparse(func.value), None))
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
+            name = func.value.id
             if added is not None and added.kind in ("result", "results"):
-                name = func.value.id
                 self.env[name] = added.collection().named(name)
+            elif added is not None and added.kind == "canvas":
+                # ``header.append(t.s(x))``: a list of signatures of unknown length
+                self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
         elif attr == "update_state":
             self.update_state(node)
         elif attr in ("link", "link_error", "on_error") and node.args:
