@@ -311,6 +311,32 @@ class Evaluator:
             return Value("result", node, called.callee, called.callee)
         if called.kind == "canvas":
             return Value("result", node, "__call__", ast.unparse(node.func))
+        if called.kind == "task":
+            task = called.task
+            if task is None and called.qualified and self.follow_imports:
+                task = self.index.imported_task(called.qualified)
+            return self.dispatched(node, task) if task is not None else None
+        return None
+
+    def dispatched(self, node: ast.Call, info: FunctionInfo) -> Value | None:
+        """Calling ``info`` through a project decorator whose wrapper sends it
+        (``return func.apply_async(args, kwargs)``): the call gives a Celery result."""
+        owner = info.module or self.index
+        for decorator in info.node.decorator_list:
+            if not isinstance(decorator, (ast.Name, ast.Attribute)):
+                continue
+            factory = None
+            if isinstance(decorator, ast.Name):
+                factory = owner.resolve_local(info.parent, decorator.id)
+            if factory is None:
+                qualified = owner.imports_for(info.parent).qualify(decorator)
+                factory = owner.imported(qualified) if qualified else None
+            if factory is None or factory.task is not None:
+                continue
+            wrapper = _returned_def(factory)
+            summary = self.summary(wrapper) if wrapper is not None else None
+            if summary is not None and summary.returns is not None:
+                return Value("result", node, summary.returns.method, ast.unparse(node.func))
         return None
 
     def factory_value(self, node: ast.Call, qualified: str) -> Value | None:
@@ -457,6 +483,14 @@ class Evaluator:
         if left is None or right is None or left.kind != "canvas" or right.kind != "canvas":
             return None
         return Value("canvas", canvas=pipe(left.canvas, right.canvas, node))
+
+
+def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
+    """The nested ``def`` a decorator returns (``return wrapper``), if any."""
+    for stmt in factory.node.body:
+        if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
+            return factory.local_defs.get(stmt.value.id)
+    return None
 
 
 def signatures(members: Sequence[Node | None], *, exact: bool) -> Value:

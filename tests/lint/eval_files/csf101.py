@@ -258,3 +258,41 @@ class Jobs:
 
     def plain_method(self, x):
         return fetch.delay(x).get()
+
+
+# A task called through a project decorator that sends it: the call returns a result
+import functools as _functools
+
+
+def dispatches(func):
+    @_functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func.apply_async(args=args, kwargs=kwargs)
+
+    return wrapper
+
+
+def only_logs(func):
+    @_functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+@dispatches
+@app.task
+def sent_when_called(x):
+    return x
+
+
+@only_logs
+@app.task
+def run_when_called(x):
+    return {"x": x}
+
+
+@app.task
+def waits_on_a_dispatched_call(x):
+    run_when_called(x).get("x")
+    return sent_when_called(x).get()  # CSF101: 12
