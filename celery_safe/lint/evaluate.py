@@ -222,7 +222,10 @@ class Evaluator:
             return True
         if isinstance(first, ast.Name) and first.id not in self.env:
             return first.id in BUILTIN_FUNCTIONS or self.resolve_helper(first) is not None
-        return False
+        if isinstance(first, ast.Attribute) and self.resolve_helper(first) is not None:
+            return True  # ``pool.apply_async(self.compute, (record,))``: a method
+        # Celery's second positional argument is the kwargs dict, never a tuple
+        return len(node.args) > 1 and isinstance(node.args[1], (ast.Tuple, ast.List))
 
     def attribute_value(self, node: ast.Attribute) -> Value | None:
         qualified = self.imports.qualify(node)

@@ -187,7 +187,12 @@ class Crunch(Task):
         # a process pool kept on the task: not typed, but it is handed a function
         self.pool.apply_async(crunch_one, (items,)).get()
         self.pool.apply_async(lambda: items).get()
+        self.pool.apply_async(self.crunch, (items,)).get()  # a method, and a tuple of args
+        self.pool.apply_async(make_worker(), (items,)).get()
         return self.pool.apply_async(len, (items,)).get()
+
+    def crunch(self, items):
+        return items
 
 
 def crunch_one(items):
