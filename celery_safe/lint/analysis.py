@@ -10,6 +10,7 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
@@ -41,6 +42,8 @@ class ModuleAnalysis:
     globals: dict[str, Value] = field(default_factory=dict)
     facts: dict[tuple[int, bool], FunctionFacts] = field(default_factory=dict)
     _running: set[tuple[int, bool]] = field(default_factory=set)
+    #: the canvases the module builds, outermost only (filled by the canvas rules)
+    canvases: list[Any] | None = None
 
     @classmethod
     def of(

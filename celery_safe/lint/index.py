@@ -331,8 +331,9 @@ class _Indexer:
             hidden=_resource_names(call) if qualified in SAFE_DECORATORS else frozenset(),
         )
 
-    def makes_tasks(self, target: ast.expr, imports: ImportMap) -> bool:
-        """Is ``target`` (a decorator, or what a decorator calls) Celery's task maker?"""
+    def makes_tasks(self, target: ast.expr, imports: ImportMap, *, here: bool = False) -> bool:
+        """Is ``target`` (a decorator, or what a decorator calls) Celery's task maker?
+        ``here``: without asking other modules (the cheap test for factories)."""
         if isinstance(target, ast.Name) and target.id in self.index.task_decorators:
             return True
         qualified = imports.qualify(target)
@@ -341,9 +342,11 @@ class _Indexer:
         if isinstance(target, ast.Attribute) and target.attr == "task":
             return self.is_app(target.value, imports)
         if (
-            qualified is not None
+            not here
+            and qualified is not None
             and self.elsewhere is not None
             and qualified.partition(".")[0] not in FOREIGN_ROOTS
+            and _may_name_a_task_maker(qualified)
         ):
             return self.elsewhere(qualified)
         return False
@@ -357,7 +360,10 @@ class _Indexer:
             for names, value in self.aliases:
                 if set(names) <= index.task_decorators:
                     continue
-                if self.makes_tasks(_decorator_of(value, imports), imports):
+                # ``x = shared_task``, ``x = app.task``, ``x = partial(shared_task, ...)``;
+                # any other value is not looked into (nor its module read)
+                maker = _alias_of(value, imports)
+                if maker is not None and self.makes_tasks(maker, imports, here=True):
                     index.task_decorators.update(names)
                     changed = True
             for name, info in index.top_level.items():
@@ -366,12 +372,19 @@ class _Indexer:
                     changed = True
 
     def is_factory(self, info: FunctionInfo, imports: ImportMap) -> bool:
-        """``def proj_task(*a, **kw): return shared_task(*a, **kw)`` (or a partial of it)."""
+        """``def proj_task(*a, **kw): return shared_task(*a, **kw)`` (or a partial of it).
+
+        A factory passes its caller's options on, so it takes ``*args`` or ``**kwargs``;
+        only such functions are read through.
+        """
+        args = info.node.args
+        if args.vararg is None and args.kwarg is None:
+            return False
         for node in ast.walk(info.node):
             if (
                 isinstance(node, ast.Return)
                 and isinstance(node.value, ast.Call)
-                and self.makes_tasks(_decorator_of(node.value, imports), imports)
+                and self.makes_tasks(_decorator_of(node.value, imports), imports, here=True)
             ):
                 return True
         return False
@@ -412,6 +425,26 @@ class _Indexer:
             if bound is not None and scope is None:
                 index.task_names[bound] = target
         return index
+
+
+def _may_name_a_task_maker(qualified: str) -> bool:
+    """Only a decorator whose name says task or job is looked up in another module (the
+    engine wakes on those words too); others are named with ``--task-decorator``."""
+    name = qualified.rpartition(".")[2].lower()
+    return "task" in name or "job" in name
+
+
+def _alias_of(value: ast.expr, imports: ImportMap) -> ast.expr | None:
+    """What ``name = value`` makes ``name`` an alias of: a name, or a partial's function."""
+    if isinstance(value, (ast.Name, ast.Attribute)):
+        return value
+    if (
+        isinstance(value, ast.Call)
+        and value.args
+        and imports.qualify(value.func) == "functools.partial"
+    ):
+        return value.args[0]
+    return None
 
 
 def _decorator_of(value: ast.expr, imports: ImportMap) -> ast.expr:

@@ -69,7 +69,9 @@ class Report:
         outermost canvases are reported, and each step once.
         """
         seen: set[tuple[Span, str]] = set()
-        for checked in outermost(self.analysis.all_facts()):
+        if self.analysis.canvases is None:  # once per module, for every canvas rule
+            self.analysis.canvases = outermost(self.analysis.all_facts())
+        for checked in self.analysis.canvases:
             for problem in checked.problems:
                 origin = problem.origin if isinstance(problem.origin, ast.AST) else checked.root
                 span = span_of(origin)
