@@ -10,6 +10,7 @@ from sqlalchemy import String, cast, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from registry.models import BundleTag, CodeBundle, Collection
+from registry.redact import redact
 from registry.tags import normalise_tag
 
 __all__ = [
@@ -41,10 +42,12 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def collection_dict(collection: Collection, *, bundle_count: int | None = None) -> dict[str, Any]:
     return {
-        "slug": collection.slug, "name": collection.name, "git_url": collection.git_url,
+        "slug": collection.slug, "name": collection.name,
+        "git_url": redact(collection.git_url),
         "git_ref": collection.git_ref, "owner": collection.owner,
         "owner_email": collection.owner_email, "description": collection.description,
-        "status": collection.status, "last_error": collection.last_error,
+        "status": collection.status,
+        "last_error": redact(collection.last_error) if collection.last_error else None,
         "last_commit": collection.last_commit,
         "last_synced_at": _iso(collection.last_synced_at),
         "bundle_count": bundle_count if bundle_count is not None else len(collection.bundles),
@@ -218,7 +221,7 @@ def health(session: Session) -> dict[str, Any]:
     counts = stats(session)
     last_sync = session.scalar(select(func.max(Collection.last_synced_at)))
     errors = [
-        {"collection": slug, "error": error}
+        {"collection": slug, "error": redact(error) if error else error}
         for slug, error in session.execute(
             select(Collection.slug, Collection.last_error)
             .where(Collection.status.in_(("error", "partial"))).order_by(Collection.slug)
