@@ -23,7 +23,8 @@ GOOD = {
 
 
 def test_valid_entries_become_specs() -> None:
-    result = parse_collections({"codecollections": [GOOD, {**GOOD, "slug": "two", "git_ref": "1.10"}]})
+    two = {**GOOD, "slug": "two", "git_ref": "1.10"}
+    result = parse_collections({"codecollections": [GOOD, two]})
     assert result.errors == []
     assert result.collections[0] == CollectionSpec(**GOOD)
     assert result.collections[1].git_ref == "1.10"
