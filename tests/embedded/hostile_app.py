@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import task_bodies
 from celery import Celery
 
 import celery_safe.embedded
@@ -38,12 +39,4 @@ def record(runs: str, key: str, seconds: float) -> str:
     return key
 
 
-@app.task(name="hostile_app.first_run_sleeps")
-def first_run_sleeps(marker: str) -> str:
-    """The first run writes its pid to ``marker`` and sleeps (to be killed); a rerun returns."""
-    path = Path(marker)
-    if path.exists():
-        return "rerun"
-    path.write_text(str(os.getpid()))
-    time.sleep(120)
-    return "first run"
+first_run_sleeps = app.task(name="hostile_app.first_run_sleeps")(task_bodies.mark_then_sleep)

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +29,6 @@ def worker(directory: Path, *, concurrency: int = 1, visibility: float | None = 
     if visibility is not None:
         env["HOSTILE_TEST_VISIBILITY"] = str(visibility)
     return WorkerProcess("hostile_app", concurrency=concurrency, cwd=HERE, env=env)
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Celery]:
-    app = celery_safe.embedded.configure(Celery("hostile_client"), tmp_path)
-    yield app
-    app.close()
 
 
 def runs_of(folder: Path, key: str) -> int:
