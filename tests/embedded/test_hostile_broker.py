@@ -24,11 +24,11 @@ HERE = Path(__file__).parent
 
 
 def worker(directory: Path, *, concurrency: int = 1, visibility: float | None = None,
-           ) -> WorkerProcess:
+           pool: str = "prefork") -> WorkerProcess:
     env = {"HOSTILE_TEST_DIR": str(directory)}
     if visibility is not None:
         env["HOSTILE_TEST_VISIBILITY"] = str(visibility)
-    return WorkerProcess("hostile_app", concurrency=concurrency, cwd=HERE, env=env)
+    return WorkerProcess("hostile_app", pool=pool, concurrency=concurrency, cwd=HERE, env=env)
 
 
 def runs_of(folder: Path, key: str) -> int:
@@ -69,13 +69,15 @@ def test_nothing_is_lost_when_a_whole_worker_is_sigkilled(tmp_path: Path, client
 
 
 @pytest.mark.worker
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
 def test_a_live_worker_keeps_a_task_longer_than_the_visibility_timeout(
-    tmp_path: Path, client: Celery
+    tmp_path: Path, client: Celery, pool: str
 ) -> None:
-    """The consumer renews its lease on what it holds: only a dead one gives work back."""
+    """The consumer renews its lease on what it holds: only a dead one gives work back
+    (with the solo pool too, whose consumer loop is blocked while the task runs)."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    with worker(tmp_path, visibility=1.5), worker(tmp_path, visibility=1.5):
+    with worker(tmp_path, visibility=1.5, pool=pool), worker(tmp_path, visibility=1.5):
         result = client.send_task("hostile_app.record", args=(str(runs), "long", 6.0))
         assert result.get(timeout=DEADLINE, interval=0.05) == "long"
     assert runs_of(runs, "long") == 1
