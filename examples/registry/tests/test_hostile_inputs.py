@@ -6,12 +6,14 @@ the unfixed code fails an assertion without exhausting the machine.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pipeline_support import RegistryHome
 from registry import service, store
 from registry.db import session_scope
 from registry.gitsync import GitSyncError, sync_collection
@@ -27,7 +29,7 @@ from registry.safeyaml import (
     YamlLimits,
     load_yaml,
 )
-from registry.samples import _git, commit_all
+from registry.samples import _git, commit_all, generate_sample_collections
 from registry.sources import (
     MAX_COLLECTIONS,
     CollectionSpec,
@@ -339,3 +341,55 @@ def test_links_into_git_or_out_of_the_bundle_are_refused(tmp_path: Path) -> None
     assert "README.md is a symlink leaving the bundle" in errors["sibling"]
     fine = {b.slug: b for b in result.bundles}["fine"]
     assert fine.readme == "docs\n"
+
+
+# --- the whole run, on real workers ---------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_populate_on_workers_refuses_each_hostile_item_and_completes(tmp_path: Path) -> None:
+    """Items 1-4 end to end: `populate` on the embedded broker with two worker processes.
+
+    Before: the laughs bundle held the sync's write lock for minutes and the other
+    collection failed with "database is locked"; the deep entry and the bracketed URL
+    ended `populate` with a traceback; the token was printed back.
+    """
+    home = RegistryHome(tmp_path / "home")
+    samples = generate_sample_collections(home.home / "samples", collections=2,
+                                          bundles_per_collection=2)
+    hostile = make_repo(tmp_path / "hostile-repo", {
+        "good": {"runbook.robot": ROBOT},
+        "laughs": {"runbook.robot": ROBOT, "meta.yaml": laughs(9)},
+        "dated": {"runbook.robot": ROBOT, "meta.yaml": "when: 2024-01-01\n"},
+    })
+    refused_port = SECRET_URL.replace("git.example.com", "127.0.0.1:9")
+    text = samples.read_text() + (
+        f"- {{name: Hostile, slug: hostile, git_url: '{hostile.as_uri()}'}}\n"
+        "- {name: Deep, slug: deep, git_url: 'https://example.com/d.git', description: "
+        + "[" * 3000 + "]" * 3000 + "}\n"
+        "- {name: Br, slug: bracket, git_url: 'ssh://[-oProxyCommand=x]/y'}\n"
+        f"- {{name: Secret, slug: secret, git_url: '{refused_port}'}}\n"
+    )
+    collections = home.home / "collections.yaml"
+    collections.write_text(text)
+    worker = home.worker()
+    try:
+        summary = home.populate(collections, timeout=120)
+    finally:
+        worker.stop()
+    assert summary["collections_synced"] == 3, summary["errors"]
+    errors = "\n".join(summary["errors"])
+    assert "s3cr3t" not in json.dumps(summary) and "database is locked" not in errors
+    assert "collection #4 ('deep'): description: " in errors
+    assert "collection #5 ('bracket'): git_url: " in errors
+    assert "hostile: bundle laughs: meta.yaml: " in errors
+    assert "hostile: bundle dated: meta.yaml: field 'when'" in errors
+    with home.session() as session:
+        assert {c.slug: c.status for c in session.scalars(select(Collection))} == {
+            "hostile": "partial", "secret": "error",
+            **{spec["slug"]: "synced" for spec in yaml.safe_load(samples.read_text())[
+                "codecollections"]},
+        }
+        stored_hostile = session.scalars(
+            select(CodeBundle.slug).join(Collection).where(Collection.slug == "hostile"))
+        assert list(stored_hostile) == ["good"]
