@@ -8,8 +8,9 @@ Kombu's SQLAlchemy transport polls its queue table every second, forwards every
 is a ``TypeError``), never deletes an acknowledged message, and puts an unacknowledged
 one back only on a clean shutdown (a SIGKILLed worker loses it). :class:`SQLiteTransport`
 takes ``polling_interval`` (0.05 s by default) and ``visibility_timeout`` (60 s by
-default, renewed while the consumer lives) out of the engine options, waits on locks instead of failing, turns on WAL so
-worker processes and producers do not block each other's reads, and keeps its messages
+default, renewed while the consumer lives) out of the engine options, waits on locks
+instead of failing, turns on WAL so worker processes and producers do not block each
+other's reads, and keeps its messages
 with :class:`celery_safe.embedded_queue.MessageStore`: deleted on ack, requeued in
 place on reject or shutdown, and given back to another consumer once delivered longer
 than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
