@@ -37,7 +37,7 @@ MAX_FILE_BYTES = 1_000_000
 META_LIMITS = YamlLimits(max_bytes=256_000, max_depth=32, max_values=20_000, max_chars=512_000)
 MAX_META_JSON = 1_000_000
 ROBOT_FILES = ("runbook.robot", "sli.robot")
-BUNDLE_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+BUNDLE_SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,7 +236,7 @@ def parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
 
 def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
     slug = bundle_dir.name
-    if not BUNDLE_SLUG_RE.match(slug):
+    if not BUNDLE_SLUG_RE.fullmatch(slug):  # whole: "$" would allow a trailing newline
         raise _BundleProblem(f"directory name {slug!r} is not a usable bundle slug")
     files = _check_tree(bundle_dir, root)
     robots: dict[str, RobotFile] = {}

@@ -157,7 +157,7 @@ def test_laughs_and_bad_values_fail_alone_and_the_rest_is_stored(
         "a-good": {"runbook.robot": ROBOT, "meta.yaml": "owner: ops\ntags: [x]\n"},
         "dated": {"runbook.robot": ROBOT, "meta.yaml": "owner: ops\nwhen: 2024-01-01\n"},
         "deep": {"runbook.robot": ROBOT,
-                 "meta.yaml": "owner: ops\nspec: " + "[" * 990 + "]" * 990 + "\n"},
+                 "meta.yaml": "owner: ops\nspec: " + "[" * 5000 + "]" * 5000 + "\n"},
         "laughs": {"runbook.robot": ROBOT, "meta.yaml": laughs(5)},
         "z-good": {"runbook.robot": ROBOT},
     })
@@ -182,7 +182,10 @@ def test_bad_meta_values_name_bundle_file_and_field(tmp_path: Path) -> None:
         "keys": {"runbook.robot": ROBOT, "meta.yaml": "1: one\n"},
         "dup": {"runbook.robot": ROBOT, "meta.yaml": "a: 1\na: 2\n"},
     })
+    (root / "codebundles" / "newline\n").mkdir()
+    (root / "codebundles" / "newline\n" / "runbook.robot").write_text(ROBOT)
     errors = {e.bundle: e.message for e in parse_collection(root).errors}
+    assert "is not a usable bundle slug" in errors["newline\n"]
     assert errors["binary"].startswith("meta.yaml: field 'blob': ")
     assert errors["nan"].startswith("meta.yaml: field 'x[0].ratio': ")
     assert errors["keys"].startswith("meta.yaml: field '1': ")
