@@ -396,3 +396,30 @@ def test_populate_on_workers_refuses_each_hostile_item_and_completes(tmp_path: P
         stored_hostile = session.scalars(
             select(CodeBundle.slug).join(Collection).where(Collection.slug == "hostile"))
         assert list(stored_hostile) == ["good"]
+
+
+def test_an_unexpected_database_error_is_one_short_redacted_line(
+    db_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not the SQL and its parameters (a whole row, 6 KB): the driver's reason."""
+    from registry import tasks
+    from sqlalchemy.exc import StatementError
+
+    spec = CollectionSpec(name="Private", slug="private", git_url=SECRET_URL)
+    with session_scope(db_url) as session:
+        store.upsert_collection(session, spec)
+
+    def explode(*_args: Any, **_kwargs: Any) -> Any:
+        statement = "INSERT INTO codebundles (meta) VALUES (?)" + " " * 6000
+        raise StatementError("(builtins.TypeError) Object of type date is not JSON "
+                             "serializable", statement, [SECRET_URL],
+                             TypeError("Object of type date is not JSON serializable"))
+
+    monkeypatch.setattr(service, "ingest_collection", explode)
+    with caplog.at_level(logging.ERROR), session_scope(db_url) as session:
+        report = tasks.sync_collection.logic("private", db=session, workdir=str(workdir))
+    assert report["status"] == "error"
+    last_error = collection_row(db_url, "private").last_error or ""
+    assert last_error == ("collection 'private': TypeError: Object of type date is not "
+                          "JSON serializable")
+    assert "s3cr3t" not in caplog.text and "sync of collection 'private' failed" in caplog.text
