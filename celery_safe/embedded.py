@@ -370,8 +370,9 @@ def configure(
     must be idempotent, and a task that kills its pool process every time (a segfault,
     the OOM killer) is redelivered every time. For at most once instead, set
     ``app.conf.task_acks_late = False`` after this call. Deleting or replacing the broker
-    file while processes use it loses its messages: each process detects it within a
-    second, a worker stops with :class:`BrokerFileGone`, a producer's send raises it once.
+    file while processes use it loses its messages: each process detects it at its next
+    broker operation, a worker stops with :class:`BrokerFileGone`, and a producer's next
+    send raises it once.
     """
     app.conf.update(embedded_config(
         directory, polling_interval=polling_interval, visibility_timeout=visibility_timeout

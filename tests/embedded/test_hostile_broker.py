@@ -77,8 +77,8 @@ def test_a_live_worker_keeps_a_task_longer_than_the_visibility_timeout(
     (with the solo pool too, whose consumer loop is blocked while the task runs)."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    with worker(tmp_path, visibility=1.5, pool=pool), worker(tmp_path, visibility=1.5):
-        result = client.send_task("hostile_app.record", args=(str(runs), "long", 6.0))
+    with worker(tmp_path, visibility=3, pool=pool), worker(tmp_path, visibility=3):
+        result = client.send_task("hostile_app.record", args=(str(runs), "long", 8.0))
         assert result.get(timeout=DEADLINE, interval=0.05) == "long"
     assert runs_of(runs, "long") == 1
 
