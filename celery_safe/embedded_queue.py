@@ -14,6 +14,12 @@ deletes it, and puts an unacknowledged one back only on a clean shutdown. Here:
   ``visibility_timeout / 4`` s, capped at 10 s) makes visible again every message
   delivered longer than ``visibility_timeout`` ago: a consumer that died without a
   clean shutdown loses nothing, its messages go to another consumer (at least once).
+- :meth:`MessageStore.renew` restarts that clock for deliveries a live consumer still
+  holds (``celery_safe.embedded`` renews every quarter of the timeout), so a long task
+  is never handed to a second worker while its own is alive.
+- Every operation first checks that the file at the database's path is still the one
+  opened (``st_dev``/``st_ino``): a deleted or replaced file raises
+  :class:`BrokerFileGone` instead of feeding an unlinked file nobody else reads.
 
 Every operation is one short transaction on a pooled connection of its own, taken
 with SQLite's write lock first (``BEGIN IMMEDIATE``), never across a ``fork`` (a child
@@ -69,6 +75,7 @@ class BrokerFileGone(RuntimeError):
     stops with this error; a producer gets it once, then sends to the file now at the
     path (creating it when missing).
     """
+
 
 #: Seconds a delivered, unacknowledged message stays hidden once its consumer stops
 #: renewing the lease (:meth:`MessageStore.renew`, every quarter of this). A live
