@@ -26,6 +26,7 @@ from .model import Chain, Chord, Group, Node, Step, TaskSpec
 from .params import Params
 from .problems import Path, Problem, render_path
 from .text import short_call, short_name, short_value
+from .types import MISSING, describe, fits, list_of, union_of
 
 __all__ = [
     "OPEN",
@@ -58,6 +59,11 @@ class Received:
     code: str
     #: Error callbacks called in-process get their arguments even when immutable.
     forced: bool = False
+
+    @property
+    def type(self) -> Any:
+        """The type of what is received (``MISSING`` when not known)."""
+        return self.source.type if isinstance(self.source, _Output) else MISSING
 
     @property
     def description(self) -> str:
@@ -101,7 +107,7 @@ class _Output:
     """What a step produces: how to name its result (built only for a message), and the
     tasks producing it that ignore their result (CSF204 when a chord needs it)."""
 
-    __slots__ = ("ignoring", "kind", "name", "path")
+    __slots__ = ("ignoring", "kind", "name", "path", "type")
 
     def __init__(
         self,
@@ -109,11 +115,14 @@ class _Output:
         path: Path,
         name: str = "",
         ignoring: list[tuple[Path, str, Any]] | None = None,
+        produces: Any = MISSING,
     ) -> None:
         self.kind = kind
         self.path = path
         self.name = name
         self.ignoring: list[tuple[Path, str, Any]] = ignoring if ignoring is not None else []
+        #: the type of what it produces, for CSF210
+        self.type = produces
 
     @property
     def description(self) -> str:
@@ -236,31 +245,37 @@ class _Walker:
             if is_header and step is not None:
                 self.check_chord_backend(step_path, "group (a chord header)", step)
                 self.check_results_stored(output, _HEADER_ROLE)
-                incoming = Received(
-                    f"{render_path(step_path)} group", ("<list of results>",), "CSF202"
-                )
+                incoming = Received(output, ("<list of results>",), "CSF202")
             else:
                 incoming = _result_of(output)
         return output
 
     def visit_group(self, group: Group, path: Path, received: Received | None) -> _Output:
         ignoring: list[tuple[Path, str, Any]] = []
+        produced = []
         for index, member in enumerate(group.members):
-            ignoring += self.visit(member, (*path, "group", index), received).ignoring
-        return _Output("group", path, ignoring=ignoring)
+            output = self.visit(member, (*path, "group", index), received)
+            ignoring += output.ignoring
+            produced.append(output.type)
+        return _Output("group", path, ignoring=ignoring, produces=list_of(union_of(produced)))
 
     def visit_chord(self, chord: Chord, path: Path, received: Received | None) -> _Output:
         incoming = None if chord.immutable else received
         ignoring: list[tuple[Path, str, Any]] = []
+        produced = []
         for index, member in enumerate(chord.header.members):
-            ignoring += self.visit(member, (*path, "chord", "header", index), incoming).ignoring
+            output = self.visit(member, (*path, "chord", "header", index), incoming)
+            ignoring += output.ignoring
+            produced.append(output.type)
         self.check_chord_backend(path, "chord", chord)
         self.check_results_stored(_Output("chord", path, ignoring=ignoring), _HEADER_ROLE)
         if chord.body is None:
             return _Output("chord", path)
-        source = render_path((*path, "chord", "header"))
+        header = _Output(
+            "group", (*path, "chord", "header"), produces=list_of(union_of(produced))
+        )
         body_output = self.visit(
-            chord.body, (*path, "chord", "body"), Received(source, ("<list of results>",), "CSF202")
+            chord.body, (*path, "chord", "body"), Received(header, ("<list of results>",), "CSF202")
         )
         self.check_results_stored(body_output, _BODY_ROLE)
         return body_output
@@ -301,9 +316,9 @@ class _Walker:
         ignores = step.ignore_result
         if ignores is None:
             ignores = spec is not None and spec.ignore_result
-        return _Output(
-            "task", path, step.name, [(path, step.name, step.origin)] if ignores else None
-        )
+        produced = spec.returns if spec is not None else MISSING
+        stored = [(path, step.name, step.origin)] if ignores else None
+        return _Output("task", path, step.name, stored, produced)
 
     def check_encoding(self, step: Step, path: Path) -> None:
         args, kwargs = step.args, step.kwargs
@@ -344,6 +359,8 @@ class _Walker:
         leading = received.placeholders
         why = params.mismatch(len(leading) + nargs, keywords)
         if why is None:
+            if received.code in ("CSF201", "CSF202") and not step.immutable:
+                self.check_types(step, params, path, received)
             return
         alone = params.mismatch(nargs, keywords)
         if received.code == _OPEN:
@@ -359,10 +376,31 @@ class _Walker:
             takes = f"{short_name(step.name)}{params.text}"
             reason = f"it would be called as {call} but takes {takes} ({why})"
             if received.code == "CSF202":
-                facts = {"source": received.description, "reason": reason}
+                facts = {"source": _place(received), "reason": reason}
             else:
                 facts = {"received": received.description, "reason": reason}
             self.report(received.code, path, step.name, step.origin, **facts)
+
+    def check_types(self, step: Step, params: Params, path: Path, received: Received) -> None:
+        """CSF210: what the step receives cannot be what its first parameter expects."""
+        if not params.positional:
+            return  # taken by *args: no annotation to compare with
+        produced, expected = received.type, params.hint(0)
+        if fits(produced, expected) is False:
+            self.report(
+                "CSF210",
+                path,
+                step.name,
+                step.origin,
+                source=(
+                    f"the list of results of {_place(received)}"
+                    if received.code == "CSF202"
+                    else received.description
+                ),
+                produced=describe(produced),
+                param=params.positional[0],
+                expected=describe(expected),
+            )
 
     def _report_call(
         self,
@@ -377,6 +415,15 @@ class _Walker:
         call = short_call(step.name, step.args, step.kwargs, leading)
         signature = f"{short_name(step.name)}{params.text}"
         self.report(code, path, step.name, step.origin, call=call, params=signature, reason=why)
+
+
+def _place(received: Received) -> str:
+    """Where a list of results comes from: ``chord.header``, ``chain[0] group``."""
+    source = received.source
+    if isinstance(source, str):
+        return source
+    where = render_path(source.path)
+    return where if source.path[-1:] == ("header",) else f"{where} {source.kind}"
 
 
 def _result_of(output: _Output) -> Received:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .params import Params
+from .types import MISSING
 
 __all__ = ["Chain", "Chord", "Group", "Node", "Step", "TaskSpec", "Unregistered"]
 
@@ -36,6 +37,8 @@ class TaskSpec:
     errback_style: bool = False
     #: Celery's own tasks (``celery.chord_unlock``...) take internal arguments.
     builtin: bool = False
+    #: Its return annotation as a type hint (``types.MISSING``: none, or unreadable).
+    returns: Any = MISSING
 
 
 @dataclass(frozen=True, slots=True)

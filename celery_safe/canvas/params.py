@@ -11,7 +11,10 @@ from __future__ import annotations
 import ast
 import inspect
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .types import MISSING
 
 __all__ = ["Params"]
 
@@ -30,6 +33,13 @@ class Params:
     required_keyword_only: frozenset[str]
     varkw: bool
     text: str
+    #: the annotation of each positional parameter (``types.MISSING`` where there is
+    #: none or it cannot be read), for CSF210
+    hints: tuple[object, ...] = ()
+
+    def hint(self, position: int) -> object:
+        """The annotation of the ``position``-th positional parameter."""
+        return self.hints[position] if position < len(self.hints) else MISSING
 
     @classmethod
     def from_signature(cls, signature: inspect.Signature) -> Params:
@@ -66,23 +76,30 @@ class Params:
 
     @classmethod
     def from_ast(
-        cls, args: ast.arguments, hidden: Collection[str] = (), drop_first: bool = False
+        cls,
+        args: ast.arguments,
+        hidden: Collection[str] = (),
+        drop_first: bool = False,
+        hint_of: Any = None,
     ) -> Params:
         """The parameters of a ``def`` as Celery calls it: without ``self`` for a bound
-        task or a method (``drop_first``), without ``hidden`` ones (resources)."""
+        task or a method (``drop_first``), without ``hidden`` ones (resources).
+        ``hint_of`` turns an annotation into a type hint (or ``MISSING``)."""
         plain = [*args.posonlyargs, *args.args]
-        first_default = len(plain) - len(args.defaults)
-        entries = [
+        if drop_first and plain:
+            plain = plain[1:]
+        first_default = len([*args.posonlyargs, *args.args]) - len(args.defaults) - drop_first
+        annotated = [
             (
                 a.arg,
                 args.defaults[i - first_default] if i >= first_default else None,
-                i < len(args.posonlyargs),
+                i < len(args.posonlyargs) - drop_first,
+                a.annotation,
             )
             for i, a in enumerate(plain)
+            if a.arg not in hidden
         ]
-        if drop_first and entries:
-            entries = entries[1:]
-        entries = [entry for entry in entries if entry[0] not in hidden]
+        entries = [(name, default, posonly) for name, default, posonly, _ in annotated]
         kwonly = [
             (a.arg, default)
             for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
@@ -99,7 +116,15 @@ class Params:
             required_keyword_only=frozenset(name for name, default in kwonly if default is None),
             varkw=args.kwarg is not None,
             text=text,
+            hints=tuple(
+                hint_of(annotation) if hint_of is not None and annotation is not None else MISSING
+                for _, _, _, annotation in annotated
+            ),
         )
+
+    def with_hints(self, hints: dict[str, object]) -> Params:
+        """These parameters with the annotations ``hints`` gives by name."""
+        return replace(self, hints=tuple(hints.get(name, MISSING) for name in self.positional))
 
     def mismatch(self, npositional: int, keywords: Collection[str] | None = ()) -> str | None:
         """Why a call with ``npositional`` arguments and ``keywords`` fails (None if it binds).

@@ -10,9 +10,12 @@ import ast
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..canvas.model import TaskSpec
 from ..canvas.params import Params
+from ..canvas.types import MISSING
+from .annotations import hint_of
 from .imports import FOREIGN_ROOTS, ImportMap
 
 __all__ = ["DecoratorLookup", "FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
@@ -96,13 +99,27 @@ class FunctionInfo:
         if options is None:
             return None
         if self._spec is None:
-            params = self.params() if options.typing and options.hidden is not None else None
+            module = self.module
+            imports = module.imports_for(self.parent) if module is not None else None
+
+            def hint(annotation: ast.expr) -> object:
+                if module is None:
+                    return MISSING
+                return hint_of(annotation, module, imports)
+
+            params = None
+            if options.typing and options.hidden is not None:
+                drop = self.class_name is not None or options.bind
+                params = Params.from_ast(self.node.args, options.hidden, drop, hint)
             bound = options.bind or self.class_name is not None
             errback_style = (
                 not bound and params is not None
                 and (params.varargs or len(params.positional) > 1)
             )
-            self._spec = TaskSpec(self.name, params, options.ignore_result, errback_style)
+            returns = hint(self.node.returns) if self.node.returns is not None else MISSING
+            self._spec = TaskSpec(
+                self.name, params, options.ignore_result, errback_style, returns=returns
+            )
         return self._spec
 
 
@@ -123,8 +140,11 @@ class ModuleIndex:
     #: (``proj_task = shared_task``, ``partial(app.task, queue="q")``) or a factory
     #: (``def proj_task(*a, **kw): return shared_task(*a, **kw)``)
     task_decorators: set[str] = field(default_factory=set)
-    #: module-level classes (for ``Poller().wait(r)``)
+    #: module-level classes (for ``Poller().wait(r)``, and annotations)
     classes: set[str] = field(default_factory=set)
+    class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
+    #: a stand-in class per project class named in an annotation (``lint.annotations``)
+    stand_ins: dict[str, Any] = field(default_factory=dict)
     #: finds the ``def`` (task or function) a qualified name imported from another
     #: module refers to (``celery-safe check`` only; see ``resolve.ModuleResolver``)
     external: Callable[[str], FunctionInfo | None] | None = None
@@ -264,6 +284,7 @@ class _Indexer:
     def define_class(self, node: ast.ClassDef, scope: FunctionInfo | None, prefix: str) -> None:
         if scope is None and not prefix:
             self.index.classes.add(node.name)
+            self.index.class_defs[node.name] = node
         imports = self.index.imports_for(scope)
         if any(self.is_task_base(base, imports) for base in node.bases):
             self.index.task_classes.add(node.name)

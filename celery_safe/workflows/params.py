@@ -9,16 +9,19 @@ through ``__signature__``) once and caches a :class:`Params` per task object.
 from __future__ import annotations
 
 import inspect
+import typing
 import weakref
 from functools import partial
 from typing import Any
 
 from ..canvas.params import Params
+from ..canvas.types import MISSING
 
-__all__ = ["errback_style", "params_of"]
+__all__ = ["errback_style", "params_of", "returns_of"]
 
 _cache: weakref.WeakKeyDictionary[Any, Params | None] = weakref.WeakKeyDictionary()
 _errback_cache: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_hint_cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def params_of(task: Any) -> Params | None:
@@ -31,8 +34,31 @@ def params_of(task: Any) -> Params | None:
         params: Params | None = Params.from_signature(inspect.signature(task.run))
     except (AttributeError, TypeError, ValueError):
         params = None
+    if params is not None:
+        params = params.with_hints(_hints(task))
     _cache[task] = params
     return params
+
+
+def returns_of(task: Any) -> Any:
+    """The task function's return annotation as a type hint (``MISSING`` if none)."""
+    return _hints(task).get("return", MISSING)
+
+
+def _hints(task: Any) -> dict[str, Any]:
+    """The annotations of the function behind ``task.run``, resolved (string annotations
+    too); empty when they cannot be resolved, so nothing is compared."""
+    try:
+        return _hint_cache[task]
+    except KeyError:
+        pass
+    try:
+        function = inspect.unwrap(getattr(task.run, "__func__", task.run))
+        hints: dict[str, Any] = typing.get_type_hints(function)
+    except Exception:  # a forward reference that does not resolve, a C function...
+        hints = {}
+    _hint_cache[task] = hints
+    return hints
 
 
 def errback_style(task: Any) -> bool:

@@ -19,7 +19,7 @@ from ..canvas import OPEN, Chain, Chord, Group, Node, Step, TaskSpec, Unregister
 from ..canvas import check as check_model
 from ..canvas.check import workflow_arguments
 from ..canvas.problems import Problem
-from .params import errback_style, params_of
+from .params import errback_style, params_of, returns_of
 from .shapes import (
     app_of,
     chain_tasks,
@@ -144,6 +144,7 @@ class _Describer:
             ignore_result=bool(getattr(task, "ignore_result", False)),
             errback_style=errback_style(task),
             builtin=name.startswith(_BUILTIN),
+            returns=returns_of(task),
         )
         self.specs[key] = spec
         return spec

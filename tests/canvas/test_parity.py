@@ -27,9 +27,17 @@ from celery_safe.workflows.validate import describe
 
 #: The codes a source file can decide: not CSF203 (backend), CSF206 (registration)
 #: or CSF207 (argument values), which need the app or the values.
-STATIC_CODES = frozenset({"CSF201", "CSF202", "CSF204", "CSF205", "CSF209"})
+STATIC_CODES = frozenset(
+    {"CSF201", "CSF202", "CSF204", "CSF205", "CSF209", "CSF210"}
+)
 
 PARAMETERS = ("", "x", "x, y", "x, y=0", "*values", "values", "x, *, key", "x=0, **options")
+#: Annotations for a task's first parameter and its return ("" for none): builtins,
+#: generics, unions, a project class and its subclass, and Any.
+TYPES = (
+    "", "", "int", "float", "str", "list[int]", "list[float]", "Optional[str]",
+    "int | None", "Sequence[int]", "Animal", "Dog", "Any",
+)
 
 
 @dataclass(frozen=True)
@@ -37,14 +45,21 @@ class TaskDef:
     params: str
     bind: bool
     ignore_result: bool
+    takes: str = ""
+    returns: str = ""
 
     def source(self, index: int) -> str:
-        params = ", ".join(p for p in ("self" if self.bind else "", self.params) if p)
+        first, _, rest = self.params.partition(",")
+        if self.takes and first and not first.startswith("*") and "=" not in first:
+            first = f"{first}: {self.takes}"
+        typed = ",".join(p for p in (first, rest) if p) if rest else first
+        params = ", ".join(p for p in ("self" if self.bind else "", typed) if p)
+        arrow = f" -> {self.returns}" if self.returns else ""
         options = (
             f'name="parity.t{index}", shared=False, bind={self.bind},'
             f" ignore_result={self.ignore_result}"
         )
-        return f"@app.task({options})\ndef t{index}({params}):\n    return 1\n"
+        return f"@app.task({options})\ndef t{index}({params}){arrow}:\n    return 1\n"
 
 
 tasks = st.builds(
@@ -52,6 +67,8 @@ tasks = st.builds(
     st.sampled_from(PARAMETERS),
     st.booleans(),
     st.sampled_from([False, False, False, True]),
+    st.sampled_from(TYPES),
+    st.sampled_from(TYPES),
 )
 
 
@@ -90,8 +107,11 @@ def programs(draw: st.DrawFn) -> str:
     canvas = draw(canvases(len(definitions)))
     return "\n".join(
         [
+            "from typing import Any, Optional, Sequence",
             "from celery import Celery, chain, chord, group",
             'app = Celery("parity", set_as_current=False)',
+            "class Animal: ...",
+            "class Dog(Animal): ...",
             *(d.source(i) for i, d in enumerate(definitions)),
             f"canvas = {canvas}",
             "",

@@ -15,6 +15,7 @@ from . import (
     csf205,
     csf208,
     csf209,
+    csf210,
     csf301,
     csf901,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "csf205",
     "csf208",
     "csf209",
+    "csf210",
     "csf301",
     "csf901",
 ]
