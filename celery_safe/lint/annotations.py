@@ -42,45 +42,17 @@ BUILTIN_TYPES = {
         "object",
     )
 }
+#: Abstract collections, under the same names in ``typing`` and ``collections.abc``.
+COLLECTIONS = frozenset(
+    {"Sequence", "MutableSequence", "Mapping", "MutableMapping", "Iterable", "Iterator",
+     "Collection", "MutableSet"}  # fmt: skip
+)
 #: ``typing`` names that stand for a type or a generic (not Literal, Callable...).
-TYPING_NAMES = frozenset(
-    {
-        "Any",
-        "Optional",
-        "Union",
-        "List",
-        "Dict",
-        "Set",
-        "FrozenSet",
-        "Tuple",
-        "Type",
-        "Sequence",
-        "MutableSequence",
-        "Mapping",
-        "MutableMapping",
-        "Iterable",
-        "Iterator",
-        "Collection",
-        "AbstractSet",
-        "MutableSet",
-    }
-)
-ABC_NAMES = frozenset(
-    {
-        "Sequence",
-        "MutableSequence",
-        "Mapping",
-        "MutableMapping",
-        "Iterable",
-        "Iterator",
-        "Collection",
-        "Set",
-        "MutableSet",
-        "Container",
-        "Sized",
-        "Hashable",
-    }
-)
+TYPING_NAMES = COLLECTIONS | {
+    "Any", "Optional", "Union", "List", "Dict", "Set", "FrozenSet", "Tuple", "Type",
+    "AbstractSet",
+}  # fmt: skip
+ABC_NAMES = COLLECTIONS | {"Set", "Container", "Sized", "Hashable"}
 
 
 def hint_of(annotation: ast.expr | None, index: ModuleIndex, imports: Any) -> Any:
