@@ -44,14 +44,21 @@ BUILTIN_TYPES = {
 }
 #: Abstract collections, under the same names in ``typing`` and ``collections.abc``.
 COLLECTIONS = frozenset(
-    {"Sequence", "MutableSequence", "Mapping", "MutableMapping", "Iterable", "Iterator",
-     "Collection", "MutableSet"}  # fmt: skip
+    [
+        "Sequence",
+        "MutableSequence",
+        "Mapping",
+        "MutableMapping",
+        "Iterable",
+        "Iterator",
+        "Collection",
+        "MutableSet",
+    ]
 )
 #: ``typing`` names that stand for a type or a generic (not Literal, Callable...).
-TYPING_NAMES = COLLECTIONS | {
-    "Any", "Optional", "Union", "List", "Dict", "Set", "FrozenSet", "Tuple", "Type",
-    "AbstractSet",
-}  # fmt: skip
+TYPING_NAMES = COLLECTIONS | set(
+    ["Any", "Optional", "Union", "List", "Dict", "Set", "FrozenSet", "Tuple", "Type", "AbstractSet"]
+)
 ABC_NAMES = COLLECTIONS | {"Set", "Container", "Sized", "Hashable"}
 
 
