@@ -55,7 +55,7 @@ def test_each_bad_bundle_is_one_error_others_parse(sample_yaml: Path) -> None:
     errors = {e.bundle: e.message for e in result.errors}
     assert set(errors) == {bad.malformed_bundle, bad.undecodable_bundle,
                            bad.escaping_symlink_bundle}
-    assert "line 4: unrecognised section header" in errors[bad.malformed_bundle]
+    assert "line 4: Unrecognized section header" in errors[bad.malformed_bundle]
     assert "not UTF-8" in errors[bad.undecodable_bundle]
     assert "symlink pointing outside the checkout" in errors[bad.escaping_symlink_bundle]
     assert str(bad.outside_file) in errors[bad.escaping_symlink_bundle]
