@@ -14,10 +14,13 @@ import datetime as dt
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import pydantic
+from pydantic_core import PydanticCustomError
 
 from registry.redact import redact_url
 from registry.safeyaml import YamlInputError, YamlLimits, find_refused, load_yaml
@@ -43,16 +46,20 @@ REF_RE = re.compile(r"[A-Za-z0-9._/+-]{1,200}")
 HOST_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252})")
 ALLOWED_SCHEMES = ("file", "https", "ssh")
 REQUIRED_FIELDS = ("name", "slug", "git_url")
-OPTIONAL_FIELDS = ("git_ref", "owner", "owner_email", "description")
 #: Entries one ``collections.yaml`` may hold (each becomes a task of the run).
 MAX_COLLECTIONS = 10_000
 #: What reading one ``collections.yaml`` may cost (see :mod:`registry.safeyaml`).
 LIMITS = YamlLimits(max_bytes=8 << 20, max_depth=16, max_values=400_000, max_chars=16 << 20)
 
 
-@dataclasses.dataclass(frozen=True)
+@pydantic.dataclasses.dataclass(frozen=True, config=pydantic.ConfigDict(strict=True))
 class CollectionSpec:
-    """A validated ``codecollections:`` entry."""
+    """A ``codecollections:`` entry, validated by pydantic (``CollectionSpec(**data)``
+    raises ``pydantic.ValidationError``; :func:`parse_collections` reports instead).
+
+    Every field is text exactly as written: anything YAML turned into another type is
+    refused (:func:`_as_written`), never converted. Unknown keys are ignored.
+    """
 
     name: str
     slug: str
@@ -61,6 +68,55 @@ class CollectionSpec:
     owner: str = ""
     owner_email: str = ""
     description: str = ""
+
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _as_written(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        field = str(info.field_name)
+        if value is None:  # an optional key written without a value: its default
+            default = _FIELDS[field].default
+            if default is dataclasses.MISSING:
+                raise _problem("is required")
+            return default
+        if (refused := find_refused(value)) is not None:
+            raise _problem(str(refused))
+        if not isinstance(value, str):
+            raise _problem(_not_a_string(value))
+        if problem := _text_problem(field, value):
+            raise _problem(problem)
+        if field in REQUIRED_FIELDS and not value:
+            raise _problem("must not be empty")
+        return value
+
+    @pydantic.field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return _checked(value, validate_slug)
+
+    @pydantic.field_validator("git_url")
+    @classmethod
+    def _git_url(cls, value: str) -> str:
+        return _checked(value, validate_git_url)
+
+    @pydantic.field_validator("git_ref")
+    @classmethod
+    def _git_ref(cls, value: str) -> str:
+        return _checked(value, validate_git_ref)
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(CollectionSpec)}
+_ENTRY = pydantic.TypeAdapter(CollectionSpec)
+
+
+def _problem(message: str) -> PydanticCustomError:
+    """A validation error whose message is ours, word for word."""
+    return PydanticCustomError("registry_refused", "{reason}", {"reason": message})
+
+
+def _checked(value: str, check: Callable[[str], str | None]) -> str:
+    if problem := check(value):
+        raise _problem(problem)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,31 +219,15 @@ def _check_entry(index: int, raw: Any) -> CollectionSpec | SourceError:
 def _checked_entry(label: str, raw: Any) -> CollectionSpec | SourceError:
     if not isinstance(raw, Mapping):
         return SourceError(label, "(entry)", f"must be a mapping, got {type(raw).__name__}")
-    values: dict[str, str] = {}
-    for field in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS):
-        value = raw.get(field)
-        if value is None:
-            if field in REQUIRED_FIELDS:
-                return SourceError(label, field, "is required")
-            continue
-        if (refused := find_refused(value)) is not None:
-            return SourceError(label, field, str(refused))
-        if not isinstance(value, str):
-            return SourceError(label, field, _not_a_string(value))
-        if problem := _text_problem(field, value):
-            return SourceError(label, field, problem)
-        values[field] = value
-    for field in REQUIRED_FIELDS:
-        if not values[field]:
-            return SourceError(label, field, "must not be empty")
-    for field, check in (
-        ("slug", validate_slug),
-        ("git_url", validate_git_url),
-        ("git_ref", validate_git_ref),
-    ):
-        if field in values and (problem := check(values[field])):
-            return SourceError(label, field, problem)
-    return CollectionSpec(**values)
+    try:
+        # Lax only about the outer shape (a mapping, not an instance): every field
+        # passes _as_written first, which lets text through and nothing else.
+        return _ENTRY.validate_python(dict(raw), strict=False)
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]  # fields in order: name, slug, git_url...
+        field = ".".join(str(part) for part in first["loc"]) or "(entry)"
+        message = "is required" if first["type"] == "missing" else first["msg"]
+        return SourceError(label, field, message)
 
 
 def _not_a_string(value: Any) -> str:
