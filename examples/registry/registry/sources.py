@@ -1,4 +1,5 @@
-"""``collections.yaml``: read, validate every entry, keep the good ones.
+"""``collections.yaml``: read (bounded, :mod:`registry.safeyaml`), validate every entry
+with pydantic (:class:`CollectionSpec`'s field types carry the rules), keep the good ones.
 
 A bad entry never stops the load: it becomes a :class:`SourceError` naming the entry
 and the field, and the other collections go ahead. ``git_url`` is checked against a
@@ -16,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import pydantic
@@ -50,73 +51,6 @@ REQUIRED_FIELDS = ("name", "slug", "git_url")
 MAX_COLLECTIONS = 10_000
 #: What reading one ``collections.yaml`` may cost (see :mod:`registry.safeyaml`).
 LIMITS = YamlLimits(max_bytes=8 << 20, max_depth=16, max_values=400_000, max_chars=16 << 20)
-
-
-@pydantic.dataclasses.dataclass(frozen=True, config=pydantic.ConfigDict(strict=True))
-class CollectionSpec:
-    """A ``codecollections:`` entry, validated by pydantic (``CollectionSpec(**data)``
-    raises ``pydantic.ValidationError``; :func:`parse_collections` reports instead).
-
-    Every field is text exactly as written: anything YAML turned into another type is
-    refused (:func:`_as_written`), never converted. Unknown keys are ignored.
-    """
-
-    name: str
-    slug: str
-    git_url: str
-    git_ref: str = "main"
-    owner: str = ""
-    owner_email: str = ""
-    description: str = ""
-
-    @pydantic.field_validator("*", mode="before")
-    @classmethod
-    def _as_written(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
-        field = str(info.field_name)
-        if value is None:  # an optional key written without a value: its default
-            default = _FIELDS[field].default
-            if default is dataclasses.MISSING:
-                raise _problem("is required")
-            return default
-        if (refused := find_refused(value)) is not None:
-            raise _problem(str(refused))
-        if not isinstance(value, str):
-            raise _problem(_not_a_string(value))
-        if problem := _text_problem(field, value):
-            raise _problem(problem)
-        if field in REQUIRED_FIELDS and not value:
-            raise _problem("must not be empty")
-        return value
-
-    @pydantic.field_validator("slug")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        return _checked(value, validate_slug)
-
-    @pydantic.field_validator("git_url")
-    @classmethod
-    def _git_url(cls, value: str) -> str:
-        return _checked(value, validate_git_url)
-
-    @pydantic.field_validator("git_ref")
-    @classmethod
-    def _git_ref(cls, value: str) -> str:
-        return _checked(value, validate_git_ref)
-
-
-_FIELDS = {field.name: field for field in dataclasses.fields(CollectionSpec)}
-_ENTRY = pydantic.TypeAdapter(CollectionSpec)
-
-
-def _problem(message: str) -> PydanticCustomError:
-    """A validation error whose message is ours, word for word."""
-    return PydanticCustomError("registry_refused", "{reason}", {"reason": message})
-
-
-def _checked(value: str, check: Callable[[str], str | None]) -> str:
-    if problem := check(value):
-        raise _problem(problem)
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +136,65 @@ def validate_git_ref(ref: str) -> str | None:
     return None
 
 
+def _as_written(value: Any, info: pydantic.ValidationInfo) -> Any:
+    """Text exactly as written, before any other rule: anything YAML turned into another
+    type is refused (never converted), and so are control characters and padding."""
+    field = str(info.field_name)
+    if value is None:  # an optional key written without a value: its default
+        default = _DEFAULTS.get(field, dataclasses.MISSING)
+        if default is dataclasses.MISSING:
+            raise _problem("is required")
+        return default
+    if (refused := find_refused(value)) is not None:
+        raise _problem(str(refused))
+    if not isinstance(value, str):
+        raise _problem(_not_a_string(value))
+    if problem := _text_problem(field, value):
+        raise _problem(problem)
+    if field in REQUIRED_FIELDS and not value:
+        raise _problem("must not be empty")
+    return value
+
+
+def _rule(check: Callable[[str], str | None]) -> pydantic.AfterValidator:
+    """One of the security rules below (slug, git URL, git ref) as a pydantic validator."""
+
+    def checked(value: str) -> str:
+        if problem := check(value):
+            raise _problem(problem)
+        return value
+
+    return pydantic.AfterValidator(checked)
+
+
+def _problem(message: str) -> PydanticCustomError:
+    """A validation error whose message is ours, word for word."""
+    return PydanticCustomError("registry_refused", "{reason}", {"reason": message})
+
+
+_Text = Annotated[str, pydantic.BeforeValidator(_as_written)]
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectionSpec:
+    """A ``codecollections:`` entry. :func:`parse_collections` builds it through pydantic
+    (the field types carry the rules); built directly (from a task message or a stored
+    row) it is not validated again, and ``registry.gitsync`` re-checks URL and ref."""
+
+    name: _Text
+    slug: Annotated[_Text, _rule(validate_slug)]
+    git_url: Annotated[_Text, _rule(validate_git_url)]
+    git_ref: Annotated[_Text, _rule(validate_git_ref)] = "main"
+    owner: _Text = ""
+    owner_email: _Text = ""
+    description: _Text = ""
+
+
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(CollectionSpec)}
+#: Validates a loaded entry (a mapping; unknown keys ignored) into a CollectionSpec.
+_ENTRY = pydantic.TypeAdapter(CollectionSpec)
+
+
 def _entry_label(index: int, raw: Any) -> str:
     if isinstance(raw, Mapping) and isinstance(raw.get("slug"), str) and raw["slug"]:
         return f"#{index + 1} ({raw['slug']!r})"
@@ -220,9 +213,7 @@ def _checked_entry(label: str, raw: Any) -> CollectionSpec | SourceError:
     if not isinstance(raw, Mapping):
         return SourceError(label, "(entry)", f"must be a mapping, got {type(raw).__name__}")
     try:
-        # Lax only about the outer shape (a mapping, not an instance): every field
-        # passes _as_written first, which lets text through and nothing else.
-        return _ENTRY.validate_python(dict(raw), strict=False)
+        return _ENTRY.validate_python(dict(raw))
     except pydantic.ValidationError as exc:
         first = exc.errors(include_url=False)[0]  # fields in order: name, slug, git_url...
         field = ".".join(str(part) for part in first["loc"]) or "(entry)"
