@@ -212,9 +212,11 @@ def _read(text: str, result: RobotResource, *, resource: bool) -> _Reader:
     if "\x00" in text:
         raise RobotSyntaxError("file contains NUL bytes (binary data?)")
     source = io.StringIO(text)  # never a str: Robot would open a one-line text as a path
-    model = get_resource_model(source) if resource else get_model(source)
     reader = _Reader(result)
-    reader.visit(model)
+    try:  # Robot's parser and its visitor recurse once per nested block
+        reader.visit(get_resource_model(source) if resource else get_model(source))
+    except RecursionError:
+        raise RobotSyntaxError("blocks (FOR, IF, TRY, WHILE) nest too deeply to read") from None
     if reader.error is not None:
         raise reader.error
     reader.finish()

@@ -130,6 +130,7 @@ def test_test_cases_header_and_header_variants() -> None:
          "Non-existing setting 'Forse Tags'", 2),
         ("*** Tasks ***\nT\n    [Tags]    a\n    [Tags]    b\n", "allowed only once", 4),
         ("*** Tasks ***\nT\n    Log\x00", "NUL", 0),
+        ("*** Tasks ***\nT\n" + "    FOR  ${x}  IN  a\n" * 5000, "nest too deeply", 0),
         ("*** Keywords ***\nK\n    RW.Core.Import User Variable\n*** Tasks ***\nT\n",
          "without a name", 3),
     ],
