@@ -9,14 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from legacy_schema import create_legacy_database
-from migration_support import OLD_BUNDLES, assert_upgraded_with_rows
+from migration_support import OLD_BUNDLES, assert_upgraded_with_rows, schema_differences
 from registry.db import create_schema, make_engine, session_scope
 from registry.migrate import alembic_config, head_revision
-from registry.models import Base, EnhancementLog
+from registry.models import EnhancementLog
 from sqlalchemy import select
 
 
@@ -46,7 +44,7 @@ def test_a_new_database_gets_the_models_schema(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     assert create_schema(engine) == head_revision()
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert schema_differences(conn) == []
     engine.dispose()
 
 
