@@ -101,6 +101,7 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
         self.tasks: list[tuple[RobotTask, list[str] | None]] = []
         self._task: tuple[RobotTask, list[str] | None] | None = None
         self.saw_tasks = False
+        self.section_kinds: set[str] = set()
 
     # --- errors: Robot's, on a statement or a token ---------------------------------
     def generic_visit(self, node: Any) -> None:
@@ -153,6 +154,11 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
     # --- tasks ----------------------------------------------------------------------
     def visit_TestCaseSection(self, node: Any) -> None:
         self.saw_tasks = True
+        kind = node.header.type if node.header is not None else ""
+        self.section_kinds.add(kind)
+        if len(self.section_kinds) > 1 and self.error is None:  # as Robot refuses to run it
+            self.error = RobotSyntaxError("one file cannot have both tests and tasks",
+                                          node.lineno)
         self.generic_visit(node)
 
     def visit_TestCase(self, node: Any) -> None:
@@ -201,10 +207,11 @@ def _tag_key(tag: str) -> str:
 
 
 def _unique_tags(tags: list[str]) -> list[str]:
+    """Robot's own rule: one tag per key, no empty or ``NONE`` tag; the order as written."""
     seen: dict[str, str] = {}
     for tag in tags:
-        if tag and tag.upper() != "NONE":
-            seen.setdefault(_tag_key(tag), tag)
+        if (key := _tag_key(tag)) not in ("", "none"):
+            seen.setdefault(key, tag)
     return list(seen.values())
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from registry.robot import RobotSyntaxError, parse_resource, parse_robot
 from robot.api import TestSuite as RobotSuite
 from robot.api import get_model
+from robot.model import Tags
 
 RUNBOOK = """\
 # a comment before any section is ignored
@@ -130,6 +131,8 @@ def test_test_cases_header_and_header_variants() -> None:
          "Non-existing setting 'Forse Tags'", 2),
         ("*** Tasks ***\nT\n    [Tags]    a\n    [Tags]    b\n", "allowed only once", 4),
         ("*** Tasks ***\nT\n    Log\x00", "NUL", 0),
+        ("*** Test Cases ***\nT\n    Log    x\n*** Tasks ***\nU\n    Log    y\n",
+         "both tests and tasks", 4),
         ("*** Tasks ***\nT\n" + "    FOR  ${x}  IN  a\n" * 5000, "nest too deeply", 0),
         ("*** Keywords ***\nK\n    RW.Core.Import User Variable\n*** Tasks ***\nT\n",
          "without a name", 3),
@@ -178,9 +181,72 @@ def _parse_or_syntax_error(text: str) -> None:
         return
     suite = RobotSuite.from_model(get_model(io.StringIO(text)))
     assert robot.tasks, "a successful parse always has a task"
-    assert [(t.name, t.doc, list(t.tags)) for t in robot.tasks] == [
-        (t.name, t.doc, list(t.tags)) for t in suite.tests]
+    assert [(t.name, t.doc, list(Tags(t.tags))) for t in robot.tasks] == [
+        (t.name, t.doc, list(t.tags)) for t in suite.tests]  # Robot sorts its Tags
+    assert all(len(Tags(t.tags)) == len(t.tags) for t in robot.tasks)  # no duplicates
     assert robot.doc == suite.doc
     assert robot.metadata == dict(suite.metadata)
     assert robot.libraries == [i.name for i in suite.resource.imports if i.type == "LIBRARY"]
     assert all(variable["name"] for variable in robot.user_variables)
+
+
+# --- generated suites: our reading equals Robot's, and the imports are all found ------
+
+_word = st.text("abcXYZ019:._-", min_size=1, max_size=8).filter(
+    lambda w: not w.startswith(("-", ".")) and w.upper() != "NONE")
+_cell = st.lists(_word, min_size=1, max_size=3).map(" ".join)
+_tags = st.lists(_word, max_size=3)
+
+
+@st.composite
+def _suites(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A suite in the space, tab or pipe format; the user variables it imports."""
+    separator = draw(st.sampled_from(["    ", "\t", "  "]))
+    pipes = draw(st.booleans())
+
+    def row(*cells: str, indent: bool = False) -> str:
+        if pipes:
+            return "| " + " | ".join(["", *cells] if indent else cells) + " |\n"
+        return (separator if indent else "") + separator.join(cells) + "\n"
+
+    def with_values(*head: str, values: list[str], indent: bool = False) -> str:
+        """``head`` then ``values``, some of them on ``...`` continuation rows."""
+        split = draw(st.integers(0, len(values)))
+        text = row(*head, *values[:split], indent=indent)
+        for value in values[split:]:
+            text += row("...", value, indent=indent)
+        return text
+
+    text = row("*** Settings ***")
+    text += with_values("Documentation", values=draw(st.lists(_cell, min_size=1, max_size=3)))
+    for name in draw(st.lists(_word, max_size=2, unique=True)):
+        text += row("Metadata", name, draw(_cell))
+    if test_tags := draw(_tags):
+        text += with_values(draw(st.sampled_from(["Test Tags", "Force Tags"])), values=test_tags)
+    if default_tags := draw(_tags):
+        text += with_values("Default Tags", values=default_tags)
+    text += row("*** Tasks ***")
+    imported: list[str] = []
+    for number, name in enumerate(draw(st.lists(_cell, min_size=1, max_size=4, unique=True))):
+        text += row(name)
+        if draw(st.booleans()):
+            text += with_values("[Documentation]", values=draw(st.lists(_cell, min_size=1,
+                                                                        max_size=2)), indent=True)
+        if draw(st.booleans()):
+            removed = [f"-{tag}" for tag in draw(st.lists(st.sampled_from(test_tags or ["x"]),
+                                                          max_size=1))]
+            text += with_values("[Tags]", values=[*draw(_tags), *removed], indent=True)
+        variable = f"VAR_{number}"
+        imported.append(variable)
+        text += with_values("RW.Core.Import User Variable", variable,
+                            values=[f"description={draw(_word)}"], indent=True)
+    return text, imported
+
+
+@settings(max_examples=200, deadline=None)
+@given(_suites())
+def test_generated_suites_read_as_robot_reads_them(suite: tuple[str, list[str]]) -> None:
+    text, imported = suite
+    robot = parse_robot(text)  # a well-formed suite is never refused
+    _parse_or_syntax_error(text)
+    assert [variable["name"] for variable in robot.user_variables] == imported
