@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _problem(code: str, path: str, line: int, col: int, error: str) -> Finding:
-    return Finding(code, path, Span(line, col, line, col), format_message(code, {"error": error}))
+    return Finding(code, path, Span(line, col, line, col), format_message(code, {"action": "parse", "error": error}))
 
 
 def check_file(
