@@ -18,7 +18,8 @@ import kombu
 
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
-from celery_safe.lint.fix_cli import fix_paths, python_files
+from celery_safe.lint.files import python_files
+from celery_safe.lint.fix_cli import fix_paths
 
 TARGET = 3.0
 

@@ -6,6 +6,8 @@
 Cost model: the engine's cheap ``ast`` pass decides; libcst parses a module only when
 the engine reported something in it (or, with ``split_logic``, when the ``ast`` index
 found a task to convert). A module without findings comes back as the same string.
+The codemods see the text with ``\n`` line endings; the file's own endings are put
+back afterwards (:mod:`.newlines`), so bytes outside the rewrites never change.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 
 from ..config import Config
-from ..engine import check_source
+from ..engine import check_source, check_tree
 from ..findings import Finding
 from ..index import build_index
 from ..resolve import TaskLookup
 from .chains import ChainSequentialJoins
 from .inline_joins import InlineTaskJoins
+from .newlines import restore_endings, to_lf
 from .report import Skipped
 from .split_logic import SplitTaskLogic, convertible_tasks
 from .taskdefs import ProjectTasks
@@ -52,6 +55,7 @@ class FixResult:
     rewritten: list[Finding] = field(default_factory=list)
     remaining: list[Skipped] = field(default_factory=list)
     converted: list[str] = field(default_factory=list)  # task definitions split (--split-logic)
+    unchecked: Finding | None = None  # CSF000: the file could not be analysed, left as is
     chained: int = 0  # fire-then-wait runs turned into chains (--chains)
 
     @property
@@ -75,7 +79,8 @@ def split_source(source: str, path: str, config: Config | None = None) -> tuple[
     if not _wants_split(source, FixOptions(split_logic=True), config):
         return source, []
     split = SplitTaskLogic(CodemodContext(filename=path))
-    return split.transform_module(cst.parse_module(source)).code, split.converted
+    text = split.transform_module(cst.parse_module(to_lf(source))).code
+    return restore_endings(source, text), split.converted
 
 
 def fix_source(
@@ -86,11 +91,13 @@ def fix_source(
     config: Config | None = None,
     tasks: ProjectTasks | None = None,
     tasks_elsewhere: TaskLookup | None = None,
+    tree: ast.Module | None = None,
 ) -> FixResult:
     """Rewrite ``source``; ``SyntaxError``/``libcst.ParserSyntaxError`` when it does not parse.
 
     ``tasks_elsewhere`` is the engine's cross-module lookup (as ``celery-safe check``
-    uses it), so ``fix`` sees exactly the findings ``check`` reports.
+    uses it), so ``fix`` sees exactly the findings ``check`` reports. ``tree``, when
+    given, is ``source`` already parsed by ``ast`` (``fix`` parses every file once).
     """
     options = options or FixOptions()
     tasks = tasks or ProjectTasks()
@@ -98,38 +105,48 @@ def fix_source(
     def check(text: str) -> list[Finding]:
         return check_source(text, path, config, tasks_elsewhere=tasks_elsewhere)
 
-    findings = check(source)
+    if tree is None:
+        findings = check(source)
+    else:
+        lines = source.splitlines(keepends=True)
+        findings = check_tree(tree, path, lines, config, tasks_elsewhere=tasks_elsewhere)
     result = FixResult(path, source, source)
+    result.unchecked = next((f for f in findings if f.code == "CSF000"), None)
+    if result.unchecked is not None:
+        return result  # why: nothing in a file that could not be analysed is rewritten
     if not findings and not _wants_split(source, options, config):
         return result
-    tree = cst.parse_module(source)
+    original = source
+    source = to_lf(source)  # why: libcst rewrites line endings; restored at the end
+    module = cst.parse_module(source)
     current = source
     if options.split_logic:
         split = SplitTaskLogic(CodemodContext(filename=path))
-        tree = split.transform_module(tree)
+        module = split.transform_module(module)
         result.converted = split.converted
-        if tree.code != current:
-            current = tree.code
+        if module.code != current:
+            current = module.code
             tasks.forget(Path(path))
             findings = check(current)
     for _ in range(MAX_PASSES):
         if options.chains:
             chains = ChainSequentialJoins(CodemodContext(filename=path), findings, tasks)
-            tree = chains.transform_module(tree)
-            if tree.code != current:
+            module = chains.transform_module(module)
+            if module.code != current:
                 result.chained += chains.chained
                 result.rewritten += chains.rewritten
-                current = tree.code
+                current = module.code
                 tasks.forget(Path(path))
                 findings = check(current)
         inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks)
-        tree = inline.transform_module(tree)
+        module = inline.transform_module(module)
         result.rewritten += inline.rewritten
         result.remaining = inline.skipped
-        if tree.code == current:
+        code = module.code
+        if code == current:
             break
-        current = tree.code
+        current = code
         tasks.forget(Path(path))
         findings = check(current)
-    result.fixed = current
+    result.fixed = original if current == source else restore_endings(original, current)
     return result

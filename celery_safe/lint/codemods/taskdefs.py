@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..files import Unreadable, read_source
 from ..index import FunctionInfo, ModuleIndex, build_index
 from .inprocess import Refusal
 
@@ -174,6 +175,6 @@ class ProjectTasks:
 
 def _read_file(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return read_source(path).text  # never a FIFO, a device or an oversized file
+    except (OSError, Unreadable):
         return None
