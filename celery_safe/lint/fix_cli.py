@@ -63,7 +63,10 @@ def fix_paths(
     """
     summary = RunSummary()
     texts: dict[Path, str] = {}
-    tasks = ProjectTasks(read=lambda p: texts.get(p) or _read_or_none(p, config))
+    tasks = ProjectTasks(
+        read=lambda p: texts.get(p) or _read_or_none(p, config),
+        task_decorators=config.task_decorators,
+    )
     if files is None:
         files = list(python_files(paths, config))
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)

@@ -47,4 +47,4 @@ class FindingsCodemod(VisitorBasedCodemodCommand):
     def module_index(self, tree: cst.Module) -> ModuleIndex:
         """The module's index as the project sees it (imported tasks resolved), or its own."""
         index = self._tasks.index(Path(self.path), tree.code) if self.path != "<string>" else None
-        return index or build_index(ast.parse(tree.code))
+        return index or build_index(ast.parse(tree.code), self._tasks.task_decorators)

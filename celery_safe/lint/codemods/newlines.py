@@ -63,7 +63,10 @@ def restore_endings(original: str, fixed_lf: str) -> str:
         ending = old_endings[near] if 0 <= near < len(old) and old_endings[near] else default
         chosen += [ending] * (j2 - j1)
     chosen += old_endings[len(old) - tail :]
-    out = []
+    out: list[str] = []
     for line, ending, had in zip(new, chosen, new_endings, strict=True):
-        out.append(line + (ending or default if had else ""))
+        ending = (ending or default) if had else ""
+        if ending.startswith("\n") and not line and out and out[-1].endswith("\r"):
+            ending = "\r"  # why: "\r" then an empty "\n" line would read as one "\r\n"
+        out.append(line + ending)
     return "".join(out)
