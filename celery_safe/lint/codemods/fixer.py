@@ -130,7 +130,9 @@ def fix_source(
             findings = check(current)
     for _ in range(MAX_PASSES):
         if options.chains:
-            chains = ChainSequentialJoins(CodemodContext(filename=path), findings, tasks)
+            chains = ChainSequentialJoins(
+                CodemodContext(filename=path), findings, tasks, text=current
+            )
             module = chains.transform_module(module)
             if module.code != current:
                 result.chained += chains.chained
@@ -138,7 +140,7 @@ def fix_source(
                 current = module.code
                 tasks.forget(Path(path))
                 findings = check(current)
-        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks)
+        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=current)
         module = inline.transform_module(module)
         result.rewritten += inline.rewritten
         result.remaining = inline.skipped
@@ -148,5 +150,8 @@ def fix_source(
         current = code
         tasks.forget(Path(path))
         findings = check(current)
+        if not findings:  # why: nothing left to rewrite or report; a confirming pass costs
+            result.remaining = []  # libcst's metadata over the whole module again
+            break
     result.fixed = original if current == source else restore_endings(original, current)
     return result
