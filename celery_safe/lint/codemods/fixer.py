@@ -70,6 +70,25 @@ def _wants_split(source: str, options: FixOptions, config: Config | None) -> boo
     return bool(convertible_tasks(index))
 
 
+def _carried_over(findings: list[Finding], skipped: list[Skipped]) -> list[Skipped] | None:
+    """``findings`` (after a pass) with the reasons the pass gave, if it gave one for each.
+
+    The rewrite converges in one pass: what it left alone, it left for a reason that
+    the rewrites around it do not change. ``None`` when a finding is new to the pass.
+    """
+    reasons: dict[tuple[str, str, str | None], list[str]] = {}
+    for item in skipped:
+        key = (item.finding.code, item.finding.message, item.finding.task)
+        reasons.setdefault(key, []).append(item.reason)
+    carried = []
+    for finding in findings:
+        left = reasons.get((finding.code, finding.message, finding.task))
+        if not left:
+            return None
+        carried.append(Skipped(finding, left.pop(0)))
+    return carried
+
+
 def split_source(source: str, path: str, config: Config | None = None) -> tuple[str, list[str]]:
     """``source`` with its task decorators converted (``--split-logic``), and their names.
 
@@ -150,8 +169,9 @@ def fix_source(
         current = code
         tasks.forget(Path(path))
         findings = check(current)
-        if not findings:  # why: nothing left to rewrite or report; a confirming pass costs
-            result.remaining = []  # libcst's metadata over the whole module again
+        carried = _carried_over(findings, inline.skipped)
+        if carried is not None:  # why: a confirming pass would cost libcst's whole-module
+            result.remaining = carried  # metadata again to say what this pass said
             break
     result.fixed = original if current == source else restore_endings(original, current)
     return result
