@@ -168,3 +168,28 @@ def test_random_valid_workflows_on_the_embedded_worker(
     assume(not celery_mislinks(build(node, sqlite_tasks)))
     canvas = build(node, sqlite_tasks, kit=workflows)
     assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result
+
+
+def test_what_csf210_prevents_a_step_typed_for_something_else(
+    sqlite_tasks: SimpleNamespace,
+) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chain(sqlite_tasks.inc.s(1), sqlite_tasks.tsum.s())
+    assert [p.code for p in caught.value.problems] == ["CSF210"]
+    assert "typed int, but its parameter numbers is annotated list[int]" in str(caught.value)
+    # Sent anyway with Celery's own chain, the worker fails the second step.
+    raw = celery_canvas.chain(sqlite_tasks.inc.s(1), sqlite_tasks.tsum.s())
+    with pytest.raises(TypeError, match="not iterable"):
+        raw.apply_async().get(timeout=TIMEOUT)
+
+
+
+def test_a_task_that_replaces_itself_gives_the_same_result_in_process(
+    sqlite_tasks: SimpleNamespace,
+) -> None:
+    canvas = chain(sqlite_tasks.inc.s(1), sqlite_tasks.fan_out.s(), sqlite_tasks.inc.s())
+    on_worker = _get(canvas.apply_async())
+    in_process = run_workflow(canvas)
+    assert on_worker == in_process.result == 4  # inc(1)=2 -> sum(inc(0), inc(1))=3 -> 4
+    replaced = [step for step in in_process.trace if step.replaced]
+    assert [(step.where, step.result) for step in replaced] == [("chain[1]", 3)]

@@ -26,6 +26,7 @@ from pipeline_support import (
     bundle_rows,
     completed_logs,
     finish,
+    redis_database,
     wait_for_file,
 )
 from registry.samples import generate_sample_collections
@@ -60,7 +61,8 @@ def _samples(home: RegistryHome) -> tuple[Path, str]:
 @pytest.mark.redis
 def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path, celery_safe_redis_url: str) -> None:
     home = RegistryHome(
-        tmp_path / "home", f"{celery_safe_redis_url}/{REDIS_DB}", REGISTRY_VISIBILITY_TIMEOUT="3"
+        tmp_path / "home", redis_database(celery_safe_redis_url, REDIS_DB),
+        REGISTRY_VISIBILITY_TIMEOUT="3",
     )
     samples, slow = _samples(home)
     marker = home.home / f"slow-{slow.split('/')[1]}.started"

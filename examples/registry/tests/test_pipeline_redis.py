@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_support import RegistryHome, bundle_rows, completed_logs
+from pipeline_support import RegistryHome, bundle_rows, completed_logs, redis_database
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis]
 
@@ -20,7 +20,7 @@ def registry(
 ) -> Iterator[tuple[RegistryHome, Path]]:
     # The database is shared with other runs: each home uses a queue of its own instead.
     home = RegistryHome(
-        tmp_path_factory.mktemp("registry-redis"), f"{celery_safe_redis_url}/{REDIS_DB}"
+        tmp_path_factory.mktemp("registry-redis"), redis_database(celery_safe_redis_url, REDIS_DB)
     )
     with home.serving(COLLECTIONS, BUNDLES) as served:
         yield served
