@@ -10,16 +10,18 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import libcst
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from celery_safe.cli import main
-from celery_safe.lint.codemods import FixOptions, fix_source
+from celery_safe.lint.codemods import FixOptions, fix_source, fixer, slices
 from celery_safe.lint.codemods import writes as writes_module
 from celery_safe.lint.codemods.newlines import to_lf
 
@@ -288,3 +290,62 @@ def test_fix_never_changes_bytes_outside_the_rewritten_statements(
     rewritten = "".join(new[head : len(new) - tail])
     assert "def total" in "".join(old[:head]) and "class Later" in "".join(old[len(old) - tail :])
     assert set(re.findall(r"\r\n|\r|\n", rewritten)) <= set(endings)
+
+
+# --- large modules: libcst sees only the statements a rewrite touches ------------------
+
+FILLER = '''
+
+def helper_{i}(d, items):
+    """Plain code: dict.get and str.join are not joins."""
+    total = d.get("x", {i})
+    for item in items:
+        total += len(", ".join(item))
+    return total
+'''
+
+
+def _large_module(tasks_at: Sequence[int], functions: int = 120) -> str:
+    parts = [TASKS]
+    for i in range(functions):
+        parts.append(FILLER.format(i=i))
+        if i in tasks_at:
+            parts.append(
+                f"\n\n@app.task\ndef joined_{i}(x):\n    # wait for it\n"
+                f"    r = add.delay(x, y={i})\n    return r.get() + 1\n"
+            )
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("tasks_at", [(), (3,), (0, 60, 119)], ids=["one", "two", "four"])
+def test_a_sliced_rewrite_equals_the_whole_module_rewrite(
+    monkeypatch: pytest.MonkeyPatch, tasks_at: Sequence[int]
+) -> None:
+    source = _large_module(tasks_at)
+    assert len(source.splitlines()) >= slices.MIN_LINES
+    parsed: list[str] = []
+    real = libcst.parse_module
+
+    def counting(text: str, *args: Any, **kwargs: Any) -> libcst.Module:
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(fixer.cst, "parse_module", counting)
+    sliced = fix_source(source, "big.py")
+    assert parsed and all(slices.PLACEHOLDER.format(n=1)[:25] in text for text in parsed)
+    assert all(len(text.splitlines()) == len(source.splitlines()) for text in parsed)
+    monkeypatch.setattr(slices, "MIN_LINES", 10**9)  # the whole module, as before slicing
+    whole = fix_source(source, "big.py")
+    assert sliced.fixed == whole.fixed and sliced.fixed != source
+    assert [f.span for f in sliced.rewritten] == [f.span for f in whole.rewritten]
+    assert sliced.fixed.count("# celery-safe") == whole.fixed.count("# celery-safe")
+    assert fix_source(sliced.fixed, "big.py").fixed == sliced.fixed  # idempotent
+
+
+def test_a_change_that_would_touch_an_elided_line_falls_back_to_the_whole_module() -> None:
+    text = "a\nb\nc\n"
+    sliced = "a\n" + slices.PLACEHOLDER.format(n=2) + "c\n"
+    assert slices.splice(text, sliced, "a\nc\n") is None  # the elided line disappeared
+    assert slices.splice(text, sliced, "A\n" + slices.PLACEHOLDER.format(n=2) + "c\n") == (
+        "A\nb\nc\n"
+    )

@@ -1,17 +1,43 @@
-"""``fix --diff``: a unified diff that costs what the change costs, not the file.
+"""Line diffs that cost what the change costs, not the file.
 
-``difflib.unified_diff`` compares every line of a large module; a rewrite touches a
-few statements. The common head and tail are cut off first, and only the middle
-goes to the matcher, with line numbers shifted back in the hunk headers.
+A rewrite touches a few statements of a module; ``difflib`` would compare every line
+of it. The common head and tail are cut off first and only the middle goes to the
+matcher. Used for ``fix --diff``, for putting line endings back, and for carrying a
+sliced rewrite back into the module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-__all__ = ["unified_diff"]
+__all__ = ["Opcode", "opcodes", "unified_diff"]
 
 CONTEXT = 3
+Opcode = tuple[str, int, int, int, int]
+
+
+def _common(old: Sequence[str], new: Sequence[str]) -> tuple[int, int]:
+    """How many lines the two share at the start, and then at the end."""
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
+def opcodes(old: Sequence[str], new: Sequence[str]) -> list[Opcode]:
+    """``SequenceMatcher.get_opcodes()`` over the whole sequences, matched in the middle."""
+    head, tail = _common(old, new)
+    found: list[Opcode] = [("equal", 0, head, 0, head)] if head else []
+    matcher = SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail])
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        found.append((tag, head + i1, head + i2, head + j1, head + j2))
+    if tail:
+        found.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
+    return found
 
 
 def _range(start: int, length: int) -> str:
@@ -23,12 +49,7 @@ def unified_diff(before: str, after: str, path: str) -> str:
     """``git diff``-style text between two versions of the module at ``path``."""
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head, tail = _common(old, new)
     if head == len(old) == len(new):
         return ""
     start = max(head - CONTEXT, 0)

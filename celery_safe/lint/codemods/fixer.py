@@ -13,6 +13,7 @@ back afterwards (:mod:`.newlines`), so bytes outside the rewrites never change.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .chains import ChainSequentialJoins
 from .inline_joins import InlineTaskJoins
 from .newlines import restore_endings, to_lf
 from .report import Skipped
+from .slices import skeleton, splice
 from .split_logic import SplitTaskLogic, convertible_tasks
 from .taskdefs import ProjectTasks
 
@@ -137,6 +139,8 @@ def fix_source(
         return result
     original = source
     source = to_lf(source)  # why: libcst rewrites line endings; restored at the end
+    if not options.split_logic and not options.chains:
+        return _inline_only(result, original, source, findings, tree, check, tasks)
     module = cst.parse_module(source)
     current = source
     if options.split_logic:
@@ -161,17 +165,81 @@ def fix_source(
                 findings = check(current)
         inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=current)
         module = inline.transform_module(module)
-        result.rewritten += inline.rewritten
-        result.remaining = inline.skipped
         code = module.code
-        if code == current:
-            break
+        following = _next_pass(result, inline, code, current, check, tasks)
         current = code
-        tasks.forget(Path(path))
-        findings = check(current)
-        carried = _carried_over(findings, inline.skipped)
-        if carried is not None:  # why: a confirming pass would cost libcst's whole-module
-            result.remaining = carried  # metadata again to say what this pass said
+        if following is None:
             break
-    result.fixed = original if current == source else restore_endings(original, current)
+        findings = following
+    return _finished(result, original, source, current)
+
+
+def _inline_only(
+    result: FixResult,
+    original: str,
+    source: str,
+    findings: list[Finding],
+    tree: ast.Module | None,
+    check: Callable[[str], list[Finding]],
+    tasks: ProjectTasks,
+) -> FixResult:
+    """The default rewrite, each pass on a slice of the module when that is cheaper."""
+    path = result.path
+    current = source
+    for _ in range(MAX_PASSES):
+        inline, code = _inline_pass(path, current, findings, tree, tasks)
+        following = _next_pass(result, inline, code, current, check, tasks)
+        current, tree = code, None
+        if following is None:
+            break
+        findings = following  # why another pass: a rewrite revealed a new finding
+    return _finished(result, original, source, current)
+
+
+def _inline_pass(
+    path: str,
+    text: str,
+    findings: list[Finding],
+    tree: ast.Module | None,
+    tasks: ProjectTasks,
+) -> tuple[InlineTaskJoins, str]:
+    """One run of the join rewrite over ``text``: on its skeleton when it has one."""
+    try:
+        sliced = skeleton(text, tree or ast.parse(text), findings)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        sliced = None
+    if sliced is not None:
+        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+        spliced = splice(text, sliced, inline.transform_module(cst.parse_module(sliced)).code)
+        if spliced is not None:
+            return inline, spliced
+    inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+    return inline, inline.transform_module(cst.parse_module(text)).code
+
+
+def _next_pass(
+    result: FixResult,
+    inline: InlineTaskJoins,
+    code: str,
+    before: str,
+    check: Callable[[str], list[Finding]],
+    tasks: ProjectTasks,
+) -> list[Finding] | None:
+    """Record a join-rewrite pass; the findings for another pass, or None when done."""
+    result.rewritten += inline.rewritten
+    result.remaining = inline.skipped
+    if code == before:
+        return None
+    tasks.forget(Path(result.path))
+    findings = check(code)
+    carried = _carried_over(findings, inline.skipped)
+    if carried is not None:  # why: a confirming pass would cost libcst's whole-module
+        result.remaining = carried  # metadata again to say what this pass said
+        return None
+    return findings
+
+
+def _finished(result: FixResult, original: str, lf_source: str, current: str) -> FixResult:
+    """``result`` with the fixed text, in the file's own line endings."""
+    result.fixed = original if current == lf_source else restore_endings(original, current)
     return result

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from difflib import SequenceMatcher
+
+from .diffs import opcodes
 
 __all__ = ["restore_endings", "to_lf"]
 
@@ -43,26 +44,14 @@ def restore_endings(original: str, fixed_lf: str) -> str:
     new, new_endings = _split(fixed_lf)
     common = Counter(e for e in old_endings if e).most_common(1)
     default = common[0][0] if common else "\n"
-    # why trim first: a rewrite touches a few statements; the matcher sees only those
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while (
-        tail < min(len(old), len(new)) - head
-        and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]
-    ):
-        tail += 1
-    chosen: list[str] = old_endings[:head]
-    matcher = SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail], False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    chosen: list[str] = []
+    for tag, i1, i2, j1, j2 in opcodes(old, new):
         if tag == "equal":
-            chosen += old_endings[head + i1 : head + i2]
+            chosen += old_endings[i1:i2]
             continue
-        near = head + i1 if head + i1 < len(old) else head + i1 - 1
+        near = i1 if i1 < len(old) else i1 - 1
         ending = old_endings[near] if 0 <= near < len(old) and old_endings[near] else default
         chosen += [ending] * (j2 - j1)
-    chosen += old_endings[len(old) - tail :]
     out: list[str] = []
     for line, ending, had in zip(new, chosen, new_endings, strict=True):
         ending = (ending or default) if had else ""
