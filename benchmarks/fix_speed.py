@@ -11,6 +11,9 @@
 (c) Growth with file size: ``fix --check`` and ``check`` on generated modules of
     doubling size (every function has a join to rewrite). Linear means the time
     ratio between two sizes stays near 2.
+(d) A large module with few findings (1 MB, 4 joins): ``check``, ``fix --check``,
+    and ``fix --check`` with libcst given the whole module instead of the statements
+    with findings (``slices.MIN_LINES`` raised).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import celery
 import kombu
 
 from celery_safe.cli import main as cli
+from celery_safe.lint.codemods import slices
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
 from celery_safe.lint.files import python_files
@@ -39,6 +43,23 @@ FUNCTION = (
     "\n\n@shared_task\ndef total{i}(x):\n    # wait for it\n    r = add.delay(x, {i})\n"
     "    y = {{'a': [1, 2, 3], 'b': (x, x + 1)}}\n    return r.get() + len(y)\n"
 )
+
+
+PLAIN = (
+    "\n\ndef helper_{i}(d, items):\n    total = d.get('x', {i})\n    for item in items:\n"
+    "        total += len(', '.join(item))\n    return total\n"
+)
+
+
+def sparse_module(size: int, joins: int) -> str:
+    """About ``size`` bytes of plain functions with ``joins`` joining tasks spread among them."""
+    parts, length, i = [HEAD], len(HEAD), 0
+    every = max(size // (len(PLAIN) + 10) // joins, 1)
+    while length < size:
+        parts.append(PLAIN.format(i=i) if i % every else FUNCTION.format(i=i))
+        length += len(parts[-1])
+        i += 1
+    return "".join(parts)
 
 
 def generated_module(size: int) -> str:
@@ -120,6 +141,22 @@ def growth(work: Path, sizes: Sequence[int]) -> None:
         previous = (check, fix)
 
 
+def sparse(work: Path) -> None:
+    target = work / "sparse.py"
+    target.write_text(sparse_module(1_000_000, 4))
+    check = seconds(["check", str(target)])
+    fix = seconds(["fix", "--check", str(target)])
+    limit, slices.MIN_LINES = slices.MIN_LINES, 10**9
+    try:
+        whole = seconds(["fix", "--check", str(target)])
+    finally:
+        slices.MIN_LINES = limit
+    print(
+        f"(d) 1 MB, 4 joins: check {check:.2f} s | fix --check {fix:.2f} s"
+        f" | whole module to libcst {whole:.2f} s ({whole / fix:.1f}x slower)"
+    )
+
+
 def main() -> None:
     floor_ratio()
     with tempfile.TemporaryDirectory() as folder:
@@ -127,6 +164,7 @@ def main() -> None:
         for copies in (1, 3):
             project_ratio(work, copies)
         growth(work, (50_000, 100_000, 200_000))
+        sparse(work)
 
 
 if __name__ == "__main__":
