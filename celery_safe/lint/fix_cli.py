@@ -125,6 +125,12 @@ def _fix_one(
             f"{path}: CSF000 cannot analyse this file, not fixed: {_one_line(exc)}"
         )
         return
+    except Exception as exc:  # why: a bug of ours in one file must not cost the others
+        summary.broken.append(
+            f"{path}: CSF999 internal error in celery-safe, not fixed: "
+            f"{type(exc).__name__}: {_one_line(exc)}"
+        )
+        return
     _record(result, parsed, summary, texts, tasks, converted)
 
 

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from celery_safe.cli import main
+from celery_safe.lint import fix_cli
 from celery_safe.lint.codemods import FixOptions, fix_source, fixer, slices
 from celery_safe.lint.codemods import writes as writes_module
 from celery_safe.lint.codemods.newlines import to_lf
@@ -349,3 +350,23 @@ def test_a_change_that_would_touch_an_elided_line_falls_back_to_the_whole_module
     assert slices.splice(text, sliced, "A\n" + slices.PLACEHOLDER.format(n=2) + "c\n") == (
         "A\nb\nc\n"
     )
+
+
+def test_an_internal_error_in_one_file_does_not_cost_the_others(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pkg" / "other.py").write_text(TASKS)
+    real = fix_cli.fix_source
+
+    def failing_on_other(source: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.endswith("other.py"):
+            raise KeyError("a bug")
+        return real(source, path, *args, **kwargs)
+
+    monkeypatch.setattr(fix_cli, "fix_source", failing_on_other)
+    assert main(["fix", str(project / "pkg")]) == 1
+    assert "other.py: CSF999 internal error in celery-safe, not fixed: KeyError" in (
+        capsys.readouterr().err
+    )
+    assert (project / "pkg" / "tasks.py").read_text().endswith(FIXED_TOTAL)
+    assert (project / "pkg" / "other.py").read_text() == TASKS
