@@ -143,7 +143,8 @@ def check_move(
         return Refusal(f"`{name}` is not in a scope the fix can follow")
     if len(scope.assignments[name]) != 1:
         return Refusal(
-            f"`{name}` is assigned again in the function; the fix only moves a result bound once"
+            f"`{name}` is assigned again in the function; the fix only moves a result "
+            "bound once"
         )
     if len(scope.accesses[name]) != 1:
         return Refusal(f"`{name}` is used for more than the join; it must stay a result")
