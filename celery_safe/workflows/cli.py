@@ -33,14 +33,20 @@ from .validate import validate
 __all__ = ["graph_main", "load_app", "load_canvas"]
 
 
-def load_canvas(target: str) -> Signature:
-    """Import ``module:attr`` (attr may be dotted) and return the canvas it names or builds."""
+def _imported(target: str, what: str) -> Any:
+    """The object ``module:attr`` names (attr may be dotted)."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"expected module:attr, got {target!r}")
+        raise ValueError(f"expected module:{what}, got {target!r}")
     value: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         value = getattr(value, part)
+    return value
+
+
+def load_canvas(target: str) -> Signature:
+    """Import ``module:attr`` and return the canvas it names or builds."""
+    value = _imported(target, "attr")
     if not isinstance(value, Signature) and callable(value):
         value = value()
     if not isinstance(value, Signature):
@@ -71,12 +77,7 @@ def _draw_png(dot_source: str, output: str | None) -> int:
 
 def load_app(target: str) -> Celery:
     """Import ``module:attr`` naming a Celery app."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected module:app, got {target!r}")
-    value: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        value = getattr(value, part)
+    value = _imported(target, "app")
     if not isinstance(value, Celery):
         raise TypeError(f"{target} is not a Celery app (got {type(value).__name__})")
     return value
