@@ -13,6 +13,7 @@ that needs nothing from the bundle schema or its migrations.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -210,10 +211,24 @@ def run_trace(run: dict[str, Any], app: Celery) -> Trace:
     from celery_safe.workflows import trace
 
     result = result_from_tuple(run["result_graph"], app)  # lists unpack as tuples
-    names = run.get("task_names") or {}
-    for each in _results(result):
-        name = names.get(str(each.id))
-        if name and not getattr(each, "name", None):
-            each.name = name
-    return trace(result, app=app)
+    traced = trace(result, app=app)
+    _name_steps(traced.root, run.get("task_names") or {})
+    return traced
 
+
+def _name_steps(node: Any, names: dict[str, str]) -> None:
+    """Give the steps the backend kept no name for the name recorded at send time."""
+    from celery_safe.canvas import Chain, Group, Step
+    from celery_safe.workflows import StepTrace
+
+    if isinstance(node, Step) and isinstance(node.origin, StepTrace):
+        name = names.get(node.origin.id)
+        if node.origin.task is None and name:
+            node.origin = dataclasses.replace(node.origin, task=name)
+            node.name = name
+    elif isinstance(node, Chain):
+        for step in node.steps:
+            _name_steps(step, names)
+    elif isinstance(node, Group):
+        for member in node.members:
+            _name_steps(member, names)

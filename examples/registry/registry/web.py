@@ -127,17 +127,20 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
         raise query.QueryInputError(
             "access_level", f"must be one of {', '.join(query.ACCESS_LEVELS)}")
     page = _int_parameter("page", params.get("page"), 1, 1)
-    if (page - 1) * PAGE_SIZE > query.MAX_OFFSET:
+    # per_page is the API's limit: list_bundles checks it against query.MAX_LIMIT.
+    per_page = _int_parameter("per_page", params.get("per_page"), PAGE_SIZE, 1)
+    if (page - 1) * per_page > query.MAX_OFFSET:
         raise query.QueryInputError(
-            "page", f"at most {query.MAX_OFFSET // PAGE_SIZE + 1}, got {page}")
+            "page", f"at most {query.MAX_OFFSET // per_page + 1}, got {page}")
     found = query.list_bundles(
         session, search=search, tag=tags, platform=platforms, access_level=access_level,
-        collection=collection, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+        collection=collection, limit=per_page, offset=(page - 1) * per_page,
     )
     kept = [("q", search), *(("tag", t) for t in tags), *(("platform", p) for p in platforms),
-            ("access_level", access_level), ("collection", collection)]
+            ("access_level", access_level), ("collection", collection),
+            ("per_page", str(per_page) if per_page != PAGE_SIZE else None)]
     kept_params = [(k, v) for k, v in kept if v]
-    pages = max(1, math.ceil(found["total"] / PAGE_SIZE))
+    pages = max(1, math.ceil(found["total"] / per_page))
 
     def page_link(number: int) -> str:
         return "?" + urlencode([*kept_params, ("page", str(number))])
