@@ -217,3 +217,12 @@ def test_a_run_in_progress_refreshes_itself(site: ServedRegistry) -> None:
     html = get(site, "/runs/pending-run").text
     assert f'<meta http-equiv="refresh" content="{web.REFRESH_SECONDS}">' in html
     assert "PENDING" in html and "0 of 1" in html
+
+
+def test_every_bundle_page_renders(site: ServedRegistry) -> None:
+    bundles = httpx.get(f"{site.url}/bundles", params={"limit": 200}, timeout=30).json()
+    assert bundles["total"] == len(bundles["items"]) > web.PAGE_SIZE
+    for bundle in bundles["items"]:
+        response = get(site, f"/bundle/{bundle['collection']}/{bundle['slug']}")
+        assert response.status_code == 200, (bundle["slug"], response.text[-500:])
+        assert 'id="variables"' in response.text
