@@ -118,8 +118,8 @@ def run_pipeline(
 ) -> PipelineRun:
     """Send the workflow and wait for its summary (from a script or the CLI, never a task).
 
-    ``on_sent`` gets the workflow and its result handle as soon as the workflow is sent, before the wait:
-    the CLI records the run there, so its page exists while it runs.
+    ``on_sent`` gets the workflow and its result handle once sent, before the wait: the
+    CLI records the run there, so its page exists while it runs.
     """
     workflow: Signature = build_workflow(collections_yaml)
     started = time.perf_counter()

@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 
 __all__ = [
-    "SAMPLE_COLLECTION_NAMES",
     "HOSTILE_SCRIPT",
+    "SAMPLE_COLLECTION_NAMES",
     "BadInputs",
     "HostileInputs",
     "add_bad_inputs",

@@ -110,7 +110,8 @@ def _int_parameter(parameter: str, raw: str | None, default: int, lowest: int) -
     try:
         value = int(raw)
     except ValueError:
-        raise query.QueryInputError(parameter, f"must be a whole number, got {raw[:20]!r}")
+        raise query.QueryInputError(
+            parameter, f"must be a whole number, got {raw[:20]!r}") from None
     if value < lowest:
         raise query.QueryInputError(parameter, f"must be at least {lowest}, got {value}")
     return value
