@@ -54,7 +54,7 @@ def test_a_run_is_recorded_finished_and_traced(shared_samples: Path, db_url: str
     app = Celery("web-runs-test", backend="cache+memory://")
     traced = runs.run_trace(running, app)
     assert traced.state == "PENDING" and traced.done == 0
-    assert [step.task for step in traced.steps][0] == "registry.store_yaml"
+    assert traced.steps[0].task == "registry.store_yaml"
     assert traced.steps[-1].task == "registry.summarize"
 
     runs.finish_run(db_url, run_id, seconds=1.5,
