@@ -31,6 +31,18 @@ def _package_root(path: Path) -> Path:
     return folder
 
 
+#: How many folders above an importer may be a namespace package's root.
+_NAMESPACE_DEPTH = 6
+
+
+def _file_of(base: Path, parts: list[str]) -> Path | None:
+    target = base.joinpath(*parts)
+    for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
 class ModuleResolver:
     """Shared by all files of one run: each module is read and indexed at most once."""
 
@@ -76,7 +88,7 @@ class ModuleResolver:
         return index.task_names.get(name) or index.top_level.get(name)
 
     def _module_file(self, module: str, importer: Path) -> Path | None:
-        key = (module, importer.parent if module.startswith(".") else _package_root(importer))
+        key = (module, importer.parent)
         if key not in self._files:
             self._files[key] = self._find_module_file(module, importer)
         return self._files[key]
@@ -91,10 +103,20 @@ class ModuleResolver:
         else:
             base = _package_root(importer)
             parts = module.split(".")
-        target = base.joinpath(*parts)
-        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-            if candidate.is_file():
-                return candidate.resolve()
+        found = _file_of(base, parts)
+        if found is not None or module.startswith("."):
+            return found
+        # PEP 420 namespace packages (folders without __init__.py): the project's root
+        # may be any folder above the importer, as on sys.path
+        folder = importer.parent
+        for _ in range(_NAMESPACE_DEPTH):
+            if folder != base:
+                found = _file_of(folder, parts)
+                if found is not None:
+                    return found
+            if folder.parent == folder:
+                break
+            folder = folder.parent
         return None
 
     def _index(self, path: Path) -> ModuleIndex | None:
