@@ -50,6 +50,7 @@ ALLOWED_SOURCE_HOSTS = {"github.com": "tree", "gitlab.com": "-/tree"}
 _REPO_PATH = re.compile(r"^/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,155}$")
+_PAGE_PARAMETERS = {"limit": "per_page", "offset": "page", "search": "q"}
 #: Seconds between reloads of the page of a run still going.
 REFRESH_SECONDS = 2
 
@@ -216,7 +217,9 @@ def add_pages(app: FastAPI) -> None:
             with session_scope(engine) as session:
                 context = _search_context(request, session)
         except query.QueryInputError as exc:
-            return error_page(422, "Filter refused", f"{exc.parameter}: {exc.message}")
+            # The page's names for the API's limit and offset.
+            parameter = _PAGE_PARAMETERS.get(exc.parameter, exc.parameter)
+            return error_page(422, "Filter refused", f"{parameter}: {exc.message}")
         return _render("search.html", **context)
 
     @app.get("/bundle/{collection}/{slug}", response_class=HTMLResponse,

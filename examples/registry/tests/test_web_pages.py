@@ -170,6 +170,9 @@ def test_bad_filters_get_a_422_page(site: ServedRegistry, params: dict[str, obje
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
     assert "Filter refused" in response.text and "Traceback" not in response.text
+    # The message names the parameter as the page's form and links call it.
+    message = re.search(r'id="error-message">([^<]*)<', response.text)
+    assert message is not None and message.group(1).split(":")[0] == next(iter(params))
 
 
 def test_the_api_refuses_what_the_pages_refuse(site: ServedRegistry) -> None:

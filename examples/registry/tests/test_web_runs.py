@@ -6,6 +6,9 @@ record it, read it back and trace it against an in-memory result backend.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from celery import Celery
@@ -68,3 +71,20 @@ def test_a_run_is_recorded_finished_and_traced(shared_samples: Path, db_url: str
 def test_unknown_run_is_none(db_url: str) -> None:
     assert runs.get_run(db_url, "no-such-run") is None
     assert runs.latest_runs(db_url) == []
+
+
+def test_a_run_that_times_out_is_recorded_failed(tmp_path: Path) -> None:
+    # No worker: the client sends the workflow, records the run, waits 1 s and gives up.
+    samples = generate_sample_collections(tmp_path / "samples", collections=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    db_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    env.update({"REGISTRY_HOME": str(tmp_path), "REGISTRY_DB_URL": db_url})
+    client = subprocess.run(
+        [sys.executable, "-m", "registry", "populate", "--collections-file", str(samples),
+         "--timeout", "1"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert client.returncode != 0
+    (run,) = runs.latest_runs(db_url)
+    assert run["status"] == "failed" and run["finished_at"] is not None
+    assert "Timeout" in run["error"] and run["summary"] is None
