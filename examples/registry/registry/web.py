@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+from xml.etree import ElementTree
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -34,6 +35,7 @@ __all__ = [
     "PAGE_SIZE",
     "add_pages",
     "error_page",
+    "inline_svg",
     "source_url",
     "wants_html",
 ]
@@ -156,6 +158,53 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
     }
 
 
+#: What a drawing may contain to be put in a page as markup: shapes, text and titles,
+#: presentation attributes; no script, link, foreign content, event handler or URL.
+SVG_ELEMENTS = frozenset({
+    "svg", "g", "title", "desc", "defs", "marker", "path", "polygon", "polyline", "line",
+    "rect", "circle", "ellipse", "text", "tspan",
+})
+SVG_ATTRIBUTES = frozenset({
+    "class", "id", "d", "fill", "stroke", "stroke-width", "stroke-dasharray", "font-family",
+    "font-size", "font-weight", "height", "width", "points", "text-anchor", "transform",
+    "viewBox", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "refX", "refY",
+    "markerWidth", "markerHeight", "orient", "marker-end", "opacity", "fill-opacity",
+})
+_SVG_NS = "{http://www.w3.org/2000/svg}"
+_LOCAL_MARKER = re.compile(r"^url\(#[A-Za-z0-9_-]+\)$")
+
+
+def inline_svg(svg: str) -> str | None:
+    """``svg``, written out again, if every element and attribute is on the allow-lists,
+    else ``None``.
+
+    The trace's drawing goes into the page as markup (so it is part of the page, text
+    and titles included); anything else in it (``<script>``, ``on*``, ``href``,
+    ``<foreignObject>``, a ``url(...)`` that is not a local marker) refuses it, and the
+    page shows it as an image instead, where nothing in an SVG runs.
+    """
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError:
+        return None
+    for element in root.iter():
+        if not isinstance(element.tag, str) or not element.tag.startswith(_SVG_NS):
+            return None
+        if element.tag.removeprefix(_SVG_NS) not in SVG_ELEMENTS:
+            return None
+        for name, value in element.attrib.items():
+            if name not in SVG_ATTRIBUTES:
+                return None
+            if "url(" in value and not _LOCAL_MARKER.match(value):
+                return None
+    # Written out again from the checked tree, so the page gets exactly what was checked
+    # (no comment, CDATA or entity that an HTML parser might read differently).
+    for element in root.iter():
+        element.tag = element.tag.removeprefix(_SVG_NS)
+    root.set("xmlns", _SVG_NS.strip("{}"))
+    return ElementTree.tostring(root, encoding="unicode")
+
+
 def _svg_data_uri(svg: str) -> str:
     """An ``<img>`` source: an SVG shown as an image runs nothing, whatever its text."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
@@ -166,14 +215,16 @@ def _run_context(run: dict[str, Any], session: Session) -> dict[str, Any]:
 
     collections = [c for c in query.list_collections(session) if c["slug"] in run["collections"]]
     context: dict[str, Any] = {"run": run, "collections": collections, "trace": None,
-                               "svg": None, "trace_error": None,
+                               "svg": None, "inline_svg": None, "trace_error": None,
                                "refresh": REFRESH_SECONDS if run["status"] == "running" else None}
     try:
         from registry.celery_app import app as celery_app
 
         traced = runs.run_trace(run, celery_app)
         context["trace"] = traced
-        context["svg"] = _svg_data_uri(to_svg(traced))
+        drawing = to_svg(traced)
+        context["inline_svg"] = inline_svg(drawing)
+        context["svg"] = _svg_data_uri(drawing)
     except Exception as exc:  # the page still shows the run; the trace says why it is missing
         context["trace_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
     return context

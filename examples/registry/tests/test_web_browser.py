@@ -148,11 +148,10 @@ def test_run_page_draws_the_trace(site: ServedRegistry, browser: WebDriver) -> N
     run_id = runs.latest_runs(site.db_url)[0]["id"]
     browser.find_element(By.CSS_SELECTOR, f'a[href="/runs/{run_id}"]').click()
     assert "finished" in browser.find_element(By.ID, "run-status").text
-    image = browser.find_element(By.ID, "trace-svg")
-    assert (image.get_attribute("src") or "").startswith("data:image/svg+xml;base64,")
-    width = browser.execute_script(
-        "const i = arguments[0]; return i.complete ? i.naturalWidth : 0", image)
-    assert width > 0  # the browser decoded and drew the SVG
+    drawing = browser.find_element(By.CSS_SELECTOR, "#trace-figure svg")
+    assert drawing.size["width"] > 100 and drawing.size["height"] > 50  # laid out, drawn
+    labels = drawing.find_elements(By.TAG_NAME, "text")
+    assert "store_yaml" in " ".join(label.text for label in labels)
     collections = browser.find_element(By.CSS_SELECTOR, "table[aria-labelledby=collections]")
     assert "RunWhen CLI CodeCollection" in collections.text
     assert "registry.sync_collection" in browser.find_element(By.TAG_NAME, "main").text

@@ -205,7 +205,9 @@ def test_run_page_lists_collections_counts_and_trace(site: ServedRegistry) -> No
     assert run["status"] == "finished"
     html = get(site, f"/runs/{run['id']}").text
     assert 'http-equiv="refresh"' not in html
-    assert 'id="trace-svg" src="data:image/svg+xml;base64,' in html
+    drawing = re.search(r'<figure class="trace" id="trace-figure">(.*?)</figure>', html, re.S)
+    assert drawing is not None and "<svg" in drawing.group(1)
+    assert "registry.sync_collection" in html or "sync_collection" in drawing.group(1)
     for slug in run["collections"]:  # type: ignore[attr-defined]
         assert f"/search?collection={slug}" in html
     assert "registry.sync_collection" in html and "registry.summarize" in html
@@ -236,3 +238,28 @@ def test_every_bundle_page_renders(site: ServedRegistry) -> None:
         response = get(site, f"/bundle/{bundle['collection']}/{bundle['slug']}")
         assert response.status_code == 200, (bundle["slug"], response.text[-500:])
         assert 'id="variables"' in response.text
+
+
+@pytest.mark.parametrize("hostile", [
+    '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink">'
+    '<a x:href="javascript:alert(1)"><text>t</text></a></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(http://evil/x)"/></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><g style="background:url(x)"/></svg>',
+    '<html><script>alert(1)</script></html>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><text>unclosed</svg>',
+])
+def test_an_svg_with_anything_active_is_not_inlined(hostile: str) -> None:
+    assert web.inline_svg(hostile) is None
+
+
+def test_an_inlined_svg_keeps_its_text_escaped() -> None:
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><!-- c -->'
+           '<g><title>&lt;script&gt;x</title><text x="1" y="2"><![CDATA[</text><b>]]></text>'
+           '<path d="M0,0" marker-end="url(#arrow)"/></g></svg>')
+    inlined = web.inline_svg(svg)
+    assert inlined is not None
+    assert "<script" not in inlined and "<b>" not in inlined and "<!--" not in inlined
+    assert "&lt;/text&gt;&lt;b&gt;" in inlined and 'marker-end="url(#arrow)"' in inlined
