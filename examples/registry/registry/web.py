@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 import math
 import re
-from xml.etree import ElementTree
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+from xml.etree import ElementTree
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
