@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from .config import DEFAULT_MAX_FILE_SIZE
+from .files import Unreadable, read_bytes
 from .index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
@@ -46,8 +48,11 @@ def _file_of(base: Path, parts: list[str]) -> Path | None:
 class ModuleResolver:
     """Shared by all files of one run: each module is read and indexed at most once."""
 
-    def __init__(self, task_decorators: Sequence[str] = ()) -> None:
+    def __init__(
+        self, task_decorators: Sequence[str] = (), max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    ) -> None:
         self.task_decorators = tuple(task_decorators)
+        self.max_file_size = max_file_size
         self._indexes: dict[Path, ModuleIndex | None] = {}
         self._files: dict[tuple[str, Path], Path | None] = {}
 
@@ -124,10 +129,11 @@ class ModuleResolver:
         if path not in self._indexes:
             self._indexes[path] = None
             try:
-                tree = ast.parse(path.read_bytes(), filename=str(path))
+                data = read_bytes(path, self.max_file_size)  # never a FIFO or a device
+                tree = ast.parse(data, filename=str(path))
                 lookup = _Lookup(self, path)
                 index = build_index(tree, self.task_decorators, lookup.makes_tasks)
-            except (OSError, SyntaxError, ValueError, RecursionError):
+            except (OSError, Unreadable, SyntaxError, ValueError, RecursionError, MemoryError):
                 return None
             index.path, index.tree = str(path), tree  # analysed only if a helper is used
             index.external = lookup
