@@ -88,10 +88,7 @@ _verdicts: dict[tuple[Any, Any], bool | None] = {}
 def _fits(produced: Any, expected: Any) -> bool | None:
     if _opaque(produced) or _opaque(expected):
         return None
-    try:
-        from beartype.door import is_subhint
-    except ImportError:  # pragma: no cover - a dependency of celery-safe
-        return None
+    from beartype.door import is_subhint  # a dependency: missing it must fail, not pass
     target = _widened(expected)
     try:
         return any(is_subhint(_normal(part), target) for part in _alternatives(produced))
