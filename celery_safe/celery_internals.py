@@ -1,0 +1,205 @@
+"""Every private Celery and kombu name celery-safe relies on, in one list.
+
+The guard, the embedded broker and backend, the workflow builders and the in-process
+runner reach into Celery and kombu where no public API does what they need. Each such
+name is an :class:`Internal` here, and a test checks each one on every Celery version
+of the test matrix. :func:`celery_safe.guard` calls :func:`require` for the names it
+needs before it patches anything, so a Celery release that moved one fails loudly at
+start-up, naming it, instead of silently guarding nothing.
+
+Version-specific Celery behaviour that a check depends on lives here too
+(:func:`group_group_mislinks`): one place to update when a new Celery is tested.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "INTERNALS",
+    "JOIN_METHODS",
+    "CeleryInternalsError",
+    "Internal",
+    "celery_version",
+    "group_group_mislinks",
+    "missing",
+    "require",
+]
+
+
+@dataclass(frozen=True)
+class Internal:
+    """A name celery-safe uses: ``owner`` (a module, or ``module:Class``) has ``attribute``.
+
+    ``users`` says which part relies on it; ``why`` what for. An attribute that only
+    instances get (set in ``__init__``) is looked up on one made by ``instance``.
+    """
+
+    owner: str
+    attribute: str
+    users: str
+    why: str
+    instance: Callable[[Any], Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.owner.replace(':', '.')}.{self.attribute}"
+
+    def present(self) -> bool:
+        """Whether the installed Celery/kombu still has it."""
+        try:
+            found = resolve(self.owner)
+            if self.instance is not None:
+                found = self.instance(found)
+        except (ImportError, AttributeError, TypeError):
+            return False
+        if self.attribute.endswith("()"):  # a method defined by the class itself
+            return self.attribute[:-2] in getattr(found, "__dict__", {})
+        return hasattr(found, self.attribute)
+
+
+class CeleryInternalsError(RuntimeError):
+    """The installed Celery or kombu lacks a name celery-safe needs."""
+
+    def __init__(self, missing: list[Internal]) -> None:
+        super().__init__(missing)
+        self.missing = missing
+
+    def __str__(self) -> str:
+        import celery
+        import kombu
+
+        names = "; ".join(f"{item.label} ({item.users}: {item.why})" for item in self.missing)
+        return (
+            f"celery-safe cannot run on celery {celery.__version__} / kombu "
+            f"{kombu.__version__}: {names} moved or disappeared. celery-safe is tested on "
+            "Celery 5.3-5.7; pin one of those or upgrade celery-safe."
+        )
+
+
+def resolve(owner: str) -> Any:
+    """``"celery.canvas:_chain"`` -> the class; ``"celery._state"`` -> the module."""
+    module_name, _, qualname = owner.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in filter(None, qualname.split(".")):
+        found = getattr(found, part)
+    return found
+
+
+def _channelless(qos_class: Any) -> Any:
+    """A QoS of a stand-in channel: kombu sets its bookkeeping attributes in ``__init__``.
+
+    The channel says "nothing to restore" to the finalizer kombu registers for exit.
+    """
+    from types import SimpleNamespace
+
+    return qos_class(SimpleNamespace(do_restore=False))
+
+
+#: Methods of ``celery.result`` classes that block until other tasks finish; each class
+#: defines them itself (subclasses inherit the guarded version).
+JOIN_METHODS: dict[str, tuple[str, ...]] = {
+    "AsyncResult": ("get", "wait", "collect", "get_leaf"),
+    "EagerResult": ("get", "wait"),
+    "ResultSet": ("get", "join", "join_native", "iter_native"),
+}
+
+_GUARD = "guard"
+_EMBEDDED = "embedded"
+_WORKFLOWS = "workflows"
+_TESTING = "testing"
+
+#: Names ending in ``()`` must be defined by that very class (the guard wraps them there).
+INTERNALS: tuple[Internal, ...] = (
+    # The join guard: who runs in this thread, and which joins to wrap.
+    Internal("celery._state", "_task_stack", _GUARD, "the per-thread stack of running tasks"),
+    Internal("celery._state:_task_stack", "top", _GUARD, "the fast path: is any task running"),
+    Internal("celery._state:_task_stack", "stack", _GUARD, "every running task, innermost last"),
+    Internal("celery.app.task:Task", "request_stack", _GUARD, "a task's requests in this thread"),
+    Internal("celery.app.task:Task", "_app", _GUARD, "the app a running task belongs to"),
+    Internal("celery.app.task:Context", "called_directly", _GUARD,
+             "a task called as a function does not count as running"),
+    *(Internal(f"celery.result:{cls}", f"{method}()", _GUARD, "a blocking join to refuse")
+      for cls, methods in JOIN_METHODS.items() for method in methods),
+    Internal("celery.canvas:_chain", "apply()", _GUARD,
+             "eager chains join by design: their frames are allowed"),
+    Internal("celery.canvas:_chord", "apply()", _GUARD,
+             "eager chords join by design: their frames are allowed"),
+    Internal("celery.app.builtins", "add_unlock_chord_task", _GUARD,
+             "celery.chord_unlock joins by design: its module's frames are allowed"),
+    # The embedded broker: kombu's SQLAlchemy transport, specialised.
+    Internal("kombu.transport.sqlalchemy:Channel", "_open", _EMBEDDED, "the channel's engine"),
+    Internal("kombu.transport.sqlalchemy:Channel", "queue_cls", _EMBEDDED, "the queue table"),
+    Internal("kombu.transport.sqlalchemy:Channel", "message_cls", _EMBEDDED,
+             "the message table"),
+    Internal("kombu.transport.sqlalchemy:Channel", "_engine_from_config", _EMBEDDED,
+             "SQLite engine options (WAL, lock timeout)"),
+    *(Internal("kombu.transport.virtual:Channel", method, _EMBEDDED,
+               "a virtual-transport hook the message store implements")
+      for method in ("_new_queue", "_put", "_get", "_size", "_purge", "_restore")),
+    Internal("kombu.transport.virtual:QoS", "_flush", _EMBEDDED, "before restoring unacked"),
+    *(Internal("kombu.transport.virtual:QoS", attribute, _EMBEDDED, why, _channelless)
+      for attribute, why in (
+          ("_quick_ack", "drop a rejected message"),
+          ("_delivered", "unacked deliveries to restore"),
+          ("_dirty", "deliveries acked meanwhile"),
+      )),
+    Internal("celery.backends.database:DatabaseBackend", "_store_result", _EMBEDDED,
+             "stores run in one locked SQLite transaction"),
+    Internal("celery.backends.database:DatabaseBackend", "ResultSession", _EMBEDDED,
+             "the session a store runs in"),
+    Internal("celery.backends.database:DatabaseBackend", "fallback_chord_unlock", _EMBEDDED,
+             "the first chord_unlock waits one retry interval"),
+    Internal("celery.worker.state", "should_stop", _EMBEDDED, "a stopping worker drains less"),
+    Internal("celery.worker.state", "should_terminate", _EMBEDDED,
+             "a terminating worker drains less"),
+    # Workflows: builders, validation and the in-process runner read canvases.
+    Internal("celery.canvas", "_chain", _WORKFLOWS, "the class of a chain"),
+    Internal("celery.canvas", "_chord", _WORKFLOWS, "the class of a chord (PendingChord)"),
+    Internal("celery.canvas:Signature", "_type", _WORKFLOWS, "a signature's task object"),
+    Internal("celery.canvas:Signature", "_app", _WORKFLOWS, "a signature's app"),
+    Internal("celery.utils.functional", "head_from_fun", _WORKFLOWS,
+             "tasks' __header__, which decides an error callback's arguments"),
+    # The pytest plugin's in-process worker.
+    Internal("celery._state", "_tls", _TESTING, "the current app, restored after a worker"),
+    Internal("celery._state", "_set_current_app", _TESTING, "restore the current app"),
+)
+
+
+def missing(users: str | None = None) -> list[Internal]:
+    """The internals (of one part, or all) the installed Celery/kombu lacks."""
+    return [item for item in INTERNALS
+            if (users is None or item.users == users) and not item.present()]
+
+
+def require(users: str) -> None:
+    """Raise :class:`CeleryInternalsError` naming every internal of ``users`` missing."""
+    lacking = missing(users)
+    if lacking:
+        raise CeleryInternalsError(lacking)
+
+
+def celery_version() -> tuple[int, int, int]:
+    """The installed Celery's (major, minor, micro)."""
+    import celery
+
+    return tuple(int(part) for part in celery.VERSION[:3])  # type: ignore[return-value]
+
+
+def group_group_mislinks(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether this Celery links the step after ``group | group`` to each member (CSF209).
+
+    Measured on real workers by ``test_csf209_matches_what_celery_does`` on every
+    version of the matrix. A Celery newer than the matrix is assumed to behave like the
+    newest tested one.
+    """
+    version = version or celery_version()
+    return version >= MISLINKS_SINCE
+
+
+#: The first Celery release of the matrix whose workers run the step after
+#: ``group | group`` once per member of the second group.
+MISLINKS_SINCE: tuple[int, int, int] = (5, 5, 0)
