@@ -7,8 +7,9 @@ of the test matrix. :func:`celery_safe.guard` calls :func:`require` for the name
 needs before it patches anything, so a Celery release that moved one fails loudly at
 start-up, naming it, instead of silently guarding nothing.
 
-Version-specific Celery behaviour that a check depends on lives here too
-(:func:`group_group_mislinks`): one place to update when a new Celery is tested.
+Version-specific Celery behaviour that a check or a test depends on lives here too
+(:func:`group_group_mislinks`...), each measured on real workers by a test that runs on
+every matrix version: one place to update when a new Celery is tested.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ __all__ = [
     "CeleryInternalsError",
     "Internal",
     "celery_version",
+    "chain_app_from_first_task",
     "group_group_mislinks",
     "missing",
+    "redis_group_after_group_completes",
     "require",
 ]
 
@@ -192,14 +195,33 @@ def celery_version() -> tuple[int, int, int]:
 def group_group_mislinks(version: tuple[int, int, int] | None = None) -> bool:
     """Whether this Celery links the step after ``group | group`` to each member (CSF209).
 
-    Measured on real workers by ``test_csf209_matches_what_celery_does`` on every
-    version of the matrix. A Celery newer than the matrix is assumed to behave like the
-    newest tested one.
+    Measured on real workers (Redis and the database backend) by
+    ``test_what_csf209_prevents_a_step_run_once_per_member`` on every version of the
+    matrix: Celery 5.3.6, 5.4.0, 5.5.3, 5.6.3 and 5.7.0 all do. A Celery newer than the
+    matrix is assumed to behave like the newest tested one.
     """
-    version = version or celery_version()
-    return version >= MISLINKS_SINCE
+    return (version or celery_version()) >= MISLINKS_SINCE
 
 
-#: The first Celery release of the matrix whose workers run the step after
-#: ``group | group`` once per member of the second group.
-MISLINKS_SINCE: tuple[int, int, int] = (5, 5, 0)
+def chain_app_from_first_task(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether a chain made without ``app=`` finds its app through a leading chord.
+
+    Before 5.7, ``chain(group, group, ...)`` (a chord first) sends with ``current_app``:
+    the tasks' app only when it is the current one (CSF203 otherwise, as validated).
+    """
+    return (version or celery_version()) >= (5, 7, 0)
+
+
+def redis_group_after_group_completes(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether ``chain(task, group, group)`` ever completes on the Redis result backend.
+
+    Before 5.7 its result never arrives on Redis (the database backend, which polls with
+    ``celery.chord_unlock``, completes it): measured by
+    ``test_group_after_group_gets_the_list_in_each_member`` on every matrix version.
+    """
+    return (version or celery_version()) >= (5, 7, 0)
+
+
+#: The first Celery release that links the step after ``group | group`` to each member
+#: of the second group: every release of the matrix (5.3-5.7) does.
+MISLINKS_SINCE: tuple[int, int, int] = (5, 3, 0)

@@ -25,6 +25,7 @@ from celery import Celery
 from celery.backends.base import DisabledBackend
 from celery.canvas import Signature
 
+from ..celery_internals import group_group_mislinks
 from .encoding import is_plain as _is_plain
 from .encoding import unencodable
 from .params import Params, errback_style, params_of
@@ -182,7 +183,9 @@ class _Walker:
         after_group = False
         for position, (index, step) in enumerate(steps):
             step_path = (*path, "chain", index)
-            if position > 0 and _chord_with_group_body(steps[position - 1][1], self.app):
+            if position > 0 and group_group_mislinks() and _chord_with_group_body(
+                steps[position - 1][1], self.app
+            ):
                 self.report("CSF209", step_path, None)
             is_header = is_group(step) and position < len(steps) - 1
             output = self.visit(step, step_path, incoming)

@@ -18,7 +18,9 @@ from wf_strategies import Tree, build, celery_mislinks, evaluate, tree
 from wf_tasks import CONFIG_ENV, make_app
 
 from celery_safe import workflows
+from celery_safe.celery_internals import group_group_mislinks, redis_group_after_group_completes
 from celery_safe.embedded import embedded_config
+from celery_safe.testing.guarded_worker import keep_current_app
 from celery_safe.testing.worker_process import WorkerProcess
 from celery_safe.workflows import (
     WorkflowError,
@@ -95,30 +97,46 @@ def test_nested_chain_group_chord(tasks: SimpleNamespace) -> None:
     assert _get(canvas.apply_async()) == expected
 
 
-def test_group_after_group_gets_the_list_in_each_member(tasks: SimpleNamespace) -> None:
+def test_group_after_group_gets_the_list_in_each_member(
+    request: pytest.FixtureRequest, tasks: SimpleNamespace
+) -> None:
     canvas = chain(
         tasks.add.s(1, 1),
         group(tasks.inc.s(), tasks.inc.s()),
         group(tasks.tsum.s(), tasks.count.s()),
     )
     assert run_workflow(canvas).result == [6, 2]
-    assert _get(canvas.apply_async()) == [6, 2]
+    result = canvas.apply_async()
+    if "redis" in request.node.callspec.id and not redis_group_after_group_completes():
+        # Celery's bug before 5.7: the result never arrives on Redis.
+        with pytest.raises(CeleryTimeoutError):
+            result.get(timeout=5, interval=0.05)
+        return
+    assert _get(result) == [6, 2]
 
 
 def test_what_csf209_prevents_a_step_run_once_per_member(tasks: SimpleNamespace) -> None:
-    """Celery links the step after ``group | group`` to each member of the second group."""
+    """Celery links the step after ``group | group`` to each member of the second group
+    (on the versions :func:`group_group_mislinks` names: this test measures it)."""
     def steps(t: SimpleNamespace) -> tuple[Any, Any, Any]:
         return group(t.add.s(1, 1), t.add.s(2, 2)), group(t.tsum.s(), t.count.s())
 
-    first, second = steps(tasks)
-    raw = celery_canvas.chain(first, second, celery_canvas.chain(tasks.tsum.s(), tasks.inc.s()))
-    with pytest.raises(WorkflowError, match="CSF209"):
-        chain(*steps(tasks), chain(tasks.tsum.s(), tasks.inc.s()))
-    with pytest.raises(TypeError, match="'int' object is not iterable"):
-        _get(raw.apply_async())  # tsum ran with one member's int: Celery's own bug
-    first, second = steps(tasks)
-    fixed = chain(first, chain(second, chain(tasks.tsum.s(), tasks.inc.s())))
-    assert _get(fixed.apply_async()) == run_workflow(fixed).result == 9
+    with keep_current_app():
+        tasks.app.set_current()  # before 5.7 Celery sends this chain with current_app
+        first, second = steps(tasks)
+        raw = celery_canvas.chain(
+            first, second, celery_canvas.chain(tasks.tsum.s(), tasks.inc.s())
+        )
+        if not group_group_mislinks():
+            assert _get(raw.apply_async()) == 9
+            return
+        with pytest.raises(WorkflowError, match="CSF209"):
+            chain(*steps(tasks), chain(tasks.tsum.s(), tasks.inc.s()))
+        with pytest.raises(TypeError, match="'int' object is not iterable"):
+            _get(raw.apply_async())  # tsum ran with one member's int: Celery's own bug
+        first, second = steps(tasks)
+        fixed = chain(first, chain(second, chain(tasks.tsum.s(), tasks.inc.s())))
+        assert _get(fixed.apply_async()) == run_workflow(fixed).result == 9
 
 
 def test_chord_and_map_reduce(tasks: SimpleNamespace) -> None:
@@ -165,6 +183,8 @@ def test_what_csf204_prevents_a_chord_that_never_finishes(sqlite_tasks: SimpleNa
 def test_random_valid_workflows_on_the_embedded_worker(
     sqlite_tasks: SimpleNamespace, node: Tree
 ) -> None:
-    assume(not celery_mislinks(build(node, sqlite_tasks)))
-    canvas = build(node, sqlite_tasks, kit=workflows)
-    assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result
+    assume(not celery_mislinks(node, sqlite_tasks))
+    with keep_current_app():
+        sqlite_tasks.app.set_current()  # before 5.7 a leading chord sends with current_app
+        canvas = build(node, sqlite_tasks, kit=workflows)
+        assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result

@@ -163,12 +163,27 @@ def leaves(sig: Signature, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, 
     return [(path, sig)]
 
 
-def celery_mislinks(canvas: Signature) -> bool:
-    """Whether Celery itself runs ``canvas`` wrongly (CSF209), whatever its tasks.
+def subtrees(node: Tree) -> list[Tree]:
+    """``node`` and every composite (chain, group, chord) inside it, innermost first."""
+    if node[0] == "task":
+        return []
+    inner = [*node[1], node[2]] if node[0] == "chord" else list(node[1])
+    return [found for child in inner for found in subtrees(child)] + [node]
 
-    Such trees are valid by construction here but not runnable; the property tests
-    skip them, and CSF209 has tests of its own.
+
+def celery_mislinks(node: Tree, t: SimpleNamespace) -> bool:
+    """Whether Celery itself runs some part of ``node`` wrongly (CSF209), whatever its tasks.
+
+    Each composite is checked as Celery builds it on its own: our builders validate every
+    ``chain(...)`` as it is made, and Celery may restructure a nested chain once it is
+    wrapped (``chain(chain(group, group, group), task)`` hides the inner CSF209 shape).
+    Such trees are valid by construction here but not runnable; the property tests skip
+    them, and CSF209 has tests of its own.
     """
     from celery_safe.workflows import validate
 
-    return any(problem.code == "CSF209" for problem in validate(canvas))
+    return any(
+        problem.code == "CSF209"
+        for part in subtrees(node)
+        for problem in validate(build(part, t))
+    )
