@@ -49,7 +49,9 @@ def test_skips_fail_under_ci(
     pytester.makepyfile(
         test_module_skip=SKIPPING, test_skips=SKIPPING_TEST.format(derandomized=derandomized)
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--continue-on-collection-errors")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--continue-on-collection-errors"
+    )
     if ci:
         result.assert_outcomes(passed=1, failed=1, xfailed=1, errors=1)
         result.stdout.fnmatch_lines(["*skipped under CI, where nothing may skip*"])
