@@ -1,6 +1,6 @@
 """Validated workflows on REAL worker processes: the embedded SQLite broker + database
-backend, and Redis (broker on DB 5, results on DB 6). The same canvases run in-process
-with ``run_workflow`` must give the same answers."""
+backend, Redis (broker on DB 5, results on DB 6), and RabbitMQ with Redis results. The
+same canvases run in-process with ``run_workflow`` must give the same answers."""
 
 from __future__ import annotations
 
@@ -49,22 +49,37 @@ def sqlite_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNam
     yield from _worker(embedded_config(tmp_path_factory.mktemp("wf-embedded")))
 
 
-@pytest.fixture(scope="module")
-def redis_tasks(celery_safe_redis_url: str) -> Iterator[SimpleNamespace]:
+def _redis_conf(redis_url: str, broker_url: str | None = None) -> dict[str, Any]:
     import redis
 
     for db in (5, 6):
-        redis.Redis.from_url(f"{celery_safe_redis_url}/{db}").flushdb()
-    conf = {
-        "broker_url": f"{celery_safe_redis_url}/5",
-        "result_backend": f"{celery_safe_redis_url}/6",
+        redis.Redis.from_url(f"{redis_url}/{db}").flushdb()
+    return {
+        "broker_url": broker_url or f"{redis_url}/5",
+        "result_backend": f"{redis_url}/6",
         "broker_connection_retry_on_startup": True,
         "worker_prefetch_multiplier": 1,
     }
+
+
+@pytest.fixture(scope="module")
+def redis_tasks(celery_safe_redis_url: str) -> Iterator[SimpleNamespace]:
+    yield from _worker(_redis_conf(celery_safe_redis_url))
+
+
+@pytest.fixture(scope="module")
+def amqp_tasks(celery_safe_redis_url: str, celery_safe_amqp_url: str) -> Iterator[SimpleNamespace]:
+    """RabbitMQ broker, Redis results: the most common production pair."""
+    conf = _redis_conf(celery_safe_redis_url, celery_safe_amqp_url)
+    make_app(conf).app.control.purge()  # what an earlier run left in the queue
     yield from _worker(conf)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("amqp", marks=[pytest.mark.redis, pytest.mark.amqp]),
+])
 def tasks(request: pytest.FixtureRequest) -> SimpleNamespace:
     fixture: SimpleNamespace = request.getfixturevalue(f"{request.param}_tasks")
     return fixture
@@ -107,7 +122,8 @@ def test_group_after_group_gets_the_list_in_each_member(
     )
     assert run_workflow(canvas).result == [6, 2]
     result = canvas.apply_async()
-    if "redis" in request.node.callspec.id and not redis_group_after_group_completes():
+    on_redis = request.node.callspec.params["tasks"] in ("redis", "amqp")
+    if on_redis and not redis_group_after_group_completes():
         # Celery's bug before 5.7: the result never arrives on Redis.
         with pytest.raises(CeleryTimeoutError):
             result.get(timeout=5, interval=0.05)
