@@ -5,6 +5,8 @@ bundle writes a marker holding its pid, then sleeps), so the kill lands mid-task
 
 - Redis: the whole worker (main process and pool) is SIGKILLed; a new worker starts and
   gets the unacknowledged message back once the visibility timeout has passed.
+- RabbitMQ (Redis results): the same kill; RabbitMQ requeues the unacknowledged message
+  as soon as the dead worker's connection closes, and the new worker gets it.
 - Embedded SQLite: the pool process running the task is SIGKILLed; the worker's main
   process requeues the message (``task_reject_on_worker_lost``). The embedded broker
   gives a whole SIGKILLed worker's messages back after its visibility timeout too
@@ -58,9 +60,15 @@ def _samples(home: RegistryHome) -> tuple[Path, str]:
 
 
 @pytest.mark.redis
-def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path, celery_safe_redis_url: str) -> None:
+@pytest.mark.parametrize("broker", ["redis", pytest.param("amqp", marks=pytest.mark.amqp)])
+def test_whole_worker_killed_mid_task(
+    request: pytest.FixtureRequest, tmp_path: Path, celery_safe_redis_url: str, broker: str
+) -> None:
+    results = f"{celery_safe_redis_url}/{REDIS_DB}"
+    broker_url = request.getfixturevalue("celery_safe_amqp_url") if broker == "amqp" else results
     home = RegistryHome(
-        tmp_path / "home", f"{celery_safe_redis_url}/{REDIS_DB}", REGISTRY_VISIBILITY_TIMEOUT="3"
+        tmp_path / "home", broker_url, REGISTRY_RESULT_BACKEND=results,
+        REGISTRY_VISIBILITY_TIMEOUT="3",
     )
     samples, slow = _samples(home)
     marker = home.home / f"slow-{slow.split('/')[1]}.started"
