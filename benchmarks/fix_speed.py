@@ -1,6 +1,6 @@
 """``celery-safe fix --check`` on the installed celery + kombu sources vs ``ast.parse``.
 
-    .venv/bin/python benchmarks/fix_speed.py
+    .venv/bin/python benchmarks/fix_speed.py [PACKAGE...]   # default: celery kombu
 
 Both sides read the same files in the same run; the ratio is the cost of a fix run
 over the floor of parsing every file once. Target: at most 3x — libcst parses only
@@ -10,11 +10,10 @@ the files the engine's cheap pass reports findings in.
 from __future__ import annotations
 
 import ast
+import importlib
+import sys
 import time
 from pathlib import Path
-
-import celery
-import kombu
 
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
@@ -23,8 +22,8 @@ from celery_safe.lint.fix_cli import fix_paths, python_files
 TARGET = 3.0
 
 
-def main() -> None:
-    roots = [Path(celery.__file__).parent, Path(kombu.__file__).parent]
+def main(packages: list[str]) -> None:
+    roots = [Path(str(importlib.import_module(name).__file__)).parent for name in packages]
     config = Config()
     files = list(python_files(roots, config))
     sources = [f.read_bytes() for f in files]  # warm the page cache for both sides
@@ -49,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or ["celery", "kombu"])
