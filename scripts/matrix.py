@@ -45,12 +45,23 @@ def _stamp(celery: str, kombu: str, python: str) -> str:
 
 
 def _interpreter(python: str | None) -> str:
+    """The interpreter for ``python`` ("3.12"): on PATH, else an installed pyenv version
+    (pyenv's shims answer only for versions it has activated)."""
     if python is None:
         return sys.executable
-    found = shutil.which(f"python{python}")
-    if found is None:
-        raise SystemExit(f"matrix: python{python} is not on PATH")
-    return found
+    candidates = [shutil.which(f"python{python}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += sorted(
+        (str(path) for path in pyenv_root.glob(f"versions/{python}.*/bin/python{python}")),
+        key=lambda path: [int(part) for part in path.split("/versions/")[1].split("/")[0]
+                          .split(".") if part.isdigit()],
+        reverse=True,
+    )
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "pass"], capture_output=True)
+        if probe.returncode == 0:
+            return candidate
+    raise SystemExit(f"matrix: no working python{python} (on PATH or under {pyenv_root})")
 
 
 def ensure_venv(minor: str, python: str | None, root: Path) -> Path:

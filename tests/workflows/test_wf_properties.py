@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from wf_strategies import Tree, build, celery_mislinks, evaluate, leaves, tree
+from wf_strategies import Tree, build, celery_mislinks, evaluate, leaves, list_code, tree
 from wf_tasks import make_app
 
 from celery_safe import workflows
@@ -47,7 +47,7 @@ def test_valid_workflows_validate_clean_and_run(node: Tree) -> None:
 BREAKERS: dict[str, tuple[str, str]] = {
     "none": ("add", "CSF205"),   # add() without its two arguments
     "int": ("const", "CSF201"),  # const(<result>): takes nothing
-    "list": ("const", "CSF202"),  # const(<list of results>)
+    "list": ("const", "CSF202"),  # const(<list of results>); CSF201 after a chord
 }
 
 
@@ -58,6 +58,8 @@ def test_one_bad_step_is_reported_at_its_position(node: Tree, data: Any) -> None
     canvas = build(node, T, tag=True)
     path, leaf = data.draw(st.sampled_from(leaves(canvas)))
     replacement, code = BREAKERS[leaf.options["wf_given"]]
+    if code == "CSF202":
+        code = list_code(canvas, path)
     task = getattr(T, replacement)
     leaf.update(task=task.name, args=(), kwargs={}, immutable=False)
     leaf._type = task
@@ -89,6 +91,26 @@ def test_the_filter_sees_a_mislink_inside_a_nested_chain() -> None:
     assert celery_mislinks(NESTED_MISLINK, T)
     with pytest.raises(WorkflowError, match="CSF209"):
         build(NESTED_MISLINK, T, kit=workflows)
+
+
+#: A step after a chord whose body ends in a group: it gets a list, as a parent result.
+AFTER_CHORD_OF_GROUP: Tree = ("chain", [
+    ("group", [_leaf("add", 0, 0), ("chain", [_leaf("add", 0, 0), _leaf("inc")])]),
+    ("chain", [_leaf("tsum"), ("group", [_leaf("inc"), _leaf("inc"), _leaf("inc")])]),
+    ("chain", [_leaf("tsum"), _leaf("inc")]),
+])
+
+
+def test_a_list_after_a_chord_is_a_parent_result() -> None:
+    canvas = build(AFTER_CHORD_OF_GROUP, T, tag=True)
+    path, leaf = leaves(canvas)[-2]
+    assert (path, leaf.options["wf_given"]) == (("chain", 1), "list")
+    assert list_code(canvas, path) == "CSF201"
+    leaf.update(task=T.const.name, args=(), kwargs={}, immutable=False)
+    leaf._type = T.const
+    assert [(p.code, p.path) for p in validate(canvas)] == [("CSF201", path)]
+    first_body_step = leaves(canvas)[3][0]
+    assert list_code(canvas, first_body_step) == "CSF202"
 
 
 def test_strategy_draws_every_shape() -> None:

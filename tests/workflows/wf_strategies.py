@@ -163,6 +163,38 @@ def leaves(sig: Signature, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, 
     return [(path, sig)]
 
 
+def list_code(canvas: Signature, path: tuple[Any, ...]) -> str:
+    """The code for a step at ``path`` that cannot take the list it receives.
+
+    Header results handed to a chord body (or to the step Celery makes one of, after a
+    group) are CSF202. A step after a *chord* whose body ends in a group gets that
+    chord's result, a list too, as a plain parent result: CSF201.
+    """
+    while True:  # what a group member, a header member or a chain's first step receives
+        if path[-2:-1] == ("group",) or path[-3:-1] == ("chord", "header"):
+            path = path[:-3] if path[-3:-1] == ("chord", "header") else path[:-2]
+        elif path[-2:] == ("chain", 0):
+            path = path[:-2]
+        else:
+            break
+    if path[-2:-1] == ("chain",):
+        previous = _at(canvas, path[:-2]).tasks[path[-1] - 1]
+        return "CSF201" if isinstance(previous, celery_canvas._chord) else "CSF202"
+    return "CSF202"
+
+
+def _at(canvas: Signature, path: tuple[Any, ...]) -> Signature:
+    """The part of a built canvas at ``path`` (as :func:`leaves` names positions)."""
+    while path:
+        if path[0] == "chord" and path[1] == "body":
+            canvas, path = canvas.body, path[2:]
+        elif path[0] == "chord":
+            canvas, path = canvas.tasks[path[2]], path[3:]
+        else:
+            canvas, path = canvas.tasks[path[1]], path[2:]
+    return canvas
+
+
 def subtrees(node: Tree) -> list[Tree]:
     """``node`` and every composite (chain, group, chord) inside it, innermost first."""
     if node[0] == "task":
