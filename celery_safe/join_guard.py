@@ -88,7 +88,7 @@ def guard(app: Celery) -> Celery:
         celery_safe.guard(app)
 
     Calling it again is harmless. On a Celery that moved a name the guard relies on, it
-    raises :class:`celery_safe.celery_internals.CeleryInternalsError` naming it, rather
+    raises :class:`celery_safe.CeleryInternalsError` naming it, rather
     than guard nothing.
     """
     if not isinstance(app, Celery):

@@ -10,7 +10,7 @@ from celery import result as celery_result
 
 import celery_safe
 from celery_safe import celery_internals, join_guard
-from celery_safe.celery_internals import INTERNALS, CeleryInternalsError, Internal
+from celery_safe.celery_internals import INTERNALS, Internal
 
 
 @pytest.mark.parametrize("internal", INTERNALS, ids=lambda item: item.label)
@@ -45,7 +45,8 @@ def test_guard_fails_loudly_when_celery_moved_what_it_needs(
     monkeypatch.delattr(_state, "_task_stack")
     monkeypatch.setattr(join_guard, "_installed", False)
     app = Celery("moved", set_as_current=False)
-    with pytest.raises(CeleryInternalsError, match=r"celery\._state\._task_stack") as caught:
+    moved = r"celery\._state\._task_stack"
+    with pytest.raises(celery_safe.CeleryInternalsError, match=moved) as caught:
         celery_safe.guard(app)
     assert "guard: the per-thread stack of running tasks" in str(caught.value)
     assert not celery_safe.is_guarded(app)
