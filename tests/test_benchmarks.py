@@ -29,7 +29,7 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "lint_speed.py": (["--runs", "1", "--packages", "vine"], [
         "corpus: vine", "(a) flake8  CPU", "plugin run() alone", "(b) read + ast.parse",
     ]),
-    "fix_speed.py": (["vine"], ["files: ", "celery-safe fix --check:", "ratio: "]),
+    "fix_speed.py": (["--runs", "1", "vine"], ["files: ", "celery-safe fix --check:", "ratio: "]),
     "lint_corpus.py": (["vine"], ["vine: ", "0 internal error(s)"]),
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",
