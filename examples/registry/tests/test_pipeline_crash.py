@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,8 @@ from registry.samples import generate_sample_collections
 pytestmark = pytest.mark.worker
 
 REDIS_DB = 8
+#: Seconds between the slow enhancement starting and the kill (see the whole-worker test).
+LAUNCH_ACK_GRACE = 2.0
 COLLECTIONS, BUNDLES = 2, 3
 
 
@@ -46,7 +49,7 @@ def _assert_complete_exactly_once(home: RegistryHome, summary: dict[str, object]
     assert len(rows) == expected  # nothing lost, no duplicate rows
     assert {status for _, _, status in rows.values()} == {"completed"}
     assert logs == {bundle_id: 1 for bundle_id, _, _ in rows.values()}  # nothing doubled
-    assert summary["enhanced"] == expected
+    assert summary["enhanced"] == expected, summary
 
 
 def _samples(home: RegistryHome) -> tuple[Path, str]:
@@ -76,6 +79,10 @@ def test_whole_worker_killed_mid_task(
     client = home.client(samples, timeout=60)
     try:
         wait_for_file(marker, 30, "the slow enhancement never started")
+        # Let the worker acknowledge ``launch_enhancements`` first (the slow task sleeps
+        # 60 s, so the kill still lands mid-task): redelivered, it would send a second
+        # chord over the bundles still pending, whose smaller summary can win the run.
+        time.sleep(LAUNCH_ACK_GRACE)
         doomed.kill()
         with home.session() as session:
             assert bundle_rows(session)[slow][2] == "pending"  # the kill landed mid-task
