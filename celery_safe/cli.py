@@ -44,7 +44,9 @@ def explain_main(argv: Sequence[str]) -> int:
         return 2
     print(f"# {entry.code} {entry.name}\n")
     print(f"Message: {entry.message}\nFix: {entry.fix}\n")
-    print(entry.docs, end="")
+    from .lint.docs import render_page
+
+    print(render_page(entry.code), end="")
     return 0
 
 

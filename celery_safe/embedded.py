@@ -7,9 +7,10 @@ Kombu's SQLAlchemy transport polls its queue table every second, forwards every
 ``broker_transport_options`` key to ``create_engine`` (so ``polling_interval`` there
 is a ``TypeError``), never deletes an acknowledged message, and puts an unacknowledged
 one back only on a clean shutdown (a SIGKILLed worker loses it). :class:`SQLiteTransport`
-takes ``polling_interval`` (0.05 s by default) and ``visibility_timeout`` (3600 s by
-default) out of the engine options, waits on locks instead of failing, turns on WAL so
-worker processes and producers do not block each other's reads, and keeps its messages
+takes ``polling_interval`` (0.05 s by default) and ``visibility_timeout`` (60 s by
+default, renewed while the consumer lives) out of the engine options, waits on locks
+instead of failing, turns on WAL so worker processes and producers do not block each
+other's reads, and keeps its messages
 with :class:`celery_safe.embedded_queue.MessageStore`: deleted on ack, requeued in
 place on reject or shutdown, and given back to another consumer once delivered longer
 than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
@@ -17,6 +18,7 @@ than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -37,6 +39,7 @@ from sqlalchemy.exc import OperationalError
 
 from celery_safe.embedded_queue import (
     DEFAULT_VISIBILITY_TIMEOUT,
+    BrokerFileGone,
     Claim,
     MessageStore,
     is_lock_error,
@@ -45,11 +48,14 @@ from celery_safe.embedded_queue import (
 __all__ = [
     "DEFAULT_POLLING_INTERVAL",
     "DEFAULT_VISIBILITY_TIMEOUT",
+    "BrokerFileGone",
     "SQLiteBackend",
     "SQLiteTransport",
     "configure",
     "embedded_config",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_POLLING_INTERVAL = 0.05
 #: Seconds SQLite waits for a lock held by another process before giving up.
@@ -124,6 +130,38 @@ class ClaimQoS(virtual.QoS):
         return errors
 
 
+class _LeaseKeeper(threading.Thread):
+    """Renews the visibility of every message its channel holds unacknowledged, every
+    quarter of the visibility timeout: a running task, a prefetched message, an ETA one.
+
+    A thread of its own, not the consumer loop: with the solo pool the loop is blocked
+    while a task runs. It dies with its process, and the leases then lapse: a SIGKILLed
+    worker's messages go to another after ``visibility_timeout``, while a live worker
+    keeps a task however long it runs.
+    """
+
+    def __init__(self, channel: SQLiteChannel) -> None:
+        super().__init__(name="celery-safe-embedded-leases", daemon=True)
+        self.channel = channel
+        self.interval = channel.store.visibility_timeout / 4
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            delivered = list(self.channel.qos._delivered)  # copied at once, under the GIL
+            claims = [c for tag in delivered if (c := Claim.from_tag(tag)) is not None]
+            try:
+                self.channel.store.renew(claims)
+            except BrokerFileGone:
+                return  # the consumer stops on the same error
+            except Exception:  # a missed renewal is retried; it only matters if all miss
+                logger.warning("could not renew %d message lease(s)", len(claims),
+                               exc_info=True)
+
+
 class SQLiteChannel(kombu_sqla.Channel):
     """Kombu's SQLAlchemy channel, with engine options that SQLite can take and messages
     kept by a :class:`MessageStore`.
@@ -138,6 +176,7 @@ class SQLiteChannel(kombu_sqla.Channel):
 
     QoS = ClaimQoS
     _store: MessageStore | None = None
+    _leases: _LeaseKeeper | None = None
 
     @property
     def store(self) -> MessageStore:
@@ -167,6 +206,9 @@ class SQLiteChannel(kombu_sqla.Channel):
             raise
         if claimed is None:
             raise Empty()
+        if self._leases is None or not self._leases.is_alive():
+            self._leases = _LeaseKeeper(self)
+            self._leases.start()
         claim, text = claimed
         payload = loads(text)
         if isinstance(payload.get("properties"), dict):  # every message kombu publishes
@@ -185,6 +227,11 @@ class SQLiteChannel(kombu_sqla.Channel):
             super()._restore(message)  # type: ignore[no-untyped-call]
         else:
             self.store.requeue(claim)
+
+    def close(self) -> None:
+        if self._leases is not None:
+            self._leases.stop()
+        super().close()  # type: ignore[no-untyped-call]
 
     def _engine_from_config(self) -> Engine:
         client = self.connection.client
@@ -303,9 +350,10 @@ def embedded_config(
 ) -> dict[str, Any]:
     """Celery settings for a broker and a result backend in SQLite files under ``directory``.
 
-    A message delivered and not acknowledged within ``visibility_timeout`` seconds goes
-    to another consumer: keep it above the longest task (with ``task_acks_late``) and
-    the longest ``countdown``/``eta`` (a worker holds such a message until it runs).
+    Tasks are acknowledged after they run (``task_acks_late``) and given back when the
+    pool process running them dies (``task_reject_on_worker_lost``); see
+    :func:`configure` for the trade-off. A live worker renews the lease of every message
+    it holds; a message whose worker died goes to another after ``visibility_timeout``.
     """
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -323,6 +371,9 @@ def embedded_config(
         # retries every ``result_chord_retry_interval`` (1 s by default).
         "result_chord_retry_interval": max(polling_interval * 2, 0.05),
         "worker_prefetch_multiplier": 1,
+        # At least once: a SIGKILLed or OOM-killed worker loses no task (see configure).
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
     }
 
 
@@ -333,7 +384,20 @@ def configure(
     polling_interval: float = DEFAULT_POLLING_INTERVAL,
     visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
 ) -> Celery:
-    """Point ``app`` at the embedded SQLite broker and result backend; returns ``app``."""
+    """Point ``app`` at the embedded SQLite broker and result backend; returns ``app``.
+
+    The embedded default delivers **at least once**: tasks are acknowledged after they
+    run and requeued when their pool process dies, and a SIGKILLed worker's messages (the
+    one running, the prefetched ones) go to another worker ``visibility_timeout`` seconds
+    (60 by default) after its last lease renewal. No task is lost to a crash; the price is
+    that a task whose worker dies after its work but before the ack runs again, so tasks
+    must be idempotent, and a task that kills its pool process every time (a segfault,
+    the OOM killer) is redelivered every time. For at most once instead, set
+    ``app.conf.task_acks_late = False`` after this call. Deleting or replacing the broker
+    file while processes use it loses its messages: each process detects it at its next
+    broker operation, a worker stops with :class:`BrokerFileGone`, and a producer's next
+    send raises it once.
+    """
     app.conf.update(embedded_config(
         directory, polling_interval=polling_interval, visibility_timeout=visibility_timeout
     ))

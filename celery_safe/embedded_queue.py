@@ -14,6 +14,12 @@ deletes it, and puts an unacknowledged one back only on a clean shutdown. Here:
   ``visibility_timeout / 4`` s, capped at 10 s) makes visible again every message
   delivered longer than ``visibility_timeout`` ago: a consumer that died without a
   clean shutdown loses nothing, its messages go to another consumer (at least once).
+- :meth:`MessageStore.renew` restarts that clock for deliveries a live consumer still
+  holds (``celery_safe.embedded`` renews every quarter of the timeout), so a long task
+  is never handed to a second worker while its own is alive.
+- Every operation first checks that the file at the database's path is still the one
+  opened (``st_dev``/``st_ino``): a deleted or replaced file raises
+  :class:`BrokerFileGone` instead of feeding an unlinked file nobody else reads.
 
 Every operation is one short transaction on a pooled connection of its own, taken
 with SQLite's write lock first (``BEGIN IMMEDIATE``), never across a ``fork`` (a child
@@ -29,6 +35,7 @@ record and are left alone: whether they were acknowledged is unknown.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -45,6 +52,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -54,10 +62,27 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-__all__ = ["DEFAULT_VISIBILITY_TIMEOUT", "Claim", "MessageStore"]
+__all__ = ["DEFAULT_VISIBILITY_TIMEOUT", "BrokerFileGone", "Claim", "MessageStore"]
 
-#: Seconds a delivered, unacknowledged message stays hidden (Redis's default too).
-DEFAULT_VISIBILITY_TIMEOUT = 3600.0
+logger = logging.getLogger(__name__)
+
+
+class BrokerFileGone(RuntimeError):
+    """The broker's SQLite file was deleted or replaced while this process used it.
+
+    Its connections still reach the old file, which nobody else sees any more: carrying
+    on would send messages no worker reads (and read messages nobody sends). A worker
+    stops with this error; a producer gets it once, then sends to the file now at the
+    path (creating it when missing).
+    """
+
+
+#: Seconds a delivered, unacknowledged message stays hidden once its consumer stops
+#: renewing the lease (:meth:`MessageStore.renew`, every quarter of this). A live
+#: consumer keeps what it holds however long its tasks run, so this only bounds how
+#: long work of a crashed worker waits: above a renewal's worst delay (a quarter of
+#: it, plus a 30 s lock wait), far below Redis's 3600 s, which has no renewal.
+DEFAULT_VISIBILITY_TIMEOUT = 60.0
 #: Attempts for an ack or a requeue that meets a locked database.
 WRITE_ATTEMPTS = 3
 
@@ -129,6 +154,9 @@ class MessageStore:
         self._queue_ids: dict[str, int] = {}
         self._next_sweep = 0.0
         self._local = threading.local()
+        self.path = _database_path(engine)
+        self._identity = _identity(self.path)
+        self._gone: str | None = None  # why the file we opened is no longer at its path
 
     def _create_deliveries(self) -> None:
         try:
@@ -136,12 +164,52 @@ class MessageStore:
         except SQLAlchemyError:  # another process created it between check and create
             self.deliveries.create(self.engine, checkfirst=True)
 
+    def _check_file(self, *, adopt: bool = False) -> None:
+        """Raise :class:`BrokerFileGone` if the file at the path is not the one opened.
+
+        Checked before every operation: one ``stat``, a few microseconds next to a
+        transaction. Our pooled connections keep the opened file alive, so its inode
+        cannot be reused meanwhile.
+        Only ``put`` (``adopt``) moves to the file now at the path: a claim, ack or
+        requeue of the old file must never touch the new one (message ids restart there).
+        """
+        if self.path is None:
+            return
+        if self._gone is None:
+            now = _identity(self.path)
+            if now != self._identity:
+                self._gone = (
+                    f"the broker file {self.path} was deleted or replaced while in use "
+                    f"(inode {self._identity[1] if self._identity else '?'}, now "
+                    f"{now[1] if now else 'missing'}): the messages it held are lost, and "
+                    "this process stops using it; restart workers to read the new file"
+                )
+                logger.error("%s", self._gone)
+                self.engine.dispose()  # stop keeping the old file (and its WAL) open
+                raise BrokerFileGone(self._gone)
+        if self._gone is not None:
+            if not adopt:
+                raise BrokerFileGone(self._gone)
+            self._adopt()
+
+    def _adopt(self) -> None:
+        """Use the file now at the path (a producer's next send after BrokerFileGone)."""
+        self.engine.dispose()
+        self.queues.metadata.create_all(self.engine)
+        self.messages.metadata.create_all(self.engine)
+        self._create_deliveries()
+        self._queue_ids.clear()
+        self._identity = _identity(self.path)
+        self._gone = None
+        logger.warning("now using the new broker file %s", self.path)
+
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, *, adopt: bool = False) -> Iterator[Connection]:
         """One transaction holding the write lock; writes the thread asks for meanwhile
         (from a signal handler) run right after it ends."""
         if getattr(self._local, "deferred", None) is not None:
             raise RuntimeError("MessageStore transactions do not nest")
+        self._check_file(adopt=adopt)
         self._local.deferred = []
         try:
             with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
@@ -170,10 +238,12 @@ class MessageStore:
                 if attempt == WRITE_ATTEMPTS or not is_lock_error(exc):
                     raise
 
-    def queue_id(self, name: str) -> int:
+    def queue_id(self, name: str, *, adopt: bool = False) -> int:
         """The id of queue ``name``'s row, created when missing."""
+        if adopt:
+            self._check_file(adopt=True)
         if name not in self._queue_ids:
-            with self._transaction() as conn:
+            with self._transaction(adopt=adopt) as conn:
                 query = select(self.queues.c.id).where(self.queues.c.name == name)
                 found = conn.execute(query).scalar()
                 if found is None:
@@ -183,8 +253,8 @@ class MessageStore:
         return self._queue_ids[name]
 
     def put(self, queue: str, payload: str) -> None:
-        queue_id = self.queue_id(queue)
-        with self._transaction() as conn:
+        queue_id = self.queue_id(queue, adopt=True)
+        with self._transaction(adopt=True) as conn:
             conn.execute(insert(self.messages).values(queue_id=queue_id, payload=payload))
 
     def claim(self, queue: str) -> tuple[Claim, str] | None:
@@ -245,6 +315,26 @@ class MessageStore:
 
         self._write(give_back)
 
+    def renew(self, claims: list[Claim]) -> None:
+        """Restart the visibility clock of these deliveries (still the latest ones): the
+        consumer holding them is alive."""
+        if not claims:
+            return
+        m = self.messages.c
+        d = self.deliveries.c
+
+        def touch(conn: Connection) -> None:
+            now = self.clock()
+            for claim in claims:
+                latest = exists().where(m.id == claim.message_id, m.version == claim.version)
+                conn.execute(
+                    update(self.deliveries)
+                    .where(d.message_id == claim.message_id, latest)
+                    .values(delivered_at=now)
+                )
+
+        self._write(touch)
+
     def release_expired(self) -> int:
         """Make visible every message delivered over ``visibility_timeout`` ago; how many."""
         with self._transaction() as conn:
@@ -266,6 +356,7 @@ class MessageStore:
         """How many messages of ``queue`` wait for a consumer."""
         queue_id = self.queue_id(queue)
         m = self.messages.c
+        self._check_file()
         with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
             count: Any = conn.execute(
                 select(func.count()).where(m.queue_id == queue_id, m.visible == true())
@@ -284,3 +375,24 @@ class MessageStore:
             conn.execute(delete(self.deliveries).where(self.deliveries.c.message_id.in_(of_queue)))
             conn.execute(delete(self.messages).where(m.queue_id == queue_id))
         return int(waiting or 0)
+
+
+def _database_path(engine: Engine) -> str | None:
+    """The SQLite file behind ``engine``, or ``None`` (another database, or in memory)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename: not worth parsing for a check
+    return os.path.abspath(database)
+
+
+def _identity(path: str | None) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of ``path``, or ``None`` when it is missing."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino

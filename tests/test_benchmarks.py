@@ -31,14 +31,22 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     ]),
     "fix_speed.py": (["--runs", "1", "vine"], ["files: ", "celery-safe fix --check:", "ratio: "]),
     "lint_corpus.py": (["vine"], ["vine: ", "0 internal error(s)"]),
+    "registry_hostile.py": ([], ["10,000 entries", "billion laughs", "/health p50"]),
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",
     ]),
 }
 
 
+#: script -> the test that runs it end to end on data of its own.
+RUN_ELSEWHERE = {"lint_precision.py": "tests/lint/test_corpus_benchmark.py"}
+
+
 def test_every_benchmark_has_a_smoke_run() -> None:
-    assert sorted(SMOKE) == sorted(path.name for path in BENCHMARKS.glob("*.py"))
+    scripts = sorted(path.name for path in BENCHMARKS.glob("*.py"))
+    assert sorted([*SMOKE, *RUN_ELSEWHERE]) == scripts
+    for script, test in RUN_ELSEWHERE.items():
+        assert script in (BENCHMARKS.parent / test).read_text()
 
 
 @pytest.mark.parametrize("script", sorted(SMOKE))

@@ -10,6 +10,7 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
@@ -41,6 +42,8 @@ class ModuleAnalysis:
     globals: dict[str, Value] = field(default_factory=dict)
     facts: dict[tuple[int, bool], FunctionFacts] = field(default_factory=dict)
     _running: set[tuple[int, bool]] = field(default_factory=set)
+    #: the canvases the module builds, outermost only (filled by the canvas rules)
+    canvases: list[Any] | None = None
 
     @classmethod
     def of(
@@ -130,8 +133,9 @@ class ModuleAnalysis:
         seen = seen | {id(info)}
         if param is None:
             for join in facts.joins:
-                if not join.allowed:
-                    return (info,), join
+                # a helper's allow_join_result() block hides the join from Celery's own
+                # check, not the deadlock: a task reaching it still waits on a worker
+                return (info,), join
         elif param in facts.param_joins:
             return (info,), facts.param_joins[param]
         for call in facts.calls:

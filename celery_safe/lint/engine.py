@@ -111,8 +111,11 @@ def _run(
     config: Config,
     tasks_elsewhere: TaskLookup | None,
 ) -> list[Finding]:
-    index = build_index(tree, config.task_decorators)
+    index = build_index(
+        tree, config.task_decorators, getattr(tasks_elsewhere, "makes_tasks", None)
+    )
     index.external = tasks_elsewhere
+    index.lines = source.splitlines() if source is not None else None
     words = wake_words(config, tasks_elsewhere is not None)
     defines_tasks = any(True for _ in index.tasks)
     if source is not None and not defines_tasks and not any(word in source for word in words):

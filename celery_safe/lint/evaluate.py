@@ -1,8 +1,8 @@
 """What an expression evaluates to, as far as Celery results, canvases and tasks go.
 
-``Evaluator.value(node)`` is pure: it reads the environment of the enclosing
-:class:`~.flow.FunctionFlow` and never records anything, so it may be asked twice
-about the same node. Canvas expressions come back with their shape
+``Evaluator.value(node)`` is pure: it reads the environment the walk of the function
+(:class:`~.flow.FunctionFlow`) keeps and never records anything, so it may be asked
+twice about the same node. Canvas expressions come back with their shape
 (:mod:`~.canvas`) so the canvas rules can count what each link receives.
 """
 
@@ -13,7 +13,10 @@ import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from .canvas import Chain, Chord, Group, Sig
+from ..canvas import Chord, Group, Node, Step
+from ..canvas.compose import chord_header, fold_chain, group_of, pipe
+from ..canvas.text import SourceText
+from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
 from .index import FunctionInfo, ModuleIndex
@@ -23,10 +26,10 @@ __all__ = [
     "RESULT_CLASSES",
     "Env",
     "Evaluator",
-    "count_args",
     "is_true",
     "keyword_arg",
     "keyword_names",
+    "signatures",
 ]
 
 Env = dict[str, Value]
@@ -60,10 +63,6 @@ CONTAINER_SAME = frozenset({"values", "items", "copy"})
 CONTAINERS = frozenset(
     {"list", "tuple", "set", "sorted", "reversed", "enumerate", "zip", "iter", "frozenset"}
 )
-
-
-def count_args(args: Sequence[ast.expr]) -> int | None:
-    return None if any(isinstance(a, ast.Starred) for a in args) else len(args)
 
 
 def keyword_names(
@@ -106,9 +105,6 @@ class Evaluator:
         self.env: Env = {}
         self.comprehension_values: dict[int, Value | None] = {}
 
-    def check_canvas(self, value: Value | None, prepended: int = 0) -> None:
-        """Hook: a complete canvas was built (``chord(h)(body)``); the flow checks it."""
-
     # -- name binding -------------------------------------------------------------
     def lookup(self, name: str) -> Value | None:
         value = self.env.get(name)
@@ -149,16 +145,30 @@ class Evaluator:
             and self.info.class_name is not None
         ):
             return self.index.methods.get(self.info.class_name, {}).get(func.attr)
+        if isinstance(func, ast.Attribute):
+            return self.method_of(func)
         return None
+
+    def method_of(self, func: ast.Attribute) -> FunctionInfo | None:
+        """``Poller().wait`` / ``poller.wait``: a method of a project class's object."""
+        base = self.value(func.value)
+        if base is None or base.kind != "instance":
+            return None
+        if not base.qualified:
+            return self.index.methods.get(base.callee, {}).get(func.attr)
+        lookup = getattr(self.index.external, "class_method", None)
+        found: FunctionInfo | None = lookup(base.qualified, func.attr) if lookup else None
+        return found
 
     # -- values -----------------------------------------------------------------------
     def value(self, node: ast.expr | None) -> Value | None:
         """What ``node`` evaluates to, as far as Celery results are concerned."""
         if isinstance(node, ast.Name):
             found = self.lookup(node.id)
-            if found is not None and isinstance(found.canvas, Sig):
-                # report a signature where it is used, not where it was built
-                return replace(found, canvas=replace(found.canvas, node=node))
+            if found is not None and isinstance(found.canvas, Step) and not found.canvas.immutable:
+                # report a signature where it is used, not where it was built (an
+                # immutable one's problems are its own arguments: reported where written)
+                return replace(found, canvas=replace(found.canvas, origin=node))
             return found
         if isinstance(node, ast.Call):
             return self.call_value(node)
@@ -198,6 +208,9 @@ class Evaluator:
         for item in items:
             if item is not None and item.kind in ("result", "results"):
                 return item.collection()
+        if items and all(item is not None and item.kind == "canvas" for item in items):
+            # a list of signatures: what a group or a chord header is made of
+            return signatures([item.canvas for item in items if item is not None], exact=True)
         return None
 
     def passes_function(self, node: ast.Call) -> bool:
@@ -209,7 +222,10 @@ class Evaluator:
             return True
         if isinstance(first, ast.Name) and first.id not in self.env:
             return first.id in BUILTIN_FUNCTIONS or self.resolve_helper(first) is not None
-        return False
+        if isinstance(first, ast.Attribute) and self.resolve_helper(first) is not None:
+            return True  # ``pool.apply_async(self.compute, (record,))``: a method
+        # Celery's second positional argument is the kwargs dict, never a tuple
+        return len(node.args) > 1 and isinstance(node.args[1], (ast.Tuple, ast.List))
 
     def attribute_value(self, node: ast.Attribute) -> Value | None:
         qualified = self.imports.qualify(node)
@@ -244,9 +260,20 @@ class Evaluator:
         func = node.func
         if isinstance(func, ast.Attribute):
             return self.method_value(node, func)
+        if (
+            isinstance(func, ast.Name)
+            and func.id in self.index.classes
+            and func.id not in self.env
+            and self.index.resolve_local(self.info, func.id) is None
+        ):
+            return Value("instance", callee=func.id)
         qualified = self.imports.qualify(func)
         if qualified is not None:
-            return self.factory_value(node, qualified) or self.helper_returns(func)
+            return (
+                self.factory_value(node, qualified)
+                or self.helper_returns(func)
+                or self.imported_instance(func, qualified)
+            )
         if isinstance(func, ast.Name):
             if func.id in CONTAINERS and node.args and func.id not in self.env:
                 inner = self.value(node.args[0])
@@ -259,14 +286,25 @@ class Evaluator:
             return self.apply_value(node, called)
         return self.helper_returns(func)
 
+    def imported_instance(self, func: ast.expr, qualified: str) -> Value | None:
+        """``Poller()`` where ``Poller`` is a class of another project module."""
+        if not self.follow_imports or not isinstance(func, ast.Name):
+            return None
+        if qualified.partition(".")[0] in FOREIGN_ROOTS or self.imports.is_foreign(func):
+            return None
+        return Value("instance", callee=func.id, qualified=qualified)
+
     def helper_returns(self, func: ast.expr) -> Value | None:
-        """What a call to a helper returns, when the helper returns a Celery result."""
+        """What a call to a helper returns: a Celery result, or a canvas built in this
+        module (its steps are reported where they are written, so only here)."""
         callee = self.resolve_helper(func)
         if callee is None or callee.task is not None:
             return None
         summary = self.summary(callee)
         returned = summary.returns if summary is not None else None
         owner = callee.module
+        if returned is None and summary is not None and owner is self.index:
+            returned = summary.returns_canvas
         if returned is not None and owner is not None and owner is not self.index:
             returned = replace(returned, origin_path=returned.origin_path or owner.path)
         return returned
@@ -275,12 +313,33 @@ class Evaluator:
         if called.kind == "result_class":
             return Value("result", node, called.callee, called.callee)
         if called.kind == "canvas":
-            canvas = called.canvas
-            if isinstance(canvas, Chord) and canvas.body is None and node.args:
-                body = self.value(node.args[0])
-                if body is not None and body.kind == "canvas":
-                    self.check_canvas(replace(called, canvas=Chord(canvas.header, body.canvas)))
             return Value("result", node, "__call__", ast.unparse(node.func))
+        if called.kind == "task":
+            task = called.task
+            if task is None and called.qualified and self.follow_imports:
+                task = self.index.imported_task(called.qualified)
+            return self.dispatched(node, task) if task is not None else None
+        return None
+
+    def dispatched(self, node: ast.Call, info: FunctionInfo) -> Value | None:
+        """Calling ``info`` through a project decorator whose wrapper sends it
+        (``return func.apply_async(args, kwargs)``): the call gives a Celery result."""
+        owner = info.module or self.index
+        for decorator in info.node.decorator_list:
+            if not isinstance(decorator, (ast.Name, ast.Attribute)):
+                continue
+            factory = None
+            if isinstance(decorator, ast.Name):
+                factory = owner.resolve_local(info.parent, decorator.id)
+            if factory is None:
+                qualified = owner.imports_for(info.parent).qualify(decorator)
+                factory = owner.imported(qualified) if qualified else None
+            if factory is None or factory.task is not None:
+                continue
+            wrapper = _returned_def(factory)
+            summary = self.summary(wrapper) if wrapper is not None else None
+            if summary is not None and summary.returns is not None:
+                return Value("result", node, summary.returns.method, ast.unparse(node.func))
         return None
 
     def factory_value(self, node: ast.Call, qualified: str) -> Value | None:
@@ -304,6 +363,10 @@ class Evaluator:
         base = self.value(receiver)
         if base is not None and base.kind == "foreign":
             return None
+        if base is not None and base.kind == "instance":
+            # a project object: its own methods are followed; anything else about it
+            # is as unknown as any other object's
+            return self.helper_returns(func)
         kind = base.kind if base is not None else None
         if attr in ("delay", "apply_async"):
             if kind in (None, "param") and attr == "apply_async" and self.passes_function(node):
@@ -314,6 +377,9 @@ class Evaluator:
         if attr == "apply":
             if kind in ("task", "canvas"):
                 return Value("result", node, attr, ast.unparse(receiver))
+            if kind in (None, "param"):
+                # an EagerResult (or not Celery at all): joining it waits for no worker
+                return Value("eager", node, attr, ast.unparse(receiver))
             return None
         if attr == "send_task" and kind in (None, "task"):
             label = node.args[0] if node.args else None
@@ -333,12 +399,8 @@ class Evaluator:
             return Value("canvas", canvas=self.signature(node, func, base))
         if kind == "canvas" and base is not None:
             if attr in CANVAS_METHODS:
-                if (
-                    attr == "set"
-                    and is_true(keyword_arg(node, "immutable"))
-                    and isinstance(base.canvas, Sig)
-                ):
-                    return replace(base, canvas=replace(base.canvas, immutable=True))
+                if attr == "set" and isinstance(base.canvas, Step):
+                    return replace(base, canvas=_set_options(base.canvas, node))
                 return base
             return None
         if kind == "results" and base is not None:
@@ -349,79 +411,114 @@ class Evaluator:
         return self.helper_returns(func)  # self.method(...), utils.helper(...)
 
     # -- canvas shapes ------------------------------------------------------------
-    def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Sig:
+    def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Step:
         task = base.task if base is not None else None
         if task is None and base is not None and base.qualified:
             task = self.index.imported_task(base.qualified)  # another module's task
-        label = ast.unparse(node)
+        name = ast.unparse(func.value).rpartition(".")[2]
         if func.attr in ("signature", "subtask"):
             args_node = node.args[0] if node.args else keyword_arg(node, "args")
             kwargs_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "kwargs")
-            nargs = (
-                count_args(args_node.elts)
-                if isinstance(args_node, (ast.Tuple, ast.List))
-                else (0 if args_node is None else None)
-            )
-            if kwargs_node is None:
-                kwargs: frozenset[str] | None = frozenset()
-            elif isinstance(kwargs_node, ast.Dict) and all(
+            args: tuple[SourceText, ...] | None = ()
+            if isinstance(args_node, (ast.Tuple, ast.List)):
+                args = source_args(args_node.elts)[0]
+            elif args_node is not None:
+                args = None
+            kwargs: dict[str, SourceText] | None = {}
+            if isinstance(kwargs_node, ast.Dict) and all(
                 isinstance(k, ast.Constant) and isinstance(k.value, str) for k in kwargs_node.keys
             ):
-                kwargs = frozenset(
-                    str(k.value) for k in kwargs_node.keys if isinstance(k, ast.Constant)
-                )
-            else:
+                kwargs = {
+                    str(k.value): SourceText(ast.unparse(v))
+                    for k, v in zip(kwargs_node.keys, kwargs_node.values, strict=True)
+                    if isinstance(k, ast.Constant)
+                }
+            elif kwargs_node is not None:
                 kwargs = None
-            immutable = is_true(keyword_arg(node, "immutable"))
-            return Sig(node, label, task, nargs, kwargs, immutable)
-        return Sig(
-            node,
-            label,
-            task,
-            count_args(node.args),
-            keyword_names(node.keywords),
-            func.attr == "si",
-        )
+            step = make_step(
+                node, name, task, args, kwargs,
+                immutable=is_true(keyword_arg(node, "immutable")),
+            )
+            options = keyword_arg(node, "options")
+            return _set_options(step, options) if isinstance(options, ast.Dict) else step
+        args, kwargs = source_args(node.args, node.keywords)
+        return make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
 
-    def members(self, args: Sequence[ast.expr]) -> tuple[Value | None, ...]:
+    def members(self, args: Sequence[ast.expr]) -> tuple[tuple[Node | None, ...], bool]:
+        """The canvases of a group's or chord's members, and whether their count is exact
+        (a comprehension repeats one member an unknown number of times)."""
         if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
-            return tuple(self.value(e) for e in args[0].elts)
+            return tuple(_shape(self.value(e)) for e in args[0].elts), True
         if len(args) == 1 and isinstance(args[0], (ast.ListComp, ast.GeneratorExp)):
-            return (self.value(args[0]),)
-        return tuple(self.value(a) for a in args)
+            made = _shape(self.value(args[0]))
+            if isinstance(made, Group):
+                return tuple(made.members), False
+            return (made,), False
+        return tuple(_shape(self.value(a)) for a in args), True
 
-    def build_canvas(self, kind: str, node: ast.Call) -> Chain | Group | Chord | Sig | None:
-        def shape(value: Value | None) -> Chain | Group | Chord | Sig | None:
-            return value.canvas if value is not None and value.kind == "canvas" else None
-
-        if kind == "chain":
+    def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
+        if kind in ("chain", "group"):
             if any(isinstance(a, ast.Starred) for a in node.args):
                 return None
-            return Chain(tuple(shape(v) for v in self.members(node.args)))
-        if kind == "group":
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                return None
-            return Group(tuple(shape(v) for v in self.members(node.args)))
+            members, exact = self.members(node.args)
+            if kind == "chain":
+                listed = len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
+                return fold_chain(members, node, listed=listed) if exact else None
+            return group_of(members, node, exact=exact)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
             if header_node is None or isinstance(header_node, ast.Starred):
                 return None
-            header_value = self.value(header_node)
             if isinstance(header_node, (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)):
-                header = Group(tuple(shape(v) for v in self.members([header_node])))
-            elif header_value is not None and isinstance(header_value.canvas, Group):
-                header = header_value.canvas
+                members, exact = self.members([header_node])
+                header: Group | None = Group(origin=header_node, members=members, exact=exact)
             else:
+                header = chord_header(_shape(self.value(header_node)), header_node)
+            if header is None:
                 return None
-            body = shape(self.value(body_node)) if body_node is not None else None
-            return Chord(header, body)
+            body = _shape(self.value(body_node)) if body_node is not None else None
+            return Chord(origin=node, header=header, body=body)
         return None
 
     def pipe(self, node: ast.BinOp) -> Value | None:
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None or left.kind != "canvas" or right.kind != "canvas":
             return None
-        head = left.canvas.steps if isinstance(left.canvas, Chain) else (left.canvas,)
-        tail = right.canvas.steps if isinstance(right.canvas, Chain) else (right.canvas,)
-        return Value("canvas", canvas=Chain((*head, *tail)))
+        return Value("canvas", canvas=pipe(left.canvas, right.canvas, node))
+
+
+def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
+    """The nested ``def`` a decorator returns (``return wrapper``), if any."""
+    for stmt in factory.node.body:
+        if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
+            return factory.local_defs.get(stmt.value.id)
+    return None
+
+
+def signatures(members: Sequence[Node | None], *, exact: bool) -> Value:
+    """A list of signatures (``[t.s(1), t.s(2)]``, a list built by ``.append``)."""
+    return Value("canvas", canvas=Group(members=tuple(members), exact=exact))
+
+
+def _shape(value: Value | None) -> Node | None:
+    return value.canvas if value is not None and value.kind == "canvas" else None
+
+
+def _set_options(step: Step, options: ast.Call | ast.Dict) -> Step:
+    """``.set(immutable=True, ignore_result=True)`` or ``options={...}`` on a signature."""
+    if isinstance(options, ast.Dict):
+        pairs = [
+            (k.value, v) for k, v in zip(options.keys, options.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(k.value, str)
+        ]
+    else:
+        pairs = [(k.arg, k.value) for k in options.keywords if k.arg is not None]
+    for key, value in pairs:
+        if not isinstance(value, ast.Constant):
+            continue
+        if key == "immutable":
+            step = replace(step, immutable=bool(value.value))
+        elif key == "ignore_result":
+            step = replace(step, ignore_result=bool(value.value))
+    return step

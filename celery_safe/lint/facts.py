@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Any
 
-from .canvas import CanvasProblem
+from .canvas import CanvasCheck
 from .index import FunctionInfo
 from .values import Value
 
@@ -66,8 +67,12 @@ class FunctionFacts:
     disable_sync: list[tuple[ast.Call, ast.keyword]] = field(default_factory=list)
     applies: list[Apply] = field(default_factory=list)
     update_states: list[UpdateState] = field(default_factory=list)
-    canvas: list[CanvasProblem] = field(default_factory=list)
+    canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
+    #: the canvas it returns (``return [t.s(x) for x in xs]``), for a chord header
+    returns_canvas: Value | None = None
+    #: facts a rule module's own handler recorded (see ``lint.handlers``), by code
+    found: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def is_task(self) -> bool:

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from .canvas import Sig, problems
-from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names
+from ..canvas import (
+    UNKNOWN,
+    Chord,
+    Group,
+    Node,
+    Received,
+    Step,
+    errback_arguments,
+    parent_result,
+)
+from .canvas import check_canvas
+from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
+from .handlers import LOOP_HANDLERS
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import JOINS, Value
@@ -28,6 +40,14 @@ TRACKED_ARGS = frozenset({"result", "results", "param"})
 DANGER = {"result": 3, "results": 2, "param": 1}
 
 
+def _members(held: Value | None, added: Value) -> list[Node | None]:
+    """The signatures a list holds once ``added`` is appended (or extended) to it."""
+    holds = held.canvas if held is not None else None
+    before = list(holds.members) if isinstance(holds, Group) else []
+    more = added.canvas.members if isinstance(added.canvas, Group) else [added.canvas]
+    return [*before, *more][:8]  # a few stand for all of them
+
+
 def _merge(a: Env, b: Env) -> Env:
     """May-analysis join: a name holds a result if it does on either path."""
     out = dict(a)
@@ -38,8 +58,13 @@ def _merge(a: Env, b: Env) -> Env:
     return out
 
 
-class FunctionFlow(Evaluator, ast.NodeVisitor):
-    """Analyse one function body (or the module's top level) into :class:`FunctionFacts`."""
+class FunctionFlow(ast.NodeVisitor):
+    """Analyse one function body (or the module's top level) into :class:`FunctionFacts`.
+
+    The walk owns the order (statements, branches, loops) and records facts; what an
+    expression evaluates to is asked of an :class:`~.evaluate.Evaluator`, which reads
+    the environment the walk keeps and records nothing.
+    """
 
     def __init__(
         self,
@@ -49,10 +74,25 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         summary: Callable[[FunctionInfo], FunctionFacts | None],
         follow_imports: bool = False,
     ) -> None:
-        super().__init__(index, info, global_env, summary, follow_imports)
+        self.values = Evaluator(index, info, global_env, summary, follow_imports)
+        self.value = self.values.value
+        self.resolve_helper = self.values.resolve_helper
+        self.index = index
+        self.info = info
+        self.imports = self.values.imports
+        self.comprehension_values = self.values.comprehension_values
         self.facts = FunctionFacts(info)
         #: the ``allow_join_result()`` blocks we are in, innermost last
         self.allowing: list[ast.Call] = []
+
+    @property
+    def env(self) -> Env:
+        """Names bound to what they hold, in the function at this point of the walk."""
+        return self.values.env
+
+    @env.setter
+    def env(self, env: Env) -> None:
+        self.values.env = env
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
@@ -155,6 +195,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         value = self.value(node.value)
         if value is not None and value.kind in ("result", "results") and self.facts.returns is None:
             self.facts.returns = value
+        elif value is not None and value.kind == "canvas" and self.facts.returns_canvas is None:
+            self.facts.returns_canvas = value
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)
@@ -164,12 +206,6 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         self.statements(node.orelse)
         self.env = _merge(after_body, self.env)
 
-    def loop(self, body: list[ast.stmt], orelse: list[ast.stmt]) -> None:
-        before = dict(self.env)
-        self.statements(body)
-        self.env = _merge(before, self.env)
-        self.statements(orelse)
-
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         iterated = self.value(node.iter)
@@ -177,13 +213,27 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         self.bind(node.target, iterated.element() if iterated else None)
         self.statements(node.body)
         self.env = _merge(before, self.env)
+        self.looped(node)
         self.statements(node.orelse)
 
     visit_AsyncFor = visit_For
 
     def visit_While(self, node: ast.While) -> None:
         self.visit(node.test)
-        self.loop(node.body, node.orelse)
+        before = dict(self.env)
+        self.statements(node.body)
+        self.env = _merge(before, self.env)
+        self.looped(node)
+        self.statements(node.orelse)
+
+    def looped(self, node: ast.While | ast.For | ast.AsyncFor) -> None:
+        """The rules' own loop handlers, with what the names may hold over the loop."""
+        for handler in LOOP_HANDLERS:
+            handler(self, node)
+
+    def record(self, code: str, fact: Any) -> None:
+        """A fact a rule module's handler found, kept for that rule."""
+        self.facts.found.setdefault(code, []).append(fact)
 
     def visit_Try(self, node: ast.Try) -> None:
         before = dict(self.env)
@@ -256,7 +306,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
             self.visit(element)
         value = self.value(elements[-1])
         if value is not None and value.kind == "canvas":
-            self.comprehension_values[id(node)] = value
+            # one signature per item: a list of signatures of unknown length
+            self.comprehension_values[id(node)] = signatures([value.canvas], exact=False)
         elif value is not None and value.kind in ("result", "results"):
             self.comprehension_values[id(node)] = value.collection()
         self.env = saved
@@ -273,7 +324,7 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
     def visit_BinOp(self, node: ast.BinOp) -> None:
         self.generic_visit(node)
         if isinstance(node.op, ast.BitOr):
-            self.check_canvas(self.value(node))
+            self.check_canvas(self.value(node), node)
 
     # -- calls: where findings come from ---------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
@@ -288,15 +339,35 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         callee = self.resolve_helper(func)
         if callee is not None:
             self.helper_call(node, callee)
+        if isinstance(func, ast.Call) and node.args:
+            self.chord_called_with_body(node)
         made = self.value(node)
-        if made is not None and made.kind == "canvas" and not isinstance(made.canvas, Sig):
-            self.check_canvas(made)
+        # A lone mutable signature is a partial: its arguments are completed later.
+        # An immutable one (``.si``) ignores what it is called with: decidable here.
+        if (
+            made is not None
+            and made.kind == "canvas"
+            and (not isinstance(made.canvas, Step) or made.canvas.immutable)
+        ):
+            self.check_canvas(made, node)
+
+    def chord_called_with_body(self, node: ast.Call) -> None:
+        """``chord(header)(body)``: the chord is complete only once called."""
+        called = self.value(node.func)
+        canvas = called.canvas if called is not None else None
+        if isinstance(canvas, Chord) and canvas.body is None:
+            body = self.value(node.args[0])
+            if body is not None and body.kind == "canvas":
+                whole = Chord(origin=node, header=canvas.header, body=body.canvas)
+                self.check_canvas(Value("canvas", canvas=whole), node)
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> None:
         attr = func.attr
         if attr in JOINS:
             base = self.value(func.value)
             disabled = keyword_arg(node, "disable_sync_subtasks")
+            if base is not None and base.kind == "eager":
+                return  # an eager result (or not Celery): it never waits for a worker
             if isinstance(disabled, ast.Constant) and disabled.value is False:
                 keyword = next(k for k in node.keywords if k.arg == "disable_sync_subtasks")
                 self.facts.disable_sync.append((node, keyword))
@@ -316,22 +387,40 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
                     task = self.index.imported_task(base.qualified)
                 callee = base.callee or ast.unparse(func.value)
                 self.facts.applies.append(Apply(node, callee, task, base.qualified))
+            elif base is not None and base.kind == "canvas":
+                # ``sig.apply()``, ``add.si(1).apply()``, ``chain(...).apply()``
+                self.facts.applies.append(Apply(node, ast.unparse(func.value), None))
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
+            name = func.value.id
             if added is not None and added.kind in ("result", "results"):
-                name = func.value.id
                 self.env[name] = added.collection().named(name)
+            elif added is not None and added.kind == "canvas":
+                # ``header.append(t.s(x))``: a list of signatures of unknown length
+                self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
         elif attr == "update_state":
             self.update_state(node)
-        elif attr in ("link", "link_error") and node.args:
-            linked = self.value(node.args[0])
-            if attr == "link" and linked is not None and linked.kind == "canvas":
-                self.check_canvas(linked, prepended=1)
-        if attr in ("apply_async", "delay", "apply"):
-            link = keyword_arg(node, "link")
-            linked = self.value(link) if link is not None else None
-            if linked is not None and linked.kind == "canvas":
-                self.check_canvas(linked, prepended=1)
+        elif attr in ("link", "link_error", "on_error") and node.args:
+            self.callback(node.args[0], errback=attr != "link")
+        if attr in ("apply_async", "apply"):
+            for option in ("link", "link_error"):
+                callback = keyword_arg(node, option)
+                if callback is not None:
+                    self.callback(callback, errback=option == "link_error")
+
+    def callback(self, node: ast.expr, *, errback: bool) -> None:
+        """``sig.link(cb)``, ``apply_async(link_error=eb)``: what Celery passes them."""
+        callbacks = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+        for item in callbacks:
+            linked = self.value(item)
+            if linked is None or linked.kind != "canvas" or linked.canvas is None:
+                continue
+            canvas = linked.canvas
+            if errback:
+                spec = canvas.spec if isinstance(canvas, Step) else None
+                self.check_canvas(linked, item, errback_arguments(spec))
+            else:
+                self.check_canvas(linked, item, parent_result())
 
     def join(self, node: ast.Call, method: str, value: Value | None) -> None:
         self.facts.joins.append(Join(node, method, value, self.allowed_by()))
@@ -341,7 +430,7 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
 
     def helper_call(self, node: ast.Call, callee: FunctionInfo) -> None:
         params = callee.params()
-        names = [name for name, _ in params.positional]
+        names = params.positional
         args: dict[str, Value] = {}
         for i, arg in enumerate(node.args):
             if isinstance(arg, ast.Starred) or i >= len(names):
@@ -387,6 +476,8 @@ class FunctionFlow(Evaluator, ast.NodeVisitor):
         if "exc_type" not in keys:
             self.facts.update_states.append(UpdateState(node, name, tuple(keys)))
 
-    def check_canvas(self, value: Value | None, prepended: int = 0) -> None:
+    def check_canvas(
+        self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
+    ) -> None:
         if value is not None and value.kind == "canvas" and value.canvas is not None:
-            self.facts.canvas.extend(problems(value.canvas, prepended))
+            self.facts.canvas.append(check_canvas(root, value.canvas, receives))

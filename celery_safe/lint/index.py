@@ -9,10 +9,19 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from .imports import ImportMap
+from ..canvas.model import TaskSpec
+from ..canvas.params import Params
+from ..canvas.types import MISSING
+from .annotations import hint_of
+from .imports import FOREIGN_ROOTS, ImportMap
 
-__all__ = ["FunctionInfo", "ModuleIndex", "Params", "TaskOptions", "build_index"]
+__all__ = ["DecoratorLookup", "FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
+
+#: ``qualified name -> does it make Celery tasks as a decorator?``
+DecoratorLookup = Callable[[str], bool]
 
 TASK_DECORATORS = frozenset(
     {
@@ -26,6 +35,7 @@ TASK_DECORATORS = frozenset(
         "celery_safe.tasks.task",
     }
 )
+SAFE_DECORATORS = frozenset({"celery_safe.task", "celery_safe.tasks.task"})
 APP_FACTORIES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 CURRENT_APPS = frozenset(
     {"celery.current_app", "celery.app.current_app", "celery._state.current_app"}
@@ -39,48 +49,6 @@ Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 @dataclass(frozen=True)
-class Params:
-    """What a callable accepts, ``inspect.Signature``-like, from ``ast.arguments``."""
-
-    positional: tuple[tuple[str, bool], ...]  # (name, has default), self dropped
-    keyword_only: tuple[tuple[str, bool], ...]
-    varargs: bool
-    varkw: bool
-    positional_only: int = 0  # how many of ``positional`` cannot be passed by keyword
-
-    @classmethod
-    def of(cls, args: ast.arguments, drop_first: bool = False) -> Params:
-        plain = [*args.posonlyargs, *args.args]
-        first_default = len(plain) - len(args.defaults)
-        positional = [(a.arg, i >= first_default) for i, a in enumerate(plain)]
-        posonly = len(args.posonlyargs)
-        if drop_first and positional:
-            positional, posonly = positional[1:], max(posonly - 1, 0)
-        keyword_only = tuple(
-            (a.arg, d is not None) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-        )
-        return cls(
-            tuple(positional),
-            keyword_only,
-            args.vararg is not None,
-            args.kwarg is not None,
-            posonly,
-        )
-
-    def describe(self) -> str:
-        """``(x, y=..., *args, z)`` — for messages."""
-        parts = [name + ("=..." if default else "") for name, default in self.positional]
-        if self.varargs:
-            parts.append("*args")
-        elif self.keyword_only:
-            parts.append("*")
-        parts += [name + ("=..." if default else "") for name, default in self.keyword_only]
-        if self.varkw:
-            parts.append("**kwargs")
-        return "(" + ", ".join(parts) + ")"
-
-
-@dataclass(frozen=True)
 class TaskOptions:
     """How a function became a task, and the options that matter to the rules."""
 
@@ -88,6 +56,9 @@ class TaskOptions:
     bind: bool = False
     ignore_result: bool = False
     typing: bool = True
+    #: parameters ``celery_safe.task(resources=...)`` fills in, hidden from callers;
+    #: None when the resources are not a literal dict (the parameters are then unknown)
+    hidden: frozenset[str] | None = frozenset()
 
 
 @dataclass(eq=False)
@@ -104,6 +75,7 @@ class FunctionInfo:
     local_imports: ImportMap | None = None
     #: the module it is defined in (differs from the checked one for imported helpers)
     module: ModuleIndex | None = None
+    _spec: TaskSpec | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -115,8 +87,40 @@ class FunctionInfo:
         return f"{self.class_name}.{self.name}" if self.class_name else self.name
 
     def params(self) -> Params:
+        """How callers call it: ``self`` dropped for methods and bound tasks, and a
+        ``celery_safe.task``'s resources hidden."""
         drop = self.class_name is not None or bool(self.task and self.task.bind)
-        return Params.of(self.node.args, drop_first=drop)
+        hidden = self.task.hidden if self.task is not None else frozenset()
+        return Params.from_ast(self.node.args, hidden or (), drop_first=drop)
+
+    def spec(self) -> TaskSpec | None:
+        """The task as the canvas model knows it (None for a plain function)."""
+        options = self.task
+        if options is None:
+            return None
+        if self._spec is None:
+            module = self.module
+            imports = module.imports_for(self.parent) if module is not None else None
+
+            def hint(annotation: ast.expr) -> object:
+                if module is None:
+                    return MISSING
+                return hint_of(annotation, module, imports)
+
+            params = None
+            if options.typing and options.hidden is not None:
+                drop = self.class_name is not None or options.bind
+                params = Params.from_ast(self.node.args, options.hidden, drop, hint)
+            bound = options.bind or self.class_name is not None
+            errback_style = (
+                not bound and params is not None
+                and (params.varargs or len(params.positional) > 1)
+            )
+            returns = hint(self.node.returns) if self.node.returns is not None else MISSING
+            self._spec = TaskSpec(
+                self.name, params, options.ignore_result, errback_style, returns=returns
+            )
+        return self._spec
 
 
 @dataclass(eq=False)
@@ -132,6 +136,15 @@ class ModuleIndex:
     task_classes: set[str] = field(default_factory=set)
     #: module-level names bound to tasks: ``@app.task def add`` or ``add = app.task(f)``
     task_names: dict[str, FunctionInfo] = field(default_factory=dict)
+    #: module-level names that make tasks when used as decorators: an alias
+    #: (``proj_task = shared_task``, ``partial(app.task, queue="q")``) or a factory
+    #: (``def proj_task(*a, **kw): return shared_task(*a, **kw)``)
+    task_decorators: set[str] = field(default_factory=set)
+    #: module-level classes (for ``Poller().wait(r)``, and annotations)
+    classes: set[str] = field(default_factory=set)
+    class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
+    #: a stand-in class per project class named in an annotation (``lint.annotations``)
+    stand_ins: dict[str, Any] = field(default_factory=dict)
     #: finds the ``def`` (task or function) a qualified name imported from another
     #: module refers to (``celery-safe check`` only; see ``resolve.ModuleResolver``)
     external: Callable[[str], FunctionInfo | None] | None = None
@@ -139,6 +152,18 @@ class ModuleIndex:
     path: str = ""
     tree: ast.Module | None = None
     analysis: object | None = None
+    #: its physical lines, when the engine has them (else read from ``path`` on demand)
+    lines: Sequence[str] | None = None
+
+    def line(self, number: int) -> str:
+        """One physical line of the module ('' when it cannot be read)."""
+        if self.lines is None:
+            try:
+                text = Path(self.path).read_bytes().decode("utf-8", "replace") if self.path else ""
+            except OSError:
+                text = ""
+            self.lines = text.splitlines()
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
 
     def imported(self, qualified: str) -> FunctionInfo | None:
         return self.external(qualified) if self.external is not None else None
@@ -179,13 +204,37 @@ def _keyword_flag(call: ast.Call, name: str, default: bool) -> bool:
     return default
 
 
+def _resource_names(call: ast.Call) -> frozenset[str] | None:
+    """The keys of ``resources={"db": Session}`` (None when they cannot be read)."""
+    for keyword in call.keywords:
+        if keyword.arg == "resources":
+            value = keyword.value
+            if isinstance(value, ast.Dict) and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
+            ):
+                return frozenset(
+                    str(k.value) for k in value.keys if isinstance(k, ast.Constant)
+                )
+            if isinstance(value, ast.Constant) and value.value is None:
+                return frozenset()
+            return None
+        if keyword.arg is None:
+            return None  # ``**options`` may hold resources
+    return frozenset()
+
+
 class _Indexer:
-    def __init__(self, extra_decorators: Sequence[str]) -> None:
+    def __init__(
+        self, extra_decorators: Sequence[str], elsewhere: DecoratorLookup | None = None
+    ) -> None:
         self.index = ModuleIndex()
         self.extra = frozenset(extra_decorators)
+        self.elsewhere = elsewhere
         #: (scope, function name, the registering call, the name it is bound to)
         self.registrations: list[tuple[FunctionInfo | None, str, ast.Call, str | None]] = []
         self.pending: list[tuple[FunctionInfo, str | None]] = []
+        #: module-level ``name = <expr>``: decorator aliases, found once the module is known
+        self.aliases: list[tuple[list[str], ast.expr]] = []
 
     # -- the walk -------------------------------------------------------------
     def walk(
@@ -233,6 +282,9 @@ class _Indexer:
         self.walk(node.body, info, None, f"{info.qualname}.<locals>.")
 
     def define_class(self, node: ast.ClassDef, scope: FunctionInfo | None, prefix: str) -> None:
+        if scope is None and not prefix:
+            self.index.classes.add(node.name)
+            self.index.class_defs[node.name] = node
         imports = self.index.imports_for(scope)
         if any(self.is_task_base(base, imports) for base in node.bases):
             self.index.task_classes.add(node.name)
@@ -241,9 +293,11 @@ class _Indexer:
     def assignment(
         self, targets: Sequence[ast.expr], value: ast.expr, scope: FunctionInfo | None
     ) -> None:
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if scope is None and names:
+            self.aliases.append((names, value))
         if not isinstance(value, ast.Call):
             return
-        names = [t.id for t in targets if isinstance(t, ast.Name)]
         imports = self.index.imports_for(scope)
         if imports.qualify(value.func) in APP_FACTORIES:
             self.index.apps.update(names)
@@ -284,13 +338,8 @@ class _Indexer:
     def decorator_options(self, decorator: ast.expr, imports: ImportMap) -> TaskOptions | None:
         call = decorator if isinstance(decorator, ast.Call) else None
         target = call.func if call is not None else decorator
+        is_task = self.makes_tasks(target, imports)
         qualified = imports.qualify(target)
-        if qualified in TASK_DECORATORS or qualified in self.extra:
-            is_task = True
-        elif isinstance(target, ast.Attribute) and target.attr == "task":
-            is_task = self.is_app(target.value, imports)
-        else:
-            is_task = False
         if not is_task:
             return None
         if call is None:
@@ -300,14 +349,82 @@ class _Indexer:
             bind=_keyword_flag(call, "bind", False),
             ignore_result=_keyword_flag(call, "ignore_result", False),
             typing=_keyword_flag(call, "typing", True),
+            hidden=_resource_names(call) if qualified in SAFE_DECORATORS else frozenset(),
         )
+
+    def makes_tasks(self, target: ast.expr, imports: ImportMap, *, here: bool = False) -> bool:
+        """Is ``target`` (a decorator, or what a decorator calls) Celery's task maker?
+        ``here``: without asking other modules (the cheap test for factories)."""
+        if isinstance(target, ast.Name) and target.id in self.index.task_decorators:
+            return True
+        qualified = imports.qualify(target)
+        if qualified in TASK_DECORATORS or qualified in self.extra:
+            return True
+        if isinstance(target, ast.Attribute) and target.attr == "task":
+            return self.is_app(target.value, imports)
+        if (
+            not here
+            and qualified is not None
+            and self.elsewhere is not None
+            and qualified.partition(".")[0] not in FOREIGN_ROOTS
+            and _may_name_a_task_maker(qualified)
+        ):
+            return self.elsewhere(qualified)
+        return False
+
+    def find_decorators(self) -> None:
+        """Module-level aliases and factories of Celery's task decorators."""
+        index, imports = self.index, self.index.imports
+        changed = True
+        while changed:  # an alias of an alias: until nothing new
+            changed = False
+            for names, value in self.aliases:
+                if set(names) <= index.task_decorators:
+                    continue
+                # ``x = shared_task``, ``x = app.task``, ``x = partial(shared_task, ...)``;
+                # any other value is not looked into (nor its module read)
+                maker = _alias_of(value, imports)
+                if maker is not None and self.makes_tasks(maker, imports, here=True):
+                    index.task_decorators.update(names)
+                    changed = True
+            for name, info in index.top_level.items():
+                if name not in index.task_decorators and self.is_factory(info, imports):
+                    index.task_decorators.add(name)
+                    changed = True
+
+    def is_factory(self, info: FunctionInfo, imports: ImportMap) -> bool:
+        """``def proj_task(*a, **kw): return shared_task(*a, **kw)`` (or a partial of it).
+
+        A factory passes its caller's options on, so it takes ``*args`` or ``**kwargs``;
+        only such functions are read through.
+        """
+        args = info.node.args
+        if args.vararg is None and args.kwarg is None:
+            return False
+        for node in ast.walk(info.node):
+            if (
+                isinstance(node, ast.Return)
+                and isinstance(node.value, ast.Call)
+                and self.makes_tasks(_decorator_of(node.value, imports), imports, here=True)
+            ):
+                return True
+        return False
 
     def classify(self) -> ModuleIndex:
         index = self.index
+        self.find_decorators()
         for info, cls in self.pending:
             if cls is not None:
                 if cls in index.task_classes and info.name in TASK_HOOKS:
                     info.task = TaskOptions("class", bind=True)
+                    continue
+                # ``@app.task`` / ``@shared_task`` on a method in a class body
+                imports = index.imports_for(info.parent)
+                for decorator in info.node.decorator_list:
+                    options = self.decorator_options(decorator, imports)
+                    if options is not None:
+                        info.task = options
+                        break
                 continue
             imports = index.imports_for(info.parent)
             for decorator in info.node.decorator_list:
@@ -324,15 +441,53 @@ class _Indexer:
                 continue
             if target.task is None:
                 target.task = TaskOptions(
-                    "call", options.bind, options.ignore_result, options.typing
+                    "call", options.bind, options.ignore_result, options.typing, options.hidden
                 )
             if bound is not None and scope is None:
                 index.task_names[bound] = target
         return index
 
 
-def build_index(tree: ast.Module, extra_decorators: Sequence[str] = ()) -> ModuleIndex:
-    """Index ``tree``: imports, apps, every ``def`` and which are task bodies."""
-    indexer = _Indexer(extra_decorators)
+def _may_name_a_task_maker(qualified: str) -> bool:
+    """Only a decorator whose name says task or job is looked up in another module (the
+    engine wakes on those words too); others are named with ``--task-decorator``."""
+    name = qualified.rpartition(".")[2].lower()
+    return "task" in name or "job" in name
+
+
+def _alias_of(value: ast.expr, imports: ImportMap) -> ast.expr | None:
+    """What ``name = value`` makes ``name`` an alias of: a name, or a partial's function."""
+    if isinstance(value, (ast.Name, ast.Attribute)):
+        return value
+    if (
+        isinstance(value, ast.Call)
+        and value.args
+        and imports.qualify(value.func) == "functools.partial"
+    ):
+        return value.args[0]
+    return None
+
+
+def _decorator_of(value: ast.expr, imports: ImportMap) -> ast.expr:
+    """What a decorator expression calls: ``partial(shared_task, ...)`` -> ``shared_task``,
+    ``shared_task(*a, **kw)`` -> ``shared_task``, a name -> itself."""
+    if isinstance(value, ast.Call):
+        if imports.qualify(value.func) == "functools.partial" and value.args:
+            return value.args[0]
+        return value.func
+    return value
+
+
+def build_index(
+    tree: ast.Module,
+    extra_decorators: Sequence[str] = (),
+    decorators_elsewhere: DecoratorLookup | None = None,
+) -> ModuleIndex:
+    """Index ``tree``: imports, apps, every ``def`` and which are task bodies.
+
+    ``decorators_elsewhere`` tells whether a decorator imported from another project
+    module makes Celery tasks (``celery-safe check``'s resolver; flake8 has none).
+    """
+    indexer = _Indexer(extra_decorators, decorators_elsewhere)
     indexer.walk(tree.body, None, None, "")
     return indexer.classify()

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import ast
 import string
-from collections.abc import Callable, Iterator, Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import catalogue
+from ..canvas import UNKNOWN, render_path
 from .analysis import ModuleAnalysis
+from .canvas import CanvasCheck
+from .facts import FunctionFacts
 from .findings import Finding, Span
 from .index import FunctionInfo
 
@@ -58,15 +62,60 @@ class Report:
         )
 
     def canvas_findings(self, code: str) -> Iterator[Finding]:
-        """Canvas problems of one code, each link reported once however often it is built."""
-        seen: set[Span] = set()
-        for function in self.analysis.all_facts():
-            for problem in function.canvas:
-                span = span_of(problem.sig.node)
-                if problem.code == code and span not in seen:
-                    seen.add(span)
-                    detail = {"step": problem.sig.label}
-                    yield self.make(code, problem.sig.node, None, detail, dict(problem.facts))
+        """Canvas problems of one code, from the canvas model's checks.
+
+        A canvas nested in another one built in the source (``chain(a.s(), group(...))``)
+        is checked again as part of the whole, which knows what it receives: only the
+        outermost canvases are reported, and each step once.
+        """
+        seen: set[tuple[Span, str]] = set()
+        if self.analysis.canvases is None:  # once per module, for every canvas rule
+            self.analysis.canvases = outermost(self.analysis.all_facts())
+        for checked in self.analysis.canvases:
+            for problem in checked.problems:
+                origin = problem.origin if isinstance(problem.origin, ast.AST) else checked.root
+                span = span_of(origin)
+                if problem.code != code or (span, code) in seen:
+                    continue
+                seen.add((span, code))
+                yield Finding(
+                    code=code,
+                    path=self.path,
+                    span=span,
+                    message=f"{code} {problem.message}",
+                    task=None,
+                    detail={"step": render_path(problem.path), "fix": problem.fix},
+                )
+
+
+def outermost(functions: Iterable[FunctionFacts]) -> list[CanvasCheck]:
+    """The canvases not nested in another one; of two built at the same place, the one
+    that knows what it receives (a callback) wins."""
+    checks = [checked for facts in functions for checked in facts.canvas]
+    checks.sort(key=lambda c: (_start(c.root), _negated_end(c.root), c.receives is UNKNOWN))
+    kept: list[CanvasCheck] = []
+    end: tuple[int, int] = (0, -1)
+    for checked in checks:
+        if kept and _end(checked.root) <= end:
+            continue  # inside the last canvas kept
+        kept.append(checked)
+        end = _end(checked.root)
+    return kept
+
+
+def _start(node: ast.AST) -> tuple[int, int]:
+    span = span_of(node)
+    return span.line, span.col
+
+
+def _end(node: ast.AST) -> tuple[int, int]:
+    span = span_of(node)
+    return span.end_line, span.end_col
+
+
+def _negated_end(node: ast.AST) -> tuple[int, int]:
+    line, col = _end(node)
+    return -line, -col
 
 
 Check = Callable[[Report], Iterator[Finding]]
@@ -82,6 +131,13 @@ class Rule:
     without_tasks: tuple[str, ...] = ()
     #: ... but only when tasks imported from other modules can be resolved.
     needs_tasks_elsewhere: bool = False
+    #: Whole modules that give exactly this rule's code, and modules that give nothing;
+    #: the first of each are the page's Example and Use instead (see ``lint.docs``).
+    invalid: tuple[str, ...] = ()
+    valid: tuple[str, ...] = ()
+    #: Codes an invalid example gives besides this one, by design (a CSF102 join is a
+    #: CSF101 join too).
+    also: tuple[str, ...] = ()
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
@@ -93,13 +149,23 @@ CANVAS_WORDS = (".s(", ".si(", ".signature(", ".subtask(")
 
 
 def rule(
-    code: str, *, without_tasks: tuple[str, ...] = (), needs_tasks_elsewhere: bool = False
+    code: str,
+    *,
+    invalid: Sequence[str],
+    valid: Sequence[str],
+    also: tuple[str, ...] = (),
+    without_tasks: tuple[str, ...] = (),
+    needs_tasks_elsewhere: bool = False,
 ) -> Callable[[Check], Check]:
     """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
 
+    ``invalid`` and ``valid`` are the rule's examples (Fixit's VALID/INVALID): whole
+    modules that must give exactly ``code``, and look-alikes that must give nothing.
     By default a rule can only report in a module that defines a Celery task;
     ``without_tasks`` lists words whose presence makes it worth running anyway.
     """
+    if not invalid or not valid:
+        raise ValueError(f"{code}: a rule needs at least one invalid and one valid example")
     catalogue.get(code)  # fails at import, naming the known codes, if the page is missing
 
     def register(check: Check) -> Check:
@@ -107,10 +173,23 @@ def rule(
             raise ValueError(
                 f"{code} is registered twice ({RULES[code].module}, {check.__module__})"
             )
-        RULES[code] = Rule(code, check, check.__module__, without_tasks, needs_tasks_elsewhere)
+        RULES[code] = Rule(
+            code,
+            check,
+            check.__module__,
+            without_tasks,
+            needs_tasks_elsewhere,
+            tuple(_dedent(e) for e in invalid),
+            tuple(_dedent(e) for e in valid),
+            also,
+        )
         return check
 
     return register
+
+
+def _dedent(example: str) -> str:
+    return textwrap.dedent(example).strip("\n") + "\n"
 
 
 def span_of(node: ast.AST) -> Span:

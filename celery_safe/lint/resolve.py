@@ -40,8 +40,27 @@ class ModuleResolver:
         self._files: dict[tuple[str, Path], Path | None] = {}
 
     def for_file(self, path: Path) -> TaskLookup:
-        importer = path.resolve()
-        return lambda qualified: self.definition(qualified, importer)
+        return _Lookup(self, path.resolve())
+
+    def makes_tasks(self, qualified: str, importer: Path) -> bool:
+        """Is ``qualified`` a project decorator (alias or factory) of Celery tasks?"""
+        module, _, name = qualified.rpartition(".")
+        candidate = self._module_file(module, importer) if module and name else None
+        if candidate is None or candidate == importer:
+            return False
+        index = self._index(candidate)
+        return index is not None and name in index.task_decorators
+
+    def class_method(self, qualified: str, method: str, importer: Path) -> FunctionInfo | None:
+        """``method`` of the class ``qualified`` names, seen from ``importer``."""
+        module, _, name = qualified.rpartition(".")
+        candidate = self._module_file(module, importer) if module and name else None
+        if candidate is None or candidate == importer:
+            return None
+        index = self._index(candidate)
+        if index is None or name not in index.classes:
+            return None
+        return index.methods.get(name, {}).get(method)
 
     def definition(self, qualified: str, importer: Path) -> FunctionInfo | None:
         """The task or top-level function ``qualified`` names, seen from ``importer``."""
@@ -84,10 +103,30 @@ class ModuleResolver:
             self._indexes[path] = None
             try:
                 tree = ast.parse(path.read_bytes(), filename=str(path))
-                index = build_index(tree, self.task_decorators)
+                lookup = _Lookup(self, path)
+                index = build_index(tree, self.task_decorators, lookup.makes_tasks)
             except (OSError, SyntaxError, ValueError, RecursionError):
                 return None
             index.path, index.tree = str(path), tree  # analysed only if a helper is used
-            index.external = self.for_file(path)
+            index.external = lookup
             self._indexes[path] = index
         return self._indexes[path]
+
+
+class _Lookup:
+    """What one file can see of the others: definitions, task decorators, class methods."""
+
+    __slots__ = ("importer", "resolver")
+
+    def __init__(self, resolver: ModuleResolver, importer: Path) -> None:
+        self.resolver = resolver
+        self.importer = importer
+
+    def __call__(self, qualified: str) -> FunctionInfo | None:
+        return self.resolver.definition(qualified, self.importer)
+
+    def makes_tasks(self, qualified: str) -> bool:
+        return self.resolver.makes_tasks(qualified, self.importer)
+
+    def class_method(self, qualified: str, method: str) -> FunctionInfo | None:
+        return self.resolver.class_method(qualified, method, self.importer)

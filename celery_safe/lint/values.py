@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .canvas import Canvas
+from ..canvas.model import Node
 from .index import FunctionInfo
 
 __all__ = ["JOINS", "Kind", "Value"]
@@ -21,7 +21,16 @@ __all__ = ["JOINS", "Kind", "Value"]
 JOINS = frozenset({"get", "wait", "join", "join_native", "collect", "get_leaf", "iter_native"})
 
 Kind = Literal[
-    "result", "results", "canvas", "task", "param", "join_method", "result_class", "foreign"
+    "result",
+    "results",
+    "canvas",
+    "task",
+    "param",
+    "join_method",
+    "result_class",
+    "foreign",
+    "eager",  # what ``x.apply()`` of an unknown ``x`` returns: no worker is waited for
+    "instance",  # an object of a project class (``Poller()``): its methods can be followed
 ]
 
 
@@ -33,7 +42,7 @@ class Value:
     callee: str = ""  # source of the task expression the result came from
     via: tuple[str, ...] = ()  # names the value flowed through
     param: str = ""  # for kind "param": the parameter's name
-    canvas: Canvas | None = None  # for kind "canvas"
+    canvas: Node | None = None  # for kind "canvas"
     task: FunctionInfo | None = None  # for kind "task", when its definition is known
     qualified: str = ""  # for kind "task": the imported name, to look the definition up
     origin_path: str = ""  # set when ``origin`` is in another file (an imported helper)

@@ -11,9 +11,9 @@ Importing this package never imports libcst, flake8 or the linter.
 
 from __future__ import annotations
 
+from ..canvas.problems import Problem, WorkflowError
 from .builders import chain, chord, group
 from .mapreduce import map_reduce
-from .problems import Problem, WorkflowError
 from .render import to_dot, to_mermaid
 from .runner import TaskRun, WorkflowRun, run_workflow
 from .validate import validate

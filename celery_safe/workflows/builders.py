@@ -17,7 +17,7 @@ from celery import Celery
 from celery import canvas as celery_canvas
 from celery.canvas import Signature
 
-from .problems import WorkflowError
+from ..canvas.problems import WorkflowError
 from .validate import validate
 
 __all__ = ["chain", "checked", "chord", "group"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from celery.canvas import Signature
 
-from .problems import format_problems
+from ..canvas.problems import format_problems
 from .render import to_dot, to_mermaid
 from .validate import validate
 

@@ -16,6 +16,7 @@ from typing import Literal
 from celery import Celery
 from celery.canvas import Signature
 
+from ..canvas.text import short_call
 from .shapes import (
     chain_steps,
     chord_header,
@@ -25,7 +26,6 @@ from .shapes import (
     is_group,
     link_errbacks,
     links,
-    short_call,
 )
 
 __all__ = ["Graph", "build_graph", "to_dot", "to_mermaid"]

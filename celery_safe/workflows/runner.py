@@ -25,9 +25,9 @@ from celery.app.task import Context
 from celery.canvas import Signature
 from kombu import serialization
 
+from ..canvas.problems import Path, WorkflowError, render_path
 from ..join_guard import guard
 from .params import errback_style
-from .problems import Path, WorkflowError, render_path
 from .shapes import (
     app_of,
     chain_steps,

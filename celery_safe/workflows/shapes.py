@@ -9,16 +9,18 @@ agrees with what a worker will do.
 
 from __future__ import annotations
 
-import reprlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from celery import Celery, current_app
 from celery.canvas import Signature, _chain, _chord, group, maybe_signature
 
+from ..canvas.check import normalized_steps
+
 __all__ = [
     "app_of",
     "chain_steps",
+    "chain_tasks",
     "chord_header",
     "group_members",
     "is_chain",
@@ -26,9 +28,6 @@ __all__ = [
     "is_group",
     "link_errbacks",
     "links",
-    "short_call",
-    "short_name",
-    "short_value",
 ]
 
 
@@ -76,24 +75,17 @@ def chord_header(sig: Signature, app: Celery | None = None) -> list[Signature]:
     return [_as_signature(task, app) for task in header or ()]
 
 
-def chain_steps(sig: Signature, app: Celery | None = None) -> list[tuple[int, Signature]]:
-    """The steps of a chain, with their index, as a worker runs them.
+def chain_tasks(sig: Signature, app: Celery | None = None) -> list[Signature]:
+    """The steps of a chain as written, as signatures."""
+    return [_as_signature(task, app) for task in sig.tasks]
 
-    Single-task groups are unrolled and empty groups before another step are skipped
-    (Celery's ``prepare_steps``). Nested chains stay as they are: the caller descends
-    into them, keeping the positions the user wrote.
-    """
-    raw = [_as_signature(task, app) for task in sig.tasks]
-    steps: list[tuple[int, Signature]] = []
-    for index, step in enumerate(raw):
-        if isinstance(step, group):
-            members = group_members(step, app)
-            if len(members) == 1:
-                step = members[0]
-            elif not members and (steps or index < len(raw) - 1):
-                continue
-        steps.append((index, step))
-    return steps
+
+def chain_steps(sig: Signature, app: Celery | None = None) -> list[tuple[int, Signature]]:
+    """The steps of a chain, with their index, as a worker runs them (see
+    :func:`celery_safe.canvas.check.normalized_steps`)."""
+    return normalized_steps(
+        chain_tasks(sig, app), lambda step: group_members(step, app) if is_group(step) else None
+    )
 
 
 def _list_option(sig: Signature, key: str) -> list[Signature]:
@@ -113,33 +105,6 @@ def links(sig: Signature) -> list[Signature]:
 def link_errbacks(sig: Signature) -> list[Signature]:
     """Callbacks run when the step fails (``link_error``)."""
     return _list_option(sig, "link_error")
-
-
-def short_name(task_name: str) -> str:
-    """``registry.tasks.clone_repositories_task`` -> ``clone_repositories_task``."""
-    return task_name.rpartition(".")[2] or task_name
-
-
-_repr = reprlib.Repr()
-_repr.maxstring = 24
-_repr.maxother = 24
-_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 3
-_repr.maxlevel = 2
-
-
-def short_value(value: Any) -> str:
-    """A value's repr, cut short."""
-    text: str = _repr.repr(value)
-    return text
-
-
-def short_call(
-    name: str, args: Sequence[Any], kwargs: dict[str, Any], leading: Sequence[str] = ()
-) -> str:
-    """``add(<result>, 2, scale=1.5)``: a call written short enough for a message or a graph."""
-    parts = [*leading, *(_repr.repr(arg) for arg in args)]
-    parts += [f"{key}={_repr.repr(value)}" for key, value in kwargs.items()]
-    return f"{short_name(name)}({', '.join(parts)})"
 
 
 def walk_tasks(sig: Signature, app: Celery | None = None) -> Iterator[Signature]:

@@ -7,9 +7,9 @@ visibility timeout in seconds.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
+import task_bodies
 from celery import Celery
 from celery.exceptions import Reject
 
@@ -28,15 +28,7 @@ def add(x: int, y: int) -> int:
     return x + y
 
 
-@app.task
-def mark_then_sleep(marker: str) -> str:
-    """The first run writes ``marker`` and sleeps (to be killed); a later run returns."""
-    path = Path(marker)
-    if path.exists():
-        return "rerun"
-    path.write_text(str(os.getpid()))
-    time.sleep(120)
-    return "first run"
+mark_then_sleep = app.task(name="ack_app.mark_then_sleep")(task_bodies.mark_then_sleep)
 
 
 @app.task

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
-import celery_safe.embedded
 from celery_safe.testing import WorkerProcess
 
 HERE = Path(__file__).parent
@@ -36,13 +35,6 @@ def broker_rows(directory: Path) -> tuple[int, int]:
 def worker(directory: Path, *, visibility: float = 3600, concurrency: int = 2) -> WorkerProcess:
     env = {"ACK_TEST_DIR": str(directory), "ACK_TEST_VISIBILITY": str(visibility)}
     return WorkerProcess("ack_app", concurrency=concurrency, cwd=HERE, env=env)
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Celery]:
-    app = celery_safe.embedded.configure(Celery("ack_client"), tmp_path)
-    yield app
-    app.close()
 
 
 @pytest.mark.worker

@@ -21,7 +21,7 @@ HERE = Path(__file__).parent
 def test_config_keeps_polling_out_of_engine_options(tmp_path: Path) -> None:
     config = celery_safe.embedded.embedded_config(tmp_path, polling_interval=0.2)
     assert config["broker_transport_options"] == {
-        "polling_interval": 0.2, "visibility_timeout": 3600.0,
+        "polling_interval": 0.2, "visibility_timeout": 60.0,
     }
     assert config["broker_transport"].endswith(":SQLiteTransport")
     app = Celery("probe")

@@ -1,10 +1,12 @@
-"""CSF201's arity check agrees with Python's own binding rules on generated signatures.
+"""The canvas arity checks agree with Python's own binding rules on generated signatures.
 
 Each example defines a task with a random signature (defaults, ``*args``,
 positional-only, keyword-only, ``**kwargs``, ``bind=True``), chains it after another
-task with random bound arguments, lints the module, and compares "CSF201 reported"
-with whether calling the same ``def`` as ``fn(parent_result, *args, **kwargs)`` raises
-``TypeError`` (a real call: ``inspect.Signature.bind`` rejects a positional-only name
+task with random bound arguments, lints the module, and compares what is reported with
+whether calling the same ``def`` raises ``TypeError``: CSF205 when its own arguments
+fail (``fn(*args, **kwargs)`` fails and so does the chained call), CSF201 when only the
+parent's result makes ``fn(parent_result, *args, **kwargs)`` fail (a real call:
+``inspect.Signature.bind`` rejects a positional-only name
 passed as a keyword even when ``**kwargs`` would take it).
 """
 
@@ -62,10 +64,15 @@ def test_csf201_matches_python_binding(case: tuple[str, str, int, list[str]]) ->
     namespace: dict[str, Callable[..., object]] = {}
     exec(f"def step({params}):\n    return 1\n", namespace)  # the same def, to call
     leading = ["self"] if bind == "True" else []
-    try:
-        namespace["step"](*leading, "parent", *range(n_args), **dict.fromkeys(keywords, 1))
-        python_fails = False
-    except TypeError:
-        python_fails = True
-    reported = [f for f in check_source(source) if f.code == "CSF201"]
-    assert bool(reported) == python_fails, (source, [f.message for f in reported])
+
+    def fails(*received: object) -> bool:
+        try:
+            namespace["step"](*leading, *received, *range(n_args), **dict.fromkeys(keywords, 1))
+        except TypeError:
+            return True
+        return False
+
+    chained, alone = fails("parent"), fails()
+    expected = [] if not chained else ["CSF205"] if alone else ["CSF201"]
+    reported = [f.code for f in check_source(source) if f.code in ("CSF201", "CSF205")]
+    assert reported == expected, (source, reported)

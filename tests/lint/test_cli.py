@@ -184,8 +184,8 @@ def test_canvas_links_resolve_tasks_imported_from_other_modules(
     )
     code, out = run(capsys, package / "flows.py")
     assert code == 1
-    assert "flows.py:5:21: CSF201 `fetch.s('b')` cannot take the parent's result" in out
-    assert "flows.py:6:8: CSF204 `tasks.store.s()` has ignore_result=True" in out
+    assert "flows.py:5:21: CSF201 chain[1] fetch cannot take the result of chain[0] fetch" in out
+    assert "flows.py:6:8: CSF204 chord.header[0] store has ignore_result=True" in out
 
 
 def test_flake8_hides_opt_in_codes_until_extended(tmp_path: Path) -> None:

@@ -204,3 +204,17 @@ def test_random_valid_workflows_on_the_embedded_worker(
         sqlite_tasks.app.set_current()  # before 5.7 a leading chord sends with current_app
         canvas = build(node, sqlite_tasks, kit=workflows)
         assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result
+
+
+def test_what_csf210_prevents_a_step_typed_for_something_else(
+    sqlite_tasks: SimpleNamespace,
+) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        chain(sqlite_tasks.inc.s(1), sqlite_tasks.tsum.s())
+    assert [p.code for p in caught.value.problems] == ["CSF210"]
+    assert "typed int, but its parameter numbers is annotated list[int]" in str(caught.value)
+    # Sent anyway with Celery's own chain, the worker fails the second step.
+    raw = celery_canvas.chain(sqlite_tasks.inc.s(1), sqlite_tasks.tsum.s())
+    with pytest.raises(TypeError, match="not iterable"):
+        raw.apply_async().get(timeout=TIMEOUT)
+

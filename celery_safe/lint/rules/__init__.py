@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from . import csf101, csf102, csf103, csf104, csf105, csf201, csf202, csf204, csf301, csf901
+from . import (
+    csf101,
+    csf102,
+    csf103,
+    csf104,
+    csf105,
+    csf106,
+    csf201,
+    csf202,
+    csf204,
+    csf205,
+    csf208,
+    csf209,
+    csf210,
+    csf301,
+    csf901,
+)
 
 __all__ = [
     "csf101",
@@ -10,9 +26,14 @@ __all__ = [
     "csf103",
     "csf104",
     "csf105",
+    "csf106",
     "csf201",
     "csf202",
     "csf204",
+    "csf205",
+    "csf208",
+    "csf209",
+    "csf210",
     "csf301",
     "csf901",
 ]

@@ -8,8 +8,57 @@ from ..findings import Finding
 from ..joins import call_text, join_detail
 from ..registry import Report, rule
 
+INVALID = (
+    """\
+from celery import Celery
 
-@rule("CSF101")
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def total(ids):
+    prices = [price.delay(i).get() for i in ids]
+    return sum(prices)
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+import celery_safe
+
+app = Celery("shop")
+
+
+@celery_safe.task(app)
+def price(item_id):
+    return item_id * 100
+
+
+@celery_safe.task(app)
+def total(ids):
+    return sum(price.logic(i) for i in ids)
+""",
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def settings_value(config, key):
+    return config.get(key)  # a dict's get: not a join
+""",
+)
+
+
+@rule("CSF101", invalid=INVALID, valid=VALID)
 def join_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for join in facts.joins:

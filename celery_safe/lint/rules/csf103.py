@@ -7,8 +7,46 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..registry import Report, rule, span_of
 
+INVALID = (
+    """\
+from celery import Celery
+from celery.result import GroupResult, allow_join_result
 
-@rule("CSF103")
+app = Celery("shop")
+
+
+@app.task
+def summarise(group_id):
+    with allow_join_result():
+        values = GroupResult.restore(group_id).get()
+    return sum(values)
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery, chord
+
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def summarise(values):
+    return sum(values)
+
+
+def start(ids):
+    return chord(price.s(i) for i in ids)(summarise.s())
+""",
+)
+
+
+@rule("CSF103", invalid=INVALID, valid=VALID)
 def allow_join_result_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for call in facts.allow_joins:

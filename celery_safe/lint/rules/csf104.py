@@ -8,14 +8,63 @@ from pathlib import Path
 from ..findings import Finding
 from ..index import FunctionInfo
 from ..joins import call_text, join_detail
+from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
 
+INVALID = (
+    """\
+from celery import Celery
 
-@rule("CSF104")
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+def prices(ids):
+    return [price.delay(i).get() for i in ids]
+
+
+@app.task
+def total(ids):
+    return sum(prices(ids))
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+import celery_safe
+
+app = Celery("shop")
+
+
+@celery_safe.task(app)
+def price(item_id):
+    return item_id * 100
+
+
+def prices(ids):
+    return [price.logic(i) for i in ids]
+
+
+@celery_safe.task(app)
+def total(ids):
+    return sum(prices(ids))
+""",
+)
+
+
+@rule("CSF104", invalid=INVALID, valid=VALID)
 def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None
         for reached in report.analysis.helper_joins(facts):
+            if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
+                continue
             names = [facts.info.label, *(_name(f, report) for f in reached.path)]
             detail = join_detail(reached.join)
             owner = reached.path[-1].module
@@ -32,6 +81,14 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
                 call=call_text(reached.join.node),
                 line=reached.join.node.lineno,
             )
+
+
+def _silenced_at_the_join(helper: FunctionInfo, line: int) -> bool:
+    """A ``# noqa`` (bare or naming CSF104) on the helper's join line silences what the
+    join causes in every task that reaches it, in this module and others."""
+    owner = helper.module
+    codes = suppressed_codes(owner.line(line)) if owner is not None else None
+    return codes is not None and (codes is ALL or "CSF104" in codes)
 
 
 def _name(function: FunctionInfo, report: Report) -> str:

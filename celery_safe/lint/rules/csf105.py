@@ -8,8 +8,47 @@ from ..findings import Finding
 from ..joins import call_text
 from ..registry import Report, rule, span_of
 
+INVALID = (
+    """\
+from celery import Celery
 
-@rule("CSF105")
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def checkout(item_id):
+    cents = price.apply(args=(item_id,)).get()
+    return cents + 500
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+import celery_safe
+
+app = Celery("shop")
+
+
+@celery_safe.task(app)
+def price(item_id):
+    return item_id * 100
+
+
+@celery_safe.task(app)
+def checkout(item_id):
+    return price.logic(item_id) + 500
+""",
+)
+
+
+@rule("CSF105", invalid=INVALID, valid=VALID)
 def apply_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for apply in facts.applies:

@@ -7,7 +7,53 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..registry import CANVAS_WORDS, Report, rule
 
+INVALID = (
+    """\
+from celery import Celery, chain
 
-@rule("CSF201", without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True)
+app = Celery("registry")
+
+
+@app.task
+def store_yaml():
+    return ["core", "k8s"]
+
+
+@app.task
+def clone(slugs=None):
+    return slugs
+
+
+def populate(slugs):
+    return chain(store_yaml.s(), clone.s(slugs))  # clone gets (<result>, slugs)
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery, chain
+
+app = Celery("registry")
+
+
+@app.task
+def store_yaml():
+    return ["core", "k8s"]
+
+
+@app.task
+def clone(slugs=None):
+    return slugs
+
+
+def populate(slugs):
+    return chain(store_yaml.s(), clone.si(slugs))  # immutable: ignores the result
+""",
+)
+
+
+@rule(
+    "CSF201", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+)
 def link_cannot_take_parent_result(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF201")

@@ -7,7 +7,53 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..registry import CANVAS_WORDS, Report, rule
 
+INVALID = (
+    """\
+from celery import Celery, chord
 
-@rule("CSF202", without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True)
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def summarise():  # takes no argument
+    return "done"
+
+
+def start(ids):
+    return chord(price.s(i) for i in ids)(summarise.s())
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery, chord
+
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def summarise(prices):
+    return sum(prices)
+
+
+def start(ids):
+    return chord(price.s(i) for i in ids)(summarise.s())
+""",
+)
+
+
+@rule(
+    "CSF202", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+)
 def chord_body_cannot_take_list(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF202")

@@ -7,8 +7,45 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..registry import Report, rule
 
+INVALID = (
+    """\
+from celery import Celery, states
+from celery.exceptions import Ignore
 
-@rule("CSF301", without_tasks=("update_state",))
+app = Celery("shop")
+
+
+@app.task(bind=True)
+def sync(self, slug):
+    if not slug:
+        self.update_state(state=states.FAILURE, meta={"reason": "repo not found"})
+        raise Ignore()
+    return slug
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery, states
+from celery.exceptions import Ignore
+
+app = Celery("shop")
+
+
+@app.task(bind=True)
+def sync(self, slug):
+    if not slug:
+        self.update_state(
+            state=states.FAILURE,
+            meta={"exc_type": "LookupError", "exc_message": ["repo not found"]},
+        )
+        raise Ignore()
+    return slug
+""",
+)
+
+
+@rule("CSF301", invalid=INVALID, valid=VALID, without_tasks=("update_state",))
 def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.all_facts():
         for update in facts.update_states:

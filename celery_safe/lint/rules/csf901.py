@@ -13,7 +13,47 @@ _TIMEOUT_FIRST = frozenset({"get", "wait", "join", "join_native"})
 _RESULT_WORDS = ("delay", "apply_async", "AsyncResult", "GroupResult", "ResultSet", "send_task")
 
 
-@rule("CSF901", without_tasks=_RESULT_WORDS)
+INVALID = (
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+def checkout_view(request, item_id):
+    cents = price.delay(item_id).get()
+    return {"total": cents}
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+def checkout_view(request, item_id):
+    try:
+        cents = price.delay(item_id).get(timeout=10)
+    except TimeoutError:
+        return {"error": "pricing is unavailable"}
+    return {"total": cents}
+""",
+)
+
+
+@rule("CSF901", invalid=INVALID, valid=VALID, without_tasks=_RESULT_WORDS)
 def join_without_timeout(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.all_facts():
         if facts.is_task:

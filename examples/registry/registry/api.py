@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from registry import query
 from registry.config import Settings
-from registry.db import create_schema, make_engine, session_scope
+from registry.db import create_schema, is_statement_timeout, make_engine, session_scope
 
-__all__ = ["create_app", "serve"]
+__all__ = ["DEFAULT_QUERY_TIMEOUT", "create_app", "serve"]
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -26,22 +26,48 @@ def _session(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(_session)]
 
 
-def create_app(settings_or_db_url: Settings | str) -> FastAPI:
-    """Build the app for one database; the schema is created if missing."""
+#: Seconds one SQL statement of a request may run before it is stopped (503).
+DEFAULT_QUERY_TIMEOUT = 2.0
+
+
+def create_app(
+    settings_or_db_url: Settings | str, *, query_timeout: float = DEFAULT_QUERY_TIMEOUT
+) -> FastAPI:
+    """Build the app for one database; the schema is created if missing.
+
+    What a request may cost is bounded twice: its parameters (``query.MAX_*``; beyond
+    them, 422) and each statement's time (``query_timeout``; beyond it, 503), so a
+    costly request cannot starve the others (``/health`` included).
+    """
     db_url = (settings_or_db_url.db_url if isinstance(settings_or_db_url, Settings)
               else settings_or_db_url)
     schema_engine = make_engine(db_url)
     create_schema(schema_engine)
     schema_engine.dispose()
-    engine = make_engine(db_url, immediate=False)  # read-only: never queue behind writers
+    # Read-only: never queue behind writers.
+    engine = make_engine(db_url, immediate=False, statement_timeout=query_timeout)
     app = FastAPI(title="CodeBundle registry", version="0.1.0")
     app.state.engine = engine
 
     @app.exception_handler(DBAPIError)
     def database_unavailable(_request: Request, exc: DBAPIError) -> JSONResponse:
         # A database outage is the server's state, not a bug: say so, in JSON.
+        if is_statement_timeout(exc):
+            return JSONResponse({"detail": f"query stopped: it ran longer than the server's "
+                                           f"{query_timeout:g} s budget per statement"},
+                                status_code=503)
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
         return JSONResponse({"detail": f"database unavailable: {reason}"}, status_code=503)
+
+    @app.exception_handler(query.QueryInputError)
+    def refused(_request: Request, exc: query.QueryInputError) -> JSONResponse:
+        detail = [{"type": "value_error", "loc": ["query", exc.parameter], "msg": exc.message}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        # Still a bug, logged by the server; the client gets JSON and no internals.
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.get("/health")
     def get_health(session: DB) -> dict[str, Any]:
@@ -74,7 +100,7 @@ def create_app(settings_or_db_url: Settings | str) -> FastAPI:
         ] = None,
         collection: str | None = None,
         limit: Annotated[int, Query(ge=1, le=query.MAX_LIMIT)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=query.MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return query.list_bundles(
             session, search=search, tag=tag, platform=platform, access_level=access_level,

@@ -70,13 +70,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
     if os.environ.get(QUEUE_ENV):
         config["task_default_queue"] = os.environ[QUEUE_ENV]
-    # A message delivered to a worker that dies goes to another after ``visibility`` s.
-    visibility = float(os.environ.get(VISIBILITY_TIMEOUT_ENV, "3600"))
+    # A message delivered to a worker that dies goes to another after ``visibility`` s:
+    # the embedded broker's default (60 s, its leases renewed while a worker lives), or
+    # 3600 s on Redis, which has no renewal (keep it above the longest task there).
+    chosen = os.environ.get(VISIBILITY_TIMEOUT_ENV)
     if settings.broker_url is None:
-        config.update(
-            embedded.embedded_config(settings.home / "celery", visibility_timeout=visibility)
-        )
+        options = {"visibility_timeout": float(chosen)} if chosen else {}
+        config.update(embedded.embedded_config(settings.home / "celery", **options))
         return config
+    visibility = float(chosen or 3600)
     config["broker_url"] = settings.broker_url
     config["result_backend"] = settings.result_backend or settings.broker_url
     if settings.broker_url.startswith(("redis://", "rediss://")):

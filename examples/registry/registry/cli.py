@@ -266,11 +266,15 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     from registry import query
     from registry.db import session_scope
 
-    with session_scope(settings.db_url) as session:
-        page = query.list_bundles(
-            session, tag=args.tag, platform=args.platform, access_level=args.access_level,
-            collection=args.collection, search=args.search, limit=args.limit,
-        )
+    try:
+        with session_scope(settings.db_url) as session:
+            page = query.list_bundles(
+                session, tag=args.tag, platform=args.platform, access_level=args.access_level,
+                collection=args.collection, search=args.search, limit=args.limit,
+            )
+    except query.QueryInputError as exc:
+        print(f"error: --{exc.parameter}: {exc.message}", file=sys.stderr)
+        return 2
     if args.json:
         _print(page)
         return 0

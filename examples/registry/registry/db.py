@@ -7,8 +7,10 @@ block succeeds and rolls back when it raises, so a failed task leaves no half-wr
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,21 @@ from sqlalchemy.orm import Session
 from registry.models import Base
 from registry.tags import backfill_bundle_tags
 
-__all__ = ["add_missing_columns", "create_schema", "make_engine", "session_scope"]
+__all__ = [
+    "add_missing_columns",
+    "create_schema",
+    "is_statement_timeout",
+    "make_engine",
+    "session_scope",
+]
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def make_engine(url: str, *, immediate: bool = True) -> Engine:
+def make_engine(
+    url: str, *, immediate: bool = True, statement_timeout: float | None = None
+) -> Engine:
     """Create an engine; for SQLite, make the file's folder and use WAL + a busy timeout.
 
     Several worker processes write the same SQLite file. Writers wait for the lock
@@ -36,9 +46,17 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     then writes would otherwise fail at once (SQLITE_BUSY, no waiting) when another
     process committed in between. Read-only users (the API) pass ``immediate=False``
     so readers never queue behind writers (WAL lets them read concurrently).
+
+    ``statement_timeout`` (seconds) stops any one statement that runs longer: PostgreSQL's
+    own setting, and on SQLite a progress handler that interrupts the statement (the
+    driver raises ``OperationalError: interrupted``; see :func:`is_statement_timeout`).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if statement_timeout is not None and parsed.get_backend_name() == "postgresql":
+            milliseconds = max(1, int(statement_timeout * 1000))
+            return create_engine(url, pool_pre_ping=True, connect_args={
+                "options": f"-c statement_timeout={milliseconds}"})
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database
     on_disk = bool(database) and database != ":memory:"
@@ -55,12 +73,47 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        if statement_timeout is not None:
+            _limit_statements(dbapi_conn, _record.info)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    if statement_timeout is not None:
+        timeout = statement_timeout
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _start_clock(conn: Connection, *_args: Any) -> None:
+            conn.info[_DEADLINE] = time.monotonic() + timeout
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _stop_clock(conn: Connection) -> None:
+            conn.info[_DEADLINE] = math.inf  # never interrupt ending a transaction
+
     return engine
+
+
+_DEADLINE = "registry_statement_deadline"
+#: SQLite calls the progress handler every this many virtual machine instructions
+#: (about 0.1 ms of work): the cost of checking the clock is negligible.
+_PROGRESS_STEPS = 1000
+
+
+def _limit_statements(dbapi_conn: Any, info: dict[str, Any]) -> None:
+    info[_DEADLINE] = math.inf
+
+    def over_time() -> int:
+        return 1 if time.monotonic() > info[_DEADLINE] else 0  # non-zero: interrupt
+
+    dbapi_conn.set_progress_handler(over_time, _PROGRESS_STEPS)
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Was this database error a statement stopped by ``statement_timeout``?"""
+    text = str(getattr(exc, "orig", exc) or exc).lower()
+    return text.startswith("interrupted") or "statement timeout" in text
 
 
 def _cached_engine(url: str) -> Engine:

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from registry.redact import redact
 from registry.sources import CollectionSpec, validate_git_ref, validate_git_url
 
 try:
@@ -46,9 +47,9 @@ class GitSyncError(RuntimeError):
 
     def __init__(self, slug: str, stage: str, detail: str) -> None:
         self.slug = slug
-        self.stage = stage
-        self.detail = detail
-        super().__init__(f"collection {slug!r}: {stage}: {detail}")
+        self.stage = redact(stage)  # git's messages repeat the URL, credentials included
+        self.detail = redact(detail)
+        super().__init__(f"collection {slug!r}: {self.stage}: {self.detail}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,10 +87,10 @@ def _git(
             cwd=cwd, env=git_env(), capture_output=True, text=True, timeout=timeout,
             stdin=subprocess.DEVNULL, check=False,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise GitSyncError(slug, stage, f"git timed out after {timeout:g} s") from exc
-    except FileNotFoundError as exc:
-        raise GitSyncError(slug, stage, "the git executable was not found on PATH") from exc
+    except subprocess.TimeoutExpired:  # its text holds the command line, URL included
+        raise GitSyncError(slug, stage, f"git timed out after {timeout:g} s") from None
+    except FileNotFoundError:
+        raise GitSyncError(slug, stage, "the git executable was not found on PATH") from None
     if proc.returncode != 0:
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
         fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))] or lines[-1:]

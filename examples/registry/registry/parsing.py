@@ -9,18 +9,21 @@ files becomes a :class:`BundleError` for that bundle while the others are parsed
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import json
+import math
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from registry.robot import RobotFile, RobotSyntaxError, parse_robot
+from registry.safeyaml import Refused, YamlInputError, YamlLimits, load_yaml
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "META_LIMITS",
     "BundleError",
     "ParseResult",
     "ParsedBundle",
@@ -30,8 +33,11 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 1_000_000
+#: What reading one ``meta.yaml`` may cost (see :mod:`registry.safeyaml`) and store.
+META_LIMITS = YamlLimits(max_bytes=256_000, max_depth=32, max_values=20_000, max_chars=512_000)
+MAX_META_JSON = 1_000_000
 ROBOT_FILES = ("runbook.robot", "sli.robot")
-BUNDLE_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+BUNDLE_SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,22 +117,31 @@ def _first_sentence(doc: str) -> str:
     return (match.group(1) if match else text)[:500]
 
 
+def _link_problem(link: Path, bundle_dir: Path, root: Path) -> str | None:
+    """Why the symlink ``link`` may not be followed: into ``.git`` (the checkout's config
+    holds the clone URL, credentials included), out of the checkout, or out of the bundle."""
+    target = link.resolve()
+    shown = f"{link.relative_to(bundle_dir.parent)} -> {os.readlink(link)}"
+    if not target.is_relative_to(root):
+        return f"is a symlink pointing outside the checkout ({os.readlink(link)}); refused"
+    if ".git" in target.relative_to(root).parts:
+        return f"is a symlink into .git ({shown}); refused"
+    if not target.is_relative_to(bundle_dir.resolve()):
+        return f"is a symlink leaving the bundle ({shown}); refused"
+    return None
+
+
 def _check_tree(bundle_dir: Path, root: Path) -> list[Path]:
-    """Return the bundle's regular files (sorted); refuse any symlink leaving ``root``."""
+    """Return the bundle's regular files (sorted); refuse any symlink leaving the bundle."""
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(bundle_dir, followlinks=False):
         here = Path(dirpath)
         for name in sorted(dirnames + filenames):
             entry = here / name
             if entry.is_symlink():
-                target = entry.resolve()
-                if not target.is_relative_to(root):
-                    rel = entry.relative_to(bundle_dir)
-                    raise _BundleProblem(
-                        f"{rel} is a symlink pointing outside the checkout "
-                        f"({os.readlink(entry)}); refused"
-                    )
-                if target.is_file():
+                if problem := _link_problem(entry, bundle_dir, root):
+                    raise _BundleProblem(f"{entry.relative_to(bundle_dir)} {problem}")
+                if entry.resolve().is_file():
                     files.append(entry)
             elif name in filenames:
                 files.append(entry)
@@ -157,17 +172,58 @@ def _content_hash(files: list[Path], bundle_dir: Path) -> str:
 
 
 def _read_meta(path: Path, bundle_dir: Path) -> dict[str, Any]:
+    """``meta.yaml`` within :data:`META_LIMITS`, holding only what JSON stores as written."""
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(_read_text(path, bundle_dir))
-    except yaml.YAMLError as exc:
-        raise _BundleProblem(f"meta.yaml is not valid YAML: {exc}") from exc
+        data = load_yaml(_read_text(path, bundle_dir), META_LIMITS)
+    except YamlInputError as exc:
+        text = str(exc)
+        raise _BundleProblem(f"meta.yaml {text}" if text.startswith("is ")
+                             else f"meta.yaml: {text}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise _BundleProblem(f"meta.yaml must be a mapping, got {type(data).__name__}")
+    if problem := _json_problem(data):
+        raise _BundleProblem(f"meta.yaml: {problem}")
+    size = len(json.dumps(data))
+    if size > MAX_META_JSON:
+        raise _BundleProblem(f"meta.yaml: {size} bytes as JSON, over the {MAX_META_JSON} limit")
     return data
+
+
+def _json_problem(data: dict[str, Any]) -> str | None:
+    """Why ``data`` cannot be stored as JSON exactly as written, naming the field."""
+    pending: list[tuple[Any, str]] = [(data, "")]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    shown = f"{where}.{key}" if where else str(key)
+                    return (f"field {shown!r}: a key must be text, got {type(key).__name__} "
+                            f"{key!r}; quote it")
+                pending.append((item, f"{where}.{key}" if where else key))
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
+        elif (problem := _scalar_problem(value)) is not None:
+            return f"field {where!r}: {problem}"
+    return None
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, Refused):
+        return str(value)
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r} is not a JSON number"
+    if isinstance(value, dt.date):  # datetime is a date too
+        kind = "timestamp" if isinstance(value, dt.datetime) else "date"
+        return (f"a YAML {kind} ({value.isoformat()}) is not text; quote it to keep it "
+                "as written")
+    return f"a YAML {type(value).__name__} cannot be stored; use text, numbers, lists or maps"
 
 
 def parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
@@ -180,7 +236,7 @@ def parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
 
 def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
     slug = bundle_dir.name
-    if not BUNDLE_SLUG_RE.match(slug):
+    if not BUNDLE_SLUG_RE.fullmatch(slug):  # whole: "$" would allow a trailing newline
         raise _BundleProblem(f"directory name {slug!r} is not a usable bundle slug")
     files = _check_tree(bundle_dir, root)
     robots: dict[str, RobotFile] = {}
@@ -249,9 +305,9 @@ def parse_collection(checkout: Path) -> ParseResult:
     for entry in sorted(base.iterdir(), key=lambda p: p.name):
         if entry.name.startswith("."):
             continue
-        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
-            message = f"is a symlink pointing outside the checkout ({os.readlink(entry)}); refused"
-            errors.append(BundleError(entry.name, message))
+        problem = _link_problem(entry, base, root) if entry.is_symlink() else None
+        if problem and "leaving the bundle" not in problem:  # a folder elsewhere: fine
+            errors.append(BundleError(entry.name, problem))
             continue
         if not entry.is_dir():
             continue
@@ -260,5 +316,7 @@ def parse_collection(checkout: Path) -> ParseResult:
         except _BundleProblem as exc:
             errors.append(BundleError(entry.name, str(exc)))
         except OSError as exc:
-            errors.append(BundleError(entry.name, f"cannot be read: {exc}"))
+            errors.append(BundleError(entry.name, f"cannot be read: {exc.strerror or exc}"))
+        except (RecursionError, MemoryError, ValueError) as exc:  # never the whole collection
+            errors.append(BundleError(entry.name, f"cannot be parsed: {type(exc).__name__}"))
     return ParseResult(bundles, errors)

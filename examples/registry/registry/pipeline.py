@@ -24,7 +24,7 @@ from typing import Any
 from celery.canvas import Signature
 
 from celery_safe.workflows import chain, chord, group, map_reduce, to_mermaid
-from registry import tasks
+from registry import sources, tasks
 
 __all__ = [
     "PipelineRun",
@@ -43,7 +43,7 @@ def enhancement_chord(bundle_ids: Sequence[int], sync_results: list[dict[str, An
 
 
 def _source_errors(collections_yaml: str) -> tuple[list[str], list[str]]:
-    loaded = tasks.parse_collections_text(collections_yaml)
+    loaded = sources.parse_collections_text(collections_yaml)
     return [spec.slug for spec in loaded.collections], [str(e) for e in loaded.errors]
 
 

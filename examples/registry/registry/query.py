@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,10 +11,17 @@ from sqlalchemy import String, cast, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from registry.models import BundleTag, CodeBundle, Collection
+from registry.redact import redact
 from registry.tags import normalise_tag
 
 __all__ = [
+    "MAX_FILTER_CHARS",
     "MAX_LIMIT",
+    "MAX_OFFSET",
+    "MAX_SEARCH_CHARS",
+    "MAX_SEARCH_WORDS",
+    "MAX_TAG_FILTERS",
+    "QueryInputError",
     "bundle_detail",
     "bundle_summary",
     "collection_dict",
@@ -27,7 +35,59 @@ __all__ = [
 ]
 
 MAX_LIMIT = 200
+#: Bounds on one ``list_bundles`` request: what a client may ask for is what it may cost.
+MAX_OFFSET = 1_000_000
+MAX_SEARCH_WORDS = 8
+MAX_SEARCH_CHARS = 200
+MAX_TAG_FILTERS = 10  # values of ``tag``, and of ``platform``
+MAX_FILTER_CHARS = 100  # one tag, platform or collection value
 ACCESS_LEVELS = ("read-only", "read-write", "unknown")
+
+
+class QueryInputError(ValueError):
+    """A query parameter was refused; ``parameter`` names it (the API answers 422)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter}: {message}")
+
+
+def _check_text(parameter: str, value: str, max_chars: int) -> None:
+    if len(value) > max_chars:
+        raise QueryInputError(parameter, f"at most {max_chars} characters, got {len(value)}")
+    for ch in value:
+        if unicodedata.category(ch) == "Cc":
+            raise QueryInputError(
+                parameter, f"contains the control character U+{ord(ch):04X}; refused"
+            )
+
+
+def _check_filters(
+    *, tag: TagFilter, platform: TagFilter, collection: str | None, search: str | None,
+    limit: int, offset: int,
+) -> None:
+    """Refuse what the database would misread (NUL ends a LIKE pattern there) or what
+    would cost more than a page's worth of work."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryInputError("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise QueryInputError("offset", f"must be between 0 and {MAX_OFFSET}, got {offset}")
+    for parameter, values in (("tag", tag), ("platform", platform)):
+        listed = [] if values is None else [values] if isinstance(values, str) else list(values)
+        if len(listed) > MAX_TAG_FILTERS:
+            raise QueryInputError(
+                parameter, f"at most {MAX_TAG_FILTERS} values, got {len(listed)}"
+            )
+        for value in listed:
+            _check_text(parameter, value, MAX_FILTER_CHARS)
+    if collection is not None:
+        _check_text("collection", collection, MAX_FILTER_CHARS)
+    if search is not None:
+        words = len(search.split())
+        if words > MAX_SEARCH_WORDS:
+            raise QueryInputError("search", f"at most {MAX_SEARCH_WORDS} words, got {words}")
+        _check_text("search", search, MAX_SEARCH_CHARS)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -41,10 +101,12 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def collection_dict(collection: Collection, *, bundle_count: int | None = None) -> dict[str, Any]:
     return {
-        "slug": collection.slug, "name": collection.name, "git_url": collection.git_url,
+        "slug": collection.slug, "name": collection.name,
+        "git_url": redact(collection.git_url),
         "git_ref": collection.git_ref, "owner": collection.owner,
         "owner_email": collection.owner_email, "description": collection.description,
-        "status": collection.status, "last_error": collection.last_error,
+        "status": collection.status,
+        "last_error": redact(collection.last_error) if collection.last_error else None,
         "last_commit": collection.last_commit,
         "last_synced_at": _iso(collection.last_synced_at),
         "bundle_count": bundle_count if bundle_count is not None else len(collection.bundles),
@@ -144,10 +206,8 @@ def list_bundles(
     and lower-cased), never a substring, a task name or doc text. Either may be a list:
     the bundle must then have every one. ``search`` needs every word, anywhere.
     """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
+    _check_filters(tag=tag, platform=platform, collection=collection, search=search,
+                   limit=limit, offset=offset)
     filters = _bundle_filters(tag=tag, platform=platform, access_level=access_level,
                               collection=collection, search=search)
     base = select(CodeBundle).join(Collection).where(*filters)
@@ -210,15 +270,19 @@ def stats(session: Session) -> dict[str, int]:
 
 
 def health(session: Session) -> dict[str, Any]:
-    """Database reachability and freshness; ``status`` is ``ok`` or ``degraded``."""
+    """Database reachability and freshness; ``status`` is ``ok``, ``degraded`` or ``error``."""
     try:
         session.execute(text("SELECT 1"))
+        return _health(session)
     except Exception as exc:  # report, don't raise: health must answer
         return {"status": "error", "database": f"unreachable: {type(exc).__name__}: {exc}"}
+
+
+def _health(session: Session) -> dict[str, Any]:
     counts = stats(session)
     last_sync = session.scalar(select(func.max(Collection.last_synced_at)))
     errors = [
-        {"collection": slug, "error": error}
+        {"collection": slug, "error": redact(error) if error else error}
         for slug, error in session.execute(
             select(Collection.slug, Collection.last_error)
             .where(Collection.status.in_(("error", "partial"))).order_by(Collection.slug)

@@ -94,7 +94,7 @@ def ingest_collection(
     status = "partial" if errors else "synced"
     if errors:
         collection.status = "partial"
-        collection.last_error = "; ".join(errors)
+        collection.last_error = store.short_error("; ".join(errors))
     return IngestReport(
         spec.slug, status, synced.commit, stats.created, stats.updated, stats.unchanged,
         stats.removed, errors,

@@ -10,32 +10,44 @@ read as an option (``--upload-pack=...``, a leading ``-``) or select a helper tr
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from registry.redact import redact_url
+from registry.safeyaml import YamlInputError, YamlLimits, find_refused, load_yaml
 
 __all__ = [
+    "LIMITS",
+    "MAX_COLLECTIONS",
     "CollectionSpec",
     "LoadResult",
     "SourceError",
     "load_collections",
     "parse_collections",
+    "parse_collections_text",
     "validate_git_ref",
     "validate_git_url",
     "validate_slug",
 ]
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?")
 # An scp-like ssh address: user@host:path (no scheme, no option look-alikes).
-SCP_RE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-][A-Za-z0-9._~/+-]*$")
-REF_RE = re.compile(r"^[A-Za-z0-9._/+-]{1,200}$")
+SCP_RE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-][A-Za-z0-9._~/+-]*")
+REF_RE = re.compile(r"[A-Za-z0-9._/+-]{1,200}")
+HOST_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252})")
 ALLOWED_SCHEMES = ("file", "https", "ssh")
 REQUIRED_FIELDS = ("name", "slug", "git_url")
 OPTIONAL_FIELDS = ("git_ref", "owner", "owner_email", "description")
+#: Entries one ``collections.yaml`` may hold (each becomes a task of the run).
+MAX_COLLECTIONS = 10_000
+#: What reading one ``collections.yaml`` may cost (see :mod:`registry.safeyaml`).
+LIMITS = YamlLimits(max_bytes=8 << 20, max_depth=16, max_values=400_000, max_chars=16 << 20)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +83,7 @@ class LoadResult:
 
 def validate_slug(slug: str) -> str | None:
     """Return why ``slug`` is not a valid slug, or ``None`` when it is."""
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         return (
             f"{slug!r} is not a slug: use 1-100 lowercase letters, digits and inner hyphens"
         )
@@ -82,35 +94,52 @@ def validate_git_url(url: str) -> str | None:
     """Return why ``url`` may not be handed to git, or ``None`` when it is allowed.
 
     Allowed: ``file://``, ``https://``, ``ssh://`` URLs and ``user@host:path``.
+    Messages show the URL with its credentials masked.
     """
+    shown = repr(redact_url(url))
     if not url or url != url.strip():
         return "must be a non-empty URL without surrounding spaces"
     if url.startswith("-"):
-        return f"{url!r} starts with '-' and would be read by git as an option"
+        return f"{shown} starts with '-' and would be read by git as an option"
     if "::" in url.split("/", 1)[0]:
-        return f"{url!r} uses a git remote helper transport ('<helper>::'), which is refused"
+        return f"{shown} uses a git remote helper transport ('<helper>::'), which is refused"
     if any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in url):
-        return f"{url!r} contains whitespace or control characters"
-    if SCP_RE.match(url):
+        return f"{shown} contains whitespace or control characters"
+    if SCP_RE.fullmatch(url):
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unbalanced or non-IPv6 bracketed host
+        return f"{shown} is not a valid URL ({exc})"
     if parts.scheme not in ALLOWED_SCHEMES:
         allowed = ", ".join(f"{s}://" for s in ALLOWED_SCHEMES)
         scheme = parts.scheme or "(none)"
-        return f"{url!r}: transport {scheme!r} is not allowed (use {allowed} or user@host:path)"
+        return f"{shown}: transport {scheme!r} is not allowed (use {allowed} or user@host:path)"
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            return f"{url!r}: a file:// URL must be absolute, like file:///srv/repo.git"
-    elif not parts.hostname or parts.hostname.startswith("-"):
-        return f"{url!r} has no valid host"
+            return f"{shown}: a file:// URL must be absolute, like file:///srv/repo.git"
+    elif not hostname or not _valid_host(hostname, bracketed="[" in parts.netloc):
+        return f"{shown} has no valid host"
     if "--" in parts.path or parts.path.startswith("-"):
-        return f"{url!r} has an option-like path"
+        return f"{shown} has an option-like path"
     return None
+
+
+def _valid_host(hostname: str, *, bracketed: bool) -> bool:
+    """A DNS name or IPv4 address, or an IPv6 address in brackets; never option-like."""
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(hostname.split("%", 1)[0])
+        except ValueError:
+            return False
+        return True
+    return bool(HOST_RE.fullmatch(hostname))
 
 
 def validate_git_ref(ref: str) -> str | None:
     """Return why ``ref`` is not an acceptable branch, tag or commit name, or ``None``."""
-    if not REF_RE.match(ref) or ref.startswith(("-", "/")) or ".." in ref or ref.endswith(
+    if not REF_RE.fullmatch(ref) or ref.startswith(("-", "/")) or ".." in ref or ref.endswith(
         (".lock", "/", ".")
     ):
         return f"{ref!r} is not a valid branch, tag or commit name"
@@ -125,6 +154,13 @@ def _entry_label(index: int, raw: Any) -> str:
 
 def _check_entry(index: int, raw: Any) -> CollectionSpec | SourceError:
     label = _entry_label(index, raw)
+    try:
+        return _checked_entry(label, raw)
+    except Exception as exc:  # a bad entry never stops the load
+        return SourceError(label, "(entry)", f"could not be checked: {type(exc).__name__}")
+
+
+def _checked_entry(label: str, raw: Any) -> CollectionSpec | SourceError:
     if not isinstance(raw, Mapping):
         return SourceError(label, "(entry)", f"must be a mapping, got {type(raw).__name__}")
     values: dict[str, str] = {}
@@ -134,11 +170,13 @@ def _check_entry(index: int, raw: Any) -> CollectionSpec | SourceError:
             if field in REQUIRED_FIELDS:
                 return SourceError(label, field, "is required")
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and field == "git_ref":
-            value = str(value)  # e.g. a tag like 1.0 that YAML read as a number
+        if (refused := find_refused(value)) is not None:
+            return SourceError(label, field, str(refused))
         if not isinstance(value, str):
-            return SourceError(label, field, f"must be a string, got {type(value).__name__}")
-        values[field] = value.strip() if field != "description" else value
+            return SourceError(label, field, _not_a_string(value))
+        if problem := _text_problem(field, value):
+            return SourceError(label, field, problem)
+        values[field] = value
     for field in REQUIRED_FIELDS:
         if not values[field]:
             return SourceError(label, field, "must not be empty")
@@ -150,6 +188,29 @@ def _check_entry(index: int, raw: Any) -> CollectionSpec | SourceError:
         if field in values and (problem := check(values[field])):
             return SourceError(label, field, problem)
     return CollectionSpec(**values)
+
+
+def _not_a_string(value: Any) -> str:
+    """Why a non-string is refused: YAML already changed it (``1.10`` is ``1.1``)."""
+    kind = type(value).__name__
+    if isinstance(value, (bool, int, float, dt.date)):
+        return (f"must be a string, got {kind} {value!r}: YAML read the value as a {kind}; "
+                "quote it to keep it exactly as written")
+    return f"must be a string, got {kind}"
+
+
+def _text_problem(field: str, value: str) -> str | None:
+    """Control characters anywhere (but newlines and tabs in ``description``), and
+    surrounding whitespace on one-line fields: refused, never stripped."""
+    if field in ("slug", "git_url", "git_ref"):
+        return None  # their own validators accept only a strict set of characters
+    allowed = "\n\t" if field == "description" else ""
+    for ch in value:
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            return f"contains the control character U+{ord(ch):04X}; refused"
+    if field != "description" and value != value.strip():
+        return f"{value!r} has surrounding whitespace; refused"
+    return None
 
 
 def parse_collections(data: Any) -> LoadResult:
@@ -183,15 +244,31 @@ def parse_collections(data: Any) -> LoadResult:
     return LoadResult(collections, errors)
 
 
+def parse_collections_text(text: str) -> LoadResult:
+    """Validate the text of a ``collections.yaml`` within :data:`LIMITS`.
+
+    Unreadable YAML, or a file over a limit, is one ``(file)`` error; an entry nested
+    too deeply is refused alone.
+    """
+    try:
+        data = load_yaml(text, LIMITS)
+    except YamlInputError as exc:
+        return LoadResult([], [SourceError("(file)", "collections.yaml", str(exc))])
+    entries = data.get("codecollections") if isinstance(data, Mapping) else None
+    if isinstance(entries, list) and len(entries) > MAX_COLLECTIONS:
+        too_many = (f"has {len(entries)} entries, over the {MAX_COLLECTIONS}-entry limit; "
+                    "split it into several files")
+        return LoadResult([], [SourceError("(file)", "codecollections", too_many)])
+    return parse_collections(data)
+
+
 def load_collections(path: Path | str) -> LoadResult:
     """Read ``collections.yaml``; an unreadable or non-YAML file is one ``(file)`` error."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(LIMITS.max_bytes + 1)  # never more than the limit allows
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return LoadResult([], [SourceError("(file)", str(path), f"cannot be read: {exc}")])
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return LoadResult([], [SourceError("(file)", str(path), f"is not valid YAML: {exc}")])
-    return parse_collections(data)
+    return parse_collections_text(text)

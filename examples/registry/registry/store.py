@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import CodeBundle, Collection, utcnow
 from registry.parsing import ParsedBundle, ParseResult
+from registry.redact import redact
 from registry.sources import CollectionSpec
 from registry.tags import sync_bundle_tags
 
@@ -26,9 +27,13 @@ __all__ = [
     "get_collection",
     "pending_bundle_ids",
     "record_collection_error",
+    "short_error",
     "upsert_bundles",
     "upsert_collection",
 ]
+
+#: The longest ``last_error`` stored (``/health`` shows it).
+MAX_ERROR_CHARS = 2000
 
 _PARSED_FIELDS = (
     "display_name", "description", "doc", "author", "support_tags", "kinds", "tasks",
@@ -100,8 +105,16 @@ def record_collection_error(session: Session, slug: str, message: str) -> None:
         collection = Collection(slug=slug, name=slug, git_url="", status="error")
         session.add(collection)
     collection.status = "error"
-    collection.last_error = message
+    collection.last_error = short_error(message)
     session.flush()
+
+
+def short_error(message: str) -> str:
+    """What ``last_error`` keeps: credentials masked, at most :data:`MAX_ERROR_CHARS`."""
+    message = redact(message)
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return message[: MAX_ERROR_CHARS - 30].rstrip() + f" ... ({len(message)} characters)"
 
 
 def upsert_bundles(

@@ -17,12 +17,13 @@ import functools
 import logging
 import os
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 import celery_safe
@@ -31,6 +32,7 @@ from registry.celery_app import app
 from registry.config import Settings, load_settings
 from registry.db import session_scope
 from registry.models import CodeBundle, Collection
+from registry.redact import redact
 
 __all__ = [
     "SLOW_ENHANCE_ENV",
@@ -80,16 +82,6 @@ def _spec(row: Collection) -> sources.CollectionSpec:
     )
 
 
-def parse_collections_text(text: str) -> sources.LoadResult:
-    """Validate the text of a ``collections.yaml``; bad YAML is one ``(file)`` error."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        error = sources.SourceError("(file)", "collections.yaml", f"is not valid YAML: {exc}")
-        return sources.LoadResult([], [error])
-    return sources.parse_collections(data)
-
-
 @celery_safe.task(app, name="registry.store_yaml", resources={"db": open_db})
 def store_yaml(collections_yaml: str, *, db: Session) -> dict[str, Any]:
     """Store every valid ``codecollections:`` entry; report the invalid ones.
@@ -97,7 +89,7 @@ def store_yaml(collections_yaml: str, *, db: Session) -> dict[str, Any]:
     The YAML *text* travels in the message, so workers on other machines need no
     shared file. Upserting by slug makes a re-run a no-op.
     """
-    loaded = parse_collections_text(collections_yaml)
+    loaded = sources.parse_collections_text(collections_yaml)
     for spec in loaded.collections:
         store.upsert_collection(db, spec)
     return {
@@ -121,11 +113,21 @@ def sync_collection(slug: str, *, db: Session, workdir: str | None = None) -> di
     try:
         return service.ingest_collection(db, _spec(row), checkouts).as_dict()
     except Exception as exc:  # one collection's failure must not fail the whole run
-        logger.exception("sync of collection %r failed", slug)
+        details = redact("".join(traceback.format_exception(exc)))
+        logger.error("sync of collection %r failed:\n%s", slug, details)
         db.rollback()
-        message = f"collection {slug!r}: {type(exc).__name__}: {exc}"
+        message = store.short_error(f"collection {slug!r}: {_one_line(exc)}")
         store.record_collection_error(db, slug, message)
         return _sync_error(slug, message)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception in a line: a database error by its driver's reason, not the SQL and
+    its parameters (which would put whole rows into ``last_error``)."""
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        exc = exc.orig
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
 def _sync_error(slug: str, message: str) -> dict[str, Any]:

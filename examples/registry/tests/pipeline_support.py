@@ -28,6 +28,14 @@ from sqlalchemy.orm import Session
 from celery_safe.testing import WorkerProcess
 
 
+def redis_database(base_url: str, default_db: int) -> str:
+    """``base_url`` with database ``default_db``, unless it names one already (a run told
+    to use its own Redis database keeps it; each registry home has its own queue)."""
+    if base_url.rstrip("/").rsplit("/", 1)[-1].isdigit():
+        return base_url
+    return f"{base_url.rstrip('/')}/{default_db}"
+
+
 class RegistryHome:
     """One registry: its folder, database and broker, shared by its workers and clients."""
 

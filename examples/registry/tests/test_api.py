@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
+from api_support import serving
 from registry.api import create_app
 from registry.config import load_settings
 from registry.service import run_in_process
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serving(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +19,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, shared_samples: Path) -> 
     tmp = tmp_path_factory.mktemp("api")
     settings = load_settings(environ={}, home=str(tmp))
     run_in_process(settings.db_url, shared_samples, settings.workdir, enhancer="fail:vacuum")
-    with _serving(create_app(settings)) as url:
+    with serving(create_app(settings)) as url:
         yield url
 
 
@@ -176,7 +145,7 @@ def test_database_outage_is_json_503_and_health_reports_it(tmp_path: Path) -> No
     app = create_app(f"sqlite:///{db_file}")
     shutil.rmtree(db_file.parent)
     db_file.parent.write_text("no longer a folder")  # the database cannot be opened now
-    with _serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
         stats = http.get("/stats")
         assert stats.status_code == 503
         assert stats.json() == {"detail": "database unavailable: unable to open database file"}

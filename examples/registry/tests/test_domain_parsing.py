@@ -97,13 +97,17 @@ def test_bundle_level_problems(tmp_path: Path) -> None:
     }
 
 
-def test_symlinks_inside_are_followed_outside_refused(tmp_path: Path) -> None:
+def test_symlinks_inside_the_bundle_are_followed_others_refused(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     shared = root / "shared"
     shared.mkdir(parents=True)
     (shared / "runbook.robot").write_text(ROBOT)
-    inside = _bundle(root, "inside-link")
+    inside = _bundle(root, "inside-link", notes_md="notes")
     (inside / "runbook.robot").symlink_to(shared / "runbook.robot")
+    (inside / "README.md").symlink_to("notes.md")
+    (_bundle(root, "within") / "README.md").symlink_to("notes.md")
+    (root / "codebundles" / "within" / "notes.md").write_text("notes")
+    (root / "codebundles" / "within" / "runbook.robot").write_text(ROBOT)
     outside_dir = tmp_path / "elsewhere"
     outside_dir.mkdir()
     (outside_dir / "runbook.robot").write_text(ROBOT)
@@ -112,9 +116,11 @@ def test_symlinks_inside_are_followed_outside_refused(tmp_path: Path) -> None:
     (nested / "docs").mkdir()
     (nested / "docs" / "passwd").symlink_to("/etc/passwd")
     result = parse_collection(root)
-    assert [b.slug for b in result.bundles] == ["inside-link"]
+    assert [b.slug for b in result.bundles] == ["within"]
+    assert result.bundles[0].readme == "notes"
     errors = {e.bundle: e.message for e in result.errors}
-    assert set(errors) == {"dir-link", "nested-link"}
+    assert set(errors) == {"dir-link", "inside-link", "nested-link"}
+    assert "runbook.robot is a symlink leaving the bundle" in errors["inside-link"]
     assert "docs/passwd is a symlink pointing outside" in errors["nested-link"]
 
 

@@ -224,3 +224,20 @@ def test_databases_of_the_previous_version_are_backfilled_once_under_a_race(
     finally:
         for engine in (setup, *engines):
             engine.dispose()
+
+
+def test_statement_timeout_stops_a_long_statement(pg_url: str) -> None:
+    """The API's per-statement budget on PostgreSQL is the server's own statement_timeout."""
+    from registry.db import is_statement_timeout
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = make_engine(pg_url, statement_timeout=0.05)
+    try:
+        with engine.connect() as conn, pytest.raises(DBAPIError) as stopped:
+            conn.execute(text("SELECT pg_sleep(5)"))
+        assert is_statement_timeout(stopped.value)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -23,10 +23,14 @@ GOOD = {
 
 
 def test_valid_entries_become_specs() -> None:
-    result = parse_collections({"codecollections": [GOOD, {**GOOD, "slug": "two", "git_ref": 1.0}]})
+    two = {**GOOD, "slug": "two", "git_ref": "1.10"}
+    result = parse_collections({"codecollections": [GOOD, two]})
     assert result.errors == []
     assert result.collections[0] == CollectionSpec(**GOOD)
-    assert result.collections[1].git_ref == "1.0"  # a YAML number read back as a tag name
+    assert result.collections[1].git_ref == "1.10"
+    # An unquoted 1.10 is the YAML number 1.1: refused, never read back as a tag name.
+    [error] = parse_collections({"codecollections": [{**GOOD, "git_ref": 1.1}]}).errors
+    assert error.field == "git_ref" and "quote it" in error.message
 
 
 def test_defaults_for_optional_fields() -> None:

@@ -13,6 +13,8 @@ from registry.db import session_scope
 from registry.sources import CollectionSpec
 from registry.store import record_collection_error, upsert_collection
 
+from celery_safe.embedded import DEFAULT_VISIBILITY_TIMEOUT
+
 CRASH_SAFETY = {"task_acks_late": True, "task_reject_on_worker_lost": True,
                 "worker_prefetch_multiplier": 1}
 
@@ -22,7 +24,8 @@ def test_the_embedded_default_keeps_broker_and_results_under_home(tmp_path: Path
     assert config["broker_url"] == f"sqlite:///{tmp_path.resolve() / 'celery' / 'broker.sqlite'}"
     assert config["database_url"].startswith(f"sqlite:///{tmp_path.resolve() / 'celery'}")
     assert CRASH_SAFETY.items() <= config.items()
-    assert config["broker_transport_options"]["visibility_timeout"] == 3600.0
+    timeout = config["broker_transport_options"]["visibility_timeout"]
+    assert timeout == DEFAULT_VISIBILITY_TIMEOUT == 60.0  # renewed while a worker lives
 
 
 def test_the_embedded_broker_takes_the_visibility_timeout_too(

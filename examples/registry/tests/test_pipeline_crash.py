@@ -29,6 +29,7 @@ from pipeline_support import (
     bundle_rows,
     completed_logs,
     finish,
+    redis_database,
     wait_for_file,
 )
 from registry.samples import generate_sample_collections
@@ -67,7 +68,7 @@ def _samples(home: RegistryHome) -> tuple[Path, str]:
 def test_whole_worker_killed_mid_task(
     request: pytest.FixtureRequest, tmp_path: Path, celery_safe_redis_url: str, broker: str
 ) -> None:
-    results = f"{celery_safe_redis_url}/{REDIS_DB}"
+    results = redis_database(celery_safe_redis_url, REDIS_DB)
     broker_url = request.getfixturevalue("celery_safe_amqp_url") if broker == "amqp" else results
     home = RegistryHome(
         tmp_path / "home", broker_url, REGISTRY_RESULT_BACKEND=results,

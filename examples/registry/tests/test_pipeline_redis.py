@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_support import RegistryHome, bundle_rows, completed_logs
+from pipeline_support import RegistryHome, bundle_rows, completed_logs, redis_database
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis]
 
@@ -24,7 +24,7 @@ def registry(
     celery_safe_redis_url: str,
 ) -> Iterator[tuple[RegistryHome, Path]]:
     # The database is shared with other runs: each home uses a queue of its own instead.
-    results = f"{celery_safe_redis_url}/{REDIS_DB}"
+    results = redis_database(celery_safe_redis_url, REDIS_DB)
     broker = results
     if request.param == "amqp":
         broker = request.getfixturevalue("celery_safe_amqp_url")

@@ -187,7 +187,16 @@ class Crunch(Task):
         # a process pool kept on the task: not typed, but it is handed a function
         self.pool.apply_async(crunch_one, (items,)).get()
         self.pool.apply_async(lambda: items).get()
+        self.pool.apply_async(self.crunch, (items,)).get()  # a method, and a tuple of args
+        self.pool.apply_async(make_worker(), (items,)).get()
         return self.pool.apply_async(len, (items,)).get()
+
+    def crunch(self, items):
+        return items
+
+
+def make_worker():
+    return len
 
 
 def crunch_one(items):
@@ -213,3 +222,86 @@ def reassigned(x):
     value = add.delay(x, 1)
     value = {"k": 1}
     return value.get("k")
+
+
+# Project decorators that make tasks: an alias, a partial, a factory (no configuration)
+from functools import partial as _partial
+
+proj_task = shared_task
+queued_task = _partial(shared_task, queue="slow")
+
+
+def factory_task(*args, **kwargs):
+    kwargs.setdefault("acks_late", True)
+    return shared_task(*args, **kwargs)
+
+
+@proj_task
+def via_alias(x):
+    return fetch.delay(x).get()  # CSF101: 12
+
+
+@queued_task
+def via_partial(x):
+    return fetch.delay(x).get()  # CSF101: 12
+
+
+@factory_task(queue="slow")
+def via_factory(x):
+    return fetch.delay(x).get()  # CSF101: 12
+
+
+def not_a_factory(*args, **kwargs):
+    return print(*args, **kwargs)
+
+
+@not_a_factory
+def plain(x):
+    return fetch.delay(x).get()
+
+
+class Jobs:
+    @app.task
+    def method_task(x):
+        return fetch.delay(x).get()  # CSF101: 16
+
+    def plain_method(self, x):
+        return fetch.delay(x).get()
+
+
+# A task called through a project decorator that sends it: the call returns a result
+import functools as _functools
+
+
+def dispatches(func):
+    @_functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func.apply_async(args=args, kwargs=kwargs)
+
+    return wrapper
+
+
+def only_logs(func):
+    @_functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+@dispatches
+@app.task
+def sent_when_called(x):
+    return x
+
+
+@only_logs
+@app.task
+def run_when_called(x):
+    return {"x": x}
+
+
+@app.task
+def waits_on_a_dispatched_call(x):
+    run_when_called(x).get("x")
+    return sent_when_called(x).get()  # CSF101: 12

@@ -81,3 +81,51 @@ def calls_recursion(n):
 def view(ids):
     # not a task: joining here is fine (a web request may wait)
     return fetch_all(ids)
+
+
+# A dispatch helper joining an eager result on one branch: an EagerResult never waits
+# for a worker, so no task calling it can deadlock through it.
+def dispatch(sig, *, inline=False):
+    if not inline:
+        return sig.apply_async()
+    return sig.apply().get(disable_sync_subtasks=False)
+
+
+@app.task
+def notify(uid):
+    dispatch(fetch.si(uid))
+    return dispatch(fetch.si(uid), inline=True)
+
+
+# A noqa on the helper's join line silences what it causes in every caller.
+def reviewed_wait(ids):
+    return [fetch.delay(i).get() for i in ids]  # noqa: CSF104 (runs on a dedicated queue)
+
+
+@app.task
+def uses_reviewed(ids):
+    return reviewed_wait(ids)
+
+
+# A join inside a method of another object (a class of this module)
+class Poller:
+    def __init__(self, timeout):
+        self.timeout = timeout
+
+    def wait(self, result):
+        return result.get(timeout=self.timeout)
+
+    def describe(self, result):
+        return result.id
+
+
+@app.task
+def waits_through_an_object(i):
+    poller = Poller(10)
+    poller.describe(fetch.delay(i))
+    return Poller(5).wait(fetch.delay(i))  # CSF104: 12
+
+
+@app.task
+def uses_an_object_that_never_joins(i):
+    return Poller(5).describe(fetch.delay(i))

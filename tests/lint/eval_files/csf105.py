@@ -2,7 +2,7 @@
 """CSF105: .apply() of another task inside a task."""
 
 import pandas as pd
-from celery import Celery, shared_task
+from celery import Celery, chain, shared_task
 
 from proj.rules import ruleset
 from proj.tasks import imported_task
@@ -48,3 +48,18 @@ def lookalikes(frame, func):
 
 def outside_a_task(cart):
     return price.apply(args=(cart,)).get()
+
+
+@app.task
+def eager_canvases(cart):
+    sig = price.s(cart)
+    first = sig.apply().get()  # CSF105: 13
+    second = price.si(cart).apply()  # CSF105: 14
+    both = chain(price.s(cart), price.s()).apply().get()  # CSF105: 12
+    return first, second, both
+
+
+@app.task
+def not_celery_apply(frame, func, pool):
+    # an unknown object's .apply() is not a task's eager run
+    return frame.apply(func).get(disable_sync_subtasks=False), pool.apply(func)

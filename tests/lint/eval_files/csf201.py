@@ -39,7 +39,6 @@ def untyped(x):
 chain(add.s(1, 2), add.s(3, 4)).delay()  # CSF201: 20
 (add.s(1, 2) | done.s()).delay()  # CSF201: 16
 add.s(1, 2) | add.s(3) | bound.s(9)  # CSF201: 26
-chain(add.s(1, 2), keyword_only.s()).delay()  # CSF201: 20
 add.apply_async((1, 2), link=done.s())  # CSF201: 30
 add.s(1, 2).link(done.s())  # CSF201: 18
 

@@ -38,3 +38,19 @@ chord(fetch.s(u) for u in urls)(merge.s())
 chord([fetch.s("a")], pair.s(1))()
 chord([fetch.s("a")], notify.si())()
 group(fetch.s(u) for u in urls).delay()
+
+
+# A header built by .append in a loop, held in a list, or returned by a helper
+def header_of(items):
+    return [fetch.s(item) for item in items]
+
+
+def build_in_a_loop(items):
+    header = []
+    for item in items:
+        header.append(fetch.s(item))
+    chord(header)(notify.s())  # CSF202: 19
+    listed = [fetch.s(1), fetch.s(2)]
+    chord(listed, notify.s()).delay()  # CSF202: 19
+    chord(header_of(items))(notify.s())  # CSF202: 29
+    chord(header_of(items))(merge.s())  # fine: the body takes the list

@@ -9,15 +9,10 @@ final: kombu's JSON encodes ``datetime``, ``Decimal``, ``UUID``, ``bytes``, but 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kombu import serialization
-from kombu.exceptions import EncodeError
-
 __all__ = ["is_plain", "unencodable"]
-
-_dumps: Callable[..., Any] = serialization.dumps
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -49,11 +44,15 @@ def unencodable(
     """The first argument ``serializer`` cannot encode: (label, value, reason), or None."""
     if is_plain(args) and is_plain(kwargs):
         return None
+    # kombu only when a value is not plain data: the linter never gets here.
+    from kombu.exceptions import EncodeError
+    from kombu.serialization import dumps
+
     for label, value in _arguments(args, kwargs):
         if is_plain(value):
             continue
         try:
-            _dumps(value, serializer=serializer)
+            dumps(value, serializer=serializer)  # type: ignore[no-untyped-call]
         except EncodeError as exc:
             cause = exc.__cause__ or exc
             return label, value, str(cause) or type(cause).__name__

@@ -8,7 +8,7 @@ linter and in ``celery-safe explain``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import catalogue
 
@@ -38,6 +38,9 @@ class Problem:
     fix: str
     path: Path
     task: str | None = None
+    #: What the front-end built the step from (a Celery signature, or an ``ast`` node
+    #: the linter reports at); not part of the problem's identity.
+    origin: object = field(default=None, compare=False, repr=False)
 
     @classmethod
     def make(
@@ -48,6 +51,7 @@ class Problem:
         facts: Mapping[str, object],
         *,
         what: str | None = None,
+        origin: object = None,
     ) -> Problem:
         """A problem whose message is the catalogue's, filled with ``facts``.
 
@@ -58,7 +62,7 @@ class Problem:
         label = what or (task.rpartition(".")[2] if task else "")
         step = " ".join(part for part in (render_path(path), label) if part) or "workflow"
         message = entry.message.format(step=step, task=task, **facts)
-        return cls(code=entry.code, message=message, fix=entry.fix, path=path, task=task)
+        return cls(entry.code, message, entry.fix, path, task, origin)
 
     @property
     def where(self) -> str:

@@ -1,0 +1,434 @@
+"""Every canvas check, written once, over the :mod:`~.model`.
+
+The walk follows the canvas the way Celery runs it, carrying what each step will
+receive: nothing (first step, immutable ``.si()``), the parent's result (chain step,
+``link``), the list of a group's results (chord body, or the step after a group in a
+chain), or what Celery passes to an error callback. Each task step is checked once:
+
+* registered with the app (CSF206, runtime only: the linter cannot see the app);
+* its arguments plus what it receives bind to the task's parameters (CSF201 parent
+  result, CSF202 chord body, CSF205 its own arguments, CSF208 error callbacks);
+* its arguments survive the serializer it will be sent with (CSF207, runtime only);
+* it does not follow a chord whose body is a group, in a chain (CSF209);
+* a chord has a result backend able to run it (CSF203, when the front-end knows the
+  backend), and the tasks whose results the chord needs do not ignore them (CSF204).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .encoding import is_plain, unencodable
+from .model import Chain, Chord, Group, Node, Step, TaskSpec
+from .params import Params
+from .problems import Path, Problem, render_path
+from .text import short_call, short_name, short_value
+from .types import MISSING, describe, fits, list_of, union_of
+
+__all__ = [
+    "OPEN",
+    "UNKNOWN",
+    "Received",
+    "check",
+    "chord_with_group_body",
+    "errback_arguments",
+    "normalized_steps",
+    "parent_result",
+    "workflow_arguments",
+]
+
+#: ``received.code`` of the first steps of a canvas whose call arguments are unknown.
+_OPEN = "open"
+T = TypeVar("T")
+_HEADER_ROLE = (
+    "is in a chord header: its result is not stored, so a backend that polls for the"
+    " header's results (database, cache) never runs the body"
+)
+_BODY_ROLE = "is a chord body: the chord's result is never stored"
+
+
+@dataclass(frozen=True)
+class Received:
+    """Positional arguments a step gets from outside its own signature."""
+
+    source: str | _Output
+    placeholders: tuple[str, ...]
+    code: str
+    #: Error callbacks called in-process get their arguments even when immutable.
+    forced: bool = False
+
+    @property
+    def type(self) -> Any:
+        """The type of what is received (``MISSING`` when not known)."""
+        return self.source.type if isinstance(self.source, _Output) else MISSING
+
+    @property
+    def description(self) -> str:
+        """What the step receives, in words (built only when a message needs it)."""
+        return self.source if isinstance(self.source, str) else self.source.description
+
+
+#: The canvas will be called with arguments nobody knows yet (a piece of a workflow):
+#: its first steps may take one argument more than they bind, or not.
+OPEN = Received("an argument", ("<argument>",), _OPEN)
+#: Its first steps get arguments that cannot be counted here (a canvas in source, called
+#: later with ``.delay(...)``): their own arguments are not checked.
+UNKNOWN = Received("arguments not known here", (), "unknown")
+
+
+def workflow_arguments(args: Sequence[Any]) -> Received | None:
+    """What the first steps receive when the canvas is called with ``args``."""
+    if not args:
+        return None
+    return Received("the workflow's arguments", tuple(short_value(a) for a in args), "CSF205")
+
+
+def parent_result(source: str = "the parent's result") -> Received:
+    """What a ``link`` callback receives."""
+    return Received(source, ("<result>",), "CSF201")
+
+
+def errback_arguments(spec: TaskSpec | None) -> Received:
+    """What Celery passes an error callback of task ``spec``."""
+    if spec is not None and spec.errback_style:
+        return Received(
+            "(request, exc, traceback)",
+            ("<request>", "<exc>", "<traceback>"),
+            "CSF208",
+            forced=True,
+        )
+    return Received("the failed task's id", ("<task_id>",), "CSF208")
+
+
+class _Output:
+    """What a step produces: how to name its result (built only for a message), and the
+    tasks producing it that ignore their result (CSF204 when a chord needs it)."""
+
+    __slots__ = ("ignoring", "kind", "name", "path", "type")
+
+    def __init__(
+        self,
+        kind: str,
+        path: Path,
+        name: str = "",
+        ignoring: list[tuple[Path, str, Any]] | None = None,
+        produces: Any = MISSING,
+    ) -> None:
+        self.kind = kind
+        self.path = path
+        self.name = name
+        self.ignoring: list[tuple[Path, str, Any]] = ignoring if ignoring is not None else []
+        #: the type of what it produces, for CSF210
+        self.type = produces
+
+    @property
+    def description(self) -> str:
+        where = render_path(self.path)
+        if self.kind == "task":
+            return f"the result of {' '.join(filter(None, (where, short_name(self.name))))}"
+        if self.kind == "unknown":
+            return f"the result of {where or 'the previous step'}"
+        what = "list of results" if self.kind == "group" else "result"
+        return f"the {what} of {where or 'the'} {self.kind}"
+
+
+def check(
+    canvas: Node,
+    *,
+    receives: Received | None = OPEN,
+    backend: Callable[[], str | None] | None = None,
+    ignore: Collection[str] = (),
+    path: Path = (),
+) -> list[Problem]:
+    """Every problem in ``canvas``, in workflow order.
+
+    ``receives`` is what its first steps get (:data:`OPEN` when unknown);
+    ``backend`` tells why the app cannot run a chord (None when it can), when the
+    front-end knows the app; ``ignore`` skips codes.
+    """
+    walker = _Walker(backend, frozenset(code.upper() for code in ignore))
+    walker.visit(canvas, path, receives)
+    return walker.problems
+
+
+def chord_with_group_body(step: Node | None) -> bool:
+    """A chord whose body is a group of several tasks: no chain step may follow it (CSF209)."""
+    if not isinstance(step, Chord):
+        return False
+    body = step.body
+    return isinstance(body, Group) and body.exact and len(body.members) > 1
+
+
+def normalized_steps(
+    steps: Sequence[T], members: Callable[[T], Sequence[T] | None]
+) -> list[tuple[int, T]]:
+    """The steps of a chain, with their index, as a worker runs them (Celery's
+    ``prepare_steps``): a group of one task is that task, and an empty group before
+    another step is skipped. ``members`` gives a group's members (None for anything
+    else, or a group whose size is not known). Nested chains stay as they are: the
+    caller descends into them, keeping the positions the user wrote.
+    """
+    normalized: list[tuple[int, T]] = []
+    for index, step in enumerate(steps):
+        inner = members(step)
+        if inner is not None:
+            if len(inner) == 1:
+                step = inner[0]
+            elif not inner and (normalized or index < len(steps) - 1):
+                continue
+        normalized.append((index, step))
+    return normalized
+
+
+def _exact_members(node: Node | None) -> Sequence[Node | None] | None:
+    return node.members if isinstance(node, Group) and node.exact else None
+
+
+class _Walker:
+    def __init__(self, backend: Callable[[], str | None] | None, ignore: frozenset[str]) -> None:
+        self.backend = backend
+        self.ignore = ignore
+        self.problems: list[Problem] = []
+        self._backend_checked = False
+        self._backend_reason: str | None = None
+
+    def report(self, code: str, path: Path, task: str | None, origin: Any, **facts: object) -> None:
+        if code not in self.ignore:
+            self.problems.append(Problem.make(code, path, task, facts, origin=origin))
+
+    # -- dispatch -------------------------------------------------------------
+
+    def visit(self, node: Node | None, path: Path, received: Received | None) -> _Output:
+        if node is None:
+            return _Output("unknown", path)
+        if isinstance(node, Step):
+            output = self.visit_task(node, path, received)
+        elif isinstance(node, Chord):
+            output = self.visit_chord(node, path, received)
+        elif isinstance(node, Chain):
+            output = self.visit_chain(node, path, received)
+        elif isinstance(node, Group):
+            output = self.visit_group(node, path, received)
+        else:
+            raise TypeError(f"not a canvas node: {node!r}")
+        if node.links or node.errbacks:
+            self.visit_callbacks(node, path, output)
+        return output
+
+    def visit_callbacks(self, node: Node, path: Path, output: _Output) -> None:
+        for index, callback in enumerate(node.links):
+            self.visit(callback, (*path, "link", index), _result_of(output))
+        for index, errback in enumerate(node.errbacks):
+            spec = errback.spec if isinstance(errback, Step) else None
+            self.visit(errback, (*path, "link_error", index), errback_arguments(spec))
+
+    # -- composites -----------------------------------------------------------
+
+    def visit_chain(self, chain: Chain, path: Path, received: Received | None) -> _Output:
+        steps = normalized_steps(chain.steps, _exact_members)
+        incoming = None if chain.immutable else received
+        output = _Output("chain", path)
+        after_group = False
+        for position, (index, step) in enumerate(steps):
+            step_path = (*path, "chain", index)
+            if position > 0 and chord_with_group_body(steps[position - 1][1]):
+                self.report("CSF209", step_path, None, _origin(step, chain))
+            is_header = isinstance(step, Group) and position < len(steps) - 1
+            output = self.visit(step, step_path, incoming)
+            if after_group:
+                # The step after a group is the body of the chord Celery makes of them.
+                self.check_results_stored(output, _BODY_ROLE)
+            after_group = is_header
+            if is_header and step is not None:
+                self.check_chord_backend(step_path, "group (a chord header)", step)
+                self.check_results_stored(output, _HEADER_ROLE)
+                incoming = Received(output, ("<list of results>",), "CSF202")
+            else:
+                incoming = _result_of(output)
+        return output
+
+    def visit_group(self, group: Group, path: Path, received: Received | None) -> _Output:
+        ignoring: list[tuple[Path, str, Any]] = []
+        produced = []
+        for index, member in enumerate(group.members):
+            output = self.visit(member, (*path, "group", index), received)
+            ignoring += output.ignoring
+            produced.append(output.type)
+        return _Output("group", path, ignoring=ignoring, produces=list_of(union_of(produced)))
+
+    def visit_chord(self, chord: Chord, path: Path, received: Received | None) -> _Output:
+        incoming = None if chord.immutable else received
+        ignoring: list[tuple[Path, str, Any]] = []
+        produced = []
+        for index, member in enumerate(chord.header.members):
+            output = self.visit(member, (*path, "chord", "header", index), incoming)
+            ignoring += output.ignoring
+            produced.append(output.type)
+        self.check_chord_backend(path, "chord", chord)
+        self.check_results_stored(_Output("chord", path, ignoring=ignoring), _HEADER_ROLE)
+        if chord.body is None:
+            return _Output("chord", path)
+        header = _Output(
+            "group", (*path, "chord", "header"), produces=list_of(union_of(produced))
+        )
+        body_output = self.visit(
+            chord.body, (*path, "chord", "body"), Received(header, ("<list of results>",), "CSF202")
+        )
+        self.check_results_stored(body_output, _BODY_ROLE)
+        return body_output
+
+    def check_results_stored(self, output: _Output, role: str) -> None:
+        """CSF204 for each task whose result a chord needs but which ignores it."""
+        for task_path, name, origin in output.ignoring:
+            self.report("CSF204", task_path, name, origin, role=role)
+
+    def check_chord_backend(self, path: Path, what: str, node: Node) -> None:
+        if self.backend is None or "CSF203" in self.ignore:
+            return
+        if not self._backend_checked:
+            self._backend_reason = self.backend()
+            self._backend_checked = True
+        if self._backend_reason is not None:
+            facts = {"reason": self._backend_reason}
+            self.problems.append(
+                Problem.make("CSF203", path, None, facts, what=what, origin=node.origin)
+            )
+
+    # -- tasks ----------------------------------------------------------------
+
+    def visit_task(self, step: Step, path: Path, received: Received | None) -> _Output:
+        spec = step.spec
+        if step.unregistered is not None:
+            if "CSF206" not in self.ignore:
+                missing = step.unregistered
+                close = difflib.get_close_matches(step.name, list(missing.known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.report("CSF206", path, step.name, step.origin, app=missing.app, hint=hint)
+        elif spec is not None and not spec.builtin:
+            if received is not None and not received.forced and step.immutable:
+                received = None
+            self.check_arguments(step, spec, path, received)
+        if step.serializer is not None:
+            self.check_encoding(step, path)
+        ignores = step.ignore_result
+        if ignores is None:
+            ignores = spec is not None and spec.ignore_result
+        produced = spec.returns if spec is not None else MISSING
+        stored = [(path, step.name, step.origin)] if ignores else None
+        return _Output("task", path, step.name, stored, produced)
+
+    def check_encoding(self, step: Step, path: Path) -> None:
+        args, kwargs = step.args, step.kwargs
+        if (not args and not kwargs) or args is None or kwargs is None:
+            return
+        if is_plain(args) and is_plain(kwargs):
+            return
+        assert step.serializer is not None
+        bad = unencodable(tuple(args), kwargs, step.serializer)
+        if bad is not None:
+            label, value, reason = bad
+            self.report(
+                "CSF207",
+                path,
+                step.name,
+                step.origin,
+                argument=label,
+                type=type(value).__name__,
+                serializer=step.serializer,
+                reason=reason,
+            )
+
+    def check_arguments(
+        self, step: Step, spec: TaskSpec, path: Path, received: Received | None
+    ) -> None:
+        params = spec.params
+        args = step.args
+        if params is None or args is None or received is UNKNOWN:
+            return  # not known: nothing to count
+        kwargs = step.kwargs
+        keywords = None if kwargs is None else kwargs.keys()
+        nargs = len(args)
+        if received is None:
+            why = params.mismatch(nargs, keywords)
+            if why is not None:
+                self._report_call("CSF205", step, path, (), params, why)
+            return
+        leading = received.placeholders
+        why = params.mismatch(len(leading) + nargs, keywords)
+        if why is None:
+            if received.code in ("CSF201", "CSF202") and not step.immutable:
+                self.check_types(step, params, path, received)
+            return
+        alone = params.mismatch(nargs, keywords)
+        if received.code == _OPEN:
+            # Unknown arguments: wrong only when wrong both with and without one more.
+            if alone is not None:
+                self._report_call("CSF205", step, path, (), params, alone)
+        elif received.code in ("CSF205", "CSF208") or alone is not None:
+            # Wrong even without what it receives: its own arguments are the problem.
+            code = "CSF208" if received.code == "CSF208" else "CSF205"
+            self._report_call(code, step, path, leading, params, why)
+        else:
+            call = short_call(step.name, args, kwargs, leading)
+            takes = f"{short_name(step.name)}{params.text}"
+            reason = f"it would be called as {call} but takes {takes} ({why})"
+            if received.code == "CSF202":
+                facts = {"source": _place(received), "reason": reason}
+            else:
+                facts = {"received": received.description, "reason": reason}
+            self.report(received.code, path, step.name, step.origin, **facts)
+
+    def check_types(self, step: Step, params: Params, path: Path, received: Received) -> None:
+        """CSF210: what the step receives cannot be what its first parameter expects."""
+        if not params.positional:
+            return  # taken by *args: no annotation to compare with
+        produced, expected = received.type, params.hint(0)
+        if fits(produced, expected) is False:
+            self.report(
+                "CSF210",
+                path,
+                step.name,
+                step.origin,
+                source=(
+                    f"the list of results of {_place(received)}"
+                    if received.code == "CSF202"
+                    else received.description
+                ),
+                produced=describe(produced),
+                param=params.positional[0],
+                expected=describe(expected),
+            )
+
+    def _report_call(
+        self,
+        code: str,
+        step: Step,
+        path: Path,
+        leading: tuple[str, ...],
+        params: Params,
+        why: str,
+    ) -> None:
+        assert step.args is not None
+        call = short_call(step.name, step.args, step.kwargs, leading)
+        signature = f"{short_name(step.name)}{params.text}"
+        self.report(code, path, step.name, step.origin, call=call, params=signature, reason=why)
+
+
+def _place(received: Received) -> str:
+    """Where a list of results comes from: ``chord.header``, ``chain[0] group``."""
+    source = received.source
+    if isinstance(source, str):
+        return source
+    where = render_path(source.path)
+    return where if source.path[-1:] == ("header",) else f"{where} {source.kind}"
+
+
+def _result_of(output: _Output) -> Received:
+    return Received(output, ("<result>",), "CSF201")
+
+
+def _origin(step: Node | None, container: Node) -> Any:
+    return step.origin if step is not None else container.origin

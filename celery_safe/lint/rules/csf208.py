@@ -1,0 +1,60 @@
+"""CSF208: an error callback that cannot take what Celery passes it (static front-end of
+the canvas model's check: ``link_error=``, ``.on_error()``, ``.link_error()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..registry import CANVAS_WORDS, Report, rule
+
+INVALID = (
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def on_error(request, exc):  # two parameters: Celery calls it with three
+    return str(exc)
+
+
+def start():
+    return add.s(1, 2).on_error(on_error.s())
+""",
+)
+
+VALID = (
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def on_error(request, exc, traceback):
+    return str(exc)
+
+
+def start():
+    return add.s(1, 2).on_error(on_error.s())
+""",
+)
+
+
+@rule(
+    "CSF208", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+)
+def error_callback_signature(report: Report) -> Iterator[Finding]:
+    yield from report.canvas_findings("CSF208")

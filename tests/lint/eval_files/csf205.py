@@ -1,0 +1,41 @@
+# ruff: noqa
+"""CSF205: a signature's own arguments cannot bind to its task's parameters."""
+
+from celery import Celery, chain, chord, group
+
+app = Celery("eval")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def keyword_only(value, *, key):
+    return value
+
+
+@app.task
+def total(values):
+    return sum(values)
+
+
+@app.task
+def flexible(*values, **options):
+    return values
+
+
+# wrong even without the parent's result: its own arguments are the problem
+chain(add.s(1, 2), keyword_only.s()).delay()  # CSF205: 20
+chain(add.s(1, 2), add.s(1, 2, 3)).delay()  # CSF205: 20
+chain(add.s(1, 2), add.s(1, z=2)).delay()  # CSF205: 20
+chord([add.s(1, 2)], total.s([1], [2]))()  # CSF205: 22
+group(add.s(1, 2), add.s(1, 2)) | add.s(1, 2, 3)  # CSF205: 35
+
+# fine, or not known here
+chain(add.s(1), keyword_only.s(key=1)).delay()  # the first step gets the call's arguments
+chain(add.s(1, 2), flexible.s(1, 2, 3, z=4)).delay()
+chain(add.s(1, 2), add.s(*range(1))).delay()  # cannot count *args
+chain(add.s(1, 2), add.s(**{"y": 1})).delay()  # cannot read **kwargs
+chain(add.s(1, 2), app.signature("tasks.unknown", args=(1, 2, 3))).delay()

@@ -1,0 +1,42 @@
+# ruff: noqa
+"""CSF208: an error callback that cannot take what Celery passes it."""
+
+from celery import Celery
+
+app = Celery("eval")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def on_error_new(request, exc, traceback):
+    return None
+
+
+@app.task
+def on_error_id(task_id):
+    return None
+
+
+@app.task
+def cleanup(task_id, folder, extra):
+    return None
+
+
+@app.task
+def nothing():
+    return None
+
+
+add.apply_async((1, 2), link_error=on_error_new.s(1))  # CSF208: 36
+add.s(1, 2).on_error(cleanup.s("/tmp", 1))  # CSF208: 22
+add.s(1, 2).link_error(on_error_id.s(1))  # CSF208: 24
+
+# fine: what Celery passes binds
+add.apply_async((1, 2), link_error=on_error_new.s())
+add.s(1, 2).on_error(on_error_id.s())
+add.s(1, 2).on_error(cleanup.s())  # cleanup(task_id, folder, extra) is called (request, exc, traceback)
+add.s(1, 2).on_error(nothing.si())

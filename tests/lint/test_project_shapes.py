@@ -1,0 +1,102 @@
+"""Shapes real projects spread over several modules (``celery-safe check`` follows
+imports into the project; flake8 sees one file at a time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from celery_safe.cli import main
+
+DECORATORS = '''\
+from functools import partial
+
+from celery import shared_task
+
+proj_task = shared_task
+queued_task = partial(shared_task, queue="slow")
+
+
+def factory_task(*args, **kwargs):
+    kwargs.setdefault("acks_late", True)
+    return shared_task(*args, **kwargs)
+
+
+def not_a_task_maker(fn):
+    return fn
+'''
+
+POLL = '''\
+class Poller:
+    def wait(self, result):
+        return result.get(disable_sync_subtasks=False)
+
+    def peek(self, result):
+        return result.id
+'''
+
+TASKS = '''\
+from celery import shared_task
+
+from proj.deco import factory_task, not_a_task_maker, proj_task, queued_task
+from proj.poll import Poller
+
+
+@shared_task
+def add(x):
+    return x
+
+
+@proj_task
+def via_alias(x):
+    return add.delay(x).get()
+
+
+@queued_task
+def via_partial(x):
+    return add.delay(x).get()
+
+
+@factory_task(bind=True)
+def via_factory(self, x):
+    return add.delay(x).get()
+
+
+@not_a_task_maker
+def not_a_task(x):
+    return add.delay(x).get()
+
+
+@shared_task
+def waits_in_a_method(x):
+    return Poller().wait(add.delay(x))
+
+
+@shared_task
+def peeks_only(x):
+    poller = Poller()
+    return poller.peek(add.delay(x))
+'''
+
+
+def test_project_decorators_and_methods_across_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name, source in {"deco": DECORATORS, "poll": POLL, "tasks": TASKS}.items():
+        (package / f"{name}.py").write_text(source)
+    assert main(["check", str(package)]) == 1
+    found = {
+        (line.split(":")[1], line.split(": ")[1].split()[0])
+        for line in capsys.readouterr().out.splitlines()
+        if ": CSF" in line
+    }
+    assert found == {
+        ("14", "CSF101"),  # an alias of shared_task, in another module
+        ("19", "CSF101"),  # a partial of shared_task
+        ("24", "CSF101"),  # a factory returning shared_task(...)
+        ("34", "CSF104"),  # Poller.wait, a method of a class in another module
+    }
