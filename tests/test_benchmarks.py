@@ -29,7 +29,7 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "lint_speed.py": (["--runs", "1", "--packages", "vine"], [
         "corpus: vine", "(a) flake8  CPU", "plugin run() alone", "(b) read + ast.parse",
     ]),
-    "fix_speed.py": (["--runs", "1", "vine"], ["files: ", "celery-safe fix --check:", "ratio: "]),
+    "fix_speed.py": ([], ["(a)", "(b)", "(c)", "(d)"]),  # no size option: a full run
     "lint_corpus.py": (["vine"], ["vine: ", "0 internal error(s)"]),
     "registry_hostile.py": ([], ["10,000 entries", "billion laughs", "/health p50"]),
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
@@ -54,7 +54,7 @@ def test_benchmark_runs_at_a_tiny_size(script: str, celery_safe_redis_url: str) 
     arguments, expected = SMOKE[script]
     run = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *arguments],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True, text=True, timeout=600,
     )
     assert run.returncode in (0, 1), run.stderr  # 1: a target missed at this size
     for line in expected:

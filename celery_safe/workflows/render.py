@@ -10,25 +10,20 @@ boxes (subgraphs / clusters).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from celery import Celery
 from celery.canvas import Signature
 
+from ..canvas.check import normalized_steps
+from ..canvas.model import Chain, Chord, Group, Node, Step
 from ..canvas.text import short_call
-from .shapes import (
-    chain_steps,
-    chord_header,
-    group_members,
-    is_chain,
-    is_chord,
-    is_group,
-    link_errbacks,
-    links,
-)
+from .shapes import app_of
+from .validate import describe
 
-__all__ = ["Graph", "build_graph", "to_dot", "to_mermaid"]
+__all__ = ["Graph", "build_graph", "graph_of", "to_dot", "to_mermaid"]
 
 EdgeKind = Literal["data", "order", "link", "error"]
 
@@ -49,6 +44,8 @@ class Graph:
 
     labels: dict[str, str] = field(default_factory=dict)
     root: Box = field(default_factory=lambda: Box("root", "workflow"))
+    #: the model step behind each task node (for colours, states)
+    steps: dict[str, Step] = field(default_factory=dict)
     edges: list[tuple[str, str, EdgeKind]] = field(default_factory=list)
 
 
@@ -57,9 +54,11 @@ _Ends = tuple[list[tuple[str, bool]], list[str]]
 
 
 class _Builder:
-    def __init__(self, app: Celery | None) -> None:
-        self.app = app
+    """Lays out the canvas model (a described canvas, or a :class:`~.trace.Trace`)."""
+
+    def __init__(self, label: Callable[[Step], str]) -> None:
         self.graph = Graph()
+        self.label = label
         self._count = 0
 
     def _id(self, prefix: str) -> str:
@@ -72,31 +71,35 @@ class _Builder:
                 edge_kind: EdgeKind = kind if kind != "data" or takes_data else "order"
                 self.graph.edges.append((source, target, edge_kind))
 
-    def add(self, sig: Signature, box: Box) -> _Ends:
-        if is_chord(sig):
-            ends = self.add_chord(sig, box)
-        elif is_chain(sig):
-            ends = self.add_chain(sig, box)
-        elif is_group(sig):
+    def add(self, node: Node | None, box: Box) -> _Ends:
+        if node is None:
+            return [], []
+        if isinstance(node, Chord):
+            ends = self.add_chord(node, box)
+        elif isinstance(node, Chain):
+            ends = self.add_chain(node, box)
+        elif isinstance(node, Group):
             inner = Box(self._id("g"), "group")
             box.boxes.append(inner)
-            ends = self.add_parallel(group_members(sig, self.app), inner)
+            ends = self.add_parallel(node.members, inner)
         else:
-            node = self._id("t")
-            self.graph.labels[node] = short_call(sig.task, sig.args, sig.kwargs)
-            box.nodes.append(node)
-            ends = ([(node, not sig.immutable)], [node])
-        if sig.immutable and (is_chain(sig) or is_chord(sig)):
-            ends = ([(node, False) for node, _ in ends[0]], ends[1])
-        for callback in links(sig):
+            assert isinstance(node, Step)
+            name = self._id("t")
+            self.graph.labels[name] = self.label(node)
+            self.graph.steps[name] = node
+            box.nodes.append(name)
+            ends = ([(name, not node.immutable)], [name])
+        if node.immutable and isinstance(node, (Chain, Chord)):
+            ends = ([(entry, False) for entry, _ in ends[0]], ends[1])
+        for callback in node.links:
             entries, _ = self.add(callback, box)
             self.connect(ends[1], entries, "link")
-        for errback in link_errbacks(sig):
+        for errback in node.errbacks:
             entries, _ = self.add(errback, box)
-            self.connect(ends[1], [(node, True) for node, _ in entries], "error")
+            self.connect(ends[1], [(entry, True) for entry, _ in entries], "error")
         return ends
 
-    def add_parallel(self, members: list[Signature], box: Box) -> _Ends:
+    def add_parallel(self, members: Sequence[Node | None], box: Box) -> _Ends:
         entries: list[tuple[str, bool]] = []
         exits: list[str] = []
         for member in members:
@@ -105,10 +108,10 @@ class _Builder:
             exits += member_exits
         return entries, exits
 
-    def add_chain(self, sig: Signature, box: Box) -> _Ends:
+    def add_chain(self, chain: Chain, box: Box) -> _Ends:
         entries: list[tuple[str, bool]] = []
         exits: list[str] = []
-        for position, (_, step) in enumerate(chain_steps(sig, self.app)):
+        for position, (_, step) in enumerate(normalized_steps(chain.steps, _exact_members)):
             step_entries, step_exits = self.add(step, box)
             if position == 0:
                 entries = step_entries
@@ -117,23 +120,36 @@ class _Builder:
             exits = step_exits
         return entries, exits
 
-    def add_chord(self, sig: Signature, box: Box) -> _Ends:
+    def add_chord(self, chord: Chord, box: Box) -> _Ends:
         outer = Box(self._id("c"), "chord")
         header = Box(self._id("h"), "header")
         outer.boxes.append(header)
         box.boxes.append(outer)
-        entries, exits = self.add_parallel(chord_header(sig, self.app), header)
-        if sig.body is None:
+        entries, exits = self.add_parallel(chord.header.members, header)
+        if chord.body is None:
             return entries, exits
-        body_entries, body_exits = self.add(sig.body, outer)
+        body_entries, body_exits = self.add(chord.body, outer)
         self.connect(exits, body_entries, "data")
         return entries, body_exits
 
 
+def _call_label(step: Step) -> str:
+    return short_call(step.name, step.args or (), step.kwargs)
+
+
+def _exact_members(node: Node | None) -> Sequence[Node | None] | None:
+    return node.members if isinstance(node, Group) and node.exact else None
+
+
 def build_graph(canvas: Signature, app: Celery | None = None) -> Graph:
     """The graph model both renderers print."""
-    builder = _Builder(app or canvas._app)
-    builder.add(canvas, builder.graph.root)
+    return graph_of(describe(canvas, app_of(canvas, app)), _call_label)
+
+
+def graph_of(root: Node, label: Callable[[Step], str]) -> Graph:
+    """The graph of a canvas model, each task node labelled by ``label``."""
+    builder = _Builder(label)
+    builder.add(root, builder.graph.root)
     return builder.graph
 
 

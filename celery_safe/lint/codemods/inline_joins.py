@@ -11,6 +11,7 @@ rewritten, both inside one function:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from libcst.codemod import CodemodContext
 from libcst.metadata import (
     Assignment,
     BaseAssignment,
+    ImportAssignment,
     ParentNodeProvider,
     PositionProvider,
     ScopeProvider,
@@ -90,8 +92,9 @@ class InlineTaskJoins(FindingsCodemod):
         context: CodemodContext,
         findings: Sequence[Finding] | None = None,
         tasks: ProjectTasks | None = None,
+        text: str | None = None,
     ) -> None:
-        super().__init__(context, findings, tasks)
+        super().__init__(context, findings, tasks, text)
         #: findings rewritten, and findings left alone with the reason, after a run
         self.rewritten: list[Finding] = []
         self.skipped: list[Skipped] = []
@@ -107,7 +110,7 @@ class InlineTaskJoins(FindingsCodemod):
         findings = self.findings_for(tree)
         if not findings:
             return tree
-        converter = SpanConverter(tree.code)
+        converter = SpanConverter(self.source_code(tree))
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
         index = self.module_index(tree)
         reasons: dict[int, str] = {}
@@ -259,9 +262,7 @@ class InlineTaskJoins(FindingsCodemod):
         if scope is not None and any(a.scope is not scope.globals for a in assignments):
             local = self._local_task(root.value, assignments, index)
             if local is None or name != root.value:
-                return Refusal(
-                    f"`{root.value}` is a local name here (a signature or canvas?), not a task"
-                )
+                return Refusal(_local_binding(root.value, assignments))
             return local
         return self._tasks.style(name, path, index)
 
@@ -311,6 +312,23 @@ class InlineTaskJoins(FindingsCodemod):
 
         for line in sorted(self._removed, key=self._range):
             self._move_leading_lines(line)
+        for plan in self._plans.values():
+            self._explain_a_stale_wait(plan)
+
+    def _explain_a_stale_wait(self, plan: _Plan) -> None:
+        """A comment above the join that speaks of waiting is left as the user wrote it,
+        with a note saying the call now runs in-process (once per statement)."""
+        statement = plan.statement
+        above = [*getattr(statement, "leading_lines", ()), *self._moved_lines.get(statement, ())]
+        speaks_of_waiting = any(
+            line.comment is not None and _WAITING.search(line.comment.value) for line in above
+        )
+        notes = self._notes.setdefault(statement, [])
+        if speaks_of_waiting and not any(
+            n.comment is not None and _IN_PROCESS in n.comment.value for n in notes
+        ):
+            was = cst.Module([]).code_for_node(plan.join)
+            notes.append(comment_line(f"{_IN_PROCESS}: nothing waits on a worker (was `{was}`)"))
 
     def _move_leading_lines(self, line: cst.SimpleStatementLine) -> None:
         """A removed ``r = other.delay(x)`` keeps its comments on the next statement."""
@@ -371,3 +389,23 @@ def _within(inner: CharRange, outer: CharRange) -> bool:
         outer[2],
         outer[3],
     )
+
+
+#: A comment about the old wait ("wait for completion", "block until done"...).
+_WAITING = re.compile(r"\b(wait|block|poll|until|complet|finish|done|result|join)", re.I)
+_IN_PROCESS = "runs in-process now"
+
+
+def _local_binding(name: str, assignments: list[BaseAssignment]) -> str:
+    """Why a name bound inside the function is not followed to a task, as it is bound."""
+    if any(isinstance(a, ImportAssignment) for a in assignments):
+        return (
+            f"`{name}` is imported inside the function: move the import to the top of the "
+            "module so the fix can follow it to the task"
+        )
+    nodes = [a.node for a in assignments if isinstance(a, Assignment)]
+    if any(isinstance(node, cst.Param) for node in nodes):
+        return f"`{name}` is a parameter: which task it is, is only known to the caller"
+    if len(assignments) > 1:
+        return f"`{name}` is bound more than once in the function: which task it is varies"
+    return f"`{name}` is a local name (a variable holding a signature or a canvas), not a task"

@@ -139,7 +139,14 @@ def check_move(
     ):
         return Refusal(f"`{name}` is not simply assigned the started task (`{name} = ...`)")
     scope = scope_of(holder)
-    if scope is None or len(scope.assignments[name]) != 1 or len(scope.accesses[name]) != 1:
+    if scope is None:
+        return Refusal(f"`{name}` is not in a scope the fix can follow")
+    if len(scope.assignments[name]) != 1:
+        return Refusal(
+            f"`{name}` is assigned again in the function; the fix only moves a result "
+            "bound once"
+        )
+    if len(scope.accesses[name]) != 1:
         return Refusal(f"`{name}` is used for more than the join; it must stay a result")
     suite = parent_of(line)
     body = getattr(suite, "body", None)

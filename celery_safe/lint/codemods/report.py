@@ -20,8 +20,8 @@ NO_FIX: dict[str, str] = {
     "rewritten (see the CSF101 on the same line)",
     "CSF103": "allow_join_result() hides joins from Celery: rewrite the joins inside, then "
     "remove the block by hand",
-    "CSF104": "the join is inside a helper the task calls; the result reaches it as an "
-    "argument: let the helper take the value and start the task in-process",
+    "CSF104": "the join is inside a helper the task calls: make the helper call the "
+    "task's logic (`other.logic(...)`) instead of starting it and waiting",
     "CSF105": "the .apply() result is not joined where it is started",
     "CSF201": "choose between .si() and accepting the parent's result by hand",
     "CSF202": "make the chord body accept the list of header results by hand",
@@ -46,6 +46,11 @@ class Skipped:
 def reason_without_fix(finding: Finding) -> str:
     reason = NO_FIX.get(finding.code, f"{finding.code} has no automatic fix")
     call_path = finding.detail.get("call_path")
+    if finding.code == "CSF104" and finding.detail.get("joins") == "argument":
+        reason = (
+            "the join is inside a helper the task calls, and the result reaches it as an "
+            "argument: let the helper take the value and start the task in-process"
+        )
     if finding.code == "CSF104" and isinstance(call_path, Sequence) and call_path:
         reason += f" ({' -> '.join(str(p) for p in call_path)})"
     return reason

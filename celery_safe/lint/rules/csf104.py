@@ -71,6 +71,9 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
             if owner is not None and owner is not report.analysis.index:
                 detail["join_path"] = owner.path  # spans in detail refer to that file
             detail["call_path"] = tuple(names)
+            # does the helper start the task it joins, or is the result handed to it?
+            joined = reached.join.value
+            detail["joins"] = "argument" if joined is not None and joined.kind == "param" else "own"
             detail["helper_call"] = span_of(reached.call.node)
             yield report.finding(
                 "CSF104",
