@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck dogfood bench clean
+.PHONY: setup demo test matrix lint typecheck dogfood bench clean
 
 $(VENV)/.installed: pyproject.toml examples/registry/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ dogfood: setup
 
 test: setup lint typecheck dogfood
 	$(BIN)/pytest
+
+# The core, workflow and embedded suites on every supported Celery minor (5.3-5.7), then on
+# every other CPython this machine has (3.10-3.13) with the latest Celery: one venv each
+# under var/matrix/. Needs Redis and RabbitMQ like `make test` (.ci/run starts both).
+MATRIX_PYTHONS ?= 3.10 3.12 3.13
+matrix:
+	$(PYTHON) scripts/matrix.py
+	$(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS)
 
 bench: setup
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .celery_internals import CeleryInternalsError
     from .join_guard import JoinInTaskError, current_guarded_task, guard, is_guarded
     from .resources import ResourceError, ResourceFactory
     from .states import report_failure, report_progress
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 #: public name -> the submodule defining it
 _EXPORTS = {
+    "CeleryInternalsError": "celery_internals",
     "JoinInTaskError": "join_guard",
     "ResourceError": "resources",
     "ResourceFactory": "resources",
@@ -41,6 +43,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CeleryInternalsError",
     "JoinInTaskError",
     "ResourceError",
     "ResourceFactory",

@@ -28,8 +28,9 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from celery import Celery
+from celery import Celery, states
 from celery.backends.database import DatabaseBackend
+from celery.backends.database.session import SessionManager
 from kombu.transport import sqlalchemy as kombu_sqla
 from kombu.transport import virtual
 from sqlalchemy import create_engine, event
@@ -286,6 +287,8 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
       the newer result: a ``RETRY`` row holding a return value, which no reader can
       decode. Here every store runs in ``BEGIN IMMEDIATE``: the read and the write are
       one transaction that holds the file's write lock, so stores of one task queue up.
+      A store that finds ``SUCCESS`` changes nothing, as in Celery 5.7 (before 5.7 a late
+      ``RETRY`` replaced it).
     - Celery schedules the first ``celery.chord_unlock`` one second after the chord is
       sent, whatever ``result_chord_retry_interval`` says; here the first check waits
       one retry interval too.
@@ -302,12 +305,33 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
         finally:
             self._storing.active = False
 
+    def _update_result(self, task: Any, *args: Any, **kwargs: Any) -> None:
+        if task.status == states.SUCCESS:
+            # What Celery 5.7 and its key-value backends do, on every Celery: a store
+            # after SUCCESS (a late RETRY, a redelivered run) keeps the result saved.
+            return
+        super()._update_result(task, *args, **kwargs)
+
     def ResultSession(self, session_manager: Any = None) -> Any:
-        session = super().ResultSession(session_manager)
+        session = super().ResultSession(session_manager or self._own_sessions())
         if getattr(self._storing, "active", False) and self.url.startswith("sqlite"):
             # pysqlite opens no transaction before a SELECT; take the write lock first.
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         return session
+
+    def _own_sessions(self) -> Any:
+        """This backend's session manager.
+
+        Celery 5.5 gives each backend one. Before, every backend of a process shared one
+        default ``SessionManager()``, which creates the tables in the first database it
+        meets only: a second app (another directory) found no ``celery_taskmeta``.
+        """
+        manager = getattr(self, "session_manager", None)
+        if manager is None:
+            manager = self.__dict__.get("_sessions")
+            if manager is None:
+                manager = self.__dict__["_sessions"] = SessionManager()
+        return manager
 
     def fallback_chord_unlock(
         self, header_result: Any, body: Any, countdown: float = 1, **kwargs: Any

@@ -34,17 +34,21 @@ from types import FrameType
 from typing import Any
 
 from celery import Celery
+from celery import _state as celery_state
 from celery import result as celery_result
-from celery._state import _task_stack
+
+from .celery_internals import JOIN_METHODS, require
 
 __all__ = ["BLOCKING_METHODS", "JoinInTaskError", "current_guarded_task", "guard", "is_guarded"]
 
 #: Methods that block until other tasks finish, per result class (subclasses inherit).
 BLOCKING_METHODS: dict[type[Any], tuple[str, ...]] = {
-    celery_result.AsyncResult: ("get", "wait", "collect", "get_leaf"),
-    celery_result.EagerResult: ("get", "wait"),
-    celery_result.ResultSet: ("get", "join", "join_native", "iter_native"),
+    getattr(celery_result, name): methods
+    for name, methods in JOIN_METHODS.items() if hasattr(celery_result, name)
 }
+
+#: Celery's per-thread stack of running tasks; None when Celery moved it (``guard`` raises).
+_task_stack: Any = getattr(celery_state, "_task_stack", None)
 
 _guarded_apps: weakref.WeakSet[Celery] = weakref.WeakSet()
 _install_lock = threading.Lock()
@@ -83,7 +87,9 @@ def guard(app: Celery) -> Celery:
         app = Celery("proj")
         celery_safe.guard(app)
 
-    Calling it again is harmless.
+    Calling it again is harmless. On a Celery that moved a name the guard relies on, it
+    raises :class:`celery_safe.CeleryInternalsError` naming it, rather
+    than guard nothing.
     """
     if not isinstance(app, Celery):
         raise TypeError(f"celery_safe.guard(app): expected a Celery app, got {type(app).__name__}")
@@ -114,10 +120,11 @@ def _install() -> None:
     with _install_lock:
         if _installed:
             return
+        require("guard")  # before patching anything: all or nothing
         for cls, methods in BLOCKING_METHODS.items():
             for method in methods:
-                original = cls.__dict__.get(method)
-                if original is None or getattr(original, "__celery_safe_guarded__", False):
+                original = cls.__dict__[method]  # checked by ``require``
+                if getattr(original, "__celery_safe_guarded__", False):
                     continue
                 setattr(cls, method, _guarded(original, f"{cls.__name__}.{method}"))
         _installed = True

@@ -21,6 +21,8 @@ Fixtures:
   (``$CELERY_SAFE_REDIS_URL``, loopback by default); append ``/N`` for a database.
   A test using it is skipped when Redis does not answer, and fails instead when the
   ``CI`` environment variable is set, so CI never passes by skipping.
+- ``celery_safe_amqp_url`` — the same for RabbitMQ: ``$CELERY_SAFE_AMQP_URL``
+  (``amqp://guest:guest@127.0.0.1:5672//`` by default), skipped or failed alike.
 
 Celery itself lets ``.get()`` inside a task through in all of these; with the guard it
 raises :class:`celery_safe.JoinInTaskError`, so a suite catches it before production.
@@ -42,8 +44,10 @@ if TYPE_CHECKING:
     from celery.worker import WorkController
 
     from celery_safe.testing import WorkerProcess
+    from celery_safe.testing.servers import Server
 
 __all__ = [
+    "celery_safe_amqp_url",
     "celery_safe_app",
     "celery_safe_config",
     "celery_safe_eager_app",
@@ -135,15 +139,27 @@ def celery_safe_worker_process() -> Iterator[Callable[..., WorkerProcess]]:
         worker.stop()
 
 
-@pytest.fixture(scope="session")
-def celery_safe_redis_url() -> str:
-    """``redis://host:port`` of a live Redis; skips, or fails under ``CI``, without one."""
-    from celery_safe.testing.redis_server import REDIS_URL_ENV, redis_reachable, redis_url_from_env
-
-    url = redis_url_from_env()
-    if not redis_reachable(url):
-        message = f"Redis not reachable at {url} (set {REDIS_URL_ENV})"
+def _live_server(server: Server) -> str:
+    url = server.url_from_env()
+    if not server.reachable(url):
+        message = f"{server.name} not reachable at {url} (set {server.env})"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture(scope="session")
+def celery_safe_redis_url() -> str:
+    """``redis://host:port`` of a live Redis; skips, or fails under ``CI``, without one."""
+    from celery_safe.testing.servers import REDIS
+
+    return _live_server(REDIS)
+
+
+@pytest.fixture(scope="session")
+def celery_safe_amqp_url() -> str:
+    """``amqp://...`` of a live RabbitMQ; skips, or fails under ``CI``, without one."""
+    from celery_safe.testing.servers import AMQP
+
+    return _live_server(AMQP)

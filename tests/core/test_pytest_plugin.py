@@ -142,19 +142,38 @@ def test_uses_redis(celery_safe_redis_url):
     assert celery_safe_redis_url.startswith("redis://")
 '''
 
+AMQP_USER_TEST = '''
+def test_uses_rabbitmq(celery_safe_amqp_url):
+    assert celery_safe_amqp_url.startswith("amqp://")
+'''
 
+#: fixture -> (its variable, a URL nobody listens at, the user test, the failure text).
+SERVERS = {
+    "redis": ("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:1/", REDIS_USER_TEST,
+              "*Redis not reachable at redis://127.0.0.1:1 *"),
+    "amqp": ("CELERY_SAFE_AMQP_URL", "amqp://guest:guest@127.0.0.1:1//", AMQP_USER_TEST,
+             "*RabbitMQ not reachable at amqp://guest:guest@127.0.0.1:1// *"),
+}
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
 @pytest.mark.parametrize(
     ("ci", "outcome"), [("", {"skipped": 1}), ("1", {"errors": 1})]
 )
-def test_redis_fixture_skips_without_redis_but_fails_under_ci(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, outcome: dict[str, int]
+def test_server_fixtures_skip_without_their_server_but_fail_under_ci(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    server: str,
+    ci: str,
+    outcome: dict[str, int],
 ) -> None:
-    monkeypatch.setenv("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:1/")  # nothing listens
+    variable, nowhere, user_test, failure = SERVERS[server]
+    monkeypatch.setenv(variable, nowhere)  # nothing listens
     monkeypatch.setenv("CI", ci)
-    pytester.makepyfile(REDIS_USER_TEST)
+    pytester.makepyfile(user_test)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(**outcome)
-    result.stdout.fnmatch_lines(["*Redis not reachable at redis://127.0.0.1:1 *"] if ci else [])
+    result.stdout.fnmatch_lines([failure] if ci else [])
 
 
 def test_redis_fixture_gives_the_configured_server(

@@ -1,7 +1,8 @@
 """The guard in real ``celery worker`` processes: prefork, threads, solo, gevent, eventlet.
 
-Each pool gets its own worker process and its own broker (embedded SQLite), plus a
-prefork worker on Redis (JSON results) to show the error type survives the backend.
+Each pool gets its own worker process and its own broker (embedded SQLite), plus
+prefork workers on Redis and on RabbitMQ with Redis results (JSON) to show the error
+type survives the backend.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Worker:
     params=[
         "prefork", "threads", "solo", "gevent", "eventlet",
         pytest.param("redis-prefork", marks=pytest.mark.redis),
+        pytest.param("amqp-prefork", marks=[pytest.mark.redis, pytest.mark.amqp]),
     ],
 )
 def worker(
@@ -44,16 +46,20 @@ def worker(
 ) -> Iterator[Worker]:
     """A test-side app whose tasks run on a real worker of the requested pool."""
     kind: str = request.param
-    pool = kind.removeprefix("redis-")
+    server, _, pool = kind.rpartition("-")
     if pool in ("gevent", "eventlet"):
         require_green_pool(pool)
-    if kind.startswith("redis-"):
+    if server:
         url = f"{request.getfixturevalue('celery_safe_redis_url')}/{REDIS_DB_WORKERS}"
         import redis
 
         redis.Redis.from_url(url).flushdb()
         env = {"GUARDED_APP_REDIS": url}
-        app = guarded_app.create_app(redis_url=url)
+        broker = None
+        if server == "amqp":
+            broker = env["GUARDED_APP_BROKER"] = request.getfixturevalue("celery_safe_amqp_url")
+        app = guarded_app.create_app(redis_url=url, broker_url=broker)
+        app.control.purge()  # what an earlier run left in the broker's queue
     else:
         directory = str(tmp_path_factory.mktemp(f"broker-{pool}"))
         env = {"GUARDED_APP_DIR": directory}

@@ -17,6 +17,7 @@ from celery import Celery
 from test_at_least_once import DEADLINE, wait_for
 
 import celery_safe.embedded
+from celery_safe.celery_internals import embedded_leases_hold
 from celery_safe.embedded_queue import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
 from celery_safe.testing import WorkerProcess
 
@@ -70,6 +71,10 @@ def test_nothing_is_lost_when_a_whole_worker_is_sigkilled(tmp_path: Path, client
 
 @pytest.mark.worker
 @pytest.mark.parametrize("pool", ["prefork", "solo"])
+@pytest.mark.xfail(
+    not embedded_leases_hold(), strict=False,
+    reason="kombu 5.3/5.4: a worker process's lease renewal does not hold (known defect)",
+)
 def test_a_live_worker_keeps_a_task_longer_than_the_visibility_timeout(
     tmp_path: Path, client: Celery, pool: str
 ) -> None:

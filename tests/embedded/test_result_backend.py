@@ -34,17 +34,16 @@ def app(tmp_path: Path) -> Iterator[Celery]:
 
 def _pause_after_reading(backend: Any, paused: threading.Event, go_on: threading.Event) -> None:
     """Make the calling thread's store stop right after it has read the row."""
-    original = backend._query_task
+    original = backend._update_result  # called with the row read, before writing it
     storing_thread = threading.current_thread()
 
-    def query_task(session: Any, task_id: str, for_update: bool = False) -> Any:
-        row = original(session, task_id, for_update=for_update)
-        if threading.current_thread() is storing_thread and for_update:
+    def update_result(task: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is storing_thread:
             paused.set()
             assert go_on.wait(10), "the test never let the paused store go on"
-        return row
+        return original(task, *args, **kwargs)
 
-    backend._query_task = query_task
+    backend._update_result = update_result
 
 
 def test_a_late_retry_never_leaves_a_row_that_cannot_be_read(app: Celery) -> None:

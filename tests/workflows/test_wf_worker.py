@@ -1,6 +1,6 @@
 """Validated workflows on REAL worker processes: the embedded SQLite broker + database
-backend, and Redis (broker on DB 5, results on DB 6). The same canvases run in-process
-with ``run_workflow`` must give the same answers."""
+backend, Redis (broker on DB 5, results on DB 6), and RabbitMQ with Redis results. The
+same canvases run in-process with ``run_workflow`` must give the same answers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from wf_strategies import Tree, build, celery_mislinks, evaluate, tree
 from wf_tasks import CONFIG_ENV, make_app
 
 from celery_safe import workflows
+from celery_safe.celery_internals import group_group_mislinks, redis_group_after_group_completes
 from celery_safe.embedded import embedded_config
+from celery_safe.testing.guarded_worker import keep_current_app
 from celery_safe.testing.worker_process import WorkerProcess
 from celery_safe.workflows import (
     WorkflowError,
@@ -47,22 +49,37 @@ def sqlite_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNam
     yield from _worker(embedded_config(tmp_path_factory.mktemp("wf-embedded")))
 
 
-@pytest.fixture(scope="module")
-def redis_tasks(celery_safe_redis_url: str) -> Iterator[SimpleNamespace]:
+def _redis_conf(redis_url: str, broker_url: str | None = None) -> dict[str, Any]:
     import redis
 
     for db in (5, 6):
-        redis.Redis.from_url(f"{celery_safe_redis_url}/{db}").flushdb()
-    conf = {
-        "broker_url": f"{celery_safe_redis_url}/5",
-        "result_backend": f"{celery_safe_redis_url}/6",
+        redis.Redis.from_url(f"{redis_url}/{db}").flushdb()
+    return {
+        "broker_url": broker_url or f"{redis_url}/5",
+        "result_backend": f"{redis_url}/6",
         "broker_connection_retry_on_startup": True,
         "worker_prefetch_multiplier": 1,
     }
+
+
+@pytest.fixture(scope="module")
+def redis_tasks(celery_safe_redis_url: str) -> Iterator[SimpleNamespace]:
+    yield from _worker(_redis_conf(celery_safe_redis_url))
+
+
+@pytest.fixture(scope="module")
+def amqp_tasks(celery_safe_redis_url: str, celery_safe_amqp_url: str) -> Iterator[SimpleNamespace]:
+    """RabbitMQ broker, Redis results: the most common production pair."""
+    conf = _redis_conf(celery_safe_redis_url, celery_safe_amqp_url)
+    make_app(conf).app.control.purge()  # what an earlier run left in the queue
     yield from _worker(conf)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("amqp", marks=[pytest.mark.redis, pytest.mark.amqp]),
+])
 def tasks(request: pytest.FixtureRequest) -> SimpleNamespace:
     fixture: SimpleNamespace = request.getfixturevalue(f"{request.param}_tasks")
     return fixture
@@ -95,30 +112,47 @@ def test_nested_chain_group_chord(tasks: SimpleNamespace) -> None:
     assert _get(canvas.apply_async()) == expected
 
 
-def test_group_after_group_gets_the_list_in_each_member(tasks: SimpleNamespace) -> None:
+def test_group_after_group_gets_the_list_in_each_member(
+    request: pytest.FixtureRequest, tasks: SimpleNamespace
+) -> None:
     canvas = chain(
         tasks.add.s(1, 1),
         group(tasks.inc.s(), tasks.inc.s()),
         group(tasks.tsum.s(), tasks.count.s()),
     )
     assert run_workflow(canvas).result == [6, 2]
-    assert _get(canvas.apply_async()) == [6, 2]
+    result = canvas.apply_async()
+    on_redis = request.node.callspec.params["tasks"] in ("redis", "amqp")
+    if on_redis and not redis_group_after_group_completes():
+        # Celery's bug before 5.7: the result never arrives on Redis.
+        with pytest.raises(CeleryTimeoutError):
+            result.get(timeout=5, interval=0.05)
+        return
+    assert _get(result) == [6, 2]
 
 
 def test_what_csf209_prevents_a_step_run_once_per_member(tasks: SimpleNamespace) -> None:
-    """Celery links the step after ``group | group`` to each member of the second group."""
+    """Celery links the step after ``group | group`` to each member of the second group
+    (on the versions :func:`group_group_mislinks` names: this test measures it)."""
     def steps(t: SimpleNamespace) -> tuple[Any, Any, Any]:
         return group(t.add.s(1, 1), t.add.s(2, 2)), group(t.tsum.s(), t.count.s())
 
-    first, second = steps(tasks)
-    raw = celery_canvas.chain(first, second, celery_canvas.chain(tasks.tsum.s(), tasks.inc.s()))
-    with pytest.raises(WorkflowError, match="CSF209"):
-        chain(*steps(tasks), chain(tasks.tsum.s(), tasks.inc.s()))
-    with pytest.raises(TypeError, match="'int' object is not iterable"):
-        _get(raw.apply_async())  # tsum ran with one member's int: Celery's own bug
-    first, second = steps(tasks)
-    fixed = chain(first, chain(second, chain(tasks.tsum.s(), tasks.inc.s())))
-    assert _get(fixed.apply_async()) == run_workflow(fixed).result == 9
+    with keep_current_app():
+        tasks.app.set_current()  # before 5.7 Celery sends this chain with current_app
+        first, second = steps(tasks)
+        raw = celery_canvas.chain(
+            first, second, celery_canvas.chain(tasks.tsum.s(), tasks.inc.s())
+        )
+        if not group_group_mislinks():
+            assert _get(raw.apply_async()) == 9
+            return
+        with pytest.raises(WorkflowError, match="CSF209"):
+            chain(*steps(tasks), chain(tasks.tsum.s(), tasks.inc.s()))
+        with pytest.raises(TypeError, match="'int' object is not iterable"):
+            _get(raw.apply_async())  # tsum ran with one member's int: Celery's own bug
+        first, second = steps(tasks)
+        fixed = chain(first, chain(second, chain(tasks.tsum.s(), tasks.inc.s())))
+        assert _get(fixed.apply_async()) == run_workflow(fixed).result == 9
 
 
 def test_chord_and_map_reduce(tasks: SimpleNamespace) -> None:
@@ -165,9 +199,11 @@ def test_what_csf204_prevents_a_chord_that_never_finishes(sqlite_tasks: SimpleNa
 def test_random_valid_workflows_on_the_embedded_worker(
     sqlite_tasks: SimpleNamespace, node: Tree
 ) -> None:
-    assume(not celery_mislinks(build(node, sqlite_tasks)))
-    canvas = build(node, sqlite_tasks, kit=workflows)
-    assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result
+    assume(not celery_mislinks(node, sqlite_tasks))
+    with keep_current_app():
+        sqlite_tasks.app.set_current()  # before 5.7 a leading chord sends with current_app
+        canvas = build(node, sqlite_tasks, kit=workflows)
+        assert _get(canvas.apply_async()) == evaluate(node) == run_workflow(canvas).result
 
 
 def test_what_csf210_prevents_a_step_typed_for_something_else(

@@ -163,12 +163,59 @@ def leaves(sig: Signature, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, 
     return [(path, sig)]
 
 
-def celery_mislinks(canvas: Signature) -> bool:
-    """Whether Celery itself runs ``canvas`` wrongly (CSF209), whatever its tasks.
+def list_code(canvas: Signature, path: tuple[Any, ...]) -> str:
+    """The code for a step at ``path`` that cannot take the list it receives.
 
-    Such trees are valid by construction here but not runnable; the property tests
-    skip them, and CSF209 has tests of its own.
+    Header results handed to a chord body (or to the step Celery makes one of, after a
+    group) are CSF202. A step after a *chord* whose body ends in a group gets that
+    chord's result, a list too, as a plain parent result: CSF201.
+    """
+    while True:  # what a group member, a header member or a chain's first step receives
+        if path[-2:-1] == ("group",) or path[-3:-1] == ("chord", "header"):
+            path = path[:-3] if path[-3:-1] == ("chord", "header") else path[:-2]
+        elif path[-2:] == ("chain", 0):
+            path = path[:-2]
+        else:
+            break
+    if path[-2:-1] == ("chain",):
+        previous = _at(canvas, path[:-2]).tasks[path[-1] - 1]
+        return "CSF201" if isinstance(previous, celery_canvas._chord) else "CSF202"
+    return "CSF202"
+
+
+def _at(canvas: Signature, path: tuple[Any, ...]) -> Signature:
+    """The part of a built canvas at ``path`` (as :func:`leaves` names positions)."""
+    while path:
+        if path[0] == "chord" and path[1] == "body":
+            canvas, path = canvas.body, path[2:]
+        elif path[0] == "chord":
+            canvas, path = canvas.tasks[path[2]], path[3:]
+        else:
+            canvas, path = canvas.tasks[path[1]], path[2:]
+    return canvas
+
+
+def subtrees(node: Tree) -> list[Tree]:
+    """``node`` and every composite (chain, group, chord) inside it, innermost first."""
+    if node[0] == "task":
+        return []
+    inner = [*node[1], node[2]] if node[0] == "chord" else list(node[1])
+    return [found for child in inner for found in subtrees(child)] + [node]
+
+
+def celery_mislinks(node: Tree, t: SimpleNamespace) -> bool:
+    """Whether Celery itself runs some part of ``node`` wrongly (CSF209), whatever its tasks.
+
+    Each composite is checked as Celery builds it on its own: our builders validate every
+    ``chain(...)`` as it is made, and Celery may restructure a nested chain once it is
+    wrapped (``chain(chain(group, group, group), task)`` hides the inner CSF209 shape).
+    Such trees are valid by construction here but not runnable; the property tests skip
+    them, and CSF209 has tests of its own.
     """
     from celery_safe.workflows import validate
 
-    return any(problem.code == "CSF209" for problem in validate(canvas))
+    return any(
+        problem.code == "CSF209"
+        for part in subtrees(node)
+        for problem in validate(build(part, t))
+    )

@@ -5,6 +5,8 @@ bundle writes a marker holding its pid, then sleeps), so the kill lands mid-task
 
 - Redis: the whole worker (main process and pool) is SIGKILLed; a new worker starts and
   gets the unacknowledged message back once the visibility timeout has passed.
+- RabbitMQ (Redis results): the same kill; RabbitMQ requeues the unacknowledged message
+  as soon as the dead worker's connection closes, and the new worker gets it.
 - Embedded SQLite: the pool process running the task is SIGKILLed; the worker's main
   process requeues the message (``task_reject_on_worker_lost``). The embedded broker
   gives a whole SIGKILLed worker's messages back after its visibility timeout too
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,8 @@ from registry.samples import generate_sample_collections
 pytestmark = pytest.mark.worker
 
 REDIS_DB = 8
+#: Seconds between the slow enhancement starting and the kill (see the whole-worker test).
+LAUNCH_ACK_GRACE = 2.0
 COLLECTIONS, BUNDLES = 2, 3
 
 
@@ -45,7 +50,7 @@ def _assert_complete_exactly_once(home: RegistryHome, summary: dict[str, object]
     assert len(rows) == expected  # nothing lost, no duplicate rows
     assert {status for _, _, status in rows.values()} == {"completed"}
     assert logs == {bundle_id: 1 for bundle_id, _, _ in rows.values()}  # nothing doubled
-    assert summary["enhanced"] == expected
+    assert summary["enhanced"] == expected, summary
 
 
 def _samples(home: RegistryHome) -> tuple[Path, str]:
@@ -59,9 +64,14 @@ def _samples(home: RegistryHome) -> tuple[Path, str]:
 
 
 @pytest.mark.redis
-def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path, celery_safe_redis_url: str) -> None:
+@pytest.mark.parametrize("broker", ["redis", pytest.param("amqp", marks=pytest.mark.amqp)])
+def test_whole_worker_killed_mid_task(
+    request: pytest.FixtureRequest, tmp_path: Path, celery_safe_redis_url: str, broker: str
+) -> None:
+    results = redis_database(celery_safe_redis_url, REDIS_DB)
+    broker_url = request.getfixturevalue("celery_safe_amqp_url") if broker == "amqp" else results
     home = RegistryHome(
-        tmp_path / "home", redis_database(celery_safe_redis_url, REDIS_DB),
+        tmp_path / "home", broker_url, REGISTRY_RESULT_BACKEND=results,
         REGISTRY_VISIBILITY_TIMEOUT="3",
     )
     samples, slow = _samples(home)
@@ -70,6 +80,10 @@ def test_whole_worker_killed_mid_task_on_redis(tmp_path: Path, celery_safe_redis
     client = home.client(samples, timeout=60)
     try:
         wait_for_file(marker, 30, "the slow enhancement never started")
+        # Let the worker acknowledge ``launch_enhancements`` first (the slow task sleeps
+        # 60 s, so the kill still lands mid-task): redelivered, it would send a second
+        # chord over the bundles still pending, whose smaller summary can win the run.
+        time.sleep(LAUNCH_ACK_GRACE)
         doomed.kill()
         with home.session() as session:
             assert bundle_rows(session)[slow][2] == "pending"  # the kill landed mid-task

@@ -1,4 +1,5 @@
-"""The whole pipeline with Redis as broker and result backend, on real workers."""
+"""The whole pipeline on real workers with Redis as broker and result backend, and with
+RabbitMQ as broker and Redis for results."""
 
 from __future__ import annotations
 
@@ -14,19 +15,28 @@ REDIS_DB = 7
 COLLECTIONS, BUNDLES = 3, 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(
+    scope="module", params=["redis", pytest.param("amqp", marks=pytest.mark.amqp)]
+)
 def registry(
-    tmp_path_factory: pytest.TempPathFactory, celery_safe_redis_url: str
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    celery_safe_redis_url: str,
 ) -> Iterator[tuple[RegistryHome, Path]]:
     # The database is shared with other runs: each home uses a queue of its own instead.
+    results = redis_database(celery_safe_redis_url, REDIS_DB)
+    broker = results
+    if request.param == "amqp":
+        broker = request.getfixturevalue("celery_safe_amqp_url")
     home = RegistryHome(
-        tmp_path_factory.mktemp("registry-redis"), redis_database(celery_safe_redis_url, REDIS_DB)
+        tmp_path_factory.mktemp(f"registry-{request.param}"), broker,
+        REGISTRY_RESULT_BACKEND=results,
     )
     with home.serving(COLLECTIONS, BUNDLES) as served:
         yield served
 
 
-def test_full_pipeline_on_redis_then_an_idempotent_rerun(
+def test_full_pipeline_then_an_idempotent_rerun(
     registry: tuple[RegistryHome, Path],
 ) -> None:
     home, samples = registry

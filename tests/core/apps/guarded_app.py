@@ -1,7 +1,8 @@
 """A guarded app for real worker processes: ``celery -A guarded_app worker -P <pool>``.
 
 The worker builds it from ``GUARDED_APP_DIR`` (embedded SQLite broker and backend) or
-``GUARDED_APP_REDIS`` (a Redis URL); the test process builds its own twin with
+``GUARDED_APP_REDIS`` (a Redis URL; the broker too unless ``GUARDED_APP_BROKER`` names
+another, RabbitMQ); the test process builds its own twin with
 :func:`create_app` on the same broker, so every pool gets a broker of its own.
 """
 
@@ -22,12 +23,14 @@ from celery_safe import embedded
 JOIN_TIMEOUT = 5
 
 
-def create_app(*, directory: str | None = None, redis_url: str | None = None) -> Celery:
+def create_app(
+    *, directory: str | None = None, redis_url: str | None = None, broker_url: str | None = None
+) -> Celery:
     app = Celery("guarded_app", set_as_current=False)
     if directory:
         embedded.configure(app, directory)
     elif redis_url:
-        app.conf.update(broker_url=redis_url, result_backend=redis_url)
+        app.conf.update(broker_url=broker_url or redis_url, result_backend=redis_url)
     app.conf.worker_hijack_root_logger = False
     celery_safe.guard(app)
     _register(app)
@@ -117,5 +120,7 @@ def _register_states(app: Celery) -> None:
 
 
 app = create_app(
-    directory=os.environ.get("GUARDED_APP_DIR"), redis_url=os.environ.get("GUARDED_APP_REDIS")
+    directory=os.environ.get("GUARDED_APP_DIR"),
+    redis_url=os.environ.get("GUARDED_APP_REDIS"),
+    broker_url=os.environ.get("GUARDED_APP_BROKER"),
 )

@@ -1,0 +1,245 @@
+"""Every private Celery and kombu name celery-safe relies on, in one list.
+
+The guard, the embedded broker and backend, the workflow builders and the in-process
+runner reach into Celery and kombu where no public API does what they need. Each such
+name is an :class:`Internal` here, and a test checks each one on every Celery version
+of the test matrix. :func:`celery_safe.guard` calls :func:`require` for the names it
+needs before it patches anything, so a Celery release that moved one fails loudly at
+start-up, naming it, instead of silently guarding nothing.
+
+Version-specific Celery behaviour that a check or a test depends on lives here too
+(:func:`group_group_mislinks`...), each measured on real workers by a test that runs on
+every matrix version: one place to update when a new Celery is tested.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "INTERNALS",
+    "JOIN_METHODS",
+    "CeleryInternalsError",
+    "Internal",
+    "celery_version",
+    "chain_app_from_first_task",
+    "embedded_leases_hold",
+    "group_group_mislinks",
+    "missing",
+    "redis_group_after_group_completes",
+    "require",
+]
+
+
+@dataclass(frozen=True)
+class Internal:
+    """A name celery-safe uses: ``owner`` (a module, or ``module:Class``) has ``attribute``.
+
+    ``users`` says which part relies on it; ``why`` what for. An attribute that only
+    instances get (set in ``__init__``) is looked up on one made by ``instance``.
+    """
+
+    owner: str
+    attribute: str
+    users: str
+    why: str
+    instance: Callable[[Any], Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.owner.replace(':', '.')}.{self.attribute}"
+
+    def present(self) -> bool:
+        """Whether the installed Celery/kombu still has it."""
+        try:
+            found = resolve(self.owner)
+            if self.instance is not None:
+                found = self.instance(found)
+        except (ImportError, AttributeError, TypeError):
+            return False
+        if self.attribute.endswith("()"):  # a method defined by the class itself
+            return self.attribute[:-2] in getattr(found, "__dict__", {})
+        return hasattr(found, self.attribute)
+
+
+class CeleryInternalsError(RuntimeError):
+    """The installed Celery or kombu lacks a name celery-safe needs."""
+
+    def __init__(self, missing: list[Internal]) -> None:
+        super().__init__(missing)
+        self.missing = missing
+
+    def __str__(self) -> str:
+        import celery
+        import kombu
+
+        names = "; ".join(f"{item.label} ({item.users}: {item.why})" for item in self.missing)
+        return (
+            f"celery-safe cannot run on celery {celery.__version__} / kombu "
+            f"{kombu.__version__}: {names} moved or disappeared. celery-safe is tested on "
+            "Celery 5.3-5.7; pin one of those or upgrade celery-safe."
+        )
+
+
+def resolve(owner: str) -> Any:
+    """``"celery.canvas:_chain"`` -> the class; ``"celery._state"`` -> the module."""
+    module_name, _, qualname = owner.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in filter(None, qualname.split(".")):
+        found = getattr(found, part)
+    return found
+
+
+def _channelless(qos_class: Any) -> Any:
+    """A QoS of a stand-in channel: kombu sets its bookkeeping attributes in ``__init__``.
+
+    The channel says "nothing to restore" to the finalizer kombu registers for exit.
+    """
+    from types import SimpleNamespace
+
+    return qos_class(SimpleNamespace(do_restore=False))
+
+
+#: Methods of ``celery.result`` classes that block until other tasks finish; each class
+#: defines them itself (subclasses inherit the guarded version).
+JOIN_METHODS: dict[str, tuple[str, ...]] = {
+    "AsyncResult": ("get", "wait", "collect", "get_leaf"),
+    "EagerResult": ("get", "wait"),
+    "ResultSet": ("get", "join", "join_native", "iter_native"),
+}
+
+_GUARD = "guard"
+_EMBEDDED = "embedded"
+_WORKFLOWS = "workflows"
+_TESTING = "testing"
+
+#: Names ending in ``()`` must be defined by that very class (the guard wraps them there).
+INTERNALS: tuple[Internal, ...] = (
+    # The join guard: who runs in this thread, and which joins to wrap.
+    Internal("celery._state", "_task_stack", _GUARD, "the per-thread stack of running tasks"),
+    Internal("celery._state:_task_stack", "top", _GUARD, "the fast path: is any task running"),
+    Internal("celery._state:_task_stack", "stack", _GUARD, "every running task, innermost last"),
+    Internal("celery.app.task:Task", "request_stack", _GUARD, "a task's requests in this thread"),
+    Internal("celery.app.task:Task", "_app", _GUARD, "the app a running task belongs to"),
+    Internal("celery.app.task:Context", "called_directly", _GUARD,
+             "a task called as a function does not count as running"),
+    *(Internal(f"celery.result:{cls}", f"{method}()", _GUARD, "a blocking join to refuse")
+      for cls, methods in JOIN_METHODS.items() for method in methods),
+    Internal("celery.canvas:_chain", "apply()", _GUARD,
+             "eager chains join by design: their frames are allowed"),
+    Internal("celery.canvas:_chord", "apply()", _GUARD,
+             "eager chords join by design: their frames are allowed"),
+    Internal("celery.app.builtins", "add_unlock_chord_task", _GUARD,
+             "celery.chord_unlock joins by design: its module's frames are allowed"),
+    # The embedded broker: kombu's SQLAlchemy transport, specialised.
+    Internal("kombu.transport.sqlalchemy:Channel", "_open", _EMBEDDED, "the channel's engine"),
+    Internal("kombu.transport.sqlalchemy:Channel", "queue_cls", _EMBEDDED, "the queue table"),
+    Internal("kombu.transport.sqlalchemy:Channel", "message_cls", _EMBEDDED,
+             "the message table"),
+    Internal("kombu.transport.sqlalchemy:Channel", "_engine_from_config", _EMBEDDED,
+             "SQLite engine options (WAL, lock timeout)"),
+    *(Internal("kombu.transport.virtual:Channel", method, _EMBEDDED,
+               "a virtual-transport hook the message store implements")
+      for method in ("_new_queue", "_put", "_get", "_size", "_purge", "_restore")),
+    Internal("kombu.transport.virtual:QoS", "_flush", _EMBEDDED, "before restoring unacked"),
+    *(Internal("kombu.transport.virtual:QoS", attribute, _EMBEDDED, why, _channelless)
+      for attribute, why in (
+          ("_quick_ack", "drop a rejected message"),
+          ("_delivered", "unacked deliveries to restore"),
+          ("_dirty", "deliveries acked meanwhile"),
+      )),
+    Internal("celery.backends.database:DatabaseBackend", "_store_result", _EMBEDDED,
+             "stores run in one locked SQLite transaction"),
+    Internal("celery.backends.database:DatabaseBackend", "ResultSession", _EMBEDDED,
+             "the session a store runs in"),
+    Internal("celery.backends.database:DatabaseBackend", "fallback_chord_unlock", _EMBEDDED,
+             "the first chord_unlock waits one retry interval"),
+    Internal("celery.worker.state", "should_stop", _EMBEDDED, "a stopping worker drains less"),
+    Internal("celery.worker.state", "should_terminate", _EMBEDDED,
+             "a terminating worker drains less"),
+    # Workflows: builders, validation and the in-process runner read canvases.
+    Internal("celery.canvas", "_chain", _WORKFLOWS, "the class of a chain"),
+    Internal("celery.canvas", "_chord", _WORKFLOWS, "the class of a chord (PendingChord)"),
+    Internal("celery.canvas:Signature", "_type", _WORKFLOWS, "a signature's task object"),
+    Internal("celery.canvas:Signature", "_app", _WORKFLOWS, "a signature's app"),
+    Internal("celery.utils.functional", "head_from_fun", _WORKFLOWS,
+             "tasks' __header__, which decides an error callback's arguments"),
+    # The pytest plugin's in-process worker.
+    Internal("celery._state", "_tls", _TESTING, "the current app, restored after a worker"),
+    Internal("celery._state", "_set_current_app", _TESTING, "restore the current app"),
+)
+
+
+def missing(users: str | None = None) -> list[Internal]:
+    """The internals (of one part, or all) the installed Celery/kombu lacks."""
+    return [item for item in INTERNALS
+            if (users is None or item.users == users) and not item.present()]
+
+
+def require(users: str) -> None:
+    """Raise :class:`CeleryInternalsError` naming every internal of ``users`` missing."""
+    lacking = missing(users)
+    if lacking:
+        raise CeleryInternalsError(lacking)
+
+
+def celery_version() -> tuple[int, int, int]:
+    """The installed Celery's (major, minor, micro)."""
+    import celery
+
+    return tuple(int(part) for part in celery.VERSION[:3])  # type: ignore[return-value]
+
+
+def group_group_mislinks(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether this Celery links the step after ``group | group`` to each member (CSF209).
+
+    Measured on real workers (Redis and the database backend) by
+    ``test_what_csf209_prevents_a_step_run_once_per_member`` on every version of the
+    matrix: Celery 5.3.6, 5.4.0, 5.5.3, 5.6.3 and 5.7.0 all do. A Celery newer than the
+    matrix is assumed to behave like the newest tested one.
+    """
+    return (version or celery_version()) >= MISLINKS_SINCE
+
+
+def chain_app_from_first_task(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether a chain made without ``app=`` finds its app through a leading chord.
+
+    Before 5.7, ``chain(group, group, ...)`` (a chord first) sends with ``current_app``:
+    the tasks' app only when it is the current one (CSF203 otherwise, as validated).
+    """
+    return (version or celery_version()) >= (5, 7, 0)
+
+
+def redis_group_after_group_completes(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether ``chain(task, group, group)`` ever completes on the Redis result backend.
+
+    Before 5.7 its result never arrives on Redis (the database backend, which polls with
+    ``celery.chord_unlock``, completes it): measured by
+    ``test_group_after_group_gets_the_list_in_each_member`` on every matrix version.
+    """
+    return (version or celery_version()) >= (5, 7, 0)
+
+
+def embedded_leases_hold(kombu_version: tuple[int, int] | None = None) -> bool:
+    """Whether a live ``celery worker`` process keeps an embedded-broker task past
+    ``visibility_timeout`` (the lease renewal of :mod:`celery_safe.embedded`).
+
+    Measured by ``test_a_live_worker_keeps_a_task_longer_than_the_visibility_timeout``:
+    with kombu 5.5 and later it does; with kombu 5.3 and 5.4 (Celery 5.3, 5.4) a worker
+    process's task ran a second time after the timeout (an in-process worker renews
+    fine): not understood yet, and a known defect there.
+    """
+    if kombu_version is None:
+        import kombu
+
+        major, minor = kombu.__version__.split(".")[:2]
+        kombu_version = (int(major), int(minor))
+    return kombu_version >= (5, 5)
+
+
+#: The first Celery release that links the step after ``group | group`` to each member
+#: of the second group: every release of the matrix (5.3-5.7) does.
+MISLINKS_SINCE: tuple[int, int, int] = (5, 3, 0)

@@ -1,0 +1,62 @@
+"""Every benchmark stays runnable: each runs at a tiny size and prints its figures.
+
+Figures are read by people, never asserted (timings on a shared machine are noise): a
+script may exit 1 when a ratio misses its target, which only a full-size run means.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+#: script -> (tiny-size arguments, lines its output must hold).
+SMOKE: dict[str, tuple[list[str], list[str]]] = {
+    "task_overhead.py": (["--calls", "20", "--rounds", "2"], [
+        "celery_safe.task             [plain  ] / app.task",
+        "celery_safe.task + resource  [plain  ] / app.task + with session()",
+        "app.task                     [guarded] / app.task                   [plain]",
+        "a join outside tasks pays",
+        "a join inside a task is refused in",
+    ]),
+    "workflow_validation.py": (["--rounds", "2", "--chord", "20", "--chain", "5"], [
+        "chord of 20 signatures", "chain of 5 links",
+    ]),
+    "lint_speed.py": (["--runs", "1", "--packages", "vine"], [
+        "corpus: vine", "(a) flake8  CPU", "plugin run() alone", "(b) read + ast.parse",
+    ]),
+    "fix_speed.py": ([], ["(a)", "(b)", "(c)", "(d)"]),  # no size option: a full run
+    "lint_corpus.py": (["vine"], ["vine: ", "0 internal error(s)"]),
+    "registry_hostile.py": ([], ["10,000 entries", "billion laughs", "/health p50"]),
+    "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
+        "in-process baseline (no Celery)", "  embedded ", "  redis ",
+    ]),
+}
+
+
+#: script -> the test that runs it end to end on data of its own.
+RUN_ELSEWHERE = {"lint_precision.py": "tests/lint/test_corpus_benchmark.py"}
+
+
+def test_every_benchmark_has_a_smoke_run() -> None:
+    scripts = sorted(path.name for path in BENCHMARKS.glob("*.py"))
+    assert sorted([*SMOKE, *RUN_ELSEWHERE]) == scripts
+    for script, test in RUN_ELSEWHERE.items():
+        assert script in (BENCHMARKS.parent / test).read_text()
+
+
+@pytest.mark.parametrize("script", sorted(SMOKE))
+def test_benchmark_runs_at_a_tiny_size(script: str, celery_safe_redis_url: str) -> None:
+    arguments, expected = SMOKE[script]
+    run = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode in (0, 1), run.stderr  # 1: a target missed at this size
+    for line in expected:
+        assert line in run.stdout, f"{line!r} missing from:\n{run.stdout}\n{run.stderr}"
+    assert "skipped" not in run.stdout  # every row ran (Redis is there, as under CI)

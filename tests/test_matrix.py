@@ -1,0 +1,48 @@
+"""The declared ``celery`` range is exactly the range ``make matrix`` tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _matrix() -> dict[str, tuple[str, str]]:
+    spec = importlib.util.spec_from_file_location("matrix", ROOT / "scripts" / "matrix.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    releases: dict[str, tuple[str, str]] = module.CELERY_RELEASES
+    return releases
+
+
+def _declared() -> Requirement:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return next(
+        Requirement(line) for line in project["dependencies"]
+        if Requirement(line).name == "celery"
+    )
+
+
+def test_the_declared_celery_range_is_the_tested_one() -> None:
+    releases = _matrix()
+    specifier = _declared().specifier
+    minors = sorted(releases, key=lambda minor: tuple(map(int, minor.split("."))))
+    for minor in minors:
+        celery, kombu = releases[minor]
+        assert celery.startswith(f"{minor}.") and kombu.startswith(f"{minor}.")
+        assert specifier.contains(f"{minor}.0") and specifier.contains(celery)
+    major, lowest = map(int, minors[0].split("."))
+    _, highest = map(int, minors[-1].split("."))
+    assert [int(minor.split(".")[1]) for minor in minors] == list(range(lowest, highest + 1))
+    assert not specifier.contains(f"{major}.{lowest - 1}.99")  # below the floor
+    assert not specifier.contains(f"{major}.{highest + 1}.0")  # newer than tested
