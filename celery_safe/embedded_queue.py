@@ -135,6 +135,7 @@ class MessageStore:
         *,
         visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        on_visible: Callable[[], None] | None = None,
     ) -> None:
         if visibility_timeout <= 0:
             raise ValueError(f"visibility_timeout must be positive, got {visibility_timeout!r}")
@@ -144,6 +145,8 @@ class MessageStore:
         self.visibility_timeout = float(visibility_timeout)
         self.sweep_interval = min(self.visibility_timeout / 4, 10.0)
         self.clock = clock  # wall clock: claims are compared across processes
+        #: Called after a message became visible (put, requeue): wakes idle consumers.
+        self.on_visible = on_visible
         self.deliveries = Table(
             f"{messages.name}_delivery",
             MetaData(),
@@ -256,6 +259,7 @@ class MessageStore:
         queue_id = self.queue_id(queue, adopt=True)
         with self._transaction(adopt=True) as conn:
             conn.execute(insert(self.messages).values(queue_id=queue_id, payload=payload))
+        self._visible()
 
     def claim(self, queue: str) -> tuple[Claim, str] | None:
         """Hide the oldest visible message of ``queue``; its claim and payload, or None."""
@@ -314,6 +318,11 @@ class MessageStore:
                 ))
 
         self._write(give_back)
+        self._visible()
+
+    def _visible(self) -> None:
+        if self.on_visible is not None:
+            self.on_visible()
 
     def renew(self, claims: list[Claim]) -> None:
         """Restart the visibility clock of these deliveries (still the latest ones): the
