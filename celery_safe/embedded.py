@@ -33,6 +33,7 @@ from typing import Any
 
 from celery import Celery, states
 from celery.backends.database import DatabaseBackend, session_cleanup
+from celery.backends.database.session import SessionManager
 from celery.canvas import maybe_signature
 from celery.exceptions import ChordError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
@@ -42,6 +43,7 @@ from kombu.transport import virtual
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
 
 from celery_safe.embedded_chords import count_part, mark_fired, set_size
 from celery_safe.embedded_queue import (
@@ -362,6 +364,40 @@ def _worker_stopping() -> bool:
     return state.should_stop is not None or state.should_terminate is not None
 
 
+class PooledSessions(SessionManager):  # type: ignore[misc]
+    """One pooled engine per database for the process's life, in WAL mode for SQLite.
+
+    Celery's manager builds a new engine and opens a new connection for every session
+    until the process forks (a worker's main process, every client): each poll of a
+    waiting ``get()`` then cost milliseconds. And the results file, left in SQLite's
+    default journal mode, was synced to disk on every commit, and its readers blocked
+    its writers. A forked child starts with an empty pool (:func:`_fresh_pool_after_fork`).
+    """
+
+    def __init__(self, engine_callback: Callable[[Engine], Any] | None = None) -> None:
+        super().__init__()
+        self.user_engine_callback = engine_callback  # Celery >= 5.5 calls it for us; not 5.3
+
+    def get_engine(self, dburi: str, **kwargs: Any) -> Engine:
+        engine: Engine | None = self._engines.get(dburi)
+        if engine is None:
+            engine = create_engine(dburi, **kwargs)
+            if engine.dialect.name == "sqlite":
+                _enable_wal(engine)
+            if self.user_engine_callback is not None:
+                self.user_engine_callback(engine)
+            self._engines[dburi] = engine = _fresh_pool_after_fork(engine)
+        return engine
+
+    def create_session(
+        self, dburi: str, short_lived_sessions: bool = False, **kwargs: Any
+    ) -> tuple[Engine, Any]:
+        engine = self.get_engine(dburi, **kwargs)
+        if short_lived_sessions or dburi not in self._sessions:
+            self._sessions[dburi] = sessionmaker(bind=engine)
+        return engine, self._sessions[dburi]
+
+
 class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
     """Celery's database result backend, made safe for several writers on one SQLite file.
 
@@ -383,6 +419,8 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._storing = threading.local()  # set first: Celery's __init__ opens a session
         super().__init__(*args, **kwargs)
+        celery_sessions = getattr(self, "session_manager", None)  # none before Celery 5.5
+        self.session_manager = PooledSessions(getattr(celery_sessions, "engine_callback", None))
 
     def _store_result(self, *args: Any, **kwargs: Any) -> Any:
         self._storing.active = True
@@ -499,7 +537,8 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
                     timeout=self.app.conf.result_chord_join_timeout, propagate=True
                 )
         except Exception as exc:
-            culprit = next(iter(header._failed_join_report()), None)
+            culprit = next((part for part in header.results
+                            if getattr(part, "state", None) in states.PROPAGATE_STATES), None)
             reason = repr(exc) if culprit is None else f"Dependency {culprit.id} raised {exc!r}"
             logger.exception("Chord %r raised: %r", group_id, reason)
             error = ChordError(reason)
