@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,25 +28,16 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from celery import chain, chord
 
 from celery_safe.testing import WorkerProcess
+from celery_safe.testing.redis_server import REDIS_URL_ENV, redis_reachable
 
 HERE = Path(__file__).resolve().parent
-REDIS_URL = os.environ.get("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get(REDIS_URL_ENV, "redis://127.0.0.1:6379/0")
 WARM_UP = 2
 TIMEOUT = 120.0
-
-
-def _redis_reachable() -> bool:
-    parsed = urlparse(REDIS_URL)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
-            return True
-    except OSError:
-        return False
 
 
 def _app(broker: str, queue: str) -> Any:
@@ -169,7 +159,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="embedded-bench-") as tmp:
         results = {"embedded": measure(f"embedded:{tmp}", args)}
-        if _redis_reachable():
+        if redis_reachable(REDIS_URL):
             results["redis"] = measure(REDIS_URL, args)
     print(f"embedded default vs Redis: one worker -c 2 -P prefork, median of {args.repeat} "
           f"runs after {WARM_UP} warm-ups, default get(); drain: {args.drain} queued tasks, "

@@ -1,4 +1,4 @@
-"""Chords counted in the embedded results file: fired once by the last part, failures as on Redis."""
+"""Chords in the embedded results file: fired once by the last part, failing as on Redis."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Setup:
         self.env = {"CHORD_TEST_BROKER": broker, "CHORD_TEST_DIR": str(marks),
                     "CHORD_TEST_QUEUE": f"chords-{uuid.uuid4().hex}"}
         os.environ.update(self.env)
-        import chord_app  # noqa: PLC0415 (configured by the environment just set)
+        import chord_app  # configured by the environment just set
 
         self.module: ModuleType = chord_app
 

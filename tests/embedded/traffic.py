@@ -16,14 +16,15 @@ from pathlib import Path
 from queue import Empty
 
 from celery import Celery
-from kombu import Connection
+from kombu.connection import Connection
 
 import celery_safe.embedded
 
 
 def _connection(directory: str) -> Connection:
     app = celery_safe.embedded.configure(Celery("traffic"), directory)
-    return app.connection_for_write()
+    connection: Connection = app.connection_for_write()
+    return connection
 
 
 def produce(directory: str, queue: str, first: int, count: int) -> None:
