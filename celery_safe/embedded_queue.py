@@ -51,6 +51,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    bindparam,
     delete,
     exists,
     func,
@@ -154,12 +155,33 @@ class MessageStore:
             Column("delivered_at", Float, nullable=False, index=True),
         )
         self._create_deliveries()
+        self._prepare_statements()
         self._queue_ids: dict[str, int] = {}
         self._next_sweep = 0.0
         self._local = threading.local()
         self.path = _database_path(engine)
         self._identity = _identity(self.path)
         self._gone: str | None = None  # why the file we opened is no longer at its path
+
+    def _prepare_statements(self) -> None:
+        """Build the statements of the hot path (claim, ack) once: building a SQLAlchemy
+        expression costs more than SQLite takes to run it."""
+        m = self.messages.c
+        d = self.deliveries.c
+        self._next_visible = (
+            select(m.id, m.version, m.payload)
+            .where(m.queue_id == bindparam("b_queue"), m.visible == true())
+            .order_by(m.id)
+            .limit(1)
+        )
+        self._hide = (
+            update(self.messages)
+            .where(m.id == bindparam("b_id"))
+            .values(visible=False, version=bindparam("b_version"))
+        )
+        self._forget_delivery = delete(self.deliveries).where(d.message_id == bindparam("b_id"))
+        self._record_delivery = insert(self.deliveries)
+        self._delete_message = delete(self.messages).where(m.id == bindparam("b_id"))
 
     def _create_deliveries(self) -> None:
         try:
@@ -258,47 +280,36 @@ class MessageStore:
     def put(self, queue: str, payload: str) -> None:
         queue_id = self.queue_id(queue, adopt=True)
         with self._transaction(adopt=True) as conn:
-            conn.execute(insert(self.messages).values(queue_id=queue_id, payload=payload))
+            conn.execute(insert(self.messages), {"queue_id": queue_id, "payload": payload})
         self._visible()
 
     def claim(self, queue: str) -> tuple[Claim, str] | None:
         """Hide the oldest visible message of ``queue``; its claim and payload, or None."""
         queue_id = self.queue_id(queue)
-        m = self.messages.c
         with self._transaction() as conn:
             now = self.clock()
             if now >= self._next_sweep:
                 self._release_expired(conn, now)
                 self._next_sweep = now + self.sweep_interval
-            query = (
-                select(m.id, m.version, m.payload)
-                .where(m.queue_id == queue_id, m.visible == true())
-                .order_by(m.id)
-                .limit(1)
-            )
+            query = self._next_visible
             if conn.dialect.name != "sqlite":
                 query = query.with_for_update(skip_locked=True)
-            row = conn.execute(query).first()
+            row = conn.execute(query, {"b_queue": queue_id}).first()
             if row is None:
                 return None
             claim = Claim(int(row.id), int(row.version) + 1)
-            conn.execute(
-                update(self.messages)
-                .where(m.id == claim.message_id)
-                .values(visible=False, version=claim.version)
-            )
-            conn.execute(delete(self.deliveries).where(self.deliveries.c.message_id == row.id))
-            conn.execute(insert(self.deliveries).values(message_id=row.id, delivered_at=now))
+            conn.execute(self._hide, {"b_id": claim.message_id, "b_version": claim.version})
+            conn.execute(self._forget_delivery, {"b_id": claim.message_id})
+            conn.execute(self._record_delivery,
+                         {"message_id": claim.message_id, "delivered_at": now})
             return claim, str(row.payload)
 
     def ack(self, claim: Claim) -> None:
         """Delete the message, whichever delivery of it this is."""
 
         def forget(conn: Connection) -> None:
-            conn.execute(delete(self.deliveries).where(
-                self.deliveries.c.message_id == claim.message_id
-            ))
-            conn.execute(delete(self.messages).where(self.messages.c.id == claim.message_id))
+            conn.execute(self._forget_delivery, {"b_id": claim.message_id})
+            conn.execute(self._delete_message, {"b_id": claim.message_id})
 
         self._write(forget)
 
