@@ -6,6 +6,9 @@
     over the same trees. Target: overhead <= 5 %.
 (b) ``celery-safe check`` (read, pre-filter, parse, analyse, noqa, report) vs just
     reading and ``ast.parse``-ing the same files. Target: <= 2x.
+(c) One large module (5 MB, generated, a join in every task): ``check`` vs reading
+    and ``ast.parse``-ing it, and the peak memory of each (the issue measured 31 s
+    and 1.17 GB for ``check``).
 
     .venv/bin/python benchmarks/lint_speed.py [--runs 5]
 """
@@ -20,8 +23,11 @@ import resource
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
+
+from fix_speed import generated_module  # same folder: run as a script
 
 from celery_safe.lint.cli import check_main
 from celery_safe.lint.flake8_plugin import Plugin
@@ -121,6 +127,41 @@ def main() -> None:
     print(
         f"(b) read + ast.parse {parse:6.3f} s | celery-safe check {check:6.3f} s"
         f" | ratio {check / parse:4.2f}x; target <= 2x"
+    )
+    large_file(min(runs, 2))
+
+
+LARGE = """\
+import ast, resource, sys, time
+from pathlib import Path
+started = time.perf_counter()
+if sys.argv[1] == "parse":
+    ast.parse(Path(sys.argv[2]).read_bytes())
+else:
+    from celery_safe.cli import main
+    main(["check", sys.argv[2], "--max-file-size", "10000000", "--output", "/dev/null"])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(time.perf_counter() - started, peak)
+"""
+
+
+def large_file(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "large.py"
+        target.write_text(generated_module(5_000_000))
+
+        def measure(mode: str) -> tuple[float, float]:
+            argv = [sys.executable, "-c", LARGE, mode, str(target)]
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            wall, peak = map(float, out.split())
+            return wall, peak
+
+        parse = min(measure("parse") for _ in range(runs))
+        check = min(measure("check") for _ in range(runs))
+    print(
+        f"(c) 5 MB module: read + ast.parse {parse[0]:5.2f} s, {parse[1]:5.0f} MB"
+        f" | celery-safe check {check[0]:5.2f} s, {check[1]:5.0f} MB"
+        f" | ratio {check[0] / parse[0]:4.2f}x"
     )
 
 

@@ -4,6 +4,10 @@
     celery-safe fix PATH... [--diff] rewrite old tasks with libcst codemods
     celery-safe explain CODE         a rule's page
     celery-safe graph module:attr    a workflow as Mermaid or DOT
+
+check and fix share one config loader and option set (--select, --extend-select,
+--ignore, --exclude, --force-exclude, --task-decorator, --max-file-size;
+[tool.celery-safe] in pyproject.toml) and one file walker (celery_safe.lint.files).
 """
 
 from __future__ import annotations

@@ -22,10 +22,11 @@ from .resources import ResourceFactory, call_with_resources, check_resources
 
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 F = TypeVar("F", bound=Callable[..., Any])
 F_co = TypeVar("F_co", bound=Callable[..., Any], covariant=True)
 
-__all__ = ["SafeTask", "task", "task_logic", "task_resources"]
+__all__ = ["SafeTask", "TypedTask", "task", "task_logic", "task_resources"]
 
 #: Class attributes that ``celery_safe.task`` adds to the generated task class.
 LOGIC_ATTR = "logic"
@@ -54,6 +55,41 @@ class SafeTask(Protocol, Generic[F_co]):
     def update_state(self, task_id: Any = None, state: Any = None, meta: Any = None) -> None: ...
 
 
+class TypedTask(Protocol[P, R_co]):
+    """What ``celery_safe.task`` returns for a task without resources: calls that send
+    it are typed by the function's own parameters.
+
+        @celery_safe.task(app)
+        def store(items: list[str]) -> int: ...
+
+        store.delay(["a"])       # ok
+        store.delay(1, "x")      # rejected by mypy and pyright
+        store.si(["a"])          # ok; store.si(1) rejected
+
+    Not typed (any arguments are accepted, as Celery accepts them): ``.s(...)``, which
+    takes a *prefix* of the parameters (the rest come from the parent's result, and
+    Python's type system cannot express "some leading parameters"), and
+    ``.apply_async(args=..., kwargs=...)``, whose arguments are a tuple and a dict. A
+    task *with* resources is a :class:`SafeTask`: its resources are hidden from
+    callers, and a type cannot remove a parameter from a signature.
+    """
+
+    name: str
+
+    @property
+    def logic(self) -> Callable[P, R_co]: ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Any: ...
+    def si(self, *args: P.args, **kwargs: P.kwargs) -> Any: ...
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any: ...
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any: ...
+    def s(self, *args: Any, **kwargs: Any) -> Any: ...
+    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Any: ...
+    def retry(self, *args: Any, **kwargs: Any) -> Any: ...
+    def update_state(self, task_id: Any = None, state: Any = None, meta: Any = None) -> None: ...
+
+
 class _CeleryApp(Protocol):
     """What typing needs to tell an app (or an untyped ``Any``) from a function."""
 
@@ -77,32 +113,68 @@ class _BoundDecorator(Protocol):
     def __call__(self, fn: Callable[Concatenate[Any, P], R], /) -> SafeTask[Callable[P, R]]: ...
 
 
+class _TypedDecorator(Protocol):
+    def __call__(self, fn: Callable[P, R], /) -> TypedTask[P, R]: ...
+
+
+class _TypedBoundDecorator(Protocol):
+    def __call__(self, fn: Callable[Concatenate[Any, P], R], /) -> TypedTask[P, R]: ...
+
+
 @overload
 def task(
     app: AppT,
     *,
     bind: Literal[True],
-    resources: Mapping[str, ResourceFactory] | None = None,
+    resources: None = None,
+    **celery_options: Any,
+) -> _TypedBoundDecorator: ...
+@overload
+def task(
+    app: AppT,
+    *,
+    bind: Literal[True],
+    resources: Mapping[str, ResourceFactory],
     **celery_options: Any,
 ) -> _BoundDecorator: ...
 @overload
 def task(
     app: AppT,
     *,
-    resources: Mapping[str, ResourceFactory] | None = None,
+    resources: None = None,
+    **celery_options: Any,
+) -> _TypedDecorator: ...
+@overload
+def task(
+    app: AppT,
+    *,
+    resources: Mapping[str, ResourceFactory],
     **celery_options: Any,
 ) -> _Decorator: ...
 @overload
 def task(
     *,
     bind: Literal[True],
-    resources: Mapping[str, ResourceFactory] | None = None,
+    resources: None = None,
+    **celery_options: Any,
+) -> _TypedBoundDecorator: ...
+@overload
+def task(
+    *,
+    bind: Literal[True],
+    resources: Mapping[str, ResourceFactory],
     **celery_options: Any,
 ) -> _BoundDecorator: ...
 @overload
 def task(
     *,
-    resources: Mapping[str, ResourceFactory] | None = None,
+    resources: None = None,
+    **celery_options: Any,
+) -> _TypedDecorator: ...
+@overload
+def task(
+    *,
+    resources: Mapping[str, ResourceFactory],
     **celery_options: Any,
 ) -> _Decorator: ...
 @overload

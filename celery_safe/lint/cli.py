@@ -1,32 +1,116 @@
 """``celery-safe check PATH...``: the same findings as flake8, for CI and pre-commit.
 
-Exit status: 0 no findings, 1 findings (a file that does not parse is one: CSF000),
-2 usage, configuration or I/O error.
+Exit status: 0 no findings, 1 findings (a file that was not checked is one: CSF000),
+2 usage, configuration or I/O error. The files, the config and the selection
+options are the ones ``celery-safe fix`` uses (:mod:`.config`, :mod:`.files`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import ast
+import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, ConfigError, load_config
-from .engine import InternalError, check_source
-from .files import python_files
+from .config import Config, ConfigError, add_options, config_from_args
+from .engine import InternalError, check_tree, file_problem
+from .files import Source, Unreadable, python_files, read_source
 from .findings import Finding, Span
 from .formats import Located, locate, render_json, render_sarif, render_text
 from .registry import format_message
 from .resolve import ModuleResolver
 
-__all__ = ["check_file", "check_main"]
+__all__ = ["Parsed", "Unchecked", "check_file", "check_main", "gathered", "parse_file", "paused_gc"]
 
 RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif}
 
 
-def _codes(text: str) -> list[str]:
-    return [part for part in text.replace(" ", ",").split(",") if part]
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while one file is parsed and analysed.
+
+    A module's ``ast`` is millions of live container objects; each collection of
+    the oldest generation walks all of them, so a 5 MB file spent most of its time
+    collecting nothing (its trees hold no cycles). Reference counting still frees
+    everything; the collector runs again between files.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A module read and parsed: its text (with its encoding), tree and physical lines."""
+
+    path: Path
+    source: Source
+    tree: ast.Module
+
+    @property
+    def lines(self) -> list[str]:
+        return self.source.text.splitlines(keepends=True)
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    """A file that cannot be checked: CSF000 saying why, and its lines when it was read."""
+
+    problem: Finding
+    lines: list[str]
+
+
+def parse_file(path: Path, config: Config) -> Parsed | Unchecked:
+    """The module, or CSF000 saying why it cannot be checked; ``OSError`` for I/O errors."""
+    name = str(path)
+    try:
+        source = read_source(path, config.max_file_size)
+    except Unreadable as exc:
+        return Unchecked(file_problem(name, "read", str(exc)), [])
+    try:
+        tree = ast.parse(source.text, filename=name)
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
+        problem = file_problem(name, "parse", f"{exc.msg} (line {line})", line, col)
+    except (RecursionError, MemoryError) as exc:  # the parser's own depth limits
+        problem = file_problem(name, "parse", f"too deeply nested ({type(exc).__name__})")
+    except ValueError as exc:  # source code string cannot contain null bytes
+        problem = file_problem(name, "parse", str(exc))
+    else:
+        return Parsed(path, source, tree)
+    return Unchecked(problem, source.text.splitlines(keepends=True))
+
+
+def _internal(path: str, exc: BaseException) -> Finding:
+    cause = exc.__cause__ or exc
+    text = format_message("CSF999", {"error": f"{type(cause).__name__}: {cause}"})
+    return Finding("CSF999", path, Span(1, 0, 1, 0), text)
+
+
+def check_file(
+    path: Path, config: Config, resolver: ModuleResolver | None = None
+) -> tuple[list[Finding], list[str]]:
+    """Findings for one file, and its lines (for character columns). Never raises for
+    what is in the file: a file that cannot be checked is CSF000, a bug of ours CSF999."""
+    parsed = parse_file(path, config)
+    if isinstance(parsed, Unchecked):
+        return [parsed.problem], parsed.lines
+    lines = parsed.lines
+    try:
+        elsewhere = resolver.for_file(path) if resolver is not None else None
+        return check_tree(parsed.tree, str(path), lines, config, tasks_elsewhere=elsewhere), lines
+    except InternalError as exc:
+        return [_internal(str(path), exc)], lines
+    except RecursionError:  # in a module this one imports from, analysed on demand
+        return [file_problem(str(path), "analyse", "too deeply nested (RecursionError)")], lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,88 +119,42 @@ def _parser() -> argparse.ArgumentParser:
         description="Find Celery tasks that wait for other tasks, broken canvases and "
         "undecodable failure states. Config: [tool.celery-safe] in pyproject.toml.",
     )
-    parser.add_argument("paths", nargs="+", type=Path, help="files or directories to check")
+    add_options(parser)
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
-    parser.add_argument("--select", type=_codes, default=[], help="codes or prefixes to enable")
-    parser.add_argument("--ignore", type=_codes, default=[], help="codes or prefixes to disable")
-    parser.add_argument(
-        "--exclude", action="append", default=[], help="path pattern to skip (repeatable)"
-    )
-    parser.add_argument(
-        "--task-decorator",
-        action="append",
-        default=[],
-        help="qualified name of an extra decorator that registers Celery tasks (repeatable)",
-    )
-    parser.add_argument(
-        "--force-exclude",
-        action="store_true",
-        help="apply excludes to files named on the command line too (for pre-commit)",
-    )
     parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
     return parser
 
 
-def _problem(code: str, path: str, line: int, col: int, error: str) -> Finding:
-    return Finding(code, path, Span(line, col, line, col), format_message(code, {"error": error}))
-
-
-def check_file(
-    path: Path, config: Config, resolver: ModuleResolver | None = None
-) -> tuple[list[Finding], list[str]]:
-    """Findings for one file, and its lines (for character columns)."""
+def gathered(
+    verb: str, parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[argparse.Namespace, Config, list[Path]] | int:
+    """Arguments, config and files of a ``check`` or ``fix`` run, or its exit code (2) for a
+    bad config or a missing path; argparse's ``SystemExit`` for bad usage."""
+    args = parser.parse_args(list(argv))
     try:
-        source = importlib.util.decode_source(path.read_bytes())
-    except (UnicodeDecodeError, SyntaxError) as exc:
-        return [_problem("CSF000", str(path), 1, 0, f"cannot decode: {exc}")], []
-    lines = source.splitlines(keepends=True)
-    try:
-        elsewhere = resolver.for_file(path) if resolver is not None else None
-        return check_source(source, str(path), config, tasks_elsewhere=elsewhere), lines
-    except SyntaxError as exc:
-        line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
-        return [_problem("CSF000", str(path), line, col, f"{exc.msg} (line {line})")], lines
-    except InternalError as exc:
-        cause = exc.__cause__ or exc
-        return [_problem("CSF999", str(path), 1, 0, f"{type(cause).__name__}: {cause}")], lines
-
-
-def _relative_to_root(pattern: str, root: Path) -> str:
-    """A command-line ``--exclude`` path is relative to the cwd; config ones to ``root``."""
-    if "/" not in pattern:
-        return pattern
-    try:
-        return (Path.cwd() / pattern).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return pattern
+        config = config_from_args(args)
+        files = list(python_files(args.paths, config, force_exclude=args.force_exclude))
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"celery-safe {verb}: {exc}", file=sys.stderr)
+        return 2
+    return args, config, files
 
 
 def check_main(argv: Sequence[str]) -> int:
     try:
-        args = _parser().parse_args(list(argv))
+        run = gathered("check", _parser(), argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
-    try:
-        config = load_config(args.paths[0])
-        root = config.root or Path.cwd()
-        config = config.merged(
-            select=args.select,
-            ignore=args.ignore,
-            exclude=[_relative_to_root(pattern, root) for pattern in args.exclude],
-            task_decorators=args.task_decorator,
-        )
-        files = list(
-            python_files(args.paths, root, config.exclude, force_exclude=args.force_exclude)
-        )
-    except (ConfigError, FileNotFoundError) as exc:
-        print(f"celery-safe check: {exc}", file=sys.stderr)
-        return 2
+    if isinstance(run, int):
+        return run
+    args, config, files = run
     found: list[Located] = []
     io_error = False
-    resolver = ModuleResolver(config.task_decorators)
+    resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     for path in files:
         try:
-            findings, lines = check_file(path, config, resolver)
+            with paused_gc():
+                findings, lines = check_file(path, config, resolver)
         except OSError as exc:
             print(f"celery-safe check: {path}: {exc.strerror or exc}", file=sys.stderr)
             io_error = True

@@ -1,16 +1,22 @@
-"""Lint configuration: which codes run, what else counts as a task, what to skip.
+"""Lint configuration, one loader for ``check``, ``fix`` and the flake8 plugin.
 
-Read from ``[tool.celery-safe]`` in ``pyproject.toml``::
+Read from ``[tool.celery-safe]`` in ``pyproject.toml``; the command-line options of
+``check`` and ``fix`` (:func:`add_options`) go on top::
 
     [tool.celery-safe]
-    select = ["CSF9"]                     # turn on opt-in codes (prefixes allowed)
-    ignore = ["CSF105"]                   # turn codes off
+    select = ["CSF1"]                     # only these codes (default: every default-on code)
+    extend-select = ["CSF901"]            # add codes, opt-in CSF9xx included
+    ignore = ["CSF105"]                   # turn codes off (longest prefix wins)
     task-decorators = ["myproj.jobs.job"] # extra decorators that register Celery tasks
-    exclude = ["migrations", "tests/fixtures"]
+    exclude = ["migrations", "tests/fixtures"]   # gitignore-style patterns
+    max-file-size = 5_000_000             # bytes; a larger file is CSF000, not read
+
+``select`` restricts and ``extend-select`` adds, as in flake8 and Ruff.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,35 +24,62 @@ from pathlib import Path
 
 from .. import catalogue
 
-__all__ = ["Config", "ConfigError", "find_pyproject", "load_config"]
+__all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
+    "Config",
+    "ConfigError",
+    "add_options",
+    "config_from_args",
+    "find_pyproject",
+    "load_config",
+]
+
+#: About files rather than code: reported whatever the selection, unless ignored by name.
+FILE_CODES = ("CSF000", "CSF999")
+
+#: Bytes: larger than any hand-written module, small enough that ast + analysis fit in memory.
+DEFAULT_MAX_FILE_SIZE = 5_000_000
 
 
 class ConfigError(ValueError):
-    """A ``[tool.celery-safe]`` table that cannot be understood (names the bad key)."""
+    """A ``[tool.celery-safe]`` table or option that cannot be understood (names the bad key)."""
 
 
 @dataclass(frozen=True)
 class Config:
-    """What the engine reports. ``select``/``ignore`` hold codes or code prefixes."""
+    """What the engine reports and which files it reads.
+
+    ``select``/``extend_select``/``ignore`` hold codes or code prefixes. An empty
+    ``select`` means "the codes that are on by default".
+    """
 
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     task_decorators: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     root: Path | None = field(default=None, compare=False)
 
     def enabled(self, code: str) -> bool:
-        """On when selected explicitly, else when on by default and not ignored.
+        """Selected (``select`` or ``extend-select``) and not ignored by a longer prefix.
 
-        The longest matching prefix wins, as in flake8: ``ignore=["CSF1"]`` with
-        ``select=["CSF101"]`` keeps CSF101 on.
+        As in flake8, the longest matching prefix wins: ``ignore=["CSF1"]`` with
+        ``select=["CSF101"]`` keeps CSF101 on. Without ``select``, the codes on by
+        default are selected; opt-in codes (CSF9xx) only when named. CSF000 and
+        CSF999 (a file not checked) are never deselected, only ignored by name.
         """
-        chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        if code in FILE_CODES:
+            return code not in self.ignore
+        chosen = max(
+            (len(p) for p in (*self.select, *self.extend_select) if code.startswith(p)),
+            default=-1,
+        )
         dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
         if chosen > dropped:
             return True
-        if dropped >= 0:
-            return False
+        if dropped >= 0 or self.select:
+            return False  # ignored, or not among the codes ``select`` restricts to
         try:
             return catalogue.get(code).default
         except KeyError:
@@ -56,34 +89,46 @@ class Config:
         self,
         *,
         select: Iterable[str] = (),
+        extend_select: Iterable[str] = (),
         ignore: Iterable[str] = (),
         task_decorators: Iterable[str] = (),
         exclude: Iterable[str] = (),
+        max_file_size: int | None = None,
     ) -> Config:
-        """This config with command-line values added on top."""
+        """This config with command-line values on top: ``select`` replaces, the rest add."""
+        chosen = _codes(select, "select")
         return replace(
             self,
-            select=self.select + _codes(select, "select"),
+            select=chosen or self.select,
+            extend_select=self.extend_select + _codes(extend_select, "extend-select"),
             ignore=self.ignore + _codes(ignore, "ignore"),
             task_decorators=self.task_decorators + tuple(task_decorators),
             exclude=self.exclude + tuple(exclude),
+            max_file_size=self.max_file_size if max_file_size is None else max_file_size,
         )
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, object], root: Path | None = None) -> Config:
         """Build from a ``[tool.celery-safe]`` table; unknown keys are an error."""
-        known = {"select", "ignore", "task-decorators", "exclude"}
+        known = {"select", "extend-select", "ignore", "task-decorators", "exclude", "max-file-size"}
         unknown = sorted(set(table) - known)
         if unknown:
             raise ConfigError(
                 f"[tool.celery-safe]: unknown key(s) {', '.join(unknown)}; "
                 f"known: {', '.join(sorted(known))}"
             )
+        size = table.get("max-file-size", DEFAULT_MAX_FILE_SIZE)
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise ConfigError(
+                f"[tool.celery-safe] max-file-size must be a positive number of bytes, got {size!r}"
+            )
         return cls(
             select=_codes(_strings(table, "select"), "select"),
+            extend_select=_codes(_strings(table, "extend-select"), "extend-select"),
             ignore=_codes(_strings(table, "ignore"), "ignore"),
             task_decorators=_strings(table, "task-decorators"),
             exclude=_strings(table, "exclude"),
+            max_file_size=size,
             root=root,
         )
 
@@ -145,3 +190,78 @@ def load_config(start: Path | None = None) -> Config:
         parent = pyproject.parent.parent
         folder = parent if parent != pyproject.parent else None
     return Config()
+
+
+def _code_list(text: str) -> list[str]:
+    return [part for part in text.replace(" ", ",").split(",") if part]
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of bytes")
+    return value
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``check`` and ``fix`` share: paths, selection, files, task decorators."""
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    parser.add_argument(
+        "--select", type=_code_list, action="extend", default=[],
+        help="only these codes or prefixes (replaces the config's select)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--extend-select", type=_code_list, action="extend", default=[],
+        help="add these codes or prefixes (opt-in CSF9xx too)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ignore", type=_code_list, action="extend", default=[],
+        help="codes or prefixes to turn off",
+    )  # fmt: skip
+    parser.add_argument(
+        "--exclude", action="append", default=[],
+        help="gitignore-style pattern of paths to skip (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--force-exclude", action="store_true",
+        help="apply excludes and .gitignore to paths named on the command line too",
+    )  # fmt: skip
+    parser.add_argument(
+        "--task-decorator", action="append", default=[],
+        help="qualified name of an extra decorator that registers Celery tasks (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-file-size", type=_size, default=None, metavar="BYTES",
+        help=f"larger files are reported (CSF000), not read (default {DEFAULT_MAX_FILE_SIZE})",
+    )  # fmt: skip
+
+
+def _relative_to_root(pattern: str, root: Path) -> str:
+    """A command-line ``--exclude`` path is relative to the cwd; config ones to ``root``."""
+    if "/" not in pattern.rstrip("/"):
+        return pattern
+    try:
+        return (Path.cwd() / pattern).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return pattern
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The config governing the first path, with the command line's options on top."""
+    first: Path = args.paths[0]
+    config = load_config(first if first.is_dir() else first.parent)
+    root = config.root or Path.cwd()
+    return replace(
+        config.merged(
+            select=args.select,
+            extend_select=args.extend_select,
+            ignore=args.ignore,
+            exclude=[_relative_to_root(pattern, root) for pattern in args.exclude],
+            task_decorators=args.task_decorator,
+            max_file_size=args.max_file_size,
+        ),
+        root=root,
+    )

@@ -4,9 +4,9 @@
     findings = check_tree(tree, "m.py", lines)   # flake8: the tree it already parsed
 
 Cost model: a text pre-filter that cannot miss (a module whose source never says
-``task``, ``Task`` or ``update_state`` can neither define a Celery task nor report
-CSF301), then a statement-only index that finds the tasks, and only then the data-flow
-pass. Most modules stop at the first or second step.
+``task``, ``Task``, ``update_state`` or the name of a configured task decorator can
+neither define a Celery task nor report CSF301), then a statement-only index that
+finds the tasks, and only then the data-flow pass. Most modules stop at the first or second step.
 """
 
 from __future__ import annotations
@@ -18,13 +18,21 @@ from functools import lru_cache
 from . import rules as _rules  # noqa: F401  (importing registers every rule)
 from .analysis import ModuleAnalysis
 from .config import Config
-from .findings import Finding
+from .findings import Finding, Span
 from .index import build_index
 from .noqa import drop_suppressed
-from .registry import RULES, Report
+from .registry import RULES, Report, format_message
 from .resolve import TaskLookup
 
-__all__ = ["ENGINE_CODES", "Config", "InternalError", "check_source", "check_tree", "might_report"]
+__all__ = [
+    "ENGINE_CODES",
+    "Config",
+    "InternalError",
+    "check_source",
+    "check_tree",
+    "file_problem",
+    "might_report",
+]
 
 #: Codes the engine reports about a file rather than a rule about code in it.
 ENGINE_CODES = ("CSF000", "CSF999")
@@ -43,6 +51,29 @@ def wake_words(config: Config, tasks_elsewhere: bool) -> tuple[str, ...]:
     return tuple(words)
 
 
+@lru_cache(maxsize=32)
+def decorator_words(task_decorators: tuple[str, ...]) -> tuple[str, ...]:
+    """Words without which a module cannot use a configured task decorator.
+
+    ``myproj.jobs.job`` is reached through its own name (``from myproj.jobs import
+    job``, ``jobs.job``) or, with ``from myproj.jobs import *``, its top package.
+    """
+    words: list[str] = []
+    for name in task_decorators:
+        parts = [part for part in name.split(".") if part]
+        words += [word for word in (parts[-1:] + parts[:1]) if word not in words]
+    return tuple(words)
+
+
+def file_problem(path: str, action: str, reason: str, line: int = 1, col: int = 0) -> Finding:
+    """CSF000: a file that cannot be read, parsed or analysed; never "no findings".
+
+    ``action`` is what failed (``read``, ``parse``, ``analyse``).
+    """
+    facts = {"action": action, "error": reason}
+    return Finding("CSF000", path, Span(line, col, line, col), format_message("CSF000", facts))
+
+
 class InternalError(RuntimeError):
     """The engine failed on a file: a bug in celery-safe, never in the checked code."""
 
@@ -53,7 +84,12 @@ class InternalError(RuntimeError):
 
 def might_report(source: str, config: Config | None = None, tasks_elsewhere: bool = False) -> bool:
     """False only when no enabled rule can report anything on ``source`` (a text test)."""
-    words = (*TASK_WORDS, *wake_words(config or Config(), tasks_elsewhere))
+    config = config or Config()
+    words = (
+        *TASK_WORDS,
+        *decorator_words(config.task_decorators),
+        *wake_words(config, tasks_elsewhere),
+    )
     return any(word in source for word in words)
 
 
@@ -65,9 +101,10 @@ def check_source(
     noqa: bool = True,
     tasks_elsewhere: TaskLookup | None = None,
 ) -> list[Finding]:
-    """Findings for ``source``; ``SyntaxError`` when it does not parse."""
-    if not might_report(source, config, tasks_elsewhere is not None):
-        return []
+    """Findings for ``source``; ``SyntaxError`` when it does not parse.
+
+    Parsed before the pre-filter: a file Python cannot parse is never "no findings".
+    """
     tree = ast.parse(source, filename=path)
     lines = source.splitlines(keepends=True)
     return check_tree(tree, path, lines, config, noqa=noqa, tasks_elsewhere=tasks_elsewhere)
@@ -96,7 +133,8 @@ def check_tree(
     try:
         findings = _run(tree, path, source, config, tasks_elsewhere)
     except RecursionError:
-        return []  # pathologically deep code: skip the file rather than fail the run
+        # why not a crash or silence: the user must learn this file was not checked
+        return [file_problem(path, "analyse", "too deeply nested (RecursionError)")]
     except Exception as exc:
         raise InternalError(path, exc) from exc
     if noqa and lines is not None:

@@ -1,79 +1,295 @@
-"""Which files ``celery-safe check`` reads: paths given, directories walked, excludes applied.
+"""Which files ``check`` and ``fix`` read, and how they read them.
 
-A path named on the command line, file or folder, is always checked (unless
-``--force-exclude``); ``exclude`` patterns (config and ``--exclude``) prune what the
-walk below it finds. A pattern matches a path relative to the
-config's folder (``examples/legacy``, ``tests/*/fixtures``) or any single path part
-(``migrations``).
+One walker for both verbs. A path named on the command line, file or folder, is
+always used (unless ``--force-exclude``); below a folder the walk skips:
+
+- the default skip list (``.git``, ``.venv``, ``build``, ``dist``...);
+- ``exclude`` patterns (config and ``--exclude``), gitignore-style, relative to the
+  config's folder: ``migrations`` matches any path part, ``tests/*/fixtures`` a path;
+- files git ignores: ``.gitignore`` files (nested ones too) and ``.git/info/exclude``.
+
+Patterns are matched by ``pathspec``, the matcher black, mypy and others use. Reading
+refuses what is not a regular file (a FIFO would hang, ``/dev/zero`` never ends) and
+files over the size limit: :class:`Unreadable` carries the reason, reported as CSF000.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import stat
+import tokenize
 from collections.abc import Iterable, Iterator, Sequence
-from fnmatch import fnmatch
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["DEFAULT_EXCLUDES", "python_files"]
+import pathspec
+
+from .config import DEFAULT_MAX_FILE_SIZE, Config
+
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "Source",
+    "Unreadable",
+    "python_files",
+    "read_bytes",
+    "read_source",
+]
 
 DEFAULT_EXCLUDES = (
-    ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
     ".eggs", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
 )  # fmt: skip
 
 
-def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+# --- reading -------------------------------------------------------------------------
+
+
+class Unreadable(Exception):
+    """A file refused before parsing (not a regular file, too large, not decodable)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A module's text, and the encoding to write it back with."""
+
+    text: str
+    encoding: str
+
+
+def read_bytes(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
+    """The file's bytes: ``Unreadable`` for a non-regular or oversized file, ``OSError`` else.
+
+    Opened non-blocking, so a FIFO is refused instead of waiting for a writer; the
+    size is checked on the open file, and no more than the limit is ever read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        relative = path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        relative = path.as_posix()
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if "/" in pattern:
-            if fnmatch(relative, pattern) or relative.startswith(pattern + "/"):
-                return True
-        elif fnmatch(path.name, pattern):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable(f"not a regular file ({_kind(info.st_mode)}), not read")
+        if info.st_size > max_size:
+            raise Unreadable(_too_large(info.st_size, max_size))
+        chunks, size = [], 0
+        while chunk := os.read(fd, min(1 << 20, max_size + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_size:  # grew while we read it
+                raise Unreadable(_too_large(size, max_size))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"file of {size} bytes is larger than the limit of {limit} bytes, not read "
+        "(--max-file-size or max-file-size in [tool.celery-safe])"
+    )
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def read_source(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Source:
+    """The module's text, decoded as Python would (PEP 263 cookie, BOM, UTF-8 default).
+
+    Newlines are kept as they are in the file, so a rewrite can keep them too.
+    """
+    data = read_bytes(path, max_size)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        # why not importlib.util.decode_source: it turns "\r" and "\r\n" into "\n"
+        return Source(data.decode(encoding), encoding)  # "utf-8-sig" drops (and restores) a BOM
+    except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
+        raise Unreadable(f"cannot decode: {exc}") from exc
+
+
+# --- walking -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _pattern(line: str) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines([line])
+
+
+@dataclass(frozen=True)
+class Rules:
+    """gitignore-style patterns relative to ``base``; the last one that matches decides."""
+
+    base: Path
+    patterns: tuple[str, ...]
+    spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, base: Path, patterns: Iterable[str]) -> Rules:
+        kept = tuple(p for p in patterns if p.strip() and not p.lstrip().startswith("#"))
+        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept))
+
+    @classmethod
+    def read(cls, base: Path, file: Path) -> Rules | None:
+        try:
+            text = read_bytes(file, DEFAULT_MAX_FILE_SIZE).decode("utf-8", errors="replace")
+        except (OSError, Unreadable):
+            return None
+        return cls.of(base, text.splitlines())
+
+    def _relative(self, path: Path, is_dir: bool) -> str | None:
+        try:
+            relative = path.relative_to(self.base).as_posix()
+        except ValueError:
+            return None
+        if relative == ".":
+            return None
+        return relative + "/" if is_dir else relative
+
+    def verdict(self, path: Path, is_dir: bool) -> bool | None:
+        """True: ignored; False: re-included (``!pattern``); None: no pattern matches."""
+        relative = self._relative(path, is_dir)
+        if relative is None or not self.patterns:
+            return None
+        return self.spec.check_file(relative).include
+
+    def without_matching(self, folder: Path) -> Rules:
+        """These rules minus those that exclude ``folder`` or a folder above it.
+
+        A folder named on the command line is used even when a pattern excludes it:
+        ``check examples/legacy`` checks the legacy fixture that the walk of
+        ``examples`` skips.
+        """
+        above = [folder, *folder.parents]
+        kept = [
+            p
+            for p in self.patterns
+            if not any(_pattern(p).check_file(r).include for r in self._relatives(above))
+        ]
+        return self if len(kept) == len(self.patterns) else Rules.of(self.base, kept)
+
+    def _relatives(self, folders: Sequence[Path]) -> Iterator[str]:
+        for folder in folders:
+            relative = self._relative(folder, True)
+            if relative is not None:
+                yield relative
+
+
+def _git_root(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+class Walker:
+    """Finds the ``.py`` files of one run; shared by ``check`` and ``fix``."""
+
+    def __init__(self, config: Config, *, force_exclude: bool = False) -> None:
+        self.root = (config.root or Path.cwd()).resolve()
+        self.exclude = config.exclude
+        self.force_exclude = force_exclude
+        self._ignore_files: dict[Path, Rules | None] = {}
+
+    def _ours(self, named: Path) -> list[Rules]:
+        """The skip list and ``exclude``, relative to the config's folder (or, for a path
+        outside it, to the path named)."""
+        base = self.root if named == self.root or self.root in named.parents else named
+        return [Rules.of(base, DEFAULT_EXCLUDES), Rules.of(base, self.exclude)]
+
+    # git's rules for one folder: info/exclude, then each .gitignore from the top down
+    def _git_rules(self, folder: Path) -> list[Rules]:
+        top = _git_root(folder)
+        if top is None:
+            return []
+        found = [self._ignore_file(top, top / ".git" / "info" / "exclude")]
+        chain = [folder, *folder.parents]
+        for level in reversed(chain[: chain.index(top) + 1]):
+            found.append(self._ignore_file(level, level / ".gitignore"))
+        return [rules for rules in found if rules is not None]
+
+    def _ignore_file(self, base: Path, file: Path) -> Rules | None:
+        if file not in self._ignore_files:
+            self._ignore_files[file] = Rules.read(base, file) if file.is_file() else None
+        return self._ignore_files[file]
+
+    def _skipped(
+        self, path: Path, is_dir: bool, ours: Sequence[Rules], git: Sequence[Rules]
+    ) -> bool:
+        if any(rules.verdict(path, is_dir) for rules in ours):
             return True
-    return False
+        verdict: bool | None = None
+        for rules in git:  # later (deeper) files override earlier ones, as in git
+            said = rules.verdict(path, is_dir)
+            verdict = verdict if said is None else said
+        return bool(verdict)
+
+    def files(self, paths: Iterable[Path]) -> Iterator[Path]:
+        """``.py`` files under ``paths``, in a stable order (``FileNotFoundError`` if missing)."""
+        for path in paths:
+            resolved = path.resolve()
+            if path.is_dir():
+                ours = self._ours(resolved)
+                git = self._git_rules(resolved)
+                if self.force_exclude:
+                    if any(
+                        self._skipped(folder, True, ours, self._git_rules(folder.parent))
+                        for folder in (resolved, *resolved.parents)
+                    ):
+                        continue
+                else:
+                    ours = [r.without_matching(resolved) for r in ours]
+                    git = [r.without_matching(resolved) for r in git]
+                yield from self._walk(path, ours, git)
+            elif path.exists() or path.is_symlink():
+                if self.force_exclude and self._excluded_file(resolved, path):
+                    continue
+                yield path
+            else:
+                raise FileNotFoundError(f"{path}: no such file or directory")
+
+    def _excluded_file(self, resolved: Path, given: Path) -> bool:
+        where = given.absolute()
+        ours = self._ours(where.parent)
+        for candidate, is_dir in ((where, False), *((f, True) for f in where.parents)):
+            if self._skipped(candidate, is_dir, ours, self._git_rules(candidate.parent)):
+                return True
+        return False
+
+    def _walk(self, top: Path, ours: list[Rules], git: list[Rules]) -> Iterator[Path]:
+        stack: list[tuple[Path, list[Rules]]] = [(top, git)]
+        while stack:
+            folder, rules = stack.pop()
+            absolute = folder.resolve()
+            if folder != top and (absolute / ".gitignore").is_file() and _git_root(absolute):
+                own = self._ignore_file(absolute, absolute / ".gitignore")
+                rules = [*rules, own] if own is not None else rules
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            folders = []
+            for entry in entries:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                here = absolute / entry.name
+                if is_dir:
+                    if not self._skipped(here, True, ours, rules):
+                        folders.append((folder / entry.name, rules))
+                elif entry.name.endswith(".py") and not self._skipped(here, False, ours, rules):
+                    yield folder / entry.name
+            stack.extend(reversed(folders))
 
 
 def python_files(
-    paths: Iterable[Path], root: Path, exclude: Sequence[str], *, force_exclude: bool = False
+    paths: Iterable[Path], config: Config, *, force_exclude: bool = False
 ) -> Iterator[Path]:
-    """``.py`` files under ``paths`` in a stable order (``FileNotFoundError`` if one is missing).
-
-    ``force_exclude`` applies the excludes to files named explicitly too (pre-commit
-    passes every changed file by name).
-    """
-    patterns = (*DEFAULT_EXCLUDES, *exclude)
-    root = root.resolve()
-    for path in paths:
-        if path.is_file():
-            if not (force_exclude and _excluded_anywhere(path, root, patterns)):
-                yield path
-        elif path.is_dir():
-            if not force_exclude:
-                # Named explicitly, so checked: drop the patterns that exclude the
-                # folder itself (``check examples/legacy`` checks the legacy fixture).
-                named = [p for p in patterns if not _excluded_anywhere(path, root, [p])]
-                yield from _walk(path, root, named)
-            elif not _excluded_anywhere(path, root, patterns):
-                yield from _walk(path, root, patterns)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or directory")
-
-
-def _excluded_anywhere(path: Path, root: Path, patterns: Sequence[str]) -> bool:
-    """Is ``path`` or one of its folders (below ``root``) excluded?"""
-    resolved = path.resolve()
-    candidates = [resolved, *(p for p in resolved.parents if p != root and root in p.parents)]
-    return any(_excluded(candidate, root, patterns) for candidate in candidates)
-
-
-def _walk(folder: Path, root: Path, patterns: Sequence[str]) -> Iterator[Path]:
-    for current, dirs, files in os.walk(folder):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if not _excluded(here / d, root, patterns))
-        for name in sorted(files):
-            if name.endswith(".py") and not _excluded(here / name, root, patterns):
-                yield here / name
+    """``.py`` files under ``paths`` as ``check`` and ``fix`` see them."""
+    return Walker(config, force_exclude=force_exclude).files(paths)

@@ -1,66 +1,34 @@
 """``celery-safe fix PATH... [--diff] [--check] [--split-logic] [--chains]``.
 
-Exit codes follow ``ruff --fix``: 0 when no finding remains, 1 when findings remain
-(or a file does not parse, or, with ``--check``/``--diff``, a file would change),
-2 for usage and I/O errors. Files without findings are never written (not even
-re-encoded); one broken file is reported and the others are still fixed.
+The same files, config and selection options as ``celery-safe check``. Exit codes
+follow ``ruff --fix``: 0 when no finding remains, 1 when findings remain (or a file
+was not checked: CSF000, or, with ``--check``/``--diff``, a file would change), 2 for
+usage and I/O errors. Files without findings are never written (not even
+re-encoded). Every new text is prepared first and then written all or nothing
+(:mod:`.codemods.writes`): a failed write leaves every file as it was.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
-import io
-import os
 import sys
-import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 
+from .cli import Parsed, Unchecked, gathered, parse_file, paused_gc
+from .codemods.diffs import unified_diff
 from .codemods.fixer import FixOptions, FixResult, fix_source, split_source
 from .codemods.taskdefs import ProjectTasks
-from .config import Config, ConfigError, load_config
+from .codemods.writes import WriteError, write_all
+from .config import Config, add_options
 from .engine import InternalError
+from .files import Unreadable, python_files, read_source
 from .resolve import ModuleResolver
 
-__all__ = ["fix_main", "fix_paths", "python_files"]
-
-#: Directories never walked into (a path given explicitly is always used).
-SKIPPED_DIRS = frozenset(
-    {".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "node_modules", "build"}
-)
-
-
-def python_files(paths: Sequence[Path], config: Config) -> Iterator[Path]:
-    """``.py`` files under ``paths``, sorted; ``[tool.celery-safe] exclude`` applies to
-    what the walk finds, never to a path named on the command line."""
-    root = config.root.resolve() if config.root else None
-    excluded = [(root / e).resolve() for e in config.exclude] if root else []
-    for path in paths:
-        if path.is_file():
-            yield path
-            continue
-        given = path.resolve()
-        # A directory named on the command line is fixed even inside an exclusion.
-        active = [e for e in excluded if not (e == given or e in given.parents)]
-        for folder, dirs, files in os.walk(path):
-            here = Path(folder)
-            dirs[:] = sorted(
-                d for d in dirs if d not in SKIPPED_DIRS and not _excluded(here / d, active)
-            )
-            for name in sorted(files):
-                if name.endswith(".py") and not _excluded(here / name, active):
-                    yield here / name
-
-
-def _excluded(candidate: Path, excluded: list[Path]) -> bool:
-    if not excluded:
-        return False
-    resolved = candidate.resolve()
-    return any(e == resolved or e in resolved.parents for e in excluded)
+__all__ = ["RunSummary", "fix_main", "fix_paths"]
 
 
 @dataclass
@@ -70,6 +38,7 @@ class RunSummary:
     results: list[FixResult] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     io_errors: list[str] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)
 
     @property
     def remaining(self) -> int:
@@ -80,56 +49,109 @@ class RunSummary:
         return [r for r in self.results if r.changed]
 
 
-def _read(path: Path) -> tuple[str, str]:
-    data = path.read_bytes()
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding), encoding
-
-
 def fix_paths(
-    paths: Sequence[Path], options: FixOptions, config: Config, *, write: bool
+    paths: Sequence[Path],
+    options: FixOptions,
+    config: Config,
+    *,
+    write: bool,
+    files: Sequence[Path] | None = None,
 ) -> RunSummary:
-    """Fix every Python file under ``paths``; write the changed ones when ``write``."""
+    """Fix every Python file under ``paths`` (or ``files``, already walked).
+
+    With ``write``, the changed files are written at the end, all or nothing.
+    """
     summary = RunSummary()
     texts: dict[Path, str] = {}
-    tasks = ProjectTasks(read=lambda p: texts.get(p) or _read_or_none(p))
-    files = list(python_files(paths, config))
-    resolver = ModuleResolver(config.task_decorators)
+    tasks = ProjectTasks(
+        read=lambda p: texts.get(p) or _read_or_none(p, config),
+        task_decorators=config.task_decorators,
+    )
+    if files is None:
+        files = list(python_files(paths, config))
+    resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     converted = _split_first(files, config, texts) if options.split_logic else {}
     for path in files:
+        with paused_gc():
+            _fix_one(path, options, config, summary, texts, tasks, resolver, converted)
+    if write and summary.changed and not summary.io_errors:
+        changes = [
+            (Path(r.path), r.fixed.encode(summary.encodings[r.path])) for r in summary.changed
+        ]
         try:
-            original, encoding = _read(path)
-        except (OSError, UnicodeDecodeError, SyntaxError) as exc:
-            summary.io_errors.append(f"{path}: cannot read: {exc}")
-            continue
-        source = texts.get(path.resolve(), original)
-        try:
-            result = fix_source(
-                source,
-                str(path),
-                options,
-                config=config,
-                tasks=tasks,
-                tasks_elsewhere=resolver.for_file(path),
-            )
-        except (SyntaxError, cst.ParserSyntaxError) as exc:
-            summary.broken.append(f"{path}: syntax error, not fixed: {_one_line(exc)}")
-            continue
-        except (InternalError, RecursionError) as exc:
-            summary.broken.append(f"{path}: not fixed: {_one_line(exc)}")
-            continue
-        result.source = original
-        result.converted = converted.get(path.resolve(), []) + result.converted
-        summary.results.append(result)
-        if result.changed:
-            texts[path.resolve()] = result.fixed
-            tasks.forget(path)
-            if write:
-                try:
-                    path.write_bytes(result.fixed.encode(encoding))
-                except OSError as exc:
-                    summary.io_errors.append(f"{path}: cannot write: {exc}")
+            write_all(changes)
+        except WriteError as exc:
+            summary.io_errors.append(f"{exc}; no file was changed")
+    elif write and summary.changed:
+        summary.io_errors.append("not writing any file: an earlier error (above)")
     return summary
+
+
+def _fix_one(
+    path: Path,
+    options: FixOptions,
+    config: Config,
+    summary: RunSummary,
+    texts: dict[Path, str],
+    tasks: ProjectTasks,
+    resolver: ModuleResolver,
+    converted: dict[Path, list[str]],
+) -> None:
+    try:
+        parsed = parse_file(path, config)
+    except OSError as exc:
+        summary.io_errors.append(f"{path}: cannot read: {exc.strerror or exc}")
+        return
+    if isinstance(parsed, Unchecked):
+        why = "syntax error" if "cannot parse" in parsed.problem.message else "not checked"
+        summary.broken.append(f"{path}: {why}, not fixed: {parsed.problem.message}")
+        return
+    source = texts.get(path.resolve())
+    try:
+        result = fix_source(
+            source if source is not None else parsed.source.text,
+            str(path),
+            options,
+            config=config,
+            tasks=tasks,
+            tasks_elsewhere=resolver.for_file(path),
+            tree=None if source is not None else parsed.tree,
+        )
+    except (SyntaxError, cst.ParserSyntaxError) as exc:
+        summary.broken.append(f"{path}: CSF000 cannot parse this file, not fixed: {_one_line(exc)}")
+        return
+    except (InternalError, RecursionError, MemoryError) as exc:
+        summary.broken.append(
+            f"{path}: CSF000 cannot analyse this file, not fixed: {_one_line(exc)}"
+        )
+        return
+    except Exception as exc:  # why: a bug of ours in one file must not cost the others
+        summary.broken.append(
+            f"{path}: CSF999 internal error in celery-safe, not fixed: "
+            f"{type(exc).__name__}: {_one_line(exc)}"
+        )
+        return
+    _record(result, parsed, summary, texts, tasks, converted)
+
+
+def _record(
+    result: FixResult,
+    parsed: Parsed,
+    summary: RunSummary,
+    texts: dict[Path, str],
+    tasks: ProjectTasks,
+    converted: dict[Path, list[str]],
+) -> None:
+    key = parsed.path.resolve()
+    result.source = parsed.source.text
+    result.converted = converted.get(key, []) + result.converted
+    if result.unchecked is not None:
+        summary.broken.append(f"{parsed.path}: not fixed: {result.unchecked.message}")
+    summary.results.append(result)
+    summary.encodings[result.path] = parsed.source.encoding
+    if result.changed:
+        texts[key] = result.fixed
+        tasks.forget(parsed.path)
 
 
 def _split_first(
@@ -139,8 +161,10 @@ def _split_first(
     converted: dict[Path, list[str]] = {}
     for path in files:
         try:
-            text, names = split_source(_read(path)[0], str(path), config)
-        except (OSError, UnicodeDecodeError, SyntaxError, cst.ParserSyntaxError, RecursionError):
+            source = read_source(path, config.max_file_size).text
+            with paused_gc():
+                text, names = split_source(source, str(path), config)
+        except (OSError, Unreadable, SyntaxError, cst.ParserSyntaxError, RecursionError):
             continue  # why: reported when the file itself is fixed
         if names:
             texts[path.resolve()] = text
@@ -148,26 +172,15 @@ def _split_first(
     return converted
 
 
-def _read_or_none(path: Path) -> str | None:
+def _read_or_none(path: Path, config: Config) -> str | None:
     try:
-        return _read(path)[0]
-    except (OSError, UnicodeDecodeError, SyntaxError):
+        return read_source(path, config.max_file_size).text
+    except (OSError, Unreadable):
         return None
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
-
-
-def _diff(result: FixResult) -> str:
-    return "".join(
-        difflib.unified_diff(
-            result.source.splitlines(keepends=True),
-            result.fixed.splitlines(keepends=True),
-            fromfile=f"a/{result.path.lstrip('/')}",
-            tofile=f"b/{result.path.lstrip('/')}",
-        )
-    )
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -175,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="celery-safe fix",
         description="Rewrite joins inside Celery tasks into in-process calls (libcst codemods).",
     )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
+    add_options(parser)
     parser.add_argument("--diff", action="store_true", help="print a diff, write nothing")
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a file would change"
@@ -196,25 +209,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def fix_main(argv: Sequence[str]) -> int:
     """Entry point of ``celery-safe fix``; returns the exit code."""
-    args = _parser().parse_args(list(argv))
-    missing = [str(p) for p in args.paths if not p.exists()]
-    if missing:
-        print(f"celery-safe fix: no such file or directory: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.paths[0] if args.paths[0].is_dir() else args.paths[0].parent)
-    except ConfigError as exc:
-        print(f"celery-safe fix: {exc}", file=sys.stderr)
-        return 2
+    run = gathered("fix", _parser(), argv)
+    if isinstance(run, int):
+        return run
+    args, config, files = run
     options = FixOptions(split_logic=args.split_logic, chains=args.chains)
     dry = args.check or args.diff
-    summary = fix_paths(args.paths, options, config, write=not dry)
+    summary = fix_paths(args.paths, options, config, write=not dry, files=files)
+    written = not dry and not summary.io_errors
     out = sys.stdout
     for result in summary.changed:
         if args.diff:
-            out.write(_diff(result))
+            out.write(unified_diff(result.source, result.fixed, result.path))
         elif not args.quiet:
-            verb = "would fix" if dry else "fixed"
+            verb = "fixed" if written else "would fix"
             out.write(f"{verb} {result.path}: {len(result.rewritten)} finding(s)")
             if result.converted:
                 out.write(f", {len(result.converted)} task(s) split")
@@ -226,7 +234,7 @@ def fix_main(argv: Sequence[str]) -> int:
         print(line, file=sys.stderr)
     fixed = sum(len(r.rewritten) for r in summary.changed)
     if not args.quiet:
-        verb = "Would fix" if dry else "Fixed"
+        verb = "Fixed" if written else "Would fix"
         print(
             f"{verb} {fixed} finding(s) in {len(summary.changed)} file(s); "
             f"{summary.remaining} remain.",

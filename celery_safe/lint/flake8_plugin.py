@@ -24,6 +24,18 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
     _VERSION = "0"
 
 
+def _ours(codes: Sequence[str] | None) -> tuple[str, ...]:
+    """The CSF part of a flake8 code list (``C`` and ``CS`` cover every CSF code)."""
+    chosen = [c.strip().upper() for c in codes or () if c.strip()]
+    return tuple(
+        dict.fromkeys(c if c.startswith("CSF") else "CSF" for c in chosen if _covers_csf(c))
+    )
+
+
+def _covers_csf(code: str) -> bool:
+    return code.startswith("CSF") or "CSF".startswith(code)
+
+
 class Plugin:
     """``flake8`` tree plugin: yields ``(line, col, "CSF101 message", type)``."""
 
@@ -54,14 +66,13 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         decorators = tuple(getattr(options, "celery_task_decorators", None) or ())
-        # Codes on by default always run (flake8 filters what is shown); opt-in codes
-        # cost analysis only when a --select/--extend-select names them.
-        chosen = [
-            *(getattr(options, "select", None) or ()),
-            *(getattr(options, "extend_select", None) or ()),
-        ]
-        opt_in = tuple(p for p in chosen if p.startswith("CSF") or "CSF".startswith(p))
-        cls.config = Config(select=opt_in, task_decorators=decorators)
+        # flake8 decides what is shown; its --select/--extend-select also decide what
+        # runs, with check's meaning: select restricts, extend-select adds (opt-in too).
+        cls.config = Config(
+            select=_ours(getattr(options, "select", None)),
+            extend_select=_ours(getattr(options, "extend_select", None)),
+            task_decorators=decorators,
+        )
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         for finding in check_tree(self.tree, self.filename, self.lines, self.config, noqa=False):

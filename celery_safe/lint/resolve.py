@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from .config import DEFAULT_MAX_FILE_SIZE
+from .files import Unreadable, read_bytes
 from .index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
@@ -31,11 +33,26 @@ def _package_root(path: Path) -> Path:
     return folder
 
 
+#: How many folders above an importer may be a namespace package's root.
+_NAMESPACE_DEPTH = 6
+
+
+def _file_of(base: Path, parts: list[str]) -> Path | None:
+    target = base.joinpath(*parts)
+    for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
 class ModuleResolver:
     """Shared by all files of one run: each module is read and indexed at most once."""
 
-    def __init__(self, task_decorators: Sequence[str] = ()) -> None:
+    def __init__(
+        self, task_decorators: Sequence[str] = (), max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    ) -> None:
         self.task_decorators = tuple(task_decorators)
+        self.max_file_size = max_file_size
         self._indexes: dict[Path, ModuleIndex | None] = {}
         self._files: dict[tuple[str, Path], Path | None] = {}
 
@@ -76,7 +93,7 @@ class ModuleResolver:
         return index.task_names.get(name) or index.top_level.get(name)
 
     def _module_file(self, module: str, importer: Path) -> Path | None:
-        key = (module, importer.parent if module.startswith(".") else _package_root(importer))
+        key = (module, importer.parent)
         if key not in self._files:
             self._files[key] = self._find_module_file(module, importer)
         return self._files[key]
@@ -91,10 +108,20 @@ class ModuleResolver:
         else:
             base = _package_root(importer)
             parts = module.split(".")
-        target = base.joinpath(*parts)
-        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-            if candidate.is_file():
-                return candidate.resolve()
+        found = _file_of(base, parts)
+        if found is not None or module.startswith("."):
+            return found
+        # PEP 420 namespace packages (folders without __init__.py): the project's root
+        # may be any folder above the importer, as on sys.path
+        folder = importer.parent
+        for _ in range(_NAMESPACE_DEPTH):
+            if folder != base:
+                found = _file_of(folder, parts)
+                if found is not None:
+                    return found
+            if folder.parent == folder:
+                break
+            folder = folder.parent
         return None
 
     def _index(self, path: Path) -> ModuleIndex | None:
@@ -102,10 +129,11 @@ class ModuleResolver:
         if path not in self._indexes:
             self._indexes[path] = None
             try:
-                tree = ast.parse(path.read_bytes(), filename=str(path))
+                data = read_bytes(path, self.max_file_size)  # never a FIFO or a device
+                tree = ast.parse(data, filename=str(path))
                 lookup = _Lookup(self, path)
                 index = build_index(tree, self.task_decorators, lookup.makes_tasks)
-            except (OSError, SyntaxError, ValueError, RecursionError):
+            except (OSError, Unreadable, SyntaxError, ValueError, RecursionError, MemoryError):
                 return None
             index.path, index.tree = str(path), tree  # analysed only if a helper is used
             index.external = lookup

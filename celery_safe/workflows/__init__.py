@@ -6,7 +6,8 @@
 
 ``validate(canvas)`` checks any canvas, ``to_mermaid``/``to_dot``/``to_svg`` draw it,
 ``trace(result)`` reads back what a sent one did, ``run_workflow`` runs it in-process
-for tests, ``map_reduce`` builds a fan-out chord.
+for tests, ``map_reduce`` builds a fan-out chord, ``validate_schedule(app)`` checks beat's
+schedule.
 Importing this package never imports libcst, flake8 or the linter.
 """
 
@@ -17,6 +18,7 @@ from .builders import chain, chord, group
 from .mapreduce import map_reduce
 from .render import to_dot, to_mermaid
 from .runner import TaskRun, WorkflowRun, run_workflow
+from .schedule import check_schedule_on_beat, validate_schedule
 from .svg import to_svg
 from .trace import StepTrace, Trace, trace
 from .validate import validate
@@ -29,6 +31,7 @@ __all__ = [
     "WorkflowError",
     "WorkflowRun",
     "chain",
+    "check_schedule_on_beat",
     "chord",
     "group",
     "map_reduce",
@@ -38,4 +41,5 @@ __all__ = [
     "to_svg",
     "trace",
     "validate",
+    "validate_schedule",
 ]

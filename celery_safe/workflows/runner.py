@@ -23,6 +23,7 @@ from typing import Any
 from celery import Celery
 from celery.app.task import Context
 from celery.canvas import Signature
+from celery.exceptions import Ignore
 from kombu import serialization
 
 from ..canvas.problems import Path, WorkflowError, render_path
@@ -43,6 +44,15 @@ from .validate import validate
 
 __all__ = ["TaskRun", "WorkflowRun", "run_workflow"]
 
+
+class _Replaced(Ignore):  # type: ignore[misc]  # celery is untyped
+    """Raised by ``replace`` inside an in-process run: carries the replacement."""
+
+    def __init__(self, signature: Signature) -> None:
+        super().__init__("Replaced by new task")
+        self.signature = signature
+
+
 _dumps: Callable[..., tuple[str, str, Any]] = serialization.dumps
 _loads: Callable[..., Any] = serialization.loads
 
@@ -57,6 +67,8 @@ class TaskRun:
     kwargs: Mapping[str, Any]
     result: Any
     failed: bool = False
+    #: it replaced itself (``Task.replace``); ``result`` is its replacement's
+    replaced: bool = False
 
     @property
     def where(self) -> str:
@@ -183,7 +195,16 @@ class _Runner:
             args, kwargs = self._through((args, kwargs), serializer)
             args = tuple(args)
         task_id = str(uuid.uuid4())
-        outcome = task.apply(args, kwargs, task_id=task_id, throw=False)
+        outcome = self._apply(task, args, kwargs, task_id)
+        if isinstance(outcome.result, _Replaced):
+            # As on a worker: the task ends here and its replacement's result is its own,
+            # handed to what follows it (links, the next step of a chain).
+            replacement = outcome.result.signature
+            result = self.run(replacement, (*path, "replaced"), None)
+            self.trace.append(TaskRun(path, sig.task, args, kwargs, result, replaced=True))
+            for index, callback in enumerate(links(sig)):
+                self.run(callback, (*path, "link", index), (result,))
+            return result
         if outcome.failed():
             exc = outcome.result
             self.trace.append(TaskRun(path, sig.task, args, kwargs, exc, failed=True))
@@ -195,6 +216,19 @@ class _Runner:
         for index, callback in enumerate(links(sig)):
             self.run(callback, (*path, "link", index), (result,))
         return result
+
+    def _apply(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], task_id: str) -> Any:
+        """``task.apply`` with ``self.replace(sig)`` ending the task as a worker sees it
+        (Celery's eager ``replace`` would join the replacement inside the task)."""
+
+        def replace(signature: Signature) -> None:
+            raise _Replaced(signature)
+
+        task.replace = replace
+        try:
+            return task.apply(args, kwargs, task_id=task_id, throw=False)
+        finally:
+            del task.replace
 
     def run_errbacks(
         self, sig: Signature, path: Path, request: Context, exc: BaseException

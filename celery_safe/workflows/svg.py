@@ -34,6 +34,7 @@ STATE_COLOURS = {
     "RETRY": "#ffe0b2",
     "STARTED": "#fff9c4",
     "RECEIVED": "#fff9c4",
+    "PROGRESS": "#fff9c4",
     "PENDING": "#eceff1",
 }
 _EDGE_STYLES = {
@@ -59,6 +60,8 @@ def _trace_label(step: Step) -> str:
     if not isinstance(info, StepTrace):
         return short_name(step.name)
     parts = [short_name(info.task or info.id[:8]), info.state]
+    if info.progress is not None:
+        parts.append(f"{info.progress[0]:g}/{info.progress[1]:g}")
     if info.seconds is not None:
         parts.append(f"{info.seconds:.2f} s")
     if info.retries:

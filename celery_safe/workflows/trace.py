@@ -41,6 +41,8 @@ class StepTrace:
     retries: int | None = None
     worker: str | None = None
     error: str | None = None
+    #: ``(current, total)`` a running task last reported (``celery_safe.report_progress``)
+    progress: tuple[float, float] | None = None
 
     @property
     def ready(self) -> bool:
@@ -120,6 +122,12 @@ class _Reader:
         if state == "FAILURE":
             exc = meta.get("result")
             error = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+        progress = None
+        reported = meta.get("result")
+        if state == "PROGRESS" and isinstance(reported, dict):
+            current, total = reported.get("current"), reported.get("total")
+            if isinstance(current, (int, float)) and isinstance(total, (int, float)):
+                progress = (float(current), float(total))
         info = StepTrace(
             id=result.id,
             task=str(name) if name else None,
@@ -129,6 +137,7 @@ class _Reader:
             retries=meta.get("retries"),
             worker=meta.get("worker"),
             error=error,
+            progress=progress,
         )
         return Step(name=info.task or result.id, origin=info, args=(), kwargs={})
 

@@ -1,7 +1,12 @@
-"""mypy --strict sees ``.logic``'s real signature in every decorator form."""
+"""mypy --strict sees ``.logic``'s real signature in every decorator form, and mypy and
+pyright both type the calls that send a task without resources."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,3 +27,36 @@ def test_mypy_strict_accepts_the_typing_check_file(
         str(HERE / "typing_check.py"),
     ])
     assert (stdout, stderr, status) == ("", "", 0)
+
+
+TYPED = HERE / "typed_tasks_check.py"
+
+
+def test_mypy_types_the_calls_that_send_a_task(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MYPYPATH", str(ROOT))
+    stdout, stderr, status = api.run([
+        "--strict", "--warn-unused-ignores", "--config-file", str(ROOT / "pyproject.toml"),
+        "--cache-dir", str(tmp_path / "mypy-cache"), "--no-error-summary", str(TYPED),
+    ])
+    assert (stdout, stderr, status) == ("", "", 0)
+
+
+def test_pyright_types_the_calls_that_send_a_task(tmp_path: Path) -> None:
+    """The same file under pyright: each ignored line must be an error there too."""
+    config = tmp_path / "pyrightconfig.json"
+    config.write_text(json.dumps({
+        "typeCheckingMode": "standard",
+        "reportUnnecessaryTypeIgnoreComment": "error",
+        "extraPaths": [str(ROOT)],  # the editable install's import hook is invisible to it
+        "venvPath": str(Path(sys.prefix).parent),
+        "venv": Path(sys.prefix).name,
+    }))
+    pyright = shutil.which("pyright", path=str(Path(sys.executable).parent))
+    assert pyright is not None, "pyright is a dev dependency: pip install -e '.[dev]'"
+    done = subprocess.run(
+        [pyright, "--project", str(config), str(TYPED)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0 and "0 errors" in done.stdout, done.stdout + done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,181 @@ def test_an_excluded_folder_named_explicitly_is_checked(
     assert code == 1 and "old.py" in out
     code, out = run(capsys, "--force-exclude", project / "pkg" / "legacy")
     assert code == 0 and "old.py" not in out
+
+
+# --- issue 9 §3: one selection, one walker; issue 9 §4 and issue 16 item 10: never silent ---
+
+UPDATE_STATE = """\
+from celery import shared_task
+
+@shared_task(bind=True)
+def failing(self):
+    self.update_state(state="FAILURE", meta={"error": "boom"})
+"""
+OPT_IN = "from shop.tasks import price\n\n\ndef view(x):\n    return price.delay(x).get()\n"
+
+
+def _codes_in(out: str) -> list[str]:
+    return sorted(line.split(": ")[1].split()[0] for line in out.splitlines() if ": CSF" in line)
+
+
+def test_select_restricts_and_extend_select_adds(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pkg" / "states.py").write_text(UPDATE_STATE)
+    (project / "pkg" / "views.py").write_text(OPT_IN)
+    pkg = project / "pkg"
+    assert _codes_in(run(capsys, pkg)[1]) == ["CSF101", "CSF301"]
+    assert _codes_in(run(capsys, pkg, "--select", "CSF301")[1]) == ["CSF301"]
+    assert _codes_in(run(capsys, pkg, "--extend-select", "CSF901")[1]) == [
+        "CSF101",
+        "CSF301",
+        "CSF901",
+    ]
+    assert _codes_in(run(capsys, pkg, "--select", "CSF9")[1]) == ["CSF901"]
+    assert run(capsys, pkg, "--select", "CSF105") == (0, "No findings.\n")
+
+
+def test_config_select_extend_select_and_the_command_line_select(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pkg" / "states.py").write_text(UPDATE_STATE)
+    (project / "pkg" / "views.py").write_text(OPT_IN)
+    (project / "pyproject.toml").write_text(
+        '[tool.celery-safe]\nexclude = ["legacy"]\nselect = ["CSF3"]\nextend-select = ["CSF901"]\n'
+    )
+    pkg = project / "pkg"
+    assert _codes_in(run(capsys, pkg)[1]) == ["CSF301", "CSF901"]
+    # the command line's --select replaces the config's; extend-select still adds
+    assert _codes_in(run(capsys, pkg, "--select", "CSF1")[1]) == ["CSF101", "CSF901"]
+    assert _codes_in(run(capsys, pkg, "--ignore", "CSF901")[1]) == ["CSF301"]
+
+
+def test_the_legacy_fixture_with_select_reports_only_that_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    legacy = Path(__file__).resolve().parents[2] / "examples" / "registry" / "legacy"
+    code, out = run(capsys, legacy, "--select", "CSF301")
+    assert code == 1 and set(_codes_in(out)) == {"CSF301"}
+
+
+def _git_project(tmp_path: Path) -> Path:
+    (tmp_path / ".git" / "info").mkdir(parents=True)
+    (tmp_path / ".git" / "info" / "exclude").write_text("scratch.py\n")
+    (tmp_path / ".gitignore").write_text("# build output\ngenerated/\n*_pb2.py\n")
+    for name in ("app/tasks.py", "generated/tasks.py", "app/api_pb2.py", "scratch.py",
+                 "app/vendor/lib.py", "app/vendor/keep.py"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(JOINING)
+    (tmp_path / "app" / "vendor" / ".gitignore").write_text("*.py\n!keep.py\n")
+    return tmp_path
+
+
+def test_files_ignored_by_git_are_skipped_unless_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _git_project(tmp_path)
+    code, out = run(capsys, root)
+    checked = sorted(Path(line.split(":")[0]).relative_to(root).as_posix()
+                     for line in out.splitlines() if ": CSF" in line)  # fmt: skip
+    assert code == 1 and checked == ["app/tasks.py", "app/vendor/keep.py"]
+    for named in ("generated/tasks.py", "app/api_pb2.py", "scratch.py", "app/vendor/lib.py"):
+        assert run(capsys, root / named)[0] == 1, named
+        assert run(capsys, root / named, "--force-exclude") == (0, "No findings.\n"), named
+    code, out = run(capsys, root / "generated")  # a folder named explicitly is walked
+    assert code == 1 and "generated/tasks.py" in out
+
+
+def test_exclude_patterns_are_gitignore_style(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pkg" / "deep" / "fixtures").mkdir(parents=True)
+    (project / "pkg" / "deep" / "fixtures" / "f.py").write_text(JOINING)
+    (project / "pyproject.toml").write_text(
+        '[tool.celery-safe]\nexclude = ["legacy/", "pkg/**/fixtures", "!pkg/tasks.py", "*.py"]\n'
+    )
+    code, out = run(capsys, project / "pkg")
+    assert code == 0 and out == "No findings.\n"  # a match in exclude always excludes
+    (project / "pyproject.toml").write_text('[tool.celery-safe]\nexclude = ["pkg/**/fixtures"]\n')
+    code, out = run(capsys, project / "pkg")
+    assert "tasks.py" in out and "old.py" in out and "f.py" not in out
+
+
+NESTED = "x = " + "(" * 300 + "1" + ")" * 300 + "\n"  # SyntaxError: too many nested parentheses
+LONG_UNARY = "x = " + "-" * 200_000 + "1\n"  # MemoryError in the parser
+LONG_SUM = "x = " + "+".join(["a"] * 200_000) + "\n"  # RecursionError building the ast
+DEEP_TASK = (  # parses, but too deep for the analysis
+    "from celery import shared_task\n@shared_task\ndef t(r):\n"
+    "    return r.get() + " + "+".join(["a"] * 900) + "\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (NESTED, "cannot parse this file: too many nested parentheses"),
+        (LONG_UNARY, "cannot parse this file: too deeply nested (MemoryError)"),
+        (LONG_SUM, "cannot parse this file: too deeply nested (RecursionError)"),
+        (DEEP_TASK, "cannot analyse this file: too deeply nested (RecursionError)"),
+        ("x = 1\0\n", "cannot parse this file: source code string cannot contain null bytes"),
+    ],
+    ids=["nested-parentheses", "long-unary", "long-sum", "deep-task", "null-byte"],
+)
+def test_a_file_that_cannot_be_checked_is_csf000_and_the_others_keep_their_findings(
+    project: Path, capsys: pytest.CaptureFixture[str], source: str, reason: str
+) -> None:
+    (project / "pkg" / "bad.py").write_text(source)
+    code, out = run(capsys, project / "pkg", "--select", "CSF101")
+    assert code == 1
+    assert f"bad.py:1:1: CSF000 {reason}" in out or f"CSF000 {reason}" in out
+    assert "tasks.py:9:12: CSF101" in out
+    assert run(capsys, project / "pkg" / "bad.py")[0] == 1
+
+
+def test_a_fifo_and_a_device_are_refused_not_read(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(project / "pkg" / "pipe.py")  # reading it would wait for a writer forever
+    (project / "pkg" / "zero.py").symlink_to("/dev/zero")  # reading it would never end
+    code, out = run(capsys, project / "pkg")
+    assert code == 1
+    assert "pipe.py:1:1: CSF000 cannot read this file: not a regular file (a FIFO)" in out
+    assert (
+        "zero.py:1:1: CSF000 cannot read this file: not a regular file (a character device)" in out
+    )
+    assert "tasks.py:9:12: CSF101" in out
+
+
+def test_the_size_limit_is_configurable_and_reported(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    size = len(JOINING.encode())
+    code, out = run(capsys, project / "pkg", "--max-file-size", str(size - 1))
+    assert code == 1
+    assert (
+        f"tasks.py:1:1: CSF000 cannot read this file: file of {size} bytes is larger than "
+        f"the limit of {size - 1} bytes" in out
+    )
+    assert run(capsys, project / "pkg", "--max-file-size", str(size))[0] == 1
+    assert "CSF000" not in capsys.readouterr().out
+    (project / "pyproject.toml").write_text(f"[tool.celery-safe]\nmax-file-size = {size - 1}\n")
+    assert "larger than the limit" in run(capsys, project / "pkg")[1]
+    (project / "pyproject.toml").write_text('[tool.celery-safe]\nmax-file-size = "big"\n')
+    assert main(["check", str(project / "pkg")]) == 2
+    assert "max-file-size must be a positive number" in capsys.readouterr().err
+    assert main(["check", str(project / "pkg"), "--max-file-size", "0"]) == 2
+
+
+def test_flake8_selection_options_keep_working_for_the_plugin(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text(JOINING)
+    (tmp_path / "states.py").write_text(UPDATE_STATE)
+
+    def flake8(*options: str) -> list[str]:
+        argv = [sys.executable, "-m", "flake8", *options, str(tmp_path)]
+        out = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path).stdout
+        return sorted(line.split(": ")[1].split()[0] for line in out.splitlines())
+
+    assert flake8("--select", "CSF") == ["CSF101", "CSF301"]
+    assert flake8("--select", "CSF3") == ["CSF301"]
+    assert flake8("--select", "F,CSF101") == ["CSF101"]
+    assert flake8("--select", "CSF", "--extend-ignore", "CSF1") == ["CSF301"]

@@ -100,3 +100,19 @@ def test_project_decorators_and_methods_across_modules(
         ("24", "CSF101"),  # a factory returning shared_task(...)
         ("34", "CSF104"),  # Poller.wait, a method of a class in another module
     }
+
+
+def test_namespace_packages_resolve_like_sys_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pkg/sub`` has no ``__init__.py`` (PEP 420): ``from pkg.helpers import`` resolves."""
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "helpers.py").write_text("def helper(result):\n    return result.get()\n")
+    (tmp_path / "pkg" / "sub" / "tasks.py").write_text(
+        "from celery import shared_task\n\nfrom pkg.helpers import helper\n\n\n"
+        "@shared_task\ndef add(x):\n    return x\n\n\n"
+        "@shared_task\ndef total(x):\n    return helper(add.delay(x))\n"
+    )
+    assert main(["check", str(tmp_path / "pkg")]) == 1
+    out = capsys.readouterr().out
+    assert "tasks.py:13:12: CSF104 task total blocks on a Celery result through total" in out

@@ -67,6 +67,20 @@ def test_a_failed_member_is_traced_with_its_error(t: SimpleNamespace) -> None:
     assert STATE_COLOURS["FAILURE"] in to_svg(run)
 
 
+def test_a_step_reporting_progress_shows_it(t: SimpleNamespace) -> None:
+    from celery_safe import report_progress
+
+    sent = t.inc.apply_async((1,), queue="nobody-listens")
+    reporter = SimpleNamespace(request=SimpleNamespace(id=sent.id), backend=t.app.backend)
+    reporter.update_state = lambda **kw: t.app.backend.store_result(
+        kw["task_id"], kw["meta"], kw["state"]
+    )
+    assert report_progress(reporter, 3, 8, stage="parsing")
+    (step,) = trace(sent).steps
+    assert (step.state, step.progress) == ("PROGRESS", (3.0, 8.0))
+    assert "3/8" in to_svg(trace(sent))
+
+
 def test_a_run_in_progress_counts_what_is_done(t: SimpleNamespace) -> None:
     # The worker never sees this queue: the steps stay PENDING.
     sent = chain(t.inc.s(1), t.inc.s()).set(queue="nobody-listens").apply_async()
@@ -89,3 +103,42 @@ def test_svg_without_graphviz_and_untrusted_text_stays_text(
     drawn = to_svg(trace(sent))
     assert "<script" not in drawn and "&lt;script&gt;" in drawn
     assert not UNSAFE.search(drawn)
+
+
+def test_chord_parts_report_progress_and_the_body_still_gets_the_list(
+    t: SimpleNamespace,
+) -> None:
+    parts = [t.with_progress.s(i) for i in range(4)]
+    sent = chord(parts, t.tsum.s()).apply_async()
+    assert sent.get(timeout=TIMEOUT) == 6
+    run = trace(sent)
+    assert [s.state for s in run.steps] == ["SUCCESS"] * 5
+    assert (run.done, run.total) == (5, 5)
+
+
+@pytest.fixture(scope="module")
+def on_redis(celery_safe_redis_url: str) -> Iterator[SimpleNamespace]:
+    import redis
+
+    for db in (11, 12):
+        redis.Redis.from_url(f"{celery_safe_redis_url}/{db}").flushdb()
+    conf = {
+        "broker_url": f"{celery_safe_redis_url}/11",
+        "result_backend": f"{celery_safe_redis_url}/12",
+        "broker_connection_retry_on_startup": True,
+        "result_extended": True,
+    }
+    tasks = make_app(conf)
+    env = {CONFIG_ENV: json.dumps(conf)}
+    with WorkerProcess("wf_worker", pool="prefork", concurrency=2, cwd=HERE, env=env):
+        yield tasks
+
+
+@pytest.mark.redis
+def test_progress_and_trace_on_redis(on_redis: SimpleNamespace) -> None:
+    parts = [on_redis.with_progress.s(i) for i in range(4)]
+    sent = chord(parts, on_redis.tsum.s()).apply_async()
+    assert sent.get(timeout=TIMEOUT) == 6
+    run = trace(sent)
+    assert [s.task for s in run.steps] == ["wf.with_progress"] * 4 + ["wf.tsum"]
+    assert (run.done, run.total, run.state) == (5, 5, "SUCCESS")

@@ -182,3 +182,14 @@ def test_what_csf210_prevents_a_step_typed_for_something_else(
     with pytest.raises(TypeError, match="not iterable"):
         raw.apply_async().get(timeout=TIMEOUT)
 
+
+
+def test_a_task_that_replaces_itself_gives_the_same_result_in_process(
+    sqlite_tasks: SimpleNamespace,
+) -> None:
+    canvas = chain(sqlite_tasks.inc.s(1), sqlite_tasks.fan_out.s(), sqlite_tasks.inc.s())
+    on_worker = _get(canvas.apply_async())
+    in_process = run_workflow(canvas)
+    assert on_worker == in_process.result == 4  # inc(1)=2 -> sum(inc(0), inc(1))=3 -> 4
+    replaced = [step for step in in_process.trace if step.replaced]
+    assert [(step.where, step.result) for step in replaced] == [("chain[1]", 3)]

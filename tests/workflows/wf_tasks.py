@@ -123,6 +123,19 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
     def parse_stored_data_task() -> int:
         return 3
 
+    @app.task(shared=False, name="wf.with_progress", bind=True)
+    def with_progress(self: Any, x: int) -> int:
+        """Reports its progress (a PROGRESS state) before it finishes: a chord part too."""
+        celery_safe.report_progress(self, 1, 2, stage="halfway")
+        return x
+
+    @app.task(shared=False, name="wf.fan_out", bind=True)
+    def fan_out(self: Any, n: int) -> Any:
+        """Replaces itself with a chord summing ``inc(i)`` for i < n (Task.replace)."""
+        from celery import chord
+
+        return self.replace(chord([inc.s(i) for i in range(n)], tsum.s()))
+
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "conf"})
 
 

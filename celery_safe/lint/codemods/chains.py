@@ -71,8 +71,9 @@ class ChainSequentialJoins(FindingsCodemod):
         context: CodemodContext,
         findings: Sequence[Finding] | None = None,
         tasks: ProjectTasks | None = None,
+        text: str | None = None,
     ) -> None:
-        super().__init__(context, findings, tasks)
+        super().__init__(context, findings, tasks, text)
         self._joins: dict[cst.Call, Finding] = {}
         self._index: ModuleIndex | None = None
         #: runs turned into chains, and the findings they resolved
@@ -82,7 +83,7 @@ class ChainSequentialJoins(FindingsCodemod):
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         findings = self.findings_for(tree)
         self._index = self.module_index(tree)
-        converter = SpanConverter(tree.code)
+        converter = SpanConverter(self.source_code(tree))
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
         for finding in findings:
             span = finding.detail.get("join_span", finding.span)

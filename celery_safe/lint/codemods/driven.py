@@ -30,10 +30,16 @@ class FindingsCodemod(VisitorBasedCodemodCommand):
         context: CodemodContext,
         findings: Sequence[Finding] | None = None,
         tasks: ProjectTasks | None = None,
+        text: str | None = None,
     ) -> None:
         super().__init__(context)
         self._given = None if findings is None else list(findings)
         self._tasks = tasks or ProjectTasks()
+        self._text = text  # the module's source when the driver has it: no libcst codegen
+
+    def source_code(self, tree: cst.Module) -> str:
+        """The module's text: given by ``fix`` (it has it already), else generated."""
+        return self._text if self._text is not None else tree.code
 
     @property
     def path(self) -> str:
@@ -42,9 +48,12 @@ class FindingsCodemod(VisitorBasedCodemodCommand):
 
     def findings_for(self, tree: cst.Module) -> list[Finding]:
         """The findings given, or the engine's on this module."""
-        return self._given if self._given is not None else find_findings(tree.code, self.path)
+        if self._given is not None:
+            return self._given
+        return find_findings(self.source_code(tree), self.path)
 
     def module_index(self, tree: cst.Module) -> ModuleIndex:
         """The module's index as the project sees it (imported tasks resolved), or its own."""
-        index = self._tasks.index(Path(self.path), tree.code) if self.path != "<string>" else None
-        return index or build_index(ast.parse(tree.code))
+        code = self.source_code(tree)
+        index = self._tasks.index(Path(self.path), code) if self.path != "<string>" else None
+        return index or build_index(ast.parse(code), self._tasks.task_decorators)

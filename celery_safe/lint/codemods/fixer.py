@@ -6,11 +6,14 @@
 Cost model: the engine's cheap ``ast`` pass decides; libcst parses a module only when
 the engine reported something in it (or, with ``split_logic``, when the ``ast`` index
 found a task to convert). A module without findings comes back as the same string.
+The codemods see the text with ``\n`` line endings; the file's own endings are put
+back afterwards (:mod:`.newlines`), so bytes outside the rewrites never change.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +21,15 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 
 from ..config import Config
-from ..engine import check_source
+from ..engine import check_source, check_tree
 from ..findings import Finding
 from ..index import build_index
 from ..resolve import TaskLookup
 from .chains import ChainSequentialJoins
 from .inline_joins import InlineTaskJoins
+from .newlines import restore_endings, to_lf
 from .report import Skipped
+from .slices import skeleton, splice
 from .split_logic import SplitTaskLogic, convertible_tasks
 from .taskdefs import ProjectTasks
 
@@ -52,6 +57,7 @@ class FixResult:
     rewritten: list[Finding] = field(default_factory=list)
     remaining: list[Skipped] = field(default_factory=list)
     converted: list[str] = field(default_factory=list)  # task definitions split (--split-logic)
+    unchecked: Finding | None = None  # CSF000: the file could not be analysed, left as is
     chained: int = 0  # fire-then-wait runs turned into chains (--chains)
 
     @property
@@ -66,6 +72,25 @@ def _wants_split(source: str, options: FixOptions, config: Config | None) -> boo
     return bool(convertible_tasks(index))
 
 
+def _carried_over(findings: list[Finding], skipped: list[Skipped]) -> list[Skipped] | None:
+    """``findings`` (after a pass) with the reasons the pass gave, if it gave one for each.
+
+    The rewrite converges in one pass: what it left alone, it left for a reason that
+    the rewrites around it do not change. ``None`` when a finding is new to the pass.
+    """
+    reasons: dict[tuple[str, str, str | None], list[str]] = {}
+    for item in skipped:
+        key = (item.finding.code, item.finding.message, item.finding.task)
+        reasons.setdefault(key, []).append(item.reason)
+    carried = []
+    for finding in findings:
+        left = reasons.get((finding.code, finding.message, finding.task))
+        if not left:
+            return None
+        carried.append(Skipped(finding, left.pop(0)))
+    return carried
+
+
 def split_source(source: str, path: str, config: Config | None = None) -> tuple[str, list[str]]:
     """``source`` with its task decorators converted (``--split-logic``), and their names.
 
@@ -75,7 +100,8 @@ def split_source(source: str, path: str, config: Config | None = None) -> tuple[
     if not _wants_split(source, FixOptions(split_logic=True), config):
         return source, []
     split = SplitTaskLogic(CodemodContext(filename=path))
-    return split.transform_module(cst.parse_module(source)).code, split.converted
+    text = split.transform_module(cst.parse_module(to_lf(source))).code
+    return restore_endings(source, text), split.converted
 
 
 def fix_source(
@@ -86,11 +112,13 @@ def fix_source(
     config: Config | None = None,
     tasks: ProjectTasks | None = None,
     tasks_elsewhere: TaskLookup | None = None,
+    tree: ast.Module | None = None,
 ) -> FixResult:
     """Rewrite ``source``; ``SyntaxError``/``libcst.ParserSyntaxError`` when it does not parse.
 
     ``tasks_elsewhere`` is the engine's cross-module lookup (as ``celery-safe check``
-    uses it), so ``fix`` sees exactly the findings ``check`` reports.
+    uses it), so ``fix`` sees exactly the findings ``check`` reports. ``tree``, when
+    given, is ``source`` already parsed by ``ast`` (``fix`` parses every file once).
     """
     options = options or FixOptions()
     tasks = tasks or ProjectTasks()
@@ -98,38 +126,120 @@ def fix_source(
     def check(text: str) -> list[Finding]:
         return check_source(text, path, config, tasks_elsewhere=tasks_elsewhere)
 
-    findings = check(source)
+    if tree is None:
+        findings = check(source)
+    else:
+        lines = source.splitlines(keepends=True)
+        findings = check_tree(tree, path, lines, config, tasks_elsewhere=tasks_elsewhere)
     result = FixResult(path, source, source)
+    result.unchecked = next((f for f in findings if f.code == "CSF000"), None)
+    if result.unchecked is not None:
+        return result  # why: nothing in a file that could not be analysed is rewritten
     if not findings and not _wants_split(source, options, config):
         return result
-    tree = cst.parse_module(source)
+    original = source
+    source = to_lf(source)  # why: libcst rewrites line endings; restored at the end
+    if not options.split_logic and not options.chains:
+        return _inline_only(result, original, source, findings, tree, check, tasks)
+    module = cst.parse_module(source)
     current = source
     if options.split_logic:
         split = SplitTaskLogic(CodemodContext(filename=path))
-        tree = split.transform_module(tree)
+        module = split.transform_module(module)
         result.converted = split.converted
-        if tree.code != current:
-            current = tree.code
+        if module.code != current:
+            current = module.code
             tasks.forget(Path(path))
             findings = check(current)
     for _ in range(MAX_PASSES):
         if options.chains:
-            chains = ChainSequentialJoins(CodemodContext(filename=path), findings, tasks)
-            tree = chains.transform_module(tree)
-            if tree.code != current:
+            chains = ChainSequentialJoins(
+                CodemodContext(filename=path), findings, tasks, text=current
+            )
+            module = chains.transform_module(module)
+            if module.code != current:
                 result.chained += chains.chained
                 result.rewritten += chains.rewritten
-                current = tree.code
+                current = module.code
                 tasks.forget(Path(path))
                 findings = check(current)
-        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks)
-        tree = inline.transform_module(tree)
-        result.rewritten += inline.rewritten
-        result.remaining = inline.skipped
-        if tree.code == current:
+        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=current)
+        module = inline.transform_module(module)
+        code = module.code
+        following = _next_pass(result, inline, code, current, check, tasks)
+        current = code
+        if following is None:
             break
-        current = tree.code
-        tasks.forget(Path(path))
-        findings = check(current)
-    result.fixed = current
+        findings = following
+    return _finished(result, original, source, current)
+
+
+def _inline_only(
+    result: FixResult,
+    original: str,
+    source: str,
+    findings: list[Finding],
+    tree: ast.Module | None,
+    check: Callable[[str], list[Finding]],
+    tasks: ProjectTasks,
+) -> FixResult:
+    """The default rewrite, each pass on a slice of the module when that is cheaper."""
+    path = result.path
+    current = source
+    for _ in range(MAX_PASSES):
+        inline, code = _inline_pass(path, current, findings, tree, tasks)
+        following = _next_pass(result, inline, code, current, check, tasks)
+        current, tree = code, None
+        if following is None:
+            break
+        findings = following  # why another pass: a rewrite revealed a new finding
+    return _finished(result, original, source, current)
+
+
+def _inline_pass(
+    path: str,
+    text: str,
+    findings: list[Finding],
+    tree: ast.Module | None,
+    tasks: ProjectTasks,
+) -> tuple[InlineTaskJoins, str]:
+    """One run of the join rewrite over ``text``: on its skeleton when it has one."""
+    try:
+        sliced = skeleton(text, tree or ast.parse(text), findings)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        sliced = None
+    if sliced is not None:
+        inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+        spliced = splice(text, sliced, inline.transform_module(cst.parse_module(sliced)).code)
+        if spliced is not None:
+            return inline, spliced
+    inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+    return inline, inline.transform_module(cst.parse_module(text)).code
+
+
+def _next_pass(
+    result: FixResult,
+    inline: InlineTaskJoins,
+    code: str,
+    before: str,
+    check: Callable[[str], list[Finding]],
+    tasks: ProjectTasks,
+) -> list[Finding] | None:
+    """Record a join-rewrite pass; the findings for another pass, or None when done."""
+    result.rewritten += inline.rewritten
+    result.remaining = inline.skipped
+    if code == before:
+        return None
+    tasks.forget(Path(result.path))
+    findings = check(code)
+    carried = _carried_over(findings, inline.skipped)
+    if carried is not None:  # why: a confirming pass would cost libcst's whole-module
+        result.remaining = carried  # metadata again to say what this pass said
+        return None
+    return findings
+
+
+def _finished(result: FixResult, original: str, lf_source: str, current: str) -> FixResult:
+    """``result`` with the fixed text, in the file's own line endings."""
+    result.fixed = original if current == lf_source else restore_endings(original, current)
     return result

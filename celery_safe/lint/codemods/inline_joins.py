@@ -92,8 +92,9 @@ class InlineTaskJoins(FindingsCodemod):
         context: CodemodContext,
         findings: Sequence[Finding] | None = None,
         tasks: ProjectTasks | None = None,
+        text: str | None = None,
     ) -> None:
-        super().__init__(context, findings, tasks)
+        super().__init__(context, findings, tasks, text)
         #: findings rewritten, and findings left alone with the reason, after a run
         self.rewritten: list[Finding] = []
         self.skipped: list[Skipped] = []
@@ -109,7 +110,7 @@ class InlineTaskJoins(FindingsCodemod):
         findings = self.findings_for(tree)
         if not findings:
             return tree
-        converter = SpanConverter(tree.code)
+        converter = SpanConverter(self.source_code(tree))
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
         index = self.module_index(tree)
         reasons: dict[int, str] = {}

@@ -18,11 +18,12 @@ or, for imported tasks, in the module file found beside it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..files import Unreadable, read_source
 from ..index import FunctionInfo, ModuleIndex, build_index
 from .inprocess import Refusal
 
@@ -98,8 +99,13 @@ class ProjectTasks:
     earlier step of the same run changed it); ``None`` when it cannot be read.
     """
 
-    def __init__(self, read: Callable[[Path], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        read: Callable[[Path], str | None] | None = None,
+        task_decorators: Sequence[str] = (),
+    ) -> None:
         self._read = read or _read_file
+        self.task_decorators = tuple(task_decorators)  # the run's ``--task-decorator``s
         self._indexes: dict[Path, ModuleIndex | None] = {}
 
     def index(self, path: Path, source: str | None = None) -> ModuleIndex | None:
@@ -107,7 +113,9 @@ class ProjectTasks:
         if path not in self._indexes:
             text = source if source is not None else self._read(path)
             try:
-                self._indexes[path] = build_index(ast.parse(text)) if text is not None else None
+                self._indexes[path] = (
+                    build_index(ast.parse(text), self.task_decorators) if text is not None else None
+                )
             except (SyntaxError, ValueError):
                 self._indexes[path] = None
         return self._indexes[path]
@@ -174,6 +182,6 @@ class ProjectTasks:
 
 def _read_file(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return read_source(path).text  # never a FIFO, a device or an oversized file
+    except (OSError, Unreadable):
         return None

@@ -55,11 +55,17 @@ def checkout_view(request, item_id):
 
 @rule("CSF901", invalid=INVALID, valid=VALID, without_tasks=_RESULT_WORDS)
 def join_without_timeout(report: Report) -> Iterator[Finding]:
+    # a helper's join that tasks reach is reported on them (CSF104), not here again
+    reached = {
+        id(found.join.node)
+        for facts in report.analysis.task_facts()
+        for found in report.analysis.helper_joins(facts)
+    }
     for facts in report.analysis.all_facts():
         if facts.is_task:
             continue  # inside a task the join itself is the problem (CSF101)
         for join in facts.joins:
-            if join.value is None or join.method == "get_leaf":
+            if join.value is None or join.method == "get_leaf" or id(join.node) in reached:
                 continue
             timed = any(k.arg in ("timeout", None) for k in join.node.keywords)  # None: **kw
             timed = timed or (join.method in _TIMEOUT_FIRST and bool(join.node.args))

@@ -26,6 +26,7 @@ from celery.signals import task_postrun, task_prerun
 
 import celery_safe
 from celery_safe import embedded
+from celery_safe.workflows import check_schedule_on_beat
 from registry.config import Settings, load_settings
 
 __all__ = ["BEAT_SCHEDULE", "QUEUE_ENV", "app", "celery_config", "configure"]
@@ -101,6 +102,8 @@ def configure(celery_app: Celery, settings: Settings) -> Celery:
 
 app = celery_safe.guard(Celery("registry", include=["registry.tasks"]))
 configure(app, load_settings())
+# beat refuses to start while an entry names a missing task or takes wrong arguments
+check_schedule_on_beat(app)
 
 
 def _record_timings(path: Path) -> None:

@@ -97,3 +97,9 @@ def test_scheduled_sync_without_a_collections_file_sends_nothing(
         assert tasks.scheduled_sync.logic() is None
     finally:
         tasks.current_settings.cache_clear()
+
+
+def test_the_beat_schedule_is_valid_and_checked_when_beat_starts() -> None:
+    from celery_safe.workflows import validate_schedule
+
+    assert validate_schedule(app) == []

@@ -2,6 +2,7 @@
 # config: select=CSF901
 """CSF901 (opt-in): an untimed join outside tasks."""
 
+from celery import shared_task
 from celery.result import AsyncResult
 
 from shop.tasks import price_cart
@@ -26,3 +27,14 @@ def lookalikes(mapping, thread):
     mapping.get("a")
     thread.join()
     return {}.get("b")
+
+
+# A helper only tasks reach: its join is the tasks' problem (CSF104 at each call), not
+# reported again here
+def wait_in_helper(result):
+    return result.get()
+
+
+@shared_task
+def uses_the_helper(x):
+    return wait_in_helper(price_cart.delay(x))
