@@ -87,17 +87,30 @@ DEFAULT_VISIBILITY_TIMEOUT = 60.0
 #: Attempts for an ack or a requeue that meets a locked database.
 WRITE_ATTEMPTS = 3
 
-#: Held by every store transaction, and by ``os.fork``. A prefork worker forks a new pool
-#: process while its other threads use the broker; SQLite keeps the locks of a process's
-#: connections in that process's memory, so a child forked mid-transaction inherits a
-#: write lock nobody will release and waits for it until "database is locked". With this
-#: lock, a fork waits for the transaction in progress (they are short) to end.
+#: Held by every store transaction, and by ``os.fork`` once a store exists. A prefork
+#: worker forks a new pool process while its other threads use the broker; SQLite keeps
+#: the locks of a process's connections in that process's memory, so a child forked
+#: mid-transaction inherits a write lock nobody will release and waits for it until
+#: "database is locked". With this lock, a fork waits for the transaction in progress
+#: (they are short) to end.
 _NO_FORK_MID_TRANSACTION = threading.Lock()
-os.register_at_fork(
-    before=_NO_FORK_MID_TRANSACTION.acquire,
-    after_in_parent=_NO_FORK_MID_TRANSACTION.release,
-    after_in_child=_NO_FORK_MID_TRANSACTION.release,
-)
+_fork_hook_installed = False
+_fork_hook_lock = threading.Lock()
+
+
+def _install_fork_hook() -> None:
+    """Make ``os.fork`` wait for the transaction in progress; installed by the first
+    :class:`MessageStore`, so importing the embedded default changes no process."""
+    global _fork_hook_installed
+    with _fork_hook_lock:
+        if _fork_hook_installed:
+            return
+        os.register_at_fork(
+            before=_NO_FORK_MID_TRANSACTION.acquire,
+            after_in_parent=_NO_FORK_MID_TRANSACTION.release,
+            after_in_child=_NO_FORK_MID_TRANSACTION.release,
+        )
+        _fork_hook_installed = True
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,7 @@ class MessageStore:
     ) -> None:
         if visibility_timeout <= 0:
             raise ValueError(f"visibility_timeout must be positive, got {visibility_timeout!r}")
+        _install_fork_hook()
         self.engine = engine
         self.queues = queues
         self.messages = messages
