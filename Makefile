@@ -16,6 +16,7 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(BIN)/python -m registry demo
+	@echo "== web UI: run '$(BIN)/python -m registry serve', then open http://127.0.0.1:8000/"
 	@echo "== celery-safe check on the example (must be clean)"
 	$(BIN)/celery-safe check examples/registry --exclude examples/registry/legacy
 	@echo "== celery-safe check on legacy/, the same tasks written the old way (findings expected)"

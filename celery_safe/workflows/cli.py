@@ -1,8 +1,12 @@
-"""``celery-safe graph module:attr``: print a workflow as Mermaid or DOT, or draw a PNG.
+"""``celery-safe graph``: a workflow as Mermaid, DOT, SVG or PNG, or what a sent one did.
+
+    celery-safe graph module:attr [--format mermaid|dot|svg|png] [-o FILE]
+    celery-safe graph --trace TASK_ID --app module:app [-o FILE.svg]
 
 ``attr`` names a canvas, or a function taking no argument that returns one. Problems
 found by validation are printed on stderr and make the exit code 1; the graph is
-printed anyway, since seeing it is how one finds what is wrong.
+printed anyway, since seeing it is how one finds what is wrong. ``--trace`` reads the
+run ending with ``TASK_ID`` back from the app's result backend and draws it as SVG.
 """
 
 from __future__ import annotations
@@ -16,23 +20,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from celery import Celery
 from celery.canvas import Signature
+from celery.result import AsyncResult
 
 from ..canvas.problems import format_problems
 from .render import to_dot, to_mermaid
+from .svg import to_svg
+from .trace import trace
 from .validate import validate
 
-__all__ = ["graph_main", "load_canvas"]
+__all__ = ["graph_main", "load_app", "load_canvas"]
 
 
-def load_canvas(target: str) -> Signature:
-    """Import ``module:attr`` (attr may be dotted) and return the canvas it names or builds."""
+def _imported(target: str, what: str) -> Any:
+    """The object ``module:attr`` names (attr may be dotted)."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"expected module:attr, got {target!r}")
+        raise ValueError(f"expected module:{what}, got {target!r}")
     value: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         value = getattr(value, part)
+    return value
+
+
+def load_canvas(target: str) -> Signature:
+    """Import ``module:attr`` and return the canvas it names or builds."""
+    value = _imported(target, "attr")
     if not isinstance(value, Signature) and callable(value):
         value = value()
     if not isinstance(value, Signature):
@@ -61,15 +75,53 @@ def _draw_png(dot_source: str, output: str | None) -> int:
     return 0
 
 
+def load_app(target: str) -> Celery:
+    """Import ``module:attr`` naming a Celery app."""
+    value = _imported(target, "app")
+    if not isinstance(value, Celery):
+        raise TypeError(f"{target} is not a Celery app (got {type(value).__name__})")
+    return value
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int:
+    if not app_target:
+        print("celery-safe graph: --trace needs --app module:app", file=sys.stderr)
+        return 2
+    try:
+        app = load_app(app_target)
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        print(f"celery-safe graph: cannot load {app_target}: {exc}", file=sys.stderr)
+        return 2
+    run = trace(AsyncResult(task_id, app=app), app=app)
+    _write(to_svg(run), output)
+    print(f"{run.done}/{run.total} steps done, {run.state}", file=sys.stderr)
+    return 1 if run.state == "FAILURE" else 0
+
+
 def graph_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="celery-safe graph", description="Print a workflow as a graph."
+        prog="celery-safe graph", description="Print a workflow, or a sent one's run, as a graph."
     )
-    parser.add_argument("target", help="module:attr naming a canvas or a function returning one")
-    parser.add_argument("--format", choices=("mermaid", "dot", "png"), default="mermaid")
+    parser.add_argument(
+        "target", nargs="?", help="module:attr naming a canvas or a function returning one"
+    )
+    parser.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
+    parser.add_argument("--trace", metavar="TASK_ID", help="draw what the run ending here did")
+    parser.add_argument("--app", metavar="MODULE:APP", help="the app whose backend --trace reads")
     args = parser.parse_args(list(argv))
     sys.path.insert(0, str(Path.cwd()))
+    if args.trace:
+        return _trace_main(args.trace, args.app, args.output)
+    if not args.target:
+        parser.error("give module:attr, or --trace TASK_ID --app module:app")
     try:
         canvas = load_canvas(args.target)
     except (ImportError, AttributeError, ValueError, TypeError) as exc:
@@ -79,11 +131,8 @@ def graph_main(argv: Sequence[str]) -> int:
     if args.format == "png":
         status = _draw_png(to_dot(canvas), args.output)
     else:
-        text = to_mermaid(canvas) if args.format == "mermaid" else to_dot(canvas)
-        if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
+        render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[args.format]
+        _write(render(canvas), args.output)
         status = 0
     if problems:
         print(format_problems(problems, args.target), file=sys.stderr)

@@ -104,14 +104,27 @@ class _Reader:
             return Group(members=[self.node(r) for r in result.results], origin=None)
         ancestry: list[AsyncResult | ResultSet] = []
         current: Any = result
-        while current is not None:
+        seen: set[str] = set()
+        while current is not None and getattr(current, "id", None) not in seen:
+            seen.add(current.id)
             ancestry.append(current)
-            current = getattr(current, "parent", None)
+            current = getattr(current, "parent", None) or self.stored_parent(current)
         ancestry.reverse()
         if len(ancestry) == 1:
             return self.step(result)
         steps = [self.node(r) if isinstance(r, ResultSet) else self.step(r) for r in ancestry]
         return Chain(steps=steps)
+
+    def stored_parent(self, result: Any) -> AsyncResult | None:
+        """A result rebuilt from its id has no ``.parent``: the backend keeps the id of the
+        task that sent it (a chain's previous step) as ``parent_id``."""
+        if not isinstance(result, AsyncResult):
+            return None
+        backend = result.backend if self.app is None else self.app.backend
+        parent_id = (backend.get_task_meta(result.id) or {}).get("parent_id")
+        if not parent_id:
+            return None
+        return AsyncResult(parent_id, app=self.app or result.app)
 
     def step(self, result: AsyncResult) -> Step:
         backend = result.backend if self.app is None else self.app.backend

@@ -142,3 +142,45 @@ def test_progress_and_trace_on_redis(on_redis: SimpleNamespace) -> None:
     run = trace(sent)
     assert [s.task for s in run.steps] == ["wf.with_progress"] * 4 + ["wf.tsum"]
     assert (run.done, run.total, run.state) == (5, 5, "SUCCESS")
+
+
+@pytest.mark.redis
+def test_a_run_traced_from_its_id_alone_on_redis(on_redis: SimpleNamespace) -> None:
+    """Redis keeps each task's ``parent_id``: from the last id the chain is walked back."""
+    from celery.result import AsyncResult
+
+    sent = chain(on_redis.add.s(1, 2), on_redis.inc.s(), on_redis.inc.s()).apply_async()
+    assert sent.get(timeout=TIMEOUT) == 5
+    rebuilt = trace(AsyncResult(sent.id, app=on_redis.app))
+    assert [s.task for s in rebuilt.steps] == ["wf.add", "wf.inc", "wf.inc"]
+
+
+def test_a_run_traced_from_its_id_alone(
+    t: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """From a task id (a page, a command line), ``celery-safe graph --trace`` draws what the
+    backend keeps. The database backend stores no ``parent_id`` (Redis does, see below),
+    so from the last step's id alone it knows that step only."""
+    from celery.result import AsyncResult
+
+    from celery_safe.cli import main
+
+    sent = chain(t.add.s(1, 2), t.inc.s(), t.inc.s()).apply_async()
+    assert sent.get(timeout=TIMEOUT) == 5
+    rebuilt = trace(AsyncResult(sent.id, app=t.app))
+    assert [s.task for s in rebuilt.steps] == ["wf.inc"]
+    (tmp_path / "traceapp.py").write_text(
+        "import json, os\nfrom celery import Celery\n"
+        "app = Celery('traceapp', set_as_current=False)\n"
+        "app.conf.update(json.loads(os.environ['TRACE_CONF']))\n"
+    )
+    backend_keys = ("result_backend", "database_url", "database_engine_options", "result_extended")
+    conf = {key: t.app.conf[key] for key in backend_keys}  # a reader needs no broker
+    monkeypatch.setenv("TRACE_CONF", json.dumps(conf))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "run.svg"
+    assert main(["graph", "--trace", sent.id, "--app", "traceapp:app", "-o", str(out)]) == 0
+    picture = out.read_text()
+    assert picture.lstrip().startswith("<svg") and "SUCCESS" in picture
+    assert "1/1 steps done, SUCCESS" in capsys.readouterr().err

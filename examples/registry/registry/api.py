@@ -1,4 +1,7 @@
-"""The HTTP JSON API (FastAPI): collections, bundles with filters, detail, stats, health."""
+"""The HTTP JSON API (FastAPI): collections, bundles with filters, detail, stats, health.
+
+The same app serves the HTML pages of :mod:`registry.web` (home, search, bundle, run).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from registry import query
+from registry import query, runs, web
 from registry.config import Settings
 from registry.db import create_schema, is_statement_timeout, make_engine, session_scope
 
@@ -43,6 +46,7 @@ def create_app(
               else settings_or_db_url)
     schema_engine = make_engine(db_url)
     create_schema(schema_engine)
+    runs.create_table(schema_engine)
     schema_engine.dispose()
     # Read-only: never queue behind writers.
     engine = make_engine(db_url, immediate=False, statement_timeout=query_timeout)
@@ -65,8 +69,12 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Exception)
-    def internal_error(_request: Request, exc: Exception) -> JSONResponse:
-        # Still a bug, logged by the server; the client gets JSON and no internals.
+    def internal_error(request: Request, exc: Exception) -> Response:
+        # Still a bug, logged by the server; the client gets JSON (a browser, a page)
+        # and no internals.
+        if web.wants_html(request):
+            return web.error_page(500, "Server error", "The server could not answer; "
+                                  "the error is in its log.")
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.get("/health")
@@ -116,15 +124,19 @@ def create_app(
             raise HTTPException(404, f"bundle {slug!r} not found in collection {collection!r}")
         return found
 
+    web.add_pages(app)
     return app
 
 
 def serve(
     host: str = "127.0.0.1", port: int = 8000, settings: Settings | str | None = None
 ) -> None:
-    """Serve the API with uvicorn until interrupted."""
+    """Serve the pages and the API with uvicorn until interrupted."""
     import uvicorn
 
     from registry.config import load_settings
 
-    uvicorn.run(create_app(settings or load_settings()), host=host, port=port, log_level="info")
+    app = create_app(settings or load_settings())
+    print(f"registry pages at http://{host}:{port}/ and its JSON API at "
+          f"http://{host}:{port}/docs", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")

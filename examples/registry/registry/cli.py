@@ -4,6 +4,7 @@
     python -m registry populate --broker redis://localhost:6379/0
     python -m registry list --platform Kubernetes --access-level read-write
     python -m registry show k8s-collection/k8s-namespace-health
+    python -m registry serve                     # web pages and JSON API on :8000
 
 Options that choose *where* (``--home``, ``--db``, ``--broker``, ``--result-backend``)
 are exported as ``REGISTRY_*`` environment variables before the Celery app is imported,
@@ -24,7 +25,16 @@ from typing import Any
 
 from registry.config import Settings, load_settings
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "main", "web_url"]
+
+#: Where ``python -m registry serve`` listens unless told otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def web_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+    """The home page's URL for ``serve --host HOST --port PORT``."""
+    return f"http://{host}:{port}/"
 
 _ENV_OPTIONS = {
     "home": "REGISTRY_HOME",
@@ -111,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     health = verbs.add_parser("health", parents=[where], help="database and data health")
     health.add_argument("--json", action="store_true")
 
-    serve = verbs.add_parser("serve", parents=[where], help="the HTTP JSON API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = verbs.add_parser(
+        "serve", parents=[where], help="the web pages and the HTTP JSON API"
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
 
     worker = verbs.add_parser("worker", parents=[where], help="run a Celery worker here")
     worker.add_argument("--concurrency", type=int, default=2)
@@ -197,6 +209,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
               f"{time.perf_counter() - started:.1f} s")
         code = _run_and_report(settings, settings.collections_file, args.timeout, as_json=False)
     print(f"demo finished in {time.perf_counter() - started:.1f} s")
+    from registry import runs
+
+    url = web_url()
+    latest = runs.latest_runs(settings.db_url, limit=1)
+    print(f"web UI          {url} (after `python -m registry serve`)")
+    if latest:
+        print(f"this run        {url}runs/{latest[0]['id']}")
     print("next: python -m registry list --access-level read-write | "
           "python -m registry show COLLECTION/BUNDLE | python -m registry serve")
     return code
@@ -217,11 +236,25 @@ def _populate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: bool) -> int:
-    from registry.pipeline import run_pipeline, workflow_graph
+    from registry import runs
+    from registry.pipeline import collection_slugs, run_pipeline, workflow_graph
 
     text = path.read_text(encoding="utf-8")
-    run = run_pipeline(text, timeout=timeout)
+    sent: list[str] = []
+
+    def record(workflow: Any, result: Any) -> None:
+        sent.append(runs.record_run(settings.db_url, workflow, result, collection_slugs(text)))
+
+    started = time.perf_counter()
+    try:
+        run = run_pipeline(text, timeout=timeout, on_sent=record)
+    except BaseException as exc:
+        if sent:  # the run's page says how it ended, then the error propagates
+            runs.finish_run(settings.db_url, sent[0], seconds=time.perf_counter() - started,
+                            error=f"{type(exc).__name__}: {exc}")
+        raise
     summary = run.summary
+    runs.finish_run(settings.db_url, run.workflow_id, seconds=run.seconds, summary=summary)
     if as_json:
         print(json.dumps({"workflow_id": run.workflow_id, "seconds": run.seconds, **summary},
                          indent=2, sort_keys=True))

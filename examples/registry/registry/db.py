@@ -15,16 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from registry.models import Base
-from registry.tags import backfill_bundle_tags
+from registry.migrate import upgrade_to_head
 
 __all__ = [
-    "add_missing_columns",
     "create_schema",
     "is_statement_timeout",
     "make_engine",
@@ -137,55 +134,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables and columns, then index the tags of bundles stored before
-    ``bundle_tags`` existed (idempotent, safe when processes race to do it)."""
-    for attempt in range(3):
-        try:
-            Base.metadata.create_all(engine)
-            break
-        except (OperationalError, ProgrammingError, IntegrityError) as exc:
-            # Another process created a table between our check and our CREATE
-            # (PostgreSQL may say so as a unique violation on its catalog): look again.
-            if "already exists" not in str(exc) or attempt == 2:
-                raise
-    add_missing_columns(engine)
-    backfill_bundle_tags(engine)
+def create_schema(engine: Engine) -> str:
+    """Bring the database to the newest schema with Alembic; return the revision.
 
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add the nullable columns a newer model has to tables an older version created.
-
-    Stored rows are kept: a new column starts as NULL. A missing column that is not
-    nullable cannot be added this way and is reported by name. Returns the columns
-    added, as ``table.column``.
+    See :mod:`registry.migrate`: a new database gets every table, an older one is
+    upgraded in place keeping its rows, and processes starting together take turns.
     """
-    added: list[str] = []
-    inspector = inspect(engine)  # read once: each table's columns before any ALTER of it
-    existing_tables = set(inspector.get_table_names())
-    for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise RuntimeError(
-                    f"the database's table {table.name!r} lacks the required column "
-                    f"{column.name!r}; migrate it, or start from a new database"
-                )
-            kind = column.type.compile(dialect=engine.dialect)
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))
-            except (OperationalError, ProgrammingError) as exc:
-                if "duplicate column" not in str(exc) and "already exists" not in str(exc):
-                    raise  # not another process adding the same column first
-            added.append(f"{table.name}.{column.name}")
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
-    return added
+    return upgrade_to_head(engine)
 
 
 @contextlib.contextmanager

@@ -25,7 +25,6 @@ __all__ = [
     "CodeBundle",
     "Collection",
     "EnhancementLog",
-    "SchemaMigration",
     "utcnow",
 ]
 
@@ -151,12 +150,3 @@ class BundleTag(Base):
     tag: Mapped[str] = mapped_column(String, primary_key=True)
 
     bundle: Mapped[CodeBundle] = relationship(back_populates="tag_rows")
-
-
-class SchemaMigration(Base):
-    """A data migration already applied to this database (its row makes it run once)."""
-
-    __tablename__ = "schema_migrations"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from registry.robot import RobotFile, RobotSyntaxError, parse_robot
+from registry.robot import RobotFile, RobotSyntaxError, parse_resource, parse_robot
 from registry.safeyaml import Refused, YamlInputError, YamlLimits, load_yaml
 
 __all__ = [
@@ -226,6 +226,26 @@ def _scalar_problem(value: Any) -> str | None:
     return f"a YAML {type(value).__name__} cannot be stored; use text, numbers, lists or maps"
 
 
+def _add_resource_imports(robot: RobotFile, files: list[Path], bundle_dir: Path) -> None:
+    """Add the user variables and secrets imported in the bundle's own ``*.resource``
+    files that ``robot`` names by a plain relative path (``Resource  common.resource``);
+    anything else (a variable in the path, ``..``, a file outside the bundle) is left to
+    Robot at run time and never read here."""
+    inside = {path.relative_to(bundle_dir).as_posix(): path for path in files}
+    for name in robot.resources:
+        path = inside.get(name)
+        if path is None or not name.endswith(".resource"):
+            continue
+        try:
+            resource = parse_resource(_read_text(path, bundle_dir))
+        except RobotSyntaxError as exc:
+            raise _BundleProblem(f"{name}: {exc}") from exc
+        for target, found in ((robot.user_variables, resource.user_variables),
+                              (robot.secrets, resource.secrets)):
+            known = {entry["name"] for entry in target}
+            target.extend(entry for entry in found if entry["name"] not in known)
+
+
 def parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
     """Parse one bundle directory; raise ``ValueError`` with the reason when it is unusable."""
     try:
@@ -250,6 +270,7 @@ def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
             robots[name.removesuffix(".robot")] = parse_robot(_read_text(path, bundle_dir))
         except RobotSyntaxError as exc:
             raise _BundleProblem(f"{name}: {exc}") from exc
+        _add_resource_imports(robots[name.removesuffix(".robot")], files, bundle_dir)
     if not robots:
         raise _BundleProblem("has neither runbook.robot nor sli.robot")
     meta = _read_meta(bundle_dir / "meta.yaml", bundle_dir)
@@ -265,8 +286,7 @@ def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
     supports: dict[str, None] = {}
     for kind, robot in robots.items():
         for task in robot.tasks:
-            tags = list(dict.fromkeys([*robot.suite_tags, *task.tags]))
-            tasks.append({"name": task.name, "doc": task.doc, "tags": tags, "kind": kind})
+            tasks.append({"name": task.name, "doc": task.doc, "tags": task.tags, "kind": kind})
         for variable in robot.user_variables:
             variables.setdefault(variable["name"], variable)
         for tag in _split_supports(_metadata(robot, "Supports")):

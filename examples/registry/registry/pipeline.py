@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery.canvas import Signature
+from celery.result import AsyncResult
 
 from celery_safe.workflows import chain, chord, group, map_reduce, to_mermaid
 from registry import sources, tasks
@@ -29,6 +30,7 @@ from registry import sources, tasks
 __all__ = [
     "PipelineRun",
     "build_workflow",
+    "collection_slugs",
     "enhancement_chord",
     "executed_workflow",
     "run_pipeline",
@@ -45,6 +47,11 @@ def enhancement_chord(bundle_ids: Sequence[int], sync_results: list[dict[str, An
 def _source_errors(collections_yaml: str) -> tuple[list[str], list[str]]:
     loaded = sources.parse_collections_text(collections_yaml)
     return [spec.slug for spec in loaded.collections], [str(e) for e in loaded.errors]
+
+
+def collection_slugs(collections_yaml: str) -> list[str]:
+    """The slugs of the valid collections a run of ``collections_yaml`` syncs."""
+    return _source_errors(collections_yaml)[0]
 
 
 def build_workflow(collections_yaml: str) -> Any:
@@ -105,10 +112,19 @@ class PipelineRun:
     summary: dict[str, Any]
 
 
-def run_pipeline(collections_yaml: str, *, timeout: float = 300.0) -> PipelineRun:
-    """Send the workflow and wait for its summary (from a script or the CLI, never a task)."""
+def run_pipeline(
+    collections_yaml: str, *, timeout: float = 300.0,
+    on_sent: Callable[[Signature, AsyncResult], None] | None = None,
+) -> PipelineRun:
+    """Send the workflow and wait for its summary (from a script or the CLI, never a task).
+
+    ``on_sent`` gets the workflow and its result handle once sent, before the wait: the
+    CLI records the run there, so its page exists while it runs.
+    """
     workflow: Signature = build_workflow(collections_yaml)
     started = time.perf_counter()
     result = workflow.apply_async()
+    if on_sent is not None:
+        on_sent(workflow, result)
     summary = result.get(timeout=timeout)
     return PipelineRun(str(result.id), time.perf_counter() - started, summary)

@@ -1,35 +1,38 @@
-"""A small reader for the Robot Framework text the registry needs.
+"""What the registry reads from Robot Framework files, through Robot's own parser.
 
-It understands the space- and pipe-separated formats, ``...`` continuations and
-comments, and extracts: suite ``Documentation``, ``Metadata`` (Author, Display Name,
-Supports, ...), ``Force/Test/Task Tags``, every task with its ``[Documentation]`` and
-``[Tags]``, and each ``RW.Core.Import User Variable`` / ``Import Secret`` call with its
-``key=value`` arguments. Anything else is skipped. What it refuses, with the line
-number, raises :class:`RobotSyntaxError`: an unknown section header, a task setting
-outside a task, a file without any task, NUL bytes.
+``robot.api.get_model`` (suites) and ``get_resource_model`` (``*.resource`` files) turn
+the text into Robot's syntax model; this module walks it and keeps: suite
+``Documentation``, ``Metadata``, ``Test/Task/Force Tags`` and ``Default Tags``, every
+task with its ``[Documentation]`` and effective tags, ``Library`` and ``Resource``
+imports, the ``*** Variables ***`` section, and each ``RW.Core.Import User Variable`` /
+``Import Secret`` call with its ``key=value`` arguments. Every line Robot cannot read
+(an unknown section header, a setting it does not know or that appears twice, ...)
+refuses the file with its line number as :class:`RobotSyntaxError`, as do a suite
+without any task, an import without a name, and NUL bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
-from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["RobotFile", "RobotSyntaxError", "RobotTask", "Statement", "parse_robot", "split_cells"]
+from robot.api import get_model, get_resource_model
+from robot.api.parsing import ModelVisitor
 
-_SEPARATOR = re.compile(r" {2,}|\t| \t|\t ")
-_HEADER = re.compile(r"^\*+\s*([^*]*?)\s*\**\s*$")
-_SECTIONS = {
-    "settings": "settings", "setting": "settings",
-    "variables": "variables", "variable": "variables",
-    "test cases": "tasks", "test case": "tasks", "tasks": "tasks", "task": "tasks",
-    "keywords": "keywords", "keyword": "keywords",
-    "comments": "comments", "comment": "comments",
-}
-_ASSIGN = re.compile(r"^[$@&]\{[^}]*\}\s*=?$")
-_USER_VARIABLE = "rw.core.import user variable"
-_SECRET = "rw.core.import secret"
-_TAG_SETTINGS = ("force tags", "test tags", "task tags", "default tags")
+__all__ = [
+    "RobotFile",
+    "RobotResource",
+    "RobotSyntaxError",
+    "RobotTask",
+    "parse_resource",
+    "parse_robot",
+]
+
+_USER_VARIABLE = ("rw.core.import user variable", "import user variable")
+_SECRET = ("rw.core.import secret", "import secret")
+_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class RobotSyntaxError(ValueError):
@@ -42,16 +45,9 @@ class RobotSyntaxError(ValueError):
 
 
 @dataclasses.dataclass
-class Statement:
-    """Logical line: its cells after joining ``...`` continuations; ``indented`` = body line."""
-
-    line: int
-    cells: list[str]
-    indented: bool
-
-
-@dataclasses.dataclass
 class RobotTask:
+    """A task: ``tags`` are its effective tags (suite tags, then its own or the defaults)."""
+
     name: str
     doc: str = ""
     tags: list[str] = dataclasses.field(default_factory=list)
@@ -59,186 +55,194 @@ class RobotTask:
 
 
 @dataclasses.dataclass
-class RobotFile:
+class RobotResource:
+    """What a ``*.resource`` file (or a suite's keywords) contributes: variable imports."""
+
+    user_variables: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    secrets: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    libraries: list[str] = dataclasses.field(default_factory=list)
+    resources: list[str] = dataclasses.field(default_factory=list)
+    variables: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class RobotFile(RobotResource):
     doc: str = ""
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
     suite_tags: list[str] = dataclasses.field(default_factory=list)
     tasks: list[RobotTask] = dataclasses.field(default_factory=list)
-    user_variables: list[dict[str, str]] = dataclasses.field(default_factory=list)
-    secrets: list[dict[str, str]] = dataclasses.field(default_factory=list)
-    libraries: list[str] = dataclasses.field(default_factory=list)
 
 
-def split_cells(line: str) -> tuple[list[str], bool]:
-    """Split one physical line into cells; return them and whether the line was indented."""
-    if line.startswith("|"):
-        body = line.strip()
-        body = body[1:]
-        if body.endswith(" |"):
-            body = body[:-2]
-        cells = [c.strip() for c in body.split(" | ")]
-        indented = bool(cells) and cells[0] == ""
-        cells = cells[1:] if indented else cells
-        return [c for c in cells if c != ""], indented
-    indented = line[:1] in (" ", "\t")
-    cells = [c.strip() for c in _SEPARATOR.split(line.strip())]
-    cells = [c for c in cells if c != ""]
-    return cells, indented
+def _keyword_key(name: str) -> str:
+    return " ".join(name.lower().split())
 
 
-def _strip_comment(cells: list[str]) -> list[str]:
-    for i, cell in enumerate(cells):
-        if cell.startswith("#"):
-            return cells[:i]
-    return cells
-
-
-def _statements(lines: list[tuple[int, str]]) -> Iterator[Statement]:
-    """Join ``...`` continuation lines onto the statement they continue."""
-    current: Statement | None = None
-    for number, raw in lines:
-        cells, indented = split_cells(raw)
-        cells = _strip_comment(cells)
-        if not cells:
-            continue
-        if cells[0] == "...":
-            if current is not None:
-                current.cells.extend(cells[1:])
-                continue
-            cells = cells[1:]  # nothing to continue: keep the data, drop the marker
-            if not cells:
-                continue
-        if current is not None:
-            yield current
-        current = Statement(number, cells, indented)
-    if current is not None:
-        yield current
-
-
-def _first_cell(line: str) -> str:
-    """The first cell of a line, pipe format included (``| *** Tasks *** |``)."""
-    if line.startswith("| ") or line == "|":
-        cells, indented = split_cells(line)
-        return cells[0] if cells and not indented else ""
-    return _SEPARATOR.split(line, maxsplit=1)[0]
-
-
-def _sections(text: str) -> Iterator[tuple[str, int, list[tuple[int, str]]]]:
-    section, start = "preamble", 0
-    body: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        first_cell = _first_cell(line)
-        if first_cell.startswith("*"):
-            match = _HEADER.match(first_cell)
-            name = match.group(1).strip().lower() if match else ""
-            if name not in _SECTIONS:
-                raise RobotSyntaxError(f"unrecognised section header {line.strip()[:80]!r}", number)
-            yield section, start, body
-            section, start, body = _SECTIONS[name], number, []
-        else:
-            body.append((number, line))
-    yield section, start, body
-
-
-def _named_args(cells: list[str]) -> dict[str, str]:
-    args: dict[str, str] = {}
-    for cell in cells:
-        key, sep, value = cell.partition("=")
-        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
-            args[key.strip()] = value.strip()
-    return args
-
-
-def _import_call(cells: list[str]) -> tuple[str, dict[str, str]] | None:
-    """Recognise ``[${X}=]  RW.Core.Import User Variable|Secret  NAME  key=value...``."""
-    index = 0
-    while index < len(cells) and _ASSIGN.match(cells[index]):
-        index += 1
-    if index >= len(cells):
-        return None
-    keyword = " ".join(cells[index].lower().split())
-    kind = None
-    if keyword in (_USER_VARIABLE, "import user variable"):
-        kind = "user_variable"
-    elif keyword in (_SECRET, "import secret"):
-        kind = "secret"
-    if kind is None:
-        return None
-    args = cells[index + 1:]
+def _named_args(args: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """The first positional argument (if any) and the ``key=value`` ones."""
     positional = ""
-    if args and not _named_args(args[:1]):
-        positional, args = args[0], args[1:]
-    fields = _named_args(args)
-    fields["name"] = fields.pop("name", "") or positional
-    return kind, fields
+    named: dict[str, str] = {}
+    for index, arg in enumerate(args):
+        key, sep, value = arg.partition("=")
+        if sep and _ARG_NAME.fullmatch(key.strip()):
+            named[key.strip()] = value.strip()
+        elif index == 0:
+            positional = arg
+    return positional, named
 
 
-def _read_settings(result: RobotFile, statements: Iterator[Statement]) -> None:
-    for stmt in statements:
-        setting = " ".join(stmt.cells[0].lower().split())
-        values = stmt.cells[1:]
-        if setting == "documentation":
-            result.doc = "\n".join(values)
-        elif setting == "metadata" and values:
-            result.metadata[values[0]] = " ".join(values[1:])
-        elif setting in _TAG_SETTINGS:
-            result.suite_tags.extend(values)
-        elif setting == "library" and values:
-            result.libraries.append(values[0])
+class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type information
+    """Collects the fields into ``result`` and Robot's first reported error."""
+
+    def __init__(self, result: RobotResource) -> None:
+        self.result = result
+        self.error: RobotSyntaxError | None = None
+        self.test_tags: list[str] = []
+        self.default_tags: list[str] | None = None
+        self.tasks: list[tuple[RobotTask, list[str] | None]] = []
+        self._task: tuple[RobotTask, list[str] | None] | None = None
+        self.saw_tasks = False
+        self.section_kinds: set[str] = set()
+
+    # --- errors: Robot's, on a statement or a token ---------------------------------
+    def generic_visit(self, node: Any) -> None:
+        # Errors of a block (an empty task, a FOR without END) fail the task when Robot
+        # runs it, but the file still reads: the registry catalogues, it does not run.
+        if self.error is None and hasattr(node, "tokens"):  # a statement, not a block
+            messages = [*getattr(node, "errors", ()), *(
+                token.error for token in getattr(node, "tokens", ()) if token.error)]
+            if messages:
+                line = getattr(node, "lineno", 0) or 0
+                self.error = RobotSyntaxError(str(messages[0]), max(line, 0))
+        super().generic_visit(node)
+
+    # --- settings -------------------------------------------------------------------
+    def visit_Documentation(self, node: Any) -> None:
+        if self._task is not None:
+            self._task[0].doc = node.value
+        elif isinstance(self.result, RobotFile):
+            self.result.doc = node.value
+        self.generic_visit(node)
+
+    def visit_Metadata(self, node: Any) -> None:
+        if isinstance(self.result, RobotFile) and node.name:
+            self.result.metadata[node.name] = node.value
+        self.generic_visit(node)
+
+    def visit_TestTags(self, node: Any) -> None:
+        self.test_tags.extend(node.values)
+        self.generic_visit(node)
+
+    def visit_DefaultTags(self, node: Any) -> None:
+        self.default_tags = [*(self.default_tags or []), *node.values]
+        self.generic_visit(node)
+
+    def visit_LibraryImport(self, node: Any) -> None:
+        if node.name:
+            self.result.libraries.append(node.name)
+        self.generic_visit(node)
+
+    def visit_ResourceImport(self, node: Any) -> None:
+        if node.name:
+            self.result.resources.append(node.name)
+        self.generic_visit(node)
+
+    def visit_Variable(self, node: Any) -> None:
+        if node.name:
+            self.result.variables[node.name] = list(node.value)
+        self.generic_visit(node)
+
+    # --- tasks ----------------------------------------------------------------------
+    def visit_TestCaseSection(self, node: Any) -> None:
+        self.saw_tasks = True
+        kind = node.header.type if node.header is not None else ""
+        self.section_kinds.add(kind)
+        if len(self.section_kinds) > 1 and self.error is None:  # as Robot refuses to run it
+            self.error = RobotSyntaxError("one file cannot have both tests and tasks",
+                                          node.lineno)
+        self.generic_visit(node)
+
+    def visit_TestCase(self, node: Any) -> None:
+        self._task = (RobotTask(name=node.name, line=node.lineno), None)
+        self.generic_visit(node)
+        self.tasks.append(self._task)
+        self._task = None
+
+    def visit_Tags(self, node: Any) -> None:
+        if self._task is not None:
+            self._task = (self._task[0], [*(self._task[1] or []), *node.values])
+        self.generic_visit(node)
+
+    def visit_KeywordCall(self, node: Any) -> None:
+        self.generic_visit(node)
+        key = _keyword_key(node.keyword or "")
+        if key not in _USER_VARIABLE and key not in _SECRET:
+            return
+        positional, fields = _named_args(tuple(node.args))
+        fields["name"] = fields.pop("name", "") or positional
+        if not fields["name"]:
+            if self.error is None:
+                self.error = RobotSyntaxError(
+                    "import of a user variable or secret without a name", node.lineno)
+            return
+        target = self.result.user_variables if key in _USER_VARIABLE else self.result.secrets
+        if all(existing["name"] != fields["name"] for existing in target):
+            target.append(fields)
+
+    def finish(self) -> None:
+        """Give each task its effective tags, as Robot computes them."""
+        for task, own in self.tasks:
+            wanted = own if own is not None else (self.default_tags or [])
+            removed = {_tag_key(tag[1:]) for tag in wanted if tag.startswith("-")}
+            merged = [tag for tag in self.test_tags if _tag_key(tag) not in removed]
+            merged += [tag for tag in wanted if not tag.startswith("-")]
+            task.tags = _unique_tags(merged)
+        if isinstance(self.result, RobotFile):
+            self.result.suite_tags = _unique_tags(self.test_tags)
+            self.result.tasks = [task for task, _ in self.tasks]
 
 
-def _read_tasks(result: RobotFile, statements: Iterator[Statement]) -> None:
-    task: RobotTask | None = None
-    for stmt in statements:
-        if not stmt.indented:
-            task = RobotTask(name=stmt.cells[0], line=stmt.line)
-            result.tasks.append(task)
-            rest = stmt.cells[1:]
-            if not rest:
-                continue
-            stmt = Statement(stmt.line, rest, True)
-        if task is None:
-            raise RobotSyntaxError("task body line before any task name", stmt.line)
-        setting = stmt.cells[0].lower()
-        if setting == "[documentation]":
-            task.doc = "\n".join(stmt.cells[1:])
-        elif setting == "[tags]":
-            task.tags.extend(stmt.cells[1:])
-        else:
-            _read_call(result, stmt)
+def _tag_key(tag: str) -> str:
+    """Robot compares tags ignoring case, spaces and underscores."""
+    return "".join(tag.lower().split()).replace("_", "")
 
 
-def _read_call(result: RobotFile, stmt: Statement) -> None:
-    call = _import_call(stmt.cells)
-    if call is None:
-        return
-    kind, fields = call
-    if not fields.get("name"):
-        raise RobotSyntaxError("import of a user variable or secret without a name", stmt.line)
-    target = result.user_variables if kind == "user_variable" else result.secrets
-    if all(existing["name"] != fields["name"] for existing in target):
-        target.append(fields)
+def _unique_tags(tags: list[str]) -> list[str]:
+    """Robot's own rule: one tag per key, no empty or ``NONE`` tag; the order as written."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        if (key := _tag_key(tag)) not in ("", "none"):
+            seen.setdefault(key, tag)
+    return list(seen.values())
+
+
+def _read(text: str, result: RobotResource, *, resource: bool) -> _Reader:
+    if "\x00" in text:
+        raise RobotSyntaxError("file contains NUL bytes (binary data?)")
+    source = io.StringIO(text)  # never a str: Robot would open a one-line text as a path
+    reader = _Reader(result)
+    try:  # Robot's parser and its visitor recurse once per nested block
+        reader.visit(get_resource_model(source) if resource else get_model(source))
+    except RecursionError:
+        raise RobotSyntaxError("blocks (FOR, IF, TRY, WHILE) nest too deeply to read") from None
+    if reader.error is not None:
+        raise reader.error
+    reader.finish()
+    return reader
 
 
 def parse_robot(text: str) -> RobotFile:
-    """Parse Robot Framework text; raise :class:`RobotSyntaxError` when it is not usable."""
-    if "\x00" in text:
-        raise RobotSyntaxError("file contains NUL bytes (binary data?)")
+    """Parse a suite (``runbook.robot``, ``sli.robot``); raise :class:`RobotSyntaxError`."""
     result = RobotFile()
-    seen_task_section = False
-    for section, _start, body in _sections(text.lstrip("\ufeff")):
-        statements = _statements(body)
-        if section == "settings":
-            _read_settings(result, statements)
-        elif section == "tasks":
-            seen_task_section = True
-            _read_tasks(result, statements)
-        elif section == "keywords":
-            for stmt in statements:
-                if stmt.indented:
-                    _read_call(result, stmt)
+    reader = _read(text, result, resource=False)
     if not result.tasks:
-        if seen_task_section:
-            raise RobotSyntaxError("no tasks defined: the *** Tasks *** section is empty")
-        raise RobotSyntaxError("no tasks defined: the file has no *** Tasks *** section")
+        where = ("the *** Tasks *** section is empty" if reader.saw_tasks
+                 else "the file has no *** Tasks *** section")
+        raise RobotSyntaxError(f"no tasks defined: {where}")
+    return result
+
+
+def parse_resource(text: str) -> RobotResource:
+    """Parse a ``*.resource`` file (keywords, imports, no tasks)."""
+    result = RobotResource()
+    _read(text, result, resource=True)
     return result

@@ -4,7 +4,8 @@
 ``git commit``, fixed dates so commit ids are stable) holding varied bundles for
 Kubernetes, AWS, GCP, Azure and PostgreSQL, runbooks and SLIs, read-only and
 read-write. ``add_bad_inputs`` adds one of each bad input the pipeline must survive;
-``modify_bundle`` changes a bundle and commits, for re-run tests.
+``modify_bundle`` changes a bundle and commits, for re-run tests;
+``add_hostile_collection`` plants markup and scripts for the web pages' escaping tests.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from pathlib import Path
 import yaml
 
 __all__ = [
+    "HOSTILE_SCRIPT",
     "SAMPLE_COLLECTION_NAMES",
     "BadInputs",
+    "HostileInputs",
     "add_bad_inputs",
+    "add_hostile_collection",
     "commit_all",
     "generate_sample_collections",
     "modify_bundle",
@@ -430,3 +434,59 @@ def modify_bundle(repo: Path, bundle_slug: str, *, note: str = "Updated") -> str
             f"    [Tags]    access:read-only    data:config\n    Log    {note}\n")
     target.write_text(text.replace(marker, task + marker, 1) if marker in text else text + task)
     return commit_all(repo, f"{note} {bundle_slug}")
+
+
+#: What a hostile collection plants: markup that would run if a page rendered it as
+#: HTML, and links whose target would run if a page put it in an ``href``.
+HOSTILE_SCRIPT = "<script>document.title='pwned';window.registryPwned=1</script>"
+HOSTILE_IMG = "<img src=x onerror=\"document.title='pwned';window.registryPwned=1\">"
+HOSTILE_LINK = "<a href=\"javascript:document.title='pwned'\">docs</a>"
+HOSTILE_MARKDOWN_LINK = "[docs](javascript:window.registryPwned=1)"
+
+
+@dataclasses.dataclass(frozen=True)
+class HostileInputs:
+    """What :func:`add_hostile_collection` planted, for the escaping tests."""
+
+    collection: str
+    bundle: str
+    display_name: str
+    tag: str
+
+
+def add_hostile_collection(collections_yaml: Path) -> HostileInputs:
+    """Add a collection whose bundle is full of markup, script and ``javascript:`` links.
+
+    Every field a page shows carries a payload: the collection's name, the bundle's
+    display name, doc, platforms, task names, docs and tags, its variables and README.
+    A page that escapes everything shows them as text; one that does not runs them.
+    """
+    collections_yaml = Path(collections_yaml)
+    data = yaml.safe_load(collections_yaml.read_text())
+    repo = collections_yaml.parent / "repos" / "hostile-collection"
+    repo.mkdir(parents=True)
+    _git(repo, "init", "--quiet", "--initial-branch=main")
+    display_name = f"Hostile {HOSTILE_SCRIPT} bundle"
+    tag = "javascript:alert(1)"
+    template = _Template(
+        "hostile-bundle", display_name,
+        f"Docs with {HOSTILE_SCRIPT} and {HOSTILE_IMG} and {HOSTILE_LINK} and "
+        f"{HOSTILE_MARKDOWN_LINK}.",
+        f"Kubernetes,{HOSTILE_IMG}",
+        (_Task(f"Run {HOSTILE_IMG}", f"Task doc {HOSTILE_SCRIPT} {HOSTILE_LINK}",
+               ("access:read-only", tag, HOSTILE_SCRIPT)),),
+        (),
+        (_Variable("TARGET", f"Where {HOSTILE_SCRIPT} goes {HOSTILE_MARKDOWN_LINK}",
+                   HOSTILE_LINK, "default"),),
+    )
+    _write_bundle(repo, template, template.slug, f"{HOSTILE_IMG} author")
+    (repo / "README.md").write_text(f"# {HOSTILE_SCRIPT}\n\n{HOSTILE_LINK}\n")
+    commit_all(repo, "A collection that tries to run code in the registry's pages")
+    data["codecollections"].append({
+        "name": f"Hostile {HOSTILE_SCRIPT} Collection", "slug": "hostile-collection",
+        "git_url": repo.as_uri(), "git_ref": "main", "owner": "mallory",
+        "owner_email": "mallory@example.com",
+        "description": f"Tries {HOSTILE_LINK} and {HOSTILE_IMG}.",
+    })
+    collections_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    return HostileInputs("hostile-collection", template.slug, display_name, tag)

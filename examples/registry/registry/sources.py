@@ -1,4 +1,5 @@
-"""``collections.yaml``: read, validate every entry, keep the good ones.
+"""``collections.yaml``: read (bounded, :mod:`registry.safeyaml`), validate every entry
+with pydantic (:class:`CollectionSpec`'s field types carry the rules), keep the good ones.
 
 A bad entry never stops the load: it becomes a :class:`SourceError` naming the entry
 and the field, and the other collections go ahead. ``git_url`` is checked against a
@@ -14,10 +15,13 @@ import datetime as dt
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+import pydantic
+from pydantic_core import PydanticCustomError
 
 from registry.redact import redact_url
 from registry.safeyaml import YamlInputError, YamlLimits, find_refused, load_yaml
@@ -43,24 +47,10 @@ REF_RE = re.compile(r"[A-Za-z0-9._/+-]{1,200}")
 HOST_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252})")
 ALLOWED_SCHEMES = ("file", "https", "ssh")
 REQUIRED_FIELDS = ("name", "slug", "git_url")
-OPTIONAL_FIELDS = ("git_ref", "owner", "owner_email", "description")
 #: Entries one ``collections.yaml`` may hold (each becomes a task of the run).
 MAX_COLLECTIONS = 10_000
 #: What reading one ``collections.yaml`` may cost (see :mod:`registry.safeyaml`).
 LIMITS = YamlLimits(max_bytes=8 << 20, max_depth=16, max_values=400_000, max_chars=16 << 20)
-
-
-@dataclasses.dataclass(frozen=True)
-class CollectionSpec:
-    """A validated ``codecollections:`` entry."""
-
-    name: str
-    slug: str
-    git_url: str
-    git_ref: str = "main"
-    owner: str = ""
-    owner_email: str = ""
-    description: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +136,65 @@ def validate_git_ref(ref: str) -> str | None:
     return None
 
 
+def _as_written(value: Any, info: pydantic.ValidationInfo) -> Any:
+    """Text exactly as written, before any other rule: anything YAML turned into another
+    type is refused (never converted), and so are control characters and padding."""
+    field = str(info.field_name)
+    if value is None:  # an optional key written without a value: its default
+        default = _DEFAULTS.get(field, dataclasses.MISSING)
+        if default is dataclasses.MISSING:
+            raise _problem("is required")
+        return default
+    if (refused := find_refused(value)) is not None:
+        raise _problem(str(refused))
+    if not isinstance(value, str):
+        raise _problem(_not_a_string(value))
+    if problem := _text_problem(field, value):
+        raise _problem(problem)
+    if field in REQUIRED_FIELDS and not value:
+        raise _problem("must not be empty")
+    return value
+
+
+def _rule(check: Callable[[str], str | None]) -> pydantic.AfterValidator:
+    """One of the security rules below (slug, git URL, git ref) as a pydantic validator."""
+
+    def checked(value: str) -> str:
+        if problem := check(value):
+            raise _problem(problem)
+        return value
+
+    return pydantic.AfterValidator(checked)
+
+
+def _problem(message: str) -> PydanticCustomError:
+    """A validation error whose message is ours, word for word."""
+    return PydanticCustomError("registry_refused", "{reason}", {"reason": message})
+
+
+_Text = Annotated[str, pydantic.BeforeValidator(_as_written)]
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectionSpec:
+    """A ``codecollections:`` entry. :func:`parse_collections` builds it through pydantic
+    (the field types carry the rules); built directly (from a task message or a stored
+    row) it is not validated again, and ``registry.gitsync`` re-checks URL and ref."""
+
+    name: _Text
+    slug: Annotated[_Text, _rule(validate_slug)]
+    git_url: Annotated[_Text, _rule(validate_git_url)]
+    git_ref: Annotated[_Text, _rule(validate_git_ref)] = "main"
+    owner: _Text = ""
+    owner_email: _Text = ""
+    description: _Text = ""
+
+
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(CollectionSpec)}
+#: Validates a loaded entry (a mapping; unknown keys ignored) into a CollectionSpec.
+_ENTRY = pydantic.TypeAdapter(CollectionSpec)
+
+
 def _entry_label(index: int, raw: Any) -> str:
     if isinstance(raw, Mapping) and isinstance(raw.get("slug"), str) and raw["slug"]:
         return f"#{index + 1} ({raw['slug']!r})"
@@ -163,31 +212,13 @@ def _check_entry(index: int, raw: Any) -> CollectionSpec | SourceError:
 def _checked_entry(label: str, raw: Any) -> CollectionSpec | SourceError:
     if not isinstance(raw, Mapping):
         return SourceError(label, "(entry)", f"must be a mapping, got {type(raw).__name__}")
-    values: dict[str, str] = {}
-    for field in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS):
-        value = raw.get(field)
-        if value is None:
-            if field in REQUIRED_FIELDS:
-                return SourceError(label, field, "is required")
-            continue
-        if (refused := find_refused(value)) is not None:
-            return SourceError(label, field, str(refused))
-        if not isinstance(value, str):
-            return SourceError(label, field, _not_a_string(value))
-        if problem := _text_problem(field, value):
-            return SourceError(label, field, problem)
-        values[field] = value
-    for field in REQUIRED_FIELDS:
-        if not values[field]:
-            return SourceError(label, field, "must not be empty")
-    for field, check in (
-        ("slug", validate_slug),
-        ("git_url", validate_git_url),
-        ("git_ref", validate_git_ref),
-    ):
-        if field in values and (problem := check(values[field])):
-            return SourceError(label, field, problem)
-    return CollectionSpec(**values)
+    try:
+        return _ENTRY.validate_python(dict(raw))
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]  # fields in order: name, slug, git_url...
+        field = ".".join(str(part) for part in first["loc"]) or "(entry)"
+        message = "is required" if first["type"] == "missing" else first["msg"]
+        return SourceError(label, field, message)
 
 
 def _not_a_string(value: Any) -> str:

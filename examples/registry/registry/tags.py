@@ -3,8 +3,8 @@
 A bundle's tags live in its JSON columns (``tasks[*].tags``, ``support_tags``); matching
 their text with ``LIKE`` also hits task names, docs and longer tags. So each tag is also
 stored as its own row, trimmed and lower-cased, rewritten with the bundle in the same
-transaction (:func:`sync_bundle_tags`), and filled in once for databases created before
-the index existed (:func:`backfill_bundle_tags`).
+transaction (:func:`sync_bundle_tags`); the migration that added the index filled it in
+for the bundles already stored (``migrations/versions/v0003_bundle_tags.py``).
 """
 
 from __future__ import annotations
@@ -12,21 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
-
-from registry.models import BundleTag, CodeBundle, Collection, SchemaMigration
+from registry.models import BundleTag, CodeBundle
 
 __all__ = [
-    "BACKFILL_MIGRATION",
-    "backfill_bundle_tags",
     "bundle_tag_pairs",
     "normalise_tag",
     "sync_bundle_tags",
 ]
-
-BACKFILL_MIGRATION = "bundle_tags_backfill"
 
 
 def normalise_tag(tag: str) -> str:
@@ -62,31 +54,3 @@ def sync_bundle_tags(bundle: CodeBundle) -> None:
             bundle.tag_rows.remove(row)  # delete-orphan: the row is deleted at flush
     for kind, tag in sorted(wanted - current.keys()):
         bundle.tag_rows.append(BundleTag(kind=kind, tag=tag))
-
-
-def backfill_bundle_tags(engine: Engine) -> int:
-    """Index the tags of bundles stored before ``bundle_tags`` existed; once per database.
-
-    Recorded in ``schema_migrations`` in the same transaction, so it runs once and a
-    crash half-way leaves nothing recorded. Two processes racing: the second one's
-    marker insert waits for the first one's commit (a unique key on PostgreSQL, the
-    write lock on SQLite) and then finds the work done. The collections are locked as
-    a sync locks them, so no sync interleaves. Returns the number of bundles indexed.
-    """
-    with Session(engine) as session:
-        if session.get(SchemaMigration, BACKFILL_MIGRATION) is not None:
-            return 0
-        try:
-            session.add(SchemaMigration(name=BACKFILL_MIGRATION))
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            return 0  # another process did it (and committed) meanwhile
-        session.execute(select(Collection.id).with_for_update())
-        bundles = session.scalars(
-            select(CodeBundle).options(selectinload(CodeBundle.tag_rows))
-        ).all()
-        for bundle in bundles:
-            sync_bundle_tags(bundle)
-        session.commit()
-        return len(bundles)

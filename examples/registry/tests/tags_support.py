@@ -6,12 +6,13 @@ import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 
+from legacy_schema import create_legacy_database
 from registry import query
 from registry.db import create_schema, session_scope
-from registry.models import Base, BundleTag, CodeBundle, Collection
+from registry.models import BundleTag, CodeBundle, Collection
 from registry.parsing import ParsedBundle
 from registry.store import upsert_bundles
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 COLLECTION = "tags-collection"
 
@@ -62,26 +63,15 @@ LOOKALIKES = [
 ]
 
 
-#: The tables this version added; a database of the previous version lacks them.
-NEW_TABLES = ("schema_migrations", "bundle_tags")
-
-
 def store_as_previous_version(engine: Engine) -> None:
-    """Make ``engine``'s empty database look as the previous version left it: no tag
-    index, the LOOKALIKES bundles stored (plus one odd hand-edited row)."""
-    Base.metadata.create_all(engine, tables=[
-        t for t in Base.metadata.sorted_tables if t.name not in NEW_TABLES])
-    with engine.begin() as conn:
-        [collection_id] = conn.execute(
-            insert(Collection).values(slug=COLLECTION, name="Old", git_url="file:///old")
-            .returning(Collection.id)).one()
-        for bundle in LOOKALIKES:
-            conn.execute(insert(CodeBundle).values(
-                collection_id=collection_id, slug=bundle.slug, tasks=bundle.tasks,
-                support_tags=bundle.support_tags, content_hash=bundle.content_hash))
-        conn.execute(insert(CodeBundle).values(  # what a hand-edited row may hold
-            collection_id=collection_id, slug="odd", tasks=[{"name": "x"}, "junk"],
-            support_tags=None))
+    """Make ``engine``'s empty database look as the release before the tag index left
+    it (no ``bundle_tags``, no Alembic): the LOOKALIKES stored, plus one odd
+    hand-edited row."""
+    create_legacy_database(engine, COLLECTION, [
+        *({"slug": b.slug, "tasks": b.tasks, "support_tags": b.support_tags,
+           "content_hash": b.content_hash} for b in LOOKALIKES),
+        {"slug": "odd", "tasks": [{"name": "x"}, "junk"], "support_tags": None},
+    ], with_tag_index=False)
 
 
 def open_at_once(engines: Sequence[Engine]) -> list[BaseException]:

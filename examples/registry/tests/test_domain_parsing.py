@@ -55,7 +55,7 @@ def test_each_bad_bundle_is_one_error_others_parse(sample_yaml: Path) -> None:
     errors = {e.bundle: e.message for e in result.errors}
     assert set(errors) == {bad.malformed_bundle, bad.undecodable_bundle,
                            bad.escaping_symlink_bundle}
-    assert "line 4: unrecognised section header" in errors[bad.malformed_bundle]
+    assert "line 4: Unrecognized section header" in errors[bad.malformed_bundle]
     assert "not UTF-8" in errors[bad.undecodable_bundle]
     assert "symlink pointing outside the checkout" in errors[bad.escaping_symlink_bundle]
     assert str(bad.outside_file) in errors[bad.escaping_symlink_bundle]
@@ -95,6 +95,30 @@ def test_bundle_level_problems(tmp_path: Path) -> None:
         "list-meta": "meta.yaml must be a mapping, got list",
         "dir-robot": "runbook.robot is not a regular file",
     }
+
+
+def test_the_bundles_own_resource_files_give_their_variable_imports(tmp_path: Path) -> None:
+    """``Resource  common.resource`` inside the bundle is read (``get_resource_model``);
+    a path leaving the bundle or holding a variable is left alone, never opened."""
+    root = tmp_path / "repo"
+    (tmp_path / "outside.resource").write_text(
+        "*** Keywords ***\nK\n    RW.Core.Import User Variable    STOLEN\n")
+    suite = ("*** Settings ***\nResource    common.resource\n"
+             "Resource    ../../../outside.resource\nResource    ${DIR}/x.resource\n"
+             "*** Tasks ***\nT\n    Setup\n"
+             "    RW.Core.Import User Variable    OWN    type=string\n")
+    common = ("*** Keywords ***\nSetup\n    RW.Core.Import User Variable    REGION\n"
+              "    ...    description=Where.\n    RW.Core.Import User Variable    OWN\n"
+              "    RW.Core.Import Secret    token\n")
+    _bundle(root, "with-resource", runbook_robot=suite, common_resource=common)
+    _bundle(root, "bad-resource", runbook_robot=suite,
+            common_resource="*** Keywords ***\nK\n    [Bogus]    x\n    Log    y\n")
+    result = parse_collection(root)
+    [bundle] = result.bundles
+    assert bundle.user_variables == [
+        {"type": "string", "name": "OWN"}, {"description": "Where.", "name": "REGION"}]
+    errors = {e.bundle: e.message for e in result.errors}
+    assert errors == {"bad-resource": "common.resource: line 3: Non-existing setting 'Bogus'."}
 
 
 def test_symlinks_inside_the_bundle_are_followed_others_refused(tmp_path: Path) -> None:

@@ -19,20 +19,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from legacy_schema import create_legacy_database
+from migration_support import OLD_BUNDLES, assert_upgraded_with_rows
 from registry import query, store
-from registry.db import make_engine, session_scope
+from registry.db import create_schema, make_engine, session_scope
 from registry.enhance import BundleView, Enhancement, LocalProvider, enhance_bundle
-from registry.models import Base, BundleTag, CodeBundle, Collection
+from registry.migrate import current_revision, head_revision
+from registry.models import BundleTag, CodeBundle, Collection
 from registry.parsing import parse_collection
 from registry.samples import BadInputs
 from registry.service import IngestReport, ingest_collection, run_in_process
 from registry.sources import load_collections
 from registry.store import pending_bundle_ids
-from registry.tags import backfill_bundle_tags
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Engine, MetaData, delete, func, select, update
 from tags_support import (
     LOOKALIKES,
-    NEW_TABLES,
     make_bundle,
     open_at_once,
     slugs,
@@ -99,16 +100,23 @@ def pg_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def drop_everything(engine: Engine) -> None:
+    """Drop every table, Alembic's ``alembic_version`` and older releases' included."""
+    tables = MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
+
+
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """The server's database with fresh, empty registry tables (dropped afterwards)."""
     engine = make_engine(pg_server)
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)  # session_scope's engine cache has seen the schema once
+    drop_everything(engine)
+    create_schema(engine)  # session_scope's engine cache has seen the schema once
     try:
         yield pg_server
     finally:
-        Base.metadata.drop_all(engine)
+        drop_everything(engine)
         engine.dispose()
 
 
@@ -212,18 +220,35 @@ def test_databases_of_the_previous_version_are_backfilled_once_under_a_race(
     pg_url: str,
 ) -> None:
     setup = make_engine(pg_url)
-    for name in NEW_TABLES:
-        Base.metadata.tables[name].drop(setup)
+    drop_everything(setup)
     store_as_previous_version(setup)
     engines = [make_engine(pg_url) for _ in range(2)]
     try:
         assert open_at_once(engines) == []
         assert slugs(setup, tag="access:read") == {"exact"}
         assert slugs(setup, platform="AWS") == {"exact"}
-        assert backfill_bundle_tags(setup) == 0
+        with setup.connect() as conn:
+            assert current_revision(conn) == head_revision()
     finally:
         for engine in (setup, *engines):
             engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("with_task_id", "with_tag_index"), [(True, True), (False, False)],
+    ids=["main-before-alembic", "before-task-id"])
+def test_an_older_database_with_rows_is_upgraded_to_head(
+    pg_url: str, with_task_id: bool, with_tag_index: bool
+) -> None:
+    engine = make_engine(pg_url)
+    try:
+        drop_everything(engine)
+        create_legacy_database(engine, "old", OLD_BUNDLES, with_task_id=with_task_id,
+                               with_tag_index=with_tag_index, log_message="first try")
+        assert create_schema(engine) == head_revision()
+        assert_upgraded_with_rows(engine)
+    finally:
+        engine.dispose()
 
 
 def test_statement_timeout_stops_a_long_statement(pg_url: str) -> None:

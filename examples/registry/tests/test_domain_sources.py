@@ -33,6 +33,16 @@ def test_valid_entries_become_specs() -> None:
     assert error.field == "git_ref" and "quote it" in error.message
 
 
+def test_unknown_keys_are_ignored_and_errors_follow_field_order() -> None:
+    result = parse_collections({"codecollections": [
+        {**GOOD, "extra": object()},
+        {**GOOD, "slug": "Bad", "git_url": "-x", "owner": 3},
+    ]})
+    assert [c.slug for c in result.collections] == [GOOD["slug"]]
+    [error] = result.errors
+    assert (error.field, error.entry) == ("slug", "#2 ('Bad')")
+
+
 def test_defaults_for_optional_fields() -> None:
     spec = parse_collections(
         {"codecollections": [{"name": "N", "slug": "n", "git_url": "file:///srv/n"}]}

@@ -1,0 +1,295 @@
+"""Server-rendered pages beside the JSON API: home, search, bundle, pipeline run.
+
+Everything a collection provides (names, docs, tags, README text, errors) is untrusted:
+templates autoescape it, it only reaches a URL through :func:`urlencode`/:func:`quote`
+into a relative link or through :func:`source_url`'s allow-list, and every response
+carries :data:`CONTENT_SECURITY_POLICY`, which allows no script at all. The pages
+read with the same :mod:`registry.query` functions, filters and limits as the API; a
+refused filter is a 422 page, an unknown bundle or run a 404 page.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+from xml.etree import ElementTree
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry import query, runs
+from registry.db import session_scope
+from registry.redact import redact
+
+__all__ = [
+    "ALLOWED_SOURCE_HOSTS",
+    "CONTENT_SECURITY_POLICY",
+    "PAGE_SIZE",
+    "add_pages",
+    "error_page",
+    "inline_svg",
+    "source_url",
+    "wants_html",
+]
+
+#: No script anywhere; inline styles (the pages' own CSS) and images from here or
+#: ``data:`` (the run's SVG); forms post only here; no framing, no <base>.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_SIZE = 20
+#: Hosts whose web UI shows a repository folder at ``/OWNER/REPO/<tree>/REF/PATH``.
+ALLOWED_SOURCE_HOSTS = {"github.com": "tree", "gitlab.com": "-/tree"}
+_REPO_PATH = re.compile(r"^/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+_SAFE_REF = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,155}$")
+_PAGE_PARAMETERS = {"limit": "per_page", "offset": "page", "search": "q"}
+#: Seconds between reloads of the page of a run still going.
+REFRESH_SECONDS = 2
+
+
+def source_url(git_url: str, git_ref: str, bundle_slug: str) -> str | None:
+    """The web page of a bundle's folder, only for an https URL on an allowed host.
+
+    Anything else (``file://``, ``ssh``, credentials in the URL, an odd path or ref)
+    gets no link: the page shows the redacted URL as text instead.
+    """
+    try:
+        parts = urlsplit(git_url)
+    except ValueError:
+        return None
+    tree = ALLOWED_SOURCE_HOSTS.get((parts.hostname or "").lower())
+    if parts.scheme != "https" or tree is None or "@" in parts.netloc or parts.port:
+        return None
+    repo = _REPO_PATH.match(parts.path)
+    if repo is None or parts.query or parts.fragment:
+        return None
+    if not _SAFE_REF.match(git_ref) or ".." in git_ref:
+        return None
+    owner, name = repo.groups()
+    return (f"https://{parts.hostname}/{owner}/{name}/{tree}/{quote(git_ref, safe='/')}"
+            f"/codebundles/{quote(bundle_slug, safe='')}")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("registry", "templates"), autoescape=True,
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["q"] = lambda value: quote(str(value), safe="")
+    env.filters["redact"] = lambda value: redact(str(value)) if value else value
+    return env
+
+
+_ENV = _environment()
+
+
+def _render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = _ENV.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(status_code: int, title: str, message: str) -> HTMLResponse:
+    """A plain page that says what was wrong with the request, never how the server failed."""
+    return _render("error.html", status_code, title=title, message=message, code=status_code)
+
+
+def wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _int_parameter(parameter: str, raw: str | None, default: int, lowest: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise query.QueryInputError(
+            parameter, f"must be a whole number, got {raw[:20]!r}") from None
+    if value < lowest:
+        raise query.QueryInputError(parameter, f"must be at least {lowest}, got {value}")
+    return value
+
+
+def _search_context(request: Request, session: Session) -> dict[str, Any]:
+    params = request.query_params
+    search = params.get("q") or None
+    tags = [t for t in params.getlist("tag") if t.strip()]
+    platforms = [p for p in params.getlist("platform") if p.strip()]
+    access_level = params.get("access_level") or None
+    collection = params.get("collection") or None
+    if access_level is not None and access_level not in query.ACCESS_LEVELS:
+        raise query.QueryInputError(
+            "access_level", f"must be one of {', '.join(query.ACCESS_LEVELS)}")
+    page = _int_parameter("page", params.get("page"), 1, 1)
+    # per_page is the API's limit: list_bundles checks it against query.MAX_LIMIT.
+    per_page = _int_parameter("per_page", params.get("per_page"), PAGE_SIZE, 1)
+    if (page - 1) * per_page > query.MAX_OFFSET:
+        raise query.QueryInputError(
+            "page", f"at most {query.MAX_OFFSET // per_page + 1}, got {page}")
+    found = query.list_bundles(
+        session, search=search, tag=tags, platform=platforms, access_level=access_level,
+        collection=collection, limit=per_page, offset=(page - 1) * per_page,
+    )
+    kept = [("q", search), *(("tag", t) for t in tags), *(("platform", p) for p in platforms),
+            ("access_level", access_level), ("collection", collection),
+            ("per_page", str(per_page) if per_page != PAGE_SIZE else None)]
+    kept_params = [(k, v) for k, v in kept if v]
+    pages = max(1, math.ceil(found["total"] / per_page))
+
+    def page_link(number: int) -> str:
+        return "?" + urlencode([*kept_params, ("page", str(number))])
+
+    return {
+        "found": found, "search": search or "", "tags": tags, "platforms": platforms,
+        "access_level": access_level or "", "collection": collection or "",
+        "access_levels": query.ACCESS_LEVELS, "page": page, "pages": pages,
+        "previous": page_link(page - 1) if page > 1 else None,
+        "next": page_link(page + 1) if page < pages else None,
+    }
+
+
+#: What a drawing may contain to be put in a page as markup: shapes, text and titles,
+#: presentation attributes; no script, link, foreign content, event handler or URL.
+SVG_ELEMENTS = frozenset({
+    "svg", "g", "title", "desc", "defs", "marker", "path", "polygon", "polyline", "line",
+    "rect", "circle", "ellipse", "text", "tspan",
+})
+SVG_ATTRIBUTES = frozenset({
+    "class", "id", "d", "fill", "stroke", "stroke-width", "stroke-dasharray", "font-family",
+    "font-size", "font-weight", "height", "width", "points", "text-anchor", "transform",
+    "viewBox", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "refX", "refY",
+    "markerWidth", "markerHeight", "orient", "marker-end", "opacity", "fill-opacity",
+})
+_SVG_NS = "{http://www.w3.org/2000/svg}"
+_LOCAL_MARKER = re.compile(r"^url\(#[A-Za-z0-9_-]+\)$")
+
+
+def inline_svg(svg: str) -> str | None:
+    """``svg``, written out again, if every element and attribute is on the allow-lists,
+    else ``None``.
+
+    The trace's drawing goes into the page as markup (so it is part of the page, text
+    and titles included); anything else in it (``<script>``, ``on*``, ``href``,
+    ``<foreignObject>``, a ``url(...)`` that is not a local marker) refuses it, and the
+    page shows it as an image instead, where nothing in an SVG runs.
+    """
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError:
+        return None
+    for element in root.iter():
+        if not isinstance(element.tag, str) or not element.tag.startswith(_SVG_NS):
+            return None
+        if element.tag.removeprefix(_SVG_NS) not in SVG_ELEMENTS:
+            return None
+        for name, value in element.attrib.items():
+            if name not in SVG_ATTRIBUTES:
+                return None
+            if "url(" in value and not _LOCAL_MARKER.match(value):
+                return None
+    # Written out again from the checked tree, so the page gets exactly what was checked
+    # (no comment, CDATA or entity that an HTML parser might read differently).
+    for element in root.iter():
+        element.tag = element.tag.removeprefix(_SVG_NS)
+    root.set("xmlns", _SVG_NS.strip("{}"))
+    return ElementTree.tostring(root, encoding="unicode")
+
+
+def _svg_data_uri(svg: str) -> str:
+    """An ``<img>`` source: an SVG shown as an image runs nothing, whatever its text."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+
+
+def _run_context(run: dict[str, Any], session: Session) -> dict[str, Any]:
+    from celery_safe.workflows import to_svg
+
+    collections = [c for c in query.list_collections(session) if c["slug"] in run["collections"]]
+    context: dict[str, Any] = {"run": run, "collections": collections, "trace": None,
+                               "svg": None, "inline_svg": None, "trace_error": None,
+                               "refresh": REFRESH_SECONDS if run["status"] == "running" else None}
+    try:
+        from registry.celery_app import app as celery_app
+
+        traced = runs.run_trace(run, celery_app)
+        context["trace"] = traced
+        drawing = to_svg(traced)
+        context["inline_svg"] = inline_svg(drawing)
+        context["svg"] = _svg_data_uri(drawing)
+    except Exception as exc:  # the page still shows the run; the trace says why it is missing
+        context["trace_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
+    return context
+
+
+def add_pages(app: FastAPI) -> None:
+    """Add the HTML pages, the 404/422 pages for browsers, and the security headers."""
+    engine = app.state.engine
+    api_docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if request.url.path not in api_docs:  # FastAPI's own docs load Swagger's script
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        # Browsers get a page; API clients keep FastAPI's JSON.
+        if wants_html(request):
+            title = "Not found" if exc.status_code == 404 else "Request refused"
+            return error_page(exc.status_code, title, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> HTMLResponse:
+        with session_scope(engine) as session:
+            collections = query.list_collections(session)
+            stats = query.stats(session)
+        return _render("home.html", collections=collections, stats=stats,
+                       runs=runs.latest_runs(engine), access_levels=query.ACCESS_LEVELS)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search(request: Request) -> HTMLResponse:
+        try:
+            with session_scope(engine) as session:
+                context = _search_context(request, session)
+        except query.QueryInputError as exc:
+            # The page's names for the API's limit and offset.
+            parameter = _PAGE_PARAMETERS.get(exc.parameter, exc.parameter)
+            return error_page(422, "Filter refused", f"{parameter}: {exc.message}")
+        return _render("search.html", **context)
+
+    @app.get("/bundle/{collection}/{slug}", response_class=HTMLResponse,
+             include_in_schema=False)
+    def bundle(collection: str, slug: str) -> HTMLResponse:
+        with session_scope(engine) as session:
+            found = query.get_bundle(session, collection, slug)
+            info = query.get_collection_info(session, collection) if found else None
+        if found is None or info is None:
+            return error_page(404, "Bundle not found",
+                              f"No bundle {slug!r} in collection {collection!r}.")
+        link = source_url(info["git_url"], info["git_ref"], slug)
+        return _render("bundle.html", bundle=found, collection=info, source_link=link)
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def run_page(run_id: str) -> HTMLResponse:
+        run = runs.get_run(engine, run_id) if _RUN_ID.match(run_id) else None
+        if run is None:
+            return error_page(404, "Run not found", f"No pipeline run {run_id[:160]!r}.")
+        with session_scope(engine) as session:
+            context = _run_context(run, session)
+        return _render("run.html", **context)

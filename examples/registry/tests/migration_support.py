@@ -1,0 +1,53 @@
+"""What the migration tests share (SQLite and PostgreSQL): old rows and the checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from registry.db import session_scope
+from registry.migrate import current_revision, head_revision
+from registry.models import Base, CodeBundle, Collection, EnhancementLog
+from sqlalchemy import Connection, Engine, inspect, select
+from tags_support import slugs
+
+
+def schema_differences(conn: Connection) -> list[Any]:
+    """What Alembic finds different between the database and the models. Tables of
+    other metadata (the web UI's run records) are not the migrations' business."""
+    def ours(name: str | None, kind: str, _parents: Any) -> bool:
+        return kind != "table" or name in Base.metadata.tables
+
+    context = MigrationContext.configure(conn, opts={"include_name": ours})
+    return list(compare_metadata(context, Base.metadata))
+
+
+OLD_BUNDLES = [
+    {"slug": "s3-audit", "display_name": "S3 Audit", "support_tags": ["AWS"],
+     "tasks": [{"name": "List", "doc": "", "tags": ["access:read-only"], "kind": "runbook"}],
+     "enhancement_status": "completed", "ai_description": "kept", "iam_hints": {"a": 1}},
+    {"slug": "k8s-restart", "tasks": [{"name": "Restart", "tags": ["access:read-write"]}]},
+]
+
+
+def assert_upgraded_with_rows(engine: Engine) -> None:
+    """The old rows are all there, the newer columns and tables exist, at head."""
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        assert schema_differences(conn) == []
+        tables = set(inspect(conn).get_table_names())
+    assert "schema_migrations" not in tables and "bundle_tags" in tables
+    with session_scope(engine) as session:
+        [collection] = session.scalars(select(Collection)).all()
+        assert (collection.slug, collection.name, collection.status) == ("old", "Old", "synced")
+        bundles = {b.slug: b for b in session.scalars(select(CodeBundle))}
+        assert set(bundles) == {"s3-audit", "k8s-restart"}
+        s3 = bundles["s3-audit"]
+        assert (s3.display_name, s3.ai_description, s3.iam_hints) == ("S3 Audit", "kept",
+                                                                       {"a": 1})
+        assert s3.tasks == OLD_BUNDLES[0]["tasks"]
+        [log] = session.scalars(select(EnhancementLog)).all()
+        assert (log.message, log.task_id, log.bundle_id) == ("first try", None, s3.id)
+    assert slugs(engine, tag="access:read-only", platform="aws") == {"s3-audit"}
+    assert slugs(engine, tag="access:read-write") == {"k8s-restart"}
