@@ -14,7 +14,8 @@ For each size N collections x M bundles, on a fresh registry each time, with 2 w
   (``registry.service.run_in_process``), measured in the same run.
 
 Redis is used when reachable at ``CELERY_SAFE_REDIS_URL`` (default
-``redis://127.0.0.1:6379``), database 7; otherwise that row is skipped.
+``redis://127.0.0.1:6379``), in the database that URL names, else database 7; otherwise
+that row is skipped.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from registry.samples import generate_sample_collections
 from registry.service import run_in_process
 from registry.workers import LocalWorkers
 
-REDIS_URL = os.environ.get("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-REDIS_DB = 7
+_REDIS = urlparse(os.environ.get("CELERY_SAFE_REDIS_URL", "redis://127.0.0.1:6379"))
+REDIS_URL = f"{_REDIS.scheme}://{_REDIS.netloc}"
+REDIS_DB = int(_REDIS.path.strip("/") or 7)
 
 
 def _redis_reachable() -> bool:

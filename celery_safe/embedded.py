@@ -7,7 +7,8 @@ Kombu's SQLAlchemy transport polls its queue table every second, forwards every
 ``broker_transport_options`` key to ``create_engine`` (so ``polling_interval`` there
 is a ``TypeError``), never deletes an acknowledged message, and puts an unacknowledged
 one back only on a clean shutdown (a SIGKILLed worker loses it). :class:`SQLiteTransport`
-takes ``polling_interval`` (0.05 s by default) and ``visibility_timeout`` (60 s by
+takes ``polling_interval`` (a fallback: publishes wake idle consumers, see
+:mod:`celery_safe.embedded_wake`) and ``visibility_timeout`` (60 s by
 default, renewed while the consumer lives) out of the engine options, waits on locks
 instead of failing, turns on WAL so worker processes and producers do not block each
 other's reads, and keeps its messages
@@ -18,25 +19,33 @@ than ``visibility_timeout`` ago without an ack (at least once, as on Redis).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from json import dumps, loads  # the stdlib's, as kombu's transport: same stored text
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
 from celery import Celery, states
-from celery.backends.database import DatabaseBackend
+from celery.backends.database import DatabaseBackend, session_cleanup
 from celery.backends.database.session import SessionManager
+from celery.canvas import maybe_signature
+from celery.exceptions import ChordError
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import GroupResult, allow_join_result
 from kombu.transport import sqlalchemy as kombu_sqla
 from kombu.transport import virtual
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
 
+from celery_safe.embedded_chords import count_part, mark_fired, set_size
 from celery_safe.embedded_queue import (
     DEFAULT_VISIBILITY_TIMEOUT,
     BrokerFileGone,
@@ -44,6 +53,7 @@ from celery_safe.embedded_queue import (
     MessageStore,
     is_lock_error,
 )
+from celery_safe.embedded_wake import Doorbell, ring, wake_directory
 
 __all__ = [
     "DEFAULT_POLLING_INTERVAL",
@@ -57,7 +67,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLLING_INTERVAL = 0.05
+#: Seconds between polls of an idle consumer's queues: only a fallback, since a
+#: publish wakes it (:mod:`celery_safe.embedded_wake`).
+DEFAULT_POLLING_INTERVAL = 0.5
+#: A waiting client's first poll of the results file comes after this many seconds,
+#: each next one ``NAP_GROWTH`` times later, up to ``LONGEST_NAP`` apart.
+FIRST_NAP = 0.002
+NAP_GROWTH = 1.5
+LONGEST_NAP = 0.05
+#: Seconds after which a waiting client queries even if the results file looks unchanged.
+FORCED_QUERY = 0.5
 #: Seconds SQLite waits for a lock held by another process before giving up.
 LOCK_TIMEOUT = 30.0
 
@@ -104,6 +123,14 @@ class ClaimQoS(virtual.QoS):
                 self.channel.store.ack(claim)
         finally:
             super().ack(delivery_tag)  # type: ignore[no-untyped-call]
+            self._slot_freed()
+
+    def _slot_freed(self) -> None:
+        """A consumer waiting with every prefetch slot taken can take the next message
+        now (the ack comes from another thread: the pool's result handler)."""
+        transport = self.channel.connection
+        if isinstance(transport, SQLiteTransport):
+            transport.poke()
 
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         claim = Claim.from_tag(delivery_tag)
@@ -114,6 +141,7 @@ class ClaimQoS(virtual.QoS):
                 self.channel.store.ack(claim)
         finally:
             self._quick_ack(delivery_tag)
+            self._slot_freed()
 
     def restore_unacked(self) -> list[tuple[BaseException, Any]]:
         self._flush()  # type: ignore[no-untyped-call]
@@ -189,6 +217,10 @@ class SQLiteChannel(kombu_sqla.Channel):
                 engine, self.queue_cls.__table__, self.message_cls.__table__,
                 visibility_timeout=float(timeout),
             )
+            if self._store.path is not None:
+                self._store.on_visible = functools.partial(
+                    ring, wake_directory(self._store.path)
+                )
         return self._store
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
@@ -247,35 +279,125 @@ class SQLiteChannel(kombu_sqla.Channel):
 
 
 class SQLiteTransport(kombu_sqla.Transport):
-    """Kombu's SQLAlchemy transport polling every 0.05 s (``polling_interval`` option)."""
+    """Kombu's SQLAlchemy transport, woken by publishes instead of polling.
+
+    An idle consumer waits on its :class:`~celery_safe.embedded_wake.Doorbell`, rung
+    by every publish and requeue on the same broker file and by its own acks; it still
+    polls every ``polling_interval`` seconds (0.5 by default), so a missed wake-up
+    only delays a message, and a SIGKILLed worker's messages are found once their
+    visibility timeout has passed.
+    """
 
     Channel = SQLiteChannel
     polling_interval = DEFAULT_POLLING_INTERVAL
 
     #: The worker's loop waits up to 2 s per drain and notices a shutdown request only
-    #: between drains; waiting in slices lets a stopping worker exit within one slice.
+    #: between drains; a wait is cut in slices so a stopping worker exits within one.
     drain_slice = 0.2
+    _doorbell: Doorbell | None = None
+    _doorbell_failed = False
+
+    def poke(self) -> None:
+        """Wake this transport's waiting consumer (from any thread)."""
+        doorbell = self._doorbell
+        if doorbell is not None:
+            doorbell.poke()
+
+    def _wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; whether a ring came."""
+        doorbell = self._doorbell or self._open_doorbell()
+        if doorbell is None:
+            time.sleep(timeout)
+            return False
+        return doorbell.wait(timeout)
+
+    def _open_doorbell(self) -> Doorbell | None:
+        if self._doorbell_failed or not self.channels:
+            return None
+        path = self.channels[0].store.path
+        if path is None:
+            self._doorbell_failed = True  # not a SQLite file: polling only
+            return None
+        try:
+            self._doorbell = Doorbell(wake_directory(path))
+        except OSError:
+            logger.warning("no wake-ups for %s: polling every %s s", path,
+                           self.polling_interval, exc_info=True)
+            self._doorbell_failed = True
+        return self._doorbell
 
     def drain_events(self, connection: Any, timeout: Any = None, **kwargs: Any) -> Any:
-        drain: Callable[..., None] = super().drain_events
-        if timeout is None or timeout <= self.drain_slice:
-            drain(connection, timeout=timeout, **kwargs)
-            return
-        deadline = time.monotonic() + timeout
+        """Deliver one message; wait for a ring (or the next poll) while there is none."""
+        start = time.monotonic()
+        assert self.cycle is not None  # set by kombu's Transport.__init__
+        get: Callable[..., None] = self.cycle.get
+        poll = float(self.polling_interval or self.drain_slice)
         while True:
-            remaining = deadline - time.monotonic()
             try:
-                drain(connection, timeout=min(self.drain_slice, max(remaining, 0)), **kwargs)
+                get(self._deliver, timeout=timeout)
                 return
-            except TimeoutError:
-                if remaining <= self.drain_slice or _worker_stopping():
-                    raise
+            except Empty:
+                pass
+            next_poll = time.monotonic() + poll
+            while True:
+                now = time.monotonic()
+                if timeout is not None and now - start >= timeout:
+                    raise TimeoutError()
+                if now - start >= self.drain_slice and _worker_stopping():
+                    raise TimeoutError()
+                nap = min(self.drain_slice, next_poll - now)
+                if timeout is not None:
+                    nap = min(nap, start + timeout - now)
+                if nap <= 0 or self._wait(nap):
+                    break
+
+    def close_connection(self, connection: Any) -> None:
+        try:
+            super().close_connection(connection)  # type: ignore[no-untyped-call]
+        finally:
+            doorbell, self._doorbell = self._doorbell, None
+            if doorbell is not None:
+                doorbell.close()
 
 
 def _worker_stopping() -> bool:
     from celery.worker import state  # imported late: producers never load the worker
 
     return state.should_stop is not None or state.should_terminate is not None
+
+
+class PooledSessions(SessionManager):  # type: ignore[misc]
+    """One pooled engine per database for the process's life, in WAL mode for SQLite.
+
+    Celery's manager builds a new engine and opens a new connection for every session
+    until the process forks (a worker's main process, every client): each poll of a
+    waiting ``get()`` then cost milliseconds. And the results file, left in SQLite's
+    default journal mode, was synced to disk on every commit, and its readers blocked
+    its writers. A forked child starts with an empty pool (:func:`_fresh_pool_after_fork`).
+    """
+
+    def __init__(self, engine_callback: Callable[[Engine], Any] | None = None) -> None:
+        super().__init__()
+        self.user_engine_callback = engine_callback  # Celery >= 5.5 calls it for us; not 5.3
+
+    def get_engine(self, dburi: str, **kwargs: Any) -> Engine:
+        engine: Engine | None = self._engines.get(dburi)
+        if engine is None:
+            engine = create_engine(dburi, **kwargs)
+            if engine.dialect.name == "sqlite":
+                _enable_wal(engine)
+            if self.user_engine_callback is not None:
+                self.user_engine_callback(engine)
+            self._engines[dburi] = engine = _fresh_pool_after_fork(engine)
+        return engine
+
+    def create_session(
+        self, dburi: str, short_lived_sessions: bool = False, **kwargs: Any
+    ) -> tuple[Engine, Any]:
+        engine = self.get_engine(dburi, **kwargs)
+        if short_lived_sessions or dburi not in self._sessions:
+            self._sessions[dburi] = sessionmaker(bind=engine)
+        return engine, self._sessions[dburi]
 
 
 class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
@@ -289,14 +411,20 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
       one transaction that holds the file's write lock, so stores of one task queue up.
       A store that finds ``SUCCESS`` changes nothing, as in Celery 5.7 (before 5.7 a late
       ``RETRY`` replaced it).
-    - Celery schedules the first ``celery.chord_unlock`` one second after the chord is
-      sent, whatever ``result_chord_retry_interval`` says; here the first check waits
-      one retry interval too.
+    - A waiting client polls from every 2 ms up to every 0.05 s (:meth:`wait_for`),
+      not every 0.5 s, and queries only when the file changed.
+    - Chords are counted (:mod:`celery_safe.embedded_chords`): the last header part
+      fires the body, with no ``celery.chord_unlock`` task polling the header. On
+      another database, Celery's ``chord_unlock`` runs, its first check one retry
+      interval after the chord is sent (Celery waits one second whatever
+      ``result_chord_retry_interval`` says).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._storing = threading.local()  # set first: Celery's __init__ opens a session
         super().__init__(*args, **kwargs)
+        celery_sessions = getattr(self, "session_manager", None)  # none before Celery 5.5
+        self.session_manager = PooledSessions(getattr(celery_sessions, "engine_callback", None))
 
     def _store_result(self, *args: Any, **kwargs: Any) -> Any:
         self._storing.active = True
@@ -341,6 +469,148 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
             header_result, body, countdown=min(countdown, interval), **kwargs
         )
 
+    # -- waiting for a result ------------------------------------------------------
+
+    def wait_for(
+        self,
+        task_id: str,
+        timeout: float | None = None,
+        interval: float = 0.5,
+        no_ack: bool = True,
+        on_interval: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Celery's poll, from every ``FIRST_NAP`` seconds up to every ``interval`` (at
+        most ``LONGEST_NAP``), that queries only when the results file changed (or
+        ``FORCED_QUERY`` seconds passed): a quick task's result is seen within a few
+        milliseconds, and an idle wait costs a ``stat`` per nap."""
+        self._ensure_not_eager()
+        start = time.monotonic()
+        longest = max(min(float(interval), LONGEST_NAP), FIRST_NAP)
+        nap = FIRST_NAP
+        seen: tuple[int, ...] | None = None
+        queried = -FORCED_QUERY
+        while True:
+            now = time.monotonic()
+            state = self._file_state()
+            if state is None or state != seen or now - queried >= FORCED_QUERY:
+                seen, queried = state, now  # read before the query: no write is missed
+                meta = self.get_task_meta(task_id)
+                if meta["status"] in states.READY_STATES:
+                    return meta
+            if on_interval is not None:
+                on_interval()
+            elapsed = time.monotonic() - start
+            if timeout is not None and elapsed >= timeout:
+                raise CeleryTimeoutError("The operation timed out.")
+            time.sleep(nap if timeout is None else min(nap, timeout - elapsed))
+            nap = min(nap * NAP_GROWTH, longest)
+
+    def _file_state(self) -> tuple[int, ...] | None:
+        """Size and change time of the results file and its WAL; None when unknown.
+
+        Every commit writes the WAL (in WAL mode) or the file itself, so an unchanged
+        pair means no new result; the forced query covers a write in the same clock
+        tick as the last look that left the sizes alone."""
+        path = self._results_path
+        if path is None:
+            return None
+        state: list[int] = []
+        for name in (path, f"{path}-wal"):
+            try:
+                info = os.stat(name)
+            except OSError:
+                state += (-1, -1)
+            else:
+                state += (info.st_size, info.st_mtime_ns)
+        return tuple(state)
+
+    @functools.cached_property
+    def _results_path(self) -> str | None:
+        url = make_url(str(self.url))
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return os.path.abspath(str(url.database))
+
+    # -- native chords (see celery_safe.embedded_chords) ---------------------------
+
+    @property
+    def _counts_chords(self) -> bool:
+        return str(self.url).startswith("sqlite")
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[Connection]:
+        """One transaction holding the results file's write lock."""
+        session = self.ResultSession()
+        with session_cleanup(session):
+            conn = session.connection()
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+            session.commit()
+
+    def apply_chord(self, header_result_args: Any, body: Any, **kwargs: Any) -> Any:
+        if not self._counts_chords:
+            return super().apply_chord(header_result_args, body, **kwargs)
+        self.ensure_chords_allowed()
+        self.app.GroupResult(*header_result_args).save(backend=self)
+        return None
+
+    def set_chord_size(self, group_id: str, chord_size: int) -> None:
+        if self._counts_chords:
+            with self._write_lock() as conn:
+                set_size(conn, group_id, chord_size)
+
+    def on_chord_part_return(self, request: Any, state: str, result: Any, **kwargs: Any) -> None:
+        """Count this part; the part that completes the count joins the header and sends
+        the body, or the body's error (a failed part), as Celery's Redis backend does."""
+        group_id = request.group
+        if not self._counts_chords or not group_id:
+            return
+        callback = maybe_signature(request.chord, app=self.app)
+        try:
+            header = GroupResult.restore(group_id, backend=self)
+        except Exception as exc:
+            logger.exception("Chord %r raised: %r", group_id, exc)
+            self.chord_error_from_stack(callback, ChordError(f"Cannot restore group: {exc!r}"))
+            return
+        if header is None:
+            self.chord_error_from_stack(
+                callback, ChordError(f"GroupResult {group_id} no longer exists")
+            )
+            return
+        size = request.chord.get("chord_size") or len(header)
+        with self._write_lock() as conn:
+            fires = count_part(conn, group_id, request.id, size)
+        if not fires:
+            return
+        try:
+            self._fire(group_id, header, callback)
+        finally:
+            with self._write_lock() as conn:
+                mark_fired(conn, group_id)
+
+    def _fire(self, group_id: str, header: Any, callback: Any) -> None:
+        try:
+            with allow_join_result():
+                values = header.join(
+                    timeout=self.app.conf.result_chord_join_timeout, propagate=True
+                )
+        except Exception as exc:
+            culprit = next((part for part in header.results
+                            if getattr(part, "state", None) in states.PROPAGATE_STATES), None)
+            reason = repr(exc) if culprit is None else f"Dependency {culprit.id} raised {exc!r}"
+            logger.exception("Chord %r raised: %r", group_id, reason)
+            error = ChordError(reason)
+            error.__cause__ = exc
+            self.chord_error_from_stack(callback, error)
+            return
+        try:
+            callback.delay(values)
+        except Exception as exc:
+            logger.exception("Chord %r raised: %r", group_id, exc)
+            error = ChordError(f"Callback error: {exc!r}")
+            error.__cause__ = exc
+            self.chord_error_from_stack(callback, error)
+
 
 def embedded_config(
     directory: str | Path,
@@ -367,9 +637,9 @@ def embedded_config(
         "result_backend": f"{__name__}:SQLiteBackend",
         "database_url": f"sqlite:///{root / 'results.sqlite'}",
         "database_engine_options": {"connect_args": {"timeout": LOCK_TIMEOUT}},
-        # The database backend runs chords through ``celery.chord_unlock``, which
-        # retries every ``result_chord_retry_interval`` (1 s by default).
-        "result_chord_retry_interval": max(polling_interval * 2, 0.05),
+        # Only for a backend on another database: SQLiteBackend counts chord parts
+        # itself; elsewhere ``celery.chord_unlock`` retries this often (1 s by default).
+        "result_chord_retry_interval": 0.1,
         "worker_prefetch_multiplier": 1,
         # At least once: a SIGKILLed or OOM-killed worker loses no task (see configure).
         "task_acks_late": True,

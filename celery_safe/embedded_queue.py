@@ -51,6 +51,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    bindparam,
     delete,
     exists,
     func,
@@ -86,17 +87,30 @@ DEFAULT_VISIBILITY_TIMEOUT = 60.0
 #: Attempts for an ack or a requeue that meets a locked database.
 WRITE_ATTEMPTS = 3
 
-#: Held by every store transaction, and by ``os.fork``. A prefork worker forks a new pool
-#: process while its other threads use the broker; SQLite keeps the locks of a process's
-#: connections in that process's memory, so a child forked mid-transaction inherits a
-#: write lock nobody will release and waits for it until "database is locked". With this
-#: lock, a fork waits for the transaction in progress (they are short) to end.
+#: Held by every store transaction, and by ``os.fork`` once a store exists. A prefork
+#: worker forks a new pool process while its other threads use the broker; SQLite keeps
+#: the locks of a process's connections in that process's memory, so a child forked
+#: mid-transaction inherits a write lock nobody will release and waits for it until
+#: "database is locked". With this lock, a fork waits for the transaction in progress
+#: (they are short) to end.
 _NO_FORK_MID_TRANSACTION = threading.Lock()
-os.register_at_fork(
-    before=_NO_FORK_MID_TRANSACTION.acquire,
-    after_in_parent=_NO_FORK_MID_TRANSACTION.release,
-    after_in_child=_NO_FORK_MID_TRANSACTION.release,
-)
+_fork_hook_installed = False
+_fork_hook_lock = threading.Lock()
+
+
+def _install_fork_hook() -> None:
+    """Make ``os.fork`` wait for the transaction in progress; installed by the first
+    :class:`MessageStore`, so importing the embedded default changes no process."""
+    global _fork_hook_installed
+    with _fork_hook_lock:
+        if _fork_hook_installed:
+            return
+        os.register_at_fork(
+            before=_NO_FORK_MID_TRANSACTION.acquire,
+            after_in_parent=_NO_FORK_MID_TRANSACTION.release,
+            after_in_child=_NO_FORK_MID_TRANSACTION.release,
+        )
+        _fork_hook_installed = True
 
 
 @dataclass(frozen=True)
@@ -135,15 +149,19 @@ class MessageStore:
         *,
         visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        on_visible: Callable[[], None] | None = None,
     ) -> None:
         if visibility_timeout <= 0:
             raise ValueError(f"visibility_timeout must be positive, got {visibility_timeout!r}")
+        _install_fork_hook()
         self.engine = engine
         self.queues = queues
         self.messages = messages
         self.visibility_timeout = float(visibility_timeout)
         self.sweep_interval = min(self.visibility_timeout / 4, 10.0)
         self.clock = clock  # wall clock: claims are compared across processes
+        #: Called after a message became visible (put, requeue): wakes idle consumers.
+        self.on_visible = on_visible
         self.deliveries = Table(
             f"{messages.name}_delivery",
             MetaData(),
@@ -151,12 +169,33 @@ class MessageStore:
             Column("delivered_at", Float, nullable=False, index=True),
         )
         self._create_deliveries()
+        self._prepare_statements()
         self._queue_ids: dict[str, int] = {}
         self._next_sweep = 0.0
         self._local = threading.local()
         self.path = _database_path(engine)
         self._identity = _identity(self.path)
         self._gone: str | None = None  # why the file we opened is no longer at its path
+
+    def _prepare_statements(self) -> None:
+        """Build the statements of the hot path (claim, ack) once: building a SQLAlchemy
+        expression costs more than SQLite takes to run it."""
+        m = self.messages.c
+        d = self.deliveries.c
+        self._next_visible = (
+            select(m.id, m.version, m.payload)
+            .where(m.queue_id == bindparam("b_queue"), m.visible == true())
+            .order_by(m.id)
+            .limit(1)
+        )
+        self._hide = (
+            update(self.messages)
+            .where(m.id == bindparam("b_id"))
+            .values(visible=False, version=bindparam("b_version"))
+        )
+        self._forget_delivery = delete(self.deliveries).where(d.message_id == bindparam("b_id"))
+        self._record_delivery = insert(self.deliveries)
+        self._delete_message = delete(self.messages).where(m.id == bindparam("b_id"))
 
     def _create_deliveries(self) -> None:
         try:
@@ -255,46 +294,36 @@ class MessageStore:
     def put(self, queue: str, payload: str) -> None:
         queue_id = self.queue_id(queue, adopt=True)
         with self._transaction(adopt=True) as conn:
-            conn.execute(insert(self.messages).values(queue_id=queue_id, payload=payload))
+            conn.execute(insert(self.messages), {"queue_id": queue_id, "payload": payload})
+        self._visible()
 
     def claim(self, queue: str) -> tuple[Claim, str] | None:
         """Hide the oldest visible message of ``queue``; its claim and payload, or None."""
         queue_id = self.queue_id(queue)
-        m = self.messages.c
         with self._transaction() as conn:
             now = self.clock()
             if now >= self._next_sweep:
                 self._release_expired(conn, now)
                 self._next_sweep = now + self.sweep_interval
-            query = (
-                select(m.id, m.version, m.payload)
-                .where(m.queue_id == queue_id, m.visible == true())
-                .order_by(m.id)
-                .limit(1)
-            )
+            query = self._next_visible
             if conn.dialect.name != "sqlite":
                 query = query.with_for_update(skip_locked=True)
-            row = conn.execute(query).first()
+            row = conn.execute(query, {"b_queue": queue_id}).first()
             if row is None:
                 return None
             claim = Claim(int(row.id), int(row.version) + 1)
-            conn.execute(
-                update(self.messages)
-                .where(m.id == claim.message_id)
-                .values(visible=False, version=claim.version)
-            )
-            conn.execute(delete(self.deliveries).where(self.deliveries.c.message_id == row.id))
-            conn.execute(insert(self.deliveries).values(message_id=row.id, delivered_at=now))
+            conn.execute(self._hide, {"b_id": claim.message_id, "b_version": claim.version})
+            conn.execute(self._forget_delivery, {"b_id": claim.message_id})
+            conn.execute(self._record_delivery,
+                         {"message_id": claim.message_id, "delivered_at": now})
             return claim, str(row.payload)
 
     def ack(self, claim: Claim) -> None:
         """Delete the message, whichever delivery of it this is."""
 
         def forget(conn: Connection) -> None:
-            conn.execute(delete(self.deliveries).where(
-                self.deliveries.c.message_id == claim.message_id
-            ))
-            conn.execute(delete(self.messages).where(self.messages.c.id == claim.message_id))
+            conn.execute(self._forget_delivery, {"b_id": claim.message_id})
+            conn.execute(self._delete_message, {"b_id": claim.message_id})
 
         self._write(forget)
 
@@ -314,6 +343,11 @@ class MessageStore:
                 ))
 
         self._write(give_back)
+        self._visible()
+
+    def _visible(self) -> None:
+        if self.on_visible is not None:
+            self.on_visible()
 
     def renew(self, claims: list[Claim]) -> None:
         """Restart the visibility clock of these deliveries (still the latest ones): the

@@ -36,6 +36,7 @@ from typing import Any
 from celery import Celery
 from celery import _state as celery_state
 from celery import result as celery_result
+from celery.backends.base import BaseBackend
 
 from .celery_internals import JOIN_METHODS, require
 
@@ -152,6 +153,8 @@ def _called_by_celery(caller: FrameType) -> bool:
     is a nested step of a join already checked at its entry (``join`` calling ``get``).
     Anything else in Celery (``~signature`` joins for its caller) does not count.
     """
+    if isinstance(caller.f_locals.get("self"), BaseBackend):
+        return True  # a result backend's own method, wherever it is defined
     module = str(caller.f_globals.get("__name__", ""))
     if module in ("celery.result", "celery.app.builtins") or module.startswith("celery.backends."):
         return True

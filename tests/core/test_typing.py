@@ -7,12 +7,23 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mypy import api
 
 HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_recursion_limit() -> Iterator[None]:
+    """mypy's ``api.run`` raises the process's recursion limit to 2**14 and leaves it:
+    later tests that rely on the default limit (too-deep input is CSF000) would pass
+    input that should fail."""
+    limit = sys.getrecursionlimit()
+    yield
+    sys.setrecursionlimit(limit)
 ROOT = HERE.parents[1]
 
 

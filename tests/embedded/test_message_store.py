@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import queue
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -236,3 +238,20 @@ def test_a_fork_waits_for_the_transaction_in_progress(channel: Any, tmp_path: Pa
         os._exit(0)
     holder.join(10)
     assert os.waitpid(pid, 0)[1] == 0, "the child found the database locked"
+
+
+def test_importing_the_embedded_default_installs_no_fork_hook(tmp_path: Path) -> None:
+    """Only a process that uses the broker pays for its fork hook."""
+    probe = (
+        "import sys\n"
+        "from celery import Celery\n"
+        "import celery_safe.embedded, celery_safe.embedded_queue as q\n"
+        "assert not q._fork_hook_installed, 'installed on import'\n"
+        "app = celery_safe.embedded.configure(Celery('probe'), sys.argv[1])\n"
+        "with app.connection_for_write() as conn:\n"
+        "    conn.default_channel.queue_declare('probe')\n"
+        "assert q._fork_hook_installed, 'not installed by the first transport'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
