@@ -32,10 +32,10 @@ from typing import Any
 from celery import chain, chord
 
 from celery_safe.testing import WorkerProcess
-from celery_safe.testing.redis_server import REDIS_URL_ENV, redis_reachable
+from celery_safe.testing.servers import REDIS
 
 HERE = Path(__file__).resolve().parent
-REDIS_URL = os.environ.get(REDIS_URL_ENV, "redis://127.0.0.1:6379/0")
+REDIS_URL = REDIS.url_from_env()
 WARM_UP = 2
 TIMEOUT = 120.0
 
@@ -159,7 +159,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="embedded-bench-") as tmp:
         results = {"embedded": measure(f"embedded:{tmp}", args)}
-        if redis_reachable(REDIS_URL):
+        if REDIS.reachable(REDIS_URL):
             results["redis"] = measure(REDIS_URL, args)
     print(f"embedded default vs Redis: one worker -c 2 -P prefork, median of {args.repeat} "
           f"runs after {WARM_UP} warm-ups, default get(); drain: {args.drain} queued tasks, "
