@@ -66,7 +66,10 @@ class Doorbell:
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a ring; whether one came (all are consumed)."""
-        readable, _, _ = select.select([self._socket], [], [], max(timeout, 0.0))
+        # poll(), not select(): a worker may hold more than FD_SETSIZE (1024) descriptors
+        poller = select.poll()
+        poller.register(self._socket, select.POLLIN)
+        readable = poller.poll(max(timeout, 0.0) * 1000)
         rung = False
         if readable:
             while True:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from celery_safe.celery_internals import embedded_leases_hold
+
 TRAFFIC = Path(__file__).with_name("traffic.py")
 PRODUCERS = 3
 CONSUMERS = 3
@@ -17,6 +19,11 @@ PER_PRODUCER = 2000
 
 
 @pytest.mark.worker
+@pytest.mark.xfail(
+    not embedded_leases_hold(), strict=False,
+    reason="kombu < 5.5: a worker often fails to renew its leases (README, known defect), "
+    "so a message may be delivered twice",
+)
 def test_producers_and_consumers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     def run(*args: object) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, str(TRAFFIC), *map(str, args)])

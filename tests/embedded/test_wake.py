@@ -67,3 +67,23 @@ def test_a_long_broker_path_gets_a_short_directory_the_same_everywhere(tmp_path:
     finally:
         bell.close()
         os.rmdir(directory)
+
+
+def test_a_doorbell_works_past_the_select_limit(tmp_path: Path) -> None:
+    """A worker can hold more than FD_SETSIZE (1024) descriptors; ``select()`` then refuses
+    them ("filedescriptor out of range", seen in the Celery 5.3 matrix run)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft > 1100, f"this test needs more than 1100 open files (limit {soft})"
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        bell = Doorbell(wake_directory(str(tmp_path / "broker.sqlite")))
+        try:
+            bell.poke()
+            assert bell.wait(5) is True
+        finally:
+            bell.close()
+    finally:
+        for fd in held:
+            os.close(fd)
