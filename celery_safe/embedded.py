@@ -190,6 +190,10 @@ class _LeaseKeeper(threading.Thread):
                                exc_info=True)
 
 
+#: How often a channel retries creating the broker's tables that another process just made.
+_CREATE_ATTEMPTS = 5
+
+
 class SQLiteChannel(kombu_sqla.Channel):
     """Kombu's SQLAlchemy channel, with engine options that SQLite can take and messages
     kept by a :class:`MessageStore`.
@@ -209,7 +213,7 @@ class SQLiteChannel(kombu_sqla.Channel):
     @property
     def store(self) -> MessageStore:
         if self._store is None:
-            engine, _ = self._open()  # type: ignore[no-untyped-call]
+            engine, _ = self._open()
             timeout = self.connection.client.transport_options.get(
                 "visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT
             )
@@ -264,6 +268,21 @@ class SQLiteChannel(kombu_sqla.Channel):
         if self._leases is not None:
             self._leases.stop()
         super().close()  # type: ignore[no-untyped-call]
+
+    def _open(self) -> Any:
+        """kombu's ``_open``, safe when several processes open a new broker file at once.
+
+        kombu creates the tables after checking for them, under a lock of this process
+        only: another process can create them in between ("table kombu_queue already
+        exists"), which crashed a producer or a consumer on start-up.
+        """
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                return super()._open()  # type: ignore[no-untyped-call]
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _engine_from_config(self) -> Engine:
         client = self.connection.client
