@@ -23,6 +23,7 @@ import select
 import socket
 import tempfile
 import threading
+from typing import Any
 
 __all__ = ["Doorbell", "ring", "wake_directory"]
 
@@ -53,6 +54,10 @@ def wake_directory(broker_path: str) -> str:
     return short
 
 
+#: select()'s limit on descriptor numbers.
+_FD_SETSIZE = 1024
+
+
 class Doorbell:
     """A consumer's socket in the wake directory; :meth:`wait` returns when rung."""
 
@@ -66,10 +71,16 @@ class Doorbell:
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a ring; whether one came (all are consumed)."""
-        # poll(), not select(): a worker may hold more than FD_SETSIZE (1024) descriptors
-        poller = select.poll()
-        poller.register(self._socket, select.POLLIN)
-        readable = poller.poll(max(timeout, 0.0) * 1000)
+        wait = max(timeout, 0.0)
+        if self._socket.fileno() < _FD_SETSIZE or not hasattr(select, "poll"):
+            # select() is what eventlet and gevent make cooperative (their monkey-patching
+            # leaves poll() blocking the whole hub, or removes it)
+            readable: Any = select.select([self._socket], [], [], wait)[0]
+        else:
+            # select() refuses a descriptor past FD_SETSIZE: poll() has no such limit
+            poller = select.poll()
+            poller.register(self._socket, select.POLLIN)
+            readable = poller.poll(wait * 1000)
         rung = False
         if readable:
             while True:
