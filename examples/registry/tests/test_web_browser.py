@@ -182,3 +182,28 @@ def test_error_pages(
     assert browser.title.startswith(f"{code} ")
     assert "Traceback" not in browser.page_source
     assert browser.find_element(By.LINK_TEXT, "Back to the registry").is_displayed()
+
+
+def test_the_analytics_chart_renders_and_sorting_is_a_click(
+    site: ServedRegistry, browser: WebDriver
+) -> None:
+    report = httpx.get(f"{site.url}/analytics/task-growth", timeout=30).json()
+    browser.get(site.url + "/")
+    browser.find_element(By.LINK_TEXT, "Analytics").click()
+    chart = browser.find_element(By.CSS_SELECTOR, "#growth-chart svg")
+    assert chart.is_displayed() and chart.size["width"] > 200 and chart.size["height"] > 50
+    bars = chart.find_elements(By.CSS_SELECTOR, "g.bars rect")
+    assert len(bars) == len(report["months"]) > 1
+    heights = [float(bar.get_attribute("height") or 0) for bar in bars]
+    assert heights[-1] == max(heights) > 0  # the samples only ever gain tasks
+    rows = browser.find_elements(By.CSS_SELECTOR, "table[aria-labelledby=months] tbody tr")
+    assert len(rows) == len(report["months"])
+    assert_nothing_ran(browser)
+    browser.get(site.url + "/search")
+    browser.find_element(By.ID, "sort-date").click()  # newest first
+    api = httpx.get(f"{site.url}/bundles", params={"sort": "-date", "limit": 20},
+                    timeout=30).json()
+    assert result_links(browser) == [f"/bundle/{b['collection']}/{b['slug']}"
+                                     for b in api["items"]]
+    browser.find_element(By.ID, "sort-date").click()  # again: oldest first
+    assert "sort=date" in browser.current_url
