@@ -6,10 +6,10 @@ they can run beside a sync of the same checkout. Dates are committer dates in UT
 
 Task growth follows the first-parent history of one commit over the bundles' robot
 files (``codebundles/*/runbook.robot`` and ``sli.robot``). Each version of a file is
-parsed with Robot Framework's own parser (:func:`registry.robot.parse_robot`); a task
+read with Robot Framework's own lexer (:func:`registry.robot.task_names`); a task
 name that appears in a version is *added* in that commit's month, one that disappears
-is *removed*. A version that cannot be read (not UTF-8, too big, not Robot text, no
-tasks) changes nothing: the file keeps the tasks of its last readable version.
+is *removed*. A version that cannot be read (not UTF-8, too big, NUL bytes, no task)
+changes nothing: the file keeps the tasks of its last readable version.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from registry.gitsync import run_git
 from registry.parsing import MAX_FILE_BYTES, ROBOT_FILES
-from registry.robot import RobotSyntaxError, parse_robot
+from registry.robot import RobotSyntaxError, task_names
 
 __all__ = [
     "MonthCounts",
@@ -177,10 +177,9 @@ def _task_names(content: bytes | None) -> Counter[str] | None:
     if content is None:
         return None
     try:
-        parsed = parse_robot(content.decode("utf-8"))
+        return Counter(task_names(content.decode("utf-8")))
     except (UnicodeDecodeError, RobotSyntaxError):
         return None
-    return Counter(task.name for task in parsed.tasks)
 
 
 def task_growth(

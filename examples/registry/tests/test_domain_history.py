@@ -174,3 +174,20 @@ def test_robot_with_tasks_is_read_by_robots_parser() -> None:
     from registry.robot import parse_robot
 
     assert [t.name for t in parse_robot(robot_with_tasks("A", "B")).tasks] == ["A", "B"]
+
+
+def test_task_names_agree_with_the_full_parser() -> None:
+    from registry.robot import RobotSyntaxError, parse_robot, task_names
+    from registry.samples import TEMPLATES, render_robot
+
+    for template in TEMPLATES:
+        for tasks in (template.runbook, template.sli):
+            if not tasks:
+                continue
+            text = render_robot(doc=template.doc, author="a", display_name=template.display_name,
+                                supports=template.supports, tasks=tasks,
+                                variables=template.variables)
+            assert task_names(text) == [t.name for t in parse_robot(text).tasks]
+    for unreadable in ("*** Tasks ***\n", "*** Settings ***\nLibrary    X\n", "x\x00y"):
+        with pytest.raises(RobotSyntaxError):
+            task_names(unreadable)
