@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
