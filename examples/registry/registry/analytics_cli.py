@@ -30,11 +30,15 @@ def growth_slugs(settings: Settings) -> list[str]:
 
 
 def run_growth(slugs: list[str], *, in_process: bool, timeout: float = 600.0) -> dict[str, Any]:
-    """Run the workflow over ``slugs`` and return the merged report."""
+    """Run the workflow over ``slugs`` and return the merged report.
+
+    With no collection the chord's header is empty: Celery before 5.7 never calls the
+    body of such a chord, so that run is always in-process (the reduce with ``[]``).
+    """
     from registry.pipeline import task_growth_workflow
 
     workflow = task_growth_workflow(slugs)
-    if in_process:
+    if in_process or not slugs:
         from celery_safe.workflows import run_workflow
 
         report: dict[str, Any] = run_workflow(workflow).result

@@ -1,4 +1,4 @@
-"""Task-growth analytics on a real worker (embedded default broker) and in-process.
+"""Task-growth analytics on a real worker (embedded default broker; Redis) and in-process.
 
 The collections are git repositories with commits at fixed dates, so the report is
 known in advance: the map_reduce on a worker, and the same workflow run in-process by
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from history_support import growth_collections
-from pipeline_support import RegistryHome
+from pipeline_support import RegistryHome, redis_database
 from registry import analytics
 from registry.models import TaskGrowthReport
 from sqlalchemy import func, select
@@ -28,10 +28,20 @@ from celery_safe.testing import WorkerProcess
 pytestmark = pytest.mark.worker
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        tuple[RegistryHome, WorkerProcess, Path, dict[str, Any]]]:
-    home = RegistryHome(tmp_path_factory.mktemp("analytics"))
+REDIS_DB = 7  # shared with the pipeline's Redis tests: each home has a queue of its own
+
+
+@pytest.fixture(scope="module",
+                params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RegistryHome, WorkerProcess, Path, dict[str, Any]]]:
+    tmp = tmp_path_factory.mktemp(f"analytics-{request.param}")
+    if request.param == "redis":
+        redis = redis_database(request.getfixturevalue("celery_safe_redis_url"), REDIS_DB)
+        home = RegistryHome(tmp, redis, REGISTRY_RESULT_BACKEND=redis)
+    else:
+        home = RegistryHome(tmp)
     collections_yaml, expected = growth_collections(home.home / "repos")
     worker = home.worker()
     try:

@@ -146,3 +146,25 @@ def test_the_api_sorts_and_answers_422_for_a_bad_sort(api: str, populated: str) 
     [detail] = bad.json()["detail"]
     assert detail["loc"] == ["query", "sort"]
     assert all(value in detail["msg"] for value in query.SORTS)
+
+
+def test_before_any_analytics_run_the_api_and_page_say_how_to_make_one(api: str) -> None:
+    missing = httpx.get(f"{api}/analytics/task-growth", timeout=30)
+    assert missing.status_code == 404
+    assert "python -m registry analytics" in missing.json()["detail"]
+    page = httpx.get(f"{api}/analytics", headers={"accept": "text/html"}, timeout=30)
+    assert page.status_code == 200 and "No task-growth report yet" in page.text
+    assert "<svg" not in page.text
+
+
+def test_analytics_with_no_collection_stores_an_empty_report(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["REGISTRY_HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "registry", "analytics", "--json"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"months": []' in done.stdout and '"total": 0' in done.stdout
