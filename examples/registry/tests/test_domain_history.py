@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from history_support import DatedRepo, growth_collections, robot_with_tasks
 from registry import analytics, history, web
 from registry.charts import growth_svg
@@ -191,3 +194,53 @@ def test_task_names_agree_with_the_full_parser() -> None:
     for unreadable in ("*** Tasks ***\n", "*** Settings ***\nLibrary    X\n", "x\x00y"):
         with pytest.raises(RobotSyntaxError):
             task_names(unreadable)
+
+
+_NAMES = st.lists(st.sampled_from(["Check Pods", "List Events", "Restart", "Vacuum", "Scale"]),
+                  min_size=1, max_size=4, unique=True)
+#: One commit: days after the previous one, and per file (bundle, kind) its new task
+#: names or None (deleted); files left out are unchanged.
+_COMMIT = st.tuples(
+    st.integers(min_value=0, max_value=70),
+    st.dictionaries(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["runbook", "sli"])),
+                    st.one_of(st.none(), _NAMES), max_size=3),
+)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commits=st.lists(_COMMIT, min_size=1, max_size=5))
+def test_task_growth_follows_a_model_of_the_history(
+    tmp_path_factory: pytest.TempPathFactory, commits: list[tuple[int, dict[Any, Any]]]
+) -> None:
+    repo = DatedRepo(tmp_path_factory.mktemp("model") / "repo")
+    files: dict[tuple[str, str], list[str]] = {}
+    expected: dict[str, dict[str, int]] = {}
+    when = dt.datetime(2022, 12, 20, tzinfo=UTC)
+    for days, changes in commits:
+        when += dt.timedelta(days=days)
+        added = removed = 0
+        changed = False
+        for (bundle, kind), names in sorted(changes.items(), key=str):
+            before = files.get((bundle, kind), [])
+            path = f"codebundles/{bundle}/{kind}.robot"
+            if names is None:
+                if (bundle, kind) not in files:
+                    continue
+                repo.remove(path)
+                del files[(bundle, kind)]
+            else:
+                if names == before:
+                    continue
+                repo.write(path, robot_with_tasks(*names))
+                files[(bundle, kind)] = names
+            after = names or []
+            added += len(set(after) - set(before))
+            removed += len(set(before) - set(after))
+            changed = True
+        repo.commit(when.isoformat())
+        if changed:
+            month = expected.setdefault(f"{when:%Y-%m}", {"added": 0, "removed": 0})
+            month["added"] += added
+            month["removed"] += removed
+    assert history.task_growth(repo.path).as_dict()["months"] == expected
