@@ -119,8 +119,9 @@ def create_app(
         collection: str | None = None,
         limit: Annotated[int, Query(ge=1, le=query.MAX_LIMIT)] = 50,
         offset: Annotated[int, Query(ge=0, le=query.MAX_OFFSET)] = 0,
-        # One of query.SORTS; anything else is a 422 that names them.
-        sort: str | None = None,
+        # Checked by query.list_bundles: anything else is a 422 that names the values.
+        sort: Annotated[str | None, Query(
+            description="name, date (last commit) or tasks; a leading - reverses")] = None,
     ) -> dict[str, Any]:
         return query.list_bundles(
             session, search=search, tag=tag, platform=platform, access_level=access_level,

@@ -112,6 +112,25 @@ def test_merge_fills_the_months_between_and_keeps_a_running_total() -> None:
     assert analytics.merge_growth([])["months"] == []
 
 
+def test_only_the_newest_reports_are_kept(tmp_path: Path) -> None:
+    from registry.db import create_schema, make_engine
+    from registry.models import TaskGrowthReport
+    from sqlalchemy import select
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    create_schema(make_engine(url))
+    with session_scope(url) as session:
+        assert analytics.latest_report(session) is None
+        for n in range(analytics.KEEP_REPORTS + 3):
+            analytics.save_report(session, {"total": n})
+    with session_scope(url) as session:
+        kept = list(session.scalars(select(TaskGrowthReport.report)))
+        latest = analytics.latest_report(session)
+    assert [r["total"] for r in kept] == list(range(3, analytics.KEEP_REPORTS + 3))
+    assert latest is not None and latest["total"] == analytics.KEEP_REPORTS + 2
+    assert latest["computed_at"].endswith("+00:00")
+
+
 def test_growth_of_collections_matches_their_known_history(tmp_path: Path) -> None:
     collections_yaml, expected = growth_collections(tmp_path / "repos")
     url, workdir = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "work"

@@ -54,6 +54,19 @@ def test_a_database_at_0004_gets_the_freshness_columns_filled(tmp_path: Path) ->
     engine.dispose()
 
 
+def test_v0006_downgrades_and_upgrades_again_keeping_rows(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'v0004.db'}")
+    database_at_0004(engine)
+    create_schema(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004_drop_schema_migrations")
+    assert create_schema(engine) == head_revision()
+    assert_freshness_backfilled(engine)
+    engine.dispose()
+
+
 def test_a_new_database_gets_the_models_schema(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     assert create_schema(engine) == head_revision()

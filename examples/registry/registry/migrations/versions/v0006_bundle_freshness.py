@@ -39,10 +39,14 @@ def upgrade() -> None:
                   _collections.c.git_ref)
         .join(_collections, _collections.c.id == _bundles.c.collection_id)
     ).all()
-    for bundle_id, slug, tasks, git_url, git_ref in rows:
+    values = [{"bundle": bundle_id, "count": len(tasks or []),
+               "url": source_url(git_url, git_ref, slug)}
+              for bundle_id, slug, tasks, git_url, git_ref in rows]
+    if values:  # one executemany, not a statement per bundle
         bind.execute(
-            sa.update(_bundles).where(_bundles.c.id == bundle_id)
-            .values(task_count=len(tasks or []), source_url=source_url(git_url, git_ref, slug))
+            sa.update(_bundles).where(_bundles.c.id == sa.bindparam("bundle"))
+            .values(task_count=sa.bindparam("count"), source_url=sa.bindparam("url")),
+            values,
         )
     op.create_table(
         "task_growth_reports",
