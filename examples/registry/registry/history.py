@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from registry.gitsync import run_git
+from registry.gitsync import GitSyncError, run_git
 from registry.parsing import MAX_FILE_BYTES, ROBOT_FILES
 from registry.robot import RobotSyntaxError, task_names
 
@@ -55,7 +55,7 @@ def has_commit(checkout: Path, commit: str, *, timeout: float = DEFAULT_TIMEOUT)
     try:
         run_git(["cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"],
                 cwd=Path(checkout), slug=Path(checkout).name, stage="inspect", timeout=timeout)
-    except Exception:
+    except GitSyncError:
         return False
     return True
 

@@ -1,4 +1,4 @@
-"""Server-rendered pages beside the JSON API: home, search, bundle, pipeline run.
+"""Server-rendered pages beside the JSON API: home, search, bundle, pipeline run, analytics.
 
 Everything a collection provides (names, docs, tags, README text, errors) is untrusted:
 templates autoescape it, it only reaches a URL through :func:`urlencode`/:func:`quote`

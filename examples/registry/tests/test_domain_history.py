@@ -263,3 +263,15 @@ def test_task_growth_follows_a_model_of_the_history(
             month["added"] += added
             month["removed"] += removed
     assert history.task_growth(repo.path).as_dict()["months"] == expected
+
+
+def test_the_analytics_workflow_is_a_validated_map_reduce() -> None:
+    from celery_safe.workflows import validate
+    from registry.pipeline import task_growth_workflow
+
+    workflow = task_growth_workflow(["beta", "alpha"])
+    assert validate(workflow) == []
+    assert [(s.task, s.args) for s in workflow.tasks] == [
+        ("registry.collection_task_growth", ("alpha",)),
+        ("registry.collection_task_growth", ("beta",))]
+    assert workflow.body.task == "registry.merge_task_growth"
