@@ -21,6 +21,7 @@ from registry.samples import HOSTILE_SCRIPT
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 from web_support import ServedRegistry, served_registry
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -70,7 +71,8 @@ def test_search_from_the_home_page(site: ServedRegistry, browser: WebDriver) -> 
     browser.get(site.url + "/")
     box = browser.find_element(By.NAME, "q")
     box.send_keys("namespace")
-    box.submit()
+    box.submit()  # a script submitting the form: it does not wait for the next page
+    WebDriverWait(browser, 30).until(lambda page: urlsplit(page.current_url).path == "/search")
     shown = result_links(browser)
     api = httpx.get(f"{site.url}/bundles", params={"search": "namespace"}, timeout=30).json()
     assert shown == [f"/bundle/{b['collection']}/{b['slug']}" for b in api["items"]]
@@ -187,9 +189,16 @@ def test_error_pages(
 def test_the_analytics_chart_renders_and_sorting_is_a_click(
     site: ServedRegistry, browser: WebDriver
 ) -> None:
+    def arrived(query: str) -> None:  # a click returns before the next page is there
+        WebDriverWait(browser, 30).until(
+            lambda page: urlsplit(page.current_url).query == query
+            and page.execute_script("return document.readyState") == "complete")
+
     report = httpx.get(f"{site.url}/analytics/task-growth", timeout=30).json()
     browser.get(site.url + "/")
     browser.find_element(By.LINK_TEXT, "Analytics").click()
+    WebDriverWait(browser, 30).until(
+        lambda page: page.find_elements(By.CSS_SELECTOR, "#growth-chart svg"))
     chart = browser.find_element(By.CSS_SELECTOR, "#growth-chart svg")
     assert chart.is_displayed() and chart.size["width"] > 200 and chart.size["height"] > 50
     bars = chart.find_elements(By.CSS_SELECTOR, "g.bars rect")
@@ -201,9 +210,12 @@ def test_the_analytics_chart_renders_and_sorting_is_a_click(
     assert_nothing_ran(browser)
     browser.get(site.url + "/search")
     browser.find_element(By.ID, "sort-date").click()  # newest first
+    arrived("sort=-date")
     api = httpx.get(f"{site.url}/bundles", params={"sort": "-date", "limit": 20},
                     timeout=30).json()
     assert result_links(browser) == [f"/bundle/{b['collection']}/{b['slug']}"
                                      for b in api["items"]]
     browser.find_element(By.ID, "sort-date").click()  # again: oldest first
-    assert "sort=date" in browser.current_url
+    arrived("sort=date")
+    header = browser.find_element(By.ID, "sort-date").find_element(By.XPATH, "..")
+    assert header.get_attribute("aria-sort") == "ascending"
