@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 120.0
+#: The most blob content one ``git cat-file --batch`` call hands back (bytes).
+CHUNK_BYTES = 8_000_000
 _ROBOT_PATHSPECS = tuple(f":(glob)codebundles/*/{name}" for name in ROBOT_FILES)
 _MISSING_BLOB = "0" * 40
 
@@ -151,35 +153,65 @@ def _robot_commits(checkout: Path, commit: str, timeout: float) -> Iterator[_Com
         yield current
 
 
-def _read_blobs(checkout: Path, blobs: list[str], timeout: float) -> dict[str, bytes | None]:
-    """Blob id -> content (``None`` when over :data:`MAX_FILE_BYTES`), in one git call."""
-    if not blobs:
-        return {}
-    out = run_git(["cat-file", "--batch"], cwd=checkout, slug=checkout.name, stage="history",
-                  timeout=timeout, stdin="".join(f"{blob}\n" for blob in blobs).encode())
-    contents: dict[str, bytes | None] = {}
-    at = 0
+def _batch(checkout: Path, request: str, blobs: list[str], timeout: float) -> bytes:
+    return run_git(["cat-file", request], cwd=checkout, slug=checkout.name, stage="history",
+                   timeout=timeout, stdin="".join(f"{blob}\n" for blob in blobs).encode())
+
+
+def _blob_sizes(checkout: Path, blobs: list[str], timeout: float) -> dict[str, int | None]:
+    """Blob id -> size in bytes (``None``: missing), in one ``--batch-check`` call."""
+    sizes: dict[str, int | None] = {}
+    lines = _batch(checkout, "--batch-check", blobs, timeout).decode().splitlines()
+    for blob, line in zip(blobs, lines, strict=True):
+        fields = line.split()
+        sizes[blob] = int(fields[2]) if len(fields) == 3 else None
+    return sizes
+
+
+def _chunks(blobs: list[str], sizes: dict[str, int | None]) -> Iterator[list[str]]:
+    """The readable blobs, in groups of at most :data:`CHUNK_BYTES` of content."""
+    chunk: list[str] = []
+    held = 0
     for blob in blobs:
-        end = out.index(b"\n", at)
-        header = out[at:end].split()
-        at = end + 1
-        if len(header) != 3:  # "<id> missing"
-            contents[blob] = None
+        size = sizes[blob]
+        if size is None or size > MAX_FILE_BYTES:
             continue
-        size = int(header[2])
-        contents[blob] = out[at:at + size] if size <= MAX_FILE_BYTES else None
-        at += size + 1
-    return contents
+        if chunk and held + size > CHUNK_BYTES:
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(blob)
+        held += size
+    if chunk:
+        yield chunk
 
 
-def _task_names(content: bytes | None) -> Counter[str] | None:
+def _task_names(content: bytes) -> Counter[str] | None:
     """The file's task names (a multiset), or ``None`` when it cannot be read."""
-    if content is None:
-        return None
     try:
         return Counter(task_names(content.decode("utf-8")))
     except (UnicodeDecodeError, RobotSyntaxError):
         return None
+
+
+def _blob_task_names(
+    checkout: Path, blobs: list[str], timeout: float
+) -> dict[str, Counter[str] | None]:
+    """Blob id -> its task names (``None``: unreadable, over :data:`MAX_FILE_BYTES` or
+    missing). Content is read a chunk at a time, so a long history of big files never
+    sits in memory at once."""
+    if not blobs:
+        return {}
+    sizes = _blob_sizes(checkout, blobs, timeout)
+    names: dict[str, Counter[str] | None] = dict.fromkeys(blobs)
+    for chunk in _chunks(blobs, sizes):
+        out = _batch(checkout, "--batch", chunk, timeout)
+        at = 0
+        for blob in chunk:  # "<id> blob <size>\n<content>\n" each
+            at = out.index(b"\n", at) + 1
+            size = sizes[blob] or 0
+            names[blob] = _task_names(out[at:at + size])
+            at += size + 1
+    return names
 
 
 def task_growth(
@@ -190,8 +222,7 @@ def task_growth(
     commits = list(_robot_commits(checkout, commit, timeout))
     wanted = sorted({c.blob for entry in commits for c in entry.changes
                      if c.blob != _MISSING_BLOB})
-    names = {blob: _task_names(content)
-             for blob, content in _read_blobs(checkout, wanted, timeout).items()}
+    names = _blob_task_names(checkout, wanted, timeout)
     resolved = run_git(["rev-parse", "--verify", "--end-of-options", f"{commit}^{{commit}}"],
                        cwd=checkout, slug=checkout.name, stage="history", timeout=timeout)
     files: dict[str, Counter[str]] = {}

@@ -275,3 +275,26 @@ def test_the_analytics_workflow_is_a_validated_map_reduce() -> None:
         ("registry.collection_task_growth", ("alpha",)),
         ("registry.collection_task_growth", ("beta",))]
     assert workflow.body.task == "registry.merge_task_growth"
+
+
+def test_blobs_are_read_in_bounded_chunks_and_oversized_ones_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = DatedRepo(tmp_path / "repo")
+    repo.bundle("a", "One")
+    repo.bundle("b", "Two", "Three")
+    repo.commit("2023-01-05T00:00:00Z")
+    repo.bundle("a", "One", "Four")
+    head = repo.commit("2023-02-05T00:00:00Z")
+    whole = history.task_growth(repo.path, head)
+    monkeypatch.setattr(history, "CHUNK_BYTES", 1)  # one blob per git call
+    assert history.task_growth(repo.path, head) == whole
+    assert whole.as_dict()["months"] == {"2023-01": {"added": 3, "removed": 0},
+                                         "2023-02": {"added": 1, "removed": 0}}
+    limit = len(robot_with_tasks("Two", "Three")) - 1  # only b's file is over it
+    assert len(robot_with_tasks("One", "Four")) <= limit
+    monkeypatch.setattr(history, "MAX_FILE_BYTES", limit)
+    smaller = history.task_growth(repo.path, head)
+    assert smaller.unreadable == 1
+    assert smaller.as_dict()["months"] == {"2023-01": {"added": 1, "removed": 0},
+                                           "2023-02": {"added": 1, "removed": 0}}
