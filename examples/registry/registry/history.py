@@ -37,7 +37,6 @@ DEFAULT_TIMEOUT = 120.0
 #: The most blob content one ``git cat-file --batch`` call hands back (bytes).
 CHUNK_BYTES = 8_000_000
 _ROBOT_PATHSPECS = tuple(f":(glob)codebundles/*/{name}" for name in ROBOT_FILES)
-_MISSING_BLOB = "0" * 40
 
 
 def _utc(stamp: str) -> dt.datetime:
@@ -118,7 +117,11 @@ class TaskGrowth:
 @dataclasses.dataclass(frozen=True)
 class _Change:
     path: str
-    blob: str  # _MISSING_BLOB: deleted
+    blob: str  # all zeros (40 or 64, by the repository's hash): deleted
+
+    @property
+    def deleted(self) -> bool:
+        return not self.blob.strip("0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,8 +223,7 @@ def task_growth(
     """Tasks added and removed per month along ``commit``'s first-parent history."""
     checkout = Path(checkout)
     commits = list(_robot_commits(checkout, commit, timeout))
-    wanted = sorted({c.blob for entry in commits for c in entry.changes
-                     if c.blob != _MISSING_BLOB})
+    wanted = sorted({c.blob for entry in commits for c in entry.changes if not c.deleted})
     names = _blob_task_names(checkout, wanted, timeout)
     resolved = run_git(["rev-parse", "--verify", "--end-of-options", f"{commit}^{{commit}}"],
                        cwd=checkout, slug=checkout.name, stage="history", timeout=timeout)
@@ -232,7 +234,7 @@ def task_growth(
         counts = months.setdefault(month_of(entry.when), MonthCounts())
         for change in entry.changes:
             before = files.get(change.path, Counter())
-            after = Counter() if change.blob == _MISSING_BLOB else names.get(change.blob)
+            after = Counter() if change.deleted else names.get(change.blob)
             if after is None:
                 unreadable += 1
                 continue
