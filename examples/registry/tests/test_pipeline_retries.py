@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipeline_support import RegistryHome, bundle_rows, finish, wait_for_file
+from pipeline_support import (
+    RegistryHome,
+    bundle_rows,
+    crashing_run,
+    finish,
+    kill_and_rescue,
+    wait_for_file,
+)
 from registry import pipeline, tasks
 from registry.db import create_schema, make_engine
 from registry.faults import FaultPlan
@@ -136,9 +143,7 @@ def test_a_worker_killed_while_a_retry_waits_strands_nothing(tmp_path: Path) -> 
         REGISTRY_ENHANCE_BACKOFF="8", REGISTRY_VISIBILITY_TIMEOUT="3",
     )
     samples = _samples(home.home)
-    doomed = home.worker()
-    client = home.client(samples, timeout=60)
-    try:
+    with crashing_run(home, samples) as (doomed, client):
         wait_for_file(home.home / "faults" / f"{FLAKY.replace('/', '--')}.1", 30,
                       "flaky's first call never happened")
         deadline = time.monotonic() + 30
@@ -146,18 +151,8 @@ def test_a_worker_killed_while_a_retry_waits_strands_nothing(tmp_path: Path) -> 
             time.sleep(0.05)
         assert RETRIED.search(doomed.log_text()), doomed.log_text()[-4000:]
         time.sleep(1.0)  # the worker acknowledges the failed attempt's message
-        doomed.kill()
-        with home.session() as session:
-            assert bundle_rows(session)[FLAKY][2] == "pending"  # the retry had not run
-        rescuer = home.worker()
-        try:
-            summary = finish(client, 75, rescuer)
-        finally:
-            rescuer.stop()
-    finally:
-        doomed.kill()
-        if client.poll() is None:
-            client.kill()
+        # flaky still pending: the kill lands while its retry waits for its countdown
+        summary = kill_and_rescue(home, doomed, client, FLAKY)
     with home.session() as session:
         rows = bundle_rows(session)
     assert {status for _, _, status in rows.values()} == {"completed"}
