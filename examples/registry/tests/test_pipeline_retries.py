@@ -2,8 +2,9 @@
 
 The provider's failures are injected deterministically (``REGISTRY_ENHANCER_FAULTS``,
 counted per bundle across every worker process), the backoff is made short
-(``REGISTRY_ENHANCE_BACKOFF``), and every run goes through the real CLI client on the
-embedded default, whose chord counting is per task id.
+(``REGISTRY_ENHANCE_BACKOFF``), and every run goes through the real CLI client. The kill
+runs on the embedded default, whose chord counting is per task id (a message delivered
+twice is counted once).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pipeline_support import (
     crashing_run,
     finish,
     kill_and_rescue,
+    redis_database,
     wait_for_file,
 )
 from registry import pipeline, tasks
@@ -31,6 +33,7 @@ from sqlalchemy import select
 
 from celery_safe.workflows import run_workflow
 
+REDIS_DB = 9
 COLLECTIONS, BUNDLES = 2, 3
 FLAKY = "rw-cli-codecollection/k8s-deployment-healthcheck"
 BROKEN = "infra-cloud-collection/gcp-cloudsql-backup-verify"
@@ -68,15 +71,22 @@ def _logs(home: RegistryHome) -> dict[str, list[tuple[str, str, str | None]]]:
 
 
 @pytest.mark.worker
-def test_flaky_succeeds_broken_and_slow_end_failed_each_logged_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", ["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def test_flaky_succeeds_broken_and_slow_end_failed_each_logged_once(
+    request: pytest.FixtureRequest, tmp_path: Path, broker: str
+) -> None:
     """Flaky fails twice then passes; broken fails on every call and ends ``failed`` with
     its error after 3 retries; slow is cut by the soft time limit and ends ``failed``.
     A retry keeps its task id, so each bundle has exactly one log row, under that id."""
+    redis_url = (
+        redis_database(request.getfixturevalue("celery_safe_redis_url"), REDIS_DB)
+        if broker == "redis" else None
+    )
     home = RegistryHome(
-        tmp_path / "home",
+        tmp_path / "home", redis_url,
         REGISTRY_ENHANCER_FAULTS=f"{FLAKY}:2,{BROKEN}:always",
         REGISTRY_ENHANCE_MAX_RETRIES="3", REGISTRY_ENHANCE_BACKOFF="0.05",
-        REGISTRY_ENHANCE_SOFT_TIME_LIMIT="5", REGISTRY_SLOW_ENHANCE=f"{SLOW.split('/')[1]}:60",
+        REGISTRY_ENHANCE_SOFT_TIME_LIMIT="4", REGISTRY_SLOW_ENHANCE=f"{SLOW.split('/')[1]}:60",
     )
     samples = _samples(home.home)
     worker = home.worker()
@@ -93,7 +103,7 @@ def test_flaky_succeeds_broken_and_slow_end_failed_each_logged_once(tmp_path: Pa
 
     broken_error = (f"ProviderUnavailable: local provider unavailable for {BROKEN} "
                     "(injected fault, call 4)")
-    slow_error = "SoftTimeLimitExceeded: no answer within the soft time limit (5 s)"
+    slow_error = "SoftTimeLimitExceeded: no answer within the soft time limit (4 s)"
     assert summary["enhanced"] == COLLECTIONS * BUNDLES - 2
     assert summary["enhance_failed"] == 2
     assert sorted(summary["errors"]) == sorted([
