@@ -13,7 +13,7 @@ from registry.faults import FaultPlan, FaultRule
 from registry.models import CodeBundle, EnhancementLog
 from registry.policy import EnhancePolicy
 from registry.service import run_in_process
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 
 def test_a_plan_fails_the_first_calls_of_named_bundles_only() -> None:
@@ -97,7 +97,7 @@ def one_bundle(shared_samples: Path, tmp_path: Path) -> tuple[str, int]:
     db_url = f"sqlite:///{tmp_path / 'r.db'}"
     run_in_process(db_url, shared_samples, tmp_path / "work")
     with session_scope(db_url) as session:
-        session.execute(EnhancementLog.__table__.delete())
+        session.execute(delete(EnhancementLog))
         for bundle in session.scalars(select(CodeBundle)):
             bundle.enhancement_status = "pending"
         bundle_id = session.scalars(select(CodeBundle.id)).first()
