@@ -163,3 +163,17 @@ def test_the_policy_reads_the_environment_and_refuses_nonsense() -> None:
     for bad in ("-1", "nan", "soon"):
         with pytest.raises(ValueError):
             EnhancePolicy.from_env({"REGISTRY_ENHANCE_BACKOFF": bad})
+
+
+def test_a_refusal_is_the_outcome_even_when_outages_are_retried(
+    one_bundle: tuple[str, int]
+) -> None:
+    """Only errors that may pass are handed back for a retry: a provider that refuses
+    the bundle (``EnhancementError``) fails it at once, whatever the caller retries."""
+    db_url, bundle_id = one_bundle
+    refusing = enhance.get_provider("fail:")  # "" is part of every slug
+    with session_scope(db_url) as session:
+        outcome = enhance.enhance_bundle(session, bundle_id, refusing, task_id="t-1",
+                                         reraise=enhance.TRANSIENT_ERRORS)
+    assert (outcome.status, outcome.message.split(":")[0]) == ("failed", "EnhancementError")
+    assert _state(db_url, bundle_id) == ("failed", [("failed", "t-1")])
