@@ -92,6 +92,9 @@ class CodeBundle(Base):
     readme: Mapped[str] = mapped_column(Text, default="")
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     access_level: Mapped[str] = mapped_column(String(20), default="unknown")
+    #: What Robot reports but still runs the bundle with (``ParsedBundle.diagnostics``).
+    diagnostics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                              server_default="[]")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     #: ``len(tasks)``, kept with it: what the API sorts by (``?sort=tasks``).
     task_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -2,8 +2,10 @@
 
 A bundle is ``codebundles/<name>/`` with ``runbook.robot`` and/or ``sli.robot``, plus
 optional ``meta.yaml`` and ``README.md``. Each bundle is read on its own: a symlink
-that leaves the checkout, an unreadable or malformed file, or a bundle without robot
-files becomes a :class:`BundleError` for that bundle while the others are parsed.
+that leaves the checkout, an unreadable file, a robot file Robot would refuse to run,
+or a bundle without robot files becomes a :class:`BundleError` for that bundle while the
+others are parsed. What Robot reports but still runs (an error failing one task or
+keyword, a deprecation) is kept with the bundle as its ``diagnostics``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from registry.robot import RobotFile, RobotSyntaxError, parse_resource, parse_robot
+from registry.robot import (
+    RobotFile,
+    RobotProblem,
+    RobotSyntaxError,
+    parse_resource,
+    parse_robot,
+)
 from registry.safeyaml import Refused, YamlInputError, YamlLimits, load_yaml
 
 __all__ = [
@@ -57,6 +65,9 @@ class ParsedBundle:
     content_hash: str
     readme: str = ""
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: ``{file, line, severity, scope, name, message}`` per problem Robot reports but
+    #: runs the bundle with (:class:`registry.robot.RobotProblem`), in file order.
+    diagnostics: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,11 +237,18 @@ def _scalar_problem(value: Any) -> str | None:
     return f"a YAML {type(value).__name__} cannot be stored; use text, numbers, lists or maps"
 
 
-def _add_resource_imports(robot: RobotFile, files: list[Path], bundle_dir: Path) -> None:
+def _diagnostic(file: str, problem: RobotProblem) -> dict[str, Any]:
+    return {"file": file, "line": problem.line, "severity": problem.severity,
+            "scope": problem.scope, "name": problem.name, "message": problem.message}
+
+
+def _add_resource_imports(robot: RobotFile, files: list[Path], bundle_dir: Path,
+                          diagnostics: list[dict[str, Any]]) -> None:
     """Add the user variables and secrets imported in the bundle's own ``*.resource``
     files that ``robot`` names by a plain relative path (``Resource  common.resource``);
     anything else (a variable in the path, ``..``, a file outside the bundle) is left to
-    Robot at run time and never read here."""
+    Robot at run time and never read here. A resource Robot refuses to import is, as
+    for Robot, an error of the suite that runs without it: a diagnostic, no variables."""
     inside = {path.relative_to(bundle_dir).as_posix(): path for path in files}
     for name in robot.resources:
         path = inside.get(name)
@@ -239,7 +257,9 @@ def _add_resource_imports(robot: RobotFile, files: list[Path], bundle_dir: Path)
         try:
             resource = parse_resource(_read_text(path, bundle_dir))
         except RobotSyntaxError as exc:
-            raise _BundleProblem(f"{name}: {exc}") from exc
+            diagnostics.append(_diagnostic(name, RobotProblem(exc.line, exc.reason)))
+            continue
+        diagnostics.extend(_diagnostic(name, problem) for problem in resource.problems)
         for target, found in ((robot.user_variables, resource.user_variables),
                               (robot.secrets, resource.secrets)):
             known = {entry["name"] for entry in target}
@@ -260,6 +280,7 @@ def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
         raise _BundleProblem(f"directory name {slug!r} is not a usable bundle slug")
     files = _check_tree(bundle_dir, root)
     robots: dict[str, RobotFile] = {}
+    diagnostics: list[dict[str, Any]] = []
     for name in ROBOT_FILES:
         path = bundle_dir / name
         if not path.exists() and not path.is_symlink():
@@ -270,7 +291,9 @@ def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
             robots[name.removesuffix(".robot")] = parse_robot(_read_text(path, bundle_dir))
         except RobotSyntaxError as exc:
             raise _BundleProblem(f"{name}: {exc}") from exc
-        _add_resource_imports(robots[name.removesuffix(".robot")], files, bundle_dir)
+        robot = robots[name.removesuffix(".robot")]
+        diagnostics.extend(_diagnostic(name, problem) for problem in robot.problems)
+        _add_resource_imports(robot, files, bundle_dir, diagnostics)
     if not robots:
         raise _BundleProblem("has neither runbook.robot nor sli.robot")
     meta = _read_meta(bundle_dir / "meta.yaml", bundle_dir)
@@ -307,6 +330,7 @@ def _parse_bundle(bundle_dir: Path, root: Path) -> ParsedBundle:
         content_hash=_content_hash(files, bundle_dir),
         readme=readme,
         meta=meta,
+        diagnostics=diagnostics,
     )
 
 

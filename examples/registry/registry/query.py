@@ -140,6 +140,7 @@ def bundle_detail(bundle: CodeBundle) -> dict[str, Any]:
         **bundle_summary(bundle),
         "doc": bundle.doc, "tasks": list(bundle.tasks or []),
         "user_variables": list(bundle.user_variables or []), "readme": bundle.readme,
+        "diagnostics": list(bundle.diagnostics or []),
         "meta": bundle.meta or {}, "content_hash": bundle.content_hash,
         "declared_access_level": bundle.access_level,
         "ai_description": bundle.ai_description, "ai_access_level": bundle.ai_access_level,

@@ -5,10 +5,17 @@ the text into Robot's syntax model; this module walks it and keeps: suite
 ``Documentation``, ``Metadata``, ``Test/Task/Force Tags`` and ``Default Tags``, every
 task with its ``[Documentation]`` and effective tags, ``Library`` and ``Resource``
 imports, the ``*** Variables ***`` section, and each ``RW.Core.Import User Variable`` /
-``Import Secret`` call with its ``key=value`` arguments. Every line Robot cannot read
-(an unknown section header, a setting it does not know or that appears twice, ...)
-refuses the file with its line number as :class:`RobotSyntaxError`, as do a suite
-without any task, an import without a name, and NUL bytes.
+``Import Secret`` call with its ``key=value`` arguments.
+
+Problems are sorted as Robot sorts them when it runs the file. What Robot refuses to run
+refuses the file as :class:`RobotSyntaxError` with its line: a suite without any task,
+tests and tasks in one file, blocks nested too deeply for its parser, a resource file
+with a section it does not allow; so do NUL bytes (binary data, the registry's rule).
+Anything else Robot reports is a :class:`RobotProblem` and the file is kept: an error
+inside a task or keyword (``RETURN`` in a task, an unknown ``[Setting]``) fails only that
+task or keyword when Robot runs it; an error in the settings or variables (an unknown
+section or setting) is logged by Robot, which runs the rest; a deprecation (``[Return]``,
+``*** Task ***``) is a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from robot.api.parsing import ModelVisitor
 
 __all__ = [
     "RobotFile",
+    "RobotProblem",
     "RobotResource",
     "RobotSyntaxError",
     "RobotTask",
@@ -45,14 +53,31 @@ class RobotSyntaxError(ValueError):
         super().__init__(f"line {line}: {message}" if line else message)
 
 
+@dataclasses.dataclass(frozen=True)
+class RobotProblem:
+    """Something Robot reports but still runs the file with (see the module docstring).
+
+    ``severity`` is ``error`` or ``warning`` (Robot's ``WARN``: deprecations); ``scope``
+    is ``task`` or ``keyword`` (what fails at run time, named by ``name``) or ``file``.
+    """
+
+    line: int
+    message: str
+    severity: str = "error"
+    scope: str = "file"
+    name: str = ""
+
+
 @dataclasses.dataclass
 class RobotTask:
-    """A task: ``tags`` are its effective tags (suite tags, then its own or the defaults)."""
+    """A task: ``tags`` are its effective tags (suite tags, then its own or the defaults);
+    ``problems`` what would fail it when Robot runs it."""
 
     name: str
     doc: str = ""
     tags: list[str] = dataclasses.field(default_factory=list)
     line: int = 0
+    problems: list[RobotProblem] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -64,6 +89,8 @@ class RobotResource:
     libraries: list[str] = dataclasses.field(default_factory=list)
     resources: list[str] = dataclasses.field(default_factory=list)
     variables: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: Every problem, in file order: the tasks' own too, the file's and its keywords'.
+    problems: list[RobotProblem] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -91,30 +118,58 @@ def _named_args(args: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     return positional, named
 
 
-class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type information
-    """Collects the fields into ``result`` and Robot's first reported error."""
+def _severity(token: Any) -> str:
+    """Robot's own rule (``ErrorReporter``): the deprecated ``[Return]`` and deprecated
+    section headers are warnings, everything else an error."""
+    if token.type == Token.RETURN_SETTING:
+        return "warning"
+    if token.type in Token.HEADER_TOKENS and token.type != Token.INVALID_HEADER:
+        return "warning"
+    return "error"
 
-    def __init__(self, result: RobotResource) -> None:
+
+class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type information
+    """Collects the fields into ``result``, Robot's problems, and the first refusal."""
+
+    def __init__(self, result: RobotResource, *, resource: bool) -> None:
         self.result = result
+        self.resource = resource
         self.error: RobotSyntaxError | None = None
         self.test_tags: list[str] = []
         self.default_tags: list[str] | None = None
         self.tasks: list[tuple[RobotTask, list[str] | None]] = []
         self._task: tuple[RobotTask, list[str] | None] | None = None
+        self._keyword = ""
         self.saw_tasks = False
         self.section_kinds: set[str] = set()
 
-    # --- errors: Robot's, on a statement or a token ---------------------------------
+    # --- problems: Robot's, on a statement or a token -------------------------------
     def generic_visit(self, node: Any) -> None:
-        # Errors of a block (an empty task, a FOR without END) fail the task when Robot
-        # runs it, but the file still reads: the registry catalogues, it does not run.
-        if self.error is None and hasattr(node, "tokens"):  # a statement, not a block
-            messages = [*getattr(node, "errors", ()), *(
-                token.error for token in getattr(node, "tokens", ()) if token.error)]
-            if messages:
-                line = getattr(node, "lineno", 0) or 0
-                self.error = RobotSyntaxError(str(messages[0]), max(line, 0))
+        # A statement's errors sit on it and its tokens; a block's (an empty task, a FOR
+        # without END) on the block: Robot fails the task or keyword with each of them.
+        found = {token.error: _severity(token)
+                 for token in getattr(node, "tokens", ()) if token.error}
+        for message in getattr(node, "errors", ()):
+            if message:
+                found.setdefault(message, "error")
+        for message, severity in found.items():
+            self._problem(node, str(message), severity)
         super().generic_visit(node)
+
+    def _problem(self, node: Any, message: str, severity: str = "error") -> None:
+        line = max(getattr(node, "lineno", 0) or 0, 0)
+        if self._task is not None:
+            problem = RobotProblem(line, message, severity, "task", self._task[0].name)
+            self._task[0].problems.append(problem)
+        elif self._keyword:
+            problem = RobotProblem(line, message, severity, "keyword", self._keyword)
+        else:
+            problem = RobotProblem(line, message, severity)
+            header = node.get_token(*Token.HEADER_TOKENS) if hasattr(node, "get_token") else None
+            if (self.resource and header is not None and header.type == Token.INVALID_HEADER
+                    and self.error is None):  # Robot refuses to import such a resource
+                self.error = RobotSyntaxError(message, line)
+        self.result.problems.append(problem)
 
     # --- settings -------------------------------------------------------------------
     def visit_Documentation(self, node: Any) -> None:
@@ -157,7 +212,7 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
         self.saw_tasks = True
         kind = node.header.type if node.header is not None else ""
         self.section_kinds.add(kind)
-        if len(self.section_kinds) > 1 and self.error is None:  # as Robot refuses to run it
+        if len(self.section_kinds) > 1 and self.error is None:  # Robot refuses to run it
             self.error = RobotSyntaxError("one file cannot have both tests and tasks",
                                           node.lineno)
         self.generic_visit(node)
@@ -167,6 +222,11 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
         self.generic_visit(node)
         self.tasks.append(self._task)
         self._task = None
+
+    def visit_Keyword(self, node: Any) -> None:
+        self._keyword = node.name or ""
+        self.generic_visit(node)
+        self._keyword = ""
 
     def visit_Tags(self, node: Any) -> None:
         if self._task is not None:
@@ -180,10 +240,8 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
             return
         positional, fields = _named_args(tuple(node.args))
         fields["name"] = fields.pop("name", "") or positional
-        if not fields["name"]:
-            if self.error is None:
-                self.error = RobotSyntaxError(
-                    "import of a user variable or secret without a name", node.lineno)
+        if not fields["name"]:  # the keyword fails when run, like any bad call
+            self._problem(node, "import of a user variable or secret without a name")
             return
         target = self.result.user_variables if key in _USER_VARIABLE else self.result.secrets
         if all(existing["name"] != fields["name"] for existing in target):
@@ -220,7 +278,7 @@ def _read(text: str, result: RobotResource, *, resource: bool) -> _Reader:
     if "\x00" in text:
         raise RobotSyntaxError("file contains NUL bytes (binary data?)")
     source = io.StringIO(text)  # never a str: Robot would open a one-line text as a path
-    reader = _Reader(result)
+    reader = _Reader(result, resource=resource)
     try:  # Robot's parser and its visitor recurse once per nested block
         reader.visit(get_resource_model(source) if resource else get_model(source))
     except RecursionError:
@@ -235,15 +293,20 @@ def parse_robot(text: str) -> RobotFile:
     """Parse a suite (``runbook.robot``, ``sli.robot``); raise :class:`RobotSyntaxError`."""
     result = RobotFile()
     reader = _read(text, result, resource=False)
-    if not result.tasks:
+    if not result.tasks:  # Robot: "Suite '...' contains no tests or tasks."
         where = ("the *** Tasks *** section is empty" if reader.saw_tasks
                  else "the file has no *** Tasks *** section")
+        cause = next((p for p in result.problems if p.severity == "error"), None)
+        if cause is not None:  # e.g. an unrecognised header hid the tasks
+            raise RobotSyntaxError(f"{cause.message} So no tasks are defined: {where}",
+                                   cause.line)
         raise RobotSyntaxError(f"no tasks defined: {where}")
     return result
 
 
 def parse_resource(text: str) -> RobotResource:
-    """Parse a ``*.resource`` file (keywords, imports, no tasks)."""
+    """Parse a ``*.resource`` file (keywords, imports, no tasks); raise
+    :class:`RobotSyntaxError` where Robot would refuse to import it (an invalid section)."""
     result = RobotResource()
     _read(text, result, resource=True)
     return result

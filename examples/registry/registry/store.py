@@ -39,7 +39,7 @@ MAX_ERROR_CHARS = 2000
 
 _PARSED_FIELDS = (
     "display_name", "description", "doc", "author", "support_tags", "kinds", "tasks",
-    "user_variables", "readme", "meta", "access_level", "content_hash",
+    "user_variables", "readme", "meta", "access_level", "content_hash", "diagnostics",
 )
 
 

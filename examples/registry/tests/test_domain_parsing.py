@@ -111,14 +111,56 @@ def test_the_bundles_own_resource_files_give_their_variable_imports(tmp_path: Pa
               "    ...    description=Where.\n    RW.Core.Import User Variable    OWN\n"
               "    RW.Core.Import Secret    token\n")
     _bundle(root, "with-resource", runbook_robot=suite, common_resource=common)
+    # Robot imports this one and fails keyword K only when it is used: the bundle stays.
+    _bundle(root, "bad-keyword", runbook_robot=suite,
+            common_resource=common + "K\n    [Bogus]    x\n    Log    y\n")
+    # Robot refuses to import this one and runs the suite without it: no variables from it.
     _bundle(root, "bad-resource", runbook_robot=suite,
-            common_resource="*** Keywords ***\nK\n    [Bogus]    x\n    Log    y\n")
+            common_resource="*** Tsks ***\n" + common)
+    result = parse_collection(root)
+    assert result.errors == []
+    bundles = {b.slug: b for b in result.bundles}
+    for slug in ("with-resource", "bad-keyword"):
+        assert bundles[slug].user_variables == [
+            {"type": "string", "name": "OWN"}, {"description": "Where.", "name": "REGION"}]
+    assert bundles["with-resource"].diagnostics == []
+    assert bundles["bad-keyword"].diagnostics == [
+        {"file": "common.resource", "line": 8, "severity": "error", "scope": "keyword",
+         "name": "K", "message": "Non-existing setting 'Bogus'."}]
+    assert bundles["bad-resource"].user_variables == [{"type": "string", "name": "OWN"}]
+    [diagnostic] = bundles["bad-resource"].diagnostics
+    assert diagnostic["file"] == "common.resource" and diagnostic["line"] == 1
+    assert diagnostic["message"].startswith("Unrecognized section header '*** Tsks ***'.")
+
+
+def test_robot_problems_that_do_not_stop_robot_keep_the_bundle(tmp_path: Path) -> None:
+    """The shapes found in runwhen-contrib/rw-cli-codecollection (Robot 7.5): ``RETURN``
+    inside a task's IF, the deprecated ``[Return]`` in a keyword. Robot runs both files:
+    the first task fails, the warning is logged. A mixed tests/tasks file, which Robot
+    refuses to run, still refuses its bundle."""
+    root = tmp_path / "repo"
+    runbook = ("*** Settings ***\nDocumentation    Costs.\n*** Tasks ***\nReport Costs\n"
+               "    [Tags]    access:read-only\n    IF    True\n        RETURN\n    END\n"
+               "Other\n    Log    x\n")
+    sli = ("*** Tasks ***\nProbe\n    ${ok}=    Check    url\n*** Keywords ***\nCheck\n"
+           "    [Arguments]    ${url}\n    [Return]    ${url}\n")
+    _bundle(root, "costs", runbook_robot=runbook, sli_robot=sli)
+    _bundle(root, "mixed", runbook_robot="*** Test Cases ***\nA\n    Log  x\n"
+            "*** Tasks ***\nB\n    Log  y\n")
     result = parse_collection(root)
     [bundle] = result.bundles
-    assert bundle.user_variables == [
-        {"type": "string", "name": "OWN"}, {"description": "Where.", "name": "REGION"}]
-    errors = {e.bundle: e.message for e in result.errors}
-    assert errors == {"bad-resource": "common.resource: line 3: Non-existing setting 'Bogus'."}
+    assert [(t["name"], t["kind"]) for t in bundle.tasks] == [
+        ("Report Costs", "runbook"), ("Other", "runbook"), ("Probe", "sli")]
+    assert bundle.access_level == "read-only"
+    assert bundle.diagnostics == [
+        {"file": "runbook.robot", "line": 7, "severity": "error", "scope": "task",
+         "name": "Report Costs", "message": "RETURN can only be used inside a user keyword."},
+        {"file": "sli.robot", "line": 7, "severity": "warning", "scope": "keyword",
+         "name": "Check",
+         "message": "The '[Return]' setting is deprecated. Use the 'RETURN' statement instead."},
+    ]
+    assert [(e.bundle, e.message) for e in result.errors] == [
+        ("mixed", "runbook.robot: line 4: one file cannot have both tests and tasks")]
 
 
 def test_symlinks_inside_the_bundle_are_followed_others_refused(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from registry.robot import RobotSyntaxError, parse_resource, parse_robot
+from registry.robot import RobotProblem, RobotSyntaxError, parse_resource, parse_robot
 from robot.api import TestSuite as RobotSuite
 from robot.api import get_model
+from robot.errors import DataError
 from robot.model import Tags
 
 RUNBOOK = """\
@@ -85,13 +86,29 @@ def test_a_resource_file_gives_its_variable_imports() -> None:
         "*** Settings ***\nLibrary    RW.Core\n*** Keywords ***\nSetup\n"
         "    RW.Core.Import User Variable    REGION    type=string\n")
     assert resource.user_variables == [{"name": "REGION", "type": "string"}]
-    with pytest.raises(RobotSyntaxError, match="line 3"):
-        parse_resource("*** Keywords ***\nK\n    [Bogus]    x\n    Log    y\n")
+    # Robot imports the resource; only keyword K fails, when it is used.
+    assert parse_resource("*** Keywords ***\nK\n    [Bogus]    x\n    Log    y\n").problems == [
+        RobotProblem(3, "Non-existing setting 'Bogus'.", "error", "keyword", "K")]
+
+
+@pytest.mark.parametrize(("text", "words", "line"), [
+    ("*** Tsks ***\nX\n*** Keywords ***\nK\n    Log    y\n", "Unrecognized section", 1),
+    ("*** Keywords ***\nK\n    Log    y\n*** Tasks ***\nX\n    Log  x\n",
+     "Resource file with 'Tasks' section is invalid.", 4),
+])
+def test_a_resource_robot_refuses_to_import_is_refused(text: str, words: str, line: int) -> None:
+    with pytest.raises(RobotSyntaxError, match=words) as info:
+        parse_resource(text)
+    assert info.value.line == line
 
 
 def test_a_task_robot_would_fail_at_run_time_is_still_catalogued() -> None:
     robot = parse_robot("*** Tasks ***\nEmpty\n    [Tags]    a\nLoop\n    FOR  ${x}  IN  a\n")
     assert [(t.name, t.tags) for t in robot.tasks] == [("Empty", ["a"]), ("Loop", [])]
+    # Robot fails each of them with these messages when it runs them.
+    assert [(p.line, p.name, p.message) for p in robot.problems] == [
+        (2, "Empty", "Task cannot be empty."), (5, "Loop", "FOR loop cannot be empty."),
+        (5, "Loop", "FOR loop must have closing END.")]
 
 
 def test_one_line_text_is_never_opened_as_a_path(tmp_path: Path) -> None:
@@ -120,29 +137,116 @@ def test_test_cases_header_and_header_variants() -> None:
     assert [t.name for t in robot.tasks] == ["T1"]
 
 
+# What Robot refuses to run (``robot --dryrun`` here, Robot 7.5): "contains no tests or
+# tasks", "One file cannot have both tests and tasks.", a RecursionError. NUL bytes are
+# the registry's own refusal (binary data): Robot runs such a file.
 @pytest.mark.parametrize(
     ("text", "words", "line"),
     [
-        ("*** Settings ***\nDocumentation  x\n*** Tsks ***\nT\n", "Unrecognized section header", 3),
+        ("*** Settings ***\nDocumentation  x\n*** Tsks ***\nT\n    Log  x\n",
+         "Unrecognized section header '*** Tsks ***'", 3),
         ("*** Settings ***\nDocumentation  x\n", "no *** Tasks *** section", 0),
         ("*** Tasks ***\n# nothing\n", "section is empty", 0),
-        ("*** Tasks ***\n    [Tags]    a\n", "Task name cannot be empty", 2),
-        ("*** Settings ***\nForse Tags    a\n*** Tasks ***\nT\n    Log    x\n",
-         "Non-existing setting 'Forse Tags'", 2),
-        ("*** Tasks ***\nT\n    [Tags]    a\n    [Tags]    b\n", "allowed only once", 4),
         ("*** Tasks ***\nT\n    Log\x00", "NUL", 0),
         ("*** Test Cases ***\nT\n    Log    x\n*** Tasks ***\nU\n    Log    y\n",
          "both tests and tasks", 4),
         ("*** Tasks ***\nT\n" + "    FOR  ${x}  IN  a\n" * 5000, "nest too deeply", 0),
-        ("*** Keywords ***\nK\n    RW.Core.Import User Variable\n*** Tasks ***\nT\n",
-         "without a name", 3),
     ],
 )
-def test_malformed_files_raise_with_line(text: str, words: str, line: int) -> None:
+def test_files_robot_refuses_to_run_raise_with_line(text: str, words: str, line: int) -> None:
     with pytest.raises(RobotSyntaxError) as info:
         parse_robot(text)
     assert words in str(info.value)
     assert info.value.line == line
+
+
+def test_an_unrecognised_header_that_hides_every_task_says_so() -> None:
+    with pytest.raises(RobotSyntaxError) as info:
+        parse_robot("*** Tsks ***\nT\n    Log  x\n")
+    assert str(info.value).startswith("line 1: Unrecognized section header '*** Tsks ***'.")
+    assert str(info.value).endswith("So no tasks are defined: the file has no *** Tasks *** section")
+
+
+# Errors inside one task: Robot runs the suite and fails that task alone, with this message.
+@pytest.mark.parametrize(
+    ("body", "message", "offset"),
+    [
+        ("    IF    True\n        RETURN\n    END\n",
+         "RETURN can only be used inside a user keyword.", 2),
+        ("    Log    x\n    RETURN    y\n", "RETURN is not allowed in this context.", 2),
+        ("    BREAK\n", "BREAK is not allowed in this context.", 1),
+        ("    WHILE    True\n    END\n", "WHILE loop cannot be empty.", 1),
+        ("    [Tags]    a\n    [Tags]    b\n",
+         "Setting 'Tags' is allowed only once. Only the first value is used.", 2),
+        ("    [Bogus]    x\n    Log    y\n", "Non-existing setting 'Bogus'.", 1),
+        ("    [Return]    x\n", "Setting 'Return' is not allowed with tests or tasks.", 1),
+        ("    RW.Core.Import User Variable\n",
+         "import of a user variable or secret without a name", 1),
+    ],
+)
+def test_an_error_inside_a_task_is_that_tasks_problem(body: str, message: str,
+                                                      offset: int) -> None:
+    text = f"*** Tasks ***\nOk Before\n    Log    a\nBroken\n{body}Ok After\n    Log    b\n"
+    robot = parse_robot(text)
+    assert [t.name for t in robot.tasks] == ["Ok Before", "Broken", "Ok After"]
+    expected = RobotProblem(4 + offset, message, "error", "task", "Broken")
+    assert [t.problems for t in robot.tasks] == [[], [expected], []]
+    assert robot.problems == [expected]
+    robot_run = RobotSuite.from_model(get_model(io.StringIO(text)))  # Robot's own model
+    assert [t.name for t in robot_run.tests] == [t.name for t in robot.tasks]
+
+
+def test_a_task_without_a_name_is_kept_as_robot_keeps_it() -> None:
+    robot = parse_robot("*** Tasks ***\n    [Tags]    a\n    Log    x\n")
+    assert [(t.name, t.tags) for t in robot.tasks] == [("", ["a"])]
+    assert robot.tasks[0].problems == [
+        RobotProblem(2, "Task name cannot be empty.", "error", "task", "")]
+
+
+def test_errors_in_keywords_and_settings_keep_the_file() -> None:
+    text = ("*** Settings ***\nForse Tags    a\n*** Variables ***\n${OK}    1\n"
+            "*** Tasks ***\nT\n    K\n*** Keywords ***\nK\n    [Bogus]    x\n"
+            "    RETURN    1\n    RW.Core.Import Secret\nEmpty\n*** Tsks ***\nU\n")
+    robot = parse_robot(text)
+    assert [(t.name, t.tags, t.problems) for t in robot.tasks] == [("T", [], [])]
+    assert [(p.line, p.severity, p.scope, p.name, p.message.split(".")[0])
+            for p in robot.problems] == [
+        (2, "error", "file", "", "Non-existing setting 'Forse Tags'"),
+        (10, "error", "keyword", "K", "Non-existing setting 'Bogus'"),
+        (12, "error", "keyword", "K", "import of a user variable or secret without a name"),
+        (13, "error", "keyword", "Empty", "User keyword cannot be empty"),
+        (14, "error", "file", "", "Unrecognized section header '*** Tsks ***'"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "scope", "message"),
+    [
+        ("*** Tasks ***\nT\n    K\n*** Keywords ***\nK\n    [Return]    x\n", 6, "keyword",
+         "The '[Return]' setting is deprecated. Use the 'RETURN' statement instead."),
+        ("*** Task ***\nT\n    Log    x\n", 1, "file",
+         "Singular section headers like '*** Task ***' are deprecated. "
+         "Use plural format like '*** Tasks ***' instead."),
+    ],
+)
+def test_deprecations_are_warnings(text: str, line: int, scope: str, message: str) -> None:
+    robot = parse_robot(text)
+    assert [t.name for t in robot.tasks] == ["T"]
+    assert robot.problems == [RobotProblem(line, message, "warning", scope, "K" if scope ==
+                                           "keyword" else "")]
+
+
+def test_look_alikes_are_not_problems() -> None:
+    """RETURN in a keyword, BREAK in a loop, a task *named* like a statement, ``RETURN``
+    as an argument, one ``[Tags]`` per task, the plural header: nothing to report."""
+    text = ("*** Tasks ***\nRETURN can only be used inside a user keyword\n"
+            "    FOR    ${x}    IN    a    b\n        IF    $x == 'b'\n            BREAK\n"
+            "        END\n    END\n    Log    RETURN\n    K\n"
+            "Other\n    [Tags]    a\n    Log    [Return]\n"
+            "*** Keywords ***\nK\n    IF    True\n        RETURN    1\n    END\n")
+    robot = parse_robot(text)
+    assert len(robot.tasks) == 2 and robot.problems == []
+    assert all(t.problems == [] for t in robot.tasks)
 
 
 _robot_lines = st.one_of(
@@ -178,8 +282,18 @@ def _parse_or_syntax_error(text: str) -> None:
         robot = parse_robot(text)
     except RobotSyntaxError as exc:
         assert exc.reason
+        if "\x00" not in text:  # NUL bytes aside (the registry's rule), Robot refuses too
+            try:
+                refused = not RobotSuite.from_model(get_model(io.StringIO(text))).tests
+            except DataError:  # "One file cannot have both tests and tasks."
+                refused = True
+            assert refused, f"Robot runs what we refused: {exc}"
         return
     suite = RobotSuite.from_model(get_model(io.StringIO(text)))
+    names = [t.name for t in robot.tasks]
+    assert all(p.name in names for p in robot.problems if p.scope == "task")
+    assert [p for t in robot.tasks for p in t.problems] == [
+        p for p in robot.problems if p.scope == "task"]
     assert robot.tasks, "a successful parse always has a task"
     assert [(t.name, t.doc, list(Tags(t.tags))) for t in robot.tasks] == [
         (t.name, t.doc, list(t.tags)) for t in suite.tests]  # Robot sorts its Tags
