@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from legacy_schema import create_legacy_database
 from migration_support import (
     OLD_BUNDLES,
+    V0004_COLLECTIONS,
     assert_freshness_backfilled,
     assert_upgraded_with_rows,
     database_at_0004,
@@ -20,8 +21,8 @@ from migration_support import (
 )
 from registry.db import create_schema, make_engine, session_scope
 from registry.migrate import alembic_config, head_revision
-from registry.models import EnhancementLog
-from sqlalchemy import select
+from registry.models import CodeBundle, EnhancementLog
+from sqlalchemy import inspect, select
 
 
 @pytest.mark.parametrize(
@@ -63,6 +64,24 @@ def test_v0006_downgrades_and_upgrades_again_keeping_rows(tmp_path: Path) -> Non
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0004_drop_schema_migrations")
     assert create_schema(engine) == head_revision()
+    assert_freshness_backfilled(engine)
+    engine.dispose()
+
+
+def test_v0007_gives_stored_bundles_no_diagnostics_and_downgrades(tmp_path: Path) -> None:
+    """Before 0007 a bundle with Robot problems was refused: every stored row has none."""
+    from alembic import command
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'v0006.db'}")
+    database_at_0004(engine)
+    create_schema(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0006_bundle_freshness")
+        assert "diagnostics" not in {c["name"] for c in inspect(conn).get_columns("codebundles")}
+    assert create_schema(engine) == head_revision()
+    with session_scope(engine) as session:
+        stored = session.execute(select(CodeBundle.slug, CodeBundle.diagnostics)).all()
+    assert sorted(stored) == sorted((f"{slug}-bundle", []) for slug in V0004_COLLECTIONS)
     assert_freshness_backfilled(engine)
     engine.dispose()
 
