@@ -22,7 +22,7 @@ from migration_support import (
 from registry.db import create_schema, make_engine, session_scope
 from registry.migrate import alembic_config, head_revision
 from registry.models import CodeBundle, EnhancementLog
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, inspect, select
 
 
 @pytest.mark.parametrize(
@@ -55,14 +55,20 @@ def test_a_database_at_0004_gets_the_freshness_columns_filled(tmp_path: Path) ->
     engine.dispose()
 
 
-def test_v0006_downgrades_and_upgrades_again_keeping_rows(tmp_path: Path) -> None:
+def _downgraded(path: Path, revision: str) -> Engine:
+    """A database at 0004 with rows, upgraded to head, then downgraded to ``revision``."""
     from alembic import command
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'v0004.db'}")
+    engine = make_engine(f"sqlite:///{path}")
     database_at_0004(engine)
     create_schema(engine)
     with engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0004_drop_schema_migrations")
+        command.downgrade(alembic_config(conn), revision)
+    return engine
+
+
+def test_v0006_downgrades_and_upgrades_again_keeping_rows(tmp_path: Path) -> None:
+    engine = _downgraded(tmp_path / "v0004.db", "0004_drop_schema_migrations")
     assert create_schema(engine) == head_revision()
     assert_freshness_backfilled(engine)
     engine.dispose()
@@ -70,13 +76,8 @@ def test_v0006_downgrades_and_upgrades_again_keeping_rows(tmp_path: Path) -> Non
 
 def test_v0007_gives_stored_bundles_no_diagnostics_and_downgrades(tmp_path: Path) -> None:
     """Before 0007 a bundle with Robot problems was refused: every stored row has none."""
-    from alembic import command
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'v0006.db'}")
-    database_at_0004(engine)
-    create_schema(engine)
-    with engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0006_bundle_freshness")
+    engine = _downgraded(tmp_path / "v0006.db", "0006_bundle_freshness")
+    with engine.connect() as conn:
         assert "diagnostics" not in {c["name"] for c in inspect(conn).get_columns("codebundles")}
     assert create_schema(engine) == head_revision()
     with session_scope(engine) as session:

@@ -164,7 +164,8 @@ def test_an_unrecognised_header_that_hides_every_task_says_so() -> None:
     with pytest.raises(RobotSyntaxError) as info:
         parse_robot("*** Tsks ***\nT\n    Log  x\n")
     assert str(info.value).startswith("line 1: Unrecognized section header '*** Tsks ***'.")
-    assert str(info.value).endswith("So no tasks are defined: the file has no *** Tasks *** section")
+    assert str(info.value).endswith(
+        "So no tasks are defined: the file has no *** Tasks *** section")
 
 
 # Errors inside one task: Robot runs the suite and fails that task alone, with this message.
