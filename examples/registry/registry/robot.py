@@ -140,6 +140,7 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
         self.tasks: list[tuple[RobotTask, list[str] | None]] = []
         self._task: tuple[RobotTask, list[str] | None] | None = None
         self._keyword = ""
+        self.keyword_keys: set[str] = set()
         self.saw_tasks = False
         self.section_kinds: set[str] = set()
 
@@ -225,6 +226,11 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
 
     def visit_Keyword(self, node: Any) -> None:
         self._keyword = node.name or ""
+        key = _tag_key(self._keyword)  # Robot's keyword names compare as its tags do
+        if key in self.keyword_keys and "${" not in self._keyword:  # embedded: by pattern
+            # Robot keeps the first definition and makes calling it fail with this.
+            self._problem(node, "Keyword with same name defined multiple times.")
+        self.keyword_keys.add(key)
         self.generic_visit(node)
         self._keyword = ""
 

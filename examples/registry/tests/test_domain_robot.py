@@ -220,6 +220,17 @@ def test_errors_in_keywords_and_settings_keep_the_file() -> None:
     ]
 
 
+def test_a_keyword_defined_twice_is_a_problem_of_that_keyword() -> None:
+    """Robot keeps the first ``Check_Url`` and fails its calls; keyword names compare
+    ignoring case, spaces and underscores; embedded-argument keywords are matched by
+    pattern, never reported as duplicates."""
+    text = ("*** Tasks ***\nT\n    Check Url\n*** Keywords ***\nCheck_Url\n    Log    a\n"
+            "Other\n    Log    b\ncheck url\n    Log    c\nGet ${x}\n    Log    d\n"
+            "Get ${x}\n    Log    e\n")
+    assert [(p.line, p.name, p.message) for p in parse_robot(text).problems] == [
+        (9, "check url", "Keyword with same name defined multiple times.")]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "scope", "message"),
     [
