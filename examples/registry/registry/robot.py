@@ -7,7 +7,7 @@ task with its ``[Documentation]`` and effective tags, ``Library`` and ``Resource
 imports, the ``*** Variables ***`` section, and each ``RW.Core.Import User Variable`` /
 ``Import Secret`` call with its ``key=value`` arguments.
 
-Problems are sorted as Robot sorts them when it runs the file. What Robot refuses to run
+Problems are classed as Robot classes them when it runs the file. What Robot refuses to run
 refuses the file as :class:`RobotSyntaxError` with its line: a suite without any task,
 tests and tasks in one file, blocks nested too deeply for its parser, a resource file
 with a section it does not allow; so do NUL bytes (binary data, the registry's rule).
@@ -141,6 +141,7 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
         self._task: tuple[RobotTask, list[str] | None] | None = None
         self._keyword = ""
         self.keyword_keys: set[str] = set()
+        self.invalid_headers: list[RobotProblem] = []
         self.saw_tasks = False
         self.section_kinds: set[str] = set()
 
@@ -167,9 +168,10 @@ class _Reader(ModelVisitor):  # type: ignore[misc]  # robot ships no type inform
         else:
             problem = RobotProblem(line, message, severity)
             header = node.get_token(*Token.HEADER_TOKENS) if hasattr(node, "get_token") else None
-            if (self.resource and header is not None and header.type == Token.INVALID_HEADER
-                    and self.error is None):  # Robot refuses to import such a resource
-                self.error = RobotSyntaxError(message, line)
+            if header is not None and header.type == Token.INVALID_HEADER:
+                self.invalid_headers.append(problem)  # Robot skips that section
+                if self.resource and self.error is None:  # and refuses such a resource
+                    self.error = RobotSyntaxError(message, line)
         self.result.problems.append(problem)
 
     # --- settings -------------------------------------------------------------------
@@ -302,10 +304,10 @@ def parse_robot(text: str) -> RobotFile:
     if not result.tasks:  # Robot: "Suite '...' contains no tests or tasks."
         where = ("the *** Tasks *** section is empty" if reader.saw_tasks
                  else "the file has no *** Tasks *** section")
-        cause = next((p for p in result.problems if p.severity == "error"), None)
-        if cause is not None:  # e.g. an unrecognised header hid the tasks
-            raise RobotSyntaxError(f"{cause.message} So no tasks are defined: {where}",
-                                   cause.line)
+        if reader.invalid_headers:  # perhaps what was meant to hold the tasks
+            skipped = reader.invalid_headers[0]
+            raise RobotSyntaxError(f"{skipped.message} Robot skips that section, and no "
+                                   f"tasks are defined: {where}", skipped.line)
         raise RobotSyntaxError(f"no tasks defined: {where}")
     return result
 

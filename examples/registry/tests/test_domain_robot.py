@@ -162,10 +162,14 @@ def test_files_robot_refuses_to_run_raise_with_line(text: str, words: str, line:
 
 def test_an_unrecognised_header_that_hides_every_task_says_so() -> None:
     with pytest.raises(RobotSyntaxError) as info:
-        parse_robot("*** Tsks ***\nT\n    Log  x\n")
-    assert str(info.value).startswith("line 1: Unrecognized section header '*** Tsks ***'.")
+        parse_robot("*** Settings ***\nForse Tags    a\n*** Tsks ***\nT\n    Log  x\n")
+    assert str(info.value).startswith("line 3: Unrecognized section header '*** Tsks ***'.")
     assert str(info.value).endswith(
-        "So no tasks are defined: the file has no *** Tasks *** section")
+        "Robot skips that section, and no tasks are defined: the file has no *** Tasks *** "
+        "section")
+    with pytest.raises(RobotSyntaxError) as info:  # another error is no cause: not named
+        parse_robot("*** Settings ***\nForse Tags    a\n")
+    assert str(info.value) == "no tasks defined: the file has no *** Tasks *** section"
 
 
 # Errors inside one task: Robot runs the suite and fails that task alone, with this message.
