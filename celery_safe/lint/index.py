@@ -14,6 +14,7 @@ from typing import Any
 
 from ..canvas.model import TaskSpec
 from ..canvas.params import Params
+from ..canvas.replaces import replaces_with_group
 from ..canvas.types import MISSING
 from .annotations import hint_of
 from .imports import FOREIGN_ROOTS, ImportMap
@@ -117,8 +118,13 @@ class FunctionInfo:
                 and (params.varargs or len(params.positional) > 1)
             )
             returns = hint(self.node.returns) if self.node.returns is not None else MISSING
+            replaces = (
+                bound and module is not None
+                and replaces_with_group(self.node, module.imports_for(self).qualify)
+            )
             self._spec = TaskSpec(
-                self.name, params, options.ignore_result, errback_style, returns=returns
+                self.name, params, options.ignore_result, errback_style, returns=returns,
+                replaces_with_group=replaces,
             )
         return self._spec
 

@@ -14,7 +14,12 @@ from celery import canvas as celery_canvas
 from celery.canvas import Signature
 from wf_tasks import make_app
 
-from celery_safe.celery_internals import group_group_mislinks
+from celery_safe.celery_internals import (
+    chord_orders_replaced_group,
+    group_group_mislinks,
+    header_ignoring_results_reaches_body,
+)
+from celery_safe.embedded import embedded_config
 from celery_safe.testing.guarded_worker import keep_current_app
 from celery_safe.workflows import Problem, WorkflowError, chain, chord, group, validate
 
@@ -193,6 +198,61 @@ def test_body_ignoring_its_result_and_signature_option(t: SimpleNamespace) -> No
     ]
     overridden = t.quiet.s(1).set(ignore_result=False)
     assert validate(celery_canvas.chord([overridden], t.tsum.s())) == []
+
+
+#: A Redis result backend: nothing connects while a canvas is only validated.
+REDIS_RESULTS = {"broker_url": "memory://", "result_backend": "redis://127.0.0.1:6379/5"}
+
+
+def test_header_task_ignoring_its_result_on_redis() -> None:
+    """Redis gathers the header's values itself (measured: the body gets them all)."""
+    t = make_app(REDIS_RESULTS)
+    problems = validate(celery_canvas.chord([t.quiet.s(1), t.inc.s(2)], t.tsum.s()))
+    assert header_ignoring_results_reaches_body("redis")
+    assert problems == []
+    members = celery_canvas.group(t.quiet.s(), t.inc.s())
+    implicit = celery_canvas.chain(t.inc.s(1), members, t.tsum.s())
+    assert validate(implicit) == []
+    # ... but the chord's own result is the body's: still never stored.
+    body = validate(celery_canvas.chord([t.inc.s(1)], t.quiet.s()), ignore={"CSF210"})
+    assert codes(body) == [("CSF204", "chord.body")]
+
+
+# -- CSF212: a chord header part that replaces itself with a group -------------------
+
+
+def test_header_part_replaced_by_a_group(t: SimpleNamespace) -> None:
+    """Not measured on the cache backend: reported, as the linter does."""
+    problems = validate(celery_canvas.chord([t.regroup.s(3), t.inc.s(1)], t.note.s()))
+    assert codes(problems) == [("CSF212", "chord.header[0]")]
+    assert problems[0].task == "wf.regroup"
+    assert "in the order they finished" in problems[0].message
+    assert "self.replace(chord(" in problems[0].fix
+    members = celery_canvas.group(t.inc.s(), t.regroup.s())
+    implicit = validate(celery_canvas.chain(t.inc.s(1), members, t.note.s()))
+    assert codes(implicit) == [("CSF212", "chain[1].chord.header[1]")]  # Celery made a chord
+    nested = celery_canvas.chord([t.regroup.s()], t.note.s())
+    in_chain = validate(celery_canvas.chain(t.inc.s(1), nested, t.inc.si(0)))
+    assert codes(in_chain) == [("CSF212", "chain[1].chord.header[0]")]
+    with pytest.raises(WorkflowError, match="CSF212"):
+        chord([t.regroup.s(3), t.inc.s(1)], t.note.s())
+
+
+def test_header_part_replaced_by_a_chord_or_outside_a_header(t: SimpleNamespace) -> None:
+    assert validate(celery_canvas.chord([t.fan_out.s(3), t.inc.s(1)], t.note.s())) == []
+    assert validate(celery_canvas.chain(t.inc.s(1), t.regroup.s(), t.note.s())) == []
+    assert validate(celery_canvas.group(t.regroup.s(1), t.regroup.s(2))) == []
+    assert validate(celery_canvas.chord([t.regroup.s(3)], t.note.s()), ignore={"CSF212"}) == []
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+def test_header_part_replaced_by_a_group_where_measured(
+    backend: str, tmp_path: pytest.TempPathFactory
+) -> None:
+    t = make_app(embedded_config(tmp_path) if backend == "embedded" else REDIS_RESULTS)
+    problems = validate(celery_canvas.chord([t.regroup.s(3), t.inc.s(1)], t.note.s()))
+    expected = [] if chord_orders_replaced_group(backend) else [("CSF212", "chord.header[0]")]
+    assert codes(problems) == expected
 
 
 # -- CSF205: the signature's own arguments ------------------------------------------

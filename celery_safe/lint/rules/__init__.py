@@ -16,6 +16,7 @@ from . import (
     csf208,
     csf209,
     csf210,
+    csf212,
     csf301,
     csf901,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "csf208",
     "csf209",
     "csf210",
+    "csf212",
     "csf301",
     "csf901",
 ]
