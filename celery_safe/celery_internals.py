@@ -299,7 +299,7 @@ def chord_errback_runs(allow_on_header: bool, failed_parts: int) -> int:
     (the body fails with ``ChordError``): called as ``(request, exc, traceback)`` with the
     body's request, the ``ChordError`` and ``traceback=None``, or sent with the body's
     task id. With ``task_allow_error_cb_on_chord_header=True`` (read from the chord's app
-    when ``link_error`` is called) Celery also links an immutable copy to each header
+    when ``link_error`` is called) Celery also links a copy to each header
     part, and it runs once more per failed part, with that part's request, exception and
     traceback text, or that part's id: the calling convention is the same either way.
     """

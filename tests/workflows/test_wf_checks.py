@@ -366,6 +366,24 @@ def test_error_callbacks_on_a_chain(t: SimpleNamespace) -> None:
     assert codes(validate(canvas)) == [("CSF208", "link_error[0]")]
 
 
+@pytest.mark.parametrize("on_header", [False, True])
+def test_error_callbacks_on_a_chord(on_header: bool) -> None:
+    """Celery links a chord's error callback to its body, and with
+    ``task_allow_error_cb_on_chord_header`` to each header part too (where it also runs,
+    as measured on real workers): each copy is checked where Celery put it."""
+    t = make_app()
+    t.app.conf.task_allow_error_cb_on_chord_header = on_header
+    canvas = celery_canvas.chord([t.inc.s(1), t.inc.s(2)], t.tsum.s())
+    canvas.link_error(t.on_error_id.s(1))
+    headers = [("CSF208", f"chord.header[{i}].link_error[0]") for i in (0, 1)]
+    expected = [*(headers if on_header else []), ("CSF208", "chord.body.link_error[0]")]
+    assert codes(validate(canvas)) == expected
+    for good in (t.on_error.s(), t.on_error_id.s(), t.note_anything.s()):
+        canvas = celery_canvas.chord([t.inc.s(1), t.inc.s(2)], t.tsum.s())
+        canvas.link_error(good)
+        assert validate(canvas) == []
+
+
 # -- CSF209: a step after a chord whose body is a group ----------------------------
 
 

@@ -77,11 +77,14 @@ def test_a_header_part_replaced_by_a_group_joins_the_chord(tasks: SimpleNamespac
     """CSF212's premise, measured: a header part replaces itself with a group whose
     members finish last to first."""
     raw = celery_canvas.chord([tasks.regroup.s(3), tasks.inc.s(10)], tasks.note.s())
+    found = [p.code for p in validate(raw)]
     observed = _outcome(raw.apply_async())
     assert observed[0] == "result"
     if facts.chord_orders_replaced_group(_backend(tasks)):
+        assert found == []
         assert observed == ("result", [[1, 2, 3], 11])
     else:  # the group's results in the order they finished: wrong data, silently
+        assert found == ["CSF212"]
         assert observed[1][1] == 11 and observed[1][0] != [1, 2, 3]
         assert sorted(observed[1][0]) == [1, 2, 3]
 
@@ -93,10 +96,13 @@ def test_a_header_part_replaced_by_a_chord_joins_the_chord(tasks: SimpleNamespac
 
 def test_a_header_part_ignoring_its_result(tasks: SimpleNamespace) -> None:
     raw = celery_canvas.chord([tasks.quiet.s(1), tasks.inc.s(2)], tasks.note.s())
+    found = [p.code for p in validate(raw)]
     observed = _outcome(raw.apply_async(), STUCK)
     if facts.header_ignoring_results_reaches_body(_backend(tasks)):
+        assert found == []
         assert observed == ("result", [1, 3])
-    else:  # ChordError after result_chord_join_timeout, or never
+    else:
+        assert found == ["CSF204"]  # ChordError after result_chord_join_timeout, or never
         assert observed in (("raises", "ChordError"), ("stuck", None))
         assert read_notes(tasks.notes) == []
 
