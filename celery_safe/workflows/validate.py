@@ -235,14 +235,20 @@ def _replaces_with_group(task: Any) -> bool:
 
 class _Resolver:
     """A name in a function's code -> the qualified name of what it is at runtime
-    (imports inside the function first, then its globals)."""
+    (``from x import y`` inside the function first, then its closure and globals)."""
 
     def __init__(self, function: Any, definition: ast.AST) -> None:
-        self.names: dict[str, Any] = dict(getattr(function, "__globals__", {}))
-        for node in ast.walk(definition):
-            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    self.names[alias.asname or alias.name] = (node.module, alias.name)
+        try:
+            seen = inspect.getclosurevars(function)
+            self.globals: dict[str, Any] = {**seen.globals, **seen.nonlocals}
+        except (TypeError, ValueError):
+            self.globals = {}
+        self.imported: dict[str, tuple[str, str]] = {
+            alias.asname or alias.name: (node.module, alias.name)
+            for node in ast.walk(definition)
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+            for alias in node.names
+        }
 
     def __call__(self, node: ast.expr) -> str | None:
         try:
@@ -258,10 +264,10 @@ class _Resolver:
             return getattr(self.value(node.value), node.attr)
         if not isinstance(node, ast.Name):
             raise KeyError(node)
-        found = self.names[node.id]
-        if isinstance(found, tuple):
-            return getattr(importlib.import_module(found[0]), found[1])
-        return found
+        if node.id in self.imported:
+            module, name = self.imported[node.id]
+            return getattr(importlib.import_module(module), name)
+        return self.globals[node.id]
 
 
 def _backend_problem(app: Celery) -> str | None:

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from celery import canvas as celery_canvas
@@ -243,6 +244,39 @@ def test_header_part_replaced_by_a_chord_or_outside_a_header(t: SimpleNamespace)
     assert validate(celery_canvas.chain(t.inc.s(1), t.regroup.s(), t.note.s())) == []
     assert validate(celery_canvas.group(t.regroup.s(1), t.regroup.s(2))) == []
     assert validate(celery_canvas.chord([t.regroup.s(3)], t.note.s()), ignore={"CSF212"}) == []
+
+
+def test_header_parts_replacing_themselves_however_written(t: SimpleNamespace) -> None:
+    """``validate`` reads each task's code as the linter does: the module's imports, a
+    local import, a name assigned the group; a chord or a chain is not a group."""
+    import celery
+
+    from celery_safe import workflows
+
+    app = t.app
+
+    @app.task(bind=True, shared=False, name="wf.t_module")
+    def by_module(self: Any, n: int) -> Any:
+        return self.replace(celery.group(t.inc.s(i) for i in range(n)))
+
+    @app.task(bind=True, shared=False, name="wf.t_named")
+    def by_name(self: Any, n: int) -> Any:
+        members = workflows.group(*(t.inc.s(i) for i in range(n)))
+        return self.replace(members)
+
+    @app.task(bind=True, shared=False, name="wf.t_chain")
+    def by_chain(self: Any, n: int) -> Any:
+        from celery import chain as sequence
+
+        return self.replace(sequence(t.inc.s(n), t.inc.s()))
+
+    @app.task(shared=False, name="wf.t_unbound")
+    def unbound(n: int) -> int:
+        return n
+
+    header = [by_module.s(2), by_name.s(2), by_chain.s(2), unbound.s(2), t.regroup.s(2)]
+    problems = validate(celery_canvas.chord(header, t.note.s()))
+    assert codes(problems) == [("CSF212", f"chord.header[{i}]") for i in (0, 1, 4)]
 
 
 @pytest.mark.parametrize("backend", ["embedded", "redis"])
