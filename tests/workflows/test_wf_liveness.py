@@ -25,6 +25,11 @@ from celery_safe.workflows import validate
 
 #: How long a chord that never finishes is given before it counts as stuck.
 STUCK = 4.0
+#: Sends of the replaced-group chord: the order a worker finishes tasks in is not fully
+#: in a test's hands (a busy pool process), so where Celery loses the order it must
+#: lose it in one of these (it did in 8 of 9 sends on 5.3-5.5), and where it keeps the
+#: order, keep it in all.
+REPLACED_ATTEMPTS = 3
 
 pytestmark = pytest.mark.worker
 
@@ -78,15 +83,19 @@ def test_a_header_part_replaced_by_a_group_joins_the_chord(tasks: SimpleNamespac
     members finish last to first."""
     raw = celery_canvas.chord([tasks.regroup.s(3), tasks.inc.s(10)], tasks.note.s())
     found = [p.code for p in validate(raw)]
-    observed = _outcome(raw.apply_async())
-    assert observed[0] == "result"
-    if facts.chord_orders_replaced_group(_backend(tasks)):
-        assert found == []
-        assert observed == ("result", [[1, 2, 3], 11])
+    ordered = facts.chord_orders_replaced_group(_backend(tasks))
+    assert found == ([] if ordered else ["CSF212"])
+    seen = []
+    for _ in range(REPLACED_ATTEMPTS):
+        outcome, value = _outcome(raw.clone().apply_async())
+        assert outcome == "result" and value[1] == 11 and sorted(value[0]) == [1, 2, 3]
+        seen.append(value[0])
+        if not ordered and value[0] != [1, 2, 3]:
+            break
+    if ordered:
+        assert seen == [[1, 2, 3]] * REPLACED_ATTEMPTS
     else:  # the group's results in the order they finished: wrong data, silently
-        assert found == ["CSF212"]
-        assert observed[1][1] == 11 and observed[1][0] != [1, 2, 3]
-        assert sorted(observed[1][0]) == [1, 2, 3]
+        assert seen[-1] != [1, 2, 3], seen
 
 
 def test_a_header_part_replaced_by_a_chord_joins_the_chord(tasks: SimpleNamespace) -> None:

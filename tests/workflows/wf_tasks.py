@@ -149,10 +149,10 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
     @app.task(shared=False, name="wf.regroup", bind=True)
     def regroup(self: Any, n: int) -> Any:
         """Replaces itself with ``group(inc(i) for i < n)`` (Task.replace with a group)
-        whose members finish last to first: their results arrive out of order."""
+        whose first member finishes last: its results arrive out of order."""
         from celery import group
 
-        return self.replace(group(slow_inc.s(i, 0.5 * (n - 1 - i)) for i in range(n)))
+        return self.replace(group(slow_inc.s(i, 0.0 if i else 1.5) for i in range(n)))
 
     @app.task(shared=False, name="wf.note")
     def note(items: list[Any]) -> list[Any]:
