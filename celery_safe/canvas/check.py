@@ -327,8 +327,8 @@ class _Walker:
             self.check_results_stored(output, _HEADER_ROLE)
         if backend.orders_replaced_groups or "CSF212" in self.ignore:
             return
-        if not isinstance(header, Group) or not header.exact:
-            return  # a template repeated: where it sits is not known
+        if not isinstance(header, Group):
+            return
         prefix = (*path, "header") if path[-1:] == ("chord",) else (*path, "group")
         for index, member in enumerate(header.members):
             if isinstance(member, Step) and member.spec and member.spec.replaces_with_group:

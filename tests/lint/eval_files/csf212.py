@@ -61,6 +61,7 @@ def plain(n):
 chord([regroup.s(3), inc.s(1)], gather.s())  # CSF212: 8
 chord([inc.s(1), regroup_named.s(3)], gather.s())  # CSF212: 18
 chord([regroup_locally.s(3)], gather.s())  # CSF212: 8
+chord(regroup.s(n) for n in range(3))(gather.s())  # CSF212: 7
 chord([regroup_elsewhere.s(2), inc.s(0)], gather.s())  # CSF212: 8
 chain(inc.s(1), group(regroup.s(), inc.s()), gather.s())  # CSF212: 23
 # nested: a chord inside a chain, a chain inside a group
@@ -73,4 +74,3 @@ chord([rechain.s(3), inc.s(1)], gather.s())
 chord([plain.s(3), inc.s(1)], gather.s())
 chain(inc.s(1), regroup.s(), gather.s())
 group(regroup.s(1), regroup.s(2))
-chord([chain(inc.s(1), regroup.s())], gather.s())
