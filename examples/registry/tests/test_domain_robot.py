@@ -377,6 +377,7 @@ def _suites(draw: st.DrawFn) -> tuple[str, list[str]]:
 @given(_suites())
 def test_generated_suites_read_as_robot_reads_them(suite: tuple[str, list[str]]) -> None:
     text, imported = suite
-    robot = parse_robot(text)  # a well-formed suite is never refused
+    robot = parse_robot(text)  # a well-formed suite is never refused, nor has a problem
+    assert robot.problems == []
     _parse_or_syntax_error(text)
     assert [variable["name"] for variable in robot.user_variables] == imported
