@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import Ignore
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
@@ -199,13 +200,16 @@ def launch_enhancements(self: Any, sync_results: Any, *, db: Session) -> Any:
     task *becomes* it (``self.replace``): the run's later steps wait for the chord
     without anything joining. With nothing pending, the run goes straight on.
     """
+    from registry.once import already_replaced, replace_once
     from registry.pipeline import enhancement_chord
 
+    if already_replaced(self):  # a redelivery: the chord is on its way already
+        raise Ignore()
     results = as_sync_list(sync_results)
     bundle_ids = bundles_to_enhance(db, results)
     if not bundle_ids:
         return tally_enhancements.logic([], results)
-    return self.replace(enhancement_chord(bundle_ids, results))
+    return replace_once(self, enhancement_chord(bundle_ids, results), {"bundles": bundle_ids})
 
 
 @celery_safe.task(app, name="registry.tally_enhancements")
