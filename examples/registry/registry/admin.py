@@ -91,10 +91,10 @@ def add_admin_routes(app: FastAPI, token: str | None, runs_engine: Engine) -> No
             sent = operations.send(action, runs_engine, request_key=key)
         except operations.ActionRefused as exc:
             return JSONResponse({"detail": redact(exc.message)}, status_code=exc.status)
-        except (OSError, ConnectionError) as exc:  # kombu's OperationalError is an OSError
-            return JSONResponse({"detail": redact(f"the broker did not take the run: "
-                                                  f"{type(exc).__name__}: {exc}")[:500]},
-                                status_code=503)
+        except operations.SendFailed as exc:  # the broker or result store is down
+            return JSONResponse({"detail": redact(f"the broker did not take run {exc.run_id}: "
+                                                  f"{exc.reason}")[:500],
+                                 "run_id": exc.run_id}, status_code=503)
         url = f"/runs/{sent.run_id}"
         headers = {"Location": url}
         if sent.replayed:

@@ -36,6 +36,7 @@ from registry.pipeline import build_workflow, collection_slugs, enhancement_chor
 __all__ = [
     "Action",
     "ActionRefused",
+    "SendFailed",
     "SentRun",
     "enhance_again",
     "reenhance",
@@ -54,6 +55,15 @@ class ActionRefused(LookupError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class SendFailed(RuntimeError):
+    """The run was recorded but Celery could not send it (it is recorded ``failed``)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(f"run {run_id} was not sent: {reason}")
+        self.run_id = run_id
+        self.reason = reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,10 +152,10 @@ def send(action: Action, engine: str | Engine, *, request_key: str | None = None
         return SentRun(earlier, replayed=True)
     try:
         action.workflow.apply_async()
-    except Exception as exc:
-        runs.finish_run(engine, run_id, seconds=None, error=f"not sent: {type(exc).__name__}: "
-                        f"{exc}")
-        raise
+    except Exception as exc:  # validated already: what fails now is the broker or the backend
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        runs.finish_run(engine, run_id, seconds=None, error=f"not sent: {reason}")
+        raise SendFailed(run_id, reason) from exc
     return SentRun(run_id, replayed=False)
 
 

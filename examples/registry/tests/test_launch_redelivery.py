@@ -1,0 +1,89 @@
+"""A redelivered ``launch_enhancements`` sends no second chord (registry.once).
+
+The redelivery is made exact rather than provoked by a kill: the same message (same
+task id) is queued twice, as the broker does when the worker that ran it died before
+its ack. One worker with one pool process takes messages in order (the embedded broker
+is first in, first out), so the second delivery runs after the first sent its chord and
+before any bundle of that chord is enhanced: without the guard it finds them all still
+pending and sends a second chord.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipeline_support import RegistryHome, completed_logs
+from registry import service, store
+from registry.db import session_scope
+from registry.samples import generate_sample_collections
+
+pytestmark = pytest.mark.worker
+
+SEND_TWICE = """
+import json, sys
+from registry import tasks
+reports, task_id = json.loads(sys.argv[1]), sys.argv[2]
+for _ in range(2):
+    tasks.launch_enhancements.apply_async(args=(reports,), task_id=task_id)
+"""
+# After the run's result, one more task: FIFO, so every message queued before it has run.
+COLLECT = """
+import json, sys
+from celery.result import AsyncResult
+from registry import tasks
+from registry.celery_app import app
+outcome = AsyncResult(sys.argv[1], app=app).get(timeout=120)
+tasks.health_check.delay().get(timeout=120)
+print(json.dumps(outcome))
+"""
+
+
+def python(home: RegistryHome, code: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, **home.env},
+                          cwd=home.home, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path) -> None:
+    home = RegistryHome(tmp_path / "home")
+    samples = generate_sample_collections(tmp_path / "samples", collections=2,
+                                          bundles_per_collection=3)
+    reports: list[dict[str, Any]] = []
+    with session_scope(home.db_url) as session:  # synced in-process, nothing enhanced yet
+        stored = service.store_sources(session, samples)
+    for data in stored.collections:
+        with session_scope(home.db_url) as session:
+            spec = service.spec_from_dict(data)
+            reports.append(service.ingest_collection(session, spec, tmp_path / "work").as_dict())
+    with session_scope(home.db_url) as session:
+        pending = store.pending_bundle_ids(session)
+    assert len(pending) == 6
+
+    task_id = str(uuid.uuid4())
+    python(home, SEND_TWICE, json.dumps(reports), task_id)
+    timings = tmp_path / "timings.tsv"
+    worker = home.worker(concurrency=1, REGISTRY_TASK_TIMINGS=str(timings))
+    try:
+        outcome = json.loads(python(home, COLLECT, task_id))
+    finally:
+        worker.stop()
+
+    ran = Counter(line.split("\t")[0] for line in timings.read_text().splitlines())
+    assert ran["registry.launch_enhancements"] == 2  # both deliveries ran
+    assert ran["registry.enhance_bundle"] == len(pending)  # one chord: once per bundle
+    assert ran["registry.tally_enhancements"] == 1
+    enhancements = outcome["enhancements"]
+    assert sorted(e["bundle_id"] for e in enhancements) == pending
+    assert {(e["status"], e["skipped"]) for e in enhancements} == {("completed", False)}
+    with session_scope(home.db_url) as session:
+        assert completed_logs(session) == dict.fromkeys(pending, 1)
