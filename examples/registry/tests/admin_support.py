@@ -58,6 +58,16 @@ class AdminClient:
             time.sleep(0.2)
 
 
+def finish_on_a_worker(home: RegistryHome, client: AdminClient, *run_ids: str
+                       ) -> list[dict[str, Any]]:
+    """Start a worker, wait for each run to end, stop the worker; the runs as they ended."""
+    worker = home.worker()
+    try:
+        return [client.wait(run_id) for run_id in run_ids]
+    finally:
+        worker.stop()
+
+
 def server_env(home: RegistryHome, token: str | None = TOKEN) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     env.update(home.env)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from admin_support import AdminClient, admin_server, queued_messages
+from admin_support import AdminClient, admin_server, finish_on_a_worker, queued_messages
 from pipeline_support import RegistryHome, bundle_rows, completed_logs, wait_for_file
 from registry import query, runs
 from registry.models import CodeBundle
@@ -96,11 +96,7 @@ def test_an_idempotency_key_never_starts_a_second_run(
     assert other.status_code == 409 and run_id in other.json()["detail"]
     assert queued_messages(home) == queued  # nothing more was sent
 
-    worker = home.worker()
-    try:
-        finished = client.wait(run_id)
-    finally:
-        worker.stop()
+    [finished] = finish_on_a_worker(home, client, run_id)
     assert finished["status"] == "finished" and finished["action"] == "enhance"
     # The finished run's key replayed: the same run, still finished, nothing sent.
     third = client.post("/admin/enhance", key="enhance-1")
@@ -127,11 +123,7 @@ def test_one_collection_then_failed_bundles_again(
                         .values(enhancement_status="failed"))
     sync_id = client.start(f"/admin/collections/{slug}/sync")
     enhance_id = client.start("/admin/enhance")
-    worker = home.worker()
-    try:
-        synced, enhanced = client.wait(sync_id), client.wait(enhance_id)
-    finally:
-        worker.stop()
+    synced, enhanced = finish_on_a_worker(home, client, sync_id, enhance_id)
     assert synced["status"] == "finished" and synced["action"] == f"sync-collection:{slug}"
     assert synced["collections"] == [slug]
     assert synced["result"]["collections_synced"] == 1
@@ -150,11 +142,7 @@ def test_a_schedule_entry_runs_by_name(site: tuple[RegistryHome, AdminClient]) -
     assert "did you mean 'sync-collections-every-6h'?" in typo.json()["detail"]
     run_id = client.start("/admin/schedules/health-check-every-5min/run")
     assert client.run(run_id)["state"] == "PENDING"
-    worker = home.worker()
-    try:
-        done = client.wait(run_id)
-    finally:
-        worker.stop()
+    [done] = finish_on_a_worker(home, client, run_id)
     assert done["status"] == "finished" and done["action"] == "schedule:health-check-every-5min"
     assert done["result"]["database"] == "ok"
     assert done["trace"][0]["task"] == "registry.health_check"
