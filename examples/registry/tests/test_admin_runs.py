@@ -7,6 +7,10 @@ requests when it shows that nothing ran inside them.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +171,31 @@ def test_a_run_the_broker_did_not_take_is_recorded_failed(tmp_path: Path) -> Non
         assert run["id"] == run_id and run["status"] == "failed"
         assert run["error"].startswith("not sent: ")
         assert client.run(run_id)["status"] == "failed"
+
+
+def test_the_same_actions_from_the_command_line(site: tuple[RegistryHome, AdminClient]) -> None:
+    home, client = site
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "registry", "run", *args],
+                              env={**os.environ, **home.env}, cwd=home.home,
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    typo = cli("schedule", "health-check-every-5mn")
+    assert typo.returncode == 1 and "did you mean 'health-check-every-5min'?" in typo.stderr
+    assert cli("collection").returncode == 2  # a slug is needed
+    with home.session() as session:
+        slug = query.list_collections(session)[-1]["slug"]
+    worker = home.worker()
+    try:
+        done = cli("collection", slug, "--wait", "--json")
+    finally:
+        worker.stop()
+    assert done.returncode == 0, done.stderr
+    first, *progress = done.stdout.split("\n{", 1)[0].splitlines()
+    run_id = first.removeprefix(f"sent sync-collection:{slug} as run ")
+    assert progress[-1].startswith(f"run {run_id[:8]}  sync-collection:{slug}  ")
+    assert "  SUCCESS  finished in " in progress[-1] and progress[-1].endswith(" s")
+    ended = json.loads("{" + done.stdout.split("\n{", 1)[1])
+    assert ended["id"] == run_id and ended["result"]["collections_synced"] == 1
+    assert client.run(run_id) == ended  # the API shows the CLI's run, stored once
