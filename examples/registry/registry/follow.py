@@ -30,8 +30,8 @@ def progress_line(view: dict[str, Any]) -> str:
     if progress is not None:
         parts.append(f"{progress['done']}/{progress['total']} steps")
     parts.append(view["state"] or "trace unavailable")
-    running = [step["progress"] for step in view["trace"] if step["progress"]]
-    parts += [f"{step['current']:g}/{step['total']:g} in a step" for step in running]
+    parts += [f"{step['task'] or step['id']} {step['progress']['current']:g}/"
+              f"{step['progress']['total']:g}" for step in view["trace"] if step["progress"]]
     if view["status"] != "running":
         seconds = view["seconds"]
         parts.append(f"{view['status']}" + (f" in {seconds:.1f} s" if seconds else ""))

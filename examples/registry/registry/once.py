@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.canvas import Signature
+from celery.canvas import Signature, group
 from celery.exceptions import Ignore
 from celery.states import READY_STATES
 
@@ -38,13 +38,19 @@ def already_replaced(task: Task) -> bool:
 
 
 def replace_once(task: Task, replacement: Signature, note: dict[str, Any]) -> Any:
-    """``task.replace(replacement)``, then mark the task's id ``REPLACED`` (with ``note``).
+    """``task.replace(replacement)``, then mark the task's id ``REPLACED`` with ``note``
+    and, for a chord, the ids of its header's tasks (``parts``): a reader counts how many
+    are done (:func:`registry.runs.observe_run`) while the chord runs.
 
     Call :func:`already_replaced` first, at the top of the task: a redelivery then ends
     before it does anything.
     """
     try:
         return task.replace(replacement)
-    except Ignore:  # Celery's "replaced": the replacement is on the broker now
-        task.update_state(state=REPLACED, meta=note)
+    except Ignore:  # Celery's "replaced": the replacement, frozen, is on the broker now
+        header = getattr(replacement, "tasks", None) or ()
+        if isinstance(header, group):  # freezing a chord made its header a group
+            header = header.tasks
+        parts = [str(part.id) for part in header if getattr(part, "id", None)]
+        task.update_state(state=REPLACED, meta={**note, "parts": parts})
         raise

@@ -239,6 +239,13 @@ class ObservedRun:
     run: dict[str, Any]
     trace: Trace | None
     trace_error: str | None = None
+    #: step id -> (parts done, parts) for a step that replaced itself with a chord
+    #: (``registry.once``): the chord's progress while it runs
+    parts: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+    def progress_of(self, step: StepTrace) -> tuple[float, float] | None:
+        """What a step reported (``report_progress``), or its chord's parts done."""
+        return step.progress or self.parts.get(step.id)
 
     def as_json(self) -> dict[str, Any]:
         """What ``GET /runs/{id}`` answers: state, progress (done of total), errors, trace."""
@@ -259,18 +266,18 @@ class ObservedRun:
             "seconds": run["seconds"], "collections": run["collections"],
             "result": summary,
             "errors": [redact(error) for error in dict.fromkeys(errors)],
-            "trace": [_step_json(step) for step in steps],
+            "trace": [_step_json(step, self.progress_of(step)) for step in steps],
             "trace_error": self.trace_error,
         }
 
 
-def _step_json(step: StepTrace) -> dict[str, Any]:
+def _step_json(step: StepTrace, progress: tuple[float, float] | None) -> dict[str, Any]:
     return {
         "id": step.id, "task": step.task, "state": step.state,
         "finished": step.finished.isoformat() if step.finished else None,
         "retries": step.retries, "error": redact(step.error) if step.error else None,
-        "progress": None if step.progress is None else {"current": step.progress[0],
-                                                        "total": step.progress[1]},
+        "progress": None if progress is None else {"current": progress[0],
+                                                   "total": progress[1]},
     }
 
 
@@ -284,7 +291,7 @@ def observe_run(url_or_engine: str | Engine, run: dict[str, Any], app: Celery) -
     except Exception as exc:  # the run is still shown; the reason the trace is missing too
         return ObservedRun(run, None, redact(f"{type(exc).__name__}: {exc}")[:300])
     if run["status"] != "running" or traced.state not in _OVER:
-        return ObservedRun(run, traced)
+        return ObservedRun(run, traced, parts=_chord_parts(traced, app))
     finished = [step.finished for step in traced.steps if step.finished is not None]
     seconds = (max(map(_utc, finished)) - run["started_at"]).total_seconds() if finished \
         else None
@@ -303,6 +310,25 @@ def observe_run(url_or_engine: str | Engine, run: dict[str, Any], app: Celery) -
 
 
 _OVER = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+
+
+def _chord_parts(traced: Trace, app: Celery) -> dict[str, tuple[int, int]]:
+    """(done, all) of the header tasks each ``REPLACED`` step's chord recorded."""
+    from celery.states import READY_STATES
+
+    from registry.once import REPLACED
+
+    found: dict[str, tuple[int, int]] = {}
+    for step in traced.steps:
+        if step.state != REPLACED:
+            continue
+        note = app.backend.get_task_meta(step.id).get("result")
+        parts = note.get("parts") if isinstance(note, dict) else None
+        if isinstance(parts, list) and parts:
+            done = sum(1 for part in parts
+                       if app.backend.get_task_meta(str(part)).get("status") in READY_STATES)
+            found[step.id] = (done, len(parts))
+    return found
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

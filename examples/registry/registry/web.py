@@ -216,6 +216,7 @@ def _run_context(observed: runs.ObservedRun, session: Session) -> dict[str, Any]
     run = observed.run
     collections = [c for c in query.list_collections(session) if c["slug"] in run["collections"]]
     context: dict[str, Any] = {"run": run, "collections": collections, "trace": observed.trace,
+                               "progress_of": observed.progress_of,
                                "svg": None, "inline_svg": None,
                                "trace_error": observed.trace_error,
                                "refresh": REFRESH_SECONDS if run["status"] == "running" else None}

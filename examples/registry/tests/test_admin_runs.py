@@ -26,7 +26,10 @@ from sqlalchemy import select, update
 pytestmark = pytest.mark.worker
 
 COLLECTIONS, BUNDLES = 2, 3
-SLOW = TEMPLATES[0].slug  # its first enhancement pauses (REGISTRY_SLOW_ENHANCE)
+#: The bundle stored last (the last collection is synced last, its bundle folders in
+#: name order): its enhancement pauses (REGISTRY_SLOW_ENHANCE) after all the others
+#: ran, one at a time, in id order, on a worker with one pool process.
+SLOW = max(t.slug for t in TEMPLATES[(COLLECTIONS - 1) * BUNDLES:COLLECTIONS * BUNDLES])
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +57,24 @@ def test_a_sync_is_only_sent_then_a_worker_runs_it(
     page = httpx.get(f"{client.url}/runs/{run_id}", headers={"Accept": "text/html"}, timeout=30)
     assert page.status_code == 200 and ">sync-all<" in page.text and "running" in page.text
 
-    worker = home.worker(REGISTRY_SLOW_ENHANCE=f"{SLOW}:3")
+    worker = home.worker(concurrency=1, REGISTRY_SLOW_ENHANCE=f"{SLOW}:8")
     try:
         wait_for_file(home.home / f"slow-{SLOW}.started", 120, "the paused enhancement")
-        going = client.run(run_id)  # the syncs are done, one enhancement is still sleeping
-        assert going["status"] == "running" and going["state"] == "STARTED"
-        assert 0 < going["progress"]["done"] < going["progress"]["total"]
+        # The syncs are done; launch_enhancements became a chord, of which every part
+        # but the sleeping one is done.
+        going = client.run(run_id)
+        page = httpx.get(f"{client.url}/runs/{run_id}", headers={"Accept": "text/html"},
+                         timeout=30).text
         done = client.wait(run_id)
     finally:
         worker.stop()
+    assert going["status"] == "running" and going["state"] == "STARTED"
+    assert going["progress"] == {"done": 1 + COLLECTIONS, "total": 3 + COLLECTIONS}
+    [launch] = [s for s in going["trace"] if s["task"] == "registry.launch_enhancements"]
+    chord_size = COLLECTIONS * BUNDLES
+    assert launch["state"] == "REPLACED"
+    assert launch["progress"] == {"current": chord_size - 1, "total": chord_size}
+    assert f"REPLACED ({chord_size - 1} of {chord_size} done)" in page
     assert done["status"] == "finished" and done["state"] == "SUCCESS", done
     assert done["progress"]["done"] == done["progress"]["total"]
     result = done["result"]
