@@ -260,8 +260,16 @@ def add_pages(app: FastAPI) -> None:
         with session_scope(engine) as session:
             collections = query.list_collections(session)
             stats = query.stats(session)
+        latest = runs.latest_runs(engine)
+        if any(run["status"] == "running" for run in latest):
+            # A run the admin API sent has nobody waiting for it: reading it here
+            # records its end, so the list does not say "running" for a finished run.
+            from registry.celery_app import app as celery_app
+
+            latest = [runs.observe_run(app.state.runs_engine, run, celery_app).run
+                      if run["status"] == "running" else run for run in latest]
         return _render("home.html", collections=collections, stats=stats,
-                       runs=runs.latest_runs(engine), access_levels=query.ACCESS_LEVELS)
+                       runs=latest, access_levels=query.ACCESS_LEVELS)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request) -> HTMLResponse:

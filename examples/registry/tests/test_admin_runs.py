@@ -111,9 +111,16 @@ def test_an_idempotency_key_never_starts_a_second_run(
     other = client.post("/admin/sync", key="enhance-1")  # the key of another action
     assert other.status_code == 409 and run_id in other.json()["detail"]
     assert queued_messages(home) == queued  # nothing more was sent
+    # A request cannot name the run's id: one sent with an id in its query and body is
+    # a new run under a new id.
+    named = httpx.post(f"{client.url}/admin/enhance?run_id={run_id}&task_id={run_id}",
+                       json={"run_id": run_id, "task_id": run_id}, timeout=30,
+                       headers={"Authorization": f"Bearer {client.token}"})
+    assert named.status_code == 202 and named.json()["run_id"] != run_id
 
-    [finished] = finish_on_a_worker(home, client, run_id)
+    finished, fresh = finish_on_a_worker(home, client, run_id, named.json()["run_id"])
     assert finished["status"] == "finished" and finished["action"] == "enhance"
+    assert fresh["status"] == "finished" and fresh["id"] != finished["id"]
     # The finished run's key replayed: the same run, still finished, nothing sent.
     third = client.post("/admin/enhance", key="enhance-1")
     assert third.json()["run_id"] == run_id and third.json()["replayed"] is True
@@ -166,6 +173,26 @@ def test_a_schedule_entry_runs_by_name(site: tuple[RegistryHome, AdminClient]) -
     assert page.status_code == 200 and "Result" in page.text
     home_page = httpx.get(f"{client.url}/", timeout=30).text
     assert f"/runs/{run_id}" in home_page and "(schedule:health-check-every-5min)" in home_page
+
+
+def test_the_home_page_records_the_end_of_a_run_nobody_read(
+    site: tuple[RegistryHome, AdminClient],
+) -> None:
+    home, client = site
+    run_id = client.start("/admin/schedules/health-check-every-5min/run")
+    worker = home.worker()
+    try:  # a client process waits for the result (outside any task): not through the API
+        home.python("import sys\nfrom registry.celery_app import app\n"
+                    "app.AsyncResult(sys.argv[1]).get(timeout=120)", run_id)
+    finally:
+        worker.stop()
+    unread = runs.get_run(home.db_url, run_id)
+    assert unread is not None and unread["status"] == "running"
+    page = httpx.get(f"{client.url}/", timeout=30).text
+    read = runs.get_run(home.db_url, run_id)
+    assert read is not None and read["status"] == "finished"
+    assert read["summary"]["database"] == "ok"
+    assert "(schedule:health-check-every-5min) started" in page
 
 
 def test_a_run_the_broker_did_not_take_is_recorded_failed(tmp_path: Path) -> None:

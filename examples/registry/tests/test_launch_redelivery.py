@@ -11,9 +11,6 @@ pending and sends a second chord.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -46,14 +43,6 @@ print(json.dumps(outcome))
 """
 
 
-def python(home: RegistryHome, code: str, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, **home.env},
-                          cwd=home.home, capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
 def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path) -> None:
     home = RegistryHome(tmp_path / "home")
     samples = generate_sample_collections(tmp_path / "samples", collections=2,
@@ -70,11 +59,11 @@ def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path) -> None:
     assert len(pending) == 6
 
     task_id = str(uuid.uuid4())
-    python(home, SEND_TWICE, json.dumps(reports), task_id)
+    home.python(SEND_TWICE, json.dumps(reports), task_id)
     timings = tmp_path / "timings.tsv"
     worker = home.worker(concurrency=1, REGISTRY_TASK_TIMINGS=str(timings))
     try:
-        outcome = json.loads(python(home, COLLECT, task_id))
+        outcome = json.loads(home.python(COLLECT, task_id))
     finally:
         worker.stop()
 
