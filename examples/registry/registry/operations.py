@@ -77,7 +77,8 @@ class Action:
 
     @property
     def label(self) -> str:
-        return self.name if self.target is None else f"{self.name}:{self.target}"
+        """What the run record's ``action`` column says (at most its 300 characters)."""
+        return (self.name if self.target is None else f"{self.name}:{self.target}")[:300]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,7 +78,7 @@ runs_table = Table(
     Column("seconds", Float),
     # what started it: "populate" (the CLI), "sync-all", "sync-collection", "enhance",
     # "schedule" (the admin API)
-    Column("action", String(40), nullable=False, server_default="populate"),
+    Column("action", String(300), nullable=False, server_default="populate"),
     # the admin API's Idempotency-Key: a POST sent again with it gets the same run
     Column("request_key", String(200)),
     Index("ix_pipeline_runs_request_key", "request_key", unique=True),

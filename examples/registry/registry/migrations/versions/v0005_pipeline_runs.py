@@ -22,7 +22,7 @@ depends_on = None
 def _new_columns() -> list[sa.Column[Any]]:
     """The columns the table created outside the migrations lacks (fresh objects each
     time: a column belongs to one table)."""
-    return [sa.Column("action", sa.String(40), nullable=False, server_default="populate"),
+    return [sa.Column("action", sa.String(300), nullable=False, server_default="populate"),
             sa.Column("request_key", sa.String(200))]
 
 
