@@ -1,4 +1,5 @@
-"""A redelivered ``launch_enhancements`` sends no second chord (registry.once).
+"""A redelivered ``launch_enhancements`` (or ``enhance_again``) sends no second chord
+(registry.once).
 
 The redelivery is made exact rather than provoked by a kill: the same message (same
 task id) is queued twice, as the broker does when the worker that ran it died before
@@ -26,10 +27,11 @@ pytestmark = pytest.mark.worker
 
 SEND_TWICE = """
 import json, sys
-from registry import tasks
-reports, task_id = json.loads(sys.argv[1]), sys.argv[2]
+from registry import operations, tasks
+task, args, task_id = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+sender = {"launch": tasks.launch_enhancements, "again": operations.enhance_again}[task]
 for _ in range(2):
-    tasks.launch_enhancements.apply_async(args=(reports,), task_id=task_id)
+    sender.apply_async(args=args, task_id=task_id)
 """
 # After the run's result, one more task: FIFO, so every message queued before it has run.
 COLLECT = """
@@ -43,7 +45,9 @@ print(json.dumps(outcome))
 """
 
 
-def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path) -> None:
+@pytest.mark.parametrize("task", ["launch", "again"],
+                         ids=["launch_enhancements", "enhance_again"])
+def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path, task: str) -> None:
     home = RegistryHome(tmp_path / "home")
     samples = generate_sample_collections(tmp_path / "samples", collections=2,
                                           bundles_per_collection=3)
@@ -59,7 +63,7 @@ def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path) -> None:
     assert len(pending) == 6
 
     task_id = str(uuid.uuid4())
-    home.python(SEND_TWICE, json.dumps(reports), task_id)
+    home.python(SEND_TWICE, task, json.dumps([reports] if task == "launch" else []), task_id)
     timings = tmp_path / "timings.tsv"
     worker = home.worker(concurrency=1, REGISTRY_TASK_TIMINGS=str(timings))
     try:
@@ -68,7 +72,8 @@ def test_a_redelivered_launch_sends_no_second_chord(tmp_path: Path) -> None:
         worker.stop()
 
     ran = Counter(line.split("\t")[0] for line in timings.read_text().splitlines())
-    assert ran["registry.launch_enhancements"] == 2  # both deliveries ran
+    launcher = "registry.launch_enhancements" if task == "launch" else "registry.enhance_again"
+    assert ran[launcher] == 2  # both deliveries ran
     assert ran["registry.enhance_bundle"] == len(pending)  # one chord: once per bundle
     assert ran["registry.tally_enhancements"] == 1
     enhancements = outcome["enhancements"]
