@@ -38,6 +38,9 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",
     ]),
+    "registry_admin.py": (["--sizes", "1x1", "--requests", "2"], [
+        "admin API: one run of POST /admin/sync", "  1x1 ",
+    ]),
 }
 
 

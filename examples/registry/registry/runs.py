@@ -129,10 +129,18 @@ def _units(canvas: Any) -> list[Any]:
     if kind == "celery.chain":
         return [unit for step in canvas.tasks for unit in _units(step)]
     if kind == "celery.chord":
-        return [("group", list(canvas.tasks)), *_units(canvas.body)]
+        return [("group", _members(canvas.tasks)), *_units(canvas.body)]
     if kind == "celery.group":
-        return [("group", list(canvas.tasks))]
+        return [("group", _members(canvas.tasks))]
     return [canvas]
+
+
+def _members(tasks: Any) -> list[Any]:
+    """A header's tasks: freezing a chord (as sending does) turns its header list into a
+    group, whose own ``tasks`` are the members."""
+    if hasattr(tasks, "get") and tasks.get("task") == "celery.group":
+        return list(tasks.tasks)
+    return list(tasks)
 
 
 def task_names(canvas: Any, result: Any) -> dict[str, str]:
