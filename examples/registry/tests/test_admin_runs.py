@@ -165,7 +165,12 @@ def test_a_schedule_entry_runs_by_name(site: tuple[RegistryHome, AdminClient]) -
     assert "did you mean 'sync-collections-every-6h'?" in typo.json()["detail"]
     run_id = client.start("/admin/schedules/health-check-every-5min/run")
     assert client.run(run_id)["state"] == "PENDING"
-    [done] = finish_on_a_worker(home, client, run_id)
+    # scheduled_sync replaces itself with the whole pipeline: its run is the pipeline's
+    sync_id = client.start("/admin/schedules/sync-collections-every-6h/run")
+    done, synced = finish_on_a_worker(home, client, run_id, sync_id)
+    assert synced["status"] == "finished", synced
+    assert synced["action"] == "schedule:sync-collections-every-6h"
+    assert synced["result"]["collections_synced"] == COLLECTIONS
     assert done["status"] == "finished" and done["action"] == "schedule:health-check-every-5min"
     assert done["result"]["database"] == "ok"
     assert done["trace"][0]["task"] == "registry.health_check"
