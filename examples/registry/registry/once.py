@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.canvas import Signature, group
+from celery.canvas import Signature, chord, group
 from celery.exceptions import Ignore
 from celery.states import READY_STATES
 
@@ -48,7 +48,7 @@ def replace_once(task: Task, replacement: Signature, note: dict[str, Any]) -> An
     try:
         return task.replace(replacement)
     except Ignore:  # Celery's "replaced": the replacement, frozen, is on the broker now
-        header = getattr(replacement, "tasks", None) or ()
+        header: Any = replacement.tasks if isinstance(replacement, chord) else ()
         if isinstance(header, group):  # freezing a chord made its header a group
             header = header.tasks
         parts = [str(part.id) for part in header if getattr(part, "id", None)]
