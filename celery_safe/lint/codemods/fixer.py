@@ -26,10 +26,10 @@ from ..findings import Finding
 from ..index import build_index
 from ..resolve import TaskLookup
 from .chains import ChainSequentialJoins
-from .inline_joins import InlineTaskJoins
+from .inline_joins import JOIN_CODES, InlineTaskJoins
 from .newlines import restore_endings, to_lf
-from .report import Skipped
-from .slices import skeleton, splice
+from .report import Skipped, reason_without_fix
+from .slices import lines_of, skeleton, splice
 from .split_logic import SplitTaskLogic, convertible_tasks
 from .taskdefs import ProjectTasks
 
@@ -183,17 +183,49 @@ def _inline_only(
     check: Callable[[str], list[Finding]],
     tasks: ProjectTasks,
 ) -> FixResult:
-    """The default rewrite, each pass on a slice of the module when that is cheaper."""
+    """The default rewrite, each pass on a slice of the module when that is cheaper.
+
+    libcst sees only the findings a rewrite may consume; the others are refused from
+    the engine's facts alone, and a module with nothing else is never given to libcst.
+    """
     path = result.path
     current = source
     for _ in range(MAX_PASSES):
-        inline, code = _inline_pass(path, current, findings, tree, tasks)
+        given, refused = _rewritable(findings)
+        if not given:
+            result.remaining = refused
+            break
+        inline, code = _inline_pass(path, current, given, tree, tasks)
+        inline.skipped = _in_order(findings, [*inline.skipped, *refused])
         following = _next_pass(result, inline, code, current, check, tasks)
         current, tree = code, None
         if following is None:
             break
         findings = following  # why another pass: a rewrite revealed a new finding
     return _finished(result, original, source, current)
+
+
+def _rewritable(findings: list[Finding]) -> tuple[list[Finding], list[Skipped]]:
+    """The findings the join rewrite may act on (a join or an ``.apply()`` in a task, and
+    whatever shares their lines: a CSF102 goes with its join), and the others, refused
+    with the reason their code alone gives (as the rewrite itself would)."""
+    joins = [f for f in findings if f.code in JOIN_CODES and f.code != "CSF104"]
+    lines = set().union(*(lines_of(f) for f in joins)) if joins else set()
+    given, refused = [], []
+    for finding in findings:
+        if finding in joins or any(
+            line in lines for line in range(finding.line, finding.span.end_line + 1)
+        ):
+            given.append(finding)
+        else:
+            refused.append(Skipped(finding, reason_without_fix(finding)))
+    return given, refused
+
+
+def _in_order(findings: list[Finding], skipped: list[Skipped]) -> list[Skipped]:
+    """``skipped`` in the order of the engine's findings (the order ``fix`` prints)."""
+    at = {id(f): n for n, f in enumerate(findings)}
+    return sorted(skipped, key=lambda item: at.get(id(item.finding), len(at)))
 
 
 def _inline_pass(
@@ -210,10 +242,12 @@ def _inline_pass(
         sliced = None
     if sliced is not None:
         inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+        inline.fresh = True
         spliced = splice(text, sliced, inline.transform_module(cst.parse_module(sliced)).code)
         if spliced is not None:
             return inline, spliced
     inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+    inline.fresh = True
     return inline, inline.transform_module(cst.parse_module(text)).code
 
 
