@@ -8,6 +8,8 @@ the engine reported something in it (or, with ``split_logic``, when the ``ast`` 
 found a task to convert). A module without findings comes back as the same string.
 The codemods see the text with ``\n`` line endings; the file's own endings are put
 back afterwards (:mod:`.newlines`), so bytes outside the rewrites never change.
+libcst and the codemods are imported by the functions that parse with them: a run
+whose findings no rewrite can consume never loads libcst (a third of a second).
 """
 
 from __future__ import annotations
@@ -16,22 +18,20 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import libcst as cst
-from libcst.codemod import CodemodContext
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..engine import check_source, check_tree
 from ..findings import Finding
 from ..index import build_index
 from ..resolve import TaskLookup
-from .chains import ChainSequentialJoins
-from .inline_joins import JOIN_CODES, InlineTaskJoins
 from .newlines import restore_endings, to_lf
-from .report import Skipped, reason_without_fix
+from .report import JOIN_CODES, Skipped, reason_without_fix
 from .slices import lines_of, skeleton, splice
-from .split_logic import SplitTaskLogic, convertible_tasks
 from .taskdefs import ProjectTasks
+
+if TYPE_CHECKING:
+    from .inline_joins import InlineTaskJoins
 
 __all__ = ["FixOptions", "FixResult", "fix_source", "split_source"]
 
@@ -68,6 +68,7 @@ class FixResult:
 def _wants_split(source: str, options: FixOptions, config: Config | None) -> bool:
     if not options.split_logic or "task" not in source:
         return False
+    from .split_logic import convertible_tasks
     index = build_index(ast.parse(source), config.task_decorators if config else ())
     return bool(convertible_tasks(index))
 
@@ -99,6 +100,11 @@ def split_source(source: str, path: str, config: Config | None = None) -> tuple[
     """
     if not _wants_split(source, FixOptions(split_logic=True), config):
         return source, []
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+
+    from .split_logic import SplitTaskLogic
+
     split = SplitTaskLogic(CodemodContext(filename=path))
     text = split.transform_module(cst.parse_module(to_lf(source))).code
     return restore_endings(source, text), split.converted
@@ -141,6 +147,13 @@ def fix_source(
     source = to_lf(source)  # why: libcst rewrites line endings; restored at the end
     if not options.split_logic and not options.chains:
         return _inline_only(result, original, source, findings, tree, check, tasks)
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+
+    from .chains import ChainSequentialJoins
+    from .inline_joins import InlineTaskJoins
+    from .split_logic import SplitTaskLogic
+
     module = cst.parse_module(source)
     current = source
     if options.split_logic:
@@ -236,6 +249,11 @@ def _inline_pass(
     tasks: ProjectTasks,
 ) -> tuple[InlineTaskJoins, str]:
     """One run of the join rewrite over ``text``: on its skeleton when it has one."""
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+
+    from .inline_joins import InlineTaskJoins
+
     try:
         sliced = skeleton(text, tree or ast.parse(text), findings)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

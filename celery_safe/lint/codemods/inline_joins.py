@@ -33,14 +33,13 @@ from .driven import FindingsCodemod
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call
 from .moves import check_move
 from .positions import CharRange, SpanConverter, index_calls
-from .report import Skipped, comment_line, reason_without_fix
+from .report import JOIN_CODES, Skipped, comment_line, reason_without_fix
 from .taskdefs import CallStyle, ProjectTasks, logic_style
 
 __all__ = ["JOIN_CODES", "InlineTaskJoins"]
 
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
-JOIN_CODES = frozenset({"CSF101", "CSF104", "CSF105"})
 
 
 @dataclass(eq=False)
