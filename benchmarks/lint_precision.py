@@ -162,8 +162,7 @@ def materialise(projects: Iterable[dict[str, Any]], mirrors: Path, corpus: Path)
         if not git_dir.is_dir():
             raise SystemExit(f"no snapshot of {project['repository']} at {git_dir}")
         files: dict[str, int] = project["files"]
-        # a project without a license file upstream has "" here: nothing to copy
-        for name in (*filter(None, [project["license_file"]]), *files):
+        for name in (project["license_file"], *files):
             blob = subprocess.run(
                 ["git", "--git-dir", str(git_dir), "show", f"{project['commit']}:{name}"],
                 capture_output=True,
