@@ -14,6 +14,7 @@ gets as far as asking what a name is bound to.
 from __future__ import annotations
 
 import ast
+from bisect import bisect_right
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -36,6 +37,9 @@ from .report import find_findings
 from .taskdefs import ProjectTasks
 
 __all__ = ["FindingsCodemod"]
+
+#: Statements scoped one by one before the whole module is scoped once instead.
+_STATEMENT_SCOPES = 8
 
 
 class _Parents(cst.CSTVisitor):
@@ -81,6 +85,7 @@ class FindingsCodemod(VisitorBasedCodemodCommand):
         self._walked: set[int] = set()
         self._scopes: Mapping[cst.CSTNode, Scope | None] | None = None
         self._statement_scopes: dict[int, Mapping[cst.CSTNode, Scope | None]] = {}
+        self._starts: list[tuple[int, int]] | None = None
 
     @contextmanager
     def _handle_metadata_reference(self, module: cst.Module) -> Generator[cst.Module, None, None]:
@@ -99,13 +104,22 @@ class FindingsCodemod(VisitorBasedCodemodCommand):
 
     def statement_of(self, node: cst.CSTNode) -> int | None:
         """The number of the top-level statement holding ``node`` (None: the module)."""
+        if self._starts is None:  # once per run: statements in source order
+            self._starts = [
+                (start.line, start.column)
+                for start in (
+                    self.get_metadata(PositionProvider, statement).start
+                    for statement in self.module.body
+                )
+            ]
         where = self.get_metadata(PositionProvider, node, None)
-        for number, statement in enumerate(self.module.body):
-            if node is statement:
-                return number
-            if where is not None and _within(where, self.get_metadata(PositionProvider, statement)):
-                return number
-        return None
+        if where is None:
+            return None
+        number = bisect_right(self._starts, (where.start.line, where.start.column)) - 1
+        if number < 0:
+            return None
+        span = self.get_metadata(PositionProvider, self.module.body[number])
+        return number if _within(where, span) else None
 
     def parent_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """``node``'s parent (``None`` for the module), as ``ParentNodeProvider`` gives it."""
@@ -133,9 +147,13 @@ class FindingsCodemod(VisitorBasedCodemodCommand):
 
         A name inside a function is scoped on its top-level statement alone (the same
         node objects, so the answer is the same for every function scope); a name whose
-        scope is the module's asks the whole module.
+        scope is the module's asks the whole module, and so does every name once a
+        few statements have been scoped (one pass over a module costs less than many
+        small ones).
         """
-        number = self.statement_of(node)
+        number = self.statement_of(node) if self._scopes is None else None
+        if number is not None and len(self._statement_scopes) >= _STATEMENT_SCOPES:
+            number = None  # why: past a few statements, one whole-module pass is cheaper
         if number is not None:
             if number not in self._statement_scopes:
                 alone = cst.Module(body=[self.module.body[number]])
