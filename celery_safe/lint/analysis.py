@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .depth import check_depth
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
 from .index import FunctionInfo, ModuleIndex, build_index
@@ -53,7 +52,6 @@ class ModuleAnalysis:
         index: ModuleIndex | None = None,
         extra_decorators: Sequence[str] = (),
     ) -> ModuleAnalysis:
-        check_depth(tree)  # why first: the walk below recurses once per level
         index = index or build_index(tree, extra_decorators)
         analysis = cls(tree, index, FunctionFacts(None))
         index.analysis = analysis

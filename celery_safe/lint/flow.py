@@ -23,6 +23,7 @@ from ..canvas import (
     parent_result,
 )
 from .canvas import check_canvas
+from .depth import MAX_DEPTH, TooDeep
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
 from .handlers import LOOP_HANDLERS
@@ -84,6 +85,8 @@ class FunctionFlow(ast.NodeVisitor):
         self.facts = FunctionFacts(info)
         #: the ``allow_join_result()`` blocks we are in, innermost last
         self.allowing: list[ast.Call] = []
+        #: how many nodes deep the walk is (bounded: see ``lint.depth``)
+        self.depth = 0
 
     @property
     def env(self) -> Env:
@@ -93,6 +96,18 @@ class FunctionFlow(ast.NodeVisitor):
     @env.setter
     def env(self, env: Env) -> None:
         self.values.env = env
+
+    def visit(self, node: ast.AST) -> Any:
+        """``NodeVisitor.visit``, counting depth (no frame added: the bound holds at
+        Python's default recursion limit)."""
+        if self.depth >= MAX_DEPTH:
+            raise TooDeep
+        self.depth += 1
+        try:
+            method = getattr(self, "visit_" + node.__class__.__name__, self.generic_visit)
+            return method(node)
+        finally:
+            self.depth -= 1
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
