@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ from celery_safe import embedded
 from celery_safe.workflows import check_schedule_on_beat
 from registry.config import Settings, load_settings
 
-__all__ = ["BEAT_SCHEDULE", "QUEUE_ENV", "app", "celery_config", "configure"]
+__all__ = [
+    "BEAT_SCHEDULE", "QUEUE_ENV", "SYNC_INTERVAL_ENV", "app", "beat_schedule", "celery_config",
+    "configure",
+]
 
 #: The periodic jobs: a full sync every 6 hours, a health check every 5 minutes.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -42,6 +46,20 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=5),
     },
 }
+
+#: Seconds between scheduled syncs instead of 6 hours (a staging registry, a test).
+SYNC_INTERVAL_ENV = "REGISTRY_SYNC_INTERVAL"
+
+
+def beat_schedule(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """:data:`BEAT_SCHEDULE`, with the sync every ``$REGISTRY_SYNC_INTERVAL`` s if set."""
+    env = os.environ if environ is None else environ
+    interval = env.get(SYNC_INTERVAL_ENV, "").strip()
+    if not interval:
+        return BEAT_SCHEDULE
+    sync = {**BEAT_SCHEDULE["sync-collections-every-6h"], "schedule": float(interval)}
+    return {**BEAT_SCHEDULE, "sync-collections-every-6h": sync}
+
 
 #: Environment knobs for tests and benchmarks (not needed in normal use).
 VISIBILITY_TIMEOUT_ENV = "REGISTRY_VISIBILITY_TIMEOUT"
@@ -64,7 +82,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_extended": False,
-        "beat_schedule": BEAT_SCHEDULE,
+        "beat_schedule": beat_schedule(),
         "beat_schedule_filename": str(settings.home / "celerybeat-schedule"),
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,

@@ -6,6 +6,11 @@ bundle and records the outcome: ``pending → completed`` or ``pending → faile
 an :class:`~registry.models.EnhancementLog` row. The final write is conditional on
 the bundle still being pending with the same content, so a task delivered twice
 (``acks_late`` after a worker crash) enhances and logs a bundle once.
+
+A bundle has no "processing" state: it stays ``pending`` while a provider works on it,
+so a worker that dies mid-call leaves nothing to recover (the task is delivered again).
+Errors that may pass (:data:`TRANSIENT_ERRORS`) can be handed back to the caller to
+retry, with nothing written; see ``registry.tasks.enhance_bundle``.
 """
 
 from __future__ import annotations
@@ -18,20 +23,24 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from registry.faults import FaultPlan
 from registry.models import CodeBundle, EnhancementLog, utcnow
 from registry.parsing import access_level_from_tags
 
 __all__ = [
+    "TRANSIENT_ERRORS",
     "BundleView",
     "EnhanceOutcome",
     "Enhancement",
     "EnhancementError",
     "LocalProvider",
     "Provider",
+    "ProviderUnavailable",
     "SelectiveFailureProvider",
     "enhance_bundle",
     "get_provider",
     "iam_hints",
+    "record_failure",
 ]
 
 
@@ -76,6 +85,14 @@ class EnhanceOutcome:
 
 class EnhancementError(RuntimeError):
     """A provider could not enhance a bundle; the bundle is marked ``failed``."""
+
+
+class ProviderUnavailable(RuntimeError):
+    """The provider failed for a reason that may pass (down, overloaded): worth a retry."""
+
+
+#: Provider errors a later attempt may not meet: the task retries these.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ProviderUnavailable, ConnectionError, TimeoutError)
 
 
 @runtime_checkable
@@ -185,11 +202,24 @@ def iam_hints(bundle: BundleView, access_level: str) -> dict[str, Any]:
 
 
 class LocalProvider:
-    """Deterministic, offline enhancement from the bundle's own text and tags."""
+    """Deterministic, offline enhancement from the bundle's own text and tags.
+
+    ``faults`` (see :mod:`registry.faults`) makes chosen calls raise
+    :class:`ProviderUnavailable`, as a remote provider's outages would.
+    """
 
     name = "local"
 
+    def __init__(self, faults: FaultPlan | None = None) -> None:
+        self.faults = faults
+
     def enhance(self, bundle: BundleView) -> Enhancement:
+        call = self.faults.should_fail(bundle.collection, bundle.slug) if self.faults else None
+        if call is not None:
+            raise ProviderUnavailable(
+                f"{self.name} provider unavailable for {bundle.collection}/{bundle.slug} "
+                f"(injected fault, call {call})"
+            )
         access = self.access_level(bundle)
         return Enhancement(self.describe(bundle), access, iam_hints(bundle, access))
 
@@ -229,7 +259,8 @@ def _undeclared_writes(bundle: BundleView) -> bool:
 class SelectiveFailureProvider(LocalProvider):
     """The local provider, failing for bundles whose slug contains ``marker`` (for demos/tests)."""
 
-    def __init__(self, marker: str) -> None:
+    def __init__(self, marker: str, faults: FaultPlan | None = None) -> None:
+        super().__init__(faults)
         self.marker = marker
         self.name = f"fail:{marker}"
 
@@ -239,12 +270,16 @@ class SelectiveFailureProvider(LocalProvider):
         return super().enhance(bundle)
 
 
-def get_provider(name: str = "local") -> Provider:
-    """``local``, ``fail:<slug-part>``, or ``package.module:attr`` naming a provider factory."""
+def get_provider(name: str = "local", *, faults: FaultPlan | None = None) -> Provider:
+    """``local``, ``fail:<slug-part>``, or ``package.module:attr`` naming a provider factory.
+
+    ``faults`` applies to the two built-in providers only (a factory's provider has
+    real failures of its own).
+    """
     if name in ("", "local"):
-        return LocalProvider()
+        return LocalProvider(faults)
     if name.startswith("fail:"):
-        return SelectiveFailureProvider(name.removeprefix("fail:"))
+        return SelectiveFailureProvider(name.removeprefix("fail:"), faults)
     module_name, sep, attr = name.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(
@@ -259,27 +294,32 @@ def get_provider(name: str = "local") -> Provider:
 
 
 def enhance_bundle(
-    session: Session, bundle_id: int, provider: Provider, *, task_id: str | None = None
+    session: Session,
+    bundle_id: int,
+    provider: Provider,
+    *,
+    task_id: str | None = None,
+    reraise: tuple[type[BaseException], ...] = (),
 ) -> EnhanceOutcome:
     """Enhance one pending bundle; a provider error marks it ``failed`` (never raises it).
 
     The session's transaction is committed before the provider runs (see below); the
     result is written in a new one, only if the bundle is still pending and unchanged.
 
+    ``reraise``: provider errors the caller handles itself (a retry, a time limit).
+    They propagate with nothing written, and the bundle stays ``pending``.
+
     ``task_id`` identifies the attempt. With ``acks_late``, a worker that dies after
     committing but before acknowledging gets its message delivered again, under the
     same id: that run finds its own earlier work in the log and reports it as its
     outcome, instead of calling the bundle skipped (a run must count it as enhanced).
+    A Celery retry keeps the id too.
     """
     bundle = session.get(CodeBundle, bundle_id)
     if bundle is None:
         return EnhanceOutcome(bundle_id, "missing", f"bundle {bundle_id} no longer exists")
     if bundle.enhancement_status != "pending":
-        earlier = _outcome_of_attempt(session, bundle_id, task_id)
-        return earlier or EnhanceOutcome(
-            bundle_id, bundle.enhancement_status,
-            f"already {bundle.enhancement_status}; nothing to do", skipped=True,
-        )
+        return _already_done(session, bundle, task_id, "nothing to do")
     content_hash = bundle.content_hash
     view = BundleView.of(bundle)
     # The provider may be slow (a remote model): hold no transaction meanwhile, since on
@@ -295,28 +335,66 @@ def enhance_bundle(
                   "ai_access_level": result.access_level, "iam_hints": result.iam_hints,
                   "enhanced_at": utcnow()}
         status, message = "completed", f"enhanced by {provider.name}"
+    except reraise:
+        raise
     except Exception as exc:  # a provider failure is this bundle's outcome, not a crash
         values = {"enhancement_status": "failed"}
         status, message = "failed", f"{type(exc).__name__}: {exc}"
+    log = EnhancementLog(bundle_id=bundle_id, status=status, provider=provider.name,
+                         message=message, content_hash=content_hash, task_id=task_id,
+                         started_at=started)
+    return _write_outcome(session, bundle, values, log)
+
+
+def record_failure(
+    session: Session, bundle_id: int, provider: str, message: str, *,
+    task_id: str | None = None,
+) -> EnhanceOutcome:
+    """Mark a still-pending bundle ``failed`` with ``message`` (the caller gave up on it:
+    retries exhausted, a time limit). Logged under ``task_id`` like any outcome."""
+    bundle = session.get(CodeBundle, bundle_id)
+    if bundle is None:
+        return EnhanceOutcome(bundle_id, "missing", f"bundle {bundle_id} no longer exists")
+    if bundle.enhancement_status != "pending":
+        return _already_done(session, bundle, task_id, "not marked failed")
+    log = EnhancementLog(bundle_id=bundle_id, status="failed", provider=provider,
+                         message=message, content_hash=bundle.content_hash, task_id=task_id,
+                         started_at=utcnow())
+    return _write_outcome(session, bundle, {"enhancement_status": "failed"}, log)
+
+
+def _already_done(
+    session: Session, bundle: CodeBundle, task_id: str | None, what: str
+) -> EnhanceOutcome:
+    earlier = _outcome_of_attempt(session, bundle.id, task_id)
+    return earlier or EnhanceOutcome(
+        bundle.id, bundle.enhancement_status,
+        f"already {bundle.enhancement_status}; {what}", skipped=True,
+    )
+
+
+def _write_outcome(
+    session: Session, bundle: CodeBundle, values: dict[str, Any], log: EnhancementLog
+) -> EnhanceOutcome:
+    """Write ``values`` and ``log`` if the bundle is still pending with the logged content."""
     claimed = session.execute(
         update(CodeBundle)
-        .where(CodeBundle.id == bundle_id, CodeBundle.enhancement_status == "pending",
-               CodeBundle.content_hash == content_hash)
+        .where(CodeBundle.id == bundle.id, CodeBundle.enhancement_status == "pending",
+               CodeBundle.content_hash == log.content_hash)
         .values(**values)
         .execution_options(synchronize_session="fetch")
     )
     if claimed.rowcount == 0:  # type: ignore[attr-defined]
         session.refresh(bundle)
-        earlier = _outcome_of_attempt(session, bundle_id, task_id)
+        earlier = _outcome_of_attempt(session, bundle.id, log.task_id)
         return earlier or EnhanceOutcome(
-            bundle_id, bundle.enhancement_status,
+            bundle.id, bundle.enhancement_status,
             "changed or enhanced concurrently; nothing written", skipped=True,
         )
-    session.add(EnhancementLog(bundle_id=bundle_id, status=status, provider=provider.name,
-                               message=message, content_hash=content_hash, task_id=task_id,
-                               started_at=started, finished_at=utcnow()))
+    log.finished_at = utcnow()
+    session.add(log)
     session.flush()
-    return EnhanceOutcome(bundle_id, status, message)
+    return EnhanceOutcome(bundle.id, log.status, log.message)
 
 
 def _outcome_of_attempt(

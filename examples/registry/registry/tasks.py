@@ -7,12 +7,15 @@ for another: the order lives in :mod:`registry.pipeline`'s canvas.
 
 Failures of one item (a collection that cannot be cloned, a bundle the provider
 rejects) are recorded on that item and *returned*, never raised, so one bad collection
-cannot fail the chord that the rest of the run is waiting on.
+cannot fail the chord that the rest of the run is waiting on. The one exception is a
+provider error that may pass: ``enhance_bundle`` retries it (same task id, backoff with
+jitter, :mod:`registry.policy`) before recording the bundle failed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -22,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
@@ -31,10 +35,13 @@ from registry import enhance, query, service, sources, store
 from registry.celery_app import app
 from registry.config import Settings, load_settings
 from registry.db import session_scope
+from registry.faults import FAULTS_ENV, FaultPlan
 from registry.models import CodeBundle, Collection
+from registry.policy import EnhancePolicy
 from registry.redact import redact
 
 __all__ = [
+    "ENHANCE_POLICY",
     "SLOW_ENHANCE_ENV",
     "enhance_bundle",
     "health_check",
@@ -55,6 +62,9 @@ SYNCED = ("synced", "partial")
 #: pause (after writing ``$REGISTRY_HOME/slow-<slug>.started``) so a test can kill
 #: the worker mid-task. Later attempts of the same bundle do not pause.
 SLOW_ENHANCE_ENV = "REGISTRY_SLOW_ENHANCE"
+
+#: Retries, rate and time limits of ``enhance_bundle`` (``REGISTRY_ENHANCE_*``).
+ENHANCE_POLICY = EnhancePolicy.from_env()
 
 
 @functools.lru_cache(maxsize=1)
@@ -155,24 +165,55 @@ def _pause_for_tests(db: Session, bundle_id: int) -> None:
     time.sleep(float(seconds))
 
 
-@celery_safe.task(app, name="registry.enhance_bundle", bind=True, resources={"db": open_db})
+def _provider(name: str | None) -> enhance.Provider:
+    """The configured provider, with the fault plan of ``$REGISTRY_ENHANCER_FAULTS``."""
+    settings = current_settings()
+    faults = FaultPlan.parse(os.environ.get(FAULTS_ENV, ""), settings.home / "faults")
+    return enhance.get_provider(name or settings.enhancer, faults=faults or None)
+
+
+@celery_safe.task(
+    app, name="registry.enhance_bundle", bind=True, resources={"db": open_db},
+    max_retries=ENHANCE_POLICY.max_retries, rate_limit=ENHANCE_POLICY.rate_limit,
+    soft_time_limit=ENHANCE_POLICY.soft_time_limit, time_limit=ENHANCE_POLICY.time_limit,
+)
 def enhance_bundle(
     self: Any, bundle_id: int, *, db: Session, provider: str | None = None
 ) -> dict[str, Any]:
     """Enhance one bundle with the configured provider; returns its outcome as a dict.
 
-    The task id goes into the enhancement log, so a redelivered message (its worker died
-    after the commit, before the ack) reports the work it already did, not a skip.
+    A provider error that may pass (``enhance.TRANSIENT_ERRORS``) is retried with
+    backoff; the last allowed attempt records it as the bundle's failure. A call cut
+    by the soft time limit marks the bundle failed too: the chord always gets an
+    outcome, and no bundle is left behind.
+
+    The task id goes into the enhancement log and a retry keeps it, as does a message
+    delivered again (its worker died after the commit, before the ack): such a run
+    reports the work already done under its id, never a second enhancement or a skip.
     """
-    _pause_for_tests(db, bundle_id)
-    chosen = enhance.get_provider(provider or current_settings().enhancer)
-    outcome = enhance.enhance_bundle(db, bundle_id, chosen, task_id=self.request.id)
-    return {
-        "bundle_id": outcome.bundle_id,
-        "status": outcome.status,
-        "message": outcome.message,
-        "skipped": outcome.skipped,
-    }
+    chosen = _provider(provider)
+    retries = int(self.request.retries or 0)
+    retryable = enhance.TRANSIENT_ERRORS if retries < self.max_retries else ()
+    try:  # the time limit may land anywhere in here: the bundle still gets its outcome
+        _pause_for_tests(db, bundle_id)
+        outcome = enhance.enhance_bundle(
+            db, bundle_id, chosen, task_id=self.request.id,
+            reraise=(SoftTimeLimitExceeded, *retryable),
+        )
+    except SoftTimeLimitExceeded:
+        db.rollback()
+        outcome = enhance.record_failure(
+            db, bundle_id, chosen.name, task_id=self.request.id,
+            message=f"SoftTimeLimitExceeded: no answer within the soft time limit "
+            f"({self.soft_time_limit:g} s)",
+        )
+    except retryable as exc:
+        db.rollback()
+        delay = ENHANCE_POLICY.retry_delay(self.request.id, retries)
+        logger.warning("bundle #%s: %s; retry %d of %d in %.2f s",
+                       bundle_id, exc, retries + 1, self.max_retries, delay)
+        raise self.retry(exc=exc, countdown=delay) from exc
+    return dataclasses.asdict(outcome)
 
 
 def as_sync_list(sync_results: Any) -> list[dict[str, Any]]:
@@ -255,11 +296,13 @@ def health_check(*, db: Session) -> dict[str, Any]:
     return query.health(db)
 
 
-@celery_safe.task(app, name="registry.scheduled_sync")
-def scheduled_sync() -> str | None:
-    """Beat's 6-hourly job: start the whole pipeline for ``$REGISTRY_HOME/collections.yaml``.
+@celery_safe.task(app, name="registry.scheduled_sync", bind=True)
+def scheduled_sync(self: Any) -> Any:
+    """Beat's 6-hourly job: the whole pipeline for ``$REGISTRY_HOME/collections.yaml``.
 
-    It only *sends* the workflow and returns its id; nothing here waits for it.
+    The task *becomes* the workflow (``self.replace``): it ends at once, its id is the
+    run's, and ``AsyncResult(id).get()`` (outside a task) gives the run's summary.
+    Without a collections file it does nothing and returns ``None``.
     """
     from registry.pipeline import build_workflow
 
@@ -267,4 +310,4 @@ def scheduled_sync() -> str | None:
     if not path.is_file():
         logger.warning("scheduled sync skipped: %s does not exist", path)
         return None
-    return str(build_workflow(path.read_text(encoding="utf-8")).apply_async().id)
+    return self.replace(build_workflow(path.read_text(encoding="utf-8")))

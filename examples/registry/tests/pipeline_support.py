@@ -131,3 +131,34 @@ def completed_logs(session: Session) -> dict[int, int]:
         select(EnhancementLog.bundle_id, func.count())
         .where(EnhancementLog.status == "completed").group_by(EnhancementLog.bundle_id)
     ).all())
+
+
+@contextmanager
+def crashing_run(
+    home: RegistryHome, samples: Path, **worker_env: str
+) -> Iterator[tuple[WorkerProcess, subprocess.Popen[str]]]:
+    """A worker meant to be killed and a client running the pipeline on it; both are
+    killed on the way out, whatever happened."""
+    doomed = home.worker(**worker_env)
+    client = home.client(samples, timeout=60)
+    try:
+        yield doomed, client
+    finally:
+        doomed.kill()
+        if client.poll() is None:
+            client.kill()
+
+
+def kill_and_rescue(
+    home: RegistryHome, doomed: WorkerProcess, client: subprocess.Popen[str], pending: str
+) -> dict[str, Any]:
+    """SIGKILL ``doomed`` while bundle ``pending`` (``collection/bundle``) is unfinished,
+    then let a new worker finish the run; returns the client's summary."""
+    doomed.kill()
+    with home.session() as session:
+        assert bundle_rows(session)[pending][2] == "pending", "the kill landed too late"
+    rescuer = home.worker()
+    try:
+        return finish(client, 75, rescuer)
+    finally:
+        rescuer.stop()

@@ -6,14 +6,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery.utils.time import rate
 from registry import tasks
-from registry.celery_app import BEAT_SCHEDULE, QUEUE_ENV, app, celery_config
+from registry.celery_app import (
+    BEAT_SCHEDULE,
+    QUEUE_ENV,
+    SYNC_INTERVAL_ENV,
+    app,
+    beat_schedule,
+    celery_config,
+)
 from registry.config import load_settings
 from registry.db import session_scope
 from registry.sources import CollectionSpec
 from registry.store import record_collection_error, upsert_collection
 
 from celery_safe.embedded import DEFAULT_VISIBILITY_TIMEOUT
+from celery_safe.workflows import validate_schedule
 
 CRASH_SAFETY = {"task_acks_late": True, "task_reject_on_worker_lost": True,
                 "worker_prefetch_multiplier": 1}
@@ -103,3 +112,30 @@ def test_the_beat_schedule_is_valid_and_checked_when_beat_starts() -> None:
     from celery_safe.workflows import validate_schedule
 
     assert validate_schedule(app) == []
+
+
+def test_the_sync_interval_can_be_shortened_and_beat_checks_it() -> None:
+    assert beat_schedule({}) == BEAT_SCHEDULE
+    shortened = beat_schedule({SYNC_INTERVAL_ENV: "2.5"})
+    assert shortened["sync-collections-every-6h"] == {
+        "task": "registry.scheduled_sync", "schedule": 2.5,
+    }
+    assert shortened["health-check-every-5min"] == BEAT_SCHEDULE["health-check-every-5min"]
+    original = app.conf.beat_schedule
+    app.conf.beat_schedule = beat_schedule({SYNC_INTERVAL_ENV: "0"})
+    try:
+        (problem,) = validate_schedule(app)
+    finally:
+        app.conf.beat_schedule = original
+    assert (problem.code, problem.where) == ("CSF213", "beat_schedule.sync-collections-every-6h")
+
+
+def test_enhance_bundle_carries_the_policys_retries_rate_and_time_limits() -> None:
+    policy = tasks.ENHANCE_POLICY
+    task = tasks.enhance_bundle
+    assert (task.max_retries, task.rate_limit) == (policy.max_retries, policy.rate_limit)
+    assert (task.soft_time_limit, task.time_limit) == (
+        policy.soft_time_limit, policy.time_limit,
+    )
+    assert task.soft_time_limit < task.time_limit
+    assert rate(task.rate_limit) > 0  # a rate Celery's worker understands

@@ -28,7 +28,9 @@ from pipeline_support import (
     RegistryHome,
     bundle_rows,
     completed_logs,
+    crashing_run,
     finish,
+    kill_and_rescue,
     redis_database,
     wait_for_file,
 )
@@ -76,26 +78,15 @@ def test_whole_worker_killed_mid_task(
     )
     samples, slow = _samples(home)
     marker = home.home / f"slow-{slow.split('/')[1]}.started"
-    doomed = home.worker(REGISTRY_SLOW_ENHANCE=f"{slow.split('/')[1]}:60")
-    client = home.client(samples, timeout=60)
-    try:
+    with crashing_run(home, samples, REGISTRY_SLOW_ENHANCE=f"{slow.split('/')[1]}:60") as (
+        doomed, client,
+    ):
         wait_for_file(marker, 30, "the slow enhancement never started")
         # Let the worker acknowledge ``launch_enhancements`` first (the slow task sleeps
         # 60 s, so the kill still lands mid-task): redelivered, it would send a second
         # chord over the bundles still pending, whose smaller summary can win the run.
         time.sleep(LAUNCH_ACK_GRACE)
-        doomed.kill()
-        with home.session() as session:
-            assert bundle_rows(session)[slow][2] == "pending"  # the kill landed mid-task
-        rescuer = home.worker()
-        try:
-            summary = finish(client, 75, rescuer)
-        finally:
-            rescuer.stop()
-    finally:
-        doomed.kill()
-        if client.poll() is None:
-            client.kill()
+        summary = kill_and_rescue(home, doomed, client, slow)
     _assert_complete_exactly_once(home, summary)
 
 
