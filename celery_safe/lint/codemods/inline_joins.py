@@ -29,6 +29,7 @@ from libcst.metadata import (
 
 from ..findings import Finding, Span
 from ..index import ModuleIndex
+from .bindings import bound_around
 from .driven import FindingsCodemod
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call
 from .moves import check_move
@@ -253,6 +254,9 @@ class InlineTaskJoins(FindingsCodemod):
         root = _root_name(planned.task)
         if name is None or root is None:
             return Refusal(f"`{cst.Module([]).code_for_node(planned.task)}` is not a task name")
+        line = self.get_metadata(PositionProvider, root).start.line
+        if not bound_around(root.value, line, index):
+            return self._tasks.style(name, path, index)  # why: no scope needed (see there)
         scope = self.scope_of(root)
         assignments = list(scope[root.value]) if scope is not None else []
         if scope is not None and any(a.scope is not scope.globals for a in assignments):
