@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import celery
@@ -109,29 +109,43 @@ def process_seconds(argv: Sequence[str]) -> float:
     return time.perf_counter() - started
 
 
-def floor_ratio() -> None:
-    roots = [Path(celery.__file__).parent, Path(kombu.__file__).parent]
+def floor_ratio(runs: int = 3) -> None:
+    roots = [Path(str(celery.__file__)).parent, Path(str(kombu.__file__)).parent]
     config = Config()
     files = list(python_files(roots, config))
     sources = [f.read_bytes() for f in files]  # warm the page cache for both sides
 
-    start = time.perf_counter()
-    for path in files:
-        ast.parse(path.read_bytes(), filename=str(path))
-    baseline = time.perf_counter() - start
+    def parse_all() -> None:
+        for path in files:
+            ast.parse(path.read_bytes(), filename=str(path))
 
-    start = time.perf_counter()
-    summary = fix_paths(roots, FixOptions(), config, write=False)
-    fixing = time.perf_counter() - start
-
-    ratio = fixing / baseline
+    parsing: list[tuple[float, float]] = []
+    fixing: list[tuple[float, float]] = []
+    summary = None
+    for _ in range(runs):  # alternating, best of each: a busy moment hits both sides
+        parsing.append(_clocked(parse_all))
+        started, cpu = time.perf_counter(), time.process_time()
+        summary = fix_paths(roots, FixOptions(), config, write=False)
+        fixing.append((time.perf_counter() - started, time.process_time() - cpu))
+    assert summary is not None
+    wall = min(f[0] for f in fixing) / min(p[0] for p in parsing)
+    cpu = min(f[1] for f in fixing) / min(p[1] for p in parsing)
     size = sum(len(s) for s in sources) / 1e6
     print(f"(a) files: {len(files)} ({size:.1f} MB) under {', '.join(r.name for r in roots)}")
-    print(f"    ast.parse of every file:       {baseline:.3f} s")
-    print(f"    celery-safe fix --check:       {fixing:.3f} s")
+    print(f"    ast.parse of every file:       {min(p[0] for p in parsing):.3f} s")
+    print(f"    celery-safe fix --check:       {min(f[0] for f in fixing):.3f} s")
     with_findings = sum(1 for r in summary.results if r.remaining or r.rewritten)
     print(f"    files with findings / changed: {with_findings} / {len(summary.changed)}")
-    print(f"    ratio: {ratio:.2f}x (target <= 3x) -> {'OK' if ratio <= 3 else 'OVER'}")
+    print(
+        f"    ratio: {wall:.2f}x wall, {cpu:.2f}x CPU (target <= 3x)"
+        f" -> {'OK' if max(wall, cpu) <= 3 else 'OVER'}"
+    )
+
+
+def _clocked(work: Callable[[], None]) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def with_celery_kombu(project: Path) -> Path:
