@@ -26,8 +26,12 @@ __all__ = [
     "Internal",
     "celery_version",
     "chain_app_from_first_task",
+    "chord_errback_runs",
+    "chord_orders_replaced_group",
     "embedded_leases_hold",
+    "empty_chord_header_runs_body",
     "group_group_mislinks",
+    "header_ignoring_results_reaches_body",
     "missing",
     "redis_group_after_group_completes",
     "require",
@@ -240,6 +244,75 @@ def embedded_leases_hold(kombu_version: tuple[int, int] | None = None) -> bool:
     return kombu_version >= (5, 5)
 
 
+def empty_chord_header_runs_body(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether ``chord([], body)`` runs the body at once with ``[]``.
+
+    Measured by ``test_an_empty_chord_header_runs_the_body_with_an_empty_list`` on real
+    workers, embedded backend and Redis: Celery 5.3.6, 5.4.0, 5.5.3, 5.6.3 and 5.7.0 all
+    send the body with ``[]`` (``_chord.run``: "the body is executed immediately"). An
+    empty header is therefore not a chord that never finishes, and no check reports it.
+    """
+    return (version or celery_version()) >= EMPTY_HEADER_RUNS_BODY_SINCE
+
+
+def chord_orders_replaced_group(backend: str, version: tuple[int, int, int] | None = None) -> bool:
+    """Whether a chord header part that replaces itself with a group (``Task.replace``)
+    gives the body that group's results in the group's order (CSF212 where it does not).
+
+    ``backend`` is ``"redis"`` (Celery's Redis backend, which gathers the header's
+    values as they arrive), ``"embedded"`` (:mod:`celery_safe.embedded`) or anything
+    else. Measured by ``test_a_header_part_replaced_by_a_group_joins_the_chord`` on real
+    workers: on Celery 5.3.6, 5.4.0 and 5.5.3 the Redis backend hands the body the
+    replacement group's results in the order they finished (``[[2, 3, 1], 11]`` for
+    ``[[1, 2, 3], 11]``); 5.6.3 and 5.7.0 keep the group's order; the embedded backend
+    keeps it on every version. Other backends
+    are not measured, so the check assumes the order may be lost there. A part replaced
+    by a chord gives the right value everywhere.
+    """
+    if backend == "embedded":
+        return True
+    if backend == "redis":
+        return (version or celery_version()) >= REDIS_ORDERS_REPLACED_GROUPS_SINCE
+    return False
+
+
+def header_ignoring_results_reaches_body(backend: str) -> bool:
+    """Whether a chord whose header part has ``ignore_result=True`` still runs its body
+    with every part's value (CSF204 where it does not).
+
+    Measured by ``test_a_header_part_ignoring_its_result`` on every matrix version:
+    Celery's Redis backend collects each part's value for the chord whether or not the
+    part stores its result, so the body runs with all of them; a backend that reads the
+    stored results (the embedded backend, a database, a cache) waits for a result that is
+    never stored: the body fails with ``ChordError`` after ``result_chord_join_timeout``
+    (embedded) or never runs (``celery.chord_unlock`` polling forever).
+    """
+    return backend == "redis"
+
+
+def chord_errback_runs(allow_on_header: bool, failed_parts: int) -> int:
+    """How many times an error callback linked to a chord runs when ``failed_parts`` of
+    its header fail.
+
+    Measured by ``test_a_chord_error_callback_when_a_header_part_fails`` on every matrix
+    version, embedded backend and Redis. The callback always runs once for the chord
+    (the body fails with ``ChordError``): called as ``(request, exc, traceback)`` with the
+    body's request, the ``ChordError`` and ``traceback=None``, or sent with the body's
+    task id. With ``task_allow_error_cb_on_chord_header=True`` (read from the chord's app
+    when ``link_error`` is called) Celery also links a copy to each header
+    part, and it runs once more per failed part, with that part's request, exception and
+    traceback text, or that part's id: the calling convention is the same either way.
+    """
+    return 1 + (failed_parts if allow_on_header else 0)
+
+
+#: The first Celery release whose Redis backend keeps a replaced header part's group in order.
+REDIS_ORDERS_REPLACED_GROUPS_SINCE: tuple[int, int, int] = (5, 6, 0)
+
+#: ``chord([], body)`` runs the body with ``[]`` on every release of the matrix (5.3-5.7).
+EMPTY_HEADER_RUNS_BODY_SINCE: tuple[int, int, int] = (5, 3, 0)
+
 #: The first Celery release that links the step after ``group | group`` to each member
 #: of the second group: every release of the matrix (5.3-5.7) does.
 MISLINKS_SINCE: tuple[int, int, int] = (5, 3, 0)
+

@@ -35,6 +35,9 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "fix_speed.py": ([], ["(a)", "(b)", "(c)", "(d)", "(e)", "100 CSF104"]),  # a full run
     "lint_corpus.py": (["vine"], ["vine: ", "0 internal error(s)"]),
     "registry_hostile.py": ([], ["10,000 entries", "billion laughs", "/health p50"]),
+    "registry_history.py": (["--bundles", "5", "--commits", "20", "--repeat", "1"], [
+        "parse_collection (a sync's parse)", "bundle_last_commits", "task_growth is",
+    ]),
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",
     ]),

@@ -11,7 +11,12 @@ chain), or what Celery passes to an error callback. Each task step is checked on
 * its arguments survive the serializer it will be sent with (CSF207, runtime only);
 * it does not follow a chord whose body is a group, in a chain (CSF209);
 * a chord has a result backend able to run it (CSF203, when the front-end knows the
-  backend), and the tasks whose results the chord needs do not ignore them (CSF204).
+  backend), and the tasks whose results the chord needs do not ignore them (CSF204);
+* no chord header part replaces itself with a group (CSF212), where the backend loses
+  that group's order.
+
+What the backend does to chords (:class:`Backend`) is known to the runtime only; the
+linter checks as if the backend were any of them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from .types import MISSING, describe, fits, list_of, union_of
 __all__ = [
     "OPEN",
     "UNKNOWN",
+    "Backend",
     "Received",
     "check",
     "chord_with_group_body",
@@ -48,6 +54,24 @@ _HEADER_ROLE = (
     " header's results (database, cache) never runs the body"
 )
 _BODY_ROLE = "is a chord body: the chord's result is never stored"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What an app's result backend does to chords (see :mod:`celery_safe.celery_internals`,
+    where each is measured per Celery version)."""
+
+    #: Why it cannot run a chord at all (CSF203), or None.
+    problem: str | None = None
+    #: It gathers the header's values itself, stored or not (Redis): a header part
+    #: ignoring its result still reaches the body (no CSF204 for header parts).
+    keeps_header_values: bool = False
+    #: A header part replaced by a group gives the group's results in order (no CSF212).
+    orders_replaced_groups: bool = False
+
+
+#: What the linter assumes: any backend, so whatever fails on one is reported.
+ANY_BACKEND = Backend()
 
 
 @dataclass(frozen=True)
@@ -139,15 +163,16 @@ def check(
     canvas: Node,
     *,
     receives: Received | None = OPEN,
-    backend: Callable[[], str | None] | None = None,
+    backend: Callable[[], Backend] | None = None,
     ignore: Collection[str] = (),
     path: Path = (),
 ) -> list[Problem]:
     """Every problem in ``canvas``, in workflow order.
 
     ``receives`` is what its first steps get (:data:`OPEN` when unknown);
-    ``backend`` tells why the app cannot run a chord (None when it can), when the
-    front-end knows the app; ``ignore`` skips codes.
+    ``backend`` tells what the app's result backend does to chords, when the front-end
+    knows the app (called once, and only if the canvas has a chord); ``ignore`` skips
+    codes.
     """
     walker = _Walker(backend, frozenset(code.upper() for code in ignore))
     walker.visit(canvas, path, receives)
@@ -188,12 +213,18 @@ def _exact_members(node: Node | None) -> Sequence[Node | None] | None:
 
 
 class _Walker:
-    def __init__(self, backend: Callable[[], str | None] | None, ignore: frozenset[str]) -> None:
+    def __init__(self, backend: Callable[[], Backend] | None, ignore: frozenset[str]) -> None:
         self.backend = backend
         self.ignore = ignore
         self.problems: list[Problem] = []
-        self._backend_checked = False
-        self._backend_reason: str | None = None
+        self._backend: Backend | None = None
+
+    @property
+    def chord_backend(self) -> Backend | None:
+        """What the backend does to chords (None: not known, as in the linter)."""
+        if self._backend is None and self.backend is not None:
+            self._backend = self.backend()
+        return self._backend
 
     def report(self, code: str, path: Path, task: str | None, origin: Any, **facts: object) -> None:
         if code not in self.ignore:
@@ -244,7 +275,7 @@ class _Walker:
             after_group = is_header
             if is_header and step is not None:
                 self.check_chord_backend(step_path, "group (a chord header)", step)
-                self.check_results_stored(output, _HEADER_ROLE)
+                self.check_header(step, step_path, output)
                 incoming = Received(output, ("<list of results>",), "CSF202")
             else:
                 incoming = _result_of(output)
@@ -268,7 +299,7 @@ class _Walker:
             ignoring += output.ignoring
             produced.append(output.type)
         self.check_chord_backend(path, "chord", chord)
-        self.check_results_stored(_Output("chord", path, ignoring=ignoring), _HEADER_ROLE)
+        self.check_header(chord.header, (*path, "chord"), _Output("chord", path, ignoring=ignoring))
         if chord.body is None:
             return _Output("chord", path)
         header = _Output(
@@ -285,14 +316,30 @@ class _Walker:
         for task_path, name, origin in output.ignoring:
             self.report("CSF204", task_path, name, origin, role=role)
 
+    def check_header(self, header: Node, path: Path, output: _Output) -> None:
+        """What a chord header's parts must not do, on this backend (CSF204, CSF212).
+
+        ``path`` is where the header's members are numbered (``chord`` then ``header``,
+        or the group's own path in a chain).
+        """
+        backend = self.chord_backend or ANY_BACKEND
+        if not backend.keeps_header_values:
+            self.check_results_stored(output, _HEADER_ROLE)
+        if backend.orders_replaced_groups or "CSF212" in self.ignore:
+            return
+        if not isinstance(header, Group):
+            return
+        prefix = (*path, "header") if path[-1:] == ("chord",) else (*path, "group")
+        for index, member in enumerate(header.members):
+            if isinstance(member, Step) and member.spec and member.spec.replaces_with_group:
+                self.report("CSF212", (*prefix, index), member.name, member.origin)
+
     def check_chord_backend(self, path: Path, what: str, node: Node) -> None:
         if self.backend is None or "CSF203" in self.ignore:
             return
-        if not self._backend_checked:
-            self._backend_reason = self.backend()
-            self._backend_checked = True
-        if self._backend_reason is not None:
-            facts = {"reason": self._backend_reason}
+        reason = self.chord_backend.problem if self.chord_backend is not None else None
+        if reason is not None:
+            facts = {"reason": reason}
             self.problems.append(
                 Problem.make("CSF203", path, None, facts, what=what, origin=node.origin)
             )

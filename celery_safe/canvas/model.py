@@ -39,6 +39,8 @@ class TaskSpec:
     builtin: bool = False
     #: Its return annotation as a type hint (``types.MISSING``: none, or unreadable).
     returns: Any = MISSING
+    #: Its code calls ``self.replace(group(...))`` (CSF212 in a chord header).
+    replaces_with_group: bool = False
 
 
 @dataclass(frozen=True, slots=True)

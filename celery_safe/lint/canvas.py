@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..canvas import Node, Problem, Received, Step
 from ..canvas import check as check_model
+from ..canvas.check import Backend
 from ..canvas.text import SourceText
 from .index import FunctionInfo
 
@@ -31,9 +32,17 @@ class CanvasCheck:
     receives: Received | None
 
 
-def check_canvas(root: ast.AST, node: Node, receives: Received | None) -> CanvasCheck:
-    """Check a canvas the source builds at ``root``; CSF203/206/207 need the app: not here."""
-    return CanvasCheck(root, tuple(check_model(node, receives=receives)), receives)
+def check_canvas(
+    root: ast.AST, node: Node, receives: Received | None, no_chords: str | None = None
+) -> CanvasCheck:
+    """Check a canvas the source builds at ``root``; CSF206/207 need the app: not here.
+
+    ``no_chords`` is why the module's app cannot run chords, when its code says so
+    (CSF203; see :mod:`.backends`).
+    """
+    backend = None if no_chords is None else (lambda: Backend(no_chords))
+    problems = check_model(node, receives=receives, backend=backend)
+    return CanvasCheck(root, tuple(problems), receives)
 
 
 def source_args(

@@ -525,4 +525,5 @@ class FunctionFlow(ast.NodeVisitor):
         self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
     ) -> None:
         if value is not None and value.kind == "canvas" and value.canvas is not None:
-            self.facts.canvas.append(check_canvas(root, value.canvas, receives))
+            no_chords = self.index.backends.chord_problem()
+            self.facts.canvas.append(check_canvas(root, value.canvas, receives, no_chords))

@@ -14,8 +14,10 @@ from typing import Any
 
 from ..canvas.model import TaskSpec
 from ..canvas.params import Params
+from ..canvas.replaces import replaces_with_group
 from ..canvas.types import MISSING
 from .annotations import hint_of
+from .backends import AppBackends
 from .imports import FOREIGN_ROOTS, ImportMap
 
 __all__ = ["DecoratorLookup", "FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
@@ -119,8 +121,13 @@ class FunctionInfo:
                 and (params.varargs or len(params.positional) > 1)
             )
             returns = hint(self.node.returns) if self.node.returns is not None else MISSING
+            replaces = (
+                bound and module is not None
+                and replaces_with_group(self.node, module.imports_for(self).qualify)
+            )
             self._spec = TaskSpec(
-                self.name, params, options.ignore_result, errback_style, returns=returns
+                self.name, params, options.ignore_result, errback_style, returns=returns,
+                replaces_with_group=replaces,
             )
         return self._spec
 
@@ -131,6 +138,8 @@ class ModuleIndex:
 
     imports: ImportMap = field(default_factory=ImportMap)
     apps: set[str] = field(default_factory=set)
+    #: the literal backend each app was made with, and which apps are configured later
+    backends: AppBackends = field(default_factory=AppBackends)
     foreign: set[str] = field(default_factory=set)
     functions: list[FunctionInfo] = field(default_factory=list)
     top_level: dict[str, FunctionInfo] = field(default_factory=dict)
@@ -274,10 +283,13 @@ class _Indexer:
                     scope.local_imports = scope.local_imports or ImportMap()
                     scope.local_imports.add(stmt)
             elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    self.index.backends.used(target)
                 self.assignment(stmt.targets, stmt.value, scope)
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
                 self.assignment([stmt.target], stmt.value, scope)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                self.index.backends.used(stmt.value.func)
                 self.registration(stmt.value, scope, None)
             else:
                 for name in ("body", "orelse", "finalbody"):
@@ -323,6 +335,9 @@ class _Indexer:
         imports = self.index.imports_for(scope)
         if imports.qualify(value.func) in APP_FACTORIES:
             self.index.apps.update(names)
+            for name in names:
+                if scope is None:
+                    self.index.backends.app_made(name, value)
         elif imports.is_foreign(value.func):
             self.index.foreign.update(names)
         else:

@@ -8,6 +8,11 @@ checks decide. The linter describes source code to the same checks.
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import textwrap
+import weakref
 from collections.abc import Collection
 from typing import Any
 
@@ -17,9 +22,14 @@ from celery.canvas import Signature
 
 from ..canvas import OPEN, Chain, Chord, Group, Node, Step, TaskSpec, Unregistered
 from ..canvas import check as check_model
-from ..canvas.check import workflow_arguments
+from ..canvas.check import Backend, workflow_arguments
 from ..canvas.problems import Problem
-from ..celery_internals import group_group_mislinks
+from ..canvas.replaces import replaces_with_group
+from ..celery_internals import (
+    chord_orders_replaced_group,
+    group_group_mislinks,
+    header_ignoring_results_reaches_body,
+)
 from .params import errback_style, params_of, returns_of
 from .shapes import (
     app_of,
@@ -64,7 +74,7 @@ def validate(
     return check_model(
         describe(canvas, owner),
         receives=received,
-        backend=lambda: _backend_problem(owner),
+        backend=lambda: chord_backend(owner),
         ignore=(*ignore, *(() if group_group_mislinks() else ("CSF209",))),
     )
 
@@ -146,6 +156,7 @@ class _Describer:
             errback_style=errback_style(task),
             builtin=name.startswith(_BUILTIN),
             returns=returns_of(task),
+            replaces_with_group=_replaces_with_group(task),
         )
         self.specs[key] = spec
         return spec
@@ -165,6 +176,98 @@ class _Names(Collection[str]):
 
     def __contains__(self, name: object) -> bool:
         return name in self.app.tasks
+
+
+def chord_backend(app: Celery) -> Backend:
+    """What ``app``'s result backend does to chords, on the installed Celery."""
+    problem = _backend_problem(app)
+    if problem is not None or app.conf.task_always_eager:
+        return Backend(problem)
+    kind = _backend_kind(app.backend)
+    return Backend(
+        problem,
+        keeps_header_values=header_ignoring_results_reaches_body(kind),
+        orders_replaced_groups=chord_orders_replaced_group(kind),
+    )
+
+
+#: (module, class) -> the name :mod:`celery_safe.celery_internals` measures it under.
+_KINDS = {
+    ("celery.backends.redis", "RedisBackend"): "redis",
+    ("celery_safe.embedded", "SQLiteBackend"): "embedded",
+}
+
+
+def _backend_kind(backend: Any) -> str:
+    """``"redis"`` for Celery's Redis backend or a subclass (Sentinel), ``"embedded"``
+    for celery-safe's, else ``"other"`` (without importing redis)."""
+    for cls in type(backend).__mro__:
+        kind = _KINDS.get((cls.__module__, cls.__name__))
+        if kind is not None:
+            return kind
+    return "other"
+
+
+_replaces: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _replaces_with_group(task: Any) -> bool:
+    """Whether ``task``'s code calls ``self.replace(group(...))``: read once per task
+    from its function's source (False when the source cannot be read)."""
+    try:
+        return _replaces[task]
+    except KeyError:
+        pass
+    found = False
+    try:
+        function = inspect.unwrap(getattr(task.run, "__func__", task.run))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (AttributeError, OSError, TypeError, SyntaxError, ValueError):
+        tree = None
+    if tree is not None:
+        functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+        definition = next((node for node in tree.body if isinstance(node, functions)), None)
+        if definition is not None:
+            found = replaces_with_group(definition, _Resolver(function, definition))
+    _replaces[task] = found
+    return found
+
+
+class _Resolver:
+    """A name in a function's code -> the qualified name of what it is at runtime
+    (``from x import y`` inside the function first, then its closure and globals)."""
+
+    def __init__(self, function: Any, definition: ast.AST) -> None:
+        try:
+            seen = inspect.getclosurevars(function)
+            self.globals: dict[str, Any] = {**seen.globals, **seen.nonlocals}
+        except (TypeError, ValueError):
+            self.globals = {}
+        self.imported: dict[str, tuple[str, str]] = {
+            alias.asname or alias.name: (node.module, alias.name)
+            for node in ast.walk(definition)
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+            for alias in node.names
+        }
+
+    def __call__(self, node: ast.expr) -> str | None:
+        try:
+            found = self.value(node)
+        except (AttributeError, ImportError, KeyError):
+            return None
+        module = getattr(found, "__module__", None)
+        name = getattr(found, "__qualname__", None)
+        return f"{module}.{name}" if module and name else None
+
+    def value(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Attribute):
+            return getattr(self.value(node.value), node.attr)
+        if not isinstance(node, ast.Name):
+            raise KeyError(node)
+        if node.id in self.imported:
+            module, name = self.imported[node.id]
+            return getattr(importlib.import_module(module), name)
+        return self.globals[node.id]
 
 
 def _backend_problem(app: Celery) -> str | None:

@@ -16,6 +16,7 @@ here" on both sides, as the source does not show what the canvas is called with.
 
 from __future__ import annotations
 
+import linecache
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +29,7 @@ from celery_safe.workflows.validate import describe
 #: The codes a source file can decide: not CSF203 (backend), CSF206 (registration)
 #: or CSF207 (argument values), which need the app or the values.
 STATIC_CODES = frozenset(
-    {"CSF201", "CSF202", "CSF204", "CSF205", "CSF209", "CSF210"}
+    {"CSF201", "CSF202", "CSF204", "CSF205", "CSF209", "CSF210", "CSF212"}
 )
 
 PARAMETERS = ("", "x", "x, y", "x, y=0", "*values", "values", "x, *, key", "x=0, **options")
@@ -47,6 +48,8 @@ class TaskDef:
     ignore_result: bool
     takes: str = ""
     returns: str = ""
+    #: a bound task whose body replaces it with a group (CSF212 in a chord header)
+    replaces: bool = False
 
     def source(self, index: int) -> str:
         first, _, rest = self.params.partition(",")
@@ -59,7 +62,8 @@ class TaskDef:
             f'name="parity.t{index}", shared=False, bind={self.bind},'
             f" ignore_result={self.ignore_result}"
         )
-        return f"@app.task({options})\ndef t{index}({params}){arrow}:\n    return 1\n"
+        body = "self.replace(group([]))" if self.replaces and self.bind else "1"
+        return f"@app.task({options})\ndef t{index}({params}){arrow}:\n    return {body}\n"
 
 
 tasks = st.builds(
@@ -69,6 +73,7 @@ tasks = st.builds(
     st.sampled_from([False, False, False, True]),
     st.sampled_from(TYPES),
     st.sampled_from(TYPES),
+    st.sampled_from([False, False, True]),
 )
 
 
@@ -127,7 +132,10 @@ def static_problems(source: str) -> set[tuple[str, str]]:
 
 def runtime_problems(source: str) -> set[tuple[str, str]]:
     namespace: dict[str, object] = {}
-    exec(compile(source, "parity.py", "exec"), namespace)
+    # the runtime reads a task's source (CSF212): give it this one, as a module would
+    filename = f"<parity-{hash(source)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
     model = describe(namespace["canvas"], namespace["app"])  # type: ignore[arg-type]
     return {(p.code, p.where) for p in check(model, receives=UNKNOWN) if p.code in STATIC_CODES}
 
@@ -149,11 +157,13 @@ def test_the_parity_is_not_vacuous() -> None:
             TaskDef("x", False, False).source(0),
             TaskDef("values", False, True).source(1),
             TaskDef("", False, False).source(2),
+            TaskDef("", True, False, replaces=True).source(3),
             "canvas = group(chain(t0.s(1), t2.s()), chord([t1.s()], t0.s(1, 2)), chain("
-            "group(t0.s(1), t0.s(2)), group(t1.s(), t1.s()), chain(t1.s(), t2.si())))",
+            "group(t0.s(1), t0.s(2)), group(t1.s(), t1.s()), chain(t1.s(), t2.si())),"
+            " chord([t3.si(), t2.si()], t1.s()))",
             "",
         ]
     )
     found = runtime_problems(source)
-    assert {code for code, _ in found} >= {"CSF201", "CSF204", "CSF205", "CSF209"}, found
+    assert {code for code, _ in found} >= {"CSF201", "CSF204", "CSF205", "CSF209", "CSF212"}, found
     assert static_problems(source) == found

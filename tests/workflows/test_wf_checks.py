@@ -8,13 +8,19 @@ import json
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from celery import canvas as celery_canvas
 from celery.canvas import Signature
 from wf_tasks import make_app
 
-from celery_safe.celery_internals import group_group_mislinks
+from celery_safe.celery_internals import (
+    chord_orders_replaced_group,
+    group_group_mislinks,
+    header_ignoring_results_reaches_body,
+)
+from celery_safe.embedded import embedded_config
 from celery_safe.testing.guarded_worker import keep_current_app
 from celery_safe.workflows import Problem, WorkflowError, chain, chord, group, validate
 
@@ -195,6 +201,94 @@ def test_body_ignoring_its_result_and_signature_option(t: SimpleNamespace) -> No
     assert validate(celery_canvas.chord([overridden], t.tsum.s())) == []
 
 
+#: A Redis result backend: nothing connects while a canvas is only validated.
+REDIS_RESULTS = {"broker_url": "memory://", "result_backend": "redis://127.0.0.1:6379/5"}
+
+
+def test_header_task_ignoring_its_result_on_redis() -> None:
+    """Redis gathers the header's values itself (measured: the body gets them all)."""
+    t = make_app(REDIS_RESULTS)
+    problems = validate(celery_canvas.chord([t.quiet.s(1), t.inc.s(2)], t.tsum.s()))
+    assert header_ignoring_results_reaches_body("redis")
+    assert problems == []
+    members = celery_canvas.group(t.quiet.s(), t.inc.s())
+    implicit = celery_canvas.chain(t.inc.s(1), members, t.tsum.s())
+    assert validate(implicit) == []
+    # ... but the chord's own result is the body's: still never stored.
+    body = validate(celery_canvas.chord([t.inc.s(1)], t.quiet.s()), ignore={"CSF210"})
+    assert codes(body) == [("CSF204", "chord.body")]
+
+
+# -- CSF212: a chord header part that replaces itself with a group -------------------
+
+
+def test_header_part_replaced_by_a_group(t: SimpleNamespace) -> None:
+    """Not measured on the cache backend: reported, as the linter does."""
+    problems = validate(celery_canvas.chord([t.regroup.s(3), t.inc.s(1)], t.note.s()))
+    assert codes(problems) == [("CSF212", "chord.header[0]")]
+    assert problems[0].task == "wf.regroup"
+    assert "in the order they finished" in problems[0].message
+    assert "self.replace(chord(" in problems[0].fix
+    members = celery_canvas.group(t.inc.s(), t.regroup.s())
+    implicit = validate(celery_canvas.chain(t.inc.s(1), members, t.note.s()))
+    assert codes(implicit) == [("CSF212", "chain[1].chord.header[1]")]  # Celery made a chord
+    nested = celery_canvas.chord([t.regroup.s()], t.note.s())
+    in_chain = validate(celery_canvas.chain(t.inc.s(1), nested, t.inc.si(0)))
+    assert codes(in_chain) == [("CSF212", "chain[1].chord.header[0]")]
+    with pytest.raises(WorkflowError, match="CSF212"):
+        chord([t.regroup.s(3), t.inc.s(1)], t.note.s())
+
+
+def test_header_part_replaced_by_a_chord_or_outside_a_header(t: SimpleNamespace) -> None:
+    assert validate(celery_canvas.chord([t.fan_out.s(3), t.inc.s(1)], t.note.s())) == []
+    assert validate(celery_canvas.chain(t.inc.s(1), t.regroup.s(), t.note.s())) == []
+    assert validate(celery_canvas.group(t.regroup.s(1), t.regroup.s(2))) == []
+    assert validate(celery_canvas.chord([t.regroup.s(3)], t.note.s()), ignore={"CSF212"}) == []
+
+
+def test_header_parts_replacing_themselves_however_written(t: SimpleNamespace) -> None:
+    """``validate`` reads each task's code as the linter does: the module's imports, a
+    local import, a name assigned the group; a chord or a chain is not a group."""
+    import celery
+
+    from celery_safe import workflows
+
+    app = t.app
+
+    @app.task(bind=True, shared=False, name="wf.t_module")
+    def by_module(self: Any, n: int) -> Any:
+        return self.replace(celery.group(t.inc.s(i) for i in range(n)))
+
+    @app.task(bind=True, shared=False, name="wf.t_named")
+    def by_name(self: Any, n: int) -> Any:
+        members = workflows.group(*(t.inc.s(i) for i in range(n)))
+        return self.replace(members)
+
+    @app.task(bind=True, shared=False, name="wf.t_chain")
+    def by_chain(self: Any, n: int) -> Any:
+        from celery import chain as sequence
+
+        return self.replace(sequence(t.inc.s(n), t.inc.s()))
+
+    @app.task(shared=False, name="wf.t_unbound")
+    def unbound(n: int) -> int:
+        return n
+
+    header = [by_module.s(2), by_name.s(2), by_chain.s(2), unbound.s(2), t.regroup.s(2)]
+    problems = validate(celery_canvas.chord(header, t.note.s()))
+    assert codes(problems) == [("CSF212", f"chord.header[{i}]") for i in (0, 1, 4)]
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+def test_header_part_replaced_by_a_group_where_measured(
+    backend: str, tmp_path: pytest.TempPathFactory
+) -> None:
+    t = make_app(embedded_config(tmp_path) if backend == "embedded" else REDIS_RESULTS)
+    problems = validate(celery_canvas.chord([t.regroup.s(3), t.inc.s(1)], t.note.s()))
+    expected = [] if chord_orders_replaced_group(backend) else [("CSF212", "chord.header[0]")]
+    assert codes(problems) == expected
+
+
 # -- CSF205: the signature's own arguments ------------------------------------------
 
 
@@ -304,6 +398,24 @@ def test_error_callbacks_on_a_chain(t: SimpleNamespace) -> None:
     canvas = celery_canvas.chain(t.inc.s(1), t.inc.s())
     canvas.link_error(t.bad_errback.s())
     assert codes(validate(canvas)) == [("CSF208", "link_error[0]")]
+
+
+@pytest.mark.parametrize("on_header", [False, True])
+def test_error_callbacks_on_a_chord(on_header: bool) -> None:
+    """Celery links a chord's error callback to its body, and with
+    ``task_allow_error_cb_on_chord_header`` to each header part too (where it also runs,
+    as measured on real workers): each copy is checked where Celery put it."""
+    t = make_app()
+    t.app.conf.task_allow_error_cb_on_chord_header = on_header
+    canvas = celery_canvas.chord([t.inc.s(1), t.inc.s(2)], t.tsum.s())
+    canvas.link_error(t.on_error_id.s(1))
+    headers = [("CSF208", f"chord.header[{i}].link_error[0]") for i in (0, 1)]
+    expected = [*(headers if on_header else []), ("CSF208", "chord.body.link_error[0]")]
+    assert codes(validate(canvas)) == expected
+    for good in (t.on_error.s(), t.on_error_id.s(), t.note_anything.s()):
+        canvas = celery_canvas.chord([t.inc.s(1), t.inc.s(2)], t.tsum.s())
+        canvas.link_error(good)
+        assert validate(canvas) == []
 
 
 # -- CSF209: a step after a chord whose body is a group ----------------------------

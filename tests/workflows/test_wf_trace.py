@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
 from wf_tasks import CONFIG_ENV, make_app
 
 from celery_safe.embedded import embedded_config
@@ -33,9 +34,19 @@ def t(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
         yield tasks
 
 
+def _wait_for_parents(result: AsyncResult) -> None:
+    """A worker sends a chain's next link before it stores its own result, so the last
+    result can be ready while a parent's is not stored yet: wait for every parent."""
+    step = result.parent
+    while step is not None:
+        step.get(timeout=TIMEOUT)
+        step = step.parent
+
+
 def test_a_chain_traced_step_by_step(t: SimpleNamespace) -> None:
     sent = chain(t.add.s(1, 2), t.inc.s()).apply_async()
     assert sent.get(timeout=TIMEOUT) == 4
+    _wait_for_parents(sent)
     run = trace(sent)
     assert [(s.task, s.state) for s in run.steps] == [("wf.add", "SUCCESS"), ("wf.inc", "SUCCESS")]
     assert (run.done, run.total, run.state) == (2, 2, "SUCCESS")
@@ -151,6 +162,7 @@ def test_a_run_traced_from_its_id_alone_on_redis(on_redis: SimpleNamespace) -> N
 
     sent = chain(on_redis.add.s(1, 2), on_redis.inc.s(), on_redis.inc.s()).apply_async()
     assert sent.get(timeout=TIMEOUT) == 5
+    _wait_for_parents(sent)
     rebuilt = trace(AsyncResult(sent.id, app=on_redis.app))
     assert [s.task for s in rebuilt.steps] == ["wf.add", "wf.inc", "wf.inc"]
 

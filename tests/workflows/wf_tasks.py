@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +21,10 @@ import celery_safe
 
 #: Environment variable carrying the app's configuration (JSON) into a worker process.
 CONFIG_ENV = "CELERY_SAFE_WF_CONFIG"
+#: A setting naming a file where the ``note*`` tasks append what they were called with:
+#: how a test sees a chord body or an error callback run on a worker (their results are
+#: not always stored, and an error callback's never is).
+NOTES = "celery_safe_test_notes"
 
 IN_MEMORY = {"result_backend": "cache+memory://", "broker_url": "memory://"}
 
@@ -136,7 +141,59 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
 
         return self.replace(chord([inc.s(i) for i in range(n)], tsum.s()))
 
+    @app.task(shared=False, name="wf.slow_inc")
+    def slow_inc(x: int, delay: float) -> int:
+        time.sleep(delay)
+        return x + 1
+
+    @app.task(shared=False, name="wf.regroup", bind=True)
+    def regroup(self: Any, n: int) -> Any:
+        """Replaces itself with ``group(inc(i) for i < n)`` (Task.replace with a group)
+        whose first member finishes last: its results arrive out of order."""
+        from celery import group
+
+        return self.replace(group(slow_inc.s(i, 0.0 if i else 1.5) for i in range(n)))
+
+    @app.task(shared=False, name="wf.note")
+    def note(items: list[Any]) -> list[Any]:
+        """A chord body that says it ran, and with what."""
+        _note(app, "body", items)
+        return items
+
+    @app.task(shared=False, name="wf.note_error")
+    def note_error(request: Any, exc: BaseException, traceback: Any) -> None:
+        """An error callback called as ``(request, exc, traceback)``."""
+        _note(app, "errback", [request.id, type(exc).__name__, traceback is not None])
+
+    @app.task(shared=False, name="wf.note_error_id")
+    def note_error_id(task_id: str) -> None:
+        """An error callback sent as a task with the failed task's id."""
+        _note(app, "errback_id", [task_id])
+
+    @app.task(shared=False, name="wf.note_anything")
+    def note_anything(*args: Any) -> None:
+        """An error callback that takes whatever it is given (Celery calls it in-process,
+        as ``(request, exc, traceback)``, unless it is immutable)."""
+        _note(app, "errback_any", [type(a).__name__ for a in args])
+
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "conf"})
+
+
+def _note(app: Celery, kind: str, value: Any) -> None:
+    path = app.conf.get(NOTES)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps([kind, value]) + "\n")
+
+
+def read_notes(path: str | os.PathLike[str]) -> list[list[Any]]:
+    """What the ``note*`` tasks wrote to ``path``, in order."""
+    try:
+        with open(path, encoding="utf-8") as notes:
+            text = notes.read()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line]
 
 
 def app_from_env() -> Celery:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from registry import query, runs, web
+from registry import analytics, query, runs, web
 from registry.config import Settings
 from registry.db import create_schema, is_statement_timeout, make_engine, session_scope
 
@@ -85,6 +85,16 @@ def create_app(
     def get_stats(session: DB) -> dict[str, int]:
         return query.stats(session)
 
+    @app.get("/analytics/task-growth")
+    def get_task_growth(session: DB) -> dict[str, Any]:
+        # The latest analytics run's stored result: computing it is a workflow's job
+        # (``python -m registry analytics``), never this request's.
+        found = analytics.latest_report(session)
+        if found is None:
+            raise HTTPException(404, "no task-growth report yet: run "
+                                     "`python -m registry analytics`")
+        return found
+
     @app.get("/collections")
     def get_collections(session: DB) -> list[dict[str, Any]]:
         return query.list_collections(session)
@@ -109,10 +119,13 @@ def create_app(
         collection: str | None = None,
         limit: Annotated[int, Query(ge=1, le=query.MAX_LIMIT)] = 50,
         offset: Annotated[int, Query(ge=0, le=query.MAX_OFFSET)] = 0,
+        # Checked by query.list_bundles: anything else is a 422 that names the values.
+        sort: Annotated[str | None, Query(
+            description="name, date (last commit) or tasks; a leading - reverses")] = None,
     ) -> dict[str, Any]:
         return query.list_bundles(
             session, search=search, tag=tag, platform=platform, access_level=access_level,
-            collection=collection, limit=limit, offset=offset,
+            collection=collection, limit=limit, offset=offset, sort=sort,
         )
 
     @app.get("/bundles/{collection}/{slug}")

@@ -4,6 +4,8 @@
     python -m registry populate --broker redis://localhost:6379/0
     python -m registry list --platform Kubernetes --access-level read-write
     python -m registry show k8s-collection/k8s-namespace-health
+    python -m registry list --sort -date         # most recently changed bundles first
+    python -m registry analytics --workers 2     # task growth per month (a map_reduce)
     python -m registry serve                     # web pages and JSON API on :8000
 
 Options that choose *where* (``--home``, ``--db``, ``--broker``, ``--result-backend``)
@@ -112,7 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--collection")
     listing.add_argument("--search")
     listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--sort", help="name, date (last commit) or tasks; a leading - reverses "
+        "(default: by collection, then bundle)",
+    )
     listing.add_argument("--json", action="store_true")
+
+    growth = verbs.add_parser(
+        "analytics", parents=[where],
+        help="task growth per month across collections, from their git history",
+    )
+    growth.add_argument(
+        "--in-process", action="store_true",
+        help="run the workflow in this process (celery_safe's run_workflow), no workers",
+    )
+    growth.add_argument(
+        "--workers", type=int, default=0,
+        help="also start this many local worker processes for the run",
+    )
+    growth.add_argument("--timeout", type=float, default=600.0)
+    growth.add_argument("--json", action="store_true", help="print the report as JSON")
 
     show = verbs.add_parser("show", parents=[where], help="one bundle: COLLECTION/BUNDLE")
     show.add_argument("ref", metavar="COLLECTION/BUNDLE")
@@ -304,6 +325,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             page = query.list_bundles(
                 session, tag=args.tag, platform=args.platform, access_level=args.access_level,
                 collection=args.collection, search=args.search, limit=args.limit,
+                sort=args.sort,
             )
     except query.QueryInputError as exc:
         print(f"error: --{exc.parameter}: {exc.message}", file=sys.stderr)
@@ -317,6 +339,13 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
               f"{bundle['display_name']}")
     print(f"{len(page['items'])} of {page['total']} bundle(s)")
     return 0
+
+
+def _analytics(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.analytics_cli import run_analytics
+
+    return run_analytics(settings, in_process=args.in_process, workers=args.workers,
+                         timeout=args.timeout, as_json=args.json)
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
@@ -374,6 +403,7 @@ _COMMANDS = {
     "init": _init,
     "populate": _populate,
     "list": _list,
+    "analytics": _analytics,
     "show": _show,
     "health": _health,
     "serve": _serve,

@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["GitSyncError", "SyncResult", "git_env", "sync_collection"]
+__all__ = ["GitSyncError", "SyncResult", "git_env", "run_git", "sync_collection"]
 
 DEFAULT_TIMEOUT = 120.0
 _SAFE_CONFIG = (
@@ -78,25 +78,38 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def _git(
-    args: Sequence[str], *, cwd: Path | None, slug: str, stage: str, timeout: float
-) -> str:
+def run_git(
+    args: Sequence[str], *, cwd: Path | None, slug: str, stage: str, timeout: float,
+    stdin: bytes | None = None,
+) -> bytes:
+    """Run ``git`` safely (see the module's docstring); its stdout, as bytes.
+
+    Raises :class:`GitSyncError` naming ``slug`` and ``stage`` with git's own reason.
+    """
     try:
         proc = subprocess.run(
             ["git", *_SAFE_CONFIG, *args],
-            cwd=cwd, env=git_env(), capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL, check=False,
+            cwd=cwd, env=git_env(), capture_output=True, timeout=timeout,
+            input=stdin if stdin is not None else b"", check=False,
         )
     except subprocess.TimeoutExpired:  # its text holds the command line, URL included
         raise GitSyncError(slug, stage, f"git timed out after {timeout:g} s") from None
     except FileNotFoundError:
         raise GitSyncError(slug, stage, "the git executable was not found on PATH") from None
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        stderr = proc.stderr.decode("utf-8", "replace")
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))] or lines[-1:]
         reason = "; ".join(fatal[:2]) if fatal else f"git exited with {proc.returncode}"
         raise GitSyncError(slug, stage, reason)
-    return proc.stdout.strip()
+    return proc.stdout
+
+
+def _git(
+    args: Sequence[str], *, cwd: Path | None, slug: str, stage: str, timeout: float
+) -> str:
+    out = run_git(args, cwd=cwd, slug=slug, stage=stage, timeout=timeout)
+    return out.decode("utf-8", "replace").strip()
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ __all__ = [
     "CodeBundle",
     "Collection",
     "EnhancementLog",
+    "TaskGrowthReport",
     "utcnow",
 ]
 
@@ -92,6 +93,14 @@ class CodeBundle(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     access_level: Mapped[str] = mapped_column(String(20), default="unknown")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
+    #: ``len(tasks)``, kept with it: what the API sorts by (``?sort=tasks``).
+    task_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The committer date of the latest commit touching ``codebundles/<slug>/`` (from git,
+    #: at sync); ``None`` until the bundle's collection is synced by this version.
+    last_commit_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True)
+    #: The bundle's folder on its host's web UI (``registry.links.source_url``), or ``None``.
+    source_url: Mapped[str | None] = mapped_column(String(1000))
     enhancement_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     ai_description: Mapped[str | None] = mapped_column(Text)
     ai_access_level: Mapped[str | None] = mapped_column(String(20))
@@ -150,3 +159,13 @@ class BundleTag(Base):
     tag: Mapped[str] = mapped_column(String, primary_key=True)
 
     bundle: Mapped[CodeBundle] = relationship(back_populates="tag_rows")
+
+
+class TaskGrowthReport(Base):
+    """One analytics run's merged task growth (see ``registry.analytics``), newest last."""
+
+    __tablename__ = "task_growth_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)

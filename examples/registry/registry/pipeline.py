@@ -34,6 +34,7 @@ __all__ = [
     "enhancement_chord",
     "executed_workflow",
     "run_pipeline",
+    "task_growth_workflow",
     "workflow_graph",
 ]
 
@@ -42,6 +43,16 @@ def enhancement_chord(bundle_ids: Sequence[int], sync_results: list[dict[str, An
     """One ``enhance_bundle`` per pending bundle, then ``tally_enhancements``."""
     body = tasks.tally_enhancements.s(sync_results)
     return map_reduce(tasks.enhance_bundle.s(), bundle_ids, body)
+
+
+def task_growth_workflow(slugs: Sequence[str]) -> Any:
+    """Analytics: ``collection_task_growth`` per collection, then ``merge_task_growth``.
+
+    A ``map_reduce`` (a chord, validated before it is sent): the collections' histories
+    are walked in parallel and the reduce gets the list of their reports.
+    """
+    return map_reduce(tasks.collection_task_growth.s(), sorted(slugs),
+                      tasks.merge_task_growth.s())
 
 
 def _source_errors(collections_yaml: str) -> tuple[list[str], list[str]]:

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_SEARCH_CHARS",
     "MAX_SEARCH_WORDS",
     "MAX_TAG_FILTERS",
+    "SORTS",
     "QueryInputError",
     "bundle_detail",
     "bundle_summary",
@@ -42,6 +43,8 @@ MAX_SEARCH_CHARS = 200
 MAX_TAG_FILTERS = 10  # values of ``tag``, and of ``platform``
 MAX_FILTER_CHARS = 100  # one tag, platform or collection value
 ACCESS_LEVELS = ("read-only", "read-write", "unknown")
+#: ``sort`` values: a key, ascending, or descending with a leading ``-``.
+SORTS = ("name", "-name", "date", "-date", "tasks", "-tasks")
 
 
 class QueryInputError(ValueError):
@@ -128,6 +131,7 @@ def bundle_summary(bundle: CodeBundle) -> dict[str, Any]:
         "kinds": list(bundle.kinds or []), "task_count": len(bundle.tasks or []),
         "access_level": effective_access_level(bundle),
         "enhancement_status": bundle.enhancement_status,
+        "last_commit_at": _iso(bundle.last_commit_at), "source_url": bundle.source_url,
     }
 
 
@@ -194,10 +198,41 @@ def _bundle_filters(
     return filters
 
 
+def check_sort(sort: str | None) -> None:
+    """Refuse a ``sort`` value that is not one of :data:`SORTS`, naming them."""
+    if sort is not None and sort not in SORTS:
+        raise QueryInputError(
+            "sort", f"must be one of {', '.join(SORTS)}, got {sort[:40]!r}")
+
+
+def _order_by(sort: str | None) -> list[Any]:
+    """The ``ORDER BY`` of a sort; ties always go by collection then bundle slug (unique).
+
+    ``name`` is the name shown (display name, else slug), case-insensitively; ``date``
+    puts bundles without a known date last either way; ``tasks`` is the task count.
+    """
+    ties = [Collection.slug, CodeBundle.slug]
+    if sort is None:
+        return ties
+    key = sort.removeprefix("-")
+    descending = sort.startswith("-")
+    if key == "name":
+        shown = func.coalesce(func.nullif(CodeBundle.display_name, ""), CodeBundle.slug)
+        column: Any = func.lower(shown)
+        first: list[Any] = []
+    elif key == "date":
+        column = CodeBundle.last_commit_at
+        first = [CodeBundle.last_commit_at.is_(None)]  # false (known) before true
+    else:
+        column = CodeBundle.task_count
+        first = []
+    return [*first, column.desc() if descending else column.asc(), *ties]
+
+
 def list_bundles(
     session: Session, *, tag: TagFilter = None, platform: TagFilter = None,
     access_level: str | None = None, collection: str | None = None, search: str | None = None,
-    limit: int = 50, offset: int = 0,
+    limit: int = 50, offset: int = 0, sort: str | None = None,
 ) -> dict[str, Any]:
     """Filtered, paginated bundles: ``{"total", "limit", "offset", "items": [...]}``.
 
@@ -205,18 +240,20 @@ def list_bundles(
     ``platform`` a whole support tag, exactly but case-insensitively (both sides trimmed
     and lower-cased), never a substring, a task name or doc text. Either may be a list:
     the bundle must then have every one. ``search`` needs every word, anywhere.
+    ``sort`` is one of :data:`SORTS` (default: by collection, then bundle slug).
     """
     _check_filters(tag=tag, platform=platform, collection=collection, search=search,
                    limit=limit, offset=offset)
+    check_sort(sort)
     filters = _bundle_filters(tag=tag, platform=platform, access_level=access_level,
                               collection=collection, search=search)
     base = select(CodeBundle).join(Collection).where(*filters)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.scalars(
         base.options(selectinload(CodeBundle.collection))
-        .order_by(Collection.slug, CodeBundle.slug).limit(limit).offset(offset)
+        .order_by(*_order_by(sort)).limit(limit).offset(offset)
     )
-    return {"total": total, "limit": limit, "offset": offset,
+    return {"total": total, "limit": limit, "offset": offset, "sort": sort,
             "items": [bundle_summary(b) for b in rows]}
 
 

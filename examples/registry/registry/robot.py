@@ -18,7 +18,7 @@ import io
 import re
 from typing import Any
 
-from robot.api import get_model, get_resource_model
+from robot.api import Token, get_model, get_resource_model, get_tokens
 from robot.api.parsing import ModelVisitor
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "RobotTask",
     "parse_resource",
     "parse_robot",
+    "task_names",
 ]
 
 _USER_VARIABLE = ("rw.core.import user variable", "import user variable")
@@ -246,3 +247,20 @@ def parse_resource(text: str) -> RobotResource:
     result = RobotResource()
     _read(text, result, resource=True)
     return result
+
+
+def task_names(text: str) -> list[str]:
+    """The suite's task names, in order, from Robot's lexer alone (``get_tokens``).
+
+    About twice as fast as :func:`parse_robot` (no model, no tags or variables): what a
+    walk over every version of a file in git history needs. Raises
+    :class:`RobotSyntaxError` for NUL bytes or a suite without any task, as
+    :func:`parse_robot` does; other lines Robot cannot read do not hide the names.
+    """
+    if "\x00" in text:
+        raise RobotSyntaxError("file contains NUL bytes (binary data?)")
+    names = [token.value for token in get_tokens(io.StringIO(text), data_only=True)
+             if token.type == Token.TESTCASE_NAME]
+    if not names:
+        raise RobotSyntaxError("no tasks defined")
+    return names

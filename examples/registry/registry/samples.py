@@ -11,6 +11,7 @@ read-write. ``add_bad_inputs`` adds one of each bad input the pipeline must surv
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import subprocess
 import textwrap
@@ -262,12 +263,16 @@ def render_robot(
     return "\n".join(lines) + "\n"
 
 
-def _git(cwd: Path, *args: str) -> str:
+#: The date of every sample commit but the bundles' first ones (see ``_bundle_date``).
+SAMPLE_DATE = "2024-01-01T00:00:00Z"
+
+
+def _git(cwd: Path, *args: str, date: str = SAMPLE_DATE) -> str:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
         "GIT_AUTHOR_NAME": "Registry Samples", "GIT_AUTHOR_EMAIL": "samples@example.com",
         "GIT_COMMITTER_NAME": "Registry Samples", "GIT_COMMITTER_EMAIL": "samples@example.com",
-        "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+        "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
         "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
     }
     proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
@@ -277,11 +282,19 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def commit_all(repo: Path, message: str) -> str:
-    """Stage everything in ``repo`` and commit; return the new commit id."""
+def commit_all(repo: Path, message: str, *, date: str = SAMPLE_DATE) -> str:
+    """Stage everything in ``repo`` and commit (at ``date``); return the new commit id."""
     _git(repo, "add", "--all")
-    _git(repo, "commit", "--quiet", "--allow-empty", "-m", message)
+    _git(repo, "commit", "--quiet", "--allow-empty", "-m", message, date=date)
     return _git(repo, "rev-parse", "HEAD")
+
+
+def _bundle_date(collection: int, bundle: int, bundles: int) -> str:
+    """When sample bundle ``bundle`` of ``collection`` was first committed: spread over
+    2023, later bundles later, so the analytics have months of history to show."""
+    day = (collection % 7) * 5 + bundle * 330 // bundles
+    first = dt.date(2023, 1, 1) + dt.timedelta(days=day)
+    return f"{first.isoformat()}T12:00:00Z"
 
 
 def _write_bundle(base: Path, template: _Template, slug: str, author: str) -> None:
@@ -338,6 +351,8 @@ def generate_sample_collections(
             lap = b // len(TEMPLATES)
             bundle_slug = template.slug if lap == 0 else f"{template.slug}-{lap + 1}"
             _write_bundle(repo, template, bundle_slug, f"{owner}-{(n % 3) + 1}")
+            commit_all(repo, f"Add {bundle_slug}",
+                       date=_bundle_date(c, b, bundles_per_collection))
         (repo / "README.md").write_text(f"# {name}\n\nCode bundles maintained by {owner}.\n")
         commit_all(repo, f"Initial import of {name}")
         _git(repo, "tag", "v1.0")

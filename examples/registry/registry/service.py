@@ -15,15 +15,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry import enhance, query, store
+from registry import enhance, history, query, store
 from registry.db import session_scope
-from registry.gitsync import GitSyncError, sync_collection
+from registry.gitsync import GitSyncError, SyncResult, sync_collection
+from registry.links import source_url
 from registry.parsing import parse_collection
 from registry.sources import CollectionSpec, load_collections
 
 __all__ = [
     "IngestReport",
     "SourcesReport",
+    "bundle_freshness",
     "ingest_collection",
     "run_in_process",
     "spec_from_dict",
@@ -88,8 +90,15 @@ def ingest_collection(
         store.record_collection_error(session, spec.slug, str(exc))
         return IngestReport(spec.slug, "error", errors=[str(exc)])
     parsed = parse_collection(synced.path)
+    try:
+        freshness = bundle_freshness(spec, synced, [bundle.slug for bundle in parsed.bundles],
+                                     timeout=timeout)
+    except GitSyncError as exc:
+        store.upsert_collection(session, spec)
+        store.record_collection_error(session, spec.slug, str(exc))
+        return IngestReport(spec.slug, "error", errors=[str(exc)])
     collection = store.upsert_collection(session, spec, commit=synced.commit)
-    stats = store.upsert_bundles(session, spec.slug, parsed)
+    stats = store.upsert_bundles(session, spec.slug, parsed, freshness=freshness)
     errors = [f"{spec.slug}: {error}" for error in parsed.errors]
     status = "partial" if errors else "synced"
     if errors:
@@ -99,6 +108,15 @@ def ingest_collection(
         spec.slug, status, synced.commit, stats.created, stats.updated, stats.unchanged,
         stats.removed, errors,
     )
+
+
+def bundle_freshness(
+    spec: CollectionSpec, synced: SyncResult, slugs: list[str], *, timeout: float = 120.0
+) -> dict[str, store.Freshness]:
+    """Each bundle's last commit date (git history of its folder) and source page."""
+    dates = history.bundle_last_commits(synced.path, synced.commit, timeout=timeout)
+    return {slug: store.Freshness(dates.get(slug), source_url(spec.git_url, spec.git_ref, slug))
+            for slug in slugs}
 
 
 def run_in_process(

@@ -10,7 +10,8 @@ collection and never delete what was stored before.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from registry.sources import CollectionSpec
 from registry.tags import sync_bundle_tags
 
 __all__ = [
+    "Freshness",
     "UnknownCollectionError",
     "UpsertStats",
     "get_collection",
@@ -57,6 +59,14 @@ class UpsertStats:
     def __add__(self, other: UpsertStats) -> UpsertStats:
         return UpsertStats(*(a + b for a, b in zip(
             dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Freshness:
+    """What git says about a bundle: its latest commit's date, and its source page."""
+
+    last_commit_at: dt.datetime | None = None
+    source_url: str | None = None
 
 
 def get_collection(session: Session, slug: str) -> Collection:
@@ -120,6 +130,7 @@ def short_error(message: str) -> str:
 def upsert_bundles(
     session: Session, collection_slug: str, bundles: ParseResult | Iterable[ParsedBundle],
     *, remove_missing: bool = True, keep: Iterable[str] = (),
+    freshness: Mapping[str, Freshness] | None = None,
 ) -> UpsertStats:
     """Insert new bundles, update changed ones (back to pending), count unchanged ones.
 
@@ -127,6 +138,10 @@ def upsert_bundles(
     those named in ``keep``. Pass the whole :class:`ParseResult`: its failed bundles are
     then kept as stored (a bundle that broke keeps its last good version), and a
     collection-wide parse error removes nothing.
+
+    ``freshness`` (by bundle slug) is written on every parsed bundle, changed or not: a
+    new commit date alone is not a content change, so it neither counts as an update
+    nor sends the bundle back to enhancement.
     """
     keep = set(keep)
     if isinstance(bundles, ParseResult):
@@ -156,6 +171,8 @@ def upsert_bundles(
             updated += 1
         else:
             unchanged += 1
+        if freshness is not None:
+            _set_freshness(row, freshness.get(parsed.slug, Freshness()))
     if remove_missing:
         for slug, row in existing.items():
             if slug not in seen and slug not in keep:
@@ -168,7 +185,25 @@ def upsert_bundles(
 def _copy_parsed(row: CodeBundle, parsed: ParsedBundle) -> None:
     for field in _PARSED_FIELDS:
         setattr(row, field, getattr(parsed, field))
+    row.task_count = len(parsed.tasks)
     sync_bundle_tags(row)
+
+
+def _same_instant(stored: dt.datetime | None, new: dt.datetime | None) -> bool:
+    """SQLite hands back naive datetimes (stored as UTC): compare them as UTC."""
+    if stored is None or new is None:
+        return stored is new
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=dt.timezone.utc)
+    return stored == new
+
+
+def _set_freshness(row: CodeBundle, fresh: Freshness) -> None:
+    # Written only when different, so an unchanged bundle's ``updated_at`` stays put.
+    if not _same_instant(row.last_commit_at, fresh.last_commit_at):
+        row.last_commit_at = fresh.last_commit_at
+    if row.source_url != fresh.source_url:
+        row.source_url = fresh.source_url
 
 
 def pending_bundle_ids(session: Session, collection_slug: str | None = None) -> list[int]:

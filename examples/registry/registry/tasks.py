@@ -31,7 +31,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 import celery_safe
-from registry import enhance, query, service, sources, store
+from registry import analytics, enhance, query, service, sources, store
 from registry.celery_app import app
 from registry.config import Settings, load_settings
 from registry.db import session_scope
@@ -43,9 +43,11 @@ from registry.redact import redact
 __all__ = [
     "ENHANCE_POLICY",
     "SLOW_ENHANCE_ENV",
+    "collection_task_growth",
     "enhance_bundle",
     "health_check",
     "launch_enhancements",
+    "merge_task_growth",
     "scheduled_sync",
     "store_yaml",
     "summarize",
@@ -311,3 +313,20 @@ def scheduled_sync(self: Any) -> Any:
         logger.warning("scheduled sync skipped: %s does not exist", path)
         return None
     return self.replace(build_workflow(path.read_text(encoding="utf-8")))
+
+
+@celery_safe.task(app, name="registry.collection_task_growth", resources={"db": open_db})
+def collection_task_growth(
+    slug: str, *, db: Session, workdir: str | None = None
+) -> dict[str, Any]:
+    """The analytics map: one collection's tasks added/removed per month, from git."""
+    checkouts = Path(workdir) if workdir else current_settings().workdir
+    return analytics.collection_growth(db, slug, checkouts)
+
+
+@celery_safe.task(app, name="registry.merge_task_growth", resources={"db": open_db})
+def merge_task_growth(reports: list[dict[str, Any]], *, db: Session) -> dict[str, Any]:
+    """The analytics reduce: merge the collections' months, store and return the report."""
+    merged = analytics.merge_growth(as_sync_list(reports))
+    analytics.save_report(db, merged)
+    return merged

@@ -1,4 +1,4 @@
-"""Server-rendered pages beside the JSON API: home, search, bundle, pipeline run.
+"""Server-rendered pages beside the JSON API: home, search, bundle, pipeline run, analytics.
 
 Everything a collection provides (names, docs, tags, README text, errors) is untrusted:
 templates autoescape it, it only reaches a URL through :func:`urlencode`/:func:`quote`
@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 from xml.etree import ElementTree
 
 from fastapi import FastAPI, Request
@@ -25,8 +25,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry import query, runs
+from registry import analytics, query, runs
+from registry.charts import growth_svg
 from registry.db import session_scope
+from registry.links import ALLOWED_SOURCE_HOSTS, source_url
 from registry.redact import redact
 
 __all__ = [
@@ -47,37 +49,10 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_SIZE = 20
-#: Hosts whose web UI shows a repository folder at ``/OWNER/REPO/<tree>/REF/PATH``.
-ALLOWED_SOURCE_HOSTS = {"github.com": "tree", "gitlab.com": "-/tree"}
-_REPO_PATH = re.compile(r"^/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
-_SAFE_REF = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,155}$")
 _PAGE_PARAMETERS = {"limit": "per_page", "offset": "page", "search": "q"}
 #: Seconds between reloads of the page of a run still going.
 REFRESH_SECONDS = 2
-
-
-def source_url(git_url: str, git_ref: str, bundle_slug: str) -> str | None:
-    """The web page of a bundle's folder, only for an https URL on an allowed host.
-
-    Anything else (``file://``, ``ssh``, credentials in the URL, an odd path or ref)
-    gets no link: the page shows the redacted URL as text instead.
-    """
-    try:
-        parts = urlsplit(git_url)
-    except ValueError:
-        return None
-    tree = ALLOWED_SOURCE_HOSTS.get((parts.hostname or "").lower())
-    if parts.scheme != "https" or tree is None or "@" in parts.netloc or parts.port:
-        return None
-    repo = _REPO_PATH.match(parts.path)
-    if repo is None or parts.query or parts.fragment:
-        return None
-    if not _SAFE_REF.match(git_ref) or ".." in git_ref:
-        return None
-    owner, name = repo.groups()
-    return (f"https://{parts.hostname}/{owner}/{name}/{tree}/{quote(git_ref, safe='/')}"
-            f"/codebundles/{quote(bundle_slug, safe='')}")
 
 
 def _environment() -> Environment:
@@ -127,6 +102,7 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
     platforms = [p for p in params.getlist("platform") if p.strip()]
     access_level = params.get("access_level") or None
     collection = params.get("collection") or None
+    sort = params.get("sort") or None
     if access_level is not None and access_level not in query.ACCESS_LEVELS:
         raise query.QueryInputError(
             "access_level", f"must be one of {', '.join(query.ACCESS_LEVELS)}")
@@ -138,12 +114,13 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
             "page", f"at most {query.MAX_OFFSET // per_page + 1}, got {page}")
     found = query.list_bundles(
         session, search=search, tag=tags, platform=platforms, access_level=access_level,
-        collection=collection, limit=per_page, offset=(page - 1) * per_page,
+        collection=collection, limit=per_page, offset=(page - 1) * per_page, sort=sort,
     )
     kept = [("q", search), *(("tag", t) for t in tags), *(("platform", p) for p in platforms),
             ("access_level", access_level), ("collection", collection),
             ("per_page", str(per_page) if per_page != PAGE_SIZE else None)]
-    kept_params = [(k, v) for k, v in kept if v]
+    filters = [(k, v) for k, v in kept if v]
+    kept_params = [*filters, *([("sort", sort)] if sort else [])]
     pages = max(1, math.ceil(found["total"] / per_page))
 
     def page_link(number: int) -> str:
@@ -155,7 +132,27 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
         "access_levels": query.ACCESS_LEVELS, "page": page, "pages": pages,
         "previous": page_link(page - 1) if page > 1 else None,
         "next": page_link(page + 1) if page < pages else None,
+        **_sort_context(filters, sort),
     }
+
+
+#: Each sortable column's first sort when clicked: names A-Z, newest and most tasks first.
+_FIRST_SORT = {"name": "name", "date": "-date", "tasks": "-tasks"}
+
+
+def _sort_context(filters: list[tuple[str, str]], sort: str | None) -> dict[str, Any]:
+    """Per column: the link that sorts by it (a second click reverses; filters kept, back
+    to page 1) and its ``aria-sort`` state."""
+    links, states = {}, {}
+    for key, first in _FIRST_SORT.items():
+        if sort and sort.removeprefix("-") == key:
+            descending = sort.startswith("-")
+            target = key if descending else f"-{key}"
+            states[key] = "descending" if descending else "ascending"
+        else:
+            target, states[key] = first, "none"
+        links[key] = "?" + urlencode([*filters, ("sort", target)])
+    return {"sort": sort or "", "sort_links": links, "sort_states": states}
 
 
 #: What a drawing may contain to be put in a page as markup: shapes, text and titles,
@@ -282,8 +279,18 @@ def add_pages(app: FastAPI) -> None:
         if found is None or info is None:
             return error_page(404, "Bundle not found",
                               f"No bundle {slug!r} in collection {collection!r}.")
-        link = source_url(info["git_url"], info["git_ref"], slug)
-        return _render("bundle.html", bundle=found, collection=info, source_link=link)
+        # Recorded at sync by registry.links.source_url's rule (None: no safe link).
+        return _render("bundle.html", bundle=found, collection=info,
+                       source_link=found["source_url"])
+
+    @app.get("/analytics", response_class=HTMLResponse, include_in_schema=False)
+    def analytics_page() -> HTMLResponse:
+        with session_scope(engine) as session:
+            report = analytics.latest_report(session)
+        drawing = growth_svg(report["months"]) if report else None
+        return _render("analytics.html", report=report,
+                       inline_svg=inline_svg(drawing) if drawing else None,
+                       svg=_svg_data_uri(drawing) if drawing else None)
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(run_id: str) -> HTMLResponse:

@@ -6,6 +6,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from legacy_schema import NOW
 from registry.db import session_scope
 from registry.migrate import current_revision, head_revision
 from registry.models import Base, CodeBundle, Collection, EnhancementLog
@@ -51,3 +52,50 @@ def assert_upgraded_with_rows(engine: Engine) -> None:
         assert (log.message, log.task_id, log.bundle_id) == ("first try", None, s3.id)
     assert slugs(engine, tag="access:read-only", platform="aws") == {"s3-audit"}
     assert slugs(engine, tag="access:read-write") == {"k8s-restart"}
+
+
+#: The collection rows of :func:`database_at_0004`: a GitHub URL gets source links.
+V0004_COLLECTIONS = {"gh": "https://github.com/org/gh-bundles.git", "local": "file:///srv/local"}
+
+
+def database_at_0004(engine: Engine) -> None:
+    """A database at revision 0004 (before v0006), holding a bundle in each collection."""
+    from alembic import command
+    from registry.migrate import alembic_config
+    from sqlalchemy import MetaData, insert
+
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004_drop_schema_migrations")
+    tables = MetaData()
+    tables.reflect(engine)
+    collections, bundles = tables.tables["collections"], tables.tables["codebundles"]
+    stamp = {"created_at": NOW, "updated_at": NOW}
+    with engine.begin() as conn:
+        for slug, git_url in V0004_COLLECTIONS.items():
+            collection_id = conn.execute(insert(collections).values(
+                slug=slug, name=slug.upper(), git_url=git_url, git_ref="main", owner="",
+                owner_email="", description="", status="synced", **stamp,
+            ).returning(collections.c.id)).scalar_one()
+            conn.execute(insert(bundles).values(
+                collection_id=collection_id, slug=f"{slug}-bundle", display_name="B",
+                author="", description="", doc="", readme="", support_tags=[], kinds=[],
+                tasks=[{"name": "One"}, {"name": "Two"}] if slug == "gh" else [],
+                user_variables=[], meta={}, access_level="unknown", content_hash="h",
+                enhancement_status="completed", ai_description="kept", **stamp))
+
+
+def assert_freshness_backfilled(engine: Engine) -> None:
+    """After v0006: the rows kept, task counts and source URLs filled, no dates yet."""
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        assert schema_differences(conn) == []
+    with session_scope(engine) as session:
+        rows = {b.slug: b for b in session.scalars(select(CodeBundle))}
+        assert set(rows) == {"gh-bundle", "local-bundle"}
+        gh, local = rows["gh-bundle"], rows["local-bundle"]
+        assert (gh.task_count, local.task_count) == (2, 0)
+        assert gh.source_url == "https://github.com/org/gh-bundles/tree/main/codebundles/gh-bundle"
+        assert local.source_url is None
+        assert gh.last_commit_at is None and local.last_commit_at is None
+        assert (gh.ai_description, gh.enhancement_status, gh.tasks[1]) == (
+            "kept", "completed", {"name": "Two"})

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from legacy_schema import create_legacy_database
-from migration_support import OLD_BUNDLES, assert_upgraded_with_rows, schema_differences
+from migration_support import (
+    OLD_BUNDLES,
+    assert_freshness_backfilled,
+    assert_upgraded_with_rows,
+    database_at_0004,
+    schema_differences,
+)
 from registry.db import create_schema, make_engine, session_scope
 from registry.migrate import alembic_config, head_revision
 from registry.models import EnhancementLog
@@ -37,6 +43,27 @@ def test_an_older_database_with_rows_is_upgraded_to_head(
     assert create_schema(engine) == head_revision()  # a second opening changes nothing
     with session_scope(engine) as session:
         assert session.scalars(select(EnhancementLog.task_id)).one() == "celery-task-1"
+    engine.dispose()
+
+
+def test_a_database_at_0004_gets_the_freshness_columns_filled(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'v0004.db'}")
+    database_at_0004(engine)
+    assert create_schema(engine) == head_revision()
+    assert_freshness_backfilled(engine)
+    engine.dispose()
+
+
+def test_v0006_downgrades_and_upgrades_again_keeping_rows(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'v0004.db'}")
+    database_at_0004(engine)
+    create_schema(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004_drop_schema_migrations")
+    assert create_schema(engine) == head_revision()
+    assert_freshness_backfilled(engine)
     engine.dispose()
 
 

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pytest
 from legacy_schema import create_legacy_database
-from migration_support import OLD_BUNDLES, assert_upgraded_with_rows
+from migration_support import (
+    OLD_BUNDLES,
+    assert_freshness_backfilled,
+    assert_upgraded_with_rows,
+    database_at_0004,
+)
 from registry import query, store
 from registry.db import create_schema, make_engine, session_scope
 from registry.enhance import BundleView, Enhancement, LocalProvider, enhance_bundle
@@ -265,4 +270,16 @@ def test_statement_timeout_stops_a_long_statement(pg_url: str) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar() == 1
     finally:
+        engine.dispose()
+
+
+def test_a_database_at_0004_gets_the_freshness_columns_filled(pg_server: str) -> None:
+    engine = make_engine(pg_server)
+    drop_everything(engine)
+    try:
+        database_at_0004(engine)
+        assert create_schema(engine) == head_revision()
+        assert_freshness_backfilled(engine)
+    finally:
+        drop_everything(engine)
         engine.dispose()

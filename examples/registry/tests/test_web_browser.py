@@ -21,6 +21,7 @@ from registry.samples import HOSTILE_SCRIPT
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 from web_support import ServedRegistry, served_registry
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -70,7 +71,8 @@ def test_search_from_the_home_page(site: ServedRegistry, browser: WebDriver) -> 
     browser.get(site.url + "/")
     box = browser.find_element(By.NAME, "q")
     box.send_keys("namespace")
-    box.submit()
+    box.submit()  # a script submitting the form: it does not wait for the next page
+    WebDriverWait(browser, 30).until(lambda page: urlsplit(page.current_url).path == "/search")
     shown = result_links(browser)
     api = httpx.get(f"{site.url}/bundles", params={"search": "namespace"}, timeout=30).json()
     assert shown == [f"/bundle/{b['collection']}/{b['slug']}" for b in api["items"]]
@@ -182,3 +184,38 @@ def test_error_pages(
     assert browser.title.startswith(f"{code} ")
     assert "Traceback" not in browser.page_source
     assert browser.find_element(By.LINK_TEXT, "Back to the registry").is_displayed()
+
+
+def test_the_analytics_chart_renders_and_sorting_is_a_click(
+    site: ServedRegistry, browser: WebDriver
+) -> None:
+    def arrived(query: str) -> None:  # a click returns before the next page is there
+        WebDriverWait(browser, 30).until(
+            lambda page: urlsplit(page.current_url).query == query
+            and page.execute_script("return document.readyState") == "complete")
+
+    report = httpx.get(f"{site.url}/analytics/task-growth", timeout=30).json()
+    browser.get(site.url + "/")
+    browser.find_element(By.LINK_TEXT, "Analytics").click()
+    WebDriverWait(browser, 30).until(
+        lambda page: page.find_elements(By.CSS_SELECTOR, "#growth-chart svg"))
+    chart = browser.find_element(By.CSS_SELECTOR, "#growth-chart svg")
+    assert chart.is_displayed() and chart.size["width"] > 200 and chart.size["height"] > 50
+    bars = chart.find_elements(By.CSS_SELECTOR, "g.bars rect")
+    assert len(bars) == len(report["months"]) > 1
+    heights = [float(bar.get_attribute("height") or 0) for bar in bars]
+    assert heights[-1] == max(heights) > 0  # the samples only ever gain tasks
+    rows = browser.find_elements(By.CSS_SELECTOR, "table[aria-labelledby=months] tbody tr")
+    assert len(rows) == len(report["months"])
+    assert_nothing_ran(browser)
+    browser.get(site.url + "/search")
+    browser.find_element(By.ID, "sort-date").click()  # newest first
+    arrived("sort=-date")
+    api = httpx.get(f"{site.url}/bundles", params={"sort": "-date", "limit": 20},
+                    timeout=30).json()
+    assert result_links(browser) == [f"/bundle/{b['collection']}/{b['slug']}"
+                                     for b in api["items"]]
+    browser.find_element(By.ID, "sort-date").click()  # again: oldest first
+    arrived("sort=date")
+    header = browser.find_element(By.ID, "sort-date").find_element(By.XPATH, "..")
+    assert header.get_attribute("aria-sort") == "ascending"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -263,3 +264,56 @@ def test_an_inlined_svg_keeps_its_text_escaped() -> None:
     assert inlined is not None
     assert "<script" not in inlined and "<b>" not in inlined and "<!--" not in inlined
     assert "&lt;/text&gt;&lt;b&gt;" in inlined and 'marker-end="url(#arrow)"' in inlined
+
+
+def test_the_analytics_page_draws_the_stored_report_inline(site: ServedRegistry) -> None:
+    report = httpx.get(f"{site.url}/analytics/task-growth", timeout=30).json()
+    months = report["months"]
+    assert len(months) > 1 and report["total"] == months[-1]["total"] > 0
+    response = get(site, "/analytics")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == web.CONTENT_SECURITY_POLICY
+    html = response.text
+    drawing = html[html.index('<div class="drawing"'):html.index("</figure>")]
+    assert "<svg" in drawing and "<script" not in html.lower()
+    assert drawing.count("<rect ") == len(months)
+    for row in months:
+        assert f"<td>{row['month']}</td><td>{row['added']}</td>" in html
+        assert f"<title>{row['month']}: {row['total']} tasks (+{row['added']}, " in drawing
+    for collection in report["collections"]:
+        assert f"/search?collection={collection['collection']}" in html
+    assert '<a href="/analytics">Analytics</a>' in get(site, "/").text
+
+
+def test_search_sorts_like_the_api_and_its_links_keep_the_filters(site: ServedRegistry) -> None:
+    html = get(site, "/search", collection="rw-cli-codecollection").text
+    sort_links = [dict(parse_qsl(urlsplit(unescape(h)).query))
+                  for h in hrefs(html) if "sort=" in h]
+    assert {q["sort"] for q in sort_links} == {"name", "-date", "-tasks"}
+    assert all(q["collection"] == "rw-cli-codecollection" for q in sort_links)
+    for sort in ("-date", "name", "-tasks"):
+        page = get(site, "/search", sort=sort, per_page=200).text
+        shown = [h for h in hrefs(page) if h.startswith("/bundle/")
+                 and f'class="bundle-link" href="{h}"' in page]
+        api = httpx.get(f"{site.url}/bundles", params={"sort": sort, "limit": 200},
+                        timeout=30).json()
+        assert shown == [f"/bundle/{b['collection']}/{b['slug']}" for b in api["items"]]
+    by_name = get(site, "/search", sort="name").text
+    assert 'aria-sort="ascending"><a class="sort" id="sort-name" href="?sort=-name"' in by_name
+    paged = get(site, "/search", sort="-tasks", per_page=5).text
+    assert any(dict(parse_qsl(urlsplit(unescape(h)).query)) == {
+        "sort": "-tasks", "per_page": "5", "page": "2"} for h in hrefs(paged))
+
+
+def test_a_bad_sort_is_a_422_page_naming_the_allowed_ones(site: ServedRegistry) -> None:
+    response = get(site, "/search", sort="<b>newest</b>")
+    assert response.status_code == 422
+    assert "name, -name, date, -date, tasks, -tasks" in response.text
+    assert "<b>newest" not in response.text and "&lt;b&gt;newest" in response.text
+
+
+def test_a_bundle_page_shows_its_last_commit(site: ServedRegistry) -> None:
+    [bundle] = httpx.get(f"{site.url}/bundles", params={"sort": "-date", "limit": 1},
+                         timeout=30).json()["items"]
+    html = get(site, f"/bundle/{bundle['collection']}/{bundle['slug']}").text
+    assert f'<p id="last-commit">Last commit: {bundle["last_commit_at"]}</p>' in html

@@ -2,7 +2,8 @@
 
 The home gets sample collections plus :func:`registry.samples.add_hostile_collection`,
 one real ``python -m registry populate --workers 1`` run (embedded broker, so the run's
-trace is in that home's result store), then a ``serve`` process on a free port. Both
+trace is in that home's result store), an ``analytics --in-process`` run (the analytics
+page's report), then a ``serve`` process on a free port. Both
 are real processes with the home's environment: the web process reads the trace with
 the same Celery configuration as the workers that wrote it.
 """
@@ -55,6 +56,11 @@ def served_registry(home: Path, *, collections: int = 3, bundles: int = 8) -> It
         env=env, cwd=home, capture_output=True, text=True, timeout=300, check=False,
     )
     assert populate.returncode == 0, populate.stderr[-3000:]
+    growth = subprocess.run(  # the analytics page's report (the workflow run in-process)
+        [sys.executable, "-m", "registry", "analytics", "--in-process", "--json"],
+        env=env, cwd=home, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert growth.returncode == 0, growth.stderr[-3000:]
     port = free_port()
     log_path = home / "serve.log"  # a file, not a pipe: a full pipe would block the server
     log = log_path.open("w")

@@ -40,3 +40,18 @@ add.apply_async((1, 2), link_error=on_error_new.s())
 add.s(1, 2).on_error(on_error_id.s())
 add.s(1, 2).on_error(cleanup.s())  # cleanup(task_id, folder, extra) is called (request, exc, traceback)
 add.s(1, 2).on_error(nothing.si())
+
+# a chord's error callback runs for the chord (and, with
+# task_allow_error_cb_on_chord_header, for each failed header part): same convention
+from celery import chord
+
+
+@app.task
+def total(values):
+    return sum(values)
+
+
+chord([add.s(1, 2)], total.s()).apply_async(link_error=on_error_new.s(1))  # CSF208: 56
+chord([add.s(1, 2), add.s(3, 4)], total.s()).apply_async(link_error=on_error_id.s(1))  # CSF208: 69
+chord([add.s(1, 2)], total.s()).apply_async(link_error=on_error_new.s())
+chord([add.s(1, 2)], total.s()).apply_async(link_error=[on_error_id.s(), nothing.si()])

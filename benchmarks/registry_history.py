@@ -1,0 +1,131 @@
+"""What the registry's git-history reads cost, against what a sync already does, same run.
+
+    .venv/bin/python benchmarks/registry_history.py [--bundles 100] [--commits 2000]
+    .venv/bin/python benchmarks/registry_history.py --repo PATH   # a real collection
+
+One repository (built with ``git fast-import``: ``--bundles`` bundles, then ``--commits``
+commits each adding a task to one bundle, a day apart; or a clone of ``--repo``) is
+read four ways:
+
+1. ``parse_collection`` of its checkout: what every sync already pays (the baseline);
+2. ``bundle_last_commits``: what recording each bundle's last commit date adds to a sync;
+3. ``task_growth``: one analytics map task (first-parent walk, every robot version parsed);
+4. ``git log --raw`` alone: the walk's git floor.
+
+Printed as medians and ratios; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from registry import history
+from registry.gitsync import git_env
+from registry.parsing import parse_collection
+from registry.samples import TEMPLATES, render_robot
+
+START = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _runbook(bundle: int, tasks: int) -> bytes:
+    task_type = type(TEMPLATES[0].runbook[0])
+    names = [task_type(name=f"Task {bundle}-{n}", doc="Checks.", tags=("access:read-only",))
+             for n in range(tasks)]
+    return render_robot(doc="Bench bundle.", author="bench", display_name=f"Bundle {bundle}",
+                        supports="Kubernetes", tasks=names, variables=[]).encode()
+
+
+def build_repo(path: Path, bundles: int, commits: int) -> None:
+    """``bundles`` bundles in one commit, then ``commits`` commits of one new task each."""
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(path)], check=True,
+                   env=git_env())
+    tasks = [1] * bundles
+    stream: list[bytes] = []
+
+    def commit(index: int, changed: list[int]) -> None:
+        when = int((START + dt.timedelta(days=index)).timestamp())
+        message = f"commit {index}".encode()
+        stream.append(b"commit refs/heads/main\n")
+        stream.append(f"committer Bench <bench@example.com> {when} +0000\n".encode())
+        stream.append(b"data %d\n%s\n" % (len(message), message))
+        for bundle in changed:
+            body = _runbook(bundle, tasks[bundle])
+            stream.append(f"M 100644 inline codebundles/b{bundle:04d}/runbook.robot\n"
+                          .encode())
+            stream.append(b"data %d\n%s\n" % (len(body), body))
+
+    commit(0, list(range(bundles)))
+    for index in range(1, commits + 1):
+        bundle = (index * 7919) % bundles  # a fixed spread over the bundles
+        tasks[bundle] += 1
+        commit(index, [bundle])
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=b"".join(stream),
+                   check=True, env=git_env())
+    subprocess.run(["git", "checkout", "--quiet", "main"], cwd=path, check=True, env=git_env())
+
+
+def median_seconds(call: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundles", type=int, default=100)
+    parser.add_argument("--commits", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repo", type=Path, help="a collection's git repository (cloned)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="registry-history-") as scratch:
+        repo = Path(scratch) / "repo"
+        started = time.perf_counter()
+        if args.repo:
+            subprocess.run(["git", "-c", "protocol.file.allow=always", "clone", "--quiet",
+                            str(args.repo), str(repo)], check=True,
+                           env=git_env())
+        else:
+            build_repo(repo, args.bundles, args.commits)
+        growth = history.task_growth(repo)
+        total = sum(c.added - c.removed for c in growth.months.values())
+        parsed = parse_collection(repo)
+        print(f"repository: {args.repo or 'generated'}, {len(parsed.bundles)} bundles, "
+              f"{growth.commits} commits changing a robot file, {len(growth.months)} months "
+              f"(made in {time.perf_counter() - started:.2f} s); median of {args.repeat}")
+        stored = sum(len(bundle.tasks) for bundle in parsed.bundles)
+        print(f"tasks: {total} by the history walk, {stored} in the bundles parsed at HEAD "
+              f"({len(parsed.errors)} bundle(s) refused); {growth.unreadable} unreadable "
+              "version(s)")
+        if not args.repo:
+            assert growth.commits == args.commits + 1 and growth.unreadable == 0
+            assert total == stored == args.bundles + args.commits, total
+        floor = ["git", "log", "--reverse", "--first-parent", "--raw", "-z", "HEAD"]
+        rows = [
+            ("parse_collection (a sync's parse)", lambda: parse_collection(repo)),
+            ("bundle_last_commits (freshness)", lambda: history.bundle_last_commits(repo)),
+            ("task_growth (one analytics map)", lambda: history.task_growth(repo)),
+            ("git log --raw alone (walk floor)", lambda: subprocess.run(
+                floor, cwd=repo, capture_output=True, check=True, env=git_env())),
+        ]
+        timings = {label: median_seconds(call, args.repeat) for label, call in rows}
+    base = timings[rows[0][0]]
+    for label, seconds in timings.items():
+        print(f"  {label:<36} {seconds * 1000:9.1f} ms  {seconds / base:6.2f}x the parse")
+    walk, floor_s = timings[rows[2][0]], timings[rows[3][0]]
+    print(f"task_growth is {walk / floor_s:.1f}x its git floor; "
+          f"{walk / max(growth.commits, 1) * 1e6:.0f} us per commit")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""What a module's code says about its app's result backend (static CSF203).
+
+The code decides the backend only when the module's one Celery app is made with a
+literal ``backend=``/``result_backend=`` and nothing in the module configures it
+further (``app.conf...``, ``app.config_from_object(...)``): then a backend that cannot
+run chords (``rpc://``) is known before anything runs. Anything else is unknown, and
+no chord is reported.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .imports import dotted
+
+__all__ = ["AppBackends"]
+
+#: Result backend schemes that cannot run chords (Celery raises NotImplementedError).
+NO_CHORDS = frozenset({"rpc"})
+_KEYWORDS = ("backend", "result_backend")
+
+
+@dataclass
+class AppBackends:
+    """The module's apps: the literal backend each was made with (None: not literal),
+    and the apps configured after they were made."""
+
+    made: dict[str, list[str | None]] = field(default_factory=dict)
+    configured: set[str] = field(default_factory=set)
+    #: variable -> the app's main name (``Celery("shop")``), as messages name apps
+    mains: dict[str, str] = field(default_factory=dict)
+
+    def app_made(self, name: str, call: ast.Call) -> None:
+        backend: str | None = None
+        first = call.args[0] if call.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            self.mains[name] = first.value
+        for keyword in call.keywords:
+            if keyword.arg is None or keyword.arg in ("config_source", "loader"):
+                self.configured.add(name)  # ``**settings`` or a config: not known here
+            elif keyword.arg in _KEYWORDS:
+                value = keyword.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    backend = value.value
+                else:
+                    self.configured.add(name)  # computed: not known here
+        self.made.setdefault(name, []).append(backend)
+
+    def used(self, node: ast.expr) -> None:
+        """Note ``app.conf...`` and ``app.config_from_*`` (read or written)."""
+        name = dotted(node)
+        if name is None:
+            return
+        root, _, rest = name.partition(".")
+        if rest.startswith(("conf", "config_from", "add_defaults")):
+            self.configured.add(root)
+
+    def chord_problem(self) -> str | None:
+        """Why the module's one app cannot run chords, when its code says so."""
+        if len(self.made) != 1:
+            return None
+        [(app, backends)] = self.made.items()
+        if app in self.configured or len(backends) != 1 or backends[0] is None:
+            return None
+        backend = backends[0]
+        scheme = backend.partition("://")[0].partition("+")[0]
+        if scheme not in NO_CHORDS:
+            return None
+        label = self.mains.get(app, app)
+        return f"app {label!r} is made with backend {backend!r}, which cannot run chords"

@@ -1,0 +1,49 @@
+"""CSF203: a chord whose app's result backend cannot run it, where the module's code says
+which backend that is (static front-end of the canvas model's check; see
+``lint.backends`` for when the code decides it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..registry import CANVAS_WORDS, Report, rule
+
+#: The tasks and the chord of every example; only how the app is made differs.
+_CHORD = """
+
+@app.task
+def fetch(url):
+    return len(url)
+
+
+@app.task
+def merge(sizes):
+    return sum(sizes)
+
+
+def start(urls):
+    return chord(fetch.s(u) for u in urls)(merge.s())
+"""
+_IMPORTS = "from celery import Celery, chord\n\n"
+
+INVALID = (
+    _IMPORTS + 'app = Celery("shop", broker="redis://localhost", backend="rpc://")\n' + _CHORD,
+)
+
+VALID = (
+    _IMPORTS
+    + 'app = Celery("shop", broker="redis://localhost", backend="redis://localhost")\n'
+    + _CHORD,
+    _IMPORTS
+    + 'app = Celery("shop", broker="redis://localhost", backend="rpc://")\n'
+    + 'app.config_from_object("shop.settings")  # the backend is decided there\n'
+    + _CHORD,
+)
+
+
+@rule(
+    "CSF203", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+)
+def chord_without_chord_backend(report: Report) -> Iterator[Finding]:
+    yield from report.canvas_findings("CSF203")

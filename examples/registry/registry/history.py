@@ -1,0 +1,244 @@
+"""What a collection's git history says: when each bundle last changed, and task growth.
+
+Both read git objects only (``git log``, ``git cat-file``), never the working tree, so
+they can run beside a sync of the same checkout. Dates are committer dates in UTC
+(the date a commit entered the history); a month is ``YYYY-MM`` in UTC.
+
+Task growth follows the first-parent history of one commit over the bundles' robot
+files (``codebundles/*/runbook.robot`` and ``sli.robot``). Each version of a file is
+read with Robot Framework's own lexer (:func:`registry.robot.task_names`); a task
+name that appears in a version is *added* in that commit's month, one that disappears
+is *removed*. A version that cannot be read (not UTF-8, too big, NUL bytes, no task)
+changes nothing: the file keeps the tasks of its last readable version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from registry.gitsync import GitSyncError, run_git
+from registry.parsing import MAX_FILE_BYTES, ROBOT_FILES
+from registry.robot import RobotSyntaxError, task_names
+
+__all__ = [
+    "MonthCounts",
+    "TaskGrowth",
+    "bundle_last_commits",
+    "has_commit",
+    "month_of",
+    "task_growth",
+]
+
+DEFAULT_TIMEOUT = 120.0
+#: The most blob content one ``git cat-file --batch`` call hands back (bytes).
+CHUNK_BYTES = 8_000_000
+_ROBOT_PATHSPECS = tuple(f":(glob)codebundles/*/{name}" for name in ROBOT_FILES)
+
+
+def _utc(stamp: str) -> dt.datetime:
+    """git's strict ISO 8601 (``%cI``), in UTC."""
+    return dt.datetime.fromisoformat(stamp).astimezone(dt.timezone.utc)
+
+
+def month_of(when: dt.datetime) -> str:
+    """``YYYY-MM`` of ``when`` in UTC."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m")
+
+
+def has_commit(checkout: Path, commit: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether ``checkout`` is a git repository holding the commit ``commit``."""
+    if not (Path(checkout) / ".git").is_dir():
+        return False
+    try:
+        run_git(["cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"],
+                cwd=Path(checkout), slug=Path(checkout).name, stage="inspect", timeout=timeout)
+    except GitSyncError:
+        return False
+    return True
+
+
+def bundle_last_commits(
+    checkout: Path, commit: str = "HEAD", *, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, dt.datetime]:
+    """Bundle slug -> the date of the latest commit (in ``commit``'s history) touching it.
+
+    One ``git log`` over ``codebundles/``; a bundle with no commit is absent.
+    """
+    out = run_git(
+        ["log", "--no-renames", "--name-only", "-z", "--format=%x01%cI",
+         "--end-of-options", commit, "--", "codebundles/"],
+        cwd=Path(checkout), slug=Path(checkout).name, stage="history", timeout=timeout,
+    ).decode("utf-8", "surrogateescape")
+    latest: dict[str, dt.datetime] = {}
+    when: dt.datetime | None = None
+    for token in out.split("\0"):
+        token = token.lstrip("\n")
+        if token.startswith("\x01"):
+            when = _utc(token[1:].strip())
+            continue
+        parts = token.split("/")
+        if when is None or len(parts) < 3 or parts[0] != "codebundles":
+            continue
+        slug = parts[1]
+        if slug not in latest or when > latest[slug]:
+            latest[slug] = when
+    return latest
+
+
+@dataclasses.dataclass
+class MonthCounts:
+    """Tasks added and removed in one month."""
+
+    added: int = 0
+    removed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskGrowth:
+    """A collection's task growth: month -> counts, plus what the walk saw."""
+
+    commit: str
+    months: dict[str, MonthCounts]
+    commits: int  # commits that changed a robot file
+    unreadable: int  # file versions that could not be read (they changed nothing)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "commit": self.commit, "commits": self.commits, "unreadable": self.unreadable,
+            "months": {month: dataclasses.asdict(counts)
+                       for month, counts in sorted(self.months.items())},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Change:
+    path: str
+    blob: str  # all zeros (40 or 64, by the repository's hash): deleted
+
+    @property
+    def deleted(self) -> bool:
+        return not self.blob.strip("0")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Commit:
+    when: dt.datetime
+    changes: list[_Change]
+
+
+def _robot_commits(checkout: Path, commit: str, timeout: float) -> Iterator[_Commit]:
+    """Oldest first: each first-parent commit changing a robot file, with its new blobs."""
+    out = run_git(
+        ["log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
+         "--no-renames", "--no-abbrev", "-z", "--format=%x01%cI", "--end-of-options",
+         commit, "--", *_ROBOT_PATHSPECS],
+        cwd=checkout, slug=checkout.name, stage="history", timeout=timeout,
+    ).decode("utf-8", "surrogateescape")
+    current: _Commit | None = None
+    tokens = iter(out.split("\0"))
+    for raw in tokens:
+        token = raw.lstrip("\n")
+        if token.startswith("\x01"):
+            if current is not None:
+                yield current
+            current = _Commit(_utc(token[1:].strip()), [])
+        elif token.startswith(":") and current is not None:
+            # ":old_mode new_mode old_blob new_blob status", then the path
+            fields = token[1:].split()
+            path = next(tokens, "")
+            if len(fields) >= 5 and fields[1] != "160000":  # not a submodule
+                current.changes.append(_Change(path, fields[3]))
+    if current is not None:
+        yield current
+
+
+def _batch(checkout: Path, request: str, blobs: list[str], timeout: float) -> bytes:
+    return run_git(["cat-file", request], cwd=checkout, slug=checkout.name, stage="history",
+                   timeout=timeout, stdin="".join(f"{blob}\n" for blob in blobs).encode())
+
+
+def _blob_sizes(checkout: Path, blobs: list[str], timeout: float) -> dict[str, int | None]:
+    """Blob id -> size in bytes (``None``: missing), in one ``--batch-check`` call."""
+    sizes: dict[str, int | None] = {}
+    lines = _batch(checkout, "--batch-check", blobs, timeout).decode().splitlines()
+    for blob, line in zip(blobs, lines, strict=True):
+        fields = line.split()
+        sizes[blob] = int(fields[2]) if len(fields) == 3 else None
+    return sizes
+
+
+def _chunks(blobs: list[str], sizes: dict[str, int | None]) -> Iterator[list[str]]:
+    """The readable blobs, in groups of at most :data:`CHUNK_BYTES` of content."""
+    chunk: list[str] = []
+    held = 0
+    for blob in blobs:
+        size = sizes[blob]
+        if size is None or size > MAX_FILE_BYTES:
+            continue
+        if chunk and held + size > CHUNK_BYTES:
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(blob)
+        held += size
+    if chunk:
+        yield chunk
+
+
+def _task_names(content: bytes) -> Counter[str] | None:
+    """The file's task names (a multiset), or ``None`` when it cannot be read."""
+    try:
+        return Counter(task_names(content.decode("utf-8")))
+    except (UnicodeDecodeError, RobotSyntaxError):
+        return None
+
+
+def _blob_task_names(
+    checkout: Path, blobs: list[str], timeout: float
+) -> dict[str, Counter[str] | None]:
+    """Blob id -> its task names (``None``: unreadable, over :data:`MAX_FILE_BYTES` or
+    missing). Content is read a chunk at a time, so a long history of big files never
+    sits in memory at once."""
+    if not blobs:
+        return {}
+    sizes = _blob_sizes(checkout, blobs, timeout)
+    names: dict[str, Counter[str] | None] = dict.fromkeys(blobs)
+    for chunk in _chunks(blobs, sizes):
+        out = _batch(checkout, "--batch", chunk, timeout)
+        at = 0
+        for blob in chunk:  # "<id> blob <size>\n<content>\n" each
+            at = out.index(b"\n", at) + 1
+            size = sizes[blob] or 0
+            names[blob] = _task_names(out[at:at + size])
+            at += size + 1
+    return names
+
+
+def task_growth(
+    checkout: Path, commit: str = "HEAD", *, timeout: float = DEFAULT_TIMEOUT
+) -> TaskGrowth:
+    """Tasks added and removed per month along ``commit``'s first-parent history."""
+    checkout = Path(checkout)
+    commits = list(_robot_commits(checkout, commit, timeout))
+    wanted = sorted({c.blob for entry in commits for c in entry.changes if not c.deleted})
+    names = _blob_task_names(checkout, wanted, timeout)
+    resolved = run_git(["rev-parse", "--verify", "--end-of-options", f"{commit}^{{commit}}"],
+                       cwd=checkout, slug=checkout.name, stage="history", timeout=timeout)
+    files: dict[str, Counter[str]] = {}
+    months: dict[str, MonthCounts] = {}
+    unreadable = 0
+    for entry in commits:
+        counts = months.setdefault(month_of(entry.when), MonthCounts())
+        for change in entry.changes:
+            before = files.get(change.path, Counter())
+            after = Counter() if change.deleted else names.get(change.blob)
+            if after is None:
+                unreadable += 1
+                continue
+            counts.added += sum((after - before).values())
+            counts.removed += sum((before - after).values())
+            files[change.path] = after
+    return TaskGrowth(resolved.decode().strip(), months, len(commits), unreadable)
