@@ -309,13 +309,17 @@ def scheduled_sync(self: Any) -> Any:
     run's, and ``AsyncResult(id).get()`` (outside a task) gives the run's summary.
     Without a collections file it does nothing and returns ``None``.
     """
+    from registry.once import already_replaced, replace_once
     from registry.pipeline import build_workflow
 
+    if already_replaced(self):  # a redelivery: the run is on its way already
+        raise Ignore()
     path = current_settings().collections_file
     if not path.is_file():
         logger.warning("scheduled sync skipped: %s does not exist", path)
         return None
-    return self.replace(build_workflow(path.read_text(encoding="utf-8")))
+    workflow = build_workflow(path.read_text(encoding="utf-8"))
+    return replace_once(self, workflow, {"collections_file": str(path)})
 
 
 @celery_safe.task(app, name="registry.collection_task_growth", resources={"db": open_db})
