@@ -32,7 +32,7 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "embedded_vs_redis.py": (["--repeat", "1", "--drain", "20", "--idle", "1"], [
         "one task ms", "3-link chain ms", "20-task chord ms", "drain tasks/s",
     ]),
-    "fix_speed.py": ([], ["(a)", "(b)", "(c)", "(d)"]),  # no size option: a full run
+    "fix_speed.py": ([], ["(a)", "(b)", "(c)", "(d)", "(e)", "100 CSF104"]),  # a full run
     "lint_corpus.py": (["vine"], ["vine: ", "0 internal error(s)"]),
     "registry_hostile.py": ([], ["10,000 entries", "billion laughs", "/health p50"]),
     "registry_history.py": (["--bundles", "5", "--commits", "20", "--repeat", "1"], [
@@ -40,6 +40,9 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     ]),
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",
+    ]),
+    "registry_admin.py": (["--sizes", "1x1", "--requests", "2"], [
+        "admin API: one run of POST /admin/sync", "  1x1 ",
     ]),
 }
 

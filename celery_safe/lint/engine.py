@@ -18,6 +18,7 @@ from functools import lru_cache
 from . import rules as _rules  # noqa: F401  (importing registers every rule)
 from .analysis import ModuleAnalysis
 from .config import Config
+from .depth import TooDeep
 from .findings import Finding, Span
 from .index import build_index
 from .noqa import drop_suppressed
@@ -132,14 +133,19 @@ def check_tree(
         return []
     try:
         findings = _run(tree, path, source, config, tasks_elsewhere)
-    except RecursionError:
+    except RecursionError as exc:
         # why not a crash or silence: the user must learn this file was not checked
-        return [file_problem(path, "analyse", "too deeply nested (RecursionError)")]
+        return [file_problem(path, "analyse", _too_deep(exc))]
     except Exception as exc:
         raise InternalError(path, exc) from exc
     if noqa and lines is not None:
         findings = drop_suppressed(findings, lines)
     return findings
+
+
+def _too_deep(exc: RecursionError) -> str:
+    why = str(exc) if isinstance(exc, TooDeep) else "RecursionError"
+    return f"too deeply nested ({why})"
 
 
 def _run(

@@ -20,6 +20,13 @@ from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
 from .index import FunctionInfo, ModuleIndex
+from .objects import (
+    MANAGER_GETTERS,
+    manager_model,
+    rehomed,
+    returned_by_annotation,
+    tuple_value,
+)
 from .values import JOINS, Value
 
 __all__ = [
@@ -154,11 +161,29 @@ class Evaluator:
         base = self.value(func.value)
         if base is None or base.kind != "instance":
             return None
+        home = base.home or self.index
         if not base.qualified:
-            return self.index.methods.get(base.callee, {}).get(func.attr)
-        lookup = getattr(self.index.external, "class_method", None)
-        found: FunctionInfo | None = lookup(base.qualified, func.attr) if lookup else None
-        return found
+            return home.method(base.callee, func.attr)
+        lookup = getattr(home.external, "class_home", None)
+        where = lookup(base.qualified) if lookup is not None else None
+        return where[0].method(where[1], func.attr) if where is not None else None
+
+    def class_value(self, node: ast.expr) -> Value | None:
+        """An object of the class ``node`` names (``Poller``, ``models.Run``), if it is
+        a project class: defined in this module, or imported (resolved when needed)."""
+        if (
+            isinstance(node, ast.Name)
+            and node.id in self.index.classes
+            and node.id not in self.env
+            and self.index.resolve_local(self.info, node.id) is None
+        ):
+            return Value("instance", callee=node.id)
+        qualified = self.imports.qualify(node)
+        if qualified is None or not self.follow_imports or not isinstance(node, ast.Name):
+            return None
+        if qualified.partition(".")[0] in FOREIGN_ROOTS or self.imports.is_foreign(node):
+            return None
+        return Value("instance", callee=node.id, qualified=qualified)
 
     # -- values -----------------------------------------------------------------------
     def value(self, node: ast.expr | None) -> Value | None:
@@ -179,9 +204,21 @@ class Evaluator:
             return self.attribute_value(node)
         if isinstance(node, ast.Subscript):
             base = self.value(node.value)
+            at = node.slice
+            if (
+                base is not None and base.items and isinstance(at, ast.Constant)
+                and type(at.value) is int and -len(base.items) <= at.value < len(base.items)
+            ):
+                return base.items[at.value]  # ``pair[1]`` of ``(result, run)``
             return base.element() if base is not None else None
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            return self.container([self.value(e) for e in node.elts])
+            items = [self.value(e) for e in node.elts]
+            held = self.container(items)
+            if isinstance(node, ast.Tuple) and not any(
+                isinstance(e, ast.Starred) for e in node.elts
+            ):
+                return tuple_value(items, held)
+            return held
         if isinstance(node, ast.Dict):
             return self.container([self.value(v) for v in node.values])
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
@@ -260,19 +297,16 @@ class Evaluator:
         func = node.func
         if isinstance(func, ast.Attribute):
             return self.method_value(node, func)
-        if (
-            isinstance(func, ast.Name)
-            and func.id in self.index.classes
-            and func.id not in self.env
-            and self.index.resolve_local(self.info, func.id) is None
-        ):
-            return Value("instance", callee=func.id)
+        if isinstance(func, ast.Name) and func.id in self.index.classes:
+            made = self.class_value(func)
+            if made is not None:
+                return made
         qualified = self.imports.qualify(func)
         if qualified is not None:
             return (
                 self.factory_value(node, qualified)
                 or self.helper_returns(func)
-                or self.imported_instance(func, qualified)
+                or self.class_value(func)
             )
         if isinstance(func, ast.Name):
             if func.id in CONTAINERS and node.args and func.id not in self.env:
@@ -286,14 +320,6 @@ class Evaluator:
             return self.apply_value(node, called)
         return self.helper_returns(func)
 
-    def imported_instance(self, func: ast.expr, qualified: str) -> Value | None:
-        """``Poller()`` where ``Poller`` is a class of another project module."""
-        if not self.follow_imports or not isinstance(func, ast.Name):
-            return None
-        if qualified.partition(".")[0] in FOREIGN_ROOTS or self.imports.is_foreign(func):
-            return None
-        return Value("instance", callee=func.id, qualified=qualified)
-
     def helper_returns(self, func: ast.expr) -> Value | None:
         """What a call to a helper returns: a Celery result, or a canvas built in this
         module (its steps are reported where they are written, so only here)."""
@@ -305,8 +331,13 @@ class Evaluator:
         owner = callee.module
         if returned is None and summary is not None and owner is self.index:
             returned = summary.returns_canvas
+        if returned is None and summary is not None:
+            # an object (``return Run(...)``, ``return self``), else what the
+            # annotation says (``-> tuple[AsyncResult, Run]``)
+            returned = summary.returns_object or returned_by_annotation(callee)
         if returned is not None and owner is not None and owner is not self.index:
             returned = replace(returned, origin_path=returned.origin_path or owner.path)
+            returned = rehomed(returned, owner)
         return returned
 
     def apply_value(self, node: ast.Call, called: Value) -> Value | None:
@@ -360,13 +391,21 @@ class Evaluator:
             found = self.factory_value(node, qualified)
             if found is not None or self.imports.is_module(receiver):
                 return found or self.helper_returns(func)
+        if attr in MANAGER_GETTERS:
+            model = manager_model(receiver)
+            made = self.class_value(model) if model is not None else None
+            if made is not None:  # ``Run.objects.get(pk=pk)``: one Run
+                return tuple_value([made, None], None) if attr.endswith("_or_create") else made
         base = self.value(receiver)
         if base is not None and base.kind == "foreign":
             return None
         if base is not None and base.kind == "instance":
             # a project object: its own methods are followed; anything else about it
-            # is as unknown as any other object's
-            return self.helper_returns(func)
+            # is as unknown as any other object's (unless its class does not define
+            # it: ``delay`` of a project Task subclass is Celery's)
+            if self.method_of(func) is not None or attr not in ("delay", "apply_async", "apply"):
+                return self.helper_returns(func)
+            base = None
         kind = base.kind if base is not None else None
         if attr in ("delay", "apply_async"):
             if kind in (None, "param") and attr == "apply_async" and self.passes_function(node):

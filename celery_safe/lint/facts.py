@@ -71,6 +71,8 @@ class FunctionFacts:
     returns: Value | None = None
     #: the canvas it returns (``return [t.s(x) for x in xs]``), for a chord header
     returns_canvas: Value | None = None
+    #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
+    returns_object: Value | None = None
     #: facts a rule module's own handler recorded (see ``lint.handlers``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 

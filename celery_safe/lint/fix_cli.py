@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libcst as cst
-
 from .cli import Parsed, Unchecked, gathered, parse_file, paused_gc
 from .codemods.diffs import unified_diff
 from .codemods.fixer import FixOptions, FixResult, fix_source, split_source
@@ -117,7 +115,7 @@ def _fix_one(
             tasks_elsewhere=resolver.for_file(path),
             tree=None if source is not None else parsed.tree,
         )
-    except (SyntaxError, cst.ParserSyntaxError) as exc:
+    except _parse_errors() as exc:
         summary.broken.append(f"{path}: CSF000 cannot parse this file, not fixed: {_one_line(exc)}")
         return
     except (InternalError, RecursionError, MemoryError) as exc:
@@ -164,12 +162,21 @@ def _split_first(
             source = read_source(path, config.max_file_size).text
             with paused_gc():
                 text, names = split_source(source, str(path), config)
-        except (OSError, Unreadable, SyntaxError, cst.ParserSyntaxError, RecursionError):
+        except (OSError, Unreadable, RecursionError):
+            continue  # why: reported when the file itself is fixed
+        except _parse_errors():
             continue  # why: reported when the file itself is fixed
         if names:
             texts[path.resolve()] = text
             converted[path.resolve()] = names
     return converted
+
+
+def _parse_errors() -> tuple[type[Exception], ...]:
+    """What a file that does not parse raises: libcst's error only once libcst is loaded
+    (a run with nothing to rewrite never loads it)."""
+    cst = sys.modules.get("libcst")
+    return (SyntaxError, cst.ParserSyntaxError) if cst is not None else (SyntaxError,)
 
 
 def _read_or_none(path: Path, config: Config) -> str | None:

@@ -23,6 +23,7 @@ from ..canvas import (
     parent_result,
 )
 from .canvas import check_canvas
+from .depth import MAX_DEPTH, TooDeep
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
 from .handlers import LOOP_HANDLERS
@@ -84,6 +85,8 @@ class FunctionFlow(ast.NodeVisitor):
         self.facts = FunctionFacts(info)
         #: the ``allow_join_result()`` blocks we are in, innermost last
         self.allowing: list[ast.Call] = []
+        #: how many nodes deep the walk is (bounded: see ``lint.depth``)
+        self.depth = 0
 
     @property
     def env(self) -> Env:
@@ -93,6 +96,18 @@ class FunctionFlow(ast.NodeVisitor):
     @env.setter
     def env(self, env: Env) -> None:
         self.values.env = env
+
+    def visit(self, node: ast.AST) -> Any:
+        """``NodeVisitor.visit``, counting depth (no frame added: the bound holds at
+        Python's default recursion limit)."""
+        if self.depth >= MAX_DEPTH:
+            raise TooDeep
+        self.depth += 1
+        try:
+            method = getattr(self, "visit_" + node.__class__.__name__, self.generic_visit)
+            return method(node)
+        finally:
+            self.depth -= 1
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
@@ -108,8 +123,23 @@ class FunctionFlow(ast.NodeVisitor):
                 self.env[arg.arg] = Value("result_class", callee=ast.unparse(default))
             else:
                 self.env[arg.arg] = Value("param", param=arg.arg)
+        if self.is_instance_method() and pairs:
+            # ``self`` of a plain class's method: ``return self`` gives its object
+            self.env[pairs[0][0].arg] = Value("instance", callee=self.info.class_name or "")
         self.statements(self.info.node.body)
         return self.facts
+
+    def is_instance_method(self) -> bool:
+        """A method of a project class (not a task, nor a Task subclass, nor static/class)."""
+        info = self.info
+        if info is None or info.class_name is None or info.task is not None:
+            return False
+        if info.class_name in self.index.task_classes or info.parent is not None:
+            return False
+        return not any(
+            isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+            for d in info.node.decorator_list
+        )
 
     def run_module(self, body: Sequence[ast.stmt]) -> FunctionFacts:
         self.statements(body)
@@ -132,6 +162,15 @@ class FunctionFlow(ast.NodeVisitor):
                         self.bind(sub, self.value(item), item)
                         continue
                     self.bind(sub, None)
+                return
+            if (
+                value is not None
+                and len(value.items) == len(target.elts)
+                and not any(isinstance(sub, ast.Starred) for sub in target.elts)
+            ):
+                # ``result, run = run.submit()`` of a known ``tuple[AsyncResult, Run]``
+                for sub, held in zip(target.elts, value.items, strict=True):
+                    self.bind(sub, held)
                 return
             element = value.element() if value is not None else None
             for sub in target.elts:
@@ -197,6 +236,12 @@ class FunctionFlow(ast.NodeVisitor):
             self.facts.returns = value
         elif value is not None and value.kind == "canvas" and self.facts.returns_canvas is None:
             self.facts.returns_canvas = value
+        elif (
+            value is not None
+            and value.kind in ("instance", "tuple")
+            and self.facts.returns_object is None
+        ):
+            self.facts.returns_object = value
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)

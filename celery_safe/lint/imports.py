@@ -63,6 +63,8 @@ class ImportMap:
     names: dict[str, str] = field(default_factory=dict)
     #: local names bound by ``import x`` / ``import x.y as z`` (modules, not members)
     modules: set[str] = field(default_factory=set)
+    #: modules whose names ``from x import *`` brings in (``.models``, ``proj.base``)
+    stars: list[str] = field(default_factory=list)
 
     def add(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -78,6 +80,7 @@ class ImportMap:
         base = "." * node.level + (node.module or "")
         for alias in node.names:
             if alias.name == "*":
+                self.stars.append(base)
                 continue
             local = alias.asname or alias.name
             self.names[local] = f"{base}.{alias.name}" if node.module else base + alias.name
@@ -86,7 +89,7 @@ class ImportMap:
     def overlaid(self, inner: ImportMap) -> ImportMap:
         """This map with ``inner``'s bindings (a function's own imports) on top."""
         modules = (self.modules - inner.names.keys()) | inner.modules
-        return ImportMap({**self.names, **inner.names}, modules)
+        return ImportMap({**self.names, **inner.names}, modules, [*self.stars, *inner.stars])
 
     def qualify(self, node: ast.expr) -> str | None:
         """The qualified name ``node`` refers to when its root name is imported."""

@@ -48,6 +48,8 @@ TASK_HOOKS = frozenset(
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
+#: How many base classes up a method is looked for (``class Run(BaseRun)``).
+_BASE_HOPS = 3
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,26 @@ class ModuleIndex:
                 text = ""
             self.lines = text.splitlines()
         return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+    def method(self, cls: str, name: str, hops: int = 0) -> FunctionInfo | None:
+        """``cls.name``: defined on this module's class ``cls`` or on a project base."""
+        found = self.methods.get(cls, {}).get(name)
+        node = self.class_defs.get(cls)
+        if found is not None or node is None or hops >= _BASE_HOPS:
+            return found
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in self.classes and base.id != cls:
+                found = self.method(base.id, name, hops + 1)
+            else:
+                qualified = self.imports.qualify(base)
+                home = getattr(self.external, "class_home", None)
+                if qualified is None or home is None:
+                    continue
+                where = home(qualified)
+                found = where[0].method(where[1], name, hops + 1) if where else None
+            if found is not None:
+                return found
+        return None
 
     def imported(self, qualified: str) -> FunctionInfo | None:
         return self.external(qualified) if self.external is not None else None

@@ -33,6 +33,8 @@ def _package_root(path: Path) -> Path:
     return folder
 
 
+#: How many re-exports (``from .x import *`` in a package) are followed to a class.
+_REEXPORT_HOPS = 3
 #: How many folders above an importer may be a namespace package's root.
 _NAMESPACE_DEPTH = 6
 
@@ -55,6 +57,7 @@ class ModuleResolver:
         self.max_file_size = max_file_size
         self._indexes: dict[Path, ModuleIndex | None] = {}
         self._files: dict[tuple[str, Path], Path | None] = {}
+        self._classes: dict[tuple[str, Path], tuple[ModuleIndex, str] | None] = {}
 
     def for_file(self, path: Path) -> TaskLookup:
         return _Lookup(self, path.resolve())
@@ -70,14 +73,45 @@ class ModuleResolver:
 
     def class_method(self, qualified: str, method: str, importer: Path) -> FunctionInfo | None:
         """``method`` of the class ``qualified`` names, seen from ``importer``."""
+        home = self.class_home(qualified, importer)
+        return home[0].method(home[1], method) if home is not None else None
+
+    def class_home(self, qualified: str, importer: Path) -> tuple[ModuleIndex, str] | None:
+        """The module defining the class ``qualified`` names, and its name there.
+
+        Follows what packages do with their classes: a re-export
+        (``from .saved_run import SavedRun`` in ``models/__init__.py``) or a star import
+        (``from .saved_run import *``), a few hops at most.
+        """
+        key = (qualified, importer)
+        if key not in self._classes:
+            self._classes[key] = None  # a cycle of re-exports finds nothing
+            self._classes[key] = self._class_home(qualified, importer, 0)
+        return self._classes[key]
+
+    def _class_home(
+        self, qualified: str, importer: Path, hops: int
+    ) -> tuple[ModuleIndex, str] | None:
         module, _, name = qualified.rpartition(".")
         candidate = self._module_file(module, importer) if module and name else None
         if candidate is None or candidate == importer:
             return None
         index = self._index(candidate)
-        if index is None or name not in index.classes:
+        if index is None:
             return None
-        return index.methods.get(name, {}).get(method)
+        if name in index.classes:
+            return index, name
+        if hops >= _REEXPORT_HOPS:
+            return None
+        imported = index.imports.names.get(name)
+        if imported is not None:
+            return self._class_home(imported, candidate, hops + 1)
+        for star in index.imports.stars:
+            found = self._class_home(f"{star}.{name}" if star.strip(".") else star + name,
+                                     candidate, hops + 1)
+            if found is not None:
+                return found
+        return None
 
     def definition(self, qualified: str, importer: Path) -> FunctionInfo | None:
         """The task or top-level function ``qualified`` names, seen from ``importer``."""
@@ -158,3 +192,6 @@ class _Lookup:
 
     def class_method(self, qualified: str, method: str) -> FunctionInfo | None:
         return self.resolver.class_method(qualified, method, self.importer)
+
+    def class_home(self, qualified: str) -> tuple[ModuleIndex, str] | None:
+        return self.resolver.class_home(qualified, self.importer)

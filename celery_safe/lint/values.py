@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..canvas.model import Node
-from .index import FunctionInfo
+from .index import FunctionInfo, ModuleIndex
 
 __all__ = ["JOINS", "Kind", "Value"]
 
@@ -31,6 +31,7 @@ Kind = Literal[
     "foreign",
     "eager",  # what ``x.apply()`` of an unknown ``x`` returns: no worker is waited for
     "instance",  # an object of a project class (``Poller()``): its methods can be followed
+    "tuple",  # a fixed-length tuple whose items matter (``return work.delay(), self``)
 ]
 
 
@@ -48,6 +49,11 @@ class Value:
     origin_path: str = ""  # set when ``origin`` is in another file (an imported helper)
     join: str = ""  # for kind "join_method"
     base: Value | None = None  # for kind "join_method": the result it is bound to
+    #: a tuple's items, by position, when its length is known (``a, b = f()`` unpacks them)
+    items: tuple[Value | None, ...] = ()
+    #: for kind "instance": the module where ``callee`` (a class defined there) or
+    #: ``qualified`` (a name imported there) means that class; ``None``: the one checked
+    home: ModuleIndex | None = None
 
     def named(self, name: str) -> Value:
         """This value, now also known as ``name``."""
@@ -58,7 +64,7 @@ class Value:
     def element(self) -> Value | None:
         """What iterating or indexing this value yields."""
         if self.kind in ("results", "result"):
-            return replace(self, kind="result")
+            return replace(self, kind="result", items=())
         if self.kind == "param":
             return self
         return None
@@ -67,4 +73,4 @@ class Value:
         """A container holding this value."""
         if self.kind == "result":
             return replace(self, kind="results")
-        return self
+        return replace(self, items=()) if self.items else self

@@ -143,3 +143,44 @@ def test_libcst_parses_only_files_with_findings(
     monkeypatch.setattr(libcst, "parse_module", counting)
     assert main(["fix", "--check", str(project)]) == 1
     assert parsed == [TASKS]
+
+
+HELPER_ONLY = """\
+from celery import shared_task
+
+
+@shared_task
+def add(x):
+    return x
+
+
+def wait(result):
+    return result.get()
+
+
+@shared_task
+def total(x):
+    return wait(add.delay(x))
+
+
+@shared_task(ignore_result=True)
+def ignored(x):
+    return x
+"""
+
+
+def test_findings_no_rewrite_consumes_never_load_libcst(tmp_path: Path) -> None:
+    """A CSF104 (the join is in a helper) is refused from the engine's facts: the run
+    reports it with its reason and never imports libcst (a third of a second)."""
+    (tmp_path / "tasks.py").write_text(HELPER_ONLY)
+    probe = (
+        "import sys\n"
+        "from celery_safe.cli import main\n"
+        f"code = main(['fix', '--check', {str(tmp_path)!r}])\n"
+        "print('LOADED' if 'libcst' in sys.modules else 'NOT LOADED', code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.splitlines()[-1] == "NOT LOADED 1", done.stdout + done.stderr
+    assert "tasks.py:15:12: CSF104 not fixed: the join is inside a helper" in done.stdout

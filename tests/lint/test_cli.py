@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe.cli import main
+from celery_safe.lint.depth import MAX_DEPTH
 
 JOINING = """\
 from celery import shared_task
@@ -389,7 +390,7 @@ DEEP_TASK = (  # parses, but too deep for the analysis
         (NESTED, "cannot parse this file: too many nested parentheses"),
         (LONG_UNARY, "cannot parse this file: too deeply nested (MemoryError)"),
         (LONG_SUM, "cannot parse this file: too deeply nested (RecursionError)"),
-        (DEEP_TASK, "cannot analyse this file: too deeply nested (RecursionError)"),
+        (DEEP_TASK, f"cannot analyse this file: too deeply nested (more than {MAX_DEPTH} levels"),
         ("x = 1\0\n", "cannot parse this file: source code string cannot contain null bytes"),
     ],
     ids=["nested-parentheses", "long-unary", "long-sum", "deep-task", "null-byte"],

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+import sys
+from pathlib import Path
 
+from celery_safe.cli import main
 from celery_safe.lint import Config, check_source, check_tree
+from celery_safe.lint.depth import MAX_DEPTH
 from celery_safe.lint.flake8_plugin import Plugin
 
 from .test_cli import JOINING
@@ -44,3 +48,34 @@ def test_configured_task_decorators_wake_the_pre_filter() -> None:
     lines = CONFIGURED.splitlines(keepends=True)
     tree = ast.parse(CONFIGURED)
     assert [f.code for f in check_tree(tree, "jobs.py", lines, config)] == ["CSF101"]
+
+
+def test_too_deep_does_not_depend_on_the_host_recursion_limit(tmp_path: Path) -> None:
+    """A host that raised the recursion limit (mypy's API does) still gets CSF000: the
+    analysis bounds its own depth instead of running until Python's limit (or the C
+    stack) gives out. Under the raised limit the old analysis checked this file."""
+    target = tmp_path / "deep.py"
+    target.write_text(DEEP)
+    lines = DEEP.splitlines(keepends=True)
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        (finding,) = check_source(DEEP, "deep.py")
+        reported = [m for _, _, m, _ in Plugin(ast.parse(DEEP), "deep.py", lines).run()]
+        cli_exit = main(["check", str(target)])
+    finally:
+        sys.setrecursionlimit(previous)
+    assert finding.code == "CSF000"
+    assert f"more than {MAX_DEPTH} levels" in finding.message
+    assert reported == [finding.message] and cli_exit == 1
+
+
+def test_nesting_below_the_bound_is_analysed_at_the_default_limit() -> None:
+    """The bound sits below what the analysis manages at Python's default limit."""
+    assert sys.getrecursionlimit() <= 1000
+    depth = MAX_DEPTH - 20  # the chain adds a few levels of its own
+    source = (
+        "from celery import shared_task\n@shared_task\ndef add(x):\n    return x\n"
+        "@shared_task\ndef t(x):\n    return add.delay(x).get() + " + "+".join(["x"] * depth) + "\n"
+    )
+    assert [f.code for f in check_source(source, "ok.py")] == ["CSF101"]

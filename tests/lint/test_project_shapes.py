@@ -116,3 +116,104 @@ def test_namespace_packages_resolve_like_sys_path(
     assert main(["check", str(tmp_path / "pkg")]) == 1
     out = capsys.readouterr().out
     assert "tasks.py:13:12: CSF104 task total blocks on a Celery result through total" in out
+
+
+OBJECT_MODULES = {
+    "models/__init__.py": "from .runs import *\nfrom .analysis import Analysis\n",
+    "models/base.py": '''\
+class BaseRun:
+    def wait_for(self, result):
+        return get_safely(result)
+
+
+def get_safely(result, **kwargs):
+    return result.get(disable_sync_subtasks=False, **kwargs)
+''',
+    "models/runs.py": '''\
+from __future__ import annotations
+
+import typing
+from multiprocessing.pool import ThreadPool
+
+from .base import BaseRun
+
+if typing.TYPE_CHECKING:
+    import celery.result
+
+
+class SavedRun(BaseRun):
+    def submit(self) -> tuple[celery.result.AsyncResult, SavedRun]:
+        with ThreadPool(1) as pool:
+            return pool.apply(submit_elsewhere)
+
+    def describe(self) -> tuple[dict, SavedRun]:
+        return {}, self
+
+    def peek(self, result):
+        return result.id
+
+
+def submit_elsewhere():
+    raise NotImplementedError
+''',
+    "models/analysis.py": '''\
+from __future__ import annotations
+
+import typing
+
+if typing.TYPE_CHECKING:
+    from .runs import SavedRun
+
+
+class Analysis:
+    objects = None
+
+    def active_run(self) -> SavedRun:
+        raise NotImplementedError
+
+    def wait_for(self, result):
+        return result.id
+''',
+    "tasks.py": '''\
+from celery import shared_task
+
+from proj.models import Analysis, SavedRun
+
+
+@shared_task
+def analyse(anal_id):
+    anal = Analysis.objects.get(id=anal_id)
+    run = anal.active_run()
+    result, sr = run.submit()
+    sr.wait_for(result)
+
+
+@shared_task
+def look_alikes(anal_id):
+    anal = Analysis.objects.get(id=anal_id)
+    result, sr = anal.active_run().submit()
+    anal.wait_for(result)
+    sr.peek(result)
+    meta, again = SavedRun().describe()
+    meta.get("id")
+    return again
+''',
+}
+
+
+def test_objects_returned_by_methods_across_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The object a method returns (annotated, in a tuple, re-exported by a package with a
+    star import, a Django manager's ``get``) has its class's methods followed, inherited
+    ones too; a method of the same name on another class, a dict's ``get`` are not joins."""
+    for name, source in OBJECT_MODULES.items():
+        path = tmp_path / "proj" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    (tmp_path / "proj" / "__init__.py").write_text("")
+    assert main(["check", str(tmp_path / "proj")]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if ": CSF" in line]
+    assert len(lines) == 1, lines
+    assert "tasks.py:11:5: CSF104 task analyse blocks on a Celery result through" in lines[0]
+    assert "BaseRun.wait_for -> base.get_safely" in lines[0]

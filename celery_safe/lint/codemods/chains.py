@@ -24,7 +24,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import PositionProvider, ScopeProvider
+from libcst.metadata import PositionProvider
 
 from ..findings import Finding, Span
 from ..index import ModuleIndex
@@ -64,7 +64,6 @@ class ChainSequentialJoins(FindingsCodemod):
         "celery-safe --chains: sequential `a.delay().get(); b.delay().get()` steps at the end "
         "of a task become celery_safe.workflows.chain(a.si(), b.si()).apply_async()."
     )
-    METADATA_DEPENDENCIES = (PositionProvider, ScopeProvider)
 
     def __init__(
         self,
@@ -133,7 +132,7 @@ class ChainSequentialJoins(FindingsCodemod):
             root = root.value
         if name is None or not isinstance(root, cst.Name) or self._index is None:
             return False
-        scope = self.get_metadata(ScopeProvider, root, None)
+        scope = self.scope_of(root)
         if scope is None or any(a.scope is not scope.globals for a in scope[root.value]):
             return False
         found = self._tasks.find(name, Path(self.path), self._index)

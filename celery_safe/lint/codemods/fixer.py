@@ -8,6 +8,8 @@ the engine reported something in it (or, with ``split_logic``, when the ``ast`` 
 found a task to convert). A module without findings comes back as the same string.
 The codemods see the text with ``\n`` line endings; the file's own endings are put
 back afterwards (:mod:`.newlines`), so bytes outside the rewrites never change.
+libcst and the codemods are imported by the functions that parse with them: a run
+whose findings no rewrite can consume never loads libcst (a third of a second).
 """
 
 from __future__ import annotations
@@ -16,22 +18,20 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import libcst as cst
-from libcst.codemod import CodemodContext
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..engine import check_source, check_tree
 from ..findings import Finding
 from ..index import build_index
 from ..resolve import TaskLookup
-from .chains import ChainSequentialJoins
-from .inline_joins import InlineTaskJoins
 from .newlines import restore_endings, to_lf
-from .report import Skipped
-from .slices import skeleton, splice
-from .split_logic import SplitTaskLogic, convertible_tasks
+from .report import JOIN_CODES, Skipped, reason_without_fix
+from .slices import lines_of, skeleton, splice
 from .taskdefs import ProjectTasks
+
+if TYPE_CHECKING:
+    from .inline_joins import InlineTaskJoins
 
 __all__ = ["FixOptions", "FixResult", "fix_source", "split_source"]
 
@@ -68,6 +68,7 @@ class FixResult:
 def _wants_split(source: str, options: FixOptions, config: Config | None) -> bool:
     if not options.split_logic or "task" not in source:
         return False
+    from .split_logic import convertible_tasks
     index = build_index(ast.parse(source), config.task_decorators if config else ())
     return bool(convertible_tasks(index))
 
@@ -99,6 +100,11 @@ def split_source(source: str, path: str, config: Config | None = None) -> tuple[
     """
     if not _wants_split(source, FixOptions(split_logic=True), config):
         return source, []
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+
+    from .split_logic import SplitTaskLogic
+
     split = SplitTaskLogic(CodemodContext(filename=path))
     text = split.transform_module(cst.parse_module(to_lf(source))).code
     return restore_endings(source, text), split.converted
@@ -141,6 +147,13 @@ def fix_source(
     source = to_lf(source)  # why: libcst rewrites line endings; restored at the end
     if not options.split_logic and not options.chains:
         return _inline_only(result, original, source, findings, tree, check, tasks)
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+
+    from .chains import ChainSequentialJoins
+    from .inline_joins import InlineTaskJoins
+    from .split_logic import SplitTaskLogic
+
     module = cst.parse_module(source)
     current = source
     if options.split_logic:
@@ -183,17 +196,49 @@ def _inline_only(
     check: Callable[[str], list[Finding]],
     tasks: ProjectTasks,
 ) -> FixResult:
-    """The default rewrite, each pass on a slice of the module when that is cheaper."""
+    """The default rewrite, each pass on a slice of the module when that is cheaper.
+
+    libcst sees only the findings a rewrite may consume; the others are refused from
+    the engine's facts alone, and a module with nothing else is never given to libcst.
+    """
     path = result.path
     current = source
     for _ in range(MAX_PASSES):
-        inline, code = _inline_pass(path, current, findings, tree, tasks)
+        given, refused = _rewritable(findings)
+        if not given:
+            result.remaining = refused
+            break
+        inline, code = _inline_pass(path, current, given, tree, tasks)
+        inline.skipped = _in_order(findings, [*inline.skipped, *refused])
         following = _next_pass(result, inline, code, current, check, tasks)
         current, tree = code, None
         if following is None:
             break
         findings = following  # why another pass: a rewrite revealed a new finding
     return _finished(result, original, source, current)
+
+
+def _rewritable(findings: list[Finding]) -> tuple[list[Finding], list[Skipped]]:
+    """The findings the join rewrite may act on (a join or an ``.apply()`` in a task, and
+    whatever shares their lines: a CSF102 goes with its join), and the others, refused
+    with the reason their code alone gives (as the rewrite itself would)."""
+    joins = [f for f in findings if f.code in JOIN_CODES and f.code != "CSF104"]
+    lines = set().union(*(lines_of(f) for f in joins)) if joins else set()
+    given, refused = [], []
+    for finding in findings:
+        if finding in joins or any(
+            line in lines for line in range(finding.line, finding.span.end_line + 1)
+        ):
+            given.append(finding)
+        else:
+            refused.append(Skipped(finding, reason_without_fix(finding)))
+    return given, refused
+
+
+def _in_order(findings: list[Finding], skipped: list[Skipped]) -> list[Skipped]:
+    """``skipped`` in the order of the engine's findings (the order ``fix`` prints)."""
+    at = {id(f): n for n, f in enumerate(findings)}
+    return sorted(skipped, key=lambda item: at.get(id(item.finding), len(at)))
 
 
 def _inline_pass(
@@ -204,16 +249,23 @@ def _inline_pass(
     tasks: ProjectTasks,
 ) -> tuple[InlineTaskJoins, str]:
     """One run of the join rewrite over ``text``: on its skeleton when it has one."""
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+
+    from .inline_joins import InlineTaskJoins
+
     try:
         sliced = skeleton(text, tree or ast.parse(text), findings)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         sliced = None
     if sliced is not None:
         inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+        inline.fresh = True
         spliced = splice(text, sliced, inline.transform_module(cst.parse_module(sliced)).code)
         if spliced is not None:
             return inline, spliced
     inline = InlineTaskJoins(CodemodContext(filename=path), findings, tasks, text=text)
+    inline.fresh = True
     return inline, inline.transform_module(cst.parse_module(text)).code
 
 

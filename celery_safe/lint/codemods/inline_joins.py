@@ -24,25 +24,23 @@ from libcst.metadata import (
     Assignment,
     BaseAssignment,
     ImportAssignment,
-    ParentNodeProvider,
     PositionProvider,
-    ScopeProvider,
 )
 
 from ..findings import Finding, Span
 from ..index import ModuleIndex
+from .bindings import bound_around
 from .driven import FindingsCodemod
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call
 from .moves import check_move
 from .positions import CharRange, SpanConverter, index_calls
-from .report import Skipped, comment_line, reason_without_fix
+from .report import JOIN_CODES, Skipped, comment_line, reason_without_fix
 from .taskdefs import CallStyle, ProjectTasks, logic_style
 
 __all__ = ["JOIN_CODES", "InlineTaskJoins"]
 
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
-JOIN_CODES = frozenset({"CSF101", "CSF104", "CSF105"})
 
 
 @dataclass(eq=False)
@@ -85,7 +83,6 @@ class InlineTaskJoins(FindingsCodemod):
         "celery-safe: replace `other.delay(...).get()` (and apply_async/apply, directly or "
         "through a variable) inside a task with an in-process call of `other`'s logic."
     )
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider)
 
     def __init__(
         self,
@@ -217,8 +214,8 @@ class InlineTaskJoins(FindingsCodemod):
                 holder,
                 origin,
                 join,
-                lambda node: self.get_metadata(ParentNodeProvider, node),
-                lambda node: self.get_metadata(ScopeProvider, node, None),
+                self.parent,
+                self.scope_of,
             )
             if isinstance(moved, Refusal):
                 return moved
@@ -257,7 +254,10 @@ class InlineTaskJoins(FindingsCodemod):
         root = _root_name(planned.task)
         if name is None or root is None:
             return Refusal(f"`{cst.Module([]).code_for_node(planned.task)}` is not a task name")
-        scope = self.get_metadata(ScopeProvider, root, None)
+        line = self.get_metadata(PositionProvider, root).start.line
+        if not bound_around(root.value, line, index):
+            return self._tasks.style(name, path, index)  # why: no scope needed (see there)
+        scope = self.scope_of(root)
         assignments = list(scope[root.value]) if scope is not None else []
         if scope is not None and any(a.scope is not scope.globals for a in assignments):
             local = self._local_task(root.value, assignments, index)
@@ -290,13 +290,13 @@ class InlineTaskJoins(FindingsCodemod):
                 for item in current.items
             ):
                 return True
-            current = self.get_metadata(ParentNodeProvider, current, None)
+            current = self.parent_of(current)
         return False
 
     def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         current = node
         while not isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            current = self.get_metadata(ParentNodeProvider, current)
+            current = self.parent(current)
         return current
 
     # -- notes --------------------------------------------------------------------
@@ -332,7 +332,7 @@ class InlineTaskJoins(FindingsCodemod):
 
     def _move_leading_lines(self, line: cst.SimpleStatementLine) -> None:
         """A removed ``r = other.delay(x)`` keeps its comments on the next statement."""
-        suite = self.get_metadata(ParentNodeProvider, line)
+        suite = self.parent(line)
         body = list(getattr(suite, "body", ()))
         following = next(s for s in body[body.index(line) + 1 :] if s not in self._removed)
         lines = [*line.leading_lines]

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import libcst as cst
 import libcst.matchers as m
 
+from .report import Refusal
+
 __all__ = [
     "DISPATCH_METHODS",
     "JOIN_METHODS",
@@ -91,13 +93,6 @@ class InProcessCall:
     dropped: tuple[str, ...]
     #: True when ``args`` are the dispatch call's own ``Arg`` nodes (formatting kept)
     reused: bool = False
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a join is left as it is."""
-
-    reason: str
 
 
 def _code(node: cst.CSTNode) -> str:

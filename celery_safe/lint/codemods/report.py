@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ..findings import Finding
 
-__all__ = ["NOTE_PREFIX", "Skipped", "comment_line", "find_findings", "reason_without_fix"]
+if TYPE_CHECKING:
+    import libcst as cst
+
+__all__ = [
+    "JOIN_CODES",
+    "NOTE_PREFIX",
+    "Refusal",
+    "Skipped",
+    "comment_line",
+    "find_findings",
+    "reason_without_fix",
+]
+
+#: The codes of joins the join rewrite acts on (CSF104's join is in a helper: refused).
+JOIN_CODES = frozenset({"CSF101", "CSF104", "CSF105"})
 
 #: Every comment a codemod writes starts with this, so a reader can find them all.
 NOTE_PREFIX = "# celery-safe: "
@@ -29,6 +42,13 @@ NO_FIX: dict[str, str] = {
     "CSF204": "drop ignore_result=True from the header/body task",
     "CSF301": "put exc_type and exc_message in the FAILURE meta, or raise instead",
 }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a join is left as it is."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,8 @@ def reason_without_fix(finding: Finding) -> str:
 
 def comment_line(note: str) -> cst.EmptyLine:
     """A comment line above a rewritten statement, indented like it."""
+    import libcst as cst  # why here: a fix run that rewrites nothing never loads libcst
+
     return cst.EmptyLine(comment=cst.Comment(NOTE_PREFIX + note))
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from ..findings import Finding, Span
 from .diffs import opcodes
 
-__all__ = ["skeleton", "splice"]
+__all__ = ["lines_of", "skeleton", "splice"]
 
 PLACEHOLDER = "# celery-safe: elided line {n}\n"
 #: Below this many lines a module is rewritten whole: slicing would save nothing.
@@ -34,7 +34,8 @@ def _spans(value: object) -> Iterator[Span]:
             yield from _spans(item)
 
 
-def _lines_of(finding: Finding) -> set[int]:
+def lines_of(finding: Finding) -> set[int]:
+    """The lines a finding touches: its own, and those of the spans it names."""
     lines = {finding.span.line, finding.span.end_line}
     for value in finding.detail.values():
         lines.update(line for span in _spans(value) for line in (span.line, span.end_line))
@@ -47,7 +48,7 @@ def skeleton(text: str, tree: ast.Module, findings: Sequence[Finding]) -> str | 
     lines = text.splitlines(keepends=True)
     if len(lines) < MIN_LINES or not text.endswith("\n"):
         return None
-    wanted = set().union(*(_lines_of(f) for f in findings)) if findings else set()
+    wanted = set().union(*(lines_of(f) for f in findings)) if findings else set()
     elided: list[tuple[int, int]] = []
     for statement in tree.body:
         first = min(
@@ -62,7 +63,7 @@ def skeleton(text: str, tree: ast.Module, findings: Sequence[Finding]) -> str | 
     if sum(last - first + 1 for first, last in elided) < len(lines) // 2:
         return None  # why: most of the module is rewritten anyway
     out = list(lines)
-    kept = {n for f in findings for n in _lines_of(f)}
+    kept = {n for f in findings for n in lines_of(f)}
     for first, last in elided:
         for n in range(first, last + 1):
             if n not in kept:  # a line shared with a kept statement (``a = 1; b()``)

@@ -25,7 +25,7 @@ from typing import Literal
 
 from ..files import Unreadable, read_source
 from ..index import FunctionInfo, ModuleIndex, build_index
-from .inprocess import Refusal
+from .report import Refusal
 
 __all__ = ["CallStyle", "Found", "ProjectTasks", "context_use", "logic_style"]
 

@@ -1,10 +1,13 @@
 """The HTTP JSON API (FastAPI): collections, bundles with filters, detail, stats, health.
 
-The same app serves the HTML pages of :mod:`registry.web` (home, search, bundle, run).
+The same app serves the HTML pages of :mod:`registry.web` (home, search, bundle, run;
+``/runs/{id}`` answers JSON to a client that does not ask for HTML) and the admin
+routes of :mod:`registry.admin` (token-protected; everything else stays open).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -13,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from registry import analytics, query, runs, web
-from registry.config import Settings
+from registry import admin, analytics, query, web
+from registry.config import Settings, load_settings
 from registry.db import create_schema, is_statement_timeout, make_engine, session_scope
 
 __all__ = ["DEFAULT_QUERY_TIMEOUT", "create_app", "serve"]
@@ -42,16 +45,20 @@ def create_app(
     them, 422) and each statement's time (``query_timeout``; beyond it, 503), so a
     costly request cannot starve the others (``/health`` included).
     """
-    db_url = (settings_or_db_url.db_url if isinstance(settings_or_db_url, Settings)
-              else settings_or_db_url)
-    schema_engine = make_engine(db_url)
-    create_schema(schema_engine)
-    runs.create_table(schema_engine)
-    schema_engine.dispose()
+    # A bare URL serves that database with the admin routes disabled (no token).
+    settings = (settings_or_db_url if isinstance(settings_or_db_url, Settings)
+                else dataclasses.replace(load_settings(db_url=settings_or_db_url),
+                                         admin_token=None))
+    db_url = settings.db_url
+    # The run records are written (a sent run, a run seen finished): their own engine.
+    runs_engine = make_engine(db_url)
+    create_schema(runs_engine)
     # Read-only: never queue behind writers.
     engine = make_engine(db_url, immediate=False, statement_timeout=query_timeout)
     app = FastAPI(title="CodeBundle registry", version="0.1.0")
     app.state.engine = engine
+    app.state.runs_engine = runs_engine
+    app.state.settings = settings
 
     @app.exception_handler(DBAPIError)
     def database_unavailable(_request: Request, exc: DBAPIError) -> JSONResponse:
@@ -137,6 +144,7 @@ def create_app(
             raise HTTPException(404, f"bundle {slug!r} not found in collection {collection!r}")
         return found
 
+    admin.add_admin_routes(app, settings.admin_token, runs_engine)
     web.add_pages(app)
     return app
 
@@ -146,8 +154,6 @@ def serve(
 ) -> None:
     """Serve the pages and the API with uvicorn until interrupted."""
     import uvicorn
-
-    from registry.config import load_settings
 
     app = create_app(settings or load_settings())
     print(f"registry pages at http://{host}:{port}/ and its JSON API at "

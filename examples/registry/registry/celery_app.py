@@ -118,7 +118,7 @@ def configure(celery_app: Celery, settings: Settings) -> Celery:
     return celery_app
 
 
-app = celery_safe.guard(Celery("registry", include=["registry.tasks"]))
+app = celery_safe.guard(Celery("registry", include=["registry.tasks", "registry.operations"]))
 configure(app, load_settings())
 # beat refuses to start while an entry names a missing task or takes wrong arguments
 check_schedule_on_beat(app)

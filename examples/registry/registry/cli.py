@@ -7,6 +7,7 @@
     python -m registry list --sort -date         # most recently changed bundles first
     python -m registry analytics --workers 2     # task growth per month (a map_reduce)
     python -m registry serve                     # web pages and JSON API on :8000
+    python -m registry run collection k8s-collection --wait   # an operator's action
 
 Options that choose *where* (``--home``, ``--db``, ``--broker``, ``--result-backend``)
 are exported as ``REGISTRY_*`` environment variables before the Celery app is imported,
@@ -147,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+
+    run = verbs.add_parser(
+        "run", parents=[where],
+        help="send an operator's action (sync, collection SLUG, enhance, schedule NAME)",
+        description="Send one action's validated workflow and print its run id at once; "
+        "the same actions as the admin API (registry.operations).")
+    run.add_argument("action", choices=["sync", "collection", "enhance", "schedule"])
+    run.add_argument("target", nargs="?", help="the collection's slug or the entry's name")
+    run.add_argument("--wait", action="store_true", help="print its progress until it ends")
+    run.add_argument("--timeout", type=float, default=600.0)
+    run.add_argument("--json", action="store_true", help="print the ended run as JSON")
 
     worker = verbs.add_parser("worker", parents=[where], help="run a Celery worker here")
     worker.add_argument("--concurrency", type=int, default=2)
@@ -309,6 +321,41 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from registry import operations
+    from registry.celery_app import app
+    from registry.db import session_scope
+    from registry.follow import follow_run
+
+    needs_target = args.action in ("collection", "schedule")
+    if needs_target != bool(args.target):
+        print(f"error: `run {args.action}` takes "
+              f"{'a' if needs_target else 'no'} target", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "sync":
+            action = operations.sync_all(settings)
+        elif args.action == "collection":
+            with session_scope(settings.db_url) as session:
+                action = operations.sync_collection(session, args.target)
+        elif args.action == "enhance":
+            action = operations.reenhance()
+        else:
+            action = operations.run_schedule_entry(app, args.target)
+        sent = operations.send(action, settings.db_url)
+    except (operations.ActionRefused, operations.SendFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"sent {action.label} as run {sent.run_id}", flush=True)
+    if not args.wait:
+        return 0
+    ended = follow_run(settings.db_url, sent.run_id, app, timeout=args.timeout,
+                       emit=lambda line: print(line, flush=True))
+    if args.json:
+        _print(ended)
+    return 0 if ended["status"] == "finished" else 1
+
+
 # --- queries --------------------------------------------------------------------------
 
 
@@ -402,6 +449,7 @@ _COMMANDS = {
     "demo": _demo,
     "init": _init,
     "populate": _populate,
+    "run": _run,
     "list": _list,
     "analytics": _analytics,
     "show": _show,

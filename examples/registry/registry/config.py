@@ -24,6 +24,9 @@ class Settings:
     broker_url: str | None = None
     result_backend: str | None = None
     enhancer: str = "local"
+    #: The bearer token the admin API wants (``REGISTRY_ADMIN_TOKEN``); ``None``: the
+    #: admin endpoints are disabled. Never shown in a repr.
+    admin_token: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def workdir(self) -> Path:
@@ -56,4 +59,5 @@ def load_settings(*, environ: Mapping[str, str] | None = None, **overrides: Any)
             overrides.get("result_backend") or env.get("REGISTRY_RESULT_BACKEND") or None
         ),
         enhancer=overrides.get("enhancer") or env.get("REGISTRY_ENHANCER") or "local",
+        admin_token=overrides.get("admin_token") or env.get("REGISTRY_ADMIN_TOKEN") or None,
     )

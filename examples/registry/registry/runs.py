@@ -1,14 +1,17 @@
-"""Pipeline runs, remembered so the web UI can show each one and draw its trace.
+"""Pipeline runs, remembered so the web UI and the admin API can show each one.
 
-A run is recorded when its workflow is *sent* (so a page can show it while it runs)
-and finished when its summary arrives. What ``celery_safe.workflows.trace`` needs is
-the result graph Celery handed back: its ``as_tuple()`` is plain JSON (ids, parents,
-group members), and ``result_from_tuple`` rebuilds it in the web process. The task
-names are stored beside it because the registry's backend keeps no names
-(``result_extended`` is off: it would also store each task's arguments).
+A run is recorded when its workflow is *sent* (the admin API records it just before
+sending, from the frozen workflow, so its id is known and a failed send is recorded as
+such) and finished when its outcome is known: the CLI finishes the runs it waits for,
+and :func:`refresh_run` finishes any other run the first time a page or ``GET
+/runs/{id}`` reads it ready. What ``celery_safe.workflows.trace`` needs is the result
+graph Celery handed back: its ``as_tuple()`` is plain JSON (ids, parents, group
+members), and ``result_from_tuple`` rebuilds it in the web process. The task names are
+stored beside it because the registry's backend keeps no names (``result_extended`` is
+off: it would also store each task's arguments).
 
-The table lives on its own metadata, created on demand, so it is an additive change
-that needs nothing from the bundle schema or its migrations.
+The table is part of the registry's schema (``Base.metadata``), created and upgraded
+by the Alembic revision ``0005_pipeline_runs``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
-    MetaData,
+    Index,
     String,
     Table,
     Text,
@@ -34,22 +37,25 @@ from sqlalchemy import (
     update,
 )
 
-from registry.db import make_engine
+from registry.db import create_schema, make_engine
+from registry.models import Base
 from registry.redact import redact
 
 if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult, ResultSet
 
-    from celery_safe.workflows import Trace
+    from celery_safe.workflows import StepTrace, Trace
 
 __all__ = [
     "RUN_STATUSES",
-    "create_table",
+    "ObservedRun",
     "finish_run",
     "get_run",
     "latest_runs",
+    "observe_run",
     "record_run",
+    "run_for_request",
     "run_trace",
     "runs_table",
     "task_names",
@@ -57,11 +63,9 @@ __all__ = [
 
 RUN_STATUSES = ("running", "finished", "failed")
 
-_metadata = MetaData()
-
 runs_table = Table(
     "pipeline_runs",
-    _metadata,
+    Base.metadata,
     Column("id", String(155), primary_key=True),  # the workflow's result id
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
@@ -72,20 +76,22 @@ runs_table = Table(
     Column("summary", JSON),  # tasks.summarize's dict, once finished
     Column("error", Text),
     Column("seconds", Float),
+    # what started it: "populate" (the CLI), "sync-all", "sync-collection", "enhance",
+    # "schedule" (the admin API)
+    Column("action", String(300), nullable=False, server_default="populate"),
+    # the admin API's Idempotency-Key: a POST sent again with it gets the same run
+    Column("request_key", String(200)),
+    Index("ix_pipeline_runs_request_key", "request_key", unique=True),
+    Index("ix_pipeline_runs_started_at", "started_at"),
 )
 
 
-def create_table(engine: Engine) -> None:
-    """Create the runs table if it is missing (``api.create_app`` and the CLI call it)."""
-    _metadata.create_all(engine, checkfirst=True)
-
-
 def _engine(url_or_engine: str | Engine) -> Engine:
-    """An engine given is used as is; a URL gets an engine and the table."""
+    """An engine given is used as is; a URL gets an engine and the newest schema."""
     if not isinstance(url_or_engine, str):
         return url_or_engine
     engine = make_engine(url_or_engine)
-    create_table(engine)
+    create_schema(engine)
     return engine
 
 
@@ -123,10 +129,18 @@ def _units(canvas: Any) -> list[Any]:
     if kind == "celery.chain":
         return [unit for step in canvas.tasks for unit in _units(step)]
     if kind == "celery.chord":
-        return [("group", list(canvas.tasks)), *_units(canvas.body)]
+        return [("group", _members(canvas.tasks)), *_units(canvas.body)]
     if kind == "celery.group":
-        return [("group", list(canvas.tasks))]
+        return [("group", _members(canvas.tasks))]
     return [canvas]
+
+
+def _members(tasks: Any) -> list[Any]:
+    """A header's tasks: freezing a chord (as sending does) turns its header list into a
+    group, whose own ``tasks`` are the members."""
+    if hasattr(tasks, "get") and tasks.get("task") == "celery.group":
+        return list(tasks.tasks)
+    return list(tasks)
 
 
 def task_names(canvas: Any, result: Any) -> dict[str, str]:
@@ -153,30 +167,52 @@ def task_names(canvas: Any, result: Any) -> dict[str, str]:
 
 def record_run(
     url_or_engine: str | Engine, canvas: Any, result: AsyncResult | ResultSet,
-    collections: list[str],
+    collections: list[str], *, action: str = "populate", request_key: str | None = None,
 ) -> str:
-    """Remember ``canvas``, just sent as ``result``; returns the run's id (the result's)."""
+    """Remember ``canvas``, sent (or frozen, about to be sent) as ``result``; returns the
+    run's id (the result's).
+
+    With ``request_key``, a second run under the same key is refused by the table's
+    unique index (``sqlalchemy.exc.IntegrityError``): see :func:`run_for_request`.
+    """
     names = task_names(canvas, result)
     run_id = str(result.id)
     with _engine(url_or_engine).begin() as conn:
         conn.execute(insert(runs_table).values(
             id=run_id, started_at=_now(), status="running", collections=list(collections),
             result_graph=json.loads(json.dumps(result.as_tuple())), task_names=names,
+            action=action, request_key=request_key,
         ))
     return run_id
 
 
+def run_for_request(url_or_engine: str | Engine, request_key: str) -> dict[str, Any] | None:
+    """The run recorded under the admin API's ``Idempotency-Key``, or ``None``."""
+    with _engine(url_or_engine).connect() as conn:
+        row = conn.execute(
+            select(runs_table).where(runs_table.c.request_key == request_key)).first()
+    return _row(row) if row is not None else None
+
+
 def finish_run(
-    url_or_engine: str | Engine, run_id: str, *, seconds: float,
-    summary: dict[str, Any] | None = None, error: str | None = None,
-) -> None:
-    """Mark a run finished (with its summary) or failed (with a redacted error)."""
+    url_or_engine: str | Engine, run_id: str, *, seconds: float | None,
+    summary: Any = None, error: str | None = None, only_running: bool = False,
+) -> bool:
+    """Mark a run finished (with its summary) or failed (with a redacted error).
+
+    ``only_running`` leaves a run already finished as it is (several readers may see
+    the same run end); returns whether the row was updated.
+    """
+    where = [runs_table.c.id == run_id]
+    if only_running:
+        where.append(runs_table.c.status == "running")
     with _engine(url_or_engine).begin() as conn:
-        conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(
+        done = conn.execute(update(runs_table).where(*where).values(
             finished_at=_now(), seconds=seconds, summary=summary,
             status="failed" if error is not None else "finished",
             error=redact(error) if error is not None else None,
         ))
+    return bool(done.rowcount)
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -202,6 +238,109 @@ def latest_runs(url_or_engine: str | Engine, limit: int = 10) -> list[dict[str, 
             select(runs_table).order_by(runs_table.c.started_at.desc()).limit(limit)
         ).all()
     return [_row(row) for row in rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservedRun:
+    """A run's row as it is now, and its trace (or why the trace could not be read)."""
+
+    run: dict[str, Any]
+    trace: Trace | None
+    trace_error: str | None = None
+    #: step id -> (parts done, parts) for a step that replaced itself with a chord
+    #: (``registry.once``): the chord's progress while it runs
+    parts: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+    def progress_of(self, step: StepTrace) -> tuple[float, float] | None:
+        """What a step reported (``report_progress``), or its chord's parts done."""
+        return step.progress or self.parts.get(step.id)
+
+    def as_json(self) -> dict[str, Any]:
+        """What ``GET /runs/{id}`` answers: state, progress (done of total), errors, trace."""
+        run, traced = self.run, self.trace
+        steps = traced.steps if traced is not None else []
+        summary = run["summary"]
+        errors = [run["error"]] if run["error"] else []
+        if isinstance(summary, dict):
+            errors += [str(error) for error in summary.get("errors") or []]
+        errors += [f"{step.task or step.id}: {step.error}" for step in steps if step.error]
+        return {
+            "id": run["id"], "action": run["action"], "status": run["status"],
+            "state": traced.state if traced is not None else None,
+            "progress": None if traced is None else {"done": traced.done,
+                                                     "total": traced.total},
+            "started_at": run["started_at"].isoformat(),
+            "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
+            "seconds": run["seconds"], "collections": run["collections"],
+            "result": summary,
+            "errors": [redact(error) for error in dict.fromkeys(errors)],
+            "trace": [_step_json(step, self.progress_of(step)) for step in steps],
+            "trace_error": self.trace_error,
+        }
+
+
+def _step_json(step: StepTrace, progress: tuple[float, float] | None) -> dict[str, Any]:
+    return {
+        "id": step.id, "task": step.task, "state": step.state,
+        "finished": step.finished.isoformat() if step.finished else None,
+        "retries": step.retries, "error": redact(step.error) if step.error else None,
+        "progress": None if progress is None else {"current": progress[0],
+                                                   "total": progress[1]},
+    }
+
+
+def observe_run(url_or_engine: str | Engine, run: dict[str, Any], app: Celery) -> ObservedRun:
+    """Read ``run``'s trace; a run still ``running`` whose workflow is over is finished
+    here, once, with its result or its first error (a run sent by the admin API has no
+    client waiting to finish it). A finished run keeps what was stored: nothing is read
+    from it again but the trace, and nothing is ever sent."""
+    try:
+        traced = run_trace(run, app)
+    except Exception as exc:  # the run is still shown; the reason the trace is missing too
+        return ObservedRun(run, None, redact(f"{type(exc).__name__}: {exc}")[:300])
+    if run["status"] != "running" or traced.state not in _OVER:
+        return ObservedRun(run, traced, parts=_chord_parts(traced, app))
+    finished = [step.finished for step in traced.steps if step.finished is not None]
+    seconds = (max(map(_utc, finished)) - run["started_at"]).total_seconds() if finished \
+        else None
+    if traced.state == "SUCCESS":
+        from celery.result import result_from_tuple
+
+        value = result_from_tuple(run["result_graph"], app).result
+        finish_run(url_or_engine, run["id"], seconds=seconds, only_running=True,
+                   summary=json.loads(json.dumps(value, default=str)))
+    else:
+        failed = next((s for s in traced.steps if s.state != "SUCCESS" and s.error), None)
+        error = (f"{failed.task or failed.id}: {failed.error}" if failed is not None
+                 else f"the workflow ended {traced.state}")
+        finish_run(url_or_engine, run["id"], seconds=seconds, error=error, only_running=True)
+    return ObservedRun(get_run(url_or_engine, run["id"]) or run, traced)
+
+
+_OVER = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+
+
+def _chord_parts(traced: Trace, app: Celery) -> dict[str, tuple[int, int]]:
+    """(done, all) of the header tasks each ``REPLACED`` step's chord recorded."""
+    from celery.states import READY_STATES
+
+    from registry.once import REPLACED
+
+    found: dict[str, tuple[int, int]] = {}
+    for step in traced.steps:
+        if step.state != REPLACED:
+            continue
+        note = app.backend.get_task_meta(step.id).get("result")
+        parts = note.get("parts") if isinstance(note, dict) else None
+        if isinstance(parts, list) and parts:
+            done = sum(1 for part in parts
+                       if app.backend.get_task_meta(str(part)).get("status") in READY_STATES)
+            found[step.id] = (done, len(parts))
+    return found
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 def run_trace(run: dict[str, Any], app: Celery) -> Trace:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
@@ -242,13 +242,16 @@ def launch_enhancements(self: Any, sync_results: Any, *, db: Session) -> Any:
     task *becomes* it (``self.replace``): the run's later steps wait for the chord
     without anything joining. With nothing pending, the run goes straight on.
     """
+    from registry.once import already_replaced, replace_once
     from registry.pipeline import enhancement_chord
 
+    if already_replaced(self):  # a redelivery: the chord is on its way already
+        raise Ignore()
     results = as_sync_list(sync_results)
     bundle_ids = bundles_to_enhance(db, results)
     if not bundle_ids:
         return tally_enhancements.logic([], results)
-    return self.replace(enhancement_chord(bundle_ids, results))
+    return replace_once(self, enhancement_chord(bundle_ids, results), {"bundles": bundle_ids})
 
 
 @celery_safe.task(app, name="registry.tally_enhancements")
@@ -306,13 +309,17 @@ def scheduled_sync(self: Any) -> Any:
     run's, and ``AsyncResult(id).get()`` (outside a task) gives the run's summary.
     Without a collections file it does nothing and returns ``None``.
     """
+    from registry.once import already_replaced, replace_once
     from registry.pipeline import build_workflow
 
+    if already_replaced(self):  # a redelivery: the run is on its way already
+        raise Ignore()
     path = current_settings().collections_file
     if not path.is_file():
         logger.warning("scheduled sync skipped: %s does not exist", path)
         return None
-    return self.replace(build_workflow(path.read_text(encoding="utf-8")))
+    workflow = build_workflow(path.read_text(encoding="utf-8"))
+    return replace_once(self, workflow, {"collections_file": str(path)})
 
 
 @celery_safe.task(app, name="registry.collection_task_growth", resources={"db": open_db})

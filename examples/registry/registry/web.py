@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -207,23 +207,24 @@ def _svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
 
 
-def _run_context(run: dict[str, Any], session: Session) -> dict[str, Any]:
+def _run_context(observed: runs.ObservedRun, session: Session) -> dict[str, Any]:
     from celery_safe.workflows import to_svg
 
+    run = observed.run
     collections = [c for c in query.list_collections(session) if c["slug"] in run["collections"]]
-    context: dict[str, Any] = {"run": run, "collections": collections, "trace": None,
-                               "svg": None, "inline_svg": None, "trace_error": None,
+    context: dict[str, Any] = {"run": run, "collections": collections, "trace": observed.trace,
+                               "progress_of": observed.progress_of,
+                               "svg": None, "inline_svg": None,
+                               "trace_error": observed.trace_error,
                                "refresh": REFRESH_SECONDS if run["status"] == "running" else None}
-    try:
-        from registry.celery_app import app as celery_app
-
-        traced = runs.run_trace(run, celery_app)
-        context["trace"] = traced
-        drawing = to_svg(traced)
-        context["inline_svg"] = inline_svg(drawing)
-        context["svg"] = _svg_data_uri(drawing)
-    except Exception as exc:  # the page still shows the run; the trace says why it is missing
-        context["trace_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
+    if observed.trace is not None:
+        try:
+            drawing = to_svg(observed.trace)
+            context["inline_svg"] = inline_svg(drawing)
+            context["svg"] = _svg_data_uri(drawing)
+        except Exception as exc:  # the page still shows the run and says why there is no drawing
+            context["trace"] = None
+            context["trace_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
     return context
 
 
@@ -256,8 +257,16 @@ def add_pages(app: FastAPI) -> None:
         with session_scope(engine) as session:
             collections = query.list_collections(session)
             stats = query.stats(session)
+        latest = runs.latest_runs(engine)
+        if any(run["status"] == "running" for run in latest):
+            # A run the admin API sent has nobody waiting for it: reading it here
+            # records its end, so the list does not say "running" for a finished run.
+            from registry.celery_app import app as celery_app
+
+            latest = [runs.observe_run(app.state.runs_engine, run, celery_app).run
+                      if run["status"] == "running" else run for run in latest]
         return _render("home.html", collections=collections, stats=stats,
-                       runs=runs.latest_runs(engine), access_levels=query.ACCESS_LEVELS)
+                       runs=latest, access_levels=query.ACCESS_LEVELS)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request) -> HTMLResponse:
@@ -292,11 +301,21 @@ def add_pages(app: FastAPI) -> None:
                        inline_svg=inline_svg(drawing) if drawing else None,
                        svg=_svg_data_uri(drawing) if drawing else None)
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-    def run_page(run_id: str) -> HTMLResponse:
+    @app.get("/runs/{run_id}", include_in_schema=False)
+    def run_page(run_id: str, request: Request) -> Response:
+        """The run's page, or its JSON for a client not asking for HTML (the admin API's
+        ``GET /runs/{id}``: state, progress, errors, trace). Reading never sends."""
         run = runs.get_run(engine, run_id) if _RUN_ID.match(run_id) else None
         if run is None:
+            if not wants_html(request):
+                return JSONResponse({"detail": f"run {run_id[:160]!r} not found"},
+                                    status_code=404)
             return error_page(404, "Run not found", f"No pipeline run {run_id[:160]!r}.")
+        from registry.celery_app import app as celery_app
+
+        observed = runs.observe_run(app.state.runs_engine, run, celery_app)
+        if not wants_html(request):
+            return JSONResponse(observed.as_json())
         with session_scope(engine) as session:
-            context = _run_context(run, session)
+            context = _run_context(observed, session)
         return _render("run.html", **context)

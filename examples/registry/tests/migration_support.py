@@ -15,8 +15,9 @@ from tags_support import slugs
 
 
 def schema_differences(conn: Connection) -> list[Any]:
-    """What Alembic finds different between the database and the models. Tables of
-    other metadata (the web UI's run records) are not the migrations' business."""
+    """What Alembic finds different between the database and the models (the run
+    records included: ``pipeline_runs`` is a revision since 0005). Tables of other
+    metadata are not the migrations' business."""
     def ours(name: str | None, kind: str, _parents: Any) -> bool:
         return kind != "table" or name in Base.metadata.tables
 

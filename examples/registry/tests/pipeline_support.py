@@ -81,6 +81,14 @@ class RegistryHome:
         finally:
             worker.stop()
 
+    def python(self, code: str, *args: str) -> str:
+        """Run ``python -c code args`` with this home's environment; its output."""
+        done = subprocess.run([sys.executable, "-c", code, *args],
+                              env={**os.environ, **self.env}, cwd=self.home,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
     def populate(self, collections_file: Path, timeout: float = 60.0) -> dict[str, Any]:
         """Run the whole pipeline through the CLI and return its JSON summary."""
         return finish(self.client(collections_file, timeout), timeout + 15)

@@ -19,6 +19,7 @@ from migration_support import (
     database_at_0004,
     schema_differences,
 )
+from registry import runs
 from registry.db import create_schema, make_engine, session_scope
 from registry.migrate import alembic_config, head_revision
 from registry.models import CodeBundle, EnhancementLog
@@ -131,3 +132,26 @@ def test_the_wheel_ships_the_migration_scripts(tmp_path: Path) -> None:
                for path in (project / "registry" / "migrations").rglob("*")
                if path.is_file() and "__pycache__" not in path.parts}
     assert in_tree and shipped == in_tree
+
+
+def test_run_records_made_before_the_revision_are_kept(tmp_path: Path) -> None:
+    """``pipeline_runs`` was created on demand before revision 0005: its rows stay, and
+    the table gains the admin API's columns and indexes."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    create_legacy_database(engine, "old", OLD_BUNDLES, log_message="first try")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE pipeline_runs (id VARCHAR(155) NOT NULL PRIMARY KEY, "
+            "started_at DATETIME NOT NULL, finished_at DATETIME, status VARCHAR(20) NOT NULL, "
+            "collections JSON NOT NULL, result_graph JSON NOT NULL, task_names JSON NOT NULL, "
+            "summary JSON, error TEXT, seconds FLOAT)")
+        conn.exec_driver_sql(
+            "INSERT INTO pipeline_runs VALUES ('run-1', '2026-01-02 03:04:05', NULL, "
+            "'finished', '[\"old\"]', '[]', '{}', '{\"enhanced\": 2}', NULL, 1.5)")
+    assert create_schema(engine) == head_revision()
+    assert_upgraded_with_rows(engine)
+    run = runs.get_run(engine, "run-1")
+    assert run is not None
+    assert (run["action"], run["request_key"], run["summary"]) == ("populate", None,
+                                                                   {"enhanced": 2})
+    engine.dispose()

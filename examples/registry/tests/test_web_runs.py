@@ -88,3 +88,15 @@ def test_a_run_that_times_out_is_recorded_failed(tmp_path: Path) -> None:
     (run,) = runs.latest_runs(db_url)
     assert run["status"] == "failed" and run["finished_at"] is not None
     assert "Timeout" in run["error"] and run["summary"] is None
+
+
+def test_task_names_of_a_workflow_frozen_in_place(tmp_path: Path) -> None:
+    """The admin API records the workflow it froze itself (then sends it): freezing
+    turned the chord's header list into a group, which is walked as its members."""
+    text = generate_sample_collections(tmp_path / "six", collections=6).read_text()
+    workflow = pipeline.build_workflow(text)
+    result = workflow.freeze()
+    names = runs.task_names(workflow, result)
+    assert sorted(names.values()) == sorted([
+        "registry.store_yaml", *["registry.sync_collection"] * 6,
+        "registry.launch_enhancements", "registry.summarize"])

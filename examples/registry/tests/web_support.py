@@ -14,13 +14,11 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-from api_support import free_port
+from api_support import serve_process
 from registry.samples import HostileInputs, add_hostile_collection, generate_sample_collections
 
 __all__ = ["ServedRegistry", "served_registry"]
@@ -61,32 +59,5 @@ def served_registry(home: Path, *, collections: int = 3, bundles: int = 8) -> It
         env=env, cwd=home, capture_output=True, text=True, timeout=300, check=False,
     )
     assert growth.returncode == 0, growth.stderr[-3000:]
-    port = free_port()
-    log_path = home / "serve.log"  # a file, not a pipe: a full pipe would block the server
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "registry", "serve", "--port", str(port)],
-        env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                output = log_path.read_text()
-                raise RuntimeError(f"registry serve did not start:\n{output[-3000:]}")
-            time.sleep(0.1)
+    with serve_process(env, home) as url:
         yield ServedRegistry(home, env["REGISTRY_DB_URL"], url, hostile, env)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()

@@ -3,6 +3,7 @@
 
 from celery import Celery, Task, shared_task
 from celery.result import AsyncResult
+from typing import Any
 
 app = Celery("eval")
 
@@ -129,3 +130,67 @@ def waits_through_an_object(i):
 @app.task
 def uses_an_object_that_never_joins(i):
     return Poller(5).describe(fetch.delay(i))
+
+
+# An object another method returns, possibly in a tuple: its class's methods are followed
+class Run:
+    objects: Any = None
+
+    def submit(self, i) -> "tuple[AsyncResult, Run]":
+        return fetch.delay(i), self
+
+    def submit_elsewhere(self, i) -> tuple[AsyncResult, Run]:
+        return pool_submit(i)  # unknown here: the annotation says what it is
+
+    def describe(self, i):
+        return {"id": i}, self
+
+    def child(self) -> Run | None:
+        return None
+
+    def wait_for(self, result: AsyncResult):
+        return result.get(timeout=5)
+
+
+class Other:
+    def wait_for(self, result):
+        return result.id  # same name, never joins
+
+
+def make_other(i) -> tuple[AsyncResult, Other]:
+    return pool_submit(i)
+
+
+def make_either(i) -> tuple[AsyncResult, Run | Other]:
+    return pool_submit(i)
+
+
+@app.task
+def submits_then_waits(i):
+    result, run = Run().submit(i)
+    run.wait_for(result)  # CSF104: 5
+    again, later = Run().submit_elsewhere(i)
+    later.wait_for(again)  # CSF104: 5
+    pair = Run().submit(i)
+    pair[1].wait_for(pair[0])  # CSF104: 5
+    Run().child().wait_for(fetch.delay(i))  # CSF104: 5
+
+
+@app.task
+def waits_on_a_model_object(i):
+    Run.objects.get(pk=i).wait_for(fetch.delay(i))  # CSF104: 5
+    run, created = Run.objects.filter(pk=i).get_or_create(pk=i)
+    run.wait_for(fetch.delay(i))  # CSF104: 5
+
+
+@app.task
+def look_alikes_of_objects(i):
+    meta, run = Run().describe(i)
+    meta.get("id")  # a dict's get
+    result, other = make_other(i)
+    other.wait_for(result)  # Other.wait_for never joins
+    either_result, either = make_either(i)
+    either.wait_for(either_result)  # Run or Other: which one is unknown
+    first, second = Run().submit(i)[::-1]
+    first.wait_for(second)  # a slice: the positions are unknown
+    return meta

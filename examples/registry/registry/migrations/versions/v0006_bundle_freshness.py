@@ -14,7 +14,7 @@ from alembic import op
 from registry.links import source_url
 
 revision = "0006_bundle_freshness"
-down_revision = "0004_drop_schema_migrations"
+down_revision = "0005_pipeline_runs"
 branch_labels = None
 depends_on = None
 

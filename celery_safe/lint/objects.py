@@ -1,0 +1,164 @@
+"""Objects of project classes, as far as following their methods goes.
+
+A task often reaches a join through an object: ``Poller().wait(r)``,
+``run = Run.objects.get(pk=pk); run.wait(r)``, or ``r, run = other.submit()`` where
+``submit`` is annotated ``-> tuple[AsyncResult, Run]`` or returns ``(x.delay(), self)``.
+This module says what such an expression is: an ``instance`` value naming its class
+(in the module where that name means it), a Celery result named by an annotation, or
+a tuple of those. Only the cheap, common shapes are read: a return annotation (``X``,
+``"X"``, ``X | None``, ``Optional[X]``, ``tuple[A, B]``) and Django's
+``Model.objects...get()``; anything else is unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import replace
+
+from .imports import FOREIGN_ROOTS, ImportMap
+from .index import FunctionInfo, ModuleIndex
+from .values import Value
+
+__all__ = [
+    "MANAGER_GETTERS",
+    "RESULT_TYPES",
+    "annotation_value",
+    "manager_model",
+    "rehomed",
+    "returned_by_annotation",
+    "tuple_value",
+]
+
+#: Classes whose instances are Celery results (an annotation naming one is a result).
+RESULT_TYPES = frozenset(
+    f"{module}.{name}"
+    for module in ("celery", "celery.result")
+    for name in ("AsyncResult", "GroupResult", "ResultSet")
+)
+#: ``Model.objects.<getter>(...)``: one object of the model (Django's manager API);
+#: the ``*_or_create`` ones give ``(object, created)``.
+MANAGER_GETTERS = frozenset(
+    {"get", "create", "first", "last", "latest", "earliest", "get_or_create",
+     "update_or_create", "aget", "acreate", "afirst", "alast"}
+)
+#: QuerySet methods that keep the model: ``Model.objects.filter(...).first()``.
+QUERYSET_CHAIN = frozenset(
+    {"all", "filter", "exclude", "select_related", "prefetch_related", "order_by", "using",
+     "only", "defer", "annotate", "select_for_update", "distinct", "reverse"}
+)
+#: Roots whose classes are never the project's (typing, the standard library's usual ones).
+NOT_PROJECT = FOREIGN_ROOTS | {"typing", "typing_extensions", "collections", "celery", "kombu"}
+#: What a tuple item must be for the tuple's positions to be worth keeping.
+OBJECT_KINDS = frozenset({"instance", "result", "results", "tuple"})
+#: How deep an annotation is read (``Optional[tuple[A, B | None]]`` is 3).
+_DEPTH = 4
+
+
+def tuple_value(items: Sequence[Value | None], held: Value | None) -> Value | None:
+    """A tuple of known length: ``held`` (what it is as a container) with its items."""
+    if not any(i is not None and i.kind in OBJECT_KINDS for i in items):
+        return held
+    if held is not None:
+        return replace(held, items=tuple(items))
+    return Value("tuple", items=tuple(items))
+
+
+def manager_model(receiver: ast.expr) -> ast.expr | None:
+    """``Model`` in ``Model.objects[.filter(...)...]``: the receiver of a manager getter."""
+    while (
+        isinstance(receiver, ast.Call)
+        and isinstance(receiver.func, ast.Attribute)
+        and receiver.func.attr in QUERYSET_CHAIN
+    ):
+        receiver = receiver.func.value
+    if isinstance(receiver, ast.Attribute) and receiver.attr == "objects":
+        return receiver.value
+    return None
+
+
+def rehomed(value: Value | None, owner: ModuleIndex) -> Value | None:
+    """``value`` as computed in ``owner``, made meaningful in any other module."""
+    if value is None:
+        return None
+    if value.kind == "instance" and value.home is None:
+        value = replace(value, home=owner)
+    if value.items:
+        value = replace(value, items=tuple(rehomed(i, owner) for i in value.items))
+    return value
+
+
+def returned_by_annotation(info: FunctionInfo) -> Value | None:
+    """What ``info``'s return annotation says it returns (``None``: nothing we follow)."""
+    owner = info.module
+    if info.node.returns is None or owner is None:
+        return None
+    return annotation_value(info.node.returns, owner, owner.imports_for(info.parent))
+
+
+def annotation_value(
+    node: ast.expr, owner: ModuleIndex, imports: ImportMap, depth: int = 0
+) -> Value | None:
+    """The value an annotation written in ``owner`` denotes, for the shapes we read."""
+    if depth > _DEPTH:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if len(node.value) > 200:
+            return None  # not an annotation anyone writes by hand
+        try:
+            parsed = ast.parse(node.value.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        return annotation_value(parsed, owner, imports, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _one_of([node.left, node.right], owner, imports, depth)
+    if isinstance(node, ast.Subscript):
+        generic = _generic(node.value, imports)
+        inner = node.slice
+        parts = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+        if generic == "Optional":
+            return annotation_value(inner, owner, imports, depth + 1)
+        if generic == "Union":
+            return _one_of(parts, owner, imports, depth)
+        if generic == "tuple":
+            if any(isinstance(p, ast.Constant) and p.value is Ellipsis for p in parts):
+                return None  # ``tuple[X, ...]``: no fixed positions
+            items = [annotation_value(p, owner, imports, depth + 1) for p in parts]
+            return tuple_value(items, None)
+        return None
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return _named(node, owner, imports)
+    return None
+
+
+def _one_of(
+    options: Sequence[ast.expr], owner: ModuleIndex, imports: ImportMap, depth: int
+) -> Value | None:
+    """``X | None``: X (the object may be None; its methods are still its class's)."""
+    real = [o for o in options if not (isinstance(o, ast.Constant) and o.value is None)]
+    if len(real) != 1:
+        return None  # a union of two types: which one is unknown
+    return annotation_value(real[0], owner, imports, depth + 1)
+
+
+def _generic(node: ast.expr, imports: ImportMap) -> str:
+    qualified = imports.qualify(node)
+    if qualified is None:
+        return "tuple" if isinstance(node, ast.Name) and node.id == "tuple" else ""
+    module, _, name = qualified.rpartition(".")
+    if module in ("typing", "typing_extensions"):
+        return "tuple" if name == "Tuple" else name
+    return ""
+
+
+def _named(node: ast.Name | ast.Attribute, owner: ModuleIndex, imports: ImportMap) -> Value | None:
+    qualified = imports.qualify(node)
+    if qualified in RESULT_TYPES:
+        return Value("result", method=qualified.rpartition(".")[2], callee=ast.unparse(node))
+    if qualified is None:
+        if isinstance(node, ast.Name) and node.id in owner.classes:
+            return Value("instance", callee=node.id, home=owner)
+        return None
+    if qualified.lstrip(".").partition(".")[0] in NOT_PROJECT or owner.external is None:
+        return None
+    return Value("instance", callee=ast.unparse(node), qualified=qualified, home=owner)
