@@ -345,6 +345,13 @@ class SQLiteTransport(kombu_sqla.Transport):
             self._doorbell_failed = True
         return self._doorbell
 
+    #: Before Celery 5.7 a worker acks only between two drains
+    #: (:func:`~celery_safe.celery_internals.worker_acks_between_drains`): with every
+    #: prefetch slot taken, a bounded wait returns after this long so the worker can
+    #: ack what finished. Waiting out its 2 s drain instead held each freed slot that
+    #: long. 5.7 acks at once, and the ack rings the doorbell (``ClaimQoS._slot_freed``).
+    saturated_slice = 0.01
+
     def drain_events(self, connection: Any, timeout: Any = None, **kwargs: Any) -> Any:
         """Deliver one message; wait for a ring (or the next poll) while there is none."""
         start = time.monotonic()
@@ -357,6 +364,9 @@ class SQLiteTransport(kombu_sqla.Transport):
                 return
             except Empty:
                 pass
+            if timeout is not None and _acks_between_drains() and self._saturated():
+                self._wait(min(self.saturated_slice, float(timeout)))
+                raise TimeoutError()  # back to the worker's loop, which acks what finished
             next_poll = time.monotonic() + poll
             while True:
                 now = time.monotonic()
@@ -370,6 +380,13 @@ class SQLiteTransport(kombu_sqla.Transport):
                 if nap <= 0 or self._wait(nap):
                     break
 
+    def _saturated(self) -> bool:
+        """Does a consuming channel have every prefetch slot taken?"""
+        return any(
+            channel.qos.prefetch_count and not channel.qos.can_consume()
+            for channel in self.channels
+        )
+
     def close_connection(self, connection: Any) -> None:
         try:
             super().close_connection(connection)  # type: ignore[no-untyped-call]
@@ -377,6 +394,13 @@ class SQLiteTransport(kombu_sqla.Transport):
             doorbell, self._doorbell = self._doorbell, None
             if doorbell is not None:
                 doorbell.close()
+
+
+@functools.cache
+def _acks_between_drains() -> bool:
+    from celery_safe.celery_internals import worker_acks_between_drains
+
+    return worker_acks_between_drains()
 
 
 def _worker_stopping() -> bool:
