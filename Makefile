@@ -38,9 +38,10 @@ test: setup lint typecheck dogfood
 # The core, workflow and embedded suites on every supported Celery minor (5.3-5.7), then on
 # every other CPython this machine has (3.10-3.13) with the latest Celery: one venv each
 # under var/matrix/. Needs Redis and RabbitMQ like `make test` (.ci/run starts both).
+MATRIX_CELERY ?= 5.3 5.4 5.5 5.6 5.7
 MATRIX_PYTHONS ?= 3.10 3.12 3.13
 matrix:
-	$(PYTHON) scripts/matrix.py
+	$(PYTHON) scripts/matrix.py --celery $(MATRIX_CELERY)
 	$(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS)
 
 bench: setup

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
+import celery
 from packaging.requirements import Requirement
 
 if sys.version_info >= (3, 11):
@@ -46,3 +48,17 @@ def test_the_declared_celery_range_is_the_tested_one() -> None:
     assert [int(minor.split(".")[1]) for minor in minors] == list(range(lowest, highest + 1))
     assert not specifier.contains(f"{major}.{lowest - 1}.99")  # below the floor
     assert not specifier.contains(f"{major}.{highest + 1}.0")  # newer than tested
+
+
+def test_ci_runs_every_celery_minor() -> None:
+    """`.ci/run` runs `make test` on the installed Celery and `make matrix` on the others."""
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", script, re.MULTILINE)
+    ran = re.search(r'^make matrix MATRIX_CELERY="([0-9. ]+)"$', script, re.MULTILINE)
+    assert ran, ".ci/run must run `make matrix`"
+    installed = ".".join(celery.__version__.split(".")[:2])
+    assert sorted({*ran.group(1).split(), installed}) == sorted(_matrix())
+    assert installed not in ran.group(1).split(), "the same minor twice"
+    latest = max(_matrix(), key=lambda minor: tuple(map(int, minor.split("."))))
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"scripts/matrix.py --celery {latest} --python $(MATRIX_PYTHONS)" in makefile
