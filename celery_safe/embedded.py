@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from celery_safe.celery_internals import worker_acks_between_drains
 from celery_safe.embedded_chords import count_part, mark_fired, set_size
 from celery_safe.embedded_queue import (
     DEFAULT_VISIBILITY_TIMEOUT,
@@ -396,11 +397,8 @@ class SQLiteTransport(kombu_sqla.Transport):
                 doorbell.close()
 
 
-@functools.cache
-def _acks_between_drains() -> bool:
-    from celery_safe.celery_internals import worker_acks_between_drains
-
-    return worker_acks_between_drains()
+#: Read once: the installed Celery does not change while a process runs.
+_acks_between_drains = functools.cache(worker_acks_between_drains)
 
 
 def _worker_stopping() -> bool:
