@@ -1,9 +1,10 @@
-"""``celery-safe``: one command, four verbs; each verb imports only what it needs.
+"""``celery-safe``: one command, five verbs; each verb imports only what it needs.
 
     celery-safe check PATH...        lint (exit 1 on findings)
     celery-safe fix PATH... [--diff] rewrite old tasks with libcst codemods
     celery-safe explain CODE         a rule's page
     celery-safe graph module:attr    a workflow as Mermaid or DOT
+    celery-safe check-app module:app deployment problems of an app [--inspect] (exit 1)
 
 check and fix share one config loader and option set (--select, --extend-select,
 --ignore, --exclude, --force-exclude, --task-decorator, --max-file-size;
@@ -25,6 +26,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "fix": ("celery_safe.lint.fix_cli", "fix_main"),
     "explain": ("celery_safe.cli", "explain_main"),
     "graph": ("celery_safe.workflows.cli", "graph_main"),
+    "check-app": ("celery_safe.deployment.cli", "check_app_main"),
 }
 
 

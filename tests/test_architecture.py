@@ -14,7 +14,10 @@ PACKAGE = ROOT / "celery_safe"
 HEAVY = ("libcst", "flake8", "celery_safe.lint")
 
 
-@pytest.mark.parametrize("module", ["celery_safe", "celery_safe.workflows", "celery_safe.embedded"])
+@pytest.mark.parametrize(
+    "module",
+    ["celery_safe", "celery_safe.workflows", "celery_safe.deployment", "celery_safe.embedded"],
+)
 def test_runtime_imports_stay_light(module: str) -> None:
     code = (
         f"import sys, {module}\n"
@@ -48,7 +51,8 @@ def test_library_never_imports_the_example() -> None:
 def test_workflows_never_depend_on_the_lint_engine() -> None:
     offenders = [
         str(path.relative_to(ROOT))
-        for path in (PACKAGE / "workflows").rglob("*.py")
+        for folder in ("workflows", "deployment")
+        for path in (PACKAGE / folder).rglob("*.py")
         if any(name.startswith(HEAVY) for name in _imported_modules(path))
     ]
     assert offenders == []

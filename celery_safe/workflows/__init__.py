@@ -7,13 +7,14 @@
 ``validate(canvas)`` checks any canvas, ``to_mermaid``/``to_dot``/``to_svg`` draw it,
 ``trace(result)`` reads back what a sent one did, ``run_workflow`` runs it in-process
 for tests, ``map_reduce`` builds a fan-out chord, ``validate_schedule(app)`` checks beat's
-schedule.
+schedule, ``check_app(app)`` an app's deployment configuration (CSF4xx).
 Importing this package never imports libcst, flake8 or the linter.
 """
 
 from __future__ import annotations
 
 from ..canvas.problems import Problem, WorkflowError
+from ..deployment import check_app, live_workers
 from .builders import chain, chord, group
 from .mapreduce import map_reduce
 from .render import to_dot, to_mermaid
@@ -31,9 +32,11 @@ __all__ = [
     "WorkflowError",
     "WorkflowRun",
     "chain",
+    "check_app",
     "check_schedule_on_beat",
     "chord",
     "group",
+    "live_workers",
     "map_reduce",
     "run_workflow",
     "to_dot",

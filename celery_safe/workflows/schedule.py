@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: Options ``apply_async`` takes that a schedule entry may pass on.
 APPLY_OPTIONS = frozenset(
     {
-        "queue", "exchange", "routing_key", "priority", "expires", "serializer",
+        "queue", "exchange", "routing_key", "priority", "expires", "countdown", "serializer",
         "compression", "headers", "time_limit", "soft_time_limit", "ignore_result",
         "retry", "retry_policy", "shadow", "link", "link_error", "add_to_parent",
         "publisher", "producer", "delivery_mode", "mandatory", "immediate",

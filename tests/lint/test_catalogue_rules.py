@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from celery_safe import catalogue
+from celery_safe import catalogue, deployment
 from celery_safe.lint import Config, check_source, rules
 from celery_safe.lint.docs import render_page
 from celery_safe.lint.engine import ENGINE_CODES
@@ -18,6 +18,9 @@ from celery_safe.lint.registry import RULES
 EVAL_DIR = Path(__file__).parent / "eval_files"
 SECTIONS = (*catalogue.REQUIRED_SECTIONS, "Known problems", "Fix safety")
 STATIC = sorted(c for c, e in catalogue.all_codes().items() if e.scope in ("static", "both"))
+#: The deployment codes: runtime rules of ``celery_safe.deployment`` (check_app); the
+#: linter does not detect them yet.
+DEPLOYMENT = sorted(c for c in catalogue.all_codes() if c.startswith("CSF4"))
 
 
 def test_every_static_code_has_a_rule_and_every_rule_a_static_code() -> None:
@@ -47,7 +50,16 @@ def test_every_rule_has_an_eval_file_and_every_eval_file_a_rule() -> None:
     assert files == set(RULES)
 
 
-@pytest.mark.parametrize("code", STATIC)
+def test_every_deployment_code_has_a_runtime_rule_module_and_no_lint_rule() -> None:
+    assert sorted(deployment.RULES) == DEPLOYMENT
+    modules = {m.name for m in pkgutil.iter_modules(deployment.__path__) if m.name.startswith("csf")}
+    assert modules == {code.lower() for code in DEPLOYMENT}
+    for code, found in deployment.RULES.items():
+        assert found.module == f"celery_safe.deployment.{code.lower()}"
+        assert catalogue.get(code).scope == "runtime" and code not in RULES
+
+
+@pytest.mark.parametrize("code", STATIC + DEPLOYMENT)
 def test_every_code_is_documented(code: str) -> None:
     entry = catalogue.get(code)
     missing = [title for title in SECTIONS if not entry.section(title)]

@@ -35,7 +35,7 @@ def test_a_good_schedule_is_clean(t: SimpleNamespace) -> None:
         "nightly": {
             "task": "wf.const",
             "schedule": crontab(hour=3, minute=0),
-            "options": {"queue": "slow", "priority": 9, "expires": 600},
+            "options": {"queue": "slow", "priority": 9, "expires": 600, "countdown": 5},
         },
     }
     assert _problems(t, schedule) == []

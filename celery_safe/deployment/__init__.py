@@ -1,0 +1,59 @@
+"""Deployment checks (CSF4xx): the configuration mistakes that lose tasks or run them
+twice, read from a configured app before it ships.
+
+    from celery_safe.workflows import check_app
+    assert check_app(app) == []
+
+One module per code (``csf401.py``...), each a function over :class:`AppView` (what
+the app's configuration says: broker, tasks and their options, routes, queues, beat
+schedule), registered with its VALID/INVALID examples. Nothing here connects to the
+broker except :func:`live_workers`, which asks running workers what they consume.
+Only definite problems are reported: a router function or an unknown broker is not
+judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from celery import Celery
+
+from ..canvas.problems import Problem
+from . import csf401, csf402, csf403, csf404, csf405  # noqa: F401  (register the rules)
+from .registry import RULES, DeployRule
+from .view import AppView
+
+__all__ = ["RULES", "AppView", "DeployRule", "check_app", "live_workers"]
+
+
+def check_app(
+    app: Celery,
+    *,
+    workers: Mapping[str, Collection[str]] | None = None,
+    ignore: Collection[str] = (),
+) -> list[Problem]:
+    """Every deployment problem of ``app``, by code; ``workers`` (live worker -> the
+    queues it consumes, as :func:`live_workers` returns) adds CSF405.
+
+    assert check_app(app) == []
+    """
+    if not isinstance(app, Celery):
+        raise TypeError(f"check_app needs a Celery app, not {type(app).__name__}")
+    ignored = frozenset(code.upper() for code in ignore)
+    view = AppView(app, workers)
+    return [
+        problem
+        for code, found in sorted(RULES.items())
+        if code not in ignored
+        for problem in found.check(view)
+    ]
+
+
+def live_workers(app: Celery, timeout: float = 1.0) -> dict[str, list[str]]:
+    """What the running workers consume: worker name -> queue names
+    (``inspect active_queues``; ``{}`` when none answers within ``timeout`` seconds)."""
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    return {
+        worker: sorted(str(queue.get("name")) for queue in queues or ())
+        for worker, queues in sorted(replies.items())
+    }

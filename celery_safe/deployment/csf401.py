@@ -1,0 +1,127 @@
+"""CSF401: a task may hold its message longer than Redis's ``visibility_timeout``.
+
+Kombu's Redis transport keeps a delivered message in ``unacked`` until it is acknowledged;
+any consumer's sweep (at start, then periodically) puts back every message held longer
+than ``visibility_timeout``, though its worker is alive and still holds it. A countdown
+or ETA is held unacknowledged until it is due, an ``acks_late`` task until it finishes:
+past the timeout both are delivered again and run twice (measured on Celery 5.3-5.7 by
+``tests/workflows/test_wf_deploy_measure.py``). Only the Redis transport is judged: the
+embedded broker renews what a live worker holds, and RabbitMQ has no such timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from numbers import Real
+from typing import Any
+
+from celery import Task
+
+from ..canvas.problems import Problem
+from .registry import rule
+from .view import REDIS_SCHEMES, AppView
+
+#: kombu's Redis ``Channel.visibility_timeout``.
+REDIS_DEFAULT_VISIBILITY_TIMEOUT = 3600.0
+
+INVALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.broker_transport_options = {"visibility_timeout": 3600}
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600)
+def rebuild_search_index() -> None: ...
+'''
+
+VALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+# longer than anything a task may hold: its time limit, its countdowns
+app.conf.broker_transport_options = {"visibility_timeout": 3 * 3600}
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600)
+def rebuild_search_index() -> None: ...
+'''
+
+INVALID_BEAT = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+
+
+@app.task
+def send_digest() -> None: ...
+
+
+app.conf.beat_schedule = {
+    "digest": {"task": "shop.send_digest", "schedule": 86400,
+               "options": {"countdown": 2 * 3600}},
+}
+'''
+
+INVALID_RETRY = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+
+
+@app.task(autoretry_for=(ConnectionError,), default_retry_delay=2 * 3600)
+def sync_stock() -> None: ...
+'''
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return None
+    return float(value)
+
+
+def _held(task: Task) -> Iterator[tuple[float, str]]:
+    """How long ``task``'s message may be held unacknowledged, and why."""
+    if getattr(task, "acks_late", False):
+        hard, soft = _seconds(task.time_limit), _seconds(task.soft_time_limit)
+        if hard is not None:
+            yield hard, "acks_late and time_limit"
+        elif soft is not None:
+            yield soft, "acks_late and soft_time_limit"
+    if getattr(task, "autoretry_for", ()):
+        # each retry is a message with a countdown, held until it is due
+        if not getattr(task, "retry_backoff", False):
+            delay = _seconds(task.default_retry_delay)
+            if delay is not None:
+                yield delay, "autoretry_for and default_retry_delay"
+        elif not getattr(task, "retry_jitter", True):
+            factor = _seconds(task.retry_backoff) if task.retry_backoff is not True else 1.0
+            ceiling = _seconds(getattr(task, "retry_backoff_max", 600))
+            retries = task.max_retries
+            if factor is not None and ceiling is not None and isinstance(retries, int):
+                longest = min(ceiling, factor * 2 ** max(retries - 1, 0))
+                yield longest, "autoretry_for and retry_backoff"
+
+
+@rule("CSF401", invalid=(INVALID, INVALID_BEAT, INVALID_RETRY), valid=(VALID,))
+def held_past_visibility_timeout(view: AppView) -> Iterator[Problem]:
+    if view.scheme not in REDIS_SCHEMES:
+        return  # why we bail: only Redis restores messages a live worker still holds
+    timeout = _seconds(view.transport_options.get("visibility_timeout"))
+    timeout = REDIS_DEFAULT_VISIBILITY_TIMEOUT if timeout is None else timeout
+    for name, task in view.tasks.items():
+        longest = max(_held(task), default=None)
+        if longest is not None and longest[0] > timeout:
+            yield _problem(("tasks", name), name, longest, timeout)
+    for entry_name, entry in view.beat_entries.items():
+        countdown = _seconds(entry.get("options", {}).get("countdown"))
+        if countdown is not None and countdown > timeout:
+            path = ("beat_schedule", entry_name)
+            held = (countdown, "a countdown in its beat entry")
+            yield _problem(path, entry["task"], held, timeout)
+
+
+def _problem(path: tuple[str, ...], task: str, held: tuple[float, str], timeout: float) -> Problem:
+    return Problem.make(
+        "CSF401", path, task, {"held": f"{held[0]:g}", "why": held[1], "timeout": f"{timeout:g}"}
+    )

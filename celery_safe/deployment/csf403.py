@@ -1,0 +1,106 @@
+"""CSF403: a ``task_routes`` key that matches no registered task.
+
+Celery's dict router looks a task's name up exactly, or matches it against glob and
+regular-expression keys; a key that matches nothing routes nothing, silently, and the
+task goes to the default queue (measured by ``tests/workflows/test_wf_deploy_measure.py``).
+A key is reported only when it is this app's: a registered name is close to it (a typo),
+or it sits in a namespace the app's tasks use. A key naming a task another service
+registers (sent with ``send_task``) is not judged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from collections.abc import Iterator
+
+from ..canvas.problems import Problem
+from .registry import rule
+from .view import AppView
+
+INVALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.task_routes = {"shop.tasks.send_invoce": {"queue": "mail"}}
+
+
+@app.task(name="shop.tasks.send_invoice")
+def send_invoice(order_id: int) -> None: ...
+'''
+
+VALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.task_routes = {"shop.tasks.send_invoice": {"queue": "mail"}, "shop.reports.*": "slow"}
+
+
+@app.task(name="shop.tasks.send_invoice")
+def send_invoice(order_id: int) -> None: ...
+
+
+@app.task(name="shop.reports.monthly")
+def monthly() -> None: ...
+'''
+
+INVALID_GLOB = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.task_routes = {"shop.report.*": {"queue": "slow"}}
+
+
+@app.task(name="shop.reports.monthly")
+def monthly() -> None: ...
+'''
+
+
+def _literal_prefix(key: str | re.Pattern[str]) -> str:
+    """What a name must start with to match a glob or pattern key: ``shop.report.``."""
+    if isinstance(key, str):
+        return re.split(r"[*?\[]", key, maxsplit=1)[0]
+    text, prefix, i = key.pattern.removeprefix("^"), [], 0
+    while i < len(text):
+        if text.startswith("\\.", i):
+            prefix.append(".")
+            i += 2
+        elif text[i].isalnum() or text[i] in "_-":
+            prefix.append(text[i])
+            i += 1
+        else:
+            break
+    return "".join(prefix)
+
+
+def _root(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+@rule("CSF403", invalid=(INVALID, INVALID_GLOB), valid=(VALID,))
+def route_matches_no_task(view: AppView) -> Iterator[Problem]:
+    names = sorted(view.registered)
+    roots = {_root(name) for name in view.tasks if "." in name}
+    namespaces = sorted({name.rpartition(".")[0] + "." for name in view.tasks if "." in name})
+    for key, _route in view.map_routes():
+        if isinstance(key, re.Pattern) or (isinstance(key, str) and "*" in key):
+            pattern = key if isinstance(key, re.Pattern) else re.compile(fnmatch.translate(key))
+            if any(pattern.match(name) for name in names):
+                continue
+            prefix = _literal_prefix(key)
+            ours = "." in prefix and _root(prefix) in roots
+            near = difflib.get_close_matches(prefix, namespaces, n=1, cutoff=0.8)
+            close = [near[0] + "*"] if near and isinstance(key, str) else []
+        elif isinstance(key, str):
+            if key in view.registered:
+                continue
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
+            ours = bool(close) or key.rpartition(".")[0] + "." in namespaces
+        else:
+            continue
+        if not ours:
+            continue  # why we bail: likely a task another service registers
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        label = key.pattern if isinstance(key, re.Pattern) else key
+        yield Problem.make("CSF403", ("task_routes", label), None, {"key": label, "hint": hint})

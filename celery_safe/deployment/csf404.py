@@ -1,0 +1,122 @@
+"""CSF404: priorities the broker ignores.
+
+RabbitMQ orders a queue by priority only when it is declared with ``x-max-priority``
+(Celery adds it from ``task_queue_max_priority``); otherwise it delivers in arrival order
+whatever the priority, and clamps priorities above the maximum to it. Kombu's Redis
+transport clamps priorities to 0-9 and keeps one list per ``priority_steps`` step
+(``[0, 3, 6, 9]``): priorities on one step are served in arrival order. Measured by
+``tests/workflows/test_wf_deploy_measure.py``. A message without a priority counts as 0.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ..canvas.problems import Problem
+from .registry import rule
+from .view import AMQP_SCHEMES, REDIS_SCHEMES, AppView
+
+#: kombu's Redis ``PRIORITY_STEPS`` and the range its virtual transport clamps to.
+REDIS_PRIORITY_STEPS = (0, 3, 6, 9)
+REDIS_MAX_PRIORITY = 9
+
+INVALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="amqp://guest@localhost//")
+app.conf.task_routes = {"shop.charge_card": {"priority": 9}}
+
+
+@app.task(name="shop.charge_card")
+def charge_card(order_id: int) -> None: ...
+'''
+
+VALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="amqp://guest@localhost//")
+app.conf.task_routes = {"shop.charge_card": {"priority": 9}}
+app.conf.task_queue_max_priority = 10  # Celery declares its queues with x-max-priority
+
+
+@app.task(name="shop.charge_card")
+def charge_card(order_id: int) -> None: ...
+'''
+
+INVALID_REDIS = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.task_routes = {
+    "shop.tasks.urgent": {"queue": "work", "priority": 1},
+    "shop.tasks.routine": {"queue": "work", "priority": 2},
+}
+
+
+@app.task(name="shop.tasks.urgent")
+def urgent() -> None: ...
+
+
+@app.task(name="shop.tasks.routine")
+def routine() -> None: ...
+'''
+
+
+def _steps(view: AppView) -> Sequence[int]:
+    steps = view.transport_options.get("priority_steps")
+    if isinstance(steps, (list, tuple)) and steps and all(isinstance(s, int) for s in steps):
+        return sorted(steps)
+    return REDIS_PRIORITY_STEPS
+
+
+def _level(priority: int, view: AppView, arguments: Mapping[str, Any]) -> int:
+    """The priority the broker really orders the message by."""
+    if view.scheme in REDIS_SCHEMES:
+        steps = _steps(view)
+        clamped = max(min(priority, REDIS_MAX_PRIORITY), 0)
+        return steps[max(bisect(steps, clamped) - 1, 0)]
+    return min(priority, int(arguments["x-max-priority"]))
+
+
+@rule("CSF404", invalid=(INVALID, INVALID_REDIS), valid=(VALID,))
+def priority_ignored(view: AppView) -> Iterator[Problem]:
+    if view.scheme not in AMQP_SCHEMES | REDIS_SCHEMES:
+        return
+    by_queue: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for sender, where in view.sent():
+        by_queue[where.queue][0 if where.priority is None else where.priority].append(sender)
+    for queue, senders in sorted(by_queue.items()):
+        arguments: Mapping[str, Any] = {}
+        if view.scheme in AMQP_SCHEMES:
+            found = view.queue_arguments(queue)
+            if found is None:
+                continue  # why we bail: Celery refuses the queue before priority matters
+            arguments = found
+            if "x-max-priority" not in arguments:
+                for priority, names in sorted(senders.items()):
+                    if priority:
+                        yield _problem(queue, names, f"priority {priority}",
+                                       "RabbitMQ declares it without x-max-priority and "
+                                       "delivers it in arrival order")
+                continue
+        levels: dict[int, list[int]] = defaultdict(list)
+        for priority in senders:
+            levels[_level(priority, view, arguments)].append(priority)
+        for level, together in sorted(levels.items()):
+            if len(together) < 2:
+                continue
+            names = [name for priority in sorted(together) for name in senders[priority]]
+            shown = " and ".join(str(p) for p in sorted(together))
+            broker = ("Redis's priority_steps" if view.scheme in REDIS_SCHEMES
+                      else f"its x-max-priority of {arguments['x-max-priority']}")
+            yield _problem(queue, names, f"priorities {shown}",
+                           f"{broker} make{'s' if broker.startswith('its') else ''} them one "
+                           f"level ({level}), served in arrival order")
+
+
+def _problem(queue: str, senders: list[str], priorities: str, why: str) -> Problem:
+    facts = {"queue": queue, "priorities": priorities, "senders": ", ".join(senders), "why": why}
+    return Problem.make("CSF404", ("queues", queue), None, facts)

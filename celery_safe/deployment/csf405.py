@@ -1,0 +1,64 @@
+"""CSF405: a queue that tasks are routed to and no live worker consumes (``--inspect``).
+
+Only live workers know what they consume (``celery worker -Q``): this rule judges
+only when :func:`check_app` is given their answer to ``inspect active_queues``
+(``check_app(app, workers=live_workers(app))``, ``celery-safe check-app --inspect``).
+A message on a queue nobody consumes waits on the broker until a worker for it starts,
+or until it expires (measured by ``tests/workflows/test_wf_deploy_measure.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from ..canvas.problems import Problem
+from .registry import rule
+from .view import AppView
+
+INVALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.task_routes = {"shop.tasks.send_invoice": {"queue": "mail"}}
+
+
+@app.task(name="shop.tasks.send_invoice")
+def send_invoice(order_id: int) -> None: ...
+
+# what `inspect active_queues` answers: each live worker and the queues it consumes
+workers = {"celery@web-1": ["celery"]}
+'''
+
+VALID = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+app.conf.task_routes = {"shop.tasks.send_invoice": {"queue": "mail"}}
+
+
+@app.task(name="shop.tasks.send_invoice")
+def send_invoice(order_id: int) -> None: ...
+
+# what `inspect active_queues` answers: each live worker and the queues it consumes
+workers = {"celery@web-1": ["celery"], "celery@mail-1": ["mail"]}
+'''
+
+
+def routed_queues(view: AppView) -> dict[str, list[str]]:
+    """queue -> the tasks and beat entries sent to it (where routing is known)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for sender, where in view.sent():
+        found[where.queue].append(sender)
+    return dict(found)
+
+
+@rule("CSF405", invalid=(INVALID,), valid=(VALID,))
+def queue_without_worker(view: AppView) -> Iterator[Problem]:
+    if view.workers is None:
+        return  # why we bail: without the live workers' answer, what they consume is unknown
+    consumed = frozenset().union(*view.workers.values())
+    for queue, senders in sorted(routed_queues(view).items()):
+        if queue not in consumed:
+            facts = {"queue": queue, "senders": ", ".join(senders), "workers": len(view.workers)}
+            yield Problem.make("CSF405", ("queues", queue), None, facts)
