@@ -21,6 +21,10 @@ demo: setup
 	$(BIN)/celery-safe check examples/registry --exclude examples/registry/legacy
 	@echo "== celery-safe check on legacy/, the same tasks written the old way (findings expected)"
 	$(BIN)/celery-safe check examples/registry/legacy; test $$? -eq 1
+	@echo "== celery-safe check-app on the example's app (must be clean)"
+	$(BIN)/celery-safe check-app registry.celery_app:app
+	@echo "== celery-safe check-app on legacy/'s app: its deployment mistakes (problems expected)"
+	PYTHONPATH=examples/registry $(BIN)/celery-safe check-app legacy.celery_app:app; test $$? -eq 1
 
 lint: setup
 	$(BIN)/ruff check celery_safe examples/registry/registry

@@ -14,16 +14,20 @@ judged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from celery import Celery
 
-from ..canvas.problems import Problem
+from ..canvas.problems import Problem, WorkflowError
 from . import csf401, csf402, csf403, csf404, csf405  # noqa: F401  (register the rules)
 from .registry import RULES, DeployRule
 from .view import AppView
 
-__all__ = ["RULES", "AppView", "DeployRule", "check_app", "live_workers"]
+__all__ = ["RULES", "AppView", "DeployRule", "check_app", "check_app_on_start", "live_workers"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_app(
@@ -57,3 +61,22 @@ def live_workers(app: Celery, timeout: float = 1.0) -> dict[str, list[str]]:
         worker: sorted(str(queue.get("name")) for queue in queues or ())
         for worker, queues in sorted(replies.items())
     }
+
+
+def check_app_on_start(app: Celery, *, ignore: Collection[str] = ()) -> None:
+    """Make ``celery worker`` and ``celery beat`` for ``app`` refuse to start while
+    :func:`check_app` reports problems (other than the codes in ``ignore``), naming each."""
+    from celery.signals import beat_init, worker_init
+
+    def on_start(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", app) is not app:
+            return
+        problems = check_app(app, ignore=ignore)
+        if problems:
+            error = WorkflowError(problems, f"app {app.main!r}")
+            logger.critical("%s", error)
+            # SystemExit passes through Celery's signal dispatch (it logs Exceptions)
+            raise SystemExit(f"celery-safe: {error}")
+
+    worker_init.connect(on_start, weak=False)
+    beat_init.connect(on_start, weak=False)

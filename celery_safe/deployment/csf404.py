@@ -98,7 +98,7 @@ def priority_ignored(view: AppView) -> Iterator[Problem]:
             if "x-max-priority" not in arguments:
                 for priority, names in sorted(senders.items()):
                     if priority:
-                        yield _problem(queue, names, f"priority {priority}",
+                        yield _problem(queue, {priority: names},
                                        "RabbitMQ declares it without x-max-priority and "
                                        "delivers it in arrival order")
                 continue
@@ -108,15 +108,18 @@ def priority_ignored(view: AppView) -> Iterator[Problem]:
         for level, together in sorted(levels.items()):
             if len(together) < 2:
                 continue
-            names = [name for priority in sorted(together) for name in senders[priority]]
-            shown = " and ".join(str(p) for p in sorted(together))
-            broker = ("Redis's priority_steps" if view.scheme in REDIS_SCHEMES
-                      else f"its x-max-priority of {arguments['x-max-priority']}")
-            yield _problem(queue, names, f"priorities {shown}",
-                           f"{broker} make{'s' if broker.startswith('its') else ''} them one "
-                           f"level ({level}), served in arrival order")
+            broker = ("Redis's priority_steps make" if view.scheme in REDIS_SCHEMES
+                      else f"its x-max-priority of {arguments['x-max-priority']} makes")
+            yield _problem(queue, {priority: senders[priority] for priority in together},
+                           f"{broker} them one level ({level}), served in arrival order")
 
 
-def _problem(queue: str, senders: list[str], priorities: str, why: str) -> Problem:
-    facts = {"queue": queue, "priorities": priorities, "senders": ", ".join(senders), "why": why}
+def _problem(queue: str, senders: Mapping[int, list[str]], why: str) -> Problem:
+    """``priorities 0 (shop.a and 14 more) and 1 (shop.health)``: each priority, who sends it."""
+    parts = []
+    for priority, names in sorted(senders.items()):
+        who = ", ".join(names) if len(names) <= 3 else f"{names[0]} and {len(names) - 1} more"
+        parts.append(f"{priority} ({who})")
+    shown = f"priorit{'ies' if len(parts) > 1 else 'y'} {' and '.join(parts)}"
+    facts = {"queue": queue, "priorities": shown, "why": why}
     return Problem.make("CSF404", ("queues", queue), None, facts)

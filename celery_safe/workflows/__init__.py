@@ -14,7 +14,7 @@ Importing this package never imports libcst, flake8 or the linter.
 from __future__ import annotations
 
 from ..canvas.problems import Problem, WorkflowError
-from ..deployment import check_app, live_workers
+from ..deployment import check_app, check_app_on_start, live_workers
 from .builders import chain, chord, group
 from .mapreduce import map_reduce
 from .render import to_dot, to_mermaid
@@ -33,6 +33,7 @@ __all__ = [
     "WorkflowRun",
     "chain",
     "check_app",
+    "check_app_on_start",
     "check_schedule_on_beat",
     "chord",
     "group",

@@ -152,8 +152,9 @@ def test_csf404_amqp_queues_declared_with_and_without_max_priority() -> None:
     app.task(shared=False, name="shop.d")(noop)
     found = codes(app)
     assert [c for c, _ in found] == ["CSF404", "CSF404"]
-    assert "priority 3 of shop.c on queue 'plain'" in found[0][1]
-    assert "priorities 7 and 9 of shop.a, shop.b on queue 'ranked'" in found[1][1]
+    assert "ignores priority 3 (shop.c) on queue 'plain'" in found[0][1]
+    assert "priorities 7 (shop.a) and 9 (shop.b) on queue 'ranked'" in found[1][1]
+    assert "x-max-priority of 5 makes them one level (5)" in found[1][1]
 
 
 def test_csf404_never_adds_queues_to_the_app() -> None:
@@ -252,3 +253,47 @@ def test_check_app_cli_bad_targets(tmp_path: Any) -> None:
                          ("shopapp:send_invoice", "is not a Celery app")):
         done = check_app_cli(tmp_path, target)
         assert done.returncode == 2 and says in done.stderr, (target, done.stderr)
+
+
+# -- check_app_on_start: a real worker refuses a wrong configuration -----------------------
+
+
+@pytest.mark.worker
+def test_a_worker_refuses_to_start_with_deployment_problems(
+    celery_safe_redis_url: str, tmp_path: Any
+) -> None:
+    from wf_deploy_app import CHECK_ON_START, CONFIG_ENV, NOTES
+
+    from celery_safe.testing.worker_process import WorkerProcess, WorkerStartError
+
+    here = __import__("pathlib").Path(__file__).resolve().parent
+    conf: dict[str, Any] = {
+        "broker_url": f"{celery_safe_redis_url}/6", "broker_connection_retry_on_startup": True,
+        CHECK_ON_START: True, NOTES: str(tmp_path / "notes"),
+    }
+    refused = WorkerProcess("wf_deploy_app", cwd=here, env={CONFIG_ENV: json.dumps(conf)})
+    with pytest.raises(WorkerStartError) as failed:
+        refused.start()
+    refused.stop()
+    assert "CSF402 task 'deploy.die' acknowledges late" in str(failed.value)
+    assert "CSF402 task 'deploy.hold'" in str(failed.value)
+    fixed = {**conf, "task_reject_on_worker_lost": True}
+    with WorkerProcess("wf_deploy_app", cwd=here, env={CONFIG_ENV: json.dumps(fixed)}) as worker:
+        assert " ready." in worker.log_text()
+
+
+def test_the_legacy_registry_shows_each_deployment_mistake() -> None:
+    """``make demo`` runs this and expects exit 1: legacy/README.md lists these four."""
+    registry = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "registry"
+    done = subprocess.run(
+        [sys.executable, "-m", "celery_safe.cli", "check-app", "legacy.celery_app:app",
+         "--format", "json"], cwd=registry, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    found = [(row["code"], row["where"]) for row in json.loads(done.stdout)]
+    assert found == [
+        ("CSF401", "tasks.legacy.enhancement_tasks.enhance_codebundle_task"),
+        ("CSF402", "tasks.legacy.enhancement_tasks.enhance_codebundle_task"),
+        ("CSF403", "task_routes.legacy.enhancement_tasks.enhance_pending_codebundle_task"),
+        ("CSF404", "queues.celery"),
+    ]

@@ -17,9 +17,13 @@ from typing import Any
 
 from celery import Celery
 
+from celery_safe.workflows import check_app_on_start
+
 CONFIG_ENV = "CELERY_SAFE_DEPLOY_CONFIG"
 #: The setting naming the notes file.
 NOTES = "celery_safe_deploy_notes"
+#: A setting: when true, the worker refuses to start while check_app reports problems.
+CHECK_ON_START = "celery_safe_check_on_start"
 #: How long ``hold`` waits for its duplicate before giving up (a bound, not a measurement).
 HOLD_DEADLINE = 120.0
 
@@ -80,3 +84,5 @@ def make_app(conf: dict[str, Any]) -> Celery:
 
 
 app = make_app(json.loads(os.environ.get(CONFIG_ENV, "{}")) or {"broker_url": "memory://"})
+if app.conf.get(CHECK_ON_START):
+    check_app_on_start(app)

@@ -27,7 +27,7 @@ from celery.signals import task_postrun, task_prerun
 
 import celery_safe
 from celery_safe import embedded
-from celery_safe.workflows import check_schedule_on_beat
+from celery_safe.workflows import check_app_on_start, check_schedule_on_beat
 from registry.config import Settings, load_settings
 
 __all__ = [
@@ -122,6 +122,11 @@ app = celery_safe.guard(Celery("registry", include=["registry.tasks", "registry.
 configure(app, load_settings())
 # beat refuses to start while an entry names a missing task or takes wrong arguments
 check_schedule_on_beat(app)
+# workers and beat refuse to start on a deployment mistake (CSF4xx: a task held past the
+# visibility timeout, acks_late that loses a killed worker's task, a route matching no
+# task, an ignored priority). The visibility knob of the crash tests and benchmarks makes
+# Redis redeliver what a live worker holds on purpose (every task is idempotent).
+check_app_on_start(app, ignore=("CSF401",) if os.environ.get(VISIBILITY_TIMEOUT_ENV) else ())
 
 
 def _record_timings(path: Path) -> None:

@@ -114,6 +114,28 @@ def test_the_beat_schedule_is_valid_and_checked_when_beat_starts() -> None:
     assert validate_schedule(app) == []
 
 
+def test_the_deployment_is_checked_when_workers_and_beat_start(tmp_path: Path) -> None:
+    """check_app on the registry's own configurations: clean on the embedded broker and on
+    Redis; the crash tests' short visibility timeout is CSF401 (ignored at start on
+    purpose: they make Redis redeliver a running task, and every task is idempotent)."""
+    from celery import Celery
+
+    from celery_safe.workflows import check_app
+
+    assert check_app(app) == []
+    redis = {"REGISTRY_BROKER_URL": "redis://queue:6379/3"}
+    knob = {**redis, "REGISTRY_VISIBILITY_TIMEOUT": "3"}
+    for environ, codes in ((redis, []), (knob, ["CSF401"])):
+        other = Celery("registry", include=["registry.tasks", "registry.operations"],
+                       set_as_current=False)
+        other.conf.update(celery_config(load_settings(environ=environ, home=str(tmp_path))))
+        if "REGISTRY_VISIBILITY_TIMEOUT" in environ:  # celery_config reads it from os.environ
+            other.conf.broker_transport_options = {"visibility_timeout": 3.0}
+        found = check_app(other)
+        assert [p.code for p in found] == codes, found
+    assert "'registry.enhance_bundle' may hold its message 75 s" in found[0].message
+
+
 def test_the_sync_interval_can_be_shortened_and_beat_checks_it() -> None:
     assert beat_schedule({}) == BEAT_SCHEDULE
     shortened = beat_schedule({SYNC_INTERVAL_ENV: "2.5"})
