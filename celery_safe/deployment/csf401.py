@@ -80,10 +80,14 @@ def _seconds(value: Any) -> float | None:
     return float(value)
 
 
-def _held(task: Task) -> Iterator[tuple[float, str]]:
+def _held(task: Task, conf: Any) -> Iterator[tuple[float, str]]:
     """How long ``task``'s message may be held unacknowledged, and why."""
     if getattr(task, "acks_late", False):
-        hard, soft = _seconds(task.time_limit), _seconds(task.soft_time_limit)
+        # the worker applies task_time_limit to a task without its own (Celery < 5.7
+        # leaves the task's attribute None; 5.7 copies the setting onto it)
+        hard = _seconds(task.time_limit if task.time_limit is not None else conf.task_time_limit)
+        soft = _seconds(task.soft_time_limit if task.soft_time_limit is not None
+                        else conf.task_soft_time_limit)
         if hard is not None:
             yield hard, "acks_late and time_limit"
         elif soft is not None:
@@ -110,7 +114,7 @@ def held_past_visibility_timeout(view: AppView) -> Iterator[Problem]:
     timeout = _seconds(view.transport_options.get("visibility_timeout"))
     timeout = REDIS_DEFAULT_VISIBILITY_TIMEOUT if timeout is None else timeout
     for name, task in view.tasks.items():
-        longest = max(_held(task), default=None)
+        longest = max(_held(task, view.conf), default=None)
         if longest is not None and longest[0] > timeout:
             yield _problem(("tasks", name), name, longest, timeout)
     for entry_name, entry in view.beat_entries.items():

@@ -165,6 +165,24 @@ def test_acks_late_worker_killed_is_acknowledged_and_lost(redis_conf: dict[str, 
     assert [n[0] for n in read_notes(redis_conf[NOTES])] == ["attempt"]
 
 
+@pytest.mark.amqp
+def test_acks_late_worker_killed_is_acknowledged_on_rabbitmq_too(
+    redis_conf: dict[str, Any], celery_safe_amqp_url: str
+) -> None:
+    """The ack is the worker's decision (``Request.on_failure``), not the broker's."""
+    conf = {**redis_conf, "broker_url": celery_safe_amqp_url}
+    app = make_app(conf)
+    with worker(conf, concurrency=1):
+        result = app.tasks["deploy.die"].delay()
+        wait_for("the task failed", lambda: result.state == "FAILURE")
+    # the worker is gone: a message it had not acknowledged would be back on the queue
+    with app.connection_for_read() as connection:
+        queue = app.amqp.queues[conf["task_default_queue"]].bind(connection.default_channel)
+        _, ready, _ = queue.queue_declare(passive=True)
+        queue.delete()
+    assert ready == 0 and [n[0] for n in read_notes(conf[NOTES])] == ["attempt"]
+
+
 def test_reject_on_worker_lost_runs_it_again(redis_conf: dict[str, Any]) -> None:
     conf = {**redis_conf, "task_reject_on_worker_lost": True}
     app = make_app(conf)
