@@ -115,11 +115,16 @@ def check_app_main(argv: Sequence[str]) -> int:
         print(f"celery-safe check-app: cannot load {args.app}: {type(exc).__name__}: {exc}",
               file=sys.stderr)
         return 2
-    workers = live_workers(app, timeout=args.timeout) if args.inspect else None
+    ignore = [code.strip() for code in args.ignore.split(",") if code.strip()]
+    try:
+        workers = live_workers(app, timeout=args.timeout) if args.inspect else None
+        problems = check_app(app, workers=workers, ignore=ignore)
+    except Exception as exc:  # a task module that fails to import, a broker that refuses...
+        print(f"celery-safe check-app: cannot check {args.app}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
     if workers == {}:
         print(f"celery-safe check-app: no worker answered within {args.timeout:g} s",
               file=sys.stderr)
-    ignore = [code.strip() for code in args.ignore.split(",") if code.strip()]
-    problems = check_app(app, workers=workers, ignore=ignore)
     sys.stdout.write(render(problems, args.app, args.format, _source_of(args.app)))
     return 1 if problems else 0

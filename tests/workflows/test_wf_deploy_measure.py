@@ -261,21 +261,23 @@ def test_rabbitmq_queue_without_max_priority_ignores_priority(celery_safe_amqp_u
     from kombu import Queue
 
     suffix = uuid.uuid4().hex[:8]
-    plain, ranked = f"plain-{suffix}", f"ranked-{suffix}"
+    plain, ranked, low = f"plain-{suffix}", f"ranked-{suffix}", f"low-{suffix}"
     app = make_app({
         "broker_url": celery_safe_amqp_url, "task_default_queue": plain,
         "task_queues": [Queue(plain, auto_delete=True),
-                        Queue(ranked, auto_delete=True, queue_arguments={"x-max-priority": 9})],
+                        Queue(ranked, auto_delete=True, queue_arguments={"x-max-priority": 9}),
+                        Queue(low, auto_delete=True, queue_arguments={"x-max-priority": 5})],
         NOTES: "/dev/null",
     })
     note = app.tasks["deploy.note"]
-    for queue in (plain, ranked):
+    for queue, priorities in ((plain, (1, 5, 9)), (ranked, (1, 5, 9)), (low, (1, 7, 9))):
         with app.connection_for_write() as connection:
             app.amqp.queues[queue].bind(connection.default_channel).declare()
-        for priority in (1, 5, 9):  # lowest first
+        for priority in priorities:  # lowest first
             note.apply_async(queue=queue, priority=priority)
     assert _drain_order(app, plain, 3) == [1, 5, 9]  # arrival order: priority ignored
     assert _drain_order(app, ranked, 3) == [9, 5, 1]
+    assert _drain_order(app, low, 3) == [7, 9, 1]  # above the maximum: one level, in order
 
 
 def test_redis_priorities_on_one_step_are_not_told_apart(redis_conf: dict[str, Any]) -> None:

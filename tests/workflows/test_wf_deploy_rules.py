@@ -253,6 +253,12 @@ def test_check_app_cli_bad_targets(tmp_path: Any) -> None:
                          ("shopapp:send_invoice", "is not a Celery app")):
         done = check_app_cli(tmp_path, target)
         assert done.returncode == 2 and says in done.stderr, (target, done.stderr)
+    (tmp_path / "broken.py").write_text(
+        "from celery import Celery\napp = Celery('b', include=['missing_tasks'])\n")
+    done = check_app_cli(tmp_path, "broken:app")
+    assert done.returncode == 2, done.stderr
+    assert "cannot check broken:app: ModuleNotFoundError: No module named 'missing_tasks'" \
+        in done.stderr
 
 
 # -- check_app_on_start: a real worker refuses a wrong configuration -----------------------
