@@ -74,6 +74,16 @@ def _literal_prefix(key: str | re.Pattern[str]) -> str:
     return "".join(prefix)
 
 
+def _near(key: str, names: list[str]) -> list[str]:
+    """The registered name ``key`` is a typo of: close as a whole, and its last part close
+    too (``shop.tasks.gone`` is not a typo of ``shop.tasks.send``)."""
+    for candidate in difflib.get_close_matches(key, names, n=3, cutoff=0.8):
+        tail, other = key.rpartition(".")[2], candidate.rpartition(".")[2]
+        if difflib.SequenceMatcher(None, tail, other).ratio() >= 0.75:
+            return [candidate]
+    return []
+
+
 def _root(name: str) -> str:
     return name.split(".", 1)[0]
 
@@ -95,7 +105,7 @@ def route_matches_no_task(view: AppView) -> Iterator[Problem]:
         elif isinstance(key, str):
             if key in view.registered:
                 continue
-            close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
+            close = _near(key, names)
             ours = bool(close) or key.rpartition(".")[0] + "." in namespaces
         else:
             continue

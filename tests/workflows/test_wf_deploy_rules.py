@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from celery import Celery
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kombu import Queue
 
 from celery_safe import catalogue
@@ -130,8 +132,9 @@ def test_csf403_routes_of_every_kind() -> None:
     app.task(shared=False, name="shop.tasks.send")(noop)
     found = codes(app)
     assert [c for c, _ in found] == ["CSF403", "CSF403"]
-    assert "'shop\\\\.task\\\\..*'" in found[0][1] or "shop\\.task\\..*" in found[0][1]
-    assert "'shop.tasks.gone'" in found[1][1]  # in the app's namespace: ours
+    assert found[0][1].startswith("task_routes key 'shop\\\\.task\\\\..*' matches no registered")
+    # in the app's namespace: ours; "send" is not close enough to "gone" to suggest it
+    assert found[1][1].startswith("task_routes key 'shop.tasks.gone' matches no registered task:")
     # billing.charge: another service's task, sent with send_task: not judged
 
 
@@ -303,3 +306,34 @@ def test_the_legacy_registry_shows_each_deployment_mistake() -> None:
         ("CSF403", "task_routes.legacy.enhancement_tasks.enhance_pending_codebundle_task"),
         ("CSF404", "queues.celery"),
     ]
+
+
+# -- CSF403 against Celery's own router ---------------------------------------------------
+
+_PART = st.sampled_from(["shop", "shops", "tasks", "task", "send", "sned", "report", "a", "b"])
+_NAME = st.lists(_PART, min_size=2, max_size=4).map(".".join)
+_KEY = st.one_of(
+    _NAME,
+    _NAME.map(lambda name: name + "*"),
+    st.tuples(_NAME, st.sampled_from(["*", ".*", "?"])).map(lambda p: p[0][:-2] + p[1]),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(names=st.lists(_NAME, min_size=1, max_size=5, unique=True),
+       keys=st.lists(_KEY, min_size=1, max_size=4, unique=True))
+def test_csf403_flags_only_keys_celerys_router_matches_to_no_task(
+    names: list[str], keys: list[str]
+) -> None:
+    from celery.app.routes import MapRoute
+
+    app = app_with(task_routes={key: "q" for key in keys})
+    for name in names:
+        app.task(shared=False, name=name)(noop)
+    flagged = {p.path[1] for p in check_app(app) if p.code == "CSF403"}
+    registered = list(app.tasks)
+    for key in keys:
+        routed = [name for name in registered if MapRoute({key: "q"})(name) is not None]
+        assert not (key in flagged and routed), (key, routed)
+        if key in names:
+            assert key not in flagged
