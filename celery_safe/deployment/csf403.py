@@ -3,9 +3,9 @@
 Celery's dict router looks a task's name up exactly, or matches it against glob and
 regular-expression keys; a key that matches nothing routes nothing, silently, and the
 task goes to the default queue (measured by ``tests/workflows/test_wf_deploy_measure.py``).
-A key is reported only when it is this app's: a registered name is close to it (a typo),
-or it sits in a namespace the app's tasks use. A key naming a task another service
-registers (sent with ``send_task``) is not judged.
+A key is reported only when it is this app's: a registered name (or, for a glob, a
+namespace) is close to it, or it sits in a namespace the app's tasks use. A key naming
+a task another service registers (sent with ``send_task``) is not judged.
 """
 
 from __future__ import annotations
@@ -84,14 +84,9 @@ def _near(key: str, names: list[str]) -> list[str]:
     return []
 
 
-def _root(name: str) -> str:
-    return name.split(".", 1)[0]
-
-
 @rule("CSF403", invalid=(INVALID, INVALID_GLOB), valid=(VALID,))
 def route_matches_no_task(view: AppView) -> Iterator[Problem]:
     names = sorted(view.registered)
-    roots = {_root(name) for name in view.tasks if "." in name}
     namespaces = sorted({name.rpartition(".")[0] + "." for name in view.tasks if "." in name})
     for key, _route in view.map_routes():
         if isinstance(key, re.Pattern) or (isinstance(key, str) and "*" in key):
@@ -99,9 +94,9 @@ def route_matches_no_task(view: AppView) -> Iterator[Problem]:
             if any(pattern.match(name) for name in names):
                 continue
             prefix = _literal_prefix(key)
-            ours = "." in prefix and _root(prefix) in roots
             near = difflib.get_close_matches(prefix, namespaces, n=1, cutoff=0.8)
             close = [near[0] + "*"] if near and isinstance(key, str) else []
+            ours = bool(near) or ("." in prefix and prefix.rpartition(".")[0] + "." in namespaces)
         elif isinstance(key, str):
             if key in view.registered:
                 continue

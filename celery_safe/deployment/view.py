@@ -104,7 +104,10 @@ class AppView:
         for router in self.routers:
             if not isinstance(router, MapRoute):
                 return None  # a function decides, from the arguments: unknown
-            found = router(name)
+            try:
+                found = router(name)
+            except Exception:  # a route value Celery cannot read (it would fail at send)
+                return None
             if found is not None:
                 route = found
                 break
