@@ -60,5 +60,7 @@ def queue_without_worker(view: AppView) -> Iterator[Problem]:
     consumed = frozenset().union(*view.workers.values())
     for queue, senders in sorted(routed_queues(view).items()):
         if queue not in consumed:
-            facts = {"queue": queue, "senders": ", ".join(senders), "workers": len(view.workers)}
+            who = ", ".join(senders) if len(senders) <= 3 else (
+                f"{senders[0]} and {len(senders) - 1} more")
+            facts = {"queue": queue, "senders": who, "workers": len(view.workers)}
             yield Problem.make("CSF405", ("queues", queue), None, facts)

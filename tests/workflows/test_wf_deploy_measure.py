@@ -128,9 +128,11 @@ def test_acks_late_task_running_past_visibility_timeout_runs_twice(
                 "a second run of the same task",
                 lambda: [n for n in read_notes(notes) if n[:2] == ["start", result.id]][1:] or None,
             )
-            assert result.get(timeout=DEADLINE) == 2
+            # each copy returns how many starts it saw: 2, or more if a sweep restored the
+            # second copy too while it ran
+            assert result.get(timeout=DEADLINE) >= 2
     pids = {n[2] for n in read_notes(notes) if n[:2] == ["start", result.id]}
-    assert starts and len(pids) == 2  # two processes ran the one task at once
+    assert starts and len(pids) >= 2  # two processes ran the one task at once
 
 
 def test_within_visibility_timeout_runs_once(redis_conf: dict[str, Any]) -> None:
