@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +53,7 @@ from celery_safe.embedded_queue import (
     BrokerFileGone,
     Claim,
     MessageStore,
+    database_path,
     is_lock_error,
 )
 from celery_safe.embedded_wake import Doorbell, ring, wake_directory
@@ -89,7 +91,62 @@ _KOMBU_OPTIONS = frozenset({
 })
 
 
+#: Paths already warned about as open to others: one warning per path and process.
+_warned_open: set[str] = set()
+
+
+def _warn_open(path: str, kind: str, mode: int) -> None:
+    if path not in _warned_open:
+        _warned_open.add(path)
+        logger.warning("the %s %s was open to others (mode %o): every local user could read "
+                       "task arguments and results", kind, path, mode)
+
+
+def private_directory(path: Path) -> Path:
+    """Make ``path`` (mode 0700) when missing; warn once when an existing one is open to
+    others (it is the user's directory: left as it is)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+        os.chmod(path, 0o700)  # whatever the umask
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            _warn_open(str(path), "directory", mode)
+    return path
+
+
+def _private_file(path: str) -> None:
+    """Create ``path`` empty and 0600 before SQLite does (it would make it 0644 less the
+    umask; its ``-wal`` and ``-shm`` files take the database's mode). An existing file of
+    ours open to others is warned about once and made 0600."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077 and info.st_uid == os.geteuid():
+            _warn_open(name, "file", mode)
+            os.chmod(name, 0o600)
+
+
 def _enable_wal(engine: Engine) -> Engine:
+    """WAL mode, and every file of the database private (0600)."""
+    path = database_path(engine)
+    if path is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _before_connect(*_args: Any) -> None:
+            _private_file(path)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -666,8 +723,7 @@ def embedded_config(
     :func:`configure` for the trade-off. A live worker renews the lease of every message
     it holds; a message whose worker died goes to another after ``visibility_timeout``.
     """
-    root = Path(directory).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_directory(Path(directory).resolve())
     return {
         "broker_url": f"sqlite:///{root / 'broker.sqlite'}",
         "broker_transport": f"{__name__}:SQLiteTransport",

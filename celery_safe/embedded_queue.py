@@ -173,7 +173,7 @@ class MessageStore:
         self._queue_ids: dict[str, int] = {}
         self._next_sweep = 0.0
         self._local = threading.local()
-        self.path = _database_path(engine)
+        self.path = database_path(engine)
         self._identity = _identity(self.path)
         self._gone: str | None = None  # why the file we opened is no longer at its path
 
@@ -411,7 +411,7 @@ class MessageStore:
         return int(waiting or 0)
 
 
-def _database_path(engine: Engine) -> str | None:
+def database_path(engine: Engine) -> str | None:
     """The SQLite file behind ``engine``, or ``None`` (another database, or in memory)."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
