@@ -18,7 +18,7 @@ from test_at_least_once import DEADLINE, wait_for
 
 import celery_safe.embedded
 from celery_safe.celery_internals import embedded_leases_hold
-from celery_safe.embedded_queue import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
+from celery_safe.embedded.store import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
 from celery_safe.testing import WorkerProcess
 
 HERE = Path(__file__).parent

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from celery_safe import embedded_wake
-from celery_safe.embedded_wake import Doorbell, WakeDirectoryError, ring, wake_directory
+from celery_safe.embedded import wake as embedded_wake
+from celery_safe.embedded.wake import Doorbell, WakeDirectoryError, ring, wake_directory
 
 
 def test_a_ring_wakes_every_doorbell_and_is_consumed(tmp_path: Path) -> None:
