@@ -25,19 +25,27 @@ from sqlalchemy.orm import sessionmaker
 
 from celery_safe.embedded.chords import count_part, mark_fired, set_size
 from celery_safe.embedded.sqlite import fresh_pool_after_fork, sqlite_engine
+from celery_safe.embedded.wake import Doorbell, ring, wake_directory
 
-__all__ = ["FIRST_NAP", "FORCED_QUERY", "LONGEST_NAP", "NAP_GROWTH", "PooledSessions",
-           "SQLiteBackend"]
+__all__ = ["FIRST_NAP", "FORCED_QUERY", "LONGEST_FALLBACK_NAP", "LONGEST_NAP", "NAP_GROWTH",
+           "UNSETTLED", "PooledSessions", "SQLiteBackend"]
 
 logger = logging.getLogger(__name__)
 
-#: A waiting client's first poll of the results file comes after this many seconds,
-#: each next one ``NAP_GROWTH`` times later, up to ``LONGEST_NAP`` apart.
+#: A waiting client's first look at the results file comes after this many seconds,
+#: each next one ``NAP_GROWTH`` times later, up to ``LONGEST_NAP`` apart; while it has a
+#: doorbell (every store rings it) the looks are only a fallback, up to
+#: ``LONGEST_FALLBACK_NAP`` apart.
 FIRST_NAP = 0.002
 NAP_GROWTH = 1.5
 LONGEST_NAP = 0.05
+LONGEST_FALLBACK_NAP = 0.5
 #: Seconds after which a waiting client queries even if the results file looks unchanged.
-FORCED_QUERY = 0.5
+FORCED_QUERY = 5.0
+#: The coarsest file timestamp tick expected (a kernel timer tick, 10 ms at 100 Hz, with
+#: room): a file changed less than this before a look may change again with the same
+#: time and size, so the next look queries whatever it sees.
+UNSETTLED = 0.025
 
 class PooledSessions(SessionManager):  # type: ignore[misc]
     """One pooled engine per database for the process's life, in WAL mode for SQLite.
@@ -103,9 +111,12 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
     def _store_result(self, *args: Any, **kwargs: Any) -> Any:
         self._storing.active = True
         try:
-            return super()._store_result(*args, **kwargs)
+            stored = super()._store_result(*args, **kwargs)
         finally:
             self._storing.active = False
+        if self._results_path is not None:
+            ring(wake_directory(self._results_path))  # committed: wake waiting clients
+        return stored
 
     def _update_result(self, task: Any, *args: Any, **kwargs: Any) -> None:
         if task.status == states.SUCCESS:
@@ -153,38 +164,72 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
         no_ack: bool = True,
         on_interval: Callable[[], Any] | None = None,
     ) -> Any:
-        """Celery's poll, from every ``FIRST_NAP`` seconds up to every ``interval`` (at
-        most ``LONGEST_NAP``), that queries only when the results file changed (or
-        ``FORCED_QUERY`` seconds passed): a quick task's result is seen within a few
-        milliseconds, and an idle wait costs a ``stat`` per nap."""
+        """Celery's poll, woken by a doorbell that every store rings: a result is seen
+        as soon as it is committed, and a wait costs no CPU.
+
+        The doorbell is made only when the first query finds no result. Without one (not
+        a SQLite file, a wake directory refused, a writer of another user who cannot
+        ring it) the results file is looked at from every ``FIRST_NAP`` seconds up to
+        every ``interval`` (at most ``LONGEST_NAP``); with one, only up to every
+        ``LONGEST_FALLBACK_NAP``. A look queries only when the file changed, changed
+        just before the last look, or ``FORCED_QUERY`` seconds passed.
+        """
         self._ensure_not_eager()
         start = time.monotonic()
-        longest = max(min(float(interval), LONGEST_NAP), FIRST_NAP)
         nap = FIRST_NAP
+        longest = max(min(float(interval), LONGEST_NAP), FIRST_NAP)
         seen: tuple[int, ...] | None = None
         queried = -FORCED_QUERY
-        while True:
-            now = time.monotonic()
-            state = self._file_state()
-            if state is None or state != seen or now - queried >= FORCED_QUERY:
-                seen, queried = state, now  # read before the query: no write is missed
-                meta = self.get_task_meta(task_id)
-                if meta["status"] in states.READY_STATES:
-                    return meta
-            if on_interval is not None:
-                on_interval()
-            elapsed = time.monotonic() - start
-            if timeout is not None and elapsed >= timeout:
-                raise CeleryTimeoutError("The operation timed out.")
-            time.sleep(nap if timeout is None else min(nap, timeout - elapsed))
-            nap = min(nap * NAP_GROWTH, longest)
+        unsettled = True
+        doorbell: Doorbell | None = None
+        try:
+            while True:
+                now, looked_at = time.monotonic(), time.time_ns()
+                state = self._file_state()
+                if unsettled or state != seen or now - queried >= FORCED_QUERY:
+                    # read before the query: no write is missed
+                    seen, queried, unsettled = state, now, _unsettled(state, looked_at)
+                    meta = self.get_task_meta(task_id)
+                    if meta["status"] in states.READY_STATES:
+                        return meta
+                if on_interval is not None:
+                    on_interval()
+                elapsed = time.monotonic() - start
+                if timeout is not None and elapsed >= timeout:
+                    raise CeleryTimeoutError("The operation timed out.")
+                if doorbell is None and (doorbell := self._doorbell()) is not None:
+                    longest = max(longest, LONGEST_FALLBACK_NAP)
+                wait = nap if timeout is None else min(nap, timeout - elapsed)
+                if doorbell is None:
+                    time.sleep(wait)
+                elif doorbell.wait(wait):
+                    continue  # rung: look now, at the same nap
+                nap = min(nap * NAP_GROWTH, longest)
+        finally:
+            if doorbell is not None:
+                doorbell.close()
+
+    def _doorbell(self) -> Doorbell | None:
+        """A doorbell rung by every store, or None (polling only)."""
+        path = self._results_path
+        if path is None or self._no_doorbell:
+            return None
+        try:
+            return Doorbell(wake_directory(path))
+        except OSError:
+            logger.warning("no wake-ups for the results in %s: polling", path, exc_info=True)
+            self._no_doorbell = True
+            return None
+
+    _no_doorbell = False
 
     def _file_state(self) -> tuple[int, ...] | None:
         """Size and change time of the results file and its WAL; None when unknown.
 
         Every commit writes the WAL (in WAL mode) or the file itself, so an unchanged
-        pair means no new result; the forced query covers a write in the same clock
-        tick as the last look that left the sizes alone."""
+        pair means no new result, unless the write fell in the same timestamp tick as
+        the last look and left the sizes alone: a look right after a change
+        (:func:`_unsettled`) queries again next time."""
         path = self._results_path
         if path is None:
             return None
@@ -284,3 +329,13 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
             error = ChordError(f"Callback error: {exc!r}")
             error.__cause__ = exc
             self.chord_error_from_stack(callback, error)
+
+
+def _unsettled(state: tuple[int, ...] | None, looked_at: int) -> bool:
+    """Did a file of ``state`` change less than ``UNSETTLED`` seconds before the look at
+    ``looked_at`` (ns, wall clock), or is it unknown? Then a write after the look may
+    have left the same time and size."""
+    if state is None:
+        return True
+    newest = max(state[1::2])
+    return newest < 0 or looked_at - newest < UNSETTLED * 1e9

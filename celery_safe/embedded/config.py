@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Celery
 
-from celery_safe.embedded.sqlite import LOCK_TIMEOUT, private_directory
+from celery_safe.embedded.sqlite import LOCK_TIMEOUT, private_directory, private_file
 from celery_safe.embedded.store import DEFAULT_VISIBILITY_TIMEOUT
 from celery_safe.embedded.transport import DEFAULT_POLLING_INTERVAL
 
@@ -31,6 +31,8 @@ def embedded_config(
     it holds; a message whose worker died goes to another after ``visibility_timeout``.
     """
     root = private_directory(Path(directory).resolve())
+    for name in ("broker.sqlite", "results.sqlite"):  # 0600 before Celery's engine makes one
+        private_file(str(root / name))
     return {
         "broker_url": f"sqlite:///{root / 'broker.sqlite'}",
         "broker_transport": f"{_PACKAGE}:SQLiteTransport",

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Engine
 
 from celery_safe.embedded.store import database_path
 
-__all__ = ["LOCK_TIMEOUT", "fresh_pool_after_fork", "private_directory", "sqlite_engine"]
+__all__ = [
+    "LOCK_TIMEOUT", "fresh_pool_after_fork", "private_directory", "private_file", "sqlite_engine",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def private_directory(path: Path) -> Path:
     return path
 
 
-def _private_file(path: str) -> None:
+def private_file(path: str) -> None:
     """Create ``path`` empty and 0600 before SQLite does (it would make it 0644 less the
     umask; its ``-wal`` and ``-shm`` files take the database's mode). An existing file of
     ours open to others is warned about once and made 0600."""
@@ -82,7 +84,7 @@ def sqlite_engine(engine: Engine) -> Engine:
 
         @event.listens_for(engine, "do_connect")
         def _before_connect(*_args: Any) -> None:
-            _private_file(path)
+            private_file(path)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -42,11 +42,14 @@ def _use(directory: Path) -> None:
 
 
 def test_directory_and_every_file_are_private_whatever_the_umask(
-    tmp_path: Path, umask: int
+    tmp_path: Path, umask: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     directory = tmp_path / "celery"
-    _use(directory)
+    with caplog.at_level(logging.WARNING, logger="celery_safe"):
+        _use(directory)
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert not [r for r in caplog.records if "open to others" in r.getMessage()], \
+        "a file was made open to others, then fixed"
 
 
 def test_existing_files_open_to_others_are_warned_about_once_and_made_private(
