@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import sys
 import textwrap
 import weakref
 from collections.abc import Collection
@@ -194,13 +195,24 @@ def chord_backend(app: Celery) -> Backend:
 #: (module, class) -> the name :mod:`celery_safe.celery_internals` measures it under.
 _KINDS = {
     ("celery.backends.redis", "RedisBackend"): "redis",
-    ("celery_safe.embedded", "SQLiteBackend"): "embedded",
 }
+#: The package whose ``SQLiteBackend`` is the embedded backend: a backend of that class
+#: exists only once the package is imported, so it is looked up there, never imported.
+_EMBEDDED_PACKAGE = "celery_safe.embedded"
+
+
+def _embedded_backend_class() -> type | None:
+    """celery-safe's embedded result backend class, if its package is loaded."""
+    return getattr(sys.modules.get(_EMBEDDED_PACKAGE), "SQLiteBackend", None)
 
 
 def _backend_kind(backend: Any) -> str:
     """``"redis"`` for Celery's Redis backend or a subclass (Sentinel), ``"embedded"``
-    for celery-safe's, else ``"other"`` (without importing redis)."""
+    for celery-safe's (or a subclass), else ``"other"`` (without importing redis or
+    sqlalchemy)."""
+    embedded = _embedded_backend_class()
+    if embedded is not None and isinstance(backend, embedded):
+        return "embedded"
     for cls in type(backend).__mro__:
         kind = _KINDS.get((cls.__module__, cls.__name__))
         if kind is not None:

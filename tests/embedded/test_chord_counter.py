@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, create_engine
 
-from celery_safe.embedded_chords import count_part, mark_fired, set_size
+from celery_safe.embedded.chords import count_part, mark_fired, set_size
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from celery import Celery
 from kombu import Consumer, Queue
 
 import celery_safe.embedded
+import celery_safe.embedded.transport
 from celery_safe.celery_internals import worker_acks_between_drains
 from celery_safe.embedded import SQLiteTransport
 
@@ -58,7 +59,7 @@ def test_a_saturated_worker_gets_back_to_its_loop_when_acks_wait_for_it(
     saturated: tuple[Any, list[float]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conn, waits = saturated
-    monkeypatch.setattr(celery_safe.embedded, "_acks_between_drains", lambda: True)
+    monkeypatch.setattr(celery_safe.embedded.transport, "_acks_between_drains", lambda: True)
     with pytest.raises(TimeoutError):
         conn.drain_events(timeout=2.0)
     assert waits == [SQLiteTransport.saturated_slice]  # one short wait, not 2 s of them
@@ -68,7 +69,7 @@ def test_when_acks_come_at_once_a_saturated_worker_waits_for_the_ring(
     saturated: tuple[Any, list[float]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conn, waits = saturated
-    monkeypatch.setattr(celery_safe.embedded, "_acks_between_drains", lambda: False)
+    monkeypatch.setattr(celery_safe.embedded.transport, "_acks_between_drains", lambda: False)
     with pytest.raises(TimeoutError):
         conn.drain_events(timeout=0.3)
     assert len(waits) > 1 and SQLiteTransport.saturated_slice not in waits

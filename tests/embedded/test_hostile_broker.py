@@ -18,7 +18,7 @@ from test_at_least_once import DEADLINE, wait_for
 
 import celery_safe.embedded
 from celery_safe.celery_internals import embedded_leases_hold
-from celery_safe.embedded_queue import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
+from celery_safe.embedded.store import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
 from celery_safe.testing import WorkerProcess
 
 HERE = Path(__file__).parent
@@ -126,3 +126,20 @@ def test_a_deleted_broker_file_stops_the_worker_loudly_and_nothing_strands(
     with worker(tmp_path, concurrency=2):
         assert [r.get(timeout=DEADLINE, interval=0.05) for r in ids] == [2 * i for i in range(200)]
         assert again.get(timeout=DEADLINE, interval=0.05) == 2
+
+
+@pytest.mark.worker
+def test_a_producer_alone_adopts_a_new_broker_file_after_one_error(
+    tmp_path: Path, client: Celery
+) -> None:
+    """Before: every send after the first ``BrokerFileGone`` failed with "no such table:
+    kombu_queue" until another process happened to create the tables (a running
+    ``registry serve`` answered 503 until restarted). Now the next send makes them."""
+    client.send_task("hostile_app.add", args=(0, 0))
+    for name in ("broker.sqlite", "broker.sqlite-wal", "broker.sqlite-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    with pytest.raises(BrokerFileGone, match="was deleted or replaced"):
+        client.send_task("hostile_app.add", args=(0, 0))
+    sent = [client.send_task("hostile_app.add", args=(i, 10)) for i in range(3)]
+    with worker(tmp_path):
+        assert [r.get(timeout=DEADLINE, interval=0.05) for r in sent] == [10, 11, 12]

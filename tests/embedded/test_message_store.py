@@ -18,7 +18,7 @@ from celery import Celery
 from kombu import Connection, Queue
 
 import celery_safe.embedded
-from celery_safe.embedded_queue import Claim, MessageStore
+from celery_safe.embedded.store import Claim, MessageStore
 
 
 class Clock:
@@ -245,7 +245,7 @@ def test_importing_the_embedded_default_installs_no_fork_hook(tmp_path: Path) ->
     probe = (
         "import sys\n"
         "from celery import Celery\n"
-        "import celery_safe.embedded, celery_safe.embedded_queue as q\n"
+        "import celery_safe.embedded, celery_safe.embedded.store as q\n"
         "assert not q._fork_hook_installed, 'installed on import'\n"
         "app = celery_safe.embedded.configure(Celery('probe'), sys.argv[1])\n"
         "with app.connection_for_write() as conn:\n"

@@ -10,7 +10,11 @@ instance of BaseException, it must be a dictionary"). CI met it once.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +22,10 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.exceptions import Retry
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 import celery_safe.embedded
+from celery_safe.embedded.backend import FORCED_QUERY, _unsettled
 
 TASK_ID = "retried-task"
 
@@ -103,3 +109,65 @@ def test_stores_of_many_threads_end_in_the_last_ready_state(app: Celery) -> None
         meta = backend.get_task_meta(task_id)
         # A RETRY stored after the SUCCESS is ignored, as Celery documents.
         assert (meta["status"], meta["result"]) == ("SUCCESS", task_id.upper())
+
+
+# -- a client waiting in get() ---------------------------------------------------------
+
+STORE = """
+import sys
+from celery import Celery
+import celery_safe.embedded
+app = celery_safe.embedded.configure(Celery("writer"), sys.argv[1])
+app.backend.store_result(sys.argv[2], 42, "SUCCESS")
+"""
+
+
+def test_a_waiting_client_is_rung_by_a_store_in_another_process(
+    app: Celery, tmp_path: Path
+) -> None:
+    """The client waits on a doorbell beside ``results.sqlite``; a store elsewhere rings it."""
+    wake = Path(f"{tmp_path / 'results.sqlite'}.wake")
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(app.AsyncResult("rung").get(timeout=60)))
+    waiter.start()
+    deadline = time.monotonic() + 60
+    while not (wake.is_dir() and any(wake.iterdir())):  # its doorbell is bound
+        assert time.monotonic() < deadline, "the client never made its doorbell"
+        time.sleep(0.01)
+    done = subprocess.run([sys.executable, "-c", STORE, str(tmp_path), "rung"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    waiter.join(60)
+    assert got == [42]
+    assert list(wake.iterdir()) == [], "the doorbell outlived the wait"
+
+
+def test_a_quiet_wait_queries_the_results_file_only_while_it_may_change(
+    app: Celery, tmp_path: Path
+) -> None:
+    """Before: a query every 0.5 s (most of a waiting client's CPU); now the file's size
+    and time, and a query only after a change (or every ``FORCED_QUERY`` seconds)."""
+    backend = app.backend
+    backend.store_result("other", 1, "SUCCESS")  # the file and its WAL exist
+    an_hour_ago = time.time() - 3600  # settled: no later write can share their times
+    for name in ("results.sqlite", "results.sqlite-wal"):
+        os.utime(tmp_path / name, (an_hour_ago, an_hour_ago))
+    queries = 0
+    original = backend.get_task_meta
+
+    def counted(task_id: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal queries
+        queries += 1
+        return original(task_id, *args, **kwargs)
+
+    backend.get_task_meta = counted
+    with pytest.raises(CeleryTimeoutError):
+        app.AsyncResult("never").get(timeout=3)
+    assert FORCED_QUERY > 3
+    assert queries <= 2, f"{queries} queries in a 3 s wait on an unchanged file"
+
+
+def test_a_file_changed_just_before_a_look_is_unsettled() -> None:
+    now = time.time_ns()
+    assert _unsettled((10, now, -1, -1), now) and _unsettled(None, now)
+    assert not _unsettled((10, now - 2 * 10**9, 20, now - 10**9), now)

@@ -168,12 +168,12 @@ class MessageStore:
             Column("message_id", Integer, primary_key=True, autoincrement=False),
             Column("delivered_at", Float, nullable=False, index=True),
         )
-        self._create_deliveries()
+        self._create_tables()
         self._prepare_statements()
         self._queue_ids: dict[str, int] = {}
         self._next_sweep = 0.0
         self._local = threading.local()
-        self.path = _database_path(engine)
+        self.path = database_path(engine)
         self._identity = _identity(self.path)
         self._gone: str | None = None  # why the file we opened is no longer at its path
 
@@ -197,11 +197,18 @@ class MessageStore:
         self._record_delivery = insert(self.deliveries)
         self._delete_message = delete(self.messages).where(m.id == bindparam("b_id"))
 
-    def _create_deliveries(self) -> None:
-        try:
-            self.deliveries.create(self.engine, checkfirst=True)
-        except SQLAlchemyError:  # another process created it between check and create
-            self.deliveries.create(self.engine, checkfirst=True)
+    def _create_tables(self) -> None:
+        """Make the queue, message and delivery tables when missing.
+
+        Kombu creates its tables once per engine, and keeps one engine per URL for the
+        process: after the file was deleted, a new channel (a producer's next send)
+        found a new empty file and no tables ("no such table: kombu_queue") forever.
+        """
+        for table in (self.queues, self.messages, self.deliveries):
+            try:
+                table.create(self.engine, checkfirst=True)
+            except SQLAlchemyError:  # another process created it between check and create
+                table.create(self.engine, checkfirst=True)
 
     def _check_file(self, *, adopt: bool = False) -> None:
         """Raise :class:`BrokerFileGone` if the file at the path is not the one opened.
@@ -234,9 +241,7 @@ class MessageStore:
     def _adopt(self) -> None:
         """Use the file now at the path (a producer's next send after BrokerFileGone)."""
         self.engine.dispose()
-        self.queues.metadata.create_all(self.engine)
-        self.messages.metadata.create_all(self.engine)
-        self._create_deliveries()
+        self._create_tables()
         self._queue_ids.clear()
         self._identity = _identity(self.path)
         self._gone = None
@@ -411,7 +416,7 @@ class MessageStore:
         return int(waiting or 0)
 
 
-def _database_path(engine: Engine) -> str | None:
+def database_path(engine: Engine) -> str | None:
     """The SQLite file behind ``engine``, or ``None`` (another database, or in memory)."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
