@@ -34,9 +34,16 @@ def _load_script() -> ModuleType:
 bench = _load_script()
 
 
-def test_every_label_points_at_a_kept_file_and_line_and_a_known_code() -> None:
-    projects = {project["name"]: project for project in bench.load_manifest()}
-    labels, planned = bench.load_labels()
+#: both corpora are checked from their TOML alone: no snapshot, no linter (the sealed set is
+#: never linted by a test; it is measured once, by hand, with --unseal)
+CORPORA = sorted(bench.CORPORA)
+
+
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_every_label_points_at_a_kept_file_and_line_and_a_known_code(corpus: str) -> None:
+    folder = bench.CORPORA[corpus]
+    projects = {project["name"]: project for project in bench.load_manifest(folder)}
+    labels, planned = bench.load_labels(folder)
     known = set(catalogue.all_codes()) | set(planned)
     assert labels
     for label in labels:
@@ -51,8 +58,9 @@ def test_every_label_points_at_a_kept_file_and_line_and_a_known_code() -> None:
     assert [key for key, count in twice.items() if count > 1] == []
 
 
-def test_every_project_is_pinned_with_its_license() -> None:
-    for project in bench.load_manifest():
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_every_project_is_pinned_with_its_license(corpus: str) -> None:
+    for project in bench.load_manifest(bench.CORPORA[corpus]):
         assert len(project["commit"]) == 40, project["name"]
         assert project["license"] and project["license_file"], project["name"]
         assert project["repository"].startswith("https://github.com/"), project["name"]
@@ -143,3 +151,21 @@ def test_an_unlabelled_finding_counts_as_a_false_positive_and_fails_the_gate(
     assert bench.main(shop) == 0  # a report, not a gate
     assert bench.main([*shop, "--check", "0.5", "0"]) == 1
     assert "UNJUDGED" in capsys.readouterr().out
+
+
+def test_the_sealed_set_shares_no_project_with_the_tuning_set() -> None:
+    def repositories(corpus: str) -> set[str]:
+        return {p["repository"].lower() for p in bench.load_manifest(bench.CORPORA[corpus])}
+
+    assert len(bench.load_manifest(bench.SEALED)) >= 12
+    assert repositories("sealed").isdisjoint(repositories("tuning"))
+
+
+def test_the_sealed_set_is_not_linted_without_unseal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # refused before the catalogue is read or anything is materialised or checked
+    with pytest.raises(SystemExit) as refused:
+        bench.main(["--corpus", "sealed"])
+    assert refused.value.code == 2
+    assert "--unseal" in capsys.readouterr().err
