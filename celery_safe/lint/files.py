@@ -15,6 +15,7 @@ files over the size limit: :class:`Unreadable` carries the reason, reported as C
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import stat
@@ -30,8 +31,11 @@ from .config import DEFAULT_MAX_FILE_SIZE, Config
 
 __all__ = [
     "DEFAULT_EXCLUDES",
+    "UNREADABLE",
     "Source",
     "Unreadable",
+    "digest",
+    "fingerprint",
     "python_files",
     "read_bytes",
     "read_source",
@@ -100,6 +104,27 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "special file"
+
+
+#: :func:`fingerprint` of a path that is a regular file we cannot read (too large...).
+UNREADABLE = "unreadable"
+#: :func:`fingerprint` of a path that is no regular file (missing, a folder, a FIFO).
+ABSENT = "absent"
+
+
+def digest(data: bytes) -> str:
+    """What a module's bytes are, for the findings cache: a SHA-256, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> str:
+    """:func:`digest` of the file's bytes, :data:`ABSENT` or :data:`UNREADABLE`."""
+    if not path.is_file():
+        return ABSENT
+    try:
+        return digest(read_bytes(path, max_size))
+    except (OSError, Unreadable):
+        return UNREADABLE
 
 
 def read_source(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Source:
