@@ -6,6 +6,7 @@ helpers and canvases of other modules must still count, and opt-in codes need na
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,7 @@ def flake8(cwd: Path, *argv: str) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "flake8", "-j", "2", *argv],
         capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, "CELERY_SAFE_CACHE_DIR": "off"},  # not check's answers
     )  # fmt: skip
     assert out.returncode in (0, 1), out.stderr
     lines = [line for line in out.stdout.splitlines() if " CSF" in line]
@@ -65,7 +67,7 @@ def flake8(cwd: Path, *argv: str) -> list[str]:
 
 
 def check(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
-    code = main(["check", *argv])
+    code = main(["check", "--no-cache", *argv])
     out = capsys.readouterr().out.splitlines()[:-1]  # the last line is the summary
     assert code == (1 if out else 0)
     return sorted(" ".join(line.split(" ")[:2]) for line in out)
@@ -106,3 +108,26 @@ def test_the_plugin_reads_the_projects_table_as_check_does(
     (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nignore = ["CSF205"]\n')
     assert flake8(tmp_path, "--select=CSF", "shop") == ["shop/tasks.py:13:12: CSF104"]
     assert check(capsys, "shop") == ["shop/tasks.py:13:12: CSF104"]
+
+
+def test_flake8_reads_the_entries_check_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], private_findings_cache: Path
+) -> None:
+    package = _shop(tmp_path, utils=UTILS, tasks=TASKS, flows=FLOWS)
+    assert main(["check", str(package)]) == 1
+    printed = sorted(
+        " ".join(line.split(" ")[:2]) for line in capsys.readouterr().out.splitlines()[:-1]
+    )
+
+    def entries() -> dict[str, int]:  # name -> inode: a rewrite renames a new file in
+        return {p.name: p.stat().st_ino for p in private_findings_cache.iterdir()}
+
+    written = entries()
+    assert len(written) == 4
+    out = subprocess.run(
+        [sys.executable, "-m", "flake8", "-j", "2", "--select=CSF", str(package)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    got = sorted(" ".join(line.split(" ")[:2]) for line in out.stdout.splitlines())
+    assert got == printed
+    assert entries() == written  # every file's findings came from check's entries
