@@ -28,6 +28,7 @@ from typing import Any
 
 from .. import catalogue
 from .cache import FindingsCache, default_cache_dir
+from .cli import paused_gc
 from .config import Config, load_config
 from .engine import check_tree
 from .findings import Finding
@@ -142,5 +143,7 @@ class Plugin:
         return cache.findings(path, "".join(self.lines), compute)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
-        for finding in self.findings():
+        with paused_gc():  # as in check: the project's trees are many objects, no cycles
+            found = self.findings()
+        for finding in found:
             yield finding.line, finding.col, finding.message, type(self)
