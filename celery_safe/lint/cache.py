@@ -2,9 +2,9 @@
 
 A file's findings depend on its text, on the modules its analysis looked up (a task or
 helper imported from elsewhere, and what *those* modules import), on the config and on
-this celery-safe. So an entry is stored under a name made of the engine (version, the
-package's files, the Python), the config (the codes that run, task decorators, size
-limit) and the file's absolute path, and holds:
+this celery-safe. So an entry is stored under a name made of the engine (version and
+files of celery-safe, the Python, the installed Celery), the config (the codes that run,
+task decorators, size limit) and the file's absolute path, and holds:
 
 - the digest of the text it was computed from;
 - every import the analysis resolved, transitively (``module``, importing file, the file
@@ -77,17 +77,19 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 
 @lru_cache(maxsize=1)
 def engine_key() -> str:
-    """This celery-safe and this Python: any change to either invalidates every entry.
+    """This celery-safe, this Python and this Celery: a change to any invalidates every entry.
 
     The package's files are fingerprinted by name, size and mtime, so an edited rule in a
     development checkout counts as a new version too.
     """
-    try:
-        version = metadata.version("celery-safe")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        version = "0"
     package = Path(__file__).resolve().parent.parent
-    parts = [str(FORMAT), version, sys.implementation.name, sys.version]
+    parts = [str(FORMAT), sys.implementation.name, sys.version]
+    # Celery's too: a rule may follow what the installed Celery does (per version)
+    for distribution in ("celery-safe", "celery"):
+        try:
+            parts.append(f"{distribution} {metadata.version(distribution)}")
+        except metadata.PackageNotFoundError:  # pragma: no cover - a source tree
+            parts.append(f"{distribution} ?")
     for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".md", ".toml") and path.is_file():
             info = path.stat()

@@ -293,3 +293,24 @@ def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
     assert folder.read("same.json") in values
     assert os.listdir(tmp_path / "cache") == ["same.json"]  # no temporary left behind
     folder.close()
+
+
+@pytest.mark.parametrize("distribution", ["celery-safe", "celery"])
+def test_the_engine_key_follows_celery_safes_and_celerys_versions(
+    monkeypatch: pytest.MonkeyPatch, distribution: str
+) -> None:
+    real = cache_module.metadata.version
+    cache_module.engine_key.cache_clear()
+    before = cache_module.engine_key()
+
+    def version(name: str) -> str:
+        return "99.0" if name == distribution else real(name)
+
+    monkeypatch.setattr(cache_module.metadata, "version", version)
+    cache_module.engine_key.cache_clear()
+    try:
+        assert cache_module.engine_key() != before
+    finally:
+        monkeypatch.undo()
+        cache_module.engine_key.cache_clear()
+    assert cache_module.engine_key() == before
