@@ -131,3 +131,15 @@ def test_flake8_reads_the_entries_check_wrote(
     got = sorted(" ".join(line.split(" ")[:2]) for line in out.stdout.splitlines())
     assert got == printed
     assert entries() == written  # every file's findings came from check's entries
+
+
+def test_an_opt_in_code_the_project_selects_runs_in_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(tmp_path, tasks=TASKS, views=VIEWS, utils=UTILS)
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nextend-select = ["CSF901"]\n')
+    monkeypatch.chdir(tmp_path)
+    join_outside = "shop/views.py:5:12: CSF901"
+    assert join_outside in check(capsys, "shop")
+    assert join_outside in flake8(tmp_path, "--select=CSF", "shop")
+    assert join_outside not in flake8(tmp_path, "shop")  # flake8's default ignore list
