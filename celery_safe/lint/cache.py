@@ -72,7 +72,12 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     if chosen:
         return None if chosen.lower() in _OFF else Path(chosen).expanduser()
     base = env.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".cache") / "celery-safe"
+    if base:
+        return Path(base) / "celery-safe"
+    try:
+        return Path.home() / ".cache" / "celery-safe"
+    except RuntimeError:  # no home folder: no cache, rather than no findings
+        return None
 
 
 @lru_cache(maxsize=1)

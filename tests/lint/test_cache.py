@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 from celery_safe import catalogue
 from celery_safe.cli import main
 from celery_safe.lint import cache as cache_module
-from celery_safe.lint.cache import CacheDir, FindingsCache, Unusable, config_key, entry_name
+from celery_safe.lint.cache import (
+    CacheDir,
+    FindingsCache,
+    Unusable,
+    config_key,
+    default_cache_dir,
+    entry_name,
+)
 from celery_safe.lint.cli import check_file
 from celery_safe.lint.config import Config
 from celery_safe.lint.resolve import ModuleResolver
@@ -314,3 +321,13 @@ def test_the_engine_key_follows_celery_safes_and_celerys_versions(
         monkeypatch.undo()
         cache_module.engine_key.cache_clear()
     assert cache_module.engine_key() == before
+
+
+def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_cache_dir({"CELERY_SAFE_CACHE_DIR": str(tmp_path)}) == tmp_path
+    for off in ("off", "0", "none", "false", "OFF"):
+        assert default_cache_dir({"CELERY_SAFE_CACHE_DIR": off}) is None
+    xdg = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert default_cache_dir(xdg) == tmp_path / "celery-safe"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir({}) == tmp_path / ".cache" / "celery-safe"
