@@ -26,8 +26,9 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "workflow_validation.py": (["--rounds", "2", "--chord", "20", "--chain", "5"], [
         "chord of 20 signatures", "chain of 5 links",
     ]),
-    "lint_speed.py": (["--runs", "1", "--packages", "vine"], [
+    "lint_speed.py": (["--runs", "1", "--packages", "vine", "--project", "vine"], [
         "corpus: vine", "(a) flake8  CPU", "plugin run() alone", "(b) read + ast.parse",
+        "(d) check 6 files  CPU: first (empty cache)",
     ]),
     "embedded_vs_redis.py": (["--repeat", "1", "--drain", "20", "--idle", "1"], [
         "one task ms", "3-link chain ms", "20-task chord ms", "drain tasks/s",

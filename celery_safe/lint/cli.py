@@ -16,15 +16,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import FindingsCache, default_cache_dir
 from .config import Config, ConfigError, add_options, config_from_args
-from .engine import InternalError, check_tree, file_problem
+from .engine import ENGINE_CODES, InternalError, check_tree, file_problem
 from .files import Source, Unreadable, python_files, read_source
 from .findings import Finding, Span
 from .formats import Located, locate, render_json, render_sarif, render_text
+from .noqa import drop_suppressed
 from .registry import format_message
 from .resolve import ModuleResolver
 
-__all__ = ["Parsed", "Unchecked", "check_file", "check_main", "gathered", "parse_file", "paused_gc"]
+__all__ = [
+    "Parsed",
+    "Unchecked",
+    "check_file",
+    "check_main",
+    "gathered",
+    "parse_file",
+    "parse_source",
+    "paused_gc",
+]
 
 RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif}
 
@@ -70,11 +81,16 @@ class Unchecked:
 
 def parse_file(path: Path, config: Config) -> Parsed | Unchecked:
     """The module, or CSF000 saying why it cannot be checked; ``OSError`` for I/O errors."""
-    name = str(path)
     try:
         source = read_source(path, config.max_file_size)
     except Unreadable as exc:
-        return Unchecked(file_problem(name, "read", str(exc)), [])
+        return Unchecked(file_problem(str(path), "read", str(exc)), [])
+    return parse_source(path, source)
+
+
+def parse_source(path: Path, source: Source) -> Parsed | Unchecked:
+    """``source`` (read from ``path``) parsed, or CSF000 saying why it does not parse."""
+    name = str(path)
     try:
         tree = ast.parse(source.text, filename=name)
     except SyntaxError as exc:
@@ -96,21 +112,38 @@ def _internal(path: str, exc: BaseException) -> Finding:
 
 
 def check_file(
-    path: Path, config: Config, resolver: ModuleResolver | None = None
+    path: Path,
+    config: Config,
+    resolver: ModuleResolver | None = None,
+    cache: FindingsCache | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Findings for one file, and its lines (for character columns). Never raises for
-    what is in the file: a file that cannot be checked is CSF000, a bug of ours CSF999."""
-    parsed = parse_file(path, config)
-    if isinstance(parsed, Unchecked):
-        return [parsed.problem], parsed.lines
-    lines = parsed.lines
+    what is in the file: a file that cannot be checked is CSF000, a bug of ours CSF999.
+    With a ``cache`` (of the same ``resolver``), unchanged files are not even parsed."""
     try:
-        elsewhere = resolver.for_file(path) if resolver is not None else None
-        return check_tree(parsed.tree, str(path), lines, config, tasks_elsewhere=elsewhere), lines
-    except InternalError as exc:
-        return [_internal(str(path), exc)], lines
-    except RecursionError:  # in a module this one imports from, analysed on demand
-        return [file_problem(str(path), "analyse", "too deeply nested (RecursionError)")], lines
+        source = read_source(path, config.max_file_size)
+    except Unreadable as exc:
+        return [file_problem(str(path), "read", str(exc))], []
+    lines = source.text.splitlines(keepends=True)
+
+    def compute() -> list[Finding]:
+        parsed = parse_source(path, source)
+        if isinstance(parsed, Unchecked):
+            return [parsed.problem]
+        try:
+            elsewhere = resolver.for_file(path) if resolver is not None else None
+            return check_tree(
+                parsed.tree, str(path), lines, config, noqa=False, tasks_elsewhere=elsewhere
+            )
+        except InternalError as exc:
+            return [_internal(str(path), exc)]
+        except RecursionError:  # in a module this one imports from, analysed on demand
+            return [file_problem(str(path), "analyse", "too deeply nested (RecursionError)")]
+
+    found = compute() if cache is None else cache.findings(path, source.text, compute)
+    if any(f.code in ENGINE_CODES for f in found):
+        return found, lines  # about the file, not a line: no noqa comment hides it
+    return drop_suppressed(found, lines), lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,6 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     add_options(parser)
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
     parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="neither read nor write the findings cache ($CELERY_SAFE_CACHE_DIR, "
+        "default ~/.cache/celery-safe)",
+    )  # fmt: skip
     return parser
 
 
@@ -140,6 +178,10 @@ def gathered(
     return args, config, files
 
 
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 def check_main(argv: Sequence[str]) -> int:
     try:
         run = gathered("check", _parser(), argv)
@@ -151,15 +193,18 @@ def check_main(argv: Sequence[str]) -> int:
     found: list[Located] = []
     io_error = False
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
+    where = None if args.no_cache else default_cache_dir()
+    cache = FindingsCache.for_run(config, resolver, where, _warn)
     for path in files:
         try:
             with paused_gc():
-                findings, lines = check_file(path, config, resolver)
+                findings, lines = check_file(path, config, resolver, cache)
         except OSError as exc:
             print(f"celery-safe check: {path}: {exc.strerror or exc}", file=sys.stderr)
             io_error = True
             continue
         found.extend(locate(f, lines) for f in findings if config.enabled(f.code))
+    cache.close()
     report = RENDERERS[args.format](found)
     if args.output is not None:
         args.output.write_text(report, encoding="utf-8")

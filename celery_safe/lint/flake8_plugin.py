@@ -1,39 +1,82 @@
-"""The flake8 plugin (entry point ``CSF``): the engine on the tree flake8 already parsed.
+"""The flake8 plugin (entry point ``CSF``): the findings of ``celery-safe check``, in flake8.
 
-flake8 applies ``# noqa``, ``--select``/``--extend-select`` and ``--extend-ignore``;
-codes that are off by default (catalogue ``default: false``) are added to flake8's
-default ignore list, so ``--extend-select CSF9`` turns them on, as with bugbear's B9.
+flake8 hands a plugin one file at a time, in several processes, but a file's findings
+depend on other modules (a task imported for a canvas, a helper that joins). So each
+process keeps the project index ``check`` uses (:class:`~.resolve.ModuleResolver`: the
+modules a file imports, read on demand, each at most once per process) and both share the
+findings cache on disk (:mod:`.cache`): a file unchanged since the last run of either, with
+nothing it depends on changed, is not analysed again, whichever process meets it.
+
+The config is the one ``check`` reads for the file's project (``[tool.celery-safe]``:
+task decorators, size limit, select/ignore), plus ``--celery-task-decorators``. flake8
+decides what is shown (``# noqa``, ``--select``, ``--extend-ignore``). Opt-in codes
+(catalogue ``default: false``, CSF9xx) are on flake8's default ignore list and, as
+bugbear does for B9, run only when named at least as precisely as ``CSF9`` in flake8's
+``--select``/``--extend-select`` (``--select=CSF`` alone does not), or when the
+project's table turns them on for ``check`` too.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from .. import catalogue
-from .config import Config
+from .cache import FindingsCache, default_cache_dir
+from .cli import paused_gc
+from .config import Config, load_config
 from .engine import check_tree
+from .findings import Finding
+from .resolve import ModuleResolver
 
-__all__ = ["Plugin"]
+__all__ = ["Plugin", "named_opt_in"]
 
 try:
     _VERSION = metadata.version("celery-safe")
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     _VERSION = "0"
 
+#: How long a prefix must be to name an opt-in code: ``CSF9`` (bugbear: ``B9``).
+NAMING_PREFIX = 4
 
-def _ours(codes: Sequence[str] | None) -> tuple[str, ...]:
-    """The CSF part of a flake8 code list (``C`` and ``CS`` cover every CSF code)."""
-    chosen = [c.strip().upper() for c in codes or () if c.strip()]
+#: One resolver and cache per config, for the life of this flake8 process.
+_RUNS: dict[Config, FindingsCache] = {}
+
+
+def _opt_in_codes() -> tuple[str, ...]:
+    return tuple(e.code for e in catalogue.all_codes().values() if not e.default)
+
+
+def named_opt_in(codes: Iterable[str]) -> tuple[str, ...]:
+    """The opt-in codes that ``codes`` (flake8's select and extend-select) name: a prefix
+    of at least ``CSF9``, so ``CSF`` or ``C`` turn on only the codes on by default."""
+    chosen = {c.strip().upper() for c in codes if len(c.strip()) >= NAMING_PREFIX}
     return tuple(
-        dict.fromkeys(c if c.startswith("CSF") else "CSF" for c in chosen if _covers_csf(c))
+        code
+        for code in _opt_in_codes()
+        if any(code[:size] in chosen for size in range(NAMING_PREFIX, len(code) + 1))
     )
 
 
-def _covers_csf(code: str) -> bool:
-    return code.startswith("CSF") or "CSF".startswith(code)
+@lru_cache(maxsize=256)
+def _project_config(folder: Path) -> Config:
+    return load_config(folder)
+
+
+def _cache_for(config: Config) -> FindingsCache:
+    if config not in _RUNS:
+        resolver = ModuleResolver(config.task_decorators, config.max_file_size)
+        _RUNS[config] = FindingsCache.for_run(config, resolver, default_cache_dir(), _warn)
+    return _RUNS[config]
+
+
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 class Plugin:
@@ -41,8 +84,10 @@ class Plugin:
 
     name = "celery-safe"
     version = _VERSION
-    #: Rules that run; flake8's select/ignore decide what is shown.
-    config = Config()
+    #: ``--celery-task-decorators``
+    task_decorators: tuple[str, ...] = ()
+    #: opt-in codes flake8's options name explicitly
+    named: tuple[str, ...] = ()
 
     def __init__(self, tree: ast.Module, filename: str = "<stdin>", lines: Sequence[str] = ()):
         self.tree = tree
@@ -59,21 +104,46 @@ class Plugin:
             help="Extra decorators (qualified names, e.g. myproj.jobs.job) that register "
             "Celery tasks, for celery-safe's CSF codes.",
         )
-        opt_in = [e.code for e in catalogue.all_codes().values() if not e.default]
+        opt_in = _opt_in_codes()
         if opt_in:
             manager.extend_default_ignore(opt_in)
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
-        decorators = tuple(getattr(options, "celery_task_decorators", None) or ())
-        # flake8 decides what is shown; its --select/--extend-select also decide what
-        # runs, with check's meaning: select restricts, extend-select adds (opt-in too).
-        cls.config = Config(
-            select=_ours(getattr(options, "select", None)),
-            extend_select=_ours(getattr(options, "extend_select", None)),
-            task_decorators=decorators,
-        )
+        cls.task_decorators = tuple(getattr(options, "celery_task_decorators", None) or ())
+        cls.named = named_opt_in(
+            [*(getattr(options, "select", None) or ()),
+             *(getattr(options, "extend_select", None) or ())]
+        )  # fmt: skip
+        _RUNS.clear()  # a new run: files may have changed since the last one in this process
+        _project_config.cache_clear()
+
+    def config(self) -> Config:
+        """``check``'s config for this file's project, with flake8's options on top."""
+        project = _project_config(Path(self.filename).absolute().parent)
+        extra = [code for code in self.named if not project.enabled(code)]
+        decorators = [d for d in self.task_decorators if d not in project.task_decorators]
+        if not extra and not decorators:
+            return project  # the same config, so the same cache entries, as ``check``
+        return project.merged(extend_select=extra, task_decorators=decorators)
+
+    def findings(self) -> list[Finding]:
+        config = self.config()
+        cache = _cache_for(config)
+        path = Path(self.filename)
+
+        def compute() -> list[Finding]:
+            elsewhere = cache.resolver.for_file(path)
+            return check_tree(
+                self.tree, self.filename, self.lines, config, noqa=False, tasks_elsewhere=elsewhere
+            )
+
+        if self.lines is None:
+            return compute()
+        return cache.findings(path, "".join(self.lines), compute)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
-        for finding in check_tree(self.tree, self.filename, self.lines, self.config, noqa=False):
+        with paused_gc():  # as in check: the project's trees are many objects, no cycles
+            found = self.findings()
+        for finding in found:
             yield finding.line, finding.col, finding.message, type(self)

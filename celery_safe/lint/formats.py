@@ -11,7 +11,7 @@ from typing import Any
 from .. import catalogue
 from .findings import Finding
 
-__all__ = ["Located", "render_json", "render_sarif", "render_text"]
+__all__ = ["Located", "plain", "render_json", "render_sarif", "render_text"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -44,13 +44,14 @@ def render_text(found: Sequence[Located]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _plain(value: object) -> Any:
+def plain(value: object) -> Any:
+    """``value`` as JSON can hold it (a finding's detail, as the reports print it)."""
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
@@ -71,7 +72,7 @@ def render_json(found: Sequence[Located]) -> str:
                 "message": f.message,
                 "fix": _fix(f.code),
                 "task": f.task,
-                "detail": _plain(f.detail),
+                "detail": plain(f.detail),
             }
         )
     return json.dumps(rows, indent=2) + "\n"

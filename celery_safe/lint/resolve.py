@@ -4,19 +4,20 @@ Finds the imported module's file the way Python would from the importing file's
 package root (the folder above its top-most package), parses it once, indexes it
 (statements only) and returns the ``def`` the name refers to: a task, so canvas rules
 can check links whose tasks live elsewhere, or a helper function, analysed on demand
-so CSF104 follows joins into other modules. flake8 checks files one at a time and
-does not use it.
+so CSF104 follows joins into other modules. ``check`` and the flake8 plugin share it
+(one per run, or per flake8 process). It records what each file's analysis depended on
+(:attr:`ModuleResolver.asked`, :attr:`ModuleResolver.digests`), so the findings cache
+(:mod:`.cache`) knows when a file's findings go stale.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
-from .files import Unreadable, read_bytes
+from .files import UNREADABLE, Unreadable, digest, read_bytes
 from .index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
@@ -25,7 +26,6 @@ __all__ = ["ModuleResolver", "TaskLookup"]
 TaskLookup = Callable[[str], "FunctionInfo | None"]
 
 
-@lru_cache(maxsize=1024)
 def _package_root(path: Path) -> Path:
     folder = path.parent
     while (folder / "__init__.py").is_file() and folder.parent != folder:
@@ -58,6 +58,10 @@ class ModuleResolver:
         self._indexes: dict[Path, ModuleIndex | None] = {}
         self._files: dict[tuple[str, Path], Path | None] = {}
         self._classes: dict[tuple[str, Path], tuple[ModuleIndex, str] | None] = {}
+        #: importer -> the modules looked up on its behalf (its own lookups, not transitive)
+        self.asked: dict[Path, set[str]] = {}
+        #: each module file parsed -> :func:`~.files.digest` of the bytes parsed
+        self.digests: dict[Path, str] = {}
 
     def for_file(self, path: Path) -> TaskLookup:
         return _Lookup(self, path.resolve())
@@ -126,7 +130,12 @@ class ModuleResolver:
             return None
         return index.task_names.get(name) or index.top_level.get(name)
 
+    def module_file(self, module: str, importer: Path) -> Path | None:
+        """The file ``import module`` in ``importer`` finds (resolved), or ``None``."""
+        return self._module_file(module, importer)
+
     def _module_file(self, module: str, importer: Path) -> Path | None:
+        self.asked.setdefault(importer, set()).add(module)
         key = (module, importer.parent)
         if key not in self._files:
             self._files[key] = self._find_module_file(module, importer)
@@ -164,10 +173,15 @@ class ModuleResolver:
             self._indexes[path] = None
             try:
                 data = read_bytes(path, self.max_file_size)  # never a FIFO or a device
+            except (OSError, Unreadable):
+                self.digests[path] = UNREADABLE
+                return None
+            self.digests[path] = digest(data)
+            try:
                 tree = ast.parse(data, filename=str(path))
                 lookup = _Lookup(self, path)
                 index = build_index(tree, self.task_decorators, lookup.makes_tasks)
-            except (OSError, Unreadable, SyntaxError, ValueError, RecursionError, MemoryError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return None
             index.path, index.tree = str(path), tree  # analysed only if a helper is used
             index.external = lookup

@@ -242,7 +242,12 @@ def test_joins_in_helpers_of_other_modules_are_followed(
         capture_output=True,
         text=True,
     )
-    assert flake8_view.stdout == ""  # flake8 sees one file at a time
+    target = package / "tasks.py"
+    assert [line.split(" ")[:2] for line in flake8_view.stdout.splitlines()] == [
+        [f"{target}:13:12:", "CSF104"],
+        [f"{target}:13:31:", "CSF104"],
+        [f"{target}:13:56:", "CSF101"],
+    ]  # the plugin uses the same project index as check
 
 
 def test_subproject_pyproject_without_the_table_does_not_hide_the_config(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe.lint import Config, check_source
-from celery_safe.lint.flake8_plugin import Plugin
+from celery_safe.lint.flake8_plugin import Plugin, named_opt_in
 from celery_safe.lint.formats import character_column
 
 EVAL_DIR = Path(__file__).parent / "eval_files"
@@ -104,7 +104,8 @@ def test_noqa_for_another_code_does_not_silence(eval_file: tuple[str, str, Confi
 def test_flake8_plugin_reports_the_same(eval_file: tuple[str, str, Config]) -> None:
     code, source, config = eval_file
     lines = source.splitlines(keepends=True)
-    Plugin.config = Config(select=("CSF",), task_decorators=config.task_decorators)
+    Plugin.task_decorators = config.task_decorators
+    Plugin.named = named_opt_in((*config.select, *config.extend_select))  # as flake8 --select
     try:
         plugin = Plugin(ast.parse(source), "eval.py", lines)
         reported = {
@@ -113,5 +114,5 @@ def test_flake8_plugin_reports_the_same(eval_file: tuple[str, str, Config]) -> N
             if message.startswith(code)
         }
     finally:
-        Plugin.config = Config()
+        Plugin.task_decorators, Plugin.named = (), ()
     assert reported == _expected(source, code)

@@ -1,5 +1,5 @@
-"""Shapes real projects spread over several modules (``celery-safe check`` follows
-imports into the project; flake8 sees one file at a time)."""
+"""Shapes real projects spread over several modules: ``celery-safe check`` follows imports
+into the project, and the flake8 plugin, given one file at a time, reports the same."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from celery_safe.cli import main
+
+from .parity import assert_same_findings, python_files
 
 DECORATORS = '''\
 from functools import partial
@@ -100,6 +102,7 @@ def test_project_decorators_and_methods_across_modules(
         ("24", "CSF101"),  # a factory returning shared_task(...)
         ("34", "CSF104"),  # Poller.wait, a method of a class in another module
     }
+    assert assert_same_findings(python_files(package)) > 0
 
 
 def test_namespace_packages_resolve_like_sys_path(
@@ -116,6 +119,7 @@ def test_namespace_packages_resolve_like_sys_path(
     assert main(["check", str(tmp_path / "pkg")]) == 1
     out = capsys.readouterr().out
     assert "tasks.py:13:12: CSF104 task total blocks on a Celery result through total" in out
+    assert assert_same_findings(python_files(tmp_path / "pkg")) > 0
 
 
 OBJECT_MODULES = {
@@ -217,3 +221,4 @@ def test_objects_returned_by_methods_across_modules(
     assert len(lines) == 1, lines
     assert "tasks.py:11:5: CSF104 task analyse blocks on a Celery result through" in lines[0]
     assert "BaseRun.wait_for -> base.get_safely" in lines[0]
+    assert assert_same_findings(python_files(tmp_path / "proj")) > 0

@@ -1,0 +1,333 @@
+"""The findings cache: a hit only when nothing the findings depend on changed.
+
+What a file's findings depend on: its text, every module its analysis looked up (found or
+not, transitively), the config and celery-safe itself. The property test edits a small
+project at random and compares ``check`` with and without the cache after every edit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import stat
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from celery_safe import catalogue
+from celery_safe.cli import main
+from celery_safe.lint import cache as cache_module
+from celery_safe.lint.cache import (
+    CacheDir,
+    FindingsCache,
+    Unusable,
+    config_key,
+    default_cache_dir,
+    entry_name,
+)
+from celery_safe.lint.cli import check_file
+from celery_safe.lint.config import Config
+from celery_safe.lint.resolve import ModuleResolver
+
+JOINS = "def wait_all(results):\n    return [r.get() for r in results]\n"
+HARMLESS = "def wait_all(results):\n    return len(results)\n"
+
+
+def tasks(module: str) -> str:
+    return (
+        "from celery import shared_task\n"
+        f"from shop.{module} import wait_all\n\n\n"
+        "@shared_task\ndef fetch(i):\n    return i\n\n\n"
+        "@shared_task\ndef refresh(ids):\n    return wait_all([fetch.delay(i) for i in ids])\n"
+    )
+
+
+def write(root: Path, files: dict[str, str | None]) -> None:
+    """Write (or, for ``None``, delete) each file under ``root``."""
+    for name, text in files.items():
+        target = root / name
+        if text is None:
+            if target.exists():
+                target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+def checked(root: Path, *argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["check", str(root / "shop"), *argv])
+    return code, out.getvalue()
+
+
+def run_files(root: Path, config: Config, folder: Path) -> tuple[FindingsCache, list[str]]:
+    """Check every module of ``shop`` through one cache; the codes found, in file order."""
+    resolver = ModuleResolver(config.task_decorators, config.max_file_size)
+    cache = FindingsCache.for_run(config, resolver, folder)
+    codes = []
+    for path in sorted((root / "shop").glob("*.py")):
+        findings, _ = check_file(path, config, resolver, cache)
+        codes += [f"{path.name}:{f.line}:{f.code}" for f in findings]
+    cache.close()
+    return cache, codes
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    write(
+        tmp_path,
+        {"shop/__init__.py": "", "shop/tasks.py": tasks("helpers"), "shop/helpers.py": JOINS},
+    )
+    return tmp_path
+
+
+def test_an_unchanged_project_is_read_from_the_cache(
+    shop: Path, private_findings_cache: Path
+) -> None:
+    first, found = run_files(shop, Config(), private_findings_cache)
+    assert (first.hits, first.misses) == (0, 3)
+    assert found == ["tasks.py:12:CSF104"]
+    second, again = run_files(shop, Config(), private_findings_cache)
+    assert (second.hits, second.misses) == (3, 0) and again == found
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ({"shop/helpers.py": HARMLESS}, []),  # a module the task's helper lives in
+        ({"shop/tasks.py": tasks("helpers") + "\n"}, ["tasks.py:12:CSF104"]),  # the file
+        ({"shop/helpers.py": None}, []),  # deleted: the import finds nothing now
+        # a new module that an import now finds first (shop.helpers -> the package)
+        ({"shop/helpers.py": None, "shop/helpers/__init__.py": HARMLESS}, []),
+    ],
+)
+def test_a_change_to_the_file_or_what_it_imports_recomputes_it(
+    shop: Path, private_findings_cache: Path, edit: dict[str, str | None], expected: list[str]
+) -> None:
+    run_files(shop, Config(), private_findings_cache)
+    write(shop, edit)
+    after, found = run_files(shop, Config(), private_findings_cache)
+    assert found == expected
+    assert after.misses >= 1
+
+
+def test_a_new_module_that_an_import_was_missing_recomputes_the_importer(
+    shop: Path, private_findings_cache: Path
+) -> None:
+    write(shop, {"shop/tasks.py": tasks("later"), "shop/helpers.py": None})
+    assert run_files(shop, Config(), private_findings_cache)[1] == []
+    write(shop, {"shop/later.py": JOINS})
+    assert run_files(shop, Config(), private_findings_cache)[1] == ["tasks.py:12:CSF104"]
+
+
+def test_config_and_version_are_part_of_the_key(
+    shop: Path, private_findings_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert checked(shop)[0] == 1
+    write(shop, {"pyproject.toml": '[tool.celery-safe]\nignore = ["CSF104"]\n'})
+    assert checked(shop) == (0, "No findings.\n")
+    write(shop, {"pyproject.toml": None})
+    assert checked(shop)[0] == 1
+    decorated = tasks("helpers").replace("shared_task", "job").replace(
+        "from celery import job", "from myproj.jobs import job"
+    )
+    write(shop, {"shop/tasks.py": decorated})
+    assert checked(shop)[0] == 0
+    assert checked(shop, "--task-decorator", "myproj.jobs.job")[0] == 1
+    # a new celery-safe: every entry stale (here: the same engine reporting nothing)
+    names = set(os.listdir(private_findings_cache))
+    monkeypatch.setattr(cache_module, "engine_key", lambda: "another celery-safe")
+    assert checked(shop, "--task-decorator", "myproj.jobs.job")[0] == 1
+    assert set(os.listdir(private_findings_cache)) > names
+
+
+def test_check_with_and_without_the_cache_print_the_same(
+    shop: Path, private_findings_cache: Path
+) -> None:
+    for argv in (("--format", "json"), ("--format", "sarif"), ()):
+        cold = checked(shop, "--no-cache", *argv)
+        checked(shop, *argv)
+        assert checked(shop, *argv) == cold
+
+
+# --- the property: after any sequence of edits, cached == uncached ---------------------
+
+FILES = {
+    "shop/tasks.py": st.sampled_from([tasks("helpers"), tasks("other"), None]),
+    "shop/helpers.py": st.sampled_from([JOINS, HARMLESS, None]),
+    "shop/helpers/__init__.py": st.sampled_from([JOINS, HARMLESS, None]),
+    "shop/other.py": st.sampled_from([JOINS, HARMLESS, "from shop.helpers import *\n", None]),
+    "pyproject.toml": st.sampled_from([None, '[tool.celery-safe]\nignore = ["CSF104"]\n']),
+}
+STATES = st.fixed_dictionaries(FILES)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(STATES, min_size=1, max_size=4))
+def test_cached_check_equals_uncached_check_after_any_edits(
+    states: list[dict[str, str | None]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write(root, {"shop/__init__.py": ""})
+        for state in states:  # the cache folder: the test's own (conftest)
+            write(root, state)
+            cached = checked(root)
+            assert cached == checked(root, "--no-cache"), state
+
+
+# --- the key -----------------------------------------------------------------------------
+
+CODES = sorted(catalogue.all_codes())
+PREFIXES = st.sampled_from(sorted({c[:n] for c in CODES for n in range(3, len(c) + 1)}))
+CONFIGS = st.builds(
+    Config,
+    select=st.lists(PREFIXES, max_size=3).map(tuple),
+    ignore=st.lists(PREFIXES, max_size=3).map(tuple),
+    extend_select=st.lists(PREFIXES, max_size=2).map(tuple),
+    task_decorators=st.lists(st.sampled_from(["a.job", "b.task"]), max_size=2).map(tuple),
+    max_file_size=st.sampled_from([1_000, 5_000_000]),
+)
+
+
+@given(CONFIGS, CONFIGS)
+def test_configs_share_a_key_exactly_when_they_run_the_same_codes_the_same_way(
+    a: Config, b: Config
+) -> None:
+    same = (
+        [c for c in CODES if a.enabled(c)] == [c for c in CODES if b.enabled(c)]
+        and a.task_decorators == b.task_decorators
+        and a.max_file_size == b.max_file_size
+    )
+    assert (config_key(a) == config_key(b)) is same
+
+
+TEXT = st.text(max_size=20)
+
+
+@given(TEXT, TEXT, TEXT, TEXT, TEXT, TEXT)
+def test_entry_names_differ_whenever_a_part_differs(
+    e1: str, c1: str, p1: str, e2: str, c2: str, p2: str
+) -> None:
+    assert (entry_name(e1, c1, p1) == entry_name(e2, c2, p2)) is ((e1, c1, p1) == (e2, c2, p2))
+
+
+# --- the folder --------------------------------------------------------------------------
+
+
+def test_the_folder_and_entries_are_private(shop: Path, private_findings_cache: Path) -> None:
+    run_files(shop, Config(), private_findings_cache)
+    assert stat.S_IMODE(private_findings_cache.stat().st_mode) == 0o700
+    entries = list(private_findings_cache.iterdir())
+    assert entries and all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in entries)
+    assert all(json.loads(e.read_text())["findings"] is not None for e in entries)
+
+
+def test_a_folder_that_is_a_link_open_to_others_or_a_file_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(Unusable, match="not a folder we can use"):
+        CacheDir.open(tmp_path / "link")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(Unusable, match="closed to others"):
+        CacheDir.open(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o777  # never loosened or taken over
+    (tmp_path / "file").write_text("")
+    with pytest.raises(Unusable):
+        CacheDir.open(tmp_path / "file")
+
+
+def test_an_unusable_folder_warns_and_the_run_goes_on(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    monkeypatch.setenv("CELERY_SAFE_CACHE_DIR", str(shared))
+    assert main(["check", str(shop / "shop")]) == 1
+    captured = capsys.readouterr()
+    assert "CSF104" in captured.out
+    assert "cache not used" in captured.err and "closed to others" in captured.err
+    assert list(shared.iterdir()) == []
+
+
+def test_entries_that_are_links_or_not_private_are_ignored(
+    shop: Path, private_findings_cache: Path, tmp_path: Path
+) -> None:
+    run_files(shop, Config(), private_findings_cache)
+    forged = tmp_path / "forged.json"
+    for entry in private_findings_cache.iterdir():
+        data = json.loads(entry.read_text())
+        data["findings"] = []
+        forged.write_text(json.dumps(data))
+        forged.chmod(0o600)
+        entry.unlink()
+        entry.symlink_to(forged)  # a link planted in our folder is never followed
+    again, found = run_files(shop, Config(), private_findings_cache)
+    assert found == ["tasks.py:12:CSF104"] and again.hits == 0
+    assert forged.read_text() == json.dumps(data)  # and never written through
+    for entry in private_findings_cache.iterdir():
+        entry.chmod(0o644)  # readable by others: someone else could have written it
+    assert run_files(shop, Config(), private_findings_cache)[0].hits == 0
+
+
+def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
+    folder = CacheDir.open(tmp_path / "cache")
+    values = [{"writer": n, "payload": "x" * 50_000} for n in range(8)]
+
+    def hammer(value: dict[str, object]) -> None:
+        for _ in range(25):
+            folder.write("same.json", value)
+
+    threads = [threading.Thread(target=hammer, args=(v,)) for v in values]
+    for thread in threads:
+        thread.start()
+    for _ in range(100):
+        seen = folder.read("same.json")
+        assert seen is None or seen in values
+    for thread in threads:
+        thread.join()
+    assert folder.read("same.json") in values
+    assert os.listdir(tmp_path / "cache") == ["same.json"]  # no temporary left behind
+    folder.close()
+
+
+@pytest.mark.parametrize("distribution", ["celery-safe", "celery"])
+def test_the_engine_key_follows_celery_safes_and_celerys_versions(
+    monkeypatch: pytest.MonkeyPatch, distribution: str
+) -> None:
+    real = cache_module.metadata.version
+    cache_module.engine_key.cache_clear()
+    before = cache_module.engine_key()
+
+    def version(name: str) -> str:
+        return "99.0" if name == distribution else real(name)
+
+    monkeypatch.setattr(cache_module.metadata, "version", version)
+    cache_module.engine_key.cache_clear()
+    try:
+        assert cache_module.engine_key() != before
+    finally:
+        monkeypatch.undo()
+        cache_module.engine_key.cache_clear()
+    assert cache_module.engine_key() == before
+
+
+def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_cache_dir({"CELERY_SAFE_CACHE_DIR": str(tmp_path)}) == tmp_path
+    for off in ("off", "0", "none", "false", "OFF"):
+        assert default_cache_dir({"CELERY_SAFE_CACHE_DIR": off}) is None
+    xdg = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert default_cache_dir(xdg) == tmp_path / "celery-safe"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir({}) == tmp_path / ".cache" / "celery-safe"

@@ -1,0 +1,145 @@
+"""The flake8 plugin sees the project as ``celery-safe check`` does (issue 21, item 5).
+
+flake8 hands the plugin one file at a time, in several processes (``-j 2`` here); tasks,
+helpers and canvases of other modules must still count, and opt-in codes need naming.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from celery_safe.cli import main
+
+from .test_cli import _shop
+
+UTILS = """\
+def wait_all(results):
+    return [r.get() for r in results]
+"""
+
+TASKS = """\
+from celery import shared_task
+from shop.utils import wait_all
+
+
+@shared_task
+def fetch(i):
+    return i
+
+
+@shared_task
+def refresh(ids):
+    pending = [fetch.delay(i) for i in ids]
+    return wait_all(pending)
+"""
+
+FLOWS = """\
+from celery import chain
+from shop.tasks import fetch
+
+chain(fetch.s("a"), fetch.s("b", "c"))()
+"""
+
+VIEWS = """\
+from shop.tasks import fetch
+
+
+def view(x):
+    return fetch.delay(x).get()
+"""
+
+
+def flake8(cwd: Path, *argv: str) -> list[str]:
+    """``path:line:col: CODE`` of each CSF line flake8 prints."""
+    out = subprocess.run(
+        [sys.executable, "-m", "flake8", "-j", "2", *argv],
+        capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, "CELERY_SAFE_CACHE_DIR": "off"},  # not check's answers
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stderr
+    lines = [line for line in out.stdout.splitlines() if " CSF" in line]
+    return sorted(" ".join(line.split(" ")[:2]) for line in lines)
+
+
+def check(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    code = main(["check", "--no-cache", *argv])
+    out = capsys.readouterr().out.splitlines()[:-1]  # the last line is the summary
+    assert code == (1 if out else 0)
+    return sorted(" ".join(line.split(" ")[:2]) for line in out)
+
+
+def test_flake8_reports_cross_module_findings_like_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(tmp_path, utils=UTILS, tasks=TASKS, flows=FLOWS)
+    monkeypatch.chdir(tmp_path)
+    found = flake8(tmp_path, "--select=CSF", "shop")
+    assert found == [
+        "shop/flows.py:4:21: CSF205",  # fetch lives in shop/tasks.py
+        "shop/tasks.py:13:12: CSF104",  # the join is in shop/utils.py
+    ]
+    assert check(capsys, "shop") == found
+    # opt-in codes too: a join in a helper that a task reaches is CSF104, not CSF901
+    assert flake8(tmp_path, "--select=CSF,CSF9", "shop") == found
+    assert check(capsys, "shop", "--extend-select", "CSF9") == found
+
+
+def test_opt_in_codes_must_be_named_like_bugbears_b9(tmp_path: Path) -> None:
+    _shop(tmp_path, tasks=TASKS, views=VIEWS, utils=UTILS)
+    join_outside = "shop/views.py:5:12: CSF901"
+    assert join_outside not in flake8(tmp_path, "--select=CSF", "shop")
+    assert join_outside not in flake8(tmp_path, "--select=C", "shop")
+    # a plain --ignore replaces flake8's default ignore list: still not run
+    assert join_outside not in flake8(tmp_path, "--ignore=E501", "shop")
+    for named in ("--select=CSF9", "--select=CSF90", "--extend-select=CSF901"):
+        assert join_outside in flake8(tmp_path, named, "shop"), named
+
+
+def test_the_plugin_reads_the_projects_table_as_check_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(tmp_path, utils=UTILS, tasks=TASKS, flows=FLOWS)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nignore = ["CSF205"]\n')
+    assert flake8(tmp_path, "--select=CSF", "shop") == ["shop/tasks.py:13:12: CSF104"]
+    assert check(capsys, "shop") == ["shop/tasks.py:13:12: CSF104"]
+
+
+def test_flake8_reads_the_entries_check_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], private_findings_cache: Path
+) -> None:
+    package = _shop(tmp_path, utils=UTILS, tasks=TASKS, flows=FLOWS)
+    assert main(["check", str(package)]) == 1
+    printed = sorted(
+        " ".join(line.split(" ")[:2]) for line in capsys.readouterr().out.splitlines()[:-1]
+    )
+
+    def entries() -> dict[str, int]:  # name -> inode: a rewrite renames a new file in
+        return {p.name: p.stat().st_ino for p in private_findings_cache.iterdir()}
+
+    written = entries()
+    assert len(written) == 4
+    out = subprocess.run(
+        [sys.executable, "-m", "flake8", "-j", "2", "--select=CSF", str(package)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    got = sorted(" ".join(line.split(" ")[:2]) for line in out.stdout.splitlines())
+    assert got == printed
+    assert entries() == written  # every file's findings came from check's entries
+
+
+def test_an_opt_in_code_the_project_selects_runs_in_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(tmp_path, tasks=TASKS, views=VIEWS, utils=UTILS)
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-safe]\nextend-select = ["CSF901"]\n')
+    monkeypatch.chdir(tmp_path)
+    join_outside = "shop/views.py:5:12: CSF901"
+    assert join_outside in check(capsys, "shop")
+    assert join_outside in flake8(tmp_path, "--select=CSF", "shop")
+    assert join_outside not in flake8(tmp_path, "shop")  # flake8's default ignore list
