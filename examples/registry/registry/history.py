@@ -4,6 +4,12 @@ Both read git objects only (``git log``, ``git cat-file``), never the working tr
 they can run beside a sync of the same checkout. Dates are committer dates in UTC
 (the date a commit entered the history); a month is ``YYYY-MM`` in UTC.
 
+A date is read from git's seconds since the epoch (``%ct``), so a committer zone such
+as ``+9959``, which git writes and prints, changes nothing. A date git can hold but
+this registry does not believe (before git existed, :data:`EARLIEST`, or later than
+this machine's clock plus :data:`FUTURE_SLACK`: the year 5138 or 11476) is *unknown*
+(:func:`commit_date`): never fatal, and never a month of its own.
+
 Task growth follows the first-parent history of one commit over the bundles' robot
 files (``codebundles/*/runbook.robot`` and ``sli.robot``). Each version of a file is
 read with Robot Framework's own lexer (:func:`registry.robot.task_names`); a task
@@ -25,9 +31,12 @@ from registry.parsing import MAX_FILE_BYTES, ROBOT_FILES
 from registry.robot import RobotSyntaxError, task_names
 
 __all__ = [
+    "EARLIEST",
+    "FUTURE_SLACK",
     "MonthCounts",
     "TaskGrowth",
     "bundle_last_commits",
+    "commit_date",
     "has_commit",
     "month_of",
     "task_growth",
@@ -39,9 +48,24 @@ CHUNK_BYTES = 8_000_000
 _ROBOT_PATHSPECS = tuple(f":(glob)codebundles/*/{name}" for name in ROBOT_FILES)
 
 
-def _utc(stamp: str) -> dt.datetime:
-    """git's strict ISO 8601 (``%cI``), in UTC."""
-    return dt.datetime.fromisoformat(stamp).astimezone(dt.timezone.utc)
+#: The first commit of git itself (2005-04-07): no committer date can be earlier.
+EARLIEST = dt.datetime(2005, 4, 7, 22, 13, 13, tzinfo=dt.timezone.utc)
+#: How far ahead of this machine's clock a committer date may be (clock skew).
+FUTURE_SLACK = dt.timedelta(days=1)
+_MAX_STAMP_DIGITS = 12  # why: int() of a 4,300-digit string costs; no sane date has more
+
+
+def commit_date(stamp: str, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """A committer date from git's ``%ct`` seconds, in UTC; ``None`` (unknown) when it is
+    not a number, or lies before :data:`EARLIEST` or after ``now`` + :data:`FUTURE_SLACK`."""
+    stamp = stamp.strip()
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > _MAX_STAMP_DIGITS:
+        return None
+    seconds = int(stamp)
+    latest = (now or dt.datetime.now(dt.timezone.utc)) + FUTURE_SLACK
+    if not EARLIEST.timestamp() <= seconds <= latest.timestamp():
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 
 
 def month_of(when: dt.datetime) -> str:
@@ -66,19 +90,21 @@ def bundle_last_commits(
 ) -> dict[str, dt.datetime]:
     """Bundle slug -> the date of the latest commit (in ``commit``'s history) touching it.
 
-    One ``git log`` over ``codebundles/``; a bundle with no commit is absent.
+    One ``git log`` over ``codebundles/``; a bundle with no commit is absent, and a
+    commit whose date is unknown (:func:`commit_date`) gives no date.
     """
     out = run_git(
-        ["log", "--no-renames", "--name-only", "-z", "--format=%x01%cI",
+        ["log", "--no-renames", "--name-only", "-z", "--format=%x01%ct",
          "--end-of-options", commit, "--", "codebundles/"],
         cwd=Path(checkout), slug=Path(checkout).name, stage="history", timeout=timeout,
     ).decode("utf-8", "surrogateescape")
     latest: dict[str, dt.datetime] = {}
     when: dt.datetime | None = None
+    now = dt.datetime.now(dt.timezone.utc)
     for token in out.split("\0"):
         token = token.lstrip("\n")
         if token.startswith("\x01"):
-            when = _utc(token[1:].strip())
+            when = commit_date(token[1:], now=now)
             continue
         parts = token.split("/")
         if when is None or len(parts) < 3 or parts[0] != "codebundles":
@@ -105,10 +131,12 @@ class TaskGrowth:
     months: dict[str, MonthCounts]
     commits: int  # commits that changed a robot file
     unreadable: int  # file versions that could not be read (they changed nothing)
+    undated: int = 0  # commits whose date is unknown (counted in a neighbour's month)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "commit": self.commit, "commits": self.commits, "unreadable": self.unreadable,
+            "undated": self.undated,
             "months": {month: dataclasses.asdict(counts)
                        for month, counts in sorted(self.months.items())},
         }
@@ -126,7 +154,7 @@ class _Change:
 
 @dataclasses.dataclass(frozen=True)
 class _Commit:
-    when: dt.datetime
+    when: dt.datetime | None  # None: unknown (see commit_date)
     changes: list[_Change]
 
 
@@ -134,18 +162,19 @@ def _robot_commits(checkout: Path, commit: str, timeout: float) -> Iterator[_Com
     """Oldest first: each first-parent commit changing a robot file, with its new blobs."""
     out = run_git(
         ["log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
-         "--no-renames", "--no-abbrev", "-z", "--format=%x01%cI", "--end-of-options",
+         "--no-renames", "--no-abbrev", "-z", "--format=%x01%ct", "--end-of-options",
          commit, "--", *_ROBOT_PATHSPECS],
         cwd=checkout, slug=checkout.name, stage="history", timeout=timeout,
     ).decode("utf-8", "surrogateescape")
     current: _Commit | None = None
+    now = dt.datetime.now(dt.timezone.utc)
     tokens = iter(out.split("\0"))
     for raw in tokens:
         token = raw.lstrip("\n")
         if token.startswith("\x01"):
             if current is not None:
                 yield current
-            current = _Commit(_utc(token[1:].strip()), [])
+            current = _Commit(commit_date(token[1:], now=now), [])
         elif token.startswith(":") and current is not None:
             # ":old_mode new_mode old_blob new_blob status", then the path
             fields = token[1:].split()
@@ -230,8 +259,8 @@ def task_growth(
     files: dict[str, Counter[str]] = {}
     months: dict[str, MonthCounts] = {}
     unreadable = 0
-    for entry in commits:
-        counts = months.setdefault(month_of(entry.when), MonthCounts())
+    for entry, when in zip(commits, _dates_filled(commits), strict=True):
+        counts = months.setdefault(month_of(when), MonthCounts()) if when else MonthCounts()
         for change in entry.changes:
             before = files.get(change.path, Counter())
             after = Counter() if change.deleted else names.get(change.blob)
@@ -241,4 +270,17 @@ def task_growth(
             counts.added += sum((after - before).values())
             counts.removed += sum((before - after).values())
             files[change.path] = after
-    return TaskGrowth(resolved.decode().strip(), months, len(commits), unreadable)
+    undated = sum(entry.when is None for entry in commits)
+    return TaskGrowth(resolved.decode().strip(), months, len(commits), unreadable, undated)
+
+
+def _dates_filled(commits: list[_Commit]) -> list[dt.datetime | None]:
+    """Each commit's date; an unknown one takes the date of the commit before it (oldest
+    first), or, before any known date, of the first known one after it."""
+    filled: list[dt.datetime | None] = []
+    last: dt.datetime | None = None
+    for entry in commits:
+        last = entry.when or last
+        filled.append(last)
+    first = next((when for when in filled if when is not None), None)
+    return [when or first for when in filled]
