@@ -5,12 +5,14 @@
 
 One repository (built with ``git fast-import``: ``--bundles`` bundles, then ``--commits``
 commits each adding a task to one bundle, a day apart; or a clone of ``--repo``) is
-read four ways:
+read six ways:
 
 1. ``parse_collection`` of its checkout: what every sync already pays (the baseline);
 2. ``bundle_last_commits``: what recording each bundle's last commit date adds to a sync;
 3. ``task_growth``: one analytics map task (first-parent walk, every robot version parsed);
-4. ``git log --raw`` alone: the walk's git floor.
+4. ``git log --raw`` alone: the walk's git floor;
+5. ``task_growth`` resumed from the state of ``HEAD~10`` (a re-run after 10 new commits);
+6. ``task_growth`` resumed from the state of ``HEAD`` (a re-run with nothing new).
 
 Printed as medians and ratios; nothing is asserted.
 """
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                            env=git_env())
         else:
             build_repo(repo, args.bundles, args.commits)
-        growth = history.task_growth(repo)
+        unbounded = history.WalkBudget(commits=10**9, bytes=10**15, seconds=1e9)
+        growth = history.task_growth(repo, budget=unbounded)
         total = sum(c.added - c.removed for c in growth.months.values())
         parsed = parse_collection(repo)
         print(f"repository: {args.repo or 'generated'}, {len(parsed.bundles)} bundles, "
@@ -110,12 +113,20 @@ def main(argv: list[str] | None = None) -> int:
             assert growth.commits == args.commits + 1 and growth.unreadable == 0
             assert total == stored == args.bundles + args.commits, total
         floor = ["git", "log", "--reverse", "--first-parent", "--raw", "-z", "HEAD"]
+        behind = (history.task_growth(repo, "HEAD~10", budget=unbounded).state
+                  if growth.commits > 10 else None)
+        head = growth.state
         rows = [
             ("parse_collection (a sync's parse)", lambda: parse_collection(repo)),
             ("bundle_last_commits (freshness)", lambda: history.bundle_last_commits(repo)),
-            ("task_growth (one analytics map)", lambda: history.task_growth(repo)),
+            ("task_growth (one analytics map)", lambda: history.task_growth(
+                repo, budget=unbounded)),
             ("git log --raw alone (walk floor)", lambda: subprocess.run(
                 floor, cwd=repo, capture_output=True, check=True, env=git_env())),
+            ("task_growth resumed, 10 new commits", lambda: history.task_growth(
+                repo, since=behind)),
+            ("task_growth resumed, nothing new", lambda: history.task_growth(
+                repo, since=head)),
         ]
         timings = {label: median_seconds(call, args.repeat) for label, call in rows}
     base = timings[rows[0][0]]
@@ -124,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     walk, floor_s = timings[rows[2][0]], timings[rows[3][0]]
     print(f"task_growth is {walk / floor_s:.1f}x its git floor; "
           f"{walk / max(growth.commits, 1) * 1e6:.0f} us per commit")
+    ten, none = timings[rows[4][0]], timings[rows[5][0]]
+    print(f"a re-run after 10 new commits costs {ten / walk:.3f}x the full walk "
+          f"({ten * 1e6 / 10:.0f} us per new commit); with nothing new {none / walk:.3f}x")
     return 0
 
 

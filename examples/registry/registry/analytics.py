@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry import history
 from registry.gitsync import sync_collection
-from registry.models import Collection, TaskGrowthReport
+from registry.models import Collection, TaskGrowthReport, TaskGrowthState
 from registry.redact import redact
 from registry.sources import CollectionSpec
 
@@ -52,13 +53,18 @@ def _failed(slug: str, message: str) -> dict[str, Any]:
             "error": message}
 
 
-def collection_growth(session: Session, slug: str, workdir: Path) -> dict[str, Any]:
+def collection_growth(
+    session: Session, slug: str, workdir: Path, *, budget: history.WalkBudget | None = None
+) -> dict[str, Any]:
     """One collection's tasks added/removed per month, at its stored commit.
 
     The history is read from the collection's checkout when it holds the commit the
     registry stored at the last sync; otherwise the collection is cloned or fetched
-    first (``gitsync``). A failure is returned in ``error``, never raised, so one
-    collection cannot stop the others' report.
+    first (``gitsync``). The walk starts where the collection's last one ended
+    (``task_growth_states``), when the history continues it, and stops past ``budget``
+    (:class:`registry.history.WalkBudget`'s defaults). A failure, an exceeded budget
+    included, is returned in ``error``, never raised, so one collection cannot stop the
+    others' report.
     """
     row = session.scalar(select(Collection).where(Collection.slug == slug))
     if row is None:
@@ -67,6 +73,8 @@ def collection_growth(session: Session, slug: str, workdir: Path) -> dict[str, A
                           git_ref=row.git_ref, owner=row.owner, owner_email=row.owner_email,
                           description=row.description)
     stored = row.last_commit
+    saved = session.get(TaskGrowthState, slug)
+    since = history.GrowthState.from_json(saved.state) if saved is not None else None
     session.commit()  # git runs outside any transaction (SQLite's write lock)
     try:
         checkout = Path(workdir) / slug
@@ -75,13 +83,28 @@ def collection_growth(session: Session, slug: str, workdir: Path) -> dict[str, A
         else:
             synced = sync_collection(spec, Path(workdir))
             checkout, commit = synced.path, synced.commit
-        growth = history.task_growth(checkout, commit)
+        growth = history.task_growth(checkout, commit, budget=budget, since=since)
     except Exception as exc:  # reported in the merged result, as a sync failure is
         logger.error("task growth of %r failed:\n%s", slug,
                      redact("".join(traceback.format_exception(exc))))
         lines = str(exc).strip().splitlines()
         return _failed(slug, redact(f"{type(exc).__name__}: {lines[0] if lines else ''}")[:500])
+    if growth.state is not None:
+        _save_state(session, slug, growth.state)
     return {"collection": slug, **growth.as_dict(), "error": None}
+
+
+def _save_state(session: Session, slug: str, state: history.GrowthState) -> None:
+    """Remember where this walk ended (one row per collection, replaced)."""
+    saved = session.get(TaskGrowthState, slug)
+    if saved is None:
+        session.add(TaskGrowthState(slug=slug, commit=state.commit, state=state.as_json()))
+    else:
+        saved.commit, saved.state = state.commit, state.as_json()
+    try:
+        session.commit()
+    except IntegrityError:  # why: a walk of the same collection saved first; either will do
+        session.rollback()
 
 
 def month_range(first: str, last: str) -> list[str]:

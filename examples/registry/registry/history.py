@@ -16,15 +16,24 @@ read with Robot Framework's own lexer (:func:`registry.robot.task_names`); a tas
 name that appears in a version is *added* in that commit's month, one that disappears
 is *removed*. A version that cannot be read (not UTF-8, too big, NUL bytes, no task)
 changes nothing: the file keeps the tasks of its last readable version.
+
+A walk has a budget (:class:`WalkBudget`: commits, bytes of robot files read, seconds)
+and stops with :class:`WalkBudgetExceeded` past it. It is incremental: it ends in a
+:class:`GrowthState` (the commit reached, each robot file's task names there, the
+counts so far), and a walk given that state reads only the commits after it, when
+they continue its first-parent line (a rewritten history is walked again in full).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from registry.gitsync import GitSyncError, run_git
 from registry.parsing import MAX_FILE_BYTES, ROBOT_FILES
@@ -33,8 +42,11 @@ from registry.robot import RobotSyntaxError, task_names
 __all__ = [
     "EARLIEST",
     "FUTURE_SLACK",
+    "GrowthState",
     "MonthCounts",
     "TaskGrowth",
+    "WalkBudget",
+    "WalkBudgetExceeded",
     "bundle_last_commits",
     "commit_date",
     "has_commit",
@@ -124,6 +136,96 @@ class MonthCounts:
 
 
 @dataclasses.dataclass(frozen=True)
+class WalkBudget:
+    """What one collection's history walk may cost before it stops
+    (:class:`WalkBudgetExceeded`, reported as that collection's error)."""
+
+    #: Commits changing a robot file walked in one run (an incremental run: new ones).
+    commits: int = 20_000
+    #: Bytes of robot file versions read (each version once).
+    bytes: int = 256_000_000
+    #: Seconds for the whole walk: every git call and every version's Robot lexing.
+    seconds: float = 300.0
+
+
+class WalkBudgetExceeded(RuntimeError):
+    """A history walk went over its :class:`WalkBudget`; the message says which part."""
+
+
+class _Clock:
+    """The walk's budget as it is spent: git calls get what is left of the seconds."""
+
+    def __init__(self, budget: WalkBudget, timeout: float) -> None:
+        self.budget = budget
+        self.timeout = timeout
+        self.deadline = time.monotonic() + budget.seconds
+
+    def check(self) -> float:
+        """Seconds left (at most the per-call ``timeout``); past the deadline, raise."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise WalkBudgetExceeded(f"the history walk took longer than its budget of "
+                                     f"{self.budget.seconds:g} s")
+        return min(self.timeout, left)
+
+    def git(self, checkout: Path, args: list[str], stdin: bytes | None = None) -> bytes:
+        limit = self.check()
+        try:
+            return run_git(args, cwd=checkout, slug=checkout.name, stage="history",
+                           timeout=limit, stdin=stdin)
+        except GitSyncError:
+            if limit < self.timeout and time.monotonic() >= self.deadline:
+                self.check()  # raises: git was stopped by the walk's budget, not its own
+            raise
+
+
+@dataclasses.dataclass(frozen=True)
+class GrowthState:
+    """Where a walk ended, so that the next one starts there: the commit reached, every
+    robot file's task names at it, and the counts so far (stored as JSON)."""
+
+    commit: str
+    files: dict[str, Counter[str]]
+    months: dict[str, MonthCounts]
+    commits: int = 0
+    unreadable: int = 0
+    undated: int = 0
+    last_date: dt.datetime | None = None  # what an undated next commit counts in
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit, "commits": self.commits, "unreadable": self.unreadable,
+            "undated": self.undated,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+            "files": {path: dict(names) for path, names in sorted(self.files.items())},
+            "months": {month: [c.added, c.removed] for month, c in sorted(self.months.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> GrowthState | None:
+        """The state ``as_json`` wrote, or ``None`` for anything else (walk in full)."""
+        try:
+            if not isinstance(data, Mapping) or not _COMMIT_RE.fullmatch(data["commit"]):
+                return None
+            last = data["last_date"]
+            return cls(
+                commit=data["commit"],
+                files={str(path): Counter({str(k): int(v) for k, v in names.items()})
+                       for path, names in data["files"].items()},
+                months={str(m): MonthCounts(int(a), int(r))
+                        for m, (a, r) in data["months"].items()},
+                commits=int(data["commits"]), unreadable=int(data["unreadable"]),
+                undated=int(data["undated"]),
+                last_date=dt.datetime.fromisoformat(last) if last else None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskGrowth:
     """A collection's task growth: month -> counts, plus what the walk saw."""
 
@@ -132,11 +234,14 @@ class TaskGrowth:
     commits: int  # commits that changed a robot file
     unreadable: int  # file versions that could not be read (they changed nothing)
     undated: int = 0  # commits whose date is unknown (counted in a neighbour's month)
+    walked: int = 0  # commits read by this walk (fewer than ``commits`` when resumed)
+    #: Where this walk ended, for the next one (see :func:`task_growth`'s ``since``).
+    state: GrowthState | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "commit": self.commit, "commits": self.commits, "unreadable": self.unreadable,
-            "undated": self.undated,
+            "undated": self.undated, "walked": self.walked,
             "months": {month: dataclasses.asdict(counts)
                        for month, counts in sorted(self.months.items())},
         }
@@ -158,14 +263,15 @@ class _Commit:
     changes: list[_Change]
 
 
-def _robot_commits(checkout: Path, commit: str, timeout: float) -> Iterator[_Commit]:
-    """Oldest first: each first-parent commit changing a robot file, with its new blobs."""
-    out = run_git(
-        ["log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
-         "--no-renames", "--no-abbrev", "-z", "--format=%x01%ct", "--end-of-options",
-         commit, "--", *_ROBOT_PATHSPECS],
-        cwd=checkout, slug=checkout.name, stage="history", timeout=timeout,
-    ).decode("utf-8", "surrogateescape")
+def _robot_commits(checkout: Path, revision: str, clock: _Clock) -> Iterator[_Commit]:
+    """Oldest first: each first-parent commit changing a robot file, with its new blobs;
+    at most one more than the budget's commits (the newest: then the walk stops)."""
+    out = clock.git(checkout, [
+        "log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
+        "--no-renames", "--no-abbrev", "-z", "--format=%x01%ct",
+        f"--max-count={clock.budget.commits + 1}", "--end-of-options",
+        revision, "--", *_ROBOT_PATHSPECS,
+    ]).decode("utf-8", "surrogateescape")
     current: _Commit | None = None
     now = dt.datetime.now(dt.timezone.utc)
     tokens = iter(out.split("\0"))
@@ -185,15 +291,15 @@ def _robot_commits(checkout: Path, commit: str, timeout: float) -> Iterator[_Com
         yield current
 
 
-def _batch(checkout: Path, request: str, blobs: list[str], timeout: float) -> bytes:
-    return run_git(["cat-file", request], cwd=checkout, slug=checkout.name, stage="history",
-                   timeout=timeout, stdin="".join(f"{blob}\n" for blob in blobs).encode())
+def _batch(checkout: Path, request: str, blobs: list[str], clock: _Clock) -> bytes:
+    return clock.git(checkout, ["cat-file", request],
+                     stdin="".join(f"{blob}\n" for blob in blobs).encode())
 
 
-def _blob_sizes(checkout: Path, blobs: list[str], timeout: float) -> dict[str, int | None]:
+def _blob_sizes(checkout: Path, blobs: list[str], clock: _Clock) -> dict[str, int | None]:
     """Blob id -> size in bytes (``None``: missing), in one ``--batch-check`` call."""
     sizes: dict[str, int | None] = {}
-    lines = _batch(checkout, "--batch-check", blobs, timeout).decode().splitlines()
+    lines = _batch(checkout, "--batch-check", blobs, clock).decode().splitlines()
     for blob, line in zip(blobs, lines, strict=True):
         fields = line.split()
         sizes[blob] = int(fields[2]) if len(fields) == 3 else None
@@ -226,19 +332,24 @@ def _task_names(content: bytes) -> Counter[str] | None:
 
 
 def _blob_task_names(
-    checkout: Path, blobs: list[str], timeout: float
+    checkout: Path, blobs: list[str], clock: _Clock
 ) -> dict[str, Counter[str] | None]:
     """Blob id -> its task names (``None``: unreadable, over :data:`MAX_FILE_BYTES` or
     missing). Content is read a chunk at a time, so a long history of big files never
-    sits in memory at once."""
+    sits in memory at once; the budget's bytes are checked before any is read."""
     if not blobs:
         return {}
-    sizes = _blob_sizes(checkout, blobs, timeout)
+    sizes = _blob_sizes(checkout, blobs, clock)
+    total = sum(size for size in sizes.values() if size is not None and size <= MAX_FILE_BYTES)
+    if total > clock.budget.bytes:
+        raise WalkBudgetExceeded(f"the robot file versions to read hold {total} bytes, over "
+                                 f"the budget of {clock.budget.bytes}")
     names: dict[str, Counter[str] | None] = dict.fromkeys(blobs)
     for chunk in _chunks(blobs, sizes):
-        out = _batch(checkout, "--batch", chunk, timeout)
+        out = _batch(checkout, "--batch", chunk, clock)
         at = 0
         for blob in chunk:  # "<id> blob <size>\n<content>\n" each
+            clock.check()
             at = out.index(b"\n", at) + 1
             size = sizes[blob] or 0
             names[blob] = _task_names(out[at:at + size])
@@ -247,19 +358,35 @@ def _blob_task_names(
 
 
 def task_growth(
-    checkout: Path, commit: str = "HEAD", *, timeout: float = DEFAULT_TIMEOUT
+    checkout: Path, commit: str = "HEAD", *, timeout: float = DEFAULT_TIMEOUT,
+    budget: WalkBudget | None = None, since: GrowthState | None = None,
 ) -> TaskGrowth:
-    """Tasks added and removed per month along ``commit``'s first-parent history."""
+    """Tasks added and removed per month along ``commit``'s first-parent history.
+
+    With ``since`` (an earlier walk's :attr:`TaskGrowth.state`) only the commits after
+    it are read, when ``commit`` continues its first-parent line; the result is the one
+    a full walk gives. Past ``budget``: :class:`WalkBudgetExceeded`.
+    """
     checkout = Path(checkout)
-    commits = list(_robot_commits(checkout, commit, timeout))
+    clock = _Clock(budget or WalkBudget(), timeout)
+    resolved = clock.git(checkout, ["rev-parse", "--verify", "--end-of-options",
+                                    f"{commit}^{{commit}}"]).decode().strip()
+    base = since if since is not None and _continues(checkout, since.commit, resolved,
+                                                     clock) else None
+    commits: list[_Commit] = []
+    if base is None or base.commit != resolved:
+        revision = resolved if base is None else f"{base.commit}..{resolved}"
+        commits = list(_robot_commits(checkout, revision, clock))
+    if len(commits) > clock.budget.commits:
+        raise WalkBudgetExceeded(f"more than {clock.budget.commits} commits to walk change a "
+                                 "robot file, over the walk's budget")
     wanted = sorted({c.blob for entry in commits for c in entry.changes if not c.deleted})
-    names = _blob_task_names(checkout, wanted, timeout)
-    resolved = run_git(["rev-parse", "--verify", "--end-of-options", f"{commit}^{{commit}}"],
-                       cwd=checkout, slug=checkout.name, stage="history", timeout=timeout)
-    files: dict[str, Counter[str]] = {}
-    months: dict[str, MonthCounts] = {}
-    unreadable = 0
-    for entry, when in zip(commits, _dates_filled(commits), strict=True):
+    names = _blob_task_names(checkout, wanted, clock)
+    files = {path: Counter(n) for path, n in base.files.items()} if base else {}
+    months = {m: MonthCounts(c.added, c.removed) for m, c in base.months.items()} if base else {}
+    unreadable = base.unreadable if base else 0
+    dates = _dates_filled(commits, base.last_date if base else None)
+    for entry, when in zip(commits, dates, strict=True):
         counts = months.setdefault(month_of(when), MonthCounts()) if when else MonthCounts()
         for change in entry.changes:
             before = files.get(change.path, Counter())
@@ -270,15 +397,34 @@ def task_growth(
             counts.added += sum((after - before).values())
             counts.removed += sum((before - after).values())
             files[change.path] = after
-    undated = sum(entry.when is None for entry in commits)
-    return TaskGrowth(resolved.decode().strip(), months, len(commits), unreadable, undated)
+    undated = (base.undated if base else 0) + sum(entry.when is None for entry in commits)
+    total = (base.commits if base else 0) + len(commits)
+    last = dates[-1] if dates else (base.last_date if base else None)
+    files = {path: tasks for path, tasks in files.items() if tasks}
+    state = GrowthState(resolved, files, months, total, unreadable, undated, last)
+    return TaskGrowth(resolved, months, total, unreadable, undated, len(commits), state)
 
 
-def _dates_filled(commits: list[_Commit]) -> list[dt.datetime | None]:
+def _continues(checkout: Path, old: str, new: str, clock: _Clock) -> bool:
+    """Whether ``old`` is on ``new``'s first-parent line (so a walk may resume there)."""
+    if old == new:
+        return True
+    try:
+        out = clock.git(checkout, ["rev-list", "--first-parent", "--parents",
+                                   "--end-of-options", f"{old}..{new}"])
+    except GitSyncError:
+        return False  # why: ``old`` is gone (a rewritten history): walk in full
+    lines = out.decode().splitlines()
+    return bool(lines) and lines[-1].split()[1:2] == [old]
+
+
+def _dates_filled(
+    commits: list[_Commit], last: dt.datetime | None = None
+) -> list[dt.datetime | None]:
     """Each commit's date; an unknown one takes the date of the commit before it (oldest
-    first), or, before any known date, of the first known one after it."""
+    first; ``last``: the one before the first), or, before any known date, of the first
+    known one after it."""
     filled: list[dt.datetime | None] = []
-    last: dt.datetime | None = None
     for entry in commits:
         last = entry.when or last
         filled.append(last)

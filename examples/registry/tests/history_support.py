@@ -33,6 +33,13 @@ class DatedRepo:
         path.mkdir(parents=True)
         self.git("init", "--quiet", "--initial-branch=main")
 
+    @classmethod
+    def existing(cls, path: Path) -> DatedRepo:
+        """The repository already at ``path`` (made by an earlier ``DatedRepo``)."""
+        repo = cls.__new__(cls)
+        repo.path = path
+        return repo
+
     def git(self, *args: str, date: str = "2023-01-01T00:00:00Z") -> str:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},

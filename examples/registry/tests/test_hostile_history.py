@@ -5,13 +5,17 @@ year 5138), and the analytics' history walk has a budget."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
-from history_support import DatedRepo
+import pytest
+from history_support import DatedRepo, growth_collections
 from registry import analytics, history
 from registry.db import create_schema, make_engine, session_scope
 from registry.parsing import parse_collection
 from registry.samples import commit_all
+from registry.service import run_in_process
 from test_hostile_inputs import ROBOT, ingest, make_repo, stored
 
 UTC = dt.timezone.utc
@@ -125,3 +129,95 @@ def test_a_stored_report_of_thousands_of_months_is_read_capped(tmp_path: Path) -
     with session_scope(url) as session:
         report = analytics.latest_report(session)
     assert report is not None and len(report["months"]) == analytics.MAX_MONTHS
+
+
+# --- item 5: a budget per walk, and a re-run walks only new commits -------------------------
+
+
+def _linear(path: Path, commits: int) -> DatedRepo:
+    repo = DatedRepo(path)
+    for n in range(commits):
+        repo.bundle(f"b{n % 3}", *(f"Task {n}-{k}" for k in range(n % 4 + 1)))
+        repo.commit(f"2023-{n % 12 + 1:02d}-15T00:00:00Z")
+    return repo
+
+
+def test_each_part_of_the_budget_stops_the_walk(tmp_path: Path) -> None:
+    repo = _linear(tmp_path / "repo", 4)
+    assert history.task_growth(repo.path, budget=history.WalkBudget(commits=4)).commits == 4
+    with pytest.raises(history.WalkBudgetExceeded, match="more than 3 commits"):
+        history.task_growth(repo.path, budget=history.WalkBudget(commits=3))
+    with pytest.raises(history.WalkBudgetExceeded, match=r"hold \d+ bytes, over the budget of 100"):
+        history.task_growth(repo.path, budget=history.WalkBudget(bytes=100))
+    with pytest.raises(history.WalkBudgetExceeded, match="longer than its budget of 0 s"):
+        history.task_growth(repo.path, budget=history.WalkBudget(seconds=0))
+
+
+def test_an_exceeded_budget_is_that_collections_error(tmp_path: Path) -> None:
+    collections_yaml, _ = growth_collections(tmp_path / "repos")
+    url, workdir = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "work"
+    run_in_process(url, collections_yaml, workdir)
+    with session_scope(url) as session:
+        tight = analytics.collection_growth(session, "alpha", workdir,
+                                            budget=history.WalkBudget(commits=1))
+        fine = analytics.collection_growth(session, "beta", workdir)
+    assert tight["months"] == {}
+    assert tight["error"] == ("WalkBudgetExceeded: more than 1 commits to walk change a robot "
+                              "file, over the walk's budget")
+    merged = analytics.merge_growth([tight, fine])
+    assert merged["errors"] == [f"alpha: {tight['error']}"] and merged["total"] == 2
+
+
+def test_a_resumed_walk_reads_only_new_commits_and_agrees_with_a_full_one(
+    tmp_path: Path,
+) -> None:
+    repo = _linear(tmp_path / "repo", 5)
+    first = history.task_growth(repo.path)
+    assert first.walked == 5 and first.state is not None
+    again = history.task_growth(repo.path, since=first.state)
+    assert again.walked == 0 and again.as_dict() | {"walked": 5} == first.as_dict()
+    repo.bundle("b1", "Only")
+    repo.write("codebundles/b2/runbook.robot", b"\xff not utf-8")
+    repo.commit("2023-11-01T00:00:00Z")
+    repo.remove("codebundles/b0/runbook.robot")
+    repo.commit_raw("300000000000 +0000")  # undated: counts in November
+    stored = history.GrowthState.from_json(json.loads(json.dumps(first.state.as_json())))
+    resumed = history.task_growth(repo.path, since=stored)
+    full = history.task_growth(repo.path)
+    assert resumed.walked == 2 and full.walked == 7
+    assert resumed.as_dict() | {"walked": 7} == full.as_dict()
+    assert full.undated == 1 and full.unreadable == 1
+
+
+def test_a_rewritten_history_is_walked_in_full(tmp_path: Path) -> None:
+    repo = _linear(tmp_path / "repo", 3)
+    first = history.task_growth(repo.path)
+    repo.git("reset", "--hard", "HEAD~1")
+    repo.bundle("b9", "New")
+    repo.commit("2023-06-01T00:00:00Z")
+    assert first.state is not None
+    resumed = history.task_growth(repo.path, since=first.state)
+    assert resumed.walked == 3 and resumed.as_dict() == history.task_growth(repo.path).as_dict()
+    for broken in ({}, {"commit": "x"}, [1], None, {**first.state.as_json(), "files": 3}):
+        assert history.GrowthState.from_json(broken) is None
+
+
+def test_analytics_re_runs_walk_only_the_new_commits(tmp_path: Path) -> None:
+    collections_yaml, _ = growth_collections(tmp_path / "repos")
+    url, workdir = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "work"
+    run_in_process(url, collections_yaml, workdir)
+
+    def alpha() -> dict[str, Any]:
+        with session_scope(url) as session:
+            return analytics.collection_growth(session, "alpha", workdir)
+
+    first, second = alpha(), alpha()
+    assert (first["walked"], second["walked"]) == (2, 0)
+    assert second["months"] == first["months"] and second["error"] is None
+    source = DatedRepo.existing(tmp_path / "repos" / "alpha")
+    source.bundle("k8s-c", "Drain Node")
+    source.commit("2023-07-01T00:00:00Z")
+    run_in_process(url, collections_yaml, workdir)
+    third = alpha()
+    assert third["walked"] == 1 and third["commits"] == 3
+    assert third["months"]["2023-07"] == {"added": 1, "removed": 0}
