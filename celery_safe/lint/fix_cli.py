@@ -83,10 +83,11 @@ def fix_paths(
         with paused_gc():
             _fix_one(path, options, config, summary, texts, tasks, resolver, converted)
     _refuse(summary, paths, symlinks_out)
-    if write and summary.refused and options.split_logic and summary.changed:
+    refused = sum(1 for why in summary.refused.values() if why)
+    if write and refused and options.split_logic and summary.changed:
         summary.io_errors.append(
             "not writing any file: the --split-logic changes depend on each other and "
-            f"{len(summary.refused)} file(s) cannot be written (above); no file was changed"
+            f"{refused} file(s) cannot be written (above); no file was changed"
         )
     if write and summary.changed and not summary.io_errors:
         changes = [

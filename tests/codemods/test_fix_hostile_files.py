@@ -55,6 +55,17 @@ def test_a_symlink_inside_the_paths_given_is_fixed_once_through_the_link(
     assert (pkg / "tasks.py").read_text().endswith(FIXED_TOTAL)
 
 
+def test_split_logic_through_a_symlink_inside_the_tree_is_written(tmp_path: Path) -> None:
+    from .test_fix_files import SPLIT_CALLEE, SPLIT_CALLER
+
+    (tmp_path / "a_flows.py").write_text(SPLIT_CALLER)
+    (tmp_path / "z_jobs.py").write_text(SPLIT_CALLEE)
+    (tmp_path / "z_alias.py").symlink_to(tmp_path / "z_jobs.py")
+    assert main(["fix", "--split-logic", str(tmp_path)]) == 0
+    assert "@celery_safe.task(app)\ndef double" in (tmp_path / "z_jobs.py").read_text()
+    assert (tmp_path / "z_alias.py").is_symlink()
+
+
 def test_owner_and_group_are_kept(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("giving a file to another user needs root")  # CI runs as root here
