@@ -62,9 +62,9 @@ def collection_growth(
     registry stored at the last sync; otherwise the collection is cloned or fetched
     first (``gitsync``). The walk starts where the collection's last one ended
     (``task_growth_states``), when the history continues it, and stops past ``budget``
-    (:class:`registry.history.WalkBudget`'s defaults). A failure, an exceeded budget
-    included, is returned in ``error``, never raised, so one collection cannot stop the
-    others' report.
+    (:class:`registry.history.WalkBudget`'s defaults): then how far it got is stored, so
+    the next run continues from there. A failure, an exceeded budget included, is
+    returned in ``error``, never raised, so one collection cannot stop the others' report.
     """
     row = session.scalar(select(Collection).where(Collection.slug == slug))
     if row is None:
@@ -84,6 +84,10 @@ def collection_growth(
             synced = sync_collection(spec, Path(workdir))
             checkout, commit = synced.path, synced.commit
         growth = history.task_growth(checkout, commit, budget=budget, since=since)
+    except history.WalkBudgetExceeded as exc:  # the next run continues where this one got
+        if exc.state is not None:
+            _save_state(session, slug, exc.state)
+        return _failed(slug, redact(f"WalkBudgetExceeded: {exc}")[:500])
     except Exception as exc:  # reported in the merged result, as a sync failure is
         logger.error("task growth of %r failed:\n%s", slug,
                      redact("".join(traceback.format_exception(exc))))

@@ -140,7 +140,8 @@ class WalkBudget:
     """What one collection's history walk may cost before it stops
     (:class:`WalkBudgetExceeded`, reported as that collection's error)."""
 
-    #: Commits changing a robot file walked in one run (an incremental run: new ones).
+    #: Commits changing a robot file walked in one run; past it the walk stops there and
+    #: the next run continues.
     commits: int = 20_000
     #: Bytes of robot file versions read (each version once).
     bytes: int = 256_000_000
@@ -149,7 +150,15 @@ class WalkBudget:
 
 
 class WalkBudgetExceeded(RuntimeError):
-    """A history walk went over its :class:`WalkBudget`; the message says which part."""
+    """A history walk went over its :class:`WalkBudget`; the message says which part.
+
+    ``state`` is where the walk got to (``None``: no further than it started), so the
+    next walk continues from there instead of starting again.
+    """
+
+    def __init__(self, message: str, state: GrowthState | None = None) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class _Clock:
@@ -159,6 +168,7 @@ class _Clock:
         self.budget = budget
         self.timeout = timeout
         self.deadline = time.monotonic() + budget.seconds
+        self.read = 0  # bytes of robot file versions read so far
 
     def check(self) -> float:
         """Seconds left (at most the per-call ``timeout``); past the deadline, raise."""
@@ -259,17 +269,16 @@ class _Change:
 
 @dataclasses.dataclass(frozen=True)
 class _Commit:
+    id: str
     when: dt.datetime | None  # None: unknown (see commit_date)
     changes: list[_Change]
 
 
 def _robot_commits(checkout: Path, revision: str, clock: _Clock) -> Iterator[_Commit]:
-    """Oldest first: each first-parent commit changing a robot file, with its new blobs;
-    at most one more than the budget's commits (the newest: then the walk stops)."""
+    """Oldest first: each first-parent commit changing a robot file, with its new blobs."""
     out = clock.git(checkout, [
         "log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--raw",
-        "--no-renames", "--no-abbrev", "-z", "--format=%x01%ct",
-        f"--max-count={clock.budget.commits + 1}", "--end-of-options",
+        "--no-renames", "--no-abbrev", "-z", "--format=%x01%ct %H", "--end-of-options",
         revision, "--", *_ROBOT_PATHSPECS,
     ]).decode("utf-8", "surrogateescape")
     current: _Commit | None = None
@@ -280,7 +289,8 @@ def _robot_commits(checkout: Path, revision: str, clock: _Clock) -> Iterator[_Co
         if token.startswith("\x01"):
             if current is not None:
                 yield current
-            current = _Commit(commit_date(token[1:], now=now), [])
+            stamp, _, commit = token[1:].strip().partition(" ")
+            current = _Commit(commit, commit_date(stamp, now=now), [])
         elif token.startswith(":") and current is not None:
             # ":old_mode new_mode old_blob new_blob status", then the path
             fields = token[1:].split()
@@ -341,9 +351,10 @@ def _blob_task_names(
         return {}
     sizes = _blob_sizes(checkout, blobs, clock)
     total = sum(size for size in sizes.values() if size is not None and size <= MAX_FILE_BYTES)
-    if total > clock.budget.bytes:
-        raise WalkBudgetExceeded(f"the robot file versions to read hold {total} bytes, over "
-                                 f"the budget of {clock.budget.bytes}")
+    if clock.read + total > clock.budget.bytes:
+        raise WalkBudgetExceeded(f"the robot file versions to read hold more than the "
+                                 f"budget of {clock.budget.bytes} bytes")
+    clock.read += total
     names: dict[str, Counter[str] | None] = dict.fromkeys(blobs)
     for chunk in _chunks(blobs, sizes):
         out = _batch(checkout, "--batch", chunk, clock)
@@ -357,15 +368,21 @@ def _blob_task_names(
     return names
 
 
+#: Commits applied at a time: a walk stopped by its budget keeps the slices before.
+_SLICE = 500
+
+
 def task_growth(
     checkout: Path, commit: str = "HEAD", *, timeout: float = DEFAULT_TIMEOUT,
     budget: WalkBudget | None = None, since: GrowthState | None = None,
 ) -> TaskGrowth:
     """Tasks added and removed per month along ``commit``'s first-parent history.
 
-    With ``since`` (an earlier walk's :attr:`TaskGrowth.state`) only the commits after
-    it are read, when ``commit`` continues its first-parent line; the result is the one
-    a full walk gives. Past ``budget``: :class:`WalkBudgetExceeded`.
+    With ``since`` (an earlier walk's :attr:`TaskGrowth.state`, or the ``state`` of a
+    :class:`WalkBudgetExceeded`) only the commits after it are read, when ``commit``
+    continues its first-parent line; the result is the one a full walk gives. Commits
+    are applied :data:`_SLICE` at a time; past ``budget`` the walk stops with
+    :class:`WalkBudgetExceeded` carrying the state after the last whole slice.
     """
     checkout = Path(checkout)
     clock = _Clock(budget or WalkBudget(), timeout)
@@ -377,32 +394,71 @@ def task_growth(
     if base is None or base.commit != resolved:
         revision = resolved if base is None else f"{base.commit}..{resolved}"
         commits = list(_robot_commits(checkout, revision, clock))
-    if len(commits) > clock.budget.commits:
-        raise WalkBudgetExceeded(f"more than {clock.budget.commits} commits to walk change a "
-                                 "robot file, over the walk's budget")
-    wanted = sorted({c.blob for entry in commits for c in entry.changes if not c.deleted})
-    names = _blob_task_names(checkout, wanted, clock)
-    files = {path: Counter(n) for path, n in base.files.items()} if base else {}
-    months = {m: MonthCounts(c.added, c.removed) for m, c in base.months.items()} if base else {}
-    unreadable = base.unreadable if base else 0
-    dates = _dates_filled(commits, base.last_date if base else None)
-    for entry, when in zip(commits, dates, strict=True):
-        counts = months.setdefault(month_of(when), MonthCounts()) if when else MonthCounts()
-        for change in entry.changes:
-            before = files.get(change.path, Counter())
-            after = Counter() if change.deleted else names.get(change.blob)
-            if after is None:
-                unreadable += 1
-                continue
-            counts.added += sum((after - before).values())
-            counts.removed += sum((before - after).values())
-            files[change.path] = after
-    undated = (base.undated if base else 0) + sum(entry.when is None for entry in commits)
-    total = (base.commits if base else 0) + len(commits)
-    last = dates[-1] if dates else (base.last_date if base else None)
-    files = {path: tasks for path, tasks in files.items() if tasks}
-    state = GrowthState(resolved, files, months, total, unreadable, undated, last)
-    return TaskGrowth(resolved, months, total, unreadable, undated, len(commits), state)
+    walk = _Walk(base)
+    allowed = commits[:clock.budget.commits]
+    dates = _dates_filled(allowed, walk.last_date)
+    for start in range(0, len(allowed), _SLICE):
+        part = allowed[start:start + _SLICE]
+        try:
+            wanted = sorted({c.blob for entry in part for c in entry.changes if not c.deleted})
+            names = _blob_task_names(checkout, wanted, clock)
+        except WalkBudgetExceeded as exc:
+            raise walk.stopped(str(exc), len(commits)) from None
+        walk.apply(part, dates[start:start + _SLICE], names)
+    if len(commits) > len(allowed):
+        raise walk.stopped(f"{len(commits)} commits to walk change a robot file, over the "
+                           f"budget of {clock.budget.commits} per walk", len(commits))
+    state = walk.state(resolved)
+    return TaskGrowth(resolved, state.months, state.commits, state.unreadable, state.undated,
+                      walk.walked, state)
+
+
+class _Walk:
+    """The running totals of one walk, from an earlier walk's state or from nothing."""
+
+    def __init__(self, base: GrowthState | None) -> None:
+        self.files = {path: Counter(n) for path, n in base.files.items()} if base else {}
+        self.months = ({m: MonthCounts(c.added, c.removed) for m, c in base.months.items()}
+                       if base else {})
+        self.commits = base.commits if base else 0
+        self.unreadable = base.unreadable if base else 0
+        self.undated = base.undated if base else 0
+        self.last_date = base.last_date if base else None
+        self.reached = base.commit if base else None
+        self.walked = 0
+
+    def apply(self, commits: list[_Commit], dates: list[dt.datetime | None],
+              names: dict[str, Counter[str] | None]) -> None:
+        for entry, when in zip(commits, dates, strict=True):
+            counts = (self.months.setdefault(month_of(when), MonthCounts()) if when
+                      else MonthCounts())
+            for change in entry.changes:
+                before = self.files.get(change.path, Counter())
+                after = Counter() if change.deleted else names.get(change.blob)
+                if after is None:
+                    self.unreadable += 1
+                    continue
+                counts.added += sum((after - before).values())
+                counts.removed += sum((before - after).values())
+                self.files[change.path] = after
+            self.undated += entry.when is None
+        self.commits += len(commits)
+        self.walked += len(commits)
+        self.last_date = dates[-1] if dates else self.last_date
+        self.reached = commits[-1].id if commits else self.reached
+
+    def state(self, commit: str) -> GrowthState:
+        files = {path: tasks for path, tasks in self.files.items() if tasks}
+        return GrowthState(commit, files, self.months, self.commits, self.unreadable,
+                           self.undated, self.last_date)
+
+    def stopped(self, why: str, total: int) -> WalkBudgetExceeded:
+        """The budget's error, with the state reached (the next walk continues there)."""
+        if not self.walked or self.reached is None:
+            return WalkBudgetExceeded(f"{why}; no commit walked", None)
+        return WalkBudgetExceeded(
+            f"{why}; walked {self.walked} of {total}, the next walk continues from there",
+            self.state(self.reached))
 
 
 def _continues(checkout: Path, old: str, new: str, clock: _Clock) -> bool:

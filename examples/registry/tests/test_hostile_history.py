@@ -144,28 +144,62 @@ def _linear(path: Path, commits: int) -> DatedRepo:
 
 def test_each_part_of_the_budget_stops_the_walk(tmp_path: Path) -> None:
     repo = _linear(tmp_path / "repo", 4)
+    full = history.task_growth(repo.path)
     assert history.task_growth(repo.path, budget=history.WalkBudget(commits=4)).commits == 4
-    with pytest.raises(history.WalkBudgetExceeded, match="more than 3 commits"):
+    with pytest.raises(history.WalkBudgetExceeded) as stopped:
         history.task_growth(repo.path, budget=history.WalkBudget(commits=3))
-    with pytest.raises(history.WalkBudgetExceeded, match=r"hold \d+ bytes, over the budget of 100"):
+    assert str(stopped.value) == ("4 commits to walk change a robot file, over the budget of 3 "
+                                  "per walk; walked 3 of 4, the next walk continues from there")
+    assert stopped.value.state is not None and stopped.value.state.commits == 3
+    rest = history.task_growth(repo.path, since=stopped.value.state,
+                               budget=history.WalkBudget(commits=3))
+    assert rest.walked == 1 and rest.as_dict() | {"walked": 4} == full.as_dict()
+    with pytest.raises(history.WalkBudgetExceeded) as stopped:
         history.task_growth(repo.path, budget=history.WalkBudget(bytes=100))
+    assert str(stopped.value) == ("the robot file versions to read hold more than the budget "
+                                  "of 100 bytes; no commit walked")
+    assert stopped.value.state is None
     with pytest.raises(history.WalkBudgetExceeded, match="longer than its budget of 0 s"):
         history.task_growth(repo.path, budget=history.WalkBudget(seconds=0))
+
+
+def test_a_walk_stopped_mid_way_keeps_the_slices_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = DatedRepo(tmp_path / "repo")
+    for n in range(5):  # two small versions, then three of about 60 kB
+        names = [f"Task {n}-{k}" for k in range(1 if n < 2 else 1500)]
+        repo.bundle(f"b{n}", *names)
+        repo.commit(f"2023-{n + 1:02d}-01T00:00:00Z")
+    full = history.task_growth(repo.path)
+    monkeypatch.setattr(history, "_SLICE", 2)
+    with pytest.raises(history.WalkBudgetExceeded, match="walked 2 of 5") as stopped:
+        history.task_growth(repo.path, budget=history.WalkBudget(bytes=20_000))
+    state = stopped.value.state
+    assert state is not None and state.commits == 2 and sorted(state.months) == [
+        "2023-01", "2023-02"]
+    rest = history.task_growth(repo.path, since=state)
+    assert rest.walked == 3 and rest.as_dict() | {"walked": 5} == full.as_dict()
 
 
 def test_an_exceeded_budget_is_that_collections_error(tmp_path: Path) -> None:
     collections_yaml, _ = growth_collections(tmp_path / "repos")
     url, workdir = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "work"
     run_in_process(url, collections_yaml, workdir)
+    one = history.WalkBudget(commits=1)
     with session_scope(url) as session:
-        tight = analytics.collection_growth(session, "alpha", workdir,
-                                            budget=history.WalkBudget(commits=1))
+        tight = analytics.collection_growth(session, "alpha", workdir, budget=one)
         fine = analytics.collection_growth(session, "beta", workdir)
     assert tight["months"] == {}
-    assert tight["error"] == ("WalkBudgetExceeded: more than 1 commits to walk change a robot "
-                              "file, over the walk's budget")
+    assert tight["error"] == (
+        "WalkBudgetExceeded: 2 commits to walk change a robot file, over the budget of 1 per "
+        "walk; walked 1 of 2, the next walk continues from there")
     merged = analytics.merge_growth([tight, fine])
     assert merged["errors"] == [f"alpha: {tight['error']}"] and merged["total"] == 2
+    with session_scope(url) as session:  # the next run goes on from there, and finishes
+        rest = analytics.collection_growth(session, "alpha", workdir, budget=one)
+    assert rest["error"] is None and (rest["walked"], rest["commits"]) == (1, 2)
+    assert analytics.merge_growth([rest, fine])["total"] == 6
 
 
 def test_a_resumed_walk_reads_only_new_commits_and_agrees_with_a_full_one(
