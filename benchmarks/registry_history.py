@@ -5,12 +5,17 @@
 
 One repository (built with ``git fast-import``: ``--bundles`` bundles, then ``--commits``
 commits each adding a task to one bundle, a day apart; or a clone of ``--repo``) is
-read four ways:
+read six ways:
 
 1. ``parse_collection`` of its checkout: what every sync already pays (the baseline);
 2. ``bundle_last_commits``: what recording each bundle's last commit date adds to a sync;
 3. ``task_growth``: one analytics map task (first-parent walk, every robot version parsed);
-4. ``git log --raw`` alone: the walk's git floor.
+4. ``git log --raw`` alone: the walk's git floor;
+5. ``task_growth`` resumed from the state of ``HEAD~10`` (a re-run after 10 new commits);
+6. ``task_growth`` resumed from the state of ``HEAD`` (a re-run with nothing new).
+
+Then ``GET /analytics`` (the page anyone may load) for a stored report of 37,493 months
+(a commit of the year 5138, stored before months were capped) against one of 12 months.
 
 Printed as medians and ratios; nothing is asserted.
 """
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                            env=git_env())
         else:
             build_repo(repo, args.bundles, args.commits)
-        growth = history.task_growth(repo)
+        unbounded = history.WalkBudget(commits=10**9, bytes=10**15, seconds=1e9)
+        growth = history.task_growth(repo, budget=unbounded)
         total = sum(c.added - c.removed for c in growth.months.values())
         parsed = parse_collection(repo)
         print(f"repository: {args.repo or 'generated'}, {len(parsed.bundles)} bundles, "
@@ -110,12 +116,20 @@ def main(argv: list[str] | None = None) -> int:
             assert growth.commits == args.commits + 1 and growth.unreadable == 0
             assert total == stored == args.bundles + args.commits, total
         floor = ["git", "log", "--reverse", "--first-parent", "--raw", "-z", "HEAD"]
+        behind = (history.task_growth(repo, "HEAD~10", budget=unbounded).state
+                  if growth.commits > 10 else None)
+        head = growth.state
         rows = [
             ("parse_collection (a sync's parse)", lambda: parse_collection(repo)),
             ("bundle_last_commits (freshness)", lambda: history.bundle_last_commits(repo)),
-            ("task_growth (one analytics map)", lambda: history.task_growth(repo)),
+            ("task_growth (one analytics map)", lambda: history.task_growth(
+                repo, budget=unbounded)),
             ("git log --raw alone (walk floor)", lambda: subprocess.run(
                 floor, cwd=repo, capture_output=True, check=True, env=git_env())),
+            ("task_growth resumed, 10 new commits", lambda: history.task_growth(
+                repo, since=behind)),
+            ("task_growth resumed, nothing new", lambda: history.task_growth(
+                repo, since=head)),
         ]
         timings = {label: median_seconds(call, args.repeat) for label, call in rows}
     base = timings[rows[0][0]]
@@ -124,7 +138,48 @@ def main(argv: list[str] | None = None) -> int:
     walk, floor_s = timings[rows[2][0]], timings[rows[3][0]]
     print(f"task_growth is {walk / floor_s:.1f}x its git floor; "
           f"{walk / max(growth.commits, 1) * 1e6:.0f} us per commit")
+    ten, none = timings[rows[4][0]], timings[rows[5][0]]
+    print(f"a re-run after 10 new commits costs {ten / walk:.3f}x the full walk "
+          f"({ten * 1e6 / 10:.0f} us per new commit); with nothing new {none / walk:.3f}x")
+    page(args.repeat)
     return 0
+
+
+def page(repeat: int) -> None:
+    """``GET /analytics`` of a report of 37,493 months, uncapped (as before) and capped,
+    against one of 12 months (same run)."""
+    from fastapi.testclient import TestClient
+    from registry import analytics
+    from registry.api import create_app
+    from registry.db import create_schema, make_engine, session_scope
+
+    def cost(months: int, cap: int) -> tuple[float, int]:
+        with tempfile.TemporaryDirectory(prefix="registry-analytics-") as scratch:
+            url = f"sqlite:///{scratch}/r.db"
+            create_schema(make_engine(url))
+            rows = [{"month": f"{2000 + n // 12:04d}-{n % 12 + 1:02d}", "added": 1,
+                     "removed": 0, "total": n + 1} for n in range(months)]
+            with session_scope(url) as session:
+                analytics.save_report(session, {"months": rows, "collections": [],
+                                                "errors": [], "added": months, "removed": 0,
+                                                "total": months})
+            client = TestClient(create_app(url))
+            kept, analytics.MAX_MONTHS = analytics.MAX_MONTHS, cap
+            try:
+                size = len(client.get("/analytics").content)
+                return median_seconds(lambda: client.get("/analytics"), repeat), size
+            finally:
+                analytics.MAX_MONTHS = kept
+
+    cap = analytics.MAX_MONTHS
+    (small, small_size) = cost(12, cap)
+    (before, before_size) = cost(37_493, 10**9)
+    (after, after_size) = cost(37_493, cap)
+    print(f"GET /analytics, a stored report of 12 months: {small * 1000:.1f} ms, "
+          f"{small_size} bytes")
+    print(f"  37,493 months uncapped (before): {before * 1000:.1f} ms, {before_size} bytes; "
+          f"read as the newest {cap}: {after * 1000:.1f} ms, {after_size} bytes "
+          f"({before / after:.1f}x faster, {after / small:.1f}x the 12-month page)")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "registry_hostile.py": ([], ["10,000 entries", "billion laughs", "/health p50"]),
     "registry_history.py": (["--bundles", "5", "--commits", "20", "--repeat", "1"], [
         "parse_collection (a sync's parse)", "bundle_last_commits", "task_growth is",
+        "a re-run after 10 new commits", "37,493 months uncapped (before)",
     ]),
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",

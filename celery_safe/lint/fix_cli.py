@@ -5,12 +5,16 @@ follow ``ruff --fix``: 0 when no finding remains, 1 when findings remain (or a f
 was not checked: CSF000, or, with ``--check``/``--diff``, a file would change), 2 for
 usage and I/O errors. Files without findings are never written (not even
 re-encoded). Every new text is prepared first and then written all or nothing
-(:mod:`.codemods.writes`): a failed write leaves every file as it was.
+(:mod:`.codemods.writes`): a failed write leaves every file as it was. A file ``fix``
+must not replace (a symlink out of the paths given, a hard-linked or read-only file, one
+whose owner cannot be kept) is reported and left alone; the others are written, except
+under ``--split-logic``, whose files depend on each other: then none is.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +24,7 @@ from .cli import Parsed, Unchecked, gathered, parse_file, paused_gc
 from .codemods.diffs import unified_diff
 from .codemods.fixer import FixOptions, FixResult, fix_source, split_source
 from .codemods.taskdefs import ProjectTasks
-from .codemods.writes import WriteError, write_all
+from .codemods.writes import WriteError, refusal, write_all
 from .config import Config, add_options
 from .engine import InternalError
 from .files import Unreadable, python_files, read_source
@@ -37,6 +41,9 @@ class RunSummary:
     broken: list[str] = field(default_factory=list)
     io_errors: list[str] = field(default_factory=list)
     encodings: dict[str, str] = field(default_factory=dict)
+    #: path -> why ``fix`` does not write it (see :func:`.codemods.writes.refusal`);
+    #: ``""``: a second path to a file written through the first
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def remaining(self) -> int:
@@ -44,7 +51,7 @@ class RunSummary:
 
     @property
     def changed(self) -> list[FixResult]:
-        return [r for r in self.results if r.changed]
+        return [r for r in self.results if r.changed and r.path not in self.refused]
 
 
 def fix_paths(
@@ -54,10 +61,13 @@ def fix_paths(
     *,
     write: bool,
     files: Sequence[Path] | None = None,
+    symlinks_out: bool = False,
 ) -> RunSummary:
     """Fix every Python file under ``paths`` (or ``files``, already walked).
 
-    With ``write``, the changed files are written at the end, all or nothing.
+    With ``write``, the changed files are written at the end, all or nothing; a file
+    :func:`.codemods.writes.refusal` refuses is reported in ``refused`` instead
+    (``symlinks_out``: write through symlinks leading out of ``paths``).
     """
     summary = RunSummary()
     texts: dict[Path, str] = {}
@@ -72,6 +82,13 @@ def fix_paths(
     for path in files:
         with paused_gc():
             _fix_one(path, options, config, summary, texts, tasks, resolver, converted)
+    _refuse(summary, paths, symlinks_out)
+    refused = sum(1 for why in summary.refused.values() if why)
+    if write and refused and options.split_logic and summary.changed:
+        summary.io_errors.append(
+            "not writing any file: the --split-logic changes depend on each other and "
+            f"{refused} file(s) cannot be written (above); no file was changed"
+        )
     if write and summary.changed and not summary.io_errors:
         changes = [
             (Path(r.path), r.fixed.encode(summary.encodings[r.path])) for r in summary.changed
@@ -83,6 +100,24 @@ def fix_paths(
     elif write and summary.changed:
         summary.io_errors.append("not writing any file: an earlier error (above)")
     return summary
+
+
+def _refuse(summary: RunSummary, paths: Sequence[Path], symlinks_out: bool) -> None:
+    """Set aside the changed files ``fix`` must not replace, and a second path to a file
+    already being written (a symlink to it inside the tree)."""
+    seen: set[str] = set()
+    for result in summary.changed:
+        try:
+            why = refusal(Path(result.path), paths, symlinks_out=symlinks_out)
+            real = os.path.realpath(result.path)
+        except OSError as exc:
+            why, real = f"cannot inspect it: {exc.strerror or exc}", result.path
+        if why is None and real in seen:
+            summary.refused[result.path] = ""  # why: written once, through the other path
+            continue
+        seen.add(real)
+        if why is not None:
+            summary.refused[result.path] = why
 
 
 def _fix_one(
@@ -210,6 +245,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="turn trailing fire-then-wait steps of a task into celery_safe.workflows.chain",
     )
+    parser.add_argument(
+        "--allow-symlinks-out",
+        action="store_true",
+        help="write through symlinks whose target lies outside the paths given",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     return parser
 
@@ -222,7 +262,10 @@ def fix_main(argv: Sequence[str]) -> int:
     args, config, files = run
     options = FixOptions(split_logic=args.split_logic, chains=args.chains)
     dry = args.check or args.diff
-    summary = fix_paths(args.paths, options, config, write=not dry, files=files)
+    summary = fix_paths(
+        args.paths, options, config, write=not dry, files=files,
+        symlinks_out=args.allow_symlinks_out,
+    )  # fmt: skip
     written = not dry and not summary.io_errors
     out = sys.stdout
     for result in summary.changed:
@@ -237,7 +280,8 @@ def fix_main(argv: Sequence[str]) -> int:
     for result in summary.results:
         for skipped in result.remaining:
             out.write(skipped.format() + "\n")
-    for line in summary.broken + summary.io_errors:
+    refused = [f"{path}: not written: {why}" for path, why in summary.refused.items() if why]
+    for line in summary.broken + refused + summary.io_errors:
         print(line, file=sys.stderr)
     fixed = sum(len(r.rewritten) for r in summary.changed)
     if not args.quiet:
@@ -249,6 +293,6 @@ def fix_main(argv: Sequence[str]) -> int:
         )
     if summary.io_errors:
         return 2
-    if summary.remaining or summary.broken or (dry and summary.changed):
+    if summary.remaining or summary.broken or refused or (dry and summary.changed):
         return 1
     return 0

@@ -8,6 +8,12 @@ any step fails, the renamed files are put back from their backups, every tempora
 file is removed, and :class:`WriteError` names the file and the reason. A
 ``--split-logic`` run therefore never leaves callers of ``.logic`` whose task was
 not split.
+
+Before any of that, :func:`refusal` says which files ``fix`` must not replace at all
+(issue 23): a symlink whose target lies outside the paths the user gave, a file with
+other hard links (a new file would leave the twins behind), a read-only file, and a
+file whose owner and group the new file could not keep. The temporary file takes the
+target's owner and group before it is renamed over it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WriteError", "write_all"]
+__all__ = ["WriteError", "refusal", "write_all"]
 
 
 class WriteError(OSError):
@@ -34,8 +40,50 @@ class _Staged:
     replaced: bool = False
 
 
+def refusal(path: Path, roots: Sequence[Path], *, symlinks_out: bool = False) -> str | None:
+    """Why ``fix`` must not replace ``path`` (``None``: it may).
+
+    ``roots`` are the paths the user gave; a file reached through a symlink must resolve
+    inside one of them unless ``symlinks_out``.
+    """
+    real = Path(os.path.realpath(path))
+    inside = any(real.is_relative_to(os.path.realpath(root)) for root in roots)
+    if not inside and not symlinks_out:
+        return (
+            f"a symlink to {real}, outside the paths given; "
+            "name that file, or pass --allow-symlinks-out to write through the link"
+        )
+    info = os.stat(real)
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink > 1:
+        return (
+            f"it has {info.st_nlink} hard links; a rewritten file would split it from "
+            "its twins (fix one of them by hand, or break the link first)"
+        )
+    if not mode & stat.S_IWUSR:
+        return f"read-only (mode {mode:04o}); make it writable to let fix rewrite it"
+    if not _can_keep_owner(info):
+        return (
+            f"owned by uid {info.st_uid} gid {info.st_gid}; its rewritten copy would belong "
+            f"to uid {os.geteuid()} gid {os.getegid()}, who cannot give it back"
+        )
+    return None
+
+
+def _can_keep_owner(info: os.stat_result) -> bool:
+    """Whether a new file of ours can take ``info``'s owner and group (``fchown`` rules)."""
+    if os.geteuid() == 0:
+        return True
+    if info.st_uid != os.geteuid():
+        return False
+    return info.st_gid == os.getegid() or info.st_gid in os.getgroups()
+
+
 def _stage(target: Path, data: bytes) -> _Staged:
-    mode = stat.S_IMODE(os.stat(target).st_mode)
+    info = os.stat(target)
+    mode = stat.S_IMODE(info.st_mode)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".celery-safe", dir=target.parent)
     staged = _Staged(target, Path(name))
     try:
@@ -43,6 +91,9 @@ def _stage(target: Path, data: bytes) -> _Staged:
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        made = os.fstat(fd)
+        if (made.st_uid, made.st_gid) != (info.st_uid, info.st_gid):
+            os.fchown(fd, info.st_uid, info.st_gid)  # before the mode: chown clears set-id bits
         os.fchmod(fd, mode)
         os.fsync(fd)
     except BaseException:

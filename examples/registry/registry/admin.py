@@ -11,8 +11,13 @@ the request, so a request costs the same with no worker at all. A client may sen
 ``Idempotency-Key`` header: the same key again returns the same run and sends nothing.
 
 Every admin route wants ``Authorization: Bearer <token>``, the token the server was
-given in ``REGISTRY_ADMIN_TOKEN``, compared in constant time. With no token configured
-the routes answer 403 and do nothing. The read-only API and the pages stay open.
+given in ``REGISTRY_ADMIN_TOKEN`` (surrounding whitespace stripped), compared in
+constant time. With no token configured, or a blank one, the routes answer 403 saying
+which and do nothing; a token holding a control character, which no header can carry,
+stops the server from starting. The read-only API and the pages stay open.
+
+A run whose send failed (503) frees its ``Idempotency-Key``: a retry with the same key
+tries again instead of being told that a run which never started was started.
 """
 
 from __future__ import annotations
@@ -35,21 +40,29 @@ __all__ = ["ADMIN_TOKEN_ENV", "add_admin_routes", "bearer_guard"]
 ADMIN_TOKEN_ENV = "REGISTRY_ADMIN_TOKEN"
 _CHALLENGE = 'Bearer realm="registry admin"'
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces, at most 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def bearer_guard(token: str | None) -> Callable[[Request], None]:
+def bearer_guard(token: str | None, *, blank: bool = False) -> Callable[[Request], None]:
     """A dependency refusing any request without ``Authorization: Bearer <token>``.
 
     Missing or malformed header: 401 with ``WWW-Authenticate``; a wrong token: 403; no
-    token configured: 403, every time. The comparison takes the same time wherever the
-    tokens differ (``hmac.compare_digest`` on the UTF-8 bytes).
+    token configured (``blank``: it was set but blank): 403, every time. The comparison
+    takes the same time wherever the tokens differ (``hmac.compare_digest`` on the UTF-8
+    bytes). ``ValueError`` for a token no request could ever match.
     """
+    if token is not None and (token != token.strip() or _CONTROL.search(token)):
+        raise ValueError(f"{ADMIN_TOKEN_ENV} holds surrounding whitespace or a control "
+                         "character, which no Authorization header can carry: no request "
+                         "could ever match it; refusing to start")
     expected = token.encode() if token else None
+    why = (f"the server's {ADMIN_TOKEN_ENV} is blank (whitespace only)" if blank
+           else "the server has no admin token")
 
     def check(request: Request) -> None:
         if expected is None:
-            raise HTTPException(403, "admin endpoints are disabled: the server has no admin "
-                                     f"token (set {ADMIN_TOKEN_ENV} where it runs)")
+            raise HTTPException(403, f"admin endpoints are disabled: {why} "
+                                     f"(set {ADMIN_TOKEN_ENV} where it runs)")
         header = request.headers.get("authorization")
         if not header:
             raise HTTPException(401, "an admin token is required: "
@@ -78,9 +91,12 @@ def _idempotency_key(
 Key = Annotated[str | None, Depends(_idempotency_key)]
 
 
-def add_admin_routes(app: FastAPI, token: str | None, runs_engine: Engine) -> None:
+def add_admin_routes(
+    app: FastAPI, token: str | None, runs_engine: Engine, *, blank: bool = False
+) -> None:
     """Add the ``/admin`` routes to ``app``; ``runs_engine`` writes the run records."""
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(bearer_guard(token))])
+    guard = bearer_guard(token, blank=blank)
+    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
     read_engine: Engine = app.state.engine
 
     def start(build: Callable[[], Any], key: str | None) -> JSONResponse:

@@ -48,14 +48,16 @@ def create_app(
     # A bare URL serves that database with the admin routes disabled (no token).
     settings = (settings_or_db_url if isinstance(settings_or_db_url, Settings)
                 else dataclasses.replace(load_settings(db_url=settings_or_db_url),
-                                         admin_token=None))
+                                         admin_token=None, admin_token_blank=False))
     db_url = settings.db_url
     # The run records are written (a sent run, a run seen finished): their own engine.
     runs_engine = make_engine(db_url)
     create_schema(runs_engine)
     # Read-only: never queue behind writers.
     engine = make_engine(db_url, immediate=False, statement_timeout=query_timeout)
-    app = FastAPI(title="CodeBundle registry", version="0.1.0")
+    # No interactive docs: FastAPI's Swagger UI and ReDoc load their scripts from a CDN
+    # (nothing here is loaded from the network); the schema is at /openapi.json.
+    app = FastAPI(title="CodeBundle registry", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.engine = engine
     app.state.runs_engine = runs_engine
     app.state.settings = settings
@@ -78,11 +80,11 @@ def create_app(
     @app.exception_handler(Exception)
     def internal_error(request: Request, exc: Exception) -> Response:
         # Still a bug, logged by the server; the client gets JSON (a browser, a page)
-        # and no internals.
+        # and no internals. Starlette runs this outside the middleware: headers by hand.
         if web.wants_html(request):
-            return web.error_page(500, "Server error", "The server could not answer; "
-                                  "the error is in its log.")
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+            return web.secured(web.error_page(500, "Server error", "The server could not "
+                                              "answer; the error is in its log."))
+        return web.secured(JSONResponse({"detail": "internal server error"}, status_code=500))
 
     @app.get("/health")
     def get_health(session: DB) -> dict[str, Any]:
@@ -144,7 +146,8 @@ def create_app(
             raise HTTPException(404, f"bundle {slug!r} not found in collection {collection!r}")
         return found
 
-    admin.add_admin_routes(app, settings.admin_token, runs_engine)
+    admin.add_admin_routes(app, settings.admin_token, runs_engine,
+                           blank=settings.admin_token_blank)
     web.add_pages(app)
     return app
 
@@ -155,7 +158,11 @@ def serve(
     """Serve the pages and the API with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(settings or load_settings())
-    print(f"registry pages at http://{host}:{port}/ and its JSON API at "
-          f"http://{host}:{port}/docs", flush=True)
+    settings = settings or load_settings()
+    app = create_app(settings)
+    print(f"registry pages at http://{host}:{port}/ and its JSON API described at "
+          f"http://{host}:{port}/openapi.json", flush=True)
+    if isinstance(settings, Settings) and settings.admin_token is None:
+        why = "is blank" if settings.admin_token_blank else "is not set"
+        print(f"admin routes disabled: {admin.ADMIN_TOKEN_ENV} {why}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")

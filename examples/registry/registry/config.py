@@ -27,6 +27,9 @@ class Settings:
     #: The bearer token the admin API wants (``REGISTRY_ADMIN_TOKEN``); ``None``: the
     #: admin endpoints are disabled. Never shown in a repr.
     admin_token: str | None = dataclasses.field(default=None, repr=False)
+    #: ``REGISTRY_ADMIN_TOKEN`` was set but blank (whitespace only): no token, and the
+    #: server says why its admin routes are off.
+    admin_token_blank: bool = False
 
     @property
     def workdir(self) -> Path:
@@ -59,5 +62,14 @@ def load_settings(*, environ: Mapping[str, str] | None = None, **overrides: Any)
             overrides.get("result_backend") or env.get("REGISTRY_RESULT_BACKEND") or None
         ),
         enhancer=overrides.get("enhancer") or env.get("REGISTRY_ENHANCER") or "local",
-        admin_token=overrides.get("admin_token") or env.get("REGISTRY_ADMIN_TOKEN") or None,
+        **_admin_token(overrides.get("admin_token") or env.get("REGISTRY_ADMIN_TOKEN")),
     )
+
+
+def _admin_token(raw: str | None) -> dict[str, Any]:
+    """The token without surrounding whitespace (``"tok\\n"`` from a file or a heredoc
+    would never match a header); blank is no token, remembered so the server says so."""
+    if raw is None:
+        return {"admin_token": None}
+    token = raw.strip()
+    return {"admin_token": token or None, "admin_token_blank": not token}

@@ -26,6 +26,7 @@ __all__ = [
     "Collection",
     "EnhancementLog",
     "TaskGrowthReport",
+    "TaskGrowthState",
     "utcnow",
 ]
 
@@ -172,3 +173,16 @@ class TaskGrowthReport(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TaskGrowthState(Base):
+    """Where a collection's last history walk ended (``registry.history.GrowthState`` as
+    JSON), so the next analytics run walks only the commits after it."""
+
+    __tablename__ = "task_growth_states"
+
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(64))
+    walked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                   onupdate=utcnow)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -137,6 +137,8 @@ def send(action: Action, engine: str | Engine, *, request_key: str | None = None
     that fails leaves the run ``failed`` with the broker's error. With ``request_key``
     (the API's ``Idempotency-Key``) a key seen before returns that run and sends
     nothing; the key is unique in the table, so two requests racing with it start one run.
+    A send that fails frees the key (the run keeps its error): a retry with it sends
+    again, never answering "replayed" for a run that never started.
     """
     if request_key is not None:
         earlier = _earlier_run(engine, action, request_key)
@@ -148,14 +150,17 @@ def send(action: Action, engine: str | Engine, *, request_key: str | None = None
                                  action=action.label, request_key=request_key)
     except IntegrityError:
         earlier = _earlier_run(engine, action, request_key) if request_key else None
-        if earlier is None:
-            raise
+        if earlier is None:  # why: the racing request's send failed and freed the key
+            raise SendFailed(frozen.id, "a request with the same Idempotency-Key was being "
+                                        "sent and failed; retry") from None
         return SentRun(earlier, replayed=True)
     try:
         action.workflow.apply_async()
     except Exception as exc:  # validated already: what fails now is the broker or the backend
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         runs.finish_run(engine, run_id, seconds=None, error=f"not sent: {reason}")
+        if request_key is not None:
+            runs.free_request_key(engine, run_id)
         raise SendFailed(run_id, reason) from exc
     return SentRun(run_id, replayed=False)
 

@@ -130,9 +130,13 @@ def _first_sentence(doc: str) -> str:
 
 def _link_problem(link: Path, bundle_dir: Path, root: Path) -> str | None:
     """Why the symlink ``link`` may not be followed: into ``.git`` (the checkout's config
-    holds the clone URL, credentials included), out of the checkout, or out of the bundle."""
-    target = link.resolve()
+    holds the clone URL, credentials included), out of the checkout, out of the bundle, or
+    round in a loop (``x -> x``)."""
     shown = f"{link.relative_to(bundle_dir.parent)} -> {os.readlink(link)}"
+    try:
+        target = link.resolve()
+    except (RuntimeError, OSError):  # why: Python 3.11/3.12 raise RuntimeError on a loop
+        return f"is a symlink loop ({shown}); refused"
     if not target.is_relative_to(root):
         return f"is a symlink pointing outside the checkout ({os.readlink(link)}); refused"
     if ".git" in target.relative_to(root).parts:
@@ -361,6 +365,6 @@ def parse_collection(checkout: Path) -> ParseResult:
             errors.append(BundleError(entry.name, str(exc)))
         except OSError as exc:
             errors.append(BundleError(entry.name, f"cannot be read: {exc.strerror or exc}"))
-        except (RecursionError, MemoryError, ValueError) as exc:  # never the whole collection
+        except (RecursionError, MemoryError, ValueError, RuntimeError) as exc:  # never all
             errors.append(BundleError(entry.name, f"cannot be parsed: {type(exc).__name__}"))
     return ParseResult(bundles, errors)

@@ -51,6 +51,7 @@ __all__ = [
     "RUN_STATUSES",
     "ObservedRun",
     "finish_run",
+    "free_request_key",
     "get_run",
     "latest_runs",
     "observe_run",
@@ -192,6 +193,14 @@ def run_for_request(url_or_engine: str | Engine, request_key: str) -> dict[str, 
         row = conn.execute(
             select(runs_table).where(runs_table.c.request_key == request_key)).first()
     return _row(row) if row is not None else None
+
+
+def free_request_key(url_or_engine: str | Engine, run_id: str) -> None:
+    """Forget the ``Idempotency-Key`` of a run that was never sent: a retry with that key
+    sends again (the run stays, ``failed``, saying why)."""
+    with _engine(url_or_engine).begin() as conn:
+        conn.execute(update(runs_table).where(runs_table.c.id == run_id)
+                     .values(request_key=None))
 
 
 def finish_run(

@@ -38,6 +38,7 @@ __all__ = [
     "add_pages",
     "error_page",
     "inline_svg",
+    "secured",
     "source_url",
     "wants_html",
 ]
@@ -228,21 +229,28 @@ def _run_context(observed: runs.ObservedRun, session: Session) -> dict[str, Any]
     return context
 
 
+def secured(response: Response) -> Response:
+    """``response`` with the headers every answer carries (CSP, ``nosniff``, no referrer).
+
+    The middleware adds them; the crash handler, which Starlette runs outside every
+    middleware, calls this itself. There is no exception: the interactive API docs,
+    whose Swagger UI would come from a CDN, are off (``create_app``).
+    """
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def add_pages(app: FastAPI) -> None:
     """Add the HTML pages, the 404/422 pages for browsers, and the security headers."""
     engine = app.state.engine
-    api_docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
 
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
-        if request.url.path not in api_docs:  # FastAPI's own docs load Swagger's script
-            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+        return secured(await call_next(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def not_found(request: Request, exc: StarletteHTTPException) -> Response:

@@ -33,6 +33,13 @@ class DatedRepo:
         path.mkdir(parents=True)
         self.git("init", "--quiet", "--initial-branch=main")
 
+    @classmethod
+    def existing(cls, path: Path) -> DatedRepo:
+        """The repository already at ``path`` (made by an earlier ``DatedRepo``)."""
+        repo = cls.__new__(cls)
+        repo.path = path
+        return repo
+
     def git(self, *args: str, date: str = "2023-01-01T00:00:00Z") -> str:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -60,6 +67,23 @@ class DatedRepo:
         self.git("add", "--all", date=date)
         self.git("commit", "--quiet", "--allow-empty", "-m", message, date=date)
         return self.git("rev-parse", "HEAD")
+
+    def commit_raw(self, stamp: str, message: str = "change") -> str:
+        """Commit what is in the tree with committer and author ``stamp`` written as given
+        (``"<seconds> <+zone>"``): git's own ``commit`` refuses some dates git reads, e.g.
+        a zone of ``+9959`` or a year over 9999, which a hostile history can still hold."""
+        self.git("add", "--all")
+        tree = self.git("write-tree")
+        parents = self.git("rev-list", "--max-count=1", "--all")
+        lines = [f"tree {tree}"] + ([f"parent {parents}"] if parents else []) + [
+            f"author Test <test@example.com> {stamp}",
+            f"committer Test <test@example.com> {stamp}", "", message, ""]
+        done = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+                              cwd=self.path, input="\n".join(lines).encode(),
+                              capture_output=True, check=True, timeout=60)
+        commit = done.stdout.decode().strip()
+        self.git("update-ref", "refs/heads/main", commit)
+        return commit
 
     def bundle(self, slug: str, *tasks: str, kind: str = "runbook") -> None:
         """Write ``codebundles/<slug>/<kind>.robot`` with these tasks (and a meta.yaml)."""

@@ -228,14 +228,16 @@ _COMMIT = st.tuples(
 
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(commits=st.lists(_COMMIT, min_size=1, max_size=5))
+@given(commits=st.lists(_COMMIT, min_size=1, max_size=5), split=st.integers(0, 4))
 def test_task_growth_follows_a_model_of_the_history(
-    tmp_path_factory: pytest.TempPathFactory, commits: list[tuple[int, dict[Any, Any]]]
+    tmp_path_factory: pytest.TempPathFactory, commits: list[tuple[int, dict[Any, Any]]],
+    split: int,
 ) -> None:
     repo = DatedRepo(tmp_path_factory.mktemp("model") / "repo")
     files: dict[tuple[str, str], list[str]] = {}
     expected: dict[str, dict[str, int]] = {}
     when = dt.datetime(2022, 12, 20, tzinfo=UTC)
+    ids = []
     for days, changes in commits:
         when += dt.timedelta(days=days)
         added = removed = 0
@@ -257,12 +259,17 @@ def test_task_growth_follows_a_model_of_the_history(
             added += len(set(after) - set(before))
             removed += len(set(before) - set(after))
             changed = True
-        repo.commit(when.isoformat())
+        ids.append(repo.commit(when.isoformat()))
         if changed:
             month = expected.setdefault(f"{when:%Y-%m}", {"added": 0, "removed": 0})
             month["added"] += added
             month["removed"] += removed
-    assert history.task_growth(repo.path).as_dict()["months"] == expected
+    full = history.task_growth(repo.path)
+    assert full.as_dict()["months"] == expected
+    # A walk resumed from where an earlier one stopped (issue 23) gives the same report.
+    earlier = history.task_growth(repo.path, ids[min(split, len(ids) - 1)]).state
+    resumed = history.task_growth(repo.path, since=earlier)
+    assert resumed.as_dict() | {"walked": full.walked} == full.as_dict()
 
 
 def test_the_analytics_workflow_is_a_validated_map_reduce() -> None:
