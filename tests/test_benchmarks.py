@@ -64,6 +64,7 @@ def test_every_benchmark_has_a_smoke_run() -> None:
 HANG_GUARD = 600
 
 
+@pytest.mark.worker  # several start worker processes
 @pytest.mark.timeout(0)  # pytest-timeout's limit off: HANG_GUARD ends a stuck script instead
 @pytest.mark.parametrize("script", sorted(SMOKE))
 def test_benchmark_runs_at_a_tiny_size(script: str, celery_safe_redis_url: str) -> None:
