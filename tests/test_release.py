@@ -32,3 +32,11 @@ def test_each_hook_runs_a_command_this_package_installs(tmp_path: Path) -> None:
         run = subprocess.run([str(BIN / command), *args, str(tmp_path / "ok.py")],
                              capture_output=True, text=True, check=False, timeout=120)
         assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_each_hook_installs_the_lint_extra() -> None:
+    """pre-commit installs the package without extras: a hook lists the [lint] extra."""
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["lint"]
+    for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text()):
+        assert hook["additional_dependencies"] == extra, hook["id"]
