@@ -1,6 +1,7 @@
 """``celery-safe fix`` against its baselines, each measured in the same run.
 
-    .venv/bin/python benchmarks/fix_speed.py
+    .venv/bin/python benchmarks/fix_speed.py            # the full run (minutes)
+    .venv/bin/python benchmarks/fix_speed.py --tiny     # every row at a tiny size (seconds)
 
 (a) ``fix --check`` on the installed celery + kombu sources vs reading and
     ``ast.parse``-ing every file once. Target: at most 3x (libcst parses only the
@@ -22,8 +23,10 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
+import importlib
 import io
 import os
 import shutil
@@ -33,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import celery
 import kombu
@@ -45,6 +49,8 @@ from celery_safe.lint.files import python_files
 from celery_safe.lint.fix_cli import fix_paths
 
 LEGACY = Path(__file__).resolve().parents[1] / "examples" / "registry" / "legacy"
+#: the installed packages the corpus is made of (``--tiny``: vine alone)
+PACKAGES: list[ModuleType] = [celery, kombu]
 HEAD = "from celery import shared_task\n\n\n@shared_task\ndef add(x, y):\n    return x + y\n"
 FUNCTION = (
     "\n\n@shared_task\ndef total{i}(x):\n    # wait for it\n    r = add.delay(x, {i})\n"
@@ -111,7 +117,7 @@ def process_seconds(argv: Sequence[str]) -> float:
 
 
 def floor_ratio(runs: int = 3) -> None:
-    roots = [Path(str(celery.__file__)).parent, Path(str(kombu.__file__)).parent]
+    roots = [Path(str(package.__file__)).parent for package in PACKAGES]
     config = Config()
     files = list(python_files(roots, config))
     sources = [f.read_bytes() for f in files]  # warm the page cache for both sides
@@ -150,7 +156,7 @@ def _clocked(work: Callable[[], None]) -> tuple[float, float]:
 
 
 def with_celery_kombu(project: Path) -> Path:
-    for package in (celery, kombu):
+    for package in PACKAGES:
         source = Path(str(package.__file__)).parent
         shutil.copytree(source, project / source.name, ignore=shutil.ignore_patterns("__pycache__"))
     return project
@@ -216,9 +222,9 @@ def growth(work: Path, sizes: Sequence[int]) -> None:
         previous = (check, fix)
 
 
-def sparse(work: Path) -> None:
+def sparse(work: Path, size: int = 1_000_000) -> None:
     target = work / "sparse.py"
-    target.write_text(sparse_module(1_000_000, 4))
+    target.write_text(sparse_module(size, 4))
     check = seconds(["check", str(target)])
     fix = seconds(["fix", "--check", str(target)])
     limit, slices.MIN_LINES = slices.MIN_LINES, 10**9
@@ -227,26 +233,36 @@ def sparse(work: Path) -> None:
     finally:
         slices.MIN_LINES = limit
     print(
-        f"(d) 1 MB, 4 joins: check {check:.2f} s | fix --check {fix:.2f} s"
+        f"(d) {size / 1e6:g} MB, 4 joins: check {check:.2f} s | fix --check {fix:.2f} s"
         f" | whole module to libcst {whole:.2f} s ({whole / fix:.1f}x slower)"
     )
 
 
-def main() -> None:
-    floor_ratio()
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true",
+                        help="every row at a tiny size: vine instead of celery + kombu, one run"
+                        " each, small generated modules (keeps the script working; figures mean"
+                        " nothing)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        PACKAGES[:] = [importlib.import_module("vine")]
+    runs = 1 if args.tiny else None
+    corpus = " + ".join(package.__name__ for package in PACKAGES)
+    floor_ratio(runs or 3)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         projects = [
-            (legacy_project(work, 1), "celery + kombu + 1 x legacy (19 findings)"),
-            (legacy_project(work, 3), "celery + kombu + 3 x legacy (57 findings)"),
-            (helper_project(work), "celery + kombu + 20 modules (100 CSF104)"),
+            (legacy_project(work, 1), f"{corpus} + 1 x legacy (19 findings)"),
+            (legacy_project(work, 3), f"{corpus} + 3 x legacy (57 findings)"),
+            (helper_project(work), f"{corpus} + 20 modules (100 CSF104)"),
         ]
         for project, label in projects:
-            project_ratio(project, label)
+            project_ratio(project, label, runs or 5)
         for project, label in projects[1:]:
-            process_ratio(project, label)
-        growth(work, (50_000, 100_000, 200_000))
-        sparse(work)
+            process_ratio(project, label, runs or 3)
+        growth(work, (5_000, 10_000) if args.tiny else (50_000, 100_000, 200_000))
+        sparse(work, 50_000 if args.tiny else 1_000_000)
 
 
 if __name__ == "__main__":

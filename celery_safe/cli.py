@@ -1,24 +1,36 @@
-"""``celery-safe``: one command, five verbs; each verb imports only what it needs.
-
-    celery-safe check PATH...        lint (exit 1 on findings)
-    celery-safe fix PATH... [--diff] rewrite old tasks with libcst codemods
-    celery-safe explain CODE         a rule's page
-    celery-safe graph module:attr    a workflow as Mermaid or DOT
-    celery-safe check-app module:app deployment problems of an app [--inspect] (exit 1)
-
-check and fix share one config loader and option set (--select, --extend-select,
---ignore, --exclude, --force-exclude, --task-decorator, --max-file-size;
-[tool.celery-safe] in pyproject.toml) and one file walker (celery_safe.lint.files).
-"""
+"""The ``celery-safe`` command: one command, several verbs; each verb imports only what it needs."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+#: what ``celery-safe --help`` prints (plain text: no reST markup reaches a terminal)
+USAGE = """\
+usage: celery-safe COMMAND [ARGS...]
+
+  celery-safe check PATH...        lint (exit 1 on findings)            needs celery-safe[lint]
+  celery-safe fix PATH... [--diff] rewrite old tasks with libcst codemods needs celery-safe[lint]
+  celery-safe explain CODE         a rule's page (--list: every code)
+  celery-safe graph module:attr    a workflow as Mermaid or DOT
+  celery-safe check-app module:app deployment problems of an app [--inspect] (exit 1 on any)
+  celery-safe --version            the installed version
+
+check and fix share one config loader and option set (--select, --extend-select,
+--ignore, --exclude, --force-exclude, --task-decorator, --max-file-size;
+[tool.celery-safe] in pyproject.toml) and one file walker. COMMAND --help for its options.
+"""
+
+#: what the ``[lint]`` extra installs: a verb failing to import one of them names the extra
+LINT_EXTRA = frozenset({"libcst", "flake8", "pathspec", "tomli"})
+
+#: exit status of a command whose reader went away (like a process killed by SIGPIPE)
+BROKEN_PIPE = 128 + 13
 
 #: verb -> (module, function); the function takes the verb's argv and returns an exit code.
 VERBS: dict[str, tuple[str, str]] = {
@@ -57,18 +69,51 @@ def explain_main(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run one verb; a closed stdout (``celery-safe explain --list | head -1``) ends quietly."""
+    try:
+        code = _run(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # inside the try: a pipe closed early fails here, not at exit
+    except BrokenPipeError:
+        # Python's own advice: point stdout at devnull so the interpreter's final flush
+        # cannot raise again and print a traceback nobody asked for.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE
+    return code
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _run(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
+        print(USAGE, end="", file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        print(f"celery-safe {_version()}")
+        return 0
     verb, rest = argv[0], argv[1:]
     if verb not in VERBS:
         known = ", ".join(VERBS)
         print(f"celery-safe: unknown command {verb!r}; use one of: {known}", file=sys.stderr)
         return 2
     module_name, function_name = VERBS[verb]
-    function = getattr(importlib.import_module(module_name), function_name)
-    code: int = function(rest)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in LINT_EXTRA:
+            raise
+        print(
+            f"celery-safe {verb}: needs the linter's dependencies ({exc.name} is not installed);"
+            " install them with: pip install 'celery-safe[lint]'",
+            file=sys.stderr,
+        )
+        return 2
+    code: int = getattr(module, function_name)(rest)
     return code
 
 

@@ -427,7 +427,11 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from registry.api import serve
+    from registry.redact import redact_url
 
+    # Said first: run from another folder, the default home is a new, empty ./var/registry.
+    print(f"registry home   {settings.home.resolve()} (--home or REGISTRY_HOME to change)\n"
+          f"database        {redact_url(settings.db_url)}", flush=True)
     serve(args.host, args.port, settings)
     return 0
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from celery import Celery
 from pipeline_support import (
     RegistryHome,
     bundle_rows,
@@ -39,9 +40,27 @@ from registry.samples import generate_sample_collections
 pytestmark = pytest.mark.worker
 
 REDIS_DB = 8
-#: Seconds between the slow enhancement starting and the kill (see the whole-worker test).
-LAUNCH_ACK_GRACE = 2.0
+LAUNCHER = "registry.launch_enhancements"
 COLLECTIONS, BUNDLES = 2, 3
+
+
+def _wait_until_off_the_worker(broker_url: str, task_name: str, timeout: float) -> None:
+    """Wait until no worker is running ``task_name`` (asked by remote control).
+
+    With ``acks_late`` a worker acknowledges a task's message in the same step of its event
+    loop that takes the task off its active list (``Request.on_success``/``on_failure``),
+    and answers ``inspect`` in another step: once the answer omits the task, it is acked.
+    """
+    probe = Celery("crash-probe", broker=broker_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            active = probe.control.inspect(timeout=2.0).active()
+            if active and not any(r["name"] == task_name for rs in active.values() for r in rs):
+                return
+            assert time.monotonic() < deadline, f"{task_name} still active: {active}"
+    finally:
+        probe.close()
 
 
 def _assert_complete_exactly_once(home: RegistryHome, summary: dict[str, object]) -> None:
@@ -85,7 +104,7 @@ def test_whole_worker_killed_mid_task(
         # Let the worker acknowledge ``launch_enhancements`` first (the slow task sleeps
         # 60 s, so the kill still lands mid-task): redelivered, it would send a second
         # chord over the bundles still pending, whose smaller summary can win the run.
-        time.sleep(LAUNCH_ACK_GRACE)
+        _wait_until_off_the_worker(broker_url, LAUNCHER, 60)
         summary = kill_and_rescue(home, doomed, client, slow)
     _assert_complete_exactly_once(home, summary)
 

@@ -10,7 +10,9 @@ twice is counted once).
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -143,6 +145,20 @@ def test_in_process_a_retry_runs_at_once_under_the_same_task_id(
     assert len({entries[0][2] for entries in logs.values()}) == COLLECTIONS * BUNDLES
 
 
+def _wait_for_messages(broker: Path, task_id: str, count: int, timeout: float) -> None:
+    """Wait until the embedded broker holds exactly ``count`` messages of ``task_id``."""
+    deadline = time.monotonic() + timeout
+    held = -1
+    while time.monotonic() < deadline:
+        with closing(sqlite3.connect(f"file:{broker}?mode=ro", uri=True, timeout=10)) as db:
+            held = sum(task_id in payload
+                       for (payload,) in db.execute("SELECT payload FROM kombu_message"))
+        if held == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{broker} holds {held} message(s) of task {task_id}, not {count}")
+
+
 @pytest.mark.worker
 def test_a_worker_killed_while_a_retry_waits_strands_nothing(tmp_path: Path) -> None:
     """The whole worker is SIGKILLed while it holds flaky's retry (its countdown not yet
@@ -159,8 +175,11 @@ def test_a_worker_killed_while_a_retry_waits_strands_nothing(tmp_path: Path) -> 
         deadline = time.monotonic() + 30
         while not RETRIED.search(doomed.log_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert RETRIED.search(doomed.log_text()), doomed.log_text()[-4000:]
-        time.sleep(1.0)  # the worker acknowledges the failed attempt's message
+        retried = RETRIED.search(doomed.log_text())
+        assert retried, doomed.log_text()[-4000:]
+        # The retry is sent before that log line; the failed attempt's message is deleted
+        # when the worker acknowledges it: wait until only the retry's message is left.
+        _wait_for_messages(home.home / "celery" / "broker.sqlite", retried.group(1), 1, 30)
         # flaky still pending: the kill lands while its retry waits for its countdown
         summary = kill_and_rescue(home, doomed, client, FLAKY)
     with home.session() as session:

@@ -24,6 +24,8 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 from web_support import ServedRegistry, served_registry
 
+pytestmark = pytest.mark.worker  # served_registry populates the site on a real worker
+
 DOCS = Path(__file__).parent.parent / "docs"
 SCREENSHOT = DOCS / "run-page.png"
 

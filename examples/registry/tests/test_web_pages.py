@@ -19,6 +19,8 @@ from registry.db import make_engine
 from registry.samples import HOSTILE_SCRIPT
 from web_support import ServedRegistry, served_registry
 
+pytestmark = pytest.mark.worker  # served_registry populates the site on a real worker
+
 HTML = {"accept": "text/html"}
 
 
