@@ -4,6 +4,7 @@
     celery-safe fix PATH... [--diff] rewrite old tasks with libcst codemods
     celery-safe explain CODE         a rule's page
     celery-safe graph module:attr    a workflow as Mermaid or DOT
+    celery-safe why TASK_ID --app module:app   what a sent workflow is doing, and why
 
 check and fix share one config loader and option set (--select, --extend-select,
 --ignore, --exclude, --force-exclude, --task-decorator, --max-file-size;
@@ -25,6 +26,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "fix": ("celery_safe.lint.fix_cli", "fix_main"),
     "explain": ("celery_safe.cli", "explain_main"),
     "graph": ("celery_safe.workflows.cli", "graph_main"),
+    "why": ("celery_safe.workflows.cli", "why_main"),
 }
 
 

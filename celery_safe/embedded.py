@@ -54,7 +54,7 @@ from celery_safe.embedded_queue import (
     MessageStore,
     is_lock_error,
 )
-from celery_safe.embedded_wake import Doorbell, ring, wake_directory
+from celery_safe.embedded_wake import Doorbell, listeners, ring, wake_directory
 
 __all__ = [
     "DEFAULT_POLLING_INTERVAL",
@@ -64,6 +64,7 @@ __all__ = [
     "SQLiteTransport",
     "configure",
     "embedded_config",
+    "live_consumers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -651,6 +652,21 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
             error = ChordError(f"Callback error: {exc!r}")
             error.__cause__ = exc
             self.chord_error_from_stack(callback, error)
+
+
+def live_consumers(app: Celery) -> int | None:
+    """How many consumers (worker processes waiting for messages) are alive on ``app``'s
+    embedded broker right now, or ``None`` when its broker is not the embedded one.
+
+    Celery's ``inspect``/``ping`` need a broadcast the embedded broker does not carry;
+    each consumer's doorbell socket answers instead (it is rung once).
+    """
+    transport = app.conf.broker_transport
+    name = transport if isinstance(transport, str) else getattr(transport, "__name__", "")
+    url = str(app.conf.broker_url or "")
+    if not name.endswith(":SQLiteTransport") or not url.startswith("sqlite:///"):
+        return None
+    return listeners(wake_directory(url[len("sqlite:///"):]))
 
 
 def embedded_config(

@@ -21,11 +21,12 @@ import os
 import secrets
 import select
 import socket
+import stat
 import tempfile
 import threading
 from typing import Any
 
-__all__ = ["Doorbell", "ring", "wake_directory"]
+__all__ = ["Doorbell", "listeners", "ring", "wake_directory"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,25 @@ def ring(directory: str) -> None:
         return
     for entry in entries:
         _send(entry.path)
+
+
+def listeners(directory: str) -> int:
+    """How many doorbells in ``directory`` a live process is bound to (each one rung
+    once, harmlessly: its consumer polls its queues). Only sockets are tried."""
+    try:
+        entries = [e for e in os.scandir(directory)
+                   if stat.S_ISSOCK(e.stat(follow_symlinks=False).st_mode)]
+    except OSError:
+        return 0  # no consumer ever waited on this broker
+    live = 0
+    for entry in entries:
+        try:
+            _sending_socket().sendto(b"\0", entry.path)
+        except OSError as exc:  # refused: nobody bound; full: bound and not reading yet
+            live += exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS)
+        else:
+            live += 1
+    return live
 
 
 def _send(path: str) -> None:
