@@ -81,7 +81,8 @@ class Explanation:
 
 
 def explain(
-    result: AsyncResult | ResultSet, app: Celery | None = None, *, timeout: float = 1.0,
+    result: AsyncResult | ResultSet | Trace, app: Celery | None = None, *,
+    timeout: float = 1.0,
     names: Mapping[str, str] | None = None,
 ) -> Explanation:
     """What the workflow ending in ``result`` is doing and why.
@@ -89,12 +90,13 @@ def explain(
         print(explain(AsyncResult(task_id, app=app), app=app))
 
     ``timeout``: how long workers are given to answer ``inspect`` (asked only while a
-    step is still to run); ``names`` as for :func:`~celery_safe.workflows.trace`.
+    step is still to run); ``names`` as for :func:`~celery_safe.workflows.trace`. A
+    :class:`Trace` already read (with ``app``) is explained without reading it again.
     """
     app = app or getattr(result, "app", None)
-    if app is None:  # pragma: no cover - an AsyncResult always has an app
+    if app is None:
         raise ValueError("explain(result, app): give the app whose backend the run used")
-    traced = trace(result, app=app, names=names)
+    traced = result if isinstance(result, Trace) else trace(result, app=app, names=names)
     return _Explainer(app, traced, timeout).explanation()
 
 
@@ -110,7 +112,7 @@ class _Explainer:
         steps = self.traced.steps
         # A step that replaced itself is done; one that stores no result (ignore_result)
         # stays PENDING for ever: it counts as done once the rest is.
-        states = {"SUCCESS" if s.state == REPLACED else s.state for s in steps
+        states = {"SUCCESS" if s.state == REPLACED and s.ready else s.state for s in steps
                   if not (s.state == "PENDING" and self.ignores_result(s))}
         self.replaced(steps)
         self.failures(steps)
@@ -144,7 +146,7 @@ class _Explainer:
     # -- what each step did --------------------------------------------------------
     def replaced(self, steps: Sequence[StepTrace]) -> None:
         for step in steps:
-            if step.state == REPLACED:
+            if step.state == REPLACED and step.ready:
                 became = step.replaced_by or "another canvas"
                 self.add("replaced", f"{_name(step)} replaced itself with {became}.", step)
 

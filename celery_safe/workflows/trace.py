@@ -33,7 +33,7 @@ from ..replacements import shape as replacement_shape
 
 __all__ = ["STATE_WORDS", "StepTrace", "Trace", "task_names", "trace"]
 
-READY = frozenset({"SUCCESS", "FAILURE", "REVOKED", REPLACED})
+READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: Each state in the words a page shows a reader (Celery's own names are jargon there).
 STATE_WORDS = {
     "PENDING": "waiting", "RECEIVED": "received", "STARTED": "running",
@@ -63,7 +63,9 @@ class StepTrace:
 
     @property
     def ready(self) -> bool:
-        return self.state in READY
+        """Ended: a step followed into its replacement has (its id's own ``REPLACED``
+        marker, without a record of what it became, has not)."""
+        return self.state in READY or (self.state == REPLACED and self.replaced_by is not None)
 
     @property
     def state_word(self) -> str:
@@ -100,7 +102,8 @@ class Trace:
     @property
     def state(self) -> str:
         """FAILURE if any step failed, SUCCESS when all succeeded, else the run is going."""
-        states = {"SUCCESS" if s.state == REPLACED else s.state for s in self.steps}
+        states = {"SUCCESS" if s.state == REPLACED and s.ready else s.state
+                  for s in self.steps}
         if "FAILURE" in states or "REVOKED" in states:
             return "FAILURE" if "FAILURE" in states else "REVOKED"
         if states == {"SUCCESS"}:
@@ -218,16 +221,16 @@ class _Reader:
         if not task_id:
             return Step(name=str(shape.get("task")), origin=None, args=(), kwargs={})
         if task_id == replaced.id:  # the replacement's last task inherits the id
-            node: Node = self.read(AsyncResult(task_id, app=app), backend)
+            node: Node = self.read(AsyncResult(task_id, app=app), backend, inherited=True)
         else:
             node = self.step(AsyncResult(task_id, app=app))
         return _named(node, str(shape.get("task") or ""))
 
-    def read(self, result: AsyncResult, backend: Any) -> Step:
+    def read(self, result: AsyncResult, backend: Any, *, inherited: bool = False) -> Step:
         meta: dict[str, Any] = backend.get_task_meta(result.id) or {}
         state = str(meta.get("status") or result.state)
-        if state == REPLACED:  # a task's own marker, before its replacement ends
-            state = "PENDING"
+        if inherited and state == REPLACED:  # the replaced task's own marker on the id
+            state = "PENDING"  # its replacement's last task, which has not ended
         name = meta.get("name") or self.names.get(result.id)
         error = None
         if state in ("FAILURE", "RETRY"):

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from celery import chain as celery_chain
 from celery import chord as celery_chord
-from celery.result import AsyncResult
 from wf_tasks import CONFIG_ENV, make_app
 
 from celery_safe.embedded import embedded_config, live_consumers

@@ -216,6 +216,9 @@ def _run_context(observed: runs.ObservedRun, session: Session) -> dict[str, Any]
                                "progress_of": observed.progress_of,
                                "svg": None, "inline_svg": None,
                                "trace_error": observed.trace_error,
+                               "title": observed.title, "headline": observed.headline,
+                               "reasons": observed.reasons,
+                               "kind": str(run["action"]).partition(":")[0],
                                "refresh": REFRESH_SECONDS if run["status"] == "running" else None}
     if observed.trace is not None:
         try:

@@ -212,7 +212,7 @@ def test_run_page_lists_collections_counts_and_trace(site: ServedRegistry) -> No
     for slug in run["collections"]:  # type: ignore[attr-defined]
         assert f"/search?collection={slug}" in html
     assert "registry.sync_collection" in html and "registry.summarize" in html
-    assert "workflow state SUCCESS" in html
+    assert "steps done." in html and "SUCCESS" not in html
     summary = run["summary"]
     assert isinstance(summary, dict)
     assert f"{summary['bundles']['created']} new" in html
@@ -229,7 +229,7 @@ def test_a_run_in_progress_refreshes_itself(site: ServedRegistry) -> None:
         ))
     html = get(site, "/runs/pending-run").text
     assert f'<meta http-equiv="refresh" content="{web.REFRESH_SECONDS}">' in html
-    assert "PENDING" in html and "0 of 1" in html
+    assert "waiting" in html and "PENDING" not in html and "0 of 1" in html
 
 
 def test_every_bundle_page_renders(site: ServedRegistry) -> None:
