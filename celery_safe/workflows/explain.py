@@ -179,9 +179,11 @@ class _Explainer:
         scheduled: dict[str, str] | None = None
         for step in steps:
             if step.state == "RETRY":
-                if scheduled is None:
+                if scheduled is None and step.next_retry is None:
                     scheduled = self.scheduled()
-                when = scheduled.get(step.id)
+                when = (scheduled or {}).get(step.id) or (
+                    step.next_retry.astimezone(dt.timezone.utc).strftime(
+                        "%Y-%m-%d %H:%M:%S UTC") if step.next_retry else None)
                 count = f" (retry {step.retries})" if step.retries else ""
                 error = f" after {step.error}" if step.error else ""
                 next_at = f"; the next attempt is due at {when}" if when else \

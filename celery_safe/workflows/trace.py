@@ -28,7 +28,7 @@ from celery.result import AsyncResult, ResultSet
 
 from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
-from ..replacements import REPLACED, replacement_of
+from ..replacements import REPLACED, record_of, replacement_of
 from ..replacements import shape as replacement_shape
 
 __all__ = ["STATE_WORDS", "StepTrace", "Trace", "task_names", "trace"]
@@ -60,6 +60,8 @@ class StepTrace:
     progress: tuple[float, float] | None = None
     #: what the step replaced itself with, in words ("a chord of 3 inc tasks, then tsum")
     replaced_by: str | None = None
+    #: when a step waiting to be retried is due again (recorded by the guard's app)
+    next_retry: datetime | None = None
 
     @property
     def ready(self) -> bool:
@@ -184,17 +186,21 @@ class _Reader:
     def step(self, result: AsyncResult) -> Node:
         """The step's trace; a step that replaced itself, followed by its replacement."""
         backend = result.backend if self.app is None else self.app.backend
-        record = replacement_of(backend, result.id) if self.depth < MAX_REPLACEMENTS else None
+        found = record_of(backend, result.id)
+        record = found if isinstance(found.get("shape"), dict) \
+            and self.depth < MAX_REPLACEMENTS else None
         if record is None:
-            return self.read(result, backend)
+            return self.read(result, backend, record=found)
         self.depth += 1
         try:
             replacement = self.replacement(record["shape"], int(record.get("tail") or 0),
                                            result, backend)
         finally:
             self.depth -= 1
+        retried = record.get("retries")
         info = StepTrace(id=result.id, task=str(record.get("task") or "") or None,
-                         state=REPLACED, replaced_by=_describe(record["shape"]))
+                         state=REPLACED, replaced_by=_describe(record["shape"]),
+                         retries=retried if isinstance(retried, int) else None)
         return Chain(steps=[Step(name=info.task or result.id, origin=info, args=(), kwargs={}),
                             replacement])
 
@@ -226,12 +232,21 @@ class _Reader:
             node = self.step(AsyncResult(task_id, app=app))
         return _named(node, str(shape.get("task") or ""))
 
-    def read(self, result: AsyncResult, backend: Any, *, inherited: bool = False) -> Step:
+    def read(self, result: AsyncResult, backend: Any, *, inherited: bool = False,
+             record: dict[str, Any] | None = None) -> Step:
         meta: dict[str, Any] = backend.get_task_meta(result.id) or {}
+        if inherited:  # the record is the replaced task's, not its replacement's end
+            record = {}
+        elif record is None:
+            record = record_of(backend, result.id)
         state = str(meta.get("status") or result.state)
         if inherited and state == REPLACED:  # the replaced task's own marker on the id
             state = "PENDING"  # its replacement's last task, which has not ended
-        name = meta.get("name") or self.names.get(result.id)
+        name = meta.get("name") or self.names.get(result.id) or record.get("task")
+        # ``result_extended`` stores the attempt's number (0 while its first retry waits);
+        # the guard's record counts the retries sent: the larger is the truth
+        counts = [n for n in (meta.get("retries"), record.get("retries")) if isinstance(n, int)]
+        retries = max(counts) if counts else None
         error = None
         if state in ("FAILURE", "RETRY"):
             exc = meta.get("result")
@@ -248,10 +263,11 @@ class _Reader:
             state=state,
             finished=_date(meta.get("date_done")),
             started=_date(meta.get("date_started")),
-            retries=meta.get("retries"),
+            retries=retries,
             worker=meta.get("worker"),
             error=error,
             progress=progress,
+            next_retry=_date(record.get("next_retry")) if state == "RETRY" else None,
         )
         return Step(name=info.task or result.id, origin=info, args=(), kwargs={})
 
