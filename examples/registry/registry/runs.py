@@ -55,6 +55,7 @@ __all__ = [
     "get_run",
     "latest_runs",
     "observe_run",
+    "recent_runs",
     "record_run",
     "run_for_request",
     "run_trace",
@@ -273,6 +274,25 @@ class ObservedRun:
             else title
 
     @property
+    def started_by(self) -> str:
+        """Who or what started the run, in words."""
+        kind, _, target = str(self.run["action"]).partition(":")
+        if kind == "populate":
+            return "the populate command"
+        via = "an operator (admin API)" if self.run.get("request_key") \
+            else "an operator (admin API or `python -m registry run`)"
+        return f"{via}: {kind} {target}".rstrip()
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the run took, or has been going for."""
+        if self.run["seconds"] is not None:
+            return float(self.run["seconds"])
+        if self.run["status"] == "running":
+            return (_now() - _utc(self.run["started_at"])).total_seconds()
+        return None
+
+    @property
     def errors(self) -> list[str]:
         """The errors the registry's own summary lists (a run can end with some)."""
         summary = self.run["summary"]
@@ -383,6 +403,14 @@ def observe_run(url_or_engine: str | Engine, run: dict[str, Any], app: Celery) -
         finish_run(url_or_engine, run["id"], seconds=seconds, error=error, only_running=True)
     return ObservedRun(get_run(url_or_engine, run["id"]) or run, traced,
                        explanation=_explain(traced, app))
+
+
+def recent_runs(url_or_engine: str | Engine, app: Celery, limit: int = 10) -> list[ObservedRun]:
+    """The latest runs, newest first; a run still going is observed (its trace read and
+    explained, its end recorded when it is over), a finished one shown as stored."""
+    engine = _engine(url_or_engine)
+    return [observe_run(engine, run, app) if run["status"] == "running"
+            else ObservedRun(run, None) for run in latest_runs(engine, limit)]
 
 
 def _explain(traced: Trace, app: Celery) -> Explanation | None:

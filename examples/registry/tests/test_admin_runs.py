@@ -190,7 +190,7 @@ def test_a_schedule_entry_runs_by_name(site: tuple[RegistryHome, AdminClient]) -
     page = httpx.get(f"{client.url}/runs/{run_id}", headers={"Accept": "text/html"}, timeout=30)
     assert page.status_code == 200 and "Result" in page.text
     home_page = httpx.get(f"{client.url}/", timeout=30).text
-    assert f"/runs/{run_id}" in home_page and "(schedule:health-check-every-5min)" in home_page
+    assert f"/runs/{run_id}" in home_page and "schedule health-check-every-5min" in home_page
 
 
 def test_the_home_page_records_the_end_of_a_run_nobody_read(
@@ -210,7 +210,9 @@ def test_the_home_page_records_the_end_of_a_run_nobody_read(
     read = runs.get_run(home.db_url, run_id)
     assert read is not None and read["status"] == "finished"
     assert read["summary"]["database"] == "ok"
-    assert "(schedule:health-check-every-5min) started" in page
+    assert f"Health check {run_id[:8]}</a>" in page
+    assert "an operator (admin API or `python -m registry run`): schedule " \
+           "health-check-every-5min" in page
 
 
 def test_a_run_the_broker_did_not_take_is_recorded_failed(tmp_path: Path) -> None:

@@ -227,8 +227,18 @@ def test_a_run_in_progress_refreshes_itself(site: ServedRegistry) -> None:
             collections=[], result_graph=[["pending-task", None], None],
             task_names={"pending-task": "registry.store_yaml"},
         ))
-    html = get(site, "/runs/pending-run").text
-    assert f'<meta http-equiv="refresh" content="{web.REFRESH_SECONDS}">' in html
+    response = get(site, "/runs/pending-run")
+    html = response.text
+    # Without scripts the page reloads; with them, its one script (allowed by its
+    # hash, and nothing else) updates it in place.
+    assert f'<noscript><meta http-equiv="refresh" content="{web.REFRESH_SECONDS}">' in html
+    assert f"<script>{web.LIVE_SCRIPT}</script>" in html
+    policy = response.headers["content-security-policy"]
+    assert policy == web.LIVE_RUN_POLICY
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == f"'{web.LIVE_SCRIPT_HASH}'"
+    assert directives["connect-src"] == "'self'" and directives["default-src"] == "'none'"
+    assert "queued — no worker is running; start one with" in html
     assert "waiting" in html and "PENDING" not in html and "0 of 1" in html
 
 
