@@ -219,12 +219,13 @@ class _Explainer:
             finished = [p.finished for p in parts if p.finished is not None]
             if waiting and finished and expires is not None \
                     and _now() - _utc(max(finished)) > expires:
-                self.stuck = True
+                # A backend forgets an expired result: it reads PENDING, like one not
+                # run yet; the dates of the others are the only evidence.
                 self.add("expired",
                          f"{len(waiting)} of the {len(parts)} chord parts before "
-                         f"{_name(body_step)} have no result: results expire after "
-                         f"{_seconds(expires)} (result_expires), and the others finished "
-                         f"longer ago than that. {_name(body_step)} will not run.", body_step)
+                         f"{_name(body_step)} have no result, and the others finished more "
+                         f"than {_seconds(expires)} (result_expires) ago: if they ran, their "
+                         f"results expired and {_name(body_step)} will never run.", body_step)
                 continue
             if any(p.state == "FAILURE" for p in parts):
                 continue
