@@ -28,7 +28,7 @@ from celery.result import AsyncResult, ResultSet
 
 from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
-from ..replacements import REPLACED, record_of, replacement_of
+from ..replacements import REPLACED, record_of
 from ..replacements import shape as replacement_shape
 
 __all__ = ["STATE_WORDS", "StepTrace", "Trace", "task_names", "trace"]
@@ -153,6 +153,19 @@ class _Reader:
         self.app = app
         self.names = names
         self.depth = 0
+        # each id's meta and record are read once per trace
+        self.metas: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def meta(self, backend: Any, task_id: str) -> dict[str, Any]:
+        if task_id not in self.metas:
+            self.metas[task_id] = dict(backend.get_task_meta(task_id) or {})
+        return self.metas[task_id]
+
+    def record(self, backend: Any, task_id: str) -> dict[str, Any]:
+        if task_id not in self.records:
+            self.records[task_id] = record_of(backend, task_id)
+        return self.records[task_id]
 
     def node(self, result: AsyncResult | ResultSet) -> Node:
         if isinstance(result, ResultSet):  # GroupResult too
@@ -176,9 +189,9 @@ class _Reader:
         if not isinstance(result, AsyncResult):
             return None
         backend = result.backend if self.app is None else self.app.backend
-        if replacement_of(backend, result.id) is not None:
+        if isinstance(self.record(backend, result.id).get("shape"), dict):
             return None  # its id's parent is now the replacement's part that sent its end
-        parent_id = (backend.get_task_meta(result.id) or {}).get("parent_id")
+        parent_id = self.meta(backend, result.id).get("parent_id")
         if not parent_id:
             return None
         return AsyncResult(parent_id, app=self.app or result.app)
@@ -186,7 +199,7 @@ class _Reader:
     def step(self, result: AsyncResult) -> Node:
         """The step's trace; a step that replaced itself, followed by its replacement."""
         backend = result.backend if self.app is None else self.app.backend
-        found = record_of(backend, result.id)
+        found = self.record(backend, result.id)
         record = found if isinstance(found.get("shape"), dict) \
             and self.depth < MAX_REPLACEMENTS else None
         if record is None:
@@ -234,11 +247,11 @@ class _Reader:
 
     def read(self, result: AsyncResult, backend: Any, *, inherited: bool = False,
              record: dict[str, Any] | None = None) -> Step:
-        meta: dict[str, Any] = backend.get_task_meta(result.id) or {}
+        meta = self.meta(backend, result.id)
         if inherited:  # the record is the replaced task's, not its replacement's end
             record = {}
         elif record is None:
-            record = record_of(backend, result.id)
+            record = self.record(backend, result.id)
         state = str(meta.get("status") or result.state)
         if inherited and state == REPLACED:  # the replaced task's own marker on the id
             state = "PENDING"  # its replacement's last task, which has not ended
