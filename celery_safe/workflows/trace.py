@@ -212,7 +212,8 @@ class _Reader:
             self.depth -= 1
         retried = record.get("retries")
         info = StepTrace(id=result.id, task=str(record.get("task") or "") or None,
-                         state=REPLACED, replaced_by=_describe(record["shape"]),
+                         state=REPLACED, replaced_by=_describe(
+                             _without_tail(record["shape"], int(record.get("tail") or 0))),
                          retries=retried if isinstance(retried, int) else None)
         return Chain(steps=[Step(name=info.task or result.id, origin=info, args=(), kwargs={}),
                             replacement])

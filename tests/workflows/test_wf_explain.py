@@ -154,6 +154,8 @@ def test_a_replaced_step_inside_a_chain_keeps_the_chain_once(t: SimpleNamespace)
     run = _until(lambda: (r := trace(sent)).state == "SUCCESS" and r, "the chain's trace")
     assert [s.task for s in run.steps] == ["wf.fan_out", "wf.inc", "wf.inc", "wf.tsum",
                                            "wf.inc"]
+    # said without the rest of its own chain, which Celery appended to the replacement
+    assert run.steps[0].replaced_by == "a chord of 2 inc tasks, then tsum"
 
 
 def _sent(canvas: Any) -> tuple[Any, dict[str, str]]:
