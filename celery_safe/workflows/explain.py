@@ -126,10 +126,11 @@ class _Explainer:
         else:
             self.workers(steps)
             started = any(s.state in _WORKING or s.ready for s in steps)
-            if self.stuck:
-                state = "stuck"
-            elif not started:
-                state = "queued"
+            nobody = any(r.kind in ("no-worker", "no-consumer") for r in self.reasons)
+            if not started and not self.stuck:
+                state = "queued"  # waiting for a worker is what a queued run does
+            elif self.stuck or nobody:
+                state = "stuck"  # it will not finish as things stand
             else:
                 state = "running"
         order = {"failed": 0, "header-failed": 0, "revoked": 0, "no-worker": 1,
