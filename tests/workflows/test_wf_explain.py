@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
