@@ -139,6 +139,8 @@ INTERNALS: tuple[Internal, ...] = (
              "eager chords join by design: their frames are allowed"),
     Internal("celery.app.builtins", "add_unlock_chord_task", _GUARD,
              "celery.chord_unlock joins by design: its module's frames are allowed"),
+    Internal("celery.app.task:Task", "on_replace()", _GUARD,
+             "what a task replaced itself with is recorded there (trace follows it)"),
     # The embedded broker: kombu's SQLAlchemy transport, specialised.
     Internal("kombu.transport.sqlalchemy:Channel", "_open", _EMBEDDED, "the channel's engine"),
     Internal("kombu.transport.sqlalchemy:Channel", "queue_cls", _EMBEDDED, "the queue table"),

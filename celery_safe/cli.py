@@ -19,6 +19,7 @@ usage: celery-safe COMMAND [ARGS...]
   celery-safe explain CODE         a rule's page (--list: every code)
   celery-safe graph module:attr    a workflow as Mermaid or DOT
   celery-safe check-app module:app deployment problems of an app [--inspect] (exit 1 on any)
+  celery-safe why TASK_ID --app module:app   what a sent workflow is doing, and why
   celery-safe --version            the installed version
 
 check and fix share one config loader and option set (--select, --extend-select,
@@ -39,6 +40,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "explain": ("celery_safe.cli", "explain_main"),
     "graph": ("celery_safe.workflows.cli", "graph_main"),
     "check-app": ("celery_safe.deployment.cli", "check_app_main"),
+    "why": ("celery_safe.workflows.cli", "why_main"),
 }
 
 

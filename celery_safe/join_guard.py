@@ -95,6 +95,9 @@ def guard(app: Celery) -> Celery:
     if not isinstance(app, Celery):
         raise TypeError(f"celery_safe.guard(app): expected a Celery app, got {type(app).__name__}")
     _install()
+    from .replacements import follow_replacements
+
+    follow_replacements()  # so that ``workflows.trace`` can follow ``Task.replace``
     # ``current_app`` is a proxy: remember the app behind it, which tasks point to.
     _guarded_apps.add(getattr(app, "_get_current_object", lambda: app)())
     return app

@@ -44,6 +44,9 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "registry_pipeline.py": (["--sizes", "1x1", "--repeat", "1"], [
         "in-process baseline (no Celery)", "  embedded ", "  redis ",
     ]),
+    "explain_cost.py": (["--parts", "2", "--rounds", "1"], [
+        "embedded, 3 steps, finished", "embedded, 3 steps, queued, no worker",
+    ]),
     "registry_admin.py": (["--sizes", "1x1", "--requests", "2"], [
         "admin API: one run of POST /admin/sync", "  1x1 ",
     ]),

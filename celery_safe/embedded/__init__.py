@@ -25,7 +25,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subproce
     ) from exc
 
 from celery_safe.embedded.backend import SQLiteBackend
-from celery_safe.embedded.config import configure, embedded_config
+from celery_safe.embedded.config import configure, embedded_config, live_consumers
 from celery_safe.embedded.store import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
 from celery_safe.embedded.transport import DEFAULT_POLLING_INTERVAL, SQLiteTransport
 from celery_safe.embedded.wake import WakeDirectoryError
@@ -39,4 +39,5 @@ __all__ = [
     "WakeDirectoryError",
     "configure",
     "embedded_config",
+    "live_consumers",
 ]

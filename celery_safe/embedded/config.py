@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from celery import Celery
 from celery_safe.embedded.sqlite import LOCK_TIMEOUT, private_directory, private_file
 from celery_safe.embedded.store import DEFAULT_VISIBILITY_TIMEOUT
 from celery_safe.embedded.transport import DEFAULT_POLLING_INTERVAL
+from celery_safe.embedded.wake import listeners, wake_directory
 
 __all__ = ["configure", "embedded_config"]
 
@@ -78,3 +80,18 @@ def configure(
         directory, polling_interval=polling_interval, visibility_timeout=visibility_timeout
     ))
     return app
+
+
+def live_consumers(app: Celery) -> int | None:
+    """How many consumers (worker processes waiting for messages) are alive on ``app``'s
+    embedded broker right now, or ``None`` when its broker is not the embedded one.
+
+    Celery's ``inspect``/``ping`` need a broadcast the embedded broker does not carry;
+    each consumer's doorbell socket answers instead (it is rung once).
+    """
+    transport = app.conf.broker_transport
+    name = transport if isinstance(transport, str) else getattr(transport, "__name__", "")
+    url = str(app.conf.broker_url or "")
+    if not name.endswith(":SQLiteTransport") or not url.startswith("sqlite:///"):
+        return None
+    return listeners(wake_directory(os.path.abspath(url[len("sqlite:///"):])))

@@ -35,7 +35,7 @@ import tempfile
 import threading
 from typing import Any
 
-__all__ = ["Doorbell", "WakeDirectoryError", "ring", "wake_directory"]
+__all__ = ["Doorbell", "WakeDirectoryError", "listeners", "ring", "wake_directory"]
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +258,38 @@ def ring(directory: str) -> None:
         logger.debug("cannot list the wake directory %s", directory, exc_info=True)
     finally:
         os.close(fd)
+
+
+def listeners(directory: str) -> int:
+    """How many doorbells of ours in ``directory`` a live process is bound to (each is
+    rung once, harmlessly: its consumer polls its queues). A directory that is a link
+    or someone else's has none; nothing is removed."""
+    try:
+        fd = _open_wake_directory(directory, create=False)
+    except OSError:  # WakeDirectoryError included: not ours, so no consumer of ours
+        return 0
+    if fd is None:
+        return 0  # no consumer ever waited on this broker
+    live = 0
+    try:
+        for name in os.listdir(fd):
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            try:
+                _sending_socket().sendto(b"\0", _address(directory, fd, name))
+            except OSError as exc:  # refused: nobody bound; full: bound, not reading yet
+                live += exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS)
+            else:
+                live += 1
+    except OSError:
+        logger.debug("cannot list the wake directory %s", directory, exc_info=True)
+    finally:
+        os.close(fd)
+    return live
 
 
 def _ring_entry(directory: str, dir_fd: int, name: str) -> None:

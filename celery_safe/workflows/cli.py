@@ -25,12 +25,13 @@ from celery.canvas import Signature
 from celery.result import AsyncResult
 
 from ..canvas.problems import format_problems
+from .explain import explain
 from .render import to_dot, to_mermaid
 from .svg import to_svg
 from .trace import trace
 from .validate import validate
 
-__all__ = ["graph_main", "load_app", "load_canvas"]
+__all__ = ["graph_main", "load_app", "load_canvas", "why_main"]
 
 
 def _imported(target: str, what: str) -> Any:
@@ -138,3 +139,27 @@ def graph_main(argv: Sequence[str]) -> int:
         print(format_problems(problems, args.target), file=sys.stderr)
         return status or 1
     return status
+
+
+def why_main(argv: Sequence[str]) -> int:
+    """``celery-safe why TASK_ID --app module:app``: print what the run ending in
+    TASK_ID is doing and why; exit 0 when it succeeded or is under way, 1 when it failed
+    or is stuck, 2 on a usage error."""
+    parser = argparse.ArgumentParser(
+        prog="celery-safe why", description="Say what a sent workflow is doing, and why."
+    )
+    parser.add_argument("task_id", help="the id of the workflow's last task (its result's id)")
+    parser.add_argument("--app", metavar="MODULE:APP", required=True,
+                        help="the app whose result backend and workers the run used")
+    parser.add_argument("--timeout", type=float, default=1.0,
+                        help="seconds the workers get to answer (default 1)")
+    args = parser.parse_args(list(argv))
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        app = load_app(args.app)
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        print(f"celery-safe why: cannot load {args.app}: {exc}", file=sys.stderr)
+        return 2
+    explanation = explain(AsyncResult(args.task_id, app=app), app=app, timeout=args.timeout)
+    print(explanation)
+    return 1 if explanation.state in ("failed", "stuck") else 0

@@ -36,6 +36,7 @@ STATE_COLOURS = {
     "RECEIVED": "#fff9c4",
     "PROGRESS": "#fff9c4",
     "PENDING": "#eceff1",
+    "REPLACED": "#bbdefb",
 }
 _EDGE_STYLES = {
     "data": "",
@@ -59,7 +60,7 @@ def _trace_label(step: Step) -> str:
     info = step.origin
     if not isinstance(info, StepTrace):
         return short_name(step.name)
-    parts = [short_name(info.task or info.id[:8]), info.state]
+    parts = [short_name(info.task or info.id[:8]), info.state_word]
     if info.progress is not None:
         parts.append(f"{info.progress[0]:g}/{info.progress[1]:g}")
     if info.seconds is not None:

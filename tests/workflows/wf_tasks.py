@@ -154,6 +154,19 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
 
         return self.replace(group(slow_inc.s(i, 0.0 if i else 1.5) for i in range(n)))
 
+    @app.task(shared=False, name="wf.flaky", bind=True, max_retries=5)
+    def flaky(self: Any, times: int) -> int:
+        """Retries itself ``times`` times at once, then returns how often it retried."""
+        if self.request.retries < times:
+            raise self.retry(exc=ConnectionError(f"attempt {self.request.retries}"),
+                             countdown=0)
+        return int(self.request.retries)
+
+    @app.task(shared=False, name="wf.retry_later", bind=True)
+    def retry_later(self: Any) -> None:
+        """Retries in an hour: its state stays RETRY while a worker holds the next try."""
+        raise self.retry(exc=TimeoutError("the service is busy"), countdown=3600)
+
     @app.task(shared=False, name="wf.note")
     def note(items: list[Any]) -> list[Any]:
         """A chord body that says it ran, and with what."""

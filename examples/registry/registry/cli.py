@@ -268,6 +268,23 @@ def _populate(args: argparse.Namespace, settings: Settings) -> int:
     return _run_and_report(settings, path, args.timeout, as_json=args.json)
 
 
+def _say_why(settings: Settings, run_id: str, *, only_if: str = "") -> None:
+    """Print the run's state and its reasons (``explain``) on stderr; with ``only_if``,
+    only when the state says it."""
+    from registry import runs
+    from registry.celery_app import app
+
+    run = runs.get_run(settings.db_url, run_id)
+    if run is None:
+        return
+    observed = runs.observe_run(settings.db_url, run, app)
+    if only_if not in observed.headline:
+        return
+    print(f"run {run_id[:8]}: {observed.headline}", file=sys.stderr, flush=True)
+    for reason in observed.reasons:
+        print(f"  - {reason}", file=sys.stderr, flush=True)
+
+
 def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: bool) -> int:
     from registry import runs
     from registry.pipeline import collection_slugs, run_pipeline, workflow_graph
@@ -277,11 +294,14 @@ def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: 
 
     def record(workflow: Any, result: Any) -> None:
         sent.append(runs.record_run(settings.db_url, workflow, result, collection_slugs(text)))
+        _say_why(settings, sent[-1], only_if="no worker")  # instead of waiting silently
 
     started = time.perf_counter()
     try:
         run = run_pipeline(text, timeout=timeout, on_sent=record)
     except BaseException as exc:
+        if sent:
+            _say_why(settings, sent[0])  # where the run was when the wait ended
         if sent:  # the run's page says how it ended, then the error propagates
             runs.finish_run(settings.db_url, sent[0], seconds=time.perf_counter() - started,
                             error=f"{type(exc).__name__}: {exc}")

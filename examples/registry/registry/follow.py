@@ -1,9 +1,10 @@
 """Follow a run from a terminal: one line each time its progress changes, until it ends.
 
     python -m registry run sync --wait
-    run 3f2c1a9e  sync-all  0/8 steps  PENDING
-    run 3f2c1a9e  sync-all  4/8 steps  STARTED
-    run 3f2c1a9e  sync-all  8/8 steps  SUCCESS  finished in 1.9 s
+    run 3f2c1a9e  sync-all  queued — no worker is running; start one with `python -m
+                            registry worker`
+    run 3f2c1a9e  sync-all  running 4/8
+    run 3f2c1a9e  sync-all  finished with 1 error  in 1.9 s
 
 It reads what the web page and ``GET /runs/{id}`` read (:func:`registry.runs.observe_run`),
 so it waits *outside* any task, polling the result backend; nothing is joined.
@@ -25,16 +26,11 @@ __all__ = ["follow_run", "progress_line"]
 
 def progress_line(view: dict[str, Any]) -> str:
     """One line for a run as ``ObservedRun.as_json`` gives it."""
-    parts = [f"run {view['id'][:8]}", view["action"]]
-    progress = view["progress"]
-    if progress is not None:
-        parts.append(f"{progress['done']}/{progress['total']} steps")
-    parts.append(view["state"] or "trace unavailable")
+    parts = [f"run {view['id'][:8]}", view["action"], view["headline"]]
     parts += [f"{step['task'] or step['id']} {step['progress']['current']:g}/"
               f"{step['progress']['total']:g}" for step in view["trace"] if step["progress"]]
-    if view["status"] != "running":
-        seconds = view["seconds"]
-        parts.append(f"{view['status']}" + (f" in {seconds:.1f} s" if seconds else ""))
+    if view["status"] != "running" and view["seconds"]:
+        parts.append(f"in {view['seconds']:.1f} s")
     return "  ".join(parts)
 
 

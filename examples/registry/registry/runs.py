@@ -45,16 +45,18 @@ if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult, ResultSet
 
-    from celery_safe.workflows import StepTrace, Trace
+    from celery_safe.workflows import Explanation, StepTrace, Trace
 
 __all__ = [
     "RUN_STATUSES",
+    "RUN_TITLES",
     "ObservedRun",
     "finish_run",
     "free_request_key",
     "get_run",
     "latest_runs",
     "observe_run",
+    "recent_runs",
     "record_run",
     "run_for_request",
     "run_trace",
@@ -63,6 +65,14 @@ __all__ = [
 ]
 
 RUN_STATUSES = ("running", "finished", "failed")
+#: A run's title by what started it (``action``); a page says what kind of run it is.
+RUN_TITLES = {
+    "populate": "Pipeline run", "sync-all": "Sync of every collection",
+    "sync-collection": "Collection sync", "enhance": "Enhancement run",
+    "schedule": "Scheduled run", "health": "Health check",
+}
+#: What the page and ``run --wait`` tell a reader to do when no worker is running.
+START_A_WORKER = "start one with `python -m registry worker`"
 
 runs_table = Table(
     "pipeline_runs",
@@ -259,6 +269,81 @@ class ObservedRun:
     #: step id -> (parts done, parts) for a step that replaced itself with a chord
     #: (``registry.once``): the chord's progress while it runs
     parts: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    #: what ``celery_safe.workflows.explain`` says of the trace (None without a trace)
+    explanation: Explanation | None = None
+
+    @property
+    def title(self) -> str:
+        """"Collection sync", "Scheduled run"...: the run's kind, in words."""
+        kind, _, target = str(self.run["action"]).partition(":")
+        if kind == "schedule" and "health" in target:
+            kind = "health"
+        title = RUN_TITLES.get(kind, "Run")
+        return f"{title} of {target}" if target and kind in ("sync-collection", "schedule") \
+            else title
+
+    @property
+    def started_by(self) -> str:
+        """Who or what started the run, in words."""
+        kind, _, target = str(self.run["action"]).partition(":")
+        if kind == "populate":
+            return "the populate command"
+        via = "an operator (admin API)" if self.run.get("request_key") \
+            else "an operator (admin API or `python -m registry run`)"
+        return f"{via}: {kind} {target}".rstrip()
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the run took, or has been going for."""
+        if self.run["seconds"] is not None:
+            return float(self.run["seconds"])
+        if self.run["status"] == "running":
+            return (_now() - _utc(self.run["started_at"])).total_seconds()
+        return None
+
+    @property
+    def errors(self) -> list[str]:
+        """The errors the registry's own summary lists (a run can end with some)."""
+        summary = self.run["summary"]
+        found = summary.get("errors") if isinstance(summary, dict) else None
+        return [str(error) for error in found] if isinstance(found, list) else []
+
+    @property
+    def headline(self) -> str:
+        """The run's state in one line: "queued — no worker is running; start one
+        with `python -m registry worker`", "running 5/12", "finished with 3 errors",
+        "failed: ..."."""
+        run, explained = self.run, self.explanation
+        if run["status"] == "failed":
+            return f"failed: {redact(str(run['error'] or 'the workflow failed'))}"
+        if run["status"] == "finished":
+            count = len(self.errors)
+            status = self.run["summary"].get("status") \
+                if isinstance(self.run["summary"], dict) else None
+            if count:
+                return f"finished with {count} error{'s' * (count != 1)}"
+            if isinstance(status, str) and status not in ("ok", "healthy", "finished"):
+                return f"finished: {status}"
+            return "finished"
+        if explained is None:
+            return "running (its trace cannot be read)"
+        if explained.state == "queued":
+            if any(r.kind == "no-worker" for r in explained.reasons):
+                return f"queued — no worker is running; {START_A_WORKER}"
+            return "queued"
+        if explained.state == "running":
+            return f"running {explained.done}/{explained.total}"
+        first = explained.reasons[0].message if explained.reasons else ""
+        if any(r.kind == "no-worker" for r in explained.reasons):
+            first = f"no worker is running; {START_A_WORKER}"
+        return f"{explained.state}: {redact(first)}" if first else explained.state
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the run is where it is, in sentences (redacted)."""
+        if self.explanation is None:
+            return []
+        return [redact(str(reason)) for reason in self.explanation.reasons]
 
     def progress_of(self, step: StepTrace) -> tuple[float, float] | None:
         """What a step reported (``report_progress``), or its chord's parts done."""
@@ -275,6 +360,7 @@ class ObservedRun:
         errors += [f"{step.task or step.id}: {step.error}" for step in steps if step.error]
         return {
             "id": run["id"], "action": run["action"], "status": run["status"],
+            "title": self.title, "headline": self.headline, "reasons": self.reasons,
             "state": traced.state if traced is not None else None,
             "progress": None if traced is None else {"done": traced.done,
                                                      "total": traced.total},
@@ -308,7 +394,8 @@ def observe_run(url_or_engine: str | Engine, run: dict[str, Any], app: Celery) -
     except Exception as exc:  # the run is still shown; the reason the trace is missing too
         return ObservedRun(run, None, redact(f"{type(exc).__name__}: {exc}")[:300])
     if run["status"] != "running" or traced.state not in _OVER:
-        return ObservedRun(run, traced, parts=_chord_parts(traced, app))
+        return ObservedRun(run, traced, parts=_chord_parts(traced, app),
+                           explanation=_explain(traced, app))
     finished = [step.finished for step in traced.steps if step.finished is not None]
     seconds = (max(map(_utc, finished)) - run["started_at"]).total_seconds() if finished \
         else None
@@ -323,7 +410,26 @@ def observe_run(url_or_engine: str | Engine, run: dict[str, Any], app: Celery) -
         error = (f"{failed.task or failed.id}: {failed.error}" if failed is not None
                  else f"the workflow ended {traced.state}")
         finish_run(url_or_engine, run["id"], seconds=seconds, error=error, only_running=True)
-    return ObservedRun(get_run(url_or_engine, run["id"]) or run, traced)
+    return ObservedRun(get_run(url_or_engine, run["id"]) or run, traced,
+                       explanation=_explain(traced, app))
+
+
+def recent_runs(url_or_engine: str | Engine, app: Celery, limit: int = 10) -> list[ObservedRun]:
+    """The latest runs, newest first; a run still going is observed (its trace read and
+    explained, its end recorded when it is over), a finished one shown as stored."""
+    engine = _engine(url_or_engine)
+    return [observe_run(engine, run, app) if run["status"] == "running"
+            else ObservedRun(run, None) for run in latest_runs(engine, limit)]
+
+
+def _explain(traced: Trace, app: Celery) -> Explanation | None:
+    """``explain`` of the trace read; the workers get half a second to answer."""
+    from celery_safe.workflows import explain
+
+    try:
+        return explain(traced, app=app, timeout=0.5)
+    except Exception:  # the page still shows the run and its trace
+        return None
 
 
 _OVER = frozenset({"SUCCESS", "FAILURE", "REVOKED"})

@@ -3,7 +3,8 @@
 Everything a collection provides (names, docs, tags, README text, errors) is untrusted:
 templates autoescape it, it only reaches a URL through :func:`urlencode`/:func:`quote`
 into a relative link or through :func:`source_url`'s allow-list, and every response
-carries :data:`CONTENT_SECURITY_POLICY`, which allows no script at all. The pages
+carries :data:`CONTENT_SECURITY_POLICY`, which allows no script at all, but the page
+of a run still going, allowed one script by its hash (:data:`LIVE_RUN_POLICY`). The pages
 read with the same :mod:`registry.query` functions, filters and limits as the API; a
 refused filter is a 422 page, an unknown bundle or run a 404 page.
 """
@@ -11,6 +12,7 @@ refused filter is a 422 page, an unknown bundle or run a 404 page.
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -34,6 +36,8 @@ from registry.redact import redact
 __all__ = [
     "ALLOWED_SOURCE_HOSTS",
     "CONTENT_SECURITY_POLICY",
+    "LIVE_RUN_POLICY",
+    "LIVE_SCRIPT",
     "PAGE_SIZE",
     "add_pages",
     "error_page",
@@ -43,12 +47,41 @@ __all__ = [
     "wants_html",
 ]
 
+#: The one script a page may run (the page of a run still going): it fetches the page
+#: again every 2 s and swaps its live part in place, so the reader keeps their place
+#: (a reload jumped back to the top); it stops once the run is over. Without
+#: scripts, the page reloads itself instead (``<noscript>`` refresh).
+LIVE_SCRIPT = """(function () {
+  var live = document.getElementById("run-live");
+  if (!live || live.dataset.going !== "1") { return; }
+  function tick() {
+    fetch(location.pathname, {headers: {"Accept": "text/html"}, credentials: "same-origin"})
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (text) {
+        var page = new DOMParser().parseFromString(text, "text/html");
+        var next = page.getElementById("run-live");
+        if (!next) { return; }
+        live.replaceChildren.apply(live, Array.prototype.slice.call(next.childNodes));
+        live.dataset.going = next.dataset.going;
+        if (next.dataset.going === "1") { setTimeout(tick, 2000); }
+      })
+      .catch(function () { setTimeout(tick, 5000); });
+  }
+  setTimeout(tick, 2000);
+})();"""
+LIVE_SCRIPT_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(LIVE_SCRIPT.encode()).digest()).decode("ascii")
 #: No script anywhere; inline styles (the pages' own CSS) and images from here or
 #: ``data:`` (the run's SVG); forms post only here; no framing, no <base>.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: The page of a run still going: the same, plus :data:`LIVE_SCRIPT` (by its hash,
+#: nothing else) and its fetches of this site.
+LIVE_RUN_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "default-src 'none';", f"default-src 'none'; script-src '{LIVE_SCRIPT_HASH}'; "
+    "connect-src 'self';")
 PAGE_SIZE = 20
 _RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,155}$")
 _PAGE_PARAMETERS = {"limit": "per_page", "offset": "page", "search": "q"}
@@ -217,6 +250,10 @@ def _run_context(observed: runs.ObservedRun, session: Session) -> dict[str, Any]
                                "progress_of": observed.progress_of,
                                "svg": None, "inline_svg": None,
                                "trace_error": observed.trace_error,
+                               "title": observed.title, "headline": observed.headline,
+                               "reasons": observed.reasons,
+                               "kind": str(run["action"]).partition(":")[0],
+                               "live_script": LIVE_SCRIPT,
                                "refresh": REFRESH_SECONDS if run["status"] == "running" else None}
     if observed.trace is not None:
         try:
@@ -236,7 +273,8 @@ def secured(response: Response) -> Response:
     middleware, calls this itself. There is no exception: the interactive API docs,
     whose Swagger UI would come from a CDN, are off (``create_app``).
     """
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # a live run page sets its own: the strict policy plus its one script's hash
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -265,14 +303,11 @@ def add_pages(app: FastAPI) -> None:
         with session_scope(engine) as session:
             collections = query.list_collections(session)
             stats = query.stats(session)
-        latest = runs.latest_runs(engine)
-        if any(run["status"] == "running" for run in latest):
-            # A run the admin API sent has nobody waiting for it: reading it here
-            # records its end, so the list does not say "running" for a finished run.
-            from registry.celery_app import app as celery_app
+        from registry.celery_app import app as celery_app
 
-            latest = [runs.observe_run(app.state.runs_engine, run, celery_app).run
-                      if run["status"] == "running" else run for run in latest]
+        # A run the admin API sent has nobody waiting for it: reading it here records
+        # its end, so the list does not say "running" for a finished run.
+        latest = runs.recent_runs(app.state.runs_engine, celery_app)
         return _render("home.html", collections=collections, stats=stats,
                        runs=latest, access_levels=query.ACCESS_LEVELS)
 
@@ -326,4 +361,7 @@ def add_pages(app: FastAPI) -> None:
             return JSONResponse(observed.as_json())
         with session_scope(engine) as session:
             context = _run_context(observed, session)
-        return _render("run.html", **context)
+        page = _render("run.html", **context)
+        if context["refresh"]:
+            page.headers["Content-Security-Policy"] = LIVE_RUN_POLICY
+        return page

@@ -49,6 +49,8 @@ def test_a_sync_is_only_sent_then_a_worker_runs_it(
     # No worker is running: the request returned, and nothing it started has run.
     sent = client.run(run_id)
     assert (sent["status"], sent["state"], sent["action"]) == ("running", "PENDING", "sync-all")
+    assert sent["headline"] == ("queued — no worker is running; start one with "
+                                "`python -m registry worker`"), sent
     assert sent["progress"]["done"] == 0 and sent["progress"]["total"] >= 3 + COLLECTIONS
     assert sent["result"] is None and sent["errors"] == []
     assert queued_messages(home) >= 1
@@ -69,19 +71,30 @@ def test_a_sync_is_only_sent_then_a_worker_runs_it(
     finally:
         worker.stop()
     assert going["status"] == "running" and going["state"] == "STARTED"
-    assert going["progress"] == {"done": 1 + COLLECTIONS, "total": 3 + COLLECTIONS}
-    [launch] = [s for s in going["trace"] if s["task"] == "registry.launch_enhancements"]
     chord_size = COLLECTIONS * BUNDLES
+    # The trace follows launch_enhancements into its chord: the parts and the tally
+    # (which inherits launch's id) are steps of the run, all but one part done.
+    assert going["progress"] == {"done": 1 + COLLECTIONS + chord_size,
+                                 "total": 4 + COLLECTIONS + chord_size}
+    assert going["headline"] == f"running {1 + COLLECTIONS + chord_size}/" \
+                                f"{4 + COLLECTIONS + chord_size}"
+    launch_id = next(s["id"] for s in going["trace"]
+                     if s["task"] == "registry.launch_enhancements")
+    [launch, tally] = [s for s in going["trace"] if s["id"] == launch_id]
+    assert tally["state"] == "PENDING" and tally["task"] == "registry.tally_enhancements"
+    assert sum(s["task"] == "registry.enhance_bundle" for s in going["trace"]) == chord_size
     assert launch["state"] == "REPLACED"
     assert launch["progress"] == {"current": chord_size - 1, "total": chord_size}
-    assert f"REPLACED ({chord_size - 1} of {chord_size} done)" in page
+    assert f"replaced ({chord_size - 1} of {chord_size} done)" in page
+    assert "REPLACED" not in page and "STARTED" not in page
     assert done["status"] == "finished" and done["state"] == "SUCCESS", done
     assert done["progress"]["done"] == done["progress"]["total"]
     result = done["result"]
     assert result["collections_synced"] == COLLECTIONS and result["errors"] == []
     assert result["enhanced"] == COLLECTIONS * BUNDLES
     assert done["seconds"] > 0 and done["finished_at"] is not None
-    assert {step["state"] for step in done["trace"]} == {"SUCCESS"}
+    assert {step["state"] for step in done["trace"]} == {"SUCCESS", "REPLACED"}
+    assert done["headline"] == "finished"
 
     # Replay: reading a finished run again returns what was stored and sends nothing.
     with home.session() as session:
@@ -177,7 +190,7 @@ def test_a_schedule_entry_runs_by_name(site: tuple[RegistryHome, AdminClient]) -
     page = httpx.get(f"{client.url}/runs/{run_id}", headers={"Accept": "text/html"}, timeout=30)
     assert page.status_code == 200 and "Result" in page.text
     home_page = httpx.get(f"{client.url}/", timeout=30).text
-    assert f"/runs/{run_id}" in home_page and "(schedule:health-check-every-5min)" in home_page
+    assert f"/runs/{run_id}" in home_page and "schedule health-check-every-5min" in home_page
 
 
 def test_the_home_page_records_the_end_of_a_run_nobody_read(
@@ -197,7 +210,9 @@ def test_the_home_page_records_the_end_of_a_run_nobody_read(
     read = runs.get_run(home.db_url, run_id)
     assert read is not None and read["status"] == "finished"
     assert read["summary"]["database"] == "ok"
-    assert "(schedule:health-check-every-5min) started" in page
+    assert f"Health check {run_id[:8]}</a>" in page
+    assert "an operator (admin API or `python -m registry run`): schedule " \
+           "health-check-every-5min" in page
 
 
 def test_a_run_the_broker_did_not_take_is_recorded_failed(tmp_path: Path) -> None:
@@ -239,7 +254,7 @@ def test_the_same_actions_from_the_command_line(site: tuple[RegistryHome, AdminC
     first, *progress = done.stdout.split("\n{", 1)[0].splitlines()
     run_id = first.removeprefix(f"sent sync-collection:{slug} as run ")
     assert progress[-1].startswith(f"run {run_id[:8]}  sync-collection:{slug}  ")
-    assert "  SUCCESS  finished in " in progress[-1] and progress[-1].endswith(" s")
+    assert "  finished  in " in progress[-1] and progress[-1].endswith(" s")
     ended = json.loads("{" + done.stdout.split("\n{", 1)[1])
     assert ended["id"] == run_id and ended["result"]["collections_synced"] == 1
     assert client.run(run_id) == ended  # the API shows the CLI's run, stored once

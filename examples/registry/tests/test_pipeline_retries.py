@@ -9,6 +9,7 @@ twice is counted once).
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
@@ -122,6 +123,19 @@ def test_flaky_succeeds_broken_and_slow_end_failed_each_logged_once(
         0, 0, 0, 0, 2, 3,
     ]
     assert retried.count(logs[FLAKY][0][2]) == 2 and retried.count(logs[BROKEN][0][2]) == 3
+
+    # The run's page fills its Retries column (the registry keeps result_extended off:
+    # the counts are the guard's records), and says how the run ended, in its own words.
+    view = json.loads(home.python(
+        "import json\nfrom registry import runs\nfrom registry.celery_app import app\n"
+        "from registry.config import load_settings\n"
+        "db = load_settings().db_url\n"
+        "print(json.dumps(runs.observe_run(db, runs.latest_runs(db)[0], app).as_json()))"))
+    by_id = {step["id"]: step for step in view["trace"]}
+    assert by_id[logs[FLAKY][0][2]]["retries"] == 2
+    assert by_id[logs[BROKEN][0][2]]["retries"] == 3
+    assert view["headline"] == "finished with 2 errors"
+    assert any(step["task"] == "registry.tally_enhancements" for step in view["trace"])
 
 
 def test_in_process_a_retry_runs_at_once_under_the_same_task_id(

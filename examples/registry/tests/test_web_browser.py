@@ -221,3 +221,40 @@ def test_the_analytics_chart_renders_and_sorting_is_a_click(
     arrived("sort=date")
     header = browser.find_element(By.ID, "sort-date").find_element(By.XPATH, "..")
     assert header.get_attribute("aria-sort") == "ascending"
+
+
+def test_a_run_going_updates_in_place(site: ServedRegistry, browser: WebDriver) -> None:
+    """A health check sent with no worker running: its page says why it waits and how
+    to start one; a worker then runs it, and the page shows the end without reloading
+    (the reader keeps their place; the CSP runs no other script)."""
+    import subprocess
+    import sys
+
+    from celery_safe.testing.worker_process import WorkerProcess
+
+    sent = subprocess.run(
+        [sys.executable, "-m", "registry", "run", "schedule", "health-check-every-5min"],
+        env=site.env, cwd=site.home, capture_output=True, text=True, timeout=120, check=False)
+    assert sent.returncode == 0, sent.stderr
+    run_id = sent.stdout.strip().rsplit(" ", 1)[-1]
+    browser.set_window_size(900, 500)
+    try:
+        browser.get(f"{site.url}/runs/{run_id}")
+        status = browser.find_element(By.ID, "run-status")
+        assert "queued — no worker is running; start one with" in status.text
+        assert browser.find_element(By.TAG_NAME, "h1").text == f"Health check {run_id[:8]}"
+        browser.execute_script("window.scrollTo(0, document.body.scrollHeight);"
+                               "window.registryStillHere = true;")
+        assert browser.execute_script("return window.scrollY") > 0
+        with WorkerProcess("registry.celery_app", pool="solo", concurrency=1,
+                           env=site.env, cwd=site.home):
+            WebDriverWait(browser, 120).until(
+                lambda page: "finished" in page.find_element(By.ID, "run-status").text)
+        assert browser.execute_script("return window.registryStillHere") is True  # no reload
+        assert browser.execute_script("return window.scrollY") > 0
+        main = browser.find_element(By.TAG_NAME, "main").text
+        assert "REPLACED" not in main and "STARTED" not in main and "SUCCESS" not in main
+        assert "Result" in main and "\\u0027" not in browser.page_source
+    finally:
+        browser.set_window_size(1200, 900)
+    assert_nothing_ran(browser)

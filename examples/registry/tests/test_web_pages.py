@@ -214,7 +214,7 @@ def test_run_page_lists_collections_counts_and_trace(site: ServedRegistry) -> No
     for slug in run["collections"]:  # type: ignore[attr-defined]
         assert f"/search?collection={slug}" in html
     assert "registry.sync_collection" in html and "registry.summarize" in html
-    assert "workflow state SUCCESS" in html
+    assert "steps done." in html and "SUCCESS" not in html
     summary = run["summary"]
     assert isinstance(summary, dict)
     assert f"{summary['bundles']['created']} new" in html
@@ -229,9 +229,19 @@ def test_a_run_in_progress_refreshes_itself(site: ServedRegistry) -> None:
             collections=[], result_graph=[["pending-task", None], None],
             task_names={"pending-task": "registry.store_yaml"},
         ))
-    html = get(site, "/runs/pending-run").text
-    assert f'<meta http-equiv="refresh" content="{web.REFRESH_SECONDS}">' in html
-    assert "PENDING" in html and "0 of 1" in html
+    response = get(site, "/runs/pending-run")
+    html = response.text
+    # Without scripts the page reloads; with them, its one script (allowed by its
+    # hash, and nothing else) updates it in place.
+    assert f'<noscript><meta http-equiv="refresh" content="{web.REFRESH_SECONDS}">' in html
+    assert f"<script>{web.LIVE_SCRIPT}</script>" in html
+    policy = response.headers["content-security-policy"]
+    assert policy == web.LIVE_RUN_POLICY
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == f"'{web.LIVE_SCRIPT_HASH}'"
+    assert directives["connect-src"] == "'self'" and directives["default-src"] == "'none'"
+    assert "queued — no worker is running; start one with" in html
+    assert "waiting" in html and "PENDING" not in html and "0 of 1" in html
 
 
 def test_every_bundle_page_renders(site: ServedRegistry) -> None:

@@ -88,6 +88,10 @@ def test_a_run_that_times_out_is_recorded_failed(tmp_path: Path) -> None:
     (run,) = runs.latest_runs(db_url)
     assert run["status"] == "failed" and run["finished_at"] is not None
     assert "Timeout" in run["error"] and run["summary"] is None
+    # It said why at once, instead of waiting silently (explain: no live consumer).
+    said = f"run {run['id'][:8]}: queued — no worker is running; start one with " \
+           "`python -m registry worker`\n  - No worker is running"
+    assert said in client.stderr, client.stderr[-2000:]
 
 
 def test_task_names_of_a_workflow_frozen_in_place(tmp_path: Path) -> None:

@@ -1,0 +1,389 @@
+"""``explain(result)``: what a sent workflow is doing, and why, in words.
+
+    sent = workflow.apply_async()
+    print(explain(sent, app=app))   # "queued: 0 of 4 steps done. No worker is running..."
+
+It reads the run's :func:`~celery_safe.workflows.trace` and asks the workers (a short
+``inspect``; on the embedded broker, which carries no broadcast, each consumer's
+doorbell) only when something is still to run. Every reason names the task it is about
+and, where the linter has a rule for the cause, its code (``celery-safe explain CODE``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from celery import Celery
+from celery.result import AsyncResult, ResultSet
+
+from ..canvas.model import Chain, Group, Node, Step
+from ..canvas.text import short_name
+from ..celery_internals import header_ignoring_results_reaches_body
+from ..replacements import REPLACED
+from .trace import StepTrace, Trace, trace
+from .validate import _backend_kind
+
+__all__ = ["Explanation", "Reason", "RunState", "explain"]
+
+RunState = Literal["queued", "running", "succeeded", "failed", "stuck"]
+
+#: Reason kinds: what a reader or a program can branch on.
+KINDS = frozenset({
+    "no-worker", "no-consumer", "failed", "header-failed", "ignored-result", "expired",
+    "chord-waiting", "revoked", "retrying", "retried", "replaced",
+})
+_WORKING = frozenset({"STARTED", "RECEIVED", "PROGRESS", "RETRY"})
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One thing that explains a run's state: ``kind`` (see ``KINDS``), the words, the
+    lint code of its cause where one fits, and the task it is about."""
+
+    kind: str
+    message: str
+    code: str | None = None
+    task: str | None = None
+    task_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.code}]" if self.code else self.message
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A run's state (``queued``/``running``/``succeeded``/``failed``/``stuck``), its
+    progress and the reasons for it; ``str()`` is the text a person reads."""
+
+    state: RunState
+    done: int
+    total: int
+    reasons: tuple[Reason, ...] = ()
+    trace: Trace | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(steps done, steps)``."""
+        return (self.done, self.total)
+
+    @property
+    def headline(self) -> str:
+        """One line: "running: 5 of 12 steps done"."""
+        return f"{self.state}: {self.done} of {self.total} step{'s' * (self.total != 1)} done"
+
+    def __str__(self) -> str:
+        lines = [self.headline + "."]
+        lines += [f"- {reason}" for reason in self.reasons]
+        return "\n".join(lines)
+
+
+def explain(
+    result: AsyncResult | ResultSet | Trace, app: Celery | None = None, *,
+    timeout: float = 1.0,
+    names: Mapping[str, str] | None = None,
+) -> Explanation:
+    """What the workflow ending in ``result`` is doing and why.
+
+        print(explain(AsyncResult(task_id, app=app), app=app))
+
+    ``timeout``: how long workers are given to answer ``inspect`` (asked only while a
+    step is still to run); ``names`` as for :func:`~celery_safe.workflows.trace`. A
+    :class:`Trace` already read (with ``app``) is explained without reading it again.
+    """
+    app = app or getattr(result, "app", None)
+    if app is None:
+        raise ValueError("explain(result, app): give the app whose backend the run used")
+    traced = result if isinstance(result, Trace) else trace(result, app=app, names=names)
+    return _Explainer(app, traced, timeout).explanation()
+
+
+@dataclass
+class _Explainer:
+    app: Celery
+    traced: Trace
+    timeout: float
+    reasons: list[Reason] = field(default_factory=list)
+    stuck: bool = False
+
+    def explanation(self) -> Explanation:
+        steps = self.traced.steps
+        # A step that replaced itself is done; one that stores no result (ignore_result)
+        # stays PENDING for ever: it counts as done once the rest is.
+        states = {"SUCCESS" if s.state == REPLACED and s.ready else s.state for s in steps
+                  if not (s.state == "PENDING" and self.ignores_result(s))}
+        self.replaced(steps)
+        self.failures(steps)
+        self.retries(steps)
+        self.chords(self.traced.root)
+        state: RunState
+        if "FAILURE" in states or "REVOKED" in states:
+            state = "failed"
+        elif states == {"SUCCESS"}:
+            state = "succeeded"
+        else:
+            self.workers(steps)
+            started = any(s.state in _WORKING or s.ready for s in steps)
+            nobody = any(r.kind in ("no-worker", "no-consumer") for r in self.reasons)
+            if not started and not self.stuck:
+                state = "queued"  # waiting for a worker is what a queued run does
+            elif self.stuck or nobody:
+                state = "stuck"  # it will not finish as things stand
+            else:
+                state = "running"
+        order = {"failed": 0, "header-failed": 0, "revoked": 0, "no-worker": 1,
+                 "no-consumer": 1, "ignored-result": 1, "expired": 1}
+        reasons = sorted(self.reasons, key=lambda r: order.get(r.kind, 2))
+        return Explanation(state, self.traced.done, self.traced.total, tuple(reasons),
+                           self.traced)
+
+    def add(self, kind: str, message: str, step: StepTrace | None = None,
+            code: str | None = None) -> None:
+        self.reasons.append(Reason(kind, message, code, _name(step) if step else None,
+                                   step.id if step else None))
+
+    # -- what each step did --------------------------------------------------------
+    def replaced(self, steps: Sequence[StepTrace]) -> None:
+        for step in steps:
+            if step.state == REPLACED and step.ready:
+                became = step.replaced_by or "another canvas"
+                self.add("replaced", f"{_name(step)} replaced itself with {became}.", step)
+
+    def failures(self, steps: Sequence[StepTrace]) -> None:
+        headers = {s.id: body for s, body in _header_parts(self.traced.root)}
+        broken = {body.id for part, body in headers.items()
+                  if any(s.id == part and s.state == "FAILURE" for s in steps)}
+        said: set[str] = set()
+        for step in steps:
+            if step.id in broken:
+                continue  # the body of a chord whose part failed: said with that part
+            if step.state == "REVOKED":
+                self.add("revoked", f"{_name(step)} was revoked: it will not run.", step)
+            elif step.state == "FAILURE":
+                error = step.error or "an error the backend did not keep"
+                if error in said:
+                    continue  # a chain's later step, failed with the step before it
+                said.add(error)
+                body = headers.get(step.id)
+                if body is not None:
+                    what = short_name(body.task) if body.task else "the chord's body"
+                    before = f"the chord before {what}" if body.task else "a chord"
+                    self.add("header-failed",
+                             f"{_name(step)}, a part of {before}, failed with {error}; "
+                             f"{what} will not run.", step)
+                else:
+                    self.add("failed", f"{_name(step)} failed with {error}.", step)
+
+    def retries(self, steps: Sequence[StepTrace]) -> None:
+        scheduled: dict[str, str] | None = None
+        for step in steps:
+            if step.state == "RETRY":
+                if scheduled is None and step.next_retry is None:
+                    scheduled = self.scheduled()
+                when = (scheduled or {}).get(step.id) or (
+                    step.next_retry.astimezone(dt.timezone.utc).strftime(
+                        "%Y-%m-%d %H:%M:%S UTC") if step.next_retry else None)
+                count = f" (retry {step.retries})" if step.retries else ""
+                error = f" after {step.error}" if step.error else ""
+                next_at = f"; the next attempt is due at {when}" if when else \
+                    "; a worker holds its next attempt"
+                self.add("retrying", f"{_name(step)} is being retried{count}{error}{next_at}.",
+                         step)
+            elif step.retries and step.ready:
+                times = "once" if step.retries == 1 else f"{step.retries} times"
+                self.add("retried", f"{_name(step)} was retried {times} before it "
+                                    f"{'succeeded' if step.state == 'SUCCESS' else 'ended'}.",
+                         step)
+
+    def chords(self, root: Node | None) -> None:
+        backend = self.app.backend
+        kind = _backend_kind(backend)
+        expires = _expires(self.app)
+        for header, body in _chords(root):
+            parts = [s for s in _steps_of(header)]
+            body_step = next(iter(_steps_of(body)), None)
+            if body_step is None or body_step.ready or not parts:
+                continue
+            done = sum(1 for part in parts if part.ready)
+            waiting = [part for part in parts if not part.ready]
+            ignoring = [part for part in waiting if self.ignores_result(part)]
+            if ignoring and not header_ignoring_results_reaches_body(kind):
+                names = ", ".join(sorted({_name(p) for p in ignoring}))
+                self.stuck = True
+                self.add("ignored-result",
+                         f"{names} ignores its result (ignore_result=True), and this result "
+                         f"backend waits for every part of a chord to store one: "
+                         f"{_name(body_step)} will never run.", ignoring[0], code="CSF204")
+                continue
+            finished = [p.finished for p in parts if p.finished is not None]
+            if waiting and finished and expires is not None \
+                    and _now() - _utc(max(finished)) > expires:
+                # A backend forgets an expired result: it reads PENDING, like one not
+                # run yet; the dates of the others are the only evidence.
+                self.add("expired",
+                         f"{len(waiting)} of the {len(parts)} chord parts before "
+                         f"{_name(body_step)} have no result, and the others finished more "
+                         f"than {_seconds(expires)} (result_expires) ago: if they ran, their "
+                         f"results expired and {_name(body_step)} will never run.", body_step)
+                continue
+            if any(p.state == "FAILURE" for p in parts):
+                continue
+            self.add("chord-waiting",
+                     f"{_name(body_step)} waits for the chord's parts: {done} of "
+                     f"{len(parts)} done{_counter_note(kind, done, len(parts))}.", body_step)
+
+    def ignores_result(self, step: StepTrace) -> bool:
+        task = self.app.tasks.get(step.task or "")
+        return bool(getattr(task, "ignore_result", False))
+
+    # -- who would run what is left ------------------------------------------------
+    def workers(self, steps: Sequence[StepTrace]) -> None:
+        waiting = [s for s in steps if s.state == "PENDING"]
+        if not waiting:
+            return
+        consumers = _embedded_consumers(self.app)
+        if consumers is not None:
+            if consumers == 0:
+                self.add("no-worker", "No worker is running: nothing consumes the embedded "
+                                      "broker's queues, so no step can start.")
+            return
+        try:
+            queues = self.app.control.inspect(timeout=self.timeout).active_queues()
+        except Exception as exc:  # the broker is down: that is the reason
+            self.add("no-worker", f"The workers cannot be asked ({type(exc).__name__}: "
+                                  f"{exc}); no step can start while the broker is down.")
+            return
+        if not queues:
+            self.add("no-worker", f"No worker is running: none answered within "
+                                  f"{self.timeout:g} s, so no step can start.")
+            return
+        consumed = {str(q.get("name")) for found in queues.values() for q in found or []}
+        missing: dict[str, StepTrace] = {}
+        for step in waiting:
+            queue = self.queue_of(step)
+            if queue is not None and queue not in consumed:
+                missing.setdefault(queue, step)
+        for queue, step in missing.items():
+            self.add("no-consumer",
+                     f"No worker consumes the queue {queue!r} that {_name(step)} is routed "
+                     f"to (the {len(queues)} running consume {', '.join(sorted(consumed))}).",
+                     step)
+
+    def queue_of(self, step: StepTrace) -> str | None:
+        if not step.task:
+            return None
+        try:
+            route = self.app.amqp.router.route({}, step.task)
+        except Exception:  # routing by a function that needs the arguments: unknown
+            return None
+        queue = route.get("queue")
+        name = getattr(queue, "name", queue)
+        return str(name) if name else None
+
+    def scheduled(self) -> dict[str, str]:
+        """Task id -> ETA of every retry the workers hold (empty when none answers)."""
+        try:
+            answers = self.app.control.inspect(timeout=self.timeout).scheduled() or {}
+        except Exception:
+            return {}
+        found: dict[str, str] = {}
+        for entries in answers.values():
+            for entry in entries or []:
+                request = entry.get("request") or {}
+                if request.get("id") and entry.get("eta"):
+                    found[str(request["id"])] = _when(str(entry["eta"]))
+        return found
+
+
+def _embedded_consumers(app: Celery) -> int | None:
+    """Live consumers on the embedded broker, or None for another broker (whose
+    module, and SQLAlchemy, are then not imported)."""
+    if "SQLiteTransport" not in str(app.conf.broker_transport or ""):
+        return None
+    from celery_safe.embedded import live_consumers
+
+    return live_consumers(app)
+
+
+def _name(step: StepTrace) -> str:
+    return short_name(step.task) if step.task else f"task {step.id[:8]}"
+
+
+def _steps_of(node: Node | None) -> Iterator[StepTrace]:
+    if isinstance(node, Step) and isinstance(node.origin, StepTrace):
+        yield node.origin
+    elif isinstance(node, Chain):
+        for child in node.steps:
+            yield from _steps_of(child)
+    elif isinstance(node, Group):
+        for member in node.members:
+            yield from _steps_of(member)
+
+
+def _first_step(node: Node | None) -> StepTrace | None:
+    return next(iter(_steps_of(node)), None)
+
+
+def _chords(node: Node | None) -> Iterator[tuple[Group, Node]]:
+    """Every (header, body) in the trace: a group followed, in a chain, by a step."""
+    if isinstance(node, Chain):
+        for before, after in zip(node.steps, node.steps[1:], strict=False):
+            if isinstance(before, Group) and after is not None:
+                body = after.steps[0] if isinstance(after, Chain) and after.steps else after
+                if body is not None:
+                    yield before, body
+        for child in node.steps:
+            yield from _chords(child)
+    elif isinstance(node, Group):
+        for member in node.members:
+            yield from _chords(member)
+
+
+def _header_parts(node: Node | None) -> Iterator[tuple[StepTrace, StepTrace]]:
+    for header, body in _chords(node):
+        body_step = _first_step(body)
+        if body_step is not None:
+            for part in _steps_of(header):
+                yield part, body_step
+
+
+def _counter_note(kind: str, done: int, parts: int) -> str:
+    if done < parts:
+        return ""
+    if kind == "other":
+        return " (celery.chord_unlock polls for them and sends the body next)"
+    return " (the last part's worker sends the body next)"
+
+
+def _expires(app: Celery) -> dt.timedelta | None:
+    value: Any = app.conf.result_expires
+    if isinstance(value, dt.timedelta):
+        return value if value.total_seconds() > 0 else None
+    if isinstance(value, (int, float)) and value > 0:
+        return dt.timedelta(seconds=value)
+    return None
+
+
+def _seconds(delta: dt.timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds:g} s"
+
+
+def _when(iso: str) -> str:
+    try:
+        moment = _utc(dt.datetime.fromisoformat(iso)).astimezone(dt.timezone.utc)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
