@@ -15,7 +15,7 @@ from typing import Any
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
 from .index import FunctionInfo, ModuleIndex, build_index
-from .values import Value
+from .values import Param, Value, holds_results
 
 __all__ = ["TASK_ONLY_METHODS", "HelperJoin", "ModuleAnalysis"]
 
@@ -152,8 +152,8 @@ class ModuleAnalysis:
             if found is not None:
                 yield found
         for name, value in call.args.items():
-            wanted = value.param if value.kind == "param" else None
-            if (param is None and value.kind in ("result", "results")) or (
+            wanted = value.name if isinstance(value, Param) else None
+            if (param is None and holds_results(value)) or (
                 param is not None and wanted == param
             ):
                 found = self.reached_join(call.callee, name, seen)

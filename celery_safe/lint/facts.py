@@ -8,7 +8,7 @@ from typing import Any
 
 from .canvas import CanvasCheck
 from .index import FunctionInfo
-from .values import Value
+from .values import Param, Result, Value
 
 __all__ = ["Apply", "FunctionFacts", "HelperCall", "Join", "UpdateState"]
 
@@ -19,7 +19,7 @@ class Join:
 
     node: ast.Call
     method: str
-    value: Value | None
+    value: Result | Param | None
     allowed_by: ast.Call | None  # the ``allow_join_result()`` block it is in
 
     @property

@@ -6,6 +6,7 @@ import ast
 
 from .facts import Join
 from .registry import span_of
+from .values import Result, Results
 
 __all__ = ["call_text", "join_detail"]
 
@@ -28,11 +29,12 @@ def join_detail(join: Join) -> dict[str, object]:
         "via": (),
     }
     if value is not None:
+        detail["via"] = value.via
+    if isinstance(value, (Result, Results)):
         detail.update(
             origin=span_of(value.origin) if value.origin is not None else None,
             origin_method=value.method,
             callee=value.callee,
-            via=value.via,
         )
         if value.origin_path:
             detail["origin_path"] = value.origin_path  # ``origin`` is a span in that file

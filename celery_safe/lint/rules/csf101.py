@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..joins import call_text, join_detail
 from ..registry import Report, rule
+from ..values import Result
 
 INVALID = (
     """\
@@ -64,7 +65,7 @@ def join_in_task(report: Report) -> Iterator[Finding]:
         for join in facts.joins:
             if join.allowed:
                 continue  # inside `with allow_join_result():` — reported once, as CSF103
-            if join.value is not None and join.value.method == "apply":
+            if isinstance(join.value, Result) and join.value.method == "apply":
                 continue  # an eager `.apply()` result: reported on the apply, as CSF105
             yield report.finding(
                 "CSF101",

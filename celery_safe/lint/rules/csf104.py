@@ -10,6 +10,7 @@ from ..index import FunctionInfo
 from ..joins import call_text, join_detail
 from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
+from ..values import Param
 
 INVALID = (
     """\
@@ -73,7 +74,7 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
             detail["call_path"] = tuple(names)
             # does the helper start the task it joins, or is the result handed to it?
             joined = reached.join.value
-            detail["joins"] = "argument" if joined is not None and joined.kind == "param" else "own"
+            detail["joins"] = "argument" if isinstance(joined, Param) else "own"
             detail["helper_call"] = span_of(reached.call.node)
             yield report.finding(
                 "CSF104",

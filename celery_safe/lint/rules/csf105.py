@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..joins import call_text
 from ..registry import Report, rule, span_of
+from ..values import Result
 
 INVALID = (
     """\
@@ -59,7 +60,9 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
                 if local not in report.analysis.task_like_names:
                     continue  # why: an imported name with an .apply() is not proof of a task
             joined = [
-                j for j in facts.joins if j.value is not None and j.value.origin is apply.node
+                j
+                for j in facts.joins
+                if isinstance(j.value, Result) and j.value.origin is apply.node
             ]
             yield report.finding(
                 "CSF105",

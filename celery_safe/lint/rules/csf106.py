@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..findings import Finding
 from ..handlers import Loop, Scope, on_loop
 from ..registry import Report, rule
-from ..values import Value
+from ..values import Result, Value, holds_results
 
 POLL_METHODS = frozenset({"ready", "successful", "failed"})
 POLL_ATTRIBUTES = frozenset({"state", "status"})
@@ -68,14 +68,14 @@ def _polls(scope: Scope, root: ast.AST) -> list[ast.expr]:
 
 
 def _holds_results(value: Value | None) -> bool:
-    return value is not None and value.kind in ("result", "results")
+    return holds_results(value)
 
 
 def _is_result(scope: Scope, receiver: ast.expr, each: set[str]) -> bool:
     if isinstance(receiver, ast.Name) and receiver.id in each:
         return True
     value = scope.value(receiver)
-    return value is not None and value.kind == "result"
+    return isinstance(value, Result)
 
 
 def _sleeps(scope: Scope, body: list[ast.stmt]) -> bool:
