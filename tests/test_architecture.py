@@ -73,3 +73,66 @@ def test_importing_the_linter_does_not_load_celery_apps() -> None:
     code = "import sys, celery_safe.lint; print('celery.app' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+#: What the interpreter may not import: it knows Python and Celery, never a rule, the
+#: engine that runs them, the front-ends (CLI, config, files, flake8) or the codemods.
+ABOVE_INTERP = frozenset(
+    {
+        "rules",
+        "registry",
+        "engine",
+        "joins",
+        "findings",
+        "noqa",
+        "docs",
+        "cli",
+        "fix_cli",
+        "config",
+        "files",
+        "formats",
+        "flake8_plugin",
+        "resolve",
+        "codemods",
+        "front",
+    }
+)
+
+
+def _lint_targets(source: str, package: list[str]) -> set[str]:
+    """The ``celery_safe.lint`` submodules a module of ``package`` imports (relative or not)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            stem = ".".join([*base, *(node.module or "").split(".")]).strip(".")
+            modules = [stem] + [f"{stem}.{alias.name}" for alias in node.names]
+        for name in modules:
+            parts = name.split(".")
+            if parts[:2] == ["celery_safe", "lint"] and len(parts) > 2:
+                found.add(parts[2])
+    return found
+
+
+def test_interpreter_imports_no_rule_engine_front_or_codemod() -> None:
+    interp = PACKAGE / "lint" / "interp"
+    offenders = {}
+    for path in interp.rglob("*.py"):
+        package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+        above = _lint_targets(path.read_text(encoding="utf-8"), package) & ABOVE_INTERP
+        if above:
+            offenders[str(path.relative_to(ROOT))] = sorted(above)
+    assert len(list(interp.rglob("*.py"))) > 10
+    assert offenders == {}
+
+
+def test_layering_check_sees_relative_and_absolute_imports() -> None:
+    interp = ["celery_safe", "lint", "interp"]
+    source = "from ..rules import csf101\nfrom .. import registry\nimport celery_safe.lint.engine\n"
+    assert _lint_targets(source, interp) == {"rules", "registry", "engine"}
+    assert _lint_targets("from .values import Value\nfrom ...canvas import Step\n", interp) == {
+        "interp"
+    }

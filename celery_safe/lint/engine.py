@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from . import rules as _rules  # noqa: F401  (importing registers every rule)
-from .analysis import ModuleAnalysis
 from .config import Config
-from .depth import TooDeep
 from .findings import Finding, Span
-from .index import build_index
+from .interp.analysis import ModuleAnalysis
+from .interp.depth import TooDeep
+from .interp.index import build_index
 from .noqa import drop_suppressed
 from .registry import RULES, Report, format_message
 from .resolve import TaskLookup

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from .facts import Join
+from .interp.facts import Join
+from .interp.values import Result, Results
 from .registry import span_of
-from .values import Result, Results
 
 __all__ = ["call_text", "join_detail"]
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from .. import catalogue
 from ..canvas import UNKNOWN, render_path
-from .analysis import ModuleAnalysis
-from .canvas import CanvasCheck
-from .facts import FunctionFacts
 from .findings import Finding, Span
-from .index import FunctionInfo
+from .interp.analysis import ModuleAnalysis
+from .interp.canvas import CanvasCheck
+from .interp.facts import FunctionFacts
+from .interp.index import FunctionInfo
 
 __all__ = ["CANVAS_WORDS", "RULES", "Report", "Rule", "format_message", "rule", "span_of"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
 from .files import Unreadable, read_bytes
-from .index import FunctionInfo, ModuleIndex, build_index
+from .interp.index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe.cli import main
-from celery_safe.lint.depth import MAX_DEPTH
+from celery_safe.lint.interp.depth import MAX_DEPTH
 
 JOINING = """\
 from celery import shared_task

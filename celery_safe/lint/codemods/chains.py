@@ -27,7 +27,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import PositionProvider
 
 from ..findings import Finding, Span
-from ..index import ModuleIndex
+from ..interp.index import ModuleIndex
 from .driven import FindingsCodemod
 from .inline_joins import JOIN_CODES, dotted_name
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call

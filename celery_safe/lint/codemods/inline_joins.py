@@ -28,7 +28,7 @@ from libcst.metadata import (
 )
 
 from ..findings import Finding, Span
-from ..index import ModuleIndex
+from ..interp.index import ModuleIndex
 from .bindings import bound_around
 from .driven import FindingsCodemod
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..interp.values import Result
 from ..joins import call_text, join_detail
 from ..registry import Report, rule
-from ..values import Result
 
 INVALID = (
     """\

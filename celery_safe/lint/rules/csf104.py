@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..findings import Finding
-from ..index import FunctionInfo
+from ..interp.index import FunctionInfo
+from ..interp.values import Param
 from ..joins import call_text, join_detail
 from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
-from ..values import Param
 
 INVALID = (
     """\

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..interp.values import Result
 from ..joins import call_text
 from ..registry import Report, rule, span_of
-from ..values import Result
 
 INVALID = (
     """\

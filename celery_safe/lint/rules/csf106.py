@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..findings import Finding
-from ..handlers import Loop, Scope, on_loop
+from ..interp.events import Loop, Scope, on_loop
+from ..interp.values import Result, Value, holds_results
 from ..registry import Report, rule
-from ..values import Result, Value, holds_results
 
 POLL_METHODS = frozenset({"ready", "successful", "failed"})
 POLL_ATTRIBUTES = frozenset({"state", "status"})

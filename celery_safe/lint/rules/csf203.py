@@ -1,6 +1,6 @@
 """CSF203: a chord whose app's result backend cannot run it, where the module's code says
 which backend that is (static front-end of the canvas model's check; see
-``lint.backends`` for when the code decides it)."""
+``lint.interp.backends`` for when the code decides it)."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ class FunctionFacts:
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
-    #: facts a rule module's own handler recorded (see ``lint.handlers``), by code
+    #: facts a rule module's own handler recorded (see ``lint.interp.events``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 
     @property

@@ -13,9 +13,9 @@ import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from ..canvas import Chord, Group, Node, Step
-from ..canvas.compose import chord_header, fold_chain, group_of, pipe
-from ..canvas.text import SourceText
+from ...canvas import Chord, Group, Node, Step
+from ...canvas.compose import chord_header, fold_chain, group_of, pipe
+from ...canvas.text import SourceText
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted

@@ -14,10 +14,10 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..canvas import Node, Problem, Received, Step
-from ..canvas import check as check_model
-from ..canvas.check import Backend
-from ..canvas.text import SourceText
+from ...canvas import Node, Problem, Received, Step
+from ...canvas import check as check_model
+from ...canvas.check import Backend
+from ...canvas.text import SourceText
 from .index import FunctionInfo
 
 __all__ = ["CanvasCheck", "check_canvas", "make_step", "source_args"]

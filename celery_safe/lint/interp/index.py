@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..canvas.model import TaskSpec
-from ..canvas.params import Params
-from ..canvas.replaces import replaces_with_group
-from ..canvas.types import MISSING
+from ...canvas.model import TaskSpec
+from ...canvas.params import Params
+from ...canvas.replaces import replaces_with_group
+from ...canvas.types import MISSING
 from .annotations import hint_of
 from .backends import AppBackends
 from .imports import FOREIGN_ROOTS, ImportMap

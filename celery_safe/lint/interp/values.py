@@ -16,7 +16,7 @@ import ast
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar, Union
 
-from ..canvas.model import Node
+from ...canvas.model import Node
 
 if TYPE_CHECKING:
     from .index import FunctionInfo, ModuleIndex

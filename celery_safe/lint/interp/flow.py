@@ -12,7 +12,7 @@ import ast
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..canvas import (
+from ...canvas import (
     UNKNOWN,
     Chord,
     Group,
@@ -25,8 +25,8 @@ from ..canvas import (
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
+from .events import LOOP_HANDLERS
 from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
-from .handlers import LOOP_HANDLERS
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import (
