@@ -10,13 +10,14 @@ import ast
 import string
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import catalogue
 from ..canvas import UNKNOWN, render_path
 from .findings import Finding, Span
 from .interp.analysis import ModuleAnalysis
 from .interp.canvas import CanvasCheck
+from .interp.events import Subscribers
 from .interp.facts import FunctionFacts
 from .interp.index import FunctionInfo
 
@@ -138,6 +139,9 @@ class Rule:
     #: Codes an invalid example gives besides this one, by design (a CSF102 join is a
     #: CSF101 join too).
     also: tuple[str, ...] = ()
+    #: The interpreter's events the rule's detection subscribes to (only enabled rules'
+    #: handlers run).
+    events: Subscribers = field(default_factory=Subscribers)
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
@@ -156,6 +160,7 @@ def rule(
     also: tuple[str, ...] = (),
     without_tasks: tuple[str, ...] = (),
     needs_tasks_elsewhere: bool = False,
+    events: Subscribers | None = None,
 ) -> Callable[[Check], Check]:
     """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
 
@@ -163,6 +168,7 @@ def rule(
     modules that must give exactly ``code``, and look-alikes that must give nothing.
     By default a rule can only report in a module that defines a Celery task;
     ``without_tasks`` lists words whose presence makes it worth running anyway.
+    ``events`` are the rule's handlers on the interpreter's events (its own detection).
     """
     if not invalid or not valid:
         raise ValueError(f"{code}: a rule needs at least one invalid and one valid example")
@@ -182,6 +188,7 @@ def rule(
             tuple(_dedent(e) for e in invalid),
             tuple(_dedent(e) for e in valid),
             also,
+            events or Subscribers(),
         )
         return check
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .events import Subscribers
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
 from .index import FunctionInfo, ModuleIndex, build_index
@@ -44,6 +45,8 @@ class ModuleAnalysis:
     _running: set[tuple[int, bool]] = field(default_factory=set)
     #: the canvases the module builds, outermost only (filled by the canvas rules)
     canvases: list[Any] | None = None
+    #: the enabled rules' handlers, raised by every function's walk
+    subscribers: Subscribers = field(default_factory=Subscribers)
 
     @classmethod
     def of(
@@ -51,11 +54,16 @@ class ModuleAnalysis:
         tree: ast.Module,
         index: ModuleIndex | None = None,
         extra_decorators: Sequence[str] = (),
+        subscribers: Subscribers | None = None,
     ) -> ModuleAnalysis:
+        """Analyse ``tree``'s top level; ``subscribers`` hear every function's events."""
         index = index or build_index(tree, extra_decorators)
-        analysis = cls(tree, index, FunctionFacts(None))
+        subscribers = subscribers or Subscribers()
+        analysis = cls(tree, index, FunctionFacts(None), subscribers=subscribers)
         index.analysis = analysis
-        flow = FunctionFlow(index, None, {}, analysis.summary_without_imports)
+        flow = FunctionFlow(
+            index, None, {}, analysis.summary_without_imports, subscribers=subscribers
+        )
         analysis.module = flow.run_module(tree.body)
         analysis.globals = flow.env
         return analysis
@@ -71,7 +79,7 @@ class ModuleAnalysis:
         if module is not None and module is not self.index:
             owner = module.analysis
             if owner is None and module.tree is not None:
-                owner = ModuleAnalysis.of(module.tree, module)
+                owner = ModuleAnalysis.of(module.tree, module, subscribers=self.subscribers)
             if isinstance(owner, ModuleAnalysis):
                 return owner.summary(info, follow_imports)  # a helper of another module
             return None
@@ -85,7 +93,9 @@ class ModuleAnalysis:
         self._running.add(key)
         try:
             follow = self.summary if follow_imports else self.summary_without_imports
-            flow = FunctionFlow(self.index, info, self.globals, follow, follow_imports)
+            flow = FunctionFlow(
+                self.index, info, self.globals, follow, follow_imports, self.subscribers
+            )
             facts = flow.run_function()
         finally:
             self._running.discard(key)

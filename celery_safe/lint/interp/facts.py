@@ -10,7 +10,7 @@ from .canvas import CanvasCheck
 from .index import FunctionInfo
 from .values import Param, Result, Value
 
-__all__ = ["Apply", "FunctionFacts", "HelperCall", "Join", "UpdateState"]
+__all__ = ["FunctionFacts", "HelperCall", "Join"]
 
 
 @dataclass(frozen=True)
@@ -36,25 +36,6 @@ class HelperCall:
     args: dict[str, Value]
 
 
-@dataclass(frozen=True)
-class Apply:
-    """``task.apply(...)``: the task runs in-process, through Celery's machinery."""
-
-    node: ast.Call
-    callee: str
-    task: FunctionInfo | None
-    imported: str = ""  # qualified name, when the receiver is an import not resolved
-
-
-@dataclass(frozen=True)
-class UpdateState:
-    """``update_state`` with a failure state and a literal meta lacking ``exc_type``."""
-
-    node: ast.Call
-    state: str
-    keys: tuple[str, ...]
-
-
 @dataclass(eq=False)
 class FunctionFacts:
     """Everything one function (or the module's top level, ``info is None``) does."""
@@ -64,16 +45,13 @@ class FunctionFacts:
     param_joins: dict[str, Join] = field(default_factory=dict)
     calls: list[HelperCall] = field(default_factory=list)
     allow_joins: list[ast.Call] = field(default_factory=list)
-    disable_sync: list[tuple[ast.Call, ast.keyword]] = field(default_factory=list)
-    applies: list[Apply] = field(default_factory=list)
-    update_states: list[UpdateState] = field(default_factory=list)
     canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
     #: the canvas it returns (``return [t.s(x) for x in xs]``), for a chord header
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
-    #: facts a rule module's own handler recorded (see ``lint.interp.events``), by code
+    #: facts the enabled rules' handlers recorded here (see ``events``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 
     @property

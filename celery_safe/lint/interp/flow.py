@@ -24,9 +24,9 @@ from ...canvas import (
 )
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
-from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
-from .events import LOOP_HANDLERS
-from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
+from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
+from .events import NOBODY, CallEvent, LoopEvent, StateEvent, Subscribers
+from .facts import FunctionFacts, HelperCall, Join
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import (
@@ -39,7 +39,6 @@ from .values import (
     Result,
     ResultClass,
     Results,
-    TaskRef,
     TupleOf,
     Value,
     collection,
@@ -51,8 +50,6 @@ from .values import (
 __all__ = ["FunctionFlow"]
 
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
-#: States whose meta the result backend decodes as an exception.
-EXCEPTION_STATES = frozenset(f"celery.states.{s}" for s in ("FAILURE", "RETRY", "REVOKED"))
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
 #: What a value passed to a helper must be for the helper's joins on it to matter.
 TRACKED_ARGS = (Result, Results, Param)
@@ -103,8 +100,11 @@ class FunctionFlow(ast.NodeVisitor):
         global_env: Env,
         summary: Callable[[FunctionInfo], FunctionFacts | None],
         follow_imports: bool = False,
+        subscribers: Subscribers = NOBODY,
     ) -> None:
         self.values = Evaluator(index, info, global_env, summary, follow_imports)
+        #: the enabled rules' handlers, called at each event (see ``events``)
+        self.subscribers = subscribers
         self.value = self.values.value
         self.resolve_helper = self.values.resolve_helper
         self.index = index
@@ -298,9 +298,8 @@ class FunctionFlow(ast.NodeVisitor):
         self.statements(node.orelse)
 
     def looped(self, node: ast.While | ast.For | ast.AsyncFor) -> None:
-        """The rules' own loop handlers, with what the names may hold over the loop."""
-        for handler in LOOP_HANDLERS:
-            handler(self, node)
+        """Raise ``on_loop``, with what the names may hold over the loop."""
+        self.subscribers.on_loop.raise_(self, LoopEvent(node))
 
     def record(self, code: str, fact: Any) -> None:
         """A fact a rule module's handler found, kept for that rule."""
@@ -401,6 +400,10 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
         func = node.func
+        if self.subscribers.on_call.handlers:
+            receiver = self.value(func.value) if isinstance(func, ast.Attribute) else None
+            method = func.attr if isinstance(func, ast.Attribute) else None
+            self.subscribers.on_call.raise_(self, CallEvent(node, method, receiver))
         if isinstance(func, ast.Attribute):
             self.method_call(node, func)
         else:
@@ -437,28 +440,15 @@ class FunctionFlow(ast.NodeVisitor):
             disabled = keyword_arg(node, "disable_sync_subtasks")
             if isinstance(base, Eager):
                 return  # an eager result (or not Celery): it never waits for a worker
-            if isinstance(disabled, ast.Constant) and disabled.value is False:
-                keyword = next(k for k in node.keywords if k.arg == "disable_sync_subtasks")
-                self.facts.disable_sync.append((node, keyword))
-                if not isinstance(base, Result):
-                    self.join(node, attr, None)
+            guard_off = isinstance(disabled, ast.Constant) and disabled.value is False
+            if guard_off and not isinstance(base, Result):
+                self.join(node, attr, None)  # only Celery's joins take this keyword
             if isinstance(base, Result):
                 self.join(node, attr, base)
             elif isinstance(base, Param):
                 self.facts.param_joins.setdefault(
                     base.name, Join(node, attr, base, self.allowed_by())
                 )
-        elif attr == "apply":
-            base = self.value(func.value)
-            if isinstance(base, TaskRef):
-                task = base.task
-                if task is None and base.qualified:
-                    task = self.index.imported_task(base.qualified)
-                callee = base.callee or ast.unparse(func.value)
-                self.facts.applies.append(Apply(node, callee, task, base.qualified))
-            elif isinstance(base, Canvas):
-                # ``sig.apply()``, ``add.si(1).apply()``, ``chain(...).apply()``
-                self.facts.applies.append(Apply(node, ast.unparse(func.value), None))
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
             name = func.value.id
@@ -492,7 +482,9 @@ class FunctionFlow(ast.NodeVisitor):
                 self.check_canvas(linked, item, parent_result())
 
     def join(self, node: ast.Call, method: str, value: Result | None) -> None:
-        self.facts.joins.append(Join(node, method, value, self.allowed_by()))
+        join = Join(node, method, value, self.allowed_by())
+        self.facts.joins.append(join)
+        self.subscribers.on_join.raise_(self, join)
 
     def allowed_by(self) -> ast.Call | None:
         return self.allowing[-1] if self.allowing else None
@@ -514,40 +506,24 @@ class FunctionFlow(ast.NodeVisitor):
         self.facts.calls.append(HelperCall(node, callee, args))
 
     def update_state(self, node: ast.Call) -> None:
+        """Raise ``on_state`` for ``update_state(task_id, state, meta)``."""
+        if not self.subscribers.on_state.handlers:
+            return
         state = keyword_arg(node, "state") or (node.args[1] if len(node.args) > 1 else None)
         meta = keyword_arg(node, "meta") or (node.args[2] if len(node.args) > 2 else None)
-        if state is None or meta is None:
-            return
+        name = ""
         if isinstance(state, ast.Constant) and isinstance(state.value, str):
             name = state.value
-        else:
-            name = (self.imports.qualify(state) or "").rpartition(".")[2]
-            name = name if self.imports.qualify(state) in EXCEPTION_STATES else ""
-        if name not in ("FAILURE", "RETRY", "REVOKED"):
-            return
-        keys: list[str] = []
-        if isinstance(meta, ast.Dict):
-            for key in meta.keys:
-                if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-                    return  # ** spread or computed key: cannot tell
-                keys.append(key.value)
-        elif (
-            isinstance(meta, ast.Call)
-            and isinstance(meta.func, ast.Name)
-            and meta.func.id == "dict"
-        ):
-            names = keyword_names(meta.keywords)
-            if names is None or meta.args:
-                return
-            keys = sorted(names)
-        else:
-            return
-        if "exc_type" not in keys:
-            self.facts.update_states.append(UpdateState(node, name, tuple(keys)))
+        elif state is not None and (qualified := self.imports.qualify(state)) is not None:
+            module, _, last = qualified.rpartition(".")
+            name = last if module == "celery.states" else ""
+        self.subscribers.on_state.raise_(self, StateEvent(node, name, meta))
 
     def check_canvas(
         self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
     ) -> None:
         if isinstance(value, Canvas) and value.canvas is not None:
             no_chords = self.index.backends.chord_problem()
-            self.facts.canvas.append(check_canvas(root, value.canvas, receives, no_chords))
+            checked = check_canvas(root, value.canvas, receives, no_chords)
+            self.facts.canvas.append(checked)
+            self.subscribers.on_canvas.raise_(self, checked)
