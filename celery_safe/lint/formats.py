@@ -71,7 +71,7 @@ def render_json(found: Sequence[Located]) -> str:
                 "message": f.message,
                 "fix": _fix(f.code),
                 "task": f.task,
-                "detail": _plain(f.detail),
+                "detail": _plain(f.detail) if f.detail is not None else {},
             }
         )
     return json.dumps(rows, indent=2) + "\n"

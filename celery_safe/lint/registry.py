@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .. import catalogue
 from ..canvas import UNKNOWN, render_path
-from .findings import Finding, Span
+from .findings import CanvasDetail, Detail, Finding, Span
 from .interp.analysis import ModuleAnalysis
 from .interp.canvas import CanvasCheck
 from .interp.events import Subscribers
@@ -37,7 +37,7 @@ class Report:
         node: ast.AST,
         *,
         function: FunctionInfo | None = None,
-        detail: Mapping[str, object] | None = None,
+        detail: Detail = None,
         **facts: object,
     ) -> Finding:
         """A finding at ``node``; ``function`` is the task it is in (fills ``{task}``)."""
@@ -48,7 +48,7 @@ class Report:
         code: str,
         node: ast.AST,
         function: FunctionInfo | None,
-        detail: Mapping[str, object] | None,
+        detail: Detail,
         facts: dict[str, object],
     ) -> Finding:
         if function is not None:
@@ -59,7 +59,7 @@ class Report:
             span=span_of(node),
             message=format_message(code, facts),
             task=function.qualname if function is not None else None,
-            detail=dict(detail or {}),
+            detail=detail,
         )
 
     def canvas_findings(self, code: str) -> Iterator[Finding]:
@@ -85,7 +85,7 @@ class Report:
                     span=span,
                     message=f"{code} {problem.message}",
                     task=None,
-                    detail={"step": render_path(problem.path), "fix": problem.fix},
+                    detail=CanvasDetail(render_path(problem.path), problem.fix),
                 )
 
 

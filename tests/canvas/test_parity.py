@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from celery_safe.canvas import UNKNOWN, check
 from celery_safe.lint import check_source
+from celery_safe.lint.findings import CanvasDetail, Finding
 from celery_safe.workflows.validate import describe
 
 #: The codes a source file can decide: not CSF203 (backend), CSF206 (registration)
@@ -126,7 +127,7 @@ def programs(draw: st.DrawFn) -> str:
 
 def static_problems(source: str) -> set[tuple[str, str]]:
     return {
-        (f.code, str(f.detail["step"])) for f in check_source(source) if f.code in STATIC_CODES
+        (f.code, _step(f)) for f in check_source(source) if f.code in STATIC_CODES
     }
 
 
@@ -167,3 +168,8 @@ def test_the_parity_is_not_vacuous() -> None:
     found = runtime_problems(source)
     assert {code for code, _ in found} >= {"CSF201", "CSF204", "CSF205", "CSF209", "CSF212"}, found
     assert static_problems(source) == found
+
+
+def _step(finding: Finding) -> str:
+    assert isinstance(finding.detail, CanvasDetail)
+    return finding.detail.step

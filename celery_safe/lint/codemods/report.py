@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..findings import Finding
+from ..findings import Finding, JoinDetail
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -65,13 +64,14 @@ class Skipped:
 
 def reason_without_fix(finding: Finding) -> str:
     reason = NO_FIX.get(finding.code, f"{finding.code} has no automatic fix")
-    call_path = finding.detail.get("call_path")
-    if finding.code == "CSF104" and finding.detail.get("joins") == "argument":
+    detail = finding.detail if isinstance(finding.detail, JoinDetail) else JoinDetail()
+    call_path = detail.call_path
+    if finding.code == "CSF104" and detail.joins == "argument":
         reason = (
             "the join is inside a helper the task calls, and the result reaches it as an "
             "argument: let the helper take the value and start the task in-process"
         )
-    if finding.code == "CSF104" and isinstance(call_path, Sequence) and call_path:
+    if finding.code == "CSF104" and call_path:
         reason += f" ({' -> '.join(str(p) for p in call_path)})"
     return reason
 

@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..findings import Finding
+from ..findings import Finding, JoinDetail
 from ..interp.events import Scope, Subscribers
 from ..interp.facts import Join
 from ..joins import call_text
@@ -86,6 +86,10 @@ def sync_subtasks_enabled(report: Report) -> Iterator[Finding]:
                 "CSF102",
                 keyword,
                 function=facts.info,
-                detail={"join_span": span_of(call)},
+                detail=JoinDetail(join=_method(call), join_span=span_of(call)),
                 call=call_text(call),
             )
+
+
+def _method(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else ""

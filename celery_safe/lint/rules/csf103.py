@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Finding
+from ..findings import AllowJoinDetail, Finding
 from ..registry import Report, rule, span_of
 
 INVALID = (
@@ -50,5 +50,6 @@ def start(ids):
 def allow_join_result_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for call in facts.allow_joins:
-            inside = [span_of(j.node) for j in facts.joins if j.allowed_by is call]
-            yield report.finding("CSF103", call, function=facts.info, detail={"joins": inside})
+            inside = tuple(span_of(j.node) for j in facts.joins if j.allowed_by is call)
+            detail = AllowJoinDetail(inside)
+            yield report.finding("CSF103", call, function=facts.info, detail=detail)

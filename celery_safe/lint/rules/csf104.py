@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from ..findings import Finding
@@ -67,15 +68,17 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
             if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
                 continue
             names = [facts.info.label, *(_name(f, report) for f in reached.path)]
-            detail = join_detail(reached.join)
             owner = reached.path[-1].module
-            if owner is not None and owner is not report.analysis.index:
-                detail["join_path"] = owner.path  # spans in detail refer to that file
-            detail["call_path"] = tuple(names)
+            elsewhere = owner is not None and owner is not report.analysis.index
             # does the helper start the task it joins, or is the result handed to it?
             joined = reached.join.value
-            detail["joins"] = "argument" if isinstance(joined, Param) else "own"
-            detail["helper_call"] = span_of(reached.call.node)
+            detail = replace(
+                join_detail(reached.join),
+                join_path=owner.path if elsewhere and owner is not None else "",
+                call_path=tuple(names),
+                joins="argument" if isinstance(joined, Param) else "own",
+                helper_call=span_of(reached.call.node),
+            )
             yield report.finding(
                 "CSF104",
                 reached.call.node,

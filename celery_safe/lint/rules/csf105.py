@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..findings import Finding
+from ..findings import Finding, JoinDetail
 from ..interp.events import CallEvent, Scope, Subscribers
 from ..interp.index import FunctionInfo
 from ..interp.values import Canvas, Result, TaskRef
@@ -106,14 +106,14 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
                 "CSF105",
                 apply.node,
                 function=facts.info,
-                detail={
-                    "join": joined[0].method if joined else "",
-                    "join_span": span_of(joined[0].node) if joined else None,
-                    "origin": span_of(apply.node),
-                    "origin_method": "apply",
-                    "callee": apply.callee,
-                    "via": joined[0].value.via if joined and joined[0].value else (),
-                },
+                detail=JoinDetail(
+                    join=joined[0].method if joined else "",
+                    join_span=span_of(joined[0].node) if joined else None,
+                    origin=span_of(apply.node),
+                    origin_method="apply",
+                    callee=apply.callee,
+                    via=joined[0].value.via if joined and joined[0].value else (),
+                ),
                 callee=apply.callee,
                 call=call_text(apply.node),
             )

@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..findings import Finding
+from ..findings import Finding, StateDetail
 from ..interp.evaluate import keyword_names
 from ..interp.events import Scope, StateEvent, Subscribers
 from ..registry import Report, rule
@@ -101,7 +101,7 @@ def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
                 "CSF301",
                 update.node,
                 function=facts.info if facts.is_task else None,
-                detail={"state": update.state, "keys": update.keys},
+                detail=StateDetail(update.state, update.keys),
                 state=update.state,
                 keys=keys,
             )
