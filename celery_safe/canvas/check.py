@@ -180,11 +180,15 @@ def check(
 
 
 def chord_with_group_body(step: Node | None) -> bool:
-    """A chord whose body is a group of several tasks: no chain step may follow it (CSF209)."""
+    """A chord whose body is a group of several tasks: no chain step may follow it (CSF209).
+
+    A group of a number of tasks the source does not tell (``group(t.s(x) for x in xs)``)
+    counts: Celery mislinks whatever the members, and such a group is written for many.
+    """
     if not isinstance(step, Chord):
         return False
     body = step.body
-    return isinstance(body, Group) and body.exact and len(body.members) > 1
+    return isinstance(body, Group) and (len(body.members) > 1 or not body.exact)
 
 
 def normalized_steps(

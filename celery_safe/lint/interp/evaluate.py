@@ -527,13 +527,18 @@ class Evaluator:
 
     def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
         if kind in ("chain", "group"):
-            if any(isinstance(a, ast.Starred) for a in node.args):
+            args = node.args
+            if len(args) == 1 and isinstance(args[0], ast.Starred):
+                args = [args[0].value]  # ``chain(*[g for ...])``: the items are the steps
+            if any(isinstance(a, ast.Starred) for a in args):
                 return None
-            members, exact = self.members(node.args)
-            if kind == "chain":
-                listed = len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
-                return fold_chain(members, node, listed=listed) if exact else None
-            return group_of(members, node, exact=exact)
+            members, exact = self.members(args)
+            if kind == "group":
+                return group_of(members, node, exact=exact)
+            listed = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
+            if exact:
+                return fold_chain(members, node, listed=listed)
+            return repeated_chain(members, node)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
@@ -555,6 +560,19 @@ class Evaluator:
         if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
         return Canvas(canvas=pipe(left.canvas, right.canvas, node))
+
+
+def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | None:
+    """``chain(g for s in sets)``: Celery folds whatever the iterable yields with ``|``.
+
+    How many items it yields is unknown, so only what holds for any number of them
+    from three on is modelled: a run of groups (``group | group`` makes a chord whose
+    body is the second group, and Celery links the third to each member of that body,
+    whatever the members). Anything else stays unknown.
+    """
+    if len(members) == 1 and isinstance(members[0], Group):
+        return fold_chain([members[0]] * 3, origin, listed=True)
+    return None
 
 
 def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
