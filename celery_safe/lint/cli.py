@@ -23,6 +23,7 @@ from .findings import Finding, Span
 from .formats import Located, locate, render_json, render_sarif, render_text
 from .registry import format_message
 from .resolve import ModuleResolver
+from .syntax import parse_problem
 
 __all__ = ["Parsed", "Unchecked", "check_file", "check_main", "gathered", "parse_file", "paused_gc"]
 
@@ -79,7 +80,8 @@ def parse_file(path: Path, config: Config) -> Parsed | Unchecked:
         tree = ast.parse(source.text, filename=name)
     except SyntaxError as exc:
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
-        problem = file_problem(name, "parse", f"{exc.msg} (line {line})", line, col)
+        reason = parse_problem(exc, source.text.splitlines())
+        problem = file_problem(name, "parse", reason, line, col)
     except (RecursionError, MemoryError) as exc:  # the parser's own depth limits
         problem = file_problem(name, "parse", f"too deeply nested ({type(exc).__name__})")
     except ValueError as exc:  # source code string cannot contain null bytes
