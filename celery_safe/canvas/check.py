@@ -412,6 +412,8 @@ class _Walker:
         if why is None:
             if received.code in ("CSF201", "CSF202") and not step.immutable:
                 self.check_types(step, params, path, received)
+            elif received.code == "CSF208" and not step.immutable:
+                self.check_errback_partials(step, params, path, leading)
             return
         alone = params.mismatch(nargs, keywords)
         if received.code == _OPEN:
@@ -431,6 +433,31 @@ class _Walker:
             else:
                 facts = {"received": received.description, "reason": reason}
             self.report(received.code, path, step.name, step.origin, **facts)
+
+    def check_errback_partials(
+        self, step: Step, params: Params, path: Path, leading: tuple[str, ...]
+    ) -> None:
+        """CSF208: an error callback's own arguments bind, but only inside ``*args``.
+
+        Celery puts what it passes (``request, exc, traceback``, or the failed task's
+        id) first and the signature's own arguments after it: with ``def restore(*args)``
+        and ``restore.s(backup)``, ``backup`` is never ``args[0]``, and with ``def
+        restore(backup, *args)`` the ``backup`` parameter gets the request.
+        """
+        args = step.args or ()
+        named = len(params.positional)
+        lost = [arg for index, arg in enumerate(args) if len(leading) + index >= named]
+        if not params.varargs or not lost:
+            return
+        celery = ", ".join(p.strip("<>") for p in leading)
+        own = ", ".join(short_value(arg) for arg in lost)
+        name = short_name(step.name)
+        why = (
+            f"{own} lands in *args after the {celery} Celery passes first, never in a "
+            f"parameter of its own: take Celery's arguments first, {name}({celery}, ...), "
+            f"or link {name}.si(...) to get only your own"
+        )
+        self._report_call("CSF208", step, path, leading, params, why)
 
     def check_types(self, step: Step, params: Params, path: Path, received: Received) -> None:
         """CSF210: what the step receives cannot be what its first parameter expects."""
