@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .encoding import is_plain, unencodable
@@ -234,6 +234,14 @@ class _Walker:
         if code not in self.ignore:
             self.problems.append(Problem.make(code, path, task, facts, origin=origin))
 
+    def report_about(
+        self, about: str, code: str, path: Path, task: str | None, origin: Any, **facts: object
+    ) -> None:
+        """``report``, saying which part of a chord the problem is about."""
+        if code not in self.ignore:
+            problem = Problem.make(code, path, task, facts, origin=origin)
+            self.problems.append(replace(problem, about=about))
+
     # -- dispatch -------------------------------------------------------------
 
     def visit(self, node: Node | None, path: Path, received: Received | None) -> _Output:
@@ -275,7 +283,7 @@ class _Walker:
             output = self.visit(step, step_path, incoming)
             if after_group:
                 # The step after a group is the body of the chord Celery makes of them.
-                self.check_results_stored(output, _BODY_ROLE)
+                self.check_results_stored(output, _BODY_ROLE, "body")
             after_group = is_header
             if is_header and step is not None:
                 self.check_chord_backend(step_path, "group (a chord header)", step)
@@ -312,13 +320,13 @@ class _Walker:
         body_output = self.visit(
             chord.body, (*path, "chord", "body"), Received(header, ("<list of results>",), "CSF202")
         )
-        self.check_results_stored(body_output, _BODY_ROLE)
+        self.check_results_stored(body_output, _BODY_ROLE, "body")
         return body_output
 
-    def check_results_stored(self, output: _Output, role: str) -> None:
+    def check_results_stored(self, output: _Output, role: str, about: str) -> None:
         """CSF204 for each task whose result a chord needs but which ignores it."""
         for task_path, name, origin in output.ignoring:
-            self.report("CSF204", task_path, name, origin, role=role)
+            self.report_about(about, "CSF204", task_path, name, origin, role=role)
 
     def check_header(self, header: Node, path: Path, output: _Output) -> None:
         """What a chord header's parts must not do, on this backend (CSF204, CSF212).
@@ -328,7 +336,7 @@ class _Walker:
         """
         backend = self.chord_backend or ANY_BACKEND
         if not backend.keeps_header_values:
-            self.check_results_stored(output, _HEADER_ROLE)
+            self.check_results_stored(output, _HEADER_ROLE, "header")
         if backend.orders_replaced_groups or "CSF212" in self.ignore:
             return
         if not isinstance(header, Group):

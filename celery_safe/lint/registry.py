@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .. import catalogue
-from ..canvas import UNKNOWN, render_path
+from ..canvas import UNKNOWN, Problem, render_path
 from .findings import CanvasDetail, Detail, Finding, Span
 from .interp.analysis import ModuleAnalysis
 from .interp.canvas import CanvasCheck
@@ -62,8 +62,10 @@ class Report:
             detail=detail,
         )
 
-    def canvas_findings(self, code: str) -> Iterator[Finding]:
-        """Canvas problems of one code, from the canvas model's checks.
+    def canvas_findings(
+        self, code: str, keep: Callable[[CanvasCheck, Problem], bool] | None = None
+    ) -> Iterator[Finding]:
+        """Canvas problems of one code (those ``keep`` keeps), from the canvas model's checks.
 
         A canvas nested in another one built in the source (``chain(a.s(), group(...))``)
         is checked again as part of the whole, which knows what it receives: only the
@@ -77,6 +79,8 @@ class Report:
                 origin = problem.origin if isinstance(problem.origin, ast.AST) else checked.root
                 span = span_of(origin)
                 if problem.code != code or (span, code) in seen:
+                    continue
+                if keep is not None and not keep(checked, problem):
                     continue
                 seen.add((span, code))
                 yield Finding(

@@ -367,8 +367,12 @@ class Evaluator:
         match called:
             case ResultClass():
                 return Result(origin=node, method=called.callee, callee=called.callee)
-            case Canvas():
-                return Result(origin=node, method="__call__", callee=ast.unparse(node.func))
+            case Canvas(canvas=canvas):
+                # ``chord(h)(body)`` runs the whole chord, checked at ``node`` itself
+                origin = canvas.origin if canvas is not None else None
+                runs = (origin, node) if isinstance(origin, ast.AST) else (node,)
+                callee = ast.unparse(node.func)
+                return Result(origin=node, method="__call__", callee=callee, runs=runs)
             case TaskRef():
                 task = called.task
                 if task is None and called.qualified and self.follow_imports:
@@ -441,7 +445,8 @@ class Evaluator:
             if pool_like and self.passes_function(node):
                 return None  # pool.apply_async(func, args): a process pool, not Celery
             if task_or_unknown or isinstance(base, (Canvas, Param)):
-                return Result(origin=node, method=attr, callee=text)
+                runs = _runs(base)
+                return Result(origin=node, method=attr, callee=text, runs=runs)
             return None
         if attr == "apply":
             if isinstance(base, (TaskRef, Canvas)):
@@ -560,6 +565,14 @@ class Evaluator:
         if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
         return Canvas(canvas=pipe(left.canvas, right.canvas, node))
+
+
+def _runs(value: Value | None) -> tuple[ast.AST, ...]:
+    """The source node of the canvas ``value`` is, for the result of running it."""
+    if isinstance(value, Canvas) and value.canvas is not None:
+        origin = value.canvas.origin
+        return (origin,) if isinstance(origin, ast.AST) else ()
+    return ()
 
 
 def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | None:

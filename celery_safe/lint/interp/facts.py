@@ -51,6 +51,9 @@ class FunctionFacts:
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
+    #: the canvases (their source nodes, by ``id``) whose result is read here: joined,
+    #: returned, passed on, or kept in a name that is read (not fire-and-forget)
+    read_canvases: set[int] = field(default_factory=set)
     #: facts the enabled rules' handlers recorded here (see ``events``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 

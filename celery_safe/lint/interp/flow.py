@@ -116,6 +116,9 @@ class FunctionFlow(ast.NodeVisitor):
         self.allowing: list[ast.Call] = []
         #: how many nodes deep the walk is (bounded: see ``lint.depth``)
         self.depth = 0
+        #: calls whose value is dropped (an expression statement) or only bound to a
+        #: name: their result is read only if the name is
+        self.unread_calls: set[int] = set()
 
     @property
     def env(self) -> Env:
@@ -225,7 +228,22 @@ class FunctionFlow(ast.NodeVisitor):
                 self.env[name] = named(value, name)
 
     # -- statements -----------------------------------------------------------------
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.unread_calls.add(id(node.value))
+        self.visit(node.value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.read(self.env.get(node.id) or self.values.globals.get(node.id))
+
+    def read(self, value: Value | None) -> None:
+        """``value`` is read: the canvas it is the result of has its result used."""
+        if isinstance(value, (Result, Results)) and value.runs:
+            self.facts.read_canvases.update(id(node) for node in value.runs)
+
     def visit_Assign(self, node: ast.Assign) -> None:
+        if all(isinstance(t, ast.Name) for t in node.targets):
+            self.unread_calls.add(id(node.value))
         self.visit(node.value)
         value = self.value(node.value)
         for target in node.targets:
@@ -416,6 +434,8 @@ class FunctionFlow(ast.NodeVisitor):
         if isinstance(func, ast.Call) and node.args:
             self.chord_called_with_body(node)
         made = self.value(node)
+        if id(node) not in self.unread_calls:
+            self.read(made)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
         if isinstance(made, Canvas) and (
@@ -523,7 +543,9 @@ class FunctionFlow(ast.NodeVisitor):
         self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
     ) -> None:
         if isinstance(value, Canvas) and value.canvas is not None:
-            no_chords = self.index.backends.chord_problem()
-            checked = check_canvas(root, value.canvas, receives, no_chords)
+            backends = self.index.backends
+            no_chords = backends.chord_problem()
+            polls = backends.header_reads_stored_results()
+            checked = check_canvas(root, value.canvas, receives, no_chords, polls)
             self.facts.canvas.append(checked)
             self.subscribers.on_canvas.raise_(self, checked)

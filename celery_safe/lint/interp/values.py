@@ -59,6 +59,8 @@ class _Produced(_Tracked):
     method: str = ""  # delay / apply_async / apply / send_task / AsyncResult / ...
     callee: str = ""  # source of the task expression it came from
     origin_path: str = ""  # set when ``origin`` is in another file (an imported helper)
+    #: the source nodes of the canvas whose run produced it (``chord(h, b).delay()``)
+    runs: tuple[ast.AST, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +179,7 @@ def _as(kind: type[_P], value: _Produced) -> _P:
         callee=value.callee,
         origin_path=value.origin_path,
         via=value.via,
+        runs=value.runs,
     )
 
 
