@@ -29,9 +29,14 @@ class Join:
 
 @dataclass(frozen=True)
 class HelperCall:
-    """A call to a ``def`` of this module; ``args`` maps parameters to tracked values."""
+    """A call to a ``def``; ``args`` maps parameters to tracked values.
 
-    node: ast.Call
+    ``node`` is the call, or where the function is handed out to be run later (passed
+    to a call, stored, returned: ``pool.map(fn, xs)``, ``{"done": fn}``): a function a
+    task hands out runs as part of the task unless proven otherwise.
+    """
+
+    node: ast.expr
     callee: FunctionInfo
     args: dict[str, Value]
 

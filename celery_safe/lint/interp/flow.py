@@ -119,6 +119,9 @@ class FunctionFlow(ast.NodeVisitor):
         #: calls whose value is dropped (an expression statement) or only bound to a
         #: name: their result is read only if the name is
         self.unread_calls: set[int] = set()
+        #: names called here (not handed out), and functions already handed out
+        self.called: set[int] = set()
+        self.handed: set[int] = set()
 
     @property
     def env(self) -> Env:
@@ -233,8 +236,22 @@ class FunctionFlow(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.read(self.env.get(node.id) or self.values.globals.get(node.id))
+        if not isinstance(node.ctx, ast.Load):
+            return
+        self.read(self.env.get(node.id) or self.values.globals.get(node.id))
+        if id(node) not in self.called:
+            # a function named but not called here is handed out (stored, returned,
+            # passed): whoever gets it runs it as part of this function
+            self.hand_out(node, node)
+
+    def hand_out(self, function: ast.expr, where: ast.expr) -> None:
+        """``function`` (a name or ``self.method``), handed out at ``where``."""
+        if id(function) in self.handed:
+            return
+        self.handed.add(id(function))
+        callee = self.resolve_helper(function)
+        if callee is not None and callee is not self.info:
+            self.facts.calls.append(HelperCall(where, callee, {}))
 
     def read(self, value: Value | None) -> None:
         """``value`` is read: the canvas it is the result of has its result used."""
@@ -416,8 +433,13 @@ class FunctionFlow(ast.NodeVisitor):
 
     # -- calls: where findings come from ---------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
         func = node.func
+        self.called.add(id(func))
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            passed = arg.value if isinstance(arg, ast.Starred) else arg
+            if isinstance(passed, (ast.Name, ast.Attribute)):
+                self.hand_out(passed, node)  # ``pool.map(fn, xs)``: runs in this call
+        self.generic_visit(node)
         if self.subscribers.on_call.handlers:
             receiver = self.value(func.value) if isinstance(func, ast.Attribute) else None
             method = func.attr if isinstance(func, ast.Attribute) else None

@@ -194,3 +194,45 @@ def look_alikes_of_objects(i):
     first, second = Run().submit(i)[::-1]
     first.wait_for(second)  # a slice: the positions are unknown
     return meta
+
+
+# functions a task defines and hands out run as part of the task (issue 21 item 2):
+# passed as a callback, stored and called later, or run by a pool
+from concurrent.futures import ThreadPoolExecutor
+
+
+class Downloader:
+    def __init__(self, on_done=None):
+        self.on_done = on_done
+        self.hooks = []
+
+    def add_hook(self, hook):
+        self.hooks.append(hook)
+
+
+@app.task
+def hands_out_a_callback(ids):
+    def finished(i):
+        return fetch.delay(i).get()
+
+    Downloader(on_done=finished)  # CSF104: 5
+    Downloader().add_hook(finished)  # CSF104: 5
+    handlers = {"done": finished}  # CSF104: 25
+    with ThreadPoolExecutor() as pool:
+        return list(pool.map(finished, ids))  # CSF104: 21
+
+
+@app.task
+def defines_but_never_runs(ids):
+    def unused(i):
+        return fetch.delay(i).get()
+
+    return len(ids)  # fine: `unused` is never called, passed or stored
+
+
+@app.task
+def hands_out_a_harmless_callback(ids):
+    def key(i):
+        return -i
+
+    return sorted(ids, key=key)  # fine: the function it hands out does not join
