@@ -66,7 +66,23 @@ class ModuleAnalysis:
         )
         analysis.module = flow.run_module(tree.body)
         analysis.globals = flow.env
+        analysis.infer_globals()
         return analysis
+
+    def infer_globals(self) -> None:
+        """What module globals hold once functions assign them (``global X; X = C()``
+        in a ``worker_process_init`` handler): a name the top level leaves unknown
+        takes the value a function of the module gives it."""
+        for info in self.index.functions:
+            names = _declared_global(info.node)
+            if not names or not names - self.globals.keys():
+                continue
+            flow = FunctionFlow(self.index, info, self.globals, self.summary_without_imports)
+            flow.run_function()
+            for name in names:
+                value = flow.env.get(name)
+                if value is not None and name not in self.globals:
+                    self.globals[name] = value
 
     def summary(self, info: FunctionInfo, follow_imports: bool = True) -> FunctionFacts | None:
         """``info``'s facts, computed once; ``None`` while it is being computed (recursion).
@@ -163,9 +179,7 @@ class ModuleAnalysis:
                 yield found
         for name, value in call.args.items():
             wanted = value.name if isinstance(value, Param) else None
-            if (param is None and holds_results(value)) or (
-                param is not None and wanted == param
-            ):
+            if (param is None and holds_results(value)) or (param is not None and wanted == param):
                 found = self.reached_join(call.callee, name, seen)
                 if found is not None:
                     yield found
@@ -176,3 +190,18 @@ class ModuleAnalysis:
             for path, join in self.call_leads(call, None, frozenset({id(facts.info)})):
                 yield HelperJoin(call, path, join)
                 break
+
+
+def _declared_global(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names ``function`` itself declares ``global`` (not its nested functions)."""
+    names: set[str] = set()
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Global):
+            names.update(node.names)
+        elif not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+        ):
+            stack.extend(ast.iter_child_nodes(node))
+    return names

@@ -168,7 +168,9 @@ class Evaluator:
             and self.info is not None
             and self.info.class_name is not None
         ):
-            return self.index.methods.get(self.info.class_name, {}).get(func.attr)
+            cls = self.info.class_name
+            found = self.index.methods.get(cls, {}).get(func.attr)
+            return found or self.index.attribute_callable(cls, func.attr)
         if isinstance(func, ast.Attribute):
             return self.method_of(func)
         return None

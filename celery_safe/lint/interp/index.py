@@ -178,7 +178,7 @@ class ModuleIndex:
 
     def method(self, cls: str, name: str, hops: int = 0) -> FunctionInfo | None:
         """``cls.name``: defined on this module's class ``cls`` or on a project base."""
-        found = self.methods.get(cls, {}).get(name)
+        found = self.methods.get(cls, {}).get(name) or self.attribute_callable(cls, name)
         node = self.class_defs.get(cls)
         if found is not None or node is None or hops >= _BASE_HOPS:
             return found
@@ -194,6 +194,41 @@ class ModuleIndex:
                 found = where[0].method(where[1], name, hops + 1) if where else None
             if found is not None:
                 return found
+        return None
+
+    def attribute_callable(self, cls: str, name: str) -> FunctionInfo | None:
+        """The function ``cls.__init__`` keeps in ``self.name``: a bound method
+        (``self.send = self._send``), or a function it defines or names."""
+        init = self.methods.get(cls, {}).get("__init__")
+        if init is None or name == "__init__":
+            return None
+        args = init.node.args.posonlyargs + init.node.args.args
+        me = args[0].arg if args else "self"
+        for stmt in init.node.body:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            for target in stmt.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == name
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
+                ):
+                    return self._callable(cls, init, me, stmt.value)
+        return None
+
+    def _callable(
+        self, cls: str, init: FunctionInfo, me: str, value: ast.expr
+    ) -> FunctionInfo | None:
+        if isinstance(value, ast.Name):
+            return self.resolve_local(init, value.id)
+        if (
+            isinstance(value, ast.Attribute)
+            and isinstance(value.value, ast.Name)
+            and value.value.id == me
+            and value.attr in self.methods.get(cls, {})
+        ):
+            return self.methods[cls][value.attr]
         return None
 
     def imported(self, qualified: str) -> FunctionInfo | None:

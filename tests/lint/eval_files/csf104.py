@@ -236,3 +236,50 @@ def hands_out_a_harmless_callback(ids):
         return -i
 
     return sorted(ids, key=key)  # fine: the function it hands out does not join
+
+
+# objects made when the worker starts (issue 21 item 3): a module global assigned in a
+# signal handler, and a callable an object keeps in an attribute set in __init__
+from celery.signals import worker_process_init
+
+
+class Poller:
+    def wait_for(self, result):
+        return result.get()
+
+
+class Client:
+    def __init__(self):
+        self.send = self._send_and_wait
+
+    def _send_and_wait(self, i):
+        return fetch.delay(i).get()
+
+    def run(self, i):
+        return self.send(i)
+
+
+POLLER = None
+CLIENT = None
+
+
+@worker_process_init.connect
+def make_clients(**kwargs):
+    global POLLER, CLIENT
+    POLLER = Poller()
+    CLIENT = Client()
+
+
+@app.task
+def uses_the_worker_poller(i):
+    return POLLER.wait_for(fetch.delay(i))  # CSF104: 12
+
+
+@app.task
+def uses_the_worker_client(i):
+    return CLIENT.run(i)  # CSF104: 12
+
+
+@app.task
+def uses_a_client_of_its_own(i):
+    return Client().run(i)  # CSF104: 12
