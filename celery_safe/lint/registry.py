@@ -146,6 +146,10 @@ class Rule:
     #: The interpreter's events the rule's detection subscribes to (only enabled rules'
     #: handlers run).
     events: Subscribers = field(default_factory=Subscribers)
+    #: Its findings are joins ``celery-safe fix`` may rewrite (from their ``JoinDetail``).
+    rewrites_joins: bool = False
+    #: Why a finding is left as it is, and what to do instead (``celery-safe fix``).
+    no_fix: str = ""
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
@@ -165,6 +169,8 @@ def rule(
     without_tasks: tuple[str, ...] = (),
     needs_tasks_elsewhere: bool = False,
     events: Subscribers | None = None,
+    rewrites_joins: bool = False,
+    no_fix: str = "",
 ) -> Callable[[Check], Check]:
     """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
 
@@ -172,7 +178,8 @@ def rule(
     modules that must give exactly ``code``, and look-alikes that must give nothing.
     By default a rule can only report in a module that defines a Celery task;
     ``without_tasks`` lists words whose presence makes it worth running anyway.
-    ``events`` are the rule's handlers on the interpreter's events (its own detection).
+    ``events`` are the rule's handlers on the interpreter's events (its own detection);
+    ``rewrites_joins`` and ``no_fix`` are its fixability (see ``Rule``).
     """
     if not invalid or not valid:
         raise ValueError(f"{code}: a rule needs at least one invalid and one valid example")
@@ -193,6 +200,8 @@ def rule(
             tuple(_dedent(e) for e in valid),
             also,
             events or Subscribers(),
+            rewrites_joins,
+            no_fix,
         )
         return check
 

@@ -120,3 +120,15 @@ def test_a_disabled_rule_records_nothing() -> None:
     assert found == {"CSF101"}
     everything = {f.code for f in check_source(SOURCE)}
     assert {"CSF101", "CSF106", "CSF301"} <= everything
+
+
+def test_rules_own_their_fixability() -> None:
+    """The codemods ask the rules: which findings are joins to rewrite, and why not."""
+    from celery_safe.lint.codemods.report import JOIN_CODES, reason_without_fix
+    from celery_safe.lint.findings import Finding, Span
+
+    assert JOIN_CODES == {"CSF101", "CSF104", "CSF105"}
+    for code, entry in RULES.items():
+        finding = Finding(code, "m.py", Span(1, 0, 1, 1), f"{code} ...")
+        reason = reason_without_fix(finding)
+        assert reason == (entry.no_fix or f"{code} has no automatic fix")

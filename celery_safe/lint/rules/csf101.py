@@ -59,7 +59,10 @@ def settings_value(config, key):
 )
 
 
-@rule("CSF101", invalid=INVALID, valid=VALID)
+REWRITES_JOINS = True
+
+
+@rule("CSF101", invalid=INVALID, valid=VALID, rewrites_joins=REWRITES_JOINS)
 def join_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for join in facts.joins:

@@ -76,7 +76,13 @@ def record_guard_off(scope: Scope, join: Join) -> None:
             scope.record("CSF102", GuardOff(join.node, keyword))
 
 
-@rule("CSF102", invalid=INVALID, valid=VALID, also=("CSF101",), events=EVENTS)
+NO_FIX = (
+    "disable_sync_subtasks=False goes away with its join; that join could not be "
+    "rewritten (see the CSF101 on the same line)"
+)
+
+
+@rule("CSF102", invalid=INVALID, valid=VALID, also=("CSF101",), events=EVENTS, no_fix=NO_FIX)
 def sync_subtasks_enabled(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for off in facts.found.get("CSF102", ()):

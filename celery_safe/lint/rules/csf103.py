@@ -46,7 +46,13 @@ def start(ids):
 )
 
 
-@rule("CSF103", invalid=INVALID, valid=VALID)
+NO_FIX = (
+    "allow_join_result() hides joins from Celery: rewrite the joins inside, then "
+    "remove the block by hand"
+)
+
+
+@rule("CSF103", invalid=INVALID, valid=VALID, no_fix=NO_FIX)
 def allow_join_result_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for call in facts.allow_joins:

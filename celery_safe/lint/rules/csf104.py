@@ -60,7 +60,14 @@ def total(ids):
 )
 
 
-@rule("CSF104", invalid=INVALID, valid=VALID)
+REWRITES_JOINS = True
+NO_FIX = (
+    "the join is inside a helper the task calls: make the helper call the "
+    "task's logic (`other.logic(...)`) instead of starting it and waiting"
+)
+
+
+@rule("CSF104", invalid=INVALID, valid=VALID, rewrites_joins=REWRITES_JOINS, no_fix=NO_FIX)
 def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None

@@ -86,7 +86,18 @@ def record_apply(scope: Scope, call: CallEvent) -> None:
             scope.record("CSF105", Apply(call.node, ast.unparse(receiver), None))
 
 
-@rule("CSF105", invalid=INVALID, valid=VALID, events=EVENTS)
+REWRITES_JOINS = True
+NO_FIX = "the .apply() result is not joined where it is started"
+
+
+@rule(
+    "CSF105",
+    invalid=INVALID,
+    valid=VALID,
+    events=EVENTS,
+    rewrites_joins=REWRITES_JOINS,
+    no_fix=NO_FIX,
+)
 def apply_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for apply in facts.found.get("CSF105", ()):

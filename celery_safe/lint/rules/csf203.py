@@ -42,8 +42,16 @@ VALID = (
 )
 
 
+NO_FIX = "configure a result backend that supports chords"
+
+
 @rule(
-    "CSF203", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+    "CSF203",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=CANVAS_WORDS,
+    needs_tasks_elsewhere=True,
+    no_fix=NO_FIX,
 )
 def chord_without_chord_backend(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF203")

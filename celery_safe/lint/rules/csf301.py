@@ -91,7 +91,17 @@ def _literal_keys(meta: ast.expr) -> tuple[str, ...] | None:
     return None
 
 
-@rule("CSF301", invalid=INVALID, valid=VALID, without_tasks=("update_state",), events=EVENTS)
+NO_FIX = "put exc_type and exc_message in the FAILURE meta, or raise instead"
+
+
+@rule(
+    "CSF301",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=("update_state",),
+    events=EVENTS,
+    no_fix=NO_FIX,
+)
 def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.all_facts():
         for update in facts.found.get("CSF301", ()):
