@@ -38,8 +38,8 @@ def _line_matches(pattern: str) -> Callable[[str, str], bool]:
 _GENERIC_DEF = r"^\s*(?:async\s+def|def|class)\s+[A-Za-z_]\w*\s*\["
 _TYPE_ALIAS = r"^\s*type\s+[A-Za-z_]\w*\s*(?:\[[^\]]*\])?\s*="
 #: a string prefix with ``f`` (an f-string) or ``t`` (a template string), then a quote
-_F_STRING = r"(?<![\w.])(?:[fF][rR]?|[rR][fF])['\"]"
-_T_STRING = r"(?<![\w.])(?:[tT][rR]?|[rR][tT])['\"]"
+_F_STRING = r"(?<![\w.'\"])(?:[fF][rR]?|[rR][fF])['\"]"
+_T_STRING = r"(?<![\w.'\"])(?:[tT][rR]?|[rR][tT])['\"]"
 
 CHANGES: tuple[Change, ...] = (
     Change((3, 11), "PEP 654", "`except*` for exception groups", _line_matches(r"^\s*except\s*\*")),

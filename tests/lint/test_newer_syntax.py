@@ -60,3 +60,17 @@ def test_a_plain_syntax_error_claims_no_newer_python(
     assert main(["check", str(target)]) == 1
     out = capsys.readouterr().out
     assert "CSF000" in out and "run celery-safe under" not in out
+
+
+def test_a_letter_inside_a_string_is_no_string_prefix() -> None:
+    """``['t', 'u']`` has ``t'`` in it, but no template string: a syntax error on such a
+    line claims no newer Python."""
+    from celery_safe.lint.syntax import newer_syntax
+
+    source = "names = ['t', 'f']  )\n"
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        assert newer_syntax(exc, source.splitlines(), running=(3, 10)) is None
+    else:
+        raise AssertionError("the sample must not parse")
