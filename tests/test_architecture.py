@@ -117,16 +117,43 @@ def _lint_targets(source: str, package: list[str]) -> set[str]:
     return found
 
 
-def test_interpreter_imports_no_rule_engine_front_or_codemod() -> None:
-    interp = PACKAGE / "lint" / "interp"
+def _imports_above(folder: Path, banned: frozenset[str]) -> dict[str, list[str]]:
+    """The modules of ``folder`` importing a banned ``celery_safe.lint`` submodule."""
     offenders = {}
-    for path in interp.rglob("*.py"):
+    paths = list(folder.rglob("*.py"))
+    assert len(paths) > 10  # the folder is there: the check is not vacuous
+    for path in paths:
         package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
-        above = _lint_targets(path.read_text(encoding="utf-8"), package) & ABOVE_INTERP
+        above = _lint_targets(path.read_text(encoding="utf-8"), package) & banned
         if above:
             offenders[str(path.relative_to(ROOT))] = sorted(above)
-    assert len(list(interp.rglob("*.py"))) > 10
-    assert offenders == {}
+    return offenders
+
+
+def test_interpreter_imports_no_rule_engine_front_or_codemod() -> None:
+    assert _imports_above(PACKAGE / "lint" / "interp", ABOVE_INTERP) == {}
+
+
+#: What the rules may not import: the engine that runs them, the front-ends, the codemods.
+ABOVE_RULES = frozenset(
+    {
+        "engine",
+        "cli",
+        "fix_cli",
+        "config",
+        "files",
+        "formats",
+        "flake8_plugin",
+        "resolve",
+        "codemods",
+        "front",
+        "docs",
+    }
+)
+
+
+def test_rules_import_no_engine_front_or_codemod() -> None:
+    assert _imports_above(PACKAGE / "lint" / "rules", ABOVE_RULES) == {}
 
 
 def test_layering_check_sees_relative_and_absolute_imports() -> None:
