@@ -136,6 +136,11 @@ class Evaluator:
             return value
         if name in self.index.task_names:
             return TaskRef(callee=name, task=self.index.task_names[name])
+        if self.info is not None and self.info.parent is not None:
+            enclosing = self.index.closures.get(id(self.info.node), {})
+            if name in enclosing:
+                found: Value = enclosing[name]
+                return found  # a name of the enclosing function, read by a closure
         value = self.globals.get(name)
         if value is not None:
             return value

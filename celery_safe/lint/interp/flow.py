@@ -379,6 +379,11 @@ class FunctionFlow(ast.NodeVisitor):
             if expr is not None:
                 self.visit(expr)
         self.env.pop(node.name, None)
+        if self.info is not None:
+            # a closure sees this function's names (a parameter of ours is not one of
+            # its parameters: the join rules follow those through calls)
+            held = {k: v for k, v in self.env.items() if not isinstance(v, Param)}
+            self.index.closures[id(node)] = held
 
     visit_AsyncFunctionDef = visit_FunctionDef
 

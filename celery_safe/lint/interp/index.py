@@ -156,6 +156,9 @@ class ModuleIndex:
     class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
     #: a stand-in class per project class named in an annotation (``lint.annotations``)
     stand_ins: dict[str, Any] = field(default_factory=dict)
+    #: what the enclosing function's names hold where a nested ``def`` is made (by the
+    #: nested def node's ``id``): a closure reads them (set by the walk)
+    closures: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: finds the ``def`` (task or function) a qualified name imported from another
     #: module refers to (``celery-safe check`` only; see ``resolve.ModuleResolver``)
     external: Callable[[str], FunctionInfo | None] | None = None

@@ -283,3 +283,13 @@ def uses_the_worker_client(i):
 @app.task
 def uses_a_client_of_its_own(i):
     return Client().run(i)  # CSF104: 12
+
+
+@app.task
+def collects_later(ids):
+    pending = [fetch.delay(i) for i in ids]
+
+    def collect():
+        return [p.get() for p in pending]  # the task's own results, joined by a closure
+
+    return Downloader(on_done=collect)  # CSF104: 12
