@@ -239,17 +239,19 @@ class FunctionFlow(ast.NodeVisitor):
         if not isinstance(node.ctx, ast.Load):
             return
         self.read(self.env.get(node.id) or self.values.globals.get(node.id))
-        if id(node) not in self.called:
-            # a function named but not called here is handed out (stored, returned,
-            # passed): whoever gets it runs it as part of this function
-            self.hand_out(node, node)
+        if id(node) not in self.called and id(node) not in self.handed:
+            # a function of this module named but not called here is handed out
+            # (stored, returned): whoever gets it runs it as part of this function
+            if node.id not in self.env:
+                self.handed_out(node, self.index.resolve_local(self.info, node.id))
 
     def hand_out(self, function: ast.expr, where: ast.expr) -> None:
-        """``function`` (a name or ``self.method``), handed out at ``where``."""
-        if id(function) in self.handed:
-            return
-        self.handed.add(id(function))
-        callee = self.resolve_helper(function)
+        """``function`` (a name or ``self.method``), passed to the call ``where``."""
+        if id(function) not in self.handed:
+            self.handed_out(where, self.resolve_helper(function))
+            self.handed.add(id(function))
+
+    def handed_out(self, where: ast.expr, callee: FunctionInfo | None) -> None:
         if callee is not None and callee is not self.info:
             self.facts.calls.append(HelperCall(where, callee, {}))
 
