@@ -239,11 +239,11 @@ class FunctionFlow(ast.NodeVisitor):
         if not isinstance(node.ctx, ast.Load):
             return
         self.read(self.env.get(node.id) or self.values.globals.get(node.id))
-        if id(node) not in self.called and id(node) not in self.handed:
+        seen = id(node) in self.called or id(node) in self.handed or node.id in self.env
+        if not seen:
             # a function of this module named but not called here is handed out
             # (stored, returned): whoever gets it runs it as part of this function
-            if node.id not in self.env:
-                self.handed_out(node, self.index.resolve_local(self.info, node.id))
+            self.handed_out(node, self.index.resolve_local(self.info, node.id))
 
     def hand_out(self, function: ast.expr, where: ast.expr) -> None:
         """``function`` (a name or ``self.method``), passed to the call ``where``."""
