@@ -74,7 +74,7 @@ class ModuleAnalysis:
         in a ``worker_process_init`` handler): a name the top level leaves unknown
         takes the value a function of the module gives it."""
         for info in self.index.functions:
-            names = _declared_global(info.node)
+            names = info.declared_global
             if not names or not names - self.globals.keys():
                 continue
             flow = FunctionFlow(self.index, info, self.globals, self.summary_without_imports)
@@ -191,17 +191,3 @@ class ModuleAnalysis:
                 yield HelperJoin(call, path, join)
                 break
 
-
-def _declared_global(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """The names ``function`` itself declares ``global`` (not its nested functions)."""
-    names: set[str] = set()
-    stack: list[ast.AST] = list(function.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Global):
-            names.update(node.names)
-        elif not isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-        ):
-            stack.extend(ast.iter_child_nodes(node))
-    return names

@@ -236,14 +236,18 @@ class FunctionFlow(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_Name(self, node: ast.Name) -> None:
-        if not isinstance(node.ctx, ast.Load):
+        if type(node.ctx) is not ast.Load:
             return
-        self.read(self.env.get(node.id) or self.values.globals.get(node.id))
-        seen = id(node) in self.called or id(node) in self.handed or node.id in self.env
-        if not seen:
+        name, env = node.id, self.values.env
+        held = env.get(name)
+        if held is None:
+            held = self.values.globals.get(name)
+        if held is not None:
+            self.read(held)
+        elif name not in env and id(node) not in self.called and id(node) not in self.handed:
             # a function of this module named but not called here is handed out
             # (stored, returned): whoever gets it runs it as part of this function
-            self.handed_out(node, self.index.resolve_local(self.info, node.id))
+            self.handed_out(node, self.index.resolve_local(self.info, name))
 
     def hand_out(self, function: ast.expr, where: ast.expr) -> None:
         """``function`` (a name or ``self.method``), passed to the call ``where``."""

@@ -77,6 +77,8 @@ class FunctionInfo:
     local_defs: dict[str, FunctionInfo] = field(default_factory=dict)
     #: imports written inside this function's body (scoped to it, as Python scopes them)
     local_imports: ImportMap | None = None
+    #: the names its ``global`` statements declare (it assigns the module's, not its own)
+    declared_global: set[str] = field(default_factory=set)
     #: the module it is defined in (differs from the checked one for imported helpers)
     module: ModuleIndex | None = None
     _spec: TaskSpec | None = field(default=None, repr=False)
@@ -329,6 +331,9 @@ class _Indexer:
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 self.index.backends.used(stmt.value.func)
                 self.registration(stmt.value, scope, None)
+            elif isinstance(stmt, ast.Global):
+                if scope is not None:
+                    scope.declared_global.update(stmt.names)
             else:
                 for name in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, name, None)
