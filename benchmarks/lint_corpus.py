@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from celery_safe.lint import Config, InternalError, check_source
-from celery_safe.lint.analysis import ModuleAnalysis
 from celery_safe.lint.findings import Finding
-from celery_safe.lint.index import TaskOptions, build_index
+from celery_safe.lint.interp.analysis import ModuleAnalysis
+from celery_safe.lint.interp.index import TaskOptions, build_index
 from celery_safe.lint.registry import RULES, Report
 
 DEFAULT_PACKAGES = ("celery", "kombu", "django")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .encoding import is_plain, unencodable
@@ -180,11 +180,15 @@ def check(
 
 
 def chord_with_group_body(step: Node | None) -> bool:
-    """A chord whose body is a group of several tasks: no chain step may follow it (CSF209)."""
+    """A chord whose body is a group of several tasks: no chain step may follow it (CSF209).
+
+    A group of a number of tasks the source does not tell (``group(t.s(x) for x in xs)``)
+    counts: Celery mislinks whatever the members, and such a group is written for many.
+    """
     if not isinstance(step, Chord):
         return False
     body = step.body
-    return isinstance(body, Group) and body.exact and len(body.members) > 1
+    return isinstance(body, Group) and (len(body.members) > 1 or not body.exact)
 
 
 def normalized_steps(
@@ -230,6 +234,14 @@ class _Walker:
         if code not in self.ignore:
             self.problems.append(Problem.make(code, path, task, facts, origin=origin))
 
+    def report_about(
+        self, about: str, code: str, path: Path, task: str | None, origin: Any, **facts: object
+    ) -> None:
+        """``report``, saying which part of a chord the problem is about."""
+        if code not in self.ignore:
+            problem = Problem.make(code, path, task, facts, origin=origin)
+            self.problems.append(replace(problem, about=about))
+
     # -- dispatch -------------------------------------------------------------
 
     def visit(self, node: Node | None, path: Path, received: Received | None) -> _Output:
@@ -271,7 +283,7 @@ class _Walker:
             output = self.visit(step, step_path, incoming)
             if after_group:
                 # The step after a group is the body of the chord Celery makes of them.
-                self.check_results_stored(output, _BODY_ROLE)
+                self.check_results_stored(output, _BODY_ROLE, "body")
             after_group = is_header
             if is_header and step is not None:
                 self.check_chord_backend(step_path, "group (a chord header)", step)
@@ -308,13 +320,13 @@ class _Walker:
         body_output = self.visit(
             chord.body, (*path, "chord", "body"), Received(header, ("<list of results>",), "CSF202")
         )
-        self.check_results_stored(body_output, _BODY_ROLE)
+        self.check_results_stored(body_output, _BODY_ROLE, "body")
         return body_output
 
-    def check_results_stored(self, output: _Output, role: str) -> None:
+    def check_results_stored(self, output: _Output, role: str, about: str) -> None:
         """CSF204 for each task whose result a chord needs but which ignores it."""
         for task_path, name, origin in output.ignoring:
-            self.report("CSF204", task_path, name, origin, role=role)
+            self.report_about(about, "CSF204", task_path, name, origin, role=role)
 
     def check_header(self, header: Node, path: Path, output: _Output) -> None:
         """What a chord header's parts must not do, on this backend (CSF204, CSF212).
@@ -324,7 +336,7 @@ class _Walker:
         """
         backend = self.chord_backend or ANY_BACKEND
         if not backend.keeps_header_values:
-            self.check_results_stored(output, _HEADER_ROLE)
+            self.check_results_stored(output, _HEADER_ROLE, "header")
         if backend.orders_replaced_groups or "CSF212" in self.ignore:
             return
         if not isinstance(header, Group):
@@ -408,6 +420,8 @@ class _Walker:
         if why is None:
             if received.code in ("CSF201", "CSF202") and not step.immutable:
                 self.check_types(step, params, path, received)
+            elif received.code == "CSF208" and not step.immutable:
+                self.check_errback_partials(step, params, path, leading)
             return
         alone = params.mismatch(nargs, keywords)
         if received.code == _OPEN:
@@ -427,6 +441,31 @@ class _Walker:
             else:
                 facts = {"received": received.description, "reason": reason}
             self.report(received.code, path, step.name, step.origin, **facts)
+
+    def check_errback_partials(
+        self, step: Step, params: Params, path: Path, leading: tuple[str, ...]
+    ) -> None:
+        """CSF208: an error callback's own arguments bind, but only inside ``*args``.
+
+        Celery puts what it passes (``request, exc, traceback``, or the failed task's
+        id) first and the signature's own arguments after it: with ``def restore(*args)``
+        and ``restore.s(backup)``, ``backup`` is never ``args[0]``, and with ``def
+        restore(backup, *args)`` the ``backup`` parameter gets the request.
+        """
+        args = step.args or ()
+        named = len(params.positional)
+        lost = [arg for index, arg in enumerate(args) if len(leading) + index >= named]
+        if not params.varargs or not lost:
+            return
+        celery = ", ".join(p.strip("<>") for p in leading)
+        own = ", ".join(short_value(arg) for arg in lost)
+        name = short_name(step.name)
+        why = (
+            f"{own} lands in *args after the {celery} Celery passes first, never in a "
+            f"parameter of its own: take Celery's arguments first, {name}({celery}, ...), "
+            f"or link {name}.si(...) to get only your own"
+        )
+        self._report_call("CSF208", step, path, leading, params, why)
 
     def check_types(self, step: Step, params: Params, path: Path, received: Received) -> None:
         """CSF210: what the step receives cannot be what its first parameter expects."""

@@ -41,6 +41,10 @@ class Problem:
     #: What the front-end built the step from (a Celery signature, or an ``ast`` node
     #: the linter reports at); not part of the problem's identity.
     origin: object = field(default=None, compare=False, repr=False)
+    #: Which part of a chord a CSF204 is about (``"header"`` or ``"body"``), for a
+    #: front-end that knows more about it than the model (the linter: who reads the
+    #: chord's result); not part of the problem's identity.
+    about: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def make(

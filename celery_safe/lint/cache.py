@@ -40,8 +40,7 @@ from typing import Any
 from .. import catalogue
 from .config import Config
 from .files import fingerprint
-from .findings import Finding, Span
-from .formats import plain
+from .findings import Finding, Span, decode_detail, encode_detail
 from .resolve import ModuleResolver
 
 __all__ = [
@@ -215,7 +214,7 @@ def _stored(finding: Finding) -> dict[str, object]:
         "span": [span.line, span.col, span.end_line, span.end_col],
         "message": finding.message,
         "task": finding.task,
-        "detail": plain(dict(finding.detail)),
+        "detail": encode_detail(finding.detail),
     }
 
 
@@ -227,7 +226,7 @@ def _restored(row: Mapping[str, Any], path: str) -> Finding:
         Span(line, col, end_line, end_col),
         str(row["message"]),
         row["task"] if isinstance(row["task"], str) else None,
-        dict(row["detail"]),
+        decode_detail(row["detail"]),
     )
 
 

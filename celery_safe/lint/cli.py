@@ -25,6 +25,7 @@ from .formats import Located, locate, render_json, render_sarif, render_text
 from .noqa import drop_suppressed
 from .registry import format_message
 from .resolve import ModuleResolver
+from .syntax import parse_problem
 
 __all__ = [
     "Parsed",
@@ -95,7 +96,8 @@ def parse_source(path: Path, source: Source) -> Parsed | Unchecked:
         tree = ast.parse(source.text, filename=name)
     except SyntaxError as exc:
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
-        problem = file_problem(name, "parse", f"{exc.msg} (line {line})", line, col)
+        reason = parse_problem(exc, source.text.splitlines())
+        problem = file_problem(name, "parse", reason, line, col)
     except (RecursionError, MemoryError) as exc:  # the parser's own depth limits
         problem = file_problem(name, "parse", f"too deeply nested ({type(exc).__name__})")
     except ValueError as exc:  # source code string cannot contain null bytes

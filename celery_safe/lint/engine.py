@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from . import rules as _rules  # noqa: F401  (importing registers every rule)
-from .analysis import ModuleAnalysis
 from .config import Config
-from .depth import TooDeep
 from .findings import Finding, Span
-from .index import build_index
+from .interp.analysis import ModuleAnalysis
+from .interp.depth import TooDeep
+from .interp.events import Subscribers
+from .interp.index import build_index
 from .noqa import drop_suppressed
 from .registry import RULES, Report, format_message
 from .resolve import TaskLookup
@@ -50,6 +51,12 @@ def wake_words(config: Config, tasks_elsewhere: bool) -> tuple[str, ...]:
         if config.enabled(code) and (tasks_elsewhere or not entry.needs_tasks_elsewhere):
             words += [w for w in entry.without_tasks if w not in words]
     return tuple(words)
+
+
+@lru_cache(maxsize=32)
+def subscribers(config: Config) -> Subscribers:
+    """The handlers of the enabled rules only: a disabled rule's detection never runs."""
+    return Subscribers.merged(e.events for c, e in RULES.items() if config.enabled(c))
 
 
 @lru_cache(maxsize=32)
@@ -164,7 +171,8 @@ def _run(
     defines_tasks = any(True for _ in index.tasks)
     if source is not None and not defines_tasks and not any(word in source for word in words):
         return []  # why bail: no enabled rule reports in a module without tasks here
-    report = Report(ModuleAnalysis.of(tree, index), path)
+    analysis = ModuleAnalysis.of(tree, index, subscribers=subscribers(config))
+    report = Report(analysis, path)
     found: dict[tuple[str, int, int], Finding] = {}
     for code, entry in RULES.items():
         if not config.enabled(code):

@@ -72,7 +72,7 @@ def render_json(found: Sequence[Located]) -> str:
                 "message": f.message,
                 "fix": _fix(f.code),
                 "task": f.task,
-                "detail": plain(f.detail),
+                "detail": plain(f.detail) if f.detail is not None else {},
             }
         )
     return json.dumps(rows, indent=2) + "\n"

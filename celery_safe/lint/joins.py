@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
-from .facts import Join
+from .findings import JoinDetail
+from .interp.facts import Join
+from .interp.values import Param, Result, Results
 from .registry import span_of
 
 __all__ = ["call_text", "join_detail"]
@@ -16,24 +19,19 @@ def call_text(node: ast.AST, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def join_detail(join: Join) -> dict[str, object]:
-    """``join``, ``origin``, ``origin_method``, ``callee``, ``via`` (see ``Finding``)."""
+def join_detail(join: Join) -> JoinDetail:
+    """What the codemods need of a join: where it is, and where its result came from."""
     value = join.value
-    detail: dict[str, object] = {
-        "join": join.method,
-        "join_span": span_of(join.node),
-        "origin": None,
-        "origin_method": "",
-        "callee": "",
-        "via": (),
-    }
-    if value is not None:
-        detail.update(
+    detail = JoinDetail(join=join.method, join_span=span_of(join.node))
+    if isinstance(value, Param):
+        return replace(detail, via=value.via)
+    if isinstance(value, (Result, Results)):
+        return replace(
+            detail,
             origin=span_of(value.origin) if value.origin is not None else None,
             origin_method=value.method,
             callee=value.callee,
             via=value.via,
+            origin_path=value.origin_path,  # ``origin`` is a span in that file, when set
         )
-        if value.origin_path:
-            detail["origin_path"] = value.origin_path  # ``origin`` is a span in that file
     return detail

@@ -10,15 +10,16 @@ import ast
 import string
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import catalogue
-from ..canvas import UNKNOWN, render_path
-from .analysis import ModuleAnalysis
-from .canvas import CanvasCheck
-from .facts import FunctionFacts
-from .findings import Finding, Span
-from .index import FunctionInfo
+from ..canvas import UNKNOWN, Problem, render_path
+from .findings import CanvasDetail, Detail, Finding, Span
+from .interp.analysis import ModuleAnalysis
+from .interp.canvas import CanvasCheck
+from .interp.events import Subscribers
+from .interp.facts import FunctionFacts
+from .interp.index import FunctionInfo
 
 __all__ = ["CANVAS_WORDS", "RULES", "Report", "Rule", "format_message", "rule", "span_of"]
 
@@ -36,7 +37,7 @@ class Report:
         node: ast.AST,
         *,
         function: FunctionInfo | None = None,
-        detail: Mapping[str, object] | None = None,
+        detail: Detail = None,
         **facts: object,
     ) -> Finding:
         """A finding at ``node``; ``function`` is the task it is in (fills ``{task}``)."""
@@ -47,7 +48,7 @@ class Report:
         code: str,
         node: ast.AST,
         function: FunctionInfo | None,
-        detail: Mapping[str, object] | None,
+        detail: Detail,
         facts: dict[str, object],
     ) -> Finding:
         if function is not None:
@@ -58,11 +59,13 @@ class Report:
             span=span_of(node),
             message=format_message(code, facts),
             task=function.qualname if function is not None else None,
-            detail=dict(detail or {}),
+            detail=detail,
         )
 
-    def canvas_findings(self, code: str) -> Iterator[Finding]:
-        """Canvas problems of one code, from the canvas model's checks.
+    def canvas_findings(
+        self, code: str, keep: Callable[[CanvasCheck, Problem], bool] | None = None
+    ) -> Iterator[Finding]:
+        """Canvas problems of one code (those ``keep`` keeps), from the canvas model's checks.
 
         A canvas nested in another one built in the source (``chain(a.s(), group(...))``)
         is checked again as part of the whole, which knows what it receives: only the
@@ -77,6 +80,8 @@ class Report:
                 span = span_of(origin)
                 if problem.code != code or (span, code) in seen:
                     continue
+                if keep is not None and not keep(checked, problem):
+                    continue
                 seen.add((span, code))
                 yield Finding(
                     code=code,
@@ -84,7 +89,7 @@ class Report:
                     span=span,
                     message=f"{code} {problem.message}",
                     task=None,
-                    detail={"step": render_path(problem.path), "fix": problem.fix},
+                    detail=CanvasDetail(render_path(problem.path), problem.fix),
                 )
 
 
@@ -138,6 +143,13 @@ class Rule:
     #: Codes an invalid example gives besides this one, by design (a CSF102 join is a
     #: CSF101 join too).
     also: tuple[str, ...] = ()
+    #: The interpreter's events the rule's detection subscribes to (only enabled rules'
+    #: handlers run).
+    events: Subscribers = field(default_factory=Subscribers)
+    #: Its findings are joins ``celery-safe fix`` may rewrite (from their ``JoinDetail``).
+    rewrites_joins: bool = False
+    #: Why a finding is left as it is, and what to do instead (``celery-safe fix``).
+    no_fix: str = ""
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
@@ -156,6 +168,9 @@ def rule(
     also: tuple[str, ...] = (),
     without_tasks: tuple[str, ...] = (),
     needs_tasks_elsewhere: bool = False,
+    events: Subscribers | None = None,
+    rewrites_joins: bool = False,
+    no_fix: str = "",
 ) -> Callable[[Check], Check]:
     """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
 
@@ -163,6 +178,8 @@ def rule(
     modules that must give exactly ``code``, and look-alikes that must give nothing.
     By default a rule can only report in a module that defines a Celery task;
     ``without_tasks`` lists words whose presence makes it worth running anyway.
+    ``events`` are the rule's handlers on the interpreter's events (its own detection);
+    ``rewrites_joins`` and ``no_fix`` are its fixability (see ``Rule``).
     """
     if not invalid or not valid:
         raise ValueError(f"{code}: a rule needs at least one invalid and one valid example")
@@ -182,6 +199,9 @@ def rule(
             tuple(_dedent(e) for e in invalid),
             tuple(_dedent(e) for e in valid),
             also,
+            events or Subscribers(),
+            rewrites_joins,
+            no_fix,
         )
         return check
 

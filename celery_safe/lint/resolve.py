@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
 from .files import UNREADABLE, Unreadable, digest, read_bytes
-from .index import FunctionInfo, ModuleIndex, build_index
+from .interp.index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
 

@@ -10,7 +10,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from celery_safe.lint.codemods.bindings import bound_around
-from celery_safe.lint.index import build_index
+from celery_safe.lint.interp.index import build_index
 
 SOURCE = '''\
 import fetch_mod

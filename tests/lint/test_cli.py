@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe.cli import main
-from celery_safe.lint.depth import MAX_DEPTH
+from celery_safe.lint.interp.depth import MAX_DEPTH
 
 JOINING = """\
 from celery import shared_task
@@ -181,13 +181,14 @@ def test_canvas_links_resolve_tasks_imported_from_other_modules(
             "from shop.tasks import fetch\n"
             "from . import tasks\n\n"
             "chain(fetch.s('a'), fetch.s('b'))()\n"
-            "chord([tasks.store.s()], fetch.s())()\n"
+            "chord([fetch.s('a')], tasks.store.s())().get(timeout=5)\n"
         ),
     )
     code, out = run(capsys, package / "flows.py")
     assert code == 1
     assert "flows.py:5:21: CSF201 chain[1] fetch cannot take the result of chain[0] fetch" in out
-    assert "flows.py:6:8: CSF204 chord.header[0] store has ignore_result=True" in out
+    # the chord's result is read, and its body (in another module) does not store it
+    assert "flows.py:6:23: CSF204 chord.body store has ignore_result=True" in out
 
 
 def test_flake8_hides_opt_in_codes_until_extended(tmp_path: Path) -> None:

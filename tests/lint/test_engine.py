@@ -17,6 +17,7 @@ from celery_safe.lint import (
     load_config,
 )
 from celery_safe.lint.cli import check_file
+from celery_safe.lint.findings import AllowJoinDetail
 from celery_safe.lint.noqa import suppressed_codes
 from celery_safe.lint.registry import RULES, Rule
 
@@ -40,7 +41,7 @@ def refresh(ids):
 
 
 def by_code(source: str = SOURCE) -> dict[str, dict[str, object]]:
-    return {f.code: dict(f.detail, task=f.task, span=f.span) for f in check_source(source)}
+    return {f.code: dict(vars(f.detail), task=f.task, span=f.span) for f in check_source(source)}
 
 
 def test_join_findings_carry_what_the_codemods_need() -> None:
@@ -141,4 +142,5 @@ def test_allow_join_result_block_lists_the_joins_it_covers() -> None:
     )
     first, second = check_source(source)
     assert (first.code, second.code) == ("CSF103", "CSF103")
-    assert first.detail["joins"] == [Span(7, 12, 7, 32)] and second.detail["joins"] == []
+    assert first.detail == AllowJoinDetail((Span(7, 12, 7, 32),))
+    assert second.detail == AllowJoinDetail(())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from celery_safe.lint import check_source
+from celery_safe.lint.findings import CanvasDetail, Finding
 from celery_safe.workflows import validate
 
 TASKS = '''
@@ -24,7 +25,7 @@ HEAD = "from celery import Celery, chain, chord, group\n"
 
 
 def _static(source: str) -> list[tuple[str, str]]:
-    return [(f.code, str(f.detail["step"])) for f in check_source(source) if f.code == "CSF203"]
+    return [(f.code, _step(f)) for f in check_source(source) if f.code == "CSF203"]
 
 
 @pytest.mark.parametrize(
@@ -65,3 +66,8 @@ def test_a_literal_rpc_backend_is_reported_where_validate_reports_it(made: str) 
 )
 def test_a_backend_the_code_does_not_decide_is_not_reported(made: str) -> None:
     assert _static(HEAD + made + "\n" + TASKS) == []
+
+
+def _step(finding: Finding) -> str:
+    assert isinstance(finding.detail, CanvasDetail)
+    return finding.detail.step

@@ -150,3 +150,22 @@ def test_a_chord_error_callback_when_a_header_part_fails(
     for_chord, for_part = ERRBACK_NOTES[errback]
     expected = [for_chord, *[for_part] * (runs - 1)]
     assert sorted(map(json.dumps, json.loads(noted))) == sorted(map(json.dumps, expected))
+
+
+def test_an_error_callbacks_partial_arguments_land_after_what_celery_passes(
+    tasks: SimpleNamespace,
+) -> None:
+    """CSF208's premise for ``link_error=restore.s(backup)`` with ``def restore(*args)``:
+    Celery calls an unbound ``*args`` errback in-process as ``(request, exc, traceback,
+    backup)``, and sends a bound one as a task with ``(task_id, backup)``; either way
+    ``backup`` is never the first argument (measured on every Celery the matrix runs)."""
+    signature = tasks.fail.s(1)
+    signature.link_error(tasks.note_args.s("backup-1"))
+    signature.link_error(tasks.note_args_bound.s("backup-1"))
+    assert [p.code for p in validate(signature)] == ["CSF208", "CSF208"]  # what it predicts
+    result = signature.apply_async()
+    assert _outcome(result)[0] == "raises"
+    noted = {kind: value for kind, value in notes(tasks, 2)}
+    assert noted["errback_args"][:2] == ["Context", "ValueError"]
+    assert noted["errback_args"][3:] == ["backup-1"] and len(noted["errback_args"]) == 4
+    assert noted["errback_args_bound"] == [result.id, "backup-1"]

@@ -189,7 +189,22 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
         as ``(request, exc, traceback)``, unless it is immutable)."""
         _note(app, "errback_any", [type(a).__name__ for a in args])
 
+    @app.task(shared=False, name="wf.note_args")
+    def note_args(*args: Any) -> None:
+        """An error callback taking only ``*args``: where its partial arguments land."""
+        _note(app, "errback_args", _shown(args))
+
+    @app.task(shared=False, bind=True, name="wf.note_args_bound")
+    def note_args_bound(self: Any, *args: Any) -> None:
+        """The same, bound: Celery sends it as a task with the failed task's id first."""
+        _note(app, "errback_args_bound", _shown(args))
+
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "conf"})
+
+
+def _shown(args: tuple[Any, ...]) -> list[str]:
+    """Arguments as a note: short strings as they are, anything else by its type."""
+    return [a if isinstance(a, str) and len(a) < 80 else type(a).__name__ for a in args]
 
 
 def _note(app: Celery, kind: str, value: Any) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from ..index import FunctionInfo, ModuleIndex
+from ..interp.index import FunctionInfo, ModuleIndex
 
 __all__ = ["bound_around"]
 

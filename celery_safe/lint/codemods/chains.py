@@ -26,8 +26,8 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import PositionProvider
 
-from ..findings import Finding, Span
-from ..index import ModuleIndex
+from ..findings import Finding, JoinDetail
+from ..interp.index import ModuleIndex
 from .driven import FindingsCodemod
 from .inline_joins import JOIN_CODES, dotted_name
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, is_pure, plan_call
@@ -85,8 +85,10 @@ class ChainSequentialJoins(FindingsCodemod):
         converter = SpanConverter(self.source_code(tree))
         calls = index_calls(self.metadata[PositionProvider])  # type: ignore[arg-type]
         for finding in findings:
-            span = finding.detail.get("join_span", finding.span)
-            if finding.code in JOIN_CODES and isinstance(span, Span):
+            detail = finding.detail
+            span = detail.join_span if isinstance(detail, JoinDetail) else None
+            span = span or finding.span
+            if finding.code in JOIN_CODES:
                 node = calls.get(converter.convert(span))
                 if node is not None:
                     self._joins[node] = finding

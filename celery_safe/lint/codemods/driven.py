@@ -32,7 +32,7 @@ from libcst.metadata import (
 )
 
 from ..findings import Finding
-from ..index import ModuleIndex, build_index
+from ..interp.index import ModuleIndex, build_index
 from .report import find_findings
 from .taskdefs import ProjectTasks
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..engine import check_source, check_tree
 from ..findings import Finding
-from ..index import build_index
+from ..interp.index import build_index
 from ..resolve import TaskLookup
 from .newlines import restore_endings, to_lf
 from .report import JOIN_CODES, Skipped, reason_without_fix

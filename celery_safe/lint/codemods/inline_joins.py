@@ -27,8 +27,8 @@ from libcst.metadata import (
     PositionProvider,
 )
 
-from ..findings import Finding, Span
-from ..index import ModuleIndex
+from ..findings import Finding, JoinDetail
+from ..interp.index import ModuleIndex
 from .bindings import bound_around
 from .driven import FindingsCodemod
 from .inprocess import DISPATCH_METHODS, JOIN_METHODS, InProcessCall, Refusal, plan_call
@@ -113,10 +113,8 @@ class InlineTaskJoins(FindingsCodemod):
         reasons: dict[int, str] = {}
         targets: dict[int, cst.Call | None] = {}
         for number, finding in enumerate(findings):
-            span = finding.detail.get("join_span")
-            targets[number] = calls.get(
-                converter.convert(span if isinstance(span, Span) else finding.span)
-            )
+            span = _join_detail(finding).join_span
+            targets[number] = calls.get(converter.convert(span or finding.span))
             outcome = self._plan_finding(
                 finding, targets[number], calls, converter, index, Path(path)
             )
@@ -176,7 +174,7 @@ class InlineTaskJoins(FindingsCodemod):
         index: ModuleIndex,
         path: Path,
     ) -> _Plan | Refusal:
-        method = str(finding.detail.get("origin_method", ""))
+        method = _join_detail(finding).origin_method
         if method == "send_task":
             return Refusal("the task is named by a string (send_task): there is no code to call")
         if method in ("AsyncResult", "restore") or "AsyncResult" in method:
@@ -184,7 +182,7 @@ class InlineTaskJoins(FindingsCodemod):
         if self._inside_allow_join_result(join):
             return Refusal("inside an allow_join_result() block: remove the block by hand")
         origin = self._origin(finding, join, calls, converter)
-        via = [str(v) for v in finding.detail.get("via", ()) or ()]  # type: ignore[attr-defined]
+        via = list(_join_detail(finding).via)
         if len(via) > 1:
             return Refusal(
                 f"the result flows through {' -> '.join(via)}: the tasks are all started "
@@ -242,8 +240,8 @@ class InlineTaskJoins(FindingsCodemod):
         calls: dict[CharRange, cst.Call],
         converter: SpanConverter,
     ) -> cst.Call | None:
-        span = finding.detail.get("origin")
-        if isinstance(span, Span):
+        span = _join_detail(finding).origin
+        if span is not None:
             return calls.get(converter.convert(span))
         assert isinstance(join.func, cst.Attribute)
         holder = join.func.value
@@ -409,3 +407,8 @@ def _local_binding(name: str, assignments: list[BaseAssignment]) -> str:
     if len(assignments) > 1:
         return f"`{name}` is bound more than once in the function: which task it is varies"
     return f"`{name}` is a local name (a variable holding a signature or a canvas), not a task"
+
+
+def _join_detail(finding: Finding) -> JoinDetail:
+    """A join finding's detail (an empty one for a finding of another rule)."""
+    return finding.detail if isinstance(finding.detail, JoinDetail) else JoinDetail()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..findings import Finding
+from .. import rules as _rules  # noqa: F401  (importing registers every rule)
+from ..findings import Finding, JoinDetail
+from ..registry import RULES
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -21,28 +22,12 @@ __all__ = [
     "reason_without_fix",
 ]
 
-#: The codes of joins the join rewrite acts on (CSF104's join is in a helper: refused).
-JOIN_CODES = frozenset({"CSF101", "CSF104", "CSF105"})
+#: The codes of joins the join rewrite acts on (CSF104's join is in a helper: refused);
+#: each rule says so itself.
+JOIN_CODES = frozenset(code for code, entry in RULES.items() if entry.rewrites_joins)
 
 #: Every comment a codemod writes starts with this, so a reader can find them all.
 NOTE_PREFIX = "# celery-safe: "
-
-#: Why a code has no automatic rewrite, and what to do instead.
-NO_FIX: dict[str, str] = {
-    "CSF102": "disable_sync_subtasks=False goes away with its join; that join could not be "
-    "rewritten (see the CSF101 on the same line)",
-    "CSF103": "allow_join_result() hides joins from Celery: rewrite the joins inside, then "
-    "remove the block by hand",
-    "CSF104": "the join is inside a helper the task calls: make the helper call the "
-    "task's logic (`other.logic(...)`) instead of starting it and waiting",
-    "CSF105": "the .apply() result is not joined where it is started",
-    "CSF201": "choose between .si() and accepting the parent's result by hand",
-    "CSF202": "make the chord body accept the list of header results by hand",
-    "CSF203": "configure a result backend that supports chords",
-    "CSF204": "drop ignore_result=True from the header/body task",
-    "CSF301": "put exc_type and exc_message in the FAILURE meta, or raise instead",
-}
-
 
 @dataclass(frozen=True)
 class Refusal:
@@ -64,14 +49,16 @@ class Skipped:
 
 
 def reason_without_fix(finding: Finding) -> str:
-    reason = NO_FIX.get(finding.code, f"{finding.code} has no automatic fix")
-    call_path = finding.detail.get("call_path")
-    if finding.code == "CSF104" and finding.detail.get("joins") == "argument":
+    entry = RULES.get(finding.code)
+    reason = (entry.no_fix if entry else "") or f"{finding.code} has no automatic fix"
+    detail = finding.detail if isinstance(finding.detail, JoinDetail) else JoinDetail()
+    call_path = detail.call_path
+    if finding.code == "CSF104" and detail.joins == "argument":
         reason = (
             "the join is inside a helper the task calls, and the result reaches it as an "
             "argument: let the helper take the value and start the task in-process"
         )
-    if finding.code == "CSF104" and isinstance(call_path, Sequence) and call_path:
+    if finding.code == "CSF104" and call_path:
         reason += f" ({' -> '.join(str(p) for p in call_path)})"
     return reason
 

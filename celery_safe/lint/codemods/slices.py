@@ -14,9 +14,9 @@ whole module instead.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from ..findings import Finding, Span
+from ..findings import Finding, spans_of
 from .diffs import opcodes
 
 __all__ = ["lines_of", "skeleton", "splice"]
@@ -26,19 +26,10 @@ PLACEHOLDER = "# celery-safe: elided line {n}\n"
 MIN_LINES = 400
 
 
-def _spans(value: object) -> Iterator[Span]:
-    if isinstance(value, Span):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _spans(item)
-
-
 def lines_of(finding: Finding) -> set[int]:
     """The lines a finding touches: its own, and those of the spans it names."""
     lines = {finding.span.line, finding.span.end_line}
-    for value in finding.detail.values():
-        lines.update(line for span in _spans(value) for line in (span.line, span.end_line))
+    lines.update(line for span in spans_of(finding.detail) for line in (span.line, span.end_line))
     return lines
 
 

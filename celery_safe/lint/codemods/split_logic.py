@@ -19,7 +19,7 @@ from libcst.codemod import VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
-from ..index import TASK_DECORATORS, ModuleIndex, build_index
+from ..interp.index import TASK_DECORATORS, ModuleIndex, build_index
 from .taskdefs import SAFE_DECORATORS
 
 __all__ = ["Convertible", "SplitTaskLogic", "convertible_tasks"]

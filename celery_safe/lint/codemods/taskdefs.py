@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..files import Unreadable, read_source
-from ..index import FunctionInfo, ModuleIndex, build_index
+from ..interp.index import FunctionInfo, ModuleIndex, build_index
 from .report import Refusal
 
 __all__ = ["CallStyle", "Found", "ProjectTasks", "context_use", "logic_style"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..interp.values import Result
 from ..joins import call_text, join_detail
 from ..registry import Report, rule
 
@@ -58,13 +59,16 @@ def settings_value(config, key):
 )
 
 
-@rule("CSF101", invalid=INVALID, valid=VALID)
+REWRITES_JOINS = True
+
+
+@rule("CSF101", invalid=INVALID, valid=VALID, rewrites_joins=REWRITES_JOINS)
 def join_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for join in facts.joins:
             if join.allowed:
                 continue  # inside `with allow_join_result():` — reported once, as CSF103
-            if join.value is not None and join.value.method == "apply":
+            if isinstance(join.value, Result) and join.value.method == "apply":
                 continue  # an eager `.apply()` result: reported on the apply, as CSF105
             yield report.finding(
                 "CSF101",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Finding
+from ..findings import AllowJoinDetail, Finding
 from ..registry import Report, rule, span_of
 
 INVALID = (
@@ -46,9 +46,16 @@ def start(ids):
 )
 
 
-@rule("CSF103", invalid=INVALID, valid=VALID)
+NO_FIX = (
+    "allow_join_result() hides joins from Celery: rewrite the joins inside, then "
+    "remove the block by hand"
+)
+
+
+@rule("CSF103", invalid=INVALID, valid=VALID, no_fix=NO_FIX)
 def allow_join_result_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for call in facts.allow_joins:
-            inside = [span_of(j.node) for j in facts.joins if j.allowed_by is call]
-            yield report.finding("CSF103", call, function=facts.info, detail={"joins": inside})
+            inside = tuple(span_of(j.node) for j in facts.joins if j.allowed_by is call)
+            detail = AllowJoinDetail(inside)
+            yield report.finding("CSF103", call, function=facts.info, detail=detail)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from ..findings import Finding
-from ..index import FunctionInfo
+from ..interp.index import FunctionInfo
+from ..interp.values import Param
 from ..joins import call_text, join_detail
 from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
@@ -58,7 +60,14 @@ def total(ids):
 )
 
 
-@rule("CSF104", invalid=INVALID, valid=VALID)
+REWRITES_JOINS = True
+NO_FIX = (
+    "the join is inside a helper the task calls: make the helper call the "
+    "task's logic (`other.logic(...)`) instead of starting it and waiting"
+)
+
+
+@rule("CSF104", invalid=INVALID, valid=VALID, rewrites_joins=REWRITES_JOINS, no_fix=NO_FIX)
 def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None
@@ -66,15 +75,17 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
             if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
                 continue
             names = [facts.info.label, *(_name(f, report) for f in reached.path)]
-            detail = join_detail(reached.join)
             owner = reached.path[-1].module
-            if owner is not None and owner is not report.analysis.index:
-                detail["join_path"] = owner.path  # spans in detail refer to that file
-            detail["call_path"] = tuple(names)
+            elsewhere = owner is not None and owner is not report.analysis.index
             # does the helper start the task it joins, or is the result handed to it?
             joined = reached.join.value
-            detail["joins"] = "argument" if joined is not None and joined.kind == "param" else "own"
-            detail["helper_call"] = span_of(reached.call.node)
+            detail = replace(
+                join_detail(reached.join),
+                join_path=owner.path if elsewhere and owner is not None else "",
+                call_path=tuple(names),
+                joins="argument" if isinstance(joined, Param) else "own",
+                helper_call=span_of(reached.call.node),
+            )
             yield report.finding(
                 "CSF104",
                 reached.call.node,

@@ -1,10 +1,19 @@
-"""CSF105: ``.apply()`` of another task inside a task."""
+"""CSF105: ``.apply()`` of another task inside a task.
+
+Detection lives here: an ``on_call`` handler records each ``.apply()`` whose receiver
+the interpreter knows is a task or a canvas.
+"""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from ..findings import Finding
+from ..findings import Finding, JoinDetail
+from ..interp.events import CallEvent, Scope, Subscribers
+from ..interp.index import FunctionInfo
+from ..interp.values import Canvas, Result, TaskRef
 from ..joins import call_text
 from ..registry import Report, rule, span_of
 
@@ -48,10 +57,51 @@ def checkout(item_id):
 )
 
 
-@rule("CSF105", invalid=INVALID, valid=VALID)
+EVENTS = Subscribers()
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``task.apply(...)``: the task runs in-process, through Celery's machinery."""
+
+    node: ast.Call
+    callee: str
+    task: FunctionInfo | None
+    imported: str = ""  # qualified name, when the receiver is an import not resolved
+
+
+@EVENTS.on_call
+def record_apply(scope: Scope, call: CallEvent) -> None:
+    if call.method != "apply" or not isinstance(call.node.func, ast.Attribute):
+        return
+    receiver = call.node.func.value
+    match call.receiver:
+        case TaskRef(task=task, qualified=qualified, callee=callee):
+            if task is None and qualified:
+                task = scope.index.imported_task(qualified)
+            found = Apply(call.node, callee or ast.unparse(receiver), task, qualified)
+            scope.record("CSF105", found)
+        case Canvas():
+            # ``sig.apply()``, ``add.si(1).apply()``, ``chain(...).apply()``
+            scope.record("CSF105", Apply(call.node, ast.unparse(receiver), None))
+
+
+REWRITES_JOINS = True
+NO_FIX = "the .apply() result is not joined where it is started"
+
+
+@rule(
+    "CSF105",
+    invalid=INVALID,
+    valid=VALID,
+    events=EVENTS,
+    rewrites_joins=REWRITES_JOINS,
+    no_fix=NO_FIX,
+)
 def apply_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
-        for apply in facts.applies:
+        for apply in facts.found.get("CSF105", ()):
+            assert isinstance(apply, Apply)
             if apply.task is not None and apply.task is facts.info:
                 continue  # a task re-running itself eagerly is a different (odd) idea
             if apply.task is None and apply.imported:
@@ -59,20 +109,22 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
                 if local not in report.analysis.task_like_names:
                     continue  # why: an imported name with an .apply() is not proof of a task
             joined = [
-                j for j in facts.joins if j.value is not None and j.value.origin is apply.node
+                j
+                for j in facts.joins
+                if isinstance(j.value, Result) and j.value.origin is apply.node
             ]
             yield report.finding(
                 "CSF105",
                 apply.node,
                 function=facts.info,
-                detail={
-                    "join": joined[0].method if joined else "",
-                    "join_span": span_of(joined[0].node) if joined else None,
-                    "origin": span_of(apply.node),
-                    "origin_method": "apply",
-                    "callee": apply.callee,
-                    "via": joined[0].value.via if joined and joined[0].value else (),
-                },
+                detail=JoinDetail(
+                    join=joined[0].method if joined else "",
+                    join_span=span_of(joined[0].node) if joined else None,
+                    origin=span_of(apply.node),
+                    origin_method="apply",
+                    callee=apply.callee,
+                    via=joined[0].value.via if joined and joined[0].value else (),
+                ),
                 callee=apply.callee,
                 call=call_text(apply.node),
             )

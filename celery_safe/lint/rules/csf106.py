@@ -1,6 +1,6 @@
 """CSF106: a task polling a Celery result in a loop (a join written by hand).
 
-Detection lives here: a loop handler records each loop that reads a result's
+Detection lives here: an ``on_loop`` handler records each loop that reads a result's
 ``ready()``/``successful()``/``failed()``/``state``/``status`` and waits — the poll is
 the ``while`` test itself, or the loop sleeps.
 """
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..findings import Finding
-from ..handlers import Loop, Scope, on_loop
+from ..interp.events import Loop, LoopEvent, Scope, Subscribers
+from ..interp.values import Result, Value, holds_results
 from ..registry import Report, rule
-from ..values import Value
 
 POLL_METHODS = frozenset({"ready", "successful", "failed"})
 POLL_ATTRIBUTES = frozenset({"state", "status"})
@@ -27,8 +27,12 @@ class BusyWait:
     poll: ast.expr
 
 
-@on_loop
-def record_busy_waits(scope: Scope, loop: Loop) -> None:
+EVENTS = Subscribers()
+
+
+@EVENTS.on_loop
+def record_busy_waits(scope: Scope, event: LoopEvent) -> None:
+    loop = event.node
     test = loop.test if isinstance(loop, ast.While) else None
     in_test = _polls(scope, test) if test is not None else []
     in_body = [poll for stmt in loop.body for poll in _polls(scope, stmt)]
@@ -68,14 +72,14 @@ def _polls(scope: Scope, root: ast.AST) -> list[ast.expr]:
 
 
 def _holds_results(value: Value | None) -> bool:
-    return value is not None and value.kind in ("result", "results")
+    return holds_results(value)
 
 
 def _is_result(scope: Scope, receiver: ast.expr, each: set[str]) -> bool:
     if isinstance(receiver, ast.Name) and receiver.id in each:
         return True
     value = scope.value(receiver)
-    return value is not None and value.kind == "result"
+    return isinstance(value, Result)
 
 
 def _sleeps(scope: Scope, body: list[ast.stmt]) -> bool:
@@ -182,7 +186,7 @@ def follow(self, task_id, queue):
 )
 
 
-@rule("CSF106", invalid=INVALID, valid=VALID)
+@rule("CSF106", invalid=INVALID, valid=VALID, events=EVENTS)
 def busy_wait_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for wait in facts.found.get("CSF106", ()):

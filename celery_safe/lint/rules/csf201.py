@@ -52,8 +52,16 @@ def populate(slugs):
 )
 
 
+NO_FIX = "choose between .si() and accepting the parent's result by hand"
+
+
 @rule(
-    "CSF201", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+    "CSF201",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=CANVAS_WORDS,
+    needs_tasks_elsewhere=True,
+    no_fix=NO_FIX,
 )
 def link_cannot_take_parent_result(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF201")

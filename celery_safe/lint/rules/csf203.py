@@ -1,6 +1,6 @@
 """CSF203: a chord whose app's result backend cannot run it, where the module's code says
 which backend that is (static front-end of the canvas model's check; see
-``lint.backends`` for when the code decides it)."""
+``lint.interp.backends`` for when the code decides it)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,16 @@ VALID = (
 )
 
 
+NO_FIX = "configure a result backend that supports chords"
+
+
 @rule(
-    "CSF203", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+    "CSF203",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=CANVAS_WORDS,
+    needs_tasks_elsewhere=True,
+    no_fix=NO_FIX,
 )
 def chord_without_chord_backend(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF203")

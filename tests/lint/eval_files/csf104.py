@@ -194,3 +194,102 @@ def look_alikes_of_objects(i):
     first, second = Run().submit(i)[::-1]
     first.wait_for(second)  # a slice: the positions are unknown
     return meta
+
+
+# functions a task defines and hands out run as part of the task (issue 21 item 2):
+# passed as a callback, stored and called later, or run by a pool
+from concurrent.futures import ThreadPoolExecutor
+
+
+class Downloader:
+    def __init__(self, on_done=None):
+        self.on_done = on_done
+        self.hooks = []
+
+    def add_hook(self, hook):
+        self.hooks.append(hook)
+
+
+@app.task
+def hands_out_a_callback(ids):
+    def finished(i):
+        return fetch.delay(i).get()
+
+    Downloader(on_done=finished)  # CSF104: 5
+    Downloader().add_hook(finished)  # CSF104: 5
+    handlers = {"done": finished}  # CSF104: 25
+    with ThreadPoolExecutor() as pool:
+        return list(pool.map(finished, ids))  # CSF104: 21
+
+
+@app.task
+def defines_but_never_runs(ids):
+    def unused(i):
+        return fetch.delay(i).get()
+
+    return len(ids)  # fine: `unused` is never called, passed or stored
+
+
+@app.task
+def hands_out_a_harmless_callback(ids):
+    def key(i):
+        return -i
+
+    return sorted(ids, key=key)  # fine: the function it hands out does not join
+
+
+# objects made when the worker starts (issue 21 item 3): a module global assigned in a
+# signal handler, and a callable an object keeps in an attribute set in __init__
+from celery.signals import worker_process_init
+
+
+class Poller:
+    def wait_for(self, result):
+        return result.get()
+
+
+class Client:
+    def __init__(self):
+        self.send = self._send_and_wait
+
+    def _send_and_wait(self, i):
+        return fetch.delay(i).get()
+
+    def run(self, i):
+        return self.send(i)
+
+
+POLLER = None
+CLIENT = None
+
+
+@worker_process_init.connect
+def make_clients(**kwargs):
+    global POLLER, CLIENT
+    POLLER = Poller()
+    CLIENT = Client()
+
+
+@app.task
+def uses_the_worker_poller(i):
+    return POLLER.wait_for(fetch.delay(i))  # CSF104: 12
+
+
+@app.task
+def uses_the_worker_client(i):
+    return CLIENT.run(i)  # CSF104: 12
+
+
+@app.task
+def uses_a_client_of_its_own(i):
+    return Client().run(i)  # CSF104: 12
+
+
+@app.task
+def collects_later(ids):
+    pending = [fetch.delay(i) for i in ids]
+
+    def collect():
+        return [p.get() for p in pending]  # the task's own results, joined by a closure
+
+    return Downloader(on_done=collect)  # CSF104: 12

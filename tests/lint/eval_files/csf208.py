@@ -55,3 +55,37 @@ chord([add.s(1, 2)], total.s()).apply_async(link_error=on_error_new.s(1))  # CSF
 chord([add.s(1, 2), add.s(3, 4)], total.s()).apply_async(link_error=on_error_id.s(1))  # CSF208: 69
 chord([add.s(1, 2)], total.s()).apply_async(link_error=on_error_new.s())
 chord([add.s(1, 2)], total.s()).apply_async(link_error=[on_error_id.s(), nothing.si()])
+
+
+# partial arguments that bind, but never reach a parameter of their own: Celery passes
+# (request, exc, traceback) to an unbound *args callback, (task_id,) to a bound one, and
+# the partial arguments come after them, inside *args (measured on real workers:
+# tests/workflows/test_wf_liveness.py::test_an_error_callbacks_partial_arguments_...)
+@app.task
+def restore(*args):
+    return None
+
+
+@app.task
+def restore_from(backup, *args):
+    return None
+
+
+@app.task(bind=True)
+def restore_bound(self, *args):
+    return None
+
+
+@app.task
+def restore_after(request, exc, traceback, backup, *rest):
+    return None
+
+
+add.apply_async((1, 2), link_error=restore.s("backup-1"))  # CSF208: 36
+add.apply_async((1, 2), link_error=restore_from.s("backup-1"))  # CSF208: 36
+add.s(1, 2).on_error(restore_bound.s("backup-1"))  # CSF208: 22
+
+# fine: the callback takes what Celery passes first, or ignores it
+add.apply_async((1, 2), link_error=restore.si("backup-1"))
+add.apply_async((1, 2), link_error=restore.s())
+add.apply_async((1, 2), link_error=restore_after.s("backup-1"))

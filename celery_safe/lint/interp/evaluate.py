@@ -13,9 +13,9 @@ import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from ..canvas import Chord, Group, Node, Step
-from ..canvas.compose import chord_header, fold_chain, group_of, pipe
-from ..canvas.text import SourceText
+from ...canvas import Chord, Group, Node, Step
+from ...canvas.compose import chord_header, fold_chain, group_of, pipe
+from ...canvas.text import SourceText
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
@@ -27,7 +27,24 @@ from .objects import (
     returned_by_annotation,
     tuple_value,
 )
-from .values import JOINS, Value
+from .values import (
+    JOINS,
+    Canvas,
+    Eager,
+    Foreign,
+    Instance,
+    JoinMethod,
+    Param,
+    Result,
+    ResultClass,
+    Results,
+    TaskRef,
+    TupleOf,
+    Value,
+    collection,
+    element,
+    holds_results,
+)
 
 __all__ = [
     "RESULT_CLASSES",
@@ -118,15 +135,20 @@ class Evaluator:
         if value is not None or name in self.env:
             return value
         if name in self.index.task_names:
-            return Value("task", callee=name, task=self.index.task_names[name])
+            return TaskRef(callee=name, task=self.index.task_names[name])
+        if self.info is not None and self.info.parent is not None:
+            enclosing = self.index.closures.get(id(self.info.node), {})
+            if name in enclosing:
+                found: Value = enclosing[name]
+                return found  # a name of the enclosing function, read by a closure
         value = self.globals.get(name)
         if value is not None:
             return value
         qualified = self.imports.names.get(name)
         if qualified is not None and name not in self.imports.modules:
             if self.imports.is_foreign(ast.Name(name)):
-                return Value("foreign")
-            return Value("task", callee=name, qualified=qualified)  # resolved when needed
+                return Foreign()
+            return TaskRef(callee=name, qualified=qualified)  # resolved when needed
         return None
 
     def resolve_helper(self, func: ast.expr) -> FunctionInfo | None:
@@ -151,7 +173,9 @@ class Evaluator:
             and self.info is not None
             and self.info.class_name is not None
         ):
-            return self.index.methods.get(self.info.class_name, {}).get(func.attr)
+            cls = self.info.class_name
+            found = self.index.methods.get(cls, {}).get(func.attr)
+            return found or self.index.attribute_callable(cls, func.attr)
         if isinstance(func, ast.Attribute):
             return self.method_of(func)
         return None
@@ -159,7 +183,7 @@ class Evaluator:
     def method_of(self, func: ast.Attribute) -> FunctionInfo | None:
         """``Poller().wait`` / ``poller.wait``: a method of a project class's object."""
         base = self.value(func.value)
-        if base is None or base.kind != "instance":
+        if not isinstance(base, Instance):
             return None
         home = base.home or self.index
         if not base.qualified:
@@ -177,20 +201,24 @@ class Evaluator:
             and node.id not in self.env
             and self.index.resolve_local(self.info, node.id) is None
         ):
-            return Value("instance", callee=node.id)
+            return Instance(callee=node.id)
         qualified = self.imports.qualify(node)
         if qualified is None or not self.follow_imports or not isinstance(node, ast.Name):
             return None
         if qualified.partition(".")[0] in FOREIGN_ROOTS or self.imports.is_foreign(node):
             return None
-        return Value("instance", callee=node.id, qualified=qualified)
+        return Instance(callee=node.id, qualified=qualified)
 
     # -- values -----------------------------------------------------------------------
     def value(self, node: ast.expr | None) -> Value | None:
         """What ``node`` evaluates to, as far as Celery results are concerned."""
         if isinstance(node, ast.Name):
             found = self.lookup(node.id)
-            if found is not None and isinstance(found.canvas, Step) and not found.canvas.immutable:
+            if (
+                isinstance(found, Canvas)
+                and isinstance(found.canvas, Step)
+                and not found.canvas.immutable
+            ):
                 # report a signature where it is used, not where it was built (an
                 # immutable one's problems are its own arguments: reported where written)
                 return replace(found, canvas=replace(found.canvas, origin=node))
@@ -205,12 +233,13 @@ class Evaluator:
         if isinstance(node, ast.Subscript):
             base = self.value(node.value)
             at = node.slice
+            held_items = base.items if isinstance(base, (Results, TupleOf)) else ()
             if (
-                base is not None and base.items and isinstance(at, ast.Constant)
-                and type(at.value) is int and -len(base.items) <= at.value < len(base.items)
+                held_items and isinstance(at, ast.Constant)
+                and type(at.value) is int and -len(held_items) <= at.value < len(held_items)
             ):
-                return base.items[at.value]  # ``pair[1]`` of ``(result, run)``
-            return base.element() if base is not None else None
+                return held_items[at.value]  # ``pair[1]`` of ``(result, run)``
+            return element(base) if base is not None else None
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = [self.value(e) for e in node.elts]
             held = self.container(items)
@@ -243,11 +272,13 @@ class Evaluator:
 
     def container(self, items: list[Value | None]) -> Value | None:
         for item in items:
-            if item is not None and item.kind in ("result", "results"):
-                return item.collection()
-        if items and all(item is not None and item.kind == "canvas" for item in items):
+            if holds_results(item):
+                assert item is not None
+                return collection(item)
+        canvases = [item.canvas for item in items if isinstance(item, Canvas)]
+        if items and len(canvases) == len(items):
             # a list of signatures: what a group or a chord header is made of
-            return signatures([item.canvas for item in items if item is not None], exact=True)
+            return signatures(canvases, exact=True)
         return None
 
     def passes_function(self, node: ast.Call) -> bool:
@@ -274,23 +305,21 @@ class Evaluator:
             if qualified.partition(".")[0] in ("celery", "kombu"):
                 return None
             if self.imports.is_foreign(node):
-                return Value("foreign")
+                return Foreign()
             task = self.index.imported_task(qualified)
             if on_module or task is not None:
-                return Value("task", callee=ast.unparse(node), task=task)
+                return TaskRef(callee=ast.unparse(node), task=task)
         base = self.value(node.value)
-        if base is None:
-            return None
         attr = node.attr
-        if base.kind == "result":
-            if attr == "parent":
+        match base:
+            case Result() if attr == "parent":
                 return base
-            if attr in ("children", "results"):
-                return base.collection()
-            if attr in JOINS:
-                return Value("join_method", join=attr, base=base)
-        elif base.kind == "param" and attr in ("parent", "children", "results"):
-            return base
+            case Result() if attr in ("children", "results"):
+                return collection(base)
+            case Result() if attr in JOINS:
+                return JoinMethod(join=attr, base=base)
+            case Param() if attr in ("parent", "children", "results"):
+                return base
         return None
 
     def call_value(self, node: ast.Call) -> Value | None:
@@ -311,10 +340,10 @@ class Evaluator:
         if isinstance(func, ast.Name):
             if func.id in CONTAINERS and node.args and func.id not in self.env:
                 inner = self.value(node.args[0])
-                return inner.collection() if inner and inner.kind in ("result", "results") else None
+                return collection(inner) if inner is not None and holds_results(inner) else None
             if func.id == "next" and node.args:
                 inner = self.value(node.args[0])
-                return inner.element() if inner else None
+                return element(inner) if inner is not None else None
         called = self.value(func)
         if called is not None:
             return self.apply_value(node, called)
@@ -336,20 +365,26 @@ class Evaluator:
             # annotation says (``-> tuple[AsyncResult, Run]``)
             returned = summary.returns_object or returned_by_annotation(callee)
         if returned is not None and owner is not None and owner is not self.index:
-            returned = replace(returned, origin_path=returned.origin_path or owner.path)
+            if isinstance(returned, (Result, Results, Eager)):
+                returned = replace(returned, origin_path=returned.origin_path or owner.path)
             returned = rehomed(returned, owner)
         return returned
 
     def apply_value(self, node: ast.Call, called: Value) -> Value | None:
-        if called.kind == "result_class":
-            return Value("result", node, called.callee, called.callee)
-        if called.kind == "canvas":
-            return Value("result", node, "__call__", ast.unparse(node.func))
-        if called.kind == "task":
-            task = called.task
-            if task is None and called.qualified and self.follow_imports:
-                task = self.index.imported_task(called.qualified)
-            return self.dispatched(node, task) if task is not None else None
+        match called:
+            case ResultClass():
+                return Result(origin=node, method=called.callee, callee=called.callee)
+            case Canvas(canvas=canvas):
+                # ``chord(h)(body)`` runs the whole chord, checked at ``node`` itself
+                origin = canvas.origin if canvas is not None else None
+                runs = (origin, node) if isinstance(origin, ast.AST) else (node,)
+                callee = ast.unparse(node.func)
+                return Result(origin=node, method="__call__", callee=callee, runs=runs)
+            case TaskRef():
+                task = called.task
+                if task is None and called.qualified and self.follow_imports:
+                    task = self.index.imported_task(called.qualified)
+                return self.dispatched(node, task) if task is not None else None
         return None
 
     def dispatched(self, node: ast.Call, info: FunctionInfo) -> Value | None:
@@ -370,17 +405,19 @@ class Evaluator:
             wrapper = _returned_def(factory)
             summary = self.summary(wrapper) if wrapper is not None else None
             if summary is not None and summary.returns is not None:
-                return Value("result", node, summary.returns.method, ast.unparse(node.func))
+                method = getattr(summary.returns, "method", "")
+                return Result(origin=node, method=method, callee=ast.unparse(node.func))
         return None
 
     def factory_value(self, node: ast.Call, qualified: str) -> Value | None:
         if qualified in RESULT_FACTORIES:
-            return Value("result", node, qualified.rpartition(".")[2], ast.unparse(node.func))
+            method = qualified.rpartition(".")[2]
+            return Result(origin=node, method=method, callee=ast.unparse(node.func))
         kind = CANVAS_FACTORIES.get(qualified)
         if kind is not None:
-            return Value("canvas", canvas=self.build_canvas(kind, node))
+            return Canvas(canvas=self.build_canvas(kind, node))
         if qualified.partition(".")[0] in FOREIGN_ROOTS:
-            return Value("foreign")
+            return Foreign()
         return None
 
     def method_value(self, node: ast.Call, func: ast.Attribute) -> Value | None:
@@ -397,60 +434,65 @@ class Evaluator:
             if made is not None:  # ``Run.objects.get(pk=pk)``: one Run
                 return tuple_value([made, None], None) if attr.endswith("_or_create") else made
         base = self.value(receiver)
-        if base is not None and base.kind == "foreign":
+        if isinstance(base, Foreign):
             return None
-        if base is not None and base.kind == "instance":
+        if isinstance(base, Instance):
             # a project object: its own methods are followed; anything else about it
             # is as unknown as any other object's (unless its class does not define
             # it: ``delay`` of a project Task subclass is Celery's)
             if self.method_of(func) is not None or attr not in ("delay", "apply_async", "apply"):
                 return self.helper_returns(func)
             base = None
-        kind = base.kind if base is not None else None
+        # what the receiver may be: unknown (``None``), a task, a canvas, a parameter...
+        unknown = base is None
+        task_or_unknown = unknown or isinstance(base, TaskRef)
+        text = ast.unparse(receiver)
         if attr in ("delay", "apply_async"):
-            if kind in (None, "param") and attr == "apply_async" and self.passes_function(node):
+            pool_like = (unknown or isinstance(base, Param)) and attr == "apply_async"
+            if pool_like and self.passes_function(node):
                 return None  # pool.apply_async(func, args): a process pool, not Celery
-            if kind in (None, "task", "canvas", "param"):
-                return Value("result", node, attr, ast.unparse(receiver))
+            if task_or_unknown or isinstance(base, (Canvas, Param)):
+                runs = _runs(base)
+                return Result(origin=node, method=attr, callee=text, runs=runs)
             return None
         if attr == "apply":
-            if kind in ("task", "canvas"):
-                return Value("result", node, attr, ast.unparse(receiver))
-            if kind in (None, "param"):
+            if isinstance(base, (TaskRef, Canvas)):
+                return Result(origin=node, method=attr, callee=text)
+            if unknown or isinstance(base, Param):
                 # an EagerResult (or not Celery at all): joining it waits for no worker
-                return Value("eager", node, attr, ast.unparse(receiver))
+                return Eager(origin=node, method=attr, callee=text)
             return None
-        if attr == "send_task" and kind in (None, "task"):
+        if attr == "send_task" and task_or_unknown:
             label = node.args[0] if node.args else None
             callee = repr(label.value) if isinstance(label, ast.Constant) else "send_task"
-            return Value("result", node, attr, callee)
-        if attr in RESULT_CLASSES and kind in (None, "task"):
-            return Value("result", node, attr, ast.unparse(func))
+            return Result(origin=node, method=attr, callee=callee)
+        if attr in RESULT_CLASSES and task_or_unknown:
+            return Result(origin=node, method=attr, callee=ast.unparse(func))
         if attr == "restore" and (
-            kind == "result_class"
+            isinstance(base, ResultClass)
             or (
                 isinstance(receiver, (ast.Name, ast.Attribute))
                 and ast.unparse(receiver).endswith("GroupResult")
             )
         ):
-            return Value("result", node, "restore", ast.unparse(func))
-        if attr in SIGNATURE_METHODS and kind in (None, "task"):
-            return Value("canvas", canvas=self.signature(node, func, base))
-        if kind == "canvas" and base is not None:
+            return Result(origin=node, method="restore", callee=ast.unparse(func))
+        if attr in SIGNATURE_METHODS and (base is None or isinstance(base, TaskRef)):
+            return Canvas(canvas=self.signature(node, func, base))
+        if isinstance(base, Canvas):
             if attr in CANVAS_METHODS:
                 if attr == "set" and isinstance(base.canvas, Step):
                     return replace(base, canvas=_set_options(base.canvas, node))
                 return base
             return None
-        if kind == "results" and base is not None:
+        if isinstance(base, Results):
             if attr in CONTAINER_ELEMENT:
-                return base.element()
+                return element(base)
             if attr in CONTAINER_SAME:
                 return base
         return self.helper_returns(func)  # self.method(...), utils.helper(...)
 
     # -- canvas shapes ------------------------------------------------------------
-    def signature(self, node: ast.Call, func: ast.Attribute, base: Value | None) -> Step:
+    def signature(self, node: ast.Call, func: ast.Attribute, base: TaskRef | None) -> Step:
         task = base.task if base is not None else None
         if task is None and base is not None and base.qualified:
             task = self.index.imported_task(base.qualified)  # another module's task
@@ -497,13 +539,18 @@ class Evaluator:
 
     def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
         if kind in ("chain", "group"):
-            if any(isinstance(a, ast.Starred) for a in node.args):
+            args = node.args
+            if len(args) == 1 and isinstance(args[0], ast.Starred):
+                args = [args[0].value]  # ``chain(*[g for ...])``: the items are the steps
+            if any(isinstance(a, ast.Starred) for a in args):
                 return None
-            members, exact = self.members(node.args)
-            if kind == "chain":
-                listed = len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
-                return fold_chain(members, node, listed=listed) if exact else None
-            return group_of(members, node, exact=exact)
+            members, exact = self.members(args)
+            if kind == "group":
+                return group_of(members, node, exact=exact)
+            listed = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
+            if exact:
+                return fold_chain(members, node, listed=listed)
+            return repeated_chain(members, node)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
@@ -522,9 +569,30 @@ class Evaluator:
 
     def pipe(self, node: ast.BinOp) -> Value | None:
         left, right = self.value(node.left), self.value(node.right)
-        if left is None or right is None or left.kind != "canvas" or right.kind != "canvas":
+        if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
-        return Value("canvas", canvas=pipe(left.canvas, right.canvas, node))
+        return Canvas(canvas=pipe(left.canvas, right.canvas, node))
+
+
+def _runs(value: Value | None) -> tuple[ast.AST, ...]:
+    """The source node of the canvas ``value`` is, for the result of running it."""
+    if isinstance(value, Canvas) and value.canvas is not None:
+        origin = value.canvas.origin
+        return (origin,) if isinstance(origin, ast.AST) else ()
+    return ()
+
+
+def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | None:
+    """``chain(g for s in sets)``: Celery folds whatever the iterable yields with ``|``.
+
+    How many items it yields is unknown, so only what holds for any number of them
+    from three on is modelled: a run of groups (``group | group`` makes a chord whose
+    body is the second group, and Celery links the third to each member of that body,
+    whatever the members). Anything else stays unknown.
+    """
+    if len(members) == 1 and isinstance(members[0], Group):
+        return fold_chain([members[0]] * 3, origin, listed=True)
+    return None
 
 
 def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
@@ -535,13 +603,13 @@ def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
     return None
 
 
-def signatures(members: Sequence[Node | None], *, exact: bool) -> Value:
+def signatures(members: Sequence[Node | None], *, exact: bool) -> Canvas:
     """A list of signatures (``[t.s(1), t.s(2)]``, a list built by ``.append``)."""
-    return Value("canvas", canvas=Group(members=tuple(members), exact=exact))
+    return Canvas(canvas=Group(members=tuple(members), exact=exact))
 
 
 def _shape(value: Value | None) -> Node | None:
-    return value.canvas if value is not None and value.kind == "canvas" else None
+    return value.canvas if isinstance(value, Canvas) else None
 
 
 def _set_options(step: Step, options: ast.Call | ast.Dict) -> Step:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .events import Subscribers
 from .facts import FunctionFacts, HelperCall, Join
 from .flow import FunctionFlow
 from .index import FunctionInfo, ModuleIndex, build_index
-from .values import Value
+from .values import Param, Value, holds_results
 
 __all__ = ["TASK_ONLY_METHODS", "HelperJoin", "ModuleAnalysis"]
 
@@ -44,6 +45,8 @@ class ModuleAnalysis:
     _running: set[tuple[int, bool]] = field(default_factory=set)
     #: the canvases the module builds, outermost only (filled by the canvas rules)
     canvases: list[Any] | None = None
+    #: the enabled rules' handlers, raised by every function's walk
+    subscribers: Subscribers = field(default_factory=Subscribers)
 
     @classmethod
     def of(
@@ -51,14 +54,35 @@ class ModuleAnalysis:
         tree: ast.Module,
         index: ModuleIndex | None = None,
         extra_decorators: Sequence[str] = (),
+        subscribers: Subscribers | None = None,
     ) -> ModuleAnalysis:
+        """Analyse ``tree``'s top level; ``subscribers`` hear every function's events."""
         index = index or build_index(tree, extra_decorators)
-        analysis = cls(tree, index, FunctionFacts(None))
+        subscribers = subscribers or Subscribers()
+        analysis = cls(tree, index, FunctionFacts(None), subscribers=subscribers)
         index.analysis = analysis
-        flow = FunctionFlow(index, None, {}, analysis.summary_without_imports)
+        flow = FunctionFlow(
+            index, None, {}, analysis.summary_without_imports, subscribers=subscribers
+        )
         analysis.module = flow.run_module(tree.body)
         analysis.globals = flow.env
+        analysis.infer_globals()
         return analysis
+
+    def infer_globals(self) -> None:
+        """What module globals hold once functions assign them (``global X; X = C()``
+        in a ``worker_process_init`` handler): a name the top level leaves unknown
+        takes the value a function of the module gives it."""
+        for info in self.index.functions:
+            names = info.declared_global
+            if not names or not names - self.globals.keys():
+                continue
+            flow = FunctionFlow(self.index, info, self.globals, self.summary_without_imports)
+            flow.run_function()
+            for name in names:
+                value = flow.env.get(name)
+                if value is not None and name not in self.globals:
+                    self.globals[name] = value
 
     def summary(self, info: FunctionInfo, follow_imports: bool = True) -> FunctionFacts | None:
         """``info``'s facts, computed once; ``None`` while it is being computed (recursion).
@@ -71,7 +95,7 @@ class ModuleAnalysis:
         if module is not None and module is not self.index:
             owner = module.analysis
             if owner is None and module.tree is not None:
-                owner = ModuleAnalysis.of(module.tree, module)
+                owner = ModuleAnalysis.of(module.tree, module, subscribers=self.subscribers)
             if isinstance(owner, ModuleAnalysis):
                 return owner.summary(info, follow_imports)  # a helper of another module
             return None
@@ -85,7 +109,9 @@ class ModuleAnalysis:
         self._running.add(key)
         try:
             follow = self.summary if follow_imports else self.summary_without_imports
-            flow = FunctionFlow(self.index, info, self.globals, follow, follow_imports)
+            flow = FunctionFlow(
+                self.index, info, self.globals, follow, follow_imports, self.subscribers
+            )
             facts = flow.run_function()
         finally:
             self._running.discard(key)
@@ -152,10 +178,8 @@ class ModuleAnalysis:
             if found is not None:
                 yield found
         for name, value in call.args.items():
-            wanted = value.param if value.kind == "param" else None
-            if (param is None and value.kind in ("result", "results")) or (
-                param is not None and wanted == param
-            ):
+            wanted = value.name if isinstance(value, Param) else None
+            if (param is None and holds_results(value)) or (param is not None and wanted == param):
                 found = self.reached_join(call.callee, name, seen)
                 if found is not None:
                     yield found
@@ -166,3 +190,4 @@ class ModuleAnalysis:
             for path, join in self.call_leads(call, None, frozenset({id(facts.info)})):
                 yield HelperJoin(call, path, join)
                 break
+

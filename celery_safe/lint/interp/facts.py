@@ -8,9 +8,9 @@ from typing import Any
 
 from .canvas import CanvasCheck
 from .index import FunctionInfo
-from .values import Value
+from .values import Param, Result, Value
 
-__all__ = ["Apply", "FunctionFacts", "HelperCall", "Join", "UpdateState"]
+__all__ = ["FunctionFacts", "HelperCall", "Join"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Join:
 
     node: ast.Call
     method: str
-    value: Value | None
+    value: Result | Param | None
     allowed_by: ast.Call | None  # the ``allow_join_result()`` block it is in
 
     @property
@@ -29,30 +29,16 @@ class Join:
 
 @dataclass(frozen=True)
 class HelperCall:
-    """A call to a ``def`` of this module; ``args`` maps parameters to tracked values."""
+    """A call to a ``def``; ``args`` maps parameters to tracked values.
 
-    node: ast.Call
+    ``node`` is the call, or where the function is handed out to be run later (passed
+    to a call, stored, returned: ``pool.map(fn, xs)``, ``{"done": fn}``): a function a
+    task hands out runs as part of the task unless proven otherwise.
+    """
+
+    node: ast.expr
     callee: FunctionInfo
     args: dict[str, Value]
-
-
-@dataclass(frozen=True)
-class Apply:
-    """``task.apply(...)``: the task runs in-process, through Celery's machinery."""
-
-    node: ast.Call
-    callee: str
-    task: FunctionInfo | None
-    imported: str = ""  # qualified name, when the receiver is an import not resolved
-
-
-@dataclass(frozen=True)
-class UpdateState:
-    """``update_state`` with a failure state and a literal meta lacking ``exc_type``."""
-
-    node: ast.Call
-    state: str
-    keys: tuple[str, ...]
 
 
 @dataclass(eq=False)
@@ -64,16 +50,16 @@ class FunctionFacts:
     param_joins: dict[str, Join] = field(default_factory=dict)
     calls: list[HelperCall] = field(default_factory=list)
     allow_joins: list[ast.Call] = field(default_factory=list)
-    disable_sync: list[tuple[ast.Call, ast.keyword]] = field(default_factory=list)
-    applies: list[Apply] = field(default_factory=list)
-    update_states: list[UpdateState] = field(default_factory=list)
     canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
     #: the canvas it returns (``return [t.s(x) for x in xs]``), for a chord header
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
-    #: facts a rule module's own handler recorded (see ``lint.handlers``), by code
+    #: the canvases (their source nodes, by ``id``) whose result is read here: joined,
+    #: returned, passed on, or kept in a name that is read (not fire-and-forget)
+    read_canvases: set[int] = field(default_factory=set)
+    #: facts the enabled rules' handlers recorded here (see ``events``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 
     @property

@@ -12,7 +12,7 @@ import ast
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..canvas import (
+from ...canvas import (
     UNKNOWN,
     Chord,
     Group,
@@ -24,26 +24,52 @@ from ..canvas import (
 )
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
-from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, keyword_names, signatures
-from .facts import Apply, FunctionFacts, HelperCall, Join, UpdateState
-from .handlers import LOOP_HANDLERS
+from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
+from .events import NOBODY, CallEvent, LoopEvent, StateEvent, Subscribers
+from .facts import FunctionFacts, HelperCall, Join
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
-from .values import JOINS, Value
+from .values import (
+    JOINS,
+    Canvas,
+    Eager,
+    Instance,
+    JoinMethod,
+    Param,
+    Result,
+    ResultClass,
+    Results,
+    TupleOf,
+    Value,
+    collection,
+    element,
+    holds_results,
+    named,
+)
 
 __all__ = ["FunctionFlow"]
 
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
-#: States whose meta the result backend decodes as an exception.
-EXCEPTION_STATES = frozenset(f"celery.states.{s}" for s in ("FAILURE", "RETRY", "REVOKED"))
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
-TRACKED_ARGS = frozenset({"result", "results", "param"})
-DANGER = {"result": 3, "results": 2, "param": 1}
+#: What a value passed to a helper must be for the helper's joins on it to matter.
+TRACKED_ARGS = (Result, Results, Param)
 
 
-def _members(held: Value | None, added: Value) -> list[Node | None]:
+def _danger(value: Value | None) -> int:
+    """How much a name holding ``value`` matters to the join rules (the merge keeps the most)."""
+    match value:
+        case Result():
+            return 3
+        case Results():
+            return 2
+        case Param():
+            return 1
+    return 0
+
+
+def _members(held: Value | None, added: Canvas) -> list[Node | None]:
     """The signatures a list holds once ``added`` is appended (or extended) to it."""
-    holds = held.canvas if held is not None else None
+    holds = held.canvas if isinstance(held, Canvas) else None
     before = list(holds.members) if isinstance(holds, Group) else []
     more = added.canvas.members if isinstance(added.canvas, Group) else [added.canvas]
     return [*before, *more][:8]  # a few stand for all of them
@@ -54,7 +80,7 @@ def _merge(a: Env, b: Env) -> Env:
     out = dict(a)
     for name, value in b.items():
         mine = out.get(name)
-        if mine is None or DANGER.get(value.kind, 0) > DANGER.get(mine.kind, 0):
+        if mine is None or _danger(value) > _danger(mine):
             out[name] = value
     return out
 
@@ -74,8 +100,11 @@ class FunctionFlow(ast.NodeVisitor):
         global_env: Env,
         summary: Callable[[FunctionInfo], FunctionFacts | None],
         follow_imports: bool = False,
+        subscribers: Subscribers = NOBODY,
     ) -> None:
         self.values = Evaluator(index, info, global_env, summary, follow_imports)
+        #: the enabled rules' handlers, called at each event (see ``events``)
+        self.subscribers = subscribers
         self.value = self.values.value
         self.resolve_helper = self.values.resolve_helper
         self.index = index
@@ -87,6 +116,12 @@ class FunctionFlow(ast.NodeVisitor):
         self.allowing: list[ast.Call] = []
         #: how many nodes deep the walk is (bounded: see ``lint.depth``)
         self.depth = 0
+        #: calls whose value is dropped (an expression statement) or only bound to a
+        #: name: their result is read only if the name is
+        self.unread_calls: set[int] = set()
+        #: names called here (not handed out), and functions already handed out
+        self.called: set[int] = set()
+        self.handed: set[int] = set()
 
     @property
     def env(self) -> Env:
@@ -120,12 +155,12 @@ class FunctionFlow(ast.NodeVisitor):
         extra = [a for a in (args.vararg, args.kwarg) if a is not None]
         for arg, default in [*pairs, *((a, None) for a in extra)]:
             if isinstance(default, ast.Attribute) and default.attr in RESULT_CLASSES:
-                self.env[arg.arg] = Value("result_class", callee=ast.unparse(default))
+                self.env[arg.arg] = ResultClass(callee=ast.unparse(default))
             else:
-                self.env[arg.arg] = Value("param", param=arg.arg)
+                self.env[arg.arg] = Param(name=arg.arg)
         if self.is_instance_method() and pairs:
             # ``self`` of a plain class's method: ``return self`` gives its object
-            self.env[pairs[0][0].arg] = Value("instance", callee=self.info.class_name or "")
+            self.env[pairs[0][0].arg] = Instance(callee=self.info.class_name or "")
         self.statements(self.info.node.body)
         return self.facts
 
@@ -154,7 +189,7 @@ class FunctionFlow(ast.NodeVisitor):
             if value is None:
                 self.env.pop(target.id, None)
             else:
-                self.env[target.id] = value.named(target.id)
+                self.env[target.id] = named(value, target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(source, (ast.Tuple, ast.List)) and len(source.elts) == len(target.elts):
                 for sub, item in zip(target.elts, source.elts, strict=True):
@@ -163,39 +198,75 @@ class FunctionFlow(ast.NodeVisitor):
                         continue
                     self.bind(sub, None)
                 return
+            items = value.items if isinstance(value, (Results, TupleOf)) else ()
             if (
-                value is not None
-                and len(value.items) == len(target.elts)
+                items
+                and len(items) == len(target.elts)
                 and not any(isinstance(sub, ast.Starred) for sub in target.elts)
             ):
                 # ``result, run = run.submit()`` of a known ``tuple[AsyncResult, Run]``
-                for sub, held in zip(target.elts, value.items, strict=True):
+                for sub, held in zip(target.elts, items, strict=True):
                     self.bind(sub, held)
                 return
-            element = value.element() if value is not None else None
+            each = element(value) if value is not None else None
             for sub in target.elts:
                 if isinstance(sub, ast.Starred):
-                    self.bind(sub.value, element.collection() if element else None)
+                    self.bind(sub.value, collection(each) if each is not None else None)
                 else:
-                    self.bind(sub, element)
+                    self.bind(sub, each)
         elif isinstance(target, ast.Starred):
             self.bind(target.value, value)
         elif (
             isinstance(target, ast.Subscript)
             and isinstance(target.value, ast.Name)
             and value is not None
-            and value.kind in ("result", "results")
+            and holds_results(value)
         ):
-            self.env[target.value.id] = value.collection().named(target.value.id)
+            self.env[target.value.id] = named(collection(value), target.value.id)
         elif isinstance(target, ast.Attribute) and (name := dotted(target)) is not None:
             # ``self.pending = x.delay()``: tracked under "self.pending" in this function
             if value is None:
                 self.env.pop(name, None)
             else:
-                self.env[name] = value.named(name)
+                self.env[name] = named(value, name)
 
     # -- statements -----------------------------------------------------------------
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.unread_calls.add(id(node.value))
+        self.visit(node.value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if type(node.ctx) is not ast.Load:
+            return
+        name, env = node.id, self.values.env
+        held = env.get(name)
+        if held is None:
+            held = self.values.globals.get(name)
+        if held is not None:
+            self.read(held)
+        elif name not in env and id(node) not in self.called and id(node) not in self.handed:
+            # a function of this module named but not called here is handed out
+            # (stored, returned): whoever gets it runs it as part of this function
+            self.handed_out(node, self.index.resolve_local(self.info, name))
+
+    def hand_out(self, function: ast.expr, where: ast.expr) -> None:
+        """``function`` (a name or ``self.method``), passed to the call ``where``."""
+        if id(function) not in self.handed:
+            self.handed_out(where, self.resolve_helper(function))
+            self.handed.add(id(function))
+
+    def handed_out(self, where: ast.expr, callee: FunctionInfo | None) -> None:
+        if callee is not None and callee is not self.info:
+            self.facts.calls.append(HelperCall(where, callee, {}))
+
+    def read(self, value: Value | None) -> None:
+        """``value`` is read: the canvas it is the result of has its result used."""
+        if isinstance(value, (Result, Results)) and value.runs:
+            self.facts.read_canvases.update(id(node) for node in value.runs)
+
     def visit_Assign(self, node: ast.Assign) -> None:
+        if all(isinstance(t, ast.Name) for t in node.targets):
+            self.unread_calls.add(id(node.value))
         self.visit(node.value)
         value = self.value(node.value)
         for target in node.targets:
@@ -210,9 +281,8 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         value = self.value(node.value)
-        tracked = value is not None and value.kind in ("result", "results")
-        if isinstance(node.target, ast.Name) and value is not None and tracked:
-            self.env[node.target.id] = value.collection().named(node.target.id)
+        if isinstance(node.target, ast.Name) and value is not None and holds_results(value):
+            self.env[node.target.id] = named(collection(value), node.target.id)
 
     def visit_target(self, target: ast.expr) -> None:
         if isinstance(target, (ast.Attribute, ast.Subscript)):
@@ -232,16 +302,13 @@ class FunctionFlow(ast.NodeVisitor):
             return
         self.visit(node.value)
         value = self.value(node.value)
-        if value is not None and value.kind in ("result", "results") and self.facts.returns is None:
-            self.facts.returns = value
-        elif value is not None and value.kind == "canvas" and self.facts.returns_canvas is None:
-            self.facts.returns_canvas = value
-        elif (
-            value is not None
-            and value.kind in ("instance", "tuple")
-            and self.facts.returns_object is None
-        ):
-            self.facts.returns_object = value
+        match value:
+            case Result() | Results() if self.facts.returns is None:
+                self.facts.returns = value
+            case Canvas() if self.facts.returns_canvas is None:
+                self.facts.returns_canvas = value
+            case Instance() | TupleOf() if self.facts.returns_object is None:
+                self.facts.returns_object = value
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)
@@ -255,7 +322,7 @@ class FunctionFlow(ast.NodeVisitor):
         self.visit(node.iter)
         iterated = self.value(node.iter)
         before = dict(self.env)
-        self.bind(node.target, iterated.element() if iterated else None)
+        self.bind(node.target, element(iterated) if iterated is not None else None)
         self.statements(node.body)
         self.env = _merge(before, self.env)
         self.looped(node)
@@ -272,9 +339,8 @@ class FunctionFlow(ast.NodeVisitor):
         self.statements(node.orelse)
 
     def looped(self, node: ast.While | ast.For | ast.AsyncFor) -> None:
-        """The rules' own loop handlers, with what the names may hold over the loop."""
-        for handler in LOOP_HANDLERS:
-            handler(self, node)
+        """Raise ``on_loop``, with what the names may hold over the loop."""
+        self.subscribers.on_loop.raise_(self, LoopEvent(node))
 
     def record(self, code: str, fact: Any) -> None:
         """A fact a rule module's handler found, kept for that rule."""
@@ -319,6 +385,11 @@ class FunctionFlow(ast.NodeVisitor):
             if expr is not None:
                 self.visit(expr)
         self.env.pop(node.name, None)
+        if self.info is not None:
+            # a closure sees this function's names (a parameter of ours is not one of
+            # its parameters: the join rules follow those through calls)
+            held = {k: v for k, v in self.env.items() if not isinstance(v, Param)}
+            self.index.closures[id(node)] = held
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -344,17 +415,17 @@ class FunctionFlow(ast.NodeVisitor):
         for generator in node.generators:
             self.visit(generator.iter)
             iterated = self.value(generator.iter)
-            self.bind(generator.target, iterated.element() if iterated else None)
+            self.bind(generator.target, element(iterated) if iterated is not None else None)
             for condition in generator.ifs:
                 self.visit(condition)
-        for element in elements:
-            self.visit(element)
+        for expr in elements:
+            self.visit(expr)
         value = self.value(elements[-1])
-        if value is not None and value.kind == "canvas":
+        if isinstance(value, Canvas):
             # one signature per item: a list of signatures of unknown length
             self.comprehension_values[id(node)] = signatures([value.canvas], exact=False)
-        elif value is not None and value.kind in ("result", "results"):
-            self.comprehension_values[id(node)] = value.collection()
+        elif value is not None and holds_results(value):
+            self.comprehension_values[id(node)] = collection(value)
         self.env = saved
 
     def visit_ListComp(self, node: ast.ListComp) -> None:
@@ -373,13 +444,22 @@ class FunctionFlow(ast.NodeVisitor):
 
     # -- calls: where findings come from ---------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
         func = node.func
+        self.called.add(id(func))
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            passed = arg.value if isinstance(arg, ast.Starred) else arg
+            if isinstance(passed, (ast.Name, ast.Attribute)):
+                self.hand_out(passed, node)  # ``pool.map(fn, xs)``: runs in this call
+        self.generic_visit(node)
+        if self.subscribers.on_call.handlers:
+            receiver = self.value(func.value) if isinstance(func, ast.Attribute) else None
+            method = func.attr if isinstance(func, ast.Attribute) else None
+            self.subscribers.on_call.raise_(self, CallEvent(node, method, receiver))
         if isinstance(func, ast.Attribute):
             self.method_call(node, func)
         else:
             value = self.value(func)
-            if value is not None and value.kind == "join_method":
+            if isinstance(value, JoinMethod):
                 self.join(node, value.join, value.base)
         callee = self.resolve_helper(func)
         if callee is not None:
@@ -387,60 +467,47 @@ class FunctionFlow(ast.NodeVisitor):
         if isinstance(func, ast.Call) and node.args:
             self.chord_called_with_body(node)
         made = self.value(node)
+        if id(node) not in self.unread_calls:
+            self.read(made)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
-        if (
-            made is not None
-            and made.kind == "canvas"
-            and (not isinstance(made.canvas, Step) or made.canvas.immutable)
+        if isinstance(made, Canvas) and (
+            not isinstance(made.canvas, Step) or made.canvas.immutable
         ):
             self.check_canvas(made, node)
 
     def chord_called_with_body(self, node: ast.Call) -> None:
         """``chord(header)(body)``: the chord is complete only once called."""
         called = self.value(node.func)
-        canvas = called.canvas if called is not None else None
+        canvas = called.canvas if isinstance(called, Canvas) else None
         if isinstance(canvas, Chord) and canvas.body is None:
             body = self.value(node.args[0])
-            if body is not None and body.kind == "canvas":
+            if isinstance(body, Canvas):
                 whole = Chord(origin=node, header=canvas.header, body=body.canvas)
-                self.check_canvas(Value("canvas", canvas=whole), node)
+                self.check_canvas(Canvas(canvas=whole), node)
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> None:
         attr = func.attr
         if attr in JOINS:
             base = self.value(func.value)
             disabled = keyword_arg(node, "disable_sync_subtasks")
-            if base is not None and base.kind == "eager":
+            if isinstance(base, Eager):
                 return  # an eager result (or not Celery): it never waits for a worker
-            if isinstance(disabled, ast.Constant) and disabled.value is False:
-                keyword = next(k for k in node.keywords if k.arg == "disable_sync_subtasks")
-                self.facts.disable_sync.append((node, keyword))
-                if base is None or base.kind != "result":
-                    self.join(node, attr, None)
-            if base is not None and base.kind == "result":
+            guard_off = isinstance(disabled, ast.Constant) and disabled.value is False
+            if guard_off and not isinstance(base, Result):
+                self.join(node, attr, None)  # only Celery's joins take this keyword
+            if isinstance(base, Result):
                 self.join(node, attr, base)
-            elif base is not None and base.kind == "param":
+            elif isinstance(base, Param):
                 self.facts.param_joins.setdefault(
-                    base.param, Join(node, attr, base, self.allowed_by())
+                    base.name, Join(node, attr, base, self.allowed_by())
                 )
-        elif attr == "apply":
-            base = self.value(func.value)
-            if base is not None and base.kind == "task":
-                task = base.task
-                if task is None and base.qualified:
-                    task = self.index.imported_task(base.qualified)
-                callee = base.callee or ast.unparse(func.value)
-                self.facts.applies.append(Apply(node, callee, task, base.qualified))
-            elif base is not None and base.kind == "canvas":
-                # ``sig.apply()``, ``add.si(1).apply()``, ``chain(...).apply()``
-                self.facts.applies.append(Apply(node, ast.unparse(func.value), None))
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
             name = func.value.id
-            if added is not None and added.kind in ("result", "results"):
-                self.env[name] = added.collection().named(name)
-            elif added is not None and added.kind == "canvas":
+            if added is not None and holds_results(added):
+                self.env[name] = named(collection(added), name)
+            elif isinstance(added, Canvas):
                 # ``header.append(t.s(x))``: a list of signatures of unknown length
                 self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
         elif attr == "update_state":
@@ -458,7 +525,7 @@ class FunctionFlow(ast.NodeVisitor):
         callbacks = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
         for item in callbacks:
             linked = self.value(item)
-            if linked is None or linked.kind != "canvas" or linked.canvas is None:
+            if not isinstance(linked, Canvas) or linked.canvas is None:
                 continue
             canvas = linked.canvas
             if errback:
@@ -467,8 +534,10 @@ class FunctionFlow(ast.NodeVisitor):
             else:
                 self.check_canvas(linked, item, parent_result())
 
-    def join(self, node: ast.Call, method: str, value: Value | None) -> None:
-        self.facts.joins.append(Join(node, method, value, self.allowed_by()))
+    def join(self, node: ast.Call, method: str, value: Result | None) -> None:
+        join = Join(node, method, value, self.allowed_by())
+        self.facts.joins.append(join)
+        self.subscribers.on_join.raise_(self, join)
 
     def allowed_by(self) -> ast.Call | None:
         return self.allowing[-1] if self.allowing else None
@@ -481,49 +550,35 @@ class FunctionFlow(ast.NodeVisitor):
             if isinstance(arg, ast.Starred) or i >= len(names):
                 break
             value = self.value(arg)
-            if value is not None and value.kind in TRACKED_ARGS:
+            if isinstance(value, TRACKED_ARGS):
                 args[names[i]] = value
         for keyword in node.keywords:
             value = self.value(keyword.value) if keyword.arg else None
-            if keyword.arg and value is not None and value.kind in TRACKED_ARGS:
+            if keyword.arg and isinstance(value, TRACKED_ARGS):
                 args[keyword.arg] = value
         self.facts.calls.append(HelperCall(node, callee, args))
 
     def update_state(self, node: ast.Call) -> None:
+        """Raise ``on_state`` for ``update_state(task_id, state, meta)``."""
+        if not self.subscribers.on_state.handlers:
+            return
         state = keyword_arg(node, "state") or (node.args[1] if len(node.args) > 1 else None)
         meta = keyword_arg(node, "meta") or (node.args[2] if len(node.args) > 2 else None)
-        if state is None or meta is None:
-            return
+        name = ""
         if isinstance(state, ast.Constant) and isinstance(state.value, str):
             name = state.value
-        else:
-            name = (self.imports.qualify(state) or "").rpartition(".")[2]
-            name = name if self.imports.qualify(state) in EXCEPTION_STATES else ""
-        if name not in ("FAILURE", "RETRY", "REVOKED"):
-            return
-        keys: list[str] = []
-        if isinstance(meta, ast.Dict):
-            for key in meta.keys:
-                if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-                    return  # ** spread or computed key: cannot tell
-                keys.append(key.value)
-        elif (
-            isinstance(meta, ast.Call)
-            and isinstance(meta.func, ast.Name)
-            and meta.func.id == "dict"
-        ):
-            names = keyword_names(meta.keywords)
-            if names is None or meta.args:
-                return
-            keys = sorted(names)
-        else:
-            return
-        if "exc_type" not in keys:
-            self.facts.update_states.append(UpdateState(node, name, tuple(keys)))
+        elif state is not None and (qualified := self.imports.qualify(state)) is not None:
+            module, _, last = qualified.rpartition(".")
+            name = last if module == "celery.states" else ""
+        self.subscribers.on_state.raise_(self, StateEvent(node, name, meta))
 
     def check_canvas(
         self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
     ) -> None:
-        if value is not None and value.kind == "canvas" and value.canvas is not None:
-            no_chords = self.index.backends.chord_problem()
-            self.facts.canvas.append(check_canvas(root, value.canvas, receives, no_chords))
+        if isinstance(value, Canvas) and value.canvas is not None:
+            backends = self.index.backends
+            no_chords = backends.chord_problem()
+            polls = backends.header_reads_stored_results()
+            checked = check_canvas(root, value.canvas, receives, no_chords, polls)
+            self.facts.canvas.append(checked)
+            self.subscribers.on_canvas.raise_(self, checked)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..canvas.model import TaskSpec
-from ..canvas.params import Params
-from ..canvas.replaces import replaces_with_group
-from ..canvas.types import MISSING
+from ...canvas.model import TaskSpec
+from ...canvas.params import Params
+from ...canvas.replaces import replaces_with_group
+from ...canvas.types import MISSING
 from .annotations import hint_of
 from .backends import AppBackends
 from .imports import FOREIGN_ROOTS, ImportMap
@@ -77,6 +77,8 @@ class FunctionInfo:
     local_defs: dict[str, FunctionInfo] = field(default_factory=dict)
     #: imports written inside this function's body (scoped to it, as Python scopes them)
     local_imports: ImportMap | None = None
+    #: the names its ``global`` statements declare (it assigns the module's, not its own)
+    declared_global: set[str] = field(default_factory=set)
     #: the module it is defined in (differs from the checked one for imported helpers)
     module: ModuleIndex | None = None
     _spec: TaskSpec | None = field(default=None, repr=False)
@@ -156,6 +158,9 @@ class ModuleIndex:
     class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
     #: a stand-in class per project class named in an annotation (``lint.annotations``)
     stand_ins: dict[str, Any] = field(default_factory=dict)
+    #: what the enclosing function's names hold where a nested ``def`` is made (by the
+    #: nested def node's ``id``): a closure reads them (set by the walk)
+    closures: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: finds the ``def`` (task or function) a qualified name imported from another
     #: module refers to (``celery-safe check`` only; see ``resolve.ModuleResolver``)
     external: Callable[[str], FunctionInfo | None] | None = None
@@ -178,7 +183,7 @@ class ModuleIndex:
 
     def method(self, cls: str, name: str, hops: int = 0) -> FunctionInfo | None:
         """``cls.name``: defined on this module's class ``cls`` or on a project base."""
-        found = self.methods.get(cls, {}).get(name)
+        found = self.methods.get(cls, {}).get(name) or self.attribute_callable(cls, name)
         node = self.class_defs.get(cls)
         if found is not None or node is None or hops >= _BASE_HOPS:
             return found
@@ -194,6 +199,41 @@ class ModuleIndex:
                 found = where[0].method(where[1], name, hops + 1) if where else None
             if found is not None:
                 return found
+        return None
+
+    def attribute_callable(self, cls: str, name: str) -> FunctionInfo | None:
+        """The function ``cls.__init__`` keeps in ``self.name``: a bound method
+        (``self.send = self._send``), or a function it defines or names."""
+        init = self.methods.get(cls, {}).get("__init__")
+        if init is None or name == "__init__":
+            return None
+        args = init.node.args.posonlyargs + init.node.args.args
+        me = args[0].arg if args else "self"
+        for stmt in init.node.body:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            for target in stmt.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == name
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
+                ):
+                    return self._callable(cls, init, me, stmt.value)
+        return None
+
+    def _callable(
+        self, cls: str, init: FunctionInfo, me: str, value: ast.expr
+    ) -> FunctionInfo | None:
+        if isinstance(value, ast.Name):
+            return self.resolve_local(init, value.id)
+        if (
+            isinstance(value, ast.Attribute)
+            and isinstance(value.value, ast.Name)
+            and value.value.id == me
+            and value.attr in self.methods.get(cls, {})
+        ):
+            return self.methods[cls][value.attr]
         return None
 
     def imported(self, qualified: str) -> FunctionInfo | None:
@@ -291,6 +331,9 @@ class _Indexer:
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 self.index.backends.used(stmt.value.func)
                 self.registration(stmt.value, scope, None)
+            elif isinstance(stmt, ast.Global):
+                if scope is not None:
+                    scope.declared_global.update(stmt.names)
             else:
                 for name in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, name, None)

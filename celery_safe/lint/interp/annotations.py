@@ -14,14 +14,29 @@ import ast
 import builtins
 import collections.abc
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..canvas.types import MISSING
+from ...canvas.types import MISSING
 
-if TYPE_CHECKING:
-    from .index import ModuleIndex
+__all__ = ["ClassTable", "hint_of"]
 
-__all__ = ["hint_of"]
+
+class ClassTable(Protocol):
+    """The module's classes, as far as annotations need them (a module index is one).
+
+    A protocol rather than the index itself: the index builds hints, so importing it
+    here would make the two modules import each other.
+    """
+
+    @property
+    def classes(self) -> set[str]: ...
+
+    @property
+    def class_defs(self) -> dict[str, ast.ClassDef]: ...
+
+    #: one stand-in class per project class named in an annotation, made once
+    @property
+    def stand_ins(self) -> dict[str, Any]: ...
 
 BUILTIN_TYPES = {
     name: getattr(builtins, name)
@@ -62,7 +77,7 @@ TYPING_NAMES = COLLECTIONS | set(
 ABC_NAMES = COLLECTIONS | {"Set", "Container", "Sized", "Hashable"}
 
 
-def hint_of(annotation: ast.expr | None, index: ModuleIndex, imports: Any) -> Any:
+def hint_of(annotation: ast.expr | None, index: ClassTable, imports: Any) -> Any:
     """The type hint ``annotation`` denotes in ``index``'s module (``MISSING`` if unknown)."""
     if annotation is None:
         return MISSING
@@ -77,7 +92,7 @@ class _Unknown(Exception):
 
 
 class _Builder:
-    def __init__(self, index: ModuleIndex, imports: Any) -> None:
+    def __init__(self, index: ClassTable, imports: Any) -> None:
         self.index = index
         self.imports = imports
 

@@ -14,10 +14,10 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..canvas import Node, Problem, Received, Step
-from ..canvas import check as check_model
-from ..canvas.check import Backend
-from ..canvas.text import SourceText
+from ...canvas import Node, Problem, Received, Step
+from ...canvas import check as check_model
+from ...canvas.check import Backend
+from ...canvas.text import SourceText
 from .index import FunctionInfo
 
 __all__ = ["CanvasCheck", "check_canvas", "make_step", "source_args"]
@@ -33,15 +33,20 @@ class CanvasCheck:
 
 
 def check_canvas(
-    root: ast.AST, node: Node, receives: Received | None, no_chords: str | None = None
+    root: ast.AST,
+    node: Node,
+    receives: Received | None,
+    no_chords: str | None = None,
+    header_polls: bool = False,
 ) -> CanvasCheck:
     """Check a canvas the source builds at ``root``; CSF206/207 need the app: not here.
 
     ``no_chords`` is why the module's app cannot run chords, when its code says so
-    (CSF203; see :mod:`.backends`).
+    (CSF203); ``header_polls`` that its backend reads the header's stored results (a
+    header part ignoring its result is CSF204 only then; see :mod:`.backends`).
     """
-    backend = None if no_chords is None else (lambda: Backend(no_chords))
-    problems = check_model(node, receives=receives, backend=backend)
+    chords = Backend(no_chords, keeps_header_values=not header_polls)
+    problems = check_model(node, receives=receives, backend=lambda: chords)
     return CanvasCheck(root, tuple(problems), receives)
 
 

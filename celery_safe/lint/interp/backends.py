@@ -18,6 +18,8 @@ __all__ = ["AppBackends"]
 
 #: Result backend schemes that cannot run chords (Celery raises NotImplementedError).
 NO_CHORDS = frozenset({"rpc"})
+#: Result backend schemes that gather a chord header's values themselves (Redis).
+KEEPS_HEADER_VALUES = frozenset({"redis", "rediss", "sentinel"})
 _KEYWORDS = ("backend", "result_backend")
 
 
@@ -56,16 +58,38 @@ class AppBackends:
         if rest.startswith(("conf", "config_from", "add_defaults")):
             self.configured.add(root)
 
-    def chord_problem(self) -> str | None:
-        """Why the module's one app cannot run chords, when its code says so."""
+    def known(self) -> tuple[str, str] | None:
+        """The module's one app and the literal backend it is made with, when the code
+        decides it (nothing configures the app further)."""
         if len(self.made) != 1:
             return None
         [(app, backends)] = self.made.items()
         if app in self.configured or len(backends) != 1 or backends[0] is None:
             return None
-        backend = backends[0]
-        scheme = backend.partition("://")[0].partition("+")[0]
-        if scheme not in NO_CHORDS:
+        return app, backends[0]
+
+    def chord_problem(self) -> str | None:
+        """Why the module's one app cannot run chords, when its code says so."""
+        known = self.known()
+        if known is None or _scheme(known[1]) not in NO_CHORDS:
             return None
+        app, backend = known
         label = self.mains.get(app, app)
         return f"app {label!r} is made with backend {backend!r}, which cannot run chords"
+
+    def header_reads_stored_results(self) -> bool:
+        """Does the app's backend read a chord header's stored results (so a header
+        part that ignores its result keeps the body from running)? Only a backend the
+        code names says so: Redis gathers the values itself (measured on every Celery
+        the matrix runs: ``celery_internals.header_ignoring_results_reaches_body``); the
+        others poll what was stored (``celery.chord_unlock``) or cannot run chords."""
+        known = self.known()
+        if known is None:
+            return False  # why: an unknown backend is not known to poll; stay silent
+        scheme = _scheme(known[1])
+        return scheme not in KEEPS_HEADER_VALUES and scheme not in NO_CHORDS
+
+
+def _scheme(backend: str) -> str:
+    """``redis`` of ``redis://...``; ``db`` of ``db+postgresql://...``."""
+    return backend.partition("://")[0].partition("+")[0].lower()

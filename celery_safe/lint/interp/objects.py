@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from .imports import FOREIGN_ROOTS, ImportMap
 from .index import FunctionInfo, ModuleIndex
-from .values import Value
+from .values import Instance, Result, Results, TupleOf, Value
 
 __all__ = [
     "MANAGER_GETTERS",
@@ -50,18 +50,18 @@ QUERYSET_CHAIN = frozenset(
 #: Roots whose classes are never the project's (typing, the standard library's usual ones).
 NOT_PROJECT = FOREIGN_ROOTS | {"typing", "typing_extensions", "collections", "celery", "kombu"}
 #: What a tuple item must be for the tuple's positions to be worth keeping.
-OBJECT_KINDS = frozenset({"instance", "result", "results", "tuple"})
+OBJECT_KINDS = (Instance, Result, Results, TupleOf)
 #: How deep an annotation is read (``Optional[tuple[A, B | None]]`` is 3).
 _DEPTH = 4
 
 
 def tuple_value(items: Sequence[Value | None], held: Value | None) -> Value | None:
     """A tuple of known length: ``held`` (what it is as a container) with its items."""
-    if not any(i is not None and i.kind in OBJECT_KINDS for i in items):
+    if not any(isinstance(i, OBJECT_KINDS) for i in items):
         return held
-    if held is not None:
+    if isinstance(held, (Results, TupleOf)):
         return replace(held, items=tuple(items))
-    return Value("tuple", items=tuple(items))
+    return TupleOf(items=tuple(items))
 
 
 def manager_model(receiver: ast.expr) -> ast.expr | None:
@@ -81,10 +81,11 @@ def rehomed(value: Value | None, owner: ModuleIndex) -> Value | None:
     """``value`` as computed in ``owner``, made meaningful in any other module."""
     if value is None:
         return None
-    if value.kind == "instance" and value.home is None:
-        value = replace(value, home=owner)
-    if value.items:
-        value = replace(value, items=tuple(rehomed(i, owner) for i in value.items))
+    match value:
+        case Instance(home=None):
+            return replace(value, home=owner)
+        case Results(items=items) | TupleOf(items=items) if items:
+            return replace(value, items=tuple(rehomed(i, owner) for i in items))
     return value
 
 
@@ -154,11 +155,11 @@ def _generic(node: ast.expr, imports: ImportMap) -> str:
 def _named(node: ast.Name | ast.Attribute, owner: ModuleIndex, imports: ImportMap) -> Value | None:
     qualified = imports.qualify(node)
     if qualified in RESULT_TYPES:
-        return Value("result", method=qualified.rpartition(".")[2], callee=ast.unparse(node))
+        return Result(method=qualified.rpartition(".")[2], callee=ast.unparse(node))
     if qualified is None:
         if isinstance(node, ast.Name) and node.id in owner.classes:
-            return Value("instance", callee=node.id, home=owner)
+            return Instance(callee=node.id, home=owner)
         return None
     if qualified.lstrip(".").partition(".")[0] in NOT_PROJECT or owner.external is None:
         return None
-    return Value("instance", callee=ast.unparse(node), qualified=qualified, home=owner)
+    return Instance(callee=ast.unparse(node), qualified=qualified, home=owner)
