@@ -331,3 +331,20 @@ def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert default_cache_dir(xdg) == tmp_path / "celery-safe"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir({}) == tmp_path / ".cache" / "celery-safe"
+
+
+def test_a_hit_gives_back_the_rules_typed_details(tmp_path: Path) -> None:
+    """The codemods and reports read a finding's typed detail: a cached finding is the
+    same object as a fresh one, detail included (spans, call paths, states)."""
+    legacy = Path(__file__).resolve().parents[2] / "examples" / "registry" / "legacy"
+    config = Config()
+    fresh, cached = [], []
+    for attempt in (fresh, cached):
+        resolver = ModuleResolver(config.task_decorators, config.max_file_size)
+        cache = FindingsCache.for_run(config, resolver, tmp_path / "cache")
+        for path in sorted(legacy.glob("*.py")):
+            attempt += check_file(path, config, resolver, cache)[0]
+        cache.close()
+    assert cache.hits and not cache.misses  # the second run came from the cache
+    assert {type(f.detail).__name__ for f in fresh} >= {"JoinDetail"}
+    assert cached == fresh
