@@ -156,10 +156,15 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
 
     @app.task(shared=False, name="wf.flaky", bind=True, max_retries=5)
     def flaky(self: Any, times: int) -> int:
-        """Retries itself ``times`` times at once, then returns how often it retried."""
+        """Retries itself ``times`` times a second apart, then returns how often it retried.
+
+        Not ``countdown=0``: Celery sends the retry before the failed attempt stores RETRY,
+        so with two pool processes the next attempt can finish first and the late RETRY
+        then overwrites its SUCCESS (seen on Redis in 2 of 4 runs: the state stays RETRY).
+        """
         if self.request.retries < times:
             raise self.retry(exc=ConnectionError(f"attempt {self.request.retries}"),
-                             countdown=0)
+                             countdown=1)
         return int(self.request.retries)
 
     @app.task(shared=False, name="wf.retry_later", bind=True)
