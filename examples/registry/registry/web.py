@@ -115,6 +115,7 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
     found = query.list_bundles(
         session, search=search, tag=tags, platform=platforms, access_level=access_level,
         collection=collection, limit=per_page, offset=(page - 1) * per_page, sort=sort,
+        with_facets=True,
     )
     kept = [("q", search), *(("tag", t) for t in tags), *(("platform", p) for p in platforms),
             ("access_level", access_level), ("collection", collection),
@@ -126,14 +127,69 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
     def page_link(number: int) -> str:
         return "?" + urlencode([*kept_params, ("page", str(number))])
 
+    past_end = found["total"] > 0 and page > pages
     return {
         "found": found, "search": search or "", "tags": tags, "platforms": platforms,
         "access_level": access_level or "", "collection": collection or "",
         "access_levels": query.ACCESS_LEVELS, "page": page, "pages": pages,
-        "previous": page_link(page - 1) if page > 1 else None,
+        # Past the end there is no previous page worth linking: the last one is offered.
+        "past_end": page_link(pages) if past_end else None,
+        "previous": page_link(page - 1) if 1 < page <= pages else None,
         "next": page_link(page + 1) if page < pages else None,
+        "facets": _facet_links(found["facets"], kept_params),
+        "suggestions": _suggestions(session, search, filters) if not found["total"] else [],
         **_sort_context(filters, sort),
     }
+
+
+#: The facets shown beside the results, in order, with their headings.
+FACETS = {"platform": "Platforms", "tag": "Tags", "access_level": "Access",
+          "collection": "Collections"}
+_MANY_VALUED = ("tag", "platform")
+
+
+def _facet_links(
+    counts: dict[str, list[tuple[str, int]]], kept: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Per facet: its values with counts, each linking to the results filtered by it too
+    (or, for a value already chosen, without it); back to page 1, the sort kept."""
+    chosen_now = {(k, _facet_value(k, v)) for k, v in kept}
+    shown = []
+    for key, heading in FACETS.items():
+        values = []
+        for value, count in counts.get(key, []):
+            chosen = (key, value) in chosen_now
+            if chosen:
+                params = [(k, v) for k, v in kept if (k, _facet_value(k, v)) != (key, value)]
+            elif key in _MANY_VALUED:
+                params = [*kept, (key, value)]
+            else:
+                params = [*[(k, v) for k, v in kept if k != key], (key, value)]
+            values.append({"value": value, "count": count, "chosen": chosen,
+                           "link": "?" + urlencode(params)})
+        if values:
+            shown.append({"key": key, "heading": heading, "values": values})
+    return shown
+
+
+def _facet_value(key: str, value: str) -> str:
+    """A filter's value as its facet counts it (tags and platforms are normalised)."""
+    return value.strip().lower() if key in _MANY_VALUED else value
+
+
+def _suggestions(
+    session: Session, search: str | None, filters: list[tuple[str, str]]
+) -> list[dict[str, str]]:
+    """What to try when nothing was found: a spelling the registry knows, fewer filters."""
+    tries = [{"label": f"Search for “{alternative}”",
+              "link": "?" + urlencode([("q", alternative),
+                                       *[(k, v) for k, v in filters if k != "q"]])}
+             for alternative in (query.suggestions(session, search) if search else [])]
+    for key, value in filters:
+        others = [(k, v) for k, v in filters if (k, v) != (key, value)]
+        name = {"q": "the words", "access_level": "access level"}.get(key, key)
+        tries.append({"label": f"Without {name} “{value}”", "link": "?" + urlencode(others)})
+    return tries
 
 
 #: Each sortable column's first sort when clicked: names A-Z, newest and most tasks first.
