@@ -11,6 +11,7 @@ refused filter is a 422 page, an unknown bundle or run a 404 page.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -22,10 +23,12 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import analytics, query, runs
+from registry.admin import bearer_guard
 from registry.charts import growth_svg
 from registry.db import session_scope
 from registry.links import ALLOWED_SOURCE_HOSTS, source_url
@@ -36,6 +39,7 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "PAGE_SIZE",
     "add_pages",
+    "ago",
     "error_page",
     "inline_svg",
     "source_url",
@@ -62,7 +66,35 @@ def _environment() -> Environment:
     )
     env.filters["q"] = lambda value: quote(str(value), safe="")
     env.filters["redact"] = lambda value: redact(str(value)) if value else value
+    env.filters["ago"] = ago
     return env
+
+
+_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+          ("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def ago(value: str | dt.datetime | None, now: dt.datetime | None = None,
+        never: str = "never") -> Markup:
+    """A ``<time>`` saying how long ago ``value`` was ("3 minutes ago"), the exact UTC
+    time on hover and in its ``datetime``; ``never`` for ``None``. Naive times are UTC."""
+    if value is None or value == "":
+        return Markup(escape(never))
+    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    when = when.astimezone(dt.timezone.utc)
+    seconds = ((now or dt.datetime.now(dt.timezone.utc)) - when).total_seconds()
+    words = "just now"
+    for unit, size in _UNITS:
+        if abs(seconds) >= size:
+            count = int(abs(seconds) // size)
+            amount = f"{count} {unit}{'' if count == 1 else 's'}"
+            words = f"{amount} ago" if seconds > 0 else f"in {amount}"
+            break
+    exact = when.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        when.isoformat(timespec="seconds"), exact, words)
 
 
 _ENV = _environment()
@@ -308,8 +340,19 @@ def add_pages(app: FastAPI) -> None:
             return error_page(exc.status_code, title, str(exc.detail))
         return await http_exception_handler(request, exc)
 
+    settings = getattr(app.state, "settings", None)
+    operator_guard = bearer_guard(settings.admin_token if settings is not None else None)
+
+    def is_operator(request: Request) -> bool:
+        """Does the request carry the admin token? Operators see errors in full."""
+        try:
+            operator_guard(request)
+        except StarletteHTTPException:
+            return False
+        return True
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> HTMLResponse:
+    def home(request: Request) -> HTMLResponse:
         with session_scope(engine) as session:
             collections = query.list_collections(session)
             stats = query.stats(session)
@@ -321,8 +364,20 @@ def add_pages(app: FastAPI) -> None:
 
             latest = [runs.observe_run(app.state.runs_engine, run, celery_app).run
                       if run["status"] == "running" else run for run in latest]
-        return _render("home.html", collections=collections, stats=stats,
-                       runs=latest, access_levels=query.ACCESS_LEVELS)
+        response = _render("home.html", collections=collections, stats=stats, runs=latest,
+                           access_levels=query.ACCESS_LEVELS, operator=is_operator(request))
+        response.headers["Vary"] = "Authorization"
+        return response
+
+    @app.get("/collection/{slug}", response_class=HTMLResponse, include_in_schema=False)
+    def collection_page(slug: str, request: Request) -> HTMLResponse:
+        with session_scope(engine) as session:
+            info = query.get_collection_info(session, slug)
+        if info is None:
+            return error_page(404, "Collection not found", f"No collection {slug[:160]!r}.")
+        response = _render("collection.html", collection=info, operator=is_operator(request))
+        response.headers["Vary"] = "Authorization"
+        return response
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request) -> HTMLResponse:
