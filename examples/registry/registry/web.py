@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from registry.admin import bearer_guard
 from registry.charts import growth_svg
 from registry.db import session_scope
 from registry.links import ALLOWED_SOURCE_HOSTS, source_url
+from registry.readme import render_readme
 from registry.redact import redact
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "add_pages",
     "ago",
     "error_page",
+    "iam_rows",
     "inline_svg",
     "source_url",
     "wants_html",
@@ -243,6 +246,37 @@ def _sort_context(filters: list[tuple[str, str]], sort: str | None) -> dict[str,
     return {"sort": sort or "", "sort_links": links, "sort_states": states}
 
 
+def iam_rows(hints: Any) -> list[dict[str, Any]]:
+    """The enhancer's IAM hints as table rows: platform, kind, and what to grant, one
+    line each (a Kubernetes rule as "resources: verbs"). A shape this does not know is
+    shown as its JSON text, never dropped."""
+    if not isinstance(hints, dict):
+        return []
+    rows = []
+    for platform, hint in sorted(hints.items()):
+        hint = hint if isinstance(hint, dict) else {"grants": hint}
+        grants: list[str] = []
+        for rule in hint.get("rules") or []:
+            if isinstance(rule, dict):
+                groups = ", ".join(g or "core" for g in rule.get("apiGroups") or [""])
+                grants.append(f"{', '.join(map(str, rule.get('resources') or []))} "
+                              f"({groups}): {', '.join(map(str, rule.get('verbs') or []))}")
+        for key in ("actions", "roles"):
+            grants += [str(item) for item in hint.get(key) or []]
+        rest = {k: v for k, v in hint.items() if k not in ("kind", "rules", "actions", "roles")}
+        if rest:
+            grants.append(json.dumps(rest, sort_keys=True))
+        rows.append({"platform": str(platform), "kind": str(hint.get("kind") or ""),
+                     "grants": grants})
+    return rows
+
+
+def _problem_counts(diagnostics: list[dict[str, Any]]) -> dict[str, int]:
+    severities = [str(p.get("severity")) for p in diagnostics if isinstance(p, dict)]
+    return {"errors": severities.count("error"),
+            "warnings": len(severities) - severities.count("error")}
+
+
 #: What a drawing may contain to be put in a page as markup: shapes, text and titles,
 #: presentation attributes; no script, link, foreign content, event handler or URL.
 SVG_ELEMENTS = frozenset({
@@ -392,7 +426,7 @@ def add_pages(app: FastAPI) -> None:
 
     @app.get("/bundle/{collection}/{slug}", response_class=HTMLResponse,
              include_in_schema=False)
-    def bundle(collection: str, slug: str) -> HTMLResponse:
+    def bundle(collection: str, slug: str, request: Request) -> HTMLResponse:
         with session_scope(engine) as session:
             found = query.get_bundle(session, collection, slug)
             info = query.get_collection_info(session, collection) if found else None
@@ -400,8 +434,13 @@ def add_pages(app: FastAPI) -> None:
             return error_page(404, "Bundle not found",
                               f"No bundle {slug!r} in collection {collection!r}.")
         # Recorded at sync by registry.links.source_url's rule (None: no safe link).
-        return _render("bundle.html", bundle=found, collection=info,
-                       source_link=found["source_url"])
+        response = _render(
+            "bundle.html", bundle=found, collection=info, source_link=found["source_url"],
+            operator=is_operator(request), iam_rows=iam_rows(found["iam_hints"]),
+            readme=render_readme(found["readme"]) if found["readme"] else None,
+            problems=_problem_counts(found["diagnostics"]))
+        response.headers["Vary"] = "Authorization"
+        return response
 
     @app.get("/analytics", response_class=HTMLResponse, include_in_schema=False)
     def analytics_page() -> HTMLResponse:
