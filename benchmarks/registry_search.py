@@ -20,20 +20,22 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "registry"))
 
-from registry import query  # noqa: E402
-from registry.db import session_scope  # noqa: E402
-from registry.models import CodeBundle, Collection  # noqa: E402
-from registry.parsing import ParsedBundle  # noqa: E402
-from registry.store import upsert_bundles  # noqa: E402
-from sqlalchemy import String, cast, func, or_, select  # noqa: E402
+from registry import query
+from registry.db import session_scope
+from registry.models import CodeBundle, Collection
+from registry.parsing import ParsedBundle
+from registry.store import upsert_bundles
+from sqlalchemy import String, cast, func, or_, select
 
-WORDS = ("restart pod deployment namespace kubernetes replica event bucket policy "
-         "vacuum analyze replication lag backup node pool alarm instance cluster cost "
-         "certificate ingress dns latency queue worker memory disk cpu log trace").split()
+_VOCABULARY = ("restart pod deployment namespace kubernetes replica event bucket policy "
+               "vacuum analyze replication lag backup node pool alarm instance cluster cost "
+               "certificate ingress dns latency queue worker memory disk cpu log trace")
+WORDS = _VOCABULARY.split(" ")
 QUERIES = ("restart pod", "EKS", "vacuum analyze", "how do I restart a crashing pod",
            "certificate")
 
@@ -71,11 +73,11 @@ def _fts_search(url: str, search: str) -> int:
         return int(query.list_bundles(session, search=search, limit=20)["total"])
 
 
-def _p50(action: object, repeat: int) -> float:
+def _p50(search: Callable[[str, str], int], url: str, text: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        action()  # type: ignore[operator]
+        search(url, text)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -98,8 +100,8 @@ def main() -> None:
             print(f"{size} bundles: stored in {stored:.1f} s "
                   f"({stored / size * 1000:.2f} s per 1,000)")
             for text in QUERIES:
-                fts = _p50(lambda t=text: _fts_search(url, t), args.repeat)
-                like = _p50(lambda t=text: _like_search(url, t), args.repeat)
+                fts = _p50(_fts_search, url, text, args.repeat)
+                like = _p50(_like_search, url, text, args.repeat)
                 print(f"  {text!r:36} full text {fts * 1000:7.2f} ms ({_fts_search(url, text)} "
                       f"found)  LIKE {like * 1000:7.2f} ms ({_like_search(url, text)} found)"
                       f"  ratio {fts / like:.2f}")
