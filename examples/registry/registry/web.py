@@ -468,4 +468,6 @@ def add_pages(app: FastAPI) -> None:
             return JSONResponse(observed.as_json())
         with session_scope(engine) as session:
             context = _run_context(observed, session)
-        return _render("run.html", **context)
+        response = _render("run.html", **context, operator=is_operator(request))
+        response.headers["Vary"] = "Authorization"
+        return response
