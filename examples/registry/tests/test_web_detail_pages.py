@@ -165,3 +165,20 @@ def test_no_readme_yields_active_markup(text: str) -> None:
             assert attribute in ("href", "rel", "start", "align"), tag
             if attribute == "href":
                 assert value.startswith(("http://", "https://", "mailto:")), tag
+
+
+def test_a_run_page_keeps_a_collections_error_for_operators(
+    served: tuple[str, str, Path]
+) -> None:
+    from registry import runs, tasks
+
+    base, url, tmp = served
+    signature = tasks.health_check.s()
+    run_id = runs.record_run(url, signature, signature.freeze(),
+                             ["unreachable-repo", "infra-cloud-collection"], action="test")
+    runs.finish_run(url, run_id, seconds=1.0, summary={"database": "ok"})
+    visitor = httpx.get(f"{base}/runs/{run_id}", headers=HTML, timeout=60).text
+    assert str(tmp) not in visitor
+    assert '<a href="/collection/unreachable-repo">out of date</a>' in visitor
+    operator = httpx.get(f"{base}/runs/{run_id}", headers=OPERATOR, timeout=60).text
+    assert "does-not-exist" in operator
