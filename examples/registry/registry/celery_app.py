@@ -35,7 +35,8 @@ __all__ = [
     "configure",
 ]
 
-#: The periodic jobs: a full sync every 6 hours, a health check every 5 minutes.
+#: The periodic jobs: a full sync every 6 hours, a health check every 5 minutes, the
+#: task-growth analytics once a day.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sync-collections-every-6h": {
         "task": "registry.scheduled_sync",
@@ -44,6 +45,10 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "health-check-every-5min": {
         "task": "registry.health_check",
         "schedule": timedelta(minutes=5),
+    },
+    "task-growth-daily": {  # the /analytics page's report (registry.scheduled_task_growth)
+        "task": "registry.scheduled_task_growth",
+        "schedule": timedelta(days=1),
     },
 }
 

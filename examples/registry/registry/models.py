@@ -21,6 +21,7 @@ __all__ = [
     "ENHANCEMENT_STATUSES",
     "TAG_KINDS",
     "Base",
+    "BundleSearch",
     "BundleTag",
     "CodeBundle",
     "Collection",
@@ -122,6 +123,9 @@ class CodeBundle(Base):
     tag_rows: Mapped[list[BundleTag]] = relationship(
         back_populates="bundle", cascade="all, delete-orphan", passive_deletes=True
     )
+    search_row: Mapped[BundleSearch | None] = relationship(
+        back_populates="bundle", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class EnhancementLog(Base):
@@ -163,6 +167,27 @@ class BundleTag(Base):
     tag: Mapped[str] = mapped_column(String, primary_key=True)
 
     bundle: Mapped[CodeBundle] = relationship(back_populates="tag_rows")
+
+
+class BundleSearch(Base):
+    """A bundle's searchable text by field (see ``registry.search``), one row per bundle.
+
+    Rewritten with the bundle in the same transaction; the database's triggers keep its
+    full-text index (``bundle_search_fts``, made by the revision) in step with it.
+    """
+
+    __tablename__ = "bundle_search"
+
+    bundle_id: Mapped[int] = mapped_column(
+        ForeignKey("codebundles.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text, default="")
+    platforms: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    tasks: Mapped[str] = mapped_column(Text, default="")
+
+    bundle: Mapped[CodeBundle] = relationship(back_populates="search_row")
 
 
 class TaskGrowthReport(Base):

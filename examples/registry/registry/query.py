@@ -7,9 +7,10 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select, text
+from sqlalchemy import Select, case, false, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from registry import search as fulltext
 from registry.models import BundleTag, CodeBundle, Collection
 from registry.redact import redact
 from registry.tags import normalise_tag
@@ -27,12 +28,14 @@ __all__ = [
     "bundle_summary",
     "collection_dict",
     "collection_exists",
+    "facets",
     "get_bundle",
     "get_collection_info",
     "health",
     "list_bundles",
     "list_collections",
     "stats",
+    "suggestions",
 ]
 
 MAX_LIMIT = 200
@@ -169,8 +172,7 @@ def _has_tag(kind: str, tag: str) -> Any:
 
 
 def _bundle_filters(
-    *, tag: TagFilter, platform: TagFilter, access_level: str | None,
-    collection: str | None, search: str | None,
+    *, tag: TagFilter, platform: TagFilter, access_level: str | None, collection: str | None,
 ) -> list[Any]:
     filters: list[Any] = []
     if collection:
@@ -186,16 +188,6 @@ def _bundle_filters(
             CodeBundle.access_level == access_level,
             (CodeBundle.access_level == "unknown") & (CodeBundle.ai_access_level == access_level),
         ))
-    if search:
-        words = search.split()
-        for word in words:
-            pattern = word.lower()
-            filters.append(or_(*(
-                func.lower(column).contains(pattern, autoescape=True)
-                for column in (CodeBundle.slug, CodeBundle.display_name, CodeBundle.doc,
-                               CodeBundle.description, CodeBundle.author,
-                               cast(CodeBundle.tasks, String))
-            )))
     return filters
 
 
@@ -230,32 +222,120 @@ def _order_by(sort: str | None) -> list[Any]:
     return [*first, column.desc() if descending else column.asc(), *ties]
 
 
+def _effective_level() -> Any:
+    """:func:`effective_access_level` in SQL."""
+    return case(
+        ((CodeBundle.access_level == "unknown")
+         & (func.coalesce(CodeBundle.ai_access_level, "") != ""), CodeBundle.ai_access_level),
+        else_=CodeBundle.access_level)
+
+
+def _matching(
+    session: Session, *, tag: TagFilter, platform: TagFilter, access_level: str | None,
+    collection: str | None, search: str | None, any_word: bool = False,
+) -> tuple[Select[Any], Any]:
+    """The filtered bundles, and the full-text match's ``(bundle_id, rank)`` (or ``None``)."""
+    filters = _bundle_filters(tag=tag, platform=platform, access_level=access_level,
+                              collection=collection)
+    base = select(CodeBundle).join(Collection).where(*filters)
+    if search is None or not search.strip():
+        return base, None
+    wanted = fulltext.parse_query(search)
+    if wanted is None:  # punctuation only: nothing to look for, nothing found
+        return base.where(false()), None
+    matched = fulltext.match(session, wanted.any_word() if any_word else wanted)
+    return base.join(matched, matched.c.bundle_id == CodeBundle.id), matched
+
+
 def list_bundles(
     session: Session, *, tag: TagFilter = None, platform: TagFilter = None,
     access_level: str | None = None, collection: str | None = None, search: str | None = None,
-    limit: int = 50, offset: int = 0, sort: str | None = None,
+    limit: int = 50, offset: int = 0, sort: str | None = None, with_facets: bool = False,
 ) -> dict[str, Any]:
-    """Filtered, paginated bundles: ``{"total", "limit", "offset", "items": [...]}``.
+    """Filtered, paginated bundles: ``{"total", "limit", "offset", "match", "items": [...]}``.
 
     ``tag`` matches a whole task tag (``access:read-only``, ``data:config``) and
     ``platform`` a whole support tag, exactly but case-insensitively (both sides trimmed
     and lower-cased), never a substring, a task name or doc text. Either may be a list:
-    the bundle must then have every one. ``search`` needs every word, anywhere.
-    ``sort`` is one of :data:`SORTS` (default: by collection, then bundle slug).
+    the bundle must then have every one.
+
+    ``search`` is full text (:mod:`registry.search`): stemmed words over name, platforms,
+    tags, description, docs and task names, best match first unless ``sort`` is given.
+    Up to three words need every word (``match: "all"``); when none has them all, or the
+    query is longer, any word will do, ranked (``match: "any"``).
+    ``sort`` is one of :data:`SORTS` (default: by rank, else collection then bundle slug).
+    ``with_facets`` adds ``facets``: see :func:`facets`.
     """
     _check_filters(tag=tag, platform=platform, collection=collection, search=search,
                    limit=limit, offset=offset)
     check_sort(sort)
-    filters = _bundle_filters(tag=tag, platform=platform, access_level=access_level,
-                              collection=collection, search=search)
-    base = select(CodeBundle).join(Collection).where(*filters)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    chosen: dict[str, Any] = {"tag": tag, "platform": platform, "access_level": access_level,
+                              "collection": collection, "search": search}
+    base, matched = _matching(session, **chosen)
+    total = _count(session, base)
+    mode = None
+    if matched is not None:
+        mode = "all"
+        wanted = fulltext.parse_query(search or "")
+        if total == 0 and wanted is not None and wanted.every and len(wanted.words) > 1:
+            base, matched = _matching(session, **chosen, any_word=True)
+            total, mode = _count(session, base), "any"
+        elif wanted is not None and not wanted.every:
+            mode = "any"
+    order = _order_by(sort)
+    if matched is not None and sort is None:
+        order = [matched.c.rank, *order]
     rows = session.scalars(
-        base.options(selectinload(CodeBundle.collection))
-        .order_by(*_order_by(sort)).limit(limit).offset(offset)
+        base.options(selectinload(CodeBundle.collection)).order_by(*order)
+        .limit(limit).offset(offset)
     )
-    return {"total": total, "limit": limit, "offset": offset, "sort": sort,
-            "items": [bundle_summary(b) for b in rows]}
+    found: dict[str, Any] = {"total": total, "limit": limit, "offset": offset, "sort": sort,
+                             "match": mode, "items": [bundle_summary(b) for b in rows]}
+    if with_facets:
+        found["facets"] = facets(session, base)
+    return found
+
+
+def _count(session: Session, base: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(base.subquery())) or 0
+
+
+#: At most this many values of each facet, the most frequent first.
+FACET_VALUES = 12
+
+
+def facets(session: Session, base: Select[Any]) -> dict[str, list[tuple[str, int]]]:
+    """Counts of the bundles ``base`` selects by platform, tag, access level and
+    collection: ``{"platform": [(value, count), ...], ...}``, most frequent first."""
+    ids = base.with_only_columns(CodeBundle.id).scalar_subquery()
+
+    def tag_counts(kind: str) -> list[tuple[str, int]]:
+        count = func.count()
+        return [(value, n) for value, n in session.execute(
+            select(BundleTag.tag, count)
+            .where(BundleTag.kind == kind, BundleTag.bundle_id.in_(ids))
+            .group_by(BundleTag.tag).order_by(count.desc(), BundleTag.tag).limit(FACET_VALUES))]
+
+    def column_counts(column: Any) -> list[tuple[str, int]]:
+        count = func.count()
+        return [(str(value), n) for value, n in session.execute(
+            select(column, count).select_from(CodeBundle).join(Collection)
+            .where(CodeBundle.id.in_(ids))
+            .group_by(column).order_by(count.desc(), column).limit(FACET_VALUES))]
+
+    return {"platform": tag_counts("support"), "tag": tag_counts("task"),
+            "access_level": column_counts(_effective_level()),
+            "collection": column_counts(Collection.slug)}
+
+
+def suggestions(session: Session, search: str) -> list[str]:
+    """Queries to try instead of ``search`` when it found nothing: each word replaced by
+    the closest word the registry knows, when there is one."""
+    wanted = fulltext.parse_query(search)
+    if wanted is None:
+        return []
+    close = fulltext.suggest_words(session, wanted.words)
+    return [" ".join(close)] if close else []
 
 
 def get_bundle(session: Session, collection_slug: str, bundle_slug: str) -> dict[str, Any] | None:

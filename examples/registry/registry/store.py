@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from registry.models import CodeBundle, Collection, utcnow
 from registry.parsing import ParsedBundle, ParseResult
 from registry.redact import redact
+from registry.search import sync_bundle_search
 from registry.sources import CollectionSpec
 from registry.tags import sync_bundle_tags
 
@@ -187,6 +188,7 @@ def _copy_parsed(row: CodeBundle, parsed: ParsedBundle) -> None:
         setattr(row, field, getattr(parsed, field))
     row.task_count = len(parsed.tasks)
     sync_bundle_tags(row)
+    sync_bundle_search(row)
 
 
 def _same_instant(stored: dt.datetime | None, new: dt.datetime | None) -> bool:

@@ -322,6 +322,25 @@ def scheduled_sync(self: Any) -> Any:
     return replace_once(self, workflow, {"collections_file": str(path)})
 
 
+@celery_safe.task(app, name="registry.scheduled_task_growth", bind=True,
+                  resources={"db": open_db})
+def scheduled_task_growth(self: Any, *, db: Session) -> Any:
+    """Beat's daily analytics: the task-growth ``map_reduce`` over the stored collections
+    that have a repository; the task *becomes* the workflow, like :func:`scheduled_sync`.
+    With no such collection it does nothing and returns ``None``."""
+    from registry.once import already_replaced, replace_once
+    from registry.pipeline import task_growth_workflow
+
+    if already_replaced(self):  # a redelivery: the run is on its way already
+        raise Ignore()
+    slugs = list(db.scalars(select(Collection.slug).where(Collection.git_url != "")
+                            .order_by(Collection.slug)))
+    if not slugs:
+        logger.warning("scheduled task growth skipped: no collection stored yet")
+        return None
+    return replace_once(self, task_growth_workflow(slugs), {"collections": slugs})
+
+
 @celery_safe.task(app, name="registry.collection_task_growth", resources={"db": open_db})
 def collection_task_growth(
     slug: str, *, db: Session, workdir: str | None = None

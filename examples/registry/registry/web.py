@@ -12,7 +12,9 @@ refused filter is a 422 page, an unknown bundle or run a 404 page.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
+import json
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -24,13 +26,16 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import analytics, query, runs
+from registry.admin import bearer_guard
 from registry.charts import growth_svg
 from registry.db import session_scope
 from registry.links import ALLOWED_SOURCE_HOSTS, source_url
+from registry.readme import render_readme
 from registry.redact import redact
 
 __all__ = [
@@ -40,7 +45,9 @@ __all__ = [
     "LIVE_SCRIPT",
     "PAGE_SIZE",
     "add_pages",
+    "ago",
     "error_page",
+    "iam_rows",
     "inline_svg",
     "secured",
     "source_url",
@@ -96,7 +103,35 @@ def _environment() -> Environment:
     )
     env.filters["q"] = lambda value: quote(str(value), safe="")
     env.filters["redact"] = lambda value: redact(str(value)) if value else value
+    env.filters["ago"] = ago
     return env
+
+
+_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+          ("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def ago(value: str | dt.datetime | None, now: dt.datetime | None = None,
+        never: str = "never") -> Markup:
+    """A ``<time>`` saying how long ago ``value`` was ("3 minutes ago"), the exact UTC
+    time on hover and in its ``datetime``; ``never`` for ``None``. Naive times are UTC."""
+    if value is None or value == "":
+        return Markup(escape(never))
+    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    when = when.astimezone(dt.timezone.utc)
+    seconds = ((now or dt.datetime.now(dt.timezone.utc)) - when).total_seconds()
+    words = "just now"
+    for unit, size in _UNITS:
+        if abs(seconds) >= size:
+            count = int(abs(seconds) // size)
+            amount = f"{count} {unit}{'' if count == 1 else 's'}"
+            words = f"{amount} ago" if seconds > 0 else f"in {amount}"
+            break
+    exact = when.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        when.isoformat(timespec="seconds"), exact, words)
 
 
 _ENV = _environment()
@@ -149,6 +184,7 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
     found = query.list_bundles(
         session, search=search, tag=tags, platform=platforms, access_level=access_level,
         collection=collection, limit=per_page, offset=(page - 1) * per_page, sort=sort,
+        with_facets=True,
     )
     kept = [("q", search), *(("tag", t) for t in tags), *(("platform", p) for p in platforms),
             ("access_level", access_level), ("collection", collection),
@@ -160,14 +196,69 @@ def _search_context(request: Request, session: Session) -> dict[str, Any]:
     def page_link(number: int) -> str:
         return "?" + urlencode([*kept_params, ("page", str(number))])
 
+    past_end = found["total"] > 0 and page > pages
     return {
         "found": found, "search": search or "", "tags": tags, "platforms": platforms,
         "access_level": access_level or "", "collection": collection or "",
         "access_levels": query.ACCESS_LEVELS, "page": page, "pages": pages,
-        "previous": page_link(page - 1) if page > 1 else None,
+        # Past the end there is no previous page worth linking: the last one is offered.
+        "past_end": page_link(pages) if past_end else None,
+        "previous": page_link(page - 1) if 1 < page <= pages else None,
         "next": page_link(page + 1) if page < pages else None,
+        "facets": _facet_links(found["facets"], kept_params),
+        "suggestions": _suggestions(session, search, filters) if not found["total"] else [],
         **_sort_context(filters, sort),
     }
+
+
+#: The facets shown beside the results, in order, with their headings.
+FACETS = {"platform": "Platforms", "tag": "Tags", "access_level": "Access",
+          "collection": "Collections"}
+_MANY_VALUED = ("tag", "platform")
+
+
+def _facet_links(
+    counts: dict[str, list[tuple[str, int]]], kept: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Per facet: its values with counts, each linking to the results filtered by it too
+    (or, for a value already chosen, without it); back to page 1, the sort kept."""
+    chosen_now = {(k, _facet_value(k, v)) for k, v in kept}
+    shown = []
+    for key, heading in FACETS.items():
+        values = []
+        for value, count in counts.get(key, []):
+            chosen = (key, value) in chosen_now
+            if chosen:
+                params = [(k, v) for k, v in kept if (k, _facet_value(k, v)) != (key, value)]
+            elif key in _MANY_VALUED:
+                params = [*kept, (key, value)]
+            else:
+                params = [*[(k, v) for k, v in kept if k != key], (key, value)]
+            values.append({"value": value, "count": count, "chosen": chosen,
+                           "link": "?" + urlencode(params)})
+        if values:
+            shown.append({"key": key, "heading": heading, "values": values})
+    return shown
+
+
+def _facet_value(key: str, value: str) -> str:
+    """A filter's value as its facet counts it (tags and platforms are normalised)."""
+    return value.strip().lower() if key in _MANY_VALUED else value
+
+
+def _suggestions(
+    session: Session, search: str | None, filters: list[tuple[str, str]]
+) -> list[dict[str, str]]:
+    """What to try when nothing was found: a spelling the registry knows, fewer filters."""
+    tries = [{"label": f"Search for “{alternative}”",
+              "link": "?" + urlencode([("q", alternative),
+                                       *[(k, v) for k, v in filters if k != "q"]])}
+             for alternative in (query.suggestions(session, search) if search else [])]
+    for key, value in filters:
+        others = [(k, v) for k, v in filters if (k, v) != (key, value)]
+        name = {"q": "the words", "access_level": "access level"}.get(key, key)
+        tries.append({"label": f"Without {name} “{value}”", "link": "?" + urlencode(others)})
+    return tries
 
 
 #: Each sortable column's first sort when clicked: names A-Z, newest and most tasks first.
@@ -187,6 +278,37 @@ def _sort_context(filters: list[tuple[str, str]], sort: str | None) -> dict[str,
             target, states[key] = first, "none"
         links[key] = "?" + urlencode([*filters, ("sort", target)])
     return {"sort": sort or "", "sort_links": links, "sort_states": states}
+
+
+def iam_rows(hints: Any) -> list[dict[str, Any]]:
+    """The enhancer's IAM hints as table rows: platform, kind, and what to grant, one
+    line each (a Kubernetes rule as "resources: verbs"). A shape this does not know is
+    shown as its JSON text, never dropped."""
+    if not isinstance(hints, dict):
+        return []
+    rows = []
+    for platform, hint in sorted(hints.items()):
+        hint = hint if isinstance(hint, dict) else {"grants": hint}
+        grants: list[str] = []
+        for rule in hint.get("rules") or []:
+            if isinstance(rule, dict):
+                groups = ", ".join(g or "core" for g in rule.get("apiGroups") or [""])
+                grants.append(f"{', '.join(map(str, rule.get('resources') or []))} "
+                              f"({groups}): {', '.join(map(str, rule.get('verbs') or []))}")
+        for key in ("actions", "roles"):
+            grants += [str(item) for item in hint.get(key) or []]
+        rest = {k: v for k, v in hint.items() if k not in ("kind", "rules", "actions", "roles")}
+        if rest:
+            grants.append(json.dumps(rest, sort_keys=True))
+        rows.append({"platform": str(platform), "kind": str(hint.get("kind") or ""),
+                     "grants": grants})
+    return rows
+
+
+def _problem_counts(diagnostics: list[dict[str, Any]]) -> dict[str, int]:
+    severities = [str(p.get("severity")) for p in diagnostics if isinstance(p, dict)]
+    return {"errors": severities.count("error"),
+            "warnings": len(severities) - severities.count("error")}
 
 
 #: What a drawing may contain to be put in a page as markup: shapes, text and titles,
@@ -298,8 +420,19 @@ def add_pages(app: FastAPI) -> None:
             return error_page(exc.status_code, title, str(exc.detail))
         return await http_exception_handler(request, exc)
 
+    settings = getattr(app.state, "settings", None)
+    operator_guard = bearer_guard(settings.admin_token if settings is not None else None)
+
+    def is_operator(request: Request) -> bool:
+        """Does the request carry the admin token? Operators see errors in full."""
+        try:
+            operator_guard(request)
+        except StarletteHTTPException:
+            return False
+        return True
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> HTMLResponse:
+    def home(request: Request) -> HTMLResponse:
         with session_scope(engine) as session:
             collections = query.list_collections(session)
             stats = query.stats(session)
@@ -308,8 +441,20 @@ def add_pages(app: FastAPI) -> None:
         # A run the admin API sent has nobody waiting for it: reading it here records
         # its end, so the list does not say "running" for a finished run.
         latest = runs.recent_runs(app.state.runs_engine, celery_app)
-        return _render("home.html", collections=collections, stats=stats,
-                       runs=latest, access_levels=query.ACCESS_LEVELS)
+        response = _render("home.html", collections=collections, stats=stats, runs=latest,
+                           access_levels=query.ACCESS_LEVELS, operator=is_operator(request))
+        response.headers["Vary"] = "Authorization"
+        return response
+
+    @app.get("/collection/{slug}", response_class=HTMLResponse, include_in_schema=False)
+    def collection_page(slug: str, request: Request) -> HTMLResponse:
+        with session_scope(engine) as session:
+            info = query.get_collection_info(session, slug)
+        if info is None:
+            return error_page(404, "Collection not found", f"No collection {slug[:160]!r}.")
+        response = _render("collection.html", collection=info, operator=is_operator(request))
+        response.headers["Vary"] = "Authorization"
+        return response
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request) -> HTMLResponse:
@@ -324,7 +469,7 @@ def add_pages(app: FastAPI) -> None:
 
     @app.get("/bundle/{collection}/{slug}", response_class=HTMLResponse,
              include_in_schema=False)
-    def bundle(collection: str, slug: str) -> HTMLResponse:
+    def bundle(collection: str, slug: str, request: Request) -> HTMLResponse:
         with session_scope(engine) as session:
             found = query.get_bundle(session, collection, slug)
             info = query.get_collection_info(session, collection) if found else None
@@ -332,8 +477,13 @@ def add_pages(app: FastAPI) -> None:
             return error_page(404, "Bundle not found",
                               f"No bundle {slug!r} in collection {collection!r}.")
         # Recorded at sync by registry.links.source_url's rule (None: no safe link).
-        return _render("bundle.html", bundle=found, collection=info,
-                       source_link=found["source_url"])
+        response = _render(
+            "bundle.html", bundle=found, collection=info, source_link=found["source_url"],
+            operator=is_operator(request), iam_rows=iam_rows(found["iam_hints"]),
+            readme=render_readme(found["readme"]) if found["readme"] else None,
+            problems=_problem_counts(found["diagnostics"]))
+        response.headers["Vary"] = "Authorization"
+        return response
 
     @app.get("/analytics", response_class=HTMLResponse, include_in_schema=False)
     def analytics_page() -> HTMLResponse:
@@ -361,7 +511,8 @@ def add_pages(app: FastAPI) -> None:
             return JSONResponse(observed.as_json())
         with session_scope(engine) as session:
             context = _run_context(observed, session)
-        page = _render("run.html", **context)
+        page = _render("run.html", **context, operator=is_operator(request))
+        page.headers["Vary"] = "Authorization"
         if context["refresh"]:
             page.headers["Content-Security-Policy"] = LIVE_RUN_POLICY
         return page

@@ -193,6 +193,22 @@ def test_a_schedule_entry_runs_by_name(site: tuple[RegistryHome, AdminClient]) -
     assert f"/runs/{run_id}" in home_page and "schedule health-check-every-5min" in home_page
 
 
+def test_the_daily_task_growth_runs_from_the_admin_api(
+    site: tuple[RegistryHome, AdminClient],
+) -> None:
+    """Beat's analytics entry, sent now over HTTP: the map_reduce over the stored
+    collections runs on a worker and stores the report the /analytics page draws."""
+    home, client = site
+    run_id = client.start("/admin/schedules/task-growth-daily/run")
+    [done] = finish_on_a_worker(home, client, run_id)
+    assert done["status"] == "finished", done
+    assert done["action"] == "schedule:task-growth-daily"
+    stored = httpx.get(f"{client.url}/analytics/task-growth", timeout=30).json()
+    assert stored["total"] == done["result"]["total"] > 0
+    assert len(stored["collections"]) == COLLECTIONS
+    assert not [c for c in stored["collections"] if c.get("error")]
+
+
 def test_the_home_page_records_the_end_of_a_run_nobody_read(
     site: tuple[RegistryHome, AdminClient],
 ) -> None:

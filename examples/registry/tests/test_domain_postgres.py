@@ -36,7 +36,8 @@ from registry.samples import BadInputs
 from registry.service import IngestReport, ingest_collection, run_in_process
 from registry.sources import load_collections
 from registry.store import pending_bundle_ids
-from sqlalchemy import Engine, MetaData, delete, func, select, update
+from search_support import judge
+from sqlalchemy import Engine, MetaData, delete, func, select, text, update
 from tags_support import (
     LOOKALIKES,
     make_bundle,
@@ -282,4 +283,30 @@ def test_a_database_at_0004_gets_the_freshness_columns_filled(pg_server: str) ->
         assert_freshness_backfilled(engine)
     finally:
         drop_everything(engine)
+        engine.dispose()
+
+
+def test_full_text_search_ranks_the_judged_queries_and_follows_changes(
+    pg_url: str, shared_samples: Path, workdir: Path
+) -> None:
+    """PostgreSQL's own full text (websearch_to_tsquery, ts_rank), kept by its trigger."""
+    run_in_process(pg_url, shared_samples, workdir, enhancer="fail:vacuum")
+    assert judge(pg_url) == {}
+    with session_scope(pg_url) as session:
+        eks = query.list_bundles(session, search="EKS", with_facets=True)
+        assert eks["total"] == 4 and dict(eks["facets"]["platform"])["eks"] == 4
+        assert query.list_bundles(session, search="vacuum gke")["match"] == "any"
+        for hostile in ('"', "a OR b", "-vacuum", "!!", "x & y | z", "100%_"):
+            assert isinstance(query.list_bundles(session, search=hostile)["total"], int)
+    engine = make_engine(pg_url)
+    try:
+        sync(engine, [make_bundle("first", ["alpha"], ["Zebra"], doc="Restarts widgets.")])
+        assert slugs(engine, search="restarting widget") == {"first"}
+        sync(engine, [make_bundle("first", ["beta"], ["Yak"], doc="Other text.")])
+        assert slugs(engine, search="zebra") == set() and slugs(engine, search="yak") == {"first"}
+        with session_scope(engine) as session:
+            session.execute(delete(Collection))  # ON DELETE CASCADE down to the index
+            left = session.execute(text("SELECT count(*) FROM bundle_search_fts")).scalar()
+        assert left == 0
+    finally:
         engine.dispose()

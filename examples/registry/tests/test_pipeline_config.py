@@ -77,7 +77,8 @@ def test_a_queue_of_its_own_keeps_registries_on_one_broker_apart(
 def test_beat_runs_registered_tasks_every_6_hours_and_every_5_minutes() -> None:
     schedule = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
     assert schedule == {"registry.scheduled_sync": timedelta(hours=6),
-                        "registry.health_check": timedelta(minutes=5)}
+                        "registry.health_check": timedelta(minutes=5),
+                        "registry.scheduled_task_growth": timedelta(days=1)}
     assert set(schedule) <= set(app.tasks)
     assert app.conf.beat_schedule == BEAT_SCHEDULE
 

@@ -81,7 +81,14 @@ def test_the_page_shows_each_problem_as_text_and_under_its_task(base_url: str) -
     html = httpx.get(base_url % "bundle", headers={"accept": "text/html"}, timeout=30).text
     assert "<script" not in html and "<b>Url" not in html
     assert 'id="problems">What Robot reports (2)' in html
-    assert f"<td>runbook.robot:7</td><td>task {escape(TASK)}</td>" in html
-    assert f"<td>sli.robot:7</td><td>keyword {escape('Check <b>Url</b>')}</td>" in html
+    assert (f'<td class="lead">runbook.robot:7</td><td data-label="In">task {escape(TASK)}</td>'
+            in html)
+    assert (f'<td class="lead">sli.robot:7</td><td data-label="In">keyword '
+            f"{escape('Check <b>Url</b>')}</td>" in html)
+    # Said at the top, before the tasks, with a link down to the details.
+    summary = html.index('id="problems-summary"')
+    assert summary < html.index('id="tasks"')
+    assert ("Robot Framework reports 1 error and 1 warning in this bundle: "
+            '<a href="#problems">') in html[summary:]
     assert html.count("task-problem") == 1  # under the failing task only
     assert "error, line 7: RETURN can only be used inside a user keyword." in html

@@ -6,6 +6,7 @@ the server sends, byte for byte, against the same served registry.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from html import unescape
@@ -328,4 +329,6 @@ def test_a_bundle_page_shows_its_last_commit(site: ServedRegistry) -> None:
     [bundle] = httpx.get(f"{site.url}/bundles", params={"sort": "-date", "limit": 1},
                          timeout=30).json()["items"]
     html = get(site, f"/bundle/{bundle['collection']}/{bundle['slug']}").text
-    assert f'<p id="last-commit">Last commit: {bundle["last_commit_at"]}</p>' in html
+    when = dt.datetime.fromisoformat(bundle["last_commit_at"]).isoformat(timespec="seconds")
+    assert re.search(rf'<dd id="last-commit"><time datetime="{re.escape(when)}" '
+                     r'title="[^"]+ UTC">[^<]+ ago</time></dd>', html)
