@@ -203,6 +203,8 @@ def _stored_rows(directory: Path, *, extended: bool, orm: bool) -> list[dict[str
     plain = DatabaseBackend(app=app, url=f"sqlite:///{directory / 'results.sqlite'}")
     assert [(plain.get_task_meta(t)["status"], plain.get_task_meta(t)["result"])
             for t in ("t1", "t2")] == [("SUCCESS", {"v": [1, 2]}), ("SUCCESS", 5)]
+    for task_id in ("t1", "t2", "never-stored"):  # the direct read: what Celery's reads
+        assert backend._get_task_meta_for(task_id) == plain._get_task_meta_for(task_id)
     app.close()
     with sqlite3.connect(directory / "results.sqlite") as db:
         db.row_factory = sqlite3.Row
