@@ -164,9 +164,9 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
                     return True  # as Celery 5.7: a store after SUCCESS changes nothing
                 self._update_result(row, result, state, traceback=traceback, request=request)
                 if found is None:
-                    conn.execute(insert_row, {"task_id": task_id, **row.values()})
+                    conn.execute(insert_row, {"task_id": task_id, **row.values(new=True)})
                 else:
-                    conn.execute(update_row, {"b_task_id": task_id, **row.values()})
+                    conn.execute(update_row, {"b_task_id": task_id, **row.values(new=False)})
                 conn.commit()
         except DatabaseError:
             logger.debug("direct store of %s refused: Celery's store runs", task_id,
@@ -441,22 +441,27 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
 
 class _Row:
     """A row for Celery's ``_update_result`` to fill: it starts with the stored columns
-    (None for a new row) and remembers which it set, the only ones then written (the
-    others keep their value, or get the column's default, as with Celery's ORM)."""
+    (None for a new row) and remembers which it set. Written then, as Celery's ORM
+    writes them: every column set on a new row; on a stored row the status and the
+    columns whose value changed (the others keep theirs, and ``date_done`` takes its
+    on-update time when not among them)."""
 
     status: str | None
+    _stored: dict[str, Any]
     _set: dict[str, Any]
 
     def __init__(self, stored: dict[str, Any]) -> None:
         self.__dict__.update(stored)
+        self.__dict__["_stored"] = stored
         self.__dict__["_set"] = {}
 
     def __setattr__(self, name: str, value: Any) -> None:
         self.__dict__[name] = value
         self._set[name] = value
 
-    def values(self) -> dict[str, Any]:
-        return dict(self._set)
+    def values(self, *, new: bool) -> dict[str, Any]:
+        return {name: value for name, value in self._set.items()
+                if new or name == "status" or self._stored.get(name) != value}
 
 
 def _unsettled(state: tuple[int, ...] | None, looked_at: int) -> bool:
