@@ -11,16 +11,19 @@ instance of BaseException, it must be a dictionary"). CI met it once.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from celery import Celery
+from celery.backends.database import DatabaseBackend
 from celery.exceptions import Retry
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
@@ -171,3 +174,61 @@ def test_a_file_changed_just_before_a_look_is_unsettled() -> None:
     now = time.time_ns()
     assert _unsettled((10, now, -1, -1), now) and _unsettled(None, now)
     assert not _unsettled((10, now - 2 * 10**9, 20, now - 10**9), now)
+
+
+# -- the direct store writes the row Celery's ORM store writes --------------------------
+
+
+_REQUEST = SimpleNamespace(
+    id="stored-task", task="bench.add", args=(1, 2), kwargs={"a": 1}, hostname="worker-1",
+    retries=2, delivery_info={"routing_key": "q"}, group=None, chord=None, parent_id=None,
+    root_id=None, errbacks=None, children=[], stamped_headers=["stamp"], stamp="value",
+    ignore_result=False,
+)
+
+
+def _rows(directory: Path) -> list[dict[str, Any]]:
+    with sqlite3.connect(directory / "results.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        rows = [dict(row) for row in db.execute("SELECT * FROM celery_taskmeta ORDER BY task_id")]
+    for row in rows:
+        row["date_done"] = row["date_done"] is not None  # the time differs; set or not
+    return rows
+
+
+def _stored_rows(directory: Path, *, extended: bool, orm: bool) -> list[list[dict[str, Any]]]:
+    """The table after each store of a sequence, by the direct store or Celery's."""
+    app = Celery("rows", set_as_current=False)
+    celery_safe.embedded.configure(app, directory)
+    app.conf.result_extended = extended
+    backend = app.backend
+    if orm:
+        backend._store_row = lambda *args: False  # Celery's own ORM store runs
+    stores: list[Callable[[], Any]] = [
+        lambda: backend.mark_as_started("t1", pid=1),
+        lambda: backend.mark_as_retry("t1", Retry("r", exc=KeyError("k")), request=_REQUEST),
+        lambda: backend.mark_as_done("t1", {"v": [1, 2]}, request=_REQUEST),
+        lambda: backend.mark_as_failure("t2", ValueError("bad"), request=_REQUEST),
+        lambda: backend.mark_as_done("t2", 5, request=_REQUEST),
+        lambda: backend.mark_as_done("t2", 6, request=_REQUEST),  # after SUCCESS: ignored
+    ]
+    tables = []
+    for store in stores:
+        store()
+        tables.append(_rows(directory))
+    plain = DatabaseBackend(app=app, url=f"sqlite:///{directory / 'results.sqlite'}")
+    assert [(plain.get_task_meta(t)["status"], plain.get_task_meta(t)["result"])
+            for t in ("t1", "t2")] == [("SUCCESS", {"v": [1, 2]}), ("SUCCESS", 5)]
+    for task_id in ("t1", "t2", "never-stored"):  # the direct read: what Celery's reads
+        assert backend._get_task_meta_for(task_id) == plain._get_task_meta_for(task_id)
+    app.close()
+    return tables
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_the_direct_store_writes_the_row_celerys_store_writes(
+    tmp_path: Path, extended: bool
+) -> None:
+    direct = _stored_rows(tmp_path / "direct", extended=extended, orm=False)
+    orm = _stored_rows(tmp_path / "orm", extended=extended, orm=True)
+    assert direct == orm and len(direct[-1]) == 2
