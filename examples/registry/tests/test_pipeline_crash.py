@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from celery import Celery
+from kombu.exceptions import OperationalError
 from pipeline_support import (
     RegistryHome,
     bundle_rows,
@@ -51,16 +52,19 @@ def _wait_until_off_the_worker(broker_url: str, task_name: str, timeout: float) 
     loop that takes the task off its active list (``Request.on_success``/``on_failure``),
     and answers ``inspect`` in another step: once the answer omits the task, it is acked.
     """
-    probe = Celery("crash-probe", broker=broker_url)
     deadline = time.monotonic() + timeout
-    try:
-        while True:
+    while True:
+        probe = Celery("crash-probe", broker=broker_url)
+        try:
             active = probe.control.inspect(timeout=2.0).active()
-            if active and not any(r["name"] == task_name for rs in active.values() for r in rs):
-                return
-            assert time.monotonic() < deadline, f"{task_name} still active: {active}"
-    finally:
-        probe.close()
+        except (OSError, OperationalError) as exc:  # the broker dropped the probe: ask anew
+            active = None
+            assert time.monotonic() < deadline, f"cannot ask the workers: {exc!r}"
+        finally:
+            probe.close()
+        if active and not any(r["name"] == task_name for rs in active.values() for r in rs):
+            return
+        assert time.monotonic() < deadline, f"{task_name} still active: {active}"
 
 
 def _assert_complete_exactly_once(home: RegistryHome, summary: dict[str, object]) -> None:
