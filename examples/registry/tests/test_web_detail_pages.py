@@ -182,3 +182,24 @@ def test_a_run_page_keeps_a_collections_error_for_operators(
     assert '<a href="/collection/unreachable-repo">out of date</a>' in visitor
     operator = httpx.get(f"{base}/runs/{run_id}", headers=OPERATOR, timeout=60).text
     assert "does-not-exist" in operator
+
+
+def test_a_run_pages_errors_are_for_operators(served: tuple[str, str, Path]) -> None:
+    """A sync's errors carry git's messages, with server paths: visitors get a count and
+    where to look, operators (the admin token) the errors themselves."""
+    from registry import runs, tasks
+
+    base, url, tmp = served
+    signature = tasks.health_check.s()
+    run_id = runs.record_run(url, signature, signature.freeze(), ["unreachable-repo"],
+                             action="test")
+    error = f"collection unreachable-repo: git clone {tmp}/does-not-exist failed"
+    runs.finish_run(url, run_id, seconds=1.0, summary={
+        "collections_synced": 0, "collections_failed": 1, "enhanced": 0, "enhance_failed": 0,
+        "bundles": {"created": 0, "updated": 0, "unchanged": 0, "removed": 0},
+        "errors": [error]})
+    visitor = httpx.get(f"{base}/runs/{run_id}", headers=HTML, timeout=60).text
+    assert "Errors (1)" in visitor and 'id="errors-for-operators"' in visitor
+    assert str(tmp) not in visitor and "does-not-exist" not in visitor
+    operator = httpx.get(f"{base}/runs/{run_id}", headers=OPERATOR, timeout=60).text
+    assert "does-not-exist" in operator
