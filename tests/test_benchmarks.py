@@ -47,6 +47,9 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "explain_cost.py": (["--parts", "2", "--rounds", "1"], [
         "embedded, 3 steps, finished", "embedded, 3 steps, queued, no worker",
     ]),
+    "registry_search.py": (["--sizes", "20", "--repeat", "1"], [
+        "20 bundles: stored in", "'EKS'", "full text", "LIKE",
+    ]),
     "registry_admin.py": (["--sizes", "1x1", "--requests", "2"], [
         "admin API: one run of POST /admin/sync", "  1x1 ",
     ]),
