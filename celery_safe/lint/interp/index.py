@@ -490,30 +490,29 @@ class _Indexer:
                 return True
         return False
 
+    def decorated_options(self, info: FunctionInfo) -> TaskOptions | None:
+        """The options of the first decorator of ``info`` that makes it a task."""
+        imports = self.index.imports_for(info.parent)
+        for decorator in info.node.decorator_list:
+            options = self.decorator_options(decorator, imports)
+            if options is not None:
+                return options
+        return None
+
     def classify(self) -> ModuleIndex:
         index = self.index
         self.find_decorators()
         for info, cls in self.pending:
-            if cls is not None:
-                if cls in index.task_classes and info.name in TASK_HOOKS:
-                    info.task = TaskOptions("class", bind=True)
-                    continue
-                # ``@app.task`` / ``@shared_task`` on a method in a class body
-                imports = index.imports_for(info.parent)
-                for decorator in info.node.decorator_list:
-                    options = self.decorator_options(decorator, imports)
-                    if options is not None:
-                        info.task = options
-                        break
+            if cls is not None and cls in index.task_classes and info.name in TASK_HOOKS:
+                info.task = TaskOptions("class", bind=True)
                 continue
-            imports = index.imports_for(info.parent)
-            for decorator in info.node.decorator_list:
-                options = self.decorator_options(decorator, imports)
-                if options is not None:
-                    info.task = options
-                    if info.parent is None:
-                        index.task_names[info.name] = info
-                    break
+            # ``@app.task`` / ``@shared_task`` on a function, or on a method in a class body
+            options = self.decorated_options(info)
+            if options is None:
+                continue
+            info.task = options
+            if cls is None and info.parent is None:
+                index.task_names[info.name] = info
         for scope, name, call, bound in self.registrations:
             options = self.decorator_options(call.func, index.imports_for(scope))
             target = index.resolve_local(scope, name) if options is not None else None
