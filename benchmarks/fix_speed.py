@@ -46,7 +46,7 @@ from celery_safe.lint.codemods import slices
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
 from celery_safe.lint.files import python_files
-from celery_safe.lint.fix_cli import fix_paths
+from celery_safe.lint.front.fix_cli import fix_paths
 
 LEGACY = Path(__file__).resolve().parents[1] / "examples" / "registry" / "legacy"
 #: the installed packages the corpus is made of (``--tiny``: vine alone)

@@ -38,8 +38,8 @@ from pathlib import Path
 
 from fix_speed import generated_module  # same folder: run as a script
 
-from celery_safe.lint.cli import check_main
-from celery_safe.lint.flake8_plugin import Plugin
+from celery_safe.lint.front.cli import check_main
+from celery_safe.lint.front.flake8_plugin import Plugin
 
 PACKAGES = ("celery", "kombu")
 

@@ -35,8 +35,8 @@ BROKEN_PIPE = 128 + 13
 
 #: verb -> (module, function); the function takes the verb's argv and returns an exit code.
 VERBS: dict[str, tuple[str, str]] = {
-    "check": ("celery_safe.lint.cli", "check_main"),
-    "fix": ("celery_safe.lint.fix_cli", "fix_main"),
+    "check": ("celery_safe.lint.front.cli", "check_main"),
+    "fix": ("celery_safe.lint.front.fix_cli", "fix_main"),
     "explain": ("celery_safe.cli", "explain_main"),
     "graph": ("celery_safe.workflows.cli", "graph_main"),
     "check-app": ("celery_safe.deployment.cli", "check_app_main"),

@@ -79,3 +79,30 @@ def test_the_linter_without_its_extra_says_which_to_install(verb: str, tmp_path:
     assert run.returncode == 2
     assert "pip install 'celery-safe[lint]'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_every_entry_point_reaches_the_front_ends(tmp_path: Path) -> None:
+    """The console script, ``python -m celery_safe`` and flake8's entry point (pyproject)
+    run the same check from ``celery_safe.lint.front``."""
+    from importlib.metadata import entry_points
+
+    from celery_safe.lint.registry import RULES
+
+    source = tmp_path / "tasks.py"
+    source.write_text(RULES["CSF101"].invalid[0])  # a join in a task, line 13
+    env = {**os.environ, "CELERY_SAFE_CACHE_DIR": "off"}
+    script = _run("check", str(source), env=env)
+    module = subprocess.run([sys.executable, "-m", "celery_safe", "check", str(source)],
+                            capture_output=True, text=True, check=False, timeout=120, env=env)
+    for run in (script, module):
+        assert run.returncode == 1, run.stderr
+        assert f"{source}:13:" in run.stdout and " CSF101 " in run.stdout
+    assert script.stdout == module.stdout
+    [plugin] = [e for e in entry_points(group="flake8.extension") if e.name == "CSF"]
+    assert plugin.value == "celery_safe.lint.front.flake8_plugin:Plugin"
+    assert plugin.load().__module__ == "celery_safe.lint.front.flake8_plugin"
+    flake8 = subprocess.run([sys.executable, "-m", "flake8", "--select=CSF", str(source)],
+                            capture_output=True, text=True, check=False, timeout=120, env=env)
+    assert flake8.returncode == 1, flake8.stderr
+    where = script.stdout.split(" CSF101 ")[0]  # path:line:col:
+    assert flake8.stdout.startswith(f"{where} CSF101 "), (script.stdout, flake8.stdout)

@@ -20,7 +20,7 @@ import pytest
 
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
-from celery_safe.lint.fix_cli import RunSummary, fix_paths
+from celery_safe.lint.front.fix_cli import RunSummary, fix_paths
 
 PACKAGES = ("celery", "kombu", "django")
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from celery_safe.cli import main
-from celery_safe.lint import fix_cli
+from celery_safe.lint.front import fix_cli
 from celery_safe.lint.codemods import FixOptions, fix_source, slices
 from celery_safe.lint.codemods import writes as writes_module
 from celery_safe.lint.codemods.newlines import to_lf

@@ -10,7 +10,7 @@ from libcst.codemod import CodemodTest
 from celery_safe.lint.codemods import ChainSequentialJoins, InlineTaskJoins, SplitTaskLogic
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
-from celery_safe.lint.fix_cli import fix_paths
+from celery_safe.lint.front.fix_cli import fix_paths
 
 IMPORT = "from celery import Celery\n"
 APP = IMPORT + '\napp = Celery("h")\n\n\n@app.task\ndef add(x):\n    return x\n\n\n'

@@ -12,7 +12,7 @@ import pytest
 import celery_safe
 from celery_safe.lint.codemods import FixOptions, fix_source
 from celery_safe.lint.config import Config
-from celery_safe.lint.fix_cli import fix_paths
+from celery_safe.lint.front.fix_cli import fix_paths
 
 Loader = Callable[[str, str], ModuleType]
 SPLIT = FixOptions(split_logic=True)

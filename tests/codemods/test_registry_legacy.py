@@ -15,7 +15,7 @@ import pytest
 
 from celery_safe.lint.codemods.fixer import FixOptions
 from celery_safe.lint.config import Config
-from celery_safe.lint.fix_cli import fix_paths
+from celery_safe.lint.front.fix_cli import fix_paths
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY = REPO / "examples" / "registry" / "legacy"

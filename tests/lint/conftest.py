@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from celery_safe.lint import flake8_plugin
+from celery_safe.lint.front import flake8_plugin
 
 
 @pytest.fixture(autouse=True)

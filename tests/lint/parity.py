@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from celery_safe.cli import main
-from celery_safe.lint.formats import character_column
+from celery_safe.lint.front.formats import character_column
 
 Row = tuple[str, int, int, str, str]
 

@@ -31,7 +31,7 @@ from celery_safe.lint.cache import (
     default_cache_dir,
     entry_name,
 )
-from celery_safe.lint.cli import check_file
+from celery_safe.lint.front.cli import check_file
 from celery_safe.lint.config import Config
 from celery_safe.lint.resolve import ModuleResolver
 

@@ -16,7 +16,7 @@ from celery_safe.lint import (
     check_tree,
     load_config,
 )
-from celery_safe.lint.cli import check_file
+from celery_safe.lint.front.cli import check_file
 from celery_safe.lint.findings import AllowJoinDetail
 from celery_safe.lint.noqa import suppressed_codes
 from celery_safe.lint.registry import RULES, Rule

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from celery_safe.lint import Config, check_source
-from celery_safe.lint.flake8_plugin import Plugin, named_opt_in
-from celery_safe.lint.formats import character_column
+from celery_safe.lint.front.flake8_plugin import Plugin, named_opt_in
+from celery_safe.lint.front.formats import character_column
 
 EVAL_DIR = Path(__file__).parent / "eval_files"
 EVAL_FILES = sorted(EVAL_DIR.glob("csf*.py"))

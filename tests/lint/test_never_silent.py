@@ -9,7 +9,7 @@ from pathlib import Path
 from celery_safe.cli import main
 from celery_safe.lint import Config, check_source, check_tree
 from celery_safe.lint.interp.depth import MAX_DEPTH
-from celery_safe.lint.flake8_plugin import Plugin
+from celery_safe.lint.front.flake8_plugin import Plugin
 
 from .test_cli import JOINING
 

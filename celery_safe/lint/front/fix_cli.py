@@ -20,15 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..codemods.diffs import unified_diff
+from ..codemods.fixer import FixOptions, FixResult, fix_source, split_source
+from ..codemods.taskdefs import ProjectTasks
+from ..codemods.writes import WriteError, refusal, write_all
+from ..config import Config, add_options
+from ..engine import InternalError
+from ..files import Unreadable, python_files, read_source
+from ..resolve import ModuleResolver
 from .cli import Parsed, Unchecked, gathered, parse_file, paused_gc
-from .codemods.diffs import unified_diff
-from .codemods.fixer import FixOptions, FixResult, fix_source, split_source
-from .codemods.taskdefs import ProjectTasks
-from .codemods.writes import WriteError, refusal, write_all
-from .config import Config, add_options
-from .engine import InternalError
-from .files import Unreadable, python_files, read_source
-from .resolve import ModuleResolver
 
 __all__ = ["RunSummary", "fix_main", "fix_paths"]
 

@@ -16,16 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import FindingsCache, default_cache_dir
-from .config import Config, ConfigError, add_options, config_from_args
-from .engine import ENGINE_CODES, InternalError, check_tree, file_problem
-from .files import Source, Unreadable, python_files, read_source
-from .findings import Finding, Span
+from ..cache import FindingsCache, default_cache_dir
+from ..config import Config, ConfigError, add_options, config_from_args
+from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem
+from ..files import Source, Unreadable, python_files, read_source
+from ..findings import Finding, Span
+from ..noqa import drop_suppressed
+from ..registry import format_message
+from ..resolve import ModuleResolver
+from ..syntax import parse_problem
 from .formats import Located, locate, render_json, render_sarif, render_text
-from .noqa import drop_suppressed
-from .registry import format_message
-from .resolve import ModuleResolver
-from .syntax import parse_problem
 
 __all__ = [
     "Parsed",

@@ -26,13 +26,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .. import catalogue
-from .cache import FindingsCache, default_cache_dir
+from ... import catalogue
+from ..cache import FindingsCache, default_cache_dir
+from ..config import Config, load_config
+from ..engine import check_tree
+from ..findings import Finding
+from ..resolve import ModuleResolver
 from .cli import paused_gc
-from .config import Config, load_config
-from .engine import check_tree
-from .findings import Finding
-from .resolve import ModuleResolver
 
 __all__ = ["Plugin", "named_opt_in"]
 

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, is_dataclass
 from importlib import metadata
 from typing import Any
 
-from .. import catalogue
-from .findings import Finding
+from ... import catalogue
+from ..findings import Finding
 
 __all__ = ["Located", "plain", "render_json", "render_sarif", "render_text"]
 
