@@ -23,12 +23,15 @@ import time
 from pathlib import Path
 
 from celery_safe.lint import Config, InternalError, check_source
+from celery_safe.lint.engine import subscribers
 from celery_safe.lint.findings import Finding
 from celery_safe.lint.interp.analysis import ModuleAnalysis
 from celery_safe.lint.interp.index import TaskOptions, build_index
 from celery_safe.lint.registry import RULES, Report
 
 DEFAULT_PACKAGES = ("celery", "kombu", "django")
+#: the join codes ``--assume-tasks`` runs (their handlers listen to the walk)
+JOIN_CODES = ("CSF101", "CSF104", "CSF105")
 
 
 def package_dir(name: str) -> Path:
@@ -45,8 +48,9 @@ def check_assuming_tasks(source: str, path: str) -> list[Finding]:
     index = build_index(tree)
     for function in index.functions:
         function.task = function.task or TaskOptions("assumed")
-    report = Report(ModuleAnalysis.of(tree, index), path)
-    return [f for code in ("CSF101", "CSF104", "CSF105") for f in RULES[code].check(report)]
+    listening = subscribers(Config(select=JOIN_CODES))
+    report = Report(ModuleAnalysis.of(tree, index, subscribers=listening), path)
+    return [f for code in JOIN_CODES for f in RULES[code].check(report)]
 
 
 def main(packages: list[str], assume_tasks: bool = False, opt_in: bool = False) -> int:

@@ -1,16 +1,170 @@
-"""How join findings describe themselves: the ``detail`` the codemods rely on."""
+"""The join rules' shared detection (CSF101, CSF103, CSF104, CSF105, CSF901) and how
+their findings describe themselves (the ``detail`` the codemods rely on).
+
+The interpreter raises ``on_join`` for each blocking join and ``on_helper`` for each
+function of the project that runs as part of another; it keeps neither. The join rules
+subscribe :data:`JOIN_EVENTS` (or :data:`REACH_EVENTS`, for the rules that follow joins
+through calls), whose handlers record them once per function however many of those
+rules are enabled; :func:`helper_joins` follows the recorded calls to the joins they
+reach.
+"""
 
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from .findings import JoinDetail
-from .interp.facts import Join
-from .interp.values import Param, Result, Results
+from .interp.analysis import ModuleAnalysis
+from .interp.events import HelperEvent, Join, Scope, Subscribers
+from .interp.facts import FunctionFacts
+from .interp.index import FunctionInfo
+from .interp.values import Param, Result, Results, Value, holds_results
 from .registry import span_of
 
-__all__ = ["call_text", "join_detail"]
+__all__ = [
+    "JOIN_EVENTS",
+    "REACH_EVENTS",
+    "HelperCall",
+    "HelperJoin",
+    "call_text",
+    "helper_joins",
+    "join_detail",
+    "own_joins",
+]
+
+#: keys of what the handlers below record in ``FunctionFacts.found``
+JOINS = "joins"
+CALLS = "calls"
+#: What a value passed to a helper must be for the helper's joins on it to matter.
+TRACKED_ARGS = (Result, Results, Param)
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    """A call to a ``def``; ``args`` maps parameters to tracked values.
+
+    ``node`` is the call, or where the function is handed out to be run later (passed
+    to a call, stored, returned: ``pool.map(fn, xs)``, ``{"done": fn}``): a function a
+    task hands out runs as part of the task unless proven otherwise.
+    """
+
+    node: ast.expr
+    callee: FunctionInfo
+    args: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class HelperJoin:
+    """A join reached from a task through calls: ``path`` ends in the joining function."""
+
+    call: HelperCall  # the call in the task that leads there
+    path: tuple[FunctionInfo, ...]
+    join: Join
+
+
+def record_join(scope: Scope, join: Join) -> None:
+    scope.record(JOINS, join)
+
+
+def record_helper(scope: Scope, event: HelperEvent) -> None:
+    """The call's arguments that may carry a result into the helper, by parameter."""
+    args: dict[str, Value] = {}
+    if event.called and isinstance(event.node, ast.Call):
+        names = event.callee.params().positional
+        for i, arg in enumerate(event.node.args):
+            if isinstance(arg, ast.Starred) or i >= len(names):
+                break
+            value = scope.value(arg)
+            if isinstance(value, TRACKED_ARGS):
+                args[names[i]] = value
+        for keyword in event.node.keywords:
+            value = scope.value(keyword.value) if keyword.arg else None
+            if keyword.arg and isinstance(value, TRACKED_ARGS):
+                args[keyword.arg] = value
+    scope.record(CALLS, HelperCall(event.node, event.callee, args))
+
+
+#: The joins of each function (CSF101, CSF103, CSF105, CSF901).
+JOIN_EVENTS = Subscribers()
+JOIN_EVENTS.on_join(record_join)
+#: ... and the helpers each function runs, to follow joins through calls (CSF104, CSF901).
+REACH_EVENTS = Subscribers.merged([JOIN_EVENTS])
+REACH_EVENTS.on_helper(record_helper)
+
+
+def own_joins(facts: FunctionFacts) -> list[Join]:
+    """The joins ``facts``' function performs on Celery results, in source order.
+
+    A join on a parameter is the caller's (see :func:`helper_joins`), unless Celery's
+    own ``disable_sync_subtasks=False`` says the object is a Celery result.
+    """
+    joins: list[Join] = []
+    for join in facts.found.get(JOINS, ()):
+        if not isinstance(join.value, Param):
+            joins.append(join)
+        elif join.guard_off:
+            joins.append(replace(join, value=None))  # what the caller passes is unknown
+    return joins
+
+
+def _param_joins(facts: FunctionFacts) -> dict[str, Join]:
+    """The first join on each parameter."""
+    joins: dict[str, Join] = {}
+    for join in facts.found.get(JOINS, ()):
+        if isinstance(join.value, Param):
+            joins.setdefault(join.value.name, join)
+    return joins
+
+
+def helper_joins(analysis: ModuleAnalysis, facts: FunctionFacts) -> Iterator[HelperJoin]:
+    """For a task: each of its calls that reaches a join in a helper."""
+    for call in facts.found.get(CALLS, ()):
+        for path, join in _call_leads(analysis, call, None, frozenset({id(facts.info)})):
+            yield HelperJoin(call, path, join)
+            break
+
+
+def _reached_join(
+    analysis: ModuleAnalysis, info: FunctionInfo, param: str | None, seen: frozenset[int]
+) -> tuple[tuple[FunctionInfo, ...], Join] | None:
+    """A join ``info`` performs (on its parameter ``param``, or on its own results)."""
+    if id(info) in seen or info.task is not None:
+        return None  # recursion, or a task: its own joins are reported on it
+    facts = analysis.summary(info)
+    if facts is None:
+        return None
+    seen = seen | {id(info)}
+    if param is None:
+        for join in own_joins(facts):
+            # a helper's allow_join_result() block hides the join from Celery's own
+            # check, not the deadlock: a task reaching it still waits on a worker
+            return (info,), join
+    else:
+        found = _param_joins(facts).get(param)
+        if found is not None:
+            return (info,), found
+    for call in facts.found.get(CALLS, ()):
+        for leads in _call_leads(analysis, call, param, seen):
+            return (info, *leads[0]), leads[1]
+    return None
+
+
+def _call_leads(
+    analysis: ModuleAnalysis, call: HelperCall, param: str | None, seen: frozenset[int]
+) -> Iterator[tuple[tuple[FunctionInfo, ...], Join]]:
+    """Joins ``call`` leads to: the callee's own, or on a value we pass it."""
+    if param is None:
+        found = _reached_join(analysis, call.callee, None, seen)
+        if found is not None:
+            yield found
+    for name, value in call.args.items():
+        wanted = value.name if isinstance(value, Param) else None
+        if (param is None and holds_results(value)) or (param is not None and wanted == param):
+            found = _reached_join(analysis, call.callee, name, seen)
+            if found is not None:
+                yield found
 
 
 def call_text(node: ast.AST, limit: int = 60) -> str:

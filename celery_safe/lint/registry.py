@@ -1,7 +1,9 @@
 """Rules register here with ``@rule("CSF101")``; the catalogue holds everything else.
 
-A rule is a small function reading a :class:`~.analysis.ModuleAnalysis` and yielding
-findings through :meth:`Report.finding`, which fills in the catalogue's message.
+A rule is handlers on the interpreter's events (its detection: they record facts) and
+a small function reading what they recorded in a :class:`~.analysis.ModuleAnalysis`,
+yielding findings through :meth:`Report.finding`, which fills in the catalogue's
+message. The canvas rules share one recorder (:data:`CANVAS_EVENTS`).
 """
 
 from __future__ import annotations
@@ -11,17 +13,39 @@ import string
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import catalogue
 from ..canvas import UNKNOWN, Problem, render_path
 from .findings import CanvasDetail, Detail, Finding, Span
 from .interp.analysis import ModuleAnalysis
 from .interp.canvas import CanvasCheck
-from .interp.events import Subscribers
+from .interp.events import Scope, Subscribers
 from .interp.facts import FunctionFacts
 from .interp.index import FunctionInfo
 
-__all__ = ["CANVAS_WORDS", "RULES", "Report", "Rule", "format_message", "rule", "span_of"]
+__all__ = [
+    "CANVAS_EVENTS",
+    "CANVAS_WORDS",
+    "RULES",
+    "Report",
+    "Rule",
+    "format_message",
+    "rule",
+    "span_of",
+]
+
+#: key of the canvases the canvas rules' handler records in ``FunctionFacts.found``
+CANVASES = "canvases"
+
+
+def record_canvas(scope: Scope, checked: CanvasCheck) -> None:
+    scope.record(CANVASES, checked)
+
+
+#: What every canvas rule (CSF2xx) subscribes: the canvases built, checked by the model.
+CANVAS_EVENTS = Subscribers()
+CANVAS_EVENTS.on_canvas(record_canvas)
 
 
 @dataclass(frozen=True)
@@ -30,6 +54,8 @@ class Report:
 
     analysis: ModuleAnalysis
     path: str
+    #: what rules of one family compute once per module (the outermost canvases)
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def finding(
         self,
@@ -72,9 +98,9 @@ class Report:
         outermost canvases are reported, and each step once.
         """
         seen: set[tuple[Span, str]] = set()
-        if self.analysis.canvases is None:  # once per module, for every canvas rule
-            self.analysis.canvases = outermost(self.analysis.all_facts())
-        for checked in self.analysis.canvases:
+        if CANVASES not in self.shared:  # once per module, for every canvas rule
+            self.shared[CANVASES] = outermost(self.analysis.all_facts())
+        for checked in self.shared[CANVASES]:
             for problem in checked.problems:
                 origin = problem.origin if isinstance(problem.origin, ast.AST) else checked.root
                 span = span_of(origin)
@@ -96,7 +122,7 @@ class Report:
 def outermost(functions: Iterable[FunctionFacts]) -> list[CanvasCheck]:
     """The canvases not nested in another one; of two built at the same place, the one
     that knows what it receives (a callback) wins."""
-    checks = [checked for facts in functions for checked in facts.canvas]
+    checks = [checked for facts in functions for checked in facts.found.get(CANVASES, ())]
     checks.sort(key=lambda c: (_start(c.root), _negated_end(c.root), c.receives is UNKNOWN))
     kept: list[CanvasCheck] = []
     end: tuple[int, int] = (0, -1)

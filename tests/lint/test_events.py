@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from typing import Any
+
+import pytest
 
 from celery_safe.lint import Config, check_source
 from celery_safe.lint.engine import subscribers
 from celery_safe.lint.interp.analysis import ModuleAnalysis
 from celery_safe.lint.interp.canvas import CanvasCheck
 from celery_safe.lint.interp.events import (
+    AllowJoinEvent,
     CallEvent,
+    HelperEvent,
+    Join,
     LoopEvent,
+    ReadEvent,
     Scope,
     StateEvent,
     Subscribers,
 )
-from celery_safe.lint.interp.facts import Join
-from celery_safe.lint.interp.values import Canvas, Result, TaskRef
-from celery_safe.lint.registry import RULES
+from celery_safe.lint.interp.values import Canvas, Param, Result, TaskRef
+from celery_safe.lint.joins import JOIN_EVENTS, REACH_EVENTS
+from celery_safe.lint.registry import CANVAS_EVENTS, RULES
 
 SOURCE = """\
 import time
@@ -67,6 +74,18 @@ def _heard(source: str) -> list[tuple[str, Any]]:
     def canvas(scope: Scope, event: CanvasCheck) -> None:
         heard.append(("canvas", event))
 
+    @listen.on_allow_join
+    def allow(scope: Scope, event: AllowJoinEvent) -> None:
+        heard.append(("allow", event))
+
+    @listen.on_helper
+    def helper(scope: Scope, event: HelperEvent) -> None:
+        heard.append(("helper", event))
+
+    @listen.on_read
+    def read(scope: Scope, event: ReadEvent) -> None:
+        heard.append(("read", event))
+
     analysis = ModuleAnalysis.of(ast.parse(source), subscribers=listen)
     list(analysis.task_facts())
     return heard
@@ -92,11 +111,66 @@ def test_each_event_carries_what_the_interpreter_knows() -> None:
     assert [kind for kind, _ in heard].count("canvas") == 1
 
 
+HELPERS = """\
+from celery import Celery, chord
+from celery.result import allow_join_result
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+def wait_for(result):
+    return result.get()
+
+
+def later():
+    return 1
+
+
+@app.task
+def total(pool, ids):
+    pool.submit(later)
+    with allow_join_result():
+        wait_for(add.delay(1, 2))
+    return chord(add.s(i, i) for i in ids)(add.s())
+"""
+
+
+def test_joins_on_parameters_helpers_allow_blocks_and_reads_are_events() -> None:
+    heard = _heard(HELPERS)
+    [param_join] = [e for kind, e in heard if kind == "join"]
+    assert isinstance(param_join.value, Param) and param_join.value.name == "result"
+    [allow] = [e for kind, e in heard if kind == "allow"]
+    assert ast.unparse(allow.node) == "allow_join_result()"
+    helpers = {(e.callee.name, e.called) for kind, e in heard if kind == "helper"}
+    # handed out, called (and ``add``, named in ``add.delay``: a task, whose joins are its own)
+    assert helpers == {("later", False), ("wait_for", True), ("add", False)}
+    [read] = [e for kind, e in heard if kind == "read"]  # the chord's result is returned
+    assert any(ast.unparse(node).startswith("chord(") for node in read.runs)
+
+
 def test_no_subscriber_no_event_work() -> None:
-    analysis = ModuleAnalysis.of(ast.parse(SOURCE))
-    facts = list(analysis.task_facts())
-    assert all(not f.found for f in facts)  # nobody listened: nothing recorded
-    assert sum(len(f.joins) for f in facts) == 1  # the interpreter's own facts remain
+    analysis = ModuleAnalysis.of(ast.parse(HELPERS))
+    facts = list(analysis.all_facts())
+    assert facts and all(not f.found for f in facts)  # nobody listened: nothing recorded
+
+
+def test_every_rule_owns_its_detection() -> None:
+    """The walk records nothing for a rule by itself: each rule subscribes to events."""
+    silent = [code for code, rule in RULES.items() if not rule.events]
+    assert silent == []
+    for code in ("CSF101", "CSF103", "CSF105"):
+        assert set(JOIN_EVENTS.on_join.handlers) <= set(RULES[code].events.on_join.handlers)
+    for code in ("CSF104", "CSF901"):
+        assert RULES[code].events.on_helper.handlers == REACH_EVENTS.on_helper.handlers
+    canvas_rules = [code for code in RULES if code.startswith("CSF2")]
+    assert len(canvas_rules) >= 9
+    for code in canvas_rules:
+        assert RULES[code].events.on_canvas.handlers == CANVAS_EVENTS.on_canvas.handlers
 
 
 def test_engine_subscribes_only_the_enabled_rules() -> None:
@@ -104,15 +178,37 @@ def test_engine_subscribes_only_the_enabled_rules() -> None:
         code: [h for channel in rule.events.channels for h in channel.handlers]
         for code, rule in RULES.items()
     }
-    subscribing = {code for code, found in handlers.items() if found}
-    assert {"CSF102", "CSF105", "CSF106", "CSF301"} <= subscribing
-
     only_joins = subscribers(Config(select=("CSF101",)))
-    assert not only_joins  # CSF101 reads the interpreter's joins; no handler runs
+    assert only_joins.on_join.handlers == JOIN_EVENTS.on_join.handlers
+    assert not any(c.handlers for c in only_joins.channels if c is not only_joins.on_join)
     every = subscribers(Config())
-    running = {h for channel in every.channels for h in channel.handlers}
-    for code in subscribing - {"CSF901"}:
-        assert set(handlers[code]) <= running, code
+    running = [h for channel in every.channels for h in channel.handlers]
+    assert len(running) == len(set(running))  # a recorder rules share runs once
+    for code, entry in RULES.items():
+        enabled = Config().enabled(code)
+        assert set(handlers[code]) <= set(running) or not enabled, code
+
+
+def test_a_disabled_rules_handler_never_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spy subscribed as CSF106's handler runs when CSF106 is enabled, never otherwise."""
+    calls: list[LoopEvent] = []
+
+    def spy(scope: Scope, event: LoopEvent) -> None:
+        calls.append(event)
+
+    events = Subscribers.merged([RULES["CSF106"].events])
+    events.on_loop(spy)
+    monkeypatch.setitem(RULES, "CSF106", dataclasses.replace(RULES["CSF106"], events=events))
+    subscribers.cache_clear()  # the merged handlers are cached per config
+    try:
+        check_source(SOURCE, config=Config(ignore=("CSF106",)))
+        assert calls == []
+        check_source(SOURCE, config=Config(select=("CSF101", "CSF2")))
+        assert calls == []
+        found = check_source(SOURCE, config=Config(select=("CSF106",)))
+        assert [f.code for f in found] == ["CSF106"] and len(calls) == 1
+    finally:
+        subscribers.cache_clear()
 
 
 def test_a_disabled_rule_records_nothing() -> None:

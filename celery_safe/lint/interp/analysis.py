@@ -1,4 +1,5 @@
-"""One module's analysis: the index, each function's facts, and who reaches which join.
+"""One module's analysis: the index and each function's facts, walked with the enabled
+rules' handlers listening.
 
 Functions are analysed on demand and once (a task's helper is analysed when the task
 calls it), so a module whose tasks call nothing costs one walk of its tasks.
@@ -10,29 +11,19 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
-from .events import Subscribers
-from .facts import FunctionFacts, HelperCall, Join
+from .events import NOBODY, Subscribers
+from .facts import FunctionFacts
 from .flow import FunctionFlow
 from .index import FunctionInfo, ModuleIndex, build_index
-from .values import Param, Value, holds_results
+from .values import Value
 
-__all__ = ["TASK_ONLY_METHODS", "HelperJoin", "ModuleAnalysis"]
+__all__ = ["TASK_ONLY_METHODS", "ModuleAnalysis"]
 
 #: Methods only a Celery task has: evidence that an imported name is a task.
 TASK_ONLY_METHODS = frozenset(
     {"delay", "apply_async", "s", "si", "signature", "subtask", "map", "starmap", "chunks", "logic"}
 )
-
-
-@dataclass(frozen=True)
-class HelperJoin:
-    """A join reached from a task through calls: ``path`` ends in the joining function."""
-
-    call: HelperCall  # the call in the task that leads there
-    path: tuple[FunctionInfo, ...]
-    join: Join
 
 
 @dataclass(eq=False)
@@ -43,10 +34,8 @@ class ModuleAnalysis:
     globals: dict[str, Value] = field(default_factory=dict)
     facts: dict[tuple[int, bool], FunctionFacts] = field(default_factory=dict)
     _running: set[tuple[int, bool]] = field(default_factory=set)
-    #: the canvases the module builds, outermost only (filled by the canvas rules)
-    canvases: list[Any] | None = None
     #: the enabled rules' handlers, raised by every function's walk
-    subscribers: Subscribers = field(default_factory=Subscribers)
+    subscribers: Subscribers = field(default_factory=lambda: NOBODY)
 
     @classmethod
     def of(
@@ -58,7 +47,7 @@ class ModuleAnalysis:
     ) -> ModuleAnalysis:
         """Analyse ``tree``'s top level; ``subscribers`` hear every function's events."""
         index = index or build_index(tree, extra_decorators)
-        subscribers = subscribers or Subscribers()
+        subscribers = NOBODY if subscribers is None else subscribers
         analysis = cls(tree, index, FunctionFacts(None), subscribers=subscribers)
         index.analysis = analysis
         flow = FunctionFlow(
@@ -94,7 +83,9 @@ class ModuleAnalysis:
         module = info.module
         if module is not None and module is not self.index:
             owner = module.analysis
-            if owner is None and module.tree is not None:
+            listening = isinstance(owner, ModuleAnalysis) and owner.subscribers is self.subscribers
+            if not listening and module.tree is not None:
+                # why again: its facts were recorded for other rules (another config)
                 owner = ModuleAnalysis.of(module.tree, module, subscribers=self.subscribers)
             if isinstance(owner, ModuleAnalysis):
                 return owner.summary(info, follow_imports)  # a helper of another module
@@ -145,49 +136,3 @@ class ModuleAnalysis:
             facts = self.summary(info)
             if facts is not None:
                 yield facts
-
-    # -- inter-procedural -------------------------------------------------------
-    def reached_join(
-        self, info: FunctionInfo, param: str | None, seen: frozenset[int] = frozenset()
-    ) -> tuple[tuple[FunctionInfo, ...], Join] | None:
-        """A join ``info`` performs (on its parameter ``param``, or on its own results)."""
-        if id(info) in seen or info.task is not None:
-            return None  # recursion, or a task: its own joins are reported on it
-        facts = self.summary(info)
-        if facts is None:
-            return None
-        seen = seen | {id(info)}
-        if param is None:
-            for join in facts.joins:
-                # a helper's allow_join_result() block hides the join from Celery's own
-                # check, not the deadlock: a task reaching it still waits on a worker
-                return (info,), join
-        elif param in facts.param_joins:
-            return (info,), facts.param_joins[param]
-        for call in facts.calls:
-            for leads in self.call_leads(call, param, seen):
-                return (info, *leads[0]), leads[1]
-        return None
-
-    def call_leads(
-        self, call: HelperCall, param: str | None, seen: frozenset[int] = frozenset()
-    ) -> Iterator[tuple[tuple[FunctionInfo, ...], Join]]:
-        """Joins ``call`` leads to: the callee's own, or on a value we pass it."""
-        if param is None:
-            found = self.reached_join(call.callee, None, seen)
-            if found is not None:
-                yield found
-        for name, value in call.args.items():
-            wanted = value.name if isinstance(value, Param) else None
-            if (param is None and holds_results(value)) or (param is not None and wanted == param):
-                found = self.reached_join(call.callee, name, seen)
-                if found is not None:
-                    yield found
-
-    def helper_joins(self, facts: FunctionFacts) -> Iterator[HelperJoin]:
-        """For a task: each of its calls that reaches a join in a helper."""
-        for call in facts.calls:
-            for path, join in self.call_leads(call, None, frozenset({id(facts.info)})):
-                yield HelperJoin(call, path, join)
-                break
-

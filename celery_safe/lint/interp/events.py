@@ -2,13 +2,17 @@
 
 The walk (:class:`~.flow.FunctionFlow`) knows what every name holds at each point. At
 the places that matter to Celery it raises an event — a call (:class:`CallEvent`), a
-blocking join on a Celery result (:class:`~.facts.Join`), a loop (:class:`LoopEvent`),
-a state written by ``update_state`` (:class:`StateEvent`), a canvas checked against
-the canvas model (:class:`~.canvas.CanvasCheck`) — and calls the handlers subscribed
-to it with a :class:`Scope` (what an expression evaluates to, the imports, where to
-record). A handler records facts under its rule's code; the rule's check turns them
-into findings. The walk never knows a rule, and only the enabled rules' handlers run:
-the engine hands the walk their :class:`Subscribers`.
+blocking join on a Celery result or on a parameter (:class:`Join`), a ``with
+allow_join_result():`` block (:class:`AllowJoinEvent`), a function of the project that
+runs as part of this one (:class:`HelperEvent`), a canvas's result being read
+(:class:`ReadEvent`), a loop (:class:`LoopEvent`), a state written by ``update_state``
+(:class:`StateEvent`), a canvas checked against the canvas model
+(:class:`~.canvas.CanvasCheck`) — and calls the handlers subscribed to it with a
+:class:`Scope` (what an expression evaluates to, the imports, where to record). A
+handler records facts under a key (its rule's code, or one its family shares); the
+rules turn them into findings. The walk records nothing for a rule by itself and never
+knows one, and only the enabled rules' handlers run: the engine hands the walk their
+:class:`Subscribers`, where a handler several rules subscribe runs once.
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from .canvas import CanvasCheck
-from .facts import Join
 from .imports import ImportMap
 from .index import FunctionInfo, ModuleIndex
-from .values import Value
+from .values import Param, Result, Value
 
 __all__ = [
     "NOBODY",
+    "AllowJoinEvent",
     "CallEvent",
     "Handler",
+    "HelperEvent",
+    "Join",
     "Loop",
     "LoopEvent",
+    "ReadEvent",
     "Scope",
     "StateEvent",
     "Subscribers",
@@ -45,7 +52,8 @@ class Scope(Protocol):
 
     def value(self, node: ast.expr | None) -> Value | None: ...
 
-    def record(self, code: str, fact: Any) -> None: ...
+    def record(self, key: str, fact: Any) -> None:
+        """Keep ``fact`` in this function's facts, under ``key`` (``FunctionFacts.found``)."""
 
 
 Loop = ast.While | ast.For | ast.AsyncFor
@@ -62,6 +70,65 @@ class CallEvent:
     node: ast.Call
     method: str | None
     receiver: Value | None
+
+
+@dataclass(frozen=True)
+class Join:
+    """A blocking join (``get``, ``wait``, ``join``...).
+
+    ``value`` is what is joined: a Celery result, a parameter of the function walked
+    (whoever passes it a result waits through it), or ``None`` when only Celery's own
+    ``disable_sync_subtasks`` keyword says the object is a Celery result.
+    """
+
+    node: ast.Call
+    method: str
+    value: Result | Param | None
+    allowed_by: ast.Call | None  # the ``allow_join_result()`` block it is in
+
+    @property
+    def allowed(self) -> bool:
+        return self.allowed_by is not None
+
+    @property
+    def guard_off(self) -> bool:
+        """It passes ``disable_sync_subtasks=False`` (only Celery's joins take it)."""
+        return any(
+            k.arg == "disable_sync_subtasks"
+            and isinstance(k.value, ast.Constant)
+            and k.value.value is False
+            for k in self.node.keywords
+        )
+
+
+@dataclass(frozen=True)
+class AllowJoinEvent:
+    """``with allow_join_result():`` opens; the joins in its body carry it as ``allowed_by``."""
+
+    node: ast.Call
+
+
+@dataclass(frozen=True)
+class HelperEvent:
+    """A ``def`` of the project runs as part of the function walked.
+
+    ``called``: ``node`` is the call (its arguments are the call's). Otherwise the
+    function is handed out at ``node`` — passed to a call, stored, returned
+    (``pool.map(fn, xs)``, ``{"done": fn}``) — and runs later, as part of this
+    function unless proven otherwise, with arguments nobody knows here.
+    """
+
+    node: ast.expr
+    callee: FunctionInfo
+    called: bool
+
+
+@dataclass(frozen=True)
+class ReadEvent:
+    """A result of running canvases built in the source is read here: joined, returned,
+    passed on, or kept in a name that is read (``runs``: the canvases' source nodes)."""
+
+    runs: tuple[ast.AST, ...]
 
 
 @dataclass(frozen=True)
@@ -93,8 +160,9 @@ class _Channel(Generic[E]):
     handlers: list[Handler[E]] = field(default_factory=list)
 
     def __call__(self, handler: Handler[E]) -> Handler[E]:
-        """Subscribe ``handler`` (usable as a decorator)."""
-        self.handlers.append(handler)
+        """Subscribe ``handler`` (usable as a decorator); a second time changes nothing."""
+        if handler not in self.handlers:
+            self.handlers.append(handler)
         return handler
 
     def raise_(self, scope: Scope, event: E) -> None:
@@ -108,24 +176,38 @@ class Subscribers:
 
     on_call: _Channel[CallEvent] = field(default_factory=_Channel)
     on_join: _Channel[Join] = field(default_factory=_Channel)
+    on_allow_join: _Channel[AllowJoinEvent] = field(default_factory=_Channel)
+    on_helper: _Channel[HelperEvent] = field(default_factory=_Channel)
+    on_read: _Channel[ReadEvent] = field(default_factory=_Channel)
     on_loop: _Channel[LoopEvent] = field(default_factory=_Channel)
     on_state: _Channel[StateEvent] = field(default_factory=_Channel)
     on_canvas: _Channel[CanvasCheck] = field(default_factory=_Channel)
 
     @property
     def channels(self) -> tuple[_Channel[Any], ...]:
-        return (self.on_call, self.on_join, self.on_loop, self.on_state, self.on_canvas)
+        return (
+            self.on_call,
+            self.on_join,
+            self.on_allow_join,
+            self.on_helper,
+            self.on_read,
+            self.on_loop,
+            self.on_state,
+            self.on_canvas,
+        )
 
     def __bool__(self) -> bool:
         return any(channel.handlers for channel in self.channels)
 
     @classmethod
     def merged(cls, many: Iterable[Subscribers]) -> Subscribers:
-        """One set of subscribers that calls every handler of ``many``, in order."""
+        """One set of subscribers that calls every handler of ``many``, in order; a
+        handler several of them share (a rule family's recorder) is called once."""
         out = cls()
         for subscribers in many:
             for mine, theirs in zip(out.channels, subscribers.channels, strict=True):
-                mine.handlers.extend(theirs.handlers)
+                for handler in theirs.handlers:
+                    mine(handler)
         return out
 
 

@@ -1,65 +1,28 @@
-"""What the analysis learns about each function; rules read these, never the tree."""
+"""What the analysis learns about each function: what it returns, for the evaluation of
+calls to it, and what the enabled rules' handlers recorded there (``found``)."""
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from .canvas import CanvasCheck
 from .index import FunctionInfo
-from .values import Param, Result, Value
+from .values import Value
 
-__all__ = ["FunctionFacts", "HelperCall", "Join"]
-
-
-@dataclass(frozen=True)
-class Join:
-    """A blocking join; ``value`` is the joined result (``None``: known only by its keyword)."""
-
-    node: ast.Call
-    method: str
-    value: Result | Param | None
-    allowed_by: ast.Call | None  # the ``allow_join_result()`` block it is in
-
-    @property
-    def allowed(self) -> bool:
-        return self.allowed_by is not None
-
-
-@dataclass(frozen=True)
-class HelperCall:
-    """A call to a ``def``; ``args`` maps parameters to tracked values.
-
-    ``node`` is the call, or where the function is handed out to be run later (passed
-    to a call, stored, returned: ``pool.map(fn, xs)``, ``{"done": fn}``): a function a
-    task hands out runs as part of the task unless proven otherwise.
-    """
-
-    node: ast.expr
-    callee: FunctionInfo
-    args: dict[str, Value]
+__all__ = ["FunctionFacts"]
 
 
 @dataclass(eq=False)
 class FunctionFacts:
-    """Everything one function (or the module's top level, ``info is None``) does."""
+    """One function (or the module's top level, ``info is None``) as a caller sees it."""
 
     info: FunctionInfo | None
-    joins: list[Join] = field(default_factory=list)
-    param_joins: dict[str, Join] = field(default_factory=dict)
-    calls: list[HelperCall] = field(default_factory=list)
-    allow_joins: list[ast.Call] = field(default_factory=list)
-    canvas: list[CanvasCheck] = field(default_factory=list)
     returns: Value | None = None
     #: the canvas it returns (``return [t.s(x) for x in xs]``), for a chord header
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
-    #: the canvases (their source nodes, by ``id``) whose result is read here: joined,
-    #: returned, passed on, or kept in a name that is read (not fire-and-forget)
-    read_canvases: set[int] = field(default_factory=set)
-    #: facts the enabled rules' handlers recorded here (see ``events``), by code
+    #: facts the enabled rules' handlers recorded here (see ``events``), by key
     found: dict[str, list[Any]] = field(default_factory=dict)
 
     @property

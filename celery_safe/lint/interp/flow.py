@@ -3,7 +3,9 @@
 A forward walk in statement order with an environment ``name -> Value``. Branches
 are analysed on copies and merged (a name *may* hold a result), loops run their body
 once, comprehensions and lambdas get their own scope. Nested ``def``/``class`` bodies
-are separate functions; calls to them are recorded for the inter-procedural step.
+are separate functions; calls to them (and functions handed out) are raised as
+``on_helper`` events for the rules that follow calls. The walk keeps only what callers
+of the function need (what it returns); everything else is an event (see ``events``).
 """
 
 from __future__ import annotations
@@ -25,8 +27,18 @@ from ...canvas import (
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
-from .events import NOBODY, CallEvent, LoopEvent, StateEvent, Subscribers
-from .facts import FunctionFacts, HelperCall, Join
+from .events import (
+    NOBODY,
+    AllowJoinEvent,
+    CallEvent,
+    HelperEvent,
+    Join,
+    LoopEvent,
+    ReadEvent,
+    StateEvent,
+    Subscribers,
+)
+from .facts import FunctionFacts
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .values import (
@@ -51,8 +63,6 @@ __all__ = ["FunctionFlow"]
 
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
-#: What a value passed to a helper must be for the helper's joins on it to matter.
-TRACKED_ARGS = (Result, Results, Param)
 
 
 def _danger(value: Value | None) -> int:
@@ -86,11 +96,12 @@ def _merge(a: Env, b: Env) -> Env:
 
 
 class FunctionFlow(ast.NodeVisitor):
-    """Analyse one function body (or the module's top level) into :class:`FunctionFacts`.
+    """Walk one function body (or the module's top level), raising events.
 
-    The walk owns the order (statements, branches, loops) and records facts; what an
-    expression evaluates to is asked of an :class:`~.evaluate.Evaluator`, which reads
-    the environment the walk keeps and records nothing.
+    The walk owns the order (statements, branches, loops) and keeps what the function
+    returns (:class:`FunctionFacts`); what an expression evaluates to is asked of an
+    :class:`~.evaluate.Evaluator`, which reads the environment the walk keeps and
+    records nothing.
     """
 
     def __init__(
@@ -244,7 +255,12 @@ class FunctionFlow(ast.NodeVisitor):
             held = self.values.globals.get(name)
         if held is not None:
             self.read(held)
-        elif name not in env and id(node) not in self.called and id(node) not in self.handed:
+        elif (
+            self.subscribers.on_helper.handlers
+            and name not in env
+            and id(node) not in self.called
+            and id(node) not in self.handed
+        ):
             # a function of this module named but not called here is handed out
             # (stored, returned): whoever gets it runs it as part of this function
             self.handed_out(node, self.index.resolve_local(self.info, name))
@@ -257,12 +273,12 @@ class FunctionFlow(ast.NodeVisitor):
 
     def handed_out(self, where: ast.expr, callee: FunctionInfo | None) -> None:
         if callee is not None and callee is not self.info:
-            self.facts.calls.append(HelperCall(where, callee, {}))
+            self.subscribers.on_helper.raise_(self, HelperEvent(where, callee, called=False))
 
     def read(self, value: Value | None) -> None:
         """``value`` is read: the canvas it is the result of has its result used."""
         if isinstance(value, (Result, Results)) and value.runs:
-            self.facts.read_canvases.update(id(node) for node in value.runs)
+            self.subscribers.on_read.raise_(self, ReadEvent(value.runs))
 
     def visit_Assign(self, node: ast.Assign) -> None:
         if all(isinstance(t, ast.Name) for t in node.targets):
@@ -342,9 +358,9 @@ class FunctionFlow(ast.NodeVisitor):
         """Raise ``on_loop``, with what the names may hold over the loop."""
         self.subscribers.on_loop.raise_(self, LoopEvent(node))
 
-    def record(self, code: str, fact: Any) -> None:
-        """A fact a rule module's handler found, kept for that rule."""
-        self.facts.found.setdefault(code, []).append(fact)
+    def record(self, key: str, fact: Any) -> None:
+        """A fact a rule module's handler found, kept for that rule (or its family)."""
+        self.facts.found.setdefault(key, []).append(fact)
 
     def visit_Try(self, node: ast.Try) -> None:
         before = dict(self.env)
@@ -369,9 +385,9 @@ class FunctionFlow(ast.NodeVisitor):
             self.visit(item.context_expr)
             expr = item.context_expr
             if isinstance(expr, ast.Call) and self.imports.qualify(expr.func) in ALLOW_JOIN:
-                self.facts.allow_joins.append(expr)
                 self.allowing.append(expr)
                 opened += 1
+                self.subscribers.on_allow_join.raise_(self, AllowJoinEvent(expr))
             if item.optional_vars is not None:
                 self.bind(item.optional_vars, self.value(expr))
         self.statements(node.body)
@@ -446,7 +462,8 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         self.called.add(id(func))
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
+        follow = bool(self.subscribers.on_helper.handlers)  # why not: no rule follows calls
+        for arg in [*node.args, *(k.value for k in node.keywords)] if follow else ():
             passed = arg.value if isinstance(arg, ast.Starred) else arg
             if isinstance(passed, (ast.Name, ast.Attribute)):
                 self.hand_out(passed, node)  # ``pool.map(fn, xs)``: runs in this call
@@ -461,7 +478,7 @@ class FunctionFlow(ast.NodeVisitor):
             value = self.value(func)
             if isinstance(value, JoinMethod):
                 self.join(node, value.join, value.base)
-        callee = self.resolve_helper(func)
+        callee = self.resolve_helper(func) if follow else None
         if callee is not None:
             self.helper_call(node, callee)
         if isinstance(func, ast.Call) and node.args:
@@ -490,18 +507,13 @@ class FunctionFlow(ast.NodeVisitor):
         attr = func.attr
         if attr in JOINS:
             base = self.value(func.value)
-            disabled = keyword_arg(node, "disable_sync_subtasks")
             if isinstance(base, Eager):
                 return  # an eager result (or not Celery): it never waits for a worker
-            guard_off = isinstance(disabled, ast.Constant) and disabled.value is False
-            if guard_off and not isinstance(base, Result):
-                self.join(node, attr, None)  # only Celery's joins take this keyword
-            if isinstance(base, Result):
+            disabled = keyword_arg(node, "disable_sync_subtasks")
+            if isinstance(base, (Result, Param)):
                 self.join(node, attr, base)
-            elif isinstance(base, Param):
-                self.facts.param_joins.setdefault(
-                    base.name, Join(node, attr, base, self.allowed_by())
-                )
+            elif isinstance(disabled, ast.Constant) and disabled.value is False:
+                self.join(node, attr, None)  # only Celery's joins take this keyword
         elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
             added = self.value(node.args[-1])
             name = func.value.id
@@ -534,29 +546,15 @@ class FunctionFlow(ast.NodeVisitor):
             else:
                 self.check_canvas(linked, item, parent_result())
 
-    def join(self, node: ast.Call, method: str, value: Result | None) -> None:
-        join = Join(node, method, value, self.allowed_by())
-        self.facts.joins.append(join)
-        self.subscribers.on_join.raise_(self, join)
+    def join(self, node: ast.Call, method: str, value: Result | Param | None) -> None:
+        if self.subscribers.on_join.handlers:
+            self.subscribers.on_join.raise_(self, Join(node, method, value, self.allowed_by()))
 
     def allowed_by(self) -> ast.Call | None:
         return self.allowing[-1] if self.allowing else None
 
     def helper_call(self, node: ast.Call, callee: FunctionInfo) -> None:
-        params = callee.params()
-        names = params.positional
-        args: dict[str, Value] = {}
-        for i, arg in enumerate(node.args):
-            if isinstance(arg, ast.Starred) or i >= len(names):
-                break
-            value = self.value(arg)
-            if isinstance(value, TRACKED_ARGS):
-                args[names[i]] = value
-        for keyword in node.keywords:
-            value = self.value(keyword.value) if keyword.arg else None
-            if keyword.arg and isinstance(value, TRACKED_ARGS):
-                args[keyword.arg] = value
-        self.facts.calls.append(HelperCall(node, callee, args))
+        self.subscribers.on_helper.raise_(self, HelperEvent(node, callee, called=True))
 
     def update_state(self, node: ast.Call) -> None:
         """Raise ``on_state`` for ``update_state(task_id, state, meta)``."""
@@ -575,10 +573,13 @@ class FunctionFlow(ast.NodeVisitor):
     def check_canvas(
         self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
     ) -> None:
+        """Raise ``on_canvas``: the canvas built at ``root``, checked by the canvas model
+        (only when a rule listens: the check is the cost)."""
+        if not self.subscribers.on_canvas.handlers:
+            return
         if isinstance(value, Canvas) and value.canvas is not None:
             backends = self.index.backends
             no_chords = backends.chord_problem()
             polls = backends.header_reads_stored_results()
             checked = check_canvas(root, value.canvas, receives, no_chords, polls)
-            self.facts.canvas.append(checked)
             self.subscribers.on_canvas.raise_(self, checked)

@@ -1,4 +1,8 @@
-"""CSF101: a blocking join on a Celery result inside a task."""
+"""CSF101: a blocking join on a Celery result inside a task.
+
+Detection: the join family's ``on_join`` recorder (``lint.joins``); each join a task
+performs on a Celery result is reported, unless CSF103 or CSF105 covers it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..interp.values import Result
-from ..joins import call_text, join_detail
+from ..joins import JOIN_EVENTS, call_text, join_detail, own_joins
 from ..registry import Report, rule
 
 INVALID = (
@@ -62,10 +66,10 @@ def settings_value(config, key):
 REWRITES_JOINS = True
 
 
-@rule("CSF101", invalid=INVALID, valid=VALID, rewrites_joins=REWRITES_JOINS)
+@rule("CSF101", invalid=INVALID, valid=VALID, events=JOIN_EVENTS, rewrites_joins=REWRITES_JOINS)
 def join_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
-        for join in facts.joins:
+        for join in own_joins(facts):
             if join.allowed:
                 continue  # inside `with allow_join_result():` — reported once, as CSF103
             if isinstance(join.value, Result) and join.value.method == "apply":

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..findings import Finding, JoinDetail
-from ..interp.events import Scope, Subscribers
-from ..interp.facts import Join
+from ..interp.events import Join, Scope, Subscribers
 from ..joins import call_text
 from ..registry import Report, rule, span_of
 

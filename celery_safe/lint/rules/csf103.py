@@ -1,10 +1,16 @@
-"""CSF103: ``with allow_join_result():`` inside a task."""
+"""CSF103: ``with allow_join_result():`` inside a task.
+
+Detection lives here: an ``on_allow_join`` handler records each block; the joins it
+covers come from the join family's ``on_join`` recorder (``lint.joins``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..findings import AllowJoinDetail, Finding
+from ..interp.events import AllowJoinEvent, Scope, Subscribers
+from ..joins import JOIN_EVENTS, own_joins
 from ..registry import Report, rule, span_of
 
 INVALID = (
@@ -46,16 +52,25 @@ def start(ids):
 )
 
 
+EVENTS = Subscribers.merged([JOIN_EVENTS])
+
+
+@EVENTS.on_allow_join
+def record_allow_join(scope: Scope, event: AllowJoinEvent) -> None:
+    scope.record("CSF103", event.node)
+
+
 NO_FIX = (
     "allow_join_result() hides joins from Celery: rewrite the joins inside, then "
     "remove the block by hand"
 )
 
 
-@rule("CSF103", invalid=INVALID, valid=VALID, no_fix=NO_FIX)
+@rule("CSF103", invalid=INVALID, valid=VALID, events=EVENTS, no_fix=NO_FIX)
 def allow_join_result_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
-        for call in facts.allow_joins:
-            inside = tuple(span_of(j.node) for j in facts.joins if j.allowed_by is call)
+        joins = own_joins(facts)
+        for call in facts.found.get("CSF103", ()):
+            inside = tuple(span_of(j.node) for j in joins if j.allowed_by is call)
             detail = AllowJoinDetail(inside)
             yield report.finding("CSF103", call, function=facts.info, detail=detail)

@@ -1,4 +1,8 @@
-"""CSF104: a join reached through a helper function that a task calls."""
+"""CSF104: a join reached through a helper function that a task calls.
+
+Detection: the join family's ``on_join`` and ``on_helper`` recorders (``lint.joins``),
+followed from each task's calls to the joins they reach.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 from ..findings import Finding
 from ..interp.index import FunctionInfo
 from ..interp.values import Param
-from ..joins import call_text, join_detail
+from ..joins import REACH_EVENTS, call_text, helper_joins, join_detail
 from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
 
@@ -67,11 +71,18 @@ NO_FIX = (
 )
 
 
-@rule("CSF104", invalid=INVALID, valid=VALID, rewrites_joins=REWRITES_JOINS, no_fix=NO_FIX)
+@rule(
+    "CSF104",
+    invalid=INVALID,
+    valid=VALID,
+    events=REACH_EVENTS,
+    rewrites_joins=REWRITES_JOINS,
+    no_fix=NO_FIX,
+)
 def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         assert facts.info is not None
-        for reached in report.analysis.helper_joins(facts):
+        for reached in helper_joins(report.analysis, facts):
             if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
                 continue
             names = [facts.info.label, *(_name(f, report) for f in reached.path)]

@@ -1,7 +1,8 @@
 """CSF105: ``.apply()`` of another task inside a task.
 
 Detection lives here: an ``on_call`` handler records each ``.apply()`` whose receiver
-the interpreter knows is a task or a canvas.
+the interpreter knows is a task or a canvas; the join of its result, if any, comes from
+the join family's ``on_join`` recorder (``lint.joins``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..findings import Finding, JoinDetail
 from ..interp.events import CallEvent, Scope, Subscribers
 from ..interp.index import FunctionInfo
 from ..interp.values import Canvas, Result, TaskRef
-from ..joins import call_text
+from ..joins import JOIN_EVENTS, call_text, own_joins
 from ..registry import Report, rule, span_of
 
 INVALID = (
@@ -57,7 +58,7 @@ def checkout(item_id):
 )
 
 
-EVENTS = Subscribers()
+EVENTS = Subscribers.merged([JOIN_EVENTS])
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
                     continue  # why: an imported name with an .apply() is not proof of a task
             joined = [
                 j
-                for j in facts.joins
+                for j in own_joins(facts)
                 if isinstance(j.value, Result) and j.value.origin is apply.node
             ]
             yield report.finding(

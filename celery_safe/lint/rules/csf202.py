@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_WORDS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 INVALID = (
     """\
@@ -61,6 +61,7 @@ NO_FIX = "make the chord body accept the list of header results by hand"
     valid=VALID,
     without_tasks=CANVAS_WORDS,
     needs_tasks_elsewhere=True,
+    events=CANVAS_EVENTS,
     no_fix=NO_FIX,
 )
 def chord_body_cannot_take_list(report: Report) -> Iterator[Finding]:

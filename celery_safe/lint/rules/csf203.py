@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_WORDS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 #: The tasks and the chord of every example; only how the app is made differs.
 _CHORD = """
@@ -51,6 +51,7 @@ NO_FIX = "configure a result backend that supports chords"
     valid=VALID,
     without_tasks=CANVAS_WORDS,
     needs_tasks_elsewhere=True,
+    events=CANVAS_EVENTS,
     no_fix=NO_FIX,
 )
 def chord_without_chord_backend(report: Report) -> Iterator[Finding]:

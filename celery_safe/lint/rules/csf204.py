@@ -1,4 +1,8 @@
-"""CSF204: a chord header or body task with ``ignore_result=True`` (static)."""
+"""CSF204: a chord header or body task with ``ignore_result=True`` (static).
+
+Detection: the canvas rules' ``on_canvas`` recorder, and an ``on_read`` handler here
+that records the canvases whose result something reads (a body matters only then).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from collections.abc import Iterator
 from ...canvas import Problem
 from ..findings import Finding
 from ..interp.canvas import CanvasCheck
-from ..registry import CANVAS_WORDS, Report, rule
+from ..interp.events import ReadEvent, Scope, Subscribers
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 INVALID = (
     """\
@@ -92,6 +97,15 @@ def start(urls):
 )
 
 
+EVENTS = Subscribers.merged([CANVAS_EVENTS])
+
+
+@EVENTS.on_read
+def record_read(scope: Scope, event: ReadEvent) -> None:
+    for node in event.runs:
+        scope.record("CSF204", id(node))
+
+
 NO_FIX = "drop ignore_result=True from the header/body task"
 
 
@@ -101,13 +115,14 @@ NO_FIX = "drop ignore_result=True from the header/body task"
     valid=VALID,
     without_tasks=CANVAS_WORDS,
     needs_tasks_elsewhere=True,
+    events=EVENTS,
     no_fix=NO_FIX,
 )
 def ignore_result_in_chord(report: Report) -> Iterator[Finding]:
     # a header part is a problem only on a backend known to read stored results (the
     # interpreter checks canvases with what the module's app says); a body only when
     # something reads the chord's result: fire-and-forget chords are common and fine
-    read = {node for facts in report.analysis.all_facts() for node in facts.read_canvases}
+    read = {node for facts in report.analysis.all_facts() for node in facts.found.get("CSF204", ())}
 
     def matters(checked: CanvasCheck, problem: Problem) -> bool:
         return problem.about != "body" or id(checked.root) in read

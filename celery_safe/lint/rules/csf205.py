@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_WORDS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 INVALID = (
     """\
@@ -55,7 +55,12 @@ def thumbnail(path):
 
 
 @rule(
-    "CSF205", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+    "CSF205",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=CANVAS_WORDS,
+    needs_tasks_elsewhere=True,
+    events=CANVAS_EVENTS,
 )
 def signature_arguments_do_not_match(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF205")

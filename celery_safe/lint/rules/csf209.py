@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_WORDS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 INVALID = (
     """\
@@ -81,7 +81,12 @@ def start():
 
 
 @rule(
-    "CSF209", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+    "CSF209",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=CANVAS_WORDS,
+    needs_tasks_elsewhere=True,
+    events=CANVAS_EVENTS,
 )
 def step_after_group_bodied_chord(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF209")

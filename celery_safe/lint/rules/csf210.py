@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_WORDS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 INVALID = (
     """\
@@ -104,6 +104,7 @@ def sizes(urls):
     valid=VALID,
     without_tasks=CANVAS_WORDS,
     needs_tasks_elsewhere=True,
+    events=CANVAS_EVENTS,
 )
 def result_type_mismatch(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF210")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_WORDS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
 INVALID = (
     """\
@@ -69,7 +69,12 @@ def start(urls):
 
 
 @rule(
-    "CSF212", invalid=INVALID, valid=VALID, without_tasks=CANVAS_WORDS, needs_tasks_elsewhere=True
+    "CSF212",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=CANVAS_WORDS,
+    needs_tasks_elsewhere=True,
+    events=CANVAS_EVENTS,
 )
 def header_part_replaced_by_group(report: Report) -> Iterator[Finding]:
     yield from report.canvas_findings("CSF212")

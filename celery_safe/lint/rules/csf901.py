@@ -1,11 +1,15 @@
-"""CSF901 (opt-in): a join on a Celery result outside tasks with no timeout."""
+"""CSF901 (opt-in): a join on a Celery result outside tasks with no timeout.
+
+Detection: the join family's recorders (``lint.joins``); a join tasks reach through
+helpers is CSF104's, not reported here again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..joins import call_text, join_detail
+from ..joins import REACH_EVENTS, call_text, helper_joins, join_detail, own_joins
 from ..registry import Report, rule
 
 #: Joins whose first positional parameter is the timeout.
@@ -53,18 +57,18 @@ def checkout_view(request, item_id):
 )
 
 
-@rule("CSF901", invalid=INVALID, valid=VALID, without_tasks=_RESULT_WORDS)
+@rule("CSF901", invalid=INVALID, valid=VALID, without_tasks=_RESULT_WORDS, events=REACH_EVENTS)
 def join_without_timeout(report: Report) -> Iterator[Finding]:
     # a helper's join that tasks reach is reported on them (CSF104), not here again
     reached = {
         id(found.join.node)
         for facts in report.analysis.task_facts()
-        for found in report.analysis.helper_joins(facts)
+        for found in helper_joins(report.analysis, facts)
     }
     for facts in report.analysis.all_facts():
         if facts.is_task:
             continue  # inside a task the join itself is the problem (CSF101)
-        for join in facts.joins:
+        for join in own_joins(facts):
             if join.value is None or join.method == "get_leaf" or id(join.node) in reached:
                 continue
             timed = any(k.arg in ("timeout", None) for k in join.node.keywords)  # None: **kw
