@@ -53,6 +53,10 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "registry_admin.py": (["--sizes", "1x1", "--requests", "2"], [
         "admin API: one run of POST /admin/sync", "  1x1 ",
     ]),
+    "lint_versus.py": (["--base", "HEAD", "--runs", "1", "--packages", "vine"], [
+        "corpus: vine", "HEAD: read + ast.parse", "this tree: read + ast.parse",
+        "this tree / HEAD: check",
+    ]),
 }
 
 
