@@ -150,7 +150,7 @@ def test_joins_on_parameters_helpers_allow_blocks_and_reads_are_events() -> None
     # handed out, called (and ``add``, named in ``add.delay``: a task, whose joins are its own)
     assert helpers == {("later", False), ("wait_for", True), ("add", False)}
     [read] = [e for kind, e in heard if kind == "read"]  # the chord's result is returned
-    assert any(ast.unparse(node).startswith("chord(") for node in read.runs)
+    assert any(ast.unparse(node).startswith("chord(") for node in read.value.runs)
 
 
 def test_no_subscriber_no_event_work() -> None:

@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from .canvas import CanvasCheck
 from .imports import ImportMap
 from .index import FunctionInfo, ModuleIndex
-from .values import Param, Result, Value
+from .values import Param, Result, Results, Value
 
 __all__ = [
     "NOBODY",
@@ -126,9 +126,10 @@ class HelperEvent:
 @dataclass(frozen=True)
 class ReadEvent:
     """A result of running canvases built in the source is read here: joined, returned,
-    passed on, or kept in a name that is read (``runs``: the canvases' source nodes)."""
+    passed on, or kept in a name that is read (``value.runs``: the canvases' source
+    nodes)."""
 
-    runs: tuple[ast.AST, ...]
+    value: Result | Results
 
 
 @dataclass(frozen=True)

@@ -278,7 +278,7 @@ class FunctionFlow(ast.NodeVisitor):
     def read(self, value: Value | None) -> None:
         """``value`` is read: the canvas it is the result of has its result used."""
         if isinstance(value, (Result, Results)) and value.runs:
-            self.subscribers.on_read.raise_(self, ReadEvent(value.runs))
+            self.subscribers.on_read.raise_(self, ReadEvent(value))
 
     def visit_Assign(self, node: ast.Assign) -> None:
         if all(isinstance(t, ast.Name) for t in node.targets):

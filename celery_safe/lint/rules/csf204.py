@@ -102,7 +102,7 @@ EVENTS = Subscribers.merged([CANVAS_EVENTS])
 
 @EVENTS.on_read
 def record_read(scope: Scope, event: ReadEvent) -> None:
-    for node in event.runs:
+    for node in event.value.runs:
         scope.record("CSF204", id(node))
 
 
