@@ -60,7 +60,10 @@ def test_every_label_points_at_a_kept_file_and_line_and_a_known_code(corpus: str
 
 @pytest.mark.parametrize("corpus", CORPORA)
 def test_every_project_is_pinned_with_its_license(corpus: str) -> None:
-    for project in bench.load_manifest(bench.CORPORA[corpus]):
+    projects = bench.load_manifest(bench.CORPORA[corpus])
+    names = Counter(project["name"] for project in projects)
+    assert [name for name, count in names.items() if count > 1] == []
+    for project in projects:
         assert len(project["commit"]) == 40, project["name"]
         assert project["license"] and project["license_file"], project["name"]
         assert project["repository"].startswith("https://github.com/"), project["name"]
