@@ -34,8 +34,8 @@ def _load_script() -> ModuleType:
 bench = _load_script()
 
 
-#: both corpora are checked from their TOML alone: no snapshot, no linter (the sealed set is
-#: never linted by a test; it is measured once, by hand, with --unseal)
+#: every corpus is checked from its TOML alone: no snapshot, no linter (a sealed set is never
+#: linted by a test; it is measured once, by hand, with --unseal)
 CORPORA = sorted(bench.CORPORA)
 
 
@@ -60,7 +60,10 @@ def test_every_label_points_at_a_kept_file_and_line_and_a_known_code(corpus: str
 
 @pytest.mark.parametrize("corpus", CORPORA)
 def test_every_project_is_pinned_with_its_license(corpus: str) -> None:
-    for project in bench.load_manifest(bench.CORPORA[corpus]):
+    projects = bench.load_manifest(bench.CORPORA[corpus])
+    names = Counter(project["name"] for project in projects)
+    assert [name for name, count in names.items() if count > 1] == []
+    for project in projects:
         assert len(project["commit"]) == 40, project["name"]
         assert project["license"] and project["license_file"], project["name"]
         assert project["repository"].startswith("https://github.com/"), project["name"]
@@ -153,19 +156,41 @@ def test_an_unlabelled_finding_counts_as_a_false_positive_and_fails_the_gate(
     assert "UNJUDGED" in capsys.readouterr().out
 
 
-def test_the_sealed_set_shares_no_project_with_the_tuning_set() -> None:
-    def repositories(corpus: str) -> set[str]:
-        return {p["repository"].lower() for p in bench.load_manifest(bench.CORPORA[corpus])}
-
-    assert len(bench.load_manifest(bench.SEALED)) >= 12
-    assert repositories("sealed").isdisjoint(repositories("tuning"))
+#: the held-out sets, by name, each measured once and never tuned on
+SEALED = ["sealed", "sealed2"]
 
 
-def test_the_sealed_set_is_not_linted_without_unseal(
-    capsys: pytest.CaptureFixture[str],
+def _repositories(corpus: str) -> set[str]:
+    return {p["repository"].lower() for p in bench.load_manifest(bench.CORPORA[corpus])}
+
+
+@pytest.mark.parametrize("corpus", SEALED)
+def test_a_sealed_set_shares_no_project_with_the_tuning_set(corpus: str) -> None:
+    assert len(bench.load_manifest(bench.CORPORA[corpus])) >= 12
+    assert _repositories(corpus).isdisjoint(_repositories("tuning"))
+
+
+def test_the_sealed_sets_share_no_project() -> None:
+    # a spent set's projects cannot be sealed again: the linter has been measured on them
+    assert len(bench.load_manifest(bench.SEALED2)) >= 14
+    assert _repositories("sealed2").isdisjoint(_repositories("sealed"))
+
+
+@pytest.mark.parametrize("corpus", SEALED)
+def test_a_sealed_set_is_not_linted_without_unseal(
+    corpus: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # refused before the catalogue is read or anything is materialised or checked
     with pytest.raises(SystemExit) as refused:
-        bench.main(["--corpus", "sealed"])
+        bench.main(["--corpus", corpus])
+    assert refused.value.code == 2
+    assert "--unseal" in capsys.readouterr().err
+
+
+def test_a_sealed_set_named_by_its_folder_is_refused_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        bench.main(["--corpus", str(bench.SEALED2)])
     assert refused.value.code == 2
     assert "--unseal" in capsys.readouterr().err
