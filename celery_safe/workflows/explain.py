@@ -52,6 +52,11 @@ class Reason:
     def __str__(self) -> str:
         return f"{self.message} [{self.code}]" if self.code else self.message
 
+    def as_dict(self) -> dict[str, Any]:
+        """The reason as JSON-ready data."""
+        return {"kind": self.kind, "message": self.message, "code": self.code,
+                "task": self.task, "task_id": self.task_id}
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -78,6 +83,21 @@ class Explanation:
         lines = [self.headline + "."]
         lines += [f"- {reason}" for reason in self.reasons]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data (``celery-safe why --format json``): ``state`` is the run's
+        state in a person's words (``queued``/``running``/``succeeded``/``failed``/
+        ``stuck``); Celery's own states are ``celery_state`` (the run's, as
+        :attr:`Trace.state` says it) and each step's ``celery_state``."""
+        steps = self.trace.steps if self.trace is not None else []
+        return {
+            "state": self.state,
+            "celery_state": self.trace.state if self.trace is not None else None,
+            "headline": self.headline,
+            "progress": {"done": self.done, "total": self.total},
+            "reasons": [reason.as_dict() for reason in self.reasons],
+            "steps": [_step_dict(step) for step in steps],
+        }
 
 
 def explain(
@@ -295,6 +315,16 @@ class _Explainer:
                 if request.get("id") and entry.get("eta"):
                     found[str(request["id"])] = _when(str(entry["eta"]))
         return found
+
+
+def _step_dict(step: StepTrace) -> dict[str, Any]:
+    return {
+        "id": step.id, "task": step.task, "state": step.state_word,
+        "celery_state": step.state, "retries": step.retries, "error": step.error,
+        "finished": _utc(step.finished).isoformat() if step.finished else None,
+        "next_retry": _utc(step.next_retry).isoformat() if step.next_retry else None,
+        "replaced_by": step.replaced_by,
+    }
 
 
 def _embedded_consumers(app: Celery) -> int | None:

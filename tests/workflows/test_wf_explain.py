@@ -233,6 +233,17 @@ def test_why_prints_the_explanation(t: SimpleNamespace, tmp_path: Path,
     out = capsys.readouterr().out
     assert code == 1, out
     assert out == "failed: 1 of 1 step done.\n- fail failed with ValueError: failed on 5.\n"
+    code = main(["why", sent.id, "--app", f"{module}:app", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (data["state"], data["celery_state"], data["progress"]) == (
+        "failed", "FAILURE", {"done": 1, "total": 1})
+    assert data["reasons"] == [{"kind": "failed", "code": None, "task": "fail",
+                                "task_id": sent.id,
+                                "message": "fail failed with ValueError: failed on 5."}]
+    (step,) = data["steps"]
+    assert (step["state"], step["celery_state"], step["task"]) == ("failed", "FAILURE",
+                                                                   "wf.fail")
 
 
 # -- no worker at all ---------------------------------------------------------------
@@ -243,6 +254,11 @@ def test_no_worker_on_the_embedded_broker(tmp_path: Path) -> None:
     found = explain(sent, app=tasks.app)
     assert found.state == "queued" and found.progress == (0, 2)
     assert str(found).startswith("queued: 0 of 2 steps done.\n- No worker is running")
+    data = found.as_dict()  # a person's word for the run, and Celery's, apart
+    assert (data["state"], data["celery_state"]) == ("queued", "PENDING")
+    assert [(s["state"], s["celery_state"]) for s in data["steps"]] == [
+        ("waiting", "PENDING"), ("waiting", "PENDING")]
+    assert json.loads(json.dumps(data)) == data
     with WorkerProcess("wf_worker", pool="solo", concurrency=1, cwd=HERE,
                        env={CONFIG_ENV: json.dumps(_embedded(tmp_path))}):
         _until(lambda: live_consumers(tasks.app), "the worker's consumer")
