@@ -23,7 +23,8 @@ from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
 from ..celery_internals import header_ignoring_results_reaches_body
 from ..replacements import REPLACED
-from .trace import StepTrace, Trace, trace
+from .counters import ChordCounter, chord_counter
+from .trace import GroupTrace, StepTrace, Trace, trace
 from .validate import _backend_kind
 
 __all__ = ["Explanation", "Reason", "RunState", "explain"]
@@ -179,6 +180,16 @@ class _Explainer:
         for step in steps:
             if step.id in broken:
                 continue  # the body of a chord whose part failed: said with that part
+            if step.state == "FAILURE" and _header_deleted(step.error):
+                # Measured (embedded backend): result cleanup deleted the saved header
+                # with the parts' results; the last part found no chord to finish.
+                self.add("expired",
+                         f"{_name(step)} did not run: the chord's results were deleted "
+                         f"before its last part ended (celery.backend_cleanup deletes "
+                         f"results older than {_chord_expiry(self.app)}), so that part "
+                         f"found no chord to finish and failed "
+                         f"{_name(step)} with {step.error}.", step)
+                continue
             if step.state == "REVOKED":
                 self.add("revoked", f"{_name(step)} was revoked: it will not run.", step)
             elif step.state == "FAILURE":
@@ -203,8 +214,7 @@ class _Explainer:
                 if scheduled is None and step.next_retry is None:
                     scheduled = self.scheduled()
                 when = (scheduled or {}).get(step.id) or (
-                    step.next_retry.astimezone(dt.timezone.utc).strftime(
-                        "%Y-%m-%d %H:%M:%S UTC") if step.next_retry else None)
+                    _stamp(step.next_retry) if step.next_retry else None)
                 count = f" (retry {step.retries})" if step.retries else ""
                 error = f" after {step.error}" if step.error else ""
                 next_at = f"; the next attempt is due at {when}" if when else \
@@ -218,12 +228,10 @@ class _Explainer:
                          step)
 
     def chords(self, root: Node | None) -> None:
-        backend = self.app.backend
-        kind = _backend_kind(backend)
-        expires = _expires(self.app)
+        kind = _backend_kind(self.app.backend)
         for header, body in _chords(root):
-            parts = [s for s in _steps_of(header)]
-            body_step = next(iter(_steps_of(body)), None)
+            parts = list(_steps_of(header))
+            body_step = _first_step(body)
             if body_step is None or body_step.ready or not parts:
                 continue
             done = sum(1 for part in parts if part.ready)
@@ -237,22 +245,26 @@ class _Explainer:
                          f"backend waits for every part of a chord to store one: "
                          f"{_name(body_step)} will never run.", ignoring[0], code="CSF204")
                 continue
-            finished = [p.finished for p in parts if p.finished is not None]
-            if waiting and finished and expires is not None \
-                    and _now() - _utc(max(finished)) > expires:
-                # A backend forgets an expired result: it reads PENDING, like one not
-                # run yet; the dates of the others are the only evidence.
+            group_id = header.origin.id if isinstance(header.origin, GroupTrace) else None
+            counter = chord_counter(self.app, group_id) if group_id else None
+            if counter is not None and counter.state == "gone" \
+                    and (counter.counted is not None or waiting):
+                # Measured (Redis, Celery 5.7): the size key expired with the parts'
+                # results; a part ending later starts a count that never completes.
+                self.stuck = True
                 self.add("expired",
-                         f"{len(waiting)} of the {len(parts)} chord parts before "
-                         f"{_name(body_step)} have no result, and the others finished more "
-                         f"than {_seconds(expires)} (result_expires) ago: if they ran, their "
-                         f"results expired and {_name(body_step)} will never run.", body_step)
+                         f"{_name(body_step)} will never run: the chord's counter in Redis "
+                         f"expired before its last part ended (it expires "
+                         f"{_chord_expiry(self.app)} after a part ends), so the parts that "
+                         f"ended later started a count that cannot complete ({done} of "
+                         f"{len(parts)} parts show a result). Send the chord again; keep "
+                         f"that expiry above the longest time between its parts' ends.",
+                         body_step)
                 continue
             if any(p.state == "FAILURE" for p in parts):
                 continue
-            self.add("chord-waiting",
-                     f"{_name(body_step)} waits for the chord's parts: {done} of "
-                     f"{len(parts)} done{_counter_note(kind, done, len(parts))}.", body_step)
+            self.add("chord-waiting", _waiting(self.app, _name(body_step), done, len(parts),
+                                               counter), body_step)
 
     def ignores_result(self, step: StepTrace) -> bool:
         task = self.app.tasks.get(step.task or "")
@@ -379,21 +391,55 @@ def _header_parts(node: Node | None) -> Iterator[tuple[StepTrace, StepTrace]]:
                 yield part, body_step
 
 
-def _counter_note(kind: str, done: int, parts: int) -> str:
-    if done < parts:
-        return ""
-    if kind == "other":
-        return " (celery.chord_unlock polls for them and sends the body next)"
-    return " (the last part's worker sends the body next)"
+def _waiting(app: Celery, body: str, done: int, parts: int,
+             counter: ChordCounter | None) -> str:
+    """A chord body waiting for its parts, in words, with what its counter says."""
+    said = f"{body} waits for the chord's parts: {done} of {parts} done"
+    if counter is None:
+        return said + "."
+    if counter.state == "polling":
+        attempt = f" (attempt {counter.retries})" if counter.retries else ""
+        due = f"; its next check is due at {_stamp(counter.next_retry)}" \
+            if counter.next_retry else ""
+        every = f"{float(app.conf.result_chord_retry_interval):g} s"
+        return (f"{said}; celery.chord_unlock is retrying{attempt}: it checks them every "
+                f"{every} and sends {body} when all are{due}.")
+    if counter.state == "fired" or (counter.state == "gone" and done == parts):
+        return f"{said}; the chord's counter sent {body}, which waits for a worker."
+    if counter.size is not None and counter.counted == counter.size:
+        return (f"{said}; the chord's counter in {counter.where} has all {counter.size}: "
+                f"{body} is being sent.")
+    return (f"{said}; the chord's counter in {counter.where} has {counter.counted or 0} of "
+            f"{counter.size}, and {body} runs when all are.")
 
 
-def _expires(app: Celery) -> dt.timedelta | None:
-    value: Any = app.conf.result_expires
+def _header_deleted(error: str | None) -> bool:
+    """A chord body failed because its saved header was gone when its last part ended
+    (the message of the embedded backend's, and Celery's, ``ChordError``)."""
+    return error is not None and error.startswith("ChordError: GroupResult ") \
+        and error.endswith(" no longer exists")
+
+
+def _chord_expiry(app: Celery) -> str:
+    """How long a chord's parts' results (and Redis's counter) are kept, and by which
+    setting: Celery 5.7's ``result_chord_expires`` when set, else ``result_expires``."""
+    chord_setting = app.conf.get("result_chord_expires")
+    value = getattr(app.backend, "chord_expires", None) if chord_setting else None
+    name = "result_chord_expires" if chord_setting else "result_expires"
+    expires = _expires_of(value if value else app.conf.result_expires)
+    return f"{_seconds(expires)} ({name})" if expires else f"({name})"
+
+
+def _expires_of(value: Any) -> dt.timedelta | None:
     if isinstance(value, dt.timedelta):
         return value if value.total_seconds() > 0 else None
     if isinstance(value, (int, float)) and value > 0:
         return dt.timedelta(seconds=value)
     return None
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return _utc(moment).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _seconds(delta: dt.timedelta) -> str:
@@ -409,10 +455,6 @@ def _when(iso: str) -> str:
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -31,7 +31,7 @@ from ..canvas.text import short_name
 from ..replacements import REPLACED, record_of
 from ..replacements import shape as replacement_shape
 
-__all__ = ["STATE_WORDS", "StepTrace", "Trace", "task_names", "trace"]
+__all__ = ["STATE_WORDS", "GroupTrace", "StepTrace", "Trace", "task_names", "trace"]
 
 READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: Each state in the words a page shows a reader (Celery's own names are jargon there).
@@ -80,6 +80,14 @@ class StepTrace:
         if self.started is None or self.finished is None:
             return None
         return (self.finished - self.started).total_seconds()
+
+
+@dataclass(frozen=True)
+class GroupTrace:
+    """A sent group's id (a ``Group``'s ``origin`` in a trace): a chord's counter is kept
+    under its header's."""
+
+    id: str
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,9 @@ class _Reader:
 
     def node(self, result: AsyncResult | ResultSet) -> Node:
         if isinstance(result, ResultSet):  # GroupResult too
-            return Group(members=[self.node(r) for r in result.results], origin=None)
+            group_id = getattr(result, "id", None)
+            return Group(members=[self.node(r) for r in result.results],
+                         origin=GroupTrace(str(group_id)) if group_id else None)
         ancestry: list[AsyncResult | ResultSet] = []
         current: Any = result
         seen: set[str] = set()
@@ -232,8 +242,10 @@ class _Reader:
                                   for s in shape["group"]], origin=None)
         chord = shape.get("chord")
         if isinstance(chord, dict):
+            group_id = chord.get("id")
             header = Group(members=[self.from_shape(s, replaced, backend)
-                                    for s in chord.get("header") or []], origin=None)
+                                    for s in chord.get("header") or []],
+                           origin=GroupTrace(str(group_id)) if group_id else None)
             return Chain(steps=[header, self.from_shape(chord.get("body") or {}, replaced,
                                                         backend)])
         task_id = str(shape.get("id") or "")

@@ -172,6 +172,20 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
         """Retries in an hour: its state stays RETRY while a worker holds the next try."""
         raise self.retry(exc=TimeoutError("the service is busy"), countdown=3600)
 
+    @app.task(shared=False, name="wf.outlive")
+    def outlive(task_id: str, release: str) -> int:
+        """A chord part that ends only once ``task_id`` has stored its result, that
+        result is gone again (expired on Redis; deleted by ``backend.cleanup()`` on a
+        database) and the file ``release`` exists: a part that outlives its sibling's
+        result for as long as a test needs, without a guess at how long that takes."""
+        for gone in (False, True):
+            while (app.backend.get_task_meta(task_id, cache=False)["status"]
+                   == "PENDING") is not gone:
+                time.sleep(0.05)
+        while not os.path.exists(release):
+            time.sleep(0.05)
+        return 0
+
     @app.task(shared=False, name="wf.note")
     def note(items: list[Any]) -> list[Any]:
         """A chord body that says it ran, and with what."""
