@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = [
-    "REPLACED", "REPLACEMENT_PREFIX", "UNLOCK_PREFIX", "follow_replacements", "record_of",
-    "replacement_of", "shape",
+    "REPLACED", "REPLACEMENT_PREFIX", "SUCCEEDED_PREFIX", "UNLOCK_PREFIX",
+    "follow_replacements", "record_of", "replacement_of", "shape",
 ]
 
 #: The state the record is stored in (never a task's own state).
@@ -33,6 +33,10 @@ REPLACEMENT_PREFIX = "celery-safe-replaced-"
 #: ``celery.chord_unlock`` polling chord ``G`` keeps its record under
 #: ``record_of(backend, UNLOCK_PREFIX + G)``: its id is in no result a caller holds.
 UNLOCK_PREFIX = "chord-unlock-"
+#: A retried task's attempt that succeeded keeps its record under
+#: ``record_of(backend, SUCCEEDED_PREFIX + task_id)``, apart from the retry record that a
+#: late ``RETRY`` of the attempt before rewrites.
+SUCCEEDED_PREFIX = "succeeded-"
 _UNLOCK = "celery.chord_unlock"
 
 _lock = threading.Lock()
@@ -115,10 +119,25 @@ def _on_retry(sender: Any = None, request: Any = None, reason: Any = None,
                    about=UNLOCK_PREFIX + str(request.args[0]))
 
 
+def _on_success(sender: Any = None, **_: Any) -> None:
+    """``task_success`` of a retried attempt: which attempt succeeded, and when. A task
+    retrying with ``countdown=0`` on several pool processes can have the attempt before
+    store its ``RETRY`` after this one's ``SUCCESS`` (Celery reads, then writes): the
+    backend then shows ``RETRY`` for ever, and this record is what says it succeeded."""
+    request = getattr(sender, "request", None)
+    if sender is None or request is None or not request.retries:
+        return  # a first attempt: no earlier attempt can store a RETRY over it
+    with contextlib.suppress(Exception):
+        _store(sender, {"attempt": int(request.retries),
+                        "at": datetime.now(timezone.utc).isoformat()},
+               about=SUCCEEDED_PREFIX + str(request.id))
+
+
 def follow_replacements() -> None:
-    """Make ``Task.on_replace`` record what each task of a guarded app became, and each
-    retry its count and due time (once per process; :func:`celery_safe.guard` calls
-    it). A record that cannot be stored is skipped: the replacement or retry goes on."""
+    """Make ``Task.on_replace`` record what each task of a guarded app became, each
+    retry its count and due time, and a retried task's success its attempt (once per
+    process; :func:`celery_safe.guard` calls it). A record that cannot be stored is
+    skipped: the replacement, retry or success goes on."""
     global _installed
     from celery.app.task import Task
     from celery.exceptions import Ignore
@@ -138,7 +157,8 @@ def follow_replacements() -> None:
                 raise
 
         Task.on_replace = on_replace
-        from celery.signals import task_retry
+        from celery.signals import task_retry, task_success
 
         task_retry.connect(_on_retry, weak=False)
+        task_success.connect(_on_success, weak=False)
         _installed = True

@@ -28,7 +28,7 @@ from celery.result import AsyncResult, ResultSet
 
 from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
-from ..replacements import REPLACED, record_of
+from ..replacements import REPLACED, SUCCEEDED_PREFIX, record_of
 from ..replacements import shape as replacement_shape
 
 __all__ = ["STATE_WORDS", "GroupTrace", "StepTrace", "Trace", "task_names", "trace"]
@@ -62,6 +62,9 @@ class StepTrace:
     replaced_by: str | None = None
     #: when a step waiting to be retried is due again (recorded by the guard's app)
     next_retry: datetime | None = None
+    #: a step shown RETRY whose later attempt succeeded: ``(that attempt's retry number,
+    #: when)``, recorded by the guard's app (the late RETRY overwrote its SUCCESS)
+    succeeded: tuple[int, datetime | None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -174,6 +177,12 @@ class _Reader:
         if task_id not in self.records:
             self.records[task_id] = record_of(backend, task_id)
         return self.records[task_id]
+
+    def succeeded(self, backend: Any, task_id: str) -> tuple[int, datetime | None] | None:
+        """The guard's record of a retried attempt of ``task_id`` that succeeded."""
+        found = self.record(backend, SUCCEEDED_PREFIX + task_id)
+        attempt = found.get("attempt")
+        return (attempt, _date(found.get("at"))) if isinstance(attempt, int) else None
 
     def node(self, result: AsyncResult | ResultSet) -> Node:
         if isinstance(result, ResultSet):  # GroupResult too
@@ -294,6 +303,7 @@ class _Reader:
             error=error,
             progress=progress,
             next_retry=_date(record.get("next_retry")) if state == "RETRY" else None,
+            succeeded=self.succeeded(backend, result.id) if state == "RETRY" else None,
         )
         return Step(name=info.task or result.id, origin=info, args=(), kwargs={})
 

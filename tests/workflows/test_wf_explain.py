@@ -71,6 +71,15 @@ def _embedded(directory: Path) -> dict[str, Any]:
     return {**embedded_config(directory), "result_extended": True}
 
 
+def _worker(conf: dict[str, Any], kind: str) -> Iterator[SimpleNamespace]:
+    """The test tasks (``.kind``: the broker's name) while a real worker runs them."""
+    tasks = make_app(conf)
+    tasks.kind = kind
+    with WorkerProcess("wf_worker", pool="prefork", concurrency=2, cwd=HERE,
+                       env={CONFIG_ENV: json.dumps(conf)}):
+        yield tasks
+
+
 @pytest.fixture(scope="module", params=["embedded", "redis"])
 def t(request: pytest.FixtureRequest,
       tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
@@ -85,11 +94,7 @@ def t(request: pytest.FixtureRequest,
         conf = {"broker_url": f"{url}/13", "result_backend": f"{url}/14",
                 "broker_connection_retry_on_startup": True, "result_extended": True}
     conf["task_routes"] = {"wf.const": {"queue": "elsewhere"}}
-    tasks = make_app(conf)
-    tasks.kind = request.param
-    with WorkerProcess("wf_worker", pool="prefork", concurrency=2, cwd=HERE,
-                       env={CONFIG_ENV: json.dumps(conf)}):
-        yield tasks
+    yield from _worker(conf, request.param)
 
 
 def test_a_finished_chain_succeeded(t: SimpleNamespace) -> None:

@@ -5,7 +5,6 @@ shows, under a generous deadline; no test waits a fixed time."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +13,8 @@ from typing import Any
 
 import pytest
 from celery import chord as celery_chord
-from test_wf_explain import DEADLINE, HERE, _embedded, _explained, _sent, _until
-from wf_tasks import CONFIG_ENV, make_app
+from test_wf_explain import _embedded, _explained, _sent, _until, _worker
 
-from celery_safe.testing.worker_process import WorkerProcess
 from celery_safe.workflows.counters import chord_counter
 
 pytestmark = pytest.mark.worker
@@ -36,13 +33,6 @@ def _redis_conf(request: pytest.FixtureRequest, **extra: Any) -> dict[str, Any]:
             "broker_connection_retry_on_startup": True, "result_extended": True, **extra}
 
 
-def _worker(conf: dict[str, Any]) -> Iterator[SimpleNamespace]:
-    tasks = make_app(conf)
-    with WorkerProcess("wf_worker", pool="prefork", concurrency=2, cwd=HERE,
-                       env={CONFIG_ENV: json.dumps(conf)}):
-        yield tasks
-
-
 @pytest.fixture(params=["embedded", "redis"])
 def expiring(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleNamespace]:
     """Test tasks on a worker whose results expire after a second or two."""
@@ -50,9 +40,7 @@ def expiring(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleN
         conf = {**_embedded(tmp_path / "results"), "result_expires": 1}
     else:  # Redis forgets it by itself (whole seconds)
         conf = _redis_conf(request, result_expires=2)
-    for tasks in _worker(conf):
-        tasks.kind = request.param
-        yield tasks
+    yield from _worker(conf, request.param)
 
 
 def test_a_chord_whose_results_expired_before_its_last_part(
@@ -105,9 +93,7 @@ def counting(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleN
     route = {"task_routes": {"wf.const": {"queue": "elsewhere"}}}
     conf = {**_embedded(tmp_path / "results"), **route} if request.param == "embedded" \
         else _redis_conf(request, **route)
-    for tasks in _worker(conf):
-        tasks.kind = request.param
-        yield tasks
+    yield from _worker(conf, request.param)
 
 
 def test_the_chord_counter_says_how_many_parts_it_counted(counting: SimpleNamespace) -> None:
@@ -139,7 +125,9 @@ def test_chord_unlock_retrying_on_a_backend_without_a_counter(
     conf = _redis_conf(request, result_backend=f"db+sqlite:///{tmp_path / 'results.db'}",
                        result_chord_retry_interval=0.2,
                        task_routes={"wf.const": {"queue": "elsewhere"}})
-    for t in _worker(conf):
+    workers = _worker(conf, "redis")
+    t = next(workers)
+    try:
         sent, names = _sent(celery_chord([t.inc.s(1), t.const.si()], t.tsum.s()))
 
         def retried() -> Any:
@@ -156,3 +144,5 @@ def test_chord_unlock_retrying_on_a_backend_without_a_counter(
                "is due at 20" in reason.message
         counter = chord_counter(t.app, sent.parent.id)
         assert counter is not None and counter.state == "polling" and counter.retries
+    finally:
+        workers.close()  # stops the worker

@@ -167,6 +167,14 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
                              countdown=1)
         return int(self.request.retries)
 
+    @app.task(shared=False, name="wf.retry_now", bind=True, max_retries=1)
+    def retry_now(self: Any) -> int:
+        """Retries once at once (``countdown=0``), then returns its attempt: the retry
+        race's task (``wf_hold`` makes it lose the race every time)."""
+        if not self.request.retries:
+            raise self.retry(exc=ConnectionError("first attempt"), countdown=0)
+        return int(self.request.retries)
+
     @app.task(shared=False, name="wf.retry_later", bind=True)
     def retry_later(self: Any) -> None:
         """Retries in an hour: its state stays RETRY while a worker holds the next try."""
