@@ -187,12 +187,13 @@ class _Explainer:
             if step.state == "FAILURE" and _header_deleted(step.error):
                 # Measured (embedded backend): result cleanup deleted the saved header
                 # with the parts' results; the last part found no chord to finish.
+                name, kept = _chord_expiry(self.app)
                 self.add("expired",
                          f"{_name(step)} did not run: the chord's results were deleted "
                          f"before its last part ended (celery.backend_cleanup deletes "
-                         f"results older than {_chord_expiry(self.app)}), so that part "
-                         f"found no chord to finish and failed "
-                         f"{_name(step)} with {step.error}.", step)
+                         f"results older than {name}, {kept or 'its value '}here), so that "
+                         f"part found no chord to finish and failed {_name(step)} with "
+                         f"{step.error}.", step)
                 continue
             if step.state == "REVOKED":
                 self.add("revoked", f"{_name(step)} was revoked: it will not run.", step)
@@ -266,14 +267,14 @@ class _Explainer:
                 # Measured (Redis, Celery 5.7): the size key expired with the parts'
                 # results; a part ending later starts a count that never completes.
                 self.stuck = True
+                name, kept = _chord_expiry(self.app)
                 self.add("expired",
                          f"{_name(body_step)} will never run: the chord's counter in Redis "
-                         f"expired before its last part ended (it expires "
-                         f"{_chord_expiry(self.app)} after a part ends), so the parts that "
-                         f"ended later started a count that cannot complete ({done} of "
-                         f"{len(parts)} parts show a result). Send the chord again; keep "
-                         f"that expiry above the longest time between its parts' ends.",
-                         body_step)
+                         f"expired before its last part ended (Redis keeps it {kept}after a "
+                         f"part ends: {name}), so parts that end later start a count that "
+                         f"cannot complete ({done} of {len(parts)} parts show a result). "
+                         f"Send the chord again, with {name} above the longest wait "
+                         f"between its parts' ends.", body_step)
                 continue
             if any(p.state == "FAILURE" for p in parts):
                 continue
@@ -434,14 +435,15 @@ def _header_deleted(error: str | None) -> bool:
         and error.endswith(" no longer exists")
 
 
-def _chord_expiry(app: Celery) -> str:
-    """How long a chord's parts' results (and Redis's counter) are kept, and by which
-    setting: Celery 5.7's ``result_chord_expires`` when set, else ``result_expires``."""
+def _chord_expiry(app: Celery) -> tuple[str, str]:
+    """The setting that says how long a chord's parts' results (and Redis's counter) are
+    kept, and its value ("2 s ", or "" when unset): Celery 5.7's ``result_chord_expires``
+    when set, else ``result_expires``."""
     chord_setting = app.conf.get("result_chord_expires")
     value = getattr(app.backend, "chord_expires", None) if chord_setting else None
     name = "result_chord_expires" if chord_setting else "result_expires"
     expires = _expires_of(value if value else app.conf.result_expires)
-    return f"{_seconds(expires)} ({name})" if expires else f"({name})"
+    return name, f"{_seconds(expires)} " if expires else ""
 
 
 def _expires_of(value: Any) -> dt.timedelta | None:

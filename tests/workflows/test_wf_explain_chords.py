@@ -61,7 +61,8 @@ def test_a_chord_whose_results_expired_before_its_last_part(
         (reason,) = [r for r in found.reasons if r.kind == "expired"]
         assert reason.task == "tsum" and reason.message.startswith(
             "tsum will never run: the chord's counter in Redis expired before its last "
-            "part ended (it expires 2 s (result_expires) after a part ends)")
+            "part ended (Redis keeps it 2 s after a part ends: result_expires), so parts "
+            "that end later start a count that cannot complete (")
         counter = chord_counter(t.app, sent.parent.id)
         assert counter is not None and counter.state == "gone"
         return
@@ -76,7 +77,7 @@ def test_a_chord_whose_results_expired_before_its_last_part(
     (reason,) = found.reasons
     assert reason.task == "tsum" and reason.message == (
         "tsum did not run: the chord's results were deleted before its last part ended "
-        "(celery.backend_cleanup deletes results older than 1 s (result_expires)), so "
+        "(celery.backend_cleanup deletes results older than result_expires, 1 s here), so "
         f"that part found no chord to finish and failed tsum with ChordError: GroupResult "
         f"{sent.parent.id} no longer exists.")
 
