@@ -29,7 +29,7 @@ from .validate import _backend_kind
 
 __all__ = ["ChordCounter", "chord_counter"]
 
-CounterState = Literal["counting", "fired", "gone", "polling"]
+CounterState = Literal["counting", "fired", "gone", "deleted", "polling"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class ChordCounter:
     ``state``: ``counting`` (``counted`` of ``size`` parts so far), ``fired`` (the body
     was sent), ``gone`` (Redis keeps nothing of its size: the keys expired, or were
     deleted when the body was sent; ``counted`` is set when parts that ended since have
-    started a new count), ``polling`` (``celery.chord_unlock`` checks the parts; its
+    started a new count), ``deleted`` (the embedded backend counts it, but its saved
+    header was deleted with old results: its last part will fail the body with
+    ``ChordError``), ``polling`` (``celery.chord_unlock`` checks the parts; its
     ``retries`` and ``next_retry`` when the guard recorded one)."""
 
     state: CounterState
@@ -67,6 +69,8 @@ def chord_counter(app: Celery, group_id: str) -> ChordCounter | None:
         where = "the embedded results file"
         if state in ("fired", "firing"):
             return ChordCounter("fired", size=size, where=where)
+        if backend.restore_group(group_id, cache=False) is None:
+            return ChordCounter("deleted", counted, size, where=where)
         return ChordCounter("counting", counted, size, where=where)
     if runs_chord_unlock(backend):
         record = record_of(backend, UNLOCK_PREFIX + group_id)

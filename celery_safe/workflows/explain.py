@@ -276,6 +276,16 @@ class _Explainer:
                          f"Send the chord again, with {name} above the longest wait "
                          f"between its parts' ends.", body_step)
                 continue
+            if counter is not None and counter.state == "deleted":
+                self.stuck = True  # measured: the last part fails the body (below)
+                name, kept = _chord_expiry(self.app)
+                self.add("expired",
+                         f"{_name(body_step)} will not run: the chord's saved header was "
+                         f"deleted with old results before its last part ended "
+                         f"(celery.backend_cleanup deletes results older than {name}, "
+                         f"{kept or 'its value '}here); when that part ends, it fails "
+                         f"{_name(body_step)} with ChordError.", body_step)
+                continue
             if any(p.state == "FAILURE" for p in parts):
                 continue
             self.add("chord-waiting", _waiting(self.app, _name(body_step), done, len(parts),

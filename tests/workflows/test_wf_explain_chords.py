@@ -70,8 +70,11 @@ def test_a_chord_whose_results_expired_before_its_last_part(
     # chord's saved header; the last part then fails the body with ChordError.
     _until(lambda: t.app.backend.cleanup() or t.app.backend.get_task_meta(
         first, cache=False)["status"] == "PENDING", "cleanup to delete the first result")
-    waiting = explain_now(sent, t.app, names)
-    assert "expired" not in {r.kind for r in waiting.reasons}  # the body may still run
+    waiting = _explained(sent, t.app, "stuck", "expired", names)  # its last part runs
+    assert [str(r) for r in waiting.reasons] == [
+        "tsum will not run: the chord's saved header was deleted with old results before "
+        "its last part ended (celery.backend_cleanup deletes results older than "
+        "result_expires, 1 s here); when that part ends, it fails tsum with ChordError."]
     release.touch()
     found = _explained(sent, t.app, "failed", "expired", names)
     (reason,) = found.reasons
@@ -112,7 +115,7 @@ def test_the_chord_counter_says_how_many_parts_it_counted(counting: SimpleNamesp
     found = _until(counted, "both inc parts counted")
     assert found.state == state
     (reason,) = [r for r in found.reasons if r.kind == "chord-waiting"]
-    assert reason.task == "tsum"
+    assert reason.task == "tsum" and not any(r.kind == "expired" for r in found.reasons)
     counter = chord_counter(t.app, sent.parent.id)
     assert counter is not None and (counter.state, counter.counted, counter.size) == (
         "counting", 2, 3)
