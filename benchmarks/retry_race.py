@@ -8,7 +8,7 @@ the retry can run on the other process and store ``SUCCESS`` between that read a
 that write: the late ``RETRY`` replaces the ``SUCCESS``, and the task reads ``RETRY``
 for ever. One task at a time (the other process is free), ``--runs`` times, on Redis at
 ``CELERY_SAFE_REDIS_URL`` (database 12, emptied). Printed: how many runs end ``RETRY``,
-and for how many of those ``explain`` says ``lost-success``; baseline, in the same run:
+and for how many of those ``explain`` says ``late-retry``; baseline, in the same run:
 the same task retrying with ``countdown=1``. This module is also the worker's app
 (``celery -A retry_race``).
 """
@@ -25,7 +25,7 @@ from typing import Any
 from celery import Celery
 
 import celery_safe
-from celery_safe.replacements import SUCCEEDED_PREFIX, record_of
+from celery_safe.replacements import ENDED_PREFIX, record_of
 from celery_safe.testing import WorkerProcess
 from celery_safe.testing.servers import REDIS
 
@@ -36,7 +36,7 @@ QUEUE = os.environ.get("RACE_QUEUE", "retry-race")  # the worker's, from main()
 app = Celery("retry_race", set_as_current=False)
 app.conf.update(broker_url=URL, result_backend=URL, task_default_queue=QUEUE,
                 worker_prefetch_multiplier=1, broker_connection_retry_on_startup=True)
-celery_safe.guard(app)  # records which attempt succeeded: what explain reads
+celery_safe.guard(app)  # records how each retried attempt ended: what explain reads
 
 
 @app.task(bind=True, max_retries=1, name="race.retry_once")
@@ -47,21 +47,21 @@ def retry_once(self: Any, countdown: float) -> int:
 
 
 def measure(runs: int, countdown: float, queue: str) -> tuple[int, int]:
-    """(runs ending RETRY, of those the ones explain says lost-success)."""
+    """(runs ending RETRY, of those the ones explain says late-retry)."""
     from celery_safe.workflows import explain
 
     lost = said = 0
     for _ in range(runs):
         sent = retry_once.apply_async((countdown,), queue=queue)
         deadline = time.monotonic() + 120
-        while not record_of(app.backend, SUCCEEDED_PREFIX + sent.id):
+        while not record_of(app.backend, ENDED_PREFIX + sent.id):
             if time.monotonic() > deadline:
                 raise SystemExit(f"retry_race: {sent.id} never succeeded")
             time.sleep(0.02)
         if app.backend.get_task_meta(sent.id, cache=False)["status"] == "RETRY":
             lost += 1
             reasons = explain(sent, app=app, timeout=0.5).reasons
-            said += any(reason.kind == "lost-success" for reason in reasons)
+            said += any(reason.kind == "late-retry" for reason in reasons)
     return lost, said
 
 
@@ -83,7 +83,7 @@ def main() -> int:
     for label, (lost, said) in (("countdown=1 (baseline)", baseline),
                                 ("countdown=0", racing)):
         print(f"{label:24} {lost} of {args.runs} runs end RETRY (result lost); "
-              f"explain says lost-success for {said} of them")
+              f"explain says late-retry for {said} of them")
     return 0
 
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = [
-    "REPLACED", "REPLACEMENT_PREFIX", "SUCCEEDED_PREFIX", "UNLOCK_PREFIX",
+    "ENDED_PREFIX", "REPLACED", "REPLACEMENT_PREFIX", "UNLOCK_PREFIX",
     "follow_replacements", "record_of", "replacement_of", "shape",
 ]
 
@@ -33,10 +33,10 @@ REPLACEMENT_PREFIX = "celery-safe-replaced-"
 #: ``celery.chord_unlock`` polling chord ``G`` keeps its record under
 #: ``record_of(backend, UNLOCK_PREFIX + G)``: its id is in no result a caller holds.
 UNLOCK_PREFIX = "chord-unlock-"
-#: A retried task's attempt that succeeded keeps its record under
-#: ``record_of(backend, SUCCEEDED_PREFIX + task_id)``, apart from the retry record that a
+#: A retried task's attempt that succeeded or failed keeps its record under
+#: ``record_of(backend, ENDED_PREFIX + task_id)``, apart from the retry record that a
 #: late ``RETRY`` of the attempt before rewrites.
-SUCCEEDED_PREFIX = "succeeded-"
+ENDED_PREFIX = "ended-"
 _UNLOCK = "celery.chord_unlock"
 
 _lock = threading.Lock()
@@ -119,23 +119,34 @@ def _on_retry(sender: Any = None, request: Any = None, reason: Any = None,
                    about=UNLOCK_PREFIX + str(request.args[0]))
 
 
-def _on_success(sender: Any = None, **_: Any) -> None:
-    """``task_success`` of a retried attempt: which attempt succeeded, and when. A task
-    retrying with ``countdown=0`` on several pool processes can have the attempt before
-    store its ``RETRY`` after this one's ``SUCCESS`` (Celery reads, then writes): the
-    backend then shows ``RETRY`` for ever, and this record is what says it succeeded."""
-    request = getattr(sender, "request", None)
-    if sender is None or request is None or not request.retries:
+def _ended(task: Any, state: str, error: str | None = None) -> None:
+    """A retried attempt ended: which attempt, how, and when. A task retrying with
+    ``countdown=0`` on several pool processes can have the attempt before store its
+    ``RETRY`` after this one's ``SUCCESS`` or ``FAILURE`` (Celery reads, then writes):
+    the backend then shows ``RETRY`` for ever, and this record says how it ended."""
+    request = getattr(task, "request", None)
+    if task is None or request is None or not request.retries:
         return  # a first attempt: no earlier attempt can store a RETRY over it
     with contextlib.suppress(Exception):
-        _store(sender, {"attempt": int(request.retries),
-                        "at": datetime.now(timezone.utc).isoformat()},
-               about=SUCCEEDED_PREFIX + str(request.id))
+        _store(task, {"attempt": int(request.retries), "state": state, "error": error,
+                      "at": datetime.now(timezone.utc).isoformat()},
+               about=ENDED_PREFIX + str(request.id))
+
+
+def _on_success(sender: Any = None, **_: Any) -> None:
+    """``task_success``: see :func:`_ended`."""
+    _ended(sender, "SUCCESS")
+
+
+def _on_failure(sender: Any = None, exception: BaseException | None = None,
+                **_: Any) -> None:
+    """``task_failure``: see :func:`_ended`."""
+    _ended(sender, "FAILURE", f"{type(exception).__name__}: {exception}")
 
 
 def follow_replacements() -> None:
     """Make ``Task.on_replace`` record what each task of a guarded app became, each
-    retry its count and due time, and a retried task's success its attempt (once per
+    retry its count and due time, and a retried task's end its attempt (once per
     process; :func:`celery_safe.guard` calls it). A record that cannot be stored is
     skipped: the replacement, retry or success goes on."""
     global _installed
@@ -157,8 +168,9 @@ def follow_replacements() -> None:
                 raise
 
         Task.on_replace = on_replace
-        from celery.signals import task_retry, task_success
+        from celery.signals import task_failure, task_retry, task_success
 
         task_retry.connect(_on_retry, weak=False)
         task_success.connect(_on_success, weak=False)
+        task_failure.connect(_on_failure, weak=False)
         _installed = True

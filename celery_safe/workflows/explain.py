@@ -34,7 +34,7 @@ RunState = Literal["queued", "running", "succeeded", "failed", "stuck"]
 #: Reason kinds: what a reader or a program can branch on.
 KINDS = frozenset({
     "no-worker", "no-consumer", "failed", "header-failed", "ignored-result", "expired",
-    "chord-waiting", "revoked", "retrying", "retried", "replaced", "lost-success",
+    "chord-waiting", "revoked", "retrying", "retried", "replaced", "late-retry",
 })
 _WORKING = frozenset({"STARTED", "RECEIVED", "PROGRESS", "RETRY"})
 
@@ -133,10 +133,11 @@ class _Explainer:
         steps = self.traced.steps
         # A step that replaced itself is done; one that stores no result (ignore_result)
         # stays PENDING for ever: it counts as done once the rest is.
-        # A RETRY stored over its next attempt's SUCCESS: the step succeeded.
-        overwritten = {s.id for s in steps if s.state == "RETRY" and s.succeeded is not None}
-        states = {"SUCCESS" if (s.state == REPLACED and s.ready) or s.id in overwritten
-                  else s.state for s in steps
+        # A RETRY stored over its next attempt's end: the step ended so.
+        overwritten = {s.id: s.ended.state for s in steps
+                       if s.state == "RETRY" and s.ended is not None}
+        states = {"SUCCESS" if s.state == REPLACED and s.ready
+                  else overwritten.get(s.id, s.state) for s in steps
                   if not (s.state == "PENDING" and self.ignores_result(s))}
         self.replaced(steps)
         self.failures(steps)
@@ -157,7 +158,7 @@ class _Explainer:
                 state = "stuck"  # it will not finish as things stand
             else:
                 state = "running"
-        order = {"failed": 0, "header-failed": 0, "revoked": 0, "lost-success": 0,
+        order = {"failed": 0, "header-failed": 0, "revoked": 0, "late-retry": 0,
                  "no-worker": 1,
                  "no-consumer": 1, "ignored-result": 1, "expired": 1}
         reasons = sorted(self.reasons, key=lambda r: order.get(r.kind, 2))
@@ -215,13 +216,15 @@ class _Explainer:
     def retries(self, steps: Sequence[StepTrace]) -> None:
         scheduled: dict[str, str] | None = None
         for step in steps:
-            if step.state == "RETRY" and step.succeeded is not None:
-                attempt, at = step.succeeded
-                moment = f" at {_stamp(at)}" if at else ""
-                self.add("lost-success",
-                         f"{_name(step)} succeeded on its retry {attempt}{moment}, but the "
-                         f"attempt before stored its RETRY after that SUCCESS: Celery shows "
-                         f"RETRY for ever and the result is lost. A retry sent with "
+            if step.state == "RETRY" and step.ended is not None:
+                end = step.ended
+                moment = f" at {_stamp(end.at)}" if end.at else ""
+                how, lost = ("succeeded", "the result is lost") if end.state == "SUCCESS" \
+                    else (f"failed with {end.error or 'an error'}", "no attempt is left")
+                self.add("late-retry",
+                         f"{_name(step)} {how} on its retry {end.attempt}{moment}, but the "
+                         f"attempt before stored its RETRY after that {end.state}: Celery "
+                         f"shows RETRY for ever, and {lost}. A retry sent with "
                          f"countdown=0 can run, and end, on another pool process before the "
                          f"failed attempt stores its RETRY; give the retry a countdown.",
                          step)

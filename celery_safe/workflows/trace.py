@@ -28,10 +28,10 @@ from celery.result import AsyncResult, ResultSet
 
 from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
-from ..replacements import REPLACED, SUCCEEDED_PREFIX, record_of
+from ..replacements import ENDED_PREFIX, REPLACED, record_of
 from ..replacements import shape as replacement_shape
 
-__all__ = ["STATE_WORDS", "GroupTrace", "StepTrace", "Trace", "task_names", "trace"]
+__all__ = ["STATE_WORDS", "AttemptEnd", "GroupTrace", "StepTrace", "Trace", "task_names", "trace"]
 
 READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: Each state in the words a page shows a reader (Celery's own names are jargon there).
@@ -42,6 +42,17 @@ STATE_WORDS = {
 }
 #: How deep replacements of replacements are followed.
 MAX_REPLACEMENTS = 8
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How a retried attempt ended (``SUCCESS`` or ``FAILURE``), which retry it was,
+    when, and its error."""
+
+    state: str
+    attempt: int
+    at: datetime | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,9 +73,9 @@ class StepTrace:
     replaced_by: str | None = None
     #: when a step waiting to be retried is due again (recorded by the guard's app)
     next_retry: datetime | None = None
-    #: a step shown RETRY whose later attempt succeeded: ``(that attempt's retry number,
-    #: when)``, recorded by the guard's app (the late RETRY overwrote its SUCCESS)
-    succeeded: tuple[int, datetime | None] | None = None
+    #: a step shown RETRY whose later attempt ended (recorded by the guard's app): the
+    #: late RETRY of the attempt before overwrote that end
+    ended: AttemptEnd | None = None
 
     @property
     def ready(self) -> bool:
@@ -178,11 +189,14 @@ class _Reader:
             self.records[task_id] = record_of(backend, task_id)
         return self.records[task_id]
 
-    def succeeded(self, backend: Any, task_id: str) -> tuple[int, datetime | None] | None:
-        """The guard's record of a retried attempt of ``task_id`` that succeeded."""
-        found = self.record(backend, SUCCEEDED_PREFIX + task_id)
-        attempt = found.get("attempt")
-        return (attempt, _date(found.get("at"))) if isinstance(attempt, int) else None
+    def ended(self, backend: Any, task_id: str) -> AttemptEnd | None:
+        """The guard's record of a retried attempt of ``task_id`` that ended."""
+        found = self.record(backend, ENDED_PREFIX + task_id)
+        attempt, state, error = found.get("attempt"), found.get("state"), found.get("error")
+        if not isinstance(attempt, int) or state not in ("SUCCESS", "FAILURE"):
+            return None
+        return AttemptEnd(str(state), attempt, _date(found.get("at")),
+                          str(error) if error else None)
 
     def node(self, result: AsyncResult | ResultSet) -> Node:
         if isinstance(result, ResultSet):  # GroupResult too
@@ -303,7 +317,7 @@ class _Reader:
             error=error,
             progress=progress,
             next_retry=_date(record.get("next_retry")) if state == "RETRY" else None,
-            succeeded=self.succeeded(backend, result.id) if state == "RETRY" else None,
+            ended=self.ended(backend, result.id) if state == "RETRY" else None,
         )
         return Step(name=info.task or result.id, origin=info, args=(), kwargs={})
 

@@ -22,17 +22,18 @@ from celery.backends.redis import RedisBackend
 
 from celery_safe.embedded import SQLiteBackend
 
-#: The task whose RETRY is held.
-HELD = "wf.retry_now"
+#: The tasks whose RETRY is held.
+HELD = frozenset({"wf.retry_now", "wf.retry_then_fail"})
 #: The longest a RETRY is held (a test fails on the state long before).
 HOLD = 120.0
 
 
 def _held(backend: Any, task_id: str, state: str, request: Any) -> None:
-    if state != states.RETRY or getattr(request, "task", None) != HELD:
+    if state != states.RETRY or getattr(request, "task", None) not in HELD:
         return
     deadline = time.monotonic() + HOLD
-    while backend.get_task_meta(task_id, cache=False)["status"] != states.SUCCESS:
+    while backend.get_task_meta(task_id, cache=False)["status"] not in (states.SUCCESS,
+                                                                         states.FAILURE):
         if time.monotonic() > deadline:
             return
         time.sleep(0.02)

@@ -175,6 +175,14 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
             raise self.retry(exc=ConnectionError("first attempt"), countdown=0)
         return int(self.request.retries)
 
+    @app.task(shared=False, name="wf.retry_then_fail", bind=True, max_retries=1)
+    def retry_then_fail(self: Any) -> int:
+        """Retries once at once (``countdown=0``), then fails: the retry race's task
+        when the retry fails."""
+        if not self.request.retries:
+            raise self.retry(exc=ConnectionError("first attempt"), countdown=0)
+        raise ValueError(f"attempt {self.request.retries} failed")
+
     @app.task(shared=False, name="wf.retry_later", bind=True)
     def retry_later(self: Any) -> None:
         """Retries in an hour: its state stays RETRY while a worker holds the next try."""
