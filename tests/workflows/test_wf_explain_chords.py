@@ -150,3 +150,24 @@ def test_chord_unlock_retrying_on_a_backend_without_a_counter(
         assert counter is not None and counter.state == "polling" and counter.retries
     finally:
         workers.close()  # stops the worker
+
+
+def test_the_chord_counter_says_it_sent_the_body(counting: SimpleNamespace) -> None:
+    """The body goes to a queue no worker consumes: the counter fired, the body waits."""
+    t = counting
+    sent, names = _sent(celery_chord([t.inc.s(1), t.inc.s(2)], t.const.si()))
+    said = "const waits for the chord's parts: 2 of 2 done; the chord's counter sent const, " \
+           "which waits for a worker."
+
+    def fired() -> Any:
+        found = explain_now(sent, t.app, names)
+        return found if any(r.message == said for r in found.reasons) else None
+
+    found = _until(fired, "the counter to send the body")
+    if t.kind == "redis":  # inspect says nobody consumes the body's queue
+        assert found.state == "stuck" and any(r.kind == "no-consumer" for r in found.reasons)
+    counter = chord_counter(t.app, sent.parent.id)
+    assert counter is not None
+    # Celery 5.7 marks a sent body (.c "done", for 300 s); before, Redis deletes the keys
+    assert counter.state == "fired" or (t.kind == "redis" and counter.state == "gone"
+                                        and counter.counted is None)
