@@ -85,11 +85,13 @@ def chord_counter(app: Celery, group_id: str) -> ChordCounter | None:
 
 def runs_chord_unlock(backend: Any) -> bool:
     """Whether Celery sends ``celery.chord_unlock`` for this backend's chords: every
-    backend but Redis, the embedded one on its SQLite file, and key-value stores that
-    count with ``incr`` (memcached)."""
+    backend but Redis, the embedded one on its SQLite file, key-value stores that count
+    with ``incr`` (memcached), and RPC (which runs no chord)."""
     kind = _backend_kind(backend)
     if kind == "redis" or getattr(backend, "implements_incr", False):
         return False
+    if type(backend).__module__ == "celery.backends.rpc":
+        return False  # no chords at all (and reading a record would consume replies)
     return not (kind == "embedded" and backend._counts_chords)
 
 
