@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import sessionmaker
 
-from celery_safe.embedded.chords import count_part, mark_fired, set_size
+from celery_safe.embedded.chords import count_part, counted, mark_fired, set_size
 from celery_safe.embedded.sqlite import fresh_pool_after_fork, sqlite_engine
 from celery_safe.embedded.wake import Doorbell, ring, wake_directory
 
@@ -385,6 +385,18 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
         if self._counts_chords:
             with self._write_lock() as conn:
                 set_size(conn, group_id, chord_size)
+
+    def chord_counter(self, group_id: str) -> tuple[int, int, str | None] | None:
+        """Chord ``group_id``'s ``(parts counted, size, state)`` (``state``: None while
+        counting, ``firing``, ``fired``); None when nothing is counted for it, or this
+        database runs chords through ``celery.chord_unlock``."""
+        if not self._counts_chords:
+            return None
+        try:
+            with self._results_engine().connect() as conn:
+                return counted(conn, group_id)
+        except DatabaseError:  # no chord counted in this file yet: no table
+            return None
 
     def on_chord_part_return(self, request: Any, state: str, result: Any, **kwargs: Any) -> None:
         """Count this part; the part that completes the count joins the header and sends

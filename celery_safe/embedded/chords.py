@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-__all__ = ["count_part", "mark_fired", "set_size"]
+__all__ = ["count_part", "counted", "mark_fired", "set_size"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS celery_safe_chord ("
@@ -89,3 +89,18 @@ def mark_fired(conn: Connection, group_id: str) -> None:
         "UPDATE celery_safe_chord SET state = 'fired' WHERE group_id = ?", (group_id,)
     )
     conn.exec_driver_sql("DELETE FROM celery_safe_chord_part WHERE group_id = ?", (group_id,))
+
+
+def counted(conn: Connection, group_id: str) -> tuple[int, int, str | None] | None:
+    """Chord ``group_id``'s ``(parts counted, size, state)``, or None when it has no row
+    (no part has ended, or the chord is not counted here). A fired chord's parts are
+    deleted: it reads ``(0, size, "fired")``. The tables must exist."""
+    row = conn.exec_driver_sql(
+        "SELECT size, state FROM celery_safe_chord WHERE group_id = ?", (group_id,)
+    ).first()
+    if row is None:
+        return None
+    parts = conn.exec_driver_sql(
+        "SELECT count(*) FROM celery_safe_chord_part WHERE group_id = ?", (group_id,)
+    ).scalar_one()
+    return int(parts), int(row.size), row.state

@@ -23,12 +23,14 @@ from .render import to_dot, to_mermaid
 from .runner import TaskRun, WorkflowRun, run_workflow
 from .schedule import check_schedule_on_beat, validate_schedule
 from .svg import to_svg
-from .trace import STATE_WORDS, StepTrace, Trace, task_names, trace
+from .trace import STATE_WORDS, AttemptEnd, GroupTrace, StepTrace, Trace, task_names, trace
 from .validate import validate
 
 __all__ = [
     "STATE_WORDS",
+    "AttemptEnd",
     "Explanation",
+    "GroupTrace",
     "Problem",
     "Reason",
     "RunState",

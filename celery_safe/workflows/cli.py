@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,9 @@ def why_main(argv: Sequence[str]) -> int:
                         help="the app whose result backend and workers the run used")
     parser.add_argument("--timeout", type=float, default=1.0,
                         help="seconds the workers get to answer (default 1)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for a person (default); json: the run's state in a "
+                             "person's words and Celery's, its reasons and steps")
     args = parser.parse_args(list(argv))
     sys.path.insert(0, str(Path.cwd()))
     try:
@@ -161,5 +165,8 @@ def why_main(argv: Sequence[str]) -> int:
         print(f"celery-safe why: cannot load {args.app}: {exc}", file=sys.stderr)
         return 2
     explanation = explain(AsyncResult(args.task_id, app=app), app=app, timeout=args.timeout)
-    print(explanation)
+    if args.format == "json":
+        print(json.dumps(explanation.as_dict(), indent=2))
+    else:
+        print(explanation)
     return 1 if explanation.state in ("failed", "stuck") else 0

@@ -23,7 +23,8 @@ from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
 from ..celery_internals import header_ignoring_results_reaches_body
 from ..replacements import REPLACED
-from .trace import StepTrace, Trace, trace
+from .counters import ChordCounter, chord_counter
+from .trace import GroupTrace, StepTrace, Trace, trace
 from .validate import _backend_kind
 
 __all__ = ["Explanation", "Reason", "RunState", "explain"]
@@ -33,7 +34,7 @@ RunState = Literal["queued", "running", "succeeded", "failed", "stuck"]
 #: Reason kinds: what a reader or a program can branch on.
 KINDS = frozenset({
     "no-worker", "no-consumer", "failed", "header-failed", "ignored-result", "expired",
-    "chord-waiting", "revoked", "retrying", "retried", "replaced",
+    "chord-waiting", "revoked", "retrying", "retried", "replaced", "late-retry",
 })
 _WORKING = frozenset({"STARTED", "RECEIVED", "PROGRESS", "RETRY"})
 
@@ -51,6 +52,11 @@ class Reason:
 
     def __str__(self) -> str:
         return f"{self.message} [{self.code}]" if self.code else self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        """The reason as JSON-ready data."""
+        return {"kind": self.kind, "message": self.message, "code": self.code,
+                "task": self.task, "task_id": self.task_id}
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,21 @@ class Explanation:
         lines = [self.headline + "."]
         lines += [f"- {reason}" for reason in self.reasons]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data (``celery-safe why --format json``): ``state`` is the run's
+        state in a person's words (``queued``/``running``/``succeeded``/``failed``/
+        ``stuck``); Celery's own states are ``celery_state`` (the run's, as
+        :attr:`Trace.state` says it) and each step's ``celery_state``."""
+        steps = self.trace.steps if self.trace is not None else []
+        return {
+            "state": self.state,
+            "celery_state": self.trace.state if self.trace is not None else None,
+            "headline": self.headline,
+            "progress": {"done": self.done, "total": self.total},
+            "reasons": [reason.as_dict() for reason in self.reasons],
+            "steps": [_step_dict(step) for step in steps],
+        }
 
 
 def explain(
@@ -112,7 +133,11 @@ class _Explainer:
         steps = self.traced.steps
         # A step that replaced itself is done; one that stores no result (ignore_result)
         # stays PENDING for ever: it counts as done once the rest is.
-        states = {"SUCCESS" if s.state == REPLACED and s.ready else s.state for s in steps
+        # A RETRY stored over its next attempt's end: the step ended so.
+        overwritten = {s.id: s.ended.state for s in steps
+                       if s.state == "RETRY" and s.ended is not None}
+        states = {"SUCCESS" if s.state == REPLACED and s.ready
+                  else overwritten.get(s.id, s.state) for s in steps
                   if not (s.state == "PENDING" and self.ignores_result(s))}
         self.replaced(steps)
         self.failures(steps)
@@ -133,11 +158,12 @@ class _Explainer:
                 state = "stuck"  # it will not finish as things stand
             else:
                 state = "running"
-        order = {"failed": 0, "header-failed": 0, "revoked": 0, "no-worker": 1,
+        order = {"failed": 0, "header-failed": 0, "revoked": 0, "late-retry": 0,
+                 "no-worker": 1,
                  "no-consumer": 1, "ignored-result": 1, "expired": 1}
         reasons = sorted(self.reasons, key=lambda r: order.get(r.kind, 2))
-        return Explanation(state, self.traced.done, self.traced.total, tuple(reasons),
-                           self.traced)
+        return Explanation(state, self.traced.done + len(overwritten), self.traced.total,
+                           tuple(reasons), self.traced)
 
     def add(self, kind: str, message: str, step: StepTrace | None = None,
             code: str | None = None) -> None:
@@ -159,6 +185,17 @@ class _Explainer:
         for step in steps:
             if step.id in broken:
                 continue  # the body of a chord whose part failed: said with that part
+            if step.state == "FAILURE" and _header_deleted(step.error):
+                # Measured (embedded backend): result cleanup deleted the saved header
+                # with the parts' results; the last part found no chord to finish.
+                name, kept = _chord_expiry(self.app)
+                self.add("expired",
+                         f"{_name(step)} did not run: the chord's results were deleted "
+                         f"before its last part ended (celery.backend_cleanup deletes "
+                         f"results older than {name}, {kept or 'its value '}here), so that "
+                         f"part found no chord to finish and failed {_name(step)} with "
+                         f"{step.error}.", step)
+                continue
             if step.state == "REVOKED":
                 self.add("revoked", f"{_name(step)} was revoked: it will not run.", step)
             elif step.state == "FAILURE":
@@ -179,12 +216,23 @@ class _Explainer:
     def retries(self, steps: Sequence[StepTrace]) -> None:
         scheduled: dict[str, str] | None = None
         for step in steps:
-            if step.state == "RETRY":
+            if step.state == "RETRY" and step.ended is not None:
+                end = step.ended
+                moment = f" at {_stamp(end.at)}" if end.at else ""
+                how, lost = ("succeeded", "the result is lost") if end.state == "SUCCESS" \
+                    else (f"failed with {end.error or 'an error'}", "no attempt is left")
+                self.add("late-retry",
+                         f"{_name(step)} {how} on its retry {end.attempt}{moment}, but the "
+                         f"attempt before stored its RETRY after that {end.state}: Celery "
+                         f"shows RETRY for ever, and {lost}. A retry sent with "
+                         f"countdown=0 can run, and end, on another pool process before the "
+                         f"failed attempt stores its RETRY; give the retry a countdown.",
+                         step)
+            elif step.state == "RETRY":
                 if scheduled is None and step.next_retry is None:
                     scheduled = self.scheduled()
                 when = (scheduled or {}).get(step.id) or (
-                    step.next_retry.astimezone(dt.timezone.utc).strftime(
-                        "%Y-%m-%d %H:%M:%S UTC") if step.next_retry else None)
+                    _stamp(step.next_retry) if step.next_retry else None)
                 count = f" (retry {step.retries})" if step.retries else ""
                 error = f" after {step.error}" if step.error else ""
                 next_at = f"; the next attempt is due at {when}" if when else \
@@ -198,12 +246,10 @@ class _Explainer:
                          step)
 
     def chords(self, root: Node | None) -> None:
-        backend = self.app.backend
-        kind = _backend_kind(backend)
-        expires = _expires(self.app)
+        kind = _backend_kind(self.app.backend)
         for header, body in _chords(root):
-            parts = [s for s in _steps_of(header)]
-            body_step = next(iter(_steps_of(body)), None)
+            parts = list(_steps_of(header))
+            body_step = _first_step(body)
             if body_step is None or body_step.ready or not parts:
                 continue
             done = sum(1 for part in parts if part.ready)
@@ -217,22 +263,36 @@ class _Explainer:
                          f"backend waits for every part of a chord to store one: "
                          f"{_name(body_step)} will never run.", ignoring[0], code="CSF204")
                 continue
-            finished = [p.finished for p in parts if p.finished is not None]
-            if waiting and finished and expires is not None \
-                    and _now() - _utc(max(finished)) > expires:
-                # A backend forgets an expired result: it reads PENDING, like one not
-                # run yet; the dates of the others are the only evidence.
+            group_id = header.origin.id if isinstance(header.origin, GroupTrace) else None
+            counter = chord_counter(self.app, group_id) if group_id else None
+            if counter is not None and counter.state == "gone" \
+                    and (counter.counted is not None or waiting):
+                # Measured (Redis, Celery 5.7): the size key expired with the parts'
+                # results; a part ending later starts a count that never completes.
+                self.stuck = True
+                name, kept = _chord_expiry(self.app)
                 self.add("expired",
-                         f"{len(waiting)} of the {len(parts)} chord parts before "
-                         f"{_name(body_step)} have no result, and the others finished more "
-                         f"than {_seconds(expires)} (result_expires) ago: if they ran, their "
-                         f"results expired and {_name(body_step)} will never run.", body_step)
+                         f"{_name(body_step)} will never run: the chord's counter in Redis "
+                         f"expired before its last part ended (Redis keeps it {kept}after a "
+                         f"part ends: {name}), so parts that end later start a count that "
+                         f"cannot complete ({done} of {len(parts)} parts show a result). "
+                         f"Send the chord again, with {name} above the longest wait "
+                         f"between its parts' ends.", body_step)
+                continue
+            if counter is not None and counter.state == "deleted":
+                self.stuck = True  # measured: the last part fails the body (below)
+                name, kept = _chord_expiry(self.app)
+                self.add("expired",
+                         f"{_name(body_step)} will not run: the chord's saved header was "
+                         f"deleted with old results before its last part ended "
+                         f"(celery.backend_cleanup deletes results older than {name}, "
+                         f"{kept or 'its value '}here); when that part ends, it fails "
+                         f"{_name(body_step)} with ChordError.", body_step)
                 continue
             if any(p.state == "FAILURE" for p in parts):
                 continue
-            self.add("chord-waiting",
-                     f"{_name(body_step)} waits for the chord's parts: {done} of "
-                     f"{len(parts)} done{_counter_note(kind, done, len(parts))}.", body_step)
+            self.add("chord-waiting", _waiting(self.app, _name(body_step), done, len(parts),
+                                               counter), body_step)
 
     def ignores_result(self, step: StepTrace) -> bool:
         task = self.app.tasks.get(step.task or "")
@@ -297,6 +357,16 @@ class _Explainer:
         return found
 
 
+def _step_dict(step: StepTrace) -> dict[str, Any]:
+    return {
+        "id": step.id, "task": step.task, "state": step.state_word,
+        "celery_state": step.state, "retries": step.retries, "error": step.error,
+        "finished": _utc(step.finished).isoformat() if step.finished else None,
+        "next_retry": _utc(step.next_retry).isoformat() if step.next_retry else None,
+        "replaced_by": step.replaced_by,
+    }
+
+
 def _embedded_consumers(app: Celery) -> int | None:
     """Live consumers on the embedded broker, or None for another broker (whose
     module, and SQLAlchemy, are then not imported)."""
@@ -349,21 +419,56 @@ def _header_parts(node: Node | None) -> Iterator[tuple[StepTrace, StepTrace]]:
                 yield part, body_step
 
 
-def _counter_note(kind: str, done: int, parts: int) -> str:
-    if done < parts:
-        return ""
-    if kind == "other":
-        return " (celery.chord_unlock polls for them and sends the body next)"
-    return " (the last part's worker sends the body next)"
+def _waiting(app: Celery, body: str, done: int, parts: int,
+             counter: ChordCounter | None) -> str:
+    """A chord body waiting for its parts, in words, with what its counter says."""
+    said = f"{body} waits for the chord's parts: {done} of {parts} done"
+    if counter is None:
+        return said + "."
+    if counter.state == "polling":
+        attempt = f" (attempt {counter.retries})" if counter.retries else ""
+        due = f"; its next check is due at {_stamp(counter.next_retry)}" \
+            if counter.next_retry else ""
+        every = f"{float(app.conf.result_chord_retry_interval):g} s"
+        return (f"{said}; celery.chord_unlock is retrying{attempt}: it checks them every "
+                f"{every} and sends {body} when all are{due}.")
+    if counter.state == "fired" or (counter.state == "gone" and done == parts):
+        return f"{said}; the chord's counter sent {body}, which waits for a worker."
+    if counter.size is not None and counter.counted == counter.size:
+        return (f"{said}; the chord's counter in {counter.where} has all {counter.size}: "
+                f"{body} is being sent.")
+    return (f"{said}; the chord's counter in {counter.where} has {counter.counted or 0} of "
+            f"{counter.size}, and {body} runs when all are.")
 
 
-def _expires(app: Celery) -> dt.timedelta | None:
-    value: Any = app.conf.result_expires
+def _header_deleted(error: str | None) -> bool:
+    """A chord body failed because its saved header was gone when its last part ended
+    (the message of the embedded backend's, and Celery's, ``ChordError``)."""
+    return error is not None and error.startswith("ChordError: GroupResult ") \
+        and error.endswith(" no longer exists")
+
+
+def _chord_expiry(app: Celery) -> tuple[str, str]:
+    """The setting that says how long a chord's parts' results (and Redis's counter) are
+    kept, and its value ("2 s ", or "" when unset): Celery 5.7's ``result_chord_expires``
+    when set, else ``result_expires``."""
+    chord_setting = app.conf.get("result_chord_expires")
+    value = getattr(app.backend, "chord_expires", None) if chord_setting else None
+    name = "result_chord_expires" if chord_setting else "result_expires"
+    expires = _expires_of(value if value else app.conf.result_expires)
+    return name, f"{_seconds(expires)} " if expires else ""
+
+
+def _expires_of(value: Any) -> dt.timedelta | None:
     if isinstance(value, dt.timedelta):
         return value if value.total_seconds() > 0 else None
     if isinstance(value, (int, float)) and value > 0:
         return dt.timedelta(seconds=value)
     return None
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return _utc(moment).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _seconds(delta: dt.timedelta) -> str:
@@ -379,10 +484,6 @@ def _when(iso: str) -> str:
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

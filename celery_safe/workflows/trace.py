@@ -28,10 +28,10 @@ from celery.result import AsyncResult, ResultSet
 
 from ..canvas.model import Chain, Group, Node, Step
 from ..canvas.text import short_name
-from ..replacements import REPLACED, record_of
+from ..replacements import ENDED_PREFIX, REPLACED, record_of
 from ..replacements import shape as replacement_shape
 
-__all__ = ["STATE_WORDS", "StepTrace", "Trace", "task_names", "trace"]
+__all__ = ["STATE_WORDS", "AttemptEnd", "GroupTrace", "StepTrace", "Trace", "task_names", "trace"]
 
 READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: Each state in the words a page shows a reader (Celery's own names are jargon there).
@@ -42,6 +42,17 @@ STATE_WORDS = {
 }
 #: How deep replacements of replacements are followed.
 MAX_REPLACEMENTS = 8
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How a retried attempt ended (``SUCCESS`` or ``FAILURE``), which retry it was,
+    when, and its error."""
+
+    state: str
+    attempt: int
+    at: datetime | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,9 @@ class StepTrace:
     replaced_by: str | None = None
     #: when a step waiting to be retried is due again (recorded by the guard's app)
     next_retry: datetime | None = None
+    #: a step shown RETRY whose later attempt ended (recorded by the guard's app): the
+    #: late RETRY of the attempt before overwrote that end
+    ended: AttemptEnd | None = None
 
     @property
     def ready(self) -> bool:
@@ -80,6 +94,14 @@ class StepTrace:
         if self.started is None or self.finished is None:
             return None
         return (self.finished - self.started).total_seconds()
+
+
+@dataclass(frozen=True)
+class GroupTrace:
+    """A sent group's id (a ``Group``'s ``origin`` in a trace): a chord's counter is kept
+    under its header's."""
+
+    id: str
 
 
 @dataclass(frozen=True)
@@ -167,9 +189,20 @@ class _Reader:
             self.records[task_id] = record_of(backend, task_id)
         return self.records[task_id]
 
+    def ended(self, backend: Any, task_id: str) -> AttemptEnd | None:
+        """The guard's record of a retried attempt of ``task_id`` that ended."""
+        found = self.record(backend, ENDED_PREFIX + task_id)
+        attempt, state, error = found.get("attempt"), found.get("state"), found.get("error")
+        if not isinstance(attempt, int) or state not in ("SUCCESS", "FAILURE"):
+            return None
+        return AttemptEnd(str(state), attempt, _date(found.get("at")),
+                          str(error) if error else None)
+
     def node(self, result: AsyncResult | ResultSet) -> Node:
         if isinstance(result, ResultSet):  # GroupResult too
-            return Group(members=[self.node(r) for r in result.results], origin=None)
+            group_id = getattr(result, "id", None)
+            return Group(members=[self.node(r) for r in result.results],
+                         origin=GroupTrace(str(group_id)) if group_id else None)
         ancestry: list[AsyncResult | ResultSet] = []
         current: Any = result
         seen: set[str] = set()
@@ -232,8 +265,10 @@ class _Reader:
                                   for s in shape["group"]], origin=None)
         chord = shape.get("chord")
         if isinstance(chord, dict):
+            group_id = chord.get("id")
             header = Group(members=[self.from_shape(s, replaced, backend)
-                                    for s in chord.get("header") or []], origin=None)
+                                    for s in chord.get("header") or []],
+                           origin=GroupTrace(str(group_id)) if group_id else None)
             return Chain(steps=[header, self.from_shape(chord.get("body") or {}, replaced,
                                                         backend)])
         task_id = str(shape.get("id") or "")
@@ -282,6 +317,7 @@ class _Reader:
             error=error,
             progress=progress,
             next_retry=_date(record.get("next_retry")) if state == "RETRY" else None,
+            ended=self.ended(backend, result.id) if state == "RETRY" else None,
         )
         return Step(name=info.task or result.id, origin=info, args=(), kwargs={})
 

@@ -167,10 +167,40 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
                              countdown=1)
         return int(self.request.retries)
 
+    @app.task(shared=False, name="wf.retry_now", bind=True, max_retries=1)
+    def retry_now(self: Any) -> int:
+        """Retries once at once (``countdown=0``), then returns its attempt: the retry
+        race's task (``wf_hold`` makes it lose the race every time)."""
+        if not self.request.retries:
+            raise self.retry(exc=ConnectionError("first attempt"), countdown=0)
+        return int(self.request.retries)
+
+    @app.task(shared=False, name="wf.retry_then_fail", bind=True, max_retries=1)
+    def retry_then_fail(self: Any) -> int:
+        """Retries once at once (``countdown=0``), then fails: the retry race's task
+        when the retry fails."""
+        if not self.request.retries:
+            raise self.retry(exc=ConnectionError("first attempt"), countdown=0)
+        raise ValueError(f"attempt {self.request.retries} failed")
+
     @app.task(shared=False, name="wf.retry_later", bind=True)
     def retry_later(self: Any) -> None:
         """Retries in an hour: its state stays RETRY while a worker holds the next try."""
         raise self.retry(exc=TimeoutError("the service is busy"), countdown=3600)
+
+    @app.task(shared=False, name="wf.outlive")
+    def outlive(task_id: str, release: str) -> int:
+        """A chord part that ends only once ``task_id`` has stored its result, that
+        result is gone again (expired on Redis; deleted by ``backend.cleanup()`` on a
+        database) and the file ``release`` exists: a part that outlives its sibling's
+        result for as long as a test needs, without a guess at how long that takes."""
+        for gone in (False, True):
+            while (app.backend.get_task_meta(task_id, cache=False)["status"]
+                   == "PENDING") is not gone:
+                time.sleep(0.05)
+        while not os.path.exists(release):
+            time.sleep(0.05)
+        return 0
 
     @app.task(shared=False, name="wf.note")
     def note(items: list[Any]) -> list[Any]:

@@ -361,7 +361,9 @@ class ObservedRun:
         return {
             "id": run["id"], "action": run["action"], "status": run["status"],
             "title": self.title, "headline": self.headline, "reasons": self.reasons,
+            # Celery's state of the workflow; ``run_state`` is explain's, in a person's words
             "state": traced.state if traced is not None else None,
+            "run_state": self.explanation.state if self.explanation is not None else None,
             "progress": None if traced is None else {"done": traced.done,
                                                      "total": traced.total},
             "started_at": run["started_at"].isoformat(),
@@ -376,7 +378,7 @@ class ObservedRun:
 
 def _step_json(step: StepTrace, progress: tuple[float, float] | None) -> dict[str, Any]:
     return {
-        "id": step.id, "task": step.task, "state": step.state,
+        "id": step.id, "task": step.task, "state": step.state, "state_word": step.state_word,
         "finished": step.finished.isoformat() if step.finished else None,
         "retries": step.retries, "error": redact(step.error) if step.error else None,
         "progress": None if progress is None else {"current": progress[0],

@@ -41,7 +41,11 @@ def test_a_run_going_stays_running(db_url: str, sent: tuple[Celery, dict[str, An
     app.backend.store_result("part-2", {"ok": True}, "SUCCESS")
     observed = runs.observe_run(db_url, run, app)
     view = observed.as_json()
-    assert (view["status"], view["state"]) == ("running", "STARTED")
+    # half done and no worker to do the rest: Celery says STARTED, explain says stuck
+    assert (view["status"], view["state"], view["run_state"]) == ("running", "STARTED",
+                                                                   "stuck")
+    assert (view["trace"][3]["state"], view["trace"][3]["state_word"]) == ("REPLACED",
+                                                                           "replaced")
     assert view["progress"] == {"done": 3, "total": 5}
     assert view["trace"][3]["progress"] == {"current": 1, "total": 3}
     assert view["result"] is None and view["finished_at"] is None
@@ -57,6 +61,7 @@ def test_a_failed_step_fails_the_run_with_its_error(
     app.backend.mark_as_failure(ids[1], ValueError("clone of https://u:secret@h/x failed"))
     view = runs.observe_run(db_url, run, app).as_json()
     assert view["status"] == "failed" and view["state"] == "FAILURE"
+    assert view["run_state"] == "failed"
     assert view["errors"][0] == (
         "registry.sync_collection: ValueError: clone of https://***@h/x failed")
     assert "secret" not in str(view)

@@ -1,0 +1,64 @@
+"""Result backends that force the retry race on a real worker, with no timing luck.
+
+A task retrying with ``countdown=0`` sends its next attempt before it stores ``RETRY``;
+Celery's key-value store reads the task's state, then writes it. With two pool
+processes the next attempt can run and store ``SUCCESS`` between that read and that
+write: the late ``RETRY`` then replaces the ``SUCCESS`` (measured on Redis, 2 runs of 4
+without any hold). These backends hold the ``RETRY`` of ``wf.retry_now`` at that point
+until its ``SUCCESS`` is stored, so the race is lost every time:
+
+- ``HoldingRedisBackend`` holds between Celery's read and its write (``_set_with_state``);
+- ``HoldingSQLiteBackend`` (the embedded backend, whose read and write are one
+  transaction: there is no point between them) holds before the store.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import states
+from celery.backends.redis import RedisBackend
+
+from celery_safe.embedded import SQLiteBackend
+
+#: The tasks whose RETRY is held.
+HELD = frozenset({"wf.retry_now", "wf.retry_then_fail"})
+#: The longest a RETRY is held (a test fails on the state long before).
+HOLD = 120.0
+
+
+def _held(backend: Any, task_id: str, state: str, request: Any) -> None:
+    if state != states.RETRY or getattr(request, "task", None) not in HELD:
+        return
+    deadline = time.monotonic() + HOLD
+    while backend.get_task_meta(task_id, cache=False)["status"] not in (states.SUCCESS,
+                                                                         states.FAILURE):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+
+
+class HoldingRedisBackend(RedisBackend):  # type: ignore[misc]
+    def _store_result(self, task_id: str, result: Any, state: str, traceback: Any = None,
+                      request: Any = None, **kwargs: Any) -> Any:
+        self._held = (task_id, state, request)  # for _set_with_state, after Celery's read
+        try:
+            return super()._store_result(task_id, result, state, traceback=traceback,
+                                         request=request, **kwargs)
+        finally:
+            self._held = None
+
+    def _set_with_state(self, key: Any, value: Any, state: str) -> Any:
+        held = getattr(self, "_held", None)
+        if held is not None:
+            _held(self, *held)
+        return super()._set_with_state(key, value, state)
+
+
+class HoldingSQLiteBackend(SQLiteBackend):
+    def _store_result(self, task_id: str, result: Any, state: str, traceback: Any = None,
+                      request: Any = None, **kwargs: Any) -> Any:
+        _held(self, task_id, state, request)
+        return super()._store_result(task_id, result, state, traceback=traceback,
+                                     request=request, **kwargs)
