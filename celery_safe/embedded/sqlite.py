@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from celery_safe.embedded.store import database_path
+from celery_safe.embedded.wake import _owner
 
 __all__ = [
     "LOCK_TIMEOUT", "PrivatePathError", "fresh_pool_after_fork", "private_directory",
@@ -45,15 +46,6 @@ def _warn_open(path: str, kind: str, mode: int) -> None:
 class PrivatePathError(OSError):
     """A file or directory of the embedded broker is a link, not a regular file, or
     someone else's: never used, never removed (it is not ours)."""
-
-
-def _owner(uid: int) -> str:
-    import pwd
-
-    try:
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except KeyError:
-        return f"uid {uid}"
 
 
 def _refuse(path: object, why: str) -> PrivatePathError:

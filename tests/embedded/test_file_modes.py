@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from test_wake import _other_user  # beside this file (pytest puts the folder on sys.path)
 
 import celery_safe.embedded
 
@@ -70,21 +71,6 @@ def test_existing_files_open_to_others_are_warned_about_once_and_made_private(
 
 
 # -- files and directories someone else planted ---------------------------------------
-
-
-def _other_user() -> tuple[int, int]:
-    """Uid and gid of an unprivileged user that is not us (root creates one)."""
-    import pwd
-    import subprocess
-
-    name = "celerysafe-probe"
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True)
-        entry = pwd.getpwnam(name)
-    return entry.pw_uid, entry.pw_gid
 
 
 @pytest.mark.parametrize("name", ["broker.sqlite", "results.sqlite", "broker.sqlite-wal",
