@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from registry.config import Settings, load_settings
+from registry.config import Settings, UnsafeHomeError, load_settings, private_home
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "main", "web_url"]
 
@@ -180,6 +180,11 @@ def _export(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = _export(args)
+    try:
+        private_home(settings.home)
+    except UnsafeHomeError as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return 2
     command = _COMMANDS[args.verb]
     return command(args, settings)
 

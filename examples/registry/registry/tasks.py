@@ -159,7 +159,7 @@ def _pause_for_tests(db: Session, bundle_id: int) -> None:
         return
     marker = current_settings().home / f"slow-{slug}.started"
     try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return  # a retry after the kill: run at full speed
     os.write(fd, str(os.getpid()).encode())
