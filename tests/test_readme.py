@@ -156,3 +156,24 @@ def test_the_embedded_defaults_are_the_readmes() -> None:
     assert timeout is not None and poll is not None
     assert float(timeout.group(1)) == embedded.DEFAULT_VISIBILITY_TIMEOUT
     assert float(poll.group(1)) == embedded.DEFAULT_POLLING_INTERVAL
+
+
+@pytest.mark.parametrize("path", [README, ROOT / "examples" / "registry" / "README.md"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_run_wait_lines_are_what_the_cli_prints(path: Path) -> None:
+    """The ``run sync --wait`` example's lines are ``registry.follow.progress_line``'s."""
+    from registry.follow import progress_line
+
+    block = re.search(r"\$ python -m registry run sync --wait[^\n]*\n(.*?)\n(?:\$|```)",
+                      path.read_text(), re.DOTALL)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines()[1:] if line != "..."]
+    assert lines
+    for line in lines:
+        shown = re.fullmatch(r"run ([0-9a-f]{8})  ([\w-]+)  (queued|running \d+/\d+|finished)"
+                             r"(?:  in ([\d.]+) s)?", line)
+        assert shown is not None, f"{path.name}: {line!r} is not a line the CLI prints"
+        run_id, action, headline, seconds = shown.groups()
+        view = {"id": run_id + "-0000", "action": action, "headline": headline, "trace": [],
+                "status": headline.split()[0], "seconds": float(seconds or 0)}
+        assert progress_line(view) == line
