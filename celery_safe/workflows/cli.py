@@ -25,6 +25,7 @@ from celery.canvas import Signature
 from celery.result import AsyncResult
 
 from ..canvas.problems import format_problems
+from ..output_file import write_output
 from .explain import explain
 from .render import to_dot, to_mermaid
 from .svg import to_svg
@@ -67,13 +68,11 @@ def _draw_png(dot_source: str, output: str | None) -> int:
     if output is None:
         print("celery-safe graph: --format png needs --output FILE", file=sys.stderr)
         return 2
-    done = subprocess.run(
-        [dot, "-Tpng", "-o", output], input=dot_source.encode(), capture_output=True
-    )
+    done = subprocess.run([dot, "-Tpng"], input=dot_source.encode(), capture_output=True)
     if done.returncode != 0:
         print(f"celery-safe graph: dot failed: {done.stderr.decode()}", file=sys.stderr)
         return 2
-    return 0
+    return _write(done.stdout, output)
 
 
 def load_app(target: str) -> Celery:
@@ -84,11 +83,18 @@ def load_app(target: str) -> Celery:
     return value
 
 
-def _write(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+def _write(data: str | bytes, output: str | None) -> int:
+    """Print ``data``, or write it to ``output`` (never through a link): exit status."""
+    if not output:
+        sys.stdout.write(data if isinstance(data, str) else data.decode())
+        return 0
+    try:
+        write_output(output, data)
+    except OSError as exc:
+        print(f"celery-safe graph: cannot write {output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    return 0
 
 
 def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int:
@@ -101,7 +107,8 @@ def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int
         print(f"celery-safe graph: cannot load {app_target}: {exc}", file=sys.stderr)
         return 2
     run = trace(AsyncResult(task_id, app=app), app=app)
-    _write(to_svg(run), output)
+    if _write(to_svg(run), output):
+        return 2
     print(f"{run.done}/{run.total} steps done, {run.state}", file=sys.stderr)
     return 1 if run.state == "FAILURE" else 0
 
@@ -133,8 +140,7 @@ def graph_main(argv: Sequence[str]) -> int:
         status = _draw_png(to_dot(canvas), args.output)
     else:
         render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[args.format]
-        _write(render(canvas), args.output)
-        status = 0
+        status = _write(render(canvas), args.output)
     if problems:
         print(format_problems(problems, args.target), file=sys.stderr)
         return status or 1
