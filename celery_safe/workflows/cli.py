@@ -75,6 +75,13 @@ def _draw_png(dot_source: str, output: str | None) -> int:
     return _write(done.stdout, output)
 
 
+def _failure(exc: BaseException) -> str:
+    """What went wrong loading module:attr, in one line."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the module exited ({exc.code}) while imported"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def load_app(target: str) -> Celery:
     """Import ``module:attr`` naming a Celery app."""
     value = _imported(target, "app")
@@ -103,8 +110,8 @@ def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int
         return 2
     try:
         app = load_app(app_target)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"celery-safe graph: cannot load {app_target}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the user's module ran: anything can fail
+        print(f"celery-safe graph: cannot load {app_target}: {_failure(exc)}", file=sys.stderr)
         return 2
     run = trace(AsyncResult(task_id, app=app), app=app)
     if _write(to_svg(run), output):
@@ -132,8 +139,8 @@ def graph_main(argv: Sequence[str]) -> int:
         parser.error("give module:attr, or --trace TASK_ID --app module:app")
     try:
         canvas = load_canvas(args.target)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"celery-safe graph: cannot load {args.target}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the user's module ran: anything can fail
+        print(f"celery-safe graph: cannot load {args.target}: {_failure(exc)}", file=sys.stderr)
         return 2
     problems = validate(canvas)
     if args.format == "png":
@@ -163,8 +170,8 @@ def why_main(argv: Sequence[str]) -> int:
     sys.path.insert(0, str(Path.cwd()))
     try:
         app = load_app(args.app)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"celery-safe why: cannot load {args.app}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the user's module ran: anything can fail
+        print(f"celery-safe why: cannot load {args.app}: {_failure(exc)}", file=sys.stderr)
         return 2
     explanation = explain(AsyncResult(args.task_id, app=app), app=app, timeout=args.timeout)
     print(explanation)
