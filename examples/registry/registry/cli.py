@@ -261,7 +261,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _populate(args: argparse.Namespace, settings: Settings) -> int:
     path = args.collections_file or settings.collections_file
-    if not path.is_file():
+    if not path.exists():
         print(f"error: {path} does not exist (run `python -m registry init` or pass "
               "--collections-file)", file=sys.stderr)
         return 2
@@ -293,8 +293,13 @@ def _say_why(settings: Settings, run_id: str, *, only_if: str = "") -> None:
 def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: bool) -> int:
     from registry import runs
     from registry.pipeline import collection_slugs, run_pipeline, workflow_graph
+    from registry.sources import CollectionsFileError, read_collections_text
 
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_collections_text(path)
+    except CollectionsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     sent: list[str] = []
 
     def record(workflow: Any, result: Any) -> None:
