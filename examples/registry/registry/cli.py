@@ -291,6 +291,8 @@ def _say_why(settings: Settings, run_id: str, *, only_if: str = "") -> None:
 
 
 def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: bool) -> int:
+    from celery.exceptions import TimeoutError as CeleryTimeoutError
+
     from registry import runs
     from registry.pipeline import collection_slugs, run_pipeline, workflow_graph
     from registry.sources import CollectionsFileError, read_collections_text
@@ -315,6 +317,10 @@ def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: 
         if sent:  # the run's page says how it ended, then the error propagates
             runs.finish_run(settings.db_url, sent[0], seconds=time.perf_counter() - started,
                             error=f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, CeleryTimeoutError):
+            print(f"error: the run did not finish within {timeout:g} s (--timeout); its "
+                  "workers may still finish it", file=sys.stderr)
+            return 1
         raise
     summary = run.summary
     runs.finish_run(settings.db_url, run.workflow_id, seconds=run.seconds, summary=summary)
