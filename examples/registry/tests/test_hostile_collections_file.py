@@ -49,7 +49,7 @@ def test_sync_all_refuses_a_collections_file_that_is_not_text(tmp_path: Path) ->
     """What ``run sync`` and ``POST /admin/sync`` build: a 409 naming the file."""
     settings = load_settings(environ={}, home=str(tmp_path))
     settings.collections_file.write_bytes(BAD["binary"])
-    with pytest.raises(operations.ActionRefused, match="collections.yaml cannot be read") as got:
+    with pytest.raises(operations.ActionRefused, match=r"collections\.yaml cannot be read") as got:
         operations.sync_all(settings)
     assert got.value.status == 409
 
