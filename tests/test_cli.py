@@ -79,3 +79,14 @@ def test_the_linter_without_its_extra_says_which_to_install(verb: str, tmp_path:
     assert run.returncode == 2
     assert "pip install 'celery-safe[lint]'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["explain", ""], "unknown code ''"),
+    (["explain", "--list", "CSF101"], "give a code or --list, not both"),
+])
+def test_explain_names_a_code_it_cannot_show(argv: list[str], said: str) -> None:
+    """An empty code, or a code with --list, was taken for a bare ``explain`` (the list)."""
+    run = _run(*argv)
+    assert run.returncode == 2, run.stdout
+    assert said in run.stderr and run.stdout == ""
