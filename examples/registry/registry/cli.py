@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,27 @@ def _where_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low`` (a count of things)."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # not a number: argparse says "invalid integer value"
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     where = _where_options()
     parser = argparse.ArgumentParser(
@@ -73,19 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verbs.add_parser(
         "demo", parents=[where], help="sample data, worker processes, the whole pipeline"
     )
-    demo.add_argument("--collections", type=int, default=3)
-    demo.add_argument("--bundles", type=int, default=4, help="bundles per collection")
-    demo.add_argument("--workers", type=int, default=2, help="worker processes to start")
+    demo.add_argument("--collections", type=_at_least(1), default=3)
+    demo.add_argument("--bundles", type=_at_least(1), default=4, help="bundles per collection")
+    demo.add_argument("--workers", type=_at_least(1), default=2, help="worker processes to start")
     demo.add_argument("--bad-inputs", action="store_true", help="add every kind of bad input")
     demo.add_argument(
         "--keep", action="store_true",
         help="keep the previous demo's data (the run then shows an idempotent re-run)",
     )
-    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.add_argument("--timeout", type=_seconds, default=120.0)
 
     init = verbs.add_parser("init", parents=[where], help="create the schema and sample data")
-    init.add_argument("--collections", type=int, default=3)
-    init.add_argument("--bundles", type=int, default=4, help="bundles per collection")
+    init.add_argument("--collections", type=_at_least(1), default=3)
+    init.add_argument("--bundles", type=_at_least(1), default=4, help="bundles per collection")
     init.add_argument("--bad-inputs", action="store_true")
 
     populate = verbs.add_parser(
@@ -95,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--collections-file", type=Path, help="default: HOME/collections.yaml"
     )
     populate.add_argument(
-        "--workers", type=int, default=0,
+        "--workers", type=_at_least(0), default=0,
         help="also start this many local worker processes for the run (default: none; "
         "start them with `python -m registry worker`)",
     )
-    populate.add_argument("--timeout", type=float, default=600.0)
+    populate.add_argument("--timeout", type=_seconds, default=600.0)
     populate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     listing = verbs.add_parser("list", parents=[where], help="list and search bundles")
@@ -130,10 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the workflow in this process (celery_safe's run_workflow), no workers",
     )
     growth.add_argument(
-        "--workers", type=int, default=0,
+        "--workers", type=_at_least(0), default=0,
         help="also start this many local worker processes for the run",
     )
-    growth.add_argument("--timeout", type=float, default=600.0)
+    growth.add_argument("--timeout", type=_seconds, default=600.0)
     growth.add_argument("--json", action="store_true", help="print the report as JSON")
 
     show = verbs.add_parser("show", parents=[where], help="one bundle: COLLECTION/BUNDLE")
@@ -157,11 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("action", choices=["sync", "collection", "enhance", "schedule"])
     run.add_argument("target", nargs="?", help="the collection's slug or the entry's name")
     run.add_argument("--wait", action="store_true", help="print its progress until it ends")
-    run.add_argument("--timeout", type=float, default=600.0)
+    run.add_argument("--timeout", type=_seconds, default=600.0)
     run.add_argument("--json", action="store_true", help="print the ended run as JSON")
 
     worker = verbs.add_parser("worker", parents=[where], help="run a Celery worker here")
-    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--concurrency", type=_at_least(1), default=2)
     worker.add_argument("--pool", default="prefork")
     worker.add_argument("--beat", action="store_true", help="also run the beat schedule")
     worker.add_argument("--loglevel", default="INFO")
@@ -186,7 +208,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"registry: {exc}", file=sys.stderr)
         return 2
     command = _COMMANDS[args.verb]
-    return command(args, settings)
+    from sqlalchemy import exc as db_errors
+
+    from registry.redact import redact, redact_url
+
+    try:
+        return command(args, settings)
+    except (db_errors.ArgumentError, db_errors.NoSuchModuleError) as exc:
+        print(f"error: --db (REGISTRY_DB_URL) {redact_url(settings.db_url)!r} is not a "
+              f"database URL SQLAlchemy can use: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except db_errors.OperationalError as exc:
+        why = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"error: the database {redact_url(settings.db_url)} cannot be used: "
+              f"{redact(why)}", file=sys.stderr)
+        return 1
 
 
 # --- pipeline -------------------------------------------------------------------------

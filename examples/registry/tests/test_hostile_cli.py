@@ -1,0 +1,45 @@
+"""``python -m registry`` on bad options and an unusable database: one line naming what
+was wrong, the documented exit code (1 did not happen, 2 bad usage or input), no
+traceback, no password."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASES = [
+    (["init", "--collections", "-1"], 2, "argument --collections: must be at least 1, got -1"),
+    (["demo", "--bundles", "0"], 2, "argument --bundles: must be at least 1, got 0"),
+    (["populate", "--workers", "-1"], 2, "argument --workers: must be at least 0, got -1"),
+    (["populate", "--timeout", "nan"], 2, "must be a positive number of seconds, got nan"),
+    (["run", "sync", "--timeout", "-3"], 2, "must be a positive number of seconds, got -3"),
+    (["worker", "--concurrency", "0"], 2, "argument --concurrency: must be at least 1, got 0"),
+    (["list", "--db", "bogus://"], 2,
+     "error: --db (REGISTRY_DB_URL) 'bogus://' is not a database URL SQLAlchemy can use"),
+    (["list", "--db", "not a url"], 2, "is not a database URL SQLAlchemy can use"),
+    # nothing listens on port 1: the server cannot be reached
+    (["list", "--db", "postgresql+psycopg://registry:s3cret@127.0.0.1:1/registry"], 1,
+     "error: the database postgresql+psycopg://registry:***@127.0.0.1:1/registry cannot "
+     "be used: "),
+    (["health", "--db", "postgresql+psycopg://registry:s3cret@127.0.0.1:1/registry"], 1,
+     "cannot be used: "),
+]
+
+
+@pytest.mark.parametrize(("argv", "code", "said"), CASES, ids=lambda v: str(v)[:40])
+def test_bad_input_is_one_line_and_a_documented_code(
+    tmp_path: Path, argv: list[str], code: int, said: str
+) -> None:
+    """Reproduces: ``init --collections -1`` and an unreachable or malformed ``--db`` died
+    with a traceback and exit code 1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    run = subprocess.run([sys.executable, "-m", "registry", *argv, "--home", str(tmp_path)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+                         timeout=120)
+    assert run.returncode == code, run.stdout + run.stderr
+    assert said in run.stderr
+    assert "Traceback" not in run.stderr and "s3cret" not in run.stdout + run.stderr
