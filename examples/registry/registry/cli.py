@@ -199,6 +199,34 @@ def _export(args: argparse.Namespace) -> Settings:
     return load_settings()
 
 
+#: The verbs that send work to a broker and wait on a result backend.
+_SENDS = frozenset({"populate", "run", "analytics"})
+
+
+def _unreachable_servers(settings: Settings) -> str | None:
+    """Why the broker or the Redis result backend cannot be reached (``None``: both
+    answer), found before anything is sent: Celery would retry, then die with a
+    traceback about its result store."""
+    from registry.celery_app import app
+    from registry.redact import redact, redact_url
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+    except Exception as exc:  # kombu's OperationalError and the transports' own errors
+        return (f"the broker {redact_url(str(settings.broker_url))} cannot be reached: "
+                f"{redact(str(exc))}")
+    client = getattr(app.backend, "client", None)  # the Redis result backend's
+    if client is not None and hasattr(client, "ping"):
+        try:
+            client.ping()
+        except Exception as exc:
+            backend = settings.result_backend or settings.broker_url
+            return (f"the result backend {redact_url(str(backend))} cannot be reached: "
+                    f"{redact(str(exc))}")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = _export(args)
@@ -212,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from registry.redact import redact, redact_url
 
+    if args.verb in _SENDS and settings.broker_url is not None:
+        unreachable = _unreachable_servers(settings)
+        if unreachable:
+            print(f"error: {unreachable}", file=sys.stderr)
+            return 1
     try:
         return command(args, settings)
     except (db_errors.ArgumentError, db_errors.NoSuchModuleError) as exc:

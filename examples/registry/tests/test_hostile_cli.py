@@ -25,6 +25,10 @@ CASES = [
     (["list", "--db", "postgresql+psycopg://registry:s3cret@127.0.0.1:1/registry"], 1,
      "error: the database postgresql+psycopg://registry:***@127.0.0.1:1/registry cannot "
      "be used: "),
+    (["populate", "--broker", "redis://:s3cret@127.0.0.1:1/0"], 1,
+     "error: the broker redis://:***@127.0.0.1:1/0 cannot be reached: "),
+    (["run", "sync", "--broker", "amqp://guest:s3cret@127.0.0.1:1//"], 1,
+     "error: the broker amqp://guest:***@127.0.0.1:1// cannot be reached: "),
     (["health", "--db", "postgresql+psycopg://registry:s3cret@127.0.0.1:1/registry"], 1,
      "cannot be used: "),
 ]
