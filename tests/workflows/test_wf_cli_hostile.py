@@ -1,4 +1,4 @@
-"""``celery-safe graph`` and ``why`` on a module:attr whose import fails: exit code 2 with
+"""``celery-safe graph``, ``why`` and ``check-app`` on a module:attr whose import fails: exit code 2 with
 what went wrong, never a traceback and exit code 1 (which means "the run failed")."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ COMMANDS = {
     "graph": ["graph", "{module}:nightly"],
     "graph-trace": ["graph", "--trace", "some-id", "--app", "{module}:app"],
     "why": ["why", "some-id", "--app", "{module}:app"],
+    "check-app": ["check-app", "{module}:app"],
 }
 
 
@@ -39,5 +40,7 @@ def test_a_module_that_cannot_be_loaded_is_exit_2_naming_why(
                          check=False, timeout=120)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "Traceback" not in run.stderr
-    target = argv[1] if command == "graph" else argv[-1]
+    target = argv[1] if command in ("graph", "check-app") else argv[-1]
+    if command == "check-app" and module == "exits":
+        why = "SystemExit: 3"  # check-app names the exception as it is
     assert f"cannot load {target}: {why}" in run.stderr
