@@ -1,5 +1,6 @@
 """``celery-safe graph``, ``why`` and ``check-app`` on a module:attr whose import fails:
-exit code 2 with what went wrong, never a traceback and exit code 1 (which means "the run failed")."""
+exit code 2 with what went wrong, never a traceback and exit code 1 (which means "the run
+failed")."""
 
 from __future__ import annotations
 
