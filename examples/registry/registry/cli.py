@@ -17,6 +17,7 @@ so this process and every worker it starts agree on one configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -282,6 +283,28 @@ def _generate_samples(
     return settings.collections_file
 
 
+def _not_demo_data(settings: Settings) -> str | None:
+    """Why HOME's data may not be the demo's to delete (``None``: it is, or there is none).
+
+    The demo's (or ``init``'s) ``collections.yaml`` is a copy of ``samples/collections.yaml``;
+    a home holding anything else (a file of one's own, a registry populated from
+    elsewhere) is left alone.
+    """
+    home, ours = settings.home, settings.collections_file
+    present = [p for p in (ours, home / "registry.db", home / "samples", settings.workdir,
+                           home / "celery") if p.exists() or p.is_symlink()]
+    if not present:
+        return None
+    sample = home / "samples" / "collections.yaml"
+    with contextlib.suppress(OSError):
+        if ours.is_file() and sample.is_file() and ours.read_bytes() == sample.read_bytes():
+            return None
+    held = ", ".join(p.name for p in present)
+    return (f"the demo starts by deleting its earlier data in {home}, but what is there "
+            f"({held}) was not made by a demo or `init`: it may be yours. Run the demo with "
+            "another --home (e.g. --home var/demo), or with --keep to run on it as it is")
+
+
 def _wipe_demo_data(settings: Settings) -> None:
     """Remove only what a demo creates under HOME, so each demo starts fresh."""
     for folder in (settings.home / "samples", settings.workdir, settings.home / "celery"):
@@ -302,6 +325,10 @@ def _broker_label(settings: Settings) -> str:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     if not args.keep:
+        refused = _not_demo_data(settings)
+        if refused:
+            print(f"error: {refused}", file=sys.stderr)
+            return 2
         _wipe_demo_data(settings)
     if not settings.collections_file.exists():
         _generate_samples(settings, args.collections, args.bundles, args.bad_inputs)

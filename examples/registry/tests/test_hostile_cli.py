@@ -47,3 +47,23 @@ def test_bad_input_is_one_line_and_a_documented_code(
     assert run.returncode == code, run.stdout + run.stderr
     assert said in run.stderr
     assert "Traceback" not in run.stderr and "s3cret" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("planted", ["own-collections", "own-samples", "populated-db"])
+def test_the_demo_deletes_no_data_it_did_not_make(tmp_path: Path, planted: str) -> None:
+    """Reproduces: ``demo --home H`` (or a demo after ``populate`` on one's own
+    collections.yaml) deleted H's collections.yaml, registry.db and samples/ folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    mine = {"own-collections": home / "collections.yaml",
+            "own-samples": home / "samples" / "notes.txt",
+            "populated-db": home / "registry.db"}[planted]
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("mine")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    run = subprocess.run([sys.executable, "-m", "registry", "demo", "--home", str(home)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+                         timeout=300)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "was not made by a demo or `init`: it may be yours" in run.stderr
+    assert mine.read_text() == "mine"

@@ -1,6 +1,7 @@
 """``python -m registry demo`` (what ``make demo`` runs) prints what the README shows: the
 summary of a fresh run of the 3 x 4 samples, then two Mermaid graphs and the run's page;
-``--keep`` runs again on the same data and finds every bundle unchanged."""
+``--keep`` runs again on the same data and finds every bundle unchanged. It follows
+``init`` as in the README's list of commands (the demo replaces init's sample data)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ def test_the_demo_prints_the_readmes_summary_and_a_keep_rerun_changes_nothing(
     tmp_path: Path,
 ) -> None:
     shown = README.read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    init = subprocess.run([sys.executable, "-m", "registry", "init", "--home",
+                           str(tmp_path / "home")], env=env, capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert init.returncode == 0, init.stderr  # the README's order: init ... then demo
     fresh = _demo(tmp_path / "home")
     assert _summary(fresh) == _summary(shown)
     assert fresh.count("```mermaid") == 2
