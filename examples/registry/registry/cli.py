@@ -263,6 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
+    made = [p for p in (settings.collections_file, settings.home / "samples") if p.exists()]
+    if made:  # replacing them could lose a collections.yaml of one's own
+        from registry import db
+
+        db.create_schema(db.make_engine(settings.db_url))
+        print(f"schema at head; no sample data written: {' and '.join(map(str, made))} "
+              "already exist (`init` writes sample data into a new home only)")
+        return 0
     path = _generate_samples(settings, args.collections, args.bundles, args.bad_inputs)
     print(f"sample collections written: {path}")
     return 0

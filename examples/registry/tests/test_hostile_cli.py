@@ -67,3 +67,23 @@ def test_the_demo_deletes_no_data_it_did_not_make(tmp_path: Path, planted: str) 
     assert run.returncode == 2, run.stdout + run.stderr
     assert "was not made by a demo or `init`: it may be yours" in run.stderr
     assert mine.read_text() == "mine"
+
+
+@pytest.mark.parametrize("existing", ["collections.yaml", "samples"])
+def test_init_replaces_nothing(tmp_path: Path, existing: str) -> None:
+    """Reproduces: a second ``init`` (to migrate the database after an upgrade) died with a
+    FileExistsError traceback (samples/ was there); with only a collections.yaml of one's
+    own there, it replaced that file."""
+    home = tmp_path / "home"
+    home.mkdir()
+    mine = home / existing if existing == "collections.yaml" else home / existing / "x.txt"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("mine")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    run = subprocess.run([sys.executable, "-m", "registry", "init", "--home", str(home)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr  # the schema is still migrated
+    assert "no sample data written: " in run.stdout and "already exist" in run.stdout
+    assert "Traceback" not in run.stderr and mine.read_text() == "mine"
+    assert (home / "registry.db").is_file()
