@@ -236,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnsafeHomeError as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a parent that cannot be written, a file where a folder goes...
+        print(f"registry: cannot use {settings.home} as the registry home: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
     command = _COMMANDS[args.verb]
     from sqlalchemy import exc as db_errors
 

@@ -29,6 +29,8 @@ CASES = [
      "error: the broker redis://:***@127.0.0.1:1/0 cannot be reached: "),
     (["run", "sync", "--broker", "amqp://guest:s3cret@127.0.0.1:1//"], 1,
      "error: the broker amqp://guest:***@127.0.0.1:1// cannot be reached: "),
+    (["health", "--home", "/dev/null/home"], 2,
+     "registry: cannot use /dev/null/home as the registry home: "),
     (["health", "--db", "postgresql+psycopg://registry:s3cret@127.0.0.1:1/registry"], 1,
      "cannot be used: "),
 ]
@@ -41,7 +43,8 @@ def test_bad_input_is_one_line_and_a_documented_code(
     """Reproduces: ``init --collections -1`` and an unreachable or malformed ``--db`` died
     with a traceback and exit code 1."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    run = subprocess.run([sys.executable, "-m", "registry", *argv, "--home", str(tmp_path)],
+    home = [] if "--home" in argv else ["--home", str(tmp_path)]
+    run = subprocess.run([sys.executable, "-m", "registry", *argv, *home],
                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
                          timeout=120)
     assert run.returncode == code, run.stdout + run.stderr
