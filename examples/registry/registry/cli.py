@@ -78,6 +78,14 @@ def _at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port (0: any free one)."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port, 0-65535, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     """An argparse type: a positive, finite number of seconds."""
     value = float(text)
@@ -170,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[where], help="the web pages and the HTTP JSON API"
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT)
 
     run = verbs.add_parser(
         "run", parents=[where],

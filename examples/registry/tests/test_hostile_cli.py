@@ -17,6 +17,7 @@ CASES = [
     (["populate", "--workers", "-1"], 2, "argument --workers: must be at least 0, got -1"),
     (["populate", "--timeout", "nan"], 2, "must be a positive number of seconds, got nan"),
     (["run", "sync", "--timeout", "-3"], 2, "must be a positive number of seconds, got -3"),
+    (["serve", "--port", "99999"], 2, "argument --port: must be a TCP port, 0-65535, got 99999"),
     (["worker", "--concurrency", "0"], 2, "argument --concurrency: must be at least 1, got 0"),
     (["list", "--db", "bogus://"], 2,
      "error: --db (REGISTRY_DB_URL) 'bogus://' is not a database URL SQLAlchemy can use"),
