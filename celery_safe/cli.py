@@ -52,7 +52,9 @@ def explain_main(argv: Sequence[str]) -> int:
     parser.add_argument("code", nargs="?", help="a CSF code, e.g. CSF101")
     parser.add_argument("--list", action="store_true", help="list every code")
     args = parser.parse_args(list(argv))
-    if args.list or not args.code:
+    if args.list and args.code is not None:
+        parser.error(f"give a code or --list, not both (got {args.code!r} and --list)")
+    if args.list or args.code is None:
         for entry in catalogue.all_codes().values():
             flag = "" if entry.default else "  (off by default)"
             print(f"{entry.code}  {entry.name:<34} [{entry.scope}]{flag}")

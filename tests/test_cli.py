@@ -106,3 +106,14 @@ def test_every_entry_point_reaches_the_front_ends(tmp_path: Path) -> None:
     assert flake8.returncode == 1, flake8.stderr
     where = script.stdout.split(" CSF101 ")[0]  # path:line:col:
     assert flake8.stdout.startswith(f"{where} CSF101 "), (script.stdout, flake8.stdout)
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["explain", ""], "unknown code ''"),
+    (["explain", "--list", "CSF101"], "give a code or --list, not both"),
+])
+def test_explain_names_a_code_it_cannot_show(argv: list[str], said: str) -> None:
+    """An empty code, or a code with --list, was taken for a bare ``explain`` (the list)."""
+    run = _run(*argv)
+    assert run.returncode == 2, run.stdout
+    assert said in run.stderr and run.stdout == ""

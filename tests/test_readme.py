@@ -120,3 +120,60 @@ def test_legacy_counts_are_what_check_reports() -> None:
         int(claim.group(1)), int(claim.group(2))
     )
     assert stated == dict(counted)
+
+
+def test_the_demo_paragraph_gives_the_same_legacy_count() -> None:
+    text = README.read_text()
+    claim = re.search(r"reports (\d+) findings in", text)
+    demo = re.search(r"on `legacy/` \((\d+) findings", text)
+    assert claim is not None and demo is not None
+    assert demo.group(1) == claim.group(1)
+
+
+def test_legacy_fix_counts_are_what_fix_reports() -> None:
+    """'fix --diff examples/registry/legacy rewrites 5 of them ... the other 15'."""
+    text = " ".join(README.read_text().split())
+    claim = re.search(r"`celery-safe fix --diff examples/registry/legacy` rewrites (\d+) of "
+                      r"them .*? why each of the other (\d+) needs a human", text)
+    assert claim is not None
+    run = subprocess.run(
+        [sys.executable, "-m", "celery_safe.cli", "fix", "--diff", "examples/registry/legacy"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )
+    summary = re.search(r"Would fix (\d+) finding\(s\) in \d+ file\(s\); (\d+) remain\.",
+                        run.stdout + run.stderr)
+    assert summary is not None, run.stdout + run.stderr
+    assert summary.groups() == claim.groups()
+
+
+def test_the_embedded_defaults_are_the_readmes() -> None:
+    """'after `visibility_timeout` (60 s)', 'a poll every 0.5 s, `polling_interval`'."""
+    from celery_safe import embedded
+
+    text = " ".join(README.read_text().split())
+    timeout = re.search(r"after `visibility_timeout` \(([\d.]+) s\)", text)
+    poll = re.search(r"a poll every ([\d.]+) s, `polling_interval`", text)
+    assert timeout is not None and poll is not None
+    assert float(timeout.group(1)) == embedded.DEFAULT_VISIBILITY_TIMEOUT
+    assert float(poll.group(1)) == embedded.DEFAULT_POLLING_INTERVAL
+
+
+@pytest.mark.parametrize("path", [README, ROOT / "examples" / "registry" / "README.md"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_run_wait_lines_are_what_the_cli_prints(path: Path) -> None:
+    """The ``run sync --wait`` example's lines are ``registry.follow.progress_line``'s."""
+    from registry.follow import progress_line
+
+    block = re.search(r"\$ python -m registry run sync --wait[^\n]*\n(.*?)\n(?:\$|```)",
+                      path.read_text(), re.DOTALL)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines()[1:] if line != "..."]
+    assert lines
+    for line in lines:
+        shown = re.fullmatch(r"run ([0-9a-f]{8})  ([\w-]+)  (queued|running \d+/\d+|finished)"
+                             r"(?:  in ([\d.]+) s)?", line)
+        assert shown is not None, f"{path.name}: {line!r} is not a line the CLI prints"
+        run_id, action, headline, seconds = shown.groups()
+        view = {"id": run_id + "-0000", "action": action, "headline": headline, "trace": [],
+                "status": headline.split()[0], "seconds": float(seconds or 0)}
+        assert progress_line(view) == line

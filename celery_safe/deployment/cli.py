@@ -111,7 +111,7 @@ def check_app_main(argv: Sequence[str]) -> int:
         sys.path.insert(0, "")  # module:app names a module of the current directory, as celery -A
     try:
         app = load_app(args.app)
-    except Exception as exc:  # an import error of the user's module, a wrong name...
+    except (Exception, SystemExit) as exc:  # the user's module ran: an error, sys.exit...
         print(f"celery-safe check-app: cannot load {args.app}: {type(exc).__name__}: {exc}",
               file=sys.stderr)
         return 2

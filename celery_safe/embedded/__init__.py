@@ -26,6 +26,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subproce
 
 from celery_safe.embedded.backend import SQLiteBackend
 from celery_safe.embedded.config import configure, embedded_config, live_consumers
+from celery_safe.embedded.sqlite import PrivatePathError
 from celery_safe.embedded.store import DEFAULT_VISIBILITY_TIMEOUT, BrokerFileGone
 from celery_safe.embedded.transport import DEFAULT_POLLING_INTERVAL, SQLiteTransport
 from celery_safe.embedded.wake import WakeDirectoryError
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_POLLING_INTERVAL",
     "DEFAULT_VISIBILITY_TIMEOUT",
     "BrokerFileGone",
+    "PrivatePathError",
     "SQLiteBackend",
     "SQLiteTransport",
     "WakeDirectoryError",

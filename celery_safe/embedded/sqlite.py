@@ -19,9 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from celery_safe.embedded.store import database_path
+from celery_safe.embedded.wake import _owner
 
 __all__ = [
-    "LOCK_TIMEOUT", "fresh_pool_after_fork", "private_directory", "private_file", "sqlite_engine",
+    "LOCK_TIMEOUT", "PrivatePathError", "fresh_pool_after_fork", "private_directory",
+    "private_file", "sqlite_engine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -41,15 +43,31 @@ def _warn_open(path: str, kind: str, mode: int) -> None:
                        "task arguments and results", kind, path, mode)
 
 
+class PrivatePathError(OSError):
+    """A file or directory of the embedded broker is a link, not a regular file, or
+    someone else's: never used, never removed (it is not ours)."""
+
+
+def _refuse(path: object, why: str) -> PrivatePathError:
+    return PrivatePathError(
+        f"{path} {why}: the embedded broker uses only files and a directory of its own "
+        f"user ({_owner(os.geteuid())}); remove it, or point the broker elsewhere"
+    )
+
+
 def private_directory(path: Path) -> Path:
     """Make ``path`` (mode 0700) when missing; warn once when an existing one is open to
-    others (it is the user's directory: left as it is)."""
+    others (it is the user's directory: left as it is). Someone else's is refused: they
+    could replace its files or plant links there."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         path.mkdir(mode=0o700)
         os.chmod(path, 0o700)  # whatever the umask
     except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
+        if info.st_uid != os.geteuid():
+            raise _refuse(path, f"belongs to {_owner(info.st_uid)}") from None
+        mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             _warn_open(str(path), "directory", mode)
     return path
@@ -58,7 +76,8 @@ def private_directory(path: Path) -> Path:
 def private_file(path: str) -> None:
     """Create ``path`` empty and 0600 before SQLite does (it would make it 0644 less the
     umask; its ``-wal`` and ``-shm`` files take the database's mode). An existing file of
-    ours open to others is warned about once and made 0600."""
+    ours open to others is warned about once and made 0600. A link (SQLite would follow
+    it), anything but a regular file, or someone else's file is refused."""
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
     except FileExistsError:
@@ -68,11 +87,17 @@ def private_file(path: str) -> None:
         os.close(fd)
     for name in (path, f"{path}-wal", f"{path}-shm"):
         try:
-            info = os.stat(name)
+            info = os.lstat(name)
         except FileNotFoundError:
             continue
+        if stat.S_ISLNK(info.st_mode):
+            raise _refuse(name, f"is a symbolic link owned by {_owner(info.st_uid)}")
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(name, "is not a regular file")
+        if info.st_uid != os.geteuid():
+            raise _refuse(name, f"belongs to {_owner(info.st_uid)}")
         mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077 and info.st_uid == os.geteuid():
+        if mode & 0o077:
             _warn_open(name, "file", mode)
             os.chmod(name, 0o600)
 

@@ -179,7 +179,7 @@ def load_config(start: Path | None = None) -> Config:
             return Config()
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{pyproject}: {exc}") from exc
         tool = data.get("tool", {})
         if isinstance(tool, dict) and "celery-safe" in tool:

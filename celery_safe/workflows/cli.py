@@ -26,6 +26,7 @@ from celery.canvas import Signature
 from celery.result import AsyncResult
 
 from ..canvas.problems import format_problems
+from ..output_file import write_output
 from .explain import explain
 from .render import to_dot, to_mermaid
 from .svg import to_svg
@@ -68,13 +69,18 @@ def _draw_png(dot_source: str, output: str | None) -> int:
     if output is None:
         print("celery-safe graph: --format png needs --output FILE", file=sys.stderr)
         return 2
-    done = subprocess.run(
-        [dot, "-Tpng", "-o", output], input=dot_source.encode(), capture_output=True
-    )
+    done = subprocess.run([dot, "-Tpng"], input=dot_source.encode(), capture_output=True)
     if done.returncode != 0:
         print(f"celery-safe graph: dot failed: {done.stderr.decode()}", file=sys.stderr)
         return 2
-    return 0
+    return _write(done.stdout, output)
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong loading module:attr, in one line."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the module exited ({exc.code}) while imported"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def load_app(target: str) -> Celery:
@@ -85,11 +91,18 @@ def load_app(target: str) -> Celery:
     return value
 
 
-def _write(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+def _write(data: str | bytes, output: str | None) -> int:
+    """Print ``data``, or write it to ``output`` (never through a link): exit status."""
+    if not output:
+        sys.stdout.write(data if isinstance(data, str) else data.decode())
+        return 0
+    try:
+        write_output(output, data)
+    except OSError as exc:
+        print(f"celery-safe graph: cannot write {output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    return 0
 
 
 def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int:
@@ -98,11 +111,12 @@ def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int
         return 2
     try:
         app = load_app(app_target)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"celery-safe graph: cannot load {app_target}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the user's module ran: anything can fail
+        print(f"celery-safe graph: cannot load {app_target}: {_failure(exc)}", file=sys.stderr)
         return 2
     run = trace(AsyncResult(task_id, app=app), app=app)
-    _write(to_svg(run), output)
+    if _write(to_svg(run), output):
+        return 2
     print(f"{run.done}/{run.total} steps done, {run.state}", file=sys.stderr)
     return 1 if run.state == "FAILURE" else 0
 
@@ -126,16 +140,15 @@ def graph_main(argv: Sequence[str]) -> int:
         parser.error("give module:attr, or --trace TASK_ID --app module:app")
     try:
         canvas = load_canvas(args.target)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"celery-safe graph: cannot load {args.target}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the user's module ran: anything can fail
+        print(f"celery-safe graph: cannot load {args.target}: {_failure(exc)}", file=sys.stderr)
         return 2
     problems = validate(canvas)
     if args.format == "png":
         status = _draw_png(to_dot(canvas), args.output)
     else:
         render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[args.format]
-        _write(render(canvas), args.output)
-        status = 0
+        status = _write(render(canvas), args.output)
     if problems:
         print(format_problems(problems, args.target), file=sys.stderr)
         return status or 1
@@ -161,8 +174,8 @@ def why_main(argv: Sequence[str]) -> int:
     sys.path.insert(0, str(Path.cwd()))
     try:
         app = load_app(args.app)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"celery-safe why: cannot load {args.app}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the user's module ran: anything can fail
+        print(f"celery-safe why: cannot load {args.app}: {_failure(exc)}", file=sys.stderr)
         return 2
     explanation = explain(AsyncResult(args.task_id, app=app), app=app, timeout=args.timeout)
     if args.format == "json":

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...output_file import write_output
 from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, add_options, config_from_args
 from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem
@@ -209,7 +210,12 @@ def check_main(argv: Sequence[str]) -> int:
     cache.close()
     report = RENDERERS[args.format](found)
     if args.output is not None:
-        args.output.write_text(report, encoding="utf-8")
+        try:
+            write_output(args.output, report)
+        except OSError as exc:
+            print(f"celery-safe check: cannot write {args.output}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(report)
     if io_error:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ... import catalogue
 from ..cache import FindingsCache, default_cache_dir
-from ..config import Config, load_config
+from ..config import Config, ConfigError, load_config
 from ..engine import check_tree
 from ..findings import Finding
 from ..resolve import ModuleResolver
@@ -143,7 +143,12 @@ class Plugin:
         return cache.findings(path, "".join(self.lines), compute)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
-        with paused_gc():  # as in check: the project's trees are many objects, no cycles
-            found = self.findings()
+        try:
+            with paused_gc():  # as in check: the project's trees are many objects, no cycles
+                found = self.findings()
+        except ConfigError as exc:  # flake8 prints its own error as one message, not a trace
+            from flake8.exceptions import ExecutionError
+
+            raise ExecutionError(f"celery-safe: {exc}") from None
         for finding in found:
             yield finding.line, finding.col, finding.message, type(self)

@@ -37,8 +37,18 @@ def locate(finding: Finding, lines: Sequence[str]) -> Located:
     return Located(finding, character_column(first, span.col), character_column(last, span.end_col))
 
 
+def printable(path: str) -> str:
+    """``path`` as one line of a report: a newline, a carriage return or another control
+    character in a file name is escaped (``\\n``), so it cannot forge another line."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in path)
+
+
 def render_text(found: Sequence[Located]) -> str:
-    out = [f"{x.finding.path}:{x.finding.line}:{x.column}: {x.finding.message}" for x in found]
+    out = [f"{printable(x.finding.path)}:{x.finding.line}:{x.column}: {x.finding.message}"
+           for x in found]
     files = len({x.finding.path for x in found})
     out.append(f"Found {len(found)} finding(s) in {files} file(s)." if found else "No findings.")
     return "\n".join(out) + "\n"

@@ -28,7 +28,7 @@ from celery.signals import task_postrun, task_prerun
 import celery_safe
 from celery_safe import embedded
 from celery_safe.workflows import check_app_on_start, check_schedule_on_beat
-from registry.config import Settings, load_settings
+from registry.config import Settings, load_settings, private_home
 
 __all__ = [
     "BEAT_SCHEDULE", "QUEUE_ENV", "SYNC_INTERVAL_ENV", "app", "beat_schedule", "celery_config",
@@ -100,7 +100,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     chosen = os.environ.get(VISIBILITY_TIMEOUT_ENV)
     if settings.broker_url is None:
         options = {"visibility_timeout": float(chosen)} if chosen else {}
-        config.update(embedded.embedded_config(settings.home / "celery", **options))
+        # the home first: the broker's directory inherits its privacy and its checks
+        config.update(embedded.embedded_config(private_home(settings.home) / "celery",
+                                               **options))
         return config
     visibility = float(chosen or 3600)
     config["broker_url"] = settings.broker_url
@@ -147,7 +149,7 @@ def _record_timings(path: Path) -> None:
             return
         line = f"{getattr(task, 'name', '?')}\t{time.perf_counter() - begin:.6f}\n"
         # One short O_APPEND write per line: lines from several processes never interleave.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode())
         finally:

@@ -17,16 +17,18 @@ so this process and every worker it starts agree on one configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from registry.config import Settings, load_settings
+from registry.config import Settings, UnsafeHomeError, load_settings, private_home
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "main", "web_url"]
 
@@ -63,6 +65,35 @@ def _where_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low`` (a count of things)."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # not a number: argparse says "invalid integer value"
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port (0: any free one)."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port, 0-65535, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     where = _where_options()
     parser = argparse.ArgumentParser(
@@ -73,19 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verbs.add_parser(
         "demo", parents=[where], help="sample data, worker processes, the whole pipeline"
     )
-    demo.add_argument("--collections", type=int, default=3)
-    demo.add_argument("--bundles", type=int, default=4, help="bundles per collection")
-    demo.add_argument("--workers", type=int, default=2, help="worker processes to start")
+    demo.add_argument("--collections", type=_at_least(1), default=3)
+    demo.add_argument("--bundles", type=_at_least(1), default=4, help="bundles per collection")
+    demo.add_argument("--workers", type=_at_least(1), default=2, help="worker processes to start")
     demo.add_argument("--bad-inputs", action="store_true", help="add every kind of bad input")
     demo.add_argument(
         "--keep", action="store_true",
         help="keep the previous demo's data (the run then shows an idempotent re-run)",
     )
-    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.add_argument("--timeout", type=_seconds, default=120.0)
 
     init = verbs.add_parser("init", parents=[where], help="create the schema and sample data")
-    init.add_argument("--collections", type=int, default=3)
-    init.add_argument("--bundles", type=int, default=4, help="bundles per collection")
+    init.add_argument("--collections", type=_at_least(1), default=3)
+    init.add_argument("--bundles", type=_at_least(1), default=4, help="bundles per collection")
     init.add_argument("--bad-inputs", action="store_true")
 
     populate = verbs.add_parser(
@@ -95,11 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--collections-file", type=Path, help="default: HOME/collections.yaml"
     )
     populate.add_argument(
-        "--workers", type=int, default=0,
+        "--workers", type=_at_least(0), default=0,
         help="also start this many local worker processes for the run (default: none; "
         "start them with `python -m registry worker`)",
     )
-    populate.add_argument("--timeout", type=float, default=600.0)
+    populate.add_argument("--timeout", type=_seconds, default=600.0)
     populate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     listing = verbs.add_parser("list", parents=[where], help="list and search bundles")
@@ -130,10 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the workflow in this process (celery_safe's run_workflow), no workers",
     )
     growth.add_argument(
-        "--workers", type=int, default=0,
+        "--workers", type=_at_least(0), default=0,
         help="also start this many local worker processes for the run",
     )
-    growth.add_argument("--timeout", type=float, default=600.0)
+    growth.add_argument("--timeout", type=_seconds, default=600.0)
     growth.add_argument("--json", action="store_true", help="print the report as JSON")
 
     show = verbs.add_parser("show", parents=[where], help="one bundle: COLLECTION/BUNDLE")
@@ -147,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[where], help="the web pages and the HTTP JSON API"
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT)
 
     run = verbs.add_parser(
         "run", parents=[where],
@@ -157,11 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("action", choices=["sync", "collection", "enhance", "schedule"])
     run.add_argument("target", nargs="?", help="the collection's slug or the entry's name")
     run.add_argument("--wait", action="store_true", help="print its progress until it ends")
-    run.add_argument("--timeout", type=float, default=600.0)
+    run.add_argument("--timeout", type=_seconds, default=600.0)
     run.add_argument("--json", action="store_true", help="print the ended run as JSON")
 
     worker = verbs.add_parser("worker", parents=[where], help="run a Celery worker here")
-    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--concurrency", type=_at_least(1), default=2)
     worker.add_argument("--pool", default="prefork")
     worker.add_argument("--beat", action="store_true", help="also run the beat schedule")
     worker.add_argument("--loglevel", default="INFO")
@@ -177,17 +208,81 @@ def _export(args: argparse.Namespace) -> Settings:
     return load_settings()
 
 
+#: The verbs that send work to a broker and wait on a result backend.
+_SENDS = frozenset({"populate", "run", "analytics"})
+
+
+def _unreachable_servers(settings: Settings) -> str | None:
+    """Why the broker or the Redis result backend cannot be reached (``None``: both
+    answer), found before anything is sent: Celery would retry, then die with a
+    traceback about its result store."""
+    from registry.celery_app import app
+    from registry.redact import redact, redact_url
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+    except Exception as exc:  # kombu's OperationalError and the transports' own errors
+        return (f"the broker {redact_url(str(settings.broker_url))} cannot be reached: "
+                f"{redact(str(exc))}")
+    client = getattr(app.backend, "client", None)  # the Redis result backend's
+    if client is not None and hasattr(client, "ping"):
+        try:
+            client.ping()
+        except Exception as exc:
+            backend = settings.result_backend or settings.broker_url
+            return (f"the result backend {redact_url(str(backend))} cannot be reached: "
+                    f"{redact(str(exc))}")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = _export(args)
+    try:
+        private_home(settings.home)
+    except UnsafeHomeError as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a parent that cannot be written, a file where a folder goes...
+        print(f"registry: cannot use {settings.home} as the registry home: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
     command = _COMMANDS[args.verb]
-    return command(args, settings)
+    from sqlalchemy import exc as db_errors
+
+    from registry.redact import redact, redact_url
+
+    if args.verb in _SENDS and settings.broker_url is not None:
+        unreachable = _unreachable_servers(settings)
+        if unreachable:
+            print(f"error: {unreachable}", file=sys.stderr)
+            return 1
+    try:
+        return command(args, settings)
+    except (db_errors.ArgumentError, db_errors.NoSuchModuleError) as exc:
+        print(f"error: --db (REGISTRY_DB_URL) {redact_url(settings.db_url)!r} is not a "
+              f"database URL SQLAlchemy can use: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except db_errors.OperationalError as exc:
+        why = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"error: the database {redact_url(settings.db_url)} cannot be used: "
+              f"{redact(why)}", file=sys.stderr)
+        return 1
 
 
 # --- pipeline -------------------------------------------------------------------------
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
+    made = [p for p in (settings.collections_file, settings.home / "samples") if p.exists()]
+    if made:  # replacing them could lose a collections.yaml of one's own
+        from registry import db
+
+        db.create_schema(db.make_engine(settings.db_url))
+        print(f"schema at head; no sample data written: {' and '.join(map(str, made))} "
+              "already exist (`init` writes sample data into a new home only)")
+        return 0
     path = _generate_samples(settings, args.collections, args.bundles, args.bad_inputs)
     print(f"sample collections written: {path}")
     return 0
@@ -206,6 +301,28 @@ def _generate_samples(
     settings.home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(generated, settings.collections_file)
     return settings.collections_file
+
+
+def _not_demo_data(settings: Settings) -> str | None:
+    """Why HOME's data may not be the demo's to delete (``None``: it is, or there is none).
+
+    The demo's (or ``init``'s) ``collections.yaml`` is a copy of ``samples/collections.yaml``;
+    a home holding anything else (a file of one's own, a registry populated from
+    elsewhere) is left alone.
+    """
+    home, ours = settings.home, settings.collections_file
+    present = [p for p in (ours, home / "registry.db", home / "samples", settings.workdir,
+                           home / "celery") if p.exists() or p.is_symlink()]
+    if not present:
+        return None
+    sample = home / "samples" / "collections.yaml"
+    with contextlib.suppress(OSError):
+        if ours.is_file() and sample.is_file() and ours.read_bytes() == sample.read_bytes():
+            return None
+    held = ", ".join(p.name for p in present)
+    return (f"the demo starts by deleting its earlier data in {home}, but what is there "
+            f"({held}) was not made by a demo or `init`: it may be yours. Run the demo with "
+            "another --home (e.g. --home var/demo), or with --keep to run on it as it is")
 
 
 def _wipe_demo_data(settings: Settings) -> None:
@@ -228,6 +345,10 @@ def _broker_label(settings: Settings) -> str:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     if not args.keep:
+        refused = _not_demo_data(settings)
+        if refused:
+            print(f"error: {refused}", file=sys.stderr)
+            return 2
         _wipe_demo_data(settings)
     if not settings.collections_file.exists():
         _generate_samples(settings, args.collections, args.bundles, args.bad_inputs)
@@ -256,7 +377,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _populate(args: argparse.Namespace, settings: Settings) -> int:
     path = args.collections_file or settings.collections_file
-    if not path.is_file():
+    if not path.exists():
         print(f"error: {path} does not exist (run `python -m registry init` or pass "
               "--collections-file)", file=sys.stderr)
         return 2
@@ -286,10 +407,17 @@ def _say_why(settings: Settings, run_id: str, *, only_if: str = "") -> None:
 
 
 def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: bool) -> int:
+    from celery.exceptions import TimeoutError as CeleryTimeoutError
+
     from registry import runs
     from registry.pipeline import collection_slugs, run_pipeline, workflow_graph
+    from registry.sources import CollectionsFileError, read_collections_text
 
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_collections_text(path)
+    except CollectionsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     sent: list[str] = []
 
     def record(workflow: Any, result: Any) -> None:
@@ -305,6 +433,10 @@ def _run_and_report(settings: Settings, path: Path, timeout: float, *, as_json: 
         if sent:  # the run's page says how it ended, then the error propagates
             runs.finish_run(settings.db_url, sent[0], seconds=time.perf_counter() - started,
                             error=f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, CeleryTimeoutError):
+            print(f"error: the run did not finish within {timeout:g} s (--timeout); its "
+                  "workers may still finish it", file=sys.stderr)
+            return 1
         raise
     summary = run.summary
     runs.finish_run(settings.db_url, run.workflow_id, seconds=run.seconds, summary=summary)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import pwd
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "UnsafeHomeError", "load_settings", "private_home"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +78,44 @@ def _admin_token(raw: str | None) -> dict[str, Any]:
         return {"admin_token": None}
     token = raw.strip()
     return {"admin_token": token or None, "admin_token_blank": not token}
+
+
+class UnsafeHomeError(OSError):
+    """The registry home is another user's (or a link they made): never written to."""
+
+
+def private_home(home: Path) -> Path:
+    """Make ``home`` (mode 0700: it holds the database, the checkouts and the embedded
+    broker) or check an existing one is ours, and close it to others if it was open.
+
+    Another user's directory, or a link of theirs, is refused: they could read the
+    database, or replace or link anything the registry later writes there.
+    """
+    home.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(mode=0o700)
+        os.chmod(home, 0o700)  # whatever the umask
+        return home
+    except FileExistsError:
+        pass
+    for info in (home.lstat(), home.stat()):  # the link, then what it names
+        if info.st_uid != os.geteuid():
+            raise UnsafeHomeError(
+                f"registry home {home} belongs to {_user(info.st_uid)}, not to "
+                f"{_user(os.geteuid())}: choose another --home (or REGISTRY_HOME)"
+            )
+    info = home.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeHomeError(f"registry home {home} is not a directory")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        os.chmod(home, 0o700)
+        logger.warning("registry home %s was open to others (mode %o): made 0700", home, mode)
+    return home
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"

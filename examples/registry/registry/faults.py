@@ -95,7 +95,7 @@ class FaultPlan:
         while True:
             try:
                 path = self.state_dir / f"{key}.{number}"
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 number += 1
                 continue

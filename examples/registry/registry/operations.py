@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 import celery_safe
 from celery_safe.workflows import WorkflowError, chain, validate_schedule
-from registry import query, runs, store, tasks
+from registry import query, runs, sources, store, tasks
 from registry.celery_app import app
 from registry.config import Settings
 from registry.models import CodeBundle
@@ -91,9 +91,12 @@ class SentRun:
 def sync_all(settings: Settings) -> Action:
     """The whole pipeline for ``$REGISTRY_HOME/collections.yaml``."""
     path = settings.collections_file
-    if not path.is_file():
+    if not path.exists():
         raise ActionRefused(409, f"there is no collections file at {path} to sync")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = sources.read_collections_text(path)
+    except sources.CollectionsFileError as exc:
+        raise ActionRefused(409, str(exc)) from None
     return Action("sync-all", build_workflow(text), collection_slugs(text))
 
 

@@ -30,11 +30,13 @@ __all__ = [
     "LIMITS",
     "MAX_COLLECTIONS",
     "CollectionSpec",
+    "CollectionsFileError",
     "LoadResult",
     "SourceError",
     "load_collections",
     "parse_collections",
     "parse_collections_text",
+    "read_collections_text",
     "validate_git_ref",
     "validate_git_url",
     "validate_slug",
@@ -293,13 +295,28 @@ def parse_collections_text(text: str) -> LoadResult:
     return parse_collections(data)
 
 
-def load_collections(path: Path | str) -> LoadResult:
-    """Read ``collections.yaml``; an unreadable or non-YAML file is one ``(file)`` error."""
+class CollectionsFileError(ValueError):
+    """``collections.yaml`` cannot be read as text (missing, a folder, not UTF-8...)."""
+
+
+def read_collections_text(path: Path | str) -> str:
+    """The text of ``collections.yaml``, read no further than :data:`LIMITS` allows (an
+    oversized file is then refused by :func:`parse_collections_text`, by its size)."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            data = handle.read(LIMITS.max_bytes + 1)  # never more than the limit allows
-        text = data.decode("utf-8")
+            data = handle.read(LIMITS.max_bytes + 1)
+        # over the limit: refused by its size, even when the cut split a character
+        return data.decode("utf-8", "replace" if len(data) > LIMITS.max_bytes else "strict")
     except (OSError, UnicodeDecodeError) as exc:
-        return LoadResult([], [SourceError("(file)", str(path), f"cannot be read: {exc}")])
+        raise CollectionsFileError(f"{path} cannot be read: {exc}") from exc
+
+
+def load_collections(path: Path | str) -> LoadResult:
+    """Read ``collections.yaml``; an unreadable or non-YAML file is one ``(file)`` error."""
+    try:
+        text = read_collections_text(path)
+    except CollectionsFileError as exc:
+        why = str(exc).removeprefix(f"{path} ")
+        return LoadResult([], [SourceError("(file)", str(path), why)])
     return parse_collections_text(text)

@@ -159,7 +159,7 @@ def _pause_for_tests(db: Session, bundle_id: int) -> None:
         return
     marker = current_settings().home / f"slow-{slug}.started"
     try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return  # a retry after the kill: run at full speed
     os.write(fd, str(os.getpid()).encode())
@@ -311,6 +311,7 @@ def scheduled_sync(self: Any) -> Any:
     """
     from registry.once import already_replaced, replace_once
     from registry.pipeline import build_workflow
+    from registry.sources import CollectionsFileError, read_collections_text
 
     if already_replaced(self):  # a redelivery: the run is on its way already
         raise Ignore()
@@ -318,7 +319,12 @@ def scheduled_sync(self: Any) -> Any:
     if not path.is_file():
         logger.warning("scheduled sync skipped: %s does not exist", path)
         return None
-    workflow = build_workflow(path.read_text(encoding="utf-8"))
+    try:
+        text = read_collections_text(path)
+    except CollectionsFileError as exc:
+        logger.warning("scheduled sync skipped: %s", exc)
+        return None
+    workflow = build_workflow(text)
     return replace_once(self, workflow, {"collections_file": str(path)})
 
 

@@ -84,7 +84,9 @@ def test_a_run_that_times_out_is_recorded_failed(tmp_path: Path) -> None:
          "--timeout", "1"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )
-    assert client.returncode != 0
+    assert client.returncode == 1  # the documented "the run did not end well"
+    assert "Traceback" not in client.stderr  # it timed out: said in one line, below
+    assert "error: the run did not finish within 1 s (--timeout)" in client.stderr
     (run,) = runs.latest_runs(db_url)
     assert run["status"] == "failed" and run["finished_at"] is not None
     assert "Timeout" in run["error"] and run["summary"] is None

@@ -1,0 +1,69 @@
+"""Hostile file names in ``celery-safe check``'s text report: one finding, one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+JOINING = """\
+from celery import shared_task
+
+
+@shared_task
+def a():
+    return b.delay().get()
+
+
+@shared_task
+def b():
+    return 1
+"""
+
+
+def test_a_newline_in_a_path_cannot_forge_report_lines(tmp_path: Path) -> None:
+    """Reproduces: ``pkg/x\\nforged.py:1:1: CSF000 ...`` printed as two report lines, the
+    second one a finding no file has (a CI problem matcher reads each line)."""
+    name = "x.py\nforged.py:9:9: CSF000 planted\n\rz.py"
+    (tmp_path / name).write_text(JOINING)
+    run = subprocess.run([sys.executable, "-m", "celery_safe.cli", "check", "."],
+                         cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines == [
+        "x.py\\nforged.py:9:9: CSF000 planted\\n\\rz.py:6:12: CSF101 task a blocks on a "
+        "Celery result (b.delay().get()); a task must never wait for another task",
+        "Found 1 finding(s) in 1 file(s).",
+    ]
+
+
+BAD_CONFIGS = {
+    "not-utf8": b"[tool.celery-safe]\nselect = [\"CSF1\"]  # \xff\n",
+    "wrong-type": b'[tool.celery-safe]\nselect = "CSF1"\n',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_CONFIGS))
+def test_a_bad_pyproject_is_one_message_in_check_and_flake8(tmp_path: Path, kind: str) -> None:
+    """Reproduces: a pyproject.toml that is not UTF-8 was a UnicodeDecodeError traceback
+    in ``check``; any bad ``[tool.celery-safe]`` was a ConfigError traceback in flake8."""
+    (tmp_path / "pyproject.toml").write_bytes(BAD_CONFIGS[kind])
+    (tmp_path / "a.py").write_text(JOINING)
+    (tmp_path / "b.py").write_text(JOINING)
+    check = subprocess.run([sys.executable, "-m", "celery_safe.cli", "check", "."],
+                           cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert "Traceback" not in check.stderr and "pyproject" not in check.stdout
+    why = "'utf-8' codec can't decode" if kind == "not-utf8" else "select must be a list"
+    assert why in check.stderr
+    for jobs in ("1", "2"):
+        flake8 = subprocess.run([sys.executable, "-m", "flake8", "--select", "CSF", "-j", jobs,
+                                 "."], cwd=tmp_path, capture_output=True, text=True,
+                                check=False, timeout=120)
+        output = flake8.stdout + flake8.stderr
+        assert flake8.returncode == 1, output
+        assert "Traceback" not in output
+        assert "There was a critical error during execution of Flake8:" in output
+        assert "celery-safe: " in output and why in output

@@ -1,0 +1,47 @@
+"""``celery-safe graph``, ``why`` and ``check-app`` on a module:attr whose import fails:
+exit code 2 with what went wrong, never a traceback and exit code 1 (which means "the run
+failed")."""
+
+from __future__ import annotations
+
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sysconfig.get_path("scripts")) / "celery-safe"
+MODULES = {
+    "boom": ('raise RuntimeError("boom at import")\n', "RuntimeError: boom at import"),
+    "badsyntax": ("def f(:\n", "SyntaxError: "),
+    "exits": ("import sys\nsys.exit(3)\n", "SystemExit: the module exited (3) while imported"),
+    "lazy": ("def nightly():\n    raise KeyError('no config')\n", "KeyError: 'no config'"),
+}
+COMMANDS = {
+    "graph": ["graph", "{module}:nightly"],
+    "graph-trace": ["graph", "--trace", "some-id", "--app", "{module}:app"],
+    "why": ["why", "some-id", "--app", "{module}:app"],
+    "check-app": ["check-app", "{module}:app"],
+}
+
+
+#: every command with every module; "lazy" fails when called, and only graph calls
+CASES = [(m, c) for m in sorted(MODULES) for c in sorted(COMMANDS)
+         if m != "lazy" or c == "graph"]
+
+
+@pytest.mark.parametrize(("module", "command"), CASES)
+def test_a_module_that_cannot_be_loaded_is_exit_2_naming_why(
+    tmp_path: Path, module: str, command: str
+) -> None:
+    source, why = MODULES[module]
+    (tmp_path / f"{module}.py").write_text(source)
+    argv = [part.format(module=module) for part in COMMANDS[command]]
+    run = subprocess.run([str(SCRIPT), *argv], cwd=tmp_path, capture_output=True, text=True,
+                         check=False, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    target = argv[1] if command in ("graph", "check-app") else argv[-1]
+    if command == "check-app" and module == "exits":
+        why = "SystemExit: 3"  # check-app names the exception as it is
+    assert f"cannot load {target}: {why}" in run.stderr
