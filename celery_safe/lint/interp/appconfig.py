@@ -395,6 +395,8 @@ class _AppReader:
                 continue
             if key == "beat_schedule":
                 where.setdefault(("beat_schedule", literal), origin or item or node)
+            elif key == "task_annotations":  # options given there: the task's cause
+                where.setdefault(("tasks", literal), origin or item or node)
             elif key == "task_routes":
                 where.setdefault(("task_routes", literal), origin or item or node)
                 route = self.literals(value)
