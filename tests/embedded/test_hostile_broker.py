@@ -89,25 +89,25 @@ def test_a_live_worker_keeps_a_task_longer_than_the_visibility_timeout(
 
 
 @pytest.mark.worker
-def test_a_countdown_beyond_the_visibility_timeout_runs_once_where_leases_hold(
+@pytest.mark.xfail(
+    not embedded_leases_hold(), strict=False,
+    reason="kombu 5.3/5.4: a worker process's lease renewal does not hold (known defect)",
+)
+def test_a_countdown_beyond_the_visibility_timeout_runs_once(
     tmp_path: Path, client: Celery
 ) -> None:
     """CSF401's premise on the embedded broker (issue 25): a countdown task is held,
-    unacknowledged, by the worker until it is due. Where a live worker's leases hold
-    (kombu 5.5 and later) it runs once however long it is held, so CSF401 does not apply;
-    where they do not (kombu 5.3, 5.4), the other worker's sweep gives it out again after
-    ``visibility_timeout`` and it runs twice, as on Redis, and CSF401 applies there with
-    the embedded broker's timeout (60 s by default)."""
+    unacknowledged, by the worker until it is due, here four visibility timeouts, while
+    another worker's consumer sweeps for expired leases. A live worker renews its lease:
+    the task runs once, so CSF401 does not judge the embedded broker (on Redis the same
+    task runs twice: ``test_countdown_beyond_visibility_timeout_is_delivered_twice``)."""
     runs = tmp_path / "runs"
     runs.mkdir()
     with worker(tmp_path, visibility=2), worker(tmp_path, visibility=2):
         result = client.send_task("hostile_app.record", args=(str(runs), "eta", 1.0),
                                   countdown=8)
-        if embedded_leases_hold():
-            assert result.get(timeout=DEADLINE, interval=0.05) == "eta"
-            assert runs_of(runs, "eta") == 1
-        else:
-            wait_for(lambda: runs_of(runs, "eta") >= 2, "the second run of the countdown task")
+        assert result.get(timeout=DEADLINE, interval=0.05) == "eta"
+        assert runs_of(runs, "eta") == 1
 
 
 PRODUCER = """
