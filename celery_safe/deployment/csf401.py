@@ -69,6 +69,10 @@ def held_past_visibility_timeout(view: AppView) -> Iterator[Problem]:
         longest = max(_held(task, view.conf), default=None)
         if longest is not None and longest[0] > timeout:
             yield _problem(("tasks", name), name, longest, timeout)
+    for index, (task_name, sent_with) in enumerate(view.sends()):
+        if sent_with > timeout:
+            held = (sent_with, "a countdown where it is sent")
+            yield _problem(("sends", str(index)), task_name, held, timeout)
     for entry_name, entry in view.beat_entries.items():
         countdown = _seconds(entry.get("options", {}).get("countdown"))
         if countdown is not None and countdown > timeout:

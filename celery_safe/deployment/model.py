@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConfigStep", "StaticApp", "StaticTask"]
+__all__ = ["ConfigStep", "StaticApp", "StaticSend", "StaticTask"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,14 @@ class StaticTask:
     known: bool = True
 
 
+@dataclass(frozen=True)
+class StaticSend:
+    """A call site sending a task with a literal countdown (``apply_async(countdown=...)``)."""
+
+    task: str
+    countdown: float
+
+
 @dataclass
 class StaticApp:
     """What the source says of one app; see the module's docstring for the unknowns."""
@@ -40,3 +48,5 @@ class StaticApp:
     steps: list[ConfigStep] = field(default_factory=list)
     tasks: list[StaticTask] = field(default_factory=list)
     names_known: bool = True
+    #: literal call-site countdowns, in source order (``("sends", "0")`` is the first)
+    sends: list[StaticSend] = field(default_factory=list)

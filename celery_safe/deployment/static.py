@@ -78,6 +78,9 @@ class StaticAppView(AppView):
         url = self.conf.get("broker_url") or self.conf.get("broker_read_url")
         return scheme_of(url) if url else ""
 
+    def sends(self) -> list[tuple[str, float]]:
+        return [(send.task, send.countdown) for send in self.model.sends]
+
     @cached_property
     def tasks(self) -> dict[str, Task]:
         judged = {task.name for task in self.model.tasks if task.known}

@@ -159,6 +159,11 @@ class AppView:
         max_priority = getattr(queues, "max_priority", None)
         return {} if max_priority is None else {"x-max-priority": max_priority}
 
+    def sends(self) -> list[tuple[str, float]]:
+        """``(task, countdown)`` of the call sites known to send a task with a countdown:
+        none for a running app (its callers are not known); the source's for the linter."""
+        return []
+
     @cached_property
     def beat_entries(self) -> dict[str, Mapping[str, Any]]:
         """The well-formed ``beat_schedule`` entries (CSF213 reports the others)."""

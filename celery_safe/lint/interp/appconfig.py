@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...deployment.model import ConfigStep, StaticApp, StaticTask
+from ...deployment.model import ConfigStep, StaticApp, StaticSend, StaticTask
 from .imports import ImportMap
 from .index import APP_FACTORIES, TASK_DECORATORS, ModuleIndex
 
@@ -464,9 +464,11 @@ class _AppReader:
         model = self.app.model
         if self.index.task_classes:
             model.names_known = False
-        for task, node in self.module_tasks(self.index, self.module, self.literals):
+        named: dict[str, str] = {}
+        for task, node in self.module_tasks(self.index, self.module, self.literals, named):
             model.tasks.append(task)
             self.app.where.setdefault(("tasks", task.name), node)
+        self.sends(self.tree, named, self.literals, None)
         for name, origin in self.task_modules:
             found = self.modules(name) if self.modules is not None else None
             if found is None:
@@ -476,12 +478,37 @@ class _AppReader:
                 model.names_known = False
             literals = Literals(found.imports)
             module_constants(found.tree.body if found.tree is not None else [], literals)
-            for task, _node in self.module_tasks(found, name, literals):
+            named = {}
+            for task, _node in self.module_tasks(found, name, literals, named):
                 model.tasks.append(task)
                 self.app.where.setdefault(("tasks", task.name), origin)
+            if found.tree is not None:
+                self.sends(found.tree, named, literals, origin)
 
-    def module_tasks(self, index: ModuleIndex, module: str | None,
-                     literals: Literals) -> Iterator[tuple[StaticTask, ast.AST]]:
+    def sends(self, tree: ast.Module, named: dict[str, str], literals: Literals,
+              origin: ast.AST | None) -> None:
+        """``task.apply_async(countdown=N)`` (or on ``task.s(...)``) with a literal N, for
+        the module's own tasks (``named``: function -> task name); reported at the call,
+        or at ``origin`` (the module's ``include`` entry) when it is in another module."""
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "apply_async"):
+                continue
+            target = node.func.value
+            if (isinstance(target, ast.Call) and isinstance(target.func, ast.Attribute)
+                    and target.func.attr in ("s", "si", "signature")):
+                target = target.func.value
+            if not isinstance(target, ast.Name) or target.id not in named:
+                continue
+            countdown = next((literals(k.value) for k in node.keywords
+                              if k.arg == "countdown"), None)
+            if isinstance(countdown, (int, float)) and not isinstance(countdown, bool):
+                sends = self.app.model.sends
+                self.app.where[("sends", str(len(sends)))] = origin or node
+                sends.append(StaticSend(named[target.id], float(countdown)))
+
+    def module_tasks(self, index: ModuleIndex, module: str | None, literals: Literals,
+                     named: dict[str, str]) -> Iterator[tuple[StaticTask, ast.AST]]:
         here = index is self.index
         app_name = f"{self.module}.{self.var}" if self.module else None
         for info in index.functions:
@@ -501,6 +528,7 @@ class _AppReader:
             if task is None:
                 self.app.model.names_known = False
                 continue
+            named[info.name] = task.name
             yield task, decorator
 
 

@@ -56,3 +56,10 @@ app.conf.beat_schedule = {
     },
     "soon": {"task": "eval.quick", "schedule": 60.0, "options": {"countdown": 30}},
 }
+
+
+def nightly_export():
+    export.apply_async(countdown=2 * HOUR)  # CSF401: 5
+    export.s().apply_async(countdown=3 * HOUR)  # CSF401: 5
+    export.apply_async(countdown=60)
+    export.apply_async(countdown=int("7200"))  # not literal: not judged
