@@ -312,7 +312,8 @@ def header_values_expire(backend: str) -> bool:
 
     Measured by ``test_chord_header_part_due_after_result_expires_never_runs_the_body``
     (Redis, ``result_expires=2``, a part due 6 s after the other: the body never runs;
-    the default expiry: it runs once) on Celery 5.7.0. Celery's Redis backend sets the
+    the default expiry: it runs once) on Celery 5.3.6, 5.4.0, 5.5.3, 5.6.3 and 5.7.0.
+    Celery's Redis backend sets the
     expiry of the chord's list and counter keys each time a part returns. The other
     backends were not measured, and are not judged.
     """

@@ -49,6 +49,9 @@ _OPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
     ast.Mod: operator.mod,
 }
+#: Powers evaluated: small ones only (configuration writes ``2 ** 10``, not more).
+_MAX_EXPONENT = 64
+_MAX_BASE = 2 ** 32
 _APP_USES = frozenset({"conf", "config_from_object", "config_from_envvar",
                        "config_from_cmdline", "add_defaults", "autodiscover_tasks",
                        "add_periodic_task"})
@@ -108,6 +111,10 @@ class Literals:
         if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
             left, right = self(node.left), self(node.right)
             numbers = _number(left) and _number(right)
+            if numbers and isinstance(node.op, ast.Pow) and not (
+                abs(right) <= _MAX_EXPONENT and abs(left) <= _MAX_BASE
+            ):
+                return UNKNOWN  # why: ``10 ** 10 ** 9`` would hang the linter
             if numbers or (isinstance(left, str) and isinstance(right, str)
                            and isinstance(node.op, ast.Add)):
                 try:
