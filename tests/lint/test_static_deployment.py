@@ -167,6 +167,27 @@ def test_unknown_configuration_is_not_judged(source: str) -> None:
     assert static("from celery import Celery\n" + source) == []
 
 
+def test_routers_and_annotations_named_by_a_string_are_never_imported(tmp_path: Path) -> None:
+    """Celery imports a router or an annotation named by a string; the linter must not
+    run the checked project's code, so such an app is not judged."""
+    import sys
+
+    marker = tmp_path / "imported"
+    (tmp_path / "shop_routers.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef route(*a, **k): return None\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        for setting in ('task_routes = ["shop_routers.route"]',
+                        'task_routes = "shop_routers.route"',
+                        'task_annotations = "shop_routers.route"'):
+            source = (f'from celery import Celery\napp = Celery("shop", broker="redis://")\n'
+                      f'app.conf.{setting}\n@app.task(acks_late=True)\ndef charge(): ...\n')
+            assert static(source) == []
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert not marker.exists() and "shop_routers" not in sys.modules
+
+
 def test_a_literal_broker_is_judged_by_its_source_not_the_linters_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

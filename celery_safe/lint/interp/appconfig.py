@@ -39,6 +39,8 @@ _NOT_SETTINGS = frozenset({"main", "set_as_current", "autofinalize", "strict_typ
 _CONSTRUCTOR_SETTINGS = {"broker": "broker_url", "backend": "result_backend"}
 _BROKER_KEYS = frozenset({"broker_url", "broker_read_url"})
 _TASK_MODULE_KEYS = frozenset({"include", "imports"})
+#: Settings whose strings Celery imports (routers, annotation classes).
+_NAMES_OBJECTS = frozenset({"task_routes", "task_annotations"})
 #: Options whose literal is a tuple of exception classes: what matters is that it is set.
 _EXCEPTIONS = frozenset({"autoretry_for", "dont_autoretry_for", "throws"})
 _QUEUES = frozenset({"kombu.Queue", "kombu.entity.Queue"})
@@ -379,6 +381,11 @@ class _AppReader:
             return UNKNOWN  # read by the linter, never imported
         if name == "beat_schedule":
             return _beat_entries(value)
+        if name in _NAMES_OBJECTS and _names_an_object(value):
+            # why: Celery would import it (a router or annotation class by name), and the
+            # linter never runs the checked project's code; what it does is unknown
+            self.app.complete = False
+            return UNKNOWN
         if definite(value):
             return value
         relevant = name.startswith(("task_", "broker_")) or name != name.lower()
@@ -606,6 +613,13 @@ def _normalised(key: str, namespace: str | None) -> str | None:
             return None
         return key[len(prefix):].lower()
     return key
+
+
+def _names_an_object(value: Any) -> bool:
+    """``"proj.routers.route"`` or ``["proj.routers.route", {...}]``: named, not written."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, (list, tuple)) and any(isinstance(item, str) for item in value)
 
 
 def _beat_entries(value: Any) -> Any:
