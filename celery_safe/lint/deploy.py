@@ -48,7 +48,15 @@ def _problems(report: Report) -> list[tuple[Problem, ast.AST]]:
 
 
 def deployment_findings(report: Report, code: str) -> Iterator[Finding]:
-    """The module's findings of one deployment code."""
+    """The module's findings of one deployment code: one per place (the tasks of an
+    included module share its ``include`` entry; the first is named, the others counted)."""
+    places: dict[int, list[Problem]] = {}
+    nodes: dict[int, ast.AST] = {}
     for problem, node in _problems(report):
         if problem.code == code:
-            yield Finding(code, report.path, span_of(node), f"{code} {problem.message}")
+            places.setdefault(id(node), []).append(problem)
+            nodes[id(node)] = node
+    for key, problems in places.items():
+        more = f" (and {len(problems) - 1} more here)" if len(problems) > 1 else ""
+        message = f"{code} {problems[0].message}{more}"
+        yield Finding(code, report.path, span_of(nodes[key]), message)
