@@ -306,3 +306,50 @@ def test_django_settings_with_the_celery_namespace(tmp_path: Path) -> None:
     # CSF402 from CELERY_TASK_ACKS_LATE; no CSF403: autodiscovered tasks are not known
     assert got == [(13, "CSF402")]
     assert assert_same_findings(paths) > 0  # flake8 reads the settings module too
+
+
+def test_config_source_and_namespace_given_to_celery(tmp_path: Path) -> None:
+    """``Celery(config_source="proj.cfg", namespace="CELERY")``: the namespace applies to
+    the config source whatever the keywords' order; a config class is read too."""
+    from celery_safe.lint.resolve import ModuleResolver
+
+    paths = write(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/cfg.py": """
+            CELERY_BROKER_URL = "redis://localhost:6379/0"
+            CELERY_TASK_ACKS_LATE = True
+
+
+            class Strict:
+                broker_url = "redis://localhost:6379/0"
+                task_acks_late = True
+                task_reject_on_worker_lost = True
+        """,
+        "proj/app.py": """
+            from celery import Celery
+
+            app = Celery("proj", config_source="proj.cfg", namespace="CELERY")
+
+
+            @app.task
+            def sync():
+                pass
+        """,
+        "proj/strict.py": """
+            from celery import Celery
+
+            app = Celery("proj", config_source="proj.cfg:Strict")
+
+
+            @app.task
+            def sync():
+                pass
+        """,
+    })
+    resolver = ModuleResolver()
+    found = {
+        path.name: [(f.line, f.code) for f in check_source(
+            path.read_text(), str(path), tasks_elsewhere=resolver.for_file(path))]
+        for path in paths[2:]
+    }
+    assert found == {"app.py": [(7, "CSF402")], "strict.py": []}

@@ -274,22 +274,22 @@ class _AppReader:
         call, settings = self.call, {}
         if len(call.args) > 1:
             self.app.complete = False  # positional loader/backend...: not read
-        namespace = None
+        for keyword in call.keywords:  # first: it applies to config_source too
+            if keyword.arg == "namespace":
+                value = self.literals(keyword.value)
+                self.namespace = value if isinstance(value, str) else None
+                if not isinstance(value, str) and value is not None:
+                    self.app.complete = False
         for keyword in call.keywords:
             name = keyword.arg
             if name is None or name in ("loader", "task_cls", "changes"):
                 self.app.complete = False
             elif name == "namespace":
-                value = self.literals(keyword.value)
-                namespace = value if isinstance(value, str) else None
-                if not isinstance(value, str) and value is not None:
-                    self.app.complete = False
+                continue
             elif name == "config_source":
                 self.config_from_object(keyword.value, None, call)
             elif name not in _NOT_SETTINGS:
                 settings[_CONSTRUCTOR_SETTINGS.get(name, name)] = keyword.value
-        if namespace is not None:
-            self.namespace = namespace
         self.update(settings)
 
     def statement(self, statement: ast.stmt) -> bool:
