@@ -30,14 +30,14 @@ _FOUND: WeakKeyDictionary[ModuleAnalysis, list[tuple[Problem, ast.AST]]] = WeakK
 def _problems(report: Report) -> list[tuple[Problem, ast.AST]]:
     analysis = report.analysis
     if analysis not in _FOUND:
-        from ..deployment.static import check_static  # Celery's apps, only when needed
-
         lookup = analysis.index.external
         modules = getattr(lookup, "module_index", None)
         found: list[tuple[Problem, ast.AST]] = []
         for app in read_apps(analysis.tree, analysis.index, report.path, modules):
             if not app.complete:
                 continue  # why we bail: some configuration is not literal; unknown
+            from ..deployment.static import check_static  # Celery's apps: only for an app
+
             try:
                 problems = list(check_static(app.model))
             except Exception:  # why: Celery refuses this configuration

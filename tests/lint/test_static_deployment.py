@@ -353,3 +353,22 @@ def test_config_source_and_namespace_given_to_celery(tmp_path: Path) -> None:
         for path in paths[2:]
     }
     assert found == {"app.py": [(7, "CSF402")], "strict.py": []}
+
+
+def test_celerys_apps_are_loaded_only_to_judge_an_app_known_from_source() -> None:
+    """flake8 pays for Celery's apps only in a module making an app whose configuration
+    is literal (measured: importing them was most of the plugin's cost on celery+kombu)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from celery_safe.lint import check_source\n"
+        "check_source('from celery import shared_task\\n@shared_task\\ndef f(): pass\\n', 'm.py')\n"
+        "check_source('import os\\nfrom celery import Celery\\n"
+        "app = Celery(\"x\", **os.environ)\\n@app.task\\ndef f(): pass\\n', 'n.py')\n"
+        "print('celery.app.base' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False", out.stderr
