@@ -306,6 +306,20 @@ def header_ignoring_results_reaches_body(backend: str) -> bool:
     return backend == "redis"
 
 
+def header_values_expire(backend: str) -> bool:
+    """Whether a chord's gathered header results expire ``result_expires`` after the last
+    part finished, so that a part due later than that never lets the body run (CSF214).
+
+    Measured by ``test_chord_header_part_due_after_result_expires_never_runs_the_body``
+    (Redis, ``result_expires=2``, a part due 6 s after the other: the body never runs;
+    the default expiry: it runs once) on Celery 5.3.6, 5.4.0, 5.5.3, 5.6.3 and 5.7.0.
+    Celery's Redis backend sets the
+    expiry of the chord's list and counter keys each time a part returns. The other
+    backends were not measured, and are not judged.
+    """
+    return backend == "redis"
+
+
 def chord_errback_runs(allow_on_header: bool, failed_parts: int) -> int:
     """How many times an error callback linked to a chord runs when ``failed_parts`` of
     its header fail.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from .encoding import is_plain, unencodable
@@ -68,6 +69,9 @@ class Backend:
     keeps_header_values: bool = False
     #: A header part replaced by a group gives the group's results in order (no CSF212).
     orders_replaced_groups: bool = False
+    #: Seconds after a header part finishes that the gathered results expire unless
+    #: another part finishes (Redis's ``result_expires``, CSF214); None: they do not.
+    header_values_expire_after: float | None = None
 
 
 #: What the linter assumes: any backend, so whatever fails on one is reported.
@@ -337,6 +341,7 @@ class _Walker:
         backend = self.chord_backend or ANY_BACKEND
         if not backend.keeps_header_values:
             self.check_results_stored(output, _HEADER_ROLE, "header")
+        self.check_header_expiry(header, path, backend.header_values_expire_after)
         if backend.orders_replaced_groups or "CSF212" in self.ignore:
             return
         if not isinstance(header, Group):
@@ -345,6 +350,25 @@ class _Walker:
         for index, member in enumerate(header.members):
             if isinstance(member, Step) and member.spec and member.spec.replaces_with_group:
                 self.report("CSF212", (*prefix, index), member.name, member.origin)
+
+    def check_header_expiry(self, header: Node, path: Path, expires: float | None) -> None:
+        """CSF214: a header part due longer after the one before it than the gathered
+        results live (only a header of task signatures, each due at a known time)."""
+        if expires is None or "CSF214" in self.ignore or not isinstance(header, Group):
+            return
+        members = header.members
+        if not header.exact or not all(isinstance(m, Step) for m in members):
+            return
+        prefix = (*path, "header") if path[-1:] == ("chord",) else (*path, "group")
+        due = sorted(
+            ((m.countdown or 0.0, index, m) for index, m in enumerate(members)
+             if isinstance(m, Step)),
+            key=lambda item: (item[0], item[1]),
+        )
+        for (before, _, _), (when, index, member) in pairwise(due):
+            if when - before > expires:
+                facts = {"due": f"{when:g}", "previous": f"{before:g}", "expires": f"{expires:g}"}
+                self.report("CSF214", (*prefix, index), member.name, member.origin, **facts)
 
     def check_chord_backend(self, path: Path, what: str, node: Node) -> None:
         if self.backend is None or "CSF203" in self.ignore:

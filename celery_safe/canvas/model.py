@@ -78,6 +78,8 @@ class Step(Node):
     serializer: str | None = None
     #: Known not to be registered with the app that sends it (CSF206).
     unregistered: Unregistered | None = None
+    #: Seconds after sending that it is due (its countdown or ETA); None: at once.
+    countdown: float | None = None
 
 
 @dataclass(slots=True, eq=False)

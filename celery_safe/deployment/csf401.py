@@ -18,60 +18,12 @@ from typing import Any
 from celery import Task
 
 from ..canvas.problems import Problem
+from .examples import EXAMPLES
 from .registry import rule
 from .view import REDIS_SCHEMES, AppView
 
 #: kombu's Redis ``Channel.visibility_timeout``.
 REDIS_DEFAULT_VISIBILITY_TIMEOUT = 3600.0
-
-INVALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.broker_transport_options = {"visibility_timeout": 3600}
-
-
-@app.task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600)
-def rebuild_search_index() -> None: ...
-'''
-
-VALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-# longer than anything a task may hold: its time limit, its countdowns
-app.conf.broker_transport_options = {"visibility_timeout": 3 * 3600}
-
-
-@app.task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600)
-def rebuild_search_index() -> None: ...
-'''
-
-INVALID_BEAT = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-
-
-@app.task
-def send_digest() -> None: ...
-
-
-app.conf.beat_schedule = {
-    "digest": {"task": "shop.send_digest", "schedule": 86400,
-               "options": {"countdown": 2 * 3600}},
-}
-'''
-
-INVALID_RETRY = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-
-
-@app.task(autoretry_for=(ConnectionError,), default_retry_delay=2 * 3600)
-def sync_stock() -> None: ...
-'''
 
 
 def _seconds(value: Any) -> float | None:
@@ -107,7 +59,7 @@ def _held(task: Task, conf: Any) -> Iterator[tuple[float, str]]:
                 yield longest, "autoretry_for and retry_backoff"
 
 
-@rule("CSF401", invalid=(INVALID, INVALID_BEAT, INVALID_RETRY), valid=(VALID,))
+@rule("CSF401", invalid=EXAMPLES["CSF401"].invalid, valid=EXAMPLES["CSF401"].valid)
 def held_past_visibility_timeout(view: AppView) -> Iterator[Problem]:
     if view.scheme not in REDIS_SCHEMES:
         return  # why we bail: only Redis restores messages a live worker still holds
@@ -117,6 +69,10 @@ def held_past_visibility_timeout(view: AppView) -> Iterator[Problem]:
         longest = max(_held(task, view.conf), default=None)
         if longest is not None and longest[0] > timeout:
             yield _problem(("tasks", name), name, longest, timeout)
+    for index, (task_name, sent_with) in enumerate(view.sends()):
+        if sent_with > timeout:
+            held = (sent_with, "a countdown where it is sent")
+            yield _problem(("sends", str(index)), task_name, held, timeout)
     for entry_name, entry in view.beat_entries.items():
         countdown = _seconds(entry.get("options", {}).get("countdown"))
         if countdown is not None and countdown > timeout:

@@ -13,44 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..canvas.problems import Problem
+from .examples import EXAMPLES
 from .registry import rule
 from .view import AppView
 
-INVALID = '''\
-from celery import Celery
 
-app = Celery("shop", broker="redis://localhost:6379/0")
-
-
-@app.task(acks_late=True)
-def charge_card(order_id: int) -> None: ...
-'''
-
-VALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_acks_late = True
-app.conf.task_reject_on_worker_lost = True  # a lost worker's task runs again
-
-
-@app.task
-def charge_card(order_id: int) -> None: ...
-'''
-
-INVALID_APP_WIDE = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_acks_late = True
-
-
-@app.task
-def charge_card(order_id: int) -> None: ...
-'''
-
-
-@rule("CSF402", invalid=(INVALID, INVALID_APP_WIDE), valid=(VALID,))
+@rule("CSF402", invalid=EXAMPLES["CSF402"].invalid, valid=EXAMPLES["CSF402"].valid)
 def acks_late_lost_with_worker(view: AppView) -> Iterator[Problem]:
     for name, task in view.tasks.items():
         if not getattr(task, "acks_late", False):

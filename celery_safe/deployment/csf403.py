@@ -16,45 +16,9 @@ import re
 from collections.abc import Iterator
 
 from ..canvas.problems import Problem
+from .examples import EXAMPLES
 from .registry import rule
 from .view import AppView
-
-INVALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_routes = {"shop.tasks.send_invoce": {"queue": "mail"}}
-
-
-@app.task(name="shop.tasks.send_invoice")
-def send_invoice(order_id: int) -> None: ...
-'''
-
-VALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_routes = {"shop.tasks.send_invoice": {"queue": "mail"}, "shop.reports.*": "slow"}
-
-
-@app.task(name="shop.tasks.send_invoice")
-def send_invoice(order_id: int) -> None: ...
-
-
-@app.task(name="shop.reports.monthly")
-def monthly() -> None: ...
-'''
-
-INVALID_GLOB = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_routes = {"shop.report.*": {"queue": "slow"}}
-
-
-@app.task(name="shop.reports.monthly")
-def monthly() -> None: ...
-'''
 
 
 def _literal_prefix(key: str | re.Pattern[str]) -> str:
@@ -84,7 +48,7 @@ def _near(key: str, names: list[str]) -> list[str]:
     return []
 
 
-@rule("CSF403", invalid=(INVALID, INVALID_GLOB), valid=(VALID,))
+@rule("CSF403", invalid=EXAMPLES["CSF403"].invalid, valid=EXAMPLES["CSF403"].valid)
 def route_matches_no_task(view: AppView) -> Iterator[Problem]:
     names = sorted(view.registered)
     namespaces = sorted({name.rpartition(".")[0] + "." for name in view.tasks if "." in name})

@@ -16,53 +16,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..canvas.problems import Problem
+from .examples import EXAMPLES
 from .registry import rule
 from .view import AMQP_SCHEMES, REDIS_SCHEMES, AppView
 
 #: kombu's Redis ``PRIORITY_STEPS`` and the range its virtual transport clamps to.
 REDIS_PRIORITY_STEPS = (0, 3, 6, 9)
 REDIS_MAX_PRIORITY = 9
-
-INVALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="amqp://guest@localhost//")
-app.conf.task_routes = {"shop.charge_card": {"priority": 9}}
-
-
-@app.task(name="shop.charge_card")
-def charge_card(order_id: int) -> None: ...
-'''
-
-VALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="amqp://guest@localhost//")
-app.conf.task_routes = {"shop.charge_card": {"priority": 9}}
-app.conf.task_queue_max_priority = 10  # Celery declares its queues with x-max-priority
-
-
-@app.task(name="shop.charge_card")
-def charge_card(order_id: int) -> None: ...
-'''
-
-INVALID_REDIS = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_routes = {
-    "shop.tasks.urgent": {"queue": "work", "priority": 1},
-    "shop.tasks.routine": {"queue": "work", "priority": 2},
-}
-
-
-@app.task(name="shop.tasks.urgent")
-def urgent() -> None: ...
-
-
-@app.task(name="shop.tasks.routine")
-def routine() -> None: ...
-'''
 
 
 def _steps(view: AppView) -> Sequence[int]:
@@ -81,7 +41,7 @@ def _level(priority: int, view: AppView, arguments: Mapping[str, Any]) -> int:
     return min(priority, int(arguments["x-max-priority"]))
 
 
-@rule("CSF404", invalid=(INVALID, INVALID_REDIS), valid=(VALID,))
+@rule("CSF404", invalid=EXAMPLES["CSF404"].invalid, valid=EXAMPLES["CSF404"].valid)
 def priority_ignored(view: AppView) -> Iterator[Problem]:
     if view.scheme not in AMQP_SCHEMES | REDIS_SCHEMES:
         return
@@ -96,11 +56,11 @@ def priority_ignored(view: AppView) -> Iterator[Problem]:
                 continue  # why we bail: Celery refuses the queue before priority matters
             arguments = found
             if "x-max-priority" not in arguments:
-                for priority, names in sorted(senders.items()):
-                    if priority:
-                        yield _problem(queue, {priority: names},
-                                       "RabbitMQ declares it without x-max-priority and "
-                                       "delivers it in arrival order")
+                ignored = {priority: names for priority, names in senders.items() if priority}
+                if ignored:  # one problem per queue, as the linter reports it at the queue
+                    yield _problem(queue, ignored,
+                                   "RabbitMQ declares it without x-max-priority and "
+                                   "delivers it in arrival order")
                 continue
         levels: dict[int, list[int]] = defaultdict(list)
         for priority in senders:

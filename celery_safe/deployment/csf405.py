@@ -13,36 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..canvas.problems import Problem
+from .examples import EXAMPLES
 from .registry import rule
 from .view import AppView
-
-INVALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_routes = {"shop.tasks.send_invoice": {"queue": "mail"}}
-
-
-@app.task(name="shop.tasks.send_invoice")
-def send_invoice(order_id: int) -> None: ...
-
-# what `inspect active_queues` answers: each live worker and the queues it consumes
-workers = {"celery@web-1": ["celery"]}
-'''
-
-VALID = '''\
-from celery import Celery
-
-app = Celery("shop", broker="redis://localhost:6379/0")
-app.conf.task_routes = {"shop.tasks.send_invoice": {"queue": "mail"}}
-
-
-@app.task(name="shop.tasks.send_invoice")
-def send_invoice(order_id: int) -> None: ...
-
-# what `inspect active_queues` answers: each live worker and the queues it consumes
-workers = {"celery@web-1": ["celery"], "celery@mail-1": ["mail"]}
-'''
 
 
 def routed_queues(view: AppView) -> dict[str, list[str]]:
@@ -53,7 +26,7 @@ def routed_queues(view: AppView) -> dict[str, list[str]]:
     return dict(found)
 
 
-@rule("CSF405", invalid=(INVALID,), valid=(VALID,))
+@rule("CSF405", invalid=EXAMPLES["CSF405"].invalid, valid=EXAMPLES["CSF405"].valid)
 def queue_without_worker(view: AppView) -> Iterator[Problem]:
     if view.workers is None:
         return  # why we bail: without the live workers' answer, what they consume is unknown

@@ -19,7 +19,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.app.routes import MapRoute, prepare
 
-__all__ = ["AMQP_SCHEMES", "REDIS_SCHEMES", "AppView", "Destination"]
+__all__ = ["AMQP_SCHEMES", "REDIS_SCHEMES", "AppView", "Destination", "scheme_of"]
 
 #: Broker URL schemes served by kombu's Redis transport (its ``visibility_timeout``,
 #: its ``priority_steps``).
@@ -30,6 +30,14 @@ AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp", "librabbitmq"})
 BUILTIN_PREFIX = "celery."
 #: The task options that decide where its message goes (Celery's ``extract_exec_options``).
 _EXEC_OPTIONS = ("queue", "exchange", "routing_key", "priority")
+
+
+def scheme_of(url: Any) -> str:
+    """``redis`` of ``redis://h/0``, of ``sentinel+redis://...;...``, of a failover list."""
+    if not isinstance(url, str):  # a list of failover URLs
+        url = next(iter(url), "amqp://")
+    first = str(url).split(";", 1)[0].strip()
+    return first.partition("://")[0].partition("+")[0].lower() or "amqp"
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,7 @@ class AppView:
     def scheme(self) -> str:
         """The broker URL's scheme (``amqp`` when none is configured, as Celery's default)."""
         url = self.conf.broker_url or self.conf.broker_read_url or "amqp://"
-        if not isinstance(url, str):  # a list of failover URLs
-            url = next(iter(url), "amqp://")
-        first = str(url).split(";", 1)[0].strip()
-        return first.partition("://")[0].partition("+")[0].lower() or "amqp"
+        return scheme_of(url)
 
     @cached_property
     def transport_options(self) -> Mapping[str, Any]:
@@ -153,6 +158,11 @@ class AppView:
             return None
         max_priority = getattr(queues, "max_priority", None)
         return {} if max_priority is None else {"x-max-priority": max_priority}
+
+    def sends(self) -> list[tuple[str, float]]:
+        """``(task, countdown)`` of the call sites known to send a task with a countdown:
+        none for a running app (its callers are not known); the source's for the linter."""
+        return []
 
     @cached_property
     def beat_entries(self) -> dict[str, Mapping[str, Any]]:

@@ -130,6 +130,11 @@ class ModuleResolver:
             return None
         return index.task_names.get(name) or index.top_level.get(name)
 
+    def module_index(self, module: str, importer: Path) -> ModuleIndex | None:
+        """The index (and tree) of the module ``import module`` in ``importer`` finds."""
+        candidate = self._module_file(module, importer)
+        return None if candidate is None or candidate == importer else self._index(candidate)
+
     def module_file(self, module: str, importer: Path) -> Path | None:
         """The file ``import module`` in ``importer`` finds (resolved), or ``None``."""
         return self._module_file(module, importer)
@@ -209,3 +214,6 @@ class _Lookup:
 
     def class_home(self, qualified: str) -> tuple[ModuleIndex, str] | None:
         return self.resolver.class_home(qualified, self.importer)
+
+    def module_index(self, module: str) -> ModuleIndex | None:
+        return self.resolver.module_index(module, self.importer)

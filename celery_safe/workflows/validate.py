@@ -15,6 +15,7 @@ import sys
 import textwrap
 import weakref
 from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery
@@ -30,6 +31,7 @@ from ..celery_internals import (
     chord_orders_replaced_group,
     group_group_mislinks,
     header_ignoring_results_reaches_body,
+    header_values_expire,
 )
 from .params import errback_style, params_of, returns_of
 from .shapes import (
@@ -142,6 +144,7 @@ class _Describer:
             kwargs=sig["kwargs"],
             ignore_result=options.get("ignore_result"),
             serializer=serializer,
+            countdown=due_in(options),
         )
 
     def spec(self, task: Any, name: str) -> TaskSpec | None:
@@ -185,11 +188,39 @@ def chord_backend(app: Celery) -> Backend:
     if problem is not None or app.conf.task_always_eager:
         return Backend(problem)
     kind = _backend_kind(app.backend)
+    expires = getattr(app.backend, "expires", None) if header_values_expire(kind) else None
     return Backend(
         problem,
         keeps_header_values=header_ignoring_results_reaches_body(kind),
         orders_replaced_groups=chord_orders_replaced_group(kind),
+        header_values_expire_after=_seconds(expires),
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """``result_expires`` as seconds (a number or a timedelta; None or 0: never)."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return float(value)
+
+
+def due_in(options: dict[str, Any]) -> float | None:
+    """Seconds after sending that a signature's message is due (``countdown`` or ``eta``)."""
+    countdown = _seconds(options.get("countdown"))
+    if countdown is not None:
+        return countdown
+    eta = options.get("eta")
+    if isinstance(eta, str):
+        try:
+            eta = datetime.fromisoformat(eta)
+        except ValueError:
+            return None
+    if isinstance(eta, datetime):
+        now = datetime.now(eta.tzinfo) if eta.tzinfo else datetime.now()
+        return _seconds(eta - now)
+    return None
 
 
 #: (module, class) -> the name :mod:`celery_safe.celery_internals` measures it under.

@@ -290,3 +290,50 @@ def test_redis_priorities_on_one_step_are_not_told_apart(redis_conf: dict[str, A
         note.apply_async(priority=priority)
     # 1 and 2 share step 0 (served in arrival order), 4 is step 3, served after step 0
     assert _drain_order(app, queue, 3) == [2, 1, 4]
+
+
+# -- result_expires shorter than a chord header part's countdown (issue 25, item 3) ---
+
+
+def idle(app: Celery) -> bool:
+    """No worker holds anything (active, reserved, scheduled) and the queue is empty."""
+    import redis
+
+    inspect = app.control.inspect(timeout=1.0)
+    replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+    if any(reply is None for reply in replies):
+        return False  # no answer yet: not known to be idle
+    held = sum(len(tasks) for reply in replies for tasks in (reply or {}).values())
+    queued = redis.Redis.from_url(app.conf.broker_url).llen(app.conf.task_default_queue)
+    return held == 0 and queued == 0
+
+
+@pytest.mark.parametrize("expires", [None, 2])
+def test_chord_header_part_due_after_result_expires_never_runs_the_body(
+    redis_conf: dict[str, Any], expires: int | None
+) -> None:
+    """A chord (Redis backend) whose header part is due ``3 * result_expires`` after the
+    other: the body never runs (CSF214). The control, the default expiry of a day: it
+    runs once with both results. Observed once the late part ran and the worker is idle
+    (nothing active, reserved, scheduled or queued), so no body can still be on its way."""
+    conf = dict(redis_conf)
+    if expires is not None:
+        conf["result_expires"] = expires
+    app = make_app(conf)
+    notes = redis_conf[NOTES]
+    from celery import chord
+
+    late = app.tasks["deploy.note"].s().set(countdown=3 * (expires or 2))
+    with worker(conf):
+        result = chord([app.tasks["deploy.echo"].s("early"), late],
+                       app.tasks["deploy.collect"].s())()
+        ran = wait_for("the late header part ran",
+                       lambda: [n for n in read_notes(notes) if n[0] == "ran"])
+        wait_for("the worker idle", lambda: idle(app))
+        collected = [n for n in read_notes(notes) if n[0] == "collected"]
+        if expires is None:
+            assert result.get(timeout=DEADLINE) == ["early", ran[0][1]]
+            assert len(collected) == 1
+        else:
+            assert collected == []
+            assert result.state == "PENDING"

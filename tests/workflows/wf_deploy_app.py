@@ -59,6 +59,12 @@ def make_app(conf: dict[str, Any]) -> Celery:
     def echo(value: str) -> str:
         return value
 
+    @app.task(bind=True, shared=False, name="deploy.collect")
+    def collect(self: Any, values: list[str]) -> list[str]:
+        """A chord body: notes that it ran."""
+        write("collected", self.request.id)
+        return values
+
     @app.task(bind=True, shared=False, name="deploy.hold", acks_late=True)
     def hold(self: Any) -> int:
         """Runs until a second copy of itself has started (or HOLD_DEADLINE passes)."""

@@ -19,6 +19,10 @@ from . import (
     csf210,
     csf212,
     csf301,
+    csf401,
+    csf402,
+    csf403,
+    csf404,
     csf901,
 )
 
@@ -39,5 +43,9 @@ __all__ = [
     "csf210",
     "csf212",
     "csf301",
+    "csf401",
+    "csf402",
+    "csf403",
+    "csf404",
     "csf901",
 ]

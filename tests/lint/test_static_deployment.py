@@ -1,0 +1,374 @@
+"""CSF401-CSF404 from source: where the configuration is literal, the linter reports what
+``check_app`` reports on the app the same source makes (one judgement: both run the
+rules of ``celery_safe.deployment``); where it is not, the linter says nothing."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celery_safe.deployment import RULES, check_app
+from celery_safe.lint import check_source
+from celery_safe.lint.findings import Finding
+
+from .parity import assert_same_findings
+
+DEPLOY_CODES = ("CSF401", "CSF402", "CSF403", "CSF404")
+
+
+def static(source: str, path: str = "shop.py") -> list[Finding]:
+    return [f for f in check_source(textwrap.dedent(source), path) if f.code in DEPLOY_CODES]
+
+
+def runtime(source: str) -> list[Any]:
+    """check_app on the ``app`` the source makes (run as ``__main__``: its tasks are
+    named after the app, ``shop.x``, as the linter names them in ``shop.py``)."""
+    from celery import _state
+
+    finalizers = set(_state._on_app_finalizers)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    try:
+        exec(compile(textwrap.dedent(source), "shop.py", "exec"), namespace)
+        return [p for p in check_app(namespace["app"]) if p.code in DEPLOY_CODES]
+    finally:
+        _state._on_app_finalizers.intersection_update(finalizers)
+
+
+def messages(found: list[Any]) -> list[str]:
+    return sorted(f.message if isinstance(f, Finding) else f"{f.code} {f.message}" for f in found)
+
+
+EXAMPLES = [
+    (code, kind, source)
+    for code in DEPLOY_CODES
+    for kind, sources in (("invalid", RULES[code].invalid), ("valid", RULES[code].valid))
+    for source in sources
+]
+
+
+@pytest.mark.parametrize(("code", "kind", "source"), EXAMPLES,
+                         ids=[f"{c}-{k}-{i}" for i, (c, k, _) in enumerate(EXAMPLES)])
+def test_the_rules_examples_give_the_same_messages_statically(
+    code: str, kind: str, source: str
+) -> None:
+    found = static(source)
+    assert messages(found) == messages(runtime(source))
+    assert bool(found) == (kind == "invalid")
+
+
+HEAD = 'from celery import Celery\nfrom kombu import Queue\n\n'
+
+
+@st.composite
+def configurations(draw: st.DrawFn) -> str:
+    """An app written literally: broker, visibility timeout, app-wide flags, a few tasks
+    with literal options, routes (some with typos), priorities, a beat entry."""
+    broker = draw(st.sampled_from(["redis://localhost:6379/0", "amqp://guest@localhost//"]))
+    lines = [HEAD + f'app = Celery("shop", broker={broker!r})']
+    timeout = draw(st.sampled_from([None, 60, 3600, 7200]))
+    if timeout is not None:
+        lines.append(f'app.conf.broker_transport_options = {{"visibility_timeout": {timeout}}}')
+    for setting in ("task_acks_late", "task_reject_on_worker_lost"):
+        if draw(st.booleans()):
+            lines.append(f"app.conf.{setting} = True")
+    if draw(st.booleans()):
+        lines.append("app.conf.task_queue_max_priority = 10")
+    names = ["charge", "refund", "report"]
+    routes = {}
+    for name in draw(st.lists(st.sampled_from([*names, "chrage", "reports.*"]), max_size=2)):
+        routes[f"shop.{name}"] = {"queue": draw(st.sampled_from(["work", "celery"])),
+                                  "priority": draw(st.sampled_from([0, 1, 2, 5, 9]))}
+    if routes:
+        lines.append(f"app.conf.task_routes = {routes!r}")
+    countdown = draw(st.sampled_from([None, 30, 5000]))
+    if countdown is not None:
+        lines.append('app.conf.beat_schedule = {"nightly": {"task": "shop.report", '
+                     f'"schedule": 60.0, "options": {{"countdown": {countdown}}}}}}}')
+    for name in names:
+        options = []
+        for option, values in (("acks_late", [True, False]), ("reject_on_worker_lost", [True]),
+                               ("time_limit", [10, 4000]), ("priority", [1, 3]),
+                               ("default_retry_delay", [5000])):
+            if draw(st.booleans()):
+                options.append(f"{option}={draw(st.sampled_from(values))!r}")
+        if draw(st.booleans()):
+            options.append("autoretry_for=(ConnectionError,)")
+        lines.append(f"\n\n@app.task(name='shop.{name}', {', '.join(options)})\n"
+                     f"def {name}():\n    pass\n")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(configurations())
+def test_static_and_runtime_agree_on_literal_configurations(source: str) -> None:
+    assert messages(static(source)) == messages(runtime(source)), source
+
+
+UNKNOWN = {
+    "broker from the environment": (
+        'import os\napp = Celery("shop", broker=os.environ["BROKER_URL"])\n'
+        'app.conf.broker_transport_options = {"visibility_timeout": 60}\n'
+        '@app.task(acks_late=True, reject_on_worker_lost=True, time_limit=600)\n'
+        'def rebuild(): ...\n'
+    ),
+    "settings unpacked": (
+        'app = Celery("shop", broker="redis://")\napp.conf.update(**SETTINGS)\n'
+        '@app.task(acks_late=True)\ndef charge(): ...\n'
+    ),
+    "config module not found": (
+        'app = Celery("shop", broker="redis://")\napp.config_from_object("nowhere.cfg")\n'
+        '@app.task(acks_late=True)\ndef charge(): ...\n'
+    ),
+    "config from the environment": (
+        'app = Celery("shop", broker="redis://")\napp.config_from_envvar("CELERY_CONFIG")\n'
+        '@app.task(acks_late=True)\ndef charge(): ...\n'
+    ),
+    "a computed option": (
+        'import os\napp = Celery("shop", broker="redis://")\n'
+        '@app.task(acks_late=True, reject_on_worker_lost=os.environ.get("X") == "1")\n'
+        'def charge(): ...\n'
+    ),
+    "a computed relevant setting": (
+        'import os\napp = Celery("shop", broker="redis://")\n'
+        'app.conf.task_reject_on_worker_lost = bool(os.environ.get("X"))\n'
+        '@app.task(acks_late=True)\ndef charge(): ...\n'
+    ),
+    "configured in a signal handler": (
+        'app = Celery("shop", broker="redis://")\n'
+        '@app.on_after_configure.connect\ndef setup(sender, **kw):\n'
+        '    app.conf.task_reject_on_worker_lost = True\n'
+        '@app.task(acks_late=True)\ndef charge(): ...\n'
+    ),
+    "routes while tasks are autodiscovered": (
+        'app = Celery("shop", broker="redis://")\napp.autodiscover_tasks(["shop.orders"])\n'
+        'app.conf.task_routes = {"shop.orders.tasks.charge": {"queue": "money"}}\n'
+        '@app.task(name="shop.orders.tasks.chrage")\ndef charge(): ...\n'
+    ),
+    "routes while a task's name is computed": (
+        'app = Celery("shop", broker="redis://")\n'
+        'app.conf.task_routes = {"shop.charge": {"queue": "money"}}\n'
+        '@app.task(name="shop." + PREFIX)\ndef charge(): ...\n'
+    ),
+    "the app made twice": (
+        'app = Celery("shop", broker="redis://")\napp = Celery("shop", broker="redis://")\n'
+        '@app.task(acks_late=True)\ndef charge(): ...\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("source", UNKNOWN.values(), ids=UNKNOWN.keys())
+def test_unknown_configuration_is_not_judged(source: str) -> None:
+    assert static("from celery import Celery\n" + source) == []
+
+
+def test_routers_and_annotations_named_by_a_string_are_never_imported(tmp_path: Path) -> None:
+    """Celery imports a router or an annotation named by a string; the linter must not
+    run the checked project's code, so such an app is not judged."""
+    import sys
+
+    marker = tmp_path / "imported"
+    (tmp_path / "shop_routers.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef route(*a, **k): return None\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        for setting in ('task_routes = ["shop_routers.route"]',
+                        'task_routes = "shop_routers.route"',
+                        'task_annotations = "shop_routers.route"'):
+            source = (f'from celery import Celery\napp = Celery("shop", broker="redis://")\n'
+                      f'app.conf.{setting}\n@app.task(acks_late=True)\ndef charge(): ...\n')
+            assert static(source) == []
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert not marker.exists() and "shop_routers" not in sys.modules
+
+
+def test_a_literal_broker_is_judged_by_its_source_not_the_linters_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://elsewhere//")
+    source = RULES["CSF401"].invalid[0]
+    assert [f.code for f in static(source)] == ["CSF401"]
+
+
+def write(root: Path, files: dict[str, str]) -> list[Path]:
+    paths = []
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        paths.append(path)
+    return paths
+
+
+def findings(paths: list[Path]) -> Iterator[tuple[str, int, str]]:
+    for path in paths:
+        for found in check_source(path.read_text(), str(path)):
+            if found.code in DEPLOY_CODES:
+                yield path.name, found.line, found.code
+
+
+def test_a_celeryconfig_module_and_included_task_modules(tmp_path: Path) -> None:
+    """``config_from_object("proj.celeryconfig")`` and ``include=[...]``, as a project
+    lays them out: read through ``check``'s project index, reported in the app's
+    module, the same through flake8."""
+    from celery_safe.cli import main
+
+    paths = write(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/celeryconfig.py": """
+            broker_url = "redis://localhost:6379/0"
+            broker_transport_options = {"visibility_timeout": 1800}
+            task_acks_late = True
+            task_time_limit = 3600
+            task_routes = {"proj.tasks.sync_al": {"queue": "sync"}}
+        """,
+        "proj/celery_app.py": """
+            from celery import Celery
+
+            app = Celery("proj", include=["proj.tasks"])
+            app.config_from_object("proj.celeryconfig")
+        """,
+        "proj/tasks.py": """
+            from celery import shared_task
+
+            from proj.celery_app import app
+
+
+            @app.task
+            def sync_all():
+                pass
+
+
+            @shared_task(reject_on_worker_lost=True)
+            def report():
+                pass
+        """,
+    })
+    result = main(["check", "--no-cache", str(tmp_path)])
+    assert result == 1
+    app_module = tmp_path / "proj" / "celery_app.py"
+    from celery_safe.lint.resolve import ModuleResolver
+
+    resolver = ModuleResolver()
+    got = sorted(
+        (f.line, f.code, f.message.split(":")[0])
+        for f in check_source(app_module.read_text(), str(app_module),
+                              tasks_elsewhere=resolver.for_file(app_module))
+    )
+    codes = [(line, code) for line, code, _ in got]
+    assert codes == [(4, "CSF401"), (4, "CSF402"), (5, "CSF403")], got
+    # both tasks of proj.tasks hold their message too long: one finding at the include
+    # entry names the first and counts the other
+    every = check_source(app_module.read_text(), str(app_module),
+                         tasks_elsewhere=resolver.for_file(app_module))
+    assert [f.message.endswith("(and 1 more here)") for f in every] == [True, False, False]
+    assert assert_same_findings(paths) >= 3  # flake8 reads the same project
+
+
+def test_django_settings_with_the_celery_namespace(tmp_path: Path) -> None:
+    paths = write(tmp_path, {
+        "mysite/__init__.py": "",
+        "mysite/settings.py": """
+            DEBUG = False
+            CELERY_BROKER_URL = "redis://localhost:6379/0"
+            CELERY_TASK_ACKS_LATE = True
+            TASK_REJECT_ON_WORKER_LOST = True  # no CELERY_ prefix: not Celery's
+        """,
+        "mysite/celery.py": """
+            import os
+
+            from celery import Celery
+
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+            app = Celery("mysite")
+            app.config_from_object("django.conf:settings", namespace="CELERY")
+            app.conf.task_routes = {"mysite.celery.nigthly": {"queue": "slow"}}
+            app.autodiscover_tasks()
+
+
+            @app.task(bind=True)
+            def debug_task(self):
+                pass
+        """,
+    })
+    from celery_safe.lint.resolve import ModuleResolver
+
+    app_module = paths[-1]
+    resolver = ModuleResolver()
+    got = [(f.line, f.code) for f in check_source(
+        app_module.read_text(), str(app_module), tasks_elsewhere=resolver.for_file(app_module))]
+    # CSF402 from CELERY_TASK_ACKS_LATE; no CSF403: autodiscovered tasks are not known
+    assert got == [(13, "CSF402")]
+    assert assert_same_findings(paths) > 0  # flake8 reads the settings module too
+
+
+def test_config_source_and_namespace_given_to_celery(tmp_path: Path) -> None:
+    """``Celery(config_source="proj.cfg", namespace="CELERY")``: the namespace applies to
+    the config source whatever the keywords' order; a config class is read too."""
+    from celery_safe.lint.resolve import ModuleResolver
+
+    paths = write(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/cfg.py": """
+            CELERY_BROKER_URL = "redis://localhost:6379/0"
+            CELERY_TASK_ACKS_LATE = True
+
+
+            class Strict:
+                broker_url = "redis://localhost:6379/0"
+                task_acks_late = True
+                task_reject_on_worker_lost = True
+        """,
+        "proj/app.py": """
+            from celery import Celery
+
+            app = Celery("proj", config_source="proj.cfg", namespace="CELERY")
+
+
+            @app.task
+            def sync():
+                pass
+        """,
+        "proj/strict.py": """
+            from celery import Celery
+
+            app = Celery("proj", config_source="proj.cfg:Strict")
+
+
+            @app.task
+            def sync():
+                pass
+        """,
+    })
+    resolver = ModuleResolver()
+    found = {
+        path.name: [(f.line, f.code) for f in check_source(
+            path.read_text(), str(path), tasks_elsewhere=resolver.for_file(path))]
+        for path in paths[2:]
+    }
+    assert found == {"app.py": [(7, "CSF402")], "strict.py": []}
+
+
+def test_celerys_apps_are_loaded_only_to_judge_an_app_known_from_source() -> None:
+    """flake8 pays for Celery's apps only in a module making an app whose configuration
+    is literal (measured: importing them was most of the plugin's cost on celery+kombu)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from celery_safe.lint import check_source\n"
+        "check_source('from celery import shared_task\\n@shared_task\\ndef f(): pass\\n', 'm.py')\n"
+        "check_source('import os\\nfrom celery import Celery\\n"
+        "app = Celery(\"x\", **os.environ)\\n@app.task\\ndef f(): pass\\n', 'n.py')\n"
+        "print('celery.app.base' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False", out.stderr
