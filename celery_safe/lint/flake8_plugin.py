@@ -30,7 +30,7 @@ from .. import catalogue
 from .cache import FindingsCache, default_cache_dir
 from .cli import paused_gc
 from .config import Config, load_config
-from .engine import check_tree
+from .engine import check_tree, might_report
 from .findings import Finding
 from .resolve import ModuleResolver
 
@@ -65,7 +65,17 @@ def named_opt_in(codes: Iterable[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=256)
 def _project_config(folder: Path) -> Config:
-    return load_config(folder)
+    return _config_at(folder.resolve())
+
+
+@lru_cache(maxsize=1024)
+def _config_at(folder: Path) -> Config:
+    """``load_config(folder)`` for a resolved folder, asked once per folder of a run: a
+    folder without ``pyproject.toml`` is governed as its parent is, so the files of a
+    project's folders share one walk up and one read of each pyproject."""
+    if folder.parent == folder or (folder / "pyproject.toml").is_file():
+        return load_config(folder)
+    return _config_at(folder.parent)
 
 
 def _cache_for(config: Config) -> FindingsCache:
@@ -117,6 +127,7 @@ class Plugin:
         )  # fmt: skip
         _RUNS.clear()  # a new run: files may have changed since the last one in this process
         _project_config.cache_clear()
+        _config_at.cache_clear()
 
     def config(self) -> Config:
         """``check``'s config for this file's project, with flake8's options on top."""
@@ -140,7 +151,13 @@ class Plugin:
 
         if self.lines is None:
             return compute()
-        return cache.findings(path, "".join(self.lines), compute)
+        source = "".join(self.lines)
+        if not might_report(source, config, tasks_elsewhere=True):
+            # why bail before the cache: flake8 has parsed the file already, so the text
+            # test answers sooner than an entry could be read, and half of a project's
+            # files stop here (check_tree would return [] at the same test)
+            return []
+        return cache.findings(path, source, compute)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         with paused_gc():  # as in check: the project's trees are many objects, no cycles
