@@ -16,16 +16,8 @@ from celery_safe.lint.cli import check_file
 from celery_safe.lint.config import Config
 from celery_safe.lint.resolve import ModuleResolver
 
-HELPERS = "def wait_all(results):\n    return [r.get() for r in results]\n"
-
-
-def tasks(module: str) -> str:
-    return (
-        "from celery import shared_task\n"
-        f"from shop.{module} import wait_all\n\n\n"
-        "@shared_task\ndef fetch(i):\n    return i\n\n\n"
-        "@shared_task\ndef refresh(ids):\n    return wait_all([fetch.delay(i) for i in ids])\n"
-    )
+from .test_cache import JOINS as HELPERS
+from .test_cache import tasks
 
 
 @pytest.fixture
@@ -70,6 +62,6 @@ def test_modules_one_file_uses_are_let_go_and_shared_ones_kept(
     # rare.py: c.py's alone, let go; d.py is its second user, so it is read again
     assert reads["rare.py"] == 2
     # what was let go or kept never changes a finding: each file as a fresh run sees it
-    for name, seen in zip(order, found):
+    for name, seen in zip(order, found, strict=True):
         alone, _ = check_file(shop / name, config, ModuleResolver())
         assert seen == [(f.line, f.code) for f in alone] == [(12, "CSF104")]
