@@ -3,9 +3,11 @@
 flake8 hands a plugin one file at a time, in several processes, but a file's findings
 depend on other modules (a task imported for a canvas, a helper that joins). So each
 process keeps the project index ``check`` uses (:class:`~.resolve.ModuleResolver`: the
-modules a file imports, read on demand, each at most once per process) and both share the
-findings cache on disk (:mod:`.cache`): a file unchanged since the last run of either, with
-nothing it depends on changed, is not analysed again, whichever process meets it.
+modules a file imports, read on demand; one that several files use is read once per
+process) and both share the findings cache on disk (:mod:`.cache`): a file unchanged since
+the last run of either, with nothing it depends on changed, is not analysed again,
+whichever process meets it. A file the engine's text pre-filter rules out is answered
+before the cache (flake8 has parsed it already, so there is nothing to save).
 
 The config is the one ``check`` reads for the file's project (``[tool.celery-safe]``:
 task decorators, size limit, select/ignore), plus ``--celery-task-decorators``. flake8
