@@ -157,6 +157,22 @@ def test_imports_stay_light(module: str) -> None:
     assert loaded(module, LIGHT_IMPORTS[module]) == []
 
 
+def test_flake8_plugin_loads_without_the_walker_or_the_codemods() -> None:
+    """flake8 imports the plugin in every run, before it checks a file: the plugin reads
+    files flake8 hands it and never walks folders (pathspec) or rewrites code (libcst),
+    so neither may be paid for at start-up. The module is the entry point's, wherever
+    the front-ends live."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    target = project["project"]["entry-points"]["flake8.extension"]["CSF"]
+    module = target.partition(":")[0]
+    assert loaded(module, ("libcst", "pathspec", "celery.app")) == []
+
+
 def test_every_rule_applies_to_code_that_exists_or_is_planned() -> None:
     """A boundary on a prefix that matches nothing guards nothing: each source must be a
     package of today's tree, except lint/interp/, DESIGN.md's layering being moved in."""

@@ -24,10 +24,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from .config import DEFAULT_MAX_FILE_SIZE, Config
+
+if TYPE_CHECKING:  # imported by the walker only: the flake8 plugin reads, never walks
+    import pathspec
 
 __all__ = [
     "DEFAULT_EXCLUDES",
@@ -146,6 +148,8 @@ def read_source(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Source:
 
 @lru_cache(maxsize=4096)
 def _pattern(line: str) -> pathspec.GitIgnoreSpec:
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines([line])
 
 
@@ -159,6 +163,8 @@ class Rules:
 
     @classmethod
     def of(cls, base: Path, patterns: Iterable[str]) -> Rules:
+        import pathspec
+
         kept = tuple(p for p in patterns if p.strip() and not p.lstrip().startswith("#"))
         return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept))
 

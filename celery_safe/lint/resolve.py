@@ -48,7 +48,16 @@ def _file_of(base: Path, parts: list[str]) -> Path | None:
 
 
 class ModuleResolver:
-    """Shared by all files of one run: each module is read and indexed at most once."""
+    """Shared by all files of one run: a module several files use is read and indexed
+    once; one only a single file uses is let go when the next file begins.
+
+    Why let go: an index holds its module's syntax tree, tens of thousands of objects
+    that every full collection of the host's garbage collector walks (flake8's, for the
+    whole run). Most modules a file looks into serve that file only (measured on celery
+    and kombu: each of the 15 modules looked into was used by one file), so keeping
+    them made flake8's collections cost more than parsing them again. A module asked
+    for by a second file is kept from then on.
+    """
 
     def __init__(
         self, task_decorators: Sequence[str] = (), max_file_size: int = DEFAULT_MAX_FILE_SIZE
@@ -62,8 +71,22 @@ class ModuleResolver:
         self.asked: dict[Path, set[str]] = {}
         #: each module file parsed -> :func:`~.files.digest` of the bytes parsed
         self.digests: dict[Path, str] = {}
+        #: which file's analysis (a count of :meth:`for_file` calls) last used an index
+        self._file = 0
+        self._used_by: dict[Path, int] = {}
+        #: modules used by more than one file: kept for the rest of the run
+        self._shared: set[Path] = set()
 
     def for_file(self, path: Path) -> TaskLookup:
+        """What ``path``'s analysis sees of the other modules; a new file begins, so the
+        indexes only earlier files used are let go (see the class docstring)."""
+        self._file += 1
+        unshared = [p for p, index in self._indexes.items()
+                    if index is not None and p not in self._shared]  # fmt: skip
+        for gone in unshared:
+            del self._indexes[gone]
+        if unshared:
+            self._classes.clear()  # its entries hold indexes
         return _Lookup(self, path.resolve())
 
     def makes_tasks(self, qualified: str, importer: Path) -> bool:
@@ -174,6 +197,8 @@ class ModuleResolver:
 
     def _index(self, path: Path) -> ModuleIndex | None:
         """The module's index, with an analysis attached (run lazily, per function)."""
+        if self._used_by.setdefault(path, self._file) != self._file:
+            self._shared.add(path)  # a second file uses it
         if path not in self._indexes:
             self._indexes[path] = None
             try:

@@ -3,9 +3,11 @@
 flake8 hands a plugin one file at a time, in several processes, but a file's findings
 depend on other modules (a task imported for a canvas, a helper that joins). So each
 process keeps the project index ``check`` uses (:class:`~.resolve.ModuleResolver`: the
-modules a file imports, read on demand, each at most once per process) and both share the
-findings cache on disk (:mod:`.cache`): a file unchanged since the last run of either, with
-nothing it depends on changed, is not analysed again, whichever process meets it.
+modules a file imports, read on demand; one that several files use is read once per
+process) and both share the findings cache on disk (:mod:`.cache`): a file unchanged since
+the last run of either, with nothing it depends on changed, is not analysed again,
+whichever process meets it. A file the engine's text pre-filter rules out is answered
+before the cache (flake8 has parsed it already, so there is nothing to save).
 
 The config is the one ``check`` reads for the file's project (``[tool.celery-safe]``:
 task decorators, size limit, select/ignore), plus ``--celery-task-decorators``. flake8
@@ -29,7 +31,7 @@ from typing import Any
 from ... import catalogue
 from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, load_config
-from ..engine import check_tree
+from ..engine import check_tree, might_report
 from ..findings import Finding
 from ..resolve import ModuleResolver
 from .cli import paused_gc
@@ -65,7 +67,17 @@ def named_opt_in(codes: Iterable[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=256)
 def _project_config(folder: Path) -> Config:
-    return load_config(folder)
+    return _config_at(folder.resolve())
+
+
+@lru_cache(maxsize=1024)
+def _config_at(folder: Path) -> Config:
+    """``load_config(folder)`` for a resolved folder, asked once per folder of a run: a
+    folder without ``pyproject.toml`` is governed as its parent is, so the files of a
+    project's folders share one walk up and one read of each pyproject."""
+    if folder.parent == folder or (folder / "pyproject.toml").is_file():
+        return load_config(folder)
+    return _config_at(folder.parent)
 
 
 def _cache_for(config: Config) -> FindingsCache:
@@ -117,6 +129,7 @@ class Plugin:
         )  # fmt: skip
         _RUNS.clear()  # a new run: files may have changed since the last one in this process
         _project_config.cache_clear()
+        _config_at.cache_clear()
 
     def config(self) -> Config:
         """``check``'s config for this file's project, with flake8's options on top."""
@@ -140,7 +153,13 @@ class Plugin:
 
         if self.lines is None:
             return compute()
-        return cache.findings(path, "".join(self.lines), compute)
+        source = "".join(self.lines)
+        if not might_report(source, config, tasks_elsewhere=True):
+            # why bail before the cache: flake8 has parsed the file already, so the text
+            # test answers sooner than an entry could be read, and half of a project's
+            # files stop here (check_tree would return [] at the same test)
+            return []
+        return cache.findings(path, source, compute)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         try:

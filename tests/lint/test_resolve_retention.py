@@ -1,0 +1,67 @@
+"""What the project index keeps between files (``ModuleResolver``, shared by ``check``
+and each flake8 process): a module only one file looks into is let go when the next file
+begins (its tree would burden the host's garbage collector for the rest of the run); one
+that a second file needs is kept. Findings never depend on which.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from celery_safe.lint import resolve
+from celery_safe.lint.cli import check_file
+from celery_safe.lint.config import Config
+from celery_safe.lint.resolve import ModuleResolver
+
+from .test_cache import JOINS as HELPERS
+from .test_cache import tasks
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    files = {
+        "__init__.py": "",
+        "helpers.py": HELPERS,  # used by a.py and b.py
+        "rare.py": HELPERS,  # used by c.py and, much later, by d.py
+        "a.py": tasks("helpers"),
+        "b.py": tasks("helpers"),
+        "c.py": tasks("rare"),
+        "d.py": tasks("rare"),
+    }
+    for name, text in files.items():
+        (tmp_path / "shop").mkdir(exist_ok=True)
+        (tmp_path / "shop" / name).write_text(text)
+    return tmp_path / "shop"
+
+
+def test_modules_one_file_uses_are_let_go_and_shared_ones_kept(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: Counter[str] = Counter()
+    real = resolve.read_bytes
+
+    def counting(path: Path, max_size: int) -> bytes:
+        reads[path.name] += 1
+        return real(path, max_size)
+
+    monkeypatch.setattr(resolve, "read_bytes", counting)
+    config = Config()
+    resolver = ModuleResolver(config.task_decorators, config.max_file_size)
+    order = ["a.py", "b.py", "c.py", "a.py", "b.py", "d.py", "a.py"]
+    found = []
+    for name in order:
+        findings, _ = check_file(shop / name, config, resolver)
+        found.append([(f.line, f.code) for f in findings])
+        if name == "c.py":
+            assert reads["rare.py"] == 1
+    # helpers.py: read for a.py, let go, read again for b.py (a second user) and kept
+    assert reads["helpers.py"] == 2
+    # rare.py: c.py's alone, let go; d.py is its second user, so it is read again
+    assert reads["rare.py"] == 2
+    # what was let go or kept never changes a finding: each file as a fresh run sees it
+    for name, seen in zip(order, found, strict=True):
+        alone, _ = check_file(shop / name, config, ModuleResolver())
+        assert seen == [(f.line, f.code) for f in alone] == [(12, "CSF104")]
