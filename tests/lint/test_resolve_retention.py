@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe.lint import resolve
-from celery_safe.lint.cli import check_file
+from celery_safe.lint.front.cli import check_file
 from celery_safe.lint.config import Config
 from celery_safe.lint.resolve import ModuleResolver
 
