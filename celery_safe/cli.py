@@ -106,8 +106,9 @@ def _run(argv: list[str]) -> int:
         print(f"celery-safe: unknown command {verb!r}; use one of: {known}", file=sys.stderr)
         return 2
     module_name, function_name = VERBS[verb]
-    try:
+    try:  # the extra's modules may be imported late (pathspec only when a tree is walked)
         module = importlib.import_module(module_name)
+        code: int = getattr(module, function_name)(rest)
     except ModuleNotFoundError as exc:
         if exc.name not in LINT_EXTRA:
             raise
@@ -117,7 +118,6 @@ def _run(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    code: int = getattr(module, function_name)(rest)
     return code
 
 
