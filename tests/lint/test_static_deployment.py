@@ -19,6 +19,8 @@ from celery_safe.lint.findings import Finding
 
 from .parity import assert_same_findings
 
+pytestmark = pytest.mark.usefixtures("only_this_tests_tasks")  # tests/conftest.py
+
 DEPLOY_CODES = ("CSF401", "CSF402", "CSF403", "CSF404")
 
 

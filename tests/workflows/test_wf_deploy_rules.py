@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -73,19 +72,7 @@ def app_with(**conf: Any) -> Celery:
     return app
 
 
-@pytest.fixture(autouse=True)
-def only_this_tests_tasks() -> Iterator[None]:
-    """Apps made here get no shared task of other test modules: a shared task (README
-    examples, ``shared_task``) adds itself to every app made later, and ``check_app``
-    rightly judges it too (seen: the README's ``shop.store`` in the whole suite)."""
-    from celery import _state
-
-    saved = set(_state._on_app_finalizers)
-    _state._on_app_finalizers.clear()
-    try:
-        yield
-    finally:
-        _state._on_app_finalizers.update(saved)
+pytestmark = pytest.mark.usefixtures("only_this_tests_tasks")  # tests/conftest.py
 
 
 def codes(app: Celery, **kwargs: Any) -> list[tuple[str, str]]:
