@@ -14,7 +14,9 @@ every matrix version: one place to update when a new Celery is tested.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -304,6 +306,31 @@ def header_ignoring_results_reaches_body(backend: str) -> bool:
     (embedded) or never runs (``celery.chord_unlock`` polling forever).
     """
     return backend == "redis"
+
+
+def errback_counts_partial_arguments(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether Celery decides how to call an error callback after binding its partial
+    arguments (``backends/base.py``: ``_errback_arity_greater``).
+
+    Before 5.7 a task whose header takes more than one positional argument is called
+    in-process as ``(request, exc, traceback, *partial)``; 5.7 counts what is left once
+    the signature's own arguments are bound, so ``def on_error(task_id, extra)`` linked
+    as ``on_error.s("x")`` is sent as a task with the id first. Measured by
+    ``test_an_error_callbacks_partial_arguments_decide_its_convention_from_5_7``.
+    """
+    return (version or installed_celery()) >= (5, 7, 0)
+
+
+@functools.cache
+def installed_celery() -> tuple[int, int, int]:
+    """The installed Celery's version, read from its metadata (Celery is not imported:
+    the linter asks too)."""
+    from importlib.metadata import version
+
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version("celery"))
+    if found is None:  # a version string Celery never used: assume the newest behaviour
+        return (99, 0, 0)
+    return (int(found[1]), int(found[2]), int(found[3]))
 
 
 def chord_errback_runs(allow_on_header: bool, failed_parts: int) -> int:

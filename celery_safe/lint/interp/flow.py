@@ -19,7 +19,7 @@ from ...canvas import (
     Node,
     Received,
     Step,
-    errback_arguments,
+    errback_received,
     parent_result,
 )
 from .canvas import check_canvas
@@ -514,7 +514,7 @@ class FunctionFlow(ast.NodeVisitor):
             self.update_state(node)
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
-        if attr in ("apply_async", "apply"):
+        if attr in ("apply_async", "apply", "send_task", "set"):
             for option in ("link", "link_error"):
                 callback = keyword_arg(node, option)
                 if callback is not None:
@@ -527,10 +527,8 @@ class FunctionFlow(ast.NodeVisitor):
             linked = self.value(item)
             if not isinstance(linked, Canvas) or linked.canvas is None:
                 continue
-            canvas = linked.canvas
             if errback:
-                spec = canvas.spec if isinstance(canvas, Step) else None
-                self.check_canvas(linked, item, errback_arguments(spec))
+                self.check_canvas(linked, item, errback_received(linked.canvas))
             else:
                 self.check_canvas(linked, item, parent_result())
 
