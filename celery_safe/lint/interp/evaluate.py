@@ -577,6 +577,29 @@ class Evaluator:
         task = self.task_named(at.value)
         return TaskRef(callee=at.value, task=task) if task is not None else None
 
+    def sent_task(self, node: ast.Call) -> Step | None:
+        """``app.send_task("shop.add", args, kwargs)``: the message names a task by its
+        registered name, and Celery checks nothing before the worker calls it."""
+        first = node.args[0] if node.args else keyword_arg(node, "name")
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            return None
+        task = self.task_named(first.value)
+        if task is None:
+            return None
+        parts = _arguments(node, ("args", "kwargs"), skip=1)
+        step = _step_of(node, first.value, task, parts, None)
+        # its callbacks are checked as part of it (the send is the canvas reported)
+        return replace(
+            step, links=self.callbacks(keyword_arg(node, "link")),
+            errbacks=self.callbacks(keyword_arg(node, "link_error")),
+        )
+
+    def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
+        """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""
+        items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+        shapes = [_shape(self.value(item)) for item in items if item is not None]
+        return tuple(shape for shape in shapes if shape is not None)
+
     def canvas_method(self, node: ast.Call, attr: str, base: Canvas) -> Value | None:
         """What Celery's ``Signature`` methods return (``celery/canvas.py``)."""
         step = base.canvas if isinstance(base.canvas, Step) else None

@@ -512,6 +512,8 @@ class FunctionFlow(ast.NodeVisitor):
                 self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
         elif attr == "update_state":
             self.update_state(node)
+        elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
+            self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
         if attr in ("apply_async", "apply", "send_task", "set"):
