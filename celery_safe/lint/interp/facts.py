@@ -56,9 +56,16 @@ class FunctionFacts:
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
-    #: the canvases (their source nodes, by ``id``) whose result is read here: joined,
-    #: returned, passed on, or kept in a name that is read (not fire-and-forget)
+    #: the canvases (their source nodes, by ``id``) whose result is used here: joined or
+    #: polled (``.ready()``, ``.state``), here or by a helper given it (not fire-and-forget;
+    #: a result returned is used where the caller uses it)
     read_canvases: set[int] = field(default_factory=set)
+    #: the canvases whose result's id is read here (stored, sent in a response)
+    sent_canvases: set[int] = field(default_factory=set)
+    #: a result made from an id (``AsyncResult(id)``, ``GroupResult.restore``) is used here
+    uses_restored: bool = False
+    #: its parameters it joins or polls
+    param_reads: set[str] = field(default_factory=set)
     #: facts the enabled rules' handlers recorded here (see ``events``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 

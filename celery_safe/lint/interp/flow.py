@@ -49,6 +49,15 @@ from .values import (
 
 __all__ = ["FunctionFlow"]
 
+#: What reads a Celery result's outcome without blocking: polling it, its value or state.
+RESULT_READS = frozenset(
+    {"ready", "successful", "failed", "state", "status", "result", "info", "traceback",
+     "completed_count", "waiting", "date_done", "maybe_throw", "then"}
+)
+#: Its id: sent somewhere (a response, a database), it is a use only if restored and joined.
+RESULT_IDS = frozenset({"id", "task_id"})
+#: Results made from an id sent earlier (``AsyncResult(id)``, ``GroupResult.restore(id)``).
+RESTORED = frozenset({"AsyncResult", "GroupResult", "restore", "result_from_tuple"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
 #: What a value passed to a helper must be for the helper's joins on it to matter.
@@ -116,9 +125,6 @@ class FunctionFlow(ast.NodeVisitor):
         self.allowing: list[ast.Call] = []
         #: how many nodes deep the walk is (bounded: see ``lint.depth``)
         self.depth = 0
-        #: calls whose value is dropped (an expression statement) or only bound to a
-        #: name: their result is read only if the name is
-        self.unread_calls: set[int] = set()
         #: names called here (not handed out), and functions already handed out
         self.called: set[int] = set()
         self.handed: set[int] = set()
@@ -232,7 +238,6 @@ class FunctionFlow(ast.NodeVisitor):
 
     # -- statements -----------------------------------------------------------------
     def visit_Expr(self, node: ast.Expr) -> None:
-        self.unread_calls.add(id(node.value))
         self.visit(node.value)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -242,9 +247,9 @@ class FunctionFlow(ast.NodeVisitor):
         held = env.get(name)
         if held is None:
             held = self.values.globals.get(name)
-        if held is not None:
-            self.read(held)
-        elif name not in env and id(node) not in self.called and id(node) not in self.handed:
+        if held is not None or name in env:
+            return
+        if id(node) not in self.called and id(node) not in self.handed:
             # a function of this module named but not called here is handed out
             # (stored, returned): whoever gets it runs it as part of this function
             self.handed_out(node, self.index.resolve_local(self.info, name))
@@ -260,13 +265,29 @@ class FunctionFlow(ast.NodeVisitor):
             self.facts.calls.append(HelperCall(where, callee, {}))
 
     def read(self, value: Value | None) -> None:
-        """``value`` is read: the canvas it is the result of has its result used."""
-        if isinstance(value, (Result, Results)) and value.runs:
-            self.facts.read_canvases.update(id(node) for node in value.runs)
+        """``value`` is used (joined, polled, its value read): the canvas it is the
+        result of has its result used."""
+        if isinstance(value, (Result, Results)):
+            if value.runs:
+                self.facts.read_canvases.update(id(node) for node in value.runs)
+            if value.method in RESTORED:
+                self.facts.uses_restored = True
+        elif isinstance(value, Param):
+            self.facts.param_reads.add(value.name)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.generic_visit(node)
+        attr = node.attr
+        if type(node.ctx) is not ast.Load or not (attr in RESULT_READS or attr in RESULT_IDS):
+            return  # only these make evaluating the object worth it (joins: method_call)
+        base = self.value(node.value)
+        if attr in RESULT_READS:
+            self.read(base)
+        elif isinstance(base, (Result, Results)) and base.runs:
+            # its id, sent somewhere: a use only where this project restores and joins
+            self.facts.sent_canvases.update(id(run) for run in base.runs)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        if all(isinstance(t, ast.Name) for t in node.targets):
-            self.unread_calls.add(id(node.value))
         self.visit(node.value)
         value = self.value(node.value)
         for target in node.targets:
@@ -467,8 +488,6 @@ class FunctionFlow(ast.NodeVisitor):
         if isinstance(func, ast.Call) and node.args:
             self.chord_called_with_body(node)
         made = self.value(node)
-        if id(node) not in self.unread_calls:
-            self.read(made)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
         if isinstance(made, Canvas) and (
@@ -496,6 +515,7 @@ class FunctionFlow(ast.NodeVisitor):
             guard_off = isinstance(disabled, ast.Constant) and disabled.value is False
             if guard_off and not isinstance(base, Result):
                 self.join(node, attr, None)  # only Celery's joins take this keyword
+            self.read(base)
             if isinstance(base, Result):
                 self.join(node, attr, base)
             elif isinstance(base, Param):
@@ -557,6 +577,12 @@ class FunctionFlow(ast.NodeVisitor):
             if keyword.arg and isinstance(value, TRACKED_ARGS):
                 args[keyword.arg] = value
         self.facts.calls.append(HelperCall(node, callee, args))
+        ran = [(name, value) for name, value in args.items() if getattr(value, "runs", ())]
+        summary = self.values.summary(callee) if ran else None
+        reads = summary.param_reads if summary is not None else set()
+        for name, value in ran:
+            if name in reads:  # the helper joins or polls what it is given
+                self.read(value)
 
     def update_state(self, node: ast.Call) -> None:
         """Raise ``on_state`` for ``update_state(task_id, state, meta)``."""

@@ -46,7 +46,11 @@ def merge(sizes):
 
 
 def total(urls):
-    return chord(fetch.s(u) for u in urls)(merge.s())  # the caller waits for merge's result
+    return chord(fetch.s(u) for u in urls)(merge.s())
+
+
+def report(urls):
+    return total(urls).get(timeout=60)  # waits for merge's result, which is never stored
 """,
 )
 
@@ -89,6 +93,26 @@ def merge(sizes):
 def start(urls):
     chord(fetch.s(u) for u in urls)(merge.s())  # Redis hands merge every size; nobody waits
 """,
+    """\
+from celery import Celery, chord
+
+app = Celery("shop")
+
+
+@app.task
+def fetch(url):
+    return len(url)
+
+
+@app.task(ignore_result=True)
+def merge(sizes):
+    print(sum(sizes))
+
+
+def start(urls):
+    job = chord(fetch.s(u) for u in urls)(merge.s())
+    return {"task_id": job.id}  # an id in a response: nothing here restores and joins it
+""",
 )
 
 
@@ -107,7 +131,12 @@ def ignore_result_in_chord(report: Report) -> Iterator[Finding]:
     # a header part is a problem only on a backend known to read stored results (the
     # interpreter checks canvases with what the module's app says); a body only when
     # something reads the chord's result: fire-and-forget chords are common and fine
-    read = {node for facts in report.analysis.all_facts() for node in facts.read_canvases}
+    # (used: joined or polled, here or where it is returned or passed; an id sent away
+    # counts only if this module restores a result from an id and uses it)
+    facts = list(report.analysis.all_facts())
+    read = {node for found in facts for node in found.read_canvases}
+    if any(found.uses_restored for found in facts):
+        read |= {node for found in facts for node in found.sent_canvases}
 
     def matters(checked: CanvasCheck, problem: Problem) -> bool:
         return problem.about != "body" or id(checked.root) in read
