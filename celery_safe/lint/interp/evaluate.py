@@ -190,14 +190,16 @@ class Evaluator:
     def method_of(self, func: ast.Attribute) -> FunctionInfo | None:
         """``Poller().wait`` / ``poller.wait``: a method of a project class's object."""
         base = self.value(func.value)
-        if not isinstance(base, Instance):
-            return None
+        return self.method_named(base, func.attr) if isinstance(base, Instance) else None
+
+    def method_named(self, base: Instance, name: str) -> FunctionInfo | None:
+        """The method ``name`` of the project object ``base``, if its class has one."""
         home = base.home or self.index
         if not base.qualified:
-            return home.method(base.callee, func.attr)
+            return home.method(base.callee, name)
         lookup = getattr(home.external, "class_home", None)
         where = lookup(base.qualified) if lookup is not None else None
-        return where[0].method(where[1], func.attr) if where is not None else None
+        return where[0].method(where[1], name) if where is not None else None
 
     def class_value(self, node: ast.expr) -> Value | None:
         """An object of the class ``node`` names (``Poller``, ``models.Run``), if it is
@@ -330,7 +332,34 @@ class Evaluator:
                 return JoinMethod(join=attr, base=base)
             case Param() if attr in ("parent", "children", "results"):
                 return base
+            case Instance():
+                return self.instance_attribute(base, attr)
         return None
+
+    def instance_attribute(self, base: Instance, attr: str) -> Value | None:
+        """``self.runner`` where the class's ``__init__`` does ``self.runner = Runner()``:
+        an object of that project class too (its methods are followed)."""
+        home = base.home or self.index
+        if base.qualified:
+            lookup = getattr(home.external, "class_home", None)
+            where = lookup(base.qualified) if lookup is not None else None
+            if where is None:
+                return None
+            home, cls = where
+        else:
+            cls = base.callee
+        found = home.init_assignment(cls, attr)
+        made = found[2] if found is not None else None
+        if not isinstance(made, ast.Call) or not isinstance(made.func, ast.Name):
+            return None
+        if made.func.id in home.classes:
+            return Instance(callee=made.func.id, home=home)
+        qualified = home.imports_for(found[0] if found else None).qualify(made.func)
+        if qualified is None or not self.follow_imports or home.external is None:
+            return None
+        if qualified.partition(".")[0] in FOREIGN_ROOTS:
+            return None
+        return Instance(callee=made.func.id, qualified=qualified, home=home)
 
     def call_value(self, node: ast.Call) -> Value | None:
         func = node.func

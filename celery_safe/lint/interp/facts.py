@@ -66,6 +66,9 @@ class FunctionFacts:
     uses_restored: bool = False
     #: its parameters it joins or polls
     param_reads: set[str] = field(default_factory=set)
+    #: the methods it calls on each parameter (``def helper(runner): runner.run()``): a
+    #: caller passing a project object runs those methods of its class
+    param_methods: dict[str, set[str]] = field(default_factory=dict)
     #: facts the enabled rules' handlers recorded here (see ``events``), by code
     found: dict[str, list[Any]] = field(default_factory=dict)
 

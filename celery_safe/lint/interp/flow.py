@@ -507,6 +507,10 @@ class FunctionFlow(ast.NodeVisitor):
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> None:
         attr = func.attr
+        if isinstance(func.value, ast.Name) and isinstance(
+            held := self.env.get(func.value.id), Param
+        ):
+            self.facts.param_methods.setdefault(held.name, set()).add(attr)
         if attr in JOINS:
             base = self.value(func.value)
             disabled = keyword_arg(node, "disable_sync_subtasks")
@@ -566,23 +570,50 @@ class FunctionFlow(ast.NodeVisitor):
         params = callee.params()
         names = params.positional
         args: dict[str, Value] = {}
+        objects: dict[str, Value] = {}
         for i, arg in enumerate(node.args):
             if isinstance(arg, ast.Starred) or i >= len(names):
                 break
             value = self.value(arg)
             if isinstance(value, TRACKED_ARGS):
                 args[names[i]] = value
+            elif isinstance(value, Instance):
+                objects[names[i]] = value
         for keyword in node.keywords:
             value = self.value(keyword.value) if keyword.arg else None
             if keyword.arg and isinstance(value, TRACKED_ARGS):
                 args[keyword.arg] = value
+            elif keyword.arg and isinstance(value, Instance):
+                objects[keyword.arg] = value
         self.facts.calls.append(HelperCall(node, callee, args))
+        if objects or any(isinstance(v, Param) for v in args.values()):
+            self.objects_passed(node, callee, args, objects)
         ran = [(name, value) for name, value in args.items() if getattr(value, "runs", ())]
         summary = self.values.summary(callee) if ran else None
         reads = summary.param_reads if summary is not None else set()
         for name, value in ran:
             if name in reads:  # the helper joins or polls what it is given
                 self.read(value)
+
+    def objects_passed(
+        self, node: ast.Call, callee: FunctionInfo, args: dict[str, Value],
+        objects: dict[str, Value],
+    ) -> None:
+        """``helper(Runner())`` where ``helper`` calls ``runner.run()``: this call runs
+        ``Runner.run`` (a parameter of ours passed on: its methods are called too)."""
+        summary = self.values.summary(callee)
+        if summary is None or not summary.param_methods:
+            return
+        for name, value in args.items():
+            if isinstance(value, Param) and name in summary.param_methods:
+                mine = self.facts.param_methods.setdefault(value.name, set())
+                mine.update(summary.param_methods[name])
+        for name, value in objects.items():
+            assert isinstance(value, Instance)
+            for method in sorted(summary.param_methods.get(name, ())):
+                found = self.values.method_named(value, method)
+                if found is not None and found is not self.info:
+                    self.facts.calls.append(HelperCall(node, found, {}))
 
     def update_state(self, node: ast.Call) -> None:
         """Raise ``on_state`` for ``update_state(task_id, state, meta)``."""

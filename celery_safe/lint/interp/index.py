@@ -209,6 +209,17 @@ class ModuleIndex:
     def attribute_callable(self, cls: str, name: str) -> FunctionInfo | None:
         """The function ``cls.__init__`` keeps in ``self.name``: a bound method
         (``self.send = self._send``), or a function it defines or names."""
+        found = self.init_assignment(cls, name)
+        if found is None:
+            return None
+        init, me, value = found
+        return self._callable(cls, init, me, value)
+
+    def init_assignment(
+        self, cls: str, name: str
+    ) -> tuple[FunctionInfo, str, ast.expr] | None:
+        """What ``cls.__init__`` assigns to ``self.name`` (its ``__init__``, the name it
+        calls ``self``, the expression), if it does, at its top level."""
         init = self.methods.get(cls, {}).get("__init__")
         if init is None or name == "__init__":
             return None
@@ -224,7 +235,7 @@ class ModuleIndex:
                     and isinstance(target.value, ast.Name)
                     and target.value.id == me
                 ):
-                    return self._callable(cls, init, me, stmt.value)
+                    return init, me, stmt.value
         return None
 
     def _callable(
