@@ -325,9 +325,13 @@ def errback_counts_partial_arguments(version: tuple[int, int, int] | None = None
 def installed_celery() -> tuple[int, int, int]:
     """The installed Celery's version, read from its metadata (Celery is not imported:
     the linter asks too)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version("celery"))
+    try:
+        text = version("celery")
+    except PackageNotFoundError:  # Celery imported from a source tree: the newest behaviour
+        return (99, 0, 0)
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
     if found is None:  # a version string Celery never used: assume the newest behaviour
         return (99, 0, 0)
     return (int(found[1]), int(found[2]), int(found[3]))
