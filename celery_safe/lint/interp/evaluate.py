@@ -469,6 +469,8 @@ class Evaluator:
             found = self.factory_value(node, qualified)
             if found is not None or self.imports.is_module(receiver):
                 return found or self.helper_returns(func)
+        if attr == "get" and (registered := self.registry_lookup(node)) is not None:
+            return registered
         if attr in MANAGER_GETTERS:
             model = manager_model(receiver)
             made = self.class_value(model) if model is not None else None
@@ -593,12 +595,18 @@ class Evaluator:
             task, name = self.task_of(held), held.callee
         return Canvas(canvas=_step_of(node, name, task, parts, immutable))
 
-    def registry_lookup(self, node: ast.Subscript) -> Value | None:
-        """``app.tasks["shop.add"]``: the task registered under that name."""
-        at = node.slice
+    def registry_lookup(self, node: ast.Subscript | ast.Call) -> Value | None:
+        """``app.tasks["shop.add"]``, ``app.tasks.get("shop.add")``: the task registered
+        under that name."""
+        if isinstance(node, ast.Subscript):
+            registry, at = node.value, node.slice
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+            registry, at = node.func.value, node.args[0]
+        else:
+            return None
         if not (
-            isinstance(node.value, ast.Attribute)
-            and node.value.attr == "tasks"
+            isinstance(registry, ast.Attribute)
+            and registry.attr == "tasks"
             and isinstance(at, ast.Constant)
             and isinstance(at.value, str)
         ):

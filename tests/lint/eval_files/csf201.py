@@ -70,6 +70,7 @@ chain(add.s(1, 2), app.signature("eval.finish"))  # CSF201: 20
 chain(add.s(1, 2), signature(finish))  # CSF201: 20
 chain(add.s(1, 2), Signature.from_dict({"task": "eval.finish", "args": []}))  # CSF201: 20
 chain(add.s(1, 2), app.tasks["eval.finish"].s())  # CSF201: 20
+chain(add.s(1, 2), app.tasks.get("eval.finish").s())  # CSF201: 20
 chain(add.s(1, 2), finish.s().clone())  # CSF201: 20
 chain(add.s(1, 2), add.s().replace(args=(1, 2)))  # CSF201: 20
 chain(add.s(1, 2), add.s().clone(args=(1, 2)))  # CSF201: 20
