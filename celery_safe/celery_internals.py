@@ -321,6 +321,18 @@ def errback_counts_partial_arguments(version: tuple[int, int, int] | None = None
     return (version or installed_celery()) >= (5, 7, 0)
 
 
+def errback_failure_stops_the_others(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether an error callback Celery calls in-process that raises (a ``TypeError`` from
+    arguments that do not bind, an ``EncodeError`` from a chain sent the request) stops
+    the failed task's other error callbacks.
+
+    Before 5.7 ``_call_task_errbacks`` lets the exception out of its loop: the callbacks
+    after it, and every one sent with the task id, never run; 5.7 logs it and goes on.
+    Measured by ``test_a_canvas_as_error_callback_gets_what_its_task_kind_decides``.
+    """
+    return (version or installed_celery()) < (5, 7, 0)
+
+
 @functools.cache
 def installed_celery() -> tuple[int, int, int]:
     """The installed Celery's version, read from its metadata (Celery is not imported:
