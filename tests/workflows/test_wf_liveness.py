@@ -192,8 +192,13 @@ def test_a_canvas_as_error_callback_gets_what_its_task_kind_decides(
     result = signature.apply_async()
     assert _outcome(result)[0] == "raises"
     expected = [["errback_args", ["first"]], ["errback_args_bound", ["next"]]]
-    if not facts.errback_failure_stops_the_others():
-        expected += [["errback_id", [result.id]], ["errback_args", [result.id]]]
+    if facts.errback_failure_stops_the_others():
+        # the failure is handled again (three times on 5.3.6 and 5.6.3): the callbacks
+        # before the one that raises run again; wait for all of them, compare distinct
+        noted = notes(tasks, 3 * len(expected))
+        assert sorted(set(map(json.dumps, noted))) == sorted(map(json.dumps, expected))
+        return
+    expected += [["errback_id", [result.id]], ["errback_args", [result.id]]]
     notes(tasks, len(expected))
     noted = notes(tasks, len(expected) + 1, timeout=STUCK)  # the lost chain never runs
     assert sorted(map(json.dumps, noted)) == sorted(map(json.dumps, expected))
