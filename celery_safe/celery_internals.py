@@ -14,7 +14,9 @@ every matrix version: one place to update when a new Celery is tested.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -318,6 +320,49 @@ def header_values_expire(backend: str) -> bool:
     backends were not measured, and are not judged.
     """
     return backend == "redis"
+
+
+def errback_counts_partial_arguments(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether Celery decides how to call an error callback after binding its partial
+    arguments (``backends/base.py``: ``_errback_arity_greater``).
+
+    Before 5.7 a task whose header takes more than one positional argument is called
+    in-process as ``(request, exc, traceback, *partial)``; 5.7 counts what is left once
+    the signature's own arguments are bound, so ``def on_error(task_id, extra)`` linked
+    as ``on_error.s("x")`` is sent as a task with the id first. Measured by
+    ``test_an_error_callbacks_partial_arguments_decide_its_convention_from_5_7``.
+    """
+    return (version or installed_celery()) >= (5, 7, 0)
+
+
+def errback_failure_stops_the_others(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether an error callback Celery calls in-process that raises (a ``TypeError`` from
+    arguments that do not bind, an ``EncodeError`` from a chain sent the request) stops
+    the failed task's other error callbacks.
+
+    Before 5.7 ``_call_task_errbacks`` lets the exception out of its loop: the callbacks
+    after it, and every one sent with the task id, never run, and the worker handles the
+    failure again, so those before it run again (three times in all on 5.3.6 and 5.6.3);
+    5.7 logs it and goes on. Measured by
+    ``test_a_canvas_as_error_callback_gets_what_its_task_kind_decides``.
+    """
+    return (version or installed_celery()) < (5, 7, 0)
+
+
+@functools.cache
+def installed_celery() -> tuple[int, int, int]:
+    """The installed Celery's version, read from its metadata (Celery is not imported:
+    the linter asks too)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("celery")
+    except PackageNotFoundError:  # Celery imported from a source tree: the newest behaviour
+        return (99, 0, 0)
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
+    if found is None:  # a version string Celery never used: assume the newest behaviour
+        return (99, 0, 0)
+    return (int(found[1]), int(found[2]), int(found[3]))
 
 
 def chord_errback_runs(allow_on_header: bool, failed_parts: int) -> int:

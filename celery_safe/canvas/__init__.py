@@ -13,6 +13,7 @@ from .check import (
     Received,
     check,
     errback_arguments,
+    errback_received,
     parent_result,
     workflow_arguments,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "WorkflowError",
     "check",
     "errback_arguments",
+    "errback_received",
     "format_problems",
     "parent_result",
     "render_path",

@@ -22,11 +22,14 @@ linter checks as if the backend were any of them.
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any, TypeVar
 
+from ..celery_internals import errback_counts_partial_arguments
 from .encoding import is_plain, unencodable
 from .model import Chain, Chord, Group, Node, Step, TaskSpec
 from .params import Params
@@ -42,6 +45,7 @@ __all__ = [
     "check",
     "chord_with_group_body",
     "errback_arguments",
+    "errback_received",
     "normalized_steps",
     "parent_result",
     "workflow_arguments",
@@ -87,6 +91,9 @@ class Received:
     code: str
     #: Error callbacks called in-process get their arguments even when immutable.
     forced: bool = False
+    #: They are sent in a message to whoever receives them (Celery's request and
+    #: exception, which a chain given as an error callback passes on: never encodable).
+    in_message: bool = False
 
     @property
     def type(self) -> Any:
@@ -119,9 +126,38 @@ def parent_result(source: str = "the parent's result") -> Received:
     return Received(source, ("<result>",), "CSF201")
 
 
-def errback_arguments(spec: TaskSpec | None) -> Received:
-    """What Celery passes an error callback of task ``spec``."""
-    if spec is not None and spec.errback_style:
+#: What Celery 5.3-5.7 pass a chain given as an error callback: it is called in the
+#: worker as ``chain(request, exc, traceback)``, which sends them to its first task
+#: (measured: tests/workflows/test_wf_liveness.py::test_a_chain_as_error_callback...).
+CHAIN_ERRBACK = Received(
+    "(request, exc, traceback) in a message", ("<request>", "<exc>", "<traceback>"), "CSF208",
+    in_message=True,
+)
+
+
+def errback_received(callback: Node | None) -> Received:
+    """What Celery passes the error callback ``callback``: a task as its header decides
+    (:func:`errback_arguments`), a chain ``(request, exc, traceback)`` for its first task
+    to send on, a group or chord (bound built-in tasks) the failed task's id for each
+    member or header part."""
+    if isinstance(callback, Chain):
+        return CHAIN_ERRBACK
+    if isinstance(callback, Step):
+        return errback_arguments(callback.spec, callback)
+    return errback_arguments(None)
+
+
+def errback_arguments(spec: TaskSpec | None, step: Step | None = None) -> Received:
+    """What Celery passes an error callback of task ``spec`` (linked as ``step``: from
+    5.7 its own arguments count, see ``celery_internals``)."""
+    new_style = spec is not None and spec.errback_style
+    if (
+        new_style and spec is not None and spec.params is not None and step is not None
+        and not step.immutable and (step.args or step.kwargs)
+        and errback_counts_partial_arguments()
+    ):
+        new_style = _arity_after_partial(spec.params, step.args, step.kwargs)
+    if new_style:
         return Received(
             "(request, exc, traceback)",
             ("<request>", "<exc>", "<traceback>"),
@@ -129,6 +165,56 @@ def errback_arguments(spec: TaskSpec | None) -> Received:
             forced=True,
         )
     return Received("the failed task's id", ("<task_id>",), "CSF208")
+
+
+def _arity_after_partial(
+    params: Params, args: Sequence[Any] | None, kwargs: Collection[str] | None
+) -> bool:
+    """Celery 5.7's test, asked of Python: ``arity_greater(partial(header, *args,
+    **kwargs), 1)`` (``*args``, or more than one positional parameter left once the
+    partial arguments are bound), the header's own arity when the partial cannot bind."""
+    header = _header(params)
+    if args is None or kwargs is None:
+        return _arity_greater_1(header)
+    try:
+        bound = functools.partial(header, *range(len(args)), **dict.fromkeys(kwargs))
+        return _arity_greater_1(bound)
+    except (TypeError, ValueError):
+        return _arity_greater_1(header)
+
+
+def _arity_greater_1(function: Callable[..., Any]) -> bool:
+    spec = inspect.getfullargspec(function)
+    return bool(spec.varargs) or len(spec.args) > 1
+
+
+def _header(params: Params) -> Callable[..., Any]:
+    """A callable with the signature Celery gives a task's ``__header__``
+    (``head_from_fun``: built from ``getfullargspec``, so no positional-only marker)."""
+
+    def header(*args: Any, **kwargs: Any) -> None:
+        """Stands for the task's function."""
+
+    kinds = inspect.Parameter
+    positional = [
+        inspect.Parameter(
+            name, kinds.POSITIONAL_OR_KEYWORD,
+            default=inspect.Parameter.empty if index < params.required_positional else None,
+        )
+        for index, name in enumerate(params.positional)
+    ]
+    rest = [inspect.Parameter("args", kinds.VAR_POSITIONAL)] if params.varargs else []
+    rest += [
+        inspect.Parameter(
+            name, kinds.KEYWORD_ONLY,
+            default=inspect.Parameter.empty if name in params.required_keyword_only else None,
+        )
+        for name in sorted(params.keyword_only)
+    ]
+    if params.varkw:
+        rest.append(inspect.Parameter("kwargs", kinds.VAR_KEYWORD))
+    header.__signature__ = inspect.Signature([*positional, *rest])  # type: ignore[attr-defined]
+    return header
 
 
 class _Output:
@@ -269,8 +355,7 @@ class _Walker:
         for index, callback in enumerate(node.links):
             self.visit(callback, (*path, "link", index), _result_of(output))
         for index, errback in enumerate(node.errbacks):
-            spec = errback.spec if isinstance(errback, Step) else None
-            self.visit(errback, (*path, "link_error", index), errback_arguments(spec))
+            self.visit(errback, (*path, "link_error", index), errback_received(errback))
 
     # -- composites -----------------------------------------------------------
 
@@ -390,6 +475,8 @@ class _Walker:
                 close = difflib.get_close_matches(step.name, list(missing.known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.report("CSF206", path, step.name, step.origin, app=missing.app, hint=hint)
+        elif received is not None and received.in_message and not step.immutable:
+            self.report_unsendable(step, path, received)
         elif spec is not None and not spec.builtin:
             if received is not None and not received.forced and step.immutable:
                 received = None
@@ -402,6 +489,26 @@ class _Walker:
         produced = spec.returns if spec is not None else MISSING
         stored = [(path, step.name, step.origin)] if ignores else None
         return _Output("task", path, step.name, stored, produced)
+
+    def report_unsendable(self, step: Step, path: Path, received: Received) -> None:
+        """CSF208: a step of an error-callback chain that would be sent Celery's request
+        and exception: JSON cannot encode them, so nothing of the chain runs."""
+        spec = step.spec
+        params = spec.params if spec is not None else None
+        name = short_name(step.name)
+        why = (
+            "Celery calls a chain given as an error callback with (request, exc, traceback) "
+            "and sends them on to its first task, and the request and the exception cannot "
+            "be encoded (JSON): the chain is never sent and nothing in it runs; make that "
+            f"step immutable, {name}.si(...), or give link_error a task that takes "
+            "(request, exc, traceback)"
+        )
+        self.report(
+            "CSF208", path, step.name, step.origin,
+            call=short_call(step.name, step.args or (), step.kwargs, received.placeholders),
+            params=f"{name}{params.text}" if params is not None else f"{name}(...)",
+            reason=why,
+        )
 
     def check_encoding(self, step: Step, path: Path) -> None:
         args, kwargs = step.args, step.kwargs

@@ -6,7 +6,8 @@ function of the project that runs as part of another; it keeps neither. The join
 subscribe :data:`JOIN_EVENTS` (or :data:`REACH_EVENTS`, for the rules that follow joins
 through calls), whose handlers record them once per function however many of those
 rules are enabled; :func:`helper_joins` follows the recorded calls to the joins they
-reach.
+reach. The reach also hears ``on_call``: the methods a function calls on a parameter,
+so that a project object handed to it runs those methods of its class.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from dataclasses import dataclass, replace
 
 from .findings import JoinDetail
 from .interp.analysis import ModuleAnalysis
-from .interp.events import HelperEvent, Join, Scope, Subscribers
+from .interp.events import CallEvent, HelperEvent, Join, Scope, Subscribers
 from .interp.facts import FunctionFacts
 from .interp.index import FunctionInfo
-from .interp.values import Param, Result, Results, Value, holds_results
+from .interp.values import Instance, Param, Result, Results, Value, holds_results
 from .registry import span_of
 
 __all__ = [
@@ -32,11 +33,13 @@ __all__ = [
     "helper_joins",
     "join_detail",
     "own_joins",
+    "passed",
 ]
 
 #: keys of what the handlers below record in ``FunctionFacts.found``
 JOINS = "joins"
 CALLS = "calls"
+PARAM_METHODS = "param_methods"
 #: What a value passed to a helper must be for the helper's joins on it to matter.
 TRACKED_ARGS = (Result, Results, Param)
 
@@ -68,22 +71,78 @@ def record_join(scope: Scope, join: Join) -> None:
     scope.record(JOINS, join)
 
 
-def record_helper(scope: Scope, event: HelperEvent) -> None:
-    """The call's arguments that may carry a result into the helper, by parameter."""
+def passed(scope: Scope, event: HelperEvent) -> dict[str, Value]:
+    """What a call to a helper passes it that the analysis follows (results, parameters
+    of ours, project objects), by the helper's parameter; nothing if it is handed out."""
     args: dict[str, Value] = {}
-    if event.called and isinstance(event.node, ast.Call):
-        names = event.callee.params().positional
-        for i, arg in enumerate(event.node.args):
-            if isinstance(arg, ast.Starred) or i >= len(names):
-                break
-            value = scope.value(arg)
-            if isinstance(value, TRACKED_ARGS):
-                args[names[i]] = value
-        for keyword in event.node.keywords:
-            value = scope.value(keyword.value) if keyword.arg else None
-            if keyword.arg and isinstance(value, TRACKED_ARGS):
-                args[keyword.arg] = value
+    if not event.called or not isinstance(event.node, ast.Call):
+        return args
+    names = event.callee.params().positional
+    for i, arg in enumerate(event.node.args):
+        if isinstance(arg, ast.Starred) or i >= len(names):
+            break
+        value = scope.value(arg)
+        if isinstance(value, (*TRACKED_ARGS, Instance)):
+            args[names[i]] = value
+    for keyword in event.node.keywords:
+        value = scope.value(keyword.value) if keyword.arg else None
+        if keyword.arg and isinstance(value, (*TRACKED_ARGS, Instance)):
+            args[keyword.arg] = value
+    return args
+
+
+def record_helper(scope: Scope, event: HelperEvent) -> None:
+    """The call's arguments that may carry a result into the helper, by parameter; and
+    the methods of project objects it is given that the helper calls (CSF104 reach)."""
+    given = passed(scope, event)
+    args: dict[str, Value] = {
+        name: value for name, value in given.items() if isinstance(value, TRACKED_ARGS)
+    }
     scope.record(CALLS, HelperCall(event.node, event.callee, args))
+    objects = {name: value for name, value in given.items() if isinstance(value, Instance)}
+    if objects or any(isinstance(value, Param) for value in args.values()):
+        _objects_passed(scope, event, args, objects)
+
+
+def record_param_method(scope: Scope, event: CallEvent) -> None:
+    """``runner.run()`` on a parameter: a caller passing a project object runs that
+    method of its class (``def helper(runner): runner.run()``)."""
+    func = event.node.func
+    if (
+        event.method is not None
+        and isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and isinstance(event.receiver, Param)
+    ):
+        scope.record(PARAM_METHODS, (event.receiver.name, event.method))
+
+
+def param_methods(facts: FunctionFacts) -> dict[str, set[str]]:
+    """The methods a function calls on each of its parameters (through helpers too)."""
+    methods: dict[str, set[str]] = {}
+    for param, method in facts.found.get(PARAM_METHODS, ()):
+        methods.setdefault(param, set()).add(method)
+    return methods
+
+
+def _objects_passed(
+    scope: Scope, event: HelperEvent, args: dict[str, Value], objects: dict[str, Instance]
+) -> None:
+    """``helper(Runner())`` where ``helper`` calls ``runner.run()``: this call runs
+    ``Runner.run`` (a parameter of ours passed on: its methods are called too)."""
+    summary = scope.summary(event.callee)
+    methods = param_methods(summary) if summary is not None else {}
+    if not methods:
+        return
+    for name, value in args.items():
+        if isinstance(value, Param):
+            for method in methods.get(name, ()):
+                scope.record(PARAM_METHODS, (value.name, method))
+    for name, instance in objects.items():
+        for method in sorted(methods.get(name, ())):
+            found = scope.method_named(instance, method)
+            if found is not None and found is not scope.info:
+                scope.record(CALLS, HelperCall(event.node, found, {}))
 
 
 #: The joins of each function (CSF101, CSF103, CSF105, CSF901).
@@ -92,6 +151,7 @@ JOIN_EVENTS.on_join(record_join)
 #: ... and the helpers each function runs, to follow joins through calls (CSF104, CSF901).
 REACH_EVENTS = Subscribers.merged([JOIN_EVENTS])
 REACH_EVENTS.on_helper(record_helper)
+REACH_EVENTS.on_call(record_param_method)
 
 
 def own_joins(facts: FunctionFacts) -> list[Join]:

@@ -158,6 +158,32 @@ class ModuleResolver:
         candidate = self._module_file(module, importer)
         return None if candidate is None or candidate == importer else self._index(candidate)
 
+    def task_named(
+        self, name: str, importer: Path, imported: Sequence[str] = ()
+    ) -> FunctionInfo | None:
+        """The task Celery registers as ``name`` (``send_task("shop.tasks.add")``): the
+        default name of a task in the module ``shop.tasks`` (as ``importer`` finds it) or
+        an explicit ``name=`` there, else an explicit one in a module of ``imported``."""
+        module, _, function = name.rpartition(".")
+        for where in (module, *imported) if module and function else imported:
+            candidate = self._module_file(where, importer)
+            if candidate is None or candidate == importer:
+                continue
+            index = self._index(candidate)
+            found = index.task_registered_as(name, where) if index is not None else None
+            if found is not None:
+                return found
+        return None
+
+    @staticmethod
+    def module_name(path: Path) -> str:
+        """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
+        relative = path.with_suffix("").relative_to(_package_root(path))
+        parts = list(relative.parts)
+        if parts and parts[-1] == "__init__":
+            parts.pop()
+        return ".".join(parts)
+
     def module_file(self, module: str, importer: Path) -> Path | None:
         """The file ``import module`` in ``importer`` finds (resolved), or ``None``."""
         return self._module_file(module, importer)
@@ -242,3 +268,10 @@ class _Lookup:
 
     def module_index(self, module: str) -> ModuleIndex | None:
         return self.resolver.module_index(module, self.importer)
+
+    def task_named(self, name: str, imported: Sequence[str] = ()) -> FunctionInfo | None:
+        return self.resolver.task_named(name, self.importer, imported)
+
+    @property
+    def module_name(self) -> str:
+        return self.resolver.module_name(self.importer)

@@ -108,10 +108,10 @@ def canvases(n_tasks: int) -> st.SearchStrategy[str]:
 
 
 #: The same knowledge on both sides for CSF204: a backend that reads a chord header's
-#: stored results (the runtime checks as if any backend), and a caller that reads the
+#: stored results (the runtime checks as if any backend), and a caller that waits for the
 #: canvas's result (the linter reports a chord body ignoring its result only then).
 APP = 'Celery("parity", backend="db+sqlite:///parity.sqlite", set_as_current=False)'
-RUN = "def run():\n    return canvas.delay()"
+RUN = "def run():\n    return canvas.delay().get(timeout=60)"
 
 
 @st.composite

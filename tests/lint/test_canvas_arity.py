@@ -76,3 +76,51 @@ def test_csf201_matches_python_binding(case: tuple[str, str, int, list[str]]) ->
     expected = [] if not chained else ["CSF205"] if alone else ["CSF201"]
     reported = [f.code for f in check_source(source) if f.code in ("CSF201", "CSF205")]
     assert reported == expected, (source, reported)
+
+
+def _celery_calls_in_process(function: Callable[..., object], bind: bool, args: tuple[int, ...],
+                             kwargs: dict[str, int]) -> bool:
+    """What the installed Celery decides for an error callback ``task.s(*args, **kwargs)``
+    (``backends/base.py``, ``_call_task_errbacks``), asked of Celery's own pieces."""
+    from functools import partial
+
+    from celery import Celery
+    from celery.utils.functional import arity_greater
+
+    app = Celery(set_as_current=False)
+    task = app.task(bind=bind, shared=False)(function)
+    signature = task.s(*args, **kwargs)
+    header = signature.type.__header__
+    if isinstance(header, partial):
+        return False
+    backend = app.backend
+    if hasattr(backend, "_errback_arity_greater"):  # 5.7: the partial arguments count
+        return bool(backend._errback_arity_greater(signature, 1))
+    return bool(arity_greater(header, 1))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(case=cases())
+def test_errback_convention_is_celerys(case: tuple[str, str, int, list[str]]) -> None:
+    """CSF208's model of how Celery calls an error callback (in-process with
+    ``(request, exc, traceback)``, or sent with the task id) is the installed Celery's
+    own decision, partial arguments included (they count from 5.7)."""
+    import ast
+
+    from celery_safe.canvas import Step, errback_received
+    from celery_safe.canvas.text import SourceText
+    from celery_safe.lint.interp.index import build_index
+
+    params, bind, n_args, keywords = case
+    source = f"from celery import shared_task\n\n@shared_task(bind={bind})\ndef eb({params}):\n    pass\n"
+    namespace: dict[str, Callable[..., object]] = {}
+    exec(f"def eb({params}):\n    pass\n", namespace)
+    args = tuple(range(n_args))
+    kwargs = dict.fromkeys(keywords, 1)
+    info = build_index(ast.parse(source)).task_names["eb"]
+    step = Step(
+        name="eb", spec=info.spec(), args=tuple(SourceText(str(a)) for a in args),
+        kwargs={k: SourceText("1") for k in kwargs},
+    )
+    in_process = errback_received(step).placeholders[0] == "<request>"
+    assert in_process == _celery_calls_in_process(namespace["eb"], bind == "True", args, kwargs)

@@ -232,3 +232,42 @@ def test_rules_own_their_fixability() -> None:
         finding = Finding(code, "m.py", Span(1, 0, 1, 1), f"{code} ...")
         reason = reason_without_fix(finding)
         assert reason == (entry.no_fix or f"{code} has no automatic fix")
+
+
+USES = """\
+from celery import Celery, chord
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task(ignore_result=True)
+def merge(sizes):
+    print(sum(sizes))
+
+
+def poll(result):
+    return result.state
+
+
+@app.task
+def start(ids):
+    job = chord(add.s(i, i) for i in ids)(merge.s())
+    poll(job)
+    return {"task_id": job.id}
+"""
+
+
+def test_a_read_says_how_the_result_is_used() -> None:
+    """Polled (here a parameter), its id read, returned: CSF204's handlers tell them apart."""
+    reads = {(e.how, type(e.value).__name__) for kind, e in _heard(USES) if kind == "read"}
+    assert reads == {("polled", "Param"), ("id", "Result")}
+    # a helper polling the chord's result is a use of it: the body's result is needed
+    found = check_source(USES, config=Config(select=("CSF204",)))
+    assert [f.code for f in found] == ["CSF204"]
+    unpolled = USES.replace("    poll(job)\n", "")
+    assert check_source(unpolled, config=Config(select=("CSF204",))) == []

@@ -222,3 +222,70 @@ def test_objects_returned_by_methods_across_modules(
     assert "tasks.py:11:5: CSF104 task analyse blocks on a Celery result through" in lines[0]
     assert "BaseRun.wait_for -> base.get_safely" in lines[0]
     assert assert_same_findings(python_files(tmp_path / "proj")) > 0
+
+
+NAMED_TASKS = '''\
+from celery import shared_task
+
+
+@shared_task
+def produce():
+    return 1
+
+
+@shared_task
+def finish():
+    return True
+
+
+@shared_task(name="billing.resize")
+def resize(path, width):
+    return path
+'''
+
+BY_NAME = '''\
+from celery import Signature, chain, current_app, signature
+
+from shop.tasks import produce
+
+
+def pipeline():
+    return chain(produce.s(), Signature("shop.tasks.finish"))
+
+
+def by_app():
+    return chain(produce.s(), current_app.tasks["shop.tasks.finish"].s())
+
+
+def by_dict():
+    return chain(produce.s(), signature({"task": "shop.tasks.finish", "args": []}))
+
+
+def sent():
+    return current_app.send_task("billing.resize", ("a.png",))
+
+
+def fine():
+    current_app.send_task("billing.resize", ("a.png", 100))
+    return chain(produce.s(), Signature("shop.tasks.finish", immutable=True))
+'''
+
+
+def test_tasks_named_by_their_registered_names_across_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signature or message naming a task by the name Celery registers (the default
+    ``module.function`` or an explicit ``name=``) is that task's, in whatever module."""
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tasks.py").write_text(NAMED_TASKS)
+    (package / "flows.py").write_text(BY_NAME)
+    assert main(["check", str(package)]) == 1
+    found = {
+        (line.split(":")[1], line.split(": ")[1].split()[0])
+        for line in capsys.readouterr().out.splitlines()
+        if ": CSF" in line
+    }
+    assert found == {("7", "CSF201"), ("11", "CSF201"), ("15", "CSF201"), ("19", "CSF205")}
+    assert assert_same_findings(python_files(package)) > 0

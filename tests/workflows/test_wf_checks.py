@@ -581,3 +581,11 @@ def test_builtin_map_and_chunks_are_accepted(t: SimpleNamespace) -> None:
     assert validate(t.inc.map([1, 2, 3])) == []
     assert validate(t.add.starmap([(1, 2), (3, 4)])) == []
     assert [p.code for p in validate(t.inc.map([{1}]))] == ["CSF207"]
+
+
+def test_the_linters_celery_version_is_the_imported_one() -> None:
+    """The linter reads Celery's version from its metadata (it never imports Celery):
+    the same version the runtime checks get from ``celery.VERSION``."""
+    from celery_safe import celery_internals
+
+    assert celery_internals.installed_celery() == celery_internals.celery_version()

@@ -169,3 +169,60 @@ def test_an_error_callbacks_partial_arguments_land_after_what_celery_passes(
     assert noted["errback_args"][:2] == ["Context", "ValueError"]
     assert noted["errback_args"][3:] == ["backup-1"] and len(noted["errback_args"]) == 4
     assert noted["errback_args_bound"] == [result.id, "backup-1"]
+
+
+def test_a_canvas_as_error_callback_gets_what_its_task_kind_decides(
+    tasks: SimpleNamespace,
+) -> None:
+    """CSF208's premise for canvases given as ``link_error``: Celery calls a chain in the
+    worker as ``chain(request, exc, traceback)`` (the built-in ``celery.chain`` takes
+    ``*args``), which sends them to its first task: a mutable first task makes a message
+    JSON cannot encode, and nothing of that chain runs; an immutable one runs the chain.
+    A group (the bound ``celery.group``) is sent with the failed task's id, prepended to
+    each member's arguments. Before 5.7 the chain's error also stops the callbacks after
+    it and those sent with the id (the group)."""
+    signature = tasks.fail.s(1)
+    signature.link_error(
+        celery_canvas.chain(tasks.note_args.si("first"), tasks.note_args_bound.si("next"))
+    )
+    signature.link_error(celery_canvas.group(tasks.note_error_id.s(), tasks.note_args.s()))
+    signature.link_error(celery_canvas.chain(tasks.note_error_id.s(), tasks.note_args.si("lost")))
+    found = validate(signature)
+    assert [(p.code, p.task) for p in found] == [("CSF208", "wf.note_error_id")]
+    result = signature.apply_async()
+    assert _outcome(result)[0] == "raises"
+    expected = [["errback_args", ["first"]], ["errback_args_bound", ["next"]]]
+    if facts.errback_failure_stops_the_others():
+        # the failure is handled again (three times on 5.3.6 and 5.6.3): the callbacks
+        # before the one that raises run again; wait for all of them, compare distinct
+        noted = notes(tasks, 3 * len(expected))
+        assert sorted(set(map(json.dumps, noted))) == sorted(map(json.dumps, expected))
+        return
+    expected += [["errback_id", [result.id]], ["errback_args", [result.id]]]
+    notes(tasks, len(expected))
+    noted = notes(tasks, len(expected) + 1, timeout=STUCK)  # the lost chain never runs
+    assert sorted(map(json.dumps, noted)) == sorted(map(json.dumps, expected))
+
+
+def test_an_error_callbacks_partial_arguments_decide_its_convention_from_5_7(
+    tasks: SimpleNamespace,
+) -> None:
+    """``link_error=note_id_and.s("x")`` with ``def note_id_and(task_id, extra)``: Celery
+    5.3-5.6 choose by the task's parameters alone (two: called in-process as
+    ``(request, exc, traceback, "x")``, a TypeError, so it never runs, nor do the error
+    callbacks sent with the id); 5.7 counts what is left once the partial arguments are
+    bound (one: sent with the task id first)."""
+    signature = tasks.fail.s(1)
+    signature.link_error(tasks.note_id_and.s("x"))
+    signature.link_error(tasks.note_error_id.s())  # sent with the id
+    counts = facts.errback_counts_partial_arguments()
+    assert [p.code for p in validate(signature)] == ([] if counts else ["CSF208"])
+    result = signature.apply_async()
+    assert _outcome(result)[0] == "raises"
+    expected: list[list[Any]] = []  # before 5.7 the TypeError stops the other one too
+    if counts:
+        expected = [["errback_id", [result.id]], ["errback_id_and", [result.id, "x"]]]
+    assert counts != facts.errback_failure_stops_the_others()  # both changed in 5.7
+    notes(tasks, len(expected))
+    noted = notes(tasks, len(expected) + 1, timeout=STUCK)
+    assert sorted(map(json.dumps, noted)) == sorted(map(json.dumps, expected))

@@ -234,6 +234,12 @@ def make_app(conf: dict[str, Any] | None = None, name: str = "wf") -> SimpleName
         """The same, bound: Celery sends it as a task with the failed task's id first."""
         _note(app, "errback_args_bound", _shown(args))
 
+    @app.task(shared=False, name="wf.note_id_and")
+    def note_id_and(task_id: str, extra: str) -> None:
+        """An error callback taking the failed task's id and one argument of its own:
+        Celery 5.7 counts its partial argument before choosing how to call it."""
+        _note(app, "errback_id_and", [task_id, extra])
+
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "conf"})
 
 

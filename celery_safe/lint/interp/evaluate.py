@@ -81,6 +81,13 @@ CANVAS_FACTORIES = {
     for name in ("chain", "group", "chord", "signature", "subtask", "chunks", "xmap", "xstarmap")
 }
 SIGNATURE_METHODS = frozenset({"s", "si", "signature", "subtask"})
+#: Celery's ways to make a signature from a task name, a task or a dict
+#: (``Signature("shop.add", (1,))``, ``signature(add)``, ``Signature.from_dict(d)``)
+SIGNATURE_FACTORIES = frozenset(
+    f"{module}.{name}"
+    for module in ("celery", "celery.canvas")
+    for name in ("signature", "subtask", "Signature", "Signature.from_dict", "maybe_signature")
+)
 CANVAS_METHODS = frozenset({"set", "clone", "on_error", "link", "link_error", "set_immutable"})
 CONTAINER_ELEMENT = frozenset({"get", "pop", "setdefault", "popitem"})
 CONTAINER_SAME = frozenset({"values", "items", "copy"})
@@ -183,14 +190,16 @@ class Evaluator:
     def method_of(self, func: ast.Attribute) -> FunctionInfo | None:
         """``Poller().wait`` / ``poller.wait``: a method of a project class's object."""
         base = self.value(func.value)
-        if not isinstance(base, Instance):
-            return None
+        return self.method_named(base, func.attr) if isinstance(base, Instance) else None
+
+    def method_named(self, base: Instance, name: str) -> FunctionInfo | None:
+        """The method ``name`` of the project object ``base``, if its class has one."""
         home = base.home or self.index
         if not base.qualified:
-            return home.method(base.callee, func.attr)
+            return home.method(base.callee, name)
         lookup = getattr(home.external, "class_home", None)
         where = lookup(base.qualified) if lookup is not None else None
-        return where[0].method(where[1], func.attr) if where is not None else None
+        return where[0].method(where[1], name) if where is not None else None
 
     def class_value(self, node: ast.expr) -> Value | None:
         """An object of the class ``node`` names (``Poller``, ``models.Run``), if it is
@@ -231,6 +240,9 @@ class Evaluator:
                 return self.env[name]
             return self.attribute_value(node)
         if isinstance(node, ast.Subscript):
+            registry = self.registry_lookup(node)
+            if registry is not None:
+                return registry
             base = self.value(node.value)
             at = node.slice
             held_items = base.items if isinstance(base, (Results, TupleOf)) else ()
@@ -320,7 +332,34 @@ class Evaluator:
                 return JoinMethod(join=attr, base=base)
             case Param() if attr in ("parent", "children", "results"):
                 return base
+            case Instance():
+                return self.instance_attribute(base, attr)
         return None
+
+    def instance_attribute(self, base: Instance, attr: str) -> Value | None:
+        """``self.runner`` where the class's ``__init__`` does ``self.runner = Runner()``:
+        an object of that project class too (its methods are followed)."""
+        home = base.home or self.index
+        if base.qualified:
+            lookup = getattr(home.external, "class_home", None)
+            where = lookup(base.qualified) if lookup is not None else None
+            if where is None:
+                return None
+            home, cls = where
+        else:
+            cls = base.callee
+        found = home.init_assignment(cls, attr)
+        made = found[2] if found is not None else None
+        if not isinstance(made, ast.Call) or not isinstance(made.func, ast.Name):
+            return None
+        if made.func.id in home.classes:
+            return Instance(callee=made.func.id, home=home)
+        qualified = home.imports_for(found[0] if found else None).qualify(made.func)
+        if qualified is None or not self.follow_imports or home.external is None:
+            return None
+        if qualified.partition(".")[0] in FOREIGN_ROOTS:
+            return None
+        return Instance(callee=made.func.id, qualified=qualified, home=home)
 
     def call_value(self, node: ast.Call) -> Value | None:
         func = node.func
@@ -413,6 +452,8 @@ class Evaluator:
         if qualified in RESULT_FACTORIES:
             method = qualified.rpartition(".")[2]
             return Result(origin=node, method=method, callee=ast.unparse(node.func))
+        if qualified in SIGNATURE_FACTORIES:
+            return self.made_signature(node)
         kind = CANVAS_FACTORIES.get(qualified)
         if kind is not None:
             return Canvas(canvas=self.build_canvas(kind, node))
@@ -428,6 +469,8 @@ class Evaluator:
             found = self.factory_value(node, qualified)
             if found is not None or self.imports.is_module(receiver):
                 return found or self.helper_returns(func)
+        if attr == "get" and (registered := self.registry_lookup(node)) is not None:
+            return registered
         if attr in MANAGER_GETTERS:
             model = manager_model(receiver)
             made = self.class_value(model) if model is not None else None
@@ -476,14 +519,14 @@ class Evaluator:
             )
         ):
             return Result(origin=node, method="restore", callee=ast.unparse(func))
+        if attr in ("signature", "subtask") and _names_task(node) and (
+            base is None or isinstance(base, TaskRef)
+        ):
+            return self.made_signature(node)  # ``app.signature("shop.add", (1,))``
         if attr in SIGNATURE_METHODS and (base is None or isinstance(base, TaskRef)):
             return Canvas(canvas=self.signature(node, func, base))
         if isinstance(base, Canvas):
-            if attr in CANVAS_METHODS:
-                if attr == "set" and isinstance(base.canvas, Step):
-                    return replace(base, canvas=_set_options(base.canvas, node))
-                return base
-            return None
+            return self.canvas_method(node, attr, base)
         if isinstance(base, Results):
             if attr in CONTAINER_ELEMENT:
                 return element(base)
@@ -493,37 +536,124 @@ class Evaluator:
 
     # -- canvas shapes ------------------------------------------------------------
     def signature(self, node: ast.Call, func: ast.Attribute, base: TaskRef | None) -> Step:
-        task = base.task if base is not None else None
-        if task is None and base is not None and base.qualified:
-            task = self.index.imported_task(base.qualified)  # another module's task
+        task = self.task_of(base) if base is not None else None
         name = ast.unparse(func.value).rpartition(".")[2]
         if func.attr in ("signature", "subtask"):
-            args_node = node.args[0] if node.args else keyword_arg(node, "args")
-            kwargs_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "kwargs")
-            args: tuple[SourceText, ...] | None = ()
-            if isinstance(args_node, (ast.Tuple, ast.List)):
-                args = source_args(args_node.elts)[0]
-            elif args_node is not None:
-                args = None
-            kwargs: dict[str, SourceText] | None = {}
-            if isinstance(kwargs_node, ast.Dict) and all(
-                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in kwargs_node.keys
-            ):
-                kwargs = {
-                    str(k.value): SourceText(ast.unparse(v))
-                    for k, v in zip(kwargs_node.keys, kwargs_node.values, strict=True)
-                    if isinstance(k, ast.Constant)
-                }
-            elif kwargs_node is not None:
-                kwargs = None
-            step = make_step(
-                node, name, task, args, kwargs,
-                immutable=is_true(keyword_arg(node, "immutable")),
-            )
-            options = keyword_arg(node, "options")
-            return _set_options(step, options) if isinstance(options, ast.Dict) else step
+            # ``add.signature(args, kwargs, options, ..., immutable=)``
+            parts = _arguments(node, ("args", "kwargs", "options"))
+            return _step_of(node, name, task, parts, keyword_arg(node, "immutable"))
         args, kwargs = source_args(node.args, node.keywords)
         return make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
+
+    def task_of(self, ref: TaskRef) -> FunctionInfo | None:
+        """The ``def`` of a task value, another module's included (``check`` only)."""
+        if ref.task is None and ref.qualified:
+            return self.index.imported_task(ref.qualified)
+        return ref.task
+
+    def task_named(self, name: str) -> FunctionInfo | None:
+        """The project task Celery registers as ``name``: an explicit ``name=``, or the
+        default ``module.function`` of this module or (``check``) the module it names."""
+        lookup = self.index.external
+        try:
+            module = getattr(lookup, "module_name", None)
+        except ValueError:  # a path outside any package root: no import path
+            module = None
+        found = self.index.task_registered_as(name, module)
+        finder = getattr(lookup, "task_named", None)
+        if found is None and finder is not None:
+            # the module the name's path names, else those this module imports from
+            found = finder(name, _imported_modules(self.imports.names.values()))
+        return found if isinstance(found, FunctionInfo) else None
+
+    def made_signature(self, node: ast.Call) -> Value | None:
+        """``Signature(task, args, kwargs, options, ...)``, ``signature(varies, ...)``,
+        ``app.signature(...)``, ``Signature.from_dict(d)``: a task named by a string, a
+        task object, a signature (cloned) or a dict with Celery's keys."""
+        first = node.args[0] if node.args else (
+            keyword_arg(node, "task") or keyword_arg(node, "varies") or keyword_arg(node, "d")
+        )
+        parts: dict[str, ast.expr | None]
+        if isinstance(first, ast.Dict):
+            fields = _dict_fields(first)
+            if fields is None or not _is_none(fields.get("subtask_type")):
+                return Canvas()  # a chain/group/chord as a dict: its shape is not read
+            parts = {k: fields.get(k) for k in ("task", "args", "kwargs", "options")}
+            immutable = fields.get("immutable")
+        else:
+            parts = {"task": first, **_arguments(node, ("args", "kwargs", "options"), skip=1)}
+            immutable = keyword_arg(node, "immutable")
+        named = parts.get("task")
+        if isinstance(named, ast.Constant) and isinstance(named.value, str):
+            task, name = self.task_named(named.value), named.value
+        else:
+            held = self.value(named)
+            if isinstance(held, Canvas):
+                return held  # ``signature(sig)``: a clone of it
+            if not isinstance(held, TaskRef):
+                return Canvas()
+            task, name = self.task_of(held), held.callee
+        return Canvas(canvas=_step_of(node, name, task, parts, immutable))
+
+    def registry_lookup(self, node: ast.Subscript | ast.Call) -> Value | None:
+        """``app.tasks["shop.add"]``, ``app.tasks.get("shop.add")``: the task registered
+        under that name."""
+        if isinstance(node, ast.Subscript):
+            registry, at = node.value, node.slice
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+            registry, at = node.func.value, node.args[0]
+        else:
+            return None
+        if not (
+            isinstance(registry, ast.Attribute)
+            and registry.attr == "tasks"
+            and isinstance(at, ast.Constant)
+            and isinstance(at.value, str)
+        ):
+            return None
+        task = self.task_named(at.value)
+        return TaskRef(callee=at.value, task=task) if task is not None else None
+
+    def sent_task(self, node: ast.Call) -> Step | None:
+        """``app.send_task("shop.add", args, kwargs)``: the message names a task by its
+        registered name, and Celery checks nothing before the worker calls it."""
+        first = node.args[0] if node.args else keyword_arg(node, "name")
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            return None
+        task = self.task_named(first.value)
+        if task is None:
+            return None
+        parts = _arguments(node, ("args", "kwargs"), skip=1)
+        step = _step_of(node, first.value, task, parts, None)
+        # its callbacks are checked as part of it (the send is the canvas reported)
+        return replace(
+            step, links=self.callbacks(keyword_arg(node, "link")),
+            errbacks=self.callbacks(keyword_arg(node, "link_error")),
+        )
+
+    def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
+        """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""
+        items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+        shapes = [_shape(self.value(item)) for item in items if item is not None]
+        return tuple(shape for shape in shapes if shape is not None)
+
+    def canvas_method(self, node: ast.Call, attr: str, base: Canvas) -> Value | None:
+        """What Celery's ``Signature`` methods return (``celery/canvas.py``)."""
+        step = base.canvas if isinstance(base.canvas, Step) else None
+        if attr in ("link", "link_error"):
+            # they return the callback, not the signature they are added to
+            linked = self.value(node.args[0]) if node.args else None
+            return linked if isinstance(linked, Canvas) else None
+        if attr == "set_immutable":
+            return None  # it returns None
+        if step is not None and attr == "set":
+            return replace(base, canvas=_set_options(step, node))
+        if step is not None and attr in ("clone", "replace"):
+            parts = _arguments(node, ("args", "kwargs", "options"))
+            return replace(base, canvas=_changed(step, parts, merge=attr == "clone"))
+        if attr in CANVAS_METHODS or attr in ("clone", "replace"):
+            return base
+        return None
 
     def members(self, args: Sequence[ast.expr]) -> tuple[tuple[Node | None, ...], bool]:
         """The canvases of a group's or chord's members, and whether their count is exact
@@ -606,6 +736,100 @@ def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
 def signatures(members: Sequence[Node | None], *, exact: bool) -> Canvas:
     """A list of signatures (``[t.s(1), t.s(2)]``, a list built by ``.append``)."""
     return Canvas(canvas=Group(members=tuple(members), exact=exact))
+
+
+def _imported_modules(qualified: Iterable[str]) -> tuple[str, ...]:
+    """The modules a module's imports may come from (``shop.tasks`` and ``shop`` for
+    ``from shop.tasks import add``; ``from shop import tasks`` names a module itself)."""
+    modules: dict[str, None] = {}
+    for name in qualified:
+        if name.partition(".")[0] in FOREIGN_ROOTS or name.startswith(("celery", "kombu")):
+            continue
+        modules[name] = None
+        modules[name.rpartition(".")[0]] = None
+    modules.pop("", None)
+    return tuple(modules)
+
+
+def _names_task(node: ast.Call) -> bool:
+    """``x.signature("shop.add", ...)``: a task named by a string (``app.signature``)."""
+    first = node.args[0] if node.args else None
+    return isinstance(first, ast.Constant) and isinstance(first.value, str)
+
+
+def _is_none(node: ast.expr | None) -> bool:
+    return node is None or (isinstance(node, ast.Constant) and node.value is None)
+
+
+def _dict_fields(node: ast.Dict) -> dict[str, ast.expr] | None:
+    """A dict literal's string keys and values (None when a key is not a string)."""
+    fields: dict[str, ast.expr] = {}
+    for key, value in zip(node.keys, node.values, strict=True):
+        if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+            return None
+        fields[key.value] = value
+    return fields
+
+
+def _arguments(
+    node: ast.Call, names: Sequence[str], skip: int = 0
+) -> dict[str, ast.expr | None]:
+    """Celery's ``(args, kwargs, options)`` parameters as passed, by position or name."""
+    positional = node.args[skip:]
+    return {
+        name: positional[i] if i < len(positional) else keyword_arg(node, name)
+        for i, name in enumerate(names)
+    }
+
+
+def _args_of(node: ast.expr | None) -> tuple[SourceText, ...] | None:
+    """A signature's positional arguments as written (None: not countable)."""
+    if _is_none(node):
+        return ()
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return source_args(node.elts)[0]
+    return None
+
+
+def _kwargs_of(node: ast.expr | None) -> dict[str, SourceText] | None:
+    if _is_none(node):
+        return {}
+    fields = _dict_fields(node) if isinstance(node, ast.Dict) else None
+    if fields is None:  # not a literal, or ``{**more}``
+        return None
+    return {k: SourceText(ast.unparse(v)) for k, v in fields.items()}
+
+
+def _step_of(
+    node: ast.Call,
+    name: str,
+    task: FunctionInfo | None,
+    parts: dict[str, ast.expr | None],
+    immutable: ast.expr | None,
+) -> Step:
+    step = make_step(
+        node, name, task, _args_of(parts.get("args")), _kwargs_of(parts.get("kwargs")),
+        immutable=is_true(immutable),
+    )
+    options = parts.get("options")
+    return _set_options(step, options) if isinstance(options, ast.Dict) else step
+
+
+def _changed(step: Step, parts: dict[str, ast.expr | None], *, merge: bool) -> Step:
+    """``sig.clone(args, kwargs)`` (partial arguments first, kwargs merged; an immutable
+    signature keeps its own) or ``sig.replace(args, kwargs)`` (replaced outright)."""
+    args_node, kwargs_node = parts.get("args"), parts.get("kwargs")
+    if merge and step.immutable:
+        return step
+    args, kwargs = step.args, step.kwargs
+    more, extra = _args_of(args_node), _kwargs_of(kwargs_node)
+    if not merge:
+        args = args if _is_none(args_node) else more
+        kwargs = kwargs if _is_none(kwargs_node) else extra
+    else:
+        args = None if more is None or args is None else (*more, *args)
+        kwargs = None if extra is None or kwargs is None else {**kwargs, **extra}
+    return replace(step, args=args, kwargs=kwargs)
 
 
 def _shape(value: Value | None) -> Node | None:

@@ -20,12 +20,15 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from .canvas import CanvasCheck
 from .imports import ImportMap
 from .index import FunctionInfo, ModuleIndex
-from .values import Param, Result, Results, Value
+from .values import Instance, Param, Result, Results, Value
+
+if TYPE_CHECKING:
+    from .facts import FunctionFacts
 
 __all__ = [
     "NOBODY",
@@ -40,6 +43,7 @@ __all__ = [
     "Scope",
     "StateEvent",
     "Subscribers",
+    "Use",
 ]
 
 
@@ -54,6 +58,13 @@ class Scope(Protocol):
 
     def record(self, key: str, fact: Any) -> None:
         """Keep ``fact`` in this function's facts, under ``key`` (``FunctionFacts.found``)."""
+
+    def summary(self, info: FunctionInfo) -> FunctionFacts | None:
+        """The facts of the function ``info`` (a helper called here), its handlers' too;
+        ``None`` while it is being computed (recursion)."""
+
+    def method_named(self, base: Instance, name: str) -> FunctionInfo | None:
+        """The method ``name`` of the project object ``base``, if its class has one."""
 
 
 Loop = ast.While | ast.For | ast.AsyncFor
@@ -123,13 +134,21 @@ class HelperEvent:
     called: bool
 
 
+#: How a result is used without a join (a join is a :class:`Join` event).
+Use = Literal["polled", "id", "returned"]
+
+
 @dataclass(frozen=True)
 class ReadEvent:
-    """A result of running canvases built in the source is read here: joined, returned,
-    passed on, or kept in a name that is read (``value.runs``: the canvases' source
-    nodes)."""
+    """A Celery result, or a parameter that may hold one, is used here other than by a
+    join (joins are :class:`Join` events): ``polled`` (``.ready()``, ``.state``,
+    ``.result``...), its ``id`` read (to be sent somewhere: a response, a database), or
+    ``returned`` (the caller decides how it is used). ``value.runs``, for a result: the
+    source nodes of the canvases it is the result of.
+    """
 
-    value: Result | Results
+    value: Result | Results | Param
+    how: Use
 
 
 @dataclass(frozen=True)

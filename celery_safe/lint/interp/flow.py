@@ -21,7 +21,7 @@ from ...canvas import (
     Node,
     Received,
     Step,
-    errback_arguments,
+    errback_received,
     parent_result,
 )
 from .canvas import check_canvas
@@ -37,6 +37,7 @@ from .events import (
     ReadEvent,
     StateEvent,
     Subscribers,
+    Use,
 )
 from .facts import FunctionFacts
 from .imports import dotted
@@ -61,6 +62,13 @@ from .values import (
 
 __all__ = ["FunctionFlow"]
 
+#: What reads a Celery result's outcome without blocking: polling it, its value or state.
+RESULT_READS = frozenset(
+    {"ready", "successful", "failed", "state", "status", "result", "info", "traceback",
+     "completed_count", "waiting", "date_done", "maybe_throw", "then"}
+)
+#: Its id: sent somewhere (a response, a database), it is a use only if restored and joined.
+RESULT_IDS = frozenset({"id", "task_id"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
 
@@ -118,6 +126,8 @@ class FunctionFlow(ast.NodeVisitor):
         self.subscribers = subscribers
         self.value = self.values.value
         self.resolve_helper = self.values.resolve_helper
+        self.summary = self.values.summary
+        self.method_named = self.values.method_named
         self.index = index
         self.info = info
         self.imports = self.values.imports
@@ -127,9 +137,6 @@ class FunctionFlow(ast.NodeVisitor):
         self.allowing: list[ast.Call] = []
         #: how many nodes deep the walk is (bounded: see ``lint.depth``)
         self.depth = 0
-        #: calls whose value is dropped (an expression statement) or only bound to a
-        #: name: their result is read only if the name is
-        self.unread_calls: set[int] = set()
         #: names called here (not handed out), and functions already handed out
         self.called: set[int] = set()
         self.handed: set[int] = set()
@@ -243,7 +250,6 @@ class FunctionFlow(ast.NodeVisitor):
 
     # -- statements -----------------------------------------------------------------
     def visit_Expr(self, node: ast.Expr) -> None:
-        self.unread_calls.add(id(node.value))
         self.visit(node.value)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -253,14 +259,9 @@ class FunctionFlow(ast.NodeVisitor):
         held = env.get(name)
         if held is None:
             held = self.values.globals.get(name)
-        if held is not None:
-            self.read(held)
-        elif (
-            self.subscribers.on_helper.handlers
-            and name not in env
-            and id(node) not in self.called
-            and id(node) not in self.handed
-        ):
+        if held is not None or name in env or not self.subscribers.on_helper.handlers:
+            return
+        if id(node) not in self.called and id(node) not in self.handed:
             # a function of this module named but not called here is handed out
             # (stored, returned): whoever gets it runs it as part of this function
             self.handed_out(node, self.index.resolve_local(self.info, name))
@@ -275,14 +276,28 @@ class FunctionFlow(ast.NodeVisitor):
         if callee is not None and callee is not self.info:
             self.subscribers.on_helper.raise_(self, HelperEvent(where, callee, called=False))
 
-    def read(self, value: Value | None) -> None:
-        """``value`` is read: the canvas it is the result of has its result used."""
-        if isinstance(value, (Result, Results)) and value.runs:
-            self.subscribers.on_read.raise_(self, ReadEvent(value))
+    def read(self, value: Value | None, how: Use) -> None:
+        """Raise ``on_read``: ``value`` (a Celery result, or a parameter that may hold
+        one) is used ``how`` (see :class:`ReadEvent`)."""
+        if isinstance(value, (Result, Results, Param)):
+            self.subscribers.on_read.raise_(self, ReadEvent(value, how))
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.generic_visit(node)
+        attr = node.attr
+        if (
+            type(node.ctx) is not ast.Load
+            or not (attr in RESULT_READS or attr in RESULT_IDS)
+            or not self.subscribers.on_read.handlers
+        ):
+            return  # only these make evaluating the object worth it (joins: ``on_join``)
+        base = self.value(node.value)
+        if attr in RESULT_READS:
+            self.read(base, "polled")
+        elif isinstance(base, (Result, Results)):
+            self.read(base, "id")  # sent somewhere (a response, a database)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        if all(isinstance(t, ast.Name) for t in node.targets):
-            self.unread_calls.add(id(node.value))
         self.visit(node.value)
         value = self.value(node.value)
         for target in node.targets:
@@ -318,6 +333,8 @@ class FunctionFlow(ast.NodeVisitor):
             return
         self.visit(node.value)
         value = self.value(node.value)
+        if isinstance(value, (Result, Results)):
+            self.read(value, "returned")
         match value:
             case Result() | Results() if self.facts.returns is None:
                 self.facts.returns = value
@@ -484,8 +501,6 @@ class FunctionFlow(ast.NodeVisitor):
         if isinstance(func, ast.Call) and node.args:
             self.chord_called_with_body(node)
         made = self.value(node)
-        if id(node) not in self.unread_calls:
-            self.read(made)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
         if isinstance(made, Canvas) and (
@@ -524,9 +539,11 @@ class FunctionFlow(ast.NodeVisitor):
                 self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
         elif attr == "update_state":
             self.update_state(node)
+        elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
+            self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
-        if attr in ("apply_async", "apply"):
+        if attr in ("apply_async", "apply", "send_task", "set"):
             for option in ("link", "link_error"):
                 callback = keyword_arg(node, option)
                 if callback is not None:
@@ -539,10 +556,8 @@ class FunctionFlow(ast.NodeVisitor):
             linked = self.value(item)
             if not isinstance(linked, Canvas) or linked.canvas is None:
                 continue
-            canvas = linked.canvas
             if errback:
-                spec = canvas.spec if isinstance(canvas, Step) else None
-                self.check_canvas(linked, item, errback_arguments(spec))
+                self.check_canvas(linked, item, errback_received(linked.canvas))
             else:
                 self.check_canvas(linked, item, parent_result())
 

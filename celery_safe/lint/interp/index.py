@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ class TaskOptions:
     #: parameters ``celery_safe.task(resources=...)`` fills in, hidden from callers;
     #: None when the resources are not a literal dict (the parameters are then unknown)
     hidden: frozenset[str] | None = frozenset()
+    #: the name it is registered under when given (``name="shop.add"``); None: Celery's
+    #: default, the module's import path and the function's name
+    name: str | None = None
 
 
 @dataclass(eq=False)
@@ -149,6 +152,8 @@ class ModuleIndex:
     task_classes: set[str] = field(default_factory=set)
     #: module-level names bound to tasks: ``@app.task def add`` or ``add = app.task(f)``
     task_names: dict[str, FunctionInfo] = field(default_factory=dict)
+    #: tasks registered under an explicit name (``@app.task(name="shop.add")``)
+    registered: dict[str, FunctionInfo] = field(default_factory=dict)
     #: module-level names that make tasks when used as decorators: an alias
     #: (``proj_task = shared_task``, ``partial(app.task, queue="q")``) or a factory
     #: (``def proj_task(*a, **kw): return shared_task(*a, **kw)``)
@@ -204,6 +209,17 @@ class ModuleIndex:
     def attribute_callable(self, cls: str, name: str) -> FunctionInfo | None:
         """The function ``cls.__init__`` keeps in ``self.name``: a bound method
         (``self.send = self._send``), or a function it defines or names."""
+        found = self.init_assignment(cls, name)
+        if found is None:
+            return None
+        init, me, value = found
+        return self._callable(cls, init, me, value)
+
+    def init_assignment(
+        self, cls: str, name: str
+    ) -> tuple[FunctionInfo, str, ast.expr] | None:
+        """What ``cls.__init__`` assigns to ``self.name`` (its ``__init__``, the name it
+        calls ``self``, the expression), if it does, at its top level."""
         init = self.methods.get(cls, {}).get("__init__")
         if init is None or name == "__init__":
             return None
@@ -219,7 +235,7 @@ class ModuleIndex:
                     and isinstance(target.value, ast.Name)
                     and target.value.id == me
                 ):
-                    return self._callable(cls, init, me, stmt.value)
+                    return init, me, stmt.value
         return None
 
     def _callable(
@@ -238,6 +254,18 @@ class ModuleIndex:
 
     def imported(self, qualified: str) -> FunctionInfo | None:
         return self.external(qualified) if self.external is not None else None
+
+    def task_registered_as(self, name: str, module: str | None) -> FunctionInfo | None:
+        """The task of this module Celery registers as ``name``: an explicit ``name=``,
+        or (``module`` being this module's import path) the default ``module.function``."""
+        found = self.registered.get(name)
+        if found is not None or module is None:
+            return found
+        prefix, _, function = name.rpartition(".")
+        task = self.task_names.get(function) if prefix == module else None
+        if task is None or task.task is None or task.task.name is not None:
+            return None
+        return task
 
     def imported_task(self, qualified: str) -> FunctionInfo | None:
         found = self.imported(qualified)
@@ -273,6 +301,14 @@ def _keyword_flag(call: ast.Call, name: str, default: bool) -> bool:
         if keyword.arg == name and isinstance(keyword.value, ast.Constant):
             return bool(keyword.value.value)
     return default
+
+
+def _keyword_text(call: ast.Call, name: str) -> str | None:
+    for keyword in call.keywords:
+        if keyword.arg == name and isinstance(keyword.value, ast.Constant):
+            value = keyword.value.value
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _resource_names(call: ast.Call) -> frozenset[str] | None:
@@ -430,6 +466,7 @@ class _Indexer:
             ignore_result=_keyword_flag(call, "ignore_result", False),
             typing=_keyword_flag(call, "typing", True),
             hidden=_resource_names(call) if qualified in SAFE_DECORATORS else frozenset(),
+            name=_keyword_text(call, "name"),
         )
 
     def makes_tasks(self, target: ast.expr, imports: ImportMap, *, here: bool = False) -> bool:
@@ -511,6 +548,8 @@ class _Indexer:
             if options is None:
                 continue
             info.task = options
+            if options.name is not None:
+                index.registered[options.name] = info
             if cls is None and info.parent is None:
                 index.task_names[info.name] = info
         for scope, name, call, bound in self.registrations:
@@ -519,9 +558,9 @@ class _Indexer:
             if options is None or target is None:
                 continue
             if target.task is None:
-                target.task = TaskOptions(
-                    "call", options.bind, options.ignore_result, options.typing, options.hidden
-                )
+                target.task = replace(options, how="call")
+                if options.name is not None:
+                    index.registered[options.name] = target
             if bound is not None and scope is None:
                 index.task_names[bound] = target
         return index

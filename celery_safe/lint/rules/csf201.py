@@ -27,6 +27,26 @@ def clone(slugs=None):
 def populate(slugs):
     return chain(store_yaml.s(), clone.s(slugs))  # clone gets (<result>, slugs)
 """,
+    """\
+from celery import Celery, Signature, chain
+
+app = Celery("registry")
+
+
+@app.task(name="registry.store_yaml")
+def store_yaml():
+    return ["core", "k8s"]
+
+
+@app.task(name="registry.clone")
+def clone(slugs=None):
+    return slugs
+
+
+def populate(slugs):
+    # a signature made from a task's name is that task's: clone gets (<result>, slugs)
+    return chain(Signature("registry.store_yaml"), Signature("registry.clone", (slugs,)))
+""",
 )
 
 VALID = (

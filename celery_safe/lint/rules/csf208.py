@@ -28,6 +28,32 @@ def on_error(request, exc):  # two parameters: Celery calls it with three
 def start():
     return add.s(1, 2).on_error(on_error.s())
 """,
+    """\
+from celery import Celery, chain
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def log_failure(task_id):
+    print("failed:", task_id)
+
+
+@app.task
+def alert():
+    print("something failed")
+
+
+def start():
+    # a chain as error callback is called with (request, exc, traceback), which it sends
+    # on to log_failure: they cannot be encoded, and neither task ever runs
+    return add.apply_async((1, 2), link_error=chain(log_failure.s(), alert.si()))
+""",
 )
 
 VALID = (
@@ -49,6 +75,31 @@ def on_error(request, exc, traceback):
 
 def start():
     return add.s(1, 2).on_error(on_error.s())
+""",
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def log_failure(task_id):
+    print("failed:", task_id)
+
+
+@app.task
+def alert():
+    print("something failed")
+
+
+def start():
+    # each error callback is sent the failed task's id (an immutable one ignores it)
+    return add.apply_async((1, 2), link_error=[log_failure.s(), alert.si()])
 """,
 )
 

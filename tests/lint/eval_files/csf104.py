@@ -293,3 +293,62 @@ def collects_later(ids):
         return [p.get() for p in pending]  # the task's own results, joined by a closure
 
     return Downloader(on_done=collect)  # CSF104: 12
+
+
+# a task-runner object reached through another object's attribute (set in __init__), or
+# handed to a helper that calls its methods
+class Runner:
+    def run(self, i):
+        return fetch.delay(i).get()
+
+    def send(self, i):
+        return fetch.delay(i).id
+
+
+class Service:
+    def __init__(self):
+        self.runner = Runner()
+
+    def go(self, i):
+        return self.runner.run(i)
+
+    def start(self, i):
+        return self.runner.send(i)
+
+
+def run_with(runner, i):
+    return runner.run(i)
+
+
+def run_later(runner, i):
+    return run_with(runner, i)
+
+
+def send_with(runner, i):
+    return runner.send(i)
+
+
+@app.task
+def through_service(i):
+    return Service().go(i)  # CSF104: 12
+
+
+@app.task
+def through_helper(i):
+    return run_with(Runner(), i)  # CSF104: 12
+
+
+@app.task
+def through_two_helpers(i):
+    return run_later(Runner(), i)  # CSF104: 12
+
+
+# fine: the methods reached only send
+@app.task
+def service_sends(i):
+    return Service().start(i)
+
+
+@app.task
+def helper_sends(i):
+    return send_with(Runner(), i)

@@ -52,3 +52,35 @@ chain(add.s(1, 2), keyword_only.s(key=1), done.s().set(immutable=True)).delay()
 chain(add.s(1, 2), untyped.s(1, 2, 3)).delay()
 chain(add.s(1, 2), signature("tasks.unknown")).delay()
 add.s(1) | add.s(3)
+
+# every way Celery builds a signature resolves to its task (celery/canvas.py, app/base.py):
+# a task named by a string (an explicit ``name=``), a task object, a dict, a clone
+from celery import Signature, subtask
+
+
+@app.task(name="eval.finish")
+def finish():
+    return True
+
+
+chain(add.s(1, 2), Signature("eval.finish"))  # CSF201: 20
+chain(add.s(1, 2), signature("eval.finish", args=()))  # CSF201: 20
+chain(add.s(1, 2), subtask("eval.finish"))  # CSF201: 20
+chain(add.s(1, 2), app.signature("eval.finish"))  # CSF201: 20
+chain(add.s(1, 2), signature(finish))  # CSF201: 20
+chain(add.s(1, 2), Signature.from_dict({"task": "eval.finish", "args": []}))  # CSF201: 20
+chain(add.s(1, 2), app.tasks["eval.finish"].s())  # CSF201: 20
+chain(add.s(1, 2), app.tasks.get("eval.finish").s())  # CSF201: 20
+chain(add.s(1, 2), finish.s().clone())  # CSF201: 20
+chain(add.s(1, 2), add.s().replace(args=(1, 2)))  # CSF201: 20
+chain(add.s(1, 2), add.s().clone(args=(1, 2)))  # CSF201: 20
+chain(add.s(1, 2), add.s(1).link(finish.s()))  # CSF201: 34
+
+# fine: what Celery builds binds (clone's args come first; an immutable one keeps its own)
+chain(add.s(1, 2), Signature("eval.finish", immutable=True))
+chain(add.s(1, 2), Signature.from_dict({"task": "eval.finish", "immutable": True}))
+chain(add.s(1, 2), add.s().clone(args=(1,)))
+chain(add.s(1, 2), add.si(1, 2).clone(args=(3,)))
+chain(add.s(1, 2), add.s(1, 2).replace(args=(1,)))
+chain(add.s(1, 2), app.signature("eval.unknown"))
+chain(add.s(1, 2), Signature.from_dict({"task": "celery.chain", "subtask_type": "chain"}))

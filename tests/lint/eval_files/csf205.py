@@ -39,3 +39,16 @@ chain(add.s(1, 2), flexible.s(1, 2, 3, z=4)).delay()
 chain(add.s(1, 2), add.s(*range(1))).delay()  # cannot count *args
 chain(add.s(1, 2), add.s(**{"y": 1})).delay()  # cannot read **kwargs
 chain(add.s(1, 2), app.signature("tasks.unknown", args=(1, 2, 3))).delay()
+
+# send_task names a task by its registered name; Celery checks nothing before the worker
+# calls it (``apply_async`` checks a task's arguments, ``send_task`` cannot)
+@app.task(name="eval.resize")
+def resize_named(path, width):
+    return path
+
+
+app.send_task("eval.resize", ("a.png",))  # CSF205: 1
+app.send_task("eval.resize", args=("a.png",), kwargs={"depth": 8})  # CSF205: 1
+app.send_task("eval.resize", ("a.png", 100))
+app.send_task("eval.resize", args=["a.png"], kwargs={"width": 100})
+app.send_task("eval.unknown", ("a.png",))

@@ -32,7 +32,7 @@ def nothing():
 
 
 add.apply_async((1, 2), link_error=on_error_new.s(1))  # CSF208: 36
-add.s(1, 2).on_error(cleanup.s("/tmp", 1))  # CSF208: 22
+add.s(1, 2).on_error(cleanup.s("/tmp", 1, 2))  # CSF208: 22
 add.s(1, 2).link_error(on_error_id.s(1))  # CSF208: 24
 
 # fine: what Celery passes binds
@@ -89,3 +89,23 @@ add.s(1, 2).on_error(restore_bound.s("backup-1"))  # CSF208: 22
 add.apply_async((1, 2), link_error=restore.si("backup-1"))
 add.apply_async((1, 2), link_error=restore.s())
 add.apply_async((1, 2), link_error=restore_after.s("backup-1"))
+
+# every way to attach an error callback: ``.set(link_error=)``, ``send_task(link_error=)``
+add.s(1, 2).set(link_error=on_error_id.s(1)).delay()  # CSF208: 28
+app.send_task("eval.add", (1, 2), link_error=on_error_id.s(1))  # CSF208: 46
+
+# a chain as error callback: Celery calls it in the worker with (request, exc, traceback),
+# and sends them to its first task: JSON cannot encode them, nothing of it runs; a group
+# or a chord is sent as a task with the failed task's id for each member (measured:
+# tests/workflows/test_wf_liveness.py::test_a_canvas_as_error_callback...)
+from celery import chain, group
+
+add.apply_async((1, 2), link_error=chain(on_error_id.s(), nothing.si()))  # CSF208: 42
+add.apply_async((1, 2), link_error=chain(on_error_new.s(), nothing.si()))  # CSF208: 42
+add.apply_async((1, 2), link_error=group(on_error_new.s(), on_error_id.s()))  # CSF208: 42
+add.apply_async((1, 2), link_error=group(on_error_id.s(), restore.s("backup-1")))  # CSF208: 59
+
+# fine: the chain's first step ignores what it is called with; group members take the id
+add.apply_async((1, 2), link_error=chain(nothing.si(), on_error_id.si("x")))
+add.apply_async((1, 2), link_error=group(on_error_id.s(), restore.s()))
+add.s(1, 2).set(link_error=on_error_id.s()).delay()
