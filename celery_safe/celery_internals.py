@@ -28,6 +28,7 @@ __all__ = [
     "Internal",
     "celery_version",
     "chain_app_from_first_task",
+    "chain_or_chain_folds",
     "chord_errback_runs",
     "chord_orders_replaced_group",
     "embedded_leases_hold",
@@ -350,6 +351,18 @@ def errback_failure_stops_the_others(version: tuple[int, int, int] | None = None
 
 
 @functools.cache
+def chain_or_chain_folds(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether ``chain | chain`` pipes the right chain's tasks in one by one, so that a group
+    ending the left chain and a task after it become a chord.
+
+    Before 5.5 Celery concatenates the two task lists as they are: ``chain(a, group(b, c),
+    chain(d))`` keeps the group then ``d`` on 5.3.6 and 5.4.0, and makes them a chord on
+    5.5.3 and later (seen by ``tests/canvas/test_parity.py``, which compares the linter's model with
+    the canvas Celery builds, on every version of the matrix).
+    """
+    return (version or installed_celery()) >= (5, 5, 0)
+
+
 def installed_celery() -> tuple[int, int, int]:
     """The installed Celery's version, read from its metadata (Celery is not imported:
     the linter asks too)."""

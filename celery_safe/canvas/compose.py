@@ -4,7 +4,8 @@ Celery reshapes a canvas as it is built: ``chain(x, y, z)`` is ``x | y | z``, a 
 followed by a task becomes a chord, a task piped into a chord joins its body, and a
 group of one task is that task. At runtime Celery has already done this to the
 objects the validator sees; the linter sees source, so it composes the model with the
-same rules (Celery 5.7's ``__or__`` operators) to check the canvas Celery will run.
+same rules (Celery's ``__or__`` operators, per installed version) to check the canvas Celery
+will run.
 An unknown piece (``None``) composes like a task.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..celery_internals import chain_or_chain_folds
 from .model import Chain, Chord, Group, Node
 
 __all__ = ["chord_header", "fold_chain", "group_of", "pipe"]
@@ -84,6 +86,8 @@ def _chain_or(left: Chain, right: Node | None, origin: Any) -> Node | None:
             steps.append(unrolled)
         return replace(left, origin=origin, steps=tuple(steps))
     if isinstance(right, Chain):
+        if not chain_or_chain_folds():  # before 5.5: the task lists are concatenated
+            return replace(left, origin=origin, steps=(*steps, *right.steps))
         result: Node | None = left
         for step in right.steps:
             result = pipe(result, step, origin)

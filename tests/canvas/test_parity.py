@@ -182,3 +182,22 @@ def test_the_parity_is_not_vacuous() -> None:
 def _step(finding: Finding) -> str:
     assert isinstance(finding.detail, CanvasDetail)
     return finding.detail.step
+
+
+def test_chain_or_chain_is_what_the_installed_celery_builds() -> None:
+    """``chain(a, group(b, c), chain(d))``: a chord from 5.5, a group then ``d`` before; the
+    model composes it as ``celery_internals.chain_or_chain_folds`` says for this Celery."""
+    from celery import Celery, chain, group
+
+    from celery_safe.celery_internals import chain_or_chain_folds
+
+    app = Celery("folds", set_as_current=False)
+
+    @app.task(name="folds.t", shared=False)
+    def t() -> int:
+        return 1
+
+    built = chain(t.s(), group(t.s(), t.s()), chain(t.s()))
+    kinds = [type(task).__name__ for task in built.tasks]
+    folded = ["Signature", "_chord"]
+    assert kinds == (folded if chain_or_chain_folds() else ["Signature", "group", "Signature"])
