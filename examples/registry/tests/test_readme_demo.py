@@ -1,7 +1,8 @@
 """``python -m registry demo`` (what ``make demo`` runs) prints what the README shows: the
 summary of a fresh run of the 3 x 4 samples, then two Mermaid graphs and the run's page;
 ``--keep`` runs again on the same data and finds every bundle unchanged. It follows
-``init`` as in the README's list of commands (the demo replaces init's sample data)."""
+``init`` as in the registry README's list of commands (the demo replaces init's sample
+data)."""
 
 from __future__ import annotations
 
