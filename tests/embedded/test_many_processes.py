@@ -21,8 +21,8 @@ PER_PRODUCER = 2000
 @pytest.mark.worker
 @pytest.mark.xfail(
     not embedded_leases_hold(), strict=False,
-    reason="kombu < 5.5: a worker often fails to renew its leases (README, known defect), "
-    "so a message may be delivered twice",
+    reason="kombu < 5.5: a worker often fails to renew its leases (a known defect, "
+    "docs/supported-versions.md), so a message may be delivered twice",
 )
 def test_producers_and_consumers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     def run(*args: object) -> subprocess.Popen[bytes]:
