@@ -27,12 +27,13 @@ A report, not a gate: exit 0, unless ``--check MIN_PRECISION MIN_RECALL`` is giv
 headline figure is below its minimum, or a project crashed. ``--speed`` times ``check``
 against ``fix --check`` in the same run, on the largest project or the one ``--project`` names.
 
-Two corpora share this code path: ``--corpus tuning`` (the default, ``benchmarks/corpus/``,
-which the rules were grown on) and the sealed held-out sets, ``--corpus sealed``
-(``benchmarks/sealed/``, measured once and now spent) and ``--corpus sealed2``
-(``benchmarks/sealed2/``, the next one): other projects, judged by hand before the linter
-ever ran on them, never tuned on. A sealed set is measured once, when the linter work has
-landed: running the linter on it needs ``--unseal``; materialising it does not.
+Two kinds of corpora share this code path: ``--corpus tuning`` (the default,
+``benchmarks/corpus/``, which the rules were grown on) and the sealed held-out sets,
+``--corpus sealed`` and ``--corpus sealed2`` (``benchmarks/sealed/``, ``benchmarks/sealed2/``,
+each measured once and now spent) and ``--corpus sealed3`` (``benchmarks/sealed3/``, the next
+one): other projects, judged by hand before the linter ever ran on them, never tuned on. A
+sealed set is measured once, when the linter work has landed: running the linter on it needs
+``--unseal``; materialising it does not (it runs no linter).
 
     .venv/bin/python benchmarks/lint_precision.py --materialise
     .venv/bin/python benchmarks/lint_precision.py [--project NAME ...] [--check 0.98 0.97]
@@ -41,6 +42,8 @@ landed: running the linter on it needs ``--unseal``; materialising it does not.
     .venv/bin/python benchmarks/lint_precision.py --corpus sealed --unseal
     .venv/bin/python benchmarks/lint_precision.py --corpus sealed2 --materialise
     .venv/bin/python benchmarks/lint_precision.py --corpus sealed2 --unseal
+    .venv/bin/python benchmarks/lint_precision.py --corpus sealed3 --materialise
+    .venv/bin/python benchmarks/lint_precision.py --corpus sealed3 --unseal
 """
 
 from __future__ import annotations
@@ -67,11 +70,12 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "benchmarks" / "corpus"
 SEALED = REPO / "benchmarks" / "sealed"
 SEALED2 = REPO / "benchmarks" / "sealed2"
-#: the corpora ``--corpus`` knows by name: the tuning set and the sealed held-out sets (the
-#: first one is spent: measured once, on 2026-12-07; ``sealed2`` is the next one)
-CORPORA = {"tuning": CORPUS, "sealed": SEALED, "sealed2": SEALED2}
+SEALED3 = REPO / "benchmarks" / "sealed3"
+#: the corpora ``--corpus`` knows by name: the tuning set and the sealed held-out sets (``sealed``
+#: and ``sealed2`` are spent: each measured once, on 2026-12-07; ``sealed3`` is the next one)
+CORPORA = {"tuning": CORPUS, "sealed": SEALED, "sealed2": SEALED2, "sealed3": SEALED3}
 #: the held-out sets: running the linter on one needs ``--unseal``
-SEALED_SETS = (SEALED, SEALED2)
+SEALED_SETS = (SEALED, SEALED2, SEALED3)
 CRASH_CODES = ("CSF000", "CSF999")
 #: label kinds and what a finding matching them counts as
 KINDS = ("expected", "false_positive", "allowed")
@@ -119,8 +123,8 @@ class ProjectResult:
 
 
 def corpus_path(value: str) -> Path:
-    """``--corpus``: a corpus name (``tuning``, ``sealed``, ``sealed2``) or a folder holding a
-    ``manifest.toml`` and a ``labels.toml``."""
+    """``--corpus``: a corpus name (``tuning``, ``sealed``, ``sealed2``, ``sealed3``) or a folder
+    holding a ``manifest.toml`` and a ``labels.toml``."""
     return CORPORA.get(value, Path(value))
 
 
@@ -188,11 +192,18 @@ def materialise(projects: Iterable[dict[str, Any]], mirrors: Path, corpus: Path)
             raise SystemExit(f"no snapshot of {project['repository']} at {git_dir}")
         files: dict[str, int] = project["files"]
         for name in (project["license_file"], *files):
-            blob = subprocess.run(
+            shown = subprocess.run(
                 ["git", "--git-dir", str(git_dir), "show", f"{project['commit']}:{name}"],
                 capture_output=True,
-                check=True,
-            ).stdout
+                check=False,
+            )
+            if shown.returncode:
+                why = shown.stderr.decode(errors="replace").strip()
+                raise SystemExit(
+                    f"{project['name']}: cannot read {name} at {project['commit']} from the "
+                    f"snapshot {git_dir} (a full history is needed for an old pin): {why}"
+                )
+            blob = shown.stdout
             if name in files and len(blob.splitlines()) != files[name]:
                 raise SystemExit(f"{project['name']}/{name}: not the pinned file (line count)")
             target = corpus / project["name"] / name
@@ -377,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--corpus",
         type=corpus_path,
         default=CORPUS,
-        metavar="tuning|sealed|sealed2|DIR",
+        metavar="tuning|sealed|sealed2|sealed3|DIR",
         help="the tuning set (default), a sealed held-out set, or a folder of the same form",
     )
     parser.add_argument(
