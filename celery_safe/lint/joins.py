@@ -6,8 +6,10 @@ function of the project that runs as part of another; it keeps neither. The join
 subscribe :data:`JOIN_EVENTS` (or :data:`REACH_EVENTS`, for the rules that follow joins
 through calls), whose handlers record them once per function however many of those
 rules are enabled; :func:`helper_joins` follows the recorded calls to the joins they
-reach. The reach also hears ``on_call``: the methods a function calls on a parameter,
-so that a project object handed to it runs those methods of its class.
+reach, busy-waits included (:mod:`.waits`: a loop polling a result until it is done
+blocks the worker exactly like ``.get()``). The reach also hears ``on_call``: the
+methods a function calls on a parameter, so that a project object handed to it runs
+those methods of its class.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from .interp.facts import FunctionFacts
 from .interp.index import FunctionInfo
 from .interp.values import Instance, Param, Result, Results, Value, holds_results
 from .registry import span_of
+from .waits import WAIT_EVENTS, Wait, waits
 
 __all__ = [
     "JOIN_EVENTS",
     "REACH_EVENTS",
+    "Blocking",
     "HelperCall",
     "HelperJoin",
     "call_text",
@@ -58,13 +62,18 @@ class HelperCall:
     args: dict[str, Value]
 
 
+#: What blocks a worker until another task is done: a join, or a loop polling a result.
+Blocking = Join | Wait
+
+
 @dataclass(frozen=True)
 class HelperJoin:
-    """A join reached from a task through calls: ``path`` ends in the joining function."""
+    """A join (or busy-wait) reached from a task through calls: ``path`` ends in the
+    function that blocks."""
 
     call: HelperCall  # the call in the task that leads there
     path: tuple[FunctionInfo, ...]
-    join: Join
+    join: Blocking
 
 
 def record_join(scope: Scope, join: Join) -> None:
@@ -148,8 +157,9 @@ def _objects_passed(
 #: The joins of each function (CSF101, CSF103, CSF105, CSF901).
 JOIN_EVENTS = Subscribers()
 JOIN_EVENTS.on_join(record_join)
-#: ... and the helpers each function runs, to follow joins through calls (CSF104, CSF901).
-REACH_EVENTS = Subscribers.merged([JOIN_EVENTS])
+#: ... its busy-waits, and the helpers each function runs, to follow joins through
+#: calls (CSF104, CSF901).
+REACH_EVENTS = Subscribers.merged([JOIN_EVENTS, WAIT_EVENTS])
 REACH_EVENTS.on_helper(record_helper)
 REACH_EVENTS.on_call(record_param_method)
 
@@ -169,13 +179,19 @@ def own_joins(facts: FunctionFacts) -> list[Join]:
     return joins
 
 
-def _param_joins(facts: FunctionFacts) -> dict[str, Join]:
-    """The first join on each parameter."""
-    joins: dict[str, Join] = {}
-    for join in facts.found.get(JOINS, ()):
+def _param_joins(facts: FunctionFacts) -> dict[str, Blocking]:
+    """The first join on each parameter, else the first loop waiting on it."""
+    joins: dict[str, Blocking] = {}
+    for join in [*facts.found.get(JOINS, ()), *waits(facts.found)]:
         if isinstance(join.value, Param):
             joins.setdefault(join.value.name, join)
     return joins
+
+
+def _own_blocking(facts: FunctionFacts) -> list[Blocking]:
+    """The joins, then the busy-waits, ``facts``' function performs on its own results."""
+    own: list[Blocking] = [*own_joins(facts)]
+    return own + [wait for wait in waits(facts.found) if not isinstance(wait.value, Param)]
 
 
 def helper_joins(analysis: ModuleAnalysis, facts: FunctionFacts) -> Iterator[HelperJoin]:
@@ -188,7 +204,7 @@ def helper_joins(analysis: ModuleAnalysis, facts: FunctionFacts) -> Iterator[Hel
 
 def _reached_join(
     analysis: ModuleAnalysis, info: FunctionInfo, param: str | None, seen: frozenset[int]
-) -> tuple[tuple[FunctionInfo, ...], Join] | None:
+) -> tuple[tuple[FunctionInfo, ...], Blocking] | None:
     """A join ``info`` performs (on its parameter ``param``, or on its own results)."""
     if id(info) in seen or info.task is not None:
         return None  # recursion, or a task: its own joins are reported on it
@@ -197,7 +213,7 @@ def _reached_join(
         return None
     seen = seen | {id(info)}
     if param is None:
-        for join in own_joins(facts):
+        for join in _own_blocking(facts):
             # a helper's allow_join_result() block hides the join from Celery's own
             # check, not the deadlock: a task reaching it still waits on a worker
             return (info,), join
@@ -213,7 +229,7 @@ def _reached_join(
 
 def _call_leads(
     analysis: ModuleAnalysis, call: HelperCall, param: str | None, seen: frozenset[int]
-) -> Iterator[tuple[tuple[FunctionInfo, ...], Join]]:
+) -> Iterator[tuple[tuple[FunctionInfo, ...], Blocking]]:
     """Joins ``call`` leads to: the callee's own, or on a value we pass it."""
     if param is None:
         found = _reached_join(analysis, call.callee, None, seen)
@@ -233,7 +249,7 @@ def call_text(node: ast.AST, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def join_detail(join: Join) -> JoinDetail:
+def join_detail(join: Blocking) -> JoinDetail:
     """What the codemods need of a join: where it is, and where its result came from."""
     value = join.value
     detail = JoinDetail(join=join.method, join_span=span_of(join.node))

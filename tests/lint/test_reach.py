@@ -1,0 +1,247 @@
+"""Reach through helpers, across modules: a task that blocks through a helper — a join or
+a loop polling a result until it is done — is CSF104 at the task's call, wherever the
+helper lives and however it is reached; ``check`` and flake8 report the same."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celery_safe.cli import main
+
+from .parity import assert_same_findings, python_files
+
+PARALLEL = '''\
+import time
+
+from celery import group
+
+
+def execute_in_parallel(tasks, timeout, step):
+    result = group(tasks).apply_async()
+    waited = 0
+    while not result.ready():
+        time.sleep(step)
+        waited += step
+        if waited > timeout:
+            break
+    return result.successful()
+
+
+def wait_for(result, step=1):
+    while not result.ready():
+        time.sleep(step)
+    return result.result
+
+
+def wait_for_thread(worker):
+    while worker.is_alive():
+        time.sleep(1)
+
+
+def poll_row(row):
+    while row.status == "running":
+        time.sleep(5)
+        row.refresh_from_db()
+
+
+class Batch:
+    def __init__(self, signatures):
+        self.signatures = signatures
+
+    def run(self):
+        return execute_in_parallel(self.signatures, 60, 1)
+'''
+
+TASKS = '''\
+import threading
+
+from celery import shared_task
+
+import proj.parallel
+from proj import parallel as par
+from proj.parallel import Batch, execute_in_parallel, poll_row, wait_for as wf, wait_for_thread
+
+
+@shared_task
+def unit(x):
+    return x
+
+
+@shared_task
+def imported_name(xs):
+    return execute_in_parallel([unit.s(x) for x in xs], 700, 10)
+
+
+@shared_task
+def aliased_param(x):
+    return wf(unit.delay(x))
+
+
+@shared_task
+def module_alias(x):
+    return par.wait_for(unit.delay(x))
+
+
+@shared_task
+def dotted_module(xs):
+    return proj.parallel.execute_in_parallel([unit.s(x) for x in xs], 60, 1)
+
+
+@shared_task
+def project_object(xs):
+    return Batch([unit.s(x) for x in xs]).run()
+
+
+@shared_task
+def look_alikes(row):
+    worker = threading.Thread(target=print)
+    worker.start()
+    wait_for_thread(worker)
+    poll_row(row)
+
+
+def not_a_task(xs):
+    return execute_in_parallel([unit.s(x) for x in xs], 60, 1)
+'''
+
+
+def _found(out: str) -> set[tuple[str, str]]:
+    return {
+        (line.split(":")[1], line.split(": ")[1].split()[0])
+        for line in out.splitlines()
+        if ": CSF" in line
+    }
+
+
+def test_busy_waits_in_helpers_of_another_module(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "parallel.py").write_text(PARALLEL)
+    (package / "tasks.py").write_text(TASKS)
+    assert main(["check", "--no-cache", str(package)]) == 1
+    out = capsys.readouterr().out
+    assert _found(out) == {
+        ("17", "CSF104"),  # the helper starts the group it waits for
+        ("22", "CSF104"),  # the task passes the result it waits for (an alias)
+        ("27", "CSF104"),  # through a module alias
+        ("32", "CSF104"),  # through the dotted module
+        ("37", "CSF104"),  # a method of a project object calling the helper
+    }
+    assert (
+        "task imported_name blocks on a Celery result through imported_name -> "
+        "parallel.execute_in_parallel (result.ready() polled in a loop, line 9)"
+    ) in out
+    assert "project_object -> parallel.Batch.run -> parallel.execute_in_parallel" in out
+    assert assert_same_findings(python_files(package)) > 0
+
+
+#: how the last helper blocks: on its parameter ``r`` (given a result) or on its own
+BLOCKS = {
+    "get": "    return r.get()\n",
+    "while-ready": "    while not r.ready():\n        time.sleep(1)\n",
+    "while-true": "    while True:\n        if r.ready():\n            break\n",
+    "state": "    while r.state not in states.READY_STATES:\n        time.sleep(1)\n",
+    "status": "    while r.status == 'PENDING':\n        pass\n",
+    "completed": "    while r.completed_count() < 3:\n        time.sleep(1)\n",
+    "all-ready": "    while not all(x.ready() for x in r.results):\n        time.sleep(1)\n",
+}
+#: ... and look-alikes that block on no result
+SILENT = {
+    "thread": "    while r.is_alive():\n        time.sleep(1)\n",
+    "future": "    while not r.done():\n        time.sleep(1)\n",
+    "once": "    return sum(1 for x in [r] if x.ready())\n",
+}
+HEADER = "import time\n\nfrom celery import states\nfrom celery.result import AsyncResult\n"
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> tuple[int, list[int], list[str], str, bool]:
+    depth = draw(st.integers(1, 4))
+    homes = draw(st.lists(st.integers(0, 2), min_size=depth, max_size=depth))
+    ways = draw(st.lists(st.sampled_from(["name", "alias", "module"]), min_size=depth,
+                         max_size=depth))  # fmt: skip
+    block = draw(st.sampled_from(sorted(BLOCKS) + sorted(SILENT)))
+    own = draw(st.booleans())
+    return depth, homes, ways, block, own
+
+
+def _project(root: Path, depth: int, homes: list[int], ways: list[str], block: str,
+             own: bool) -> None:  # fmt: skip
+    """``tasks.py``'s task calls h0 -> h1 -> ... -> h{depth-1}, each in module m{home}
+    (0 is ``tasks.py`` itself), called by name, alias or module attribute."""
+    package = root / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    modules: dict[str, list[str]] = {f"m{i}": [HEADER] for i in range(3)}
+    modules["m0"] = [HEADER, "from celery import shared_task\n"]
+
+    def module_of(level: int) -> str:
+        return f"m{homes[level]}"
+
+    def call(caller: str, level: int, arg: str) -> str:
+        """How ``caller``'s module calls helper ``level``, importing it as needed."""
+        target = module_of(level)
+        name = f"h{level}"
+        if target == caller:
+            return f"{name}({arg})"
+        way = ways[level]
+        if way == "name":
+            modules[caller].insert(1, f"from proj.{target} import {name}\n")
+            return f"{name}({arg})"
+        if way == "alias":
+            modules[caller].insert(1, f"from proj.{target} import {name} as {name}_alias\n")
+            return f"{name}_alias({arg})"
+        modules[caller].insert(1, f"from proj import {target}\n")
+        return f"{target}.{name}({arg})"
+
+    body = SILENT.get(block) or BLOCKS[block]
+    for level in range(depth):
+        here = module_of(level)
+        if level + 1 < depth:
+            inner = f"    return {call(here, level + 1, 'r')}\n"
+            modules[here].append(f"\n\ndef h{level}(r):\n{inner}")
+        else:
+            start = "    r = AsyncResult(r)\n" if own else ""
+            modules[here].append(f"\n\ndef h{level}(r):\n{start}{body}")
+    argument = "task_id" if own else "AsyncResult(task_id)"
+    modules["m0"].append(
+        f"\n\n@shared_task\ndef task(task_id):\n    return {call('m0', 0, argument)}\n"
+    )
+    for name, parts in modules.items():
+        (package / f"{name}.py").write_text("".join(parts))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(chains())
+def test_helper_chains_of_any_depth_and_placement(
+    chain: tuple[int, list[int], list[str], str, bool],
+) -> None:
+    depth, homes, ways, block, own = chain
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _project(root, depth, homes, ways, block, own)
+        report = root / "report.json"
+        main(["check", "--no-cache", str(root / "proj"), "--format", "json",
+              "--output", str(report)])  # fmt: skip
+        found = json.loads(report.read_text())
+    at_task = [row for row in found if row["path"].endswith("m0.py") and row["code"] == "CSF104"]
+    others = [row for row in found if row not in at_task]
+    if block in SILENT:
+        assert found == [], found
+        return
+    assert len(at_task) == 1, found
+    # a helper of the task's module is named plainly, unless reached from another one
+    names = [f"h{i}" if not any(homes[: i + 1]) else f"m{homes[i]}.h{i}" for i in range(depth)]
+    path = " -> ".join(["task", *names])
+    assert f"through {path} (" in at_task[0]["message"], at_task[0]["message"]
+    # the task's own call is all: a helper's join outside tasks is CSF901 (opt-in)
+    assert others == [], others
