@@ -64,7 +64,8 @@ def test_a_failure_meta_without_exc_type_breaks_every_reader(
     worker_app: ModuleType, task: str
 ) -> None:
     sent = getattr(worker_app, task).delay()
-    assert _undecodable(worker_app, sent.id) == "Exception information must include the exception type"
+    message = _undecodable(worker_app, sent.id)
+    assert message == "Exception information must include the exception type"
 
 
 def test_a_failure_meta_with_exc_type_reads_back_as_the_exception(worker_app: ModuleType) -> None:
@@ -74,3 +75,16 @@ def test_a_failure_meta_with_exc_type_reads_back_as_the_exception(worker_app: Mo
         time.sleep(0.1)
     assert sent.state == "FAILURE"
     assert type(sent.result).__name__ == "LookupError" and str(sent.result) == "gone"
+
+
+def test_an_empty_failure_meta_reads_as_no_exception_and_breaks_get(
+    worker_app: ModuleType,
+) -> None:
+    sent = worker_app.empty_meta.delay()
+    deadline = time.monotonic() + TIMEOUT
+    while sent.state != "FAILURE" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sent.state == "FAILURE" and sent.result is None
+    # ``raise None`` in Celery's own code: an error that says nothing of the failure
+    with pytest.raises((RuntimeError, TypeError)):
+        sent.get(timeout=TIMEOUT)

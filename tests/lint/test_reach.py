@@ -245,3 +245,69 @@ def test_helper_chains_of_any_depth_and_placement(
     assert f"through {path} (" in at_task[0]["message"], at_task[0]["message"]
     # the task's own call is all: a helper's join outside tasks is CSF901 (opt-in)
     assert others == [], others
+
+
+STATUS = '''\
+from celery import states
+
+FAILED = states.FAILURE
+
+
+def write_status(task, state, percent, status):
+    task.update_state(state=state, meta={"percent": percent, "status": status})
+
+
+def set_failure(task):
+    write_status(task, FAILED, 0, "failed")
+
+
+def set_progress(task, percent):
+    write_status(task, "PROGRESS", percent, "running")
+'''
+
+HOOKS = '''\
+from celery import Task, shared_task
+
+from proj import status
+from proj.status import set_progress, write_status
+
+
+def mark_failed(task, state):
+    status.write_status(task, state, 0, "failed")
+
+
+class AppTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        mark_failed(self, "FAILURE")
+
+    def on_retry(self, exc, task_id, args, kwargs, einfo):
+        set_progress(self, 50)
+
+
+@shared_task(base=AppTask, bind=True)
+def export(self, rows):
+    set_progress(self, 10)
+    write_status(self, "PROGRESS", 100, "done")
+    return rows
+'''
+
+
+def test_failure_meta_written_through_helpers_of_another_module(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "status.py").write_text(STATUS)
+    (package / "hooks.py").write_text(HOOKS)
+    assert main(["check", "--no-cache", str(package)]) == 1
+    out = capsys.readouterr().out
+    found = {(Path(line.split(":")[0]).name, line.split(":")[1])
+             for line in out.splitlines() if ": CSF301" in line}  # fmt: skip
+    assert found == {
+        ("status.py", "11"),  # set_failure passes a constant holding FAILURE
+        ("hooks.py", "13"),  # on_failure passes FAILURE down two helpers, one elsewhere
+    }
+    assert "(through write_status, line 7)" in out
+    assert "(through mark_failed -> status.write_status, line 7)" in out
+    assert assert_same_findings(python_files(package)) > 0
