@@ -311,3 +311,87 @@ def test_failure_meta_written_through_helpers_of_another_module(
     assert "(through write_status, line 7)" in out
     assert "(through mark_failed -> status.write_status, line 7)" in out
     assert assert_same_findings(python_files(package)) > 0
+
+
+CHORD_TASKS = '''\
+from celery import shared_task
+
+
+@shared_task
+def fetch(url):
+    return len(url)
+
+
+@shared_task(ignore_result=True)
+def merge(sizes):
+    return sum(sizes)
+'''
+
+CHORDS = '''\
+from celery import chord
+
+from proj.tasks import fetch, merge
+
+
+def total(urls):
+    return chord(fetch.s(u) for u in urls)(merge.s())
+
+
+def fire(urls):
+    return chord(fetch.s(u) for u in urls)(merge.s())
+
+
+def wait_total(result):
+    return result.get(timeout=60)
+
+
+def describe(result):
+    return {"id": result.id}
+'''
+
+USES = '''\
+from celery import chord, shared_task
+
+from proj.chords import describe, fire, total, wait_total
+from proj.tasks import fetch, merge
+
+
+def waits_elsewhere(urls):
+    return wait_total(chord(fetch.s(u) for u in urls)(merge.s()))
+
+
+def describes_elsewhere(urls):
+    return describe(chord(fetch.s(u) for u in urls)(merge.s()))
+
+
+@shared_task
+def polls_a_chord_built_elsewhere(urls):
+    job = total(urls)
+    return job.state
+
+
+@shared_task
+def fires_and_forgets(urls):
+    job = fire(urls)
+    return {"id": job.id}
+'''
+
+
+def test_a_chord_body_ignoring_its_result_read_in_another_module(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name, source in {"tasks": CHORD_TASKS, "chords": CHORDS, "uses": USES}.items():
+        (package / f"{name}.py").write_text(source)
+    assert main(["check", "--no-cache", str(package)]) == 1
+    out = capsys.readouterr().out
+    found = {(Path(line.split(":")[0]).name, line.split(":")[1])
+             for line in out.splitlines() if ": CSF204" in line}  # fmt: skip
+    assert found == {
+        ("uses.py", "8"),  # built here, joined by a helper of another module
+        ("uses.py", "17"),  # built in chords.py, returned here and polled by a task
+    }
+    assert "(the chord is built in chords.py line 7, and its result is read here)" in out
+    assert assert_same_findings(python_files(package)) > 0
