@@ -220,9 +220,12 @@ def record_call(scope: Scope, event: CallEvent) -> None:
     that a walk not following imports leaves unresolved: resolved here, only when a
     canvas's result is passed (cheap: no other module is read otherwise)."""
     node = event.node
-    if not any(_may_run(arg) and _runs(scope.value(arg)) for arg in node.args):
-        return
-    callee = _imported(scope, node.func)
+    if event.receiver is not None or not node.args:
+        return  # a method of a value we know (a result, a canvas...): not a helper
+    qualified = scope.imports.qualify(node.func)
+    if qualified is None or not any(_may_run(a) and _runs(scope.value(a)) for a in node.args):
+        return  # why first: most calls are to no imported name, or pass no canvas result
+    callee = _imported(scope, node.func, qualified)
     if callee is not None:
         _given_to(scope, HelperEvent(node, callee, called=True))
 
@@ -242,11 +245,10 @@ def _runs(value: Value | None) -> bool:
     return isinstance(value, (Result, Results)) and bool(value.runs)
 
 
-def _imported(scope: Scope, func: ast.expr) -> FunctionInfo | None:
+def _imported(scope: Scope, func: ast.expr, qualified: str) -> FunctionInfo | None:
     if isinstance(func, ast.Name) and scope.index.resolve_local(scope.info, func.id):
         return None  # a local helper: the walk's own ``on_helper``
-    qualified = scope.imports.qualify(func)
-    found = scope.index.imported(qualified) if qualified is not None else None
+    found = scope.index.imported(qualified)
     return found if found is not None and found.task is None else None
 
 

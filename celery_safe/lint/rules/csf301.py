@@ -151,9 +151,10 @@ def record_through_helper(scope: Scope, event: HelperEvent) -> None:
     with a meta lacking ``exc_type`` (or the meta it is given under a failure state)."""
     if not event.called or not isinstance(event.node, ast.Call):
         return
-    args = _arguments(event.node, event.callee)
-    summary = scope.summary(event.callee) if args else None
-    for open_ in summary.found.get(OPEN, ()) if summary is not None else ():
+    summary = scope.summary(event.callee)  # why cheap: the walk asked it for the call's value
+    opens = summary.found.get(OPEN, ()) if summary is not None else ()
+    args = _arguments(event.node, event.callee) if opens else {}
+    for open_ in opens:
         assert isinstance(open_, Open)
         given = args.get(open_.param)
         if given is None:
@@ -249,7 +250,9 @@ NO_FIX = "put exc_type and exc_message in the FAILURE meta, or raise instead"
     "CSF301",
     invalid=INVALID,
     valid=VALID,
-    without_tasks=("update_state", "store_result", "mark_as_failure", "mark_as_retry"),
+    # why not the backend's methods too: Celery's own modules are full of them, and a
+    # project writes through the backend where it defines tasks or calls update_state
+    without_tasks=("update_state",),
     events=EVENTS,
     no_fix=NO_FIX,
 )
