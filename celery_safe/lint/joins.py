@@ -103,7 +103,7 @@ def passed(scope: Scope, event: HelperEvent) -> dict[str, Value]:
 def record_helper(scope: Scope, event: HelperEvent) -> None:
     """The call's arguments that may carry a result into the helper, by parameter; and
     the methods of project objects it is given that the helper calls (CSF104 reach)."""
-    given = passed(scope, event)
+    given = passed(scope, event) if event.called else _handed_results(scope, event)
     args: dict[str, Value] = {
         name: value for name, value in given.items() if isinstance(value, TRACKED_ARGS)
     }
@@ -111,6 +111,21 @@ def record_helper(scope: Scope, event: HelperEvent) -> None:
     objects = {name: value for name, value in given.items() if isinstance(value, Instance)}
     if objects or any(isinstance(value, Param) for value in args.values()):
         _objects_passed(scope, event, args, objects)
+
+
+def _handed_results(scope: Scope, event: HelperEvent) -> dict[str, Value]:
+    """A function handed to a call that also passes results (``pool.map(wait, pending)``,
+    ``Thread(target=wait, args=(r,))``): what it is called with is not known here, so
+    each of its parameters may be one of those results."""
+    node = event.node
+    if not isinstance(node, ast.Call):
+        return {}
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        value = scope.value(arg.value if isinstance(arg, ast.Starred) else arg)
+        if holds_results(value):
+            assert value is not None
+            return dict.fromkeys(event.callee.params().positional, value)
+    return {}
 
 
 def record_param_method(scope: Scope, event: CallEvent) -> None:

@@ -460,3 +460,27 @@ def polls_no_result(ids, row, cache):
     count_ready(pending)
     first_failed(pending)
     wait_until_done(row)
+
+
+# A function handed to a call that also passes results runs on them, in the task
+from concurrent.futures import ThreadPoolExecutor
+
+
+def wait_one_of(result):
+    while not result.ready():
+        time.sleep(1)
+
+
+def describe_one(result):
+    return result.id
+
+
+@app.task
+def hands_out_a_waiter(ids):
+    pending = [fetch.delay(i) for i in ids]
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(wait_one_of, pending))  # CSF104: 14
+        list(pool.map(describe_one, pending))
+    watcher = threading.Thread(target=wait_one_of, args=(pending[0],))  # CSF104: 15
+    watcher.start()
+    threading.Thread(target=wait_one_of, args=(ids,)).start()
