@@ -289,6 +289,11 @@ def export(self, rows):
     set_progress(self, 10)
     write_status(self, "PROGRESS", 100, "done")
     return rows
+
+
+class Returned(Task):
+    def after_return(self, *args):
+        write_status(self, status.FAILED, 0, "returned")
 '''
 
 
@@ -307,6 +312,7 @@ def test_failure_meta_written_through_helpers_of_another_module(
     assert found == {
         ("status.py", "11"),  # set_failure passes a constant holding FAILURE
         ("hooks.py", "13"),  # on_failure passes FAILURE down two helpers, one elsewhere
+        ("hooks.py", "28"),  # a constant of the other module holding FAILURE
     }
     assert "(through write_status, line 7)" in out
     assert "(through mark_failed -> status.write_status, line 7)" in out

@@ -82,6 +82,12 @@ def state_name(
         module, _, last = qualified.rpartition(".")
         if module in ("celery.states", "celery.states.states"):
             return last
+        # a constant of another module of the project (``from proj.states import FAILED``)
+        lookup = getattr(index.external, "module_index", None)
+        home = lookup(module) if lookup is not None and module else None
+        if isinstance(home, ModuleIndex):
+            return state_name(_module_constant(home, last), home.imports, home, None, hops + 1)
+        return ""
     if not isinstance(node, ast.Name):
         return ""
     if info is not None:
