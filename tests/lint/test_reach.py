@@ -401,3 +401,69 @@ def test_a_chord_body_ignoring_its_result_read_in_another_module(
     }
     assert "(the chord is built in chords.py line 7, and its result is read here)" in out
     assert assert_same_findings(python_files(package)) > 0
+
+
+#: what the hook passes down the helpers, and whether it is a failure state
+STATES = {'"FAILURE"': True, "states.FAILURE": True, "FAILED": True, '"PROGRESS"': False}
+#: the meta the last helper writes, and whether it lacks ``exc_type``
+METAS = {'{"status": s}': True, '{"exc_type": "E", "exc_message": [s]}': False}
+
+
+@st.composite
+def state_chains(draw: st.DrawFn) -> tuple[list[int], str, str]:
+    depth = draw(st.integers(1, 4))
+    homes = draw(st.lists(st.integers(0, 2), min_size=depth, max_size=depth))
+    return homes, draw(st.sampled_from(sorted(STATES))), draw(st.sampled_from(sorted(METAS)))
+
+
+def _state_project(root: Path, homes: list[int], state: str, meta: str) -> None:
+    """``m0.py``'s ``Task.on_failure`` passes ``state`` to h0 -> ... -> h{n-1}, which
+    stores it with ``meta``; helper ``i`` lives in ``m{homes[i]}``."""
+    package = root / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    head = "from celery import Task, states\n\nFAILED = states.FAILURE\n"
+    modules: dict[str, list[str]] = {f"m{i}": [head] for i in range(3)}
+
+    def call(caller: str, level: int, arg: str) -> str:
+        target = f"m{homes[level]}"
+        if target != caller:
+            modules[caller].insert(1, f"from proj.{target} import h{level}\n")
+        return f"h{level}(task, {arg}, 's')"
+
+    for level, home in enumerate(homes):
+        here = f"m{home}"
+        if level + 1 < len(homes):
+            body = f"    {call(here, level + 1, 'state')}\n"
+        else:
+            body = f"    task.update_state(state=state, meta={meta})\n"
+        modules[here].append(f"\n\ndef h{level}(task, state, s):\n{body}")
+    hook = call("m0", 0, state)
+    modules["m0"].append(
+        "\n\nclass Reported(Task):\n"
+        f"    def on_failure(self, exc, task_id, args, kwargs, einfo):\n        task = self\n"
+        f"        {hook}\n"
+    )
+    for name, parts in modules.items():
+        (package / f"{name}.py").write_text("".join(parts))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(state_chains())
+def test_failure_states_through_helper_chains(chain: tuple[list[int], str, str]) -> None:
+    homes, state, meta = chain
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _state_project(root, homes, state, meta)
+        report = root / "report.json"
+        main(["check", "--no-cache", str(root / "proj"), "--format", "json",
+              "--output", str(report)])  # fmt: skip
+        found = [row for row in json.loads(report.read_text()) if row["code"] == "CSF301"]
+        hook = (root / "proj" / "m0.py").read_text().splitlines().index(f"        h0(task, {state}, 's')")
+    if not (STATES[state] and METAS[meta]):
+        assert found == [], found
+        return
+    # reported once, where the failure state is decided: the hook's call, with the path
+    assert [(Path(row["path"]).name, row["line"]) for row in found] == [("m0.py", hook + 1)]
+    names = [f"h{i}" if not any(homes[: i + 1]) else f"m{homes[i]}.h{i}" for i in range(len(homes))]
+    assert f"(through {' -> '.join(names)}, line " in found[0]["message"], found[0]["message"]

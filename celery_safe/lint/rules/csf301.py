@@ -111,7 +111,7 @@ class UpdateState:
     state: str
     keys: tuple[str, ...]
     call: str = "update_state"
-    via: tuple[str, ...] = ()
+    via: tuple[FunctionInfo, ...] = ()
     line: int = 0
 
 
@@ -125,7 +125,7 @@ class Open:
     state: str
     keys: tuple[str, ...] | None
     call: str
-    via: tuple[str, ...]
+    via: tuple[FunctionInfo, ...]
     line: int
 
 
@@ -159,7 +159,7 @@ def record_through_helper(scope: Scope, event: HelperEvent) -> None:
         given = args.get(open_.param)
         if given is None:
             continue
-        via = (_name(scope, event.callee), *open_.via)
+        via = (event.callee, *open_.via)
         if open_.keys is not None:  # the helper's state is what we pass
             state = state_name(given, scope.imports, scope.index, scope.info)
             if state in EXCEPTION_STATES:
@@ -191,10 +191,10 @@ def _arguments(node: ast.Call, callee: FunctionInfo) -> dict[str, ast.expr]:
     return args
 
 
-def _name(scope: Scope, function: FunctionInfo) -> str:
+def _name(report: Report, function: FunctionInfo) -> str:
     """``helper``, or ``utils.helper`` for a helper of another module."""
     owner = function.module
-    if owner is None or owner is scope.index or not owner.path:
+    if owner is None or owner is report.analysis.index or not owner.path:
         return function.label
     return f"{PurePath(owner.path).stem}.{function.label}"
 
@@ -268,7 +268,8 @@ def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
                 continue
             seen.add(id(update.node))
             keys = ", ".join(repr(k) for k in update.keys) or "no keys"
-            via = f" (through {' -> '.join(update.via)}, line {update.line})" if update.via else ""
+            path = " -> ".join(_name(report, f) for f in update.via)
+            via = f" (through {path}, line {update.line})" if update.via else ""
             yield report.finding(
                 "CSF301",
                 update.node,
