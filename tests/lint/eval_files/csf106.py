@@ -139,3 +139,10 @@ def eager(target):
     while not job.ready():
         time.sleep(1)
     return job.result
+
+
+@app.task(bind=True)
+def polls_through_the_bound_task(self, task_id):
+    result = self.AsyncResult(task_id)
+    while not result.ready():  # CSF106: 15
+        time.sleep(1)
