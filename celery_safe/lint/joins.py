@@ -120,12 +120,20 @@ def _handed_results(scope: Scope, event: HelperEvent) -> dict[str, Value]:
     node = event.node
     if not isinstance(node, ast.Call):
         return {}
-    for arg in [*node.args, *(k.value for k in node.keywords)]:
-        value = scope.value(arg.value if isinstance(arg, ast.Starred) else arg)
-        if holds_results(value):
-            assert value is not None
-            return dict.fromkeys(event.callee.params().positional, value)
-    return {}
+    beside: Value | None = None  # a result, else a parameter of ours (its callers' results)
+    given = [a.value if isinstance(a, ast.Starred) else a for a in node.args]
+    given += [k.value for k in node.keywords]
+    # ``map(fn, [r])``, ``args=(r,)``: the items of a literal list or tuple
+    given += [e for a in given if isinstance(a, (ast.List, ast.Tuple)) for e in a.elts]
+    for arg in given:
+        value = scope.value(arg)
+        if holds_results(value) or (beside is None and isinstance(value, Param)):
+            beside = value
+            if holds_results(value):
+                break
+    if beside is None:
+        return {}
+    return dict.fromkeys(event.callee.params().positional, beside)
 
 
 def record_param_method(scope: Scope, event: CallEvent) -> None:

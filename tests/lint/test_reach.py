@@ -167,8 +167,8 @@ HEADER = "import time\n\nfrom celery import states\nfrom celery.result import As
 def chains(draw: st.DrawFn) -> tuple[int, list[int], list[str], str, bool]:
     depth = draw(st.integers(1, 4))
     homes = draw(st.lists(st.integers(0, 2), min_size=depth, max_size=depth))
-    ways = draw(st.lists(st.sampled_from(["name", "alias", "module"]), min_size=depth,
-                         max_size=depth))  # fmt: skip
+    ways = draw(st.lists(st.sampled_from(["name", "alias", "module", "object", "handed"]),
+                         min_size=depth, max_size=depth))  # fmt: skip
     block = draw(st.sampled_from(sorted(BLOCKS) + sorted(SILENT)))
     own = draw(st.booleans())
     return depth, homes, ways, block, own
@@ -188,12 +188,23 @@ def _project(root: Path, depth: int, homes: list[int], ways: list[str], block: s
         return f"m{homes[level]}"
 
     def call(caller: str, level: int, arg: str) -> str:
-        """How ``caller``'s module calls helper ``level``, importing it as needed."""
+        """How ``caller``'s module calls helper ``level``, importing it as needed: by
+        name, alias or module, as a method of a project object, or handed to a pool
+        with the result beside it."""
         target = module_of(level)
         name = f"h{level}"
+        way = ways[level]
+        if way == "object":
+            if target != caller:
+                modules[caller].insert(1, f"from proj.{target} import W{level}\n")
+            return f"W{level}().{name}({arg})"
+        if way == "handed":
+            modules[caller].insert(1, "from concurrent.futures import ThreadPoolExecutor\n")
+            if target != caller:
+                modules[caller].insert(1, f"from proj.{target} import {name}\n")
+            return f"list(ThreadPoolExecutor().map({name}, [{arg}]))"
         if target == caller:
             return f"{name}({arg})"
-        way = ways[level]
         if way == "name":
             modules[caller].insert(1, f"from proj.{target} import {name}\n")
             return f"{name}({arg})"
@@ -208,10 +219,14 @@ def _project(root: Path, depth: int, homes: list[int], ways: list[str], block: s
         here = module_of(level)
         if level + 1 < depth:
             inner = f"    return {call(here, level + 1, 'r')}\n"
-            modules[here].append(f"\n\ndef h{level}(r):\n{inner}")
         else:
             start = "    r = AsyncResult(r)\n" if own else ""
-            modules[here].append(f"\n\ndef h{level}(r):\n{start}{body}")
+            inner = f"{start}{body}"
+        if ways[level] == "object":
+            method = "".join(f"    {line}\n" if line else "\n" for line in inner.splitlines())
+            modules[here].append(f"\n\nclass W{level}:\n    def h{level}(self, r):\n{method}")
+        else:
+            modules[here].append(f"\n\ndef h{level}(r):\n{inner}")
     argument = "task_id" if own else "AsyncResult(task_id)"
     modules["m0"].append(
         f"\n\n@shared_task\ndef task(task_id):\n    return {call('m0', 0, argument)}\n"
@@ -220,7 +235,7 @@ def _project(root: Path, depth: int, homes: list[int], ways: list[str], block: s
         (package / f"{name}.py").write_text("".join(parts))
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
 @given(chains())
 def test_helper_chains_of_any_depth_and_placement(
     chain: tuple[int, list[int], list[str], str, bool],
@@ -240,7 +255,9 @@ def test_helper_chains_of_any_depth_and_placement(
         return
     assert len(at_task) == 1, found
     # a helper of the task's module is named plainly, unless reached from another one
-    names = [f"h{i}" if not any(homes[: i + 1]) else f"m{homes[i]}.h{i}" for i in range(depth)]
+    labels = [f"W{i}.h{i}" if ways[i] == "object" else f"h{i}" for i in range(depth)]
+    names = [labels[i] if not any(homes[: i + 1]) else f"m{homes[i]}.{labels[i]}"
+             for i in range(depth)]  # fmt: skip
     path = " -> ".join(["task", *names])
     assert f"through {path} (" in at_task[0]["message"], at_task[0]["message"]
     # the task's own call is all: a helper's join outside tasks is CSF901 (opt-in)
