@@ -17,12 +17,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from .findings import JoinDetail
 from .interp.analysis import ModuleAnalysis
 from .interp.events import CallEvent, HelperEvent, Join, Scope, Subscribers
 from .interp.facts import FunctionFacts
-from .interp.index import FunctionInfo
+from .interp.index import FunctionInfo, ModuleIndex
 from .interp.values import Instance, Param, Result, Results, Value, holds_results
 from .registry import span_of
 from .waits import WAIT_EVENTS, Wait, waits
@@ -33,8 +34,10 @@ __all__ = [
     "Blocking",
     "HelperCall",
     "HelperJoin",
+    "arguments",
     "call_text",
     "helper_joins",
+    "helper_name",
     "join_detail",
     "own_joins",
     "passed",
@@ -86,17 +89,24 @@ def passed(scope: Scope, event: HelperEvent) -> dict[str, Value]:
     args: dict[str, Value] = {}
     if not event.called or not isinstance(event.node, ast.Call):
         return args
-    names = event.callee.params().positional
-    for i, arg in enumerate(event.node.args):
-        if isinstance(arg, ast.Starred) or i >= len(names):
-            break
+    for name, arg in arguments(event.node, event.callee).items():
         value = scope.value(arg)
         if isinstance(value, (*TRACKED_ARGS, Instance)):
-            args[names[i]] = value
-    for keyword in event.node.keywords:
-        value = scope.value(keyword.value) if keyword.arg else None
-        if keyword.arg and isinstance(value, (*TRACKED_ARGS, Instance)):
-            args[keyword.arg] = value
+            args[name] = value
+    return args
+
+
+def arguments(node: ast.Call, callee: FunctionInfo) -> dict[str, ast.expr]:
+    """The call's arguments by the callee's parameter (up to a ``*args``)."""
+    names = callee.params().positional
+    args: dict[str, ast.expr] = {}
+    for i, arg in enumerate(node.args):
+        if isinstance(arg, ast.Starred) or i >= len(names):
+            break
+        args[names[i]] = arg
+    for keyword in node.keywords:
+        if keyword.arg is not None:
+            args[keyword.arg] = keyword.value
     return args
 
 
@@ -264,6 +274,15 @@ def _call_leads(
             found = _reached_join(analysis, call.callee, name, seen)
             if found is not None:
                 yield found
+
+
+def helper_name(function: FunctionInfo, here: ModuleIndex) -> str:
+    """How a message seen from the module ``here`` names a helper: ``helper``, or
+    ``utils.helper`` for one of another module."""
+    owner = function.module
+    if owner is None or owner is here or not owner.path:
+        return function.label
+    return f"{PurePath(owner.path).stem}.{function.label}"
 
 
 def call_text(node: ast.AST, limit: int = 60) -> str:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from .evaluate import keyword_arg
+from .evaluate import keyword_arg, keyword_names
 from .imports import ImportMap
 from .index import FunctionInfo, ModuleIndex
 
-__all__ = ["BACKEND_WRITES", "StateWrite", "state_name", "state_write"]
+__all__ = ["BACKEND_WRITES", "StateWrite", "meta_keys", "state_name", "state_write"]
 
 #: How deep a constant may be defined through other constants (``A = B``, ``B = "x"``).
 _HOPS = 3
@@ -147,3 +147,47 @@ def _module_constant(index: ModuleIndex, name: str) -> ast.expr | None:
         ):
             found.append(stmt.value)
     return found[0] if len(found) == 1 else None
+
+
+def meta_keys(meta: ast.expr | None, info: FunctionInfo | None) -> tuple[str, ...] | None:
+    """The keys of a literal meta (``{...}``, ``dict(k=...)``), or of a name ``info``
+    binds once to one and never changes (``meta = {...}``); ``None``: cannot tell."""
+    if isinstance(meta, ast.Name) and info is not None:
+        meta = _bound_once(info.node, meta.id)
+    return _literal_keys(meta) if meta is not None else None
+
+
+def _bound_once(function: ast.AST, name: str) -> ast.expr | None:
+    """The one value ``function`` assigns ``name``, if nothing else binds or touches it."""
+    stores, value = 0, None
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            stores += 1
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            value = node.value
+        elif (
+            isinstance(node, (ast.Subscript, ast.Attribute))
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+        ):
+            return None  # ``meta["exc_type"] = ...``, ``meta.update(...)``: maybe changed
+        elif isinstance(node, ast.arg) and node.arg == name:
+            return None  # a parameter
+    return value if stores == 1 else None
+
+
+def _literal_keys(meta: ast.expr) -> tuple[str, ...] | None:
+    """The keys of a literal ``{...}`` or ``dict(...)`` (``None``: cannot tell)."""
+    if isinstance(meta, ast.Dict):
+        keys: list[str] = []
+        for key in meta.keys:
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                return None  # ** spread or computed key
+            keys.append(key.value)
+        return tuple(keys)
+    if isinstance(meta, ast.Call) and isinstance(meta.func, ast.Name) and meta.func.id == "dict":
+        names = keyword_names(meta.keywords)
+        return None if names is None or meta.args else tuple(sorted(names))
+    return None

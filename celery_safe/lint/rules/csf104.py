@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 from ..findings import Finding
 from ..interp.events import Join
 from ..interp.index import FunctionInfo
 from ..interp.values import Param
-from ..joins import REACH_EVENTS, call_text, helper_joins, join_detail
+from ..joins import REACH_EVENTS, call_text, helper_joins, helper_name, join_detail
 from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
 from ..waits import Wait
@@ -143,7 +142,8 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
         for reached in helper_joins(report.analysis, facts):
             if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
                 continue
-            names = [facts.info.label, *(_name(f, report) for f in reached.path)]
+            here = report.analysis.index
+            names = [facts.info.label, *(helper_name(f, here) for f in reached.path)]
             owner = reached.path[-1].module
             elsewhere = owner is not None and owner is not report.analysis.index
             # does the helper start the task it joins, or is the result handed to it?
@@ -178,11 +178,3 @@ def _silenced_at_the_join(helper: FunctionInfo, line: int) -> bool:
     owner = helper.module
     codes = suppressed_codes(owner.line(line)) if owner is not None else None
     return codes is not None and (codes is ALL or "CSF104" in codes)
-
-
-def _name(function: FunctionInfo, report: Report) -> str:
-    """``helper``, or ``utils.helper`` for a helper imported from another module."""
-    owner = function.module
-    if owner is None or owner is report.analysis.index or not owner.path:
-        return function.label
-    return f"{Path(owner.path).stem}.{function.label}"

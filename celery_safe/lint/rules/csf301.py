@@ -14,14 +14,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import PurePath
 
 from ..findings import Finding, StateDetail
-from ..interp.evaluate import keyword_names
 from ..interp.events import HelperEvent, Scope, StateEvent, Subscribers
 from ..interp.index import FunctionInfo
-from ..interp.states import state_name
+from ..interp.states import meta_keys, state_name
 from ..interp.values import Param
+from ..joins import arguments, helper_name
 from ..registry import Report, rule
 
 INVALID = (
@@ -131,7 +130,7 @@ class Open:
 
 @EVENTS.on_state
 def record_undecodable_failure(scope: Scope, event: StateEvent) -> None:
-    keys = _meta_keys(scope, event.meta)
+    keys = meta_keys(event.meta, scope.info)
     bad_meta = keys is not None and "exc_type" not in keys
     line = event.node.lineno
     if event.state in EXCEPTION_STATES:
@@ -153,7 +152,7 @@ def record_through_helper(scope: Scope, event: HelperEvent) -> None:
         return
     summary = scope.summary(event.callee)  # why cheap: the walk asked it for the call's value
     opens = summary.found.get(OPEN, ()) if summary is not None else ()
-    args = _arguments(event.node, event.callee) if opens else {}
+    args = arguments(event.node, event.callee) if opens else {}
     for open_ in opens:
         assert isinstance(open_, Open)
         given = args.get(open_.param)
@@ -167,7 +166,7 @@ def record_through_helper(scope: Scope, event: HelperEvent) -> None:
                 scope.record(FOUND, found)
                 continue
         else:  # the helper's meta is what we pass
-            keys = _meta_keys(scope, given)
+            keys = meta_keys(given, scope.info)
             if keys is not None and "exc_type" not in keys:
                 found = UpdateState(event.node, open_.state, keys, open_.call, via, open_.line)
                 scope.record(FOUND, found)
@@ -175,72 +174,6 @@ def record_through_helper(scope: Scope, event: HelperEvent) -> None:
         ours = scope.value(given)
         if isinstance(ours, Param) and not (open_.keys is not None and state):
             scope.record(OPEN, replace(open_, param=ours.name, via=via))
-
-
-def _arguments(node: ast.Call, callee: FunctionInfo) -> dict[str, ast.expr]:
-    """The call's arguments by the callee's parameter."""
-    names = callee.params().positional
-    args: dict[str, ast.expr] = {}
-    for i, arg in enumerate(node.args):
-        if isinstance(arg, ast.Starred) or i >= len(names):
-            break
-        args[names[i]] = arg
-    for keyword in node.keywords:
-        if keyword.arg is not None:
-            args[keyword.arg] = keyword.value
-    return args
-
-
-def _name(report: Report, function: FunctionInfo) -> str:
-    """``helper``, or ``utils.helper`` for a helper of another module."""
-    owner = function.module
-    if owner is None or owner is report.analysis.index or not owner.path:
-        return function.label
-    return f"{PurePath(owner.path).stem}.{function.label}"
-
-
-def _meta_keys(scope: Scope, meta: ast.expr | None) -> tuple[str, ...] | None:
-    """The keys of a literal meta, or of a name the function binds once to one and never
-    changes (``meta = {...}``); ``None``: cannot tell."""
-    if isinstance(meta, ast.Name) and scope.info is not None:
-        meta = _bound_once(scope.info.node, meta.id)
-    return _literal_keys(meta) if meta is not None else None
-
-
-def _bound_once(function: ast.AST, name: str) -> ast.expr | None:
-    """The one value ``function`` assigns ``name``, if nothing else binds or touches it."""
-    stores, value = 0, None
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
-            stores += 1
-        elif isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == name for t in node.targets
-        ):
-            value = node.value
-        elif (
-            isinstance(node, (ast.Subscript, ast.Attribute))
-            and isinstance(node.value, ast.Name)
-            and node.value.id == name
-        ):
-            return None  # ``meta["exc_type"] = ...``, ``meta.update(...)``: maybe changed
-        elif isinstance(node, ast.arg) and node.arg == name:
-            return None  # a parameter
-    return value if stores == 1 else None
-
-
-def _literal_keys(meta: ast.expr) -> tuple[str, ...] | None:
-    """The keys of a literal ``{...}`` or ``dict(...)`` meta (``None``: cannot tell)."""
-    if isinstance(meta, ast.Dict):
-        keys: list[str] = []
-        for key in meta.keys:
-            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-                return None  # ** spread or computed key
-            keys.append(key.value)
-        return tuple(keys)
-    if isinstance(meta, ast.Call) and isinstance(meta.func, ast.Name) and meta.func.id == "dict":
-        names = keyword_names(meta.keywords)
-        return None if names is None or meta.args else tuple(sorted(names))
-    return None
 
 
 NO_FIX = "put exc_type and exc_message in the FAILURE meta, or raise instead"
@@ -268,7 +201,7 @@ def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
                 continue
             seen.add(id(update.node))
             keys = ", ".join(repr(k) for k in update.keys) or "no keys"
-            path = " -> ".join(_name(report, f) for f in update.via)
+            path = " -> ".join(helper_name(f, report.analysis.index) for f in update.via)
             via = f" (through {path}, line {update.line})" if update.via else ""
             yield report.finding(
                 "CSF301",
