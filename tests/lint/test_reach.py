@@ -142,6 +142,10 @@ def test_busy_waits_in_helpers_of_another_module(
     ) in out
     assert "project_object -> parallel.Batch.run -> parallel.execute_in_parallel" in out
     assert assert_same_findings(python_files(package)) > 0
+    # ``fix`` leaves them, saying why: no rewrite turns a polling loop into a callback
+    assert main(["fix", "--diff", str(package)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("CSF104 not fixed: the helper polls a result in a loop") == 5, out
 
 
 #: how the last helper blocks: on its parameter ``r`` (given a result) or on its own
