@@ -6,8 +6,10 @@ function of the project that runs as part of another; it keeps neither. The join
 subscribe :data:`JOIN_EVENTS` (or :data:`REACH_EVENTS`, for the rules that follow joins
 through calls), whose handlers record them once per function however many of those
 rules are enabled; :func:`helper_joins` follows the recorded calls to the joins they
-reach. The reach also hears ``on_call``: the methods a function calls on a parameter,
-so that a project object handed to it runs those methods of its class.
+reach, busy-waits included (:mod:`.waits`: a loop polling a result until it is done
+blocks the worker exactly like ``.get()``). The reach also hears ``on_call``: the
+methods a function calls on a parameter, so that a project object handed to it runs
+those methods of its class.
 """
 
 from __future__ import annotations
@@ -15,22 +17,27 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from .findings import JoinDetail
 from .interp.analysis import ModuleAnalysis
 from .interp.events import CallEvent, HelperEvent, Join, Scope, Subscribers
 from .interp.facts import FunctionFacts
-from .interp.index import FunctionInfo
+from .interp.index import FunctionInfo, ModuleIndex
 from .interp.values import Instance, Param, Result, Results, Value, holds_results
 from .registry import span_of
+from .waits import WAIT_EVENTS, Wait, waits
 
 __all__ = [
     "JOIN_EVENTS",
     "REACH_EVENTS",
+    "Blocking",
     "HelperCall",
     "HelperJoin",
+    "arguments",
     "call_text",
     "helper_joins",
+    "helper_name",
     "join_detail",
     "own_joins",
     "passed",
@@ -58,13 +65,18 @@ class HelperCall:
     args: dict[str, Value]
 
 
+#: What blocks a worker until another task is done: a join, or a loop polling a result.
+Blocking = Join | Wait
+
+
 @dataclass(frozen=True)
 class HelperJoin:
-    """A join reached from a task through calls: ``path`` ends in the joining function."""
+    """A join (or busy-wait) reached from a task through calls: ``path`` ends in the
+    function that blocks."""
 
     call: HelperCall  # the call in the task that leads there
     path: tuple[FunctionInfo, ...]
-    join: Join
+    join: Blocking
 
 
 def record_join(scope: Scope, join: Join) -> None:
@@ -77,24 +89,31 @@ def passed(scope: Scope, event: HelperEvent) -> dict[str, Value]:
     args: dict[str, Value] = {}
     if not event.called or not isinstance(event.node, ast.Call):
         return args
-    names = event.callee.params().positional
-    for i, arg in enumerate(event.node.args):
-        if isinstance(arg, ast.Starred) or i >= len(names):
-            break
+    for name, arg in arguments(event.node, event.callee).items():
         value = scope.value(arg)
         if isinstance(value, (*TRACKED_ARGS, Instance)):
-            args[names[i]] = value
-    for keyword in event.node.keywords:
-        value = scope.value(keyword.value) if keyword.arg else None
-        if keyword.arg and isinstance(value, (*TRACKED_ARGS, Instance)):
-            args[keyword.arg] = value
+            args[name] = value
+    return args
+
+
+def arguments(node: ast.Call, callee: FunctionInfo) -> dict[str, ast.expr]:
+    """The call's arguments by the callee's parameter (up to a ``*args``)."""
+    names = callee.params().positional
+    args: dict[str, ast.expr] = {}
+    for i, arg in enumerate(node.args):
+        if isinstance(arg, ast.Starred) or i >= len(names):
+            break
+        args[names[i]] = arg
+    for keyword in node.keywords:
+        if keyword.arg is not None:
+            args[keyword.arg] = keyword.value
     return args
 
 
 def record_helper(scope: Scope, event: HelperEvent) -> None:
     """The call's arguments that may carry a result into the helper, by parameter; and
     the methods of project objects it is given that the helper calls (CSF104 reach)."""
-    given = passed(scope, event)
+    given = passed(scope, event) if event.called else _handed_results(scope, event)
     args: dict[str, Value] = {
         name: value for name, value in given.items() if isinstance(value, TRACKED_ARGS)
     }
@@ -102,6 +121,29 @@ def record_helper(scope: Scope, event: HelperEvent) -> None:
     objects = {name: value for name, value in given.items() if isinstance(value, Instance)}
     if objects or any(isinstance(value, Param) for value in args.values()):
         _objects_passed(scope, event, args, objects)
+
+
+def _handed_results(scope: Scope, event: HelperEvent) -> dict[str, Value]:
+    """A function handed to a call that also passes results (``pool.map(wait, pending)``,
+    ``Thread(target=wait, args=(r,))``): what it is called with is not known here, so
+    each of its parameters may be one of those results."""
+    node = event.node
+    if not isinstance(node, ast.Call):
+        return {}
+    beside: Value | None = None  # a result, else a parameter of ours (its callers' results)
+    given = [a.value if isinstance(a, ast.Starred) else a for a in node.args]
+    given += [k.value for k in node.keywords]
+    # ``map(fn, [r])``, ``args=(r,)``: the items of a literal list or tuple
+    given += [e for a in given if isinstance(a, (ast.List, ast.Tuple)) for e in a.elts]
+    for arg in given:
+        value = scope.value(arg)
+        if holds_results(value) or (beside is None and isinstance(value, Param)):
+            beside = value
+            if holds_results(value):
+                break
+    if beside is None:
+        return {}
+    return dict.fromkeys(event.callee.params().positional, beside)
 
 
 def record_param_method(scope: Scope, event: CallEvent) -> None:
@@ -148,8 +190,9 @@ def _objects_passed(
 #: The joins of each function (CSF101, CSF103, CSF105, CSF901).
 JOIN_EVENTS = Subscribers()
 JOIN_EVENTS.on_join(record_join)
-#: ... and the helpers each function runs, to follow joins through calls (CSF104, CSF901).
-REACH_EVENTS = Subscribers.merged([JOIN_EVENTS])
+#: ... its busy-waits, and the helpers each function runs, to follow joins through
+#: calls (CSF104, CSF901).
+REACH_EVENTS = Subscribers.merged([JOIN_EVENTS, WAIT_EVENTS])
 REACH_EVENTS.on_helper(record_helper)
 REACH_EVENTS.on_call(record_param_method)
 
@@ -169,13 +212,19 @@ def own_joins(facts: FunctionFacts) -> list[Join]:
     return joins
 
 
-def _param_joins(facts: FunctionFacts) -> dict[str, Join]:
-    """The first join on each parameter."""
-    joins: dict[str, Join] = {}
-    for join in facts.found.get(JOINS, ()):
+def _param_joins(facts: FunctionFacts) -> dict[str, Blocking]:
+    """The first join on each parameter, else the first loop waiting on it."""
+    joins: dict[str, Blocking] = {}
+    for join in [*facts.found.get(JOINS, ()), *waits(facts.found)]:
         if isinstance(join.value, Param):
             joins.setdefault(join.value.name, join)
     return joins
+
+
+def _own_blocking(facts: FunctionFacts) -> list[Blocking]:
+    """The joins, then the busy-waits, ``facts``' function performs on its own results."""
+    own: list[Blocking] = [*own_joins(facts)]
+    return own + [wait for wait in waits(facts.found) if not isinstance(wait.value, Param)]
 
 
 def helper_joins(analysis: ModuleAnalysis, facts: FunctionFacts) -> Iterator[HelperJoin]:
@@ -188,7 +237,7 @@ def helper_joins(analysis: ModuleAnalysis, facts: FunctionFacts) -> Iterator[Hel
 
 def _reached_join(
     analysis: ModuleAnalysis, info: FunctionInfo, param: str | None, seen: frozenset[int]
-) -> tuple[tuple[FunctionInfo, ...], Join] | None:
+) -> tuple[tuple[FunctionInfo, ...], Blocking] | None:
     """A join ``info`` performs (on its parameter ``param``, or on its own results)."""
     if id(info) in seen or info.task is not None:
         return None  # recursion, or a task: its own joins are reported on it
@@ -197,7 +246,7 @@ def _reached_join(
         return None
     seen = seen | {id(info)}
     if param is None:
-        for join in own_joins(facts):
+        for join in _own_blocking(facts):
             # a helper's allow_join_result() block hides the join from Celery's own
             # check, not the deadlock: a task reaching it still waits on a worker
             return (info,), join
@@ -213,7 +262,7 @@ def _reached_join(
 
 def _call_leads(
     analysis: ModuleAnalysis, call: HelperCall, param: str | None, seen: frozenset[int]
-) -> Iterator[tuple[tuple[FunctionInfo, ...], Join]]:
+) -> Iterator[tuple[tuple[FunctionInfo, ...], Blocking]]:
     """Joins ``call`` leads to: the callee's own, or on a value we pass it."""
     if param is None:
         found = _reached_join(analysis, call.callee, None, seen)
@@ -227,13 +276,22 @@ def _call_leads(
                 yield found
 
 
+def helper_name(function: FunctionInfo, here: ModuleIndex) -> str:
+    """How a message seen from the module ``here`` names a helper: ``helper``, or
+    ``utils.helper`` for one of another module."""
+    owner = function.module
+    if owner is None or owner is here or not owner.path:
+        return function.label
+    return f"{PurePath(owner.path).stem}.{function.label}"
+
+
 def call_text(node: ast.AST, limit: int = 60) -> str:
     """Short source text of ``node`` for a message."""
     text = ast.unparse(node)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def join_detail(join: Join) -> JoinDetail:
+def join_detail(join: Blocking) -> JoinDetail:
     """What the codemods need of a join: where it is, and where its result came from."""
     value = join.value
     detail = JoinDetail(join=join.method, join_span=span_of(join.node))

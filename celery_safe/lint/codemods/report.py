@@ -58,6 +58,12 @@ def reason_without_fix(finding: Finding) -> str:
             "the join is inside a helper the task calls, and the result reaches it as an "
             "argument: let the helper take the value and start the task in-process"
         )
+    if finding.code == "CSF104" and detail.join == "busy-wait":
+        reason = (
+            "the helper polls a result in a loop until it is done: let Celery run what "
+            "comes next (a chain, or a chord whose body gets the results), or call the "
+            "other task's logic in-process"
+        )
     if finding.code == "CSF104" and call_path:
         reason += f" ({' -> '.join(str(p) for p in call_path)})"
     return reason

@@ -509,7 +509,8 @@ class Evaluator:
             label = node.args[0] if node.args else None
             callee = repr(label.value) if isinstance(label, ast.Constant) else "send_task"
             return Result(origin=node, method=attr, callee=callee)
-        if attr in RESULT_CLASSES and task_or_unknown:
+        if attr in RESULT_CLASSES and (task_or_unknown or isinstance(base, Param)):
+            # ``self.AsyncResult(task_id)`` of a bound task (or a task it is given)
             return Result(origin=node, method=attr, callee=ast.unparse(func))
         if attr == "restore" and (
             isinstance(base, ResultClass)

@@ -160,15 +160,21 @@ class LoopEvent:
 
 @dataclass(frozen=True)
 class StateEvent:
-    """``update_state(...)``: the state Celery will store and the meta stored with it.
+    """A state stored with a meta: ``update_state(...)``, or through a result backend
+    (``backend.store_result(id, meta, state)``, ``backend.mark_as_failure(id, exc)``).
 
-    ``state`` is the state's name when it is a literal or one of ``celery.states``
-    (``"FAILURE"``), else ``""``; ``meta`` the expression passed, if any.
+    ``state`` is the state's name when it can be told (a literal, one of
+    ``celery.states``, a module constant, a parameter's default: ``"FAILURE"``), else
+    ``""``; ``state_node`` the expression giving it (a parameter: the caller's choice);
+    ``meta`` the expression stored, if any; ``call`` what stores it (``"update_state"``,
+    ``"backend.store_result"``...).
     """
 
     node: ast.Call
     state: str
     meta: ast.expr | None
+    state_node: ast.expr | None = None
+    call: str = "update_state"
 
 
 E = TypeVar("E")

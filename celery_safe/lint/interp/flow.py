@@ -42,6 +42,7 @@ from .events import (
 from .facts import FunctionFacts
 from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
+from .states import BACKEND_WRITES, state_name, state_write
 from .values import (
     JOINS,
     Canvas,
@@ -537,7 +538,7 @@ class FunctionFlow(ast.NodeVisitor):
             elif isinstance(added, Canvas):
                 # ``header.append(t.s(x))``: a list of signatures of unknown length
                 self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
-        elif attr == "update_state":
+        elif attr == "update_state" or attr in BACKEND_WRITES:
             self.update_state(node)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
             self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
@@ -572,18 +573,18 @@ class FunctionFlow(ast.NodeVisitor):
         self.subscribers.on_helper.raise_(self, HelperEvent(node, callee, called=True))
 
     def update_state(self, node: ast.Call) -> None:
-        """Raise ``on_state`` for ``update_state(task_id, state, meta)``."""
+        """Raise ``on_state`` for ``update_state(task_id, state, meta)`` and the result
+        backend's own writes (``backend.store_result``, ``backend.mark_as_failure``)."""
         if not self.subscribers.on_state.handlers:
             return
-        state = keyword_arg(node, "state") or (node.args[1] if len(node.args) > 1 else None)
-        meta = keyword_arg(node, "meta") or (node.args[2] if len(node.args) > 2 else None)
-        name = ""
-        if isinstance(state, ast.Constant) and isinstance(state.value, str):
-            name = state.value
-        elif state is not None and (qualified := self.imports.qualify(state)) is not None:
-            module, _, last = qualified.rpartition(".")
-            name = last if module == "celery.states" else ""
-        self.subscribers.on_state.raise_(self, StateEvent(node, name, meta))
+        write = state_write(node)
+        if write is None:
+            return
+        name = state_name(write.state, self.imports, self.index, self.info)
+        if write.state is None:
+            name = write.default_state
+        event = StateEvent(node, name, write.meta, write.state, write.call)
+        self.subscribers.on_state.raise_(self, event)
 
     def check_canvas(
         self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN

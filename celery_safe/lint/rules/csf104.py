@@ -1,21 +1,23 @@
 """CSF104: a join reached through a helper function that a task calls.
 
-Detection: the join family's ``on_join`` and ``on_helper`` recorders (``lint.joins``),
-followed from each task's calls to the joins they reach.
+Detection: the join family's ``on_join``, ``on_loop`` (busy-waits, ``lint.waits``) and
+``on_helper`` recorders (``lint.joins``), followed from each task's calls to the joins
+and busy-waits they reach, in this module or another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 from ..findings import Finding
+from ..interp.events import Join
 from ..interp.index import FunctionInfo
 from ..interp.values import Param
-from ..joins import REACH_EVENTS, call_text, helper_joins, join_detail
+from ..joins import REACH_EVENTS, call_text, helper_joins, helper_name, join_detail
 from ..noqa import ALL, suppressed_codes
 from ..registry import Report, rule, span_of
+from ..waits import Wait
 
 INVALID = (
     """\
@@ -36,6 +38,32 @@ def prices(ids):
 @app.task
 def total(ids):
     return sum(prices(ids))
+""",
+    """\
+import time
+
+from celery import Celery, group
+
+app = Celery("shop")
+
+
+@app.task
+def resize(image_id):
+    return image_id
+
+
+def run_all(signatures, timeout=600):
+    job = group(signatures).apply_async()
+    waited = 0
+    while not job.ready() and waited < timeout:  # a join written by hand
+        time.sleep(5)
+        waited += 5
+    return job.successful()
+
+
+@app.task
+def resize_all(image_ids):
+    return run_all([resize.s(i) for i in image_ids])
 """,
 )
 
@@ -61,6 +89,35 @@ def prices(ids):
 def total(ids):
     return sum(prices(ids))
 """,
+    """\
+import time
+
+from celery import Celery, chord
+
+app = Celery("shop")
+
+
+@app.task
+def resize(image_id):
+    return image_id
+
+
+@app.task
+def report(sizes):
+    return len(sizes)
+
+
+def wait_for_export(job):
+    while job.status == "running":  # a database row or an HTTP job, not a Celery result
+        time.sleep(5)
+        job.refresh_from_db()
+
+
+@app.task
+def resize_all(image_ids, export):
+    wait_for_export(export)
+    chord(resize.s(i) for i in image_ids)(report.s())  # report runs when all are done
+""",
 )
 
 
@@ -85,7 +142,8 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
         for reached in helper_joins(report.analysis, facts):
             if _silenced_at_the_join(reached.path[-1], reached.join.node.lineno):
                 continue
-            names = [facts.info.label, *(_name(f, report) for f in reached.path)]
+            here = report.analysis.index
+            names = [facts.info.label, *(helper_name(f, here) for f in reached.path)]
             owner = reached.path[-1].module
             elsewhere = owner is not None and owner is not report.analysis.index
             # does the helper start the task it joins, or is the result handed to it?
@@ -103,9 +161,15 @@ def join_through_helper(report: Report) -> Iterator[Finding]:
                 function=facts.info,
                 detail=detail,
                 path=" -> ".join(names),
-                call=call_text(reached.join.node),
+                call=_what(reached.join),
                 line=reached.join.node.lineno,
             )
+
+
+def _what(join: Join | Wait) -> str:
+    """The join's source, or the poll of a busy-wait (``r.ready() polled in a loop``)."""
+    text = call_text(join.node)
+    return f"{text} polled in a loop" if isinstance(join, Wait) else text
 
 
 def _silenced_at_the_join(helper: FunctionInfo, line: int) -> bool:
@@ -114,11 +178,3 @@ def _silenced_at_the_join(helper: FunctionInfo, line: int) -> bool:
     owner = helper.module
     codes = suppressed_codes(owner.line(line)) if owner is not None else None
     return codes is not None and (codes is ALL or "CSF104" in codes)
-
-
-def _name(function: FunctionInfo, report: Report) -> str:
-    """``helper``, or ``utils.helper`` for a helper imported from another module."""
-    owner = function.module
-    if owner is None or owner is report.analysis.index or not owner.path:
-        return function.label
-    return f"{Path(owner.path).stem}.{function.label}"

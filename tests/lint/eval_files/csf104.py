@@ -352,3 +352,135 @@ def service_sends(i):
 @app.task
 def helper_sends(i):
     return send_with(Runner(), i)
+
+
+# Busy-waits in helpers: a loop polling a result until it is done blocks like .get()
+import threading
+import time
+from celery import group, states
+from celery.result import GroupResult
+
+
+def run_in_parallel(signatures, timeout, step):
+    job = group(signatures).apply_async()  # the helper starts what it waits for
+    waited = 0
+    while not job.ready():
+        time.sleep(step)
+        waited += step
+        if waited > timeout:
+            break
+    return job.successful()
+
+
+def wait_until_done(result):
+    while result.state not in states.READY_STATES:
+        time.sleep(1)
+    return result.result
+
+
+def spin_until_ready(result):
+    while True:
+        if result.ready():
+            break
+
+
+def wait_for_all(results):
+    while not all(r.ready() for r in results):
+        time.sleep(1)
+
+
+def wait_for_group(group_id):
+    restored = GroupResult.restore(group_id)
+    while restored.completed_count() < len(restored):
+        time.sleep(1)
+
+
+def wait_for_id(task_id):
+    while AsyncResult(task_id).status == "PENDING":
+        time.sleep(1)
+
+
+class Waiter:
+    def until_ready(self, result):
+        return wait_until_done(result)
+
+
+@app.task
+def busy_waits_through_helpers(ids):
+    run_in_parallel([fetch.s(i) for i in ids], 700, 10)  # CSF104: 5
+    wait_until_done(fetch.delay(1))  # CSF104: 5
+    spin_until_ready(fetch.delay(1))  # CSF104: 5
+    wait_for_all([fetch.delay(i) for i in ids])  # CSF104: 5
+    wait_for_group(ids[0])  # CSF104: 5
+    wait_for_id(ids[0])  # CSF104: 5
+    Waiter().until_ready(fetch.delay(1))  # CSF104: 5
+
+
+# look-alikes: loops on things that are not Celery results, or that do not wait
+def wait_for_thread(worker):
+    while worker.is_alive():
+        time.sleep(1)
+
+
+def wait_for_future(future):
+    while not future.done():
+        time.sleep(1)
+
+
+def wait_for_row(row):
+    while row.status == "running":  # a database row (or an HTTP job): not a result
+        time.sleep(5)
+        row.refresh_from_db()
+
+
+def wait_for_key(cache, key):
+    while cache.get(key) is None:
+        time.sleep(1)
+
+
+def count_ready(results):
+    return sum(1 for r in results if r.ready())
+
+
+def first_failed(results):
+    for r in results:
+        if r.failed():
+            return r
+    return None
+
+
+@app.task
+def polls_no_result(ids, row, cache):
+    worker = threading.Thread(target=print)
+    worker.start()
+    wait_for_thread(worker)
+    wait_for_row(row)
+    wait_for_key(cache, "k")
+    pending = [fetch.delay(i) for i in ids]
+    count_ready(pending)
+    first_failed(pending)
+    wait_until_done(row)
+
+
+# A function handed to a call that also passes results runs on them, in the task
+from concurrent.futures import ThreadPoolExecutor
+
+
+def wait_one_of(result):
+    while not result.ready():
+        time.sleep(1)
+
+
+def describe_one(result):
+    return result.id
+
+
+@app.task
+def hands_out_a_waiter(ids):
+    pending = [fetch.delay(i) for i in ids]
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(wait_one_of, pending))  # CSF104: 14
+        list(pool.map(describe_one, pending))
+    watcher = threading.Thread(target=wait_one_of, args=(pending[0],))  # CSF104: 15
+    watcher.start()
+    threading.Thread(target=wait_one_of, args=(ids,)).start()

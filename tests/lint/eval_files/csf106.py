@@ -89,3 +89,60 @@ def outside_a_task(task_id):
     result = AsyncResult(task_id)
     while not result.ready():
         time.sleep(1)
+
+
+@app.task
+def spins_until_ready(target):
+    job = scan.delay(target)
+    while True:
+        if job.ready():  # CSF106: 12
+            break
+    return job.result
+
+
+@app.task
+def counts_a_group(targets):
+    job = group(scan.s(t) for t in targets).delay()
+    while job.completed_count() < len(targets):  # CSF106: 11
+        time.sleep(1)
+
+
+@app.task
+def waits_for_ready_states(task_id):
+    from celery import states
+
+    while AsyncResult(task_id).state not in states.READY_STATES:  # CSF106: 11
+        time.sleep(1)
+
+
+@app.task
+def all_ready_in_the_test(targets):
+    jobs = [scan.delay(t) for t in targets]
+    while not all(j.ready() for j in jobs):  # CSF106: 19
+        pass
+
+
+# look-alikes: a loop that reads each result once, or an eager result
+@app.task
+def reads_each_once(targets):
+    jobs = [scan.delay(t) for t in targets]
+    done = []
+    for job in jobs:
+        if job.ready():
+            done.append(job.result)
+    return done
+
+
+@app.task
+def eager(target):
+    job = scan.apply(args=(target,))
+    while not job.ready():
+        time.sleep(1)
+    return job.result
+
+
+@app.task(bind=True)
+def polls_through_the_bound_task(self, task_id):
+    result = self.AsyncResult(task_id)
+    while not result.ready():  # CSF106: 15
+        time.sleep(1)

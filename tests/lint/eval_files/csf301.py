@@ -31,3 +31,69 @@ def fine(self, slug, meta):
     self.update_state(state=states.FAILURE, meta=meta)
     self.update_state(state=states.FAILURE, meta={**meta})
     self.update_state(state="CUSTOM_FAILED", meta={"reason": slug})
+
+
+# Through helpers, constants, defaults, variables, and the result backend itself
+from celery import Task, current_task
+
+FAILED = states.FAILURE
+PROGRESS = "PROGRESS"
+
+
+def write_status(task, state, status):
+    task.update_state(state=state, meta={"status": status})
+
+
+def set_failure(task):
+    write_status(task, FAILED, "failed")  # CSF301: 5
+
+
+def fail_with(task, meta):
+    task.update_state(state=FAILED, meta=meta)
+
+
+def forward_state(task, state):
+    write_status(task, state, "forwarded")
+
+
+def fail_by_default(task, state=states.FAILURE):
+    task.update_state(state=state, meta={"why": "default"})  # CSF301: 5
+
+
+class Reported(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        set_failure(self)
+        forward_state(self, "FAILURE")  # CSF301: 9
+        fail_with(self, {"why": str(exc)})  # CSF301: 9
+        fail_by_default(self)
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        meta = {"status": status}
+        self.update_state(state=FAILED, meta=meta)  # CSF301: 9
+        current_task.update_state(state="FAILURE", meta={"x": 1})  # CSF301: 9
+
+
+@app.task(bind=True)
+def through_the_backend(self, task_id):
+    self.app.backend.store_result(task_id, {"reason": "gone"}, states.FAILURE)  # CSF301: 5
+    app.backend.store_result(task_id, result={"r": 1}, state="FAILURE")  # CSF301: 5
+    self.backend.mark_as_failure(task_id, {"reason": "gone"})  # CSF301: 5
+    self.backend.mark_as_retry(task_id, {"reason": "again"})  # CSF301: 5
+
+
+# look-alikes
+@app.task(bind=True)
+def decodable(self, task_id, cache, exc):
+    write_status(self, PROGRESS, "half way")
+    write_status(self, states.SUCCESS, "done")
+    forward_state(self, "STARTED")
+    fail_with(self, {"exc_type": "LookupError", "exc_message": ["gone"]})
+    meta = {"status": "x"}
+    meta["exc_type"] = "LookupError"
+    self.update_state(state=FAILED, meta=meta)
+    self.backend.mark_as_failure(task_id, exc)
+    self.backend.mark_as_failure(task_id, LookupError("gone"))
+    self.backend.store_result(task_id, {"done": 1}, states.SUCCESS)
+    cache.store_result(task_id, {"reason": "gone"}, "FAILURE")  # not a result backend
+    FAILED_LOCAL = "PROGRESS"
+    self.update_state(state=FAILED_LOCAL, meta={"x": 1})
