@@ -679,8 +679,8 @@ class Evaluator:
                 return group_of(members, node, exact=exact)
             listed = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
             if exact:
-                return fold_chain(members, node, listed=listed)
-            return repeated_chain(members, node)
+                return fold_chain(members, node, listed=listed, celery=self.index.celery)
+            return repeated_chain(members, node, self.index.celery)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
@@ -701,7 +701,7 @@ class Evaluator:
         left, right = self.value(node.left), self.value(node.right)
         if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
-        return Canvas(canvas=pipe(left.canvas, right.canvas, node))
+        return Canvas(canvas=pipe(left.canvas, right.canvas, node, celery=self.index.celery))
 
 
 def _runs(value: Value | None) -> tuple[ast.AST, ...]:
@@ -712,7 +712,9 @@ def _runs(value: Value | None) -> tuple[ast.AST, ...]:
     return ()
 
 
-def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | None:
+def repeated_chain(
+    members: Sequence[Node | None], origin: ast.Call, celery: tuple[int, int, int] | None = None
+) -> Node | None:
     """``chain(g for s in sets)``: Celery folds whatever the iterable yields with ``|``.
 
     How many items it yields is unknown, so only what holds for any number of them
@@ -721,7 +723,7 @@ def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | N
     whatever the members). Anything else stays unknown.
     """
     if len(members) == 1 and isinstance(members[0], Group):
-        return fold_chain([members[0]] * 3, origin, listed=True)
+        return fold_chain([members[0]] * 3, origin, listed=True, celery=celery)
     return None
 
 

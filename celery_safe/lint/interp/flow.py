@@ -557,7 +557,8 @@ class FunctionFlow(ast.NodeVisitor):
             if not isinstance(linked, Canvas) or linked.canvas is None:
                 continue
             if errback:
-                self.check_canvas(linked, item, errback_received(linked.canvas))
+                received = errback_received(linked.canvas, self.index.celery)
+                self.check_canvas(linked, item, received)
             else:
                 self.check_canvas(linked, item, parent_result())
 
@@ -596,5 +597,7 @@ class FunctionFlow(ast.NodeVisitor):
             backends = self.index.backends
             no_chords = backends.chord_problem()
             polls = backends.header_reads_stored_results()
-            checked = check_canvas(root, value.canvas, receives, no_chords, polls)
+            checked = check_canvas(
+                root, value.canvas, receives, no_chords, polls, self.index.celery
+            )
             self.subscribers.on_canvas.raise_(self, checked)
