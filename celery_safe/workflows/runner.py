@@ -35,6 +35,7 @@ from typing import Any
 from celery import Celery
 from celery.app.task import Context
 from celery.canvas import Signature
+from celery.canvas import chunks as celery_chunks
 from celery.exceptions import Ignore
 from kombu import serialization
 
@@ -141,6 +142,10 @@ class _Runner:
         self.failure: Context | None = None
 
     def run(self, sig: Signature, path: Path, received: tuple[Any, ...] | None) -> Any:
+        if isinstance(sig, celery_chunks):
+            # ``celery.chunks`` sends its group from the worker: run that group here, and
+            # as a worker rebuilds chunks from its keywords, without what it received
+            return self.run(sig.group(), path, None)
         if not (is_chord(sig) or is_chain(sig) or is_group(sig)):
             return self.run_task(sig, path, received)
         try:
