@@ -35,7 +35,7 @@ from ..celery_internals import (
     installed_celery,
 )
 from .encoding import is_plain, unencodable
-from .model import Chain, Chord, Group, Node, Step, TaskSpec
+from .model import Chain, Chord, Group, Mapped, Node, Step, TaskSpec
 from .params import Params
 from .problems import Path, Problem, render_path
 from .text import short_call, short_name, short_value
@@ -500,6 +500,8 @@ class _Walker:
 
     def visit_task(self, step: Step, path: Path, received: Received | None) -> _Output:
         spec = step.spec
+        if step.mapped is not None:
+            self.check_mapped(step, step.mapped, path)
         if step.unregistered is not None:
             if "CSF206" not in self.ignore:
                 missing = step.unregistered
@@ -520,6 +522,30 @@ class _Walker:
         produced = spec.returns if spec is not None else MISSING
         stored = [(path, step.name, step.origin)] if ignores else None
         return _Output("task", path, step.name, stored, produced)
+
+    def check_mapped(self, step: Step, mapped: Mapped, path: Path) -> None:
+        """CSF205: an item of a map/starmap/chunks that the mapped task cannot take (the
+        first one fails the whole map with ``TypeError``)."""
+        task = mapped.task
+        spec = task.spec
+        if mapped.items is None or spec is None or spec.params is None or spec.builtin:
+            return
+        params = spec.params
+        for index, item in enumerate(mapped.items):
+            why = None if item is None else params.mismatch(len(item), ())
+            if why is None or item is None:
+                continue
+            how = "as its one argument" if mapped.kind == "map" else "splatted"
+            reason = (
+                f"{mapped.kind} calls {short_name(task.name)} with each item {how}, and item "
+                f"{index} does not bind ({why}): the whole {mapped.kind} fails with TypeError"
+            )
+            call = short_call(task.name, item, {}, ())
+            self.report(
+                "CSF205", path, task.name, step.origin,
+                call=call, params=f"{short_name(task.name)}{params.text}", reason=reason,
+            )
+            return
 
     def report_unsendable(self, step: Step, path: Path, received: Received) -> None:
         """CSF208: a step of an error-callback chain that would be sent Celery's request

@@ -183,7 +183,9 @@ RULES: dict[str, Rule] = {}
 
 
 #: A canvas of tasks cannot be written without one of these.
-CANVAS_WORDS = (".s(", ".si(", ".signature(", ".subtask(")
+CANVAS_WORDS = (
+    ".s(", ".si(", ".signature(", ".subtask(", ".map(", ".starmap(", ".chunks(", "xmap(",
+)
 
 
 def rule(

@@ -20,7 +20,7 @@ from celery import canvas as celery_canvas
 from wf_live import TIMEOUT, redis_url, started
 
 from celery_safe.embedded import embedded_config
-from celery_safe.workflows import run_workflow
+from celery_safe.workflows import run_workflow, validate
 
 pytestmark = pytest.mark.worker
 
@@ -61,6 +61,7 @@ def test_what_each_item_gives_the_task(tasks: SimpleNamespace) -> None:
         (tasks.add.chunks([(1, 2), (3, 4), (5, 6)], 2), ("result", [[3, 7], [11]])),
     ]
     for canvas, expected in cases:
+        assert validate(canvas) == []
         assert _outcome(canvas) == expected == _in_process(canvas)
 
 
@@ -71,6 +72,7 @@ def test_an_item_that_does_not_bind_fails_the_whole_map(tasks: SimpleNamespace) 
         (tasks.inc.starmap([(1, 2)]), "inc() takes 1 positional argument but 2 were given"),
         (tasks.add.chunks([(1,), (2,)], 1), "add() missing 1 required positional argument"),
     ):
+        assert [p.code for p in validate(canvas)] == ["CSF205"]  # what the model predicts
         state, error = _outcome(canvas)
         assert state == "raises" and error.startswith("TypeError") and why in error
         assert _in_process(canvas)[0] == "raises"
@@ -85,6 +87,7 @@ def test_in_a_chain_map_and_starmap_ignore_the_parents_result(tasks: SimpleNames
         (celery_canvas.chain(tasks.inc.map([1, 2]), tasks.tsum.s()), 5),
     ):
         assert tasks.inc.map([1]).immutable
+        assert validate(canvas) == []  # no CSF201: the parent's result is not given
         assert _outcome(canvas) == ("result", expected) == _in_process(canvas)
 
 

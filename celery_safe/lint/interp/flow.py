@@ -504,7 +504,10 @@ class FunctionFlow(ast.NodeVisitor):
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
         if isinstance(made, Canvas) and (
-            not isinstance(made.canvas, Step) or made.canvas.immutable
+            not isinstance(made.canvas, Step)
+            or made.canvas.immutable
+            or made.canvas.links
+            or made.canvas.errbacks  # ``Signature(..., options={"link_error": eb})``
         ):
             self.check_canvas(made, node)
 
