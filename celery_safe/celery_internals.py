@@ -374,6 +374,7 @@ def installed_celery() -> tuple[int, int, int]:
     return (99, 0, 0) if found is None else found  # none: the newest behaviour
 
 
+@functools.cache  # why: a metadata lookup costs about a millisecond; the linter asks per file
 def _installed() -> tuple[int, int, int] | None:
     from importlib.metadata import PackageNotFoundError, version
 
