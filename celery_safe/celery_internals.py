@@ -24,13 +24,16 @@ from typing import Any
 __all__ = [
     "INTERNALS",
     "JOIN_METHODS",
+    "SUPPORTED_CELERY",
     "CeleryInternalsError",
     "Internal",
+    "UnsupportedCelery",
     "celery_version",
     "chain_app_from_first_task",
     "chain_or_chain_folds",
     "chord_errback_runs",
     "chord_orders_replaced_group",
+    "default_target",
     "embedded_leases_hold",
     "empty_chord_header_runs_body",
     "group_group_mislinks",
@@ -38,6 +41,7 @@ __all__ = [
     "missing",
     "redis_group_after_group_completes",
     "require",
+    "target_celery",
     "worker_acks_between_drains",
 ]
 
@@ -366,16 +370,71 @@ def chain_or_chain_folds(version: tuple[int, int, int] | None = None) -> bool:
 def installed_celery() -> tuple[int, int, int]:
     """The installed Celery's version, read from its metadata (Celery is not imported:
     the linter asks too)."""
+    found = _installed()
+    return (99, 0, 0) if found is None else found  # none: the newest behaviour
+
+
+@functools.cache  # why: a metadata lookup costs about a millisecond; the linter asks per file
+def _installed() -> tuple[int, int, int] | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         text = version("celery")
-    except PackageNotFoundError:  # Celery imported from a source tree: the newest behaviour
-        return (99, 0, 0)
+    except PackageNotFoundError:  # not installed (or imported from a source tree)
+        return None
     found = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
-    if found is None:  # a version string Celery never used: assume the newest behaviour
-        return (99, 0, 0)
+    if found is None:  # a version string Celery never used
+        return None
     return (int(found[1]), int(found[2]), int(found[3]))
+
+
+#: The Celery minors celery-safe is tested on (``scripts/matrix.py``, the ``celery``
+#: range of ``pyproject.toml``), oldest first: what a linter's target may name.
+SUPPORTED_CELERY: tuple[tuple[int, int], ...] = ((5, 3), (5, 4), (5, 5), (5, 6), (5, 7))
+
+
+class UnsupportedCelery(ValueError):
+    """A target Celery version that is not one celery-safe is tested on, or not a version."""
+
+
+def _supported_range() -> str:
+    (major, low), (_, high) = SUPPORTED_CELERY[0], SUPPORTED_CELERY[-1]
+    return f"{major}.{low}-{major}.{high}"
+
+
+def target_celery(text: str | None = None) -> tuple[int, int, int]:
+    """The Celery whose behaviour the linter models: ``"5.4"`` (or ``"5.4.2"``) for a
+    project that deploys another Celery than the one it lints with, validated against
+    :data:`SUPPORTED_CELERY`; ``None``: :func:`default_target`.
+
+    A minor stands for its releases: every fact measured here changes at a minor.
+    """
+    if text is None:
+        return default_target()
+    found = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.(\d+))?\s*", str(text))
+    if found is None:
+        raise UnsupportedCelery(
+            f"{text!r} is not a Celery version: give a minor such as "
+            f"\"{SUPPORTED_CELERY[-1][0]}.{SUPPORTED_CELERY[-1][1]}\" "
+            f"(supported: {_supported_range()})"
+        )
+    major, minor = int(found[1]), int(found[2])
+    if (major, minor) not in SUPPORTED_CELERY:
+        raise UnsupportedCelery(
+            f"Celery {text} is not supported: celery-safe models Celery {_supported_range()} "
+            "(the versions it is tested on); name one of those"
+        )
+    return (major, minor, int(found[3] or 0))
+
+
+def default_target() -> tuple[int, int, int]:
+    """The installed Celery's version, or the newest supported one when Celery is not
+    installed (a linter run in an environment of its own)."""
+    found = _installed()
+    if found is None:
+        major, minor = SUPPORTED_CELERY[-1]
+        return (major, minor, 0)
+    return found
 
 
 def chord_errback_runs(allow_on_header: bool, failed_parts: int) -> int:

@@ -62,3 +62,12 @@ def test_ci_runs_every_celery_minor() -> None:
     latest = max(_matrix(), key=lambda minor: tuple(map(int, minor.split("."))))
     makefile = (ROOT / "Makefile").read_text()
     assert f"scripts/matrix.py --celery {latest} --python $(MATRIX_PYTHONS)" in makefile
+
+
+def test_the_linters_supported_versions_are_the_tested_ones() -> None:
+    """``[tool.celery-safe] celery`` accepts exactly the minors the matrix tests."""
+    from celery_safe.celery_internals import SUPPORTED_CELERY
+
+    assert [f"{major}.{minor}" for major, minor in SUPPORTED_CELERY] == sorted(
+        _matrix(), key=lambda minor: tuple(map(int, minor.split(".")))
+    )

@@ -17,7 +17,7 @@ from .check import (
     parent_result,
     workflow_arguments,
 )
-from .model import Chain, Chord, Group, Node, Step, TaskSpec, Unregistered
+from .model import Chain, Chord, Group, Mapped, Node, Step, TaskSpec, Unregistered
 from .params import Params
 from .problems import Path, Problem, WorkflowError, format_problems, render_path
 
@@ -27,6 +27,7 @@ __all__ = [
     "Chain",
     "Chord",
     "Group",
+    "Mapped",
     "Node",
     "Params",
     "Path",

@@ -29,9 +29,13 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any, TypeVar
 
-from ..celery_internals import errback_counts_partial_arguments
+from ..celery_internals import (
+    errback_counts_partial_arguments,
+    errback_failure_stops_the_others,
+    installed_celery,
+)
 from .encoding import is_plain, unencodable
-from .model import Chain, Chord, Group, Node, Step, TaskSpec
+from .model import Chain, Chord, Group, Mapped, Node, Step, TaskSpec
 from .params import Params
 from .problems import Path, Problem, render_path
 from .text import short_call, short_name, short_value
@@ -89,8 +93,12 @@ class Received:
     source: str | _Output
     placeholders: tuple[str, ...]
     code: str
-    #: Error callbacks called in-process get their arguments even when immutable.
+    #: Checked even when the step is immutable: an immutable error callback Celery calls
+    #: in-process gets its own arguments only, which must bind.
     forced: bool = False
+    #: An error callback Celery calls in the worker's process (not sends): its error
+    #: stops the other error callbacks before Celery 5.7.
+    in_process: bool = False
     #: They are sent in a message to whoever receives them (Celery's request and
     #: exception, which a chain given as an error callback passes on: never encodable).
     in_message: bool = False
@@ -131,11 +139,20 @@ def parent_result(source: str = "the parent's result") -> Received:
 #: (measured: tests/workflows/test_wf_liveness.py::test_a_chain_as_error_callback...).
 CHAIN_ERRBACK = Received(
     "(request, exc, traceback) in a message", ("<request>", "<exc>", "<traceback>"), "CSF208",
-    in_message=True,
+    in_message=True, in_process=True,
+)
+#: What Celery passes an immutable error callback it calls in-process: nothing
+#: (``Signature.__call__`` merges no arguments into an immutable signature; measured:
+#: ``test_error_callbacks_in_process_first_in_order_then_the_sent_ones``).
+IMMUTABLE_IN_PROCESS = Received(
+    "nothing (an immutable error callback called in-process gets its own arguments only)",
+    (), "CSF208", forced=True, in_process=True,
 )
 
 
-def errback_received(callback: Node | None) -> Received:
+def errback_received(
+    callback: Node | None, celery: tuple[int, int, int] | None = None
+) -> Received:
     """What Celery passes the error callback ``callback``: a task as its header decides
     (:func:`errback_arguments`), a chain ``(request, exc, traceback)`` for its first task
     to send on, a group or chord (bound built-in tasks) the failed task's id for each
@@ -143,26 +160,31 @@ def errback_received(callback: Node | None) -> Received:
     if isinstance(callback, Chain):
         return CHAIN_ERRBACK
     if isinstance(callback, Step):
-        return errback_arguments(callback.spec, callback)
+        return errback_arguments(callback.spec, callback, celery)
     return errback_arguments(None)
 
 
-def errback_arguments(spec: TaskSpec | None, step: Step | None = None) -> Received:
-    """What Celery passes an error callback of task ``spec`` (linked as ``step``: from
-    5.7 its own arguments count, see ``celery_internals``)."""
+def errback_arguments(
+    spec: TaskSpec | None, step: Step | None = None, celery: tuple[int, int, int] | None = None
+) -> Received:
+    """What Celery ``celery`` (default: the installed one) passes an error callback of task
+    ``spec`` (linked as ``step``: from 5.7 its own arguments count, see
+    ``celery_internals``)."""
     new_style = spec is not None and spec.errback_style
     if (
         new_style and spec is not None and spec.params is not None and step is not None
         and not step.immutable and (step.args or step.kwargs)
-        and errback_counts_partial_arguments()
+        and errback_counts_partial_arguments(celery)
     ):
         new_style = _arity_after_partial(spec.params, step.args, step.kwargs)
+    if new_style and step is not None and step.immutable:
+        return IMMUTABLE_IN_PROCESS
     if new_style:
         return Received(
             "(request, exc, traceback)",
             ("<request>", "<exc>", "<traceback>"),
             "CSF208",
-            forced=True,
+            in_process=True,
         )
     return Received("the failed task's id", ("<task_id>",), "CSF208")
 
@@ -256,15 +278,17 @@ def check(
     backend: Callable[[], Backend] | None = None,
     ignore: Collection[str] = (),
     path: Path = (),
+    celery: tuple[int, int, int] | None = None,
 ) -> list[Problem]:
     """Every problem in ``canvas``, in workflow order.
 
     ``receives`` is what its first steps get (:data:`OPEN` when unknown);
     ``backend`` tells what the app's result backend does to chords, when the front-end
     knows the app (called once, and only if the canvas has a chord); ``ignore`` skips
-    codes.
+    codes; ``celery`` is the Celery version whose behaviour is checked (default: the
+    installed one).
     """
-    walker = _Walker(backend, frozenset(code.upper() for code in ignore))
+    walker = _Walker(backend, frozenset(code.upper() for code in ignore), celery)
     walker.visit(canvas, path, receives)
     return walker.problems
 
@@ -307,9 +331,15 @@ def _exact_members(node: Node | None) -> Sequence[Node | None] | None:
 
 
 class _Walker:
-    def __init__(self, backend: Callable[[], Backend] | None, ignore: frozenset[str]) -> None:
+    def __init__(
+        self,
+        backend: Callable[[], Backend] | None,
+        ignore: frozenset[str],
+        celery: tuple[int, int, int] | None = None,
+    ) -> None:
         self.backend = backend
         self.ignore = ignore
+        self.celery = celery
         self.problems: list[Problem] = []
         self._backend: Backend | None = None
 
@@ -355,7 +385,8 @@ class _Walker:
         for index, callback in enumerate(node.links):
             self.visit(callback, (*path, "link", index), _result_of(output))
         for index, errback in enumerate(node.errbacks):
-            self.visit(errback, (*path, "link_error", index), errback_received(errback))
+            received = errback_received(errback, self.celery)
+            self.visit(errback, (*path, "link_error", index), received)
 
     # -- composites -----------------------------------------------------------
 
@@ -469,6 +500,8 @@ class _Walker:
 
     def visit_task(self, step: Step, path: Path, received: Received | None) -> _Output:
         spec = step.spec
+        if step.mapped is not None:
+            self.check_mapped(step, step.mapped, path)
         if step.unregistered is not None:
             if "CSF206" not in self.ignore:
                 missing = step.unregistered
@@ -490,6 +523,30 @@ class _Walker:
         stored = [(path, step.name, step.origin)] if ignores else None
         return _Output("task", path, step.name, stored, produced)
 
+    def check_mapped(self, step: Step, mapped: Mapped, path: Path) -> None:
+        """CSF205: an item of a map/starmap/chunks that the mapped task cannot take (the
+        first one fails the whole map with ``TypeError``)."""
+        task = mapped.task
+        spec = task.spec
+        if mapped.items is None or spec is None or spec.params is None or spec.builtin:
+            return
+        params = spec.params
+        for index, item in enumerate(mapped.items):
+            why = None if item is None else params.mismatch(len(item), ())
+            if why is None or item is None:
+                continue
+            how = "as its one argument" if mapped.kind == "map" else "splatted"
+            reason = (
+                f"{mapped.kind} calls {short_name(task.name)} with each item {how}, and item "
+                f"{index} does not bind ({why}): the whole {mapped.kind} fails with TypeError"
+            )
+            call = short_call(task.name, item, {}, ())
+            self.report(
+                "CSF205", path, task.name, step.origin,
+                call=call, params=f"{short_name(task.name)}{params.text}", reason=reason,
+            )
+            return
+
     def report_unsendable(self, step: Step, path: Path, received: Received) -> None:
         """CSF208: a step of an error-callback chain that would be sent Celery's request
         and exception: JSON cannot encode them, so nothing of the chain runs."""
@@ -501,7 +558,7 @@ class _Walker:
             "and sends them on to its first task, and the request and the exception cannot "
             "be encoded (JSON): the chain is never sent and nothing in it runs; make that "
             f"step immutable, {name}.si(...), or give link_error a task that takes "
-            "(request, exc, traceback)"
+            "(request, exc, traceback)" + self.errback_outcome(step, received)
         )
         self.report(
             "CSF208", path, step.name, step.origin,
@@ -561,6 +618,12 @@ class _Walker:
                 self._report_call("CSF205", step, path, (), params, alone)
         elif received.code in ("CSF205", "CSF208") or alone is not None:
             # Wrong even without what it receives: its own arguments are the problem.
+            if received is IMMUTABLE_IN_PROCESS:
+                why = (f"Celery calls an immutable error callback in-process with its own "
+                       f"arguments only ({why}): link {short_name(step.name)}.s(...) to get "
+                       "(request, exc, traceback)")
+            if received.code == "CSF208":
+                why += self.errback_outcome(step, received)
             code = "CSF208" if received.code == "CSF208" else "CSF205"
             self._report_call(code, step, path, leading, params, why)
         else:
@@ -597,6 +660,33 @@ class _Walker:
             f"or link {name}.si(...) to get only your own"
         )
         self._report_call("CSF208", step, path, leading, params, why)
+
+    @property
+    def target(self) -> tuple[int, int, int]:
+        """The Celery version checked against (the installed one unless told)."""
+        return self.celery if self.celery is not None else installed_celery()
+
+    def errback_outcome(self, step: Step, received: Received) -> str:
+        """What a wrong error callback does on the target Celery and on the other side
+        of 5.7: how the other calls it, when differently, and whether its error stops the
+        failed task's other error callbacks (``celery_internals``)."""
+        recent = not errback_failure_stops_the_others(self.target)
+        other_version = (5, 6, 0) if recent else (5, 7, 0)
+        other_label = "before 5.7" if recent else "from 5.7"
+        said = ""
+        if received is not CHAIN_ERRBACK and step.args is not None:
+            other = errback_arguments(step.spec, step, other_version)
+            if other.placeholders != received.placeholders:
+                call = short_call(step.name, step.args, step.kwargs, other.placeholders)
+                how = "sends it as" if "<task_id>" in other.placeholders else "calls it as"
+                said = f"; Celery {other_label} {how} {call}"
+        if not received.in_process:
+            return said
+        if recent:
+            return (f"{said}; Celery 5.7 logs its error and runs the other error callbacks "
+                    "(before 5.7 the error stops them, those sent with the id included)")
+        return (f"{said}; on Celery before 5.7 its error also stops the failed task's other "
+                "error callbacks (those sent with the id included): they never run")
 
     def check_types(self, step: Step, params: Params, path: Path, received: Received) -> None:
         """CSF210: what the step receives cannot be what its first parameter expects."""

@@ -22,7 +22,7 @@ from typing import Any
 from .params import Params
 from .types import MISSING
 
-__all__ = ["Chain", "Chord", "Group", "Node", "Step", "TaskSpec", "Unregistered"]
+__all__ = ["Chain", "Chord", "Group", "Mapped", "Node", "Step", "TaskSpec", "Unregistered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,32 @@ class Unregistered:
 
     app: str
     known: Collection[str]
+
+
+#: The built-in task each kind of map runs as.
+MAP_TASKS = {"map": "celery.map", "starmap": "celery.starmap", "chunks": "celery.chunks"}
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """What ``task.map(it)``, ``task.starmap(it)`` or ``task.chunks(it, n)`` runs: Celery's
+    built-in task calls ``task`` in the worker with each item of ``it``, as its one
+    argument (``map``) or splatted (``starmap``, ``chunks``); the signature's own
+    arguments are dropped, and so is a parent's result in a chain (measured:
+    ``tests/workflows/test_wf_map_chunks.py``)."""
+
+    task: Step
+    #: "map", "starmap" or "chunks"
+    kind: str
+    #: Each item's arguments as written (None for an item whose arguments cannot be
+    #: counted); None when the items are not known.
+    items: Sequence[Sequence[Any] | None] | None = None
+
+    def step(self, origin: Any = None) -> Step:
+        """The step of the built-in task: immutable (a parent's result never reaches the
+        items: ``xmap``/``xstarmap`` are immutable signatures, and a worker rebuilds
+        ``chunks`` from its keyword arguments alone)."""
+        return Step(immutable=True, origin=origin, name=MAP_TASKS[self.kind], mapped=self)
 
 
 @dataclass(slots=True, eq=False)
@@ -80,6 +106,8 @@ class Step(Node):
     unregistered: Unregistered | None = None
     #: Seconds after sending that it is due (its countdown or ETA); None: at once.
     countdown: float | None = None
+    #: A map/starmap/chunks over another task (this step is Celery's built-in).
+    mapped: Mapped | None = None
 
 
 @dataclass(slots=True, eq=False)

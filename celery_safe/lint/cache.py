@@ -102,13 +102,15 @@ def engine_key() -> str:
 
 
 def config_key(config: Config) -> str:
-    """What in a config changes findings: the codes that run, decorators, size limit.
+    """What in a config changes findings: the codes that run, decorators, size limit, the
+    target Celery.
 
     Two spellings of one selection (``select=["CSF1", "CSF2"]`` or ``ignore=["CSF3"]``)
     share entries; the file walk's options (``exclude``) do not matter here.
     """
     codes = sorted(code for code in catalogue.all_codes() if config.enabled(code))
-    return json.dumps([codes, list(config.task_decorators), config.max_file_size])
+    target = list(config.target)
+    return json.dumps([codes, list(config.task_decorators), config.max_file_size, target])
 
 
 def entry_name(engine: str, config: str, path: str) -> str:

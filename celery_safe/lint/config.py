@@ -10,6 +10,7 @@ Read from ``[tool.celery-safe]`` in ``pyproject.toml``; the command-line options
     task-decorators = ["myproj.jobs.job"] # extra decorators that register Celery tasks
     exclude = ["migrations", "tests/fixtures"]   # gitignore-style patterns
     max-file-size = 5_000_000             # bytes; a larger file is CSF000, not read
+    celery = "5.4"                        # the Celery the project deploys (default: installed)
 
 ``select`` restricts and ``extend-select`` adds, as in flake8 and Ruff.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import catalogue
+from ..celery_internals import UnsupportedCelery, default_target, target_celery
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -60,6 +62,13 @@ class Config:
     extend_select: tuple[str, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     root: Path | None = field(default=None, compare=False)
+    #: The Celery the checks model (``celery = "5.4"``); None: the installed one.
+    celery: tuple[int, int, int] | None = None
+
+    @property
+    def target(self) -> tuple[int, int, int]:
+        """The Celery version whose behaviour the version-dependent checks follow."""
+        return self.celery if self.celery is not None else default_target()
 
     def enabled(self, code: str) -> bool:
         """Selected (``select`` or ``extend-select``) and not ignored by a longer prefix.
@@ -94,8 +103,10 @@ class Config:
         task_decorators: Iterable[str] = (),
         exclude: Iterable[str] = (),
         max_file_size: int | None = None,
+        celery: str | None = None,
     ) -> Config:
-        """This config with command-line values on top: ``select`` replaces, the rest add."""
+        """This config with command-line values on top: ``select`` and ``celery`` replace,
+        the rest add."""
         chosen = _codes(select, "select")
         return replace(
             self,
@@ -105,12 +116,16 @@ class Config:
             task_decorators=self.task_decorators + tuple(task_decorators),
             exclude=self.exclude + tuple(exclude),
             max_file_size=self.max_file_size if max_file_size is None else max_file_size,
+            celery=self.celery if celery is None else _celery(celery, "--celery"),
         )
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, object], root: Path | None = None) -> Config:
         """Build from a ``[tool.celery-safe]`` table; unknown keys are an error."""
-        known = {"select", "extend-select", "ignore", "task-decorators", "exclude", "max-file-size"}
+        known = {
+            "select", "extend-select", "ignore", "task-decorators", "exclude", "max-file-size",
+            "celery",
+        }
         unknown = sorted(set(table) - known)
         if unknown:
             raise ConfigError(
@@ -130,7 +145,19 @@ class Config:
             exclude=_strings(table, "exclude"),
             max_file_size=size,
             root=root,
+            celery=_celery(table["celery"], "[tool.celery-safe] celery") if "celery" in table
+            else None,
         )
+
+
+def _celery(value: object, where: str) -> tuple[int, int, int]:
+    """A target Celery version, or a :class:`ConfigError` naming the supported range."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a version string such as \"5.4\", got {value!r}")
+    try:
+        return target_celery(value)
+    except UnsupportedCelery as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _strings(table: Mapping[str, object], key: str) -> tuple[str, ...]:
@@ -234,6 +261,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="qualified name of an extra decorator that registers Celery tasks (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--celery", default=None, metavar="VERSION",
+        help="the Celery version the project runs (e.g. 5.4), for the checks whose answer "
+        "depends on it (default: the installed Celery, else the newest supported)",
+    )  # fmt: skip
+    parser.add_argument(
         "--max-file-size", type=_size, default=None, metavar="BYTES",
         help=f"larger files are reported (CSF000), not read (default {DEFAULT_MAX_FILE_SIZE})",
     )  # fmt: skip
@@ -262,6 +294,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             exclude=[_relative_to_root(pattern, root) for pattern in args.exclude],
             task_decorators=args.task_decorator,
             max_file_size=args.max_file_size,
+            celery=args.celery,
         ),
         root=root,
     )

@@ -17,7 +17,7 @@ from typing import Any
 from ..canvas.params import Params
 from ..canvas.types import MISSING
 
-__all__ = ["errback_style", "params_of", "returns_of"]
+__all__ = ["errback_in_process", "errback_style", "params_of", "returns_of"]
 
 _cache: weakref.WeakKeyDictionary[Any, Params | None] = weakref.WeakKeyDictionary()
 _errback_cache: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
@@ -61,6 +61,32 @@ def _hints(task: Any) -> dict[str, Any]:
     return hints
 
 
+def errback_in_process(task: Any, sig: Any, counts_partial: bool) -> bool:
+    """True when a worker calls the error callback ``sig`` (of task ``task``) in its own
+    process as ``sig(request, exc, traceback)``, False when it sends it with the failed
+    task's id.
+
+    :func:`errback_style` decides, except that from Celery 5.7 (``counts_partial``) the
+    signature's own arguments are bound first and only what is left counts
+    (``_errback_arity_greater``): ``def on_error(task_id, extra)`` linked as
+    ``on_error.s("x")`` is sent.
+    """
+    if not errback_style(task):
+        return False
+    if not counts_partial or sig.immutable or not (sig.args or sig.kwargs):
+        return True
+    header = task.__header__
+    try:
+        return _arity_greater_1(partial(header, *sig.args, **sig.kwargs))
+    except (TypeError, ValueError):
+        return True
+
+
+def _arity_greater_1(function: Any) -> bool:
+    spec = inspect.getfullargspec(function)
+    return bool(spec.varargs) or len(spec.args) > 1
+
+
 def errback_style(task: Any) -> bool:
     """True when Celery calls ``task`` as ``(request, exc, traceback)`` on failure.
 
@@ -76,8 +102,7 @@ def errback_style(task: Any) -> bool:
     new_style = False
     if header is not None and not isinstance(header, partial):
         try:
-            spec = inspect.getfullargspec(header)
-            new_style = bool(spec.varargs) or len(spec.args) > 1
+            new_style = _arity_greater_1(header)
         except TypeError:
             new_style = False
     _errback_cache[task] = new_style

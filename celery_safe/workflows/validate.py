@@ -20,11 +20,12 @@ from typing import Any
 
 from celery import Celery
 from celery.backends.base import DisabledBackend
-from celery.canvas import Signature
+from celery.canvas import Signature, signature
 
-from ..canvas import OPEN, Chain, Chord, Group, Node, Step, TaskSpec, Unregistered
+from ..canvas import OPEN, Chain, Chord, Group, Mapped, Node, Step, TaskSpec, Unregistered
 from ..canvas import check as check_model
 from ..canvas.check import Backend, workflow_arguments
+from ..canvas.model import MAP_TASKS
 from ..canvas.problems import Problem
 from ..canvas.replaces import replaces_with_group
 from ..celery_internals import (
@@ -50,6 +51,8 @@ __all__ = ["describe", "validate"]
 
 #: Celery's built-in tasks (``celery.map``, ``celery.chord_unlock``...) take internal arguments.
 _BUILTIN = "celery."
+#: Celery's built-in task name -> the kind of map it runs (``canvas.Mapped``).
+_MAP_KINDS = {name: kind for kind, name in MAP_TASKS.items()}
 
 
 def validate(
@@ -135,17 +138,39 @@ class _Describer:
             options.get("serializer") or getattr(task, "serializer", None)
             or app.conf.task_serializer
         )
+        kind = _MAP_KINDS.get(name)
+        kwargs = sig["kwargs"]
+        mapped = None
+        if kind is not None and isinstance(kwargs, dict) and "task" in kwargs:
+            mapped = self.mapped(sig, kind)
         return Step(
-            immutable=sig["immutable"],
+            # a map's parent result never reaches it (``Mapped.step``)
+            immutable=sig["immutable"] or mapped is not None,
             origin=sig,
             name=name,
             spec=self.spec(task, name),
             args=sig["args"],
-            kwargs=sig["kwargs"],
+            kwargs=kwargs,
             ignore_result=options.get("ignore_result"),
             serializer=serializer,
             countdown=due_in(options),
+            mapped=mapped,
         )
+
+    def mapped(self, sig: Signature, kind: str) -> Mapped | None:
+        """``task.map(it)``, ``starmap``, ``chunks``: the task each item is given to, and
+        the items (read once: ``it`` may be a generator Celery keeps as ``regen``)."""
+        kwargs = sig["kwargs"]
+        task = self.node(signature(kwargs["task"], app=sig._app or self.app))
+        items = kwargs.get("it")
+        counted: list[tuple[Any, ...] | None] | None = None
+        if isinstance(items, (list, tuple)) or type(items).__name__ == "_regen":
+            counted = [
+                (item,) if kind == "map"
+                else tuple(item) if isinstance(item, (list, tuple)) else None
+                for item in items
+            ]
+        return Mapped(task, kind, counted) if isinstance(task, Step) else None
 
     def spec(self, task: Any, name: str) -> TaskSpec | None:
         key = id(task)

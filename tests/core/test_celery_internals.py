@@ -56,3 +56,16 @@ def test_a_moved_module_counts_as_missing() -> None:
     gone = Internal("celery.no_such_module", "anything", "guard", "a test")
     assert not gone.present()
     assert gone.label == "celery.no_such_module.anything"
+
+
+def test_the_linters_default_target_is_the_installed_celery() -> None:
+    """On every Celery of the matrix: the linter models the Celery installed beside it
+    unless ``[tool.celery-safe] celery`` names another, and that one is supported."""
+    import celery
+
+    from celery_safe.celery_internals import SUPPORTED_CELERY, default_target
+    from celery_safe.lint.config import Config
+
+    installed = tuple(int(part) for part in celery.VERSION[:3])
+    assert default_target() == Config().target == installed
+    assert installed[:2] in SUPPORTED_CELERY

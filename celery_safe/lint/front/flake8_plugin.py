@@ -10,7 +10,8 @@ whichever process meets it. A file the engine's text pre-filter rules out is ans
 before the cache (flake8 has parsed it already, so there is nothing to save).
 
 The config is the one ``check`` reads for the file's project (``[tool.celery-safe]``:
-task decorators, size limit, select/ignore), plus ``--celery-task-decorators``. flake8
+task decorators, size limit, select/ignore, target Celery), plus ``--celery-task-decorators``
+and ``--celery-version`` (as ``check --celery``). flake8
 decides what is shown (``# noqa``, ``--select``, ``--extend-ignore``). Opt-in codes
 (catalogue ``default: false``, CSF9xx) are on flake8's default ignore list and, as
 bugbear does for B9, run only when named at least as precisely as ``CSF9`` in flake8's
@@ -100,6 +101,8 @@ class Plugin:
     task_decorators: tuple[str, ...] = ()
     #: opt-in codes flake8's options name explicitly
     named: tuple[str, ...] = ()
+    #: ``--celery-version``: the Celery the project runs (None: the config's or installed)
+    celery: str | None = None
 
     def __init__(self, tree: ast.Module, filename: str = "<stdin>", lines: Sequence[str] = ()):
         self.tree = tree
@@ -116,6 +119,14 @@ class Plugin:
             help="Extra decorators (qualified names, e.g. myproj.jobs.job) that register "
             "Celery tasks, for celery-safe's CSF codes.",
         )
+        manager.add_option(
+            "--celery-version",
+            default=None,
+            parse_from_config=True,
+            help="The Celery version the project runs (e.g. 5.4) for celery-safe's "
+            "version-dependent CSF checks (default: [tool.celery-safe] celery, else the "
+            "installed Celery, else the newest supported).",
+        )
         opt_in = _opt_in_codes()
         if opt_in:
             manager.extend_default_ignore(opt_in)
@@ -123,6 +134,7 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.task_decorators = tuple(getattr(options, "celery_task_decorators", None) or ())
+        cls.celery = getattr(options, "celery_version", None) or None
         cls.named = named_opt_in(
             [*(getattr(options, "select", None) or ()),
              *(getattr(options, "extend_select", None) or ())]
@@ -136,9 +148,9 @@ class Plugin:
         project = _project_config(Path(self.filename).absolute().parent)
         extra = [code for code in self.named if not project.enabled(code)]
         decorators = [d for d in self.task_decorators if d not in project.task_decorators]
-        if not extra and not decorators:
+        if not extra and not decorators and self.celery is None:
             return project  # the same config, so the same cache entries, as ``check``
-        return project.merged(extend_select=extra, task_decorators=decorators)
+        return project.merged(extend_select=extra, task_decorators=decorators, celery=self.celery)
 
     def findings(self) -> list[Finding]:
         config = self.config()

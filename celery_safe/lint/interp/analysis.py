@@ -84,6 +84,7 @@ class ModuleAnalysis:
         if module is not None and module is not self.index:
             owner = module.analysis
             listening = isinstance(owner, ModuleAnalysis) and owner.subscribers is self.subscribers
+            module.celery = self.index.celery  # the run's target Celery, whoever asks
             if not listening and module.tree is not None:
                 # why again: its facts were recorded for other rules (another config)
                 owner = ModuleAnalysis.of(module.tree, module, subscribers=self.subscribers)

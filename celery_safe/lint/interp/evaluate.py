@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from ...canvas import Chord, Group, Node, Step
+from ...canvas import Chord, Group, Mapped, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe
 from ...canvas.text import SourceText
 from .canvas import make_step, source_args
@@ -81,6 +81,9 @@ CANVAS_FACTORIES = {
     for name in ("chain", "group", "chord", "signature", "subtask", "chunks", "xmap", "xstarmap")
 }
 SIGNATURE_METHODS = frozenset({"s", "si", "signature", "subtask"})
+#: ``task.map(it)``, ``task.starmap(it)``, ``task.chunks(it, n)`` and the factories.
+MAP_METHODS = frozenset({"map", "starmap", "chunks"})
+MAP_FACTORIES = {"xmap": "map", "xstarmap": "starmap", "chunks": "chunks"}
 #: Celery's ways to make a signature from a task name, a task or a dict
 #: (``Signature("shop.add", (1,))``, ``signature(add)``, ``Signature.from_dict(d)``)
 SIGNATURE_FACTORIES = frozenset(
@@ -526,6 +529,11 @@ class Evaluator:
             return self.made_signature(node)  # ``app.signature("shop.add", (1,))``
         if attr in SIGNATURE_METHODS and (base is None or isinstance(base, TaskRef)):
             return Canvas(canvas=self.signature(node, func, base))
+        if attr in MAP_METHODS and isinstance(base, TaskRef):
+            task = make_step(func.value, ast.unparse(func.value).rpartition(".")[2],
+                             self.task_of(base), (), {})
+            items = node.args[0] if node.args else keyword_arg(node, "it")
+            return Canvas(canvas=mapped_step(node, task, attr, items))
         if isinstance(base, Canvas):
             return self.canvas_method(node, attr, base)
         if isinstance(base, Results):
@@ -594,7 +602,20 @@ class Evaluator:
             if not isinstance(held, TaskRef):
                 return Canvas()
             task, name = self.task_of(held), held.callee
-        return Canvas(canvas=_step_of(node, name, task, parts, immutable))
+        step = _step_of(node, name, task, parts, immutable)
+        options = parts.get("options")
+        if isinstance(options, ast.Dict):
+            step = self.with_callbacks(step, _dict_fields(options) or {})
+        return Canvas(canvas=step)
+
+    def with_callbacks(self, step: Step, options: Mapping[str, ast.expr | None]) -> Step:
+        """``options={"link": cb, "link_error": eb}``, ``.set(link_error=eb)``: the
+        callbacks the step is sent with (they replace any linked before)."""
+        if "link" in options:
+            step = replace(step, links=self.callbacks(options["link"]))
+        if "link_error" in options:
+            step = replace(step, errbacks=self.callbacks(options["link_error"]))
+        return step
 
     def registry_lookup(self, node: ast.Subscript | ast.Call) -> Value | None:
         """``app.tasks["shop.add"]``, ``app.tasks.get("shop.add")``: the task registered
@@ -648,7 +669,8 @@ class Evaluator:
         if attr == "set_immutable":
             return None  # it returns None
         if step is not None and attr == "set":
-            return replace(base, canvas=_set_options(step, node))
+            options = {k.arg: k.value for k in node.keywords if k.arg is not None}
+            return replace(base, canvas=self.with_callbacks(_set_options(step, node), options))
         if step is not None and attr in ("clone", "replace"):
             parts = _arguments(node, ("args", "kwargs", "options"))
             return replace(base, canvas=_changed(step, parts, merge=attr == "clone"))
@@ -669,6 +691,14 @@ class Evaluator:
         return tuple(_shape(self.value(a)) for a in args), True
 
     def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
+        if kind in MAP_FACTORIES:
+            # ``xmap(add.s(), items)``, ``chunks(add.s(), items, 10)``
+            first = node.args[0] if node.args else keyword_arg(node, "task")
+            items = node.args[1] if len(node.args) > 1 else keyword_arg(node, "it")
+            task = _shape(self.value(first))
+            if not isinstance(task, Step):
+                return None
+            return mapped_step(node, task, MAP_FACTORIES[kind], items)
         if kind in ("chain", "group"):
             args = node.args
             if len(args) == 1 and isinstance(args[0], ast.Starred):
@@ -680,8 +710,8 @@ class Evaluator:
                 return group_of(members, node, exact=exact)
             listed = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
             if exact:
-                return fold_chain(members, node, listed=listed)
-            return repeated_chain(members, node)
+                return fold_chain(members, node, listed=listed, celery=self.index.celery)
+            return repeated_chain(members, node, self.index.celery)
         if kind == "chord":
             header_node = node.args[0] if node.args else keyword_arg(node, "header")
             body_node = node.args[1] if len(node.args) > 1 else keyword_arg(node, "body")
@@ -702,7 +732,7 @@ class Evaluator:
         left, right = self.value(node.left), self.value(node.right)
         if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
-        return Canvas(canvas=pipe(left.canvas, right.canvas, node))
+        return Canvas(canvas=pipe(left.canvas, right.canvas, node, celery=self.index.celery))
 
 
 def _runs(value: Value | None) -> tuple[ast.AST, ...]:
@@ -713,7 +743,9 @@ def _runs(value: Value | None) -> tuple[ast.AST, ...]:
     return ()
 
 
-def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | None:
+def repeated_chain(
+    members: Sequence[Node | None], origin: ast.Call, celery: tuple[int, int, int] | None = None
+) -> Node | None:
     """``chain(g for s in sets)``: Celery folds whatever the iterable yields with ``|``.
 
     How many items it yields is unknown, so only what holds for any number of them
@@ -722,8 +754,33 @@ def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | N
     whatever the members). Anything else stays unknown.
     """
     if len(members) == 1 and isinstance(members[0], Group):
-        return fold_chain([members[0]] * 3, origin, listed=True)
+        return fold_chain([members[0]] * 3, origin, listed=True, celery=celery)
     return None
+
+
+def mapped_step(node: ast.Call, task: Step, kind: str, items: ast.expr | None) -> Step:
+    """``task.map(items)`` and its kin, with each literal item's arguments."""
+    return Mapped(task, kind, _map_items(items, splat=kind != "map")).step(node)
+
+
+def _map_items(
+    node: ast.expr | None, *, splat: bool
+) -> tuple[tuple[SourceText, ...] | None, ...] | None:
+    """The arguments each item of a literal list or tuple gives the mapped task (None
+    for one that cannot be counted); None when the items are not written out."""
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return None
+    if any(isinstance(item, ast.Starred) for item in node.elts):
+        return None
+    items: list[tuple[SourceText, ...] | None] = []
+    for item in node.elts:
+        if not splat:
+            items.append((SourceText(ast.unparse(item)),))
+        elif isinstance(item, (ast.List, ast.Tuple)):
+            items.append(source_args(item.elts)[0])
+        else:
+            items.append(None)
+    return tuple(items)
 
 
 def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:

@@ -505,7 +505,10 @@ class FunctionFlow(ast.NodeVisitor):
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
         if isinstance(made, Canvas) and (
-            not isinstance(made.canvas, Step) or made.canvas.immutable
+            not isinstance(made.canvas, Step)
+            or made.canvas.immutable
+            or made.canvas.links
+            or made.canvas.errbacks  # ``Signature(..., options={"link_error": eb})``
         ):
             self.check_canvas(made, node)
 
@@ -558,7 +561,8 @@ class FunctionFlow(ast.NodeVisitor):
             if not isinstance(linked, Canvas) or linked.canvas is None:
                 continue
             if errback:
-                self.check_canvas(linked, item, errback_received(linked.canvas))
+                received = errback_received(linked.canvas, self.index.celery)
+                self.check_canvas(linked, item, received)
             else:
                 self.check_canvas(linked, item, parent_result())
 
@@ -597,5 +601,7 @@ class FunctionFlow(ast.NodeVisitor):
             backends = self.index.backends
             no_chords = backends.chord_problem()
             polls = backends.header_reads_stored_results()
-            checked = check_canvas(root, value.canvas, receives, no_chords, polls)
+            checked = check_canvas(
+                root, value.canvas, receives, no_chords, polls, self.index.celery
+            )
             self.subscribers.on_canvas.raise_(self, checked)

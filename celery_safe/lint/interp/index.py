@@ -175,6 +175,9 @@ class ModuleIndex:
     analysis: object | None = None
     #: its physical lines, when the engine has them (else read from ``path`` on demand)
     lines: Sequence[str] | None = None
+    #: the Celery version whose behaviour canvases are composed and checked by (the
+    #: config's ``celery``; None: the installed one, see ``celery_internals``)
+    celery: tuple[int, int, int] | None = None
 
     def line(self, number: int) -> str:
         """One physical line of the module ('' when it cannot be read)."""

@@ -29,6 +29,21 @@ def resize(path, width, *, height=None):
 def thumbnail(path):
     return chain(fetch.s(path), resize.s(100, depth=8))  # no parameter named depth
 """,
+    """\
+from celery import Celery
+
+app = Celery("registry")
+
+
+@app.task
+def resize(path, width):
+    return path
+
+
+def thumbnails():
+    # map gives each item as the one argument: resize("a.png") misses width
+    return resize.map(["a.png", "b.png"]).delay()
+""",
 )
 
 VALID = (
@@ -50,6 +65,21 @@ def resize(path, width, *, height=None):
 
 def thumbnail(path):
     return chain(fetch.s(path), resize.s(100, height=80))
+""",
+    """\
+from celery import Celery
+
+app = Celery("registry")
+
+
+@app.task
+def resize(path, width):
+    return path
+
+
+def thumbnails():
+    # starmap splats each item: resize("a.png", 100)
+    return resize.starmap([("a.png", 100), ("b.png", 200)]).delay()
 """,
 )
 

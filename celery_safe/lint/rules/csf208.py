@@ -54,6 +54,26 @@ def start():
     # on to log_failure: they cannot be encoded, and neither task ever runs
     return add.apply_async((1, 2), link_error=chain(log_failure.s(), alert.si()))
 """,
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def on_error(request, exc, traceback):
+    return str(exc)
+
+
+def start():
+    # immutable: Celery calls it in-process with its own arguments only (none here)
+    return add.s(1, 2).on_error(on_error.si())
+""",
 )
 
 VALID = (
