@@ -38,15 +38,17 @@ def check_canvas(
     receives: Received | None,
     no_chords: str | None = None,
     header_polls: bool = False,
+    path: tuple[str | int, ...] = (),
 ) -> CanvasCheck:
     """Check a canvas the source builds at ``root``; CSF206/207 need the app: not here.
 
     ``no_chords`` is why the module's app cannot run chords, when its code says so
     (CSF203); ``header_polls`` that its backend reads the header's stored results (a
-    header part ignoring its result is CSF204 only then; see :mod:`.backends`).
+    header part ignoring its result is CSF204 only then; see :mod:`.backends`);
+    ``path`` where the canvas sits (``("beat_schedule", "nightly")``: a beat entry).
     """
     chords = Backend(no_chords, keeps_header_values=not header_polls)
-    problems = check_model(node, receives=receives, backend=lambda: chords)
+    problems = check_model(node, receives=receives, backend=lambda: chords, path=path)
     return CanvasCheck(root, tuple(problems), receives)
 
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from ...canvas import Chord, Group, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe
 from ...canvas.text import SourceText
+from .appconfig import BeatEntry
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
@@ -631,6 +632,30 @@ class Evaluator:
             errbacks=self.callbacks(keyword_arg(node, "link_error")),
         )
 
+    def scheduled(self, entry: BeatEntry) -> Step | None:
+        """The message a beat entry sends: its task (by registered name) called with the
+        entry's ``args`` and ``kwargs`` as written (None: the task is not the project's)."""
+        task = self.task_named(entry.task)
+        if task is None:
+            return None
+        parts = {key: entry.fields.get(key) for key in ("args", "kwargs")}
+        return _step_of(entry.key, entry.task, task, parts, None)
+
+    def periodic(self, node: ast.Call) -> Step | None:
+        """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery
+        sends ``sig.clone(args, kwargs)`` (or the task's signature with them) when due."""
+        sig = node.args[1] if len(node.args) > 1 else keyword_arg(node, "sig")
+        made = self.value(sig) if sig is not None else None
+        parts = _arguments(node, ("args", "kwargs"), skip=2)
+        if isinstance(made, TaskRef):
+            task = self.task_of(made)
+            return _step_of(node, made.callee, task, parts, None) if task is not None else None
+        if not isinstance(made, Canvas) or not isinstance(made.canvas, Step):
+            return None
+        if _is_none(parts["args"]) and _is_none(parts["kwargs"]):
+            return made.canvas
+        return _changed(made.canvas, parts, merge=True)
+
     def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
         """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""
         items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
@@ -801,7 +826,7 @@ def _kwargs_of(node: ast.expr | None) -> dict[str, SourceText] | None:
 
 
 def _step_of(
-    node: ast.Call,
+    node: ast.AST,
     name: str,
     task: FunctionInfo | None,
     parts: dict[str, ast.expr | None],

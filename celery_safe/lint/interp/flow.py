@@ -24,6 +24,7 @@ from ...canvas import (
     errback_received,
     parent_result,
 )
+from .appconfig import beat_entries
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
@@ -196,7 +197,18 @@ class FunctionFlow(ast.NodeVisitor):
 
     def run_module(self, body: Sequence[ast.stmt]) -> FunctionFacts:
         self.statements(body)
+        if self.subscribers.on_canvas.handlers:
+            self.beat_schedule(list(body))
         return self.facts
+
+    def beat_schedule(self, body: list[ast.stmt]) -> None:
+        """Each beat entry is a call of its task, sent as written every time it is due:
+        checked as a canvas that receives nothing (reported at the entry's name)."""
+        for entry in beat_entries(body, self.imports):
+            step = self.values.scheduled(entry)
+            if step is not None:
+                path = ("beat_schedule", entry.name)
+                self.check_canvas(Canvas(canvas=step), entry.key, None, path)
 
     def statements(self, body: Sequence[ast.stmt]) -> None:
         for stmt in body:
@@ -541,6 +553,12 @@ class FunctionFlow(ast.NodeVisitor):
             self.update_state(node)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
             self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
+        elif attr == "add_periodic_task" and (sent := self.values.periodic(node)) is not None:
+            # sent as it is when due, as the beat entry ``name=`` names (if literal)
+            given = keyword_arg(node, "name")
+            entry = given.value if isinstance(given, ast.Constant) else None
+            path = ("beat_schedule", entry) if isinstance(entry, str) else ()
+            self.check_canvas(Canvas(canvas=sent), node, None, path)
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
         if attr in ("apply_async", "apply", "send_task", "set"):
@@ -586,7 +604,11 @@ class FunctionFlow(ast.NodeVisitor):
         self.subscribers.on_state.raise_(self, StateEvent(node, name, meta))
 
     def check_canvas(
-        self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
+        self,
+        value: Value | None,
+        root: ast.AST,
+        receives: Received | None = UNKNOWN,
+        path: tuple[str | int, ...] = (),
     ) -> None:
         """Raise ``on_canvas``: the canvas built at ``root``, checked by the canvas model
         (only when a rule listens: the check is the cost)."""
@@ -596,5 +618,5 @@ class FunctionFlow(ast.NodeVisitor):
             backends = self.index.backends
             no_chords = backends.chord_problem()
             polls = backends.header_reads_stored_results()
-            checked = check_canvas(root, value.canvas, receives, no_chords, polls)
+            checked = check_canvas(root, value.canvas, receives, no_chords, polls, path)
             self.subscribers.on_canvas.raise_(self, checked)

@@ -1,6 +1,7 @@
 """CSF205: a signature's own arguments cannot bind to its task (static front-end of the
 canvas model's check; the first steps of a canvas are skipped, as the arguments the
-canvas is called with are not known where it is built)."""
+canvas is called with are not known where it is built). Beat entries and
+``add_periodic_task`` signatures are complete calls: beat sends them as written."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
+
+#: A beat schedule (a settings or config module) or a periodic task is written with one.
+BEAT_WORDS = ("BEAT_SCHEDULE", "beat_schedule", "add_periodic_task")
 
 INVALID = (
     """\
@@ -28,6 +32,41 @@ def resize(path, width, *, height=None):
 
 def thumbnail(path):
     return chain(fetch.s(path), resize.s(100, depth=8))  # no parameter named depth
+""",
+    """\
+from celery import Celery
+from celery.schedules import crontab
+
+app = Celery("reports")
+
+
+@app.task(name="reports.collect")
+def collect(frequency="month"):
+    return frequency
+
+
+app.conf.beat_schedule = {
+    "collect-monthly": {  # beat sends collect(types=[...]): no parameter named types
+        "task": "reports.collect",
+        "schedule": crontab(day_of_month=1, hour=3, minute=0),
+        "kwargs": {"types": ["loans"]},
+    },
+}
+""",
+    """\
+from celery import Celery
+
+app = Celery("reports")
+
+
+@app.task
+def purge(days):
+    return days
+
+
+@app.on_after_configure.connect
+def schedule(sender, **kwargs):
+    sender.add_periodic_task(3600.0, purge.s(), name="purge")  # purge() misses days
 """,
 )
 
@@ -51,6 +90,41 @@ def resize(path, width, *, height=None):
 def thumbnail(path):
     return chain(fetch.s(path), resize.s(100, height=80))
 """,
+    """\
+from celery import Celery
+from celery.schedules import crontab
+
+app = Celery("reports")
+
+
+@app.task(name="reports.collect")
+def collect(frequency="month"):
+    return frequency
+
+
+app.conf.beat_schedule = {
+    "collect-yearly": {
+        "task": "reports.collect",
+        "schedule": crontab(day_of_month=1, month_of_year=1, hour=3, minute=0),
+        "kwargs": {"frequency": "year"},
+    },
+}
+""",
+    """\
+from celery import Celery
+
+app = Celery("reports")
+
+
+@app.task
+def purge(days):
+    return days
+
+
+@app.on_after_configure.connect
+def schedule(sender, **kwargs):
+    sender.add_periodic_task(3600.0, purge.s(30), name="purge")
+""",
 )
 
 
@@ -58,7 +132,7 @@ def thumbnail(path):
     "CSF205",
     invalid=INVALID,
     valid=VALID,
-    without_tasks=CANVAS_WORDS,
+    without_tasks=(*CANVAS_WORDS, *BEAT_WORDS),
     needs_tasks_elsewhere=True,
     events=CANVAS_EVENTS,
 )

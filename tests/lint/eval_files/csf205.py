@@ -52,3 +52,34 @@ app.send_task("eval.resize", args=("a.png",), kwargs={"depth": 8})  # CSF205: 1
 app.send_task("eval.resize", ("a.png", 100))
 app.send_task("eval.resize", args=["a.png"], kwargs={"width": 100})
 app.send_task("eval.unknown", ("a.png",))
+
+
+# a beat entry is a call of its task by registered name, sent as written when due (beat
+# prepends nothing); a wrong one fails every time (tests/workflows/test_wf_beat_calls.py)
+@app.task(name="eval.report", bind=True)
+def report(self, frequency="month", *, dry_run=False):
+    return frequency
+
+
+app.conf.beat_schedule = {
+    "monthly": {"task": "eval.report", "schedule": 60, "kwargs": {"types": 1}},  # CSF205: 5
+    "twice": {"task": "eval.resize", "schedule": 60, "args": ["a.png", 1, 2]},  # CSF205: 5
+    "bare": {"task": "eval.resize", "schedule": 60},  # CSF205: 5
+    "yearly": {"task": "eval.report", "schedule": 60, "kwargs": {"frequency": "year"}},
+    "positional": {"task": "eval.report", "schedule": 60, "args": ("year",)},
+    "dry": dict(task="eval.report", schedule=60, kwargs={"dry_run": True}),
+    "not-known": {"task": "other.report", "schedule": 60, "args": (1, 2, 3)},
+    "not-literal": {"task": "eval.resize", "schedule": 60, "args": SOME_ARGS},
+}
+app.conf.beat_schedule["later"] = {"task": "eval.resize", "args": (1,)}  # CSF205: 24
+app.conf.update(beat_schedule={"upd": dict(task="eval.report", args=(1, 2))})  # CSF205: 32
+CELERY_BEAT_SCHEDULE = {"django": {"task": "eval.report", "kwargs": {"freq": 1}}}  # CSF205: 25
+CELERY_BEAT_SCHEDULE.update({"django-ok": {"task": "eval.report", "args": ()}})
+
+
+@app.on_after_configure.connect
+def periodic(sender, **kwargs):
+    sender.add_periodic_task(60.0, resize_named.s("a.png"), name="thumbs")  # CSF205: 36
+    sender.add_periodic_task(60.0, resize_named.s(), args=("a.png", 100), name="ok")
+    sender.add_periodic_task(60.0, resize_named.s("a.png", 100))
+    sender.add_periodic_task(60.0, report.s(), kwargs={"frequency": "day"})
