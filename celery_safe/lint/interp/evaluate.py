@@ -422,6 +422,13 @@ class Evaluator:
                 return Result(origin=node, method="__call__", callee=callee, runs=runs)
             case TaskRef():
                 task = called.task
+                made = task.task if task is not None else None
+                if (
+                    task is not None and made is not None and made.how == "class"
+                    and not node.args and not node.keywords
+                    and isinstance(node.func, ast.Name) and node.func.id == task.class_name
+                ):
+                    return called  # ``Cls()``: the task object the class makes
                 if task is None and called.qualified and self.follow_imports:
                     task = self.index.imported_task(called.qualified)
                 return self.dispatched(node, task) if task is not None else None

@@ -18,6 +18,7 @@ from ...canvas.replaces import replaces_with_group
 from ...canvas.types import MISSING
 from .annotations import hint_of
 from .backends import AppBackends
+from .forwarding import MAX_HOPS, forwarded_arguments, returned_def, without_leading
 from .imports import FOREIGN_ROOTS, ImportMap
 
 __all__ = ["DecoratorLookup", "FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
@@ -84,6 +85,8 @@ class FunctionInfo:
     declared_global: set[str] = field(default_factory=set)
     #: the module it is defined in (differs from the checked one for imported helpers)
     module: ModuleIndex | None = None
+    #: the decorators between the task's decorator and the ``def`` (applied first)
+    inner_decorators: tuple[ast.expr, ...] = ()
     _spec: TaskSpec | None = field(default=None, repr=False)
 
     @property
@@ -102,6 +105,82 @@ class FunctionInfo:
         hidden = self.task.hidden if self.task is not None else frozenset()
         return Params.from_ast(self.node.args, hidden or (), drop_first=drop)
 
+    def accepted(self, hops: int = 0) -> tuple[ast.arguments, bool] | None:
+        """The parameters a call of this task binds to, and whether the first is
+        dropped (``self``): its own, or what its decorators' wrappers or its ``run``
+        forward to (see :mod:`.forwarding`); None when that cannot be read."""
+        drop = self.class_name is not None or bool(self.task and self.task.bind)
+        args: ast.arguments | None = self.node.args
+        for decorator in reversed(self.inner_decorators):  # the innermost wraps first
+            wrapper, wrapped = self._wrapper(decorator)
+            if wrapper is None or wrapped is None:
+                return None  # why: a decorator we cannot read may change the parameters
+            if not (wrapper.node.args.vararg or wrapper.node.args.kwarg):
+                args, drop = wrapper.node.args, False  # its own signature is what binds
+                continue
+            forwarded = forwarded_arguments(wrapper, _calls_name(wrapped))
+            if forwarded is None or args is None:
+                return None
+            count, keywords = forwarded
+            args = without_leading(args, count, keywords, drop)
+            drop = False
+        if args is None:
+            return None
+        if self.task is not None and self.task.how == "class" and hops < MAX_HOPS:
+            return self._run_forwarded(args, hops) or (args, drop)
+        return args, drop
+
+    def _run_forwarded(
+        self, args: ast.arguments, hops: int
+    ) -> tuple[ast.arguments, bool] | None:
+        """``run(self, *args, **kwargs)`` calling ``self.other(x, *args, **kwargs)``:
+        ``other``'s parameters (found on the task's own class) after ``x``."""
+        module, cls = self.module, self.class_name
+        if module is None or cls is None or args.vararg is None:
+            return None
+        me = (args.posonlyargs + args.args)[0].arg if args.posonlyargs + args.args else ""
+        targets: set[str] = set()
+
+        def is_method(func: ast.expr) -> bool:
+            if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                    and func.value.id == me):
+                targets.add(func.attr)
+                return True
+            return False
+
+        forwarded = forwarded_arguments(self, is_method)
+        if forwarded is None or len(targets) != 1:
+            return None
+        target = module.method(cls, targets.pop())
+        if target is None:
+            return None
+        inner = replace_info(target, cls, module).accepted(hops + 1)
+        if inner is None:
+            return None
+        rest = without_leading(inner[0], forwarded[0], forwarded[1], inner[1])
+        return (rest, False) if rest is not None else None
+
+    def _wrapper(self, decorator: ast.expr) -> tuple[FunctionInfo | None, str | None]:
+        """The wrapper ``def`` a project decorator returns, and the name its decorator
+        gives the wrapped function (``@deco`` or a factory's ``@deco(x)``)."""
+        module = self.module
+        if module is None:
+            return None, None
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        found: FunctionInfo | None = None
+        if isinstance(target, ast.Name):
+            found = module.resolve_local(self.parent, target.id)
+        if found is None and isinstance(target, (ast.Name, ast.Attribute)):
+            qualified = module.imports_for(self.parent).qualify(target)
+            found = module.imported(qualified) if qualified else None
+        if found is not None and isinstance(decorator, ast.Call):
+            found = returned_def(found)  # ``deco(x)`` made the decorator
+        if found is None or found.task is not None:
+            return None, None
+        params = found.node.args.posonlyargs + found.node.args.args
+        wrapper = returned_def(found)
+        return (wrapper, params[0].arg) if params and wrapper is not None else (None, None)
+
     def spec(self) -> TaskSpec | None:
         """The task as the canvas model knows it (None for a plain function)."""
         options = self.task
@@ -117,9 +196,9 @@ class FunctionInfo:
                 return hint_of(annotation, module, imports)
 
             params = None
-            if options.typing and options.hidden is not None:
-                drop = self.class_name is not None or options.bind
-                params = Params.from_ast(self.node.args, options.hidden, drop, hint)
+            accepted = self.accepted()
+            if options.typing and options.hidden is not None and accepted is not None:
+                params = Params.from_ast(accepted[0], options.hidden, accepted[1], hint)
             bound = options.bind or self.class_name is not None
             errback_style = (
                 not bound and params is not None
@@ -342,6 +421,8 @@ class _Indexer:
         self.pending: list[tuple[FunctionInfo, str | None]] = []
         #: module-level ``name = <expr>``: decorator aliases, found once the module is known
         self.aliases: list[tuple[list[str], ast.expr]] = []
+        #: ``[bound =] app.register_task(Cls())``: (class name, the name bound to)
+        self.class_registrations: list[tuple[str, str | None]] = []
 
     # -- the walk -------------------------------------------------------------
     def walk(
@@ -424,7 +505,17 @@ class _Indexer:
                 self.registration(value, scope, name)
 
     def registration(self, call: ast.Call, scope: FunctionInfo | None, bound: str | None) -> None:
-        """``app.task(fn)``, ``shared_task(fn)``, ``app.task(bind=True)(fn)``."""
+        """``app.task(fn)``, ``shared_task(fn)``, ``app.task(bind=True)(fn)``;
+        ``app.register_task(Cls())``, ``app.tasks.register(Cls)`` (a class's task)."""
+        func = call.func
+        if (scope is None and isinstance(func, ast.Attribute) and len(call.args) == 1
+                and func.attr in ("register_task", "register")):
+            made = call.args[0]
+            if isinstance(made, ast.Call) and not made.args and not made.keywords:
+                made = made.func
+            if isinstance(made, ast.Name):
+                self.class_registrations.append((made.id, bound))
+            return
         if len(call.args) == 1 and isinstance(call.args[0], ast.Name):
             self.registrations.append((scope, call.args[0].id, call, bound))
 
@@ -527,6 +618,15 @@ class _Indexer:
                 return True
         return False
 
+    def inner_decorators(self, info: FunctionInfo) -> tuple[ast.expr, ...]:
+        """The decorators below the first one that makes ``info`` a task."""
+        imports = self.index.imports_for(info.parent)
+        decorators = info.node.decorator_list
+        for position, decorator in enumerate(decorators):
+            if self.decorator_options(decorator, imports) is not None:
+                return tuple(decorators[position + 1:])
+        return ()
+
     def decorated_options(self, info: FunctionInfo) -> TaskOptions | None:
         """The options of the first decorator of ``info`` that makes it a task."""
         imports = self.index.imports_for(info.parent)
@@ -548,6 +648,7 @@ class _Indexer:
             if options is None:
                 continue
             info.task = options
+            info.inner_decorators = self.inner_decorators(info)
             if options.name is not None:
                 index.registered[options.name] = info
             if cls is None and info.parent is None:
@@ -563,7 +664,56 @@ class _Indexer:
                     index.registered[options.name] = target
             if bound is not None and scope is None:
                 index.task_names[bound] = target
+        self.class_tasks()
         return index
+
+    def class_tasks(self) -> None:
+        """Each module-level ``Task`` subclass with a ``run`` (its own or a base's in
+        this module) is the task ``Cls()`` makes: named by its ``name`` attribute, else
+        Celery's default ``module.Cls`` once registered (``app.register_task``)."""
+        index = self.index
+        for cls in sorted(index.task_classes & index.classes):
+            run = index.method(cls, "run")
+            if run is None or run.task is None:
+                continue
+            name = _class_name_attribute(index.class_defs[cls])
+            info = replace_info(run, cls, index)
+            if info is run and name is None:
+                info.task = run.task
+            else:
+                info = FunctionInfo(run.node, f"{cls}.run", None, cls,
+                                    TaskOptions("class", bind=True, name=name), module=index)
+            index.task_names.setdefault(cls, info)
+            if name is not None:
+                index.registered.setdefault(name, info)
+        for cls, bound in self.class_registrations:
+            if bound is not None and cls in index.task_names:
+                index.task_names[bound] = index.task_names[cls]
+
+
+def _calls_name(name: str) -> Callable[[ast.expr], bool]:
+    def called(func: ast.expr) -> bool:
+        return isinstance(func, ast.Name) and func.id == name
+
+    return called
+
+
+def _class_name_attribute(node: ast.ClassDef) -> str | None:
+    """``name = "shop.add"`` in a task class's body."""
+    for stmt in node.body:
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == "name"
+                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+            return stmt.value.value
+    return None
+
+
+def replace_info(info: FunctionInfo, cls: str, module: ModuleIndex) -> FunctionInfo:
+    """``info`` (a method) as seen on the class ``cls`` of ``module``, which inherits it:
+    ``self.x`` in it is looked up on ``cls``."""
+    if info.class_name == cls and info.module is module:
+        return info
+    return FunctionInfo(info.node, f"{cls}.{info.name}", None, cls, info.task, module=module)
 
 
 def _may_name_a_task_maker(qualified: str) -> bool:
