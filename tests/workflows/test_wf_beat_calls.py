@@ -263,6 +263,12 @@ def test_a_class_task_takes_what_run_forwards(tasks: ModuleType, project: Path) 
     assert "run_impl() takes 3 positional arguments but 4" in _failure(sent)
     right = chain(first.s(), processor.s(repo=1)).apply_async()
     assert right.get(timeout=30) == ["db", "notice.xml", 1]
+    # sent with no arguments, a first step gets only its own: Celery's check cannot see
+    # through run(*args, **kwargs), so the worker raises; a plain task raises at send
+    alone = processor.s(repo=1).apply_async()
+    assert "missing 1 required positional argument: 'previous'" in _failure(alone)
+    with pytest.raises(TypeError, match="positional"):
+        tasks.collect.s(1, 2).apply_async()
     lines = _findings(project, "flows")
     assert (23, "CSF201") in lines
     assert not any(line == 27 for line, _ in lines)

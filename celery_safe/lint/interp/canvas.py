@@ -84,7 +84,7 @@ def make_step(
     return Step(
         immutable=immutable,
         origin=node,
-        name=task.name if task is not None else name,
+        name=task.task_label if task is not None else name,
         spec=spec,
         args=args,
         kwargs=kwargs,

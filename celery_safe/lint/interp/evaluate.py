@@ -366,6 +366,9 @@ class Evaluator:
         func = node.func
         if isinstance(func, ast.Attribute):
             return self.method_value(node, func)
+        made_task = self.class_task(node)
+        if made_task is not None:
+            return made_task
         if isinstance(func, ast.Name) and func.id in self.index.classes:
             made = self.class_value(func)
             if made is not None:
@@ -388,6 +391,22 @@ class Evaluator:
         if called is not None:
             return self.apply_value(node, called)
         return self.helper_returns(func)
+
+    def class_task(self, node: ast.Call) -> TaskRef | None:
+        """``Cls()`` of a ``Task`` subclass: the task object (``Cls().delay(...)``)."""
+        func = node.func
+        if not isinstance(func, ast.Name) or node.args or node.keywords:
+            return None
+        if not func.id[:1].isupper() and func.id not in self.index.task_names:
+            return None  # why: another module is read only for a class's name (cost)
+        ref = self.lookup(func.id)
+        if not isinstance(ref, TaskRef):
+            return None
+        task = self.task_of(ref)
+        made = task.task if task is not None else None
+        if task is None or made is None or made.how != "class" or task.class_name != func.id:
+            return None
+        return replace(ref, task=task)
 
     def helper_returns(self, func: ast.expr) -> Value | None:
         """What a call to a helper returns: a Celery result, or a canvas built in this
@@ -422,13 +441,6 @@ class Evaluator:
                 return Result(origin=node, method="__call__", callee=callee, runs=runs)
             case TaskRef():
                 task = called.task
-                made = task.task if task is not None else None
-                if (
-                    task is not None and made is not None and made.how == "class"
-                    and not node.args and not node.keywords
-                    and isinstance(node.func, ast.Name) and node.func.id == task.class_name
-                ):
-                    return called  # ``Cls()``: the task object the class makes
                 if task is None and called.qualified and self.follow_imports:
                     task = self.index.imported_task(called.qualified)
                 return self.dispatched(node, task) if task is not None else None

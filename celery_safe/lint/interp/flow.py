@@ -74,6 +74,17 @@ ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_re
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
 
 
+def _sends_no_arguments(node: ast.Call, method: str) -> bool:
+    """``canvas.delay()``, ``canvas.apply_async()`` or ``apply_async(args=None,
+    queue=...)``: the canvas is sent with no argument added to its first steps."""
+    if method == "delay":
+        return not node.args and not node.keywords
+    if len(node.args) > 2 or any(k.arg is None for k in node.keywords):
+        return False
+    given = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "kwargs"))]
+    return all(isinstance(g, ast.Constant) and g.value is None for g in given)
+
+
 def _danger(value: Value | None) -> int:
     """How much a name holding ``value`` matters to the join rules (the merge keeps the most)."""
     match value:
@@ -561,6 +572,13 @@ class FunctionFlow(ast.NodeVisitor):
             self.check_canvas(Canvas(canvas=sent), node, None, path)
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
+        if attr in ("delay", "apply_async") and _sends_no_arguments(node, attr):
+            whole = self.value(func.value)
+            if isinstance(whole, Canvas) and whole.canvas is not None:
+                # sent as it is: its first steps get nothing more than their own arguments
+                # (checked where it is built: this check, knowing that, replaces that one)
+                origin = whole.canvas.origin
+                self.check_canvas(whole, origin if isinstance(origin, ast.AST) else node, None)
         if attr in ("apply_async", "apply", "send_task", "set"):
             for option in ("link", "link_error"):
                 callback = keyword_arg(node, option)

@@ -94,6 +94,13 @@ class FunctionInfo:
         return self.node.name
 
     @property
+    def task_label(self) -> str:
+        """How a canvas names the task: the function, or a task class's name."""
+        made = self.task
+        return self.class_name if made is not None and made.how == "class" and (
+            self.class_name) else self.name
+
+    @property
     def label(self) -> str:
         """How messages name it: ``add``, or ``Checkout.run`` for a method."""
         return f"{self.class_name}.{self.name}" if self.class_name else self.name
@@ -210,7 +217,7 @@ class FunctionInfo:
                 and replaces_with_group(self.node, module.imports_for(self).qualify)
             )
             self._spec = TaskSpec(
-                self.name, params, options.ignore_result, errback_style, returns=returns,
+                self.task_label, params, options.ignore_result, errback_style, returns=returns,
                 replaces_with_group=replaces,
             )
         return self._spec

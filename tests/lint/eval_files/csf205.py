@@ -34,7 +34,7 @@ chord([add.s(1, 2)], total.s([1], [2]))()  # CSF205: 22
 group(add.s(1, 2), add.s(1, 2)) | add.s(1, 2, 3)  # CSF205: 35
 
 # fine, or not known here
-chain(add.s(1), keyword_only.s(key=1)).delay()  # the first step gets the call's arguments
+chain(add.s(1), keyword_only.s(key=1)).delay(2)  # the first step gets the call's arguments
 chain(add.s(1, 2), flexible.s(1, 2, 3, z=4)).delay()
 chain(add.s(1, 2), add.s(*range(1))).delay()  # cannot count *args
 chain(add.s(1, 2), add.s(**{"y": 1})).delay()  # cannot read **kwargs
@@ -83,3 +83,37 @@ def periodic(sender, **kwargs):
     sender.add_periodic_task(60.0, resize_named.s(), args=("a.png", 100), name="ok")
     sender.add_periodic_task(60.0, resize_named.s("a.png", 100))
     sender.add_periodic_task(60.0, report.s(), kwargs={"frequency": "day"})
+
+
+# a canvas sent with no arguments: its first steps get only their own
+chain(add.s(1), add.s(2)).delay()  # CSF205: 7
+chain(add.s(1), add.s(2)).apply_async(queue="q")  # CSF205: 7
+add.s(1).apply_async(countdown=5)  # CSF205: 1
+chain(add.s(1, 2), add.s(2)).delay()
+chain(add.s(1), add.s(2)).delay(2)  # given when sent: not checked here
+chain(add.s(1), add.s(2)).apply_async((2,))
+
+
+# a class task: what its run forwards to (``self.run_impl``, found on its own class)
+from celery import Task
+
+
+class ProjectTask(Task):
+    def run(self, *args, **kwargs):
+        return self.run_impl("db", *args, **kwargs)
+
+
+class Processor(ProjectTask):
+    name = "eval.processor"
+
+    def run_impl(self, db, previous, *, repo=None):
+        return previous
+
+
+processor = app.register_task(Processor())
+processor.s(repo=1).apply_async()  # CSF205: 1
+Processor().s(repo=1).apply_async()  # CSF205: 1
+chain(add.s(1, 2), processor.s(1, 2, repo=1)).delay()  # CSF205: 20
+app.send_task("eval.processor", kwargs={"repo": 1})  # CSF205: 1
+processor.s({}, repo=1).apply_async()
+chain(add.s(1, 2), processor.s(repo=1)).delay()
