@@ -697,15 +697,40 @@ def beat_entries(body: list[ast.stmt], imports: ImportMap) -> Iterator[BeatEntry
     config module), ``app.conf.beat_schedule = {...}``, ``app.conf.update(beat_schedule=
     {...})``, ``SCHEDULE["name"] = {...}``, ``SCHEDULE.update({...})``. Entries whose
     task name is not a literal are left out (a rule reading them stays silent)."""
+    statements = [s for s in _config_statements(body) if _may_write_schedule(s)]
+    if not statements:
+        return  # why: the module's constants are read only when a schedule is written
     literals = Literals(imports)
     module_constants(body, literals)
-    for statement in _config_statements(body):
+    for statement in statements:
         for name_node, entry in _schedule_writes(statement, literals):
             name = literals(name_node)
             fields = _call_or_dict_fields(entry, literals)
             task = literals(fields.get("task")) if fields is not None else None
             if isinstance(name, str) and fields is not None and isinstance(task, str):
                 yield BeatEntry(name, name_node, task, fields)
+
+
+def _may_write_schedule(statement: ast.stmt) -> bool:
+    """A cheap look: could this statement write a schedule (``_schedule_writes``)?"""
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        return isinstance(func, ast.Attribute) and func.attr == "update"
+    else:
+        return False
+    for target in targets:
+        inner = target.value if isinstance(target, ast.Subscript) else target
+        if isinstance(inner, ast.Subscript) or (
+            isinstance(inner, ast.Attribute) and _is_conf(inner.value)
+        ):
+            return True
+        if isinstance(inner, ast.Name) and is_beat_key(inner.id):
+            return True
+    return False
 
 
 def _config_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -366,9 +366,10 @@ class Evaluator:
         func = node.func
         if isinstance(func, ast.Attribute):
             return self.method_value(node, func)
-        made_task = self.class_task(node)
-        if made_task is not None:
-            return made_task
+        if isinstance(func, ast.Name) and func.id in self.index.task_names:
+            made_task = self.class_task(node)  # a class task of this module
+            if made_task is not None:
+                return made_task
         if isinstance(func, ast.Name) and func.id in self.index.classes:
             made = self.class_value(func)
             if made is not None:
@@ -397,8 +398,6 @@ class Evaluator:
         func = node.func
         if not isinstance(func, ast.Name) or node.args or node.keywords:
             return None
-        if not func.id[:1].isupper() and func.id not in self.index.task_names:
-            return None  # why: another module is read only for a class's name (cost)
         ref = self.lookup(func.id)
         if not isinstance(ref, TaskRef):
             return None
@@ -497,6 +496,13 @@ class Evaluator:
             if made is not None:  # ``Run.objects.get(pk=pk)``: one Run
                 return tuple_value([made, None], None) if attr.endswith("_or_create") else made
         base = self.value(receiver)
+        if (
+            (base is None or isinstance(base, Instance)) and isinstance(receiver, ast.Call)
+            and attr in TASK_OBJECT_METHODS
+        ):
+            # ``Cls().s(...)``, ``Cls().delay(...)`` of another module's class task
+            # (looked up only here, where it is used as a task: reading a module costs)
+            base = self.class_task(receiver) or base
         if isinstance(base, Foreign):
             return None
         if isinstance(base, Instance):
@@ -767,6 +773,10 @@ def repeated_chain(members: Sequence[Node | None], origin: ast.Call) -> Node | N
     if len(members) == 1 and isinstance(members[0], Group):
         return fold_chain([members[0]] * 3, origin, listed=True)
     return None
+
+
+#: What a task object is used for (``Cls().s(...)``): a class's task, not its instance.
+TASK_OBJECT_METHODS = frozenset({"s", "si", "signature", "subtask", "delay", "apply_async"})
 
 
 def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:

@@ -10,8 +10,12 @@ from collections.abc import Iterator
 from ..findings import Finding
 from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 
-#: A beat schedule (a settings or config module) or a periodic task is written with one.
-BEAT_WORDS = ("BEAT_SCHEDULE", "beat_schedule", "add_periodic_task")
+#: A beat schedule is written with one (a settings or config module's top level,
+#: ``app.conf``); ``add_periodic_task`` is given a signature, which ``CANVAS_WORDS`` wake
+#: on. Narrow on purpose: Celery's own modules, which read ``conf.beat_schedule``, stay
+#: asleep (a schedule in a config class's body is found only in a module woken anyway).
+BEAT_WORDS = ("BEAT_SCHEDULE", "\nbeat_schedule", "conf.beat_schedule =",
+              'conf.beat_schedule["', "conf.beat_schedule['", "beat_schedule=")
 
 INVALID = (
     """\
