@@ -67,6 +67,11 @@ def first():
     return "notice.xml"
 
 
+@app.task(name="beatcalls.replace")
+def replace_identified_by(field, verbose=0):
+    return field
+
+
 @app.task
 @keeps_name
 def tag(filename, tag, graceid):
@@ -118,6 +123,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "kwargs": {"frequency": "year"},
     },
+    "replace": {"task": "beatcalls.replace", "schedule": 60.0},
+    "replace-ok": {"task": "beatcalls.replace", "schedule": 60.0, "args": ("isbn",)},
 }
 '''
 
@@ -233,8 +240,12 @@ def test_beat_sends_an_entry_as_written_and_it_fails_every_time(
         ScheduleEntry(name="collect-yearly", task="beatcalls.tasks.collect",
                       schedule=60.0, kwargs={"frequency": "year"}, app=bare))
     assert good.get(timeout=30) == "year"
-    # the linter reports the wrong entry at its name, and only it
-    assert _findings(project, "config") == [(2, "CSF205")]
+    missing = Scheduler(bare, lazy=True).apply_async(
+        ScheduleEntry(name="replace", task="beatcalls.replace", schedule=60.0, app=bare))
+    assert "missing 1 required positional argument: 'field'" in _failure(missing)
+    # the linter reports the wrong entries at their names, and only them (an explicit
+    # name= in a module the config module does not import is found too)
+    assert _findings(project, "config") == [(2, "CSF205"), (12, "CSF205")]
 
 
 def test_a_wrapper_hides_the_arity_from_celery_not_from_the_worker(
@@ -272,3 +283,54 @@ def test_a_class_task_takes_what_run_forwards(tasks: ModuleType, project: Path) 
     lines = _findings(project, "flows")
     assert (23, "CSF201") in lines
     assert not any(line == 27 for line, _ in lines)
+
+
+MAIN_SCRIPT = '''\
+import os
+
+from celery import Celery
+
+app = Celery("mainapp", broker=os.environ["MAIN_URL"], backend=os.environ["MAIN_URL"])
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+app.conf.beat_schedule = {
+    "sum": {"task": "mainapp.add", "schedule": 60.0, "args": (1,)},
+    "sum-ok": {"task": "mainapp.add", "schedule": 60.0, "args": (1, 2)},
+}
+
+if __name__ == "__main__":
+    app.worker_main(["worker", "--pool=solo", "--loglevel=INFO", "--without-mingle",
+                     "--without-gossip", "--without-heartbeat"])
+'''
+
+
+def test_a_script_run_as_main_names_its_tasks_after_its_app(
+    tmp_path: Path, celery_safe_redis_url: str, only_this_tests_tasks: None
+) -> None:
+    """``gen_task_name``: a task of the ``__main__`` module is ``<app main>.<function>``."""
+    from celery import Celery
+
+    url = f"{celery_safe_redis_url.rstrip('/')}/6"
+    script = tmp_path / "mainnamed.py"
+    script.write_text(MAIN_SCRIPT)
+    import os
+
+    env = {**os.environ, "MAIN_URL": url}
+    worker = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = Celery("client", broker=url, backend=url, set_as_current=False)
+    try:
+        # the worker runs the message sent under that name (an unknown name is refused)
+        assert client.send_task("mainapp.add", (1, 2)).get(timeout=60) == 3
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        client.close()
+    argv = [sys.executable, "-m", "celery_safe", "check", "--select", "CSF205", str(script)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    assert re.findall(r"\.py:(\d+):\d+: CSF205 beat_schedule\.sum ", out) == ["14"], out

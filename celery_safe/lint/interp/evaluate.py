@@ -661,6 +661,10 @@ class Evaluator:
         """The message a beat entry sends: its task (by registered name) called with the
         entry's ``args`` and ``kwargs`` as written (None: the task is not the project's)."""
         task = self.task_named(entry.task)
+        anywhere = getattr(self.index.external, "task_named_in_project", None)
+        if task is None and anywhere is not None:
+            found = anywhere(entry.task)  # an explicit name in a module it does not import
+            task = found if isinstance(found, FunctionInfo) else None
         if task is None:
             return None
         parts = {key: entry.fields.get(key) for key in ("args", "kwargs")}

@@ -343,12 +343,16 @@ class ModuleIndex:
 
     def task_registered_as(self, name: str, module: str | None) -> FunctionInfo | None:
         """The task of this module Celery registers as ``name``: an explicit ``name=``,
-        or (``module`` being this module's import path) the default ``module.function``."""
+        or (``module`` being this module's import path) the default ``module.function``,
+        or ``main.function`` (Celery's ``gen_task_name`` for a module run as
+        ``__main__``, ``main`` being the name its app was made with)."""
         found = self.registered.get(name)
-        if found is not None or module is None:
-            return found
         prefix, _, function = name.rpartition(".")
-        task = self.task_names.get(function) if prefix == module else None
+        # ``Celery("shop")`` in a module run as ``__main__`` names its tasks ``shop.add``
+        main = prefix in self.backends.mains.values()
+        if found is not None or (module is None and not main):
+            return found
+        task = self.task_names.get(function) if prefix == module or main else None
         if task is None or task.task is None or task.task.name is not None:
             return None
         return task
