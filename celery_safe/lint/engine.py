@@ -166,6 +166,7 @@ def _run(
         tree, config.task_decorators, getattr(tasks_elsewhere, "makes_tasks", None)
     )
     index.external = tasks_elsewhere
+    index.link_task_classes()
     index.lines = source.splitlines() if source is not None else None
     words = wake_words(config, tasks_elsewhere is not None)
     defines_tasks = any(True for _ in index.tasks)

@@ -268,6 +268,7 @@ class ModuleResolver:
                 return None
             index.path, index.tree = str(path), tree  # analysed only if a helper is used
             index.external = lookup
+            index.link_task_classes()
             self._indexes[path] = index
         return self._indexes[path]
 

@@ -7,7 +7,7 @@ that a module defines no task costs a fraction of parsing it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,8 @@ class ModuleIndex:
     #: (``proj_task = shared_task``, ``partial(app.task, queue="q")``) or a factory
     #: (``def proj_task(*a, **kw): return shared_task(*a, **kw)``)
     task_decorators: set[str] = field(default_factory=set)
+    #: ``[bound =] app.register_task(Cls())``: (class name, the name bound to)
+    class_registrations: list[tuple[str, str | None]] = field(default_factory=list)
     #: module-level classes (for ``Poller().wait(r)``, and annotations)
     classes: set[str] = field(default_factory=set)
     class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
@@ -341,6 +343,60 @@ class ModuleIndex:
     def imported(self, qualified: str) -> FunctionInfo | None:
         return self.external(qualified) if self.external is not None else None
 
+    def class_tasks(self, classes: Iterable[str] | None = None) -> None:
+        """Each module-level ``Task`` subclass with a ``run`` (its own or a base's) is
+        the task ``Cls()`` makes: named by its ``name`` attribute, else Celery's default
+        ``module.Cls`` once registered (``app.register_task``)."""
+        for cls in sorted(self.task_classes & self.classes if classes is None else classes):
+            run = self.method(cls, "run")
+            if run is None or (run.task is None and run.module is self):
+                continue
+            name = _class_name_attribute(self.class_defs[cls])
+            info = replace_info(run, cls, self)
+            if info is run and name is None:
+                info.task = run.task
+            else:
+                info = FunctionInfo(run.node, f"{cls}.run", None, cls,
+                                    TaskOptions("class", bind=True, name=name), module=self)
+            self.task_names.setdefault(cls, info)
+            if name is not None:
+                self.registered.setdefault(name, info)
+        for cls, bound in self.class_registrations:
+            if bound is not None and cls in self.task_names:
+                self.task_names[bound] = self.task_names[cls]
+
+    def link_task_classes(self) -> None:
+        """Once other modules can be seen (``external``): classes deriving from another
+        module's ``Task`` subclass are task classes too (their hooks run as the task),
+        and their tasks are made. Only classes that look like tasks are looked into (a
+        hook, a ``name``, registered): reading a base's module costs."""
+        home = getattr(self.external, "class_home", None)
+        if home is None:
+            return
+        registered = {cls for cls, _ in self.class_registrations}
+        found: list[str] = []
+        for cls, node in self.class_defs.items():
+            if cls in self.task_classes or not (
+                cls in registered or _class_name_attribute(node) is not None
+                or any(name in TASK_HOOKS for name in self.methods.get(cls, {}))
+            ):
+                continue
+            for base in node.bases:
+                qualified = self.imports.qualify(base)
+                if qualified is None or qualified.partition(".")[0] in FOREIGN_ROOTS:
+                    continue
+                where = home(qualified)
+                if where is not None and where[1] in where[0].task_classes:
+                    found.append(cls)
+                    break
+        for cls in found:
+            self.task_classes.add(cls)
+            for name, info in self.methods.get(cls, {}).items():
+                if name in TASK_HOOKS and info.task is None:
+                    info.task = TaskOptions("class", bind=True)
+        if found:
+            self.class_tasks(found)
+
     def task_registered_as(self, name: str, module: str | None) -> FunctionInfo | None:
         """The task of this module Celery registers as ``name``: an explicit ``name=``,
         or (``module`` being this module's import path) the default ``module.function``,
@@ -432,8 +488,6 @@ class _Indexer:
         self.pending: list[tuple[FunctionInfo, str | None]] = []
         #: module-level ``name = <expr>``: decorator aliases, found once the module is known
         self.aliases: list[tuple[list[str], ast.expr]] = []
-        #: ``[bound =] app.register_task(Cls())``: (class name, the name bound to)
-        self.class_registrations: list[tuple[str, str | None]] = []
 
     # -- the walk -------------------------------------------------------------
     def walk(
@@ -525,7 +579,7 @@ class _Indexer:
             if isinstance(made, ast.Call) and not made.args and not made.keywords:
                 made = made.func
             if isinstance(made, ast.Name):
-                self.class_registrations.append((made.id, bound))
+                self.index.class_registrations.append((made.id, bound))
             return
         if len(call.args) == 1 and isinstance(call.args[0], ast.Name):
             self.registrations.append((scope, call.args[0].id, call, bound))
@@ -675,31 +729,8 @@ class _Indexer:
                     index.registered[options.name] = target
             if bound is not None and scope is None:
                 index.task_names[bound] = target
-        self.class_tasks()
+        index.class_tasks()
         return index
-
-    def class_tasks(self) -> None:
-        """Each module-level ``Task`` subclass with a ``run`` (its own or a base's in
-        this module) is the task ``Cls()`` makes: named by its ``name`` attribute, else
-        Celery's default ``module.Cls`` once registered (``app.register_task``)."""
-        index = self.index
-        for cls in sorted(index.task_classes & index.classes):
-            run = index.method(cls, "run")
-            if run is None or run.task is None:
-                continue
-            name = _class_name_attribute(index.class_defs[cls])
-            info = replace_info(run, cls, index)
-            if info is run and name is None:
-                info.task = run.task
-            else:
-                info = FunctionInfo(run.node, f"{cls}.run", None, cls,
-                                    TaskOptions("class", bind=True, name=name), module=index)
-            index.task_names.setdefault(cls, info)
-            if name is not None:
-                index.registered.setdefault(name, info)
-        for cls, bound in self.class_registrations:
-            if bound is not None and cls in index.task_names:
-                index.task_names[bound] = index.task_names[cls]
 
 
 def _calls_name(name: str) -> Callable[[ast.expr], bool]:
@@ -710,7 +741,12 @@ def _calls_name(name: str) -> Callable[[ast.expr], bool]:
 
 
 def _class_name_attribute(node: ast.ClassDef) -> str | None:
-    """``name = "shop.add"`` in a task class's body."""
+    """``name = "shop.add"`` in a task class's body (or ``class T(Base, name=...)``,
+    which a base's ``__init_subclass__`` may take)."""
+    for keyword in node.keywords:
+        if (keyword.arg == "name" and isinstance(keyword.value, ast.Constant)
+                and isinstance(keyword.value.value, str)):
+            return keyword.value.value
     for stmt in node.body:
         if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == "name"
