@@ -369,7 +369,8 @@ class ModuleIndex:
         """Once other modules can be seen (``external``): classes deriving from another
         module's ``Task`` subclass are task classes too (their hooks run as the task),
         and their tasks are made. Only classes that look like tasks are looked into (a
-        hook, a ``name``, registered): reading a base's module costs."""
+        hook, a ``name``, registered; a base whose name says ``Task``): reading a base's
+        module costs."""
         home = getattr(self.external, "class_home", None)
         if home is None:
             return
@@ -385,6 +386,9 @@ class ModuleIndex:
                 qualified = self.imports.qualify(base)
                 if qualified is None or qualified.partition(".")[0] in FOREIGN_ROOTS:
                     continue
+                if "task" not in qualified.rpartition(".")[2].lower():
+                    continue  # why: only a base whose name says task is looked up (cost),
+                    # as for decorators (``_may_name_a_task_maker``)
                 where = home(qualified)
                 if where is not None and where[1] in where[0].task_classes:
                     found.append(cls)
