@@ -630,12 +630,14 @@ class Evaluator:
             registry, at = node.func.value, node.args[0]
         else:
             return None
-        if not (
-            isinstance(registry, ast.Attribute)
-            and registry.attr == "tasks"
-            and isinstance(at, ast.Constant)
-            and isinstance(at.value, str)
-        ):
+        if not (isinstance(registry, ast.Attribute) and registry.attr == "tasks"):
+            return None
+        if isinstance(at, ast.Attribute) and at.attr == "name":
+            # ``app.tasks[Cls.name]``: the task of a task class (or a task object)
+            held = self.value(at.value)
+            task = self.task_of(held) if isinstance(held, TaskRef) else None
+            return TaskRef(callee=ast.unparse(at.value), task=task) if task else None
+        if not (isinstance(at, ast.Constant) and isinstance(at.value, str)):
             return None
         task = self.task_named(at.value)
         return TaskRef(callee=at.value, task=task) if task is not None else None

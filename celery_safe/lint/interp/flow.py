@@ -335,6 +335,16 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         value = self.value(node.value)
+        if isinstance(node.target, ast.Name) and isinstance(node.op, ast.BitOr):
+            # ``canvas |= group(...)`` is ``canvas = canvas | group(...)``
+            piped = ast.BinOp(ast.Name(node.target.id, ast.Load()), ast.BitOr(), node.value)
+            ast.copy_location(piped, node)
+            piped.end_lineno, piped.end_col_offset = node.end_lineno, node.end_col_offset
+            made = self.value(piped)
+            if isinstance(made, Canvas):
+                self.env[node.target.id] = made
+                self.check_canvas(made, piped)
+                return
         if isinstance(node.target, ast.Name) and value is not None and holds_results(value):
             self.env[node.target.id] = named(collection(value), node.target.id)
 

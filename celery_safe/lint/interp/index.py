@@ -358,6 +358,10 @@ class ModuleIndex:
             else:
                 info = FunctionInfo(run.node, f"{cls}.run", None, cls,
                                     TaskOptions("class", bind=True, name=name), module=self)
+                if run.module is self and run.class_name != cls:
+                    # an inherited run runs as this class's task: its ``self.x()`` are
+                    # this class's (analysed as a task of its own, for the join rules)
+                    self.functions.append(info)
             self.task_names.setdefault(cls, info)
             if name is not None:
                 self.registered.setdefault(name, info)

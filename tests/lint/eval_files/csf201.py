@@ -132,3 +132,8 @@ chain(add.s(1, 2), store.s("extra"))  # CSF201: 20
 chain(add.s(1, 2), tag.s("public"))
 chain(add.s(1, 2), store.s())
 chain(add.s(1, 2), hidden.s("a.xml", "public"))  # another library's decorator: unknown
+
+# a canvas grown with ``|=`` is the chain ``canvas | group(...)``
+grown = add.s(1, 2)
+grown |= tag.s("a.xml", "public")  # CSF201: 10
+grown |= finish.si()

@@ -122,3 +122,5 @@ chain(add.s(1, 2), processor.s(repo=1)).delay()
 # a module run as a script (``__main__``) names its tasks after its app: ``eval.add``
 app.conf.beat_schedule["main-named"] = {"task": "eval.add", "args": (1,)}  # CSF205: 24
 app.conf.beat_schedule["main-named-ok"] = {"task": "eval.add", "args": (1, 2)}
+chain(add.s(1, 2), app.tasks[Processor.name].s(1, 2, repo=1)).delay()  # CSF205: 20
+chain(add.s(1, 2), app.tasks[Processor.name].s(repo=1)).delay()
