@@ -280,6 +280,12 @@ def test_a_class_task_takes_what_run_forwards(tasks: ModuleType, project: Path) 
     assert "missing 1 required positional argument: 'previous'" in _failure(alone)
     with pytest.raises(TypeError, match="positional"):
         tasks.collect.s(1, 2).apply_async()
+    # ``task.delay(...)``: every keyword is the task's (``eta`` too); Celery's check
+    # raises at the call, or, behind a forwarding run, the worker does
+    with pytest.raises(TypeError, match="unexpected keyword argument 'eta'"):
+        tasks.collect.delay("month", eta=60)
+    delayed = processor.delay(repo=1)
+    assert "missing 1 required positional argument: 'previous'" in _failure(delayed)
     lines = _findings(project, "flows")
     assert (23, "CSF201") in lines
     assert not any(line == 27 for line, _ in lines)

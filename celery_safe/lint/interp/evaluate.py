@@ -659,6 +659,32 @@ class Evaluator:
             errbacks=self.callbacks(keyword_arg(node, "link_error")),
         )
 
+    def task_sent(self, node: ast.Call) -> Step | None:
+        """``task.delay(*args, **kwargs)`` / ``task.apply_async(args, kwargs)`` of a
+        project task: the message its task is called with (nothing is added to it).
+        Celery checks it when sending, unless the task's ``run`` hides its parameters
+        (a forwarding wrapper or ``run(*args, **kwargs)``): then the worker raises."""
+        func = node.func
+        assert isinstance(func, ast.Attribute)
+        held = self.value(func.value)
+        if not isinstance(held, TaskRef):
+            return None
+        task = self.task_of(held)
+        if task is None:
+            return None
+        if func.attr == "delay":
+            args, kwargs = source_args(node.args, node.keywords)
+            return make_step(node, held.callee, task, args, kwargs)
+        if len(node.args) > 2 or any(k.arg is None for k in node.keywords):
+            return None  # ``apply_async(*a, **options)``: what is sent is not known
+        parts = _arguments(node, ("args", "kwargs"))
+        step = _step_of(node, held.callee, task, parts, None)
+        # its callbacks are checked as part of it (the send is the canvas reported)
+        return replace(
+            step, links=self.callbacks(keyword_arg(node, "link")),
+            errbacks=self.callbacks(keyword_arg(node, "link_error")),
+        )
+
     def scheduled(self, entry: BeatEntry) -> Step | None:
         """The message a beat entry sends: its task (by registered name) called with the
         entry's ``args`` and ``kwargs`` as written (None: the task is not the project's)."""

@@ -582,7 +582,9 @@ class FunctionFlow(ast.NodeVisitor):
             self.check_canvas(Canvas(canvas=sent), node, None, path)
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
-        if attr in ("delay", "apply_async") and _sends_no_arguments(node, attr):
+        if attr in ("delay", "apply_async") and (sent := self.values.task_sent(node)):
+            self.check_canvas(Canvas(canvas=sent), node, None)  # ``task.delay(...)``
+        elif attr in ("delay", "apply_async") and _sends_no_arguments(node, attr):
             whole = self.value(func.value)
             if isinstance(whole, Canvas) and whole.canvas is not None:
                 # sent as it is: its first steps get nothing more than their own arguments

@@ -53,6 +53,8 @@ def forwarded_arguments(
     if len(args.args) != (1 if wrapper.class_name is not None else 0):
         return None  # its own parameters before ``*args``: not read
     star, double = args.vararg.arg, args.kwarg.arg
+    if _touched(wrapper.node, {star, double}):
+        return None  # ``kwargs.pop("force")``: it takes more than what it forwards to
     found: set[tuple[int, frozenset[str]]] = set()
     for node in ast.walk(wrapper.node):
         if not isinstance(node, ast.Call) or not is_target(node.func):
@@ -70,6 +72,19 @@ def forwarded_arguments(
             return None  # it calls the target another way: what binds is not known
         found.add((len(lead), frozenset(k.arg for k in node.keywords if k.arg is not None)))
     return found.pop() if len(found) == 1 else None
+
+
+def _touched(function: ast.AST, names: set[str]) -> bool:
+    """Is ``*args`` or ``**kwargs`` used other than passed on whole (``f(*args, **kw)``)?
+    Read, popped, changed or rebound, it may take arguments the callee does not."""
+    passed: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Starred) or (isinstance(node, ast.keyword) and node.arg is None):
+            passed.add(id(node.value))
+    return any(
+        isinstance(node, ast.Name) and node.id in names and id(node) not in passed
+        for node in ast.walk(function)
+    )
 
 
 def without_leading(

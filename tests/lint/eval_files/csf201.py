@@ -137,3 +137,23 @@ chain(add.s(1, 2), hidden.s("a.xml", "public"))  # another library's decorator: 
 grown = add.s(1, 2)
 grown |= tag.s("a.xml", "public")  # CSF201: 10
 grown |= finish.si()
+
+
+def cooldown(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs.pop("_force", False):  # it takes more than it forwards: not known
+            return None
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@app.task
+@cooldown
+def cooled(filename):
+    return filename
+
+
+chain(add.s(1, 2), cooled.s(_force=True))
+chain(add.s(1, 2), cooled.s("extra", _force=True))  # the wrapper's parameters: not known

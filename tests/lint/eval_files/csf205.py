@@ -124,3 +124,10 @@ app.conf.beat_schedule["main-named"] = {"task": "eval.add", "args": (1,)}  # CSF
 app.conf.beat_schedule["main-named-ok"] = {"task": "eval.add", "args": (1, 2)}
 chain(add.s(1, 2), app.tasks[Processor.name].s(1, 2, repo=1)).delay()  # CSF205: 20
 chain(add.s(1, 2), app.tasks[Processor.name].s(repo=1)).delay()
+
+# a task's message: every keyword of delay() is the task's (``eta`` belongs to apply_async)
+add.delay(1, eta=60)  # CSF205: 1
+add.apply_async((1, 2), {"z": 3})  # CSF205: 1
+add.delay(1, 2)
+add.apply_async((1,), {"y": 2}, countdown=60)
+add.delay(*range(2))
