@@ -167,6 +167,7 @@ def _run(
     )
     index.external = tasks_elsewhere
     index.celery = config.target
+    index.link_task_classes()
     index.lines = source.splitlines() if source is not None else None
     words = wake_words(config, tasks_elsewhere is not None)
     defines_tasks = any(True for _ in index.tasks)

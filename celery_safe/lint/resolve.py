@@ -13,6 +13,8 @@ so CSF104 follows joins into other modules. ``check`` and the flake8 plugin shar
 from __future__ import annotations
 
 import ast
+import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -76,6 +78,8 @@ class ModuleResolver:
         self._used_by: dict[Path, int] = {}
         #: modules used by more than one file: kept for the rest of the run
         self._shared: set[Path] = set()
+        #: project root -> explicit task name -> the files that write it
+        self._registered_names: dict[Path, dict[str, list[Path]]] = {}
 
     def for_file(self, path: Path) -> TaskLookup:
         """What ``path``'s analysis sees of the other modules; a new file begins, so the
@@ -175,6 +179,29 @@ class ModuleResolver:
                 return found
         return None
 
+    def task_named_in_project(self, name: str, importer: Path) -> FunctionInfo | None:
+        """The task registered as ``name`` by an explicit ``name=`` (or a task class's
+        ``name = ...``) in any module of ``importer``'s project: a beat schedule's
+        module imports no task module, yet Celery's registry holds them all.
+
+        The project's files are scanned once per run for such names (only when a beat
+        entry is not found otherwise). A module found is a dependency of ``importer``
+        (the findings cache); a name found nowhere is not, so a task added later is
+        checked once the schedule's file changes (a stale silence, never a stale finding).
+        """
+        root = _package_root(importer)
+        if root not in self._registered_names:
+            self._registered_names[root] = _scan_names(root, self.max_file_size)
+        for path in self._registered_names[root].get(name, ()):
+            module = self.module_name(path)
+            if not module or self._module_file(module, importer) != path:
+                continue  # why: not reachable by its name; the cache could not track it
+            index = self._index(path)
+            found = index.task_registered_as(name, None) if index is not None else None
+            if found is not None:
+                return found
+        return None
+
     @staticmethod
     def module_name(path: Path) -> str:
         """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
@@ -241,8 +268,39 @@ class ModuleResolver:
                 return None
             index.path, index.tree = str(path), tree  # analysed only if a helper is used
             index.external = lookup
+            index.link_task_classes()
             self._indexes[path] = index
         return self._indexes[path]
+
+
+#: ``name="shop.add"`` / ``name = 'shop.add'``: an explicit task name, as written.
+_EXPLICIT_NAME = re.compile(rb"""\bname\s*=\s*(['"])([\w.:-]+)\1""")
+#: Folders never scanned for task names (virtual environments, caches, builds).
+_NOT_PROJECT = frozenset({"node_modules", "site-packages", "__pycache__", "build", "dist",
+                          "venv", "env"})
+#: At most this many files are scanned (a schedule in a huge tree stays partly unknown).
+_MAX_SCANNED = 20_000
+
+
+def _scan_names(root: Path, max_file_size: int) -> dict[str, list[Path]]:
+    """Explicit task names written in the ``.py`` files under ``root``."""
+    names: dict[str, list[Path]] = {}
+    scanned = 0
+    for folder, dirs, files in os.walk(root):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            if not file.endswith(".py") or scanned >= _MAX_SCANNED:
+                continue
+            scanned += 1
+            path = Path(folder, file)
+            try:
+                data = read_bytes(path, max_file_size)
+            except (OSError, Unreadable):
+                continue
+            for match in _EXPLICIT_NAME.finditer(data):
+                name = match.group(2).decode("ascii", "replace")
+                names.setdefault(name, []).append(path.resolve())
+    return names
 
 
 class _Lookup:
@@ -271,6 +329,9 @@ class _Lookup:
 
     def task_named(self, name: str, imported: Sequence[str] = ()) -> FunctionInfo | None:
         return self.resolver.task_named(name, self.importer, imported)
+
+    def task_named_in_project(self, name: str) -> FunctionInfo | None:
+        return self.resolver.task_named_in_project(name, self.importer)
 
     @property
     def module_name(self) -> str:

@@ -289,3 +289,84 @@ def test_tasks_named_by_their_registered_names_across_modules(
     }
     assert found == {("7", "CSF201"), ("11", "CSF201"), ("15", "CSF201"), ("19", "CSF205")}
     assert assert_same_findings(python_files(package)) > 0
+
+
+CLASS_BASE = '''\
+from celery import Task
+
+
+class ProjectTask(Task):
+    def run(self, *args, **kwargs):
+        return self.run_impl("session", *args, **kwargs)
+
+    def run_impl(self, session, *args, **kwargs):
+        raise NotImplementedError
+'''
+
+CLASS_TASKS = '''\
+from celery import Celery
+
+from svc.base import ProjectTask
+
+app = Celery("svc")
+
+
+class Processor(ProjectTask):
+    name = "svc.processor"
+
+    def run_impl(self, session, previous, *, repo):
+        return previous
+
+
+processor = app.register_task(Processor())
+
+
+@app.task
+def collect(frequency="month"):
+    return frequency
+'''
+
+CLASS_USES = '''\
+from celery import chain
+
+from svc.tasks import processor
+
+
+def first_steps(repo):
+    return chain(processor.s(repo=repo), processor.s(repo=repo)).apply_async()
+
+
+def fine(repo):
+    return chain(processor.s({}, repo=repo), processor.s(repo=repo)).apply_async()
+'''
+
+SETTINGS = '''\
+CELERY_BEAT_SCHEDULE = {
+    "process": {"task": "svc.processor", "schedule": 60, "kwargs": {"repo": 1}},
+    "process-ok": {"task": "svc.processor", "schedule": 60, "args": ({},), "kwargs": {"repo": 1}},
+    "collect": {"task": "svc.tasks.collect", "schedule": 60, "kwargs": {"types": 1}},
+}
+'''
+
+
+def test_class_tasks_and_beat_entries_across_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A task class whose ``run`` is a base's in another module, forwarding to the
+    subclass's ``run_impl``; a settings module's beat entries naming tasks by their
+    registered names (neither imported there)."""
+    package = tmp_path / "svc"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    sources = {"base": CLASS_BASE, "tasks": CLASS_TASKS, "uses": CLASS_USES,
+               "settings": SETTINGS}
+    for name, source in sources.items():
+        (package / f"{name}.py").write_text(source)
+    assert main(["check", "--select", "CSF201,CSF205", str(package)]) == 1
+    found = {
+        (line.split(":")[0].rpartition("/")[2], line.split(":")[1])
+        for line in capsys.readouterr().out.splitlines()
+        if ": CSF205" in line
+    }
+    assert found == {("uses.py", "7"), ("settings.py", "2"), ("settings.py", "4")}
+    assert assert_same_findings(python_files(package)) > 0

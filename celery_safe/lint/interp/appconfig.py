@@ -27,7 +27,8 @@ from ...deployment.model import ConfigStep, StaticApp, StaticSend, StaticTask
 from .imports import ImportMap
 from .index import APP_FACTORIES, TASK_DECORATORS, ModuleIndex
 
-__all__ = ["AppSource", "ModuleSource", "module_name", "read_apps"]
+__all__ = ["AppSource", "BeatEntry", "ModuleSource", "beat_entries", "is_beat_key", "module_name",
+           "read_apps"]
 
 #: ``dotted module name -> its index`` (with its tree), seen from the checked module.
 ModuleSource = Callable[[str], "ModuleIndex | None"]
@@ -665,3 +666,164 @@ def _body_of(tree: ast.Module, attribute: str) -> list[ast.stmt] | None:
     return None
 
 
+
+
+# -- beat's schedule, for the canvas rules -------------------------------------------
+#: Beat's schedule under Celery's names: the setting, its old name, the conf attribute.
+_BEAT_KEYS = frozenset({"beat_schedule", "CELERYBEAT_SCHEDULE"})
+
+
+def is_beat_key(name: str) -> bool:
+    """``beat_schedule``, ``CELERYBEAT_SCHEDULE``, or under an upper-case namespace
+    (Django's ``CELERY_BEAT_SCHEDULE`` with ``namespace="CELERY"``)."""
+    return name in _BEAT_KEYS or (name.endswith("_BEAT_SCHEDULE") and name.isupper())
+
+
+@dataclass(frozen=True)
+class BeatEntry:
+    """One entry of beat's schedule as written: the message beat sends every time it
+    is due, ``task`` by its registered name with ``args``/``kwargs`` exactly as given
+    (beat prepends nothing). ``fields`` are the entry's expressions by key."""
+
+    name: str
+    key: ast.expr
+    task: str
+    fields: dict[str, ast.expr]
+
+
+def beat_entries(body: list[ast.stmt], imports: ImportMap) -> Iterator[BeatEntry]:
+    """The entries of every beat schedule a module's top level (or a config class in
+    it) writes with a literal task name: ``CELERY_BEAT_SCHEDULE = {...}`` (a settings or
+    config module), ``app.conf.beat_schedule = {...}``, ``app.conf.update(beat_schedule=
+    {...})``, ``SCHEDULE["name"] = {...}``, ``SCHEDULE.update({...})``. Entries whose
+    task name is not a literal are left out (a rule reading them stays silent)."""
+    statements = [s for s in _config_statements(body) if _may_write_schedule(s)]
+    if not statements:
+        return  # why: the module's constants are read only when a schedule is written
+    literals = Literals(imports)
+    module_constants(body, literals)
+    for statement in statements:
+        for name_node, entry in _schedule_writes(statement, literals):
+            name = literals(name_node)
+            fields = _call_or_dict_fields(entry, literals)
+            task = literals(fields.get("task")) if fields is not None else None
+            if isinstance(name, str) and fields is not None and isinstance(task, str):
+                yield BeatEntry(name, name_node, task, fields)
+
+
+def _may_write_schedule(statement: ast.stmt) -> bool:
+    """A cheap look: could this statement write a schedule (``_schedule_writes``)?"""
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        return isinstance(func, ast.Attribute) and func.attr == "update"
+    else:
+        return False
+    for target in targets:
+        inner = target.value if isinstance(target, ast.Subscript) else target
+        if isinstance(inner, ast.Subscript) or (
+            isinstance(inner, ast.Attribute) and _is_conf(inner.value)
+        ):
+            return True
+        if isinstance(inner, ast.Name) and is_beat_key(inner.id):
+            return True
+    return False
+
+
+def _config_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for statement in body:
+        if isinstance(statement, ast.ClassDef):  # ``config_from_object("mod:Config")``
+            yield from statement.body
+        else:
+            yield statement
+
+
+def _is_schedule(node: ast.expr, literals: Literals) -> bool:
+    """``CELERY_BEAT_SCHEDULE``, ``x.conf.beat_schedule``, ``x.conf["beat_schedule"]``."""
+    if isinstance(node, ast.Name):
+        return is_beat_key(node.id)
+    if isinstance(node, ast.Attribute) and _is_conf(node.value):
+        return is_beat_key(node.attr)
+    if isinstance(node, ast.Subscript) and _is_conf(node.value):
+        key = literals(node.slice)
+        return isinstance(key, str) and is_beat_key(key)
+    return False
+
+
+def _is_conf(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "conf"
+
+
+def _schedule_writes(
+    statement: ast.stmt, literals: Literals
+) -> Iterator[tuple[ast.expr, ast.expr]]:
+    """(entry name, entry) written by one statement."""
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        for target in targets:
+            if _is_schedule(target, literals):
+                yield from _schedule_items(statement.value, literals)
+            elif isinstance(target, ast.Subscript) and _is_schedule(target.value, literals):
+                yield target.slice, statement.value
+    elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        call = statement.value
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr != "update":
+            return
+        if _is_conf(func.value):  # ``app.conf.update(beat_schedule=..., ...)``
+            for keyword in call.keywords:
+                if keyword.arg is not None and is_beat_key(keyword.arg):
+                    yield from _schedule_items(keyword.value, literals)
+            settings = _call_or_dict_fields(call.args[0], literals) if call.args else None
+            for key, value in (settings or {}).items():
+                if is_beat_key(key):
+                    yield from _schedule_items(value, literals)
+        elif _is_schedule(func.value, literals):  # ``SCHEDULE.update({...})``
+            for arg in call.args[:1]:
+                yield from _schedule_items(arg, literals)
+            for keyword in call.keywords:
+                if keyword.arg is not None:
+                    yield ast.Constant(keyword.arg, lineno=keyword.lineno,
+                                       col_offset=keyword.col_offset), keyword.value
+
+
+def _schedule_items(node: ast.expr, literals: Literals) -> Iterator[tuple[ast.expr, ast.expr]]:
+    """The (name, entry) pairs of a schedule written as ``{...}`` or ``dict(...)``."""
+    if isinstance(node, ast.Dict):
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                yield key, value
+    elif _is_dict_call(node, literals):
+        assert isinstance(node, ast.Call)
+        for keyword in node.keywords:
+            if keyword.arg is not None:
+                yield ast.Constant(keyword.arg, lineno=keyword.lineno,
+                                   col_offset=keyword.col_offset), keyword.value
+
+
+def _is_dict_call(node: ast.expr, literals: Literals) -> bool:
+    return (isinstance(node, ast.Call) and not node.args
+            and (literals.imports.qualify(node.func) == "builtins.dict"
+                 or (isinstance(node.func, ast.Name) and node.func.id == "dict")))
+
+
+def _call_or_dict_fields(node: ast.expr, literals: Literals) -> dict[str, ast.expr] | None:
+    """A ``{...}`` or ``dict(...)`` literal's string keys and values (None: not one, or a
+    key is unknown: ``{**base}``)."""
+    if isinstance(node, ast.Dict):
+        fields: dict[str, ast.expr] = {}
+        for key, value in zip(node.keys, node.values, strict=True):
+            name = literals(key) if key is not None else None
+            if not isinstance(name, str):
+                return None
+            fields[name] = value
+        return fields
+    if _is_dict_call(node, literals):
+        assert isinstance(node, ast.Call)
+        if any(k.arg is None for k in node.keywords):
+            return None
+        return {k.arg: k.value for k in node.keywords if k.arg is not None}
+    return None

@@ -39,6 +39,7 @@ def check_canvas(
     no_chords: str | None = None,
     header_polls: bool = False,
     celery: tuple[int, int, int] | None = None,
+    path: tuple[str | int, ...] = (),
 ) -> CanvasCheck:
     """Check a canvas the source builds at ``root``; CSF206/207 need the app: not here.
 
@@ -46,9 +47,12 @@ def check_canvas(
     (CSF203); ``header_polls`` that its backend reads the header's stored results (a
     header part ignoring its result is CSF204 only then; see :mod:`.backends`);
     ``celery`` the Celery version whose behaviour is checked (None: the installed one).
+    ``path`` where the canvas sits (``("beat_schedule", "nightly")``: a beat entry).
     """
     chords = Backend(no_chords, keeps_header_values=not header_polls)
-    problems = check_model(node, receives=receives, backend=lambda: chords, celery=celery)
+    problems = check_model(
+        node, receives=receives, backend=lambda: chords, celery=celery, path=path
+    )
     return CanvasCheck(root, tuple(problems), receives)
 
 
@@ -84,7 +88,7 @@ def make_step(
     return Step(
         immutable=immutable,
         origin=node,
-        name=task.name if task is not None else name,
+        name=task.task_label if task is not None else name,
         spec=spec,
         args=args,
         kwargs=kwargs,

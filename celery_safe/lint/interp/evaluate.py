@@ -16,6 +16,7 @@ from dataclasses import replace
 from ...canvas import Chord, Group, Mapped, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe
 from ...canvas.text import SourceText
+from .appconfig import BeatEntry
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
@@ -368,6 +369,10 @@ class Evaluator:
         func = node.func
         if isinstance(func, ast.Attribute):
             return self.method_value(node, func)
+        if isinstance(func, ast.Name) and func.id in self.index.task_names:
+            made_task = self.class_task(node)  # a class task of this module
+            if made_task is not None:
+                return made_task
         if isinstance(func, ast.Name) and func.id in self.index.classes:
             made = self.class_value(func)
             if made is not None:
@@ -390,6 +395,20 @@ class Evaluator:
         if called is not None:
             return self.apply_value(node, called)
         return self.helper_returns(func)
+
+    def class_task(self, node: ast.Call) -> TaskRef | None:
+        """``Cls()`` of a ``Task`` subclass: the task object (``Cls().delay(...)``)."""
+        func = node.func
+        if not isinstance(func, ast.Name) or node.args or node.keywords:
+            return None
+        ref = self.lookup(func.id)
+        if not isinstance(ref, TaskRef):
+            return None
+        task = self.task_of(ref)
+        made = task.task if task is not None else None
+        if task is None or made is None or made.how != "class" or task.class_name != func.id:
+            return None
+        return replace(ref, task=task)
 
     def helper_returns(self, func: ast.expr) -> Value | None:
         """What a call to a helper returns: a Celery result, or a canvas built in this
@@ -480,6 +499,13 @@ class Evaluator:
             if made is not None:  # ``Run.objects.get(pk=pk)``: one Run
                 return tuple_value([made, None], None) if attr.endswith("_or_create") else made
         base = self.value(receiver)
+        if (
+            (base is None or isinstance(base, Instance)) and isinstance(receiver, ast.Call)
+            and attr in TASK_OBJECT_METHODS
+        ):
+            # ``Cls().s(...)``, ``Cls().delay(...)`` of another module's class task
+            # (looked up only here, where it is used as a task: reading a module costs)
+            base = self.class_task(receiver) or base
         if isinstance(base, Foreign):
             return None
         if isinstance(base, Instance):
@@ -626,12 +652,14 @@ class Evaluator:
             registry, at = node.func.value, node.args[0]
         else:
             return None
-        if not (
-            isinstance(registry, ast.Attribute)
-            and registry.attr == "tasks"
-            and isinstance(at, ast.Constant)
-            and isinstance(at.value, str)
-        ):
+        if not (isinstance(registry, ast.Attribute) and registry.attr == "tasks"):
+            return None
+        if isinstance(at, ast.Attribute) and at.attr == "name":
+            # ``app.tasks[Cls.name]``: the task of a task class (or a task object)
+            held = self.value(at.value)
+            task = self.task_of(held) if isinstance(held, TaskRef) else None
+            return TaskRef(callee=ast.unparse(at.value), task=task) if task else None
+        if not (isinstance(at, ast.Constant) and isinstance(at.value, str)):
             return None
         task = self.task_named(at.value)
         return TaskRef(callee=at.value, task=task) if task is not None else None
@@ -652,6 +680,60 @@ class Evaluator:
             step, links=self.callbacks(keyword_arg(node, "link")),
             errbacks=self.callbacks(keyword_arg(node, "link_error")),
         )
+
+    def task_sent(self, node: ast.Call) -> Step | None:
+        """``task.delay(*args, **kwargs)`` / ``task.apply_async(args, kwargs)`` of a
+        project task: the message its task is called with (nothing is added to it).
+        Celery checks it when sending, unless the task's ``run`` hides its parameters
+        (a forwarding wrapper or ``run(*args, **kwargs)``): then the worker raises."""
+        func = node.func
+        assert isinstance(func, ast.Attribute)
+        held = self.value(func.value)
+        if not isinstance(held, TaskRef):
+            return None
+        task = self.task_of(held)
+        if task is None:
+            return None
+        if func.attr == "delay":
+            args, kwargs = source_args(node.args, node.keywords)
+            return make_step(node, held.callee, task, args, kwargs)
+        if len(node.args) > 2 or any(k.arg is None for k in node.keywords):
+            return None  # ``apply_async(*a, **options)``: what is sent is not known
+        parts = _arguments(node, ("args", "kwargs"))
+        step = _step_of(node, held.callee, task, parts, None)
+        # its callbacks are checked as part of it (the send is the canvas reported)
+        return replace(
+            step, links=self.callbacks(keyword_arg(node, "link")),
+            errbacks=self.callbacks(keyword_arg(node, "link_error")),
+        )
+
+    def scheduled(self, entry: BeatEntry) -> Step | None:
+        """The message a beat entry sends: its task (by registered name) called with the
+        entry's ``args`` and ``kwargs`` as written (None: the task is not the project's)."""
+        task = self.task_named(entry.task)
+        anywhere = getattr(self.index.external, "task_named_in_project", None)
+        if task is None and anywhere is not None:
+            found = anywhere(entry.task)  # an explicit name in a module it does not import
+            task = found if isinstance(found, FunctionInfo) else None
+        if task is None:
+            return None
+        parts = {key: entry.fields.get(key) for key in ("args", "kwargs")}
+        return _step_of(entry.key, entry.task, task, parts, None)
+
+    def periodic(self, node: ast.Call) -> Step | None:
+        """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery
+        sends ``sig.clone(args, kwargs)`` (or the task's signature with them) when due."""
+        sig = node.args[1] if len(node.args) > 1 else keyword_arg(node, "sig")
+        made = self.value(sig) if sig is not None else None
+        parts = _arguments(node, ("args", "kwargs"), skip=2)
+        if isinstance(made, TaskRef):
+            task = self.task_of(made)
+            return _step_of(node, made.callee, task, parts, None) if task is not None else None
+        if not isinstance(made, Canvas) or not isinstance(made.canvas, Step):
+            return None
+        if _is_none(parts["args"]) and _is_none(parts["kwargs"]):
+            return made.canvas
+        return _changed(made.canvas, parts, merge=True)
 
     def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
         """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""
@@ -783,6 +865,10 @@ def _map_items(
     return tuple(items)
 
 
+#: What a task object is used for (``Cls().s(...)``): a class's task, not its instance.
+TASK_OBJECT_METHODS = frozenset({"s", "si", "signature", "subtask", "delay", "apply_async"})
+
+
 def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
     """The nested ``def`` a decorator returns (``return wrapper``), if any."""
     for stmt in factory.node.body:
@@ -859,7 +945,7 @@ def _kwargs_of(node: ast.expr | None) -> dict[str, SourceText] | None:
 
 
 def _step_of(
-    node: ast.Call,
+    node: ast.AST,
     name: str,
     task: FunctionInfo | None,
     parts: dict[str, ast.expr | None],

@@ -24,6 +24,7 @@ from ...canvas import (
     errback_received,
     parent_result,
 )
+from .appconfig import beat_entries
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
 from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
@@ -72,6 +73,17 @@ RESULT_READS = frozenset(
 RESULT_IDS = frozenset({"id", "task_id"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
+
+
+def _sends_no_arguments(node: ast.Call, method: str) -> bool:
+    """``canvas.delay()``, ``canvas.apply_async()`` or ``apply_async(args=None,
+    queue=...)``: the canvas is sent with no argument added to its first steps."""
+    if method == "delay":
+        return not node.args and not node.keywords
+    if len(node.args) > 2 or any(k.arg is None for k in node.keywords):
+        return False
+    given = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "kwargs"))]
+    return all(isinstance(g, ast.Constant) and g.value is None for g in given)
 
 
 def _danger(value: Value | None) -> int:
@@ -197,7 +209,18 @@ class FunctionFlow(ast.NodeVisitor):
 
     def run_module(self, body: Sequence[ast.stmt]) -> FunctionFacts:
         self.statements(body)
+        if self.subscribers.on_canvas.handlers:
+            self.beat_schedule(list(body))
         return self.facts
+
+    def beat_schedule(self, body: list[ast.stmt]) -> None:
+        """Each beat entry is a call of its task, sent as written every time it is due:
+        checked as a canvas that receives nothing (reported at the entry's name)."""
+        for entry in beat_entries(body, self.imports):
+            step = self.values.scheduled(entry)
+            if step is not None:
+                path = ("beat_schedule", entry.name)
+                self.check_canvas(Canvas(canvas=step), entry.key, None, path)
 
     def statements(self, body: Sequence[ast.stmt]) -> None:
         for stmt in body:
@@ -313,6 +336,16 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         value = self.value(node.value)
+        if isinstance(node.target, ast.Name) and isinstance(node.op, ast.BitOr):
+            # ``canvas |= group(...)`` is ``canvas = canvas | group(...)``
+            piped = ast.BinOp(ast.Name(node.target.id, ast.Load()), ast.BitOr(), node.value)
+            ast.copy_location(piped, node)
+            piped.end_lineno, piped.end_col_offset = node.end_lineno, node.end_col_offset
+            made = self.value(piped)
+            if isinstance(made, Canvas):
+                self.env[node.target.id] = made
+                self.check_canvas(made, piped)
+                return
         if isinstance(node.target, ast.Name) and value is not None and holds_results(value):
             self.env[node.target.id] = named(collection(value), node.target.id)
 
@@ -545,8 +578,23 @@ class FunctionFlow(ast.NodeVisitor):
             self.update_state(node)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
             self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
+        elif attr == "add_periodic_task" and (sent := self.values.periodic(node)) is not None:
+            # sent as it is when due, as the beat entry ``name=`` names (if literal)
+            given = keyword_arg(node, "name")
+            entry = given.value if isinstance(given, ast.Constant) else None
+            path = ("beat_schedule", entry) if isinstance(entry, str) else ()
+            self.check_canvas(Canvas(canvas=sent), node, None, path)
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
+        if attr in ("delay", "apply_async") and (sent := self.values.task_sent(node)):
+            self.check_canvas(Canvas(canvas=sent), node, None)  # ``task.delay(...)``
+        elif attr in ("delay", "apply_async") and _sends_no_arguments(node, attr):
+            whole = self.value(func.value)
+            if isinstance(whole, Canvas) and whole.canvas is not None:
+                # sent as it is: its first steps get nothing more than their own arguments
+                # (checked where it is built: this check, knowing that, replaces that one)
+                origin = whole.canvas.origin
+                self.check_canvas(whole, origin if isinstance(origin, ast.AST) else node, None)
         if attr in ("apply_async", "apply", "send_task", "set"):
             for option in ("link", "link_error"):
                 callback = keyword_arg(node, option)
@@ -591,7 +639,11 @@ class FunctionFlow(ast.NodeVisitor):
         self.subscribers.on_state.raise_(self, event)
 
     def check_canvas(
-        self, value: Value | None, root: ast.AST, receives: Received | None = UNKNOWN
+        self,
+        value: Value | None,
+        root: ast.AST,
+        receives: Received | None = UNKNOWN,
+        path: tuple[str | int, ...] = (),
     ) -> None:
         """Raise ``on_canvas``: the canvas built at ``root``, checked by the canvas model
         (only when a rule listens: the check is the cost)."""
@@ -602,6 +654,6 @@ class FunctionFlow(ast.NodeVisitor):
             no_chords = backends.chord_problem()
             polls = backends.header_reads_stored_results()
             checked = check_canvas(
-                root, value.canvas, receives, no_chords, polls, self.index.celery
+                root, value.canvas, receives, no_chords, polls, self.index.celery, path
             )
             self.subscribers.on_canvas.raise_(self, checked)

@@ -7,7 +7,7 @@ that a module defines no task costs a fraction of parsing it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from ...canvas.replaces import replaces_with_group
 from ...canvas.types import MISSING
 from .annotations import hint_of
 from .backends import AppBackends
+from .forwarding import MAX_HOPS, forwarded_arguments, returned_def, without_leading
 from .imports import FOREIGN_ROOTS, ImportMap
 
 __all__ = ["DecoratorLookup", "FunctionInfo", "ModuleIndex", "TaskOptions", "build_index"]
@@ -84,11 +85,20 @@ class FunctionInfo:
     declared_global: set[str] = field(default_factory=set)
     #: the module it is defined in (differs from the checked one for imported helpers)
     module: ModuleIndex | None = None
+    #: the decorators between the task's decorator and the ``def`` (applied first)
+    inner_decorators: tuple[ast.expr, ...] = ()
     _spec: TaskSpec | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.node.name
+
+    @property
+    def task_label(self) -> str:
+        """How a canvas names the task: the function, or a task class's name."""
+        made = self.task
+        return self.class_name if made is not None and made.how == "class" and (
+            self.class_name) else self.name
 
     @property
     def label(self) -> str:
@@ -101,6 +111,82 @@ class FunctionInfo:
         drop = self.class_name is not None or bool(self.task and self.task.bind)
         hidden = self.task.hidden if self.task is not None else frozenset()
         return Params.from_ast(self.node.args, hidden or (), drop_first=drop)
+
+    def accepted(self, hops: int = 0) -> tuple[ast.arguments, bool] | None:
+        """The parameters a call of this task binds to, and whether the first is
+        dropped (``self``): its own, or what its decorators' wrappers or its ``run``
+        forward to (see :mod:`.forwarding`); None when that cannot be read."""
+        drop = self.class_name is not None or bool(self.task and self.task.bind)
+        args: ast.arguments | None = self.node.args
+        for decorator in reversed(self.inner_decorators):  # the innermost wraps first
+            wrapper, wrapped = self._wrapper(decorator)
+            if wrapper is None or wrapped is None:
+                return None  # why: a decorator we cannot read may change the parameters
+            if not (wrapper.node.args.vararg or wrapper.node.args.kwarg):
+                args, drop = wrapper.node.args, False  # its own signature is what binds
+                continue
+            forwarded = forwarded_arguments(wrapper, _calls_name(wrapped))
+            if forwarded is None or args is None:
+                return None
+            count, keywords = forwarded
+            args = without_leading(args, count, keywords, drop)
+            drop = False
+        if args is None:
+            return None
+        if self.task is not None and self.task.how == "class" and hops < MAX_HOPS:
+            return self._run_forwarded(args, hops) or (args, drop)
+        return args, drop
+
+    def _run_forwarded(
+        self, args: ast.arguments, hops: int
+    ) -> tuple[ast.arguments, bool] | None:
+        """``run(self, *args, **kwargs)`` calling ``self.other(x, *args, **kwargs)``:
+        ``other``'s parameters (found on the task's own class) after ``x``."""
+        module, cls = self.module, self.class_name
+        if module is None or cls is None or args.vararg is None:
+            return None
+        me = (args.posonlyargs + args.args)[0].arg if args.posonlyargs + args.args else ""
+        targets: set[str] = set()
+
+        def is_method(func: ast.expr) -> bool:
+            if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                    and func.value.id == me):
+                targets.add(func.attr)
+                return True
+            return False
+
+        forwarded = forwarded_arguments(self, is_method)
+        if forwarded is None or len(targets) != 1:
+            return None
+        target = module.method(cls, targets.pop())
+        if target is None:
+            return None
+        inner = replace_info(target, cls, module).accepted(hops + 1)
+        if inner is None:
+            return None
+        rest = without_leading(inner[0], forwarded[0], forwarded[1], inner[1])
+        return (rest, False) if rest is not None else None
+
+    def _wrapper(self, decorator: ast.expr) -> tuple[FunctionInfo | None, str | None]:
+        """The wrapper ``def`` a project decorator returns, and the name its decorator
+        gives the wrapped function (``@deco`` or a factory's ``@deco(x)``)."""
+        module = self.module
+        if module is None:
+            return None, None
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        found: FunctionInfo | None = None
+        if isinstance(target, ast.Name):
+            found = module.resolve_local(self.parent, target.id)
+        if found is None and isinstance(target, (ast.Name, ast.Attribute)):
+            qualified = module.imports_for(self.parent).qualify(target)
+            found = module.imported(qualified) if qualified else None
+        if found is not None and isinstance(decorator, ast.Call):
+            found = returned_def(found)  # ``deco(x)`` made the decorator
+        if found is None or found.task is not None:
+            return None, None
+        params = found.node.args.posonlyargs + found.node.args.args
+        wrapper = returned_def(found)
+        return (wrapper, params[0].arg) if params and wrapper is not None else (None, None)
 
     def spec(self) -> TaskSpec | None:
         """The task as the canvas model knows it (None for a plain function)."""
@@ -117,9 +203,9 @@ class FunctionInfo:
                 return hint_of(annotation, module, imports)
 
             params = None
-            if options.typing and options.hidden is not None:
-                drop = self.class_name is not None or options.bind
-                params = Params.from_ast(self.node.args, options.hidden, drop, hint)
+            accepted = self.accepted()
+            if options.typing and options.hidden is not None and accepted is not None:
+                params = Params.from_ast(accepted[0], options.hidden, accepted[1], hint)
             bound = options.bind or self.class_name is not None
             errback_style = (
                 not bound and params is not None
@@ -131,7 +217,7 @@ class FunctionInfo:
                 and replaces_with_group(self.node, module.imports_for(self).qualify)
             )
             self._spec = TaskSpec(
-                self.name, params, options.ignore_result, errback_style, returns=returns,
+                self.task_label, params, options.ignore_result, errback_style, returns=returns,
                 replaces_with_group=replaces,
             )
         return self._spec
@@ -158,6 +244,8 @@ class ModuleIndex:
     #: (``proj_task = shared_task``, ``partial(app.task, queue="q")``) or a factory
     #: (``def proj_task(*a, **kw): return shared_task(*a, **kw)``)
     task_decorators: set[str] = field(default_factory=set)
+    #: ``[bound =] app.register_task(Cls())``: (class name, the name bound to)
+    class_registrations: list[tuple[str, str | None]] = field(default_factory=list)
     #: module-level classes (for ``Poller().wait(r)``, and annotations)
     classes: set[str] = field(default_factory=set)
     class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
@@ -258,14 +346,80 @@ class ModuleIndex:
     def imported(self, qualified: str) -> FunctionInfo | None:
         return self.external(qualified) if self.external is not None else None
 
+    def class_tasks(self, classes: Iterable[str] | None = None) -> None:
+        """Each module-level ``Task`` subclass with a ``run`` (its own or a base's) is
+        the task ``Cls()`` makes: named by its ``name`` attribute, else Celery's default
+        ``module.Cls`` once registered (``app.register_task``)."""
+        for cls in sorted(self.task_classes & self.classes if classes is None else classes):
+            run = self.method(cls, "run")
+            if run is None or (run.task is None and run.module is self):
+                continue
+            name = _class_name_attribute(self.class_defs[cls])
+            info = replace_info(run, cls, self)
+            if info is run and name is None:
+                info.task = run.task
+            else:
+                info = FunctionInfo(run.node, f"{cls}.run", None, cls,
+                                    TaskOptions("class", bind=True, name=name), module=self)
+                if run.module is self and run.class_name != cls:
+                    # an inherited run runs as this class's task: its ``self.x()`` are
+                    # this class's (analysed as a task of its own, for the join rules)
+                    self.functions.append(info)
+            self.task_names.setdefault(cls, info)
+            if name is not None:
+                self.registered.setdefault(name, info)
+        for cls, bound in self.class_registrations:
+            if bound is not None and cls in self.task_names:
+                self.task_names[bound] = self.task_names[cls]
+
+    def link_task_classes(self) -> None:
+        """Once other modules can be seen (``external``): classes deriving from another
+        module's ``Task`` subclass are task classes too (their hooks run as the task),
+        and their tasks are made. Only classes that look like tasks are looked into (a
+        hook, a ``name``, registered; a base whose name says ``Task``): reading a base's
+        module costs."""
+        home = getattr(self.external, "class_home", None)
+        if home is None:
+            return
+        registered = {cls for cls, _ in self.class_registrations}
+        found: list[str] = []
+        for cls, node in self.class_defs.items():
+            if cls in self.task_classes or not (
+                cls in registered or _class_name_attribute(node) is not None
+                or any(name in TASK_HOOKS for name in self.methods.get(cls, {}))
+            ):
+                continue
+            for base in node.bases:
+                qualified = self.imports.qualify(base)
+                if qualified is None or qualified.partition(".")[0] in FOREIGN_ROOTS:
+                    continue
+                if "task" not in qualified.rpartition(".")[2].lower():
+                    continue  # why: only a base whose name says task is looked up (cost),
+                    # as for decorators (``_may_name_a_task_maker``)
+                where = home(qualified)
+                if where is not None and where[1] in where[0].task_classes:
+                    found.append(cls)
+                    break
+        for cls in found:
+            self.task_classes.add(cls)
+            for name, info in self.methods.get(cls, {}).items():
+                if name in TASK_HOOKS and info.task is None:
+                    info.task = TaskOptions("class", bind=True)
+        if found:
+            self.class_tasks(found)
+
     def task_registered_as(self, name: str, module: str | None) -> FunctionInfo | None:
         """The task of this module Celery registers as ``name``: an explicit ``name=``,
-        or (``module`` being this module's import path) the default ``module.function``."""
+        or (``module`` being this module's import path) the default ``module.function``,
+        or ``main.function`` (Celery's ``gen_task_name`` for a module run as
+        ``__main__``, ``main`` being the name its app was made with)."""
         found = self.registered.get(name)
-        if found is not None or module is None:
-            return found
         prefix, _, function = name.rpartition(".")
-        task = self.task_names.get(function) if prefix == module else None
+        # ``Celery("shop")`` in a module run as ``__main__`` names its tasks ``shop.add``
+        main = prefix in self.backends.mains.values()
+        if found is not None or (module is None and not main):
+            return found
+        task = self.task_names.get(function) if prefix == module or main else None
         if task is None or task.task is None or task.task.name is not None:
             return None
         return task
@@ -427,7 +581,17 @@ class _Indexer:
                 self.registration(value, scope, name)
 
     def registration(self, call: ast.Call, scope: FunctionInfo | None, bound: str | None) -> None:
-        """``app.task(fn)``, ``shared_task(fn)``, ``app.task(bind=True)(fn)``."""
+        """``app.task(fn)``, ``shared_task(fn)``, ``app.task(bind=True)(fn)``;
+        ``app.register_task(Cls())``, ``app.tasks.register(Cls)`` (a class's task)."""
+        func = call.func
+        if (scope is None and isinstance(func, ast.Attribute) and len(call.args) == 1
+                and func.attr in ("register_task", "register")):
+            made = call.args[0]
+            if isinstance(made, ast.Call) and not made.args and not made.keywords:
+                made = made.func
+            if isinstance(made, ast.Name):
+                self.index.class_registrations.append((made.id, bound))
+            return
         if len(call.args) == 1 and isinstance(call.args[0], ast.Name):
             self.registrations.append((scope, call.args[0].id, call, bound))
 
@@ -530,6 +694,15 @@ class _Indexer:
                 return True
         return False
 
+    def inner_decorators(self, info: FunctionInfo) -> tuple[ast.expr, ...]:
+        """The decorators below the first one that makes ``info`` a task."""
+        imports = self.index.imports_for(info.parent)
+        decorators = info.node.decorator_list
+        for position, decorator in enumerate(decorators):
+            if self.decorator_options(decorator, imports) is not None:
+                return tuple(decorators[position + 1:])
+        return ()
+
     def decorated_options(self, info: FunctionInfo) -> TaskOptions | None:
         """The options of the first decorator of ``info`` that makes it a task."""
         imports = self.index.imports_for(info.parent)
@@ -551,6 +724,7 @@ class _Indexer:
             if options is None:
                 continue
             info.task = options
+            info.inner_decorators = self.inner_decorators(info)
             if options.name is not None:
                 index.registered[options.name] = info
             if cls is None and info.parent is None:
@@ -566,7 +740,38 @@ class _Indexer:
                     index.registered[options.name] = target
             if bound is not None and scope is None:
                 index.task_names[bound] = target
+        index.class_tasks()
         return index
+
+
+def _calls_name(name: str) -> Callable[[ast.expr], bool]:
+    def called(func: ast.expr) -> bool:
+        return isinstance(func, ast.Name) and func.id == name
+
+    return called
+
+
+def _class_name_attribute(node: ast.ClassDef) -> str | None:
+    """``name = "shop.add"`` in a task class's body (or ``class T(Base, name=...)``,
+    which a base's ``__init_subclass__`` may take)."""
+    for keyword in node.keywords:
+        if (keyword.arg == "name" and isinstance(keyword.value, ast.Constant)
+                and isinstance(keyword.value.value, str)):
+            return keyword.value.value
+    for stmt in node.body:
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == "name"
+                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+            return stmt.value.value
+    return None
+
+
+def replace_info(info: FunctionInfo, cls: str, module: ModuleIndex) -> FunctionInfo:
+    """``info`` (a method) as seen on the class ``cls`` of ``module``, which inherits it:
+    ``self.x`` in it is looked up on ``cls``."""
+    if info.class_name == cls and info.module is module:
+        return info
+    return FunctionInfo(info.node, f"{cls}.{info.name}", None, cls, info.task, module=module)
 
 
 def _may_name_a_task_maker(qualified: str) -> bool:

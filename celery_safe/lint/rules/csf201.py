@@ -47,6 +47,37 @@ def populate(slugs):
     # a signature made from a task's name is that task's: clone gets (<result>, slugs)
     return chain(Signature("registry.store_yaml"), Signature("registry.clone", (slugs,)))
 """,
+    """\
+import functools
+
+from celery import Celery, chain
+
+app = Celery("alerts")
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@app.task
+def write_notice():
+    return "notice.xml"
+
+
+@app.task
+@logged  # Celery's check sees wrapper(*args, **kwargs); the worker calls create_tag
+def create_tag(filename, tag, graceid):
+    return filename
+
+
+def publish(graceid):
+    # create_tag gets (<result>, "notice.xml", "public", graceid): TypeError in the worker
+    return chain(write_notice.s(), create_tag.s("notice.xml", "public", graceid))
+""",
 )
 
 VALID = (
@@ -68,6 +99,36 @@ def clone(slugs=None):
 
 def populate(slugs):
     return chain(store_yaml.s(), clone.si(slugs))  # immutable: ignores the result
+""",
+    """\
+import functools
+
+from celery import Celery, chain
+
+app = Celery("alerts")
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@app.task
+def write_notice():
+    return "notice.xml"
+
+
+@app.task
+@logged
+def create_tag(filename, tag, graceid):
+    return filename
+
+
+def publish(graceid):
+    return chain(write_notice.s(), create_tag.s("public", graceid))  # filename: the result
 """,
 )
 

@@ -1,6 +1,7 @@
 """CSF205: a signature's own arguments cannot bind to its task (static front-end of the
 canvas model's check; the first steps of a canvas are skipped, as the arguments the
-canvas is called with are not known where it is built)."""
+canvas is called with are not known where it is built). Beat entries and
+``add_periodic_task`` signatures are complete calls: beat sends them as written."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
+
+#: A beat schedule is written with one (a settings or config module's top level,
+#: ``app.conf``); ``add_periodic_task`` is given a signature, which ``CANVAS_WORDS`` wake
+#: on. Narrow on purpose: Celery's own modules, which read ``conf.beat_schedule``, stay
+#: asleep (a schedule in a config class's body is found only in a module woken anyway).
+BEAT_WORDS = ("BEAT_SCHEDULE", "\nbeat_schedule", "conf.beat_schedule =",
+              'conf.beat_schedule["', "conf.beat_schedule['", "beat_schedule=")
 
 INVALID = (
     """\
@@ -43,6 +51,41 @@ def resize(path, width):
 def thumbnails():
     # map gives each item as the one argument: resize("a.png") misses width
     return resize.map(["a.png", "b.png"]).delay()
+""",
+    """\
+from celery import Celery
+from celery.schedules import crontab
+
+app = Celery("reports")
+
+
+@app.task(name="reports.collect")
+def collect(frequency="month"):
+    return frequency
+
+
+app.conf.beat_schedule = {
+    "collect-monthly": {  # beat sends collect(types=[...]): no parameter named types
+        "task": "reports.collect",
+        "schedule": crontab(day_of_month=1, hour=3, minute=0),
+        "kwargs": {"types": ["loans"]},
+    },
+}
+""",
+    """\
+from celery import Celery
+
+app = Celery("reports")
+
+
+@app.task
+def purge(days):
+    return days
+
+
+@app.on_after_configure.connect
+def schedule(sender, **kwargs):
+    sender.add_periodic_task(3600.0, purge.s(), name="purge")  # purge() misses days
 """,
 )
 
@@ -81,6 +124,41 @@ def thumbnails():
     # starmap splats each item: resize("a.png", 100)
     return resize.starmap([("a.png", 100), ("b.png", 200)]).delay()
 """,
+    """\
+from celery import Celery
+from celery.schedules import crontab
+
+app = Celery("reports")
+
+
+@app.task(name="reports.collect")
+def collect(frequency="month"):
+    return frequency
+
+
+app.conf.beat_schedule = {
+    "collect-yearly": {
+        "task": "reports.collect",
+        "schedule": crontab(day_of_month=1, month_of_year=1, hour=3, minute=0),
+        "kwargs": {"frequency": "year"},
+    },
+}
+""",
+    """\
+from celery import Celery
+
+app = Celery("reports")
+
+
+@app.task
+def purge(days):
+    return days
+
+
+@app.on_after_configure.connect
+def schedule(sender, **kwargs):
+    sender.add_periodic_task(3600.0, purge.s(30), name="purge")
+""",
 )
 
 
@@ -88,7 +166,7 @@ def thumbnails():
     "CSF205",
     invalid=INVALID,
     valid=VALID,
-    without_tasks=CANVAS_WORDS,
+    without_tasks=(*CANVAS_WORDS, *BEAT_WORDS),
     needs_tasks_elsewhere=True,
     events=CANVAS_EVENTS,
 )

@@ -84,3 +84,76 @@ chain(add.s(1, 2), add.si(1, 2).clone(args=(3,)))
 chain(add.s(1, 2), add.s(1, 2).replace(args=(1,)))
 chain(add.s(1, 2), app.signature("eval.unknown"))
 chain(add.s(1, 2), Signature.from_dict({"task": "celery.chain", "subtask_type": "chain"}))
+
+
+# a project decorator between @app.task and the def: Celery's check sees only the
+# wrapper's (*args, **kwargs); the worker calls what the wrapper forwards to
+# (tests/workflows/test_wf_beat_calls.py)
+import functools
+
+from somewhere_else import opaque
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def in_session(fn):
+    def wrapper(*args, **kwargs):
+        return fn("session", *args, **kwargs)
+
+    return wrapper
+
+
+@app.task
+@logged
+def tag(filename, tag):
+    return filename
+
+
+@app.task
+@in_session
+def store(session, item):
+    return item
+
+
+@app.task
+@opaque
+def hidden(filename, tag):
+    return filename
+
+
+chain(add.s(1, 2), tag.s("a.xml", "public"))  # CSF201: 20
+chain(add.s(1, 2), store.s("extra"))  # CSF201: 20
+chain(add.s(1, 2), tag.s("public"))
+chain(add.s(1, 2), store.s())
+chain(add.s(1, 2), hidden.s("a.xml", "public"))  # another library's decorator: unknown
+
+# a canvas grown with ``|=`` is the chain ``canvas | group(...)``
+grown = add.s(1, 2)
+grown |= tag.s("a.xml", "public")  # CSF201: 10
+grown |= finish.si()
+
+
+def cooldown(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs.pop("_force", False):  # it takes more than it forwards: not known
+            return None
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@app.task
+@cooldown
+def cooled(filename):
+    return filename
+
+
+chain(add.s(1, 2), cooled.s(_force=True))
+chain(add.s(1, 2), cooled.s("extra", _force=True))  # the wrapper's parameters: not known
