@@ -28,7 +28,8 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     ]),
     "lint_speed.py": (["--runs", "1", "--packages", "vine", "--project", "vine",
                        "--large-size", "100000"], [
-        "corpus: vine", "(a) flake8  CPU", "plugin run() alone", "(b) read + ast.parse",
+        "corpus: vine", "(a) flake8  CPU", "plugin run() alone",
+        "(b) CPU, a process per round, imports done: read + ast.parse", "imports its CLI once",
         "(d) check 6 files  CPU: first (empty cache)",
     ]),
     "embedded_vs_redis.py": (["--repeat", "1", "--drain", "20", "--idle", "1"], [

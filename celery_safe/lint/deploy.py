@@ -33,7 +33,12 @@ def _problems(report: Report) -> list[tuple[Problem, ast.AST]]:
         lookup = analysis.index.external
         modules = getattr(lookup, "module_index", None)
         found: list[tuple[Problem, ast.AST]] = []
-        for app in read_apps(analysis.tree, analysis.index, report.path, modules):
+        # why skip the reader: the index records every name assigned a ``Celery(...)``
+        # anywhere in the module, a superset of the apps the reader judges
+        apps = read_apps(analysis.tree, analysis.index, report.path, modules) if (
+            analysis.index.apps
+        ) else []
+        for app in apps:
             if not app.complete:
                 continue  # why we bail: some configuration is not literal; unknown
             from ..deployment.static import check_static  # Celery's apps: only for an app

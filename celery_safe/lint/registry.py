@@ -176,6 +176,9 @@ class Rule:
     rewrites_joins: bool = False
     #: Why a finding is left as it is, and what to do instead (``celery-safe fix``).
     no_fix: str = ""
+    #: Its findings are read from tasks and what they run only (``task_facts``): its
+    #: handlers are not raised in the walks of the module's other functions.
+    tasks_only: bool = False
 
 
 #: code -> rule, filled by the ``rules`` package's modules as they are imported.
@@ -199,6 +202,7 @@ def rule(
     events: Subscribers | None = None,
     rewrites_joins: bool = False,
     no_fix: str = "",
+    tasks_only: bool = False,
 ) -> Callable[[Check], Check]:
     """Register ``check`` as the rule for ``code`` (which must be in the catalogue).
 
@@ -207,7 +211,8 @@ def rule(
     By default a rule can only report in a module that defines a Celery task;
     ``without_tasks`` lists words whose presence makes it worth running anyway.
     ``events`` are the rule's handlers on the interpreter's events (its own detection);
-    ``rewrites_joins`` and ``no_fix`` are its fixability (see ``Rule``).
+    ``rewrites_joins`` and ``no_fix`` are its fixability (see ``Rule``). ``tasks_only``:
+    it reads only what tasks run, so its handlers skip the walks of other functions.
     """
     if not invalid or not valid:
         raise ValueError(f"{code}: a rule needs at least one invalid and one valid example")
@@ -230,6 +235,7 @@ def rule(
             events or Subscribers(),
             rewrites_joins,
             no_fix,
+            tasks_only,
         )
         return check
 

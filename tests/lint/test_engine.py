@@ -144,3 +144,46 @@ def test_allow_join_result_block_lists_the_joins_it_covers() -> None:
     assert (first.code, second.code) == ("CSF103", "CSF103")
     assert first.detail == AllowJoinDetail((Span(7, 12, 7, 32),))
     assert second.detail == AllowJoinDetail(())
+
+
+NESTED = """\
+from celery import chain, shared_task
+
+
+@shared_task
+def add(x, y):
+    return x + y
+
+
+class Runner:
+    def run(self, x):
+        def inner(y):
+            return add.delay(x, y).get()
+        return inner
+
+
+@shared_task
+def total(ids):
+    chain(add.s(1, 2), add.s(3)).delay()
+    return Runner().run(1)(2)
+"""
+
+
+def test_a_checked_module_leaves_nothing_for_the_garbage_collector() -> None:
+    """Reference counting frees a module's index, facts and tree as soon as its findings
+    are made (the engine breaks their cycles): the collector has nothing to walk. (Not
+    so for a module whose app the deployment rules build with Celery: Celery's own.)"""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        first = check_source(NESTED, "m.py")  # fills the engine's per-config caches
+        gc.collect()
+        assert check_source(NESTED, "m.py") == first
+        assert gc.collect() == 0
+        assert check_source("import os\n\ndef task(): pass\n", "n.py") == []
+        assert gc.collect() == 0  # a module the engine stops at after its index, too
+    finally:
+        if enabled:
+            gc.enable()

@@ -275,3 +275,49 @@ def test_a_read_says_how_the_result_is_used() -> None:
     assert [f.code for f in found] == ["CSF204"]
     unpolled = USES.replace("    poll(job)\n", "")
     assert check_source(unpolled, config=Config(select=("CSF204",))) == []
+
+
+NOT_A_TASK = """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+def report(ids):
+    return add.delay(1, 2).get()
+"""
+
+
+def test_rules_that_read_only_tasks_are_not_raised_outside_them() -> None:
+    """A join outside any task is nobody's finding but CSF901's (opt-in): the walks of
+    functions no task runs raise only the handlers of rules that read every function."""
+    tasks_only = [code for code, rule in RULES.items() if rule.tasks_only]
+    assert tasks_only == ["CSF101", "CSF102", "CSF103", "CSF104", "CSF105", "CSF106"]
+    heard: list[str] = []
+
+    def everywhere(scope: Scope, event: Join) -> None:
+        heard.append(f"module {scope.info.name if scope.info else '<module>'}")
+
+    def in_tasks(scope: Scope, event: Join) -> None:
+        heard.append(f"task {scope.info.name if scope.info else '<module>'}")
+
+    wide, full = Subscribers(), Subscribers()
+    wide.on_join(everywhere)
+    full.on_join(everywhere)
+    full.on_join(in_tasks)
+    analysis = ModuleAnalysis.of(
+        ast.parse(NOT_A_TASK.replace("    return x + y", "    return add.delay(x, y).get()")),
+        subscribers=full,
+        module_subscribers=wide,
+    )
+    list(analysis.all_facts())
+    assert heard == ["module add", "task add", "module report"]
+    # and the findings are the same whichever walks the opt-in rule hears
+    opt_in = Config(extend_select=("CSF901",))
+    assert [f.code for f in check_source(NOT_A_TASK, config=opt_in)] == ["CSF901"]
+    assert check_source(NOT_A_TASK) == []

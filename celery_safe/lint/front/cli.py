@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import argparse
 import ast
-import gc
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...output_file import write_output
 from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, add_options, config_from_args
-from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem
+from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem, paused_gc
 from ..files import Source, Unreadable, python_files, read_source
 from ..findings import Finding, Span
 from ..noqa import drop_suppressed
@@ -40,24 +38,6 @@ __all__ = [
 ]
 
 RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif}
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while one file is parsed and analysed.
-
-    A module's ``ast`` is millions of live container objects; each collection of
-    the oldest generation walks all of them, so a 5 MB file spent most of its time
-    collecting nothing (its trees hold no cycles). Reference counting still frees
-    everything; the collector runs again between files.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,9 @@ from typing import Any
 from ... import catalogue
 from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, load_config
-from ..engine import check_tree, might_report
+from ..engine import check_tree, might_report, paused_gc
 from ..findings import Finding
 from ..resolve import ModuleResolver
-from .cli import paused_gc
 
 __all__ = ["Plugin", "named_opt_in"]
 

@@ -34,8 +34,12 @@ class ModuleAnalysis:
     globals: dict[str, Value] = field(default_factory=dict)
     facts: dict[tuple[int, bool], FunctionFacts] = field(default_factory=dict)
     _running: set[tuple[int, bool]] = field(default_factory=set)
-    #: the enabled rules' handlers, raised by every function's walk
+    #: the enabled rules' handlers, raised by the walks made for a task (its own, and
+    #: those of the functions it runs: ``follow_imports``)
     subscribers: Subscribers = field(default_factory=lambda: NOBODY)
+    #: the handlers raised by the other walks (the top level, functions walked for the
+    #: rules that read every function); ``None``: the same as ``subscribers``
+    module_subscribers: Subscribers | None = None
 
     @classmethod
     def of(
@@ -44,15 +48,21 @@ class ModuleAnalysis:
         index: ModuleIndex | None = None,
         extra_decorators: Sequence[str] = (),
         subscribers: Subscribers | None = None,
+        module_subscribers: Subscribers | None = None,
     ) -> ModuleAnalysis:
-        """Analyse ``tree``'s top level; ``subscribers`` hear every function's events."""
+        """Analyse ``tree``'s top level; ``subscribers`` hear every function's events
+        (``module_subscribers``, when given, instead of them outside what tasks run)."""
         index = index or build_index(tree, extra_decorators)
         subscribers = NOBODY if subscribers is None else subscribers
-        analysis = cls(tree, index, FunctionFacts(None), subscribers=subscribers)
+        analysis = cls(
+            tree, index, FunctionFacts(None), subscribers=subscribers,
+            module_subscribers=module_subscribers,
+        )  # fmt: skip
         index.analysis = analysis
         flow = FunctionFlow(
-            index, None, {}, analysis.summary_without_imports, subscribers=subscribers
-        )
+            index, None, {}, analysis.summary_without_imports,
+            subscribers=analysis.listening(follow_imports=False),
+        )  # fmt: skip
         analysis.module = flow.run_module(tree.body)
         analysis.globals = flow.env
         analysis.infer_globals()
@@ -83,11 +93,18 @@ class ModuleAnalysis:
         module = info.module
         if module is not None and module is not self.index:
             owner = module.analysis
-            listening = isinstance(owner, ModuleAnalysis) and owner.subscribers is self.subscribers
+            listening = (
+                isinstance(owner, ModuleAnalysis)
+                and owner.subscribers is self.subscribers
+                and owner.module_subscribers is self.module_subscribers
+            )
             module.celery = self.index.celery  # the run's target Celery, whoever asks
             if not listening and module.tree is not None:
                 # why again: its facts were recorded for other rules (another config)
-                owner = ModuleAnalysis.of(module.tree, module, subscribers=self.subscribers)
+                owner = ModuleAnalysis.of(
+                    module.tree, module, subscribers=self.subscribers,
+                    module_subscribers=self.module_subscribers,
+                )  # fmt: skip
             if isinstance(owner, ModuleAnalysis):
                 return owner.summary(info, follow_imports)  # a helper of another module
             return None
@@ -102,13 +119,21 @@ class ModuleAnalysis:
         try:
             follow = self.summary if follow_imports else self.summary_without_imports
             flow = FunctionFlow(
-                self.index, info, self.globals, follow, follow_imports, self.subscribers
-            )
+                self.index, info, self.globals, follow, follow_imports,
+                self.listening(follow_imports),
+            )  # fmt: skip
             facts = flow.run_function()
         finally:
             self._running.discard(key)
         self.facts[key] = facts
         return facts
+
+    def listening(self, follow_imports: bool) -> Subscribers:
+        """Who hears a walk: every enabled rule on a task's behalf (``follow_imports``),
+        else the rules that read every function."""
+        if follow_imports or self.module_subscribers is None:
+            return self.subscribers
+        return self.module_subscribers
 
     def summary_without_imports(self, info: FunctionInfo) -> FunctionFacts | None:
         return self.summary(info, follow_imports=False)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .imports import dotted
-
 __all__ = ["AppBackends"]
 
 #: Result backend schemes that cannot run chords (Celery raises NotImplementedError).
@@ -21,6 +19,8 @@ NO_CHORDS = frozenset({"rpc"})
 #: Result backend schemes that gather a chord header's values themselves (Redis).
 KEEPS_HEADER_VALUES = frozenset({"redis", "rediss", "sentinel"})
 _KEYWORDS = ("backend", "result_backend")
+#: What an app's first attribute starts with when the code configures it.
+_CONFIGURES = ("conf", "config_from", "add_defaults")
 
 
 @dataclass
@@ -51,12 +51,11 @@ class AppBackends:
 
     def used(self, node: ast.expr) -> None:
         """Note ``app.conf...`` and ``app.config_from_*`` (read or written)."""
-        name = dotted(node)
-        if name is None:
-            return
-        root, _, rest = name.partition(".")
-        if rest.startswith(("conf", "config_from", "add_defaults")):
-            self.configured.add(root)
+        first = None  # the attribute read on the root name: ``conf`` of ``app.conf.x``
+        while isinstance(node, ast.Attribute):
+            first, node = node.attr, node.value
+        if first is not None and isinstance(node, ast.Name) and first.startswith(_CONFIGURES):
+            self.configured.add(node.id)
 
     def known(self) -> tuple[str, str] | None:
         """The module's one app and the literal backend it is made with, when the code

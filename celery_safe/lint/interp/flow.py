@@ -175,6 +175,18 @@ class FunctionFlow(ast.NodeVisitor):
         finally:
             self.depth -= 1
 
+    def generic_visit(self, node: ast.AST) -> None:
+        """``NodeVisitor.generic_visit`` without its generator of fields (the walk's
+        hottest path: every node without a ``visit_`` method of its own)."""
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
         assert self.info is not None

@@ -93,14 +93,17 @@ class ImportMap:
 
     def qualify(self, node: ast.expr) -> str | None:
         """The qualified name ``node`` refers to when its root name is imported."""
+        if isinstance(node, ast.Name):  # the common case, without building a string
+            return self.names.get(node.id)
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id not in self.names:
+            return None  # why first: most chains start at a name no import binds
         name = dotted(node)
-        if name is None:
-            return None
-        root, dot, rest = name.partition(".")
-        target = self.names.get(root)
-        if target is None:
-            return None
-        return f"{target}{dot}{rest}"
+        assert name is not None
+        _, dot, rest = name.partition(".")
+        return f"{self.names[root.id]}{dot}{rest}"
 
     def is_foreign(self, node: ast.expr) -> bool:
         """True when ``node``'s root name is imported from a known non-Celery package."""

@@ -66,7 +66,8 @@ def settings_value(config, key):
 REWRITES_JOINS = True
 
 
-@rule("CSF101", invalid=INVALID, valid=VALID, events=JOIN_EVENTS, rewrites_joins=REWRITES_JOINS)
+@rule("CSF101", invalid=INVALID, valid=VALID, events=JOIN_EVENTS, rewrites_joins=REWRITES_JOINS,
+      tasks_only=True)
 def join_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for join in own_joins(facts):

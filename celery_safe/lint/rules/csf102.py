@@ -81,7 +81,8 @@ NO_FIX = (
 )
 
 
-@rule("CSF102", invalid=INVALID, valid=VALID, also=("CSF101",), events=EVENTS, no_fix=NO_FIX)
+@rule("CSF102", invalid=INVALID, valid=VALID, also=("CSF101",), events=EVENTS, no_fix=NO_FIX,
+      tasks_only=True)
 def sync_subtasks_enabled(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for off in facts.found.get("CSF102", ()):

@@ -66,7 +66,8 @@ NO_FIX = (
 )
 
 
-@rule("CSF103", invalid=INVALID, valid=VALID, events=EVENTS, no_fix=NO_FIX)
+@rule("CSF103", invalid=INVALID, valid=VALID, events=EVENTS, no_fix=NO_FIX,
+      tasks_only=True)
 def allow_join_result_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         joins = own_joins(facts)

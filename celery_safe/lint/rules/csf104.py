@@ -135,6 +135,7 @@ NO_FIX = (
     events=REACH_EVENTS,
     rewrites_joins=REWRITES_JOINS,
     no_fix=NO_FIX,
+    tasks_only=True,
 )
 def join_through_helper(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():

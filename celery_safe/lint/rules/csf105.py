@@ -98,6 +98,7 @@ NO_FIX = "the .apply() result is not joined where it is started"
     events=EVENTS,
     rewrites_joins=REWRITES_JOINS,
     no_fix=NO_FIX,
+    tasks_only=True,
 )
 def apply_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():

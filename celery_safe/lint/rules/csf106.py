@@ -100,7 +100,7 @@ def follow(self, task_id, queue):
 )
 
 
-@rule("CSF106", invalid=INVALID, valid=VALID, events=WAIT_EVENTS)
+@rule("CSF106", invalid=INVALID, valid=VALID, events=WAIT_EVENTS, tasks_only=True)
 def busy_wait_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for wait in waits(facts.found):
