@@ -77,7 +77,7 @@ def fix_paths(
         task_decorators=config.task_decorators,
     )
     if files is None:
-        files = list(python_files(paths, config))
+        files = list(python_files(paths, config, links_out=True))
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     converted = _split_first(files, config, texts) if options.split_logic else {}
     for path in files:
@@ -260,7 +260,7 @@ def fix_main(argv: Sequence[str]) -> int:
     run = gathered("fix", _parser(), argv)
     if isinstance(run, int):
         return run
-    args, config, files = run
+    args, config, files, _ = run
     options = FixOptions(split_logic=args.split_logic, chains=args.chains)
     dry = args.check or args.diff
     summary = fix_paths(
