@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, func, select
 from tags_support import (
     LOOKALIKES,
     make_bundle,
+    migrated_memory_engine,
     open_at_once,
     slugs,
     store_as_previous_version,
@@ -126,8 +127,7 @@ def test_filtering_returns_exactly_the_bundles_having_every_tag(
 ) -> None:
     """After any sequence of syncs, ``tag``/``platform`` select exactly the bundles whose
     normalised tag sets hold every wanted tag; look-alikes also sit in task names/docs."""
-    engine = make_engine("sqlite://")
-    create_schema(engine)
+    engine = migrated_memory_engine()
     try:
         for generation in generations:
             sync(engine, [make_bundle(slug, tags, supports, task_name=noise, doc=noise)
