@@ -402,6 +402,18 @@ class MessageStore:
             ).scalar()
         return int(count or 0)
 
+    def carries(self, text: str) -> bool:
+        """Whether a message still held (waiting, or delivered and not acknowledged)
+        contains ``text``, a task id: ``explain`` tells a queued task from an id nothing
+        is known about."""
+        m = self.messages.c
+        self._check_file()
+        with _NO_FORK_MID_TRANSACTION, self.engine.connect() as conn:
+            found = conn.execute(
+                select(m.id).where(m.payload.contains(text, autoescape=True)).limit(1)
+            ).first()
+        return found is not None
+
     def purge(self, queue: str) -> int:
         """Delete every message of ``queue``, delivered or not; how many were waiting."""
         queue_id = self.queue_id(queue)

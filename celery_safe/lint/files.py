@@ -6,7 +6,10 @@ always used (unless ``--force-exclude``); below a folder the walk skips:
 - the default skip list (``.git``, ``.venv``, ``build``, ``dist``...);
 - ``exclude`` patterns (config and ``--exclude``), gitignore-style, relative to the
   config's folder: ``migrations`` matches any path part, ``tests/*/fixtures`` a path;
-- files git ignores: ``.gitignore`` files (nested ones too) and ``.git/info/exclude``.
+- files git ignores: ``.gitignore`` files (nested ones too) and ``.git/info/exclude``;
+- a symlinked file whose target lies outside the folder named (never read: it is
+  recorded in ``Walker.skipped`` with why, unless ``links_out``), and a second name
+  of a file already walked (a link to it inside the tree: the file is used once).
 
 Patterns are matched by ``pathspec``, the matcher black, mypy and others use. Reading
 refuses what is not a regular file (a FIFO would hang, ``/dev/zero`` never ends) and
@@ -227,13 +230,22 @@ def _git_root(folder: Path) -> Path | None:
 
 
 class Walker:
-    """Finds the ``.py`` files of one run; shared by ``check`` and ``fix``."""
+    """Finds the ``.py`` files of one run; shared by ``check`` and ``fix``.
 
-    def __init__(self, config: Config, *, force_exclude: bool = False) -> None:
+    ``skipped``: the links out of a folder walked that were not followed, each with
+    why (``links_out`` follows them: ``fix`` reads them and refuses to write them).
+    """
+
+    def __init__(
+        self, config: Config, *, force_exclude: bool = False, links_out: bool = False
+    ) -> None:
         self.root = (config.root or Path.cwd()).resolve()
         self.exclude = config.exclude
         self.force_exclude = force_exclude
+        self.links_out = links_out
+        self.skipped: list[tuple[Path, str]] = []
         self._ignore_files: dict[Path, Rules | None] = {}
+        self._seen: set[str] = set()  # real paths of the files walked
 
     def _ours(self, named: Path) -> list[Rules]:
         """The skip list and ``exclude``, relative to the config's folder (or, for a path
@@ -303,7 +315,9 @@ class Walker:
     def _walk(self, top: Path, ours: list[Rules], git: list[Rules]) -> Iterator[Path]:
         # a folder below ``top`` is never a link (not followed), so its absolute path is
         # its parent's plus its name: no resolve() per folder
-        stack: list[tuple[Path, Path, list[Rules]]] = [(top, top.resolve(), git)]
+        real_top = top.resolve()
+        links: list[Path] = []  # links to files, used after the files (one name a file)
+        stack: list[tuple[Path, Path, list[Rules]]] = [(top, real_top, git)]
         while stack:
             folder, absolute, rules = stack.pop()
             try:
@@ -324,12 +338,35 @@ class Walker:
                 elif entry.name.endswith(".py") and not self._skipped(
                     absolute / entry.name, False, ours, rules
                 ):
-                    yield folder / entry.name
+                    if entry.is_symlink():
+                        links.append(folder / entry.name)
+                    elif self._first(str(absolute / entry.name)):
+                        yield folder / entry.name
             stack.extend(reversed(folders))
+        for link in links:
+            target = os.path.realpath(link)
+            if self.links_out or _within(target, str(real_top)):
+                if self._first(target):
+                    yield link
+            else:
+                self.skipped.append((link, f"a symlink to {target}, outside {top}"))
+
+    def _first(self, real: str) -> bool:
+        """Whether the file at ``real`` is met for the first time in this run."""
+        if real in self._seen:
+            return False
+        self._seen.add(real)
+        return True
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
 
 
 def python_files(
-    paths: Iterable[Path], config: Config, *, force_exclude: bool = False
+    paths: Iterable[Path], config: Config, *, force_exclude: bool = False,
+    links_out: bool = False,
 ) -> Iterator[Path]:
-    """``.py`` files under ``paths`` as ``check`` and ``fix`` see them."""
-    return Walker(config, force_exclude=force_exclude).files(paths)
+    """``.py`` files under ``paths`` as ``check`` and ``fix`` see them (a link out of a
+    folder walked only with ``links_out``; see :class:`Walker` for who says so)."""
+    return Walker(config, force_exclude=force_exclude, links_out=links_out).files(paths)

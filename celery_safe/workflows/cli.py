@@ -157,8 +157,9 @@ def graph_main(argv: Sequence[str]) -> int:
 
 def why_main(argv: Sequence[str]) -> int:
     """``celery-safe why TASK_ID --app module:app``: print what the run ending in
-    TASK_ID is doing and why; exit 0 when it succeeded or is under way, 1 when it failed
-    or is stuck, 2 on a usage error."""
+    TASK_ID is doing and why; exit 0 when it succeeded or is under way, 1 when it failed,
+    is stuck or nothing is known about TASK_ID (never sent, or forgotten), 2 on a usage
+    error."""
     parser = argparse.ArgumentParser(
         prog="celery-safe why", description="Say what a sent workflow is doing, and why."
     )
@@ -182,4 +183,4 @@ def why_main(argv: Sequence[str]) -> int:
         print(json.dumps(explanation.as_dict(), indent=2))
     else:
         print(explanation)
-    return 1 if explanation.state in ("failed", "stuck") else 0
+    return 1 if explanation.state in ("failed", "stuck", "unknown") else 0

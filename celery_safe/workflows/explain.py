@@ -29,13 +29,15 @@ from .validate import _backend_kind
 
 __all__ = ["Explanation", "Reason", "RunState", "explain"]
 
-RunState = Literal["queued", "running", "succeeded", "failed", "stuck"]
+RunState = Literal["queued", "running", "succeeded", "failed", "stuck", "unknown"]
 
 #: Reason kinds: what a reader or a program can branch on.
 KINDS = frozenset({
     "no-worker", "no-consumer", "failed", "header-failed", "ignored-result", "expired",
-    "chord-waiting", "revoked", "retrying", "retried", "replaced", "late-retry",
+    "chord-waiting", "revoked", "retrying", "retried", "replaced", "late-retry", "unknown",
 })
+#: How many messages of one Redis list are read looking for a task id.
+REDIS_LOOK = 10_000
 _WORKING = frozenset({"STARTED", "RECEIVED", "PROGRESS", "RETRY"})
 
 
@@ -61,8 +63,9 @@ class Reason:
 
 @dataclass(frozen=True)
 class Explanation:
-    """A run's state (``queued``/``running``/``succeeded``/``failed``/``stuck``), its
-    progress and the reasons for it; ``str()`` is the text a person reads."""
+    """A run's state (``queued``/``running``/``succeeded``/``failed``/``stuck``, or
+    ``unknown``: nothing is known about its id), its progress and the reasons for it;
+    ``str()`` is the text a person reads."""
 
     state: RunState
     done: int
@@ -78,6 +81,8 @@ class Explanation:
     @property
     def headline(self) -> str:
         """One line: "running: 5 of 12 steps done"."""
+        if self.state == "unknown":
+            return "unknown: the result backend has no record of this run"
         return f"{self.state}: {self.done} of {self.total} step{'s' * (self.total != 1)} done"
 
     def __str__(self) -> str:
@@ -152,7 +157,11 @@ class _Explainer:
             self.workers(steps)
             started = any(s.state in _WORKING or s.ready for s in steps)
             nobody = any(r.kind in ("no-worker", "no-consumer") for r in self.reasons)
-            if not started and not self.stuck:
+            unknown = not started and not self.stuck and self.unknown(steps)
+            if unknown:
+                state = "unknown"
+                self.reasons = [unknown]
+            elif not started and not self.stuck:
                 state = "queued"  # waiting for a worker is what a queued run does
             elif self.stuck or nobody:
                 state = "stuck"  # it will not finish as things stand
@@ -294,6 +303,55 @@ class _Explainer:
             self.add("chord-waiting", _waiting(self.app, _name(body_step), done, len(parts),
                                                counter), body_step)
 
+    def unknown(self, steps: Sequence[StepTrace]) -> Reason | None:
+        """Why nothing is known about the run, when the backend keeps nothing for any of
+        its steps and neither a worker nor a queue that can be read holds one of them
+        (Celery says PENDING for a task waiting in a queue and for an id never sent
+        alike); None when it is held, or the backend knows something."""
+        if any(s.stored for s in steps):
+            return None
+        ids = [s.id for s in steps]
+        where = self.holders(ids)
+        if where is None:
+            return None
+        last = steps[-1]
+        expires = _expires_of(self.app.conf.result_expires)
+        kept = f"result_expires = {_seconds(expires)}" if expires else "result_expires"
+        started = "" if self.app.conf.task_track_started else (
+            "; or it runs now, and this app stores no state before a task ends "
+            "(task_track_started is off)")
+        return Reason("unknown",
+                      f"Nothing is known about {last.id}: the result backend keeps no state "
+                      f"for it, {where}. It was never sent, or it ended and its result "
+                      f"expired ({kept}) and was forgotten{started}.",
+                      task=short_name(last.task) if last.task else None, task_id=last.id)
+
+    def holders(self, ids: Sequence[str]) -> str | None:
+        """Where the runs' ids were looked for in vain, in words; None when a worker or a
+        queue holds one of them (the run is queued)."""
+        if _embedded_consumers(self.app) is not None:
+            from celery_safe.embedded.transport import SQLiteChannel
+
+            with self.app.connection_for_read() as conn:
+                channel = conn.default_channel
+                if isinstance(channel, SQLiteChannel) and any(
+                        channel.store.carries(i) for i in ids):
+                    return None
+            return "and no message waiting in the embedded broker carries it"
+        try:
+            answers = self.app.control.inspect(timeout=self.timeout).query_task(*ids) or {}
+        except Exception:  # the broker is down: nothing more can be said
+            answers = {}
+        if any(found for found in answers.values()):
+            return None
+        waiting = _redis_carries(self.app, ids)
+        if waiting is True:
+            return None
+        if waiting is False:
+            return "no worker holds it and no message waiting in Redis carries it"
+        return ("and no worker holds it (a message waiting in this broker's queues cannot "
+                "be read without taking it: it may also wait there)")
+
     def ignores_result(self, step: StepTrace) -> bool:
         task = self.app.tasks.get(step.task or "")
         return bool(getattr(task, "ignore_result", False))
@@ -375,6 +433,31 @@ def _embedded_consumers(app: Celery) -> int | None:
     from celery_safe.embedded import live_consumers
 
     return live_consumers(app)
+
+
+def _redis_carries(app: Celery, ids: Sequence[str]) -> bool | None:
+    """Whether a message waiting in one of the app's queues on a Redis broker carries
+    one of ``ids``; None for another broker, or a list too long to read
+    (``REDIS_LOOK`` messages)."""
+    if not str(app.conf.broker_url or "").startswith(("redis://", "rediss://", "unix://")):
+        return None
+    names = {str(app.conf.task_default_queue)} | {str(q) for q in app.amqp.queues}
+    wanted = [i.encode() for i in ids]
+    complete = True
+    try:
+        with app.connection_for_read() as conn:
+            channel = conn.default_channel
+            client = channel.client
+            for name in names:
+                for priority in channel.priority_steps:
+                    key = channel._q_for_pri(name, priority)
+                    messages = client.lrange(key, 0, REDIS_LOOK - 1)
+                    if any(w in m for m in messages for w in wanted):
+                        return True
+                    complete = complete and len(messages) < REDIS_LOOK
+    except Exception:  # the broker is down, or not the Redis transport expected
+        return None
+    return False if complete else None
 
 
 def _name(step: StepTrace) -> str:

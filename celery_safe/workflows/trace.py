@@ -76,6 +76,9 @@ class StepTrace:
     #: a step shown RETRY whose later attempt ended (recorded by the guard's app): the
     #: late RETRY of the attempt before overwrote that end
     ended: AttemptEnd | None = None
+    #: whether the backend keeps anything for this id (False: its PENDING is Celery's
+    #: word for "no record", which a task waiting in a queue and an id never sent share)
+    stored: bool = True
 
     @property
     def ready(self) -> bool:
@@ -318,6 +321,8 @@ class _Reader:
             progress=progress,
             next_retry=_date(record.get("next_retry")) if state == "RETRY" else None,
             ended=self.ended(backend, result.id) if state == "RETRY" else None,
+            stored=state != "PENDING" or bool(record) or any(
+                meta.get(key) for key in ("date_done", "name", "parent_id", "worker")),
         )
         return Step(name=info.task or result.id, origin=info, args=(), kwargs={})
 

@@ -159,3 +159,34 @@ def test_split_logic_writes_nothing_when_one_file_is_refused(
     assert "z_jobs.py: not written: read-only" in err
     assert "--split-logic" in err and "no file was changed" in err
     assert (caller.read_text(), callee.read_text()) == (SPLIT_CALLER, SPLIT_CALLEE)
+
+
+def test_control_characters_in_names_are_escaped_as_check_escapes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reproduces: ``fix`` printed a file name's newline or escape sequence raw, so a
+    name could forge a line of the report or drive the terminal; ``check`` escaped it."""
+    from celery_safe.lint.front.formats import printable
+
+    from .test_cli import UNFIXABLE
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    names = {"fixed": "new\nline.py", "left": "esc\x1b[2Jape.py", "broken": "car\rriage.py"}
+    (pkg / names["fixed"]).write_text(TASKS)
+    (pkg / names["left"]).write_text(UNFIXABLE)
+    (pkg / names["broken"]).write_text("def broken(:\n    \x1b[31m\n")
+    for argv in (["fix", "--diff", str(pkg)], ["fix", "--check", str(pkg)], ["fix", str(pkg)]):
+        main(argv)
+        out, err = capsys.readouterr()
+        assert "\x1b" not in out + err and "\r" not in out + err, argv
+        shown = out + err
+        for name in names.values():
+            assert name not in shown
+        assert printable(str(pkg / names["left"])) in shown, argv
+        assert printable(str(pkg / names["broken"])) in shown, argv
+        if argv[1] != "--diff":
+            assert printable(str(pkg / names["fixed"])) in shown, argv
+        else:
+            assert printable(names["fixed"]) in shown
+    assert (pkg / names["fixed"]).read_text().endswith(FIXED_TOTAL)

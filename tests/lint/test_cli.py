@@ -420,10 +420,14 @@ def test_a_fifo_and_a_device_are_refused_not_read(
     code, out = run(capsys, project / "pkg")
     assert code == 1
     assert "pipe.py:1:1: CSF000 cannot read this file: not a regular file (a FIFO)" in out
+    assert "tasks.py:9:12: CSF101" in out
+    # a link out of the folder walked is not followed; named, it is opened and refused
+    assert "zero.py" not in out
+    code, out = run(capsys, project / "pkg" / "zero.py")
+    assert code == 1
     assert (
         "zero.py:1:1: CSF000 cannot read this file: not a regular file (a character device)" in out
     )
-    assert "tasks.py:9:12: CSF101" in out
 
 
 def test_the_size_limit_is_configurable_and_reported(

@@ -67,3 +67,50 @@ def test_a_bad_pyproject_is_one_message_in_check_and_flake8(tmp_path: Path, kind
         assert "Traceback" not in output
         assert "There was a critical error during execution of Flake8:" in output
         assert "celery-safe: " in output and why in output
+
+
+def _linked_tree(tmp_path: Path) -> tuple[Path, Path]:
+    """``tree/`` with a real module, a link to it inside the tree, and a link to a module
+    outside the tree (its findings must never be reported: it is not read)."""
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    tree.mkdir()
+    outside.mkdir()
+    (tree / "real.py").write_text(JOINING)
+    (tree / "alias.py").symlink_to(tree / "real.py")
+    (outside / "secret.py").write_text(JOINING.replace("def a", "def leaked"))
+    (tree / "link_out.py").symlink_to(outside / "secret.py")
+    return tree, outside
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_symlink_out_of_the_tree_is_skipped_and_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    ci: str,
+) -> None:
+    """Reproduces: ``check DIR`` read a module that a link inside DIR points to outside it
+    (here its findings were reported under the link's name). It is skipped, said once on
+    stderr with why; under CI a skipped file fails the run, as CSF000 does. A link inside
+    the tree still works, and its target is checked once, under one name."""
+    from celery_safe.cli import main
+
+    tree, outside = _linked_tree(tmp_path)
+    monkeypatch.setenv("CI", ci)
+    code = main(["check", "--no-cache", str(tree)])
+    out, err = capsys.readouterr()
+    assert "leaked" not in out and "link_out.py:" not in out
+    assert err.count("link_out.py:") == 1, err
+    assert (f"{tree / 'link_out.py'}: skipped, not read: a symlink to "
+            f"{outside / 'secret.py'}, outside {tree}") in err
+    assert out.count("CSF101 task a blocks") == 1, out  # real.py and alias.py: one file
+    assert out.endswith("Found 1 finding(s) in 1 file(s).\n")
+    assert code == 1  # the finding
+    (tree / "real.py").write_text("X = 1\n")  # no finding: the skip alone decides
+    code = main(["check", "--no-cache", str(tree)])
+    out, err = capsys.readouterr()
+    assert out == "No findings.\n"
+    if ci:
+        assert code == 1 and "CI is set: a skipped file fails the run" in err
+    else:
+        assert code == 0 and err.count("skipped, not read") == 1
+    assert main(["check", "--no-cache", str(tree / "link_out.py")]) == 1  # named: used
+    assert "leaked" in capsys.readouterr().out

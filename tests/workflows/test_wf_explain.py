@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from celery import chain as celery_chain
 from celery import chord as celery_chord
+from celery.result import AsyncResult
 from wf_tasks import CONFIG_ENV, make_app
 
 from celery_safe.embedded import embedded_config, live_consumers
@@ -315,3 +316,55 @@ def test_retries_are_counted_without_result_extended(tmp_path: Path) -> None:
     assert tasks.app.backend.get_task_meta(sent.id).get("retries") is None  # Celery's
     assert trace(sent).steps[0].retries == 2
     assert "flaky was retried 2 times before it succeeded." in str(found)
+
+
+# -- an id nothing is known about --------------------------------------------------
+def _never_sent(found: Explanation, task_id: str) -> None:
+    assert found.state == "unknown", found
+    assert found.progress == (0, 1)
+    (reason,) = found.reasons
+    assert reason.kind == "unknown" and reason.task_id == task_id
+    assert str(found).startswith("unknown: the result backend has no record of this run.\n"
+                                 f"- Nothing is known about {task_id}: ")
+    assert "never sent" in reason.message and "expired" in reason.message
+
+
+def test_an_id_never_sent_is_unknown_on_the_embedded_broker(tmp_path: Path) -> None:
+    """Reproduces: ``why`` on an id that was never sent said "queued". Nothing is stored
+    for it and no message of the embedded broker carries it: nothing is known."""
+    tasks = make_app(_embedded(tmp_path))
+    task_id = str(uuid.uuid4())
+    found = explain(AsyncResult(task_id, app=tasks.app), app=tasks.app)
+    _never_sent(found, task_id)
+    assert "no message waiting in the embedded broker carries it" in str(found)
+    sent = tasks.inc.delay(1)  # a message waits for it: queued, as before
+    found = explain(AsyncResult(sent.id, app=tasks.app), app=tasks.app)
+    assert found.state == "queued", found
+
+
+@pytest.mark.redis
+def test_an_id_never_sent_is_unknown_on_redis(celery_safe_redis_url: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import redis
+
+    from celery_safe.cli import main
+
+    redis.Redis.from_url(f"{celery_safe_redis_url}/12").flushdb()
+    conf = {"broker_url": f"{celery_safe_redis_url}/12",
+            "result_backend": f"{celery_safe_redis_url}/12"}
+    tasks = make_app(conf)
+    task_id = str(uuid.uuid4())
+    found = explain(AsyncResult(task_id, app=tasks.app), app=tasks.app, timeout=0.5)
+    _never_sent(found, task_id)
+    assert "no worker holds it and no message waiting in Redis carries it" in str(found)
+    sent = tasks.inc.delay(1)
+    assert explain(AsyncResult(sent.id, app=tasks.app), app=tasks.app,
+                   timeout=0.5).state == "queued"
+    (tmp_path / "whyunknown.py").write_text(
+        "import json, os\nfrom wf_tasks import make_app\n"
+        "app = make_app(json.loads(os.environ['WHY_CONF'])).app\n")
+    monkeypatch.setenv("WHY_CONF", json.dumps(conf))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["why", task_id, "--app", "whyunknown:app", "--timeout", "0.5"]) == 1
+    assert f"- Nothing is known about {task_id}: " in capsys.readouterr().out

@@ -91,12 +91,14 @@ def explain_now(sent: Any, app: Any, names: dict[str, str]) -> Any:
     return explain(sent, app=app, timeout=0.5, names=names)
 
 
-@pytest.fixture(params=["embedded", "redis"])
-def counting(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleNamespace]:
-    """Test tasks on a worker that does not consume the queue ``elsewhere``."""
+@pytest.fixture(scope="module", params=["embedded", "redis"])
+def counting(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """Test tasks on a worker that does not consume the queue ``elsewhere`` (one worker
+    per broker for the module: each test reads only the chords it sent)."""
     route = {"task_routes": {"wf.const": {"queue": "elsewhere"}}}
-    conf = {**_embedded(tmp_path / "results"), **route} if request.param == "embedded" \
-        else _redis_conf(request, **route)
+    conf = {**_embedded(tmp_path_factory.mktemp("counting") / "results"), **route} \
+        if request.param == "embedded" else _redis_conf(request, **route)
     yield from _worker(conf, request.param)
 
 

@@ -1,7 +1,9 @@
 """``celery-safe check PATH...``: the same findings as flake8, for CI and pre-commit.
 
 Exit status: 0 no findings, 1 findings (a file that was not checked is one: CSF000),
-2 usage, configuration or I/O error. The files, the config and the selection
+2 usage, configuration or I/O error. A symlinked file whose target is outside the
+folder named is not read: it is said on stderr, once, and under ``CI`` it fails the run
+(exit 1) as a file not checked does. The files, the config and the selection
 options are the ones ``celery-safe fix`` uses (:mod:`.config`, :mod:`.files`).
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +21,13 @@ from ...output_file import write_output
 from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, add_options, config_from_args
 from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem, paused_gc
-from ..files import Source, Unreadable, python_files, read_source
+from ..files import Source, Unreadable, Walker, read_source
 from ..findings import Finding, Span
 from ..noqa import drop_suppressed
 from ..registry import format_message
 from ..resolve import ModuleResolver
 from ..syntax import parse_problem
-from .formats import Located, locate, render_json, render_sarif, render_text
+from .formats import Located, locate, printable, render_json, render_sarif, render_text
 
 __all__ = [
     "Parsed",
@@ -148,17 +151,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def gathered(
     verb: str, parser: argparse.ArgumentParser, argv: Sequence[str]
-) -> tuple[argparse.Namespace, Config, list[Path]] | int:
-    """Arguments, config and files of a ``check`` or ``fix`` run, or its exit code (2) for a
-    bad config or a missing path; argparse's ``SystemExit`` for bad usage."""
+) -> tuple[argparse.Namespace, Config, list[Path], int] | int:
+    """Arguments, config, files of a ``check`` or ``fix`` run and how many files were
+    skipped (each said on stderr), or its exit code (2) for a bad config or a missing
+    path; argparse's ``SystemExit`` for bad usage. ``fix`` reads links out of the tree
+    (it refuses to write through them, and says so); ``check`` does not follow them."""
     args = parser.parse_args(list(argv))
     try:
         config = config_from_args(args)
-        files = list(python_files(args.paths, config, force_exclude=args.force_exclude))
+        walker = Walker(config, force_exclude=args.force_exclude, links_out=verb == "fix")
+        files = list(walker.files(args.paths))
     except (ConfigError, FileNotFoundError) as exc:
         print(f"celery-safe {verb}: {exc}", file=sys.stderr)
         return 2
-    return args, config, files
+    for path, why in walker.skipped:
+        print(printable(f"celery-safe {verb}: {path}: skipped, not read: {why}"),
+              file=sys.stderr)
+    return args, config, files, len(walker.skipped)
 
 
 def _warn(text: str) -> None:
@@ -172,7 +181,7 @@ def check_main(argv: Sequence[str]) -> int:
         return 0 if exc.code == 0 else 2
     if isinstance(run, int):
         return run
-    args, config, files = run
+    args, config, files, skipped = run
     found: list[Located] = []
     io_error = False
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
@@ -200,4 +209,8 @@ def check_main(argv: Sequence[str]) -> int:
         sys.stdout.write(report)
     if io_error:
         return 2
+    if skipped and os.environ.get("CI"):
+        print(f"celery-safe check: {skipped} file(s) skipped (above), not checked; CI is "
+              "set: a skipped file fails the run", file=sys.stderr)
+        return 1
     return 1 if found else 0

@@ -29,6 +29,7 @@ from ..engine import InternalError
 from ..files import Unreadable, python_files, read_source
 from ..resolve import ModuleResolver
 from .cli import Parsed, Unchecked, gathered, parse_file, paused_gc
+from .formats import printable
 
 __all__ = ["RunSummary", "fix_main", "fix_paths"]
 
@@ -76,7 +77,7 @@ def fix_paths(
         task_decorators=config.task_decorators,
     )
     if files is None:
-        files = list(python_files(paths, config))
+        files = list(python_files(paths, config, links_out=True))
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     converted = _split_first(files, config, texts) if options.split_logic else {}
     for path in files:
@@ -259,7 +260,7 @@ def fix_main(argv: Sequence[str]) -> int:
     run = gathered("fix", _parser(), argv)
     if isinstance(run, int):
         return run
-    args, config, files = run
+    args, config, files, _ = run
     options = FixOptions(split_logic=args.split_logic, chains=args.chains)
     dry = args.check or args.diff
     summary = fix_paths(
@@ -270,19 +271,19 @@ def fix_main(argv: Sequence[str]) -> int:
     out = sys.stdout
     for result in summary.changed:
         if args.diff:
-            out.write(unified_diff(result.source, result.fixed, result.path))
+            out.write(unified_diff(result.source, result.fixed, printable(result.path)))
         elif not args.quiet:
             verb = "fixed" if written else "would fix"
-            out.write(f"{verb} {result.path}: {len(result.rewritten)} finding(s)")
+            out.write(f"{verb} {printable(result.path)}: {len(result.rewritten)} finding(s)")
             if result.converted:
                 out.write(f", {len(result.converted)} task(s) split")
             out.write("\n")
     for result in summary.results:
         for skipped in result.remaining:
-            out.write(skipped.format() + "\n")
+            out.write(printable(skipped.format()) + "\n")
     refused = [f"{path}: not written: {why}" for path, why in summary.refused.items() if why]
     for line in summary.broken + refused + summary.io_errors:
-        print(line, file=sys.stderr)
+        print(printable(line), file=sys.stderr)
     fixed = sum(len(r.rewritten) for r in summary.changed)
     if not args.quiet:
         verb = "Fixed" if written else "Would fix"

@@ -37,13 +37,14 @@ def locate(finding: Finding, lines: Sequence[str]) -> Located:
     return Located(finding, character_column(first, span.col), character_column(last, span.end_col))
 
 
-def printable(path: str) -> str:
-    """``path`` as one line of a report: a newline, a carriage return or another control
-    character in a file name is escaped (``\\n``), so it cannot forge another line."""
-    if path.isprintable():
-        return path
+def printable(text: str) -> str:
+    """``text`` (a file name, a line naming one) as one line of a report: a newline, a
+    carriage return or another control character is escaped (``\\n``), so a name cannot
+    forge another line or drive the terminal. ``check`` and ``fix`` print names through it."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in path)
+                   for c in text)
 
 
 def render_text(found: Sequence[Located]) -> str:

@@ -10,8 +10,10 @@ that names no file, and a repeated key silently keeps its last value.
 faster than the pure-Python parser) and builds the node graph itself, counting as it
 goes as if every alias were expanded:
 
-- over ``max_values`` values or ``max_chars`` characters of text in all: the whole
-  document is refused at that point, so an explosive file costs one limit's worth of work;
+- over ``max_values`` values or ``max_chars`` characters of text in all, or (when
+  ``max_items`` is set) a list or mapping of more than ``max_items`` entries: the whole
+  document is refused at that point, so an explosive or oversized file costs one
+  limit's worth of work;
 - a collection nested deeper than ``max_depth``: only that subtree is replaced by a
   :class:`Refused` value (its reason and line), so the caller can refuse the one entry
   or field that holds it and keep the rest;
@@ -63,6 +65,7 @@ class YamlLimits:
     max_depth: int  # nested mappings/sequences; deeper subtrees become Refused
     max_values: int  # scalars, mappings and sequences
     max_chars: int  # characters of all scalars together
+    max_items: int | None = None  # entries of one list or mapping (None: no limit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,6 +266,13 @@ class _Composer:
             self.root = node
             return
         parent = self.open[-1]
+        items = self.limits.max_items
+        if items is not None and len(parent.node.value) >= items and (
+            isinstance(parent.node, SequenceNode) or parent.key is not None
+        ):
+            kind = "list" if isinstance(parent.node, SequenceNode) else "mapping"
+            _refuse(node, f"a {kind} of more than {items} entries, over the "
+                          f"{items}-entry limit")
         if isinstance(parent.node, SequenceNode):
             parent.node.value.append(node)
         elif parent.key is None:

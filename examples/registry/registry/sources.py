@@ -52,7 +52,9 @@ REQUIRED_FIELDS = ("name", "slug", "git_url")
 #: Entries one ``collections.yaml`` may hold (each becomes a task of the run).
 MAX_COLLECTIONS = 10_000
 #: What reading one ``collections.yaml`` may cost (see :mod:`registry.safeyaml`).
-LIMITS = YamlLimits(max_bytes=8 << 20, max_depth=16, max_values=400_000, max_chars=16 << 20)
+#: A list longer than ``MAX_COLLECTIONS`` is refused while it is read, not after.
+LIMITS = YamlLimits(max_bytes=8 << 20, max_depth=16, max_values=400_000, max_chars=16 << 20,
+                    max_items=MAX_COLLECTIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,21 +279,22 @@ def parse_collections(data: Any) -> LoadResult:
     return LoadResult(collections, errors)
 
 
-def parse_collections_text(text: str) -> LoadResult:
-    """Validate the text of a ``collections.yaml`` within :data:`LIMITS`.
+def parse_collections_text(text: str, name: str = "collections.yaml") -> LoadResult:
+    """Validate the text of a ``collections.yaml`` (``name``: the file, for errors)
+    within :data:`LIMITS`.
 
-    Unreadable YAML, or a file over a limit, is one ``(file)`` error; an entry nested
-    too deeply is refused alone.
+    Unreadable YAML, or a file over a limit (its size, or more than
+    :data:`MAX_COLLECTIONS` entries: refused where the reader meets the first one too
+    many), is one ``(file)`` error naming the file; an entry nested too deeply is
+    refused alone.
     """
     try:
         data = load_yaml(text, LIMITS)
     except YamlInputError as exc:
-        return LoadResult([], [SourceError("(file)", "collections.yaml", str(exc))])
-    entries = data.get("codecollections") if isinstance(data, Mapping) else None
-    if isinstance(entries, list) and len(entries) > MAX_COLLECTIONS:
-        too_many = (f"has {len(entries)} entries, over the {MAX_COLLECTIONS}-entry limit; "
-                    "split it into several files")
-        return LoadResult([], [SourceError("(file)", "codecollections", too_many)])
+        why = str(exc)
+        if f"{MAX_COLLECTIONS}-entry limit" in why:
+            why += "; split it into several files"
+        return LoadResult([], [SourceError("(file)", name, why)])
     return parse_collections(data)
 
 
@@ -319,4 +322,4 @@ def load_collections(path: Path | str) -> LoadResult:
     except CollectionsFileError as exc:
         why = str(exc).removeprefix(f"{path} ")
         return LoadResult([], [SourceError("(file)", str(path), why)])
-    return parse_collections_text(text)
+    return parse_collections_text(text, str(path))

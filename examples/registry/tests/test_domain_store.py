@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from registry.db import create_schema, make_engine, session_scope
+from registry.db import session_scope
 from registry.models import CodeBundle, Collection
 from registry.parsing import BundleError, ParsedBundle, ParseResult, parse_collection
 from registry.sources import CollectionSpec, load_collections
@@ -19,6 +19,7 @@ from registry.store import (
     upsert_collection,
 )
 from sqlalchemy import func, select, update
+from tags_support import migrated_memory_engine
 
 
 @pytest.fixture
@@ -136,8 +137,7 @@ def test_upserts_follow_a_model_and_repeat_as_no_ops(
     """Any sequence of parses: the stored rows equal the last parse, the counts are exact,
     only changed bundles go back to pending, and writing a parse twice changes nothing."""
     spec, template = spec_and_template
-    engine = make_engine("sqlite://")
-    create_schema(engine)
+    engine = migrated_memory_engine()
     model: dict[str, str] = {}
     try:
         with session_scope(engine) as session:

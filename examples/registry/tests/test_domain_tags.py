@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from registry import cli as registry_cli
 from registry.db import create_schema, make_engine, session_scope
 from registry.migrate import head_revision
 from registry.models import BundleTag, Collection
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, delete, func, select
 from tags_support import (
     LOOKALIKES,
     make_bundle,
+    migrated_memory_engine,
     open_at_once,
     slugs,
     store_as_previous_version,
@@ -126,8 +128,7 @@ def test_filtering_returns_exactly_the_bundles_having_every_tag(
 ) -> None:
     """After any sequence of syncs, ``tag``/``platform`` select exactly the bundles whose
     normalised tag sets hold every wanted tag; look-alikes also sit in task names/docs."""
-    engine = make_engine("sqlite://")
-    create_schema(engine)
+    engine = migrated_memory_engine()
     try:
         for generation in generations:
             sync(engine, [make_bundle(slug, tags, supports, task_name=noise, doc=noise)
@@ -181,22 +182,35 @@ def test_two_processes_opening_an_old_database_at_once(tmp_path: Path) -> None:
 # --- the CLI ----------------------------------------------------------------------------
 
 
-def run_list(tmp_path: Path, *options: str) -> set[str]:
-    """``python -m registry list ... --json`` in a subprocess; the slugs it printed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "registry", "list", "--home", str(tmp_path / "home"),
-         "--db", f"sqlite:///{tmp_path / 'cli.db'}", "--json", *options],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return {item["slug"] for item in json.loads(done.stdout)["items"]}
+def run_list(tmp_path: Path, *options: str,
+             capsys: pytest.CaptureFixture[str] | None = None) -> set[str]:
+    """``python -m registry list ... --json`` in a subprocess (with ``capsys``: the same
+    entry point called in-process); the slugs it printed."""
+    argv = ["list", "--home", str(tmp_path / "home"), "--db", f"sqlite:///{tmp_path / 'cli.db'}",
+            "--json", *options]
+    if capsys is not None:
+        capsys.readouterr()
+        assert registry_cli.main(argv) == 0
+        out = capsys.readouterr().out
+    else:
+        done = subprocess.run([sys.executable, "-m", "registry", *argv], capture_output=True,
+                              text=True, timeout=120, cwd=tmp_path, check=False)
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+    return {item["slug"] for item in json.loads(out)["items"]}
 
 
-def test_cli_tag_filters_are_exact_and_repeatable(tmp_path: Path) -> None:
+def test_cli_tag_filters_are_exact_and_repeatable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sync(f"sqlite:///{tmp_path / 'cli.db'}", [
         *LOOKALIKES, make_bundle("read-s3", ["access:read", "s3"], ["GCP"])])
+    # one real process for the entry point; the other filters through the same main()
     assert run_list(tmp_path, "--tag", "ACCESS:READ") == {"exact", "read-s3"}
-    assert run_list(tmp_path, "--tag", "access:read", "--tag", "s3") == {"exact", "read-s3"}
-    assert run_list(tmp_path, "--tag", "access:read", "--platform", "gcp") == {"read-s3"}
-    assert run_list(tmp_path, "--platform", "aws", "--platform", "gcp") == set()
-    assert run_list(tmp_path, "--tag", "access") == set()
+    assert run_list(tmp_path, "--tag", "ACCESS:READ", capsys=capsys) == {"exact", "read-s3"}
+    assert run_list(tmp_path, "--tag", "access:read", "--tag", "s3",
+                    capsys=capsys) == {"exact", "read-s3"}
+    assert run_list(tmp_path, "--tag", "access:read", "--platform", "gcp",
+                    capsys=capsys) == {"read-s3"}
+    assert run_list(tmp_path, "--platform", "aws", "--platform", "gcp", capsys=capsys) == set()
+    assert run_list(tmp_path, "--tag", "access", capsys=capsys) == set()

@@ -60,3 +60,33 @@ def test_an_oversized_file_cut_inside_a_character_is_refused_by_its_size(tmp_pat
     loaded = sources.parse_collections_text(sources.read_collections_text(path))
     assert loaded.collections == []
     assert "-byte limit" in loaded.errors[0].message
+
+
+def test_too_many_entries_are_refused_before_the_rest_is_read(tmp_path: Path) -> None:
+    """Reproduces: 300,000 one-word entries (under the byte and value limits) were all
+    parsed, about 8 s, before the entry count refused them. A syntax error after them
+    shows how far the reader went: refused at the first entry over the limit, it is never
+    reached; the error names the limit and the file."""
+    limit = sources.MAX_COLLECTIONS
+    path = tmp_path / "collections.yaml"
+    path.write_text("codecollections:\n" + "- x\n" * 300_000 + "bad: [unclosed\n")
+    loaded = sources.load_collections(path)
+    assert loaded.collections == []
+    [error] = loaded.errors
+    assert (error.entry, error.field) == ("(file)", str(path))
+    assert f"line {limit + 2}: " in error.message, error.message  # entry limit + 1, after line 1
+    assert f"over the {limit}-entry limit" in error.message
+    assert "not valid YAML" not in error.message
+
+
+def test_the_entry_limit_counts_a_mapping_by_its_keys() -> None:
+    from registry.safeyaml import YamlInputError, YamlLimits, load_yaml
+
+    limits = YamlLimits(max_bytes=1 << 20, max_depth=8, max_values=10_000, max_chars=1 << 20,
+                        max_items=3)
+    assert load_yaml("{a: 1, b: 2, c: [1, 2, 3]}", limits) == {"a": 1, "b": 2, "c": [1, 2, 3]}
+    with pytest.raises(YamlInputError, match="a mapping of more than 3 entries, over the "
+                                             "3-entry limit"):
+        load_yaml("{a: 1, b: 2, c: 3, d: 4}", limits)
+    with pytest.raises(YamlInputError, match="line 5: a list of more than 3 entries"):
+        load_yaml("x:\n- 1\n- 2\n- 3\n- 4\n", limits)
