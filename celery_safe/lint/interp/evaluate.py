@@ -50,9 +50,11 @@ __all__ = [
     "RESULT_CLASSES",
     "Env",
     "Evaluator",
+    "concatenated",
     "is_true",
     "keyword_arg",
     "keyword_names",
+    "listed_items",
     "signatures",
 ]
 
@@ -252,6 +254,8 @@ class Evaluator:
             ):
                 return held_items[at.value]  # ``pair[1]`` of ``(result, run)``
             return element(base) if base is not None else None
+        if isinstance(node, (ast.List, ast.Tuple)) and (listed := self.listed(node.elts)):
+            return listed  # ``[a.s(), *more]``: a list of signatures, in order
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = [self.value(e) for e in node.elts]
             held = self.container(items)
@@ -278,9 +282,32 @@ class Evaluator:
             return self.value(node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self.pipe(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return concatenated(self.value(node.left), self.value(node.right))
         if isinstance(node, ast.Await):
             return None
         return None
+
+    def listed(self, elts: Sequence[ast.expr]) -> Canvas | None:
+        """The list of signatures a list display makes (starred lists spliced in), if
+        every item is a signature or a starred list of them."""
+        members: list[Node | None] = []
+        exact = True
+        for elt in elts:
+            held = self.value(elt.value if isinstance(elt, ast.Starred) else elt)
+            if not isinstance(held, Canvas):
+                return None
+            if isinstance(elt, ast.Starred):
+                items = listed_items(held)
+                if items is None:
+                    return None
+                members += items[0]
+                exact = exact and items[1]
+            elif held.listed:
+                return None  # a list in a list: not what Celery's constructors take
+            else:
+                members.append(held.canvas)
+        return signatures(members, exact=exact)
 
     def container(self, items: list[Value | None]) -> Value | None:
         for item in items:
@@ -667,7 +694,27 @@ class Evaluator:
             return (made,), False
         return tuple(_shape(self.value(a)) for a in args), True
 
+    def chain_items(self, args: Sequence[ast.expr]) -> tuple[list[Node | None], bool, bool] | None:
+        """What ``chain(...)`` folds: a list's items (``chain(steps)``) or its arguments
+        with starred lists spliced in (``chain(a.s(), *more)``); whether they are known
+        in order, and whether Celery is given one list. None: not one of those."""
+        if len(args) == 1 and not isinstance(args[0], ast.Starred):
+            items = listed_items(self.value(args[0]))
+            if items is not None:
+                return list(items[0]), items[1], True
+        if not any(isinstance(a, ast.Starred) for a in args):
+            return None
+        items = listed_items(self.listed(args))
+        if items is None:
+            return None
+        return list(items[0]), items[1], False
+
     def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
+        if kind == "chain" and (spliced := self.chain_items(node.args)) is not None:
+            steps, exact, listed = spliced
+            if exact:
+                return fold_chain(steps, node, listed=listed)
+            return repeated_chain(steps, node)
         if kind in ("chain", "group"):
             args = node.args
             if len(args) == 1 and isinstance(args[0], ast.Starred):
@@ -701,6 +748,8 @@ class Evaluator:
         left, right = self.value(node.left), self.value(node.right)
         if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
+        if left.listed or right.listed:
+            return None  # ``[a.s()] | b.s()``: a list is no signature (a TypeError)
         return Canvas(canvas=pipe(left.canvas, right.canvas, node))
 
 
@@ -733,9 +782,32 @@ def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
     return None
 
 
+#: a list of signatures keeps this many items at most (a few stand for all of them)
+LISTED_MAX = 8
+
+
 def signatures(members: Sequence[Node | None], *, exact: bool) -> Canvas:
     """A list of signatures (``[t.s(1), t.s(2)]``, a list built by ``.append``)."""
-    return Canvas(canvas=Group(members=tuple(members), exact=exact))
+    kept = tuple(members)
+    if len(kept) > LISTED_MAX:
+        kept, exact = kept[:LISTED_MAX], False
+    return Canvas(canvas=Group(members=kept, exact=exact), listed=True)
+
+
+def listed_items(value: Value | None) -> tuple[tuple[Node | None, ...], bool] | None:
+    """The items of a list of signatures and whether they are known in order (None:
+    ``value`` is not a list of signatures)."""
+    if isinstance(value, Canvas) and value.listed and isinstance(value.canvas, Group):
+        return tuple(value.canvas.members), value.canvas.exact
+    return None
+
+
+def concatenated(left: Value | None, right: Value | None) -> Canvas | None:
+    """``first + rest`` of two lists of signatures: the items of both, in order."""
+    a, b = listed_items(left), listed_items(right)
+    if a is None or b is None:
+        return None
+    return signatures([*a[0], *b[0]], exact=a[1] and b[1])
 
 
 def _imported_modules(qualified: Iterable[str]) -> tuple[str, ...]:

@@ -11,14 +11,14 @@ of the function need (what it returns); everything else is an event (see ``event
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ...canvas import (
     UNKNOWN,
     Chord,
-    Group,
-    Node,
     Received,
     Step,
     errback_received,
@@ -26,7 +26,15 @@ from ...canvas import (
 )
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
-from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
+from .evaluate import (
+    RESULT_CLASSES,
+    Env,
+    Evaluator,
+    concatenated,
+    keyword_arg,
+    listed_items,
+    signatures,
+)
 from .events import (
     NOBODY,
     AllowJoinEvent,
@@ -71,6 +79,8 @@ RESULT_READS = frozenset(
 RESULT_IDS = frozenset({"id", "task_id"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
+#: Python's builtins: they read a list handed to them (``len(steps)``), never change it
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def _danger(value: Value | None) -> int:
@@ -85,21 +95,46 @@ def _danger(value: Value | None) -> int:
     return 0
 
 
-def _members(held: Value | None, added: Canvas) -> list[Node | None]:
-    """The signatures a list holds once ``added`` is appended (or extended) to it."""
-    holds = held.canvas if isinstance(held, Canvas) else None
-    before = list(holds.members) if isinstance(holds, Group) else []
-    more = added.canvas.members if isinstance(added.canvas, Group) else [added.canvas]
-    return [*before, *more][:8]  # a few stand for all of them
+def _added(held: Value | None, how: str, added: Canvas) -> Canvas:
+    """The list of signatures ``held`` once ``added`` is put in it by ``list.<how>``.
+
+    The order stays known only when ``held`` was a list known in order and the items go
+    at its end (``append``; ``extend`` with a list known in order).
+    """
+    before = listed_items(held)
+    more = listed_items(added) if how == "extend" else None
+    items, exact = more if more is not None else ((added.canvas,), how == "append")
+    if before is None:
+        return signatures(items, exact=False)  # what it held before is not known
+    return signatures([*before[0], *items], exact=exact and before[1])
+
+
+def _inexact(value: Value) -> Value:
+    """``value``, if a list of signatures, with its order no longer known."""
+    items = listed_items(value)
+    if items is None or not items[1]:
+        return value
+    return replace(signatures(items[0], exact=False), via=value.via)
+
+
+def _empty_list(value: Canvas) -> bool:
+    """``return []``: no signature is returned."""
+    items = listed_items(value)
+    return items is not None and not items[0]
 
 
 def _merge(a: Env, b: Env) -> Env:
-    """May-analysis join: a name holds a result if it does on either path."""
+    """May-analysis join: a name holds a result if it does on either path; a list of
+    signatures that differs between the paths is no longer known in order."""
     out = dict(a)
     for name, value in b.items():
         mine = out.get(name)
         if mine is None or _danger(value) > _danger(mine):
             out[name] = value
+        elif mine != value and (ours := listed_items(mine)) is not None:
+            theirs = listed_items(value)
+            longer = value if theirs is not None and len(theirs[0]) > len(ours[0]) else mine
+            out[name] = _inexact(longer)
     return out
 
 
@@ -300,6 +335,9 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         value = self.value(node.value)
+        if isinstance(node.value, ast.Name) and value is not None and listed_items(value):
+            # ``alias = steps``: one list under two names; either may grow it unseen
+            value = self.env[node.value.id] = _inexact(value)
         for target in node.targets:
             self.visit_target(target)
             self.bind(target, value, node.value)
@@ -314,6 +352,9 @@ class FunctionFlow(ast.NodeVisitor):
         value = self.value(node.value)
         if isinstance(node.target, ast.Name) and value is not None and holds_results(value):
             self.env[node.target.id] = named(collection(value), node.target.id)
+        elif isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
+            # ``steps += [t.s()]``: a list of signatures grows at its end
+            self.bind(node.target, concatenated(self.env.get(node.target.id), value))
 
     def visit_target(self, target: ast.expr) -> None:
         if isinstance(target, (ast.Attribute, ast.Subscript)):
@@ -338,7 +379,7 @@ class FunctionFlow(ast.NodeVisitor):
         match value:
             case Result() | Results() if self.facts.returns is None:
                 self.facts.returns = value
-            case Canvas() if self.facts.returns_canvas is None:
+            case Canvas() if self.facts.returns_canvas is None and not _empty_list(value):
                 self.facts.returns_canvas = value
             case Instance() | TupleOf() if self.facts.returns_object is None:
                 self.facts.returns_object = value
@@ -507,6 +548,20 @@ class FunctionFlow(ast.NodeVisitor):
             not isinstance(made.canvas, Step) or made.canvas.immutable
         ):
             self.check_canvas(made, node)
+        self.lists_escape(node)
+
+    def lists_escape(self, node: ast.Call) -> None:
+        """A list of signatures handed to a call may be changed there (``add_steps(steps)``):
+        its order is not known after the call (a builtin only reads it)."""
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
+            return
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            passed = arg.value if isinstance(arg, ast.Starred) else arg
+            held = self.env.get(passed.id) if isinstance(passed, ast.Name) else None
+            if held is not None and listed_items(held) is not None:
+                assert isinstance(passed, ast.Name)
+                self.env[passed.id] = _inexact(held)
 
     def chord_called_with_body(self, node: ast.Call) -> None:
         """``chord(header)(body)``: the chord is complete only once called."""
@@ -535,8 +590,8 @@ class FunctionFlow(ast.NodeVisitor):
             if added is not None and holds_results(added):
                 self.env[name] = named(collection(added), name)
             elif isinstance(added, Canvas):
-                # ``header.append(t.s(x))``: a list of signatures of unknown length
-                self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
+                # ``steps.append(t.s(x))``: in order when ``steps`` was a list known in order
+                self.env[name] = named(_added(self.env.get(name), attr, added), name)
         elif attr == "update_state":
             self.update_state(node)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
