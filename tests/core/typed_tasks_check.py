@@ -46,7 +46,7 @@ with_db.delay("a")  # resources are hidden: a task with them is not typed by the
 store.s()  # a prefix of the parameters: not typed
 store.apply_async((["a"],), countdown=1)
 
-store.delay(1, "x")  # type: ignore
-store.delay(["a"], colour="x")  # type: ignore
+store.delay(1, "x")  # type: ignore  # noqa: CSF205
+store.delay(["a"], colour="x")  # type: ignore  # noqa: CSF205
 store.si(1)  # type: ignore
 bound.delay("three")  # type: ignore

@@ -572,6 +572,37 @@ class Evaluator:
         args, kwargs = source_args(node.args, node.keywords)
         return make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
 
+    def sent_step(self, node: ast.Call, func: ast.Attribute) -> tuple[Step, ast.AST] | None:
+        """The call a worker makes of a task or lone signature sent here with arguments
+        counted here (``t.delay(1)``, ``t.apply_async((1,), {})``, ``t.s(1).delay(2)``),
+        and where that task or signature is written (the callbacks it is sent with are
+        canvases of their own, not parts of it).
+
+        A signature's own arguments come after those it is sent with (Celery's
+        ``Signature._merge``); an immutable one ignores them. None: not countable.
+        """
+        if func.attr == "delay":
+            args, kwargs = source_args(node.args, node.keywords)
+        else:
+            parts = _arguments(node, ("args", "kwargs"))
+            args, kwargs = _args_of(parts["args"]), _kwargs_of(parts["kwargs"])
+        if args is None or kwargs is None:
+            return None
+        base = self.value(func.value)
+        match base:
+            case TaskRef():
+                task = self.task_of(base)
+                if task is None:
+                    return None
+                return make_step(node, base.callee, task, args, kwargs), func.value
+            case Canvas(canvas=Step() as step, listed=False) if step.spec is not None:
+                if step.immutable or step.args is None or step.kwargs is None:
+                    return None  # checked where it was made, or not countable
+                merged = {**step.kwargs, **kwargs}
+                made = step.origin if isinstance(step.origin, ast.AST) else func.value
+                return replace(step, origin=node, args=(*args, *step.args), kwargs=merged), made
+        return None
+
     def task_of(self, ref: TaskRef) -> FunctionInfo | None:
         """The ``def`` of a task value, another module's included (``check`` only)."""
         if ref.task is None and ref.qualified:
@@ -782,8 +813,8 @@ def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
     return None
 
 
-#: a list of signatures keeps this many items at most (a few stand for all of them)
-LISTED_MAX = 8
+#: a list of signatures keeps this many items at most (longer: its order is not kept)
+LISTED_MAX = 32
 
 
 def signatures(members: Sequence[Node | None], *, exact: bool) -> Canvas:

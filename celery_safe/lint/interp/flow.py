@@ -594,6 +594,9 @@ class FunctionFlow(ast.NodeVisitor):
                 self.env[name] = named(_added(self.env.get(name), attr, added), name)
         elif attr == "update_state":
             self.update_state(node)
+        elif attr in ("delay", "apply_async") and (sending := self.values.sent_step(node, func)):
+            # what it is sent with is all it gets: its arguments are decidable here
+            self.check_canvas(Canvas(canvas=sending[0]), sending[1], None)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
             self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
         elif attr in ("link", "link_error", "on_error") and node.args:

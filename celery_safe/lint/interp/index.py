@@ -530,8 +530,14 @@ class _Indexer:
     def decorated_options(self, info: FunctionInfo) -> TaskOptions | None:
         """The options of the first decorator of ``info`` that makes it a task."""
         imports = self.index.imports_for(info.parent)
-        for decorator in info.node.decorator_list:
+        decorators = info.node.decorator_list
+        for at, decorator in enumerate(decorators):
             options = self.decorator_options(decorator, imports)
+            if options is not None and at + 1 < len(decorators):
+                # a decorator below it wraps the ``def`` (``@cooldown(...)`` whose wrapper
+                # takes ``*args, **kwargs``): Celery registers the wrapper, whose
+                # parameters this ``def`` does not show
+                return replace(options, hidden=None)
             if options is not None:
                 return options
         return None

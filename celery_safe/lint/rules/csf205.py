@@ -1,6 +1,8 @@
 """CSF205: a signature's own arguments cannot bind to its task (static front-end of the
 canvas model's check; the first steps of a canvas are skipped, as the arguments the
-canvas is called with are not known where it is built)."""
+canvas is called with are not known where it is built, unless they are: a task or lone
+signature sent with arguments written at the call, ``t.delay(1, eta=when)``, gets those
+and no more; Celery refuses the message with ``TypeError``, or the worker's call fails)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,18 @@ def resize(path, width, *, height=None):
 def thumbnail(path):
     return chain(fetch.s(path), resize.s(100, depth=8))  # no parameter named depth
 """,
+    """\
+from celery import shared_task
+
+
+@shared_task
+def send_digest(user_id):
+    return user_id
+
+
+def schedule(user, when):
+    send_digest.delay(user.pk, eta=when)  # delay() passes eta to the task: apply_async(eta=)
+""",
 )
 
 VALID = (
@@ -50,6 +64,18 @@ def resize(path, width, *, height=None):
 
 def thumbnail(path):
     return chain(fetch.s(path), resize.s(100, height=80))
+""",
+    """\
+from celery import shared_task
+
+
+@shared_task
+def send_digest(user_id):
+    return user_id
+
+
+def schedule(user, when):
+    send_digest.apply_async((user.pk,), eta=when)
 """,
 )
 
