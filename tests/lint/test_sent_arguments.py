@@ -2,8 +2,9 @@
 bind to the task, decided as Celery decides it.
 
 ``t.delay(1, 2)``, ``t.apply_async((1,), {"y": 2})`` and ``t.s(1).delay(2)`` send everything
-the task will get, so its parameters can be checked where it is sent (a canvas built for
-later stays open: its first steps get arguments not known there). The property test sends
+the task will get, so its parameters can be checked where it is sent; so do a canvas built
+and sent at once (``group(...).apply_async()``, ``chain(...)()``) for its first steps. A
+canvas built for later stays open: its first steps get arguments not known there. The property test sends
 the same generated call through Celery's own ``delay`` (an in-memory broker), which
 refuses most such messages with ``TypeError`` before sending them (``Task.typing``), and
 calls the ``def`` as a worker would: Celery's check lets a positional-only parameter
@@ -23,7 +24,7 @@ from celery_safe.lint import check_source
 from .test_canvas_arity import cases
 
 HEAD = """\
-from celery import Celery, signature
+from celery import Celery, chain, group, signature
 
 app = Celery("x")
 
@@ -61,6 +62,9 @@ INVALID = {
     "signature()": "signature(one, args=(1, 2)).apply_async()",
     "missing argument": "one.delay()",
     "bound task": "bound.delay(1, 2)",
+    "group built and sent": "group(one.s(x, 2) for x in xs).apply_async()",
+    "chain built and called": "chain(one.s(), one.s())()",
+    "pipe built and sent": "(one.s() | one.s()).delay()",
 }
 
 VALID = {
@@ -72,6 +76,10 @@ VALID = {
     "immutable signature": "one.si(1).delay(2, 3)",
     "partial completed": "one.s().delay(1)",
     "a decorator below the task's": "wrapped.delay(1, _force=True)",
+    "group sent with its argument": "group(one.s() for x in xs).delay(1)",
+    "chain called with its argument": "chain(one.s(), one.s())(1)",
+    "canvas sent with keywords": "group(one.s() for x in xs).apply_async(kwargs={'x': 1})",
+    "canvas built here, sent later": "sig = chain(one.s(), one.s())",
     "a pool's apply_async": "import multiprocessing\n    multiprocessing.Pool().apply_async(print, (1, 2))",
 }
 

@@ -55,6 +55,7 @@ __all__ = [
     "keyword_arg",
     "keyword_names",
     "listed_items",
+    "sent_arguments",
     "signatures",
 ]
 
@@ -581,14 +582,12 @@ class Evaluator:
         A signature's own arguments come after those it is sent with (Celery's
         ``Signature._merge``); an immutable one ignores them. None: not countable.
         """
-        if func.attr == "delay":
-            args, kwargs = source_args(node.args, node.keywords)
-        else:
-            parts = _arguments(node, ("args", "kwargs"))
-            args, kwargs = _args_of(parts["args"]), _kwargs_of(parts["kwargs"])
+        base = self.value(func.value)
+        if not isinstance(base, (TaskRef, Canvas)):
+            return None  # before the arguments are written out: most sends are not ours
+        args, kwargs = sent_arguments(node, func.attr)
         if args is None or kwargs is None:
             return None
-        base = self.value(func.value)
         match base:
             case TaskRef():
                 task = self.task_of(base)
@@ -839,6 +838,17 @@ def concatenated(left: Value | None, right: Value | None) -> Canvas | None:
     if a is None or b is None:
         return None
     return signatures([*a[0], *b[0]], exact=a[1] and b[1])
+
+
+def sent_arguments(
+    node: ast.Call, how: str
+) -> tuple[tuple[SourceText, ...] | None, dict[str, SourceText] | None]:
+    """What ``x.delay(...)`` / ``x(...)`` (``how``: ``delay`` or ``call``) or
+    ``x.apply_async(args, kwargs, ...)`` sends, as written (None where not countable)."""
+    if how in ("delay", "call"):
+        return source_args(node.args, node.keywords)
+    parts = _arguments(node, ("args", "kwargs"))
+    return _args_of(parts["args"]), _kwargs_of(parts["kwargs"])
 
 
 def _imported_modules(qualified: Iterable[str]) -> tuple[str, ...]:

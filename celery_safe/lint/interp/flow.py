@@ -23,6 +23,7 @@ from ...canvas import (
     Step,
     errback_received,
     parent_result,
+    workflow_arguments,
 )
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
@@ -33,6 +34,7 @@ from .evaluate import (
     concatenated,
     keyword_arg,
     listed_items,
+    sent_arguments,
     signatures,
 )
 from .events import (
@@ -541,6 +543,8 @@ class FunctionFlow(ast.NodeVisitor):
             self.helper_call(node, callee)
         if isinstance(func, ast.Call) and node.args:
             self.chord_called_with_body(node)
+        if isinstance(func, (ast.Call, ast.BinOp)):
+            self.sent_canvas(node, func, "call")
         made = self.value(node)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
@@ -562,6 +566,25 @@ class FunctionFlow(ast.NodeVisitor):
             if held is not None and listed_items(held) is not None:
                 assert isinstance(passed, ast.Name)
                 self.env[passed.id] = _inexact(held)
+
+    def sent_canvas(self, node: ast.Call, built: ast.expr, how: str) -> None:
+        """``group(...).apply_async()``, ``chain(...)()``: a canvas built and sent at once
+        gets what it is sent with and no more, so its first steps can be checked too
+        (rooted where it is built: this check knows more than the one made there)."""
+        value = self.value(built)
+        if (
+            not isinstance(value, Canvas)
+            or value.listed
+            or isinstance(value.canvas, Step)
+            or value.canvas is None
+            or value.canvas.origin is not built
+            or (isinstance(value.canvas, Chord) and value.canvas.body is None)
+        ):
+            return
+        args, kwargs = sent_arguments(node, how)
+        if args is None or kwargs is None or kwargs:
+            return  # keyword arguments merge into the first steps': not modelled here
+        self.check_canvas(value, built, workflow_arguments(args))
 
     def chord_called_with_body(self, node: ast.Call) -> None:
         """``chord(header)(body)``: the chord is complete only once called."""
@@ -597,6 +620,8 @@ class FunctionFlow(ast.NodeVisitor):
         elif attr in ("delay", "apply_async") and (sending := self.values.sent_step(node, func)):
             # what it is sent with is all it gets: its arguments are decidable here
             self.check_canvas(Canvas(canvas=sending[0]), sending[1], None)
+        elif attr in ("delay", "apply_async"):
+            self.sent_canvas(node, func.value, attr)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
             self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
         elif attr in ("link", "link_error", "on_error") and node.args:

@@ -34,7 +34,7 @@ chord([add.s(1, 2)], total.s([1], [2]))()  # CSF205: 22
 group(add.s(1, 2), add.s(1, 2)) | add.s(1, 2, 3)  # CSF205: 35
 
 # fine, or not known here
-chain(add.s(1), keyword_only.s(key=1)).delay()  # the first step gets the call's arguments
+chain(add.s(1), keyword_only.s(key=1)).delay(2)  # the first step gets the call's argument
 chain(add.s(1, 2), flexible.s(1, 2, 3, z=4)).delay()
 chain(add.s(1, 2), add.s(*range(1))).delay()  # cannot count *args
 chain(add.s(1, 2), add.s(**{"y": 1})).delay()  # cannot read **kwargs
