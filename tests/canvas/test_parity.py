@@ -10,8 +10,8 @@ steps and random bound arguments), renders both as a Python module, then:
   the runtime front-end.
 
 Both models go through the one set of checks; every problem must be found by both,
-at the same step (same code, same path). The first steps get "arguments not known
-here" on both sides, as the source does not show what the canvas is called with.
+at the same step (same code, same path). The module sends the canvas with no
+arguments (``canvas.delay()``): its first steps get nothing more, on both sides.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from celery_safe.canvas import UNKNOWN, check
+from celery_safe.canvas import check, workflow_arguments
 from celery_safe.lint import check_source
 from celery_safe.lint.findings import CanvasDetail, Finding
 from celery_safe.workflows.validate import describe
@@ -146,7 +146,9 @@ def runtime_problems(source: str) -> set[tuple[str, str]]:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
     model = describe(namespace["canvas"], namespace["app"])  # type: ignore[arg-type]
-    return {(p.code, p.where) for p in check(model, receives=UNKNOWN) if p.code in STATIC_CODES}
+    # ``run`` sends the canvas with no arguments: its first steps get nothing more
+    sent = workflow_arguments(())
+    return {(p.code, p.where) for p in check(model, receives=sent) if p.code in STATIC_CODES}
 
 
 @settings(

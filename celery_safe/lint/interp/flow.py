@@ -567,24 +567,25 @@ class FunctionFlow(ast.NodeVisitor):
                 assert isinstance(passed, ast.Name)
                 self.env[passed.id] = _inexact(held)
 
-    def sent_canvas(self, node: ast.Call, built: ast.expr, how: str) -> None:
-        """``group(...).apply_async()``, ``chain(...)()``: a canvas built and sent at once
+    def sent_canvas(self, node: ast.Call, sent: ast.expr, how: str) -> None:
+        """``group(...).apply_async()``, ``chain(...)()``, ``flow.delay()``: a canvas sent
         gets what it is sent with and no more, so its first steps can be checked too
-        (rooted where it is built: this check knows more than the one made there)."""
-        value = self.value(built)
+        (rooted where it is built, in this module: this check knows more than the one
+        made there, which it replaces)."""
+        value = self.value(sent)
         if (
             not isinstance(value, Canvas)
             or value.listed
             or isinstance(value.canvas, Step)
             or value.canvas is None
-            or value.canvas.origin is not built
+            or not isinstance(value.canvas.origin, ast.AST)
             or (isinstance(value.canvas, Chord) and value.canvas.body is None)
         ):
             return
         args, kwargs = sent_arguments(node, how)
         if args is None or kwargs is None or kwargs:
             return  # keyword arguments merge into the first steps': not modelled here
-        self.check_canvas(value, built, workflow_arguments(args))
+        self.check_canvas(value, value.canvas.origin, workflow_arguments(args))
 
     def chord_called_with_body(self, node: ast.Call) -> None:
         """``chord(header)(body)``: the chord is complete only once called."""
