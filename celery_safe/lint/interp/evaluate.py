@@ -255,10 +255,10 @@ class Evaluator:
             ):
                 return held_items[at.value]  # ``pair[1]`` of ``(result, run)``
             return element(base) if base is not None else None
-        if isinstance(node, (ast.List, ast.Tuple)) and (listed := self.listed(node.elts)):
-            return listed  # ``[a.s(), *more]``: a list of signatures, in order
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = [self.value(e) for e in node.elts]
+            if not isinstance(node, ast.Set) and (listed := listed_of(node.elts, items)):
+                return listed  # ``[a.s(), *more]``: a list of signatures, in order
             held = self.container(items)
             if isinstance(node, ast.Tuple) and not any(
                 isinstance(e, ast.Starred) for e in node.elts
@@ -288,27 +288,6 @@ class Evaluator:
         if isinstance(node, ast.Await):
             return None
         return None
-
-    def listed(self, elts: Sequence[ast.expr]) -> Canvas | None:
-        """The list of signatures a list display makes (starred lists spliced in), if
-        every item is a signature or a starred list of them."""
-        members: list[Node | None] = []
-        exact = True
-        for elt in elts:
-            held = self.value(elt.value if isinstance(elt, ast.Starred) else elt)
-            if not isinstance(held, Canvas):
-                return None
-            if isinstance(elt, ast.Starred):
-                items = listed_items(held)
-                if items is None:
-                    return None
-                members += items[0]
-                exact = exact and items[1]
-            elif held.listed:
-                return None  # a list in a list: not what Celery's constructors take
-            else:
-                members.append(held.canvas)
-        return signatures(members, exact=exact)
 
     def container(self, items: list[Value | None]) -> Value | None:
         for item in items:
@@ -734,7 +713,7 @@ class Evaluator:
                 return list(items[0]), items[1], True
         if not any(isinstance(a, ast.Starred) for a in args):
             return None
-        items = listed_items(self.listed(args))
+        items = listed_items(listed_of(args, [self.value(a) for a in args]))
         if items is None:
             return None
         return list(items[0]), items[1], False
@@ -822,6 +801,27 @@ def signatures(members: Sequence[Node | None], *, exact: bool) -> Canvas:
     if len(kept) > LISTED_MAX:
         kept, exact = kept[:LISTED_MAX], False
     return Canvas(canvas=Group(members=kept, exact=exact), listed=True)
+
+
+def listed_of(elts: Sequence[ast.expr], values: Sequence[Value | None]) -> Canvas | None:
+    """The list of signatures a list display makes (starred lists spliced in), if every
+    item is a signature or a starred list of them; ``values``: what each item holds."""
+    members: list[Node | None] = []
+    exact = True
+    for elt, held in zip(elts, values, strict=True):
+        if not isinstance(held, Canvas):
+            return None
+        if isinstance(elt, ast.Starred):
+            items = listed_items(held)
+            if items is None:
+                return None
+            members += items[0]
+            exact = exact and items[1]
+        elif held.listed:
+            return None  # a list in a list: not what Celery's constructors take
+        else:
+            members.append(held.canvas)
+    return signatures(members, exact=exact)
 
 
 def listed_items(value: Value | None) -> tuple[tuple[Node | None, ...], bool] | None:
