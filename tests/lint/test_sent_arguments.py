@@ -112,6 +112,22 @@ def test_arguments_that_bind_or_cannot_be_counted_are_not(line: str) -> None:
     assert _codes(line) == []
 
 
+SENT_ONCE = {
+    # the message and its callbacks, one finding each (helpers beat and hunt both
+    # checked a task's message; one check remains)
+    "one.apply_async((1, 2), link=one.s(1), link_error=one.s(1))": ["CSF205", "CSF201", "CSF208"],
+    "one.delay(1, eta=5)": ["CSF205"],
+    "chain(one.s(1, 2), one.s()).delay()": ["CSF205"],
+    "flow = chain(one.s(1, 2), one.s())\n    flow.delay()": ["CSF205"],
+    "flow = chain(one.s(), one.s())\n    flow.delay(1, 2)": ["CSF205"],
+}
+
+
+@pytest.mark.parametrize("line", SENT_ONCE, ids=range(len(SENT_ONCE)))
+def test_a_send_is_checked_once(line: str) -> None:
+    assert sorted(_codes(line)) == sorted(SENT_ONCE[line])
+
+
 def _celery_refuses(function: Callable[..., object], bind: bool, args: tuple[int, ...],
                     kwargs: dict[str, int]) -> bool:
     """Does Celery's own ``delay`` refuse these arguments (nothing reaches a worker)?"""
