@@ -10,8 +10,8 @@ steps and random bound arguments), renders both as a Python module, then:
   the runtime front-end.
 
 Both models go through the one set of checks; every problem must be found by both,
-at the same step (same code, same path). The first steps get "arguments not known
-here" on both sides, as the source does not show what the canvas is called with.
+at the same step (same code, same path). The module sends the canvas with no
+arguments (``canvas.delay()``): its first steps get nothing more, on both sides.
 """
 
 from __future__ import annotations

@@ -51,9 +51,12 @@ __all__ = [
     "RESULT_CLASSES",
     "Env",
     "Evaluator",
+    "concatenated",
     "is_true",
     "keyword_arg",
     "keyword_names",
+    "listed_items",
+    "sent_arguments",
     "signatures",
 ]
 
@@ -258,6 +261,8 @@ class Evaluator:
             return element(base) if base is not None else None
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = [self.value(e) for e in node.elts]
+            if not isinstance(node, ast.Set) and (listed := listed_of(node.elts, items)):
+                return listed  # ``[a.s(), *more]``: a list of signatures, in order
             held = self.container(items)
             if isinstance(node, ast.Tuple) and not any(
                 isinstance(e, ast.Starred) for e in node.elts
@@ -282,6 +287,8 @@ class Evaluator:
             return self.value(node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self.pipe(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return concatenated(self.value(node.left), self.value(node.right))
         if isinstance(node, ast.Await):
             return None
         return None
@@ -580,6 +587,42 @@ class Evaluator:
         args, kwargs = source_args(node.args, node.keywords)
         return make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
 
+    def sent_step(self, node: ast.Call, func: ast.Attribute) -> tuple[Step, ast.AST] | None:
+        """The call a worker makes of a task or lone signature sent here with arguments
+        counted here (``t.delay(1)``, ``t.apply_async((1,), {})``, ``t.s(1).delay(2)``),
+        and where that task or signature is written. A task's ``apply_async(link=,
+        link_error=)`` callbacks are checked as part of its message (what it returns is
+        what they get); a signature's are canvases of their own.
+
+        A signature's own arguments come after those it is sent with (Celery's
+        ``Signature._merge``); an immutable one ignores them. None: not countable.
+        """
+        base = self.value(func.value)
+        if not isinstance(base, (TaskRef, Canvas)):
+            return None  # before the arguments are written out: most sends are not ours
+        args, kwargs = sent_arguments(node, func.attr)
+        if args is None or kwargs is None:
+            return None
+        match base:
+            case TaskRef():
+                task = self.task_of(base)
+                if task is None:
+                    return None
+                step = make_step(node, base.callee, task, args, kwargs)
+                if func.attr == "apply_async":  # ``delay(link=...)`` is the task's keyword
+                    step = replace(
+                        step, links=self.callbacks(keyword_arg(node, "link")),
+                        errbacks=self.callbacks(keyword_arg(node, "link_error")),
+                    )
+                return step, func.value
+            case Canvas(canvas=Step() as step, listed=False) if step.spec is not None:
+                if step.immutable or step.args is None or step.kwargs is None:
+                    return None  # checked where it was made, or not countable
+                merged = {**step.kwargs, **kwargs}
+                made = step.origin if isinstance(step.origin, ast.AST) else func.value
+                return replace(step, origin=node, args=(*args, *step.args), kwargs=merged), made
+        return None
+
     def task_of(self, ref: TaskRef) -> FunctionInfo | None:
         """The ``def`` of a task value, another module's included (``check`` only)."""
         if ref.task is None and ref.qualified:
@@ -681,32 +724,6 @@ class Evaluator:
             errbacks=self.callbacks(keyword_arg(node, "link_error")),
         )
 
-    def task_sent(self, node: ast.Call) -> Step | None:
-        """``task.delay(*args, **kwargs)`` / ``task.apply_async(args, kwargs)`` of a
-        project task: the message its task is called with (nothing is added to it).
-        Celery checks it when sending, unless the task's ``run`` hides its parameters
-        (a forwarding wrapper or ``run(*args, **kwargs)``): then the worker raises."""
-        func = node.func
-        assert isinstance(func, ast.Attribute)
-        held = self.value(func.value)
-        if not isinstance(held, TaskRef):
-            return None
-        task = self.task_of(held)
-        if task is None:
-            return None
-        if func.attr == "delay":
-            args, kwargs = source_args(node.args, node.keywords)
-            return make_step(node, held.callee, task, args, kwargs)
-        if len(node.args) > 2 or any(k.arg is None for k in node.keywords):
-            return None  # ``apply_async(*a, **options)``: what is sent is not known
-        parts = _arguments(node, ("args", "kwargs"))
-        step = _step_of(node, held.callee, task, parts, None)
-        # its callbacks are checked as part of it (the send is the canvas reported)
-        return replace(
-            step, links=self.callbacks(keyword_arg(node, "link")),
-            errbacks=self.callbacks(keyword_arg(node, "link_error")),
-        )
-
     def scheduled(self, entry: BeatEntry) -> Step | None:
         """The message a beat entry sends: its task (by registered name) called with the
         entry's ``args`` and ``kwargs`` as written (None: the task is not the project's)."""
@@ -772,6 +789,21 @@ class Evaluator:
             return (made,), False
         return tuple(_shape(self.value(a)) for a in args), True
 
+    def chain_items(self, args: Sequence[ast.expr]) -> tuple[list[Node | None], bool, bool] | None:
+        """What ``chain(...)`` folds: a list's items (``chain(steps)``) or its arguments
+        with starred lists spliced in (``chain(a.s(), *more)``); whether they are known
+        in order, and whether Celery is given one list. None: not one of those."""
+        if len(args) == 1 and not isinstance(args[0], ast.Starred):
+            items = listed_items(self.value(args[0]))
+            if items is not None:
+                return list(items[0]), items[1], True
+        if not any(isinstance(a, ast.Starred) for a in args):
+            return None
+        items = listed_items(listed_of(args, [self.value(a) for a in args]))
+        if items is None:
+            return None
+        return list(items[0]), items[1], False
+
     def build_canvas(self, kind: str, node: ast.Call) -> Node | None:
         if kind in MAP_FACTORIES:
             # ``xmap(add.s(), items)``, ``chunks(add.s(), items, 10)``
@@ -781,6 +813,11 @@ class Evaluator:
             if not isinstance(task, Step):
                 return None
             return mapped_step(node, task, MAP_FACTORIES[kind], items)
+        if kind == "chain" and (spliced := self.chain_items(node.args)) is not None:
+            steps, exact, listed = spliced
+            if exact:
+                return fold_chain(steps, node, listed=listed, celery=self.index.celery)
+            return repeated_chain(steps, node, self.index.celery)
         if kind in ("chain", "group"):
             args = node.args
             if len(args) == 1 and isinstance(args[0], ast.Starred):
@@ -814,6 +851,8 @@ class Evaluator:
         left, right = self.value(node.left), self.value(node.right)
         if not isinstance(left, Canvas) or not isinstance(right, Canvas):
             return None
+        if left.listed or right.listed:
+            return None  # ``[a.s()] | b.s()``: a list is no signature (a TypeError)
         return Canvas(canvas=pipe(left.canvas, right.canvas, node, celery=self.index.celery))
 
 
@@ -877,9 +916,68 @@ def _returned_def(factory: FunctionInfo) -> FunctionInfo | None:
     return None
 
 
+#: a list of signatures keeps this many items at most (longer: its order is not kept)
+LISTED_MAX = 32
+
+
 def signatures(members: Sequence[Node | None], *, exact: bool) -> Canvas:
     """A list of signatures (``[t.s(1), t.s(2)]``, a list built by ``.append``)."""
-    return Canvas(canvas=Group(members=tuple(members), exact=exact))
+    kept = tuple(members)
+    if len(kept) > LISTED_MAX:
+        kept, exact = kept[:LISTED_MAX], False
+    return Canvas(canvas=Group(members=kept, exact=exact), listed=True)
+
+
+def listed_of(elts: Sequence[ast.expr], values: Sequence[Value | None]) -> Canvas | None:
+    """The list of signatures a list display makes (starred lists spliced in), if every
+    item is a signature or a starred list of them; ``values``: what each item holds."""
+    members: list[Node | None] = []
+    exact = True
+    for elt, held in zip(elts, values, strict=True):
+        if not isinstance(held, Canvas):
+            return None
+        if isinstance(elt, ast.Starred):
+            items = listed_items(held)
+            if items is None:
+                return None
+            members += items[0]
+            exact = exact and items[1]
+        elif held.listed:
+            return None  # a list in a list: not what Celery's constructors take
+        else:
+            members.append(held.canvas)
+    return signatures(members, exact=exact)
+
+
+def listed_items(value: Value | None) -> tuple[tuple[Node | None, ...], bool] | None:
+    """The items of a list of signatures and whether they are known in order (None:
+    ``value`` is not a list of signatures)."""
+    if isinstance(value, Canvas) and value.listed and isinstance(value.canvas, Group):
+        return tuple(value.canvas.members), value.canvas.exact
+    return None
+
+
+def concatenated(left: Value | None, right: Value | None) -> Canvas | None:
+    """``first + rest`` of two lists of signatures: the items of both, in order."""
+    a, b = listed_items(left), listed_items(right)
+    if a is None or b is None:
+        return None
+    return signatures([*a[0], *b[0]], exact=a[1] and b[1])
+
+
+def sent_arguments(
+    node: ast.Call, how: str
+) -> tuple[tuple[SourceText, ...] | None, dict[str, SourceText] | None]:
+    """What ``x.delay(...)`` / ``x(...)`` (``how``: ``delay`` or ``call``) or
+    ``x.apply_async(args, kwargs, ...)`` sends, as written (None where not countable)."""
+    if how in ("delay", "call"):
+        return source_args(node.args, node.keywords)
+    if len(node.args) > 2 or any(
+        k.arg is None for k in node.keywords
+    ) or any(isinstance(a, ast.Starred) for a in node.args):
+        return None, None  # ``apply_async(*a, **options)``: what is sent is not known
+    parts = _arguments(node, ("args", "kwargs"))
+    return _args_of(parts["args"]), _kwargs_of(parts["kwargs"])
 
 
 def _imported_modules(qualified: Iterable[str]) -> tuple[str, ...]:

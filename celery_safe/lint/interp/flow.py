@@ -11,23 +11,33 @@ of the function need (what it returns); everything else is an event (see ``event
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ...canvas import (
     UNKNOWN,
     Chord,
-    Group,
-    Node,
     Received,
     Step,
     errback_received,
     parent_result,
+    workflow_arguments,
 )
 from .appconfig import beat_entries
 from .canvas import check_canvas
 from .depth import MAX_DEPTH, TooDeep
-from .evaluate import RESULT_CLASSES, Env, Evaluator, keyword_arg, signatures
+from .evaluate import (
+    RESULT_CLASSES,
+    Env,
+    Evaluator,
+    concatenated,
+    keyword_arg,
+    listed_items,
+    sent_arguments,
+    signatures,
+)
 from .events import (
     NOBODY,
     AllowJoinEvent,
@@ -73,17 +83,8 @@ RESULT_READS = frozenset(
 RESULT_IDS = frozenset({"id", "task_id"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
-
-
-def _sends_no_arguments(node: ast.Call, method: str) -> bool:
-    """``canvas.delay()``, ``canvas.apply_async()`` or ``apply_async(args=None,
-    queue=...)``: the canvas is sent with no argument added to its first steps."""
-    if method == "delay":
-        return not node.args and not node.keywords
-    if len(node.args) > 2 or any(k.arg is None for k in node.keywords):
-        return False
-    given = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "kwargs"))]
-    return all(isinstance(g, ast.Constant) and g.value is None for g in given)
+#: Python's builtins: they read a list handed to them (``len(steps)``), never change it
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def _danger(value: Value | None) -> int:
@@ -98,21 +99,46 @@ def _danger(value: Value | None) -> int:
     return 0
 
 
-def _members(held: Value | None, added: Canvas) -> list[Node | None]:
-    """The signatures a list holds once ``added`` is appended (or extended) to it."""
-    holds = held.canvas if isinstance(held, Canvas) else None
-    before = list(holds.members) if isinstance(holds, Group) else []
-    more = added.canvas.members if isinstance(added.canvas, Group) else [added.canvas]
-    return [*before, *more][:8]  # a few stand for all of them
+def _added(held: Value | None, how: str, added: Canvas) -> Canvas:
+    """The list of signatures ``held`` once ``added`` is put in it by ``list.<how>``.
+
+    The order stays known only when ``held`` was a list known in order and the items go
+    at its end (``append``; ``extend`` with a list known in order).
+    """
+    before = listed_items(held)
+    more = listed_items(added) if how == "extend" else None
+    items, exact = more if more is not None else ((added.canvas,), how == "append")
+    if before is None:
+        return signatures(items, exact=False)  # what it held before is not known
+    return signatures([*before[0], *items], exact=exact and before[1])
+
+
+def _inexact(value: Value) -> Value:
+    """``value``, if a list of signatures, with its order no longer known."""
+    items = listed_items(value)
+    if items is None or not items[1]:
+        return value
+    return replace(signatures(items[0], exact=False), via=value.via)
+
+
+def _empty_list(value: Canvas) -> bool:
+    """``return []``: no signature is returned."""
+    items = listed_items(value)
+    return items is not None and not items[0]
 
 
 def _merge(a: Env, b: Env) -> Env:
-    """May-analysis join: a name holds a result if it does on either path."""
+    """May-analysis join: a name holds a result if it does on either path; a list of
+    signatures that differs between the paths is no longer known in order."""
     out = dict(a)
     for name, value in b.items():
         mine = out.get(name)
         if mine is None or _danger(value) > _danger(mine):
             out[name] = value
+        elif mine != value and (ours := listed_items(mine)) is not None:
+            theirs = listed_items(value)
+            longer = value if theirs is not None and len(theirs[0]) > len(ours[0]) else mine
+            out[name] = _inexact(longer)
     return out
 
 
@@ -336,6 +362,9 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         value = self.value(node.value)
+        if isinstance(node.value, ast.Name) and value is not None and listed_items(value):
+            # ``alias = steps``: one list under two names; either may grow it unseen
+            value = self.env[node.value.id] = _inexact(value)
         for target in node.targets:
             self.visit_target(target)
             self.bind(target, value, node.value)
@@ -360,6 +389,9 @@ class FunctionFlow(ast.NodeVisitor):
                 return
         if isinstance(node.target, ast.Name) and value is not None and holds_results(value):
             self.env[node.target.id] = named(collection(value), node.target.id)
+        elif isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
+            # ``steps += [t.s()]``: a list of signatures grows at its end
+            self.bind(node.target, concatenated(self.env.get(node.target.id), value))
 
     def visit_target(self, target: ast.expr) -> None:
         if isinstance(target, (ast.Attribute, ast.Subscript)):
@@ -384,7 +416,7 @@ class FunctionFlow(ast.NodeVisitor):
         match value:
             case Result() | Results() if self.facts.returns is None:
                 self.facts.returns = value
-            case Canvas() if self.facts.returns_canvas is None:
+            case Canvas() if self.facts.returns_canvas is None and not _empty_list(value):
                 self.facts.returns_canvas = value
             case Instance() | TupleOf() if self.facts.returns_object is None:
                 self.facts.returns_object = value
@@ -546,6 +578,8 @@ class FunctionFlow(ast.NodeVisitor):
             self.helper_call(node, callee)
         if isinstance(func, ast.Call) and node.args:
             self.chord_called_with_body(node)
+        if isinstance(func, (ast.Call, ast.BinOp)):
+            self.sent_canvas(node, func, "call")
         made = self.value(node)
         # A lone mutable signature is a partial: its arguments are completed later.
         # An immutable one (``.si``) ignores what it is called with: decidable here.
@@ -556,6 +590,40 @@ class FunctionFlow(ast.NodeVisitor):
             or made.canvas.errbacks  # ``Signature(..., options={"link_error": eb})``
         ):
             self.check_canvas(made, node)
+        self.lists_escape(node)
+
+    def lists_escape(self, node: ast.Call) -> None:
+        """A list of signatures handed to a call may be changed there (``add_steps(steps)``):
+        its order is not known after the call (a builtin only reads it)."""
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
+            return
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            passed = arg.value if isinstance(arg, ast.Starred) else arg
+            held = self.env.get(passed.id) if isinstance(passed, ast.Name) else None
+            if held is not None and listed_items(held) is not None:
+                assert isinstance(passed, ast.Name)
+                self.env[passed.id] = _inexact(held)
+
+    def sent_canvas(self, node: ast.Call, sent: ast.expr, how: str) -> None:
+        """``group(...).apply_async()``, ``chain(...)()``, ``flow.delay()``: a canvas sent
+        gets what it is sent with and no more, so its first steps can be checked too
+        (rooted where it is built, in this module: this check knows more than the one
+        made there, which it replaces)."""
+        value = self.value(sent)
+        if (
+            not isinstance(value, Canvas)
+            or value.listed
+            or isinstance(value.canvas, Step)
+            or value.canvas is None
+            or not isinstance(value.canvas.origin, ast.AST)
+            or (isinstance(value.canvas, Chord) and value.canvas.body is None)
+        ):
+            return
+        args, kwargs = sent_arguments(node, how)
+        if args is None or kwargs is None or kwargs:
+            return  # keyword arguments merge into the first steps': not modelled here
+        self.check_canvas(value, value.canvas.origin, workflow_arguments(args))
 
     def chord_called_with_body(self, node: ast.Call) -> None:
         """``chord(header)(body)``: the chord is complete only once called."""
@@ -584,10 +652,17 @@ class FunctionFlow(ast.NodeVisitor):
             if added is not None and holds_results(added):
                 self.env[name] = named(collection(added), name)
             elif isinstance(added, Canvas):
-                # ``header.append(t.s(x))``: a list of signatures of unknown length
-                self.env[name] = signatures(_members(self.env.get(name), added), exact=False)
+                # ``steps.append(t.s(x))``: in order when ``steps`` was a list known in order
+                self.env[name] = named(_added(self.env.get(name), attr, added), name)
         elif attr == "update_state" or attr in BACKEND_WRITES:
             self.update_state(node)
+        elif attr in ("delay", "apply_async") and (sending := self.values.sent_step(node, func)):
+            # what it is sent with is all it gets: its arguments are decidable here
+            self.check_canvas(Canvas(canvas=sending[0]), sending[1], None)
+            if sending[0].links or sending[0].errbacks:
+                return  # a task's callbacks were checked as part of its message
+        elif attr in ("delay", "apply_async"):
+            self.sent_canvas(node, func.value, attr)
         elif attr == "send_task" and (sent := self.values.sent_task(node)) is not None:
             self.check_canvas(Canvas(canvas=sent), node, None)  # its arguments are all given
         elif attr == "add_periodic_task" and (sent := self.values.periodic(node)) is not None:
@@ -598,15 +673,6 @@ class FunctionFlow(ast.NodeVisitor):
             self.check_canvas(Canvas(canvas=sent), node, None, path)
         elif attr in ("link", "link_error", "on_error") and node.args:
             self.callback(node.args[0], errback=attr != "link")
-        if attr in ("delay", "apply_async") and (sent := self.values.task_sent(node)):
-            self.check_canvas(Canvas(canvas=sent), node, None)  # ``task.delay(...)``
-        elif attr in ("delay", "apply_async") and _sends_no_arguments(node, attr):
-            whole = self.value(func.value)
-            if isinstance(whole, Canvas) and whole.canvas is not None:
-                # sent as it is: its first steps get nothing more than their own arguments
-                # (checked where it is built: this check, knowing that, replaces that one)
-                origin = whole.canvas.origin
-                self.check_canvas(whole, origin if isinstance(origin, ast.AST) else node, None)
         if attr in ("apply_async", "apply", "send_task", "set"):
             for option in ("link", "link_error"):
                 callback = keyword_arg(node, option)

@@ -83,9 +83,15 @@ class Eager(_Produced):
 
 @dataclass(frozen=True, kw_only=True)
 class Canvas(_Tracked):
-    """A signature or canvas, with its shape when known."""
+    """A signature or canvas, with its shape when known.
+
+    ``listed``: a Python list (or tuple) of signatures, not a Celery canvas: its shape is
+    a :class:`~celery_safe.canvas.model.Group` of the items, ``exact`` when the items are
+    known in order on every path (``chain(tasks)`` folds them; ``group(tasks)`` takes them).
+    """
 
     canvas: Node | None = None
+    listed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

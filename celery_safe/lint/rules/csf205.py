@@ -1,7 +1,10 @@
 """CSF205: a signature's own arguments cannot bind to its task (static front-end of the
 canvas model's check; the first steps of a canvas are skipped, as the arguments the
-canvas is called with are not known where it is built). Beat entries and
-``add_periodic_task`` signatures are complete calls: beat sends them as written."""
+canvas is called with are not known where it is built, unless they are: a task or lone
+signature sent with arguments written at the call, ``t.delay(1, eta=when)``, gets those
+and no more; Celery refuses the message with ``TypeError``, or the worker's call fails).
+Beat entries and ``add_periodic_task`` signatures are complete calls: beat sends them as
+written."""
 
 from __future__ import annotations
 
@@ -87,6 +90,18 @@ def purge(days):
 def schedule(sender, **kwargs):
     sender.add_periodic_task(3600.0, purge.s(), name="purge")  # purge() misses days
 """,
+    """\
+from celery import shared_task
+
+
+@shared_task
+def send_digest(user_id):
+    return user_id
+
+
+def schedule(user, when):
+    send_digest.delay(user.pk, eta=when)  # delay() passes eta to the task: apply_async(eta=)
+""",
 )
 
 VALID = (
@@ -158,6 +173,18 @@ def purge(days):
 @app.on_after_configure.connect
 def schedule(sender, **kwargs):
     sender.add_periodic_task(3600.0, purge.s(30), name="purge")
+""",
+    """\
+from celery import shared_task
+
+
+@shared_task
+def send_digest(user_id):
+    return user_id
+
+
+def schedule(user, when):
+    send_digest.apply_async((user.pk,), eta=when)
 """,
 )
 
