@@ -114,40 +114,6 @@ def test_stores_of_many_threads_end_in_the_last_ready_state(app: Celery) -> None
         assert (meta["status"], meta["result"]) == ("SUCCESS", task_id.upper())
 
 
-@pytest.mark.parametrize("end", ["FAILURE", "REVOKED", "SUCCESS"])
-def test_a_late_non_terminal_state_never_replaces_a_terminal_one(app: Celery, end: str) -> None:
-    """Reproduces: a late RETRY replaced a FAILURE (a SUCCESS was kept). A task that
-    ended stays ended: a late RETRY, STARTED or PENDING store changes nothing, on the
-    direct store and on Celery's own (an older table's) alike."""
-    backend = app.backend
-    task_id = f"ended-{end.lower()}"
-    retry = Retry("Retry in 0s", exc=KeyError("not yet"))
-    if end == "FAILURE":
-        backend.mark_as_failure(task_id, ValueError("attempt 2 failed"))
-    elif end == "REVOKED":
-        backend.mark_as_revoked(task_id, "revoked by hand")
-    else:
-        backend.mark_as_done(task_id, 42)
-    ended = backend.get_task_meta(task_id)
-    backend.mark_as_retry(task_id, retry)
-    backend.mark_as_started(task_id)
-    backend.store_result(task_id, None, "PENDING")
-    meta = backend.get_task_meta(task_id)
-    assert meta["status"] == end
-    assert repr(meta["result"]) == repr(ended["result"])
-    # Celery's store (what runs on a table of another shape) keeps it too
-    backend._update_result(row := _row_of(backend, task_id), retry, "RETRY")
-    assert row.status == end
-
-
-def _row_of(backend: Any, task_id: str) -> Any:
-    session = backend.ResultSession()
-    try:
-        return session.query(backend.task_cls).filter_by(task_id=task_id).one()
-    finally:
-        session.close()
-
-
 # -- a client waiting in get() ---------------------------------------------------------
 
 STORE = """
