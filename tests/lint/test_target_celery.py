@@ -179,3 +179,13 @@ def test_a_hostile_target_is_a_clear_error(value: str, says: str) -> None:
     message = str(caught.value)
     assert says in message and "5.3-5.7" in message
     assert "\n" not in message and len(message) < 400
+
+
+def test_flake8_refuses_an_empty_version_as_check_does(tmp_path: Path) -> None:
+    """``--celery-version=`` is a mistake, not "the default": ``check --celery ''`` says so."""
+    (tmp_path / "shop.py").write_text(PARTIAL_ERRBACK)
+    bad = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "CSF", "--celery-version", "", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert bad.returncode != 0 and "'' is not a Celery version" in bad.stdout + bad.stderr
