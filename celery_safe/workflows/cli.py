@@ -105,7 +105,33 @@ def _write(data: str | bytes, output: str | None) -> int:
     return 0
 
 
+#: Celery sends a task's id as AMQP's ``correlation_id``, a short string: py-amqp cannot
+#: encode one longer than 255 bytes, so no task sent through RabbitMQ has a longer id.
+_MAX_TASK_ID_BYTES = 255
+
+
+def _bad_task_id(task_id: str) -> str | None:
+    """Why no sent task can have ``task_id`` (None: it may), checked before an app is
+    loaded or a backend asked: the id is shown escaped and shortened, never raw."""
+    shown = repr(task_id) if len(task_id) <= 40 else repr(task_id[:37]) + "..."
+    if not task_id.strip():
+        return f"the task id is empty ({shown})"
+    if not task_id.isprintable():
+        return (f"the task id {shown} holds control characters or bytes that are not "
+                "text: no task id does")
+    size = len(task_id.encode("utf-8"))  # printable: no lone surrogates left
+    if size > _MAX_TASK_ID_BYTES:
+        return (f"the task id {shown} is {size} bytes: why reads ids of at most "
+                f"{_MAX_TASK_ID_BYTES} bytes (Celery sends it as AMQP's correlation_id, "
+                "a short string)")
+    return None
+
+
 def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int:
+    bad = _bad_task_id(task_id)
+    if bad is not None:
+        print(f"celery-safe graph: --trace: {bad}", file=sys.stderr)
+        return 2
     if not app_target:
         print("celery-safe graph: --trace needs --app module:app", file=sys.stderr)
         return 2
@@ -134,7 +160,7 @@ def graph_main(argv: Sequence[str]) -> int:
     parser.add_argument("--app", metavar="MODULE:APP", help="the app whose backend --trace reads")
     args = parser.parse_args(list(argv))
     sys.path.insert(0, str(Path.cwd()))
-    if args.trace:
+    if args.trace is not None:
         return _trace_main(args.trace, args.app, args.output)
     if not args.target:
         parser.error("give module:attr, or --trace TASK_ID --app module:app")
@@ -172,6 +198,10 @@ def why_main(argv: Sequence[str]) -> int:
                         help="text for a person (default); json: the run's state in a "
                              "person's words and Celery's, its reasons and steps")
     args = parser.parse_args(list(argv))
+    bad = _bad_task_id(args.task_id)
+    if bad is not None:
+        print(f"celery-safe why: {bad}", file=sys.stderr)
+        return 2
     sys.path.insert(0, str(Path.cwd()))
     try:
         app = load_app(args.app)
