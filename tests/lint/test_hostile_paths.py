@@ -114,3 +114,43 @@ def test_a_symlink_out_of_the_tree_is_skipped_and_said_once(
         assert code == 0 and err.count("skipped, not read") == 1
     assert main(["check", "--no-cache", str(tree / "link_out.py")]) == 1  # named: used
     assert "leaked" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_broken_or_looping_link_in_the_tree_is_skipped_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    ci: str,
+) -> None:
+    """Reproduces: a dangling link (an editor's ``.#x.py`` lock) or a loop of links in a
+    folder made the whole run an I/O error (exit 2, "No such file or directory"). Like a
+    link out of the tree it is skipped and said; the other files decide the exit code."""
+    from celery_safe.cli import main
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "real.py").write_text("X = 1\n")
+    (tree / ".#real.py").symlink_to("root@host.4242:1700000000")
+    (tree / "a.py").symlink_to("b.py")
+    (tree / "b.py").symlink_to("a.py")
+    monkeypatch.setenv("CI", ci)
+    code = main(["check", "--no-cache", str(tree)])
+    out, err = capsys.readouterr()
+    assert out == "No findings.\n"
+    assert (f"{tree / '.#real.py'}: skipped, not read: a symlink to "
+            f"{tree / 'root@host.4242:1700000000'}, which does not exist") in err
+    assert f"{tree / 'a.py'}: skipped, not read: a loop of symlinks" in err
+    assert f"{tree / 'b.py'}: skipped, not read: a loop of symlinks" in err
+    assert code == (1 if ci else 0)
+
+
+def test_a_looping_link_named_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reproduces: ``check a.py`` with ``a.py`` a loop of links raised RuntimeError from
+    ``Path.resolve``. A named file that cannot be read is exit 2, saying why."""
+    from celery_safe.cli import main
+
+    (tmp_path / "a.py").symlink_to("b.py")
+    (tmp_path / "b.py").symlink_to("a.py")
+    assert main(["check", "--no-cache", str(tmp_path / "a.py")]) == 2
+    assert "a.py: Too many levels of symbolic links" in capsys.readouterr().err
