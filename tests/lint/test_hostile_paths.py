@@ -154,3 +154,30 @@ def test_a_looping_link_named_is_an_error_not_a_traceback(
     (tmp_path / "b.py").symlink_to("a.py")
     assert main(["check", "--no-cache", str(tmp_path / "a.py")]) == 2
     assert "a.py: Too many levels of symbolic links" in capsys.readouterr().err
+
+
+def test_a_newline_in_a_beat_entrys_name_cannot_forge_report_lines(tmp_path: Path) -> None:
+    """Reproduces: a beat entry named ``"e\\nforged.py:9:9: CSF000 planted"`` (the name is
+    in CSF205's message) printed two report lines in ``check`` and in flake8, and a
+    right-to-left override reached the terminal raw. Messages are escaped as names are."""
+    (tmp_path / "tasks.py").write_text(
+        "from celery import Celery\napp = Celery('p')\n\n@app.task\ndef add(x, y):\n"
+        "    return x + y\n"
+    )
+    (tmp_path / "celeryconfig.py").write_text(
+        "beat_schedule = {\n"
+        '    "e\\nforged.py:9:9: CSF000 planted": {"task": "tasks.add", "args": [1]},\n'
+        '    "\\u202eevil": {"task": "tasks.add", "args": [1]},\n'
+        "}\n"
+    )
+    check = subprocess.run([sys.executable, "-m", "celery_safe.cli", "check", "--no-cache", "."],
+                           cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    flake8 = subprocess.run([sys.executable, "-m", "flake8", "--select", "CSF", "."],
+                            cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    for out in (check.stdout, flake8.stdout):
+        lines = [line.removeprefix("./") for line in out.splitlines() if "CSF" in line]
+        assert len(lines) == 2, out
+        assert lines[0].startswith(
+            "celeryconfig.py:2:5: CSF205 beat_schedule.e\\nforged.py:9:9: CSF000 planted add "
+        ), out
+        assert lines[1].startswith("celeryconfig.py:3:5: CSF205 beat_schedule.\\u202eevil add")
