@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -181,6 +182,25 @@ def graph_main(argv: Sequence[str]) -> int:
     return status
 
 
+#: The longest ``why`` waits for workers to answer: an hour is already a stuck command.
+_MAX_TIMEOUT = 3600.0
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``: a finite number of seconds above 0 (``inf`` made ``inspect`` wait
+    forever; ``nan``, ``0`` or ``-1`` asked the workers nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= _MAX_TIMEOUT:  # False for nan too
+        shown = repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+        raise argparse.ArgumentTypeError(
+            f"{shown} is not a number of seconds above 0 and at most {_MAX_TIMEOUT:g}"
+        )
+    return value
+
+
 def why_main(argv: Sequence[str]) -> int:
     """``celery-safe why TASK_ID --app module:app``: print what the run ending in
     TASK_ID is doing and why; exit 0 when it succeeded or is under way, 1 when it failed,
@@ -192,7 +212,7 @@ def why_main(argv: Sequence[str]) -> int:
     parser.add_argument("task_id", help="the id of the workflow's last task (its result's id)")
     parser.add_argument("--app", metavar="MODULE:APP", required=True,
                         help="the app whose result backend and workers the run used")
-    parser.add_argument("--timeout", type=float, default=1.0,
+    parser.add_argument("--timeout", type=_seconds, default=1.0,
                         help="seconds the workers get to answer (default 1)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for a person (default); json: the run's state in a "
