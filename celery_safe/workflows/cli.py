@@ -186,7 +186,7 @@ def graph_main(argv: Sequence[str]) -> int:
 _MAX_TIMEOUT = 3600.0
 
 
-def _seconds(text: str) -> float:
+def seconds_option(text: str) -> float:
     """``--timeout``: a finite number of seconds above 0 (``inf`` made ``inspect`` wait
     forever; ``nan``, ``0`` or ``-1`` asked the workers nothing)."""
     try:
@@ -212,7 +212,7 @@ def why_main(argv: Sequence[str]) -> int:
     parser.add_argument("task_id", help="the id of the workflow's last task (its result's id)")
     parser.add_argument("--app", metavar="MODULE:APP", required=True,
                         help="the app whose result backend and workers the run used")
-    parser.add_argument("--timeout", type=_seconds, default=1.0,
+    parser.add_argument("--timeout", type=seconds_option, default=1.0,
                         help="seconds the workers get to answer (default 1)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for a person (default); json: the run's state in a "

@@ -76,16 +76,18 @@ def test_a_task_id_no_run_can_have_is_exit_2_and_never_echoed_raw(
     assert run.stderr.count("\n") == 1 and "\x1b" not in run.stderr and len(run.stderr) < 300
 
 
+@pytest.mark.parametrize("command", ["why", "check-app"])
 @pytest.mark.parametrize("timeout", ["-1", "0", "nan", "inf", "1e400", "soon"])
-def test_why_refuses_a_timeout_that_is_not_a_positive_finite_number(
-    tmp_path: Path, timeout: str
+def test_a_timeout_that_is_not_a_positive_finite_number_is_refused(
+    tmp_path: Path, timeout: str, command: str
 ) -> None:
     """Reproduces: ``--timeout inf`` made ``inspect`` wait forever for workers to answer,
     and ``nan``/``-1``/``0`` asked them nothing (so "no worker holds it" was said unasked)."""
     (tmp_path / "wapp.py").write_text("from celery import Celery\napp = Celery('w')\n")
-    run = subprocess.run([str(SCRIPT), "why", "--timeout", timeout, "--app", "wapp:app",
-                          "some-id"], cwd=tmp_path, capture_output=True, text=True,
-                         check=False, timeout=120)
+    argv = {"why": ["why", "--app", "wapp:app", "some-id"],
+            "check-app": ["check-app", "--inspect", "wapp:app"]}[command]
+    run = subprocess.run([str(SCRIPT), *argv, "--timeout", timeout], cwd=tmp_path,
+                         capture_output=True, text=True, check=False, timeout=120)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "Traceback" not in run.stderr and run.stdout == ""
     assert f"--timeout: {timeout!r} is not a number of seconds above 0" in run.stderr
