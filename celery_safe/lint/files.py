@@ -338,6 +338,9 @@ class Walker:
                     here = absolute / entry.name
                     if not self._skipped(here, True, ours, rules):
                         folders.append((folder / entry.name, here, rules))
+                elif entry.is_symlink() and os.path.isdir(entry.path):  # a folder link: not walked
+                    if not self._skipped(absolute / entry.name, True, ours, rules):
+                        self._folder_link(folder / entry.name, real_top, top)
                 elif entry.name.endswith(".py") and not self._skipped(
                     absolute / entry.name, False, ours, rules
                 ):
@@ -354,6 +357,13 @@ class Walker:
                 self.skipped.append((link, broken))
             elif self._first(target):
                 yield link
+
+    def _folder_link(self, link: Path, real_top: Path, top: Path) -> None:
+        """A link to a folder out of ``top`` is said, as a link to a file is: its modules
+        are not read (one inside is walked under its own name)."""
+        target = os.path.realpath(link)
+        if not _within(target, str(real_top)):
+            self.skipped.append((link, f"a symlink to the folder {target}, outside {top}"))
 
     def _first(self, real: str) -> bool:
         """Whether the file at ``real`` is met for the first time in this run."""

@@ -181,3 +181,29 @@ def test_a_newline_in_a_beat_entrys_name_cannot_forge_report_lines(tmp_path: Pat
             "celeryconfig.py:2:5: CSF205 beat_schedule.e\\nforged.py:9:9: CSF000 planted add "
         ), out
         assert lines[1].startswith("celeryconfig.py:3:5: CSF205 beat_schedule.\\u202eevil add")
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_folder_link_out_of_the_tree_is_skipped_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    ci: str,
+) -> None:
+    """Reproduces: a link to a folder outside DIR (``shared -> ../outside``) was passed
+    over in silence, its modules unchecked with nothing said (a link to a file is said).
+    Links to folders inside the tree, and an excluded one (``.venv``), stay silent."""
+    from celery_safe.cli import main
+
+    tree, outside = _linked_tree(tmp_path)
+    (tree / "link_out.py").unlink()
+    (tree / "shared").symlink_to(outside, target_is_directory=True)
+    (tree / ".venv").symlink_to(outside, target_is_directory=True)  # excluded by default
+    (tree / "here").symlink_to(tree, target_is_directory=True)  # inside: read as tree/
+    (tree / "real.py").write_text("X = 1\n")
+    monkeypatch.setenv("CI", ci)
+    code = main(["check", "--no-cache", str(tree)])
+    out, err = capsys.readouterr()
+    assert out == "No findings.\n"
+    assert err.count("skipped, not read") == 1, err
+    assert f"{tree / 'shared'}: skipped, not read: a symlink to the folder {outside}, " \
+           f"outside {tree}" in err
+    assert code == (1 if ci else 0)
