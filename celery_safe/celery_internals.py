@@ -414,7 +414,9 @@ def target_celery(text: str | None = None) -> tuple[int, int, int]:
     # ASCII digits only, a few of them: int() reads fullwidth digits and fails past 4,300 digits
     found = re.fullmatch(r"\s*([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,6}))?\s*", str(text))
     if found is None:
-        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+        from .canvas.text import short_value  # why here: canvas imports this module
+
+        shown = short_value(text)
         raise UnsupportedCelery(
             f"{shown} is not a Celery version: give a minor such as "
             f"\"{SUPPORTED_CELERY[-1][0]}.{SUPPORTED_CELERY[-1][1]}\" "

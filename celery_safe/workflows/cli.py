@@ -27,6 +27,7 @@ from celery.canvas import Signature
 from celery.result import AsyncResult
 
 from ..canvas.problems import format_problems
+from ..canvas.text import short_value
 from ..output_file import write_output
 from .explain import explain
 from .render import to_dot, to_mermaid
@@ -114,7 +115,7 @@ _MAX_TASK_ID_BYTES = 255
 def _bad_task_id(task_id: str) -> str | None:
     """Why no sent task can have ``task_id`` (None: it may), checked before an app is
     loaded or a backend asked: the id is shown escaped and shortened, never raw."""
-    shown = repr(task_id) if len(task_id) <= 40 else repr(task_id[:37]) + "..."
+    shown = short_value(task_id)
     if not task_id.strip():
         return f"the task id is empty ({shown})"
     if not task_id.isprintable():
@@ -194,9 +195,8 @@ def seconds_option(text: str) -> float:
     except ValueError:
         value = math.nan
     if not 0 < value <= _MAX_TIMEOUT:  # False for nan too
-        shown = repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
         raise argparse.ArgumentTypeError(
-            f"{shown} is not a number of seconds above 0 and at most {_MAX_TIMEOUT:g}"
+            f"{short_value(text)} is not a number of seconds above 0 and at most {_MAX_TIMEOUT:g}"
         )
     return value
 

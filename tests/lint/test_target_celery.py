@@ -189,3 +189,14 @@ def test_flake8_refuses_an_empty_version_as_check_does(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert bad.returncode != 0 and "'' is not a Celery version" in bad.stdout + bad.stderr
+
+
+def test_a_huge_non_string_target_is_named_shortly() -> None:
+    """Reproduces: ``celery = [1, 1, ...]`` (3,000 items) in pyproject echoed the whole
+    list in the error; the message shows the start of the value."""
+    with pytest.raises(ConfigError) as caught:
+        Config.from_mapping({"celery": [1] * 3000})
+    message = str(caught.value)
+    assert message.startswith('[tool.celery-safe] celery must be a version string such as '
+                              '"5.4", got [1, 1,')
+    assert len(message) < 200
