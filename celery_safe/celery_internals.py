@@ -411,18 +411,22 @@ def target_celery(text: str | None = None) -> tuple[int, int, int]:
     """
     if text is None:
         return default_target()
-    found = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.(\d+))?\s*", str(text))
+    # ASCII digits only, a few of them: int() reads fullwidth digits and fails past 4,300 digits
+    found = re.fullmatch(r"\s*([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,6}))?\s*", str(text))
     if found is None:
+        from .canvas.text import short_value  # why here: canvas imports this module
+
+        shown = short_value(text)
         raise UnsupportedCelery(
-            f"{text!r} is not a Celery version: give a minor such as "
+            f"{shown} is not a Celery version: give a minor such as "
             f"\"{SUPPORTED_CELERY[-1][0]}.{SUPPORTED_CELERY[-1][1]}\" "
             f"(supported: {_supported_range()})"
         )
     major, minor = int(found[1]), int(found[2])
     if (major, minor) not in SUPPORTED_CELERY:
         raise UnsupportedCelery(
-            f"Celery {text} is not supported: celery-safe models Celery {_supported_range()} "
-            "(the versions it is tested on); name one of those"
+            f"Celery {major}.{minor} is not supported: celery-safe models Celery "
+            f"{_supported_range()} (the versions it is tested on); name one of those"
         )
     return (major, minor, int(found[3] or 0))
 

@@ -96,14 +96,14 @@ def _source_of(target: str) -> str | None:
 
 def check_app_main(argv: Sequence[str]) -> int:
     """The ``check-app`` verb."""
-    from ..workflows.cli import load_app
+    from ..workflows.cli import load_app, seconds_option
 
     parser = argparse.ArgumentParser(prog="celery-safe check-app")
     parser.add_argument("app", help="module:attr naming a Celery app, e.g. proj.celery:app")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--inspect", action="store_true",
                         help="also ask live workers which queues they consume (CSF405)")
-    parser.add_argument("--timeout", type=float, default=1.0,
+    parser.add_argument("--timeout", type=seconds_option, default=1.0,
                         help="seconds to wait for workers' replies with --inspect (default 1)")
     parser.add_argument("--ignore", default="", help="comma-separated codes not to report")
     args = parser.parse_args(list(argv))

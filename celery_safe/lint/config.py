@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import catalogue
+from ..canvas.text import short_value
 from ..celery_internals import UnsupportedCelery, default_target, target_celery
 
 __all__ = [
@@ -153,7 +154,9 @@ class Config:
 def _celery(value: object, where: str) -> tuple[int, int, int]:
     """A target Celery version, or a :class:`ConfigError` naming the supported range."""
     if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a version string such as \"5.4\", got {value!r}")
+        raise ConfigError(
+            f"{where} must be a version string such as \"5.4\", got {short_value(value)}"
+        )
     try:
         return target_celery(value)
     except UnsupportedCelery as exc:

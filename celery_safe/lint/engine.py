@@ -128,7 +128,15 @@ def might_report(source: str, config: Config | None = None, tasks_elsewhere: boo
         *decorator_words(config.task_decorators),
         *wake_words(config, tasks_elsewhere),
     )
-    return any(word in source for word in words)
+    return wakes(source, words)
+
+
+def wakes(source: str, words: Sequence[str]) -> bool:
+    """A word is in ``source``; one written after a newline (``"\\nbeat_schedule"``: at a
+    line's start) may also start the file."""
+    return any(
+        word in source or (word[:1] == "\n" and source.startswith(word[1:])) for word in words
+    )
 
 
 def check_source(
@@ -203,7 +211,7 @@ def _run(
     try:
         words = wake_words(config, tasks_elsewhere is not None)
         defines_tasks = any(True for _ in index.tasks)
-        if source is not None and not defines_tasks and not any(w in source for w in words):
+        if source is not None and not defines_tasks and not wakes(source, words):
             return []  # why bail: no enabled rule reports in a module without tasks here
         analysis = ModuleAnalysis.of(
             tree, index, subscribers=subscribers(config),

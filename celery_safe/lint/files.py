@@ -18,6 +18,7 @@ files over the size limit: :class:`Unreadable` carries the reason, reported as C
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -283,7 +284,9 @@ class Walker:
     def files(self, paths: Iterable[Path]) -> Iterator[Path]:
         """``.py`` files under ``paths``, in a stable order (``FileNotFoundError`` if missing)."""
         for path in paths:
-            resolved = path.resolve()
+            # why not Path.resolve(): it raises RuntimeError on a loop of links (3.11);
+            # a named loop is then read, and its OSError reported (exit 2)
+            resolved = Path(os.path.realpath(path))
             if path.is_dir():
                 ours = self._ours(resolved)
                 git = self._git_rules(resolved)
@@ -335,6 +338,9 @@ class Walker:
                     here = absolute / entry.name
                     if not self._skipped(here, True, ours, rules):
                         folders.append((folder / entry.name, here, rules))
+                elif entry.is_symlink() and os.path.isdir(entry.path):  # a folder link: not walked
+                    if not self._skipped(absolute / entry.name, True, ours, rules):
+                        self._folder_link(folder / entry.name, real_top, top)
                 elif entry.name.endswith(".py") and not self._skipped(
                     absolute / entry.name, False, ours, rules
                 ):
@@ -345,11 +351,19 @@ class Walker:
             stack.extend(reversed(folders))
         for link in links:
             target = os.path.realpath(link)
-            if self.links_out or _within(target, str(real_top)):
-                if self._first(target):
-                    yield link
-            else:
+            if not (self.links_out or _within(target, str(real_top))):
                 self.skipped.append((link, f"a symlink to {target}, outside {top}"))
+            elif (broken := _broken_link(link, target)) is not None:
+                self.skipped.append((link, broken))
+            elif self._first(target):
+                yield link
+
+    def _folder_link(self, link: Path, real_top: Path, top: Path) -> None:
+        """A link to a folder out of ``top`` is said, as a link to a file is: its modules
+        are not read (one inside is walked under its own name)."""
+        target = os.path.realpath(link)
+        if not _within(target, str(real_top)):
+            self.skipped.append((link, f"a symlink to the folder {target}, outside {top}"))
 
     def _first(self, real: str) -> bool:
         """Whether the file at ``real`` is met for the first time in this run."""
@@ -357,6 +371,20 @@ class Walker:
             return False
         self._seen.add(real)
         return True
+
+
+def _broken_link(link: Path, target: str) -> str | None:
+    """Why the link cannot be read (None: it can): a dangling link such as an editor's
+    ``.#x.py`` lock, or a loop of links."""
+    try:
+        os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symlinks"
+        if exc.errno == errno.ENOENT:
+            return f"a symlink to {target}, which does not exist"
+        # why: any other error (a permission) is the reader's to report, as for a file
+    return None
 
 
 def _within(path: str, folder: str) -> bool:

@@ -16,8 +16,20 @@ __all__ = [
     "StateDetail",
     "decode_detail",
     "encode_detail",
+    "printable",
     "spans_of",
 ]
+
+
+def printable(text: str) -> str:
+    """``text`` (a file name, a line naming one) as one line of a report: a newline, a
+    carriage return or another control character is escaped (``\\n``), so a name cannot
+    forge another line or drive the terminal. ``check`` and ``fix`` print names through it;
+    a :class:`Finding`'s message is made printable by it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,12 @@ class Finding:
     message: str
     task: str | None = None
     detail: Detail = None
+
+    def __post_init__(self) -> None:
+        # why: a message quotes names from the source (a beat entry's, a task's); one
+        # with a newline or a terminal escape would forge report lines in check and flake8
+        if not self.message.isprintable():
+            object.__setattr__(self, "message", printable(self.message))
 
     @property
     def line(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from celery.canvas import Signature
 from celery.result import AsyncResult
 
 from ..canvas.problems import format_problems
+from ..canvas.text import short_value
 from ..output_file import write_output
 from .explain import explain
 from .render import to_dot, to_mermaid
@@ -105,7 +107,33 @@ def _write(data: str | bytes, output: str | None) -> int:
     return 0
 
 
+#: Celery sends a task's id as AMQP's ``correlation_id``, a short string: py-amqp cannot
+#: encode one longer than 255 bytes, so no task sent through RabbitMQ has a longer id.
+_MAX_TASK_ID_BYTES = 255
+
+
+def _bad_task_id(task_id: str) -> str | None:
+    """Why no sent task can have ``task_id`` (None: it may), checked before an app is
+    loaded or a backend asked: the id is shown escaped and shortened, never raw."""
+    shown = short_value(task_id)
+    if not task_id.strip():
+        return f"the task id is empty ({shown})"
+    if not task_id.isprintable():
+        return (f"the task id {shown} holds control characters or bytes that are not "
+                "text: no task id does")
+    size = len(task_id.encode("utf-8"))  # printable: no lone surrogates left
+    if size > _MAX_TASK_ID_BYTES:
+        return (f"the task id {shown} is {size} bytes: why reads ids of at most "
+                f"{_MAX_TASK_ID_BYTES} bytes (Celery sends it as AMQP's correlation_id, "
+                "a short string)")
+    return None
+
+
 def _trace_main(task_id: str, app_target: str | None, output: str | None) -> int:
+    bad = _bad_task_id(task_id)
+    if bad is not None:
+        print(f"celery-safe graph: --trace: {bad}", file=sys.stderr)
+        return 2
     if not app_target:
         print("celery-safe graph: --trace needs --app module:app", file=sys.stderr)
         return 2
@@ -134,7 +162,7 @@ def graph_main(argv: Sequence[str]) -> int:
     parser.add_argument("--app", metavar="MODULE:APP", help="the app whose backend --trace reads")
     args = parser.parse_args(list(argv))
     sys.path.insert(0, str(Path.cwd()))
-    if args.trace:
+    if args.trace is not None:
         return _trace_main(args.trace, args.app, args.output)
     if not args.target:
         parser.error("give module:attr, or --trace TASK_ID --app module:app")
@@ -155,6 +183,24 @@ def graph_main(argv: Sequence[str]) -> int:
     return status
 
 
+#: The longest ``why`` waits for workers to answer: an hour is already a stuck command.
+_MAX_TIMEOUT = 3600.0
+
+
+def seconds_option(text: str) -> float:
+    """``--timeout``: a finite number of seconds above 0 (``inf`` made ``inspect`` wait
+    forever; ``nan``, ``0`` or ``-1`` asked the workers nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= _MAX_TIMEOUT:  # False for nan too
+        raise argparse.ArgumentTypeError(
+            f"{short_value(text)} is not a number of seconds above 0 and at most {_MAX_TIMEOUT:g}"
+        )
+    return value
+
+
 def why_main(argv: Sequence[str]) -> int:
     """``celery-safe why TASK_ID --app module:app``: print what the run ending in
     TASK_ID is doing and why; exit 0 when it succeeded or is under way, 1 when it failed,
@@ -166,12 +212,16 @@ def why_main(argv: Sequence[str]) -> int:
     parser.add_argument("task_id", help="the id of the workflow's last task (its result's id)")
     parser.add_argument("--app", metavar="MODULE:APP", required=True,
                         help="the app whose result backend and workers the run used")
-    parser.add_argument("--timeout", type=float, default=1.0,
+    parser.add_argument("--timeout", type=seconds_option, default=1.0,
                         help="seconds the workers get to answer (default 1)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for a person (default); json: the run's state in a "
                              "person's words and Celery's, its reasons and steps")
     args = parser.parse_args(list(argv))
+    bad = _bad_task_id(args.task_id)
+    if bad is not None:
+        print(f"celery-safe why: {bad}", file=sys.stderr)
+        return 2
     sys.path.insert(0, str(Path.cwd()))
     try:
         app = load_app(args.app)

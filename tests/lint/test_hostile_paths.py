@@ -114,3 +114,96 @@ def test_a_symlink_out_of_the_tree_is_skipped_and_said_once(
         assert code == 0 and err.count("skipped, not read") == 1
     assert main(["check", "--no-cache", str(tree / "link_out.py")]) == 1  # named: used
     assert "leaked" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_broken_or_looping_link_in_the_tree_is_skipped_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    ci: str,
+) -> None:
+    """Reproduces: a dangling link (an editor's ``.#x.py`` lock) or a loop of links in a
+    folder made the whole run an I/O error (exit 2, "No such file or directory"). Like a
+    link out of the tree it is skipped and said; the other files decide the exit code."""
+    from celery_safe.cli import main
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "real.py").write_text("X = 1\n")
+    (tree / ".#real.py").symlink_to("root@host.4242:1700000000")
+    (tree / "a.py").symlink_to("b.py")
+    (tree / "b.py").symlink_to("a.py")
+    monkeypatch.setenv("CI", ci)
+    code = main(["check", "--no-cache", str(tree)])
+    out, err = capsys.readouterr()
+    assert out == "No findings.\n"
+    assert (f"{tree / '.#real.py'}: skipped, not read: a symlink to "
+            f"{tree / 'root@host.4242:1700000000'}, which does not exist") in err
+    assert f"{tree / 'a.py'}: skipped, not read: a loop of symlinks" in err
+    assert f"{tree / 'b.py'}: skipped, not read: a loop of symlinks" in err
+    assert code == (1 if ci else 0)
+
+
+def test_a_looping_link_named_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reproduces: ``check a.py`` with ``a.py`` a loop of links raised RuntimeError from
+    ``Path.resolve``. A named file that cannot be read is exit 2, saying why."""
+    from celery_safe.cli import main
+
+    (tmp_path / "a.py").symlink_to("b.py")
+    (tmp_path / "b.py").symlink_to("a.py")
+    assert main(["check", "--no-cache", str(tmp_path / "a.py")]) == 2
+    assert "a.py: Too many levels of symbolic links" in capsys.readouterr().err
+
+
+def test_a_newline_in_a_beat_entrys_name_cannot_forge_report_lines(tmp_path: Path) -> None:
+    """Reproduces: a beat entry named ``"e\\nforged.py:9:9: CSF000 planted"`` (the name is
+    in CSF205's message) printed two report lines in ``check`` and in flake8, and a
+    right-to-left override reached the terminal raw. Messages are escaped as names are."""
+    (tmp_path / "tasks.py").write_text(
+        "from celery import Celery\napp = Celery('p')\n\n@app.task\ndef add(x, y):\n"
+        "    return x + y\n"
+    )
+    (tmp_path / "celeryconfig.py").write_text(
+        "beat_schedule = {\n"
+        '    "e\\nforged.py:9:9: CSF000 planted": {"task": "tasks.add", "args": [1]},\n'
+        '    "\\u202eevil": {"task": "tasks.add", "args": [1]},\n'
+        "}\n"
+    )
+    check = subprocess.run([sys.executable, "-m", "celery_safe.cli", "check", "--no-cache", "."],
+                           cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    flake8 = subprocess.run([sys.executable, "-m", "flake8", "--select", "CSF", "."],
+                            cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    for out in (check.stdout, flake8.stdout):
+        lines = [line.removeprefix("./") for line in out.splitlines() if "CSF" in line]
+        assert len(lines) == 2, out
+        assert lines[0].startswith(
+            "celeryconfig.py:2:5: CSF205 beat_schedule.e\\nforged.py:9:9: CSF000 planted add "
+        ), out
+        assert lines[1].startswith("celeryconfig.py:3:5: CSF205 beat_schedule.\\u202eevil add")
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_folder_link_out_of_the_tree_is_skipped_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    ci: str,
+) -> None:
+    """Reproduces: a link to a folder outside DIR (``shared -> ../outside``) was passed
+    over in silence, its modules unchecked with nothing said (a link to a file is said).
+    Links to folders inside the tree, and an excluded one (``.venv``), stay silent."""
+    from celery_safe.cli import main
+
+    tree, outside = _linked_tree(tmp_path)
+    (tree / "link_out.py").unlink()
+    (tree / "shared").symlink_to(outside, target_is_directory=True)
+    (tree / ".venv").symlink_to(outside, target_is_directory=True)  # excluded by default
+    (tree / "here").symlink_to(tree, target_is_directory=True)  # inside: read as tree/
+    (tree / "real.py").write_text("X = 1\n")
+    monkeypatch.setenv("CI", ci)
+    code = main(["check", "--no-cache", str(tree)])
+    out, err = capsys.readouterr()
+    assert out == "No findings.\n"
+    assert err.count("skipped, not read") == 1, err
+    assert f"{tree / 'shared'}: skipped, not read: a symlink to the folder {outside}, " \
+           f"outside {tree}" in err
+    assert code == (1 if ci else 0)

@@ -370,3 +370,22 @@ def test_class_tasks_and_beat_entries_across_modules(
     }
     assert found == {("uses.py", "7"), ("settings.py", "2"), ("settings.py", "4")}
     assert assert_same_findings(python_files(package)) > 0
+
+
+def test_a_beat_schedule_on_a_config_modules_first_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``beat_schedule = {...}`` as the first line of a config module (nothing imported,
+    nothing before it) is read: the text test woke only on a schedule after a newline."""
+    (tmp_path / "tasks.py").write_text(
+        "from celery import Celery\napp = Celery('p')\n\n@app.task\ndef add(x, y):\n"
+        "    return x + y\n"
+    )
+    (tmp_path / "celeryconfig.py").write_text(
+        'beat_schedule = {"e": {"task": "tasks.add", "schedule": 10.0, "args": [1]}}\n'
+    )
+    assert main(["check", "--no-cache", "--select", "CSF205", str(tmp_path)]) == 1
+    assert "celeryconfig.py:1:18: CSF205 beat_schedule.e add is called as add(1)" in (
+        capsys.readouterr().out
+    )
+    assert assert_same_findings(python_files(tmp_path)) > 0

@@ -159,3 +159,44 @@ def test_flake8_option(tmp_path: Path) -> None:
     assert flake8("--celery-version", "5.7").stdout == ""
     bad = flake8("--celery-version", "9.9")
     assert bad.returncode != 0 and "Celery 9.9 is not supported" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("\uff15.\uff14", "is not a Celery version"),  # fullwidth digits: not a version string
+        ("\u0665.\u0664", "is not a Celery version"),  # Arabic-Indic digits
+        ("5." + "9" * 5000, "is not a Celery version"),  # past int()'s digit limit
+        ("9" * 5000 + ".1", "is not a Celery version"),
+        ("6.0\n", "Celery 6.0 is not supported"),
+    ],
+)
+def test_a_hostile_target_is_a_clear_error(value: str, says: str) -> None:
+    """Only ASCII digits name a Celery release; a huge or odd value is refused in a short
+    message (no traceback, no raw newline, not the whole value echoed)."""
+    with pytest.raises(ConfigError) as caught:
+        Config.from_mapping({"celery": value})
+    message = str(caught.value)
+    assert says in message and "5.3-5.7" in message
+    assert "\n" not in message and len(message) < 400
+
+
+def test_flake8_refuses_an_empty_version_as_check_does(tmp_path: Path) -> None:
+    """``--celery-version=`` is a mistake, not "the default": ``check --celery ''`` says so."""
+    (tmp_path / "shop.py").write_text(PARTIAL_ERRBACK)
+    bad = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "CSF", "--celery-version", "", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert bad.returncode != 0 and "'' is not a Celery version" in bad.stdout + bad.stderr
+
+
+def test_a_huge_non_string_target_is_named_shortly() -> None:
+    """Reproduces: ``celery = [1, 1, ...]`` (3,000 items) in pyproject echoed the whole
+    list in the error; the message shows the start of the value."""
+    with pytest.raises(ConfigError) as caught:
+        Config.from_mapping({"celery": [1] * 3000})
+    message = str(caught.value)
+    assert message.startswith('[tool.celery-safe] celery must be a version string such as '
+                              '"5.4", got [1, 1,')
+    assert len(message) < 200

@@ -22,12 +22,12 @@ from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, add_options, config_from_args
 from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem, paused_gc
 from ..files import Source, Unreadable, Walker, read_source
-from ..findings import Finding, Span
+from ..findings import Finding, Span, printable
 from ..noqa import drop_suppressed
 from ..registry import format_message
 from ..resolve import ModuleResolver
 from ..syntax import parse_problem
-from .formats import Located, locate, printable, render_json, render_sarif, render_text
+from .formats import Located, locate, render_json, render_sarif, render_text
 
 __all__ = [
     "Parsed",

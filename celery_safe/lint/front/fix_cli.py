@@ -27,9 +27,9 @@ from ..codemods.writes import WriteError, refusal, write_all
 from ..config import Config, add_options
 from ..engine import InternalError
 from ..files import Unreadable, python_files, read_source
+from ..findings import printable
 from ..resolve import ModuleResolver
 from .cli import Parsed, Unchecked, gathered, parse_file, paused_gc
-from .formats import printable
 
 __all__ = ["RunSummary", "fix_main", "fix_paths"]
 

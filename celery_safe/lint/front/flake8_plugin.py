@@ -133,7 +133,7 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.task_decorators = tuple(getattr(options, "celery_task_decorators", None) or ())
-        cls.celery = getattr(options, "celery_version", None) or None
+        cls.celery = getattr(options, "celery_version", None)  # "" is refused, as check does
         cls.named = named_opt_in(
             [*(getattr(options, "select", None) or ()),
              *(getattr(options, "extend_select", None) or ())]

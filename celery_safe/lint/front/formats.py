@@ -9,7 +9,7 @@ from importlib import metadata
 from typing import Any
 
 from ... import catalogue
-from ..findings import Finding
+from ..findings import Finding, printable
 
 __all__ = ["Located", "plain", "render_json", "render_sarif", "render_text"]
 
@@ -35,16 +35,6 @@ def locate(finding: Finding, lines: Sequence[str]) -> Located:
     first = lines[span.line - 1] if 0 < span.line <= len(lines) else ""
     last = lines[span.end_line - 1] if 0 < span.end_line <= len(lines) else ""
     return Located(finding, character_column(first, span.col), character_column(last, span.end_col))
-
-
-def printable(text: str) -> str:
-    """``text`` (a file name, a line naming one) as one line of a report: a newline, a
-    carriage return or another control character is escaped (``\\n``), so a name cannot
-    forge another line or drive the terminal. ``check`` and ``fix`` print names through it."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def render_text(found: Sequence[Located]) -> str:
