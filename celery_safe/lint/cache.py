@@ -314,7 +314,7 @@ class FindingsCache:
         self.misses += 1
         found = compute()
         if not any(f.code == "CSF999" for f in found):  # a bug of ours is never kept
-            deps = dependencies(self.resolver, where.resolve())
+            deps = dependencies(self.resolver, self.resolver.real(where))
             self.folder.write(
                 name,
                 {

@@ -35,6 +35,9 @@ def file_is_suppressed(lines: Sequence[str]) -> bool:
 
 def drop_suppressed(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:
     """Findings not silenced by a noqa on any line of their span (or the whole file)."""
+    findings = list(findings)
+    if not findings:
+        return []  # why first: most files have none, and the file-wide scan reads every line
     if file_is_suppressed(lines):
         return []
     kept = []

@@ -80,6 +80,22 @@ class ModuleResolver:
         self._shared: set[Path] = set()
         #: project root -> explicit task name -> the files that write it
         self._registered_names: dict[Path, dict[str, list[Path]]] = {}
+        #: folder -> its ``resolve()``: the files of one folder resolve it once
+        self._real_folders: dict[Path, Path] = {}
+
+    def real(self, path: Path) -> Path:
+        """``path.resolve()``, with its folder resolved once per run.
+
+        Why: ``resolve()`` looks at every folder above the file (a system call each);
+        ``check`` resolves each file it analyses twice (its lookups, its cache entry).
+        A file that is not a link resolves to its folder's real path plus its name.
+        """
+        folder, name = path.parent, path.name
+        if name in ("", "..") or os.path.islink(path):
+            return path.resolve()
+        if folder not in self._real_folders:
+            self._real_folders[folder] = folder.resolve()
+        return self._real_folders[folder] / name
 
     def for_file(self, path: Path) -> TaskLookup:
         """What ``path``'s analysis sees of the other modules; a new file begins, so the
@@ -91,7 +107,7 @@ class ModuleResolver:
             del self._indexes[gone]
         if unshared:
             self._classes.clear()  # its entries hold indexes
-        return _Lookup(self, path.resolve())
+        return _Lookup(self, self.real(path))
 
     def makes_tasks(self, qualified: str, importer: Path) -> bool:
         """Is ``qualified`` a project decorator (alias or factory) of Celery tasks?"""

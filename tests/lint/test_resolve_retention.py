@@ -65,3 +65,26 @@ def test_modules_one_file_uses_are_let_go_and_shared_ones_kept(
     for name, seen in zip(order, found, strict=True):
         alone, _ = check_file(shop / name, config, ModuleResolver())
         assert seen == [(f.line, f.code) for f in alone] == [(12, "CSF104")]
+
+
+def test_real_path_is_what_resolve_gives(tmp_path: Path) -> None:
+    """``ModuleResolver.real`` resolves each folder once per run; it must name the same
+    file ``resolve()`` does: through a linked folder, for a link, for ``..``, relative."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "tasks.py").write_text("")
+    (tmp_path / "pkg" / "other.py").write_text("")
+    (tmp_path / "via").symlink_to(tmp_path / "pkg")
+    (tmp_path / "pkg" / "alias.py").symlink_to(tmp_path / "pkg" / "other.py")
+    resolver = ModuleResolver()
+    for path in (
+        tmp_path / "pkg" / "tasks.py",
+        tmp_path / "via" / "tasks.py",
+        tmp_path / "via" / "other.py",  # its folder's real path is remembered by now
+        tmp_path / "pkg" / "alias.py",
+        tmp_path / "via" / "alias.py",
+        tmp_path / "pkg" / "missing.py",
+        tmp_path / "via" / "..",
+        Path("relative.py"),
+    ):
+        assert resolver.real(path) == path.resolve(), path
+    assert resolver.real(tmp_path / "via" / "alias.py") == tmp_path.resolve() / "pkg" / "other.py"
