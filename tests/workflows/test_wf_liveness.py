@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 from celery import canvas as celery_canvas
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from wf_live import TIMEOUT, notes, redis_url, started
+from wf_live import TIMEOUT, notes, started_on
 from wf_tasks import make_app, read_notes
 
 from celery_safe import celery_internals as facts
-from celery_safe.embedded import embedded_config
 from celery_safe.workflows import validate
 
 #: How long a chord that never finishes is given before it counts as stuck.
@@ -39,13 +38,7 @@ def tasks(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SimpleNamespace]:
     """Test tasks and a worker on the embedded backend, or on Redis (broker and results)."""
-    tmp = tmp_path_factory.mktemp("liveness")
-    if request.param == "sqlite":
-        conf = embedded_config(tmp)
-    else:
-        url = redis_url(request)
-        conf = {"broker_url": url, "result_backend": url}
-    yield from started(conf, tmp / "notes.jsonl")
+    yield from started_on(request, tmp_path_factory, "liveness")
 
 
 @pytest.fixture(autouse=True)

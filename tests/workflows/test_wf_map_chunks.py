@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 from celery import canvas as celery_canvas
-from wf_live import TIMEOUT, redis_url, started
+from wf_live import TIMEOUT, started_on
 
-from celery_safe.embedded import embedded_config
 from celery_safe.workflows import run_workflow, validate
 
 pytestmark = pytest.mark.worker
@@ -29,13 +28,7 @@ pytestmark = pytest.mark.worker
 def tasks(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SimpleNamespace]:
-    tmp = tmp_path_factory.mktemp("maps")
-    if request.param == "sqlite":
-        conf = embedded_config(tmp)
-    else:
-        url = redis_url(request)
-        conf = {"broker_url": url, "result_backend": url}
-    yield from started(conf, tmp / "notes.jsonl")
+    yield from started_on(request, tmp_path_factory, "maps")
 
 
 def _outcome(canvas: Any) -> tuple[str, Any]:

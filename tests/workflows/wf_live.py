@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from wf_tasks import CONFIG_ENV, NOTES, make_app, read_notes
 
+from celery_safe.embedded import embedded_config
 from celery_safe.testing.worker_process import WorkerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +30,20 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     url = f"{request.getfixturevalue('celery_safe_redis_url')}/{REDIS_DB}"
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+def started_on(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[SimpleNamespace]:
+    """:func:`started` on the broker and backend ``request.param`` names: ``"sqlite"``
+    (the embedded default, in a temporary folder ``name``) or ``"redis"``."""
+    tmp = tmp_path_factory.mktemp(name)
+    if request.param == "sqlite":
+        conf = embedded_config(tmp)
+    else:
+        url = redis_url(request)
+        conf = {"broker_url": url, "result_backend": url}
+    yield from started(conf, tmp / "notes.jsonl")
 
 
 def started(conf: dict[str, Any], notes: Path) -> Iterator[SimpleNamespace]:
