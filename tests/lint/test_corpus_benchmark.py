@@ -158,7 +158,11 @@ def test_an_unlabelled_finding_counts_as_a_false_positive_and_fails_the_gate(
 
 
 #: the held-out sets, by name, each measured once and never tuned on
-SEALED = ["sealed", "sealed2", "sealed3"]
+SEALED = ["sealed", "sealed2", "sealed3", "sealed4"]
+#: the sets whose projects were drawn from the range reserved for sealed sets (md5 0-7)
+RESERVED = ["sealed3", "sealed4"]
+#: the expected findings the fourth set holds (judged by hand, before any linter ran on it)
+EXPECTED_IN_SEALED4 = 12
 
 
 def _repositories(corpus: str) -> set[str]:
@@ -174,15 +178,16 @@ def test_a_sealed_set_shares_no_project_with_the_tuning_set(corpus: str) -> None
 def test_the_sealed_sets_share_no_project() -> None:
     # a spent set's projects cannot be sealed again: the linter has been measured on them
     assert len(bench.load_manifest(bench.SEALED2)) >= 14
-    assert _repositories("sealed2").isdisjoint(_repositories("sealed"))
-    assert _repositories("sealed3").isdisjoint(_repositories("sealed"))
-    assert _repositories("sealed3").isdisjoint(_repositories("sealed2"))
+    for later, newer in enumerate(SEALED):
+        for older in SEALED[:later]:
+            assert _repositories(newer).isdisjoint(_repositories(older)), (newer, older)
 
 
-def test_the_third_sealed_set_uses_only_reserved_projects() -> None:
-    # projects whose lowercased owner/name has an md5 starting 0-7 are reserved for this set:
-    # no other piece of work may pick them, so nobody tuned on them
-    for repository in _repositories("sealed3"):
+@pytest.mark.parametrize("corpus", RESERVED)
+def test_a_sealed_set_uses_only_reserved_projects(corpus: str) -> None:
+    # projects whose lowercased owner/name has an md5 starting with 0-7 are reserved for the
+    # sealed sets: no other piece of work may pick them, so nobody tuned on them
+    for repository in _repositories(corpus):
         name = repository.removeprefix("https://github.com/")
         assert hashlib.md5(name.encode()).hexdigest()[0] in "01234567", name
 
@@ -195,6 +200,50 @@ def test_the_third_sealed_set_holds_many_real_problems() -> None:
     assert len({label.code for label in expected}) >= 6
     assert len({label.project for label in expected}) >= 8
     assert all(label.shape for label in labels)
+
+
+def test_the_fourth_sealed_set_holds_real_problems_of_codes_no_earlier_set_had() -> None:
+    # the earlier sets had no expected finding for CSF102, CSF105, CSF202, CSF204, CSF207,
+    # CSF208-CSF210, CSF212 or CSF401-CSF404: this one was read for them (none planted)
+    labels, _ = bench.load_labels(bench.SEALED4)
+    expected = [label for label in labels if label.kind == "expected"]
+    assert len(expected) >= EXPECTED_IN_SEALED4
+    assert len({label.project for label in expected}) >= 8
+    earlier = {
+        label.code
+        for corpus in ("sealed", "sealed2", "sealed3")
+        for label in bench.load_labels(bench.CORPORA[corpus])[0]
+        if label.kind == "expected"
+    }
+    assert len({label.code for label in expected} - earlier) >= 3
+    assert all(label.shape for label in labels)
+
+
+@pytest.mark.parametrize("corpus", SEALED)
+def test_a_sealed_set_commits_no_project_source(corpus: str) -> None:
+    # sources, licensed or not, are materialised from the snapshots and never committed: the
+    # set's folder holds only its own four files, and git ignores every project folder
+    folder = bench.CORPORA[corpus]
+    tracked = subprocess.run(
+        ["git", "ls-files", folder.relative_to(bench.REPO).as_posix()],
+        cwd=bench.REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    kept = {Path(path).name for path in tracked}
+    assert kept <= {".gitignore", "README.md", "labels.toml", "manifest.toml"}, kept
+    for project in bench.load_manifest(folder):
+        source = folder / project["name"] / next(iter(project["files"]))
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", source.relative_to(bench.REPO).as_posix()],
+            cwd=bench.REPO,
+            check=False,
+        )
+        assert ignored.returncode == 0, source
+        if project["license"] == "none declared":
+            # no licence: the file kept beside the sources is one of the project's own
+            assert project["license_file"] not in ("", "LICENSE"), project["name"]
 
 
 def test_a_sealed_set_is_materialised_without_unseal(tmp_path: Path) -> None:
@@ -234,7 +283,7 @@ def test_a_sealed_set_is_not_linted_without_unseal(
     assert "--unseal" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("folder", [bench.SEALED2, bench.SEALED3])
+@pytest.mark.parametrize("folder", [bench.SEALED2, bench.SEALED3, bench.SEALED4])
 def test_a_sealed_set_named_by_its_folder_is_refused_too(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
