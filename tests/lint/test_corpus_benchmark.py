@@ -162,7 +162,7 @@ SEALED = ["sealed", "sealed2", "sealed3", "sealed4"]
 #: the sets whose projects were drawn from the range reserved for sealed sets (md5 0-7)
 RESERVED = ["sealed3", "sealed4"]
 #: the expected findings the fourth set holds (judged by hand, before any linter ran on it)
-EXPECTED_IN_SEALED4 = 12
+EXPECTED_IN_SEALED4 = 13
 
 
 def _repositories(corpus: str) -> set[str]:
@@ -203,8 +203,8 @@ def test_the_third_sealed_set_holds_many_real_problems() -> None:
 
 
 def test_the_fourth_sealed_set_holds_real_problems_of_codes_no_earlier_set_had() -> None:
-    # the earlier sets had no expected finding for CSF102, CSF105, CSF202, CSF204, CSF207,
-    # CSF208-CSF210, CSF212 or CSF401-CSF404: this one was read for them (none planted)
+    # no earlier set had an expected finding for CSF202, CSF204, CSF207, CSF210, CSF212 or
+    # CSF401-CSF404: this one was read for such codes too (none invented or planted)
     labels, _ = bench.load_labels(bench.SEALED4)
     expected = [label for label in labels if label.kind == "expected"]
     assert len(expected) >= EXPECTED_IN_SEALED4
