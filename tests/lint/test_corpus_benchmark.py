@@ -162,7 +162,7 @@ SEALED = ["sealed", "sealed2", "sealed3", "sealed4"]
 #: the sets whose projects were drawn from the range reserved for sealed sets (md5 0-7)
 RESERVED = ["sealed3", "sealed4"]
 #: the expected findings the fourth set holds (judged by hand, before any linter ran on it)
-EXPECTED_IN_SEALED4 = 21
+EXPECTED_IN_SEALED4 = 22
 
 
 def _repositories(corpus: str) -> set[str]:
