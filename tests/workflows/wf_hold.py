@@ -9,7 +9,9 @@ until its ``SUCCESS`` is stored, so the race is lost every time:
 
 - ``HoldingRedisBackend`` holds between Celery's read and its write (``_set_with_state``);
 - ``HoldingSQLiteBackend`` (the embedded backend, whose read and write are one
-  transaction: there is no point between them) holds before the store.
+  transaction: there is no point between them) holds before the store, and once the
+  held store is over marks it done under the id ``task_id + STORED`` (so a test knows
+  when to look at what it left).
 """
 
 from __future__ import annotations
@@ -26,17 +28,20 @@ from celery_safe.embedded import SQLiteBackend
 HELD = frozenset({"wf.retry_now", "wf.retry_then_fail"})
 #: The longest a RETRY is held (a test fails on the state long before).
 HOLD = 120.0
+#: Suffix of the id under which ``HoldingSQLiteBackend`` marks a held store as over.
+STORED = "-late-retry-stored"
 
 
-def _held(backend: Any, task_id: str, state: str, request: Any) -> None:
+def _held(backend: Any, task_id: str, state: str, request: Any) -> bool:
     if state != states.RETRY or getattr(request, "task", None) not in HELD:
-        return
+        return False
     deadline = time.monotonic() + HOLD
     while backend.get_task_meta(task_id, cache=False)["status"] not in (states.SUCCESS,
                                                                          states.FAILURE):
         if time.monotonic() > deadline:
-            return
+            return True
         time.sleep(0.02)
+    return True
 
 
 class HoldingRedisBackend(RedisBackend):  # type: ignore[misc]
@@ -59,6 +64,9 @@ class HoldingRedisBackend(RedisBackend):  # type: ignore[misc]
 class HoldingSQLiteBackend(SQLiteBackend):
     def _store_result(self, task_id: str, result: Any, state: str, traceback: Any = None,
                       request: Any = None, **kwargs: Any) -> Any:
-        _held(self, task_id, state, request)
-        return super()._store_result(task_id, result, state, traceback=traceback,
-                                     request=request, **kwargs)
+        held = _held(self, task_id, state, request)
+        stored = super()._store_result(task_id, result, state, traceback=traceback,
+                                       request=request, **kwargs)
+        if held:
+            self.mark_as_done(task_id + STORED, state)
+        return stored
