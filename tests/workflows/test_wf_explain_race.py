@@ -48,10 +48,17 @@ def _overwritten(t: SimpleNamespace, sent: Any, state: str) -> None:
            f"the late RETRY over the {state}")
 
 
+def _held_store_over(t: SimpleNamespace, sent: Any) -> None:
+    """Wait until the held RETRY (``wf_hold``) has been stored, after the next attempt's end."""
+    _until(lambda: t.app.backend.get_task_meta(sent.id + STORED, cache=False)["status"]
+           == "SUCCESS", "the held RETRY's store to be over")
+
+
 def test_a_late_retry_over_its_next_attempts_success(racing: SimpleNamespace) -> None:
     t = racing
     sent = t.retry_now.delay()
     if t.kind == "embedded":  # the store after SUCCESS changes nothing
+        _held_store_over(t, sent)
         found = _explained(sent, t.app, "succeeded", "retried")
         assert sent.get(timeout=60) == 1
         assert not any(r.kind == "late-retry" for r in found.reasons)
@@ -73,8 +80,11 @@ def test_a_late_retry_over_its_next_attempts_failure(racing: SimpleNamespace) ->
     t = racing
     sent = t.retry_then_fail.delay()
     if t.kind == "embedded":  # the store after FAILURE changes nothing
-        _until(lambda: t.app.backend.get_task_meta(sent.id + STORED, cache=False)["status"]
-               == "SUCCESS", "the held RETRY's store to be over")
+        _held_store_over(t, sent)
+        meta = t.app.backend.get_task_meta(sent.id, cache=False)
+        assert meta["status"] == "FAILURE" and repr(meta["result"]) == repr(
+            ValueError("attempt 1 failed"))
+        assert "ValueError: attempt 1 failed" in meta["traceback"]
         found = _explained(sent, t.app, "failed", "retried")
         assert not any(r.kind == "late-retry" for r in found.reasons)
         (step,) = trace(sent).steps
