@@ -119,7 +119,7 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
       A store that finds ``SUCCESS`` changes nothing, as in Celery 5.7 (before 5.7 a late
       ``RETRY`` replaced it); nor does a non-terminal store (a late ``RETRY``,
       ``STARTED``) that finds ``FAILURE`` or ``REVOKED``: a task that ended stays ended
-      (:func:`_kept`).
+      (:func:`_kept`); a task id sent again reads its old end until the new run ends.
     - A store reads the row and inserts or updates it with SQLAlchemy Core statements
       built once, on a pooled connection, not Celery's ORM session: the same row for
       Celery's readers, at a fifth of the CPU (the ORM's unit of work was most of a
