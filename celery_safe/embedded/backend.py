@@ -59,6 +59,19 @@ FORCED_QUERY = 5.0
 #: time and size, so the next look queries whatever it sees.
 UNSETTLED = 0.025
 
+
+def _kept(stored: str | None, new: str) -> bool:
+    """Whether a store of ``new`` leaves the ``stored`` state as it is: after SUCCESS
+    every store (a late RETRY, a redelivered run), as Celery 5.7 and its key-value
+    backends do on every Celery; after FAILURE or REVOKED a non-terminal one (a late
+    RETRY of the attempt before, a STARTED): the task ended, and a reader must not see
+    it waiting for ever. A later FAILURE, REVOKED or SUCCESS (a run of the same id that
+    did end) still replaces a FAILURE or REVOKED, as in Celery."""
+    if stored == states.SUCCESS:
+        return True
+    return stored in states.READY_STATES and new not in states.READY_STATES
+
+
 class PooledSessions(SessionManager):  # type: ignore[misc]
     """One pooled engine per database for the process's life, in WAL mode for SQLite.
 
@@ -104,7 +117,9 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
       decode. Here every store runs in ``BEGIN IMMEDIATE``: the read and the write are
       one transaction that holds the file's write lock, so stores of one task queue up.
       A store that finds ``SUCCESS`` changes nothing, as in Celery 5.7 (before 5.7 a late
-      ``RETRY`` replaced it).
+      ``RETRY`` replaced it); nor does a non-terminal store (a late ``RETRY``,
+      ``STARTED``) that finds ``FAILURE`` or ``REVOKED``: a task that ended stays ended
+      (:func:`_kept`); a task id sent again reads its old end until the new run ends.
     - A store reads the row and inserts or updates it with SQLAlchemy Core statements
       built once, on a pooled connection, not Celery's ORM session: the same row for
       Celery's readers, at a fifth of the CPU (the ORM's unit of work was most of a
@@ -160,8 +175,8 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
                 found = conn.execute(read, {"b_task_id": task_id}).first()
                 row = _Row(dict.fromkeys(read.selected_columns.keys(), None)
                            if found is None else dict(found._mapping))
-                if row.status == states.SUCCESS:
-                    return True  # as Celery 5.7: a store after SUCCESS changes nothing
+                if _kept(row.status, state):
+                    return True  # a store after the task ended changes nothing
                 self._update_result(row, result, state, traceback=traceback, request=request)
                 if found is None:
                     conn.execute(insert_row, {"task_id": task_id, **row.values(new=True)})
@@ -226,12 +241,11 @@ class SQLiteBackend(DatabaseBackend):  # type: ignore[misc]
             self.__dict__["_engine"] = engine
         return engine
 
-    def _update_result(self, task: Any, *args: Any, **kwargs: Any) -> None:
-        if task.status == states.SUCCESS:
-            # What Celery 5.7 and its key-value backends do, on every Celery: a store
-            # after SUCCESS (a late RETRY, a redelivered run) keeps the result saved.
+    def _update_result(self, task: Any, result: Any, state: str, *args: Any,
+                       **kwargs: Any) -> None:
+        if _kept(task.status, state):
             return
-        super()._update_result(task, *args, **kwargs)
+        super()._update_result(task, result, state, *args, **kwargs)
 
     def ResultSession(self, session_manager: Any = None) -> Any:
         session = super().ResultSession(session_manager or self._own_sessions())

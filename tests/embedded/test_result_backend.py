@@ -114,6 +114,40 @@ def test_stores_of_many_threads_end_in_the_last_ready_state(app: Celery) -> None
         assert (meta["status"], meta["result"]) == ("SUCCESS", task_id.upper())
 
 
+@pytest.mark.parametrize("store", ["direct", "celery"])
+@pytest.mark.parametrize("end", ["FAILURE", "REVOKED", "SUCCESS"])
+def test_a_late_non_terminal_state_never_replaces_a_terminal_one(
+    app: Celery, end: str, store: str
+) -> None:
+    """Reproduces: a late RETRY replaced a FAILURE (a SUCCESS was kept): the failure and
+    its traceback were lost, the task read RETRY for ever. A task that ended stays ended:
+    a late RETRY, STARTED or PENDING store changes nothing, on the direct store and on
+    Celery's own (what runs on a table of an older shape) alike; a later end of the same
+    id still replaces a FAILURE or REVOKED, as in Celery."""
+    backend = app.backend
+    if store == "celery":
+        backend._store_row = lambda *args: False  # Celery's own ORM store runs
+    task_id = f"ended-{end.lower()}"
+    retry = Retry("Retry in 0s", exc=KeyError("not yet"))
+    if end == "FAILURE":
+        backend.mark_as_failure(task_id, ValueError("attempt 2 failed"), traceback="tb 2")
+    elif end == "REVOKED":
+        backend.mark_as_revoked(task_id, "revoked by hand")
+    else:
+        backend.mark_as_done(task_id, 42)
+    ended = backend.get_task_meta(task_id, cache=False)
+    backend.mark_as_retry(task_id, retry, traceback="tb 1")
+    backend.mark_as_started(task_id)
+    backend.store_result(task_id, None, "PENDING")
+    backend.store_result(task_id, {"done": 1}, "PROGRESS")  # a custom state
+    meta = backend.get_task_meta(task_id, cache=False)
+    assert (meta["status"], meta["traceback"]) == (end, ended["traceback"])
+    assert repr(meta["result"]) == repr(ended["result"])
+    backend.mark_as_done(task_id, 7)  # the same id run again, to its end
+    assert backend.get_task_meta(task_id, cache=False)["result"] == (
+        42 if end == "SUCCESS" else 7)
+
+
 # -- a client waiting in get() ---------------------------------------------------------
 
 STORE = """
@@ -123,6 +157,38 @@ import celery_safe.embedded
 app = celery_safe.embedded.configure(Celery("writer"), sys.argv[1])
 app.backend.store_result(sys.argv[2], 42, "SUCCESS")
 """
+
+
+FAIL = """
+import sys
+from celery import Celery
+import celery_safe.embedded
+app = celery_safe.embedded.configure(Celery("writer"), sys.argv[1])
+app.backend.mark_as_failure(sys.argv[2], ValueError("attempt 2 failed"), traceback="tb 2")
+"""
+
+
+def test_a_store_of_another_process_is_read_at_once_and_kept(
+    app: Celery, tmp_path: Path
+) -> None:
+    """The retry race across processes, as on a worker: this process has read the task
+    (its pooled connection is warm), another stores the next attempt's FAILURE, this
+    one stores its late RETRY. Each read sees the last commit (no read transaction is
+    left open on a pooled connection, on Celery's read before 5.7 or the direct one),
+    and the late RETRY changes nothing."""
+    backend = app.backend
+    backend.mark_as_started(TASK_ID)
+    for _ in range(3):
+        assert backend.get_task_meta(TASK_ID, cache=False)["status"] == "STARTED"
+    done = subprocess.run([sys.executable, "-c", FAIL, str(tmp_path), TASK_ID],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    failed = backend.get_task_meta(TASK_ID, cache=False)
+    assert (failed["status"], failed["traceback"]) == ("FAILURE", "tb 2")
+    backend.mark_as_retry(TASK_ID, Retry("Retry in 0s", exc=KeyError("not yet")))
+    meta = backend.get_task_meta(TASK_ID, cache=False)
+    assert (meta["status"], repr(meta["result"])) == (
+        "FAILURE", repr(ValueError("attempt 2 failed")))
 
 
 def test_a_waiting_client_is_rung_by_a_store_in_another_process(
