@@ -36,8 +36,23 @@ typecheck: setup
 dogfood: setup
 	$(BIN)/celery-safe check .
 
+# The whole suite as two pytest processes at once, every test in exactly one of them: the
+# tests that start workers or use Redis or RabbitMQ (they mostly wait) in the foreground,
+# test-fast's (the linter's and codemods', mostly CPU) in the background, output in
+# var/test-fast.log, printed when both are done. The background one gets server URLs on a
+# closed port: a test using Redis or RabbitMQ without its marker fails there (under CI)
+# instead of sharing the foreground's databases.
+TEST_FAST_LOG ?= var/test-fast.log
+NO_SERVERS := CELERY_SAFE_REDIS_URL=redis://127.0.0.1:1 \
+	CELERY_SAFE_AMQP_URL=amqp://guest:guest@127.0.0.1:1//
 test: setup lint typecheck dogfood
-	$(BIN)/pytest
+	mkdir -p $(dir $(TEST_FAST_LOG))
+	$(NO_SERVERS) $(BIN)/pytest -m "$(FAST)" >$(TEST_FAST_LOG) 2>&1 & fast=$$!; \
+	$(BIN)/pytest -m "not ($(FAST))"; rest=$$?; \
+	wait $$fast; fast=$$?; \
+	echo "== make test: test-fast's tests, run alongside ($(TEST_FAST_LOG))"; \
+	cat $(TEST_FAST_LOG); \
+	test $$rest -eq 0 && test $$fast -eq 0
 
 # The inner loop: every test that starts no Celery worker process and needs no Redis or
 # RabbitMQ (pytest markers `worker`, `redis`, `amqp`); `make test` runs them all.
@@ -61,11 +76,9 @@ MATRIX_CELERY ?= 5.3 5.4 5.5 5.6 5.7
 MATRIX_PYTHONS ?= 3.10 3.12 3.13
 MATRIX_PYTHONS_SKIP ?= not redis and not amqp
 MATRIX_PYTHONS_LOG ?= var/matrix/pythons.log
-MATRIX_NO_SERVERS := CELERY_SAFE_REDIS_URL=redis://127.0.0.1:1 \
-	CELERY_SAFE_AMQP_URL=amqp://guest:guest@127.0.0.1:1//
 matrix:
 	mkdir -p $(dir $(MATRIX_PYTHONS_LOG))
-	$(MATRIX_NO_SERVERS) $(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS) \
+	$(NO_SERVERS) $(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS) \
 	    -- -m "$(MATRIX_PYTHONS_SKIP)" >$(MATRIX_PYTHONS_LOG) 2>&1 & pythons=$$!; \
 	$(PYTHON) scripts/matrix.py --celery $(MATRIX_CELERY); minors=$$?; \
 	wait $$pythons; pythons=$$?; \

@@ -73,13 +73,43 @@ def test_the_linters_supported_versions_are_the_tested_ones() -> None:
     )
 
 
-def _matrix_recipe() -> str:
-    """What ``make matrix`` runs, variables expanded, one shell line (``make -n``)."""
+def _recipe(target: str) -> str:
+    """What ``make target`` runs, variables expanded, continued lines joined (``make -n``,
+    its prerequisites taken as done)."""
     import subprocess
 
-    dry = subprocess.run(["make", "-n", "matrix", "PYTHON=python3"], cwd=ROOT,
+    done = [arg for goal in ("setup", "lint", "typecheck", "dogfood") for arg in ("-o", goal)]
+    dry = subprocess.run(["make", "-n", *done, target, "PYTHON=python3", "BIN=bin"], cwd=ROOT,
                          capture_output=True, text=True, check=True, timeout=60)
     return dry.stdout.replace("\\\n", " ")
+
+
+def _matrix_recipe() -> str:
+    return _recipe("matrix")
+
+
+def test_make_test_runs_every_test_in_one_of_two_processes() -> None:
+    """``make test``: test-fast's selection in the background, on closed-port server URLs,
+    and its complement in the foreground; it fails when either does."""
+    from celery_safe.testing.servers import AMQP, REDIS
+
+    recipe = _recipe("test")
+    fast = re.search(r'^bin/pytest -q -m "(?P<fast>[^"]+)"$', _recipe("test-fast"), re.MULTILINE)
+    assert fast, _recipe("test-fast")
+    background = re.search(
+        r'^(?P<env>(?:\w+=\S+ )+)bin/pytest -m "(?P<selection>[^"]+)" >(?P<log>\S+) 2>&1 &',
+        recipe, re.MULTILINE)
+    assert background, recipe
+    assert background["selection"] == fast["fast"]
+    env = dict(word.split("=", 1) for word in background["env"].split())
+    assert set(env) == {REDIS.env, AMQP.env}
+    for server in (REDIS, AMQP):
+        assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
+    assert re.search(rf';\s+bin/pytest -m "not \({re.escape(fast["fast"])}\)"; rest=\$\?;', recipe)
+    assert "wait $fast" in recipe and f"cat {background['log']}" in recipe
+    assert "test $rest -eq 0 && test $fast -eq 0" in recipe
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{background['log']}`" in readme
 
 
 def test_the_other_pythons_run_alongside_the_minors_and_share_no_server() -> None:
