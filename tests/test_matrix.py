@@ -71,3 +71,79 @@ def test_the_linters_supported_versions_are_the_tested_ones() -> None:
     assert [f"{major}.{minor}" for major, minor in SUPPORTED_CELERY] == sorted(
         _matrix(), key=lambda minor: tuple(map(int, minor.split(".")))
     )
+
+
+def _recipe(target: str) -> str:
+    """What ``make target`` runs, variables expanded, continued lines joined (``make -n``,
+    its prerequisites taken as done)."""
+    import subprocess
+
+    done = [arg for goal in ("setup", "lint", "typecheck", "dogfood") for arg in ("-o", goal)]
+    dry = subprocess.run(["make", "-n", *done, target, "PYTHON=python3", "BIN=bin"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=60)
+    return dry.stdout.replace("\\\n", " ")
+
+
+def _matrix_recipe() -> str:
+    return _recipe("matrix")
+
+
+def test_make_test_runs_every_test_in_one_of_two_processes() -> None:
+    """``make test``: test-fast's selection in the background, on closed-port server URLs,
+    and its complement in the foreground; it fails when either does."""
+    from celery_safe.testing.servers import AMQP, REDIS
+
+    recipe = _recipe("test")
+    fast = re.search(r'^bin/pytest -q -m "(?P<fast>[^"]+)"$', _recipe("test-fast"), re.MULTILINE)
+    assert fast, _recipe("test-fast")
+    background = re.search(
+        r'^(?P<env>(?:\w+=\S+ )+)bin/pytest -m "(?P<selection>[^"]+)" >(?P<log>\S+) 2>&1 &',
+        recipe, re.MULTILINE)
+    assert background, recipe
+    assert background["selection"] == fast["fast"]
+    env = dict(word.split("=", 1) for word in background["env"].split())
+    assert set(env) == {REDIS.env, AMQP.env}
+    for server in (REDIS, AMQP):
+        assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
+    assert re.search(rf';\s+bin/pytest -m "not \({re.escape(fast["fast"])}\)"; rest=\$\?;', recipe)
+    assert "wait $fast" in recipe and f"cat {background['log']}" in recipe
+    assert "test $rest -eq 0 && test $fast -eq 0" in recipe
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{background['log']}`" in readme
+
+
+def test_the_other_pythons_run_alongside_the_minors_and_share_no_server() -> None:
+    """The two runs of ``make matrix`` overlap; the background one (the other CPythons)
+    selects no Redis or RabbitMQ test, and the server URLs it gets point at a closed port,
+    so a test that needs a server without its marker fails there instead of using the
+    databases the Celery minors' run is using at that moment."""
+    from celery_safe.testing.servers import AMQP, REDIS
+
+    recipe = _matrix_recipe()
+    background = re.search(
+        r"^(?P<env>(?:\w+=\S+ )+)python3 scripts/matrix\.py --celery (?P<celery>\S+) "
+        r"--python (?P<pythons>[0-9. ]+?) +-- -m \"(?P<skip>[^\"]+)\" >(?P<log>\S+) 2>&1 &",
+        recipe, re.MULTILINE)
+    assert background, recipe
+    assert background["skip"] == "not redis and not amqp"
+    env = dict(word.split("=", 1) for word in background["env"].split())
+    assert set(env) == {REDIS.env, AMQP.env}
+    for server in (REDIS, AMQP):
+        assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
+    foreground = re.search(r"(?:^|;\s+)python3 scripts/matrix\.py --celery ([0-9. ]+);", recipe,
+                           re.MULTILINE)
+    assert foreground and foreground.group(1).split() == sorted(_matrix())
+    assert "wait $pythons" in recipe and f"cat {background['log']}" in recipe
+    assert "test $minors -eq 0 && test $pythons -eq 0" in recipe  # either run fails it
+
+    # the page says what runs where, with the same versions and selection
+    page = (ROOT / "docs" / "supported-versions.md").read_text()
+    rows = {row.split("|")[1].strip(): row for row in page.splitlines()
+            if row.startswith("| the ")}
+    minors_row = rows["the Celery minors (`MATRIX_CELERY`, in the foreground)"]
+    assert ", ".join(sorted(_matrix())) in minors_row
+    pythons_row = next(row for name, row in rows.items() if name.startswith("the other CPy"))
+    assert f"Celery {background['celery']} on {', '.join(background['pythons'].split())}" \
+        in pythons_row
+    assert f'`-m "{background["skip"]}"`' in pythons_row
+    assert background["log"] in pythons_row and "port 1" in pythons_row

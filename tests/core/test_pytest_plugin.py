@@ -176,6 +176,7 @@ def test_server_fixtures_skip_without_their_server_but_fail_under_ci(
     result.stdout.fnmatch_lines([failure] if ci else [])
 
 
+@pytest.mark.redis
 def test_redis_fixture_gives_the_configured_server(
     pytester: pytest.Pytester, celery_safe_redis_url: str
 ) -> None:

@@ -20,7 +20,7 @@ from celery.beat import ScheduleEntry, Scheduler, SchedulingError
 
 from celery_safe.testing import WorkerProcess
 
-pytestmark = pytest.mark.worker
+pytestmark = [pytest.mark.worker, pytest.mark.redis]  # every test's worker is on Redis
 
 DECO = '''\
 import functools

@@ -97,6 +97,7 @@ def scheduled_copies(app: Celery, task_id: str) -> int:
 # -- CSF401 ----------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_countdown_beyond_visibility_timeout_is_delivered_twice(redis_conf: dict[str, Any]) -> None:
     conf = {**redis_conf, "broker_transport_options": {"visibility_timeout": 1}}
     app = make_app(conf)
@@ -112,6 +113,7 @@ def test_countdown_beyond_visibility_timeout_is_delivered_twice(redis_conf: dict
     assert copies
 
 
+@pytest.mark.redis
 def test_acks_late_task_running_past_visibility_timeout_runs_twice(
     redis_conf: dict[str, Any],
 ) -> None:
@@ -135,6 +137,7 @@ def test_acks_late_task_running_past_visibility_timeout_runs_twice(
     assert starts and len(pids) >= 2  # two processes ran the one task at once
 
 
+@pytest.mark.redis
 def test_within_visibility_timeout_runs_once(redis_conf: dict[str, Any]) -> None:
     """The control: the same task, visibility_timeout left at its default, runs once."""
     app = make_app(redis_conf)
@@ -156,6 +159,7 @@ def _queue_is_empty(app: Celery) -> bool:
     return client.hlen("unacked") == 0 and client.llen(app.conf.task_default_queue) == 0
 
 
+@pytest.mark.redis
 def test_acks_late_worker_killed_is_acknowledged_and_lost(redis_conf: dict[str, Any]) -> None:
     app = make_app(redis_conf)
     with worker(redis_conf, concurrency=1):
@@ -167,6 +171,7 @@ def test_acks_late_worker_killed_is_acknowledged_and_lost(redis_conf: dict[str, 
     assert [n[0] for n in read_notes(redis_conf[NOTES])] == ["attempt"]
 
 
+@pytest.mark.redis
 @pytest.mark.amqp
 def test_acks_late_worker_killed_is_acknowledged_on_rabbitmq_too(
     redis_conf: dict[str, Any], celery_safe_amqp_url: str
@@ -185,6 +190,7 @@ def test_acks_late_worker_killed_is_acknowledged_on_rabbitmq_too(
     assert ready == 0 and [n[0] for n in read_notes(conf[NOTES])] == ["attempt"]
 
 
+@pytest.mark.redis
 def test_reject_on_worker_lost_runs_it_again(redis_conf: dict[str, Any]) -> None:
     conf = {**redis_conf, "task_reject_on_worker_lost": True}
     app = make_app(conf)
@@ -197,6 +203,7 @@ def test_reject_on_worker_lost_runs_it_again(redis_conf: dict[str, Any]) -> None
 # -- CSF403 ----------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_typo_route_key_sends_the_task_to_the_default_queue(redis_conf: dict[str, Any]) -> None:
     import redis
 
@@ -214,6 +221,7 @@ def test_typo_route_key_sends_the_task_to_the_default_queue(redis_conf: dict[str
 # -- CSF405 ----------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_routed_queue_without_worker_waits_and_inspect_reports_it(
     redis_conf: dict[str, Any],
 ) -> None:
@@ -282,6 +290,7 @@ def test_rabbitmq_queue_without_max_priority_ignores_priority(celery_safe_amqp_u
     assert _drain_order(app, low, 3) == [7, 9, 1]  # above the maximum: one level, in order
 
 
+@pytest.mark.redis
 def test_redis_priorities_on_one_step_are_not_told_apart(redis_conf: dict[str, Any]) -> None:
     queue = redis_conf["task_default_queue"]
     app = make_app(redis_conf)  # default priority_steps: [0, 3, 6, 9]
@@ -308,6 +317,7 @@ def idle(app: Celery) -> bool:
     return held == 0 and queued == 0
 
 
+@pytest.mark.redis
 @pytest.mark.parametrize("expires", [None, 2])
 def test_chord_header_part_due_after_result_expires_never_runs_the_body(
     redis_conf: dict[str, Any], expires: int | None

@@ -270,6 +270,7 @@ def test_check_app_cli_bad_targets(tmp_path: Any) -> None:
 # -- check_app_on_start: a real worker refuses a wrong configuration -----------------------
 
 
+@pytest.mark.redis
 @pytest.mark.worker
 def test_a_worker_refuses_to_start_with_deployment_problems(
     celery_safe_redis_url: str, tmp_path: Any

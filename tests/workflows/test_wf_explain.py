@@ -81,7 +81,8 @@ def _worker(conf: dict[str, Any], kind: str) -> Iterator[SimpleNamespace]:
         yield tasks
 
 
-@pytest.fixture(scope="module", params=["embedded", "redis"])
+@pytest.fixture(scope="module",
+                params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def t(request: pytest.FixtureRequest,
       tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     if request.param == "embedded":

@@ -33,7 +33,7 @@ def _redis_conf(request: pytest.FixtureRequest, **extra: Any) -> dict[str, Any]:
             "broker_connection_retry_on_startup": True, "result_extended": True, **extra}
 
 
-@pytest.fixture(params=["embedded", "redis"])
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def expiring(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleNamespace]:
     """Test tasks on a worker whose results expire after a second or two."""
     if request.param == "embedded":  # a database forgets a result when cleanup runs
@@ -91,7 +91,8 @@ def explain_now(sent: Any, app: Any, names: dict[str, str]) -> Any:
     return explain(sent, app=app, timeout=0.5, names=names)
 
 
-@pytest.fixture(scope="module", params=["embedded", "redis"])
+@pytest.fixture(scope="module",
+                params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def counting(request: pytest.FixtureRequest,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """Test tasks on a worker that does not consume the queue ``elsewhere`` (one worker
@@ -123,6 +124,7 @@ def test_the_chord_counter_says_how_many_parts_it_counted(counting: SimpleNamesp
         "counting", 2, 3)
 
 
+@pytest.mark.redis
 def test_chord_unlock_retrying_on_a_backend_without_a_counter(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.worker
 LATE = "but the attempt before stored its RETRY after that "
 
 
-@pytest.fixture(scope="module", params=["embedded", "redis"])
+@pytest.fixture(scope="module",
+                params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def racing(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            workers_import_this_checkout: None) -> Iterator[SimpleNamespace]:
     if request.param == "embedded":
