@@ -82,6 +82,8 @@ class ModuleResolver:
         self._registered_names: dict[Path, dict[str, list[Path]]] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
+        #: folder -> the folder above its top-most package (:meth:`package_root`)
+        self._roots: dict[Path, Path] = {}
 
     def real(self, path: Path) -> Path:
         """``path.resolve()``, with its folder resolved once per run.
@@ -96,6 +98,14 @@ class ModuleResolver:
         if folder not in self._real_folders:
             self._real_folders[folder] = folder.resolve()
         return self._real_folders[folder] / name
+
+    def package_root(self, path: Path) -> Path:
+        """The folder above the top-most package holding ``path`` (its project, as the
+        findings cache groups entries); asked once per folder in a run."""
+        folder = path.parent
+        if folder not in self._roots:
+            self._roots[folder] = _package_root(path)
+        return self._roots[folder]
 
     def for_file(self, path: Path) -> TaskLookup:
         """What ``path``'s analysis sees of the other modules; a new file begins, so the

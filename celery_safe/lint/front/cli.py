@@ -186,7 +186,7 @@ def check_main(argv: Sequence[str]) -> int:
     io_error = False
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     where = None if args.no_cache else default_cache_dir()
-    cache = FindingsCache.for_run(config, resolver, where, _warn)
+    cache = FindingsCache.for_run(config, resolver, where, _warn, batch=True)
     for path in files:
         try:
             with paused_gc():
