@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
 from .files import UNREADABLE, Unreadable, digest, read_bytes
+from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
@@ -118,6 +119,15 @@ class ModuleResolver:
         if unshared:
             self._classes.clear()  # its entries hold indexes
         return _Lookup(self, self.real(path))
+
+    def close(self) -> None:
+        """The run is over: the modules kept are let go, their cycles broken (see
+        :func:`~.interp.analysis.let_go`), so nothing of them waits for the collector."""
+        for index in self._indexes.values():
+            if index is not None:
+                let_go(index)
+        self._indexes.clear()
+        self._classes.clear()
 
     def makes_tasks(self, qualified: str, importer: Path) -> bool:
         """Is ``qualified`` a project decorator (alias or factory) of Celery tasks?"""

@@ -20,7 +20,14 @@ from pathlib import Path
 from ...output_file import write_output
 from ..cache import FindingsCache, default_cache_dir
 from ..config import Config, ConfigError, add_options, config_from_args
-from ..engine import ENGINE_CODES, InternalError, check_tree, file_problem, paused_gc
+from ..engine import (
+    ENGINE_CODES,
+    InternalError,
+    check_tree,
+    collect_when_grown,
+    file_problem,
+    paused_gc,
+)
 from ..files import Source, Unreadable, Walker, read_source
 from ..findings import Finding, Span, printable
 from ..noqa import drop_suppressed
@@ -187,16 +194,18 @@ def check_main(argv: Sequence[str]) -> int:
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     where = None if args.no_cache else default_cache_dir()
     cache = FindingsCache.for_run(config, resolver, where, _warn, batch=True)
-    for path in files:
-        try:
-            with paused_gc():
+    with paused_gc():  # the whole run: see collect_when_grown
+        for path in files:
+            try:
                 findings, lines = check_file(path, config, resolver, cache)
-        except OSError as exc:
-            print(f"celery-safe check: {path}: {exc.strerror or exc}", file=sys.stderr)
-            io_error = True
-            continue
-        found.extend(locate(f, lines) for f in findings if config.enabled(f.code))
-    cache.close()
+            except OSError as exc:
+                print(f"celery-safe check: {path}: {exc.strerror or exc}", file=sys.stderr)
+                io_error = True
+                continue
+            found.extend(locate(f, lines) for f in findings if config.enabled(f.code))
+            collect_when_grown()
+        cache.close()
+        resolver.close()
     report = RENDERERS[args.format](found)
     if args.output is not None:
         try:
