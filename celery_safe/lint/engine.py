@@ -184,16 +184,20 @@ def check_tree(
     *,
     noqa: bool = True,
     tasks_elsewhere: TaskLookup | None = None,
+    source: str | None = None,
 ) -> list[Finding]:
     """Findings for an already parsed module, sorted by position.
 
     ``lines`` (the source's physical lines) enables the pre-filter and, with
     ``noqa=True``, honours ``# noqa`` comments; flake8 passes ``noqa=False`` because
-    it applies them itself. ``tasks_elsewhere`` finds tasks imported from other
-    modules (see :class:`~.resolve.ModuleResolver`) for the canvas rules.
+    it applies them itself. ``source``, the text itself, enables the pre-filter too
+    (``check`` has it: no lines to split and join again). ``tasks_elsewhere`` finds
+    tasks imported from other modules (see :class:`~.resolve.ModuleResolver`) for the
+    canvas rules.
     """
     config = config or Config()
-    source = "".join(lines) if lines is not None else None
+    if source is None and lines is not None:
+        source = "".join(lines)
     if source is not None and not might_report(source, config, tasks_elsewhere is not None):
         return []
     try:

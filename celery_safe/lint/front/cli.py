@@ -110,14 +110,14 @@ def check_file(
     resolver: ModuleResolver | None = None,
     cache: FindingsCache | None = None,
 ) -> tuple[list[Finding], list[str]]:
-    """Findings for one file, and its lines (for character columns). Never raises for
-    what is in the file: a file that cannot be checked is CSF000, a bug of ours CSF999.
-    With a ``cache`` (of the same ``resolver``), unchanged files are not even parsed."""
+    """Findings for one file, and its lines when it has findings (for character
+    columns). Never raises for what is in the file: a file that cannot be checked is
+    CSF000, a bug of ours CSF999. With a ``cache`` (of the same ``resolver``),
+    unchanged files are not even parsed."""
     try:
         source = read_source(path, config.max_file_size)
     except Unreadable as exc:
         return [file_problem(str(path), "read", str(exc))], []
-    lines = source.text.splitlines(keepends=True)
 
     def compute() -> list[Finding]:
         parsed = parse_source(path, source)
@@ -126,14 +126,18 @@ def check_file(
         try:
             elsewhere = resolver.for_file(path) if resolver is not None else None
             return check_tree(
-                parsed.tree, str(path), lines, config, noqa=False, tasks_elsewhere=elsewhere
-            )
+                parsed.tree, str(path), None, config, noqa=False, tasks_elsewhere=elsewhere,
+                source=source.text,
+            )  # fmt: skip
         except InternalError as exc:
             return [_internal(str(path), exc)]
         except RecursionError:  # in a module this one imports from, analysed on demand
             return [file_problem(str(path), "analyse", "too deeply nested (RecursionError)")]
 
     found = compute() if cache is None else cache.findings(path, source.text, compute)
+    if not found:
+        return found, []  # why no lines: most files have no finding to place
+    lines = source.text.splitlines(keepends=True)
     if any(f.code in ENGINE_CODES for f in found):
         return found, lines  # about the file, not a line: no noqa comment hides it
     return drop_suppressed(found, lines), lines
