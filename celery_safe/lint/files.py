@@ -22,6 +22,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
 import tokenize
 from collections.abc import Iterable, Iterator, Sequence
@@ -157,6 +158,11 @@ def _pattern(line: str) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([line])
 
 
+#: A pattern that is a plain name (``build``, ``.venv``): it matches a path that has a
+#: part of that name, at any depth, as git does; no wildcard, slash, negation or space.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*|\.[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 @dataclass(frozen=True)
 class Rules:
     """gitignore-style patterns relative to ``base``; the last one that matches decides."""
@@ -164,13 +170,19 @@ class Rules:
     base: Path
     patterns: tuple[str, ...]
     spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
+    #: the patterns, when every one is a plain name (the default skip list): a path
+    #: matches when one of its parts is one of them, without pathspec's regexes (one
+    #: each, for every file and folder walked)
+    names: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, base: Path, patterns: Iterable[str]) -> Rules:
         import pathspec
 
         kept = tuple(p for p in patterns if p.strip() and not p.lstrip().startswith("#"))
-        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept))
+        plain = all(_PLAIN_NAME.fullmatch(p) for p in kept)
+        names = frozenset(kept) if plain else None
+        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept), names)
 
     @classmethod
     def read(cls, base: Path, file: Path) -> Rules | None:
@@ -199,6 +211,8 @@ class Rules:
         relative = self._relative(path, is_dir)
         if relative is None:
             return None
+        if self.names is not None:
+            return True if not self.names.isdisjoint(relative.rstrip("/").split("/")) else None
         return self.spec.check_file(relative).include
 
     def without_matching(self, folder: Path) -> Rules:
