@@ -359,9 +359,11 @@ class FindingsCache:
         digest = text_digest(text)
         root = str(self.resolver.package_root(where))
         found = self._hit(self._pack(root).get(key), where, digest, path)
+        if found is not None:
+            self.hits += 1
+            return found
         name = entry_name(engine_key(), self.config, key)
-        if found is None:
-            found = self._hit(self.folder.read(name), where, digest, path)
+        found = self._hit(self.folder.read(name), where, digest, path)
         if found is not None:
             self.hits += 1
             return found

@@ -158,9 +158,52 @@ def _pattern(line: str) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([line])
 
 
-#: A pattern that is a plain name (``build``, ``.venv``): it matches a path that has a
-#: part of that name, at any depth, as git does; no wildcard, slash, negation or space.
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*|\.[A-Za-z0-9_][A-Za-z0-9_.-]*")
+#: The shapes of pattern most ignore lists are made of, matched by a path's parts as git
+#: does, without a regex: a name (``build``, ``.venv``) or a suffix (``*.egg-info``), any
+#: folder (``build/``) or the top one (``/var/``). No other wildcard, no inner slash, no
+#: negation, no space, no backslash: anything else goes to pathspec.
+_PLAIN = re.compile(r"(?P<top>/)?(?P<star>\*)?(?P<text>\.?[A-Za-z0-9_][A-Za-z0-9_.-]*)(?P<dir>/)?")
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """Plain patterns by shape: names and suffixes at any depth (files or folders), or
+    folders only; names of the top part."""
+
+    names: frozenset[str]
+    folder_names: frozenset[str]
+    suffixes: tuple[str, ...]
+    folder_suffixes: tuple[str, ...]
+    top: frozenset[str]
+    top_folders: frozenset[str]
+
+    @classmethod
+    def of(cls, patterns: Sequence[str]) -> _Plain | None:
+        shapes: dict[tuple[bool, bool, bool], set[str]] = {}
+        for pattern in patterns:
+            match = _PLAIN.fullmatch(pattern)
+            if match is None or (match["top"] and match["star"]):
+                return None
+            shape = (bool(match["top"]), bool(match["star"]), bool(match["dir"]))
+            shapes.setdefault(shape, set()).add(match["text"])
+        def get(top: bool, star: bool, folder: bool) -> set[str]:
+            return shapes.get((top, star, folder), set())
+        return cls(
+            frozenset(get(False, False, False)), frozenset(get(False, False, True)),
+            tuple(get(False, True, False)), tuple(get(False, True, True)),
+            frozenset(get(True, False, False)), frozenset(get(True, False, True)),
+        )  # fmt: skip
+
+    def matches(self, relative: str, is_dir: bool) -> bool:
+        parts = relative.rstrip("/").split("/")
+        folders = parts if is_dir else parts[:-1]
+        if not self.names.isdisjoint(parts) or not self.folder_names.isdisjoint(folders):
+            return True
+        if self.suffixes and any(part.endswith(self.suffixes) for part in parts):
+            return True
+        if self.folder_suffixes and any(part.endswith(self.folder_suffixes) for part in folders):
+            return True
+        return parts[0] in self.top or (bool(folders) and parts[0] in self.top_folders)
 
 
 @dataclass(frozen=True)
@@ -170,19 +213,17 @@ class Rules:
     base: Path
     patterns: tuple[str, ...]
     spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
-    #: the patterns, when every one is a plain name (the default skip list): a path
-    #: matches when one of its parts is one of them, without pathspec's regexes (one
+    #: the patterns, when every one has a plain shape (the default skip list, most
+    #: ``.gitignore`` files): matched by the path's parts without pathspec's regexes (one
     #: each, for every file and folder walked)
-    names: frozenset[str] | None = field(default=None, compare=False, repr=False)
+    plain: _Plain | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, base: Path, patterns: Iterable[str]) -> Rules:
         import pathspec
 
         kept = tuple(p for p in patterns if p.strip() and not p.lstrip().startswith("#"))
-        plain = all(_PLAIN_NAME.fullmatch(p) for p in kept)
-        names = frozenset(kept) if plain else None
-        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept), names)
+        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept), _Plain.of(kept))
 
     @classmethod
     def read(cls, base: Path, file: Path) -> Rules | None:
@@ -211,8 +252,8 @@ class Rules:
         relative = self._relative(path, is_dir)
         if relative is None:
             return None
-        if self.names is not None:
-            return True if not self.names.isdisjoint(relative.rstrip("/").split("/")) else None
+        if self.plain is not None:
+            return True if self.plain.matches(relative, is_dir) else None
         return self.spec.check_file(relative).include
 
     def without_matching(self, folder: Path) -> Rules:
