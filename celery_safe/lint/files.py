@@ -233,7 +233,7 @@ class Rules:
             return None
         return cls.of(base, text.splitlines())
 
-    def _relative(self, path: Path, is_dir: bool) -> str | None:
+    def _relative(self, path: Path | str, is_dir: bool) -> str | None:
         # why strings: Path.relative_to dominated a walk of 1,000 files; both paths are
         # absolute and normalised, so a prefix test on their text is the same test
         base, text = str(self.base), str(path)
@@ -245,7 +245,7 @@ class Rules:
             relative = relative.replace(os.sep, "/")
         return relative + "/" if is_dir else relative
 
-    def verdict(self, path: Path, is_dir: bool) -> bool | None:
+    def verdict(self, path: Path | str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included (``!pattern``); None: no pattern matches."""
         if not self.patterns:
             return None
@@ -326,7 +326,7 @@ class Walker:
         return self._ignore_files[file]
 
     def _skipped(
-        self, path: Path, is_dir: bool, ours: Sequence[Rules], git: Sequence[Rules]
+        self, path: Path | str, is_dir: bool, ours: Sequence[Rules], git: Sequence[Rules]
     ) -> bool:
         if any(rules.verdict(path, is_dir) for rules in ours):
             return True
@@ -372,37 +372,41 @@ class Walker:
 
     def _walk(self, top: Path, ours: list[Rules], git: list[Rules]) -> Iterator[Path]:
         # a folder below ``top`` is never a link (not followed), so its absolute path is
-        # its parent's plus its name: no resolve() per folder
+        # its parent's plus its name: no resolve() per folder. (Paths are text until a
+        # file is yielded: a Path per entry walked cost more than matching it.)
         real_top = top.resolve()
         links: list[Path] = []  # links to files, used after the files (one name a file)
-        stack: list[tuple[Path, Path, list[Rules]]] = [(top, real_top, git)]
+        stack: list[tuple[str, str, list[Rules]]] = [(str(top), str(real_top), git)]
+        join = os.path.join
         while stack:
             folder, absolute, rules = stack.pop()
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
                 continue
-            nested = folder != top and any(e.name == ".gitignore" and e.is_file() for e in entries)
-            if nested and _git_root(absolute):
-                own = self._ignore_file(absolute, absolute / ".gitignore")
+            nested = folder != str(top) and any(
+                e.name == ".gitignore" and e.is_file() for e in entries
+            )
+            if nested and _git_root(Path(absolute)):
+                own = self._ignore_file(Path(absolute), Path(absolute, ".gitignore"))
                 rules = [*rules, own] if own is not None else rules
             folders = []
             for entry in entries:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if is_dir:
-                    here = absolute / entry.name
+                    here = join(absolute, entry.name)
                     if not self._skipped(here, True, ours, rules):
-                        folders.append((folder / entry.name, here, rules))
+                        folders.append((entry.path, here, rules))
                 elif entry.is_symlink() and os.path.isdir(entry.path):  # a folder link: not walked
-                    if not self._skipped(absolute / entry.name, True, ours, rules):
-                        self._folder_link(folder / entry.name, real_top, top)
+                    if not self._skipped(join(absolute, entry.name), True, ours, rules):
+                        self._folder_link(Path(entry.path), real_top, top)
                 elif entry.name.endswith(".py") and not self._skipped(
-                    absolute / entry.name, False, ours, rules
+                    join(absolute, entry.name), False, ours, rules
                 ):
                     if entry.is_symlink():
-                        links.append(folder / entry.name)
-                    elif self._first(str(absolute / entry.name)):
-                        yield folder / entry.name
+                        links.append(Path(entry.path))
+                    elif self._first(join(absolute, entry.name)):
+                        yield Path(entry.path)
             stack.extend(reversed(folders))
         for link in links:
             target = os.path.realpath(link)
