@@ -22,6 +22,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
 import tokenize
 from collections.abc import Iterable, Iterator, Sequence
@@ -157,6 +158,54 @@ def _pattern(line: str) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([line])
 
 
+#: The shapes of pattern most ignore lists are made of, matched by a path's parts as git
+#: does, without a regex: a name (``build``, ``.venv``) or a suffix (``*.egg-info``), any
+#: folder (``build/``) or the top one (``/var/``). No other wildcard, no inner slash, no
+#: negation, no space, no backslash: anything else goes to pathspec.
+_PLAIN = re.compile(r"(?P<top>/)?(?P<star>\*)?(?P<text>\.?[A-Za-z0-9_][A-Za-z0-9_.-]*)(?P<dir>/)?")
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """Plain patterns by shape: names and suffixes at any depth (files or folders), or
+    folders only; names of the top part."""
+
+    names: frozenset[str]
+    folder_names: frozenset[str]
+    suffixes: tuple[str, ...]
+    folder_suffixes: tuple[str, ...]
+    top: frozenset[str]
+    top_folders: frozenset[str]
+
+    @classmethod
+    def of(cls, patterns: Sequence[str]) -> _Plain | None:
+        shapes: dict[tuple[bool, bool, bool], set[str]] = {}
+        for pattern in patterns:
+            match = _PLAIN.fullmatch(pattern)
+            if match is None or (match["top"] and match["star"]):
+                return None
+            shape = (bool(match["top"]), bool(match["star"]), bool(match["dir"]))
+            shapes.setdefault(shape, set()).add(match["text"])
+        def get(top: bool, star: bool, folder: bool) -> set[str]:
+            return shapes.get((top, star, folder), set())
+        return cls(
+            frozenset(get(False, False, False)), frozenset(get(False, False, True)),
+            tuple(get(False, True, False)), tuple(get(False, True, True)),
+            frozenset(get(True, False, False)), frozenset(get(True, False, True)),
+        )  # fmt: skip
+
+    def matches(self, relative: str, is_dir: bool) -> bool:
+        parts = relative.rstrip("/").split("/")
+        folders = parts if is_dir else parts[:-1]
+        if not self.names.isdisjoint(parts) or not self.folder_names.isdisjoint(folders):
+            return True
+        if self.suffixes and any(part.endswith(self.suffixes) for part in parts):
+            return True
+        if self.folder_suffixes and any(part.endswith(self.folder_suffixes) for part in folders):
+            return True
+        return parts[0] in self.top or (bool(folders) and parts[0] in self.top_folders)
+
+
 @dataclass(frozen=True)
 class Rules:
     """gitignore-style patterns relative to ``base``; the last one that matches decides."""
@@ -164,13 +213,17 @@ class Rules:
     base: Path
     patterns: tuple[str, ...]
     spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
+    #: the patterns, when every one has a plain shape (the default skip list, most
+    #: ``.gitignore`` files): matched by the path's parts without pathspec's regexes (one
+    #: each, for every file and folder walked)
+    plain: _Plain | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, base: Path, patterns: Iterable[str]) -> Rules:
         import pathspec
 
         kept = tuple(p for p in patterns if p.strip() and not p.lstrip().startswith("#"))
-        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept))
+        return cls(base, kept, pathspec.GitIgnoreSpec.from_lines(kept), _Plain.of(kept))
 
     @classmethod
     def read(cls, base: Path, file: Path) -> Rules | None:
@@ -180,7 +233,7 @@ class Rules:
             return None
         return cls.of(base, text.splitlines())
 
-    def _relative(self, path: Path, is_dir: bool) -> str | None:
+    def _relative(self, path: Path | str, is_dir: bool) -> str | None:
         # why strings: Path.relative_to dominated a walk of 1,000 files; both paths are
         # absolute and normalised, so a prefix test on their text is the same test
         base, text = str(self.base), str(path)
@@ -192,13 +245,15 @@ class Rules:
             relative = relative.replace(os.sep, "/")
         return relative + "/" if is_dir else relative
 
-    def verdict(self, path: Path, is_dir: bool) -> bool | None:
+    def verdict(self, path: Path | str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included (``!pattern``); None: no pattern matches."""
         if not self.patterns:
             return None
         relative = self._relative(path, is_dir)
         if relative is None:
             return None
+        if self.plain is not None:
+            return True if self.plain.matches(relative, is_dir) else None
         return self.spec.check_file(relative).include
 
     def without_matching(self, folder: Path) -> Rules:
@@ -271,7 +326,7 @@ class Walker:
         return self._ignore_files[file]
 
     def _skipped(
-        self, path: Path, is_dir: bool, ours: Sequence[Rules], git: Sequence[Rules]
+        self, path: Path | str, is_dir: bool, ours: Sequence[Rules], git: Sequence[Rules]
     ) -> bool:
         if any(rules.verdict(path, is_dir) for rules in ours):
             return True
@@ -317,37 +372,41 @@ class Walker:
 
     def _walk(self, top: Path, ours: list[Rules], git: list[Rules]) -> Iterator[Path]:
         # a folder below ``top`` is never a link (not followed), so its absolute path is
-        # its parent's plus its name: no resolve() per folder
+        # its parent's plus its name: no resolve() per folder. (Paths are text until a
+        # file is yielded: a Path per entry walked cost more than matching it.)
         real_top = top.resolve()
         links: list[Path] = []  # links to files, used after the files (one name a file)
-        stack: list[tuple[Path, Path, list[Rules]]] = [(top, real_top, git)]
+        stack: list[tuple[str, str, list[Rules]]] = [(str(top), str(real_top), git)]
+        join = os.path.join
         while stack:
             folder, absolute, rules = stack.pop()
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
                 continue
-            nested = folder != top and any(e.name == ".gitignore" and e.is_file() for e in entries)
-            if nested and _git_root(absolute):
-                own = self._ignore_file(absolute, absolute / ".gitignore")
+            nested = folder != str(top) and any(
+                e.name == ".gitignore" and e.is_file() for e in entries
+            )
+            if nested and _git_root(Path(absolute)):
+                own = self._ignore_file(Path(absolute), Path(absolute, ".gitignore"))
                 rules = [*rules, own] if own is not None else rules
             folders = []
             for entry in entries:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if is_dir:
-                    here = absolute / entry.name
+                    here = join(absolute, entry.name)
                     if not self._skipped(here, True, ours, rules):
-                        folders.append((folder / entry.name, here, rules))
+                        folders.append((entry.path, here, rules))
                 elif entry.is_symlink() and os.path.isdir(entry.path):  # a folder link: not walked
-                    if not self._skipped(absolute / entry.name, True, ours, rules):
-                        self._folder_link(folder / entry.name, real_top, top)
+                    if not self._skipped(join(absolute, entry.name), True, ours, rules):
+                        self._folder_link(Path(entry.path), real_top, top)
                 elif entry.name.endswith(".py") and not self._skipped(
-                    absolute / entry.name, False, ours, rules
+                    join(absolute, entry.name), False, ours, rules
                 ):
                     if entry.is_symlink():
-                        links.append(folder / entry.name)
-                    elif self._first(str(absolute / entry.name)):
-                        yield folder / entry.name
+                        links.append(Path(entry.path))
+                    elif self._first(join(absolute, entry.name)):
+                        yield Path(entry.path)
             stack.extend(reversed(folders))
         for link in links:
             target = os.path.realpath(link)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
 from .files import UNREADABLE, Unreadable, digest, read_bytes
+from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
 
 __all__ = ["ModuleResolver", "TaskLookup"]
@@ -82,6 +83,8 @@ class ModuleResolver:
         self._registered_names: dict[Path, dict[str, list[Path]]] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
+        #: folder -> the folder above its top-most package (:meth:`package_root`)
+        self._roots: dict[Path, Path] = {}
 
     def real(self, path: Path) -> Path:
         """``path.resolve()``, with its folder resolved once per run.
@@ -97,6 +100,14 @@ class ModuleResolver:
             self._real_folders[folder] = folder.resolve()
         return self._real_folders[folder] / name
 
+    def package_root(self, path: Path) -> Path:
+        """The folder above the top-most package holding ``path`` (its project, as the
+        findings cache groups entries); asked once per folder in a run."""
+        folder = path.parent
+        if folder not in self._roots:
+            self._roots[folder] = _package_root(path)
+        return self._roots[folder]
+
     def for_file(self, path: Path) -> TaskLookup:
         """What ``path``'s analysis sees of the other modules; a new file begins, so the
         indexes only earlier files used are let go (see the class docstring)."""
@@ -108,6 +119,15 @@ class ModuleResolver:
         if unshared:
             self._classes.clear()  # its entries hold indexes
         return _Lookup(self, self.real(path))
+
+    def close(self) -> None:
+        """The run is over: the modules kept are let go, their cycles broken (see
+        :func:`~.interp.analysis.let_go`), so nothing of them waits for the collector."""
+        for index in self._indexes.values():
+            if index is not None:
+                let_go(index)
+        self._indexes.clear()
+        self._classes.clear()
 
     def makes_tasks(self, qualified: str, importer: Path) -> bool:
         """Is ``qualified`` a project decorator (alias or factory) of Celery tasks?"""

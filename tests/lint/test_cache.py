@@ -67,10 +67,13 @@ def checked(root: Path, *argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def run_files(root: Path, config: Config, folder: Path) -> tuple[FindingsCache, list[str]]:
-    """Check every module of ``shop`` through one cache; the codes found, in file order."""
+def run_files(
+    root: Path, config: Config, folder: Path, *, batch: bool = False
+) -> tuple[FindingsCache, list[str]]:
+    """Check every module of ``shop`` through one cache; the codes found, in file order.
+    ``batch``: as ``check`` does (one pack at the end), else as the flake8 plugin does."""
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
-    cache = FindingsCache.for_run(config, resolver, folder)
+    cache = FindingsCache.for_run(config, resolver, folder, batch=batch)
     codes = []
     for path in sorted((root / "shop").glob("*.py")):
         findings, _ = check_file(path, config, resolver, cache)
@@ -348,3 +351,104 @@ def test_a_hit_gives_back_the_rules_typed_details(tmp_path: Path) -> None:
     assert cache.hits and not cache.misses  # the second run came from the cache
     assert {type(f.detail).__name__ for f in fresh} >= {"JoinDetail"}
     assert cached == fresh
+
+
+# --- check's packs: one file per project and run ------------------------------------------
+
+
+def packs(folder: Path) -> dict[str, int]:
+    """The packs in the cache folder: name -> inode (a rewrite renames a new file in)."""
+    return {p.name: p.stat().st_ino for p in folder.iterdir() if p.name.endswith(".pack.json")}
+
+
+def pack_entries(folder: Path) -> dict[str, object]:
+    (name,) = packs(folder)
+    entries: dict[str, object] = json.loads((folder / name).read_text())["entries"]
+    return entries
+
+
+def test_check_writes_one_private_pack_per_project_and_reads_it_back(
+    shop: Path, private_findings_cache: Path
+) -> None:
+    assert checked(shop)[0] == 1
+    assert list(packs(private_findings_cache)) == os.listdir(private_findings_cache)
+    (pack,) = private_findings_cache.iterdir()
+    assert stat.S_IMODE(pack.stat().st_mode) == 0o600
+    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
+        "__init__.py", "helpers.py", "tasks.py",
+    ]  # fmt: skip
+    written = packs(private_findings_cache)
+    cache, found = run_files(shop, Config(), private_findings_cache, batch=True)
+    assert (cache.hits, cache.misses) == (3, 0) and found == ["tasks.py:12:CSF104"]
+    assert packs(private_findings_cache) == written  # nothing computed: nothing written
+
+
+def test_a_pack_keeps_the_entries_of_other_runs_while_their_files_remain(
+    shop: Path, private_findings_cache: Path
+) -> None:
+    checked(shop)
+    write(shop, {"shop/extra.py": HARMLESS})
+    assert main(["check", str(shop / "shop" / "extra.py")]) == 0
+    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
+        "__init__.py", "extra.py", "helpers.py", "tasks.py",
+    ]  # fmt: skip
+    write(shop, {"shop/extra.py": None, "shop/helpers.py": HARMLESS})
+    assert checked(shop) == (0, "No findings.\n")
+    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
+        "__init__.py", "helpers.py", "tasks.py",
+    ]  # fmt: skip
+
+
+def test_check_and_flake8_read_each_others_entries(
+    shop: Path, private_findings_cache: Path
+) -> None:
+    """The plugin writes one entry a file (no end of run); ``check`` reads them, and the
+    plugin reads ``check``'s packs."""
+    config = Config()
+    run_files(shop, config, private_findings_cache)  # as the plugin writes: one a file
+    assert not packs(private_findings_cache)
+    cache = run_files(shop, config, private_findings_cache, batch=True)[0]
+    assert (cache.hits, cache.misses) == (3, 0)
+    for entry in private_findings_cache.iterdir():
+        entry.unlink()
+    checked(shop)  # a pack only
+    second, found = run_files(shop, config, private_findings_cache)
+    assert (second.hits, second.misses) == (3, 0) and found == ["tasks.py:12:CSF104"]
+
+
+@pytest.mark.parametrize("damage", ["link", "open", "not json", "foreign"])
+def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
+    shop: Path, private_findings_cache: Path, tmp_path: Path, damage: str
+) -> None:
+    checked(shop)
+    (name,) = packs(private_findings_cache)
+    pack = private_findings_cache / name
+    data = json.loads(pack.read_text())
+    for entry in data["entries"].values():
+        entry["findings"] = []  # a forged pack would hide the finding
+    forged = tmp_path / "forged.json"
+    if damage == "link":
+        forged.write_text(json.dumps(data))
+        forged.chmod(0o600)
+        pack.unlink()
+        pack.symlink_to(forged)
+    elif damage == "open":
+        pack.write_text(json.dumps(data))
+        pack.chmod(0o644)
+    elif damage == "not json":
+        pack.write_text(json.dumps(data)[:-10])
+    else:
+        data["config"] = "another config"
+        pack.write_text(json.dumps(data))
+    err = io.StringIO()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["check", str(shop / "shop")]) == 1
+    assert "CSF104" in out.getvalue()
+    assert f"cache file {pack} ignored" in err.getvalue()
+    assert err.getvalue().count("ignored") == 1
+    if damage == "link":
+        assert json.loads(forged.read_text()) == data  # never written through
+    assert not pack.is_symlink() and stat.S_IMODE(pack.stat().st_mode) == 0o600
+    assert json.loads(pack.read_text())["config"] != "another config"  # replaced by ours
+    assert checked(shop)[0] == 1

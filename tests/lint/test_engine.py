@@ -187,3 +187,44 @@ def test_a_checked_module_leaves_nothing_for_the_garbage_collector() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+def test_a_run_paused_for_the_collector_collects_once_enough_has_grown() -> None:
+    """``check`` pauses the garbage collector for its whole run and collects only once
+    ``limit`` more objects are alive than at the last collection: what a run leaves in
+    cycles is bounded, and found."""
+    import gc
+    import weakref
+
+    from celery_safe.lint.engine import collect_when_grown, paused_gc
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    with paused_gc():
+        gc.collect()
+        first = Cycle()
+        gone = weakref.ref(first)
+        del first
+        collect_when_grown(limit=10_000)  # one cycle: far below the limit, kept
+        assert gone() is not None
+        more = [[] for _ in range(20_000)]  # objects the collector counts
+        collect_when_grown(limit=10_000)
+        assert gone() is None and more
+        assert not gc.isenabled()  # still paused: the collection was ours
+
+
+def test_check_pauses_the_collector_for_its_run_only(tmp_path: Path) -> None:
+    import gc
+
+    from celery_safe.cli import main
+
+    (tmp_path / "m.py").write_text(NESTED)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            assert main(["check", "--no-cache", str(tmp_path)]) == 1
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()

@@ -6,10 +6,18 @@ import ast
 import sys
 from pathlib import Path
 
+import hypothesmith
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from celery_safe.cli import main
 from celery_safe.lint import Config, check_source, check_tree
-from celery_safe.lint.interp.depth import MAX_DEPTH
+from celery_safe.lint.findings import Finding
+from celery_safe.lint.front.cli import check_file, parses
 from celery_safe.lint.front.flake8_plugin import Plugin
+from celery_safe.lint.interp.depth import MAX_DEPTH
+from celery_safe.lint.resolve import ModuleResolver
 
 from .test_cli import JOINING
 
@@ -79,3 +87,38 @@ def test_nesting_below_the_bound_is_analysed_at_the_default_limit() -> None:
         "@shared_task\ndef t(x):\n    return add.delay(x).get() + " + "+".join(["x"] * depth) + "\n"
     )
     assert [f.code for f in check_source(source, "ok.py")] == ["CSF101"]
+
+
+ALPHABET = "deflambx():=[]{},.*+ \n\t'\"\\#"
+
+
+def _check_one(tmp_path: Path, text: str) -> tuple[int, list[Finding]]:
+    target = tmp_path / "m.py"
+    target.write_text(text)
+    config = Config()
+    found, _ = check_file(target, config, ModuleResolver())
+    return main(["check", "--no-cache", "--output", str(tmp_path / "out"), str(target)]), found
+
+
+def test_a_module_the_pre_filter_rules_out_is_still_known_to_parse(tmp_path: Path) -> None:
+    """``check`` knows a module without task words parses without building its tree
+    (``parses``); one it cannot vouch for is parsed, and one that does not parse is CSF000."""
+    assert _check_one(tmp_path, "x = 1\n") == (0, [])
+    code, (finding,) = _check_one(tmp_path, "def f(:\n    pass\n")
+    assert code == 1 and finding.code == "CSF000"
+    code, (finding,) = _check_one(tmp_path, "x = (" * 300 + "1" + ")" * 300 + "\n")
+    assert code == 1 and finding.code == "CSF000"
+    # refused by the symbol table (Python will not compile them) yet parsed: not CSF000,
+    # exactly as when the tree was always built
+    for text in ("def f(a, a):\n    pass\n", "nonlocal x\n", "def f():\n    x = 1\n    global x\n"):
+        assert not parses(text, "m.py") and ast.parse(text)
+        assert _check_one(tmp_path, text) == (0, []), text
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # hypothesmith writes odd programs
+@given(source=hypothesmith.from_grammar() | st.text(alphabet=ALPHABET, max_size=40))
+def test_parses_vouches_only_for_what_ast_parses(source: str) -> None:
+    """Whatever ``parses`` accepts, ``ast.parse`` does: it never hides a CSF000."""
+    if parses(source, "m.py"):
+        ast.parse(source)  # never raises when parses() said yes

@@ -88,3 +88,25 @@ def test_real_path_is_what_resolve_gives(tmp_path: Path) -> None:
     ):
         assert resolver.real(path) == path.resolve(), path
     assert resolver.real(tmp_path / "via" / "alias.py") == tmp_path.resolve() / "pkg" / "other.py"
+
+
+def test_a_closed_resolver_leaves_nothing_for_the_garbage_collector(shop: Path) -> None:
+    """At the end of a run (``ModuleResolver.close``) the modules still kept are let go
+    with their cycles broken: reference counting frees them, the collector finds none."""
+    import gc
+
+    config = Config()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        check_file(shop / "a.py", config, ModuleResolver())  # fills the per-config caches
+        gc.collect()
+        resolver = ModuleResolver()
+        findings, _ = check_file(shop / "a.py", config, resolver)
+        assert [f.code for f in findings] == ["CSF104"]  # helpers.py was read and analysed
+        resolver.close()
+        del resolver
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()

@@ -525,21 +525,21 @@ class Evaluator:
         # what the receiver may be: unknown (``None``), a task, a canvas, a parameter...
         unknown = base is None
         task_or_unknown = unknown or isinstance(base, TaskRef)
-        text = ast.unparse(receiver)
+        # (the receiver's text is written out only for a result made here: unparse costs)
         if attr in ("delay", "apply_async"):
             pool_like = (unknown or isinstance(base, Param)) and attr == "apply_async"
             if pool_like and self.passes_function(node):
                 return None  # pool.apply_async(func, args): a process pool, not Celery
             if task_or_unknown or isinstance(base, (Canvas, Param)):
                 runs = _runs(base)
-                return Result(origin=node, method=attr, callee=text, runs=runs)
+                return Result(origin=node, method=attr, callee=ast.unparse(receiver), runs=runs)
             return None
         if attr == "apply":
             if isinstance(base, (TaskRef, Canvas)):
-                return Result(origin=node, method=attr, callee=text)
+                return Result(origin=node, method=attr, callee=ast.unparse(receiver))
             if unknown or isinstance(base, Param):
                 # an EagerResult (or not Celery at all): joining it waits for no worker
-                return Eager(origin=node, method=attr, callee=text)
+                return Eager(origin=node, method=attr, callee=ast.unparse(receiver))
             return None
         if attr == "send_task" and task_or_unknown:
             label = node.args[0] if node.args else None

@@ -196,22 +196,32 @@ class FunctionFlow(ast.NodeVisitor):
             raise TooDeep
         self.depth += 1
         try:
-            method = getattr(self, "visit_" + node.__class__.__name__, self.generic_visit)
-            return method(node)
+            method = _VISITORS.get(node.__class__) or _visitor(node.__class__)
+            return method(self, node)
         finally:
             self.depth -= 1
 
     def generic_visit(self, node: ast.AST) -> None:
         """``NodeVisitor.generic_visit`` without its generator of fields (the walk's
-        hottest path: every node without a ``visit_`` method of its own)."""
+        hottest path: every node without a ``visit_`` method of its own). A leaf (``Load``,
+        ``Add``...) has nothing to visit: only the depth its visit would count is checked."""
         for name in node._fields:
             value = getattr(node, name, None)
             if isinstance(value, list):
                 for item in value:
-                    if isinstance(item, ast.AST):
+                    if isinstance(item, _LEAVES):
+                        if self.depth >= MAX_DEPTH:
+                            raise TooDeep
+                    elif isinstance(item, ast.AST):
                         self.visit(item)
+            elif isinstance(value, _LEAVES):
+                if self.depth >= MAX_DEPTH:
+                    raise TooDeep
             elif isinstance(value, ast.AST):
                 self.visit(value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Nothing to visit (``NodeVisitor``'s own looks for ``visit_Num`` and friends)."""
 
     # -- entry points ---------------------------------------------------------
     def run_function(self) -> FunctionFacts:
@@ -735,3 +745,18 @@ class FunctionFlow(ast.NodeVisitor):
                 root, value.canvas, receives, no_chords, polls, self.index.celery, path
             )
             self.subscribers.on_canvas.raise_(self, checked)
+
+
+#: Nodes without children (contexts and operators): a visit would find nothing.
+_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+#: node class -> the ``FunctionFlow`` method visiting it (filled as classes are met)
+_VISITORS: dict[type, Callable[[FunctionFlow, Any], Any]] = {}
+
+
+def _visitor(cls: type) -> Callable[[FunctionFlow, Any], Any]:
+    method: Callable[[FunctionFlow, Any], Any] = getattr(
+        FunctionFlow, "visit_" + cls.__name__, FunctionFlow.generic_visit
+    )
+    _VISITORS[cls] = method
+    return method

@@ -487,6 +487,13 @@ def _resource_names(call: ast.Call) -> frozenset[str] | None:
     return frozenset()
 
 
+#: Statements holding no statements (most of a module): the walk does not look inside.
+_NO_BODY = frozenset({
+    ast.Return, ast.Delete, ast.AugAssign, ast.AnnAssign, ast.Raise, ast.Assert, ast.Expr,
+    ast.Pass, ast.Break, ast.Continue, ast.Nonlocal, ast.Assign, ast.Global,
+})  # fmt: skip
+
+
 class _Indexer:
     def __init__(
         self, extra_decorators: Sequence[str], elsewhere: DecoratorLookup | None = None
@@ -527,7 +534,7 @@ class _Indexer:
             elif isinstance(stmt, ast.Global):
                 if scope is not None:
                     scope.declared_global.update(stmt.names)
-            else:
+            elif stmt.__class__ not in _NO_BODY:
                 for name in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, name, None)
                     if inner:
