@@ -42,6 +42,7 @@ from .values import (
     TaskRef,
     TupleOf,
     Value,
+    Zipped,
     collection,
     element,
     holds_results,
@@ -392,8 +393,12 @@ class Evaluator:
                 or self.class_value(func)
             )
         if isinstance(func, ast.Name):
+            if func.id == "zip" and func.id not in self.env:
+                return self.zipped(node)
             if func.id in CONTAINERS and node.args and func.id not in self.env:
                 inner = self.value(node.args[0])
+                if isinstance(inner, Zipped):
+                    return inner  # ``list(zip(xs, results))``
                 return collection(inner) if inner is not None and holds_results(inner) else None
             if func.id == "next" and node.args:
                 inner = self.value(node.args[0])
@@ -402,6 +407,19 @@ class Evaluator:
         if called is not None:
             return self.apply_value(node, called)
         return self.helper_returns(func)
+
+    def zipped(self, node: ast.Call) -> Value | None:
+        """``zip(xs, results)``: tuples whose positions are known (``Zipped``), when one
+        of the iterables holds results or is a parameter (a helper's: its callers')."""
+        if node.keywords and any(k.arg != "strict" for k in node.keywords):
+            return None
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return None  # ``zip(*rows)``: the positions are not known
+        values = [self.value(a) for a in node.args]
+        items = tuple(element(v) if v is not None else None for v in values)
+        if not any(isinstance(item, (Result, Param)) for item in items):
+            return None
+        return Zipped(items=items)
 
     def class_task(self, node: ast.Call) -> TaskRef | None:
         """``Cls()`` of a ``Task`` subclass: the task object (``Cls().delay(...)``)."""

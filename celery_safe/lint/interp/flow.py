@@ -692,7 +692,19 @@ class FunctionFlow(ast.NodeVisitor):
             else:
                 self.check_canvas(linked, item, parent_result())
 
-    def join(self, node: ast.Call, method: str, value: Result | Param | None) -> None:
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        """``~sig``: Celery's ``Signature.__invert__`` is ``self.apply_async().get()``,
+        for any signature or canvas (``celery/canvas.py``): a join."""
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Invert) or not self.subscribers.on_join.handlers:
+            return
+        value = self.value(node.operand)
+        if isinstance(value, Canvas) and not value.listed:
+            self.join(node, "~", None)
+
+    def join(
+        self, node: ast.Call | ast.UnaryOp, method: str, value: Result | Param | None
+    ) -> None:
         if self.subscribers.on_join.handlers:
             self.subscribers.on_join.raise_(self, Join(node, method, value, self.allowed_by()))
 

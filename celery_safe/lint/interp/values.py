@@ -35,6 +35,7 @@ __all__ = [
     "TaskRef",
     "TupleOf",
     "Value",
+    "Zipped",
     "collection",
     "element",
     "holds_results",
@@ -150,6 +151,15 @@ class TupleOf(_Tracked):
     items: tuple[Value | None, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Zipped(_Tracked):
+    """``zip(xs, results)``: each item is a tuple whose positions hold what each zipped
+    iterable's items are (``for x, r in zip(xs, results)``: ``r`` is a result, ``x`` is
+    not). Made only when one of them holds results (or is a parameter)."""
+
+    items: tuple[Value | None, ...] = ()
+
+
 Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10's types)
     Result,
     Results,
@@ -162,6 +172,7 @@ Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10'
     Foreign,
     Instance,
     TupleOf,
+    Zipped,
 ]
 
 _V = TypeVar("_V", bound=_Tracked)
@@ -196,6 +207,8 @@ def element(value: Value) -> Value | None:
             return _as(Result, value)
         case Param():
             return value
+        case Zipped(items=items, via=via):
+            return TupleOf(items=items, via=via)
     return None
 
 

@@ -30,6 +30,22 @@ def total(ids):
     prices = [price.delay(i).get() for i in ids]
     return sum(prices)
 """,
+    """\
+from celery import Celery, group
+
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def total(ids):
+    # `~sig` is Celery's Signature.__invert__: apply_async().get()
+    return sum(~group(price.s(i) for i in ids))
+""",
 )
 
 VALID = (
@@ -59,6 +75,16 @@ app = Celery("shop")
 @app.task
 def settings_value(config, key):
     return config.get(key)  # a dict's get: not a join
+""",
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def low_byte(mask):
+    return ~mask & 0xFF  # an int's bitwise not, not a signature's: no join
 """,
 )
 

@@ -68,6 +68,8 @@ class GuardOff:
 
 @EVENTS.on_join
 def record_guard_off(scope: Scope, join: Join) -> None:
+    if not isinstance(join.node, ast.Call):
+        return  # ``~sig`` takes no keyword
     for keyword in join.node.keywords:
         value = keyword.value
         off = isinstance(value, ast.Constant) and value.value is False

@@ -6,6 +6,7 @@ helpers is CSF104's, not reported here again.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from ..findings import Finding
@@ -71,6 +72,8 @@ def join_without_timeout(report: Report) -> Iterator[Finding]:
         for join in own_joins(facts):
             if join.value is None or join.method == "get_leaf" or id(join.node) in reached:
                 continue
+            if not isinstance(join.node, ast.Call):
+                continue  # ``~sig`` (its value is None): no timeout can be given to it
             timed = any(k.arg in ("timeout", None) for k in join.node.keywords)  # None: **kw
             timed = timed or (join.method in _TIMEOUT_FIRST and bool(join.node.args))
             if not timed:

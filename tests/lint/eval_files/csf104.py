@@ -501,3 +501,12 @@ class Forwarding(ForwardingBase):
 
     def fetch_one(self, x):
         return fetch.delay(x).get()
+
+
+def run_inline(x):
+    return ~fetch.s(x)  # ``Signature.__invert__`` is ``apply_async().get()``
+
+
+@app.task
+def inverts_through_a_helper(x):
+    return run_inline(x)  # CSF104: 12

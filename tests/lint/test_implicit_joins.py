@@ -1,0 +1,107 @@
+"""Joins Celery's public API makes implicitly, modelled from its code (measured on a
+prefork worker in ``test_joins_api_celery.py``): ``~sig`` is ``apply_async().get()``,
+and results reached through ``zip`` keep their position."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celery_safe.lint import check_source
+
+HEAD = '''\
+from celery import Celery, chain, chord, group
+
+app = Celery("p")
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+'''
+
+
+def _codes(source: str) -> list[tuple[int, str]]:
+    return sorted((f.line, f.code) for f in check_source(HEAD + source))
+
+
+def _line(source: str, marker: str) -> int:
+    return (HEAD + source).splitlines().index(marker) + 1
+
+
+#: signatures and canvases: ``~`` of each is a join
+CANVASES = st.sampled_from([
+    "add.s(x, 1)",
+    "add.si(x, 1)",
+    "add.signature((x, 1))",
+    "group(add.s(i, 1) for i in range(x))",
+    "chain(add.s(x, 1), add.s(2))",
+    "(add.s(x, 1) | add.s(2))",
+    "chord([add.s(x, 1)], add.s(0))",
+    "add.s(x, 1).set(countdown=1)",
+])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(canvas=CANVASES, named=st.booleans(), in_task=st.booleans())
+def test_inverting_a_canvas_joins_it(canvas: str, named: bool, in_task: bool) -> None:
+    line = f"    return ~{'sig' if named else canvas}"
+    body = (f"    sig = {canvas}\n" if named else "") + line + "\n"
+    source = ("@app.task\n" if in_task else "") + "def run(x):\n" + body
+    found = _codes(source)
+    if in_task:
+        assert found == [(_line(source, line), "CSF101")]
+    else:
+        assert found == []  # outside a task a join is fine (CSF901 needs a timeout it cannot take)
+
+
+def test_inverting_an_int_or_an_unknown_is_not_a_join() -> None:
+    source = '''\
+@app.task
+def masks(x, flags):
+    low = ~x & 0xFF
+    return ~flags, low, ~len([x])
+'''
+    assert _codes(source) == []
+
+
+def test_inverting_through_a_helper_is_csf104() -> None:
+    source = '''\
+def run_now(x):
+    return ~add.s(x, 1)
+
+
+@app.task
+def outer(x):
+    return run_now(x)
+'''
+    assert _codes(source) == [(_line(source, "    return run_now(x)"), "CSF104")]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    width=st.integers(min_value=1, max_value=5),
+    data=st.data(),
+)
+def test_zip_keeps_each_position(width: int, data: st.DataObject) -> None:
+    """``for a, b, r in zip(xs, ys, results)``: only the result's position joins; the
+    others' ``get``/``join`` (dicts, strings) are not Celery's."""
+    where = data.draw(st.integers(min_value=0, max_value=width - 1))
+    through_list = data.draw(st.booleans())
+    iterables = [f"xs{i}" for i in range(width)]
+    iterables[where] = "pending.children"
+    names = [f"v{i}" for i in range(width)]
+    zipped = f"zip({', '.join(iterables)})"
+    if through_list:
+        zipped = f"list({zipped})"
+    uses = "\n".join(f"        {n}.get('k')" for n in names)
+    source = (
+        "@app.task\n"
+        f"def run({', '.join(f'xs{i}' for i in range(width))}):\n"
+        "    pending = group(add.s(i, 1) for i in range(3)).delay()\n"
+        f"    for {', '.join(names)}{',' if width == 1 else ''} in {zipped}:\n"
+        f"{uses}\n"
+    )
+    expected = [(_line(source, f"        {names[where]}.get('k')"), "CSF101")]
+    assert _codes(source) == expected

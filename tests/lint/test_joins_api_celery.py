@@ -1,0 +1,141 @@
+"""What the join rules rely on, measured on a real prefork worker (Redis): every way
+Celery's public API joins — ``~signature`` (``Signature.__invert__`` is
+``apply_async().get()``), ``ResultSet.join``/``join_native``/``get``, ``GroupResult``
+restored and joined, ``AsyncResult.wait``/``collect``/``get_leaf``, results reached
+through ``.results``/``.children`` — raises Celery's ``RuntimeError`` inside a task, and
+so does ``get`` on the ``EagerResult`` of ``task.apply()``; ``iter_native`` waits
+without Celery's check. A beat entry naming a task nobody registers is sent every time
+it is due and dropped by the worker. The linter is run on the very module the worker
+runs, so the two cannot drift."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from celery_safe.testing.worker_process import WorkerProcess
+
+APP_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "joins_api"
+TIMEOUT = 60.0
+#: the Redis database these tests use (flushed first)
+REDIS_DB = 8
+WOULD_BLOCK = "Never call result.get() within a task!"
+
+pytestmark = [pytest.mark.worker, pytest.mark.redis]
+
+#: each task, and the join in it that Celery refuses inside a task
+REFUSED = [
+    "inverts_a_signature",
+    "inverts_a_group",
+    "inverts_a_chain",
+    "joins_a_result_set",
+    "joins_natively",
+    "gets_a_group_result",
+    "gets_a_restored_group",
+    "waits",
+    "collects",
+    "gets_a_leaf",
+    "gets_each_of_results",
+    "gets_each_child",
+    "gets_an_eager_result",
+]
+
+
+@pytest.fixture(scope="module")
+def worker(request: pytest.FixtureRequest) -> Iterator[tuple[ModuleType, WorkerProcess]]:
+    import redis
+
+    url = f"{request.getfixturevalue('celery_safe_redis_url')}/{REDIS_DB}"
+    redis.Redis.from_url(url).flushdb()
+    env = {"JOINS_API_URL": url, "JOINS_API_QUEUE": f"ja-{uuid.uuid4().hex[:8]}"}
+    os.environ.update(env)
+    sys.path.insert(0, str(APP_DIR))
+    try:
+        import joins_api_app
+
+        with WorkerProcess(
+            "joins_api_app", pool="prefork", concurrency=2, cwd=APP_DIR, env=env
+        ) as process:
+            yield joins_api_app, process
+        joins_api_app.app.close()
+    finally:
+        sys.path.remove(str(APP_DIR))
+        sys.modules.pop("joins_api_app", None)
+
+
+@pytest.mark.parametrize("task", REFUSED)
+def test_celery_refuses_the_join_inside_a_prefork_task(
+    worker: tuple[ModuleType, WorkerProcess], task: str
+) -> None:
+    app, _ = worker
+    args = (3,) if task in ("inverts_a_signature", "inverts_a_chain", "waits", "collects",
+                            "gets_a_leaf", "gets_an_eager_result") else ([1, 2],)
+    sent = getattr(app, task).delay(*args)
+    error = sent.get(timeout=TIMEOUT, propagate=False)
+    assert isinstance(error, RuntimeError), (task, error)
+    assert WOULD_BLOCK in str(error)
+
+
+def test_iter_native_waits_without_celerys_check(
+    worker: tuple[ModuleType, WorkerProcess],
+) -> None:
+    # two pool processes: the one waiting, the other running what it waits for
+    app, _ = worker
+    assert app.iterates_natively.delay([1, 2]).get(timeout=TIMEOUT) == [2, 3]
+
+
+def test_the_linter_reports_each_refused_join(worker: tuple[ModuleType, WorkerProcess]) -> None:
+    argv = [sys.executable, "-m", "celery_safe", "check", "--no-cache",
+            str(APP_DIR / "joins_api_app.py")]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    by_line = {(code, int(line)) for line, code in re.findall(r"^.*?\.py:(\d+):\d+: (CSF\d{3}) ", out, re.M)}
+    text = (APP_DIR / "joins_api_app.py").read_text().splitlines()
+    for task in [*REFUSED, "iterates_natively"]:
+        start = next(i for i, t in enumerate(text) if t.startswith(f"def {task}("))
+        end = next((i for i in range(start + 1, len(text)) if text[i].startswith("@app")),
+                   len(text))
+        codes = {code for code, line in by_line if start < line <= end}
+        assert codes & {"CSF101", "CSF105"}, (task, codes)
+
+
+def test_beat_sends_an_entry_no_task_registers_and_the_worker_drops_it(
+    worker: tuple[ModuleType, WorkerProcess],
+) -> None:
+    _, process = worker
+    with tempfile.TemporaryDirectory(prefix="joins-api-beat-") as folder:
+        log_path = Path(folder) / "beat.log"
+        command = [
+            sys.executable, "-m", "celery", "-A", "joins_api_app", "beat",
+            "-s", str(Path(folder) / "schedule"), "--max-interval", "1", "-l", "INFO",
+        ]
+        env = {**os.environ, "PYTHONPATH": str(APP_DIR)}
+        with log_path.open("wb") as log:
+            beat = subprocess.Popen(command, cwd=APP_DIR, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            seen = ""
+            while time.monotonic() < deadline:
+                seen = process.log_text()
+                if "Received unregistered task of type 'joins_api_app.nightly_report'" in seen:
+                    break
+                assert beat.poll() is None, log_path.read_text()
+                time.sleep(0.2)
+            else:
+                raise AssertionError(f"the worker never saw the entry:\n{seen}")
+            sent = log_path.read_text()
+        finally:
+            beat.terminate()
+            beat.wait(30)
+    assert "Sending due task nightly (joins_api_app.nightly_report)" in sent
+    assert "The message has been ignored and discarded." in seen
