@@ -105,3 +105,31 @@ def test_zip_keeps_each_position(width: int, data: st.DataObject) -> None:
     )
     expected = [(_line(source, f"        {names[where]}.get('k')"), "CSF101")]
     assert _codes(source) == expected
+
+
+def test_an_eager_results_get_is_one_finding_that_says_it_raises() -> None:
+    """``EagerResult.get`` calls ``assert_will_not_block()`` first (Celery 5.3-5.7): the
+    apply and its join are one defect, CSF105, whose message says the get raises."""
+    source = '''\
+@app.task
+def joined(x):
+    return add.apply(args=(x, 1)).get()
+
+
+@app.task
+def kept(x):
+    return add.apply(args=(x, 1)).result
+
+
+@app.task
+def check_off(x):
+    return add.apply(args=(x, 1)).get(disable_sync_subtasks=False)
+'''
+    found = check_source(HEAD + source)
+    assert [(f.code, f.line) for f in found] == [
+        ("CSF105", _line(source, "    return add.apply(args=(x, 1)).get()")),
+        ("CSF105", _line(source, "    return add.apply(args=(x, 1)).result")),
+        ("CSF105", _line(source, "    return add.apply(args=(x, 1)).get(disable_sync_subtasks=False)")),
+    ]
+    raises = "joins it with .get(), which raises RuntimeError in a prefork worker"
+    assert [raises in f.message for f in found] == [True, False, False]

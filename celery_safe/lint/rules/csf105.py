@@ -87,6 +87,9 @@ def record_apply(scope: Scope, call: CallEvent) -> None:
             scope.record("CSF105", Apply(call.node, ast.unparse(receiver), None))
 
 
+#: Celery's ``EagerResult.get`` (and ``wait``) calls ``assert_will_not_block()`` first
+#: (5.3-5.7): measured in ``tests/lint/test_joins_api_celery.py``.
+JOINED = " and joins it with .{join}(), which raises RuntimeError in a prefork worker"
 REWRITES_JOINS = True
 NO_FIX = "the .apply() result is not joined where it is started"
 
@@ -129,4 +132,9 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
                 ),
                 callee=apply.callee,
                 call=call_text(apply.node),
+                joined=(
+                    JOINED.format(join=joined[0].method)
+                    if joined and not joined[0].guard_off
+                    else ""
+                ),
             )
