@@ -106,6 +106,8 @@ def test_the_linter_reports_each_refused_join(worker: tuple[ModuleType, WorkerPr
                    len(text))
         codes = {code for code, line in by_line if start < line <= end}
         assert codes & {"CSF101", "CSF105"}, (task, codes)
+    entry = next(i for i, t in enumerate(text) if '"nightly":' in t) + 1
+    assert ("CSF206", entry) in by_line, by_line
 
 
 def test_beat_sends_an_entry_no_task_registers_and_the_worker_drops_it(

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from ...canvas import Chord, Group, Mapped, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe
+from ...canvas.model import Unregistered
 from ...canvas.text import SourceText
 from .appconfig import BeatEntry
 from .canvas import make_step, source_args
@@ -28,6 +29,7 @@ from .objects import (
     returned_by_annotation,
     tuple_value,
 )
+from .registration import unregistered_name
 from .values import (
     JOINS,
     Canvas,
@@ -754,6 +756,17 @@ class Evaluator:
             return None
         parts = {key: entry.fields.get(key) for key in ("args", "kwargs")}
         return _step_of(entry.key, entry.task, task, parts, None)
+
+    def unregistered_entry(self, entry: BeatEntry) -> Step | None:
+        """A beat entry whose task is the project's and registered by nothing
+        (:mod:`.registration`): the step beat sends, known to be unregistered (CSF206)."""
+        known = unregistered_name(entry.task, self.index)
+        if known is None:
+            return None
+        mains = list(self.index.backends.mains.values())
+        app = mains[0] if len(mains) == 1 else entry.task.partition(".")[0]
+        return Step(origin=entry.key, name=entry.task, args=None, kwargs=None,
+                    unregistered=Unregistered(app=app, known=known))
 
     def periodic(self, node: ast.Call) -> Step | None:
         """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery

@@ -255,7 +255,7 @@ class FunctionFlow(ast.NodeVisitor):
         """Each beat entry is a call of its task, sent as written every time it is due:
         checked as a canvas that receives nothing (reported at the entry's name)."""
         for entry in beat_entries(body, self.imports):
-            step = self.values.scheduled(entry)
+            step = self.values.scheduled(entry) or self.values.unregistered_entry(entry)
             if step is not None:
                 path = ("beat_schedule", entry.name)
                 self.check_canvas(Canvas(canvas=step), entry.key, None, path)
