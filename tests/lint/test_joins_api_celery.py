@@ -94,6 +94,22 @@ def test_iter_native_waits_without_celerys_check(
     assert app.iterates_natively.delay([1, 2]).get(timeout=TIMEOUT) == [2, 3]
 
 
+def test_a_result_handed_down_a_chain_fails_to_encode_before_any_join(
+    worker: tuple[ModuleType, WorkerProcess],
+) -> None:
+    """A task returning a ``GroupResult`` to the next step of a chain: with the default
+    json serializer the next message cannot be encoded, so the chain fails there and the
+    next step's ``get`` never runs (a join only under pickle)."""
+    from celery import chain
+    from kombu.exceptions import EncodeError
+
+    app, _ = worker
+    sent = chain(app.starts_a_group.s([1, 2]), app.joins_what_it_receives.s()).delay()
+    with pytest.raises(EncodeError, match="GroupResult is not JSON serializable"):
+        sent.get(timeout=TIMEOUT)
+    assert sent.state == "FAILURE" and sent.parent.state == "FAILURE"
+
+
 def test_the_linter_reports_each_refused_join(worker: tuple[ModuleType, WorkerProcess]) -> None:
     argv = [sys.executable, "-m", "celery_safe", "check", "--no-cache",
             str(APP_DIR / "joins_api_app.py")]
