@@ -133,3 +133,32 @@ def check_off(x):
     ]
     raises = "joins it with .get(), which raises RuntimeError in a prefork worker"
     assert [raises in f.message for f in found] == [True, False, False]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    task_ignores=st.booleans(),
+    sent=st.sampled_from(["delay(x)", "apply_async((x,))", "apply_async((x,), ignore_result=True)",
+                          "apply_async((x,), ignore_result=False)", "apply_async((x,), **opts)"]),
+    join=st.sampled_from(["get()", "wait()", "get(timeout=5)", "collect()"]),
+    through_helper=st.booleans(),
+)
+def test_an_ignored_results_get_is_no_join(
+    task_ignores: bool, sent: str, join: str, through_helper: bool
+) -> None:
+    """``AsyncResult.get``/``wait`` return ``None`` at once for a result sent ignored
+    (measured in ``test_joins_api_celery.py``); anything else is still a join."""
+    flag = "(ignore_result=True)" if task_ignores else ""
+    call = f"quiet.{sent}"
+    line = f"    return fetch({call})" if through_helper else f"    return {call}.{join}"
+    source = (
+        f"@app.task{flag}\ndef quiet(x):\n    return x\n\n\n"
+        f"def fetch(r):\n    return r.{join}\n\n\n"
+        f"@app.task\ndef run(x, opts):\n{line}\n"
+    )
+    ignored = "ignore_result=True" in sent or (
+        task_ignores and "ignore_result=False" not in sent and "**opts" not in sent
+    )
+    quiet_join = ignored and join.split("(")[0] in ("get", "wait")
+    expected = [] if quiet_join else [(_line(source, line), "CSF104" if through_helper else "CSF101")]
+    assert _codes(source) == expected

@@ -94,6 +94,19 @@ def test_iter_native_waits_without_celerys_check(
     assert app.iterates_natively.delay([1, 2]).get(timeout=TIMEOUT) == [2, 3]
 
 
+@pytest.mark.parametrize("task", ["gets_an_ignored_result", "gets_a_result_sent_ignored"])
+def test_the_get_of_an_ignored_result_returns_none_at_once(
+    worker: tuple[ModuleType, WorkerProcess], task: str
+) -> None:
+    """``AsyncResult.get`` returns ``None`` before Celery's check when the result is
+    ignored (the task's ``ignore_result=True``, or ``apply_async(ignore_result=True)``):
+    no wait, no error (a wrong value, but not a join)."""
+    app, _ = worker
+    sent = getattr(app, task).delay(3)
+    assert sent.get(timeout=TIMEOUT) is None
+    assert sent.state == "SUCCESS"
+
+
 def test_a_result_handed_down_a_chain_fails_to_encode_before_any_join(
     worker: tuple[ModuleType, WorkerProcess],
 ) -> None:
@@ -122,6 +135,11 @@ def test_the_linter_reports_each_refused_join(worker: tuple[ModuleType, WorkerPr
                    len(text))
         codes = {code for code, line in by_line if start < line <= end}
         assert codes & {"CSF101", "CSF105"}, (task, codes)
+    for task in ("gets_an_ignored_result", "gets_a_result_sent_ignored", "joins_what_it_receives"):
+        start = next(i for i, t in enumerate(text) if t.startswith(f"def {task}("))
+        end = next((i for i in range(start + 1, len(text)) if text[i].startswith("@app")),
+                   len(text))
+        assert not {code for code, line in by_line if start < line <= end}, task
     entry = next(i for i, t in enumerate(text) if '"nightly":' in t) + 1
     assert ("CSF206", entry) in by_line, by_line
 

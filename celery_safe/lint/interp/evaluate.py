@@ -552,7 +552,8 @@ class Evaluator:
                 return None  # pool.apply_async(func, args): a process pool, not Celery
             if task_or_unknown or isinstance(base, (Canvas, Param)):
                 runs = _runs(base)
-                return Result(origin=node, method=attr, callee=text, runs=runs)
+                ignored = self.sent_ignored(node, attr, base)
+                return Result(origin=node, method=attr, callee=text, runs=runs, ignored=ignored)
             return None
         if attr == "apply":
             if isinstance(base, (TaskRef, Canvas)):
@@ -642,6 +643,18 @@ class Evaluator:
                 made = step.origin if isinstance(step.origin, ast.AST) else func.value
                 return replace(step, origin=node, args=(*args, *step.args), kwargs=merged), made
         return None
+
+    def sent_ignored(self, node: ast.Call, how: str, base: Value | None) -> bool:
+        """Whether ``task.delay(...)``/``task.apply_async(...)`` is sent with its result
+        ignored: ``apply_async(ignore_result=True)``, else the task's own option
+        (``delay``'s keywords are the task's arguments, never options)."""
+        given = keyword_arg(node, "ignore_result") if how == "apply_async" else None
+        if given is not None:
+            return isinstance(given, ast.Constant) and given.value is True
+        if how == "apply_async" and any(k.arg is None for k in node.keywords):
+            return False  # ``**options`` may say otherwise
+        task = self.task_of(base) if isinstance(base, TaskRef) else None
+        return task is not None and task.task is not None and task.task.ignore_result
 
     def task_of(self, ref: TaskRef) -> FunctionInfo | None:
         """The ``def`` of a task value, another module's included (``check`` only)."""

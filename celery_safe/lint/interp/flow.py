@@ -641,6 +641,8 @@ class FunctionFlow(ast.NodeVisitor):
             base = self.value(func.value)
             if isinstance(base, Eager):
                 return  # an eager result (or not Celery): it never waits for a worker
+            if isinstance(base, Result) and base.ignored and attr in ("get", "wait"):
+                return  # Celery returns None at once for an ignored result (no wait, no check)
             disabled = keyword_arg(node, "disable_sync_subtasks")
             if isinstance(base, (Result, Param)):
                 self.join(node, attr, base)

@@ -66,7 +66,15 @@ class _Produced(_Tracked):
 
 @dataclass(frozen=True, kw_only=True)
 class Result(_Produced):
-    """One Celery result: joining it waits for a worker."""
+    """One Celery result: joining it waits for a worker.
+
+    ``ignored``: sent with its result ignored (the task's ``ignore_result=True``, or
+    ``apply_async(..., ignore_result=True)``): Celery's ``AsyncResult.get``/``wait``
+    return ``None`` at once, before the join-in-task check (5.3-5.7). Not carried into
+    containers (one of several results being ignored says nothing of the others).
+    """
+
+    ignored: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -336,3 +336,18 @@ def zipped_with_settings(settings):
         res.get()  # CSF101: 9
     pairs = list(zip(settings, pending.results))
     return [r.get() for s, r in pairs if s.get("keep")]  # CSF101: 13
+
+
+# an ignored result: ``AsyncResult.get`` returns None at once, before Celery's check
+@app.task(ignore_result=True)
+def fire_and_forget(x):
+    return x
+
+
+@app.task
+def gets_ignored_results(x):
+    fire_and_forget.delay(x).get()  # returns None at once: no wait, no error
+    add.apply_async((x, 1), ignore_result=True).wait()
+    fire_and_forget.apply_async((x,), ignore_result=False).get()  # CSF101: 5
+    pending = [fire_and_forget.delay(i) for i in range(x)]
+    return ResultSet(pending).join()  # CSF101: 12
