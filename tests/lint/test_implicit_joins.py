@@ -162,3 +162,52 @@ def test_an_ignored_results_get_is_no_join(
     quiet_join = ignored and join.split("(")[0] in ("get", "wait")
     expected = [] if quiet_join else [(_line(source, line), "CSF104" if through_helper else "CSF101")]
     assert _codes(source) == expected
+
+
+#: how one method keeps results on the object; each is joined by another method
+STORES = {
+    "append": ("self.pending = []", "self.pending.append(add.delay(i, 1))", True),
+    "extend": ("self.pending = []", "self.pending.extend([add.delay(i, 1)])", True),
+    "add": ("self.pending = set()", "self.pending.add(add.delay(i, 1))", True),
+    "assign-list": ("self.pending = []", "self.pending = [add.delay(j, 1) for j in ids]", True),
+    "assign-one": ("self.pending = None", "self.pending = add.delay(i, 1)", False),
+    "group": ("self.pending = None", "self.pending = group(add.s(j, 1) for j in ids).delay()",
+              False),
+}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    how=st.sampled_from(sorted(STORES)),
+    decoy_first=st.booleans(),
+    extra_methods=st.integers(min_value=0, max_value=3),
+)
+def test_results_kept_on_the_object_are_joined_by_another_method(
+    how: str, decoy_first: bool, extra_methods: int
+) -> None:
+    init, store, many = STORES[how]
+    join = "[r.get() for r in self.pending]" if many else "self.pending.get()"
+    decoy = "        seen = [self.names.get(k) for k in self.names]\n"
+    extras = "".join(
+        f"    def extra{n}(self):\n        return self.names.get('k{n}')\n\n" for n in range(extra_methods)
+    )
+    source = (
+        "class Batch:\n"
+        f"    def __init__(self):\n        {init}\n        self.names = {{}}\n\n"
+        f"{extras}"
+        "    def start(self, ids):\n"
+        "        for i in ids:\n"
+        f"            {store}\n"
+        "            self.names.update({i: str(i)})\n\n"
+        "    def finish(self):\n"
+        + (decoy if decoy_first else "")
+        + f"        done = {join}\n"
+        + ("" if decoy_first else decoy)
+        + "        return done\n\n\n"
+        "@app.task\n"
+        "def run(ids):\n"
+        "    batch = Batch()\n"
+        "    batch.start(ids)\n"
+        "    return batch.finish()\n"
+    )
+    assert _codes(source) == [(_line(source, "    return batch.finish()"), "CSF104")]

@@ -106,6 +106,42 @@ CONTAINERS = frozenset(
 )
 
 
+#: methods that put items in a container (``self.pending.append(r)``)
+_FILLS = frozenset({"append", "add", "insert", "extend", "update", "appendleft", "setdefault"})
+
+
+def _stored_attributes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The ``X`` a method assigns or fills as ``self.X`` (its first parameter's). Only
+    these methods are asked what ``self.X`` holds: asking one that merely reads it could
+    walk it while the asker's own walk is unfinished (its summary would miss joins)."""
+    args = [*node.args.posonlyargs, *node.args.args]
+    me = args[0].arg if args else None
+    stored: set[str] = set()
+    for sub in ast.walk(node):
+        target: ast.expr | None = None
+        if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            for target in targets:
+                if isinstance(target, ast.Subscript):
+                    target = target.value
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
+                ):
+                    stored.add(target.attr)
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and isinstance(sub.func.value, ast.Attribute)
+            and isinstance(sub.func.value.value, ast.Name)
+            and sub.func.value.value.id == me
+            and sub.func.attr in _FILLS
+        ):
+            stored.add(sub.func.value.attr)  # ``self.pending.append(...)``
+    return stored
+
+
 def keyword_names(
     keywords: Sequence[ast.keyword], skip: Iterable[str] = ()
 ) -> frozenset[str] | None:
@@ -365,15 +401,31 @@ class Evaluator:
         found = home.init_assignment(cls, attr)
         made = found[2] if found is not None else None
         if not isinstance(made, ast.Call) or not isinstance(made.func, ast.Name):
-            return None
+            return self.stored_results(home, cls, attr)
         if made.func.id in home.classes:
             return Instance(callee=made.func.id, home=home)
         qualified = home.imports_for(found[0] if found else None).qualify(made.func)
-        if qualified is None or not self.follow_imports or home.external is None:
+        if qualified is None:
+            return self.stored_results(home, cls, attr)  # ``self.pending = set()``
+        if not self.follow_imports or home.external is None:
             return None
         if qualified.partition(".")[0] in FOREIGN_ROOTS:
             return None
         return Instance(callee=made.func.id, qualified=qualified, home=home)
+
+    def stored_results(self, home: ModuleIndex, cls: str, attr: str) -> Value | None:
+        """``self.pending`` that another method of this module's class ``cls`` fills with
+        Celery results (``self.pending.append(t.delay(x))``, ``self.pending = ...``)."""
+        if home is not self.index:
+            return None
+        for method in home.methods.get(cls, {}).values():
+            if method is self.info or attr not in _stored_attributes(method.node):
+                continue
+            summary = self.summary(method)  # None while it is being walked (recursion)
+            held = summary.stores.get(attr) if summary is not None else None
+            if held is not None:
+                return held
+        return None
 
     def call_value(self, node: ast.Call) -> Value | None:
         func = node.func

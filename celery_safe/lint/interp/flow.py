@@ -113,6 +113,13 @@ def _added(held: Value | None, how: str, added: Canvas) -> Canvas:
     return signatures([*before[0], *items], exact=exact and before[1])
 
 
+def _container(node: ast.expr) -> str | None:
+    """The name a container is tracked under: ``pending``, or ``self.pending``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return dotted(node) if isinstance(node, ast.Attribute) else None
+
+
 def _inexact(value: Value) -> Value:
     """``value``, if a list of signatures, with its order no longer known."""
     items = listed_items(value)
@@ -231,7 +238,18 @@ class FunctionFlow(ast.NodeVisitor):
             # ``self`` of a plain class's method: ``return self`` gives its object
             self.env[pairs[0][0].arg] = Instance(callee=self.info.class_name or "")
         self.statements(self.info.node.body)
+        if self.is_instance_method() and pairs:
+            self.keep_stores(pairs[0][0].arg)
         return self.facts
+
+    def keep_stores(self, me: str) -> None:
+        """The object's attributes holding Celery results as the method ends: another
+        method of the object may join them (see ``Evaluator.stored_results``)."""
+        prefix = me + "."
+        for name, held in self.env.items():
+            attr = name[len(prefix):] if name.startswith(prefix) else ""
+            if attr.isidentifier() and holds_results(held):
+                self.facts.stores.setdefault(attr, held)
 
     def is_instance_method(self) -> bool:
         """A method of a project class (not a task, nor a Task subclass, nor static/class)."""
@@ -648,12 +666,11 @@ class FunctionFlow(ast.NodeVisitor):
                 self.join(node, attr, base)
             elif isinstance(disabled, ast.Constant) and disabled.value is False:
                 self.join(node, attr, None)  # only Celery's joins take this keyword
-        elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
+        elif attr in CONTAINER_ADD and (name := _container(func.value)) and node.args:
             added = self.value(node.args[-1])
-            name = func.value.id
             if added is not None and holds_results(added):
                 self.env[name] = named(collection(added), name)
-            elif isinstance(added, Canvas):
+            elif isinstance(added, Canvas) and isinstance(func.value, ast.Name):
                 # ``steps.append(t.s(x))``: in order when ``steps`` was a list known in order
                 self.env[name] = named(_added(self.env.get(name), attr, added), name)
         elif attr == "update_state" or attr in BACKEND_WRITES:
