@@ -211,3 +211,20 @@ def test_results_kept_on_the_object_are_joined_by_another_method(
         "    return batch.finish()\n"
     )
     assert _codes(source) == [(_line(source, "    return batch.finish()"), "CSF104")]
+
+
+def test_an_eager_chain_or_chord_says_it_joins_inside() -> None:
+    source = '''\
+@app.task
+def run(x):
+    a = chain(add.s(x, 1), add.s(2)).apply()
+    b = (add.s(x, 1) | add.s(2)).apply()
+    c = chord([add.s(x, 1)], add.si(0, 0)).apply()
+    d = group(add.s(i, 1) for i in range(x)).apply()
+    return a, b, c, d
+'''
+    found = check_source(HEAD + source)
+    assert [f.code for f in found] == ["CSF105"] * 4
+    inside = ["whose eager chain joins inside it" in f.message for f in found]
+    assert inside == [True, True, False, False]
+    assert "whose eager chord joins inside it" in found[2].message

@@ -48,6 +48,8 @@ REFUSED = [
     "gets_each_of_results",
     "gets_each_child",
     "gets_an_eager_result",
+    "applies_a_chain",
+    "applies_a_chord",
 ]
 
 
@@ -79,7 +81,7 @@ def test_celery_refuses_the_join_inside_a_prefork_task(
 ) -> None:
     app, _ = worker
     args = (3,) if task in ("inverts_a_signature", "inverts_a_chain", "waits", "collects",
-                            "gets_a_leaf", "gets_an_eager_result") else ([1, 2],)
+                            "gets_a_leaf", "gets_an_eager_result", "applies_a_chain") else ([1, 2],)
     sent = getattr(app, task).delay(*args)
     error = sent.get(timeout=TIMEOUT, propagate=False)
     assert isinstance(error, RuntimeError), (task, error)
@@ -92,6 +94,13 @@ def test_iter_native_waits_without_celerys_check(
     # two pool processes: the one waiting, the other running what it waits for
     app, _ = worker
     assert app.iterates_natively.delay([1, 2]).get(timeout=TIMEOUT) == [2, 3]
+
+
+def test_an_eager_group_joins_nothing(worker: tuple[ModuleType, WorkerProcess]) -> None:
+    """``group.apply`` runs each member eagerly and joins none: no error in a task
+    (``chain.apply`` and ``chord.apply`` do join, see ``REFUSED``)."""
+    app, _ = worker
+    assert app.applies_a_group.delay([1, 2]).get(timeout=TIMEOUT) == 2
 
 
 @pytest.mark.parametrize("task", ["gets_an_ignored_result", "gets_a_result_sent_ignored"])
