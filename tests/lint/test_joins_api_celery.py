@@ -50,6 +50,7 @@ REFUSED = [
     "gets_an_eager_result",
     "applies_a_chain",
     "applies_a_chord",
+    "reapplies_itself",
 ]
 
 
@@ -81,7 +82,8 @@ def test_celery_refuses_the_join_inside_a_prefork_task(
 ) -> None:
     app, _ = worker
     args = (3,) if task in ("inverts_a_signature", "inverts_a_chain", "waits", "collects",
-                            "gets_a_leaf", "gets_an_eager_result", "applies_a_chain") else ([1, 2],)
+                            "gets_a_leaf", "gets_an_eager_result", "applies_a_chain",
+                            "reapplies_itself") else ([1, 2],)
     sent = getattr(app, task).delay(*args)
     error = sent.get(timeout=TIMEOUT, propagate=False)
     assert isinstance(error, RuntimeError), (task, error)

@@ -54,6 +54,7 @@ __all__ = [
     "RESULT_CLASSES",
     "Env",
     "Evaluator",
+    "bound_self",
     "concatenated",
     "is_true",
     "keyword_arg",
@@ -104,6 +105,14 @@ CONTAINER_SAME = frozenset({"values", "items", "copy"})
 CONTAINERS = frozenset(
     {"list", "tuple", "set", "sorted", "reversed", "enumerate", "zip", "iter", "frozenset"}
 )
+
+
+def bound_self(info: FunctionInfo | None) -> str | None:
+    """The name a bound task's function gives the task itself (``self``), if it is one."""
+    if info is None or info.task is None or not info.task.bind or info.class_name:
+        return None
+    positional = [*info.node.args.posonlyargs, *info.node.args.args]
+    return positional[0].arg if positional else None
 
 
 #: methods that put items in a container (``self.pending.append(r)``)
@@ -609,6 +618,10 @@ class Evaluator:
             return None
         if attr == "apply":
             if isinstance(base, (TaskRef, Canvas)):
+                return Result(origin=node, method=attr, callee=text)
+            if isinstance(base, Param) and base.name == bound_self(self.info):
+                # ``self.apply()`` in a bound task: Celery's EagerResult, whose ``get``
+                # raises in a worker (``assert_will_not_block``) like any join
                 return Result(origin=node, method=attr, callee=text)
             if unknown or isinstance(base, Param):
                 # an EagerResult (or not Celery at all): joining it waits for no worker

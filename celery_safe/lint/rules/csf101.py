@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..interp.evaluate import bound_self
 from ..interp.values import Result
 from ..joins import JOIN_EVENTS, call_text, join_detail, own_joins
 from ..registry import Report, rule
@@ -92,6 +93,7 @@ def low_byte(mask):
 REWRITES_JOINS = True
 
 
+
 @rule("CSF101", invalid=INVALID, valid=VALID, events=JOIN_EVENTS, rewrites_joins=REWRITES_JOINS,
       tasks_only=True)
 def join_in_task(report: Report) -> Iterator[Finding]:
@@ -99,7 +101,11 @@ def join_in_task(report: Report) -> Iterator[Finding]:
         for join in own_joins(facts):
             if join.allowed:
                 continue  # inside `with allow_join_result():` — reported once, as CSF103
-            if isinstance(join.value, Result) and join.value.method == "apply":
+            if (
+                isinstance(join.value, Result)
+                and join.value.method == "apply"
+                and join.value.callee != bound_self(facts.info)  # `self.apply()`: not CSF105's
+            ):
                 continue  # an eager `.apply()` result: reported on the apply, as CSF105
             yield report.finding(
                 "CSF101",

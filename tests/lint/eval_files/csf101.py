@@ -351,3 +351,17 @@ def gets_ignored_results(x):
     fire_and_forget.apply_async((x,), ignore_result=False).get()  # CSF101: 5
     pending = [fire_and_forget.delay(i) for i in range(x)]
     return ResultSet(pending).join()  # CSF101: 12
+
+
+# a bound task re-running itself eagerly: not CSF105's (another task), yet Celery's
+# ``EagerResult.get`` raises in a worker like any join
+@app.task(bind=True)
+def reapplies_itself(self, x):
+    if x > 3:
+        return x
+    return self.apply(args=(x + 1,)).get()  # CSF101: 12
+
+
+@app.task
+def not_bound(self, x):
+    return self.apply().get()  # ``self`` is any argument here: unknown, not reported
