@@ -838,13 +838,20 @@ class Evaluator:
     def unregistered_entry(self, entry: BeatEntry) -> Step | None:
         """A beat entry whose task is the project's and registered by nothing
         (:mod:`.registration`): the step beat sends, known to be unregistered (CSF206)."""
-        known = unregistered_name(entry.task, self.index)
+        missing = self.unregistered(entry.task)
+        if missing is None:
+            return None
+        return Step(origin=entry.key, name=entry.task, args=None, kwargs=None,
+                    unregistered=missing)
+
+    def unregistered(self, name: str) -> Unregistered | None:
+        """``name`` is the project's and nothing registers it (:mod:`.registration`)."""
+        known = unregistered_name(name, self.index)
         if known is None:
             return None
         mains = list(self.index.backends.mains.values())
-        app = mains[0] if len(mains) == 1 else entry.task.partition(".")[0]
-        return Step(origin=entry.key, name=entry.task, args=None, kwargs=None,
-                    unregistered=Unregistered(app=app, known=known))
+        app = mains[0] if len(mains) == 1 else name.partition(".")[0]
+        return Unregistered(app=app, known=known)
 
     def periodic(self, node: ast.Call) -> Step | None:
         """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery
@@ -857,9 +864,15 @@ class Evaluator:
             return _step_of(node, made.callee, task, parts, None) if task is not None else None
         if not isinstance(made, Canvas) or not isinstance(made.canvas, Step):
             return None
+        step = made.canvas
+        if step.spec is None and _named_by_string(sig):
+            # ``signature("shop.tasks.gone")``: a name of the project nothing registers?
+            missing = self.unregistered(step.name)
+            if missing is not None:
+                step = replace(step, unregistered=missing)
         if _is_none(parts["args"]) and _is_none(parts["kwargs"]):
-            return made.canvas
-        return _changed(made.canvas, parts, merge=True)
+            return step
+        return _changed(step, parts, merge=True)
 
     def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
         """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""
@@ -1149,6 +1162,14 @@ def _kwargs_of(node: ast.expr | None) -> dict[str, SourceText] | None:
     if fields is None:  # not a literal, or ``{**more}``
         return None
     return {k: SourceText(ast.unparse(v)) for k, v in fields.items()}
+
+
+def _named_by_string(sig: ast.expr | None) -> bool:
+    """``signature("shop.tasks.add", ...)``, ``app.signature("...")``: a task by its name."""
+    if not isinstance(sig, ast.Call):
+        return False
+    first = sig.args[0] if sig.args else keyword_arg(sig, "task") or keyword_arg(sig, "varies")
+    return isinstance(first, ast.Constant) and isinstance(first.value, str)
 
 
 def _step_of(

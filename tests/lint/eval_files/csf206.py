@@ -6,7 +6,7 @@ as ``__main__``, and what a schedule names them by (the multi-module cases, Djan
 settings naming ``app.tasks.f``: ``tests/lint/test_beat_unregistered.py``).
 """
 
-from celery import Celery, Task
+from celery import Celery, Task, signature
 from celery.schedules import crontab
 from mylib import job
 
@@ -44,3 +44,10 @@ app.conf.beat_schedule = {
     "removed": {"task": "eval.old_name", "schedule": 60.0},  # CSF206: 5
 }
 app.conf.beat_schedule["weekly"] = {"task": "eval.weekly_report", "schedule": 60.0}  # CSF206: 24
+
+
+@app.on_after_configure.connect
+def schedule(sender, **kwargs):
+    sender.add_periodic_task(60.0, signature("eval.report"), name="report")
+    sender.add_periodic_task(60.0, report.s(), name="by-object")
+    sender.add_periodic_task(60.0, signature("eval.reports"), name="typo")  # CSF206: 36
