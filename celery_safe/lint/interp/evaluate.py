@@ -119,6 +119,15 @@ def bound_self(info: FunctionInfo | None) -> str | None:
 _FILLS = frozenset({"append", "add", "insert", "extend", "update", "appendleft", "setdefault"})
 
 
+def _stores_by_attribute(methods: Mapping[str, FunctionInfo]) -> dict[str, list[FunctionInfo]]:
+    """The methods of a class that assign or fill each ``self.X``, by ``X``."""
+    stores: dict[str, list[FunctionInfo]] = {}
+    for method in methods.values():
+        for attr in _stored_attributes(method.node):
+            stores.setdefault(attr, []).append(method)
+    return stores
+
+
 def _stored_attributes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The ``X`` a method assigns or fills as ``self.X`` (its first parameter's). Only
     these methods are asked what ``self.X`` holds: asking one that merely reads it could
@@ -427,8 +436,12 @@ class Evaluator:
         Celery results (``self.pending.append(t.delay(x))``, ``self.pending = ...``)."""
         if home is not self.index:
             return None
-        for method in home.methods.get(cls, {}).values():
-            if method is self.info or attr not in _stored_attributes(method.node):
+        if home.attribute_stores is None:
+            home.attribute_stores = {
+                name: _stores_by_attribute(methods) for name, methods in home.methods.items()
+            }
+        for method in home.attribute_stores.get(cls, {}).get(attr, ()):
+            if method is self.info:
                 continue
             summary = self.summary(method)  # None while it is being walked (recursion)
             held = summary.stores.get(attr) if summary is not None else None
