@@ -5,7 +5,8 @@ receive: nothing (first step, immutable ``.si()``), the parent's result (chain s
 ``link``), the list of a group's results (chord body, or the step after a group in a
 chain), or what Celery passes to an error callback. Each task step is checked once:
 
-* registered with the app (CSF206, runtime only: the linter cannot see the app);
+* registered with the app (CSF206: at run time the app says; the linter only for a beat
+  entry naming a task of the project that nothing registers, see lint/interp/registration.py);
 * its arguments plus what it receives bind to the task's parameters (CSF201 parent
   result, CSF202 chord body, CSF205 its own arguments, CSF208 error callbacks);
 * its arguments survive the serializer it will be sent with (CSF207, runtime only);

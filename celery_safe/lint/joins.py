@@ -272,8 +272,19 @@ def _call_leads(
         wanted = value.name if isinstance(value, Param) else None
         if (param is None and holds_results(value)) or (param is not None and wanted == param):
             found = _reached_join(analysis, call.callee, name, seen)
-            if found is not None:
+            if found is not None and not _ignored_get(value, found[1]):
                 yield found
+
+
+def _ignored_get(value: Value, join: Blocking) -> bool:
+    """A result sent with its result ignored, whose ``get``/``wait`` Celery answers with
+    ``None`` at once (no wait, no check): not a join."""
+    return (
+        isinstance(value, Result)
+        and value.ignored
+        and isinstance(join, Join)
+        and join.method in ("get", "wait")
+    )
 
 
 def helper_name(function: FunctionInfo, here: ModuleIndex) -> str:

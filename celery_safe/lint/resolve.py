@@ -81,6 +81,8 @@ class ModuleResolver:
         self._shared: set[Path] = set()
         #: project root -> explicit task name -> the files that write it
         self._registered_names: dict[Path, dict[str, list[Path]]] = {}
+        #: project root -> (quoted dotted strings -> their files, names not all literal)
+        self._strings: dict[Path, tuple[dict[str, list[Path]], bool]] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -238,6 +240,19 @@ class ModuleResolver:
                 return found
         return None
 
+    def names_unknown(self, name: str, importer: Path) -> bool:
+        """Whether some file of ``importer``'s project other than ``importer`` may register
+        ``name`` in a way no index sees: it assigns the string ``name`` to a constant
+        (``TASK = "shop.tasks.add"``) or writes it as a ``name=``, a task decorator takes a name
+        that is not a literal (``name=f"{PREFIX}.add"``), or ``gen_task_name`` is
+        overridden. Scanned once per project root per run (like
+        :meth:`task_named_in_project`); not tracked by the findings cache."""
+        root = _package_root(importer)
+        if root not in self._strings:
+            self._strings[root] = _scan_strings(root, self.max_file_size)
+        written, unknown = self._strings[root]
+        return unknown or any(path != importer for path in written.get(name, ()))
+
     @staticmethod
     def module_name(path: Path) -> str:
         """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
@@ -339,6 +354,47 @@ def _scan_names(root: Path, max_file_size: int) -> dict[str, list[Path]]:
     return names
 
 
+#: a dotted string a module may register a task by: a constant (``TASK = "shop.tasks.add"``,
+#: at the start of a line) or an explicit name (``name="shop.tasks.add"``)
+_NAMING = re.compile(
+    rb"""(?:^[ \t]*[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=|\bname[ \t]*=)[ \t]*"""
+    rb"""(['"])([A-Za-z_]\w*(?:\.\w+)+)\1""",
+    re.M,
+)
+#: task names no scan can read: a task decorator's non-literal ``name=``, or Celery's
+#: ``gen_task_name`` overridden
+_NAMES_UNKNOWN = re.compile(
+    rb"""task\([^)]*\bname\s*=\s*(?![\s'"])|\bdef\s+gen_task_name\b"""
+)
+
+
+def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]], bool]:
+    """The dotted names the ``.py`` files under ``root`` may register tasks by
+    (:data:`_NAMING`, by file), and whether any file names tasks in a way no scan reads
+    (:data:`_NAMES_UNKNOWN`)."""
+    written: dict[str, list[Path]] = {}
+    unknown = False
+    scanned = 0
+    for folder, dirs, files in os.walk(root):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            if not file.endswith(".py"):
+                continue
+            scanned += 1
+            if scanned > _MAX_SCANNED:
+                return written, True  # why: a tree too large to read is not known
+            path = Path(folder, file)
+            try:
+                data = read_bytes(path, max_file_size)
+            except (OSError, Unreadable):
+                return written, True  # why: an unread file may register anything
+            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None
+            for match in _NAMING.finditer(data):
+                name = match.group(2).decode("ascii", "replace")
+                written.setdefault(name, []).append(path.resolve())
+    return written, unknown
+
+
 class _Lookup:
     """What one file can see of the others: definitions, task decorators, class methods."""
 
@@ -368,6 +424,9 @@ class _Lookup:
 
     def task_named_in_project(self, name: str) -> FunctionInfo | None:
         return self.resolver.task_named_in_project(name, self.importer)
+
+    def names_unknown(self, name: str) -> bool:
+        return self.resolver.names_unknown(name, self.importer)
 
     @property
     def module_name(self) -> str:

@@ -145,7 +145,7 @@ def test_invert_signature_is_refused(eager_app: Celery) -> None:
 
     @celery_safe.task(eager_app, shared=False)
     def parent() -> int:
-        return int(~child.s())
+        return int(~child.s())  # noqa: CSF101 (deliberate)
 
     with pytest.raises(JoinInTaskError):
         parent.delay()

@@ -101,13 +101,18 @@ def test_noqa_for_another_code_does_not_silence(eval_file: tuple[str, str, Confi
     assert _actual(_with_noqa(source, expected, f"# noqa: {other}"), code, config) == expected
 
 
-def test_flake8_plugin_reports_the_same(eval_file: tuple[str, str, Config]) -> None:
+def test_flake8_plugin_reports_the_same(
+    eval_file: tuple[str, str, Config], tmp_path: Path
+) -> None:
     code, source, config = eval_file
     lines = source.splitlines(keepends=True)
+    # a file of its own project, as ``check_source`` sees it (not this repository's)
+    path = tmp_path / "eval.py"
+    path.write_text(source, encoding="utf-8")
     Plugin.task_decorators = config.task_decorators
     Plugin.named = named_opt_in((*config.select, *config.extend_select))  # as flake8 --select
     try:
-        plugin = Plugin(ast.parse(source), "eval.py", lines)
+        plugin = Plugin(ast.parse(source), str(path), lines)
         reported = {
             (message.split()[0], line, character_column(lines[line - 1], col))
             for line, col, message, _ in plugin.run()

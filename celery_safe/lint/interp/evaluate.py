@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from ...canvas import Chord, Group, Mapped, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe
+from ...canvas.model import Unregistered
 from ...canvas.text import SourceText
 from .appconfig import BeatEntry
 from .canvas import make_step, source_args
@@ -28,6 +29,7 @@ from .objects import (
     returned_by_annotation,
     tuple_value,
 )
+from .registration import unregistered_name
 from .values import (
     JOINS,
     Canvas,
@@ -42,6 +44,7 @@ from .values import (
     TaskRef,
     TupleOf,
     Value,
+    Zipped,
     collection,
     element,
     holds_results,
@@ -51,6 +54,7 @@ __all__ = [
     "RESULT_CLASSES",
     "Env",
     "Evaluator",
+    "bound_self",
     "concatenated",
     "is_true",
     "keyword_arg",
@@ -101,6 +105,59 @@ CONTAINER_SAME = frozenset({"values", "items", "copy"})
 CONTAINERS = frozenset(
     {"list", "tuple", "set", "sorted", "reversed", "enumerate", "zip", "iter", "frozenset"}
 )
+
+
+def bound_self(info: FunctionInfo | None) -> str | None:
+    """The name a bound task's function gives the task itself (``self``), if it is one."""
+    if info is None or info.task is None or not info.task.bind or info.class_name:
+        return None
+    positional = [*info.node.args.posonlyargs, *info.node.args.args]
+    return positional[0].arg if positional else None
+
+
+#: methods that put items in a container (``self.pending.append(r)``)
+_FILLS = frozenset({"append", "add", "insert", "extend", "update", "appendleft", "setdefault"})
+
+
+def _stores_by_attribute(methods: Mapping[str, FunctionInfo]) -> dict[str, list[FunctionInfo]]:
+    """The methods of a class that assign or fill each ``self.X``, by ``X``."""
+    stores: dict[str, list[FunctionInfo]] = {}
+    for method in methods.values():
+        for attr in _stored_attributes(method.node):
+            stores.setdefault(attr, []).append(method)
+    return stores
+
+
+def _stored_attributes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The ``X`` a method assigns or fills as ``self.X`` (its first parameter's). Only
+    these methods are asked what ``self.X`` holds: asking one that merely reads it could
+    walk it while the asker's own walk is unfinished (its summary would miss joins)."""
+    args = [*node.args.posonlyargs, *node.args.args]
+    me = args[0].arg if args else None
+    stored: set[str] = set()
+    for sub in ast.walk(node):
+        target: ast.expr | None = None
+        if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            for target in targets:
+                if isinstance(target, ast.Subscript):
+                    target = target.value
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
+                ):
+                    stored.add(target.attr)
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and isinstance(sub.func.value, ast.Attribute)
+            and isinstance(sub.func.value.value, ast.Name)
+            and sub.func.value.value.id == me
+            and sub.func.attr in _FILLS
+        ):
+            stored.add(sub.func.value.attr)  # ``self.pending.append(...)``
+    return stored
 
 
 def keyword_names(
@@ -362,15 +419,35 @@ class Evaluator:
         found = home.init_assignment(cls, attr)
         made = found[2] if found is not None else None
         if not isinstance(made, ast.Call) or not isinstance(made.func, ast.Name):
-            return None
+            return self.stored_results(home, cls, attr)
         if made.func.id in home.classes:
             return Instance(callee=made.func.id, home=home)
         qualified = home.imports_for(found[0] if found else None).qualify(made.func)
-        if qualified is None or not self.follow_imports or home.external is None:
+        if qualified is None:
+            return self.stored_results(home, cls, attr)  # ``self.pending = set()``
+        if not self.follow_imports or home.external is None:
             return None
         if qualified.partition(".")[0] in FOREIGN_ROOTS:
             return None
         return Instance(callee=made.func.id, qualified=qualified, home=home)
+
+    def stored_results(self, home: ModuleIndex, cls: str, attr: str) -> Value | None:
+        """``self.pending`` that another method of this module's class ``cls`` fills with
+        Celery results (``self.pending.append(t.delay(x))``, ``self.pending = ...``)."""
+        if home is not self.index:
+            return None
+        if home.attribute_stores is None:
+            home.attribute_stores = {
+                name: _stores_by_attribute(methods) for name, methods in home.methods.items()
+            }
+        for method in home.attribute_stores.get(cls, {}).get(attr, ()):
+            if method is self.info:
+                continue
+            summary = self.summary(method)  # None while it is being walked (recursion)
+            held = summary.stores.get(attr) if summary is not None else None
+            if held is not None:
+                return held
+        return None
 
     def call_value(self, node: ast.Call) -> Value | None:
         func = node.func
@@ -392,8 +469,12 @@ class Evaluator:
                 or self.class_value(func)
             )
         if isinstance(func, ast.Name):
+            if func.id == "zip" and func.id not in self.env:
+                return self.zipped(node)
             if func.id in CONTAINERS and node.args and func.id not in self.env:
                 inner = self.value(node.args[0])
+                if isinstance(inner, Zipped):
+                    return inner  # ``list(zip(xs, results))``
                 return collection(inner) if inner is not None and holds_results(inner) else None
             if func.id == "next" and node.args:
                 inner = self.value(node.args[0])
@@ -402,6 +483,19 @@ class Evaluator:
         if called is not None:
             return self.apply_value(node, called)
         return self.helper_returns(func)
+
+    def zipped(self, node: ast.Call) -> Value | None:
+        """``zip(xs, results)``: tuples whose positions are known (``Zipped``), when one
+        of the iterables holds results or is a parameter (a helper's: its callers')."""
+        if node.keywords and any(k.arg != "strict" for k in node.keywords):
+            return None
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return None  # ``zip(*rows)``: the positions are not known
+        values = [self.value(a) for a in node.args]
+        items = tuple(element(v) if v is not None else None for v in values)
+        if not any(isinstance(item, (Result, Param)) for item in items):
+            return None
+        return Zipped(items=items)
 
     def class_task(self, node: ast.Call) -> TaskRef | None:
         """``Cls()`` of a ``Task`` subclass: the task object (``Cls().delay(...)``)."""
@@ -532,10 +626,16 @@ class Evaluator:
                 return None  # pool.apply_async(func, args): a process pool, not Celery
             if task_or_unknown or isinstance(base, (Canvas, Param)):
                 runs = _runs(base)
-                return Result(origin=node, method=attr, callee=ast.unparse(receiver), runs=runs)
+                ignored = self.sent_ignored(node, attr, base)
+                return Result(origin=node, method=attr, callee=ast.unparse(receiver),
+                              runs=runs, ignored=ignored)
             return None
         if attr == "apply":
             if isinstance(base, (TaskRef, Canvas)):
+                return Result(origin=node, method=attr, callee=ast.unparse(receiver))
+            if isinstance(base, Param) and base.name == bound_self(self.info):
+                # ``self.apply()`` in a bound task: Celery's EagerResult, whose ``get``
+                # raises in a worker (``assert_will_not_block``) like any join
                 return Result(origin=node, method=attr, callee=ast.unparse(receiver))
             if unknown or isinstance(base, Param):
                 # an EagerResult (or not Celery at all): joining it waits for no worker
@@ -622,6 +722,18 @@ class Evaluator:
                 made = step.origin if isinstance(step.origin, ast.AST) else func.value
                 return replace(step, origin=node, args=(*args, *step.args), kwargs=merged), made
         return None
+
+    def sent_ignored(self, node: ast.Call, how: str, base: Value | None) -> bool:
+        """Whether ``task.delay(...)``/``task.apply_async(...)`` is sent with its result
+        ignored: ``apply_async(ignore_result=True)``, else the task's own option
+        (``delay``'s keywords are the task's arguments, never options)."""
+        given = keyword_arg(node, "ignore_result") if how == "apply_async" else None
+        if given is not None:
+            return isinstance(given, ast.Constant) and given.value is True
+        if how == "apply_async" and any(k.arg is None for k in node.keywords):
+            return False  # ``**options`` may say otherwise
+        task = self.task_of(base) if isinstance(base, TaskRef) else None
+        return task is not None and task.task is not None and task.task.ignore_result
 
     def task_of(self, ref: TaskRef) -> FunctionInfo | None:
         """The ``def`` of a task value, another module's included (``check`` only)."""
@@ -737,6 +849,24 @@ class Evaluator:
         parts = {key: entry.fields.get(key) for key in ("args", "kwargs")}
         return _step_of(entry.key, entry.task, task, parts, None)
 
+    def unregistered_entry(self, entry: BeatEntry) -> Step | None:
+        """A beat entry whose task is the project's and registered by nothing
+        (:mod:`.registration`): the step beat sends, known to be unregistered (CSF206)."""
+        missing = self.unregistered(entry.task)
+        if missing is None:
+            return None
+        return Step(origin=entry.key, name=entry.task, args=None, kwargs=None,
+                    unregistered=missing)
+
+    def unregistered(self, name: str) -> Unregistered | None:
+        """``name`` is the project's and nothing registers it (:mod:`.registration`)."""
+        known = unregistered_name(name, self.index)
+        if known is None:
+            return None
+        mains = list(self.index.backends.mains.values())
+        app = mains[0] if len(mains) == 1 else name.partition(".")[0]
+        return Unregistered(app=app, known=known)
+
     def periodic(self, node: ast.Call) -> Step | None:
         """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery
         sends ``sig.clone(args, kwargs)`` (or the task's signature with them) when due."""
@@ -748,9 +878,15 @@ class Evaluator:
             return _step_of(node, made.callee, task, parts, None) if task is not None else None
         if not isinstance(made, Canvas) or not isinstance(made.canvas, Step):
             return None
+        step = made.canvas
+        if step.spec is None and _named_by_string(sig):
+            # ``signature("shop.tasks.gone")``: a name of the project nothing registers?
+            missing = self.unregistered(step.name)
+            if missing is not None:
+                step = replace(step, unregistered=missing)
         if _is_none(parts["args"]) and _is_none(parts["kwargs"]):
-            return made.canvas
-        return _changed(made.canvas, parts, merge=True)
+            return step
+        return _changed(step, parts, merge=True)
 
     def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
         """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""
@@ -1040,6 +1176,14 @@ def _kwargs_of(node: ast.expr | None) -> dict[str, SourceText] | None:
     if fields is None:  # not a literal, or ``{**more}``
         return None
     return {k: SourceText(ast.unparse(v)) for k, v in fields.items()}
+
+
+def _named_by_string(sig: ast.expr | None) -> bool:
+    """``signature("shop.tasks.add", ...)``, ``app.signature("...")``: a task by its name."""
+    if not isinstance(sig, ast.Call):
+        return False
+    first = sig.args[0] if sig.args else keyword_arg(sig, "task") or keyword_arg(sig, "varies")
+    return isinstance(first, ast.Constant) and isinstance(first.value, str)
 
 
 def _step_of(

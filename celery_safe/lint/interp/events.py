@@ -85,14 +85,15 @@ class CallEvent:
 
 @dataclass(frozen=True)
 class Join:
-    """A blocking join (``get``, ``wait``, ``join``...).
+    """A blocking join (``get``, ``wait``, ``join``...), or ``~sig`` (``method`` ``"~"``:
+    Celery's ``Signature.__invert__`` is ``apply_async().get()``).
 
     ``value`` is what is joined: a Celery result, a parameter of the function walked
     (whoever passes it a result waits through it), or ``None`` when only Celery's own
     ``disable_sync_subtasks`` keyword says the object is a Celery result.
     """
 
-    node: ast.Call
+    node: ast.Call | ast.UnaryOp
     method: str
     value: Result | Param | None
     allowed_by: ast.Call | None  # the ``allow_join_result()`` block it is in
@@ -104,7 +105,7 @@ class Join:
     @property
     def guard_off(self) -> bool:
         """It passes ``disable_sync_subtasks=False`` (only Celery's joins take it)."""
-        return any(
+        return isinstance(self.node, ast.Call) and any(
             k.arg == "disable_sync_subtasks"
             and isinstance(k.value, ast.Constant)
             and k.value.value is False

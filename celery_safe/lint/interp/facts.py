@@ -22,6 +22,9 @@ class FunctionFacts:
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
+    #: a method's ``self.X`` holding Celery results when it ends, by ``X``: another
+    #: method of the object reads them (``self.pending.append(t.delay())`` ... ``.get()``)
+    stores: dict[str, Value] = field(default_factory=dict)
     #: facts the enabled rules' handlers recorded here (see ``events``), by key
     found: dict[str, list[Any]] = field(default_factory=dict)
 

@@ -113,6 +113,13 @@ def _added(held: Value | None, how: str, added: Canvas) -> Canvas:
     return signatures([*before[0], *items], exact=exact and before[1])
 
 
+def _container(node: ast.expr) -> str | None:
+    """The name a container is tracked under: ``pending``, or ``self.pending``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return dotted(node) if isinstance(node, ast.Attribute) else None
+
+
 def _inexact(value: Value) -> Value:
     """``value``, if a list of signatures, with its order no longer known."""
     items = listed_items(value)
@@ -241,7 +248,18 @@ class FunctionFlow(ast.NodeVisitor):
             # ``self`` of a plain class's method: ``return self`` gives its object
             self.env[pairs[0][0].arg] = Instance(callee=self.info.class_name or "")
         self.statements(self.info.node.body)
+        if self.is_instance_method() and pairs:
+            self.keep_stores(pairs[0][0].arg)
         return self.facts
+
+    def keep_stores(self, me: str) -> None:
+        """The object's attributes holding Celery results as the method ends: another
+        method of the object may join them (see ``Evaluator.stored_results``)."""
+        prefix = me + "."
+        for name, held in self.env.items():
+            attr = name[len(prefix):] if name.startswith(prefix) else ""
+            if attr.isidentifier() and holds_results(held):
+                self.facts.stores.setdefault(attr, held)
 
     def is_instance_method(self) -> bool:
         """A method of a project class (not a task, nor a Task subclass, nor static/class)."""
@@ -265,7 +283,7 @@ class FunctionFlow(ast.NodeVisitor):
         """Each beat entry is a call of its task, sent as written every time it is due:
         checked as a canvas that receives nothing (reported at the entry's name)."""
         for entry in beat_entries(body, self.imports):
-            step = self.values.scheduled(entry)
+            step = self.values.scheduled(entry) or self.values.unregistered_entry(entry)
             if step is not None:
                 path = ("beat_schedule", entry.name)
                 self.check_canvas(Canvas(canvas=step), entry.key, None, path)
@@ -651,17 +669,18 @@ class FunctionFlow(ast.NodeVisitor):
             base = self.value(func.value)
             if isinstance(base, Eager):
                 return  # an eager result (or not Celery): it never waits for a worker
+            if isinstance(base, Result) and base.ignored and attr in ("get", "wait"):
+                return  # Celery returns None at once for an ignored result (no wait, no check)
             disabled = keyword_arg(node, "disable_sync_subtasks")
             if isinstance(base, (Result, Param)):
                 self.join(node, attr, base)
             elif isinstance(disabled, ast.Constant) and disabled.value is False:
                 self.join(node, attr, None)  # only Celery's joins take this keyword
-        elif attr in CONTAINER_ADD and isinstance(func.value, ast.Name) and node.args:
+        elif attr in CONTAINER_ADD and (name := _container(func.value)) and node.args:
             added = self.value(node.args[-1])
-            name = func.value.id
             if added is not None and holds_results(added):
                 self.env[name] = named(collection(added), name)
-            elif isinstance(added, Canvas):
+            elif isinstance(added, Canvas) and isinstance(func.value, ast.Name):
                 # ``steps.append(t.s(x))``: in order when ``steps`` was a list known in order
                 self.env[name] = named(_added(self.env.get(name), attr, added), name)
         elif attr == "update_state" or attr in BACKEND_WRITES:
@@ -702,7 +721,19 @@ class FunctionFlow(ast.NodeVisitor):
             else:
                 self.check_canvas(linked, item, parent_result())
 
-    def join(self, node: ast.Call, method: str, value: Result | Param | None) -> None:
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        """``~sig``: Celery's ``Signature.__invert__`` is ``self.apply_async().get()``,
+        for any signature or canvas (``celery/canvas.py``): a join."""
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Invert) or not self.subscribers.on_join.handlers:
+            return
+        value = self.value(node.operand)
+        if isinstance(value, Canvas) and not value.listed:
+            self.join(node, "~", None)
+
+    def join(
+        self, node: ast.Call | ast.UnaryOp, method: str, value: Result | Param | None
+    ) -> None:
         if self.subscribers.on_join.handlers:
             self.subscribers.on_join.raise_(self, Join(node, method, value, self.allowed_by()))
 

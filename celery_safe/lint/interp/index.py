@@ -263,6 +263,9 @@ class ModuleIndex:
     analysis: object | None = None
     #: its physical lines, when the engine has them (else read from ``path`` on demand)
     lines: Sequence[str] | None = None
+    #: by class, by attribute ``X``: the methods that assign or fill ``self.X`` (made on
+    #: first use by ``Evaluator.stored_results``)
+    attribute_stores: dict[str, dict[str, list[FunctionInfo]]] | None = None
     #: the Celery version whose behaviour canvases are composed and checked by (the
     #: config's ``celery``; None: the installed one, see ``celery_internals``)
     celery: tuple[int, int, int] | None = None

@@ -35,6 +35,7 @@ __all__ = [
     "TaskRef",
     "TupleOf",
     "Value",
+    "Zipped",
     "collection",
     "element",
     "holds_results",
@@ -65,7 +66,15 @@ class _Produced(_Tracked):
 
 @dataclass(frozen=True, kw_only=True)
 class Result(_Produced):
-    """One Celery result: joining it waits for a worker."""
+    """One Celery result: joining it waits for a worker.
+
+    ``ignored``: sent with its result ignored (the task's ``ignore_result=True``, or
+    ``apply_async(..., ignore_result=True)``): Celery's ``AsyncResult.get``/``wait``
+    return ``None`` at once, before the join-in-task check (5.3-5.7). Not carried into
+    containers (one of several results being ignored says nothing of the others).
+    """
+
+    ignored: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +159,15 @@ class TupleOf(_Tracked):
     items: tuple[Value | None, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Zipped(_Tracked):
+    """``zip(xs, results)``: each item is a tuple whose positions hold what each zipped
+    iterable's items are (``for x, r in zip(xs, results)``: ``r`` is a result, ``x`` is
+    not). Made only when one of them holds results (or is a parameter)."""
+
+    items: tuple[Value | None, ...] = ()
+
+
 Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10's types)
     Result,
     Results,
@@ -162,6 +180,7 @@ Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10'
     Foreign,
     Instance,
     TupleOf,
+    Zipped,
 ]
 
 _V = TypeVar("_V", bound=_Tracked)
@@ -196,6 +215,8 @@ def element(value: Value) -> Value | None:
             return _as(Result, value)
         case Param():
             return value
+        case Zipped(items=items, via=via):
+            return TupleOf(items=items, via=via)
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..interp.evaluate import bound_self
 from ..interp.values import Result
 from ..joins import JOIN_EVENTS, call_text, join_detail, own_joins
 from ..registry import Report, rule
@@ -29,6 +30,22 @@ def price(item_id):
 def total(ids):
     prices = [price.delay(i).get() for i in ids]
     return sum(prices)
+""",
+    """\
+from celery import Celery, group
+
+app = Celery("shop")
+
+
+@app.task
+def price(item_id):
+    return item_id * 100
+
+
+@app.task
+def total(ids):
+    # `~sig` is Celery's Signature.__invert__: apply_async().get()
+    return sum(~group(price.s(i) for i in ids))
 """,
 )
 
@@ -60,10 +77,21 @@ app = Celery("shop")
 def settings_value(config, key):
     return config.get(key)  # a dict's get: not a join
 """,
+    """\
+from celery import Celery
+
+app = Celery("shop")
+
+
+@app.task
+def low_byte(mask):
+    return ~mask & 0xFF  # an int's bitwise not, not a signature's: no join
+""",
 )
 
 
 REWRITES_JOINS = True
+
 
 
 @rule("CSF101", invalid=INVALID, valid=VALID, events=JOIN_EVENTS, rewrites_joins=REWRITES_JOINS,
@@ -73,7 +101,11 @@ def join_in_task(report: Report) -> Iterator[Finding]:
         for join in own_joins(facts):
             if join.allowed:
                 continue  # inside `with allow_join_result():` — reported once, as CSF103
-            if isinstance(join.value, Result) and join.value.method == "apply":
+            if (
+                isinstance(join.value, Result)
+                and join.value.method == "apply"
+                and join.value.callee != bound_self(facts.info)  # `self.apply()`: not CSF105's
+            ):
                 continue  # an eager `.apply()` result: reported on the apply, as CSF105
             yield report.finding(
                 "CSF101",

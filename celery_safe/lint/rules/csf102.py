@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..findings import Finding, JoinDetail
 from ..interp.events import Join, Scope, Subscribers
+from ..interp.values import Result
 from ..joins import call_text
 from ..registry import Report, rule, span_of
 
@@ -68,6 +69,10 @@ class GuardOff:
 
 @EVENTS.on_join
 def record_guard_off(scope: Scope, join: Join) -> None:
+    if not isinstance(join.node, ast.Call):
+        return  # ``~sig`` takes no keyword
+    if isinstance(join.value, Result) and join.value.method == "apply":
+        return  # an eager result: with the check off its get neither waits nor raises
     for keyword in join.node.keywords:
         value = keyword.value
         off = isinstance(value, ast.Constant) and value.value is False

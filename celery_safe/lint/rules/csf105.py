@@ -11,8 +11,9 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ...canvas.model import Chain, Chord
 from ..findings import Finding, JoinDetail
-from ..interp.events import CallEvent, Scope, Subscribers
+from ..interp.events import CallEvent, Join, Scope, Subscribers
 from ..interp.index import FunctionInfo
 from ..interp.values import Canvas, Result, TaskRef
 from ..joins import JOIN_EVENTS, call_text, own_joins
@@ -69,6 +70,8 @@ class Apply:
     callee: str
     task: FunctionInfo | None
     imported: str = ""  # qualified name, when the receiver is an import not resolved
+    #: a chain of several steps or a chord: Celery's eager ``apply`` joins inside it
+    joins_inside: str = ""
 
 
 @EVENTS.on_call
@@ -82,9 +85,32 @@ def record_apply(scope: Scope, call: CallEvent) -> None:
                 task = scope.index.imported_task(qualified)
             found = Apply(call.node, callee or ast.unparse(receiver), task, qualified)
             scope.record("CSF105", found)
-        case Canvas():
+        case Canvas(canvas=shape):
             # ``sig.apply()``, ``add.si(1).apply()``, ``chain(...).apply()``
-            scope.record("CSF105", Apply(call.node, ast.unparse(receiver), None))
+            inside = ""
+            if isinstance(shape, Chord):
+                inside = "chord"
+            elif isinstance(shape, Chain) and len(shape.steps) > 1:
+                inside = "chain"
+            scope.record("CSF105", Apply(call.node, ast.unparse(receiver), None, "", inside))
+
+
+#: Celery's ``EagerResult.get`` (and ``wait``) calls ``assert_will_not_block()`` first
+#: (5.3-5.7): measured in ``tests/lint/test_joins_api_celery.py``.
+JOINED = " and joins it with .{join}(), which raises RuntimeError in a prefork worker"
+#: Celery's eager ``_chain.apply`` gives each step ``last.get()`` of the one before, and
+#: ``chord.apply`` joins its header's eager group: measured the same way.
+JOINS_INSIDE = ", whose eager {kind} joins inside it: RuntimeError in a prefork worker"
+
+
+def _raises(apply: Apply, join: Join | None) -> str:
+    """What the message adds when Celery raises in a prefork worker: a join of the eager
+    result, or the eager chain or chord's own."""
+    if apply.joins_inside:
+        return JOINS_INSIDE.format(kind=apply.joins_inside)
+    if join is not None and not join.guard_off:
+        return JOINED.format(join=join.method)
+    return ""
 
 
 REWRITES_JOINS = True
@@ -129,4 +155,5 @@ def apply_in_task(report: Report) -> Iterator[Finding]:
                 ),
                 callee=apply.callee,
                 call=call_text(apply.node),
+                joined=_raises(apply, joined[0] if joined else None),
             )

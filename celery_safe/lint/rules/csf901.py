@@ -6,6 +6,7 @@ helpers is CSF104's, not reported here again.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from ..findings import Finding
@@ -69,7 +70,15 @@ def join_without_timeout(report: Report) -> Iterator[Finding]:
         if facts.is_task:
             continue  # inside a task the join itself is the problem (CSF101)
         for join in own_joins(facts):
-            if join.value is None or join.method == "get_leaf" or id(join.node) in reached:
+            if id(join.node) in reached:
+                continue
+            if not isinstance(join.node, ast.Call):
+                # ``~sig`` is ``apply_async().get()``: no timeout can be given to it
+                yield report.finding(
+                    "CSF901", join.node, detail=join_detail(join), call=call_text(join.node)
+                )
+                continue
+            if join.value is None or join.method == "get_leaf":
                 continue
             timed = any(k.arg in ("timeout", None) for k in join.node.keywords)  # None: **kw
             timed = timed or (join.method in _TIMEOUT_FIRST and bool(join.node.args))

@@ -305,3 +305,63 @@ def run_when_called(x):
 def waits_on_a_dispatched_call(x):
     run_when_called(x).get("x")
     return sent_when_called(x).get()  # CSF101: 12
+
+
+# ``~sig`` is Celery's ``Signature.__invert__``: ``self.apply_async().get()``
+@app.task
+def inverts_a_signature(x):
+    return ~add.s(x, 1)  # CSF101: 12
+
+
+@app.task
+def inverts_a_canvas(xs):
+    flow = group(add.s(x, 1) for x in xs) | add.s(0)
+    first = ~group(add.si(x, 1) for x in xs)  # CSF101: 13
+    return first, ~flow  # CSF101: 19
+
+
+@app.task
+def inverts_an_int(mask):
+    return ~mask & 0xFF  # an int's bitwise not: not a join
+
+
+# results reached through ``zip``: only the position that holds them is a result
+@app.task
+def zipped_with_settings(settings):
+    pending = group(add.s(s["x"], 1) for s in settings).delay()
+    labels = [s.get("label") for s in settings]
+    for setting, label, res in zip(settings, labels, pending.children):
+        setting.get("timeout")  # a dict's get: not a join
+        label.join(["a", "b"])  # a str's join: not a join
+        res.get()  # CSF101: 9
+    pairs = list(zip(settings, pending.results))
+    return [r.get() for s, r in pairs if s.get("keep")]  # CSF101: 13
+
+
+# an ignored result: ``AsyncResult.get`` returns None at once, before Celery's check
+@app.task(ignore_result=True)
+def fire_and_forget(x):
+    return x
+
+
+@app.task
+def gets_ignored_results(x):
+    fire_and_forget.delay(x).get()  # returns None at once: no wait, no error
+    add.apply_async((x, 1), ignore_result=True).wait()
+    fire_and_forget.apply_async((x,), ignore_result=False).get()  # CSF101: 5
+    pending = [fire_and_forget.delay(i) for i in range(x)]
+    return ResultSet(pending).join()  # CSF101: 12
+
+
+# a bound task re-running itself eagerly: not CSF105's (another task), yet Celery's
+# ``EagerResult.get`` raises in a worker like any join
+@app.task(bind=True)
+def reapplies_itself(self, x):
+    if x > 3:
+        return x
+    return self.apply(args=(x + 1,)).get()  # CSF101: 12
+
+
+@app.task
+def not_bound(self, x):
+    return self.apply().get()  # ``self`` is any argument here: unknown, not reported

@@ -501,3 +501,36 @@ class Forwarding(ForwardingBase):
 
     def fetch_one(self, x):
         return fetch.delay(x).get()
+
+
+def run_inline(x):
+    return ~fetch.s(x)  # ``Signature.__invert__`` is ``apply_async().get()``
+
+
+@app.task
+def inverts_through_a_helper(x):
+    return run_inline(x)  # CSF104: 12
+
+
+class Batch:
+    """Results kept on the object by one method and joined by another."""
+
+    def __init__(self):
+        self.pending = []
+        self.names = {}
+
+    def start(self, ids):
+        for i in ids:
+            self.pending.append(fetch.delay(i))
+            self.names.update({i: str(i)})
+
+    def finish(self):
+        labels = [self.names.get(i) for i in self.names]  # a dict's get: not a join
+        return labels, [r.get() for r in self.pending]
+
+
+@app.task
+def runs_a_batch(ids):
+    batch = Batch()
+    batch.start(ids)
+    return batch.finish()  # CSF104: 12

@@ -38,3 +38,18 @@ def wait_in_helper(result):
 @shared_task
 def uses_the_helper(x):
     return wait_in_helper(price_cart.delay(x))
+
+
+def checkout_view(request):
+    # ``~sig`` is ``apply_async().get()``, and no timeout can be given to it
+    total = ~price_cart.s(request.cart_id)  # CSF901: 13
+    return {"total": total, "flags": ~request.flags}
+
+
+def run_inline(x):
+    return ~price_cart.s(x)  # a task reaches it: CSF104 there, not here
+
+
+@shared_task
+def uses_the_inverting_helper(x):
+    return run_inline(x)

@@ -1,0 +1,153 @@
+"""CSF206, static: a beat entry naming a task of the project that nothing registers
+(beat sends it, the worker drops it: measured in ``test_joins_api_celery.py``). Precise
+before anything: any way the name might be registered keeps it silent."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celery_safe.cli import main
+
+from .parity import assert_same_findings, python_files
+
+TASKS = '''\
+from celery import Task, shared_task
+from mylib import job
+
+
+@shared_task
+def kept():
+    pass
+
+
+@job  # not known to be Celery's: it may register ``custom``
+def custom():
+    pass
+
+
+class Klass(Task):
+    def run(self):
+        pass
+
+
+RENAMED = "app1.tasks.by_constant"
+'''
+
+OTHER = '''\
+from celery import shared_task
+
+
+@shared_task(name="app1.tasks.explicit")
+def explicit():
+    pass
+'''
+
+SETTINGS = '''\
+CELERY_BEAT_SCHEDULE = {
+    "kept": {"task": "app1.tasks.kept", "schedule": 60},
+    "custom": {"task": "app1.tasks.custom", "schedule": 60},
+    "class": {"task": "app1.tasks.Klass", "schedule": 60},
+    "constant": {"task": "app1.tasks.by_constant", "schedule": 60},
+    "explicit": {"task": "app1.tasks.explicit", "schedule": 60},
+    "no-module": {"task": "app1.jobs.x", "schedule": 60},
+    "library": {"task": "django_celery_beat.tasks.x", "schedule": 60},
+    "celery": {"task": "celery.backend_cleanup", "schedule": 60},
+    "gone": {"task": "app1.tasks.gone", "schedule": 60},
+    "typo": {"task": "app1.tasks.kpet", "schedule": 60},
+}
+'''
+
+
+def _project(root: Path, other: str = OTHER) -> Path:
+    for package in ("proj", "app1"):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text("")
+    (root / "app1" / "tasks.py").write_text(TASKS)
+    (root / "app1" / "other.py").write_text(other)
+    (root / "proj" / "settings.py").write_text(SETTINGS)
+    return root
+
+
+def _found(root: Path) -> list[tuple[str, int, str]]:
+    report = root / "report.json"
+    main(["check", "--no-cache", str(root), "--format", "json", "--output", str(report)])
+    rows = json.loads(report.read_text())
+    return [(Path(r["path"]).name, r["line"], r["message"]) for r in rows]
+
+
+def test_only_a_project_name_nothing_registers(tmp_path: Path) -> None:
+    found = _found(_project(tmp_path))
+    assert [(name, line) for name, line, _ in found] == [("settings.py", 10), ("settings.py", 11)]
+    assert "no task named 'app1.tasks.gone'" in found[0][2]
+    assert "(did you mean 'app1.tasks.kept'?)" in found[1][2]
+    assert assert_same_findings(python_files(tmp_path)) > 0  # flake8: the same
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # names no scan reads: a non-literal name, an overridden gen_task_name
+        "from celery import shared_task\n\n\n@shared_task(name=NAME)\ndef f():\n    pass\n",
+        "from celery import Celery\n\n\nclass App(Celery):\n"
+        "    def gen_task_name(self, name, module):\n        return name\n",
+    ],
+)
+def test_silent_when_names_cannot_be_read(tmp_path: Path, other: str) -> None:
+    assert _found(_project(tmp_path, other)) == []
+
+
+#: how ``app1/tasks.py`` may bind a name (each keeps an entry naming it silent)
+BINDINGS = {
+    "task": "@shared_task\ndef {n}():\n    pass\n",
+    "custom": "@job\ndef {n}():\n    pass\n",
+    "plain": "def {n}():\n    pass\n",
+    "class": "class {n}(Task):\n    pass\n",
+    "assigned": "{n} = shared_task(lambda: None)\n",
+    "imported": "from .impl import {n}\n",
+    "conditional": "try:\n    from .impl import {n}\nexcept ImportError:\n    {n} = None\n",
+}
+NAMES = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    bound=st.dictionaries(st.sampled_from(NAMES), st.sampled_from(sorted(BINDINGS)), max_size=6),
+    mentioned=st.sets(st.sampled_from(NAMES), max_size=2),
+    scheduled=st.lists(
+        st.tuples(st.sampled_from(["app1.tasks", "celery", "other.tasks", "app1.nope"]),
+                  st.sampled_from(NAMES)),
+        min_size=1, max_size=5, unique=True,
+    ),
+)
+def test_reported_exactly_when_nothing_may_register_it(
+    bound: dict[str, str], mentioned: set[str], scheduled: list[tuple[str, str]]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for package in ("proj", "app1"):
+            (root / package).mkdir()
+            (root / package / "__init__.py").write_text("")
+        body = "from celery import Task, shared_task\nfrom mylib import job\n\n"
+        body += "\n".join(BINDINGS[how].format(n=n) for n, how in sorted(bound.items()))
+        (root / "app1" / "tasks.py").write_text(body)
+        (root / "app1" / "names.py").write_text(
+            "".join(f'{n.upper()} = "app1.tasks.{n}"\n' for n in sorted(mentioned))
+        )
+        entries = "".join(
+            f'    "e{i}": {{"task": "{m}.{n}", "schedule": 60}},\n'
+            for i, (m, n) in enumerate(scheduled)
+        )
+        (root / "proj" / "settings.py").write_text(f"CELERY_BEAT_SCHEDULE = {{\n{entries}}}\n")
+        found = _found(root)
+    expected = [
+        ("settings.py", 2 + i)
+        for i, (m, n) in enumerate(scheduled)
+        if m == "app1.tasks" and n not in bound and n not in mentioned
+    ]
+    assert [(name, line) for name, line, _ in found] == expected
