@@ -369,7 +369,10 @@ class FindingsCache:
             return found
         self.misses += 1
         found = compute()
-        if not any(f.code == "CSF999" for f in found):  # a bug of ours is never kept
+        # a bug of ours is never kept, nor findings that depend on the whole project
+        if self.resolver.real(where) in self.resolver.project_wide:
+            self._pending.get(root, {}).pop(key, None)
+        elif not any(f.code == "CSF999" for f in found):
             deps = dependencies(self.resolver, self.resolver.real(where))
             entry: dict[str, object] = {
                 "path": key,

@@ -83,6 +83,9 @@ class ModuleResolver:
         self._registered_names: dict[Path, dict[str, list[Path]]] = {}
         #: project root -> (quoted dotted strings -> their files, names not all literal)
         self._strings: dict[Path, tuple[dict[str, list[Path]], bool]] = {}
+        #: importers whose findings depend on every file of their project (a name nothing
+        #: registers): the findings cache tracks no such thing, so it keeps none of theirs
+        self.project_wide: set[Path] = set()
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -246,7 +249,11 @@ class ModuleResolver:
         (``TASK = "shop.tasks.add"``) or writes it as a ``name=``, a task decorator takes a name
         that is not a literal (``name=f"{PREFIX}.add"``), or ``gen_task_name`` is
         overridden. Scanned once per project root per run (like
-        :meth:`task_named_in_project`); not tracked by the findings cache."""
+        :meth:`task_named_in_project`). The answer depends on every file of the project,
+        which the findings cache does not track: ``importer`` goes in
+        :attr:`project_wide`, and its findings are never cached (a stale finding would
+        outlive the registration that clears it)."""
+        self.project_wide.add(importer)
         root = _package_root(importer)
         if root not in self._strings:
             self._strings[root] = _scan_strings(root, self.max_file_size)

@@ -151,3 +151,26 @@ def test_reported_exactly_when_nothing_may_register_it(
         if m == "app1.tasks" and n not in bound and n not in mentioned
     ]
     assert [(name, line) for name, line, _ in found] == expected
+
+
+def test_a_registration_added_elsewhere_clears_the_cached_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The finding rests on every file of the project, which the findings cache does not
+    track: it is never kept, so the next run sees a name registered since."""
+    monkeypatch.setenv("CELERY_SAFE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tree").mkdir()
+    root = _project(tmp_path / "tree")
+
+    def found() -> list[int]:
+        report = tmp_path / "report.json"
+        main(["check", str(root), "--format", "json", "--output", str(report)])
+        return [row["line"] for row in json.loads(report.read_text())]
+
+    assert found() == [10, 11]
+    assert found() == [10, 11]  # the other files come from the cache, this one is redone
+    (root / "app1" / "late.py").write_text(
+        'from celery import shared_task\n\n\n@shared_task(name="app1.tasks.gone")\n'
+        "def gone():\n    pass\n"
+    )
+    assert found() == [11]
