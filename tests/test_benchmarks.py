@@ -29,6 +29,7 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "lint_speed.py": (["--runs", "1", "--packages", "vine", "--project", "vine",
                        "--large-size", "100000"], [
         "corpus: vine", "(a) flake8  CPU", "plugin run() alone",
+        "imports the plugin and its engine: ", "s CPU from bytecode", "s compiled from source",
         "(b) CPU, a process per round, imports done: read + ast.parse", "imports its CLI once",
         "(d) check 6 files  CPU: first (empty cache)",
     ]),
