@@ -51,26 +51,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fix_speed import generated_module  # same folder: run as a script
-from lint_versus import CHECK, REPO
+from lint_versus import CHECK, FLAKE8, REPO
 from lint_versus import run as run_tree
 
 from celery_safe.lint.front.flake8_plugin import Plugin
 
 PACKAGES = ("celery", "kombu")
 
-FLAKE8 = """\
-import os, sys, time
-from flake8.plugins import finder
-if sys.argv[1] == "without":
-    found = finder.find_plugins
-    finder.find_plugins = lambda cfg, opts: [
-        p for p in found(cfg, opts) if p.package != "celery-safe"
-    ]
-from flake8.main.cli import main
-started = time.perf_counter()
-main(["--exit-zero", "--output-file", os.devnull, *sys.argv[2:]])
-print(time.perf_counter() - started)
-"""
 
 
 def corpus(packages: list[str]) -> list[Path]:

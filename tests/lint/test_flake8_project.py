@@ -177,3 +177,26 @@ def test_files_of_two_projects_in_one_process_keep_their_own_tables(tmp_path: Pa
     finally:
         Plugin.named = ()
     assert _plugin_codes(loud / "shop" / "views.py") == []
+
+
+def test_per_process_answers_are_found_before_flake8_forks_its_workers(
+    private_findings_cache: Path,
+) -> None:
+    """flake8 calls ``parse_options`` in its main process, then forks the workers: what
+    each worker's first file would look up once (the installed Celery, the cache's engine
+    key) is found there, so the workers inherit it instead of each paying for it."""
+    code = (
+        "import argparse\n"
+        "from celery_safe.celery_internals import _installed\n"
+        "from celery_safe.lint.cache import engine_key\n"
+        "from celery_safe.lint.front.flake8_plugin import Plugin\n"
+        "before = (_installed.cache_info().currsize, engine_key.cache_info().currsize)\n"
+        "Plugin.parse_options(argparse.Namespace())\n"
+        "print(before, (_installed.cache_info().currsize, engine_key.cache_info().currsize))\n"
+    )
+    for cache, known in ((str(private_findings_cache), "(1, 1)"), ("off", "(1, 0)")):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "CELERY_SAFE_CACHE_DIR": cache},
+        )  # fmt: skip
+        assert out.stdout.split() == ["(0,", "0)", *known.split()]

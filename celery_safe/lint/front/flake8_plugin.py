@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ... import __version__, catalogue
-from ..cache import FindingsCache, default_cache_dir
+from ...celery_internals import default_target
+from ..cache import FindingsCache, default_cache_dir, engine_key
 from ..config import Config, ConfigError, load_config
 from ..engine import check_tree, paused_gc, prefilter_words, wakes
 from ..findings import Finding
@@ -154,6 +155,11 @@ class Plugin:
         _FOLDERS.clear()
         _project_config.cache_clear()
         _config_at.cache_clear()
+        # the per-process answers every worker's first file would look for, found here:
+        # flake8 forks its workers after this call, so they inherit them (-j 1: the same cost)
+        default_target()
+        if default_cache_dir() is not None:
+            engine_key()
 
     def config(self) -> Config:
         """``check``'s config for this file's project, with flake8's options on top."""
