@@ -191,9 +191,15 @@ class Plugin:
 
         def compute() -> list[Finding]:
             elsewhere = cache.resolver.for_file(path)
-            return check_tree(
-                self.tree, self.filename, self.lines, config, noqa=False, tasks_elsewhere=elsewhere
-            )
+            try:
+                return check_tree(
+                    self.tree, self.filename, self.lines, config, noqa=False,
+                    tasks_elsewhere=elsewhere,
+                )  # fmt: skip
+            finally:
+                # why now, not at the next file: flake8 runs its collector on other work
+                # before then, and the modules only this file read would be walked by it
+                cache.resolver.release()
 
         if self.lines is None:
             return compute()
