@@ -8,8 +8,9 @@ importing one tree or the other (``PYTHONPATH``), alternated, best of ``--runs``
     as it goes), CPU seconds after imports, and read + ``ast.parse`` of the same files
     in the same process as a yardstick;
 (b) the flake8 plugin's ``run()`` over the already parsed trees (no findings cache);
-(c) with ``--flake8``: whole flake8 runs, ``-j 1``, CPU of the process, each round three
-    in turn: without the plugin, with the base's, with this tree's (an empty findings
+(c) with ``--flake8``: whole flake8 runs, ``-j 1`` then flake8's default jobs, CPU of all
+    its processes, each round three in turn: without the plugin, with the base's, with
+    this tree's (an empty findings
     cache each, every module from bytecode as after ``pip install``: a private
     ``PYTHONPYCACHEPREFIX`` filled by an untimed run of each); each round's overhead
     against its own baseline and this tree's CPU over the base's, min / median.
@@ -89,14 +90,15 @@ print(time.perf_counter() - started)
 
 
 def flake8_cpu(tree: Path, mode: str, roots: list[str], pycache: str) -> float:
-    """CPU seconds of one ``flake8 -j 1`` process (an empty findings cache, bytecode in
-    ``pycache``), the plugin imported from ``tree``."""
+    """CPU seconds of one flake8 run (its workers included; an empty findings cache,
+    bytecode in ``pycache``), the plugin imported from ``tree``; ``roots`` may start with
+    flake8's options."""
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": pycache,
                "CELERY_SAFE_CACHE_DIR": str(Path(folder) / "cache")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run([sys.executable, "-c", FLAKE8, mode, "-j", "1", *roots],
+        out = subprocess.run([sys.executable, "-c", FLAKE8, mode, *roots],
                              capture_output=True, text=True, env=env, cwd=folder, check=False)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
@@ -107,23 +109,25 @@ def flake8_cpu(tree: Path, mode: str, roots: list[str], pycache: str) -> float:
 def flake8_versus(trees: dict[str, Path], roots: list[str], runs: int) -> None:
     """(c): flake8 without the plugin, with each tree's, per round; overheads and ratio."""
     base, ours = trees
+    sides = {"without": (REPO, "without"), base: (trees[base], "with"),
+             ours: (trees[ours], "with")}
     with tempfile.TemporaryDirectory() as pycache:  # mkdtemp: 0700
-        sides = {"without": (REPO, "without"), base: (trees[base], "with"),
-                 ours: (trees[ours], "with")}
         for tree, mode in sides.values():  # untimed: fills the bytecode folder
             flake8_cpu(tree, mode, roots, pycache)
-        cpu: dict[str, list[float]] = {side: [] for side in sides}
-        for _ in range(runs):
-            for side, (tree, mode) in sides.items():
-                cpu[side].append(flake8_cpu(tree, mode, roots, pycache))
-    print(f"(c) flake8 -j 1, CPU, cold cache, without the plugin {min(cpu['without']):6.2f} s")
-    for side in (base, ours):
-        ratios = [w / wo - 1 for w, wo in zip(cpu[side], cpu["without"], strict=True)]
-        print(f"{side:>12}: overhead min / median of {runs} rounds:"
-              f" {100 * min(ratios):+5.1f} / {100 * statistics.median(ratios):+5.1f} %")
-    ratios = [o / b for o, b in zip(cpu[ours], cpu[base], strict=True)]
-    print(f"this tree / {base}: flake8 CPU {min(ratios):5.3f}x / {statistics.median(ratios):5.3f}x"
-          f" (min / median of the rounds)")
+        for jobs, name in ((["-j", "1"], "-j 1"), ([], "default -j")):
+            cpu: dict[str, list[float]] = {side: [] for side in sides}
+            for _ in range(runs):
+                for side, (tree, mode) in sides.items():
+                    cpu[side].append(flake8_cpu(tree, mode, [*jobs, *roots], pycache))
+            print(f"(c) flake8 {name}, CPU, cold cache, without the plugin"
+                  f" {min(cpu['without']):6.2f} s")
+            for side in (base, ours):
+                ratios = [w / wo - 1 for w, wo in zip(cpu[side], cpu["without"], strict=True)]
+                print(f"{side:>12}: overhead min / median of {runs} rounds:"
+                      f" {100 * min(ratios):+5.1f} / {100 * statistics.median(ratios):+5.1f} %")
+            ratios = [o / b for o, b in zip(cpu[ours], cpu[base], strict=True)]
+            print(f"this tree / {base}, {name}: flake8 CPU {min(ratios):5.3f}x /"
+                  f" {statistics.median(ratios):5.3f}x (min / median of the rounds)")
 
 
 def front_module(tree: Path, name: str) -> str:

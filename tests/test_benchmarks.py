@@ -59,7 +59,8 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "lint_versus.py": (["--base", "HEAD", "--runs", "1", "--packages", "vine", "--flake8"], [
         "corpus: vine", "HEAD: read + ast.parse", "this tree: read + ast.parse",
         "this tree / HEAD: check", "(c) flake8 -j 1, CPU, cold cache, without the plugin",
-        "HEAD: overhead min / median of 1 rounds", "this tree / HEAD: flake8 CPU",
+        "HEAD: overhead min / median of 1 rounds", "this tree / HEAD, -j 1: flake8 CPU",
+        "(c) flake8 default -j, CPU, cold cache", "this tree / HEAD, default -j: flake8 CPU",
     ]),
 }
 
