@@ -10,10 +10,10 @@ importing one tree or the other (``PYTHONPATH``), alternated, best of ``--runs``
 (b) the flake8 plugin's ``run()`` over the already parsed trees (no findings cache);
 (c) with ``--flake8``: whole flake8 runs, ``-j 1`` then flake8's default jobs, CPU of all
     its processes, each round three in turn: without the plugin, with the base's, with
-    this tree's (an empty findings
-    cache each, every module from bytecode as after ``pip install``: a private
-    ``PYTHONPYCACHEPREFIX`` filled by an untimed run of each); each round's overhead
-    against its own baseline and this tree's CPU over the base's, min / median.
+    this tree's (an empty findings cache each, every module from bytecode as after
+    ``pip install``: a private ``PYTHONPYCACHEPREFIX`` filled by an untimed run of each);
+    each round's overhead against its own baseline and this tree's CPU over the base's,
+    min / median.
 
 Prints each tree's figures and this tree's time over the base's (1.00: same speed).
 
