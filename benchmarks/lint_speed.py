@@ -9,6 +9,12 @@
     empty findings cache, as on a fresh CI machine: it analyses every file and writes
     its entries) and warm (the entries of the run before). Target: the cold overhead
     <= 5 % of CPU. Plus the plugin's own time measured directly over the same trees.
+    Every module runs from bytecode, as after ``pip install`` (pip compiles it): the
+    processes of (a) share a private ``PYTHONPYCACHEPREFIX``, filled by one untimed run of
+    each side first, so ``PYTHONDONTWRITEBYTECODE=1`` with an editable checkout (where
+    each flake8 process would compile celery_safe from source, flake8's own modules never)
+    does not count. Printed beside it, not in the ratio: the CPU a process pays to import
+    the plugin and the engine it runs, from bytecode and compiled from source.
 (b) ``celery-safe check`` (read, pre-filter, parse, analyse, noqa, report; an empty
     findings cache, so entries are written too) vs just reading and ``ast.parse``-ing
     the same files: per round, one fresh process that has imported the CLI module
@@ -40,29 +46,18 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fix_speed import generated_module  # same folder: run as a script
-from lint_versus import CHECK, REPO
+from lint_versus import CHECK, FLAKE8, REPO
 from lint_versus import run as run_tree
 
 from celery_safe.lint.front.flake8_plugin import Plugin
 
 PACKAGES = ("celery", "kombu")
 
-FLAKE8 = """\
-import os, sys, time
-from flake8.plugins import finder
-if sys.argv[1] == "without":
-    found = finder.find_plugins
-    finder.find_plugins = lambda cfg, opts: [
-        p for p in found(cfg, opts) if p.package != "celery-safe"
-    ]
-from flake8.main.cli import main
-started = time.perf_counter()
-main(["--exit-zero", "--output-file", os.devnull, *sys.argv[2:]])
-print(time.perf_counter() - started)
-"""
 
 
 def corpus(packages: list[str]) -> list[Path]:
@@ -70,11 +65,20 @@ def corpus(packages: list[str]) -> list[Path]:
     return [path for name in packages for path in sorted((site / name).rglob("*.py"))]
 
 
+#: Environment overrides for the measured processes (part (a): bytecode, see above).
+BYTECODE: dict[str, str | None] = {}
+
+
 def process_seconds(argv: list[str], cache: str = "off") -> tuple[float, float]:
     """(wall, CPU) seconds of one process; CPU time resists other load on the box."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     env = {**os.environ, "CELERY_SAFE_CACHE_DIR": cache}
+    for name, value in BYTECODE.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     out = subprocess.run(argv, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -88,10 +92,49 @@ def flake8_seconds(mode: str, roots: list[str], cache: str = "off") -> tuple[flo
     return process_seconds([sys.executable, "-c", FLAKE8, mode, *roots], cache)
 
 
+@contextmanager
+def bytecode() -> Iterator[None]:
+    """Every measured process runs from bytecode kept in a private folder (removed after)."""
+    with tempfile.TemporaryDirectory() as folder:  # mkdtemp: 0700
+        BYTECODE.update(PYTHONPYCACHEPREFIX=folder, PYTHONDONTWRITEBYTECODE=None)
+        try:
+            yield
+        finally:
+            BYTECODE.clear()
+
+
+#: What a flake8 process pays to import our plugin (its engine and rules with it).
+IMPORT = """\
+import sys
+import flake8.main.cli
+if sys.argv[1] == "plugin":
+    import celery_safe.lint.front.flake8_plugin
+"""
+
+
+def import_seconds(runs: int) -> str:
+    """The plugin's import over flake8's own, min of the runs (at least 3): from
+    the bytecode folder, then with no bytecode anywhere (an empty prefix, nothing written)."""
+    found = []
+    for compiled in (True, False):
+        with tempfile.TemporaryDirectory() as empty:
+            if not compiled:
+                BYTECODE.update(PYTHONPYCACHEPREFIX=empty, PYTHONDONTWRITEBYTECODE="1")
+            cpu: dict[str, list[float]] = {"flake8": [], "plugin": []}
+            for _ in range(max(runs, 3)):
+                for side, seconds in cpu.items():
+                    seconds.append(process_seconds([sys.executable, "-c", IMPORT, side])[1])
+            found.append(min(cpu["plugin"]) - min(cpu["flake8"]))
+    return f"{found[0]:5.3f} s CPU from bytecode, {found[1]:5.3f} s compiled from source"
+
+
 def flake8_overhead(roots: list[str], runs: int) -> list[tuple[float, float]]:
     """(a): per round, flake8 without the plugin, with it cold, with it warm; for ``-j 1``
     and flake8's default jobs. Returns the ``-j 1`` baselines (wall, CPU)."""
     single: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory() as folder:  # untimed: fills the bytecode folder
+        flake8_seconds("without", roots)
+        flake8_seconds("with", roots, str(Path(folder) / "cache"))
     for jobs, name in ((["-j", "1"], "-j 1"), ([], f"default -j (auto, {os.cpu_count()} cores)")):
         without, cold, warm = [], [], []
         for _ in range(runs):
@@ -195,13 +238,17 @@ def main() -> None:
 
     parts = options.parts
     if "a" in parts:
-        without = flake8_overhead(roots, runs)
+        with bytecode():
+            without = flake8_overhead(roots, runs)
+            imports = import_seconds(runs)
         direct, findings = plugin_seconds(files)
         base = min(t[1] for t in without)
         print(
             f"    plugin run() alone {direct:6.3f} s = {100 * direct / base:4.1f} % of flake8's"
-            f" CPU ({findings} finding(s)); the rest: importing celery_safe"
+            f" CPU ({findings} finding(s))"
         )
+        print(f"    not in the ratio: a flake8 process imports the plugin and its engine:"
+              f" {imports}")
     if "b" in parts:
         check_versus_parse(roots, runs)
     if "c" in parts:

@@ -7,17 +7,26 @@ importing one tree or the other (``PYTHONPATH``), alternated, best of ``--runs``
 (a) ``celery-safe check``'s ``check_main`` in-process (an empty findings cache, written
     as it goes), CPU seconds after imports, and read + ``ast.parse`` of the same files
     in the same process as a yardstick;
-(b) the flake8 plugin's ``run()`` over the already parsed trees (no findings cache).
+(b) the flake8 plugin's ``run()`` over the already parsed trees (no findings cache);
+(c) with ``--flake8``: whole flake8 runs, ``-j 1`` then flake8's default jobs, CPU of all
+    its processes, each round three in turn: without the plugin, with the base's, with
+    this tree's (an empty findings cache each, every module from bytecode as after
+    ``pip install``: a private ``PYTHONPYCACHEPREFIX`` filled by an untimed run of each);
+    each round's overhead against its own baseline and this tree's CPU over the base's,
+    min / median.
 
 Prints each tree's figures and this tree's time over the base's (1.00: same speed).
 
     .venv/bin/python benchmarks/lint_versus.py --base main [--runs 5] [--packages celery kombu]
+        [--flake8]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -63,6 +72,64 @@ print(time.process_time() - started, findings)
 """
 
 
+#: One flake8 run: ``without`` takes our plugin out of flake8's discovery; otherwise the
+#: entry point imports ``celery_safe`` from the tree on ``PYTHONPATH``.
+FLAKE8 = """\
+import os, sys, time
+from flake8.plugins import finder
+if sys.argv[1] == "without":
+    found = finder.find_plugins
+    finder.find_plugins = lambda cfg, opts: [
+        p for p in found(cfg, opts) if p.package != "celery-safe"
+    ]
+from flake8.main.cli import main
+started = time.perf_counter()
+main(["--exit-zero", "--output-file", os.devnull, *sys.argv[2:]])
+print(time.perf_counter() - started)
+"""
+
+
+def flake8_cpu(tree: Path, mode: str, roots: list[str], pycache: str) -> float:
+    """CPU seconds of one flake8 run (its workers included; an empty findings cache,
+    bytecode in ``pycache``), the plugin imported from ``tree``; ``roots`` may start with
+    flake8's options."""
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": pycache,
+               "CELERY_SAFE_CACHE_DIR": str(Path(folder) / "cache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run([sys.executable, "-c", FLAKE8, mode, *roots],
+                             capture_output=True, text=True, env=env, cwd=folder, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"flake8 with {tree} failed:\n{out.stderr}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def flake8_versus(trees: dict[str, Path], roots: list[str], runs: int) -> None:
+    """(c): flake8 without the plugin, with each tree's, per round; overheads and ratio."""
+    base, ours = trees
+    sides = {"without": (REPO, "without"), base: (trees[base], "with"),
+             ours: (trees[ours], "with")}
+    with tempfile.TemporaryDirectory() as pycache:  # mkdtemp: 0700
+        for tree, mode in sides.values():  # untimed: fills the bytecode folder
+            flake8_cpu(tree, mode, roots, pycache)
+        for jobs, name in ((["-j", "1"], "-j 1"), ([], "default -j")):
+            cpu: dict[str, list[float]] = {side: [] for side in sides}
+            for _ in range(runs):
+                for side, (tree, mode) in sides.items():
+                    cpu[side].append(flake8_cpu(tree, mode, [*jobs, *roots], pycache))
+            print(f"(c) flake8 {name}, CPU, cold cache, without the plugin"
+                  f" {min(cpu['without']):6.2f} s")
+            for side in (base, ours):
+                ratios = [w / wo - 1 for w, wo in zip(cpu[side], cpu["without"], strict=True)]
+                print(f"{side:>12}: overhead min / median of {runs} rounds:"
+                      f" {100 * min(ratios):+5.1f} / {100 * statistics.median(ratios):+5.1f} %")
+            ratios = [o / b for o, b in zip(cpu[ours], cpu[base], strict=True)]
+            print(f"this tree / {base}, {name}: flake8 CPU {min(ratios):5.3f}x /"
+                  f" {statistics.median(ratios):5.3f}x (min / median of the rounds)")
+
+
 def front_module(tree: Path, name: str) -> str:
     """``celery_safe.lint.front.X``, or ``celery_safe.lint.X`` in a tree from before the split."""
     if (tree / "celery_safe" / "lint" / "front" / f"{name}.py").is_file():
@@ -87,6 +154,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--packages", nargs="+", default=["celery", "kombu"],
                         help="installed packages to lint (default: celery kombu)")
+    parser.add_argument("--flake8", action="store_true",
+                        help="also (c): whole flake8 runs with each tree's plugin")
     options = parser.parse_args()
     site = Path(sysconfig.get_paths()["purelib"])
     roots = [str(site / name) for name in options.packages]
@@ -109,18 +178,20 @@ def main() -> None:
                 now = (parse, check, plugin)
                 best[side] = [min(a, b) for a, b in zip(best[side], now, strict=True)]
                 findings[side] = found
-    print(f"corpus: {', '.join(options.packages)}; best of {options.runs}, CPU seconds")
-    for side, (parse, check, plugin) in best.items():
+        print(f"corpus: {', '.join(options.packages)}; best of {options.runs}, CPU seconds")
+        for side, (parse, check, plugin) in best.items():
+            print(
+                f"{side:>12}: read + ast.parse {parse:6.3f} s | check {check:6.3f} s"
+                f" ({check / parse:4.2f}x) | flake8 plugin run() {plugin:6.3f} s"
+                f" ({findings[side]:.0f} finding(s))"
+            )
+        ours, theirs = best["this tree"], best[options.base]
         print(
-            f"{side:>12}: read + ast.parse {parse:6.3f} s | check {check:6.3f} s"
-            f" ({check / parse:4.2f}x) | flake8 plugin run() {plugin:6.3f} s"
-            f" ({findings[side]:.0f} finding(s))"
+            f"this tree / {options.base}: check {ours[1] / theirs[1]:4.2f}x,"
+            f" plugin run() {ours[2] / theirs[2]:4.2f}x"
         )
-    ours, theirs = best["this tree"], best[options.base]
-    print(
-        f"this tree / {options.base}: check {ours[1] / theirs[1]:4.2f}x,"
-        f" plugin run() {ours[2] / theirs[2]:4.2f}x"
-    )
+        if options.flake8:
+            flake8_versus(trees, roots, options.runs)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "lint_speed.py": (["--runs", "1", "--packages", "vine", "--project", "vine",
                        "--large-size", "100000"], [
         "corpus: vine", "(a) flake8  CPU", "plugin run() alone",
+        "imports the plugin and its engine: ", "s CPU from bytecode", "s compiled from source",
         "(b) CPU, a process per round, imports done: read + ast.parse", "imports its CLI once",
         "(d) check 6 files  CPU: first (empty cache)",
     ]),
@@ -58,9 +59,11 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "registry_admin.py": (["--sizes", "1x1", "--requests", "2"], [
         "admin API: one run of POST /admin/sync", "  1x1 ",
     ]),
-    "lint_versus.py": (["--base", "HEAD", "--runs", "1", "--packages", "vine"], [
+    "lint_versus.py": (["--base", "HEAD", "--runs", "1", "--packages", "vine", "--flake8"], [
         "corpus: vine", "HEAD: read + ast.parse", "this tree: read + ast.parse",
-        "this tree / HEAD: check",
+        "this tree / HEAD: check", "(c) flake8 -j 1, CPU, cold cache, without the plugin",
+        "HEAD: overhead min / median of 1 rounds", "this tree / HEAD, -j 1: flake8 CPU",
+        "(c) flake8 default -j, CPU, cold cache", "this tree / HEAD, default -j: flake8 CPU",
     ]),
 }
 

@@ -38,6 +38,8 @@ __all__ = [
     "file_problem",
     "might_report",
     "paused_gc",
+    "prefilter_words",
+    "wakes",
 ]
 
 #: Codes the engine reports about a file rather than a rule about code in it.
@@ -142,13 +144,18 @@ class InternalError(RuntimeError):
 
 def might_report(source: str, config: Config | None = None, tasks_elsewhere: bool = False) -> bool:
     """False only when no enabled rule can report anything on ``source`` (a text test)."""
-    config = config or Config()
-    words = (
+    return wakes(source, prefilter_words(config or Config(), tasks_elsewhere))
+
+
+@lru_cache(maxsize=32)
+def prefilter_words(config: Config, tasks_elsewhere: bool) -> tuple[str, ...]:
+    """The words :func:`might_report` looks for (:func:`wakes`): a caller that tests many
+    files under one config asks once."""
+    return (
         *TASK_WORDS,
         *decorator_words(config.task_decorators),
         *wake_words(config, tasks_elsewhere),
     )
-    return wakes(source, words)
 
 
 def wakes(source: str, words: Sequence[str]) -> bool:

@@ -117,13 +117,24 @@ class ModuleResolver:
         """What ``path``'s analysis sees of the other modules; a new file begins, so the
         indexes only earlier files used are let go (see the class docstring)."""
         self._file += 1
+        self.release()
+        return _Lookup(self, self.real(path))
+
+    def release(self) -> None:
+        """Let go now of the indexes only the files so far used, as the next
+        :meth:`for_file` would (a module asked for again is read again, and kept).
+
+        Why a host calls it when a file's analysis ends: flake8 checks other files (and
+        runs its collector) before the next one reaches the plugin; dropped while
+        collection is paused, an index's cycles are freed by the first young collection
+        instead of being promoted and walked by the older ones first.
+        """
         unshared = [p for p, index in self._indexes.items()
                     if index is not None and p not in self._shared]  # fmt: skip
         for gone in unshared:
             del self._indexes[gone]
         if unshared:
             self._classes.clear()  # its entries hold indexes
-        return _Lookup(self, self.real(path))
 
     def close(self) -> None:
         """The run is over: the modules kept are let go, their cycles broken (see

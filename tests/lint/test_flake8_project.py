@@ -6,6 +6,8 @@ helpers and canvases of other modules must still count, and opt-in codes need na
 
 from __future__ import annotations
 
+import argparse
+import ast
 import json
 import os
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from celery_safe.cli import main
+from celery_safe.lint.front.flake8_plugin import Plugin
 
 from .test_cli import _shop
 
@@ -145,3 +148,57 @@ def test_an_opt_in_code_the_project_selects_runs_in_both(
     assert join_outside in check(capsys, "shop")
     assert join_outside in flake8(tmp_path, "--select=CSF", "shop")
     assert join_outside not in flake8(tmp_path, "shop")  # flake8's default ignore list
+
+
+def _plugin_codes(path: Path) -> list[str]:
+    """The codes the plugin reports on ``path``, in this process, as flake8 calls it."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    found = Plugin(ast.parse(source), str(path), lines).run()
+    return sorted({message.split()[0] for _, _, message, _ in found})
+
+
+def test_files_of_two_projects_in_one_process_keep_their_own_tables(tmp_path: Path) -> None:
+    """The plugin finds a folder's config once per run, not per file: files of two
+    projects met in turn by one flake8 process still get each its project's table, and
+    options set between files (as tests and hosts do) count from the next file on."""
+    quiet, loud = tmp_path / "quiet", tmp_path / "loud"
+    for root in (quiet, loud):
+        root.mkdir()
+        _shop(root, tasks=TASKS, views=VIEWS, utils=UTILS)
+    (quiet / "pyproject.toml").write_text('[tool.celery-safe]\nignore = ["CSF104"]\n')
+    Plugin.parse_options(argparse.Namespace())  # a new run
+    for _ in range(2):
+        assert _plugin_codes(quiet / "shop" / "tasks.py") == []
+        assert _plugin_codes(loud / "shop" / "tasks.py") == ["CSF104"]
+    assert _plugin_codes(loud / "shop" / "views.py") == []
+    Plugin.named = ("CSF901",)  # as flake8 --extend-select=CSF901
+    try:
+        assert _plugin_codes(loud / "shop" / "views.py") == ["CSF901"]
+        assert _plugin_codes(quiet / "shop" / "views.py") == ["CSF901"]
+    finally:
+        Plugin.named = ()
+    assert _plugin_codes(loud / "shop" / "views.py") == []
+
+
+def test_per_process_answers_are_found_before_flake8_forks_its_workers(
+    private_findings_cache: Path,
+) -> None:
+    """flake8 calls ``parse_options`` in its main process, then forks the workers: what
+    each worker's first file would look up once (the installed Celery, the cache's engine
+    key) is found there, so the workers inherit it instead of each paying for it."""
+    code = (
+        "import argparse\n"
+        "from celery_safe.celery_internals import _installed\n"
+        "from celery_safe.lint.cache import engine_key\n"
+        "from celery_safe.lint.front.flake8_plugin import Plugin\n"
+        "before = (_installed.cache_info().currsize, engine_key.cache_info().currsize)\n"
+        "Plugin.parse_options(argparse.Namespace())\n"
+        "print(before, (_installed.cache_info().currsize, engine_key.cache_info().currsize))\n"
+    )
+    for cache, known in ((str(private_findings_cache), "(1, 1)"), ("off", "(1, 0)")):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "CELERY_SAFE_CACHE_DIR": cache},
+        )  # fmt: skip
+        assert out.stdout.split() == ["(0,", "0)", *known.split()]

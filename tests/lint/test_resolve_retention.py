@@ -6,6 +6,8 @@ that a second file needs is kept. Findings never depend on which.
 
 from __future__ import annotations
 
+import argparse
+import ast
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from celery_safe.lint import resolve
 from celery_safe.lint.front.cli import check_file
 from celery_safe.lint.config import Config
+from celery_safe.lint.front import flake8_plugin
 from celery_safe.lint.resolve import ModuleResolver
 
 from .test_cache import JOINS as HELPERS
@@ -110,3 +113,27 @@ def test_a_closed_resolver_leaves_nothing_for_the_garbage_collector(shop: Path) 
     finally:
         if enabled:
             gc.enable()
+
+
+def test_the_flake8_plugin_lets_go_when_a_files_analysis_ends(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flake8 runs its own checks (and its collector) between two files of ours: a module
+    only the file just analysed used is let go before the plugin returns, not when the
+    next file reaches it; one a second file used is kept, as ``check`` keeps it."""
+    monkeypatch.setenv("CELERY_SAFE_CACHE_DIR", "off")
+    flake8_plugin.Plugin.parse_options(argparse.Namespace())  # a new run
+
+    def run(name: str) -> tuple[list[str], list[str]]:
+        source = (shop / name).read_text()
+        plugin = flake8_plugin.Plugin(ast.parse(source), str(shop / name),
+                                      source.splitlines(keepends=True))
+        codes = [message.split()[0] for _, _, message, _ in plugin.run()]
+        (folder,) = flake8_plugin._FOLDERS.values()
+        held = folder.cache.resolver._indexes  # what the project index holds now
+        return codes, sorted(path.name for path, index in held.items() if index is not None)
+
+    assert run("a.py") == (["CSF104"], [])  # helpers.py was read, and let go already
+    assert run("b.py") == (["CSF104"], ["helpers.py"])  # a second user: kept
+    assert run("c.py") == (["CSF104"], ["helpers.py"])  # rare.py: c.py's alone
+    assert run("d.py") == (["CSF104"], ["helpers.py", "rare.py"])

@@ -9,6 +9,10 @@ the last run of either, with nothing it depends on changed, is not analysed agai
 whichever process meets it. A file the engine's text pre-filter rules out is answered
 before the cache (flake8 has parsed it already, so there is nothing to save).
 
+What is the same for every file of a folder (its config, the cache of that config, the
+pre-filter's words) is found once per folder and flake8 options, not once per file: the
+plugin's own cost per file is then a dictionary lookup, the text test and the cache.
+
 The config is the one ``check`` reads for the file's project (``[tool.celery-safe]``:
 task decorators, size limit, select/ignore, target Celery), plus ``--celery-task-decorators``
 and ``--celery-version`` (as ``check --celery``). flake8
@@ -22,32 +26,41 @@ project's table turns them on for ``check`` too.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ... import catalogue
-from ..cache import FindingsCache, default_cache_dir
+from ... import __version__, catalogue
+from ...celery_internals import default_target
+from ..cache import FindingsCache, default_cache_dir, engine_key
 from ..config import Config, ConfigError, load_config
-from ..engine import check_tree, might_report, paused_gc
+from ..engine import check_tree, paused_gc, prefilter_words, wakes
 from ..findings import Finding
 from ..resolve import ModuleResolver
 
 __all__ = ["Plugin", "named_opt_in"]
-
-try:
-    _VERSION = metadata.version("celery-safe")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    _VERSION = "0"
 
 #: How long a prefix must be to name an opt-in code: ``CSF9`` (bugbear: ``B9``).
 NAMING_PREFIX = 4
 
 #: One resolver and cache per config, for the life of this flake8 process.
 _RUNS: dict[Config, FindingsCache] = {}
+
+
+class _Folder(NamedTuple):
+    """What the files of one folder share, under one set of flake8 options."""
+
+    config: Config
+    cache: FindingsCache
+    #: the pre-filter's words for ``config`` (:func:`~.engine.prefilter_words`)
+    words: tuple[str, ...]
+
+
+#: (the file's folder, the plugin's options) -> :class:`_Folder`
+_FOLDERS: dict[tuple[str, tuple[str, ...], tuple[str, ...], str | None], _Folder] = {}
 
 
 def _opt_in_codes() -> tuple[str, ...]:
@@ -95,7 +108,7 @@ class Plugin:
     """``flake8`` tree plugin: yields ``(line, col, "CSF101 message", type)``."""
 
     name = "celery-safe"
-    version = _VERSION
+    version = __version__  # the distribution's (pyproject reads it), without a metadata scan
     #: ``--celery-task-decorators``
     task_decorators: tuple[str, ...] = ()
     #: opt-in codes flake8's options name explicitly
@@ -139,11 +152,32 @@ class Plugin:
              *(getattr(options, "extend_select", None) or ())]
         )  # fmt: skip
         _RUNS.clear()  # a new run: files may have changed since the last one in this process
+        _FOLDERS.clear()
         _project_config.cache_clear()
         _config_at.cache_clear()
+        # the per-process answers every worker's first file would look for, found here:
+        # flake8 forks its workers after this call, so they inherit them (-j 1: the same cost)
+        default_target()
+        if default_cache_dir() is not None:
+            engine_key()
 
     def config(self) -> Config:
         """``check``'s config for this file's project, with flake8's options on top."""
+        return self._folder().config
+
+    def _folder(self) -> _Folder:
+        cls = type(self)
+        # why the options are in the key: tests (and a host) may set them between files
+        key = (os.path.dirname(os.path.abspath(self.filename)), cls.task_decorators, cls.named,
+               cls.celery)  # fmt: skip
+        folder = _FOLDERS.get(key)
+        if folder is None or _RUNS.get(folder.config) is not folder.cache:
+            config = self._config()
+            folder = _Folder(config, _cache_for(config), prefilter_words(config, True))
+            _FOLDERS[key] = folder
+        return folder
+
+    def _config(self) -> Config:
         project = _project_config(Path(self.filename).absolute().parent)
         extra = [code for code in self.named if not project.enabled(code)]
         decorators = [d for d in self.task_decorators if d not in project.task_decorators]
@@ -152,20 +186,25 @@ class Plugin:
         return project.merged(extend_select=extra, task_decorators=decorators, celery=self.celery)
 
     def findings(self) -> list[Finding]:
-        config = self.config()
-        cache = _cache_for(config)
+        config, cache, words = self._folder()
         path = Path(self.filename)
 
         def compute() -> list[Finding]:
             elsewhere = cache.resolver.for_file(path)
-            return check_tree(
-                self.tree, self.filename, self.lines, config, noqa=False, tasks_elsewhere=elsewhere
-            )
+            try:
+                return check_tree(
+                    self.tree, self.filename, self.lines, config, noqa=False,
+                    tasks_elsewhere=elsewhere,
+                )  # fmt: skip
+            finally:
+                # why now, not at the next file: flake8 runs its collector on other work
+                # before then, and the modules only this file read would be walked by it
+                cache.resolver.release()
 
         if self.lines is None:
             return compute()
         source = "".join(self.lines)
-        if not might_report(source, config, tasks_elsewhere=True):
+        if not wakes(source, words):  # ``might_report``, its words found once per folder
             # why bail before the cache: flake8 has parsed the file already, so the text
             # test answers sooner than an entry could be read, and half of a project's
             # files stop here (check_tree would return [] at the same test)
