@@ -437,10 +437,11 @@ class Evaluator:
         if home is not self.index:
             return None
         if home.attribute_stores is None:
-            home.attribute_stores = {
-                name: _stores_by_attribute(methods) for name, methods in home.methods.items()
-            }
-        for method in home.attribute_stores.get(cls, {}).get(attr, ()):
+            home.attribute_stores = {}
+        stores = home.attribute_stores.get(cls)
+        if stores is None:  # why: per class asked, not every class of the module at once
+            stores = home.attribute_stores[cls] = _stores_by_attribute(home.methods.get(cls, {}))
+        for method in stores.get(attr, ()):
             if method is self.info:
                 continue
             summary = self.summary(method)  # None while it is being walked (recursion)
