@@ -60,3 +60,11 @@ def workers_import_this_checkout() -> None:
                     f"({found.stderr.strip()[-300:] or 'other code'}), these tests from "
                     f"{here}: run `{sys.executable} -m pip install --no-deps -e "
                     f"{here.parent}`", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _worker_tests_run_this_checkout(request: pytest.FixtureRequest) -> None:
+    """Every test that starts a worker (marker ``worker``) runs the code under test in it:
+    checked once per session (:func:`workers_import_this_checkout`)."""
+    if request.node.get_closest_marker("worker") is not None:
+        request.getfixturevalue("workers_import_this_checkout")
