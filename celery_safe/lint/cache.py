@@ -216,7 +216,8 @@ class CacheDir:
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read(limit + 1)
             return json.loads(data), None
-        except (OSError, ValueError) as exc:
+        # RecursionError: JSON nested deeper than the parser goes
+        except (OSError, ValueError, RecursionError) as exc:
             return None, f"not readable JSON ({type(exc).__name__})"
         finally:
             os.close(fd)
@@ -394,7 +395,9 @@ class FindingsCache:
             return None
         try:
             return [_restored(row, str(path)) for row in entry["findings"]]
-        except (KeyError, TypeError, ValueError):
+        # a damaged entry (JSON's Infinity in a span, a detail nested past the recursion
+        # limit) is recomputed, never a crash
+        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError):
             return None
 
     def _pack(self, root: str) -> dict[str, Any]:

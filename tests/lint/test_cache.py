@@ -416,7 +416,7 @@ def test_check_and_flake8_read_each_others_entries(
     assert (second.hits, second.misses) == (3, 0) and found == ["tasks.py:12:CSF104"]
 
 
-@pytest.mark.parametrize("damage", ["link", "open", "not json", "foreign"])
+@pytest.mark.parametrize("damage", ["link", "open", "not json", "nested", "foreign"])
 def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
     shop: Path, private_findings_cache: Path, tmp_path: Path, damage: str
 ) -> None:
@@ -437,6 +437,8 @@ def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
         pack.chmod(0o644)
     elif damage == "not json":
         pack.write_text(json.dumps(data)[:-10])
+    elif damage == "nested":  # JSON deeper than the parser's recursion limit
+        pack.write_text("[" * 200_000 + "]" * 200_000)
     else:
         data["config"] = "another config"
         pack.write_text(json.dumps(data))
@@ -452,3 +454,31 @@ def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
     assert not pack.is_symlink() and stat.S_IMODE(pack.stat().st_mode) == 0o600
     assert json.loads(pack.read_text())["config"] != "another config"  # replaced by ours
     assert checked(shop)[0] == 1
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "infinite span",  # JSON's Infinity: int() raises OverflowError
+        "deep detail",  # parses, but decoding it recurses past the limit
+    ],
+)
+def test_a_stored_finding_that_cannot_be_rebuilt_is_recomputed(
+    shop: Path, private_findings_cache: Path, damage: str
+) -> None:
+    assert checked(shop)[0] == 1
+    (name,) = packs(private_findings_cache)
+    pack = private_findings_cache / name
+    data = json.loads(pack.read_text())
+    (entry,) = (e for e in data["entries"].values() if e["findings"])
+    if damage == "infinite span":
+        entry["findings"][0]["span"][0] = float("inf")
+        text = json.dumps(data)
+    else:
+        marker = '"MARKER"'
+        entry["findings"][0]["detail"] = {"type": "JoinDetail", "fields": {"via": "MARKER"}}
+        text = json.dumps(data).replace(marker, "[" * 600 + "]" * 600)
+    pack.write_text(text)
+    json.loads(text)  # the pack itself is readable JSON
+    code, out = checked(shop)
+    assert code == 1 and "CSF104" in out
