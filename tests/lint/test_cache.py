@@ -334,6 +334,22 @@ def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert default_cache_dir(xdg) == tmp_path / "celery-safe"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir({}) == tmp_path / ".cache" / "celery-safe"
+    # the XDG spec: a relative path is invalid and ignored (not a folder in the project)
+    assert default_cache_dir({"XDG_CACHE_HOME": "cache"}) == tmp_path / ".cache" / "celery-safe"
+    assert default_cache_dir({"CELERY_SAFE_CACHE_DIR": "~/x"}) == tmp_path / "x"
+
+
+def test_a_cache_folder_under_an_unknown_users_home_warns_and_the_run_goes_on(
+    shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``~nobody-such/x``: Path.expanduser raises RuntimeError; check must not crash."""
+    monkeypatch.chdir(shop)
+    monkeypatch.setenv("CELERY_SAFE_CACHE_DIR", "~celery-safe-no-such-user/cache")
+    assert main(["check", str(shop / "shop")]) == 1
+    captured = capsys.readouterr()
+    assert "CSF104" in captured.out
+    assert "cache not used" in captured.err and "celery-safe-no-such-user" in captured.err
+    assert sorted(p.name for p in shop.iterdir()) == ["shop"]  # no folder made here
 
 
 def test_a_hit_gives_back_the_rules_typed_details(tmp_path: Path) -> None:
