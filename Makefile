@@ -44,11 +44,16 @@ dogfood: setup
 # closed port: a test using Redis or RabbitMQ without its marker fails there (under CI)
 # instead of sharing the foreground's databases.
 TEST_FAST_LOG ?= var/test-fast.log
+# A job started with & by make's shell (no job control) ignores SIGINT (POSIX), and what
+# it runs inherits that: Ctrl-C stopped the foreground half only, the other ran on after
+# make had exited. This puts SIGINT back to its default before running the command.
+INTERRUPTIBLE = $(PYTHON) -c 'import os, signal, sys; signal.signal(signal.SIGINT, \
+	signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])'
 NO_SERVERS := CELERY_SAFE_REDIS_URL=redis://127.0.0.1:1 \
 	CELERY_SAFE_AMQP_URL=amqp://guest:guest@127.0.0.1:1//
 test: setup lint typecheck dogfood
 	mkdir -p $(dir $(TEST_FAST_LOG))
-	$(NO_SERVERS) $(BIN)/pytest -m "$(FAST)" >$(TEST_FAST_LOG) 2>&1 & fast=$$!; \
+	$(NO_SERVERS) $(INTERRUPTIBLE) $(BIN)/pytest -m "$(FAST)" >$(TEST_FAST_LOG) 2>&1 & fast=$$!; \
 	$(BIN)/pytest -m "not ($(FAST))"; rest=$$?; \
 	wait $$fast; fast=$$?; \
 	echo "== make test: test-fast's tests, run alongside ($(TEST_FAST_LOG))"; \
@@ -79,7 +84,8 @@ MATRIX_PYTHONS_SKIP ?= not redis and not amqp
 MATRIX_PYTHONS_LOG ?= var/matrix/pythons.log
 matrix:
 	mkdir -p $(dir $(MATRIX_PYTHONS_LOG))
-	$(NO_SERVERS) $(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS) \
+	$(NO_SERVERS) $(INTERRUPTIBLE) \
+	    $(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS) \
 	    -- -m "$(MATRIX_PYTHONS_SKIP)" >$(MATRIX_PYTHONS_LOG) 2>&1 & pythons=$$!; \
 	$(PYTHON) scripts/matrix.py --celery $(MATRIX_CELERY); minors=$$?; \
 	wait $$pythons; pythons=$$?; \
