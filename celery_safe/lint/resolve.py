@@ -368,10 +368,13 @@ _NAMING = re.compile(
     rb"""(['"])([A-Za-z_]\w*(?:\.\w+)+)\1""",
     re.M,
 )
-#: task names no scan can read: a task decorator's non-literal ``name=``, or Celery's
+#: task names no scan can read: a task decorator's non-literal ``name=``, a name built
+#: from a literal (``name="shop.tasks.%s" % job``, ``+``, ``.format``: in a loop of
+#: ``app.task(name=...)(f)``, or a Task class's ``name = "shop." + "x"``), or Celery's
 #: ``gen_task_name`` overridden
 _NAMES_UNKNOWN = re.compile(
     rb"""task\([^)]*\bname\s*=\s*(?![\s'"])|\bdef\s+gen_task_name\b"""
+    rb"""|\bname[ \t]*=[ \t]*(['"])[A-Za-z_][\w.%{}]*\.[\w.%{}]*\1[ \t]*(?:[%+]|\.[ \t]*\w)"""
 )
 
 
