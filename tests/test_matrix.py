@@ -108,7 +108,8 @@ def test_make_test_runs_every_test_in_one_of_two_processes() -> None:
     assert set(env) == {REDIS.env, AMQP.env}
     for server in (REDIS, AMQP):
         assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
-    assert re.search(rf';\s+bin/pytest -m "not \({re.escape(fast["fast"])}\)"; rest=\$\?;', recipe)
+    assert re.search(rf";\s+python3 -c '[^']+' bin/pytest -m \"not \({re.escape(fast['fast'])}\)\"; "
+                     r"rest=\$\?;", recipe)
     assert "wait $fast" in recipe and f"cat {background['log']}" in recipe
     assert "test $rest -eq 0 && test $fast -eq 0" in recipe
     readme = (ROOT / "README.md").read_text()
@@ -134,8 +135,8 @@ def test_the_other_pythons_run_alongside_the_minors_and_share_no_server() -> Non
     assert set(env) == {REDIS.env, AMQP.env}
     for server in (REDIS, AMQP):
         assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
-    foreground = re.search(r"(?:^|;\s+)python3 scripts/matrix\.py --celery ([0-9. ]+);", recipe,
-                           re.MULTILINE)
+    foreground = re.search(r"(?:^|;\s+)python3 -c '[^']+' python3 scripts/matrix\.py "
+                           r"--celery ([0-9. ]+);", recipe, re.MULTILINE)
     assert foreground and foreground.group(1).split() == sorted(_matrix())
     assert "wait $pythons" in recipe and f"cat {background['log']}" in recipe
     assert "test $minors -eq 0 && test $pythons -eq 0" in recipe  # either run fails it
@@ -174,15 +175,18 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 @pytest.mark.parametrize("target", ["test", "matrix"])
-def test_ctrl_c_stops_both_halves(tmp_path: Path, target: str) -> None:
+def test_ctrl_c_or_a_killed_make_stops_both_halves(tmp_path: Path, target: str, how: str) -> None:
     """Ctrl-C (SIGINT to make's process group) reaches the half started with ``&`` too:
     a shell without job control starts it ignoring SIGINT (POSIX), so it used to run on
-    after make had exited (test-fast's whole selection, or the other CPythons' matrix)."""
+    after make had exited (test-fast's whole selection, or the other CPythons' matrix).
+    SIGTERM to make alone (``timeout``) ends its shell only: both halves used to run on."""
+    if how == "sigterm" and sys.platform != "linux":
+        pytest.skip("a signal on the parent's death is Linux's prctl")
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     log = tmp_path / "runs.log"
@@ -210,7 +214,10 @@ def test_ctrl_c_stops_both_halves(tmp_path: Path, target: str) -> None:
             time.sleep(0.05)
         started = log.read_text().split()
         assert len(started) == 4, started
-        os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        if how == "ctrl-c":
+            os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        else:
+            make.terminate()  # make alone, as timeout(1) does
         make.wait(timeout=120)
         pids = {int(line.split()[0]) for line in log.read_text().splitlines()}
         while time.monotonic() < deadline:
