@@ -378,6 +378,12 @@ _NAMES_UNKNOWN = re.compile(
 )
 
 
+#: a Task class registered by hand (``app.register_task(Klass())``) whose ``name`` attribute
+#: is not a literal (``name = PREFIX + ".x"``): a name no scan reads
+_REGISTERS_CLASS = re.compile(rb"""\bregister_task\(|\btasks\.register\(""")
+_NAME_ATTRIBUTE = re.compile(rb"""^[ \t]+name[ \t]*(?::[^=\n]*)?=[ \t]*(?![\s'"#])""", re.M)
+
+
 def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]], bool]:
     """The dotted names the ``.py`` files under ``root`` may register tasks by
     (:data:`_NAMING`, by file), and whether any file names tasks in a way no scan reads
@@ -398,7 +404,10 @@ def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]]
                 data = read_bytes(path, max_file_size)
             except (OSError, Unreadable):
                 return written, True  # why: an unread file may register anything
-            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None
+            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None or (
+                _REGISTERS_CLASS.search(data) is not None
+                and _NAME_ATTRIBUTE.search(data) is not None
+            )
             for match in _NAMING.finditer(data):
                 name = match.group(2).decode("ascii", "replace")
                 written.setdefault(name, []).append(path.resolve())

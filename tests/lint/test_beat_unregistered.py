@@ -87,6 +87,8 @@ def _found(root: Path) -> list[tuple[str, int, str]]:
         OTHER,
         # a name built from a literal that is no task name's start: still decided
         OTHER + "\n\ndef greet(last):\n    name = 'Mr. ' + last\n    return name\n",
+        # a name attribute not a literal, but no class registered by hand here
+        OTHER + "\n\ndef greet(last):\n    name = last\n    return name\n",
     ],
 )
 def test_only_a_project_name_nothing_registers(tmp_path: Path, other: str) -> None:
@@ -113,6 +115,10 @@ def test_only_a_project_name_nothing_registers(tmp_path: Path, other: str) -> No
         "    shared_task(name='app1.tasks.{}'.format(job))(print)\n",
         "from celery import Task\n\n\nclass Gone(Task):\n"
         "    name = 'app1.tasks.' + 'gone'\n",
+        # a Task class registered by hand, named by a constant (registers app1.tasks.gone)
+        "from celery import Task, current_app\n\nPREFIX = 'app1.tasks'\n\n\n"
+        "class Gone(Task):\n    name = PREFIX + '.gone'\n\n\n"
+        "current_app.register_task(Gone())\n",
     ],
 )
 def test_silent_when_names_cannot_be_read(tmp_path: Path, other: str) -> None:
