@@ -44,12 +44,21 @@ dogfood: setup
 # closed port: a test using Redis or RabbitMQ without its marker fails there (under CI)
 # instead of sharing the foreground's databases.
 TEST_FAST_LOG ?= var/test-fast.log
+# A job started with & by make's shell (no job control) ignores SIGINT (POSIX), and what
+# it runs inherits that: Ctrl-C stopped the foreground half only, the other ran on after
+# make had exited. And make, sent SIGTERM (`timeout ... make test`), ends only the shell:
+# both halves ran on. This puts SIGINT back to its default and (Linux) asks for one when
+# the shell dies, then runs the command: each half stops as a Ctrl-C stops it.
+INTERRUPTIBLE = $(PYTHON) -c 'import ctypes, os, signal, sys; \
+	signal.signal(signal.SIGINT, signal.SIG_DFL); \
+	sys.platform != "linux" or ctypes.CDLL(None).prctl(1, signal.SIGINT); \
+	os.execvp(sys.argv[1], sys.argv[1:])'
 NO_SERVERS := CELERY_SAFE_REDIS_URL=redis://127.0.0.1:1 \
 	CELERY_SAFE_AMQP_URL=amqp://guest:guest@127.0.0.1:1//
 test: setup lint typecheck dogfood
 	mkdir -p $(dir $(TEST_FAST_LOG))
-	$(NO_SERVERS) $(BIN)/pytest -m "$(FAST)" >$(TEST_FAST_LOG) 2>&1 & fast=$$!; \
-	$(BIN)/pytest -m "not ($(FAST))"; rest=$$?; \
+	$(NO_SERVERS) $(INTERRUPTIBLE) $(BIN)/pytest -m "$(FAST)" >$(TEST_FAST_LOG) 2>&1 & fast=$$!; \
+	$(INTERRUPTIBLE) $(BIN)/pytest -m "not ($(FAST))"; rest=$$?; \
 	wait $$fast; fast=$$?; \
 	echo "== make test: test-fast's tests, run alongside ($(TEST_FAST_LOG))"; \
 	cat $(TEST_FAST_LOG); \
@@ -79,9 +88,10 @@ MATRIX_PYTHONS_SKIP ?= not redis and not amqp
 MATRIX_PYTHONS_LOG ?= var/matrix/pythons.log
 matrix:
 	mkdir -p $(dir $(MATRIX_PYTHONS_LOG))
-	$(NO_SERVERS) $(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS) \
+	$(NO_SERVERS) $(INTERRUPTIBLE) \
+	    $(PYTHON) scripts/matrix.py --celery 5.7 --python $(MATRIX_PYTHONS) \
 	    -- -m "$(MATRIX_PYTHONS_SKIP)" >$(MATRIX_PYTHONS_LOG) 2>&1 & pythons=$$!; \
-	$(PYTHON) scripts/matrix.py --celery $(MATRIX_CELERY); minors=$$?; \
+	$(INTERRUPTIBLE) $(PYTHON) scripts/matrix.py --celery $(MATRIX_CELERY); minors=$$?; \
 	wait $$pythons; pythons=$$?; \
 	echo "== matrix: the other CPythons, run alongside ($(MATRIX_PYTHONS_LOG))"; \
 	cat $(MATRIX_PYTHONS_LOG); \

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import sys
 from pathlib import Path
 
 import celery
+import pytest
 from packaging.requirements import Requirement
 
 if sys.version_info >= (3, 11):
@@ -97,7 +99,8 @@ def test_make_test_runs_every_test_in_one_of_two_processes() -> None:
     fast = re.search(r'^bin/pytest -q -m "(?P<fast>[^"]+)"$', _recipe("test-fast"), re.MULTILINE)
     assert fast, _recipe("test-fast")
     background = re.search(
-        r'^(?P<env>(?:\w+=\S+ )+)bin/pytest -m "(?P<selection>[^"]+)" >(?P<log>\S+) 2>&1 &',
+        r'^(?P<env>(?:\w+=\S+ )+)python3 -c \'[^\']+\' '
+        r'bin/pytest -m "(?P<selection>[^"]+)" >(?P<log>\S+) 2>&1 &',
         recipe, re.MULTILINE)
     assert background, recipe
     assert background["selection"] == fast["fast"]
@@ -105,7 +108,8 @@ def test_make_test_runs_every_test_in_one_of_two_processes() -> None:
     assert set(env) == {REDIS.env, AMQP.env}
     for server in (REDIS, AMQP):
         assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
-    assert re.search(rf';\s+bin/pytest -m "not \({re.escape(fast["fast"])}\)"; rest=\$\?;', recipe)
+    assert re.search(rf";\s+python3 -c '[^']+' bin/pytest -m \"not \({re.escape(fast['fast'])}\)\"; "
+                     r"rest=\$\?;", recipe)
     assert "wait $fast" in recipe and f"cat {background['log']}" in recipe
     assert "test $rest -eq 0 && test $fast -eq 0" in recipe
     readme = (ROOT / "README.md").read_text()
@@ -121,8 +125,9 @@ def test_the_other_pythons_run_alongside_the_minors_and_share_no_server() -> Non
 
     recipe = _matrix_recipe()
     background = re.search(
-        r"^(?P<env>(?:\w+=\S+ )+)python3 scripts/matrix\.py --celery (?P<celery>\S+) "
-        r"--python (?P<pythons>[0-9. ]+?) +-- -m \"(?P<skip>[^\"]+)\" >(?P<log>\S+) 2>&1 &",
+        r"^(?P<env>(?:\w+=\S+ )+)python3 -c '[^']+' +python3 scripts/matrix\.py "
+        r"--celery (?P<celery>\S+) +--python (?P<pythons>[0-9. ]+?) +-- -m \"(?P<skip>[^\"]+)\" "
+        r">(?P<log>\S+) 2>&1 &",
         recipe, re.MULTILINE)
     assert background, recipe
     assert background["skip"] == "not redis and not amqp"
@@ -130,8 +135,8 @@ def test_the_other_pythons_run_alongside_the_minors_and_share_no_server() -> Non
     assert set(env) == {REDIS.env, AMQP.env}
     for server in (REDIS, AMQP):
         assert not server.reachable(env[server.env]), f"{env[server.env]} answers"
-    foreground = re.search(r"(?:^|;\s+)python3 scripts/matrix\.py --celery ([0-9. ]+);", recipe,
-                           re.MULTILINE)
+    foreground = re.search(r"(?:^|;\s+)python3 -c '[^']+' python3 scripts/matrix\.py "
+                           r"--celery ([0-9. ]+);", recipe, re.MULTILINE)
     assert foreground and foreground.group(1).split() == sorted(_matrix())
     assert "wait $pythons" in recipe and f"cat {background['log']}" in recipe
     assert "test $minors -eq 0 && test $pythons -eq 0" in recipe  # either run fails it
@@ -147,3 +152,82 @@ def test_the_other_pythons_run_alongside_the_minors_and_share_no_server() -> Non
         in pythons_row
     assert f'`-m "{background["skip"]}"`' in pythons_row
     assert background["log"] in pythons_row and "port 1" in pythons_row
+
+
+FAKE_RUNNER = """\
+#!{python}
+import os, signal, sys, time
+if sys.argv[1:2] == ["-c"]:  # standing in for PYTHON: its -c is the recipe's own
+    os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+log = {log!r}
+def note(word):
+    with open(log, "a") as handle:
+        handle.write(f"{{os.getpid()}} {{word}}\\n")
+note("ignores-sigint" if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else "start")
+try:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # until interrupted; never long enough to pass
+        time.sleep(0.05)
+    note("ran-out")
+except KeyboardInterrupt:
+    note("interrupted")
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("target", ["test", "matrix"])
+def test_ctrl_c_or_a_killed_make_stops_both_halves(tmp_path: Path, target: str, how: str) -> None:
+    """Ctrl-C (SIGINT to make's process group) reaches the half started with ``&`` too:
+    a shell without job control starts it ignoring SIGINT (POSIX), so it used to run on
+    after make had exited (test-fast's whole selection, or the other CPythons' matrix).
+    SIGTERM to make alone (``timeout``) ends its shell only: both halves used to run on."""
+    if how == "sigterm" and sys.platform != "linux":
+        pytest.skip("a signal on the parent's death is Linux's prctl")
+    import os
+    import signal
+    import subprocess
+    import time
+
+    log = tmp_path / "runs.log"
+    log.touch()
+    fake = tmp_path / "fake"
+    fake.write_text(FAKE_RUNNER.format(python=sys.executable, log=str(log)))
+    fake.chmod(0o700)
+    if target == "test":
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "pytest").symlink_to(fake)
+        args = [f"BIN={tmp_path / 'bin'}", f"TEST_FAST_LOG={tmp_path / 'fast.log'}"]
+    else:  # PYTHON runs scripts/matrix.py: the fake takes its place
+        args = [f"PYTHON={fake}", f"MATRIX_PYTHONS_LOG={tmp_path / 'pythons.log'}"]
+    done = [arg for goal in ("setup", "lint", "typecheck", "dogfood") for arg in ("-o", goal)]
+
+    def default_sigint() -> None:  # as a terminal's foreground job starts
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    make = subprocess.Popen(["make", "-s", *done, target, *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, preexec_fn=default_sigint)
+    try:
+        deadline = time.monotonic() + 120
+        while len(log.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = log.read_text().split()
+        assert len(started) == 4, started
+        if how == "ctrl-c":
+            os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        else:
+            make.terminate()  # make alone, as timeout(1) does
+        make.wait(timeout=120)
+        pids = {int(line.split()[0]) for line in log.read_text().splitlines()}
+        while time.monotonic() < deadline:
+            ended = {int(line.split()[0]) for line in log.read_text().splitlines()
+                     if line.split()[1] in ("interrupted", "ran-out")}
+            if ended == pids:
+                break
+            time.sleep(0.05)
+        lines = sorted(line.split(None, 1)[1] for line in log.read_text().splitlines())
+        assert lines == ["interrupted", "interrupted", "start", "start"], lines
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)

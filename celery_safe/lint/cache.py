@@ -32,7 +32,7 @@ others; each file ``0600``, written to a new temporary file and renamed into pla
 (atomic, so concurrent writers, as flake8's processes are, cannot tear one; two runs
 writing one pack at once lose entries, never findings); nothing is opened through a
 link, and a file that is a link, not ours or open to others is never trusted.
-The folder: ``$CELERY_SAFE_CACHE_DIR``, else ``$XDG_CACHE_HOME/celery-safe``, else
+The folder: ``$CELERY_SAFE_CACHE_DIR``, else ``$XDG_CACHE_HOME/celery-safe`` (if absolute), else
 ``~/.cache/celery-safe``. ``check --no-cache`` (or ``CELERY_SAFE_CACHE_DIR=off``) skips it.
 """
 
@@ -87,9 +87,14 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
     chosen = env.get("CELERY_SAFE_CACHE_DIR", "").strip()
     if chosen:
-        return None if chosen.lower() in _OFF else Path(chosen).expanduser()
+        if chosen.lower() in _OFF:
+            return None
+        try:
+            return Path(chosen).expanduser()
+        except RuntimeError:  # ~user with no such user: CacheDir.open says so
+            return Path(chosen)
     base = env.get("XDG_CACHE_HOME", "").strip()
-    if base:
+    if base and Path(base).is_absolute():  # the XDG spec: a relative one is invalid
         return Path(base) / "celery-safe"
     try:
         return Path.home() / ".cache" / "celery-safe"
@@ -170,7 +175,10 @@ class CacheDir:
         a link, not ours, or open to others (we never loosen or take over a folder)."""
         if not hasattr(os, "O_NOFOLLOW") or os.open not in os.supports_dir_fd:
             raise Unusable("this platform cannot open files without following links")
-        path = path.absolute()
+        try:
+            path = path.expanduser().absolute()
+        except RuntimeError as exc:  # ~user of an unknown user (or no home folder)
+            raise Unusable(f"{path}: its ~ names no home folder here ({exc})") from exc
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, 0o700)
@@ -216,7 +224,8 @@ class CacheDir:
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read(limit + 1)
             return json.loads(data), None
-        except (OSError, ValueError) as exc:
+        # RecursionError: JSON nested deeper than the parser goes
+        except (OSError, ValueError, RecursionError) as exc:
             return None, f"not readable JSON ({type(exc).__name__})"
         finally:
             os.close(fd)
@@ -394,7 +403,9 @@ class FindingsCache:
             return None
         try:
             return [_restored(row, str(path)) for row in entry["findings"]]
-        except (KeyError, TypeError, ValueError):
+        # a damaged entry (JSON's Infinity in a span, a detail nested past the recursion
+        # limit) is recomputed, never a crash
+        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError):
             return None
 
     def _pack(self, root: str) -> dict[str, Any]:

@@ -379,11 +379,20 @@ _NAMING = re.compile(
     rb"""(['"])([A-Za-z_]\w*(?:\.\w+)+)\1""",
     re.M,
 )
-#: task names no scan can read: a task decorator's non-literal ``name=``, or Celery's
+#: task names no scan can read: a task decorator's non-literal ``name=``, a name built
+#: from a literal (``name="shop.tasks.%s" % job``, ``+``, ``.format``: in a loop of
+#: ``app.task(name=...)(f)``, or a Task class's ``name = "shop." + "x"``), or Celery's
 #: ``gen_task_name`` overridden
 _NAMES_UNKNOWN = re.compile(
     rb"""task\([^)]*\bname\s*=\s*(?![\s'"])|\bdef\s+gen_task_name\b"""
+    rb"""|\bname[ \t]*=[ \t]*(['"])[A-Za-z_][\w.%{}]*\.[\w.%{}]*\1[ \t]*(?:[%+]|\.[ \t]*\w)"""
 )
+
+
+#: a Task class registered by hand (``app.register_task(Klass())``) whose ``name`` attribute
+#: is not a literal (``name = PREFIX + ".x"``): a name no scan reads
+_REGISTERS_CLASS = re.compile(rb"""\bregister_task\(|\btasks\.register\(""")
+_NAME_ATTRIBUTE = re.compile(rb"""^[ \t]+name[ \t]*(?::[^=\n]*)?=[ \t]*(?![\s'"#])""", re.M)
 
 
 def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]], bool]:
@@ -406,7 +415,10 @@ def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]]
                 data = read_bytes(path, max_file_size)
             except (OSError, Unreadable):
                 return written, True  # why: an unread file may register anything
-            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None
+            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None or (
+                _REGISTERS_CLASS.search(data) is not None
+                and _NAME_ATTRIBUTE.search(data) is not None
+            )
             for match in _NAMING.finditer(data):
                 name = match.group(2).decode("ascii", "replace")
                 written.setdefault(name, []).append(path.resolve())

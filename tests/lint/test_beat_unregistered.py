@@ -81,8 +81,18 @@ def _found(root: Path) -> list[tuple[str, int, str]]:
     return [(Path(r["path"]).name, r["line"], r["message"]) for r in rows]
 
 
-def test_only_a_project_name_nothing_registers(tmp_path: Path) -> None:
-    found = _found(_project(tmp_path))
+@pytest.mark.parametrize(
+    "other",
+    [
+        OTHER,
+        # a name built from a literal that is no task name's start: still decided
+        OTHER + "\n\ndef greet(last):\n    name = 'Mr. ' + last\n    return name\n",
+        # a name attribute not a literal, but no class registered by hand here
+        OTHER + "\n\ndef greet(last):\n    name = last\n    return name\n",
+    ],
+)
+def test_only_a_project_name_nothing_registers(tmp_path: Path, other: str) -> None:
+    found = _found(_project(tmp_path, other))
     assert [(name, line) for name, line, _ in found] == [("settings.py", 10), ("settings.py", 11)]
     assert "no task named 'app1.tasks.gone'" in found[0][2]
     assert "(did you mean 'app1.tasks.kept'?)" in found[1][2]
@@ -96,6 +106,19 @@ def test_only_a_project_name_nothing_registers(tmp_path: Path) -> None:
         "from celery import shared_task\n\n\n@shared_task(name=NAME)\ndef f():\n    pass\n",
         "from celery import Celery\n\n\nclass App(Celery):\n"
         "    def gen_task_name(self, name, module):\n        return name\n",
+        # a name built from a literal (registers app1.tasks.gone, as Celery shows)
+        "from celery import shared_task\n\nfor job in ['gone', 'kpet']:\n"
+        "    shared_task(name='app1.tasks.%s' % job)(print)\n",
+        "from celery import shared_task\n\nfor job in ['gone', 'kpet']:\n"
+        "    shared_task(name='app1.tasks.' + job)(print)\n",
+        "from celery import shared_task\n\nfor job in ['gone', 'kpet']:\n"
+        "    shared_task(name='app1.tasks.{}'.format(job))(print)\n",
+        "from celery import Task\n\n\nclass Gone(Task):\n"
+        "    name = 'app1.tasks.' + 'gone'\n",
+        # a Task class registered by hand, named by a constant (registers app1.tasks.gone)
+        "from celery import Task, current_app\n\nPREFIX = 'app1.tasks'\n\n\n"
+        "class Gone(Task):\n    name = PREFIX + '.gone'\n\n\n"
+        "current_app.register_task(Gone())\n",
     ],
 )
 def test_silent_when_names_cannot_be_read(tmp_path: Path, other: str) -> None:

@@ -334,6 +334,22 @@ def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert default_cache_dir(xdg) == tmp_path / "celery-safe"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir({}) == tmp_path / ".cache" / "celery-safe"
+    # the XDG spec: a relative path is invalid and ignored (not a folder in the project)
+    assert default_cache_dir({"XDG_CACHE_HOME": "cache"}) == tmp_path / ".cache" / "celery-safe"
+    assert default_cache_dir({"CELERY_SAFE_CACHE_DIR": "~/x"}) == tmp_path / "x"
+
+
+def test_a_cache_folder_under_an_unknown_users_home_warns_and_the_run_goes_on(
+    shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``~nobody-such/x``: Path.expanduser raises RuntimeError; check must not crash."""
+    monkeypatch.chdir(shop)
+    monkeypatch.setenv("CELERY_SAFE_CACHE_DIR", "~celery-safe-no-such-user/cache")
+    assert main(["check", str(shop / "shop")]) == 1
+    captured = capsys.readouterr()
+    assert "CSF104" in captured.out
+    assert "cache not used" in captured.err and "celery-safe-no-such-user" in captured.err
+    assert sorted(p.name for p in shop.iterdir()) == ["shop"]  # no folder made here
 
 
 def test_a_hit_gives_back_the_rules_typed_details(tmp_path: Path) -> None:
@@ -416,7 +432,7 @@ def test_check_and_flake8_read_each_others_entries(
     assert (second.hits, second.misses) == (3, 0) and found == ["tasks.py:12:CSF104"]
 
 
-@pytest.mark.parametrize("damage", ["link", "open", "not json", "foreign"])
+@pytest.mark.parametrize("damage", ["link", "open", "not json", "nested", "foreign"])
 def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
     shop: Path, private_findings_cache: Path, tmp_path: Path, damage: str
 ) -> None:
@@ -437,6 +453,8 @@ def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
         pack.chmod(0o644)
     elif damage == "not json":
         pack.write_text(json.dumps(data)[:-10])
+    elif damage == "nested":  # JSON deeper than the parser's recursion limit
+        pack.write_text("[" * 200_000 + "]" * 200_000)
     else:
         data["config"] = "another config"
         pack.write_text(json.dumps(data))
@@ -452,3 +470,31 @@ def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
     assert not pack.is_symlink() and stat.S_IMODE(pack.stat().st_mode) == 0o600
     assert json.loads(pack.read_text())["config"] != "another config"  # replaced by ours
     assert checked(shop)[0] == 1
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "infinite span",  # JSON's Infinity: int() raises OverflowError
+        "deep detail",  # parses, but decoding it recurses past the limit
+    ],
+)
+def test_a_stored_finding_that_cannot_be_rebuilt_is_recomputed(
+    shop: Path, private_findings_cache: Path, damage: str
+) -> None:
+    assert checked(shop)[0] == 1
+    (name,) = packs(private_findings_cache)
+    pack = private_findings_cache / name
+    data = json.loads(pack.read_text())
+    (entry,) = (e for e in data["entries"].values() if e["findings"])
+    if damage == "infinite span":
+        entry["findings"][0]["span"][0] = float("inf")
+        text = json.dumps(data)
+    else:
+        marker = '"MARKER"'
+        entry["findings"][0]["detail"] = {"type": "JoinDetail", "fields": {"via": "MARKER"}}
+        text = json.dumps(data).replace(marker, "[" * 600 + "]" * 600)
+    pack.write_text(text)
+    json.loads(text)  # the pack itself is readable JSON
+    code, out = checked(shop)
+    assert code == 1 and "CSF104" in out
