@@ -19,6 +19,16 @@ SHAPED = st.tuples(st.sampled_from(["", "/"]), st.sampled_from(["", "*"]),
                    st.sampled_from(["", "/"])).filter(lambda t: not (t[0] and t[1])).map("".join)
 
 
+def _matches_as_git_does(patterns: list[str], parts: list[str], is_dir: bool) -> None:
+    """The rules are matched without pathspec, and give git's verdict on the path."""
+    base = Path("/project")
+    rules = Rules.of(base, patterns)
+    assert rules.plain is not None
+    relative = "/".join(parts) + ("/" if is_dir else "")
+    expected = pathspec.GitIgnoreSpec.from_lines(patterns).check_file(relative).include
+    assert rules.verdict(base.joinpath(*parts), is_dir) == expected
+
+
 @given(st.lists(NAMES, min_size=1, max_size=4), st.lists(PART, min_size=1, max_size=5),
        st.booleans())  # fmt: skip
 def test_plain_names_match_as_gitignore_does(
@@ -26,12 +36,7 @@ def test_plain_names_match_as_gitignore_does(
 ) -> None:
     """A list of plain names (the default skip list) is matched without pathspec: a path
     with a part of one of those names, at any depth; the same verdict as git's rules."""
-    base = Path("/project")
-    rules = Rules.of(base, patterns)
-    assert rules.plain is not None
-    relative = "/".join(parts) + ("/" if is_dir else "")
-    expected = pathspec.GitIgnoreSpec.from_lines(patterns).check_file(relative).include
-    assert rules.verdict(base.joinpath(*parts), is_dir) == expected
+    _matches_as_git_does(patterns, parts, is_dir)
 
 
 @given(st.lists(SHAPED, min_size=1, max_size=6), st.lists(PART, min_size=1, max_size=5),
@@ -41,12 +46,7 @@ def test_plain_shapes_match_as_gitignore_does(
 ) -> None:
     """The shapes most ``.gitignore`` files are made of (``build/``, ``*.egg-info/``,
     ``/var/``, ``*.db``) are matched without pathspec, with git's verdict."""
-    base = Path("/project")
-    rules = Rules.of(base, patterns)
-    assert rules.plain is not None
-    relative = "/".join(parts) + ("/" if is_dir else "")
-    expected = pathspec.GitIgnoreSpec.from_lines(patterns).check_file(relative).include
-    assert rules.verdict(base.joinpath(*parts), is_dir) == expected
+    _matches_as_git_does(patterns, parts, is_dir)
 
 
 def test_other_patterns_are_pathspecs() -> None:
