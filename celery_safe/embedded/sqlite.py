@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from celery_safe.embedded.wake import _owner
 
 __all__ = [
     "LOCK_TIMEOUT", "PrivatePathError", "fresh_pool_after_fork", "private_directory",
-    "private_file", "sqlite_engine",
+    "private_file", "sqlite_engine", "use_wal",
 ]
 
 logger = logging.getLogger(__name__)
@@ -114,11 +116,37 @@ def sqlite_engine(engine: Engine) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        try:
+            use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
 
     return engine
+
+
+def use_wal(cursor: Any, *, timeout: float = LOCK_TIMEOUT) -> None:
+    """Put the database in WAL mode (it stays so: later opens find it there).
+
+    The switch needs the database to itself, and SQLite refuses it at once with
+    "database is locked", without waiting as its busy timeout says, while another
+    process writes in the old mode (measured: a fresh broker file that several workers
+    open together, one of them creating its tables). So ask again until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    nap = 0.001
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                raise
+        time.sleep(nap)
+        nap = min(nap * 2, 0.05)
 
 
 def fresh_pool_after_fork(engine: Engine) -> Engine:

@@ -5,6 +5,8 @@ in between made the loser crash ("table kombu_queue already exists"), which hung
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +43,34 @@ def test_a_channel_opens_when_another_process_made_the_tables_first(
         message.ack()
         box.close()
     assert len(calls) == 2
+
+
+def test_a_channel_opens_while_another_process_writes_the_new_file_in_its_old_mode(
+    tmp_path: Path,
+) -> None:
+    """Switching to WAL needs the file to itself, and SQLite refuses it at once ("database
+    is locked"), busy timeout or not, while another connection writes in the old mode:
+    several workers opening a fresh broker file together crashed one (CI, Python 3.10:
+    the 6,000-message test's consumers then waited for that producer until timed out)."""
+    app = embedded.configure(Celery("race", set_as_current=False), tmp_path)
+    other = sqlite3.connect(
+        tmp_path / "broker.sqlite", isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")  # another process, making its tables
+    other.execute("CREATE TABLE other_process (n INTEGER)")
+    refused = sqlite3.connect(tmp_path / "broker.sqlite", timeout=5, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # SQLite's premise
+        refused.execute("PRAGMA journal_mode=WAL")
+    refused.close()
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    with app.connection_for_write() as connection:
+        box = connection.SimpleQueue("race")
+        box.put({"n": 1})
+        message = box.get(timeout=5)
+        assert message.payload == {"n": 1}
+        message.ack()
+        box.close()
+    other.close()
+    after = sqlite3.connect(tmp_path / "broker.sqlite")
+    assert after.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    after.close()
