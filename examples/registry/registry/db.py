@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from celery_safe.embedded.sqlite import use_wal
 from registry.migrate import upgrade_to_head
 
 __all__ = [
@@ -65,8 +66,8 @@ def make_engine(
     def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
-        if on_disk:
-            cursor.execute("PRAGMA journal_mode=WAL")
+        if on_disk:  # asked again while another process writes the new file
+            use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,18 @@ def test_a_missing_required_column_is_named_not_guessed(tmp_path: Path) -> None:
         create_schema(engine)
     with engine.begin() as conn:
         assert inspect(conn).get_table_names() == ["collections"]  # nothing half-done
+
+
+def test_an_engine_opens_a_new_file_another_process_is_writing(tmp_path: Path) -> None:
+    """SQLite refuses the switch to WAL at once while another connection writes in the
+    old mode (an API and workers opening a new database together): asked again."""
+    path = tmp_path / "registry.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE other_process (n INTEGER)")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+    other.close()
