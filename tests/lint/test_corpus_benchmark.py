@@ -164,7 +164,7 @@ RESERVED = ["sealed3", "sealed4", "sealed5"]
 #: the expected findings the fourth set holds (judged by hand, before any linter ran on it)
 EXPECTED_IN_SEALED4 = 22
 #: the expected findings the fifth set holds (judged by hand, before any linter ran on it)
-EXPECTED_IN_SEALED5 = 24
+EXPECTED_IN_SEALED5 = 27
 
 
 def _repositories(corpus: str) -> set[str]:
