@@ -28,10 +28,11 @@
 
 (d) A second ``celery-safe check`` of an unchanged project vs the first (an empty
     cache), each a process of its own, start-up included: celery + kombu + django,
-    1,127 files. Target: <= 0.25x.
+    1,127 files. Target: <= 0.25x. With ``--base REV``, REV's ``celery_safe`` (``git
+    archive``) is measured too, the two alternated per round.
 
     .venv/bin/python benchmarks/lint_speed.py [--runs 5] [--packages celery kombu]
-        [--project celery kombu django] [--large-size 5000000] [--parts abcd]
+        [--project celery kombu django] [--large-size 5000000] [--parts abcd] [--base main]
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fix_speed import generated_module  # same folder: run as a script
-from lint_versus import CHECK, FLAKE8, REPO
+from lint_versus import CHECK, FLAKE8, REPO, archived
 from lint_versus import run as run_tree
 
 from celery_safe.lint.front.flake8_plugin import Plugin
@@ -69,11 +70,13 @@ def corpus(packages: list[str]) -> list[Path]:
 BYTECODE: dict[str, str | None] = {}
 
 
-def process_seconds(argv: list[str], cache: str = "off") -> tuple[float, float]:
+def process_seconds(
+    argv: list[str], cache: str = "off", extra: dict[str, str] | None = None
+) -> tuple[float, float]:
     """(wall, CPU) seconds of one process; CPU time resists other load on the box."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    env = {**os.environ, "CELERY_SAFE_CACHE_DIR": cache}
+    env = {**os.environ, "CELERY_SAFE_CACHE_DIR": cache, **(extra or {})}
     for name, value in BYTECODE.items():
         if value is None:
             env.pop(name, None)
@@ -198,24 +201,37 @@ def check_versus_parse(roots: list[str], runs: int) -> None:
     print(f"    not in the ratio: a check process imports its CLI once, {imports:5.2f} s CPU")
 
 
-def second_check(roots: list[str], runs: int) -> None:
-    """(d): ``check`` twice over an unchanged project, the second from the cache."""
+def second_check(roots: list[str], runs: int, base: str | None = None) -> None:
+    """(d): ``check`` twice over an unchanged project, the second from the cache; with
+    ``base`` (a git revision), that revision's ``celery_safe`` too, alternated per round."""
     argv = [sys.executable, "-m", "celery_safe.cli", "check", *roots, "--output", os.devnull]
-    firsts, seconds = [], []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as folder:
-            cache = str(Path(folder) / "cache")
-            firsts.append(process_seconds(argv, cache))
-            seconds.append(process_seconds(argv, cache))
     files = sum(1 for root in roots for _ in Path(root).rglob("*.py"))
-    for label, pick in (("CPU", 1), ("wall", 0)):
-        first = min(t[pick] for t in firsts)
-        second = min(t[pick] for t in seconds)
-        print(
-            f"(d) check {files} files {label:>4}: first (empty cache) {first:6.2f} s"
-            f" | second (unchanged) {second:6.2f} s | ratio {second / first:4.2f}x;"
-            " target <= 0.25x"
-        )
+    with tempfile.TemporaryDirectory() as trees_folder:
+        trees = {"this tree": REPO}
+        if base is not None:
+            trees = {base: archived(base, Path(trees_folder)), **trees}
+        times: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {
+            side: ([], []) for side in trees
+        }
+        for _ in range(runs):
+            for side, tree in trees.items():
+                firsts, seconds = times[side]
+                with tempfile.TemporaryDirectory() as folder:
+                    cache = str(Path(folder) / "cache")
+                    env = {"PYTHONPATH": str(tree)}
+                    firsts.append(process_seconds(argv, cache, env))
+                    seconds.append(process_seconds(argv, cache, env))
+    for side, (firsts, seconds) in times.items():
+        for label, pick in (("CPU", 1), ("wall", 0)):
+            first = min(t[pick] for t in firsts)
+            second = min(t[pick] for t in seconds)
+            ratios = [b[pick] / a[pick] for a, b in zip(firsts, seconds, strict=True)]
+            print(
+                f"(d) {side}: check {files} files {label:>4}: first (empty cache) {first:6.2f} s"
+                f" | second (unchanged) {second:6.2f} s | ratio of mins {second / first:4.2f}x,"
+                f" per round min / median {min(ratios):4.2f}x / {statistics.median(ratios):4.2f}x;"
+                " target <= 0.25x"
+            )
 
 
 def main() -> None:
@@ -228,6 +244,8 @@ def main() -> None:
     parser.add_argument("--large-size", type=int, default=5_000_000,
                         help="bytes of the generated module of (c)")
     parser.add_argument("--parts", default="abcd", help="which measurements (default: abcd)")
+    parser.add_argument("--base", default=None,
+                        help="(d): also measure this git revision's celery_safe, alternated")
     options = parser.parse_args()
     runs, packages = options.runs, options.packages
     files = corpus(packages)
@@ -254,7 +272,7 @@ def main() -> None:
     if "c" in parts:
         large_file(min(runs, 2), options.large_size)
     if "d" in parts:
-        second_check([str(site / name) for name in options.project], min(runs, 3))
+        second_check([str(site / name) for name in options.project], min(runs, 3), options.base)
 
 
 LARGE = """\

@@ -148,6 +148,18 @@ def run(tree: Path, code: str, argv: list[str]) -> list[float]:
     return [float(word) for word in out.stdout.split()]
 
 
+def archived(revision: str, folder: Path) -> Path:
+    """``revision``'s ``celery_safe`` package, written under ``folder`` (``git archive``)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "celery_safe"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if archive.returncode != 0:
+        raise SystemExit(f"git archive {revision}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default="main", help="git revision to compare with")
@@ -160,14 +172,7 @@ def main() -> None:
     site = Path(sysconfig.get_paths()["purelib"])
     roots = [str(site / name) for name in options.packages]
     with tempfile.TemporaryDirectory() as folder:  # mkdtemp: private to this user
-        base = Path(folder)
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", options.base, "celery_safe"],
-            capture_output=True, check=False,
-        )
-        if archive.returncode != 0:
-            raise SystemExit(f"git archive {options.base}: {archive.stderr.decode().strip()}")
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        base = archived(options.base, Path(folder))
         trees = {options.base: base, "this tree": REPO}
         best: dict[str, list[float]] = {side: [1e9, 1e9, 1e9] for side in trees}
         findings: dict[str, float] = {}

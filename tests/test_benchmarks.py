@@ -31,7 +31,11 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
         "corpus: vine", "(a) flake8  CPU", "plugin run() alone",
         "imports the plugin and its engine: ", "s CPU from bytecode", "s compiled from source",
         "(b) CPU, a process per round, imports done: read + ast.parse", "imports its CLI once",
-        "(d) check 6 files  CPU: first (empty cache)",
+        "(d) this tree: check 6 files  CPU: first (empty cache)",
+    ]),
+    "cache_scale.py": (["--base", "HEAD", "--entries", "1500", "--runs", "1"], [
+        "HEAD: cache of 1500 entries", "this tree: cache of 1500 entries",
+        "one-file check, min / median of 1 rounds", "large, miss: wall", "large, hit: wall",
     ]),
     "embedded_vs_redis.py": (["--repeat", "1", "--drain", "20", "--idle", "1"], [
         "one task ms", "3-link chain ms", "20-task chord ms", "drain tasks/s",

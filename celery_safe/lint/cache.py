@@ -15,23 +15,49 @@ size limit) and the file's absolute path, and holds:
 A hit needs all three to match; anything else is recomputed. Where entries live:
 
 - ``check`` keeps the entries it computes in memory and writes them at the end of the
-  run, one *pack* per project (the folder above the file's top-most package): one file
-  written per run instead of one per source file (each write is a new file renamed into
-  place, ~0.15 ms, as much as analysing a small module). A pack holds its format, engine,
-  config and project; one that says otherwise, or is not JSON, is ignored with a warning
-  and replaced. The entries of the pack on disk that this run did not recompute are kept
-  (another run's), unless their file is gone.
+  run into *packs*: a project's (the folder above the file's top-most package) entries
+  are split over up to 256 packs by the first two hex digits of the SHA-256 of the
+  file's path, so a run reads only the packs of the files it checks (a one-file ``check``
+  reads one pack, ~1/256 of the project's entries) and rewrites only the packs it has
+  new entries for. A pack holds its format, engine, config, project and shard; one that
+  says otherwise, or is not JSON, is ignored with a warning and replaced.
+- Writing a pack merges: under an exclusive lock (``flock`` on ``lock`` in the folder)
+  the pack on disk is read again (unless it is the very file this run read), the
+  entries this run computed replace those of the same files, and the others are kept
+  while their file exists; then the new pack is renamed into place. So two runs on one
+  project keep each other's entries. A lock held longer than :data:`LOCK_TIMEOUT`
+  seconds (a hung run) is not waited for: the run's entries are not written (said under
+  ``check -v``), its findings are unaffected.
 - The flake8 plugin has no end of run (its processes end when flake8 is done with them),
-  so it writes one entry file per source file as it goes.
-- Both read both: the pack of the file's project first, then the file's own entry; so a
-  file either tool analysed is not analysed again by the other.
+  so it writes one entry file per source file as it goes (a whole-file replace, no lock).
+- Both read both: the pack of the file first, then the file's own entry; so a file
+  either tool analysed is not analysed again by the other.
+
+What keeps the folder from growing forever:
+
+- one entry per (engine, config, file): a recomputed entry replaces the old one (its old
+  text's findings are gone), in a pack or in its own file;
+- a pack being rewritten drops the entries of files that no longer exist;
+- every cache file not read or written for :data:`MAX_AGE` (30 days) is deleted: a
+  read refreshes a file's modification time (at most once a day), and at most once a day
+  (the ``swept`` stamp) a run lists the folder and deletes our cache files (by name:
+  ``<sha256>.json``, ``<sha256>.pack.json``) older than that. This is what removes the
+  entries of an older celery-safe or config, of deleted projects and of files deleted
+  from packs that are no longer rewritten;
+- temporary files (``tmp/.<name>.<pid>.<random>.tmp``, unique) are removed by their
+  writer when a write fails; one left by a killed writer is removed by a later run once
+  it is older than :data:`TEMP_AGE` (an hour; a write takes milliseconds).
+
+Nothing is deleted unless it is ours: a regular file (``lstat``, never following a link)
+owned by this user, named as we name files, in our own folder (opened once, every access
+relative to its descriptor).
 
 Everything is JSON (never pickle: a cache must not run code) in one private folder:
 created ``0700``, used only when it is ours, a real folder (not a link) and closed to
 others; each file ``0600``, written to a new temporary file and renamed into place
-(atomic, so concurrent writers, as flake8's processes are, cannot tear one; two runs
-writing one pack at once lose entries, never findings); nothing is opened through a
-link, and a file that is a link, not ours or open to others is never trusted.
+(atomic, so concurrent writers, as flake8's processes are, cannot tear one); nothing is
+opened through a link, and a file that is a link, not ours or open to others is never
+trusted.
 The folder: ``$CELERY_SAFE_CACHE_DIR``, else ``$XDG_CACHE_HOME/celery-safe`` (if absolute), else
 ``~/.cache/celery-safe``. ``check --no-cache`` (or ``CELERY_SAFE_CACHE_DIR=off``) skips it.
 """
@@ -42,10 +68,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -53,6 +81,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalogue
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows, where CacheDir.open refuses anyway
+    fcntl = None  # type: ignore[assignment]
 from .config import Config
 from .files import fingerprint
 from .findings import Finding, Span, decode_detail, encode_detail
@@ -66,15 +99,29 @@ __all__ = [
     "default_cache_dir",
     "engine_key",
     "entry_name",
+    "merged",
     "pack_name",
+    "packed",
+    "shard_of",
+    "unpacked",
 ]
 
 #: Bumped when the format of an entry or a pack changes.
-FORMAT = 2
+FORMAT = 3
 #: An entry larger than this is not ours (or not sane): ignored.
 MAX_ENTRY = 32 << 20
 #: A pack larger than this is ignored (and never written: its entries go one a file).
 MAX_PACK = 128 << 20
+#: Seconds a run waits for another run's lock on the packs before it skips writing.
+LOCK_TIMEOUT = 5.0
+#: A cache file not read or written for this long (seconds) is deleted by the sweep.
+MAX_AGE = 30 * 86400
+#: A read refreshes a file's modification time once it is older than this.
+REFRESH = 86400
+#: The sweep runs at most once in this long.
+SWEEP_EVERY = 86400
+#: A temporary file older than this is a killed writer's: deleted.
+TEMP_AGE = 3600
 _OFF = ("off", "0", "none", "false")
 
 
@@ -141,9 +188,9 @@ def entry_name(engine: str, config: str, path: str) -> str:
     return hashlib.sha256(json.dumps([engine, config, path]).encode()).hexdigest() + ".json"
 
 
-def pack_name(engine: str, config: str, root: str) -> str:
-    """The pack's file name: one per (engine, config, project), replaced by each run."""
-    key = json.dumps([engine, config, root, "pack"]).encode()
+def pack_name(engine: str, config: str, root: str, shard: str) -> str:
+    """A pack's file name: one per (engine, config, project, shard of the paths)."""
+    key = json.dumps([engine, config, root, "pack", shard]).encode()
     return hashlib.sha256(key).hexdigest() + ".pack.json"
 
 
@@ -156,10 +203,45 @@ def text_digest(text: str) -> str:
 
 _READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+#: The names of our cache files (entries, packs) and temporary files: nothing else is
+#: ever deleted.
+_OURS = re.compile(r"[0-9a-f]{64}(\.pack)?\.json")
+_TEMPORARY = re.compile(r"\.[0-9a-f]{64}(\.pack)?\.json\.[0-9]+\.[0-9a-f]{16}\.tmp")
+_TEMPORARIES = "tmp"
+_LOCK = "lock"
+_SWEPT = "swept"
 
 
 def _private(info: os.stat_result) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+#: The identity of a file as read: another run's rename gives another (inode, ctime).
+Stamp = tuple[int, int, int, int]
+
+
+def _stamp(info: os.stat_result) -> Stamp:
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _open_folder(name: str | Path, dir_fd: int | None = None) -> int:
+    """A private folder of ours (created ``0700`` if missing), opened without following a
+    link; :class:`Unusable` otherwise (we never loosen or take over a folder)."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=dir_fd)
+    try:
+        fd = os.open(name, _READ | _DIRECTORY, dir_fd=dir_fd)
+    except OSError as exc:  # ELOOP: a link; ENOTDIR: a file
+        raise Unusable(f"{name}: not a folder we can use ({exc.strerror})") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISDIR(info.st_mode) or not _private(info):
+        os.close(fd)
+        raise Unusable(
+            f"{name}: the cache folder must be yours and closed to others (mode 0700); "
+            "remove it or choose another with CELERY_SAFE_CACHE_DIR"
+        )
+    return fd
 
 
 class CacheDir:
@@ -168,6 +250,7 @@ class CacheDir:
     def __init__(self, fd: int, path: Path) -> None:
         self.fd = fd
         self.path = path
+        self._temporaries = -1  # tmp/'s descriptor, opened on the first write
 
     @classmethod
     def open(cls, path: Path) -> CacheDir:
@@ -180,25 +263,13 @@ class CacheDir:
         except RuntimeError as exc:  # ~user of an unknown user (or no home folder)
             raise Unusable(f"{path}: its ~ names no home folder here ({exc})") from exc
         path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-        try:
-            fd = os.open(path, _READ | getattr(os, "O_DIRECTORY", 0))
-        except OSError as exc:  # ELOOP: a link; ENOTDIR: a file
-            raise Unusable(f"{path}: not a folder we can use ({exc.strerror})") from exc
-        info = os.fstat(fd)
-        if not stat.S_ISDIR(info.st_mode) or not _private(info):
-            os.close(fd)
-            raise Unusable(
-                f"{path}: the cache folder must be yours and closed to others (mode 0700); "
-                "remove it or choose another with CELERY_SAFE_CACHE_DIR"
-            )
-        return cls(fd, path)
+        return cls(_open_folder(path), path)
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for fd in (self._temporaries, self.fd):
+            if fd >= 0:
+                os.close(fd)
+        self.fd = self._temporaries = -1
 
     def read(self, name: str, limit: int = MAX_ENTRY) -> Any:
         """The file's JSON, or ``None`` (missing, a link, not ours, too big, not JSON)."""
@@ -207,26 +278,40 @@ class CacheDir:
     def load(self, name: str, limit: int = MAX_ENTRY) -> tuple[Any, str | None]:
         """The file's JSON and ``None``; or ``None`` and why it is not used (``None``
         too when there is no such file)."""
+        data, why, _ = self.load_stamped(name, limit)
+        return data, why
+
+    def load_stamped(
+        self, name: str, limit: int = MAX_ENTRY, unless: Stamp | None = None
+    ) -> tuple[Any, str | None, Stamp | None]:
+        """:meth:`load`, and the identity of the file read (``None``: none). With
+        ``unless``: when the file is still that one, it is not read again (``None``, ``None``
+        and that stamp)."""
         try:
             fd = os.open(name, _READ | _NONBLOCK, dir_fd=self.fd)
         except FileNotFoundError:
-            return None, None
+            return None, None, None
         except OSError as exc:  # ELOOP: a link, never followed
-            return None, exc.strerror or str(exc)
+            return None, exc.strerror or str(exc), None
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                return None, "not a regular file"
+                return None, "not a regular file", None
             if not _private(info):
-                return None, "not yours, or open to others"
+                return None, "not yours, or open to others", None
             if info.st_size > limit:
-                return None, f"larger than {limit} bytes"
+                return None, f"larger than {limit} bytes", None
+            if unless is not None and _stamp(info) == unless:
+                return None, None, unless
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read(limit + 1)
-            return json.loads(data), None
+            if time.time() - info.st_mtime > REFRESH:  # still in use: not swept (see above)
+                with contextlib.suppress(OSError):
+                    os.utime(fd)
+            return json.loads(data), None, _stamp(info)
         # RecursionError: JSON nested deeper than the parser goes
         except (OSError, ValueError, RecursionError) as exc:
-            return None, f"not readable JSON ({type(exc).__name__})"
+            return None, f"not readable JSON ({type(exc).__name__})", None
         finally:
             os.close(fd)
 
@@ -235,20 +320,121 @@ class CacheDir:
         self.write_bytes(name, json.dumps(value, separators=(",", ":")).encode())
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        """Store ``data`` under ``name``, as :meth:`write` does."""
+        """Store ``data`` under ``name``, as :meth:`write` does: written to a file of a
+        unique name in ``tmp/``, removed again if anything fails before the rename."""
         temporary = f".{name}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _READ
         try:
-            fd = os.open(temporary, flags, 0o600, dir_fd=self.fd)
-        except OSError:
+            where = self._temporary_folder()
+            fd = os.open(temporary, flags, 0o600, dir_fd=where)
+        except (OSError, Unusable):
             return  # why quiet: a cache that cannot be written costs time, never findings
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-        except OSError:
+            os.replace(temporary, name, src_dir_fd=where, dst_dir_fd=self.fd)
+        except BaseException as exc:  # KeyboardInterrupt too: never leave it behind
             with contextlib.suppress(OSError):  # ours: we created it with O_EXCL
-                os.unlink(temporary, dir_fd=self.fd)
+                os.unlink(temporary, dir_fd=where)
+            if not isinstance(exc, OSError):
+                raise
+
+    def _temporary_folder(self) -> int:
+        if self._temporaries < 0:
+            self._temporaries = _open_folder(_TEMPORARIES, self.fd)
+        return self._temporaries
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float) -> Iterator[bool]:
+        """Hold the folder's lock (``flock`` on ``lock``) for the block; ``False`` when it
+        could not be had within ``timeout`` seconds, or the lock file is not ours."""
+        flags = os.O_RDWR | os.O_CREAT | _READ | _NONBLOCK
+        try:
+            fd = os.open(_LOCK, flags, 0o600, dir_fd=self.fd)
+        except OSError:
+            yield False
+            return
+        try:
+            info = os.fstat(fd)
+            held = stat.S_ISREG(info.st_mode) and _private(info) and _flock(fd, timeout)
+            yield held
+        finally:
+            os.close(fd)  # releases the lock
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete our stale files (see the module docstring); how many were deleted."""
+        now = time.time() if now is None else now
+        deleted = self.sweep_temporaries(now)
+        with contextlib.suppress(OSError):
+            deleted += _delete_old(self.fd, _OURS, now - MAX_AGE)
+        return deleted
+
+    def sweep_temporaries(self, now: float | None = None) -> int:
+        """Delete the temporary files of ours older than :data:`TEMP_AGE` (a killed
+        writer's); how many. Cheap: ``tmp/`` holds only writes under way."""
+        now = time.time() if now is None else now
+        with contextlib.suppress(OSError, Unusable):
+            return _delete_old(self._temporary_folder(), _TEMPORARY, now - TEMP_AGE)
+        return 0
+
+    def sweep_when_due(self) -> None:
+        """:meth:`sweep` at most once every :data:`SWEEP_EVERY` seconds (the ``swept``
+        file's modification time says when the last one began)."""
+        try:
+            info = os.stat(_SWEPT, dir_fd=self.fd, follow_symlinks=False)
+            if time.time() - info.st_mtime < SWEEP_EVERY or not stat.S_ISREG(info.st_mode):
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        flags = os.O_WRONLY | os.O_CREAT | _READ | _NONBLOCK
+        try:
+            fd = os.open(_SWEPT, flags, 0o600, dir_fd=self.fd)
+        except OSError:
+            return
+        try:
+            os.utime(fd)  # first: another run starting now does not sweep too
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        self.sweep()
+
+
+def _flock(fd: int, timeout: float) -> bool:
+    """``flock(LOCK_EX)`` on ``fd``, waiting at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+        except OSError:  # a file system without locks: no merge is safe, do not write
+            return False
+
+
+def _delete_old(folder: int, names: re.Pattern[str], before: float) -> int:
+    """Delete the regular files of ours in ``folder`` named as ``names`` and last
+    modified before ``before``; never follows a link."""
+    deleted = 0
+    for name in os.listdir(folder):
+        if not names.fullmatch(name):
+            continue
+        with contextlib.suppress(OSError):
+            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and (
+                info.st_mtime < before
+            ):
+                os.unlink(name, dir_fd=folder)  # unlink never follows a link either
+                deleted += 1
+    return deleted
 
 
 # --- findings in and out --------------------------------------------------------------
@@ -305,11 +491,49 @@ def dependencies(resolver: ModuleResolver, path: Path) -> Dependencies:
     return found
 
 
+@dataclass
+class _Shard:
+    """One pack as this run read it: its entries (path -> entry) and the file's stamp."""
+
+    entries: dict[str, Any]
+    stamp: Stamp | None = None
+
+
+def shard_of(path: str) -> str:
+    """The pack a file's entry goes to within its project: two hex digits of its path's
+    SHA-256 (up to 256 packs a project, each ~1/256 of its entries)."""
+    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:2]
+
+
+def packed(header: Mapping[str, object], entries: Mapping[str, object]) -> bytes:
+    """A pack's bytes: its header (what it is a pack of) and its entries (path -> entry)."""
+    return json.dumps({**header, "entries": entries}, separators=(",", ":")).encode()
+
+
+def unpacked(data: Any, header: Mapping[str, object]) -> dict[str, Any] | None:
+    """The entries of a pack's JSON when its header is ``header``; else ``None``."""
+    if not isinstance(data, dict) or not all(data.get(k) == v for k, v in header.items()):
+        return None
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else None
+
+
+def merged(
+    on_disk: Mapping[str, Any], computed: Mapping[str, Any], exists: Callable[[str], bool]
+) -> dict[str, Any]:
+    """A pack's new entries: ``computed`` (this run's, the later ones) over those of the
+    pack on disk whose file still ``exists``."""
+    kept = {path: e for path, e in on_disk.items() if path not in computed and exists(path)}
+    return {**kept, **computed}
+
+
 class FindingsCache:
     """One run's view of the cache: ``findings(path, text, compute)`` hits or computes.
 
     ``batch`` (``check``): computed entries are kept in memory and written by
-    :meth:`close`, one pack per project; otherwise (flake8) each is written at once.
+    :meth:`close`, into the packs of their files (merged with the packs on disk);
+    otherwise (flake8) each is written at once, in a file of its own. ``note`` hears what
+    only a verbose run prints.
     """
 
     def __init__(
@@ -320,6 +544,7 @@ class FindingsCache:
         *,
         batch: bool = False,
         warn: Callable[[str], None] | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.resolver = resolver
         self.folder = folder
@@ -327,14 +552,16 @@ class FindingsCache:
         self.config = config_key(config)
         self.batch = batch
         self.warn = warn
+        self.note = note
         self._fingerprints: dict[Path, str] = {}
-        #: project root -> its pack's entries, read once per run (path -> entry)
-        self._packs: dict[str, dict[str, Any]] = {}
+        #: (project root, shard) -> that pack as read in this run (read once, lazily)
+        self._packs: dict[tuple[str, str], _Shard] = {}
         #: project root -> the entries this run computed, written by :meth:`close`
         self._pending: dict[str, dict[str, dict[str, object]]] = {}
         self._warned: set[str] = set()
         self.hits = 0
         self.misses = 0
+        self.written = 0
 
     @classmethod
     def for_run(
@@ -345,9 +572,12 @@ class FindingsCache:
         warn: Callable[[str], None] | None = None,
         *,
         batch: bool = False,
+        note: Callable[[str], None] | None = None,
     ) -> FindingsCache:
         """A cache in ``where`` (``None``: no cache); an unusable folder (or pack) is
-        reported through ``warn`` and the run goes on without it."""
+        reported through ``warn`` and the run goes on without it. A killed writer's
+        temporary files are deleted first, and stale cache files when the daily sweep is
+        due (see the module docstring)."""
         folder = None
         if where is not None:
             try:
@@ -355,7 +585,10 @@ class FindingsCache:
             except (Unusable, OSError) as exc:
                 if warn is not None:
                     warn(f"celery-safe: cache not used: {exc}")
-        return cls(config, resolver, folder, batch=batch, warn=warn)
+        if folder is not None:
+            folder.sweep_when_due()
+            folder.sweep_temporaries()  # a killed writer's (cheap: see the method)
+        return cls(config, resolver, folder, batch=batch, warn=warn, note=note)
 
     def findings(
         self, path: Path, text: str, compute: Callable[[], list[Finding]]
@@ -367,7 +600,7 @@ class FindingsCache:
         key = str(where)
         digest = text_digest(text)
         root = str(self.resolver.package_root(where))
-        found = self._hit(self._pack(root).get(key), where, digest, path)
+        found = self._hit(self._pack(root, shard_of(key)).get(key), where, digest, path)
         if found is not None:
             self.hits += 1
             return found
@@ -408,28 +641,34 @@ class FindingsCache:
         except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError):
             return None
 
-    def _pack(self, root: str) -> dict[str, Any]:
-        """The entries of ``root``'s pack on disk (read once per run; empty if none)."""
-        if root not in self._packs:
-            self._packs[root] = self._read_pack(root)
-        return self._packs[root]
+    def _pack(self, root: str, shard: str) -> dict[str, Any]:
+        """The entries of that pack on disk (read once per run; empty if none)."""
+        if (root, shard) not in self._packs:
+            self._packs[root, shard] = self._read_pack(root, shard)
+        return self._packs[root, shard].entries
 
-    def _read_pack(self, root: str) -> dict[str, Any]:
+    def _read_pack(self, root: str, shard: str, unless: Stamp | None = None) -> _Shard:
+        """The pack on disk; with ``unless`` (the stamp of the pack read before), an
+        empty shard with that stamp when it is still the same file (not read again)."""
         assert self.folder is not None
-        name = pack_name(engine_key(), self.config, root)
-        data, why = self.folder.load(name, MAX_PACK)
-        if why is None and data is not None:
-            header = {"format": FORMAT, "engine": engine_key(), "config": self.config,
-                      "root": root}  # fmt: skip
-            entries = data.get("entries") if isinstance(data, dict) else None
-            if isinstance(entries, dict) and all(data.get(k) == v for k, v in header.items()):
-                return entries
+        name = pack_name(engine_key(), self.config, root, shard)
+        data, why, stamp = self.folder.load_stamped(name, MAX_PACK, unless)
+        if why is None and data is None:
+            return _Shard({}, stamp)
+        if why is None:
+            entries = unpacked(data, self._header(root, shard))
+            if entries is not None:
+                return _Shard(entries, stamp)
             why = "not a pack of this celery-safe, config and project"
-        if why is not None and self.warn is not None and name not in self._warned:
+        if self.warn is not None and name not in self._warned:
             # why say it: a cache file we did not write, or a damaged one, is worth knowing
             self._warned.add(name)
             self.warn(f"celery-safe: cache file {self.folder.path / name} ignored: {why}")
-        return {}
+        return _Shard({})
+
+    def _header(self, root: str, shard: str) -> dict[str, object]:
+        return {"format": FORMAT, "engine": engine_key(), "config": self.config,
+                "root": root, "shard": shard}  # fmt: skip
 
     def _fingerprint(self, path: Path) -> str:
         if path not in self._fingerprints:
@@ -451,27 +690,47 @@ class FindingsCache:
             return False
 
     def flush(self) -> None:
-        """Write each project's pack: the entries computed in this run over those of the
-        pack on disk now (another run may have written it meanwhile) whose file remains."""
-        if self.folder is None:
+        """Write the packs this run computed entries for, each merged under the folder's
+        lock with the pack on disk now (another run may have written it since): this
+        run's entries over the others whose file remains. Packs with nothing new are not
+        touched. When the lock cannot be had in :data:`LOCK_TIMEOUT` seconds, nothing is
+        written (``note`` says so)."""
+        if self.folder is None or not any(self._pending.values()):
+            self._pending.clear()
             return
-        for root, computed in self._pending.items():
-            name = pack_name(engine_key(), self.config, root)
-            self._packs.pop(root, None)
-            kept = {
-                path: entry
-                for path, entry in self._read_pack(root).items()
-                if path not in computed and os.path.isfile(path)
-            }
-            pack = {"format": FORMAT, "engine": engine_key(), "config": self.config,
-                    "root": root, "entries": {**kept, **computed}}  # fmt: skip
-            data = json.dumps(pack, separators=(",", ":")).encode()
-            if len(data) <= MAX_PACK:
-                self.folder.write_bytes(name, data)
-                continue
-            for path, entry in computed.items():  # too big for one file: one file each
-                self.folder.write(entry_name(engine_key(), self.config, path), entry)
-        self._pending.clear()
+        with self.folder.locked(LOCK_TIMEOUT) as held:
+            if not held:
+                if self.note is not None:
+                    count = sum(len(e) for e in self._pending.values())
+                    self.note(
+                        f"celery-safe: cache not written ({count} new entries): its lock"
+                        f" ({self.folder.path / _LOCK}) was held over {LOCK_TIMEOUT:g} s by"
+                        " another run, or cannot be taken"
+                    )
+                self._pending.clear()
+                return
+            for root, computed in self._pending.items():
+                shards: dict[str, dict[str, dict[str, object]]] = {}
+                for path, entry in computed.items():
+                    shards.setdefault(shard_of(path), {})[path] = entry
+                for shard, mine in shards.items():
+                    self._write_pack(root, shard, mine)
+            self._pending.clear()
+
+    def _write_pack(self, root: str, shard: str, computed: dict[str, dict[str, object]]) -> None:
+        """Merge ``computed`` into the pack on disk (the lock is held) and replace it."""
+        assert self.folder is not None
+        read = self._packs.pop((root, shard), None)
+        now = self._read_pack(root, shard, None if read is None else read.stamp)
+        if read is not None and read.stamp is not None and now.stamp == read.stamp:
+            now = read  # the file this run read: no need to parse it again
+        data = packed(self._header(root, shard), merged(now.entries, computed, os.path.isfile))
+        if len(data) <= MAX_PACK:
+            self.folder.write_bytes(pack_name(engine_key(), self.config, root, shard), data)
+            self.written += 1
+            return
+        for path, entry in computed.items():  # too big for one file: one file each
+            self.folder.write(entry_name(engine_key(), self.config, path), entry)
 
     def close(self) -> None:
         """Write what is pending (:meth:`flush`) and let the folder go."""

@@ -29,10 +29,13 @@ from celery_safe.lint.cache import (
     Unusable,
     config_key,
     default_cache_dir,
+    engine_key,
     entry_name,
+    pack_name,
+    shard_of,
 )
-from celery_safe.lint.front.cli import check_file
 from celery_safe.lint.config import Config
+from celery_safe.lint.front.cli import check_file
 from celery_safe.lint.resolve import ModuleResolver
 
 JOINS = "def wait_all(results):\n    return [r.get() for r in results]\n"
@@ -225,12 +228,19 @@ def test_entry_names_differ_whenever_a_part_differs(
 # --- the folder --------------------------------------------------------------------------
 
 
+def cache_files(folder: Path) -> list[Path]:
+    """The entries and packs in the cache folder (not its lock, stamp or ``tmp/``)."""
+    return sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
+
+
 def test_the_folder_and_entries_are_private(shop: Path, private_findings_cache: Path) -> None:
     run_files(shop, Config(), private_findings_cache)
     assert stat.S_IMODE(private_findings_cache.stat().st_mode) == 0o700
-    entries = list(private_findings_cache.iterdir())
+    entries = cache_files(private_findings_cache)
     assert entries and all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in entries)
     assert all(json.loads(e.read_text())["findings"] is not None for e in entries)
+    temporaries = private_findings_cache / "tmp"
+    assert stat.S_IMODE(temporaries.stat().st_mode) == 0o700 and not list(temporaries.iterdir())
 
 
 def test_a_folder_that_is_a_link_open_to_others_or_a_file_is_refused(tmp_path: Path) -> None:
@@ -269,7 +279,7 @@ def test_entries_that_are_links_or_not_private_are_ignored(
 ) -> None:
     run_files(shop, Config(), private_findings_cache)
     forged = tmp_path / "forged.json"
-    for entry in private_findings_cache.iterdir():
+    for entry in cache_files(private_findings_cache):
         data = json.loads(entry.read_text())
         data["findings"] = []
         forged.write_text(json.dumps(data))
@@ -279,7 +289,7 @@ def test_entries_that_are_links_or_not_private_are_ignored(
     again, found = run_files(shop, Config(), private_findings_cache)
     assert found == ["tasks.py:12:CSF104"] and again.hits == 0
     assert forged.read_text() == json.dumps(data)  # and never written through
-    for entry in private_findings_cache.iterdir():
+    for entry in cache_files(private_findings_cache):
         entry.chmod(0o644)  # readable by others: someone else could have written it
     assert run_files(shop, Config(), private_findings_cache)[0].hits == 0
 
@@ -301,7 +311,8 @@ def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert folder.read("same.json") in values
-    assert os.listdir(tmp_path / "cache") == ["same.json"]  # no temporary left behind
+    assert sorted(os.listdir(tmp_path / "cache")) == ["same.json", "tmp"]
+    assert os.listdir(tmp_path / "cache" / "tmp") == []  # no temporary left behind
     folder.close()
 
 
@@ -378,18 +389,33 @@ def packs(folder: Path) -> dict[str, int]:
 
 
 def pack_entries(folder: Path) -> dict[str, object]:
-    (name,) = packs(folder)
-    entries: dict[str, object] = json.loads((folder / name).read_text())["entries"]
+    """The entries of every pack in the folder (each file in exactly one)."""
+    entries: dict[str, object] = {}
+    for name in packs(folder):
+        found = json.loads((folder / name).read_text())["entries"]
+        assert not set(found) & set(entries)
+        entries.update(found)
     return entries
 
 
-def test_check_writes_one_private_pack_per_project_and_reads_it_back(
+def pack_of(folder: Path, path: Path) -> Path:
+    """The pack that holds (or would hold) ``path``'s entry, checked with the default
+    config; its project: the folder above ``shop``."""
+    key = str(path.absolute())
+    root = str(path.absolute().parent.parent)
+    return folder / pack_name(engine_key(), config_key(Config()), root, shard_of(key))
+
+
+def test_check_writes_private_packs_and_reads_them_back(
     shop: Path, private_findings_cache: Path
 ) -> None:
     assert checked(shop)[0] == 1
-    assert list(packs(private_findings_cache)) == os.listdir(private_findings_cache)
-    (pack,) = private_findings_cache.iterdir()
-    assert stat.S_IMODE(pack.stat().st_mode) == 0o600
+    names = {pack_of(private_findings_cache, shop / "shop" / n).name
+             for n in ("__init__.py", "helpers.py", "tasks.py")}  # fmt: skip
+    assert set(packs(private_findings_cache)) == names  # each file's, nothing else
+    assert set(os.listdir(private_findings_cache)) == names | {"lock", "swept", "tmp"}
+    for pack in names:
+        assert stat.S_IMODE((private_findings_cache / pack).stat().st_mode) == 0o600
     assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
         "__init__.py", "helpers.py", "tasks.py",
     ]  # fmt: skip
@@ -402,14 +428,20 @@ def test_check_writes_one_private_pack_per_project_and_reads_it_back(
 def test_a_pack_keeps_the_entries_of_other_runs_while_their_files_remain(
     shop: Path, private_findings_cache: Path
 ) -> None:
+    """A file deleted since: its entry goes when its pack is next written."""
     checked(shop)
-    write(shop, {"shop/extra.py": HARMLESS})
-    assert main(["check", str(shop / "shop" / "extra.py")]) == 0
-    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
-        "__init__.py", "extra.py", "helpers.py", "tasks.py",
-    ]  # fmt: skip
-    write(shop, {"shop/extra.py": None, "shop/helpers.py": HARMLESS})
-    assert checked(shop) == (0, "No findings.\n")
+    helpers = shard_of(str((shop / "shop" / "helpers.py").absolute()))
+    extra = next(
+        f"extra{n}.py" for n in range(100_000)
+        if shard_of(str((shop / "shop" / f"extra{n}.py").absolute())) == helpers
+    )  # fmt: skip
+    write(shop, {f"shop/{extra}": HARMLESS})
+    assert main(["check", str(shop / "shop" / extra)]) == 0
+    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == sorted(
+        ["__init__.py", extra, "helpers.py", "tasks.py"]
+    )
+    write(shop, {f"shop/{extra}": None, "shop/helpers.py": HARMLESS})
+    assert checked(shop) == (0, "No findings.\n")  # helpers.py's pack rewritten
     assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
         "__init__.py", "helpers.py", "tasks.py",
     ]  # fmt: skip
@@ -425,9 +457,9 @@ def test_check_and_flake8_read_each_others_entries(
     assert not packs(private_findings_cache)
     cache = run_files(shop, config, private_findings_cache, batch=True)[0]
     assert (cache.hits, cache.misses) == (3, 0)
-    for entry in private_findings_cache.iterdir():
+    for entry in cache_files(private_findings_cache):
         entry.unlink()
-    checked(shop)  # a pack only
+    checked(shop)  # packs only
     second, found = run_files(shop, config, private_findings_cache)
     assert (second.hits, second.misses) == (3, 0) and found == ["tasks.py:12:CSF104"]
 
@@ -437,8 +469,7 @@ def test_a_damaged_or_foreign_pack_is_ignored_said_and_replaced(
     shop: Path, private_findings_cache: Path, tmp_path: Path, damage: str
 ) -> None:
     checked(shop)
-    (name,) = packs(private_findings_cache)
-    pack = private_findings_cache / name
+    pack = pack_of(private_findings_cache, shop / "shop" / "tasks.py")
     data = json.loads(pack.read_text())
     for entry in data["entries"].values():
         entry["findings"] = []  # a forged pack would hide the finding
@@ -483,8 +514,7 @@ def test_a_stored_finding_that_cannot_be_rebuilt_is_recomputed(
     shop: Path, private_findings_cache: Path, damage: str
 ) -> None:
     assert checked(shop)[0] == 1
-    (name,) = packs(private_findings_cache)
-    pack = private_findings_cache / name
+    pack = pack_of(private_findings_cache, shop / "shop" / "tasks.py")
     data = json.loads(pack.read_text())
     (entry,) = (e for e in data["entries"].values() if e["findings"])
     if damage == "infinite span":

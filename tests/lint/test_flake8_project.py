@@ -124,11 +124,12 @@ def test_flake8_reads_the_entries_check_wrote(
     )
 
     def entries() -> dict[str, int]:  # name -> inode: a rewrite renames a new file in
-        return {p.name: p.stat().st_ino for p in private_findings_cache.iterdir()}
+        return {p.name: p.stat().st_ino for p in private_findings_cache.glob("*.json")}
 
     written = entries()
-    (pack,) = written  # check writes one file per project and run: its pack
-    assert len(json.loads((private_findings_cache / pack).read_text())["entries"]) == 4
+    assert all(name.endswith(".pack.json") for name in written)  # check writes packs only
+    stored = [json.loads((private_findings_cache / n).read_text())["entries"] for n in written]
+    assert sum(map(len, stored)) == 4
     out = subprocess.run(
         [sys.executable, "-m", "flake8", "-j", "2", "--select=CSF", str(package)],
         capture_output=True, text=True,

@@ -184,6 +184,10 @@ def _parser() -> argparse.ArgumentParser:
         help="neither read nor write the findings cache ($CELERY_SAFE_CACHE_DIR, "
         "default ~/.cache/celery-safe)",
     )  # fmt: skip
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="also say how the findings cache served the run (on stderr)",
+    )  # fmt: skip
     return parser
 
 
@@ -224,7 +228,8 @@ def check_main(argv: Sequence[str]) -> int:
     io_error = False
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     where = None if args.no_cache else default_cache_dir()
-    cache = FindingsCache.for_run(config, resolver, where, _warn, batch=True)
+    note = _warn if args.verbose else None
+    cache = FindingsCache.for_run(config, resolver, where, _warn, batch=True, note=note)
     with paused_gc():  # the whole run: see collect_when_grown
         for path in files:
             try:
@@ -237,6 +242,9 @@ def check_main(argv: Sequence[str]) -> int:
             collect_when_grown()
         cache.close()
         resolver.close()
+    if note is not None and cache.folder is not None:
+        note(f"celery-safe: cache {cache.folder.path}: {cache.hits} file(s) from the cache,"
+             f" {cache.misses} analysed, {cache.written} pack(s) written")
     report = RENDERERS[args.format](found)
     if args.output is not None:
         try:
