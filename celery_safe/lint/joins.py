@@ -64,8 +64,9 @@ class HelperCall:
     node: ast.expr
     callee: FunctionInfo
     args: dict[str, Value]
-    #: ``node`` is the call itself (its arguments are the callee's), not a hand-out
-    called: bool = True
+    #: ``node`` is the call of ``callee`` itself (its arguments are the callee's), not a
+    #: hand-out or a call that runs ``callee`` further in
+    called: bool
 
 
 #: What blocks a worker until another task is done: a join, or a loop polling a result.
@@ -187,7 +188,8 @@ def _objects_passed(
         for method in sorted(methods.get(name, ())):
             found = scope.method_named(instance, method)
             if found is not None and found is not scope.info:
-                scope.record(CALLS, HelperCall(event.node, found, {}))
+                # the call runs ``found`` inside the helper: its arguments are not found's
+                scope.record(CALLS, HelperCall(event.node, found, {}, called=False))
 
 
 #: The joins of each function (CSF101, CSF103, CSF105, CSF901).

@@ -623,3 +623,21 @@ def refresh_reassigned(ids):
 def refresh_spread(ids, options):
     # ``**options`` may set any parameter
     return collect(ids, **options)  # CSF104: 12
+
+
+class Refresher:
+    def run(self, wait=True):
+        res = group(fetch.s(1)).apply_async()
+        if wait:
+            return res.get()
+        return res.id
+
+
+def refresh_with(refresher, wait=False):
+    return refresher.run()  # Refresher.run's own default: wait is True
+
+
+@app.task
+def refresh_by_object():
+    # the call's arguments are refresh_with's, not those of the method it runs
+    return refresh_with(Refresher())  # CSF104: 12
