@@ -21,6 +21,7 @@ from pathlib import PurePath
 
 from .findings import JoinDetail
 from .interp.analysis import ModuleAnalysis
+from .interp.decided import Constants, bound_constants, never_runs
 from .interp.events import CallEvent, HelperEvent, Join, Scope, Subscribers
 from .interp.facts import FunctionFacts
 from .interp.index import FunctionInfo, ModuleIndex
@@ -63,6 +64,9 @@ class HelperCall:
     node: ast.expr
     callee: FunctionInfo
     args: dict[str, Value]
+    #: ``node`` is the call of ``callee`` itself (its arguments are the callee's), not a
+    #: hand-out or a call that runs ``callee`` further in
+    called: bool
 
 
 #: What blocks a worker until another task is done: a join, or a loop polling a result.
@@ -117,7 +121,7 @@ def record_helper(scope: Scope, event: HelperEvent) -> None:
     args: dict[str, Value] = {
         name: value for name, value in given.items() if isinstance(value, TRACKED_ARGS)
     }
-    scope.record(CALLS, HelperCall(event.node, event.callee, args))
+    scope.record(CALLS, HelperCall(event.node, event.callee, args, event.called))
     objects = {name: value for name, value in given.items() if isinstance(value, Instance)}
     if objects or any(isinstance(value, Param) for value in args.values()):
         _objects_passed(scope, event, args, objects)
@@ -184,7 +188,8 @@ def _objects_passed(
         for method in sorted(methods.get(name, ())):
             found = scope.method_named(instance, method)
             if found is not None and found is not scope.info:
-                scope.record(CALLS, HelperCall(event.node, found, {}))
+                # the call runs ``found`` inside the helper: its arguments are not found's
+                scope.record(CALLS, HelperCall(event.node, found, {}, called=False))
 
 
 #: The joins of each function (CSF101, CSF103, CSF105, CSF901).
@@ -212,10 +217,15 @@ def own_joins(facts: FunctionFacts) -> list[Join]:
     return joins
 
 
-def _param_joins(facts: FunctionFacts) -> dict[str, Blocking]:
-    """The first join on each parameter, else the first loop waiting on it."""
+def _param_joins(
+    facts: FunctionFacts, info: FunctionInfo, constants: Constants
+) -> dict[str, Blocking]:
+    """The first join on each parameter, else the first loop waiting on it (in a
+    branch ``constants`` leave open)."""
     joins: dict[str, Blocking] = {}
     for join in [*facts.found.get(JOINS, ()), *waits(facts.found)]:
+        if never_runs(info, join.node, constants):
+            continue
         if isinstance(join.value, Param):
             joins.setdefault(join.value.name, join)
     return joins
@@ -228,17 +238,29 @@ def _own_blocking(facts: FunctionFacts) -> list[Blocking]:
 
 
 def helper_joins(analysis: ModuleAnalysis, facts: FunctionFacts) -> Iterator[HelperJoin]:
-    """For a task: each of its calls that reaches a join in a helper."""
+    """For a task: each of its calls that reaches a join in a helper.
+
+    Followed as Python runs it: along each call path a helper's parameters hold the
+    call's constant arguments (or their defaults), and a branch those decide is never
+    taken there (:mod:`.interp.decided`). A task's own parameters are never constants.
+    """
     for call in facts.found.get(CALLS, ()):
-        for path, join in _call_leads(analysis, call, None, frozenset({id(facts.info)})):
+        if never_runs(facts.info, call.node, {}):
+            continue
+        for path, join in _call_leads(analysis, call, None, frozenset({id(facts.info)}), {}):
             yield HelperJoin(call, path, join)
             break
 
 
 def _reached_join(
-    analysis: ModuleAnalysis, info: FunctionInfo, param: str | None, seen: frozenset[int]
+    analysis: ModuleAnalysis,
+    info: FunctionInfo,
+    param: str | None,
+    seen: frozenset[int],
+    constants: Constants,
 ) -> tuple[tuple[FunctionInfo, ...], Blocking] | None:
-    """A join ``info`` performs (on its parameter ``param``, or on its own results)."""
+    """A join ``info`` performs (on its parameter ``param``, or on its own results)
+    in a branch its ``constants`` (its parameters' values on this path) leave open."""
     if id(info) in seen or info.task is not None:
         return None  # recursion, or a task: its own joins are reported on it
     facts = analysis.summary(info)
@@ -247,31 +269,41 @@ def _reached_join(
     seen = seen | {id(info)}
     if param is None:
         for join in _own_blocking(facts):
+            if never_runs(info, join.node, constants):
+                continue
             # a helper's allow_join_result() block hides the join from Celery's own
             # check, not the deadlock: a task reaching it still waits on a worker
             return (info,), join
     else:
-        found = _param_joins(facts).get(param)
+        found = _param_joins(facts, info, constants).get(param)
         if found is not None:
             return (info,), found
     for call in facts.found.get(CALLS, ()):
-        for leads in _call_leads(analysis, call, param, seen):
+        if never_runs(info, call.node, constants):
+            continue
+        for leads in _call_leads(analysis, call, param, seen, constants):
             return (info, *leads[0]), leads[1]
     return None
 
 
 def _call_leads(
-    analysis: ModuleAnalysis, call: HelperCall, param: str | None, seen: frozenset[int]
+    analysis: ModuleAnalysis,
+    call: HelperCall,
+    param: str | None,
+    seen: frozenset[int],
+    constants: Constants,
 ) -> Iterator[tuple[tuple[FunctionInfo, ...], Blocking]]:
-    """Joins ``call`` leads to: the callee's own, or on a value we pass it."""
+    """Joins ``call`` leads to: the callee's own, or on a value we pass it
+    (``constants``: the caller's parameters known on this path)."""
+    given = bound_constants(call.node, call.callee, constants) if call.called else {}
     if param is None:
-        found = _reached_join(analysis, call.callee, None, seen)
+        found = _reached_join(analysis, call.callee, None, seen, given)
         if found is not None:
             yield found
     for name, value in call.args.items():
         wanted = value.name if isinstance(value, Param) else None
         if (param is None and holds_results(value)) or (param is not None and wanted == param):
-            found = _reached_join(analysis, call.callee, name, seen)
+            found = _reached_join(analysis, call.callee, name, seen, given)
             if found is not None and not _ignored_get(value, found[1]):
                 yield found
 

@@ -21,7 +21,7 @@ from .appconfig import BeatEntry
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
-from .index import FunctionInfo, ModuleIndex
+from .index import CURRENT_APPS, FunctionInfo, ModuleIndex
 from .objects import (
     MANAGER_GETTERS,
     manager_model,
@@ -63,6 +63,12 @@ __all__ = [
     "sent_arguments",
     "signatures",
 ]
+
+#: The app's own signals: Celery sends each with ``sender=`` the app
+#: (``on_configure``, ``on_after_configure``, ``on_after_finalize``, ``on_after_fork``).
+APP_SIGNALS = frozenset(
+    {"on_configure", "on_after_configure", "on_after_finalize", "on_after_fork"}
+)
 
 Env = dict[str, Value]
 
@@ -870,7 +876,11 @@ class Evaluator:
 
     def periodic(self, node: ast.Call) -> Step | None:
         """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery
-        sends ``sig.clone(args, kwargs)`` (or the task's signature with them) when due."""
+        sends ``sig.clone(args, kwargs)`` (or the task's signature with them) when due.
+        Only a Celery app has that method: another object's (a Pyramid ``Configurator``
+        directive of the same name) takes what its own code says."""
+        if not isinstance(node.func, ast.Attribute) or not self.celery_app(node.func.value):
+            return None  # why we bail: not known to be Celery's method
         sig = node.args[1] if len(node.args) > 1 else keyword_arg(node, "sig")
         made = self.value(sig) if sig is not None else None
         parts = _arguments(node, ("args", "kwargs"), skip=2)
@@ -888,6 +898,53 @@ class Evaluator:
         if _is_none(parts["args"]) and _is_none(parts["kwargs"]):
             return step
         return _changed(step, parts, merge=True)
+
+    def celery_app(self, node: ast.expr) -> bool:
+        """Is ``node`` a Celery app for certain: one the module makes, ``current_app``,
+        one imported from the project, or the ``sender`` Celery gives the handlers of
+        its app signals (``@app.on_after_finalize.connect``: ``sender`` is the app)?"""
+        return self._known_app(node) or (
+            isinstance(node, ast.Name) and self._app_signal_sender(node.id)
+        )
+
+    def _known_app(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name) and (node.id in self.env or self._own_parameter(node.id)):
+            return False  # a local or parameter of the function: whatever it was given
+        qualified = self.imports.qualify(node)
+        if qualified is not None:
+            if qualified in CURRENT_APPS:
+                return True
+            return not self.imports.is_foreign(node) and not self.imports.is_module(node)
+        return isinstance(node, ast.Name) and node.id in self.index.apps
+
+    def _own_parameter(self, name: str) -> bool:
+        info = self.info
+        if info is None:
+            return False
+        args = info.node.args
+        return name in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+
+    def _app_signal_sender(self, name: str) -> bool:
+        """``name`` is the ``sender`` parameter of a handler of an app signal
+        (Celery sends them with ``sender=self``, the app: ``celery/app/base.py``)."""
+        info = self.info
+        if info is None:
+            return False
+        args = info.node.args
+        first = [a.arg for a in (*args.posonlyargs, *args.args)][:1]
+        if name not in ("sender", *first) or not self._own_parameter(name):
+            return False
+        for decorator in info.node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if (
+                isinstance(target, ast.Attribute)
+                and target.attr == "connect"
+                and isinstance(target.value, ast.Attribute)
+                and target.value.attr in APP_SIGNALS
+                and self._known_app(target.value.value)
+            ):
+                return True
+        return False
 
     def callbacks(self, node: ast.expr | None) -> tuple[Node, ...]:
         """The signatures ``link=``/``link_error=`` is given (one, or a list of them)."""

@@ -365,3 +365,24 @@ def reapplies_itself(self, x):
 @app.task
 def not_bound(self, x):
     return self.apply().get()  # ``self`` is any argument here: unknown, not reported
+
+
+# Inside a task body nothing decides a branch: its parameters are what its callers
+# pass (a default is only what a call that leaves them out gets), settings are unknown.
+from django.conf import settings
+
+
+@app.task
+def joins_when_asked(x, wait=False):
+    result = add.delay(x, 1)
+    if wait:
+        return result.get()  # CSF101: 16
+    return result.id
+
+
+@app.task
+def joins_when_configured(x):
+    result = add.delay(x, 1)
+    if settings.WAIT_FOR_RESULTS:
+        return result.get()  # CSF101: 16
+    return result.id

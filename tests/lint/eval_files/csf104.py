@@ -534,3 +534,110 @@ def runs_a_batch(ids):
     batch = Batch()
     batch.start(ids)
     return batch.finish()  # CSF104: 12
+
+
+# Branches a call path never takes: a helper's parameters hold the call's constant
+# arguments, or their defaults when it leaves them out (Python's binding).
+from django.conf import settings
+
+
+def collect(ids, wait=False, mode="async"):
+    res = group(fetch.s(i) for i in ids).apply_async()
+    if wait:
+        return res.get()
+    if mode == "sync" and not wait:
+        return res.join()
+    return res.id
+
+
+def collect_unless_quick(ids, quick=True):
+    res = group(fetch.s(i) for i in ids).apply_async()
+    if quick:
+        return res.id  # returns early: what follows runs only if not quick
+    return res.get()
+
+
+def collect_through(ids, wait=False):
+    return collect(ids, wait=wait)  # ``wait`` is this path's constant, passed on
+
+
+def collect_reassigned(ids, wait=False):
+    wait = wait or len(ids) > 10  # reassigned: no longer what the call gave it
+    res = group(fetch.s(i) for i in ids).apply_async()
+    return res.get() if wait else res.id
+
+
+@app.task
+def refresh(ids):
+    return collect(ids)  # wait is False, mode "async": no join on this path
+
+
+@app.task
+def refresh_now(ids):
+    return collect(ids, wait=True)  # CSF104: 12
+
+
+@app.task
+def refresh_sync(ids):
+    return collect(ids, False, "sync")  # CSF104: 12
+
+
+@app.task
+def refresh_quickly(ids):
+    return collect_unless_quick(ids)
+
+
+@app.task
+def refresh_slowly(ids):
+    return collect_unless_quick(ids, quick=False)  # CSF104: 12
+
+
+@app.task
+def refresh_through(ids):
+    return collect_through(ids)
+
+
+@app.task
+def refresh_through_now(ids):
+    return collect_through(ids, True)  # CSF104: 12
+
+
+@app.task
+def refresh_as_asked(ids, wait=False):
+    # a task's own parameter is not a constant: its callers pass anything
+    return collect(ids, wait)  # CSF104: 12
+
+
+@app.task
+def refresh_as_configured(ids):
+    # a setting is unknown
+    return collect(ids, wait=settings.WAIT)  # CSF104: 12
+
+
+@app.task
+def refresh_reassigned(ids):
+    return collect_reassigned(ids)  # CSF104: 12
+
+
+@app.task
+def refresh_spread(ids, options):
+    # ``**options`` may set any parameter
+    return collect(ids, **options)  # CSF104: 12
+
+
+class Refresher:
+    def run(self, wait=True):
+        res = group(fetch.s(1)).apply_async()
+        if wait:
+            return res.get()
+        return res.id
+
+
+def refresh_with(refresher, wait=False):
+    return refresher.run()  # Refresher.run's own default: wait is True
+
+
+@app.task
+def refresh_by_object():
+    # the call's arguments are refresh_with's, not those of the method it runs
+    return refresh_with(Refresher())  # CSF104: 12

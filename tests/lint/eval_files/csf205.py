@@ -85,6 +85,25 @@ def periodic(sender, **kwargs):
     sender.add_periodic_task(60.0, report.s(), kwargs={"frequency": "day"})
 
 
+app.add_periodic_task(60.0, resize_named.s("a.png"))  # CSF205: 29
+
+
+@app.on_after_finalize.connect
+def periodic_by_position(celery_app, **kwargs):
+    celery_app.add_periodic_task(60.0, resize_named.s("a.png"))  # CSF205: 40
+
+
+def includeme(config):
+    # a web framework's directive of the same name (Pyramid's ``config.add_directive``):
+    # ``config`` is whatever the function is given, not known to be a Celery app
+    config.add_periodic_task(60.0, resize_named.s("a.png"))
+
+
+@app.on_after_finalize.connect
+def periodic_elsewhere(sender, registry, **kwargs):
+    registry.add_periodic_task(60.0, resize_named.s("a.png"))  # not the signal's sender
+
+
 # a canvas sent with no arguments: its first steps get only their own
 chain(add.s(1), add.s(2)).delay()  # CSF205: 7
 chain(add.s(1), add.s(2)).apply_async(queue="q")  # CSF205: 7
