@@ -40,6 +40,8 @@ _NOT_SETTINGS = frozenset({"main", "set_as_current", "autofinalize", "strict_typ
 _CONSTRUCTOR_SETTINGS = {"broker": "broker_url", "backend": "result_backend"}
 _BROKER_KEYS = frozenset({"broker_url", "broker_read_url"})
 _TASK_MODULE_KEYS = frozenset({"include", "imports"})
+#: their names before Celery 4, which Celery still reads without a namespace
+_OLD_MODULE_KEYS = frozenset({"CELERY_IMPORTS", "CELERY_INCLUDE"})
 #: Settings whose strings Celery imports (routers, annotation classes).
 _NAMES_OBJECTS = frozenset({"task_routes", "task_annotations"})
 #: Options whose literal is a tuple of exception classes: what matters is that it is set.
@@ -214,6 +216,12 @@ class AppSource:
     where: dict[tuple[str, str], ast.AST] = field(default_factory=dict)
     #: every configuration write was read (else nothing is judged)
     complete: bool = True
+    #: the modules the worker imports for it (``include``, ``imports``; literal ones), the
+    #: config modules it loads by name, and the Django settings module it names
+    task_modules: list[str] = field(default_factory=list)
+    modules_known: bool = True
+    config_modules: list[str] = field(default_factory=list)
+    django_settings: str | None = None
     _broker_writes: list[bool] = field(default_factory=list)
 
     def node_for(self, path: tuple[str | int, ...]) -> ast.AST:
@@ -265,6 +273,8 @@ class _AppReader:
             if made_here or self.statement(statement):
                 self.recognised.add(id(statement))
         self.unrecognised_uses()
+        self.app.task_modules = [name for name, _ in self.task_modules]
+        self.app.django_settings = self.django_settings()
         self.tasks()
         model = self.app.model
         model.broker_known = bool(self.app._broker_writes) and all(self.app._broker_writes)
@@ -369,7 +379,7 @@ class _AppReader:
             return UNKNOWN  # not a setting under this namespace
         if name in _BROKER_KEYS:
             self.app._broker_writes.append(isinstance(value, str))
-        if name in _TASK_MODULE_KEYS:
+        if name in _TASK_MODULE_KEYS or (namespace is None and name in _OLD_MODULE_KEYS):
             if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
                 elements: list[ast.AST] = list(getattr(origin, "elts", None) or ())
                 same = len(elements) == len(value)
@@ -378,7 +388,7 @@ class _AppReader:
             elif isinstance(value, str):
                 self.task_modules.append((value, origin))
             else:
-                self.app.model.names_known = False
+                self.app.model.names_known = self.app.modules_known = False
             return UNKNOWN  # read by the linter, never imported
         if name == "beat_schedule":
             return _beat_entries(value)
@@ -430,6 +440,7 @@ class _AppReader:
         if name == _DJANGO_SETTINGS:
             name = self.django_settings() or ""
         module, _, attribute = name.partition(":")
+        self.app.config_modules.append(module)
         found = self.modules(module) if self.modules is not None and module else None
         body = _body_of(found.tree, attribute) if found is not None and found.tree else None
         if found is None or body is None:
