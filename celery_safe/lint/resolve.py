@@ -486,13 +486,13 @@ def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
     for folder, dirs, files in os.walk(root):  # never follows links to folders
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
         for file in sorted(files):
-            scanned += 1
-            if scanned > _MAX_SCANNED:
-                return None  # why: a tree too large to read is not known
             path = Path(folder, file)
             python = file.endswith(".py")
             if not python and not _DEPLOYMENT.match(file):
                 continue
+            scanned += 1
+            if scanned > _MAX_SCANNED:
+                return None  # why: a tree too large to read is not known
             try:
                 data = read_bytes(path, resolver.max_file_size)
             except (OSError, Unreadable):
@@ -508,7 +508,7 @@ def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
                 continue
             name = _Project.name(root, path)
             if name is None:
-                return None  # why: a module no import can name (``my-app.py``) may be run
+                continue  # no import names it (``0001_initial.py``): never an ``-A`` module
             if _MAKES_APP.search(data) and _names_celery(path, data):
                 apps.append(name)
             if _INSTALLED_APPS.search(data):

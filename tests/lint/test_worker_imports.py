@@ -93,6 +93,11 @@ def test_each_send_of_a_task_the_worker_never_imports(tmp_path: Path) -> None:
          "proj/a/jobs.py": None, "proj/a/tasks/jobs.py": SHARED.format(name="jobs_t"),
          "web/views.py": VIEWS.replace("proj.a.tasks import", "proj.a.tasks.one import")
                               .replace("proj.a.jobs import", "proj.a.tasks.jobs import")},
+        # settings the worker's imports do not depend on, not literal; a task class by name
+        {"proj/celery.py": "import os\n" + APP.replace(
+            "Celery('proj',", "Celery('proj', broker=os.environ['B'], task_cls='proj.base:T',")
+            + "app.conf.task_default_queue = os.environ['Q']\n",
+         "proj/base.py": "from celery import Task\n\n\nclass T(Task):\n    pass\n"},
         # another package's tasks, and an old-style config module's imports elsewhere
         {"proj/celery.py": APP + "app.config_from_object('proj.config')\n",
          "proj/config.py": "CELERY_IMPORTS = ('proj.inc',)\n"},
@@ -118,6 +123,9 @@ def test_still_reported(tmp_path: Path, changes: dict[str, str | None]) -> None:
         # a module that may be the worker's ``-A`` target imports it
         {"proj/worker.py": "from proj.celery import app\nimport proj.a.jobs  # noqa\n"},
         {"proj/worker.py": "from proj import celery_app\nimport proj.a.jobs  # noqa\n"},
+        # the task class Celery imports by name imports it
+        {"proj/celery.py": APP.replace("Celery('proj',", "Celery('proj', task_cls='proj.base:T',"),
+         "proj/base.py": "import proj.a.jobs  # noqa\n"},
     ],
 )
 def test_imported_after_all(tmp_path: Path, changes: dict[str, str | None]) -> None:

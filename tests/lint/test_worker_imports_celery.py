@@ -92,9 +92,9 @@ DJANGO = {
         "CELERY_IMPORTS = ['djp.extra']\n"
         "CELERY_BROKER_URL = os.environ['WI_BROKER']\n"
         "CELERY_BEAT_SCHEDULE = {\n"
-        "    'jobs': {'task': 'shop.jobs.shop_jobs_t', 'schedule': 60},\n"
+        "    'jobs': {'task': 'shop.jobs.jobs_t', 'schedule': 60},\n"
         "    'periodic': {'task': 'blog.periodic.periodic_t', 'schedule': 60},\n"
-        "    'tasks': {'task': 'shop.tasks.shop_t', 'schedule': 60},\n"
+        "    'tasks': {'task': 'shop.tasks.tasks_t', 'schedule': 60},\n"
         "    'models': {'task': 'shop.models.models_t', 'schedule': 60},\n"
         "}\n"
     ),
@@ -105,25 +105,20 @@ DJANGO = {
         "from django.apps import AppConfig\n\n\nclass ShopConfig(AppConfig):\n"
         "    name = 'shop'\n\n    def ready(self):\n        from . import signals  # noqa\n"
     ),
-    "shop/signals.py": SHARED.format(name="signals_t"),
-    "shop/models.py": SHARED.format(name="models_t"),
-    "shop/admin.py": SHARED.format(name="admin_t"),
-    "shop/views.py": SHARED.format(name="views_t"),
-    "shop/tasks.py": SHARED.format(name="shop_t"),
-    "shop/jobs.py": SHARED.format(name="shop_jobs_t"),
+    **{f"shop/{m}.py": SHARED.format(name=f"{m}_t")
+       for m in ("signals", "models", "admin", "views", "tasks", "jobs")},
     "blog/__init__.py": "",
     "blog/apps.py": (
         "from django.apps import AppConfig\n\n\nclass BlogConfig(AppConfig):\n"
         "    name = 'blog'\n"
     ),
-    "blog/tasks.py": SHARED.format(name="blog_t"),
-    "blog/periodic.py": SHARED.format(name="periodic_t"),
+    **{f"blog/{m}.py": SHARED.format(name=f"{m}_t") for m in ("tasks", "periodic")},
 }
 DJANGO_REGISTERED = {
     "djp.extra.extra_t", "shop.signals.signals_t", "shop.models.models_t",
-    "shop.admin.admin_t", "shop.views.views_t", "shop.tasks.shop_t", "blog.tasks.blog_t",
+    "shop.admin.admin_t", "shop.views.views_t", "shop.tasks.tasks_t", "blog.tasks.tasks_t",
 }
-DJANGO_DROPPED = {"shop.jobs.shop_jobs_t", "blog.periodic.periodic_t"}
+DJANGO_DROPPED = {"shop.jobs.jobs_t", "blog.periodic.periodic_t"}
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from ...canvas import Chord, Group, Mapped, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe

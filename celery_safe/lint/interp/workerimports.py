@@ -151,7 +151,7 @@ class _Model:
         if index is None or index.tree is None:
             raise _Unknown
         apps = read_apps(index.tree, index, index.path, self.source.index)
-        if len(apps) != 1 or len(index.apps) != 1 or not apps[0].complete:
+        if len(apps) != 1 or len(index.apps) != 1 or not apps[0].modules_known:
             raise _Unknown  # why: which app the worker runs, or how it is configured
         app = apps[0]
         settings = app.django_settings
@@ -272,7 +272,7 @@ class _Model:
         if name == "autodiscover_tasks":
             self.discovery(node)
         elif name in _IMPORTERS:
-            given = [*node.args, *(k.value for k in node.keywords)]
+            given: list[ast.expr | None] = [*node.args, *(k.value for k in node.keywords)]
             if name != "autodiscover_modules":
                 given = given[:1]
             for argument in given or [None]:
@@ -306,8 +306,9 @@ class _Model:
             return
         if not isinstance(packages, (ast.List, ast.Tuple)):
             raise _Unknown
-        listed = [e.value for e in packages.elts if isinstance(e, ast.Constant)]
-        if len(listed) != len(packages.elts) or not all(isinstance(p, str) for p in listed):
+        listed = [e.value for e in packages.elts
+                  if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        if len(listed) != len(packages.elts):
             raise _Unknown
         self.discoveries.append((listed, name))
 
