@@ -508,6 +508,7 @@ class _Walker:
                 missing = step.unregistered
                 close = difflib.get_close_matches(step.name, list(missing.known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = f": {missing.reason}" if missing.reason else hint
                 self.report("CSF206", path, step.name, step.origin, app=missing.app, hint=hint)
         elif received is not None and received.in_message and not step.immutable:
             self.report_unsendable(step, path, received)

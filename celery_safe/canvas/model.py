@@ -49,6 +49,9 @@ class Unregistered:
 
     app: str
     known: Collection[str]
+    #: why the worker does not register it, when the name is defined but its module is
+    #: one the worker never imports (the linter's model of the worker's imports)
+    reason: str = ""
 
 
 #: The built-in task each kind of map runs as.

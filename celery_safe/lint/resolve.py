@@ -22,6 +22,7 @@ from .config import DEFAULT_MAX_FILE_SIZE
 from .files import UNREADABLE, Unreadable, digest, read_bytes
 from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
+from .interp.workerimports import ProjectSource, WorkerImports, worker_imports
 
 __all__ = ["ModuleResolver", "TaskLookup"]
 
@@ -86,6 +87,8 @@ class ModuleResolver:
         #: importers whose findings depend on every file of their project (a name nothing
         #: registers): the findings cache tracks no such thing, so it keeps none of theirs
         self.project_wide: set[Path] = set()
+        #: project root -> what its worker imports (None: not known)
+        self._workers: dict[Path, WorkerImports | None] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -271,6 +274,26 @@ class ModuleResolver:
         written, unknown = self._strings[root]
         return unknown or any(path != importer for path in written.get(name, ()))
 
+    def never_imported(
+        self, defined_in: Path, importer: Path
+    ) -> tuple[WorkerImports, str, str] | None:
+        """The worker's imports, the module's name and why, when the worker of
+        ``importer``'s project never imports the module at ``defined_in`` (the tasks it
+        defines are unregistered there); None when it does or that is not known
+        (:mod:`.interp.workerimports`). Computed once per project root per run. A
+        "never" rests on every file of the project, which the findings cache does not
+        track: ``importer`` goes in :attr:`project_wide` (as :meth:`names_unknown`); an
+        "imported" is a silence, kept until the file changes."""
+        root = _package_root(importer)
+        if root not in self._workers:
+            self._workers[root] = _worker_of(root, self)
+        worker = self._workers[root]
+        module = _Project.name(root, defined_in)
+        if worker is None or module is None or module in worker.modules:
+            return None
+        self.project_wide.add(importer)
+        return worker, module, worker.why_not(module)
+
     @staticmethod
     def module_name(path: Path) -> str:
         """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
@@ -425,6 +448,138 @@ def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]]
     return written, unknown
 
 
+#: ``Celery`` written in a file: a module that may make an app (or a subclass of it)
+_MAKES_APP = re.compile(rb"\bCelery\b")
+_INSTALLED_APPS = re.compile(rb"^\s*INSTALLED_APPS\s*[:+]?=", re.M)
+#: a worker command line importing more modules than the app says (a deployment file)
+_CLI_INCLUDE = re.compile(rb"celery\b[^\n]*\s(?:-I|--include)\b")
+_DEPLOYMENT = re.compile(r"(?i)^(procfile|makefile|dockerfile.*|.*\.(sh|ya?ml|ini|cfg|toml|conf|"
+                         r"service|env|json|txt))$")
+
+
+def _names_celery(path: Path, data: bytes) -> bool:
+    """Whether the module uses the name ``Celery`` other than to import it (it makes an
+    app, or subclasses Celery); a module that cannot be parsed may."""
+    try:
+        tree = ast.parse(data, filename=str(path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    return any(
+        (isinstance(node, ast.Name) and node.id == "Celery")
+        or (isinstance(node, ast.Attribute) and node.attr == "Celery")
+        for node in ast.walk(tree)
+    )
+
+
+def _is_test(path: Path) -> bool:
+    name = path.name
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or any(part in ("tests", "test") for part in path.parts))
+
+
+def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
+    """What the worker of the project under ``root`` imports (one scan of its files)."""
+    project = _Project(root, resolver)
+    apps: list[str] = []
+    settings: list[str] = []
+    scanned = 0
+    for folder, dirs, files in os.walk(root):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            path = Path(folder, file)
+            python = file.endswith(".py")
+            if not python and not _DEPLOYMENT.match(file):
+                continue
+            scanned += 1
+            if scanned > _MAX_SCANNED:
+                return None  # why: a tree too large to read is not known
+            try:
+                data = read_bytes(path, resolver.max_file_size)
+            except (OSError, Unreadable):
+                if python:
+                    return None  # why: an unread module may make an app or import anything
+                continue
+            if not python:
+                if _CLI_INCLUDE.search(data):
+                    return None  # why: the worker imports modules its command line names
+                continue
+            project.files.append(path)
+            if _is_test(path.relative_to(root)):
+                continue
+            name = _Project.name(root, path)
+            if name is None:
+                continue  # no import names it (``0001_initial.py``): never an ``-A`` module
+            if _MAKES_APP.search(data) and _names_celery(path, data):
+                apps.append(name)
+            if _INSTALLED_APPS.search(data):
+                settings.append(name)
+    return worker_imports(apps, project, settings)
+
+
+class _Project(ProjectSource):
+    """The project under ``root`` as :func:`.interp.workerimports.worker_imports` reads it."""
+
+    def __init__(self, root: Path, resolver: ModuleResolver) -> None:
+        self.root, self.resolver = root, resolver
+        self.files: list[Path] = []
+
+    @staticmethod
+    def name(root: Path, path: Path) -> str | None:
+        """The module ``path`` is, imported from ``root`` (folders without
+        ``__init__.py`` taken as namespace packages); None outside ``root``."""
+        try:
+            parts = list(path.resolve().with_suffix("").relative_to(root.resolve()).parts)
+        except ValueError:
+            return None
+        if parts and parts[-1] == "__init__":
+            parts.pop()
+        return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+
+    def _file(self, module: str) -> Path | None:
+        if not module or not all(p.isidentifier() for p in module.split(".")):
+            return None
+        return _file_of(self.root, module.split("."))
+
+    def index(self, module: str) -> ModuleIndex | None:
+        path = self._file(module)
+        return self.resolver._index(path) if path is not None else None
+
+    def is_package(self, module: str) -> bool:
+        path = self._file(module)
+        return path is not None and path.name == "__init__.py"
+
+    def owns(self, module: str) -> bool:
+        first = module.partition(".")[0]
+        return bool(first) and first.isidentifier() and (
+            (self.root / first).is_dir() or (self.root / f"{first}.py").is_file())
+
+    def modules(self) -> list[str]:
+        names = (self.name(self.root, p) for p in self.files
+                 if not _is_test(p.relative_to(self.root)))
+        return [n for n in names if n is not None]
+
+    def mentions(self, module: str, words: set[str]) -> bool:
+        path = self._file(module)
+        try:
+            data = read_bytes(path, self.resolver.max_file_size) if path else b""
+        except (OSError, Unreadable):
+            return True
+        return any(re.search(rb"\b%s\b" % re.escape(w.encode()), data) for w in words)
+
+    def submodules(self, package: str) -> list[str]:
+        path = self._file(package)
+        if path is None or path.name != "__init__.py":
+            return []
+        found = []
+        for folder, dirs, files in os.walk(path.parent):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+            for file in sorted(files):
+                name = self.name(self.root, Path(folder, file))
+                if file.endswith(".py") and name is not None:
+                    found.append(name)
+        return found
+
+
 class _Lookup:
     """What one file can see of the others: definitions, task decorators, class methods."""
 
@@ -457,6 +612,9 @@ class _Lookup:
 
     def names_unknown(self, name: str) -> bool:
         return self.resolver.names_unknown(name, self.importer)
+
+    def never_imported(self, defined_in: Path | None) -> tuple[WorkerImports, str, str] | None:
+        return self.resolver.never_imported(defined_in or self.importer, self.importer)
 
     @property
     def module_name(self) -> str:

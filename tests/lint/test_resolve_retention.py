@@ -43,14 +43,15 @@ def shop(tmp_path: Path) -> Path:
 def test_modules_one_file_uses_are_let_go_and_shared_ones_kept(
     shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: Counter[str] = Counter()
-    real = resolve.read_bytes
+    reads: Counter[str] = Counter()  # modules read and indexed (not a project's scans)
+    real = resolve.ModuleResolver._index
 
-    def counting(path: Path, max_size: int) -> bytes:
-        reads[path.name] += 1
-        return real(path, max_size)
+    def counting(self: ModuleResolver, path: Path) -> object:
+        if path not in self._indexes:
+            reads[path.name] += 1
+        return real(self, path)
 
-    monkeypatch.setattr(resolve, "read_bytes", counting)
+    monkeypatch.setattr(resolve.ModuleResolver, "_index", counting)
     config = Config()
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     order = ["a.py", "b.py", "c.py", "a.py", "b.py", "d.py", "a.py"]

@@ -17,7 +17,7 @@ import pytest
 
 from celery_safe import catalogue
 from celery_safe.cli import main
-from celery_safe.lint.docs import INVALID_MARK, VALID_MARK, render_page
+from celery_safe.lint.docs import INVALID_MARK, VALID_MARK, example_files, render_page
 from celery_safe.lint.registry import RULES
 
 LINE = re.compile(r"^(?P<path>.+?):\d+:\d+: (?P<code>CSF\d{3}) ")
@@ -35,20 +35,34 @@ def _examples() -> list[tuple[str, str, int, str]]:
 
 @pytest.fixture(scope="module")
 def example_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Each example in a file of its own: ``csf101_invalid_0.py``."""
+    """Each example in a file of its own: ``csf101_invalid_0.py``; a project example in a
+    folder of its own: ``csf206_invalid_1/shop/...``."""
     folder = tmp_path_factory.mktemp("examples")
     for code, kind, index, source in _examples():
-        (folder / f"{code.lower()}_{kind}_{index}.py").write_text(source)
+        stem = f"{code.lower()}_{kind}_{index}"
+        files = example_files(source)
+        if files is None:
+            (folder / f"{stem}.py").write_text(source)
+            continue
+        for name, text in files.items():
+            (folder / stem / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / stem / name).write_text(text)
     return folder
 
 
-def _codes_by_file(lines: list[str]) -> dict[str, list[str]]:
+def _codes_by_file(lines: list[str], folder: Path) -> dict[str, list[str]]:
+    """The codes reported in each example (a file, or a project's folder)."""
     found: dict[str, list[str]] = defaultdict(list)
     for line in lines:
         match = LINE.match(line)
         if match:
-            found[Path(match["path"]).stem].append(match["code"])
+            where = Path(match["path"]).resolve().relative_to(folder.resolve()).parts[0]
+            found[where.removesuffix(".py")].append(match["code"])
     return found
+
+
+def _example_paths(folder: Path, prefix: str = "") -> list[Path]:
+    return sorted(p for p in folder.glob(f"{prefix}*") if p.suffix == ".py" or p.is_dir())
 
 
 def _expected(stem: str) -> set[str]:
@@ -64,20 +78,20 @@ def _check_each(
     example_dir: Path, run: object, capsys: pytest.CaptureFixture[str] | None = None
 ) -> None:
     assert callable(run)
-    default = sorted(p for p in example_dir.glob("*.py") if p.stem.split("_")[0].upper()
-                     not in _opt_in())
-    reported = _codes_by_file(run(default, ()))
+    default = [p for p in _example_paths(example_dir)
+               if p.stem.split("_")[0].upper() not in _opt_in()]
+    reported = _codes_by_file(run(default, ()), example_dir)
     for code in _opt_in():
-        files = sorted(example_dir.glob(f"{code.lower()}_*.py"))
-        reported.update(_codes_by_file(run(files, (code,))))
-    for path in sorted(example_dir.glob("*.py")):
+        files = _example_paths(example_dir, f"{code.lower()}_")
+        reported.update(_codes_by_file(run(files, (code,)), example_dir))
+    for path in _example_paths(example_dir):
         got = reported.get(path.stem, [])
         expected = _expected(path.stem)
         if expected:
             code = path.stem.split("_")[0].upper()
-            assert code in got and set(got) == expected, (path.stem, got, path.read_text())
+            assert code in got and set(got) == expected, (path.stem, got)
         else:
-            assert got == [], (path.stem, got, path.read_text())
+            assert got == [], (path.stem, got)
 
 
 def test_examples_through_check(example_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,6 +40,8 @@ _NOT_SETTINGS = frozenset({"main", "set_as_current", "autofinalize", "strict_typ
 _CONSTRUCTOR_SETTINGS = {"broker": "broker_url", "backend": "result_backend"}
 _BROKER_KEYS = frozenset({"broker_url", "broker_read_url"})
 _TASK_MODULE_KEYS = frozenset({"include", "imports"})
+#: their names before Celery 4, which Celery still reads without a namespace
+_OLD_MODULE_KEYS = frozenset({"CELERY_IMPORTS", "CELERY_INCLUDE"})
 #: Settings whose strings Celery imports (routers, annotation classes).
 _NAMES_OBJECTS = frozenset({"task_routes", "task_annotations"})
 #: Options whose literal is a tuple of exception classes: what matters is that it is set.
@@ -214,6 +216,14 @@ class AppSource:
     where: dict[tuple[str, str], ast.AST] = field(default_factory=dict)
     #: every configuration write was read (else nothing is judged)
     complete: bool = True
+    #: the modules the worker imports for it (``include``, ``imports``; literal ones), the
+    #: config modules it loads by name, and the Django settings module it names;
+    #: ``modules_known``: every configuration source was read, and they are all literal
+    #: (a non-literal setting the worker's imports do not depend on leaves it known)
+    task_modules: list[str] = field(default_factory=list)
+    modules_known: bool = True
+    config_modules: list[str] = field(default_factory=list)
+    django_settings: str | None = None
     _broker_writes: list[bool] = field(default_factory=list)
 
     def node_for(self, path: tuple[str | int, ...]) -> ast.AST:
@@ -265,6 +275,8 @@ class _AppReader:
             if made_here or self.statement(statement):
                 self.recognised.add(id(statement))
         self.unrecognised_uses()
+        self.app.task_modules = [name for name, _ in self.task_modules]
+        self.app.django_settings = self.django_settings()
         self.tasks()
         model = self.app.model
         model.broker_known = bool(self.app._broker_writes) and all(self.app._broker_writes)
@@ -274,17 +286,22 @@ class _AppReader:
     def constructor(self) -> None:
         call, settings = self.call, {}
         if len(call.args) > 1:
-            self.app.complete = False  # positional loader/backend...: not read
+            # positional loader/backend...: not read
+            self.app.complete = self.app.modules_known = False
         for keyword in call.keywords:  # first: it applies to config_source too
             if keyword.arg == "namespace":
                 value = self.literals(keyword.value)
                 self.namespace = value if isinstance(value, str) else None
                 if not isinstance(value, str) and value is not None:
-                    self.app.complete = False
+                    self.app.complete = self.app.modules_known = False
         for keyword in call.keywords:
             name = keyword.arg
-            if name is None or name in ("loader", "task_cls", "changes"):
-                self.app.complete = False
+            if name == "task_cls" and isinstance(self.literals(keyword.value), str):
+                self.app.complete = False  # a class by name: imported with the app
+                self.app.config_modules.append(
+                    self.literals(keyword.value).partition(":")[0])
+            elif name is None or name in ("loader", "task_cls", "changes"):
+                self.app.complete = self.app.modules_known = False
             elif name == "namespace":
                 continue
             elif name == "config_source":
@@ -315,17 +332,17 @@ class _AppReader:
     def conf_update(self, call: ast.Call) -> None:
         """``app.conf.update({...}, key=value)``."""
         if any(k.arg is None for k in call.keywords) or len(call.args) > 1:
-            self.app.complete = False
+            self.app.complete = self.app.modules_known = False
             return
         settings: dict[str, ast.expr] = {}
         if call.args:
             if not isinstance(call.args[0], ast.Dict) or None in call.args[0].keys:
-                self.app.complete = False
+                self.app.complete = self.app.modules_known = False
                 return
             for key, value in zip(call.args[0].keys, call.args[0].values, strict=True):
                 literal = self.literals(key)
                 if not isinstance(literal, str):
-                    self.app.complete = False
+                    self.app.complete = self.app.modules_known = False
                     return
                 settings[literal] = value
         settings.update({k.arg: k.value for k in call.keywords if k.arg is not None})
@@ -369,7 +386,7 @@ class _AppReader:
             return UNKNOWN  # not a setting under this namespace
         if name in _BROKER_KEYS:
             self.app._broker_writes.append(isinstance(value, str))
-        if name in _TASK_MODULE_KEYS:
+        if name in _TASK_MODULE_KEYS or (namespace is None and name in _OLD_MODULE_KEYS):
             if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
                 elements: list[ast.AST] = list(getattr(origin, "elts", None) or ())
                 same = len(elements) == len(value)
@@ -378,7 +395,7 @@ class _AppReader:
             elif isinstance(value, str):
                 self.task_modules.append((value, origin))
             else:
-                self.app.model.names_known = False
+                self.app.model.names_known = self.app.modules_known = False
             return UNKNOWN  # read by the linter, never imported
         if name == "beat_schedule":
             return _beat_entries(value)
@@ -425,19 +442,22 @@ class _AppReader:
         namespace = (self.literals(namespace_node) if namespace_node is not None
                      else self.namespace)
         if not isinstance(name, str) or (namespace is not None and not isinstance(namespace, str)):
-            self.app.complete = False
+            self.app.complete = self.app.modules_known = False
             return
         if name == _DJANGO_SETTINGS:
             name = self.django_settings() or ""
         module, _, attribute = name.partition(":")
+        self.app.config_modules.append(module)
         found = self.modules(module) if self.modules is not None and module else None
         body = _body_of(found.tree, attribute) if found is not None and found.tree else None
         if found is None or body is None:
-            self.app.complete = False  # why: the settings live where we cannot read
+            # why: the settings live where we cannot read
+            self.app.complete = self.app.modules_known = False
             return
         if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
                for s in body):
-            self.app.complete = False  # ``from .base import *``: anything may be set
+            # ``from .base import *``: anything may be set
+            self.app.complete = self.app.modules_known = False
             return
         literals = Literals(found.imports)
         module_constants(body, literals)
@@ -472,7 +492,7 @@ class _AppReader:
                     if node.attr == "autodiscover_tasks":
                         self.app.model.names_known = False
                     elif node.attr != "add_periodic_task":  # adds entries: only silences
-                        self.app.complete = False
+                        self.app.complete = self.app.modules_known = False
 
     # -- tasks -----------------------------------------------------------------------
     def tasks(self) -> None:

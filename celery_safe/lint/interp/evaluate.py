@@ -12,6 +12,7 @@ import ast
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from ...canvas import Chord, Group, Mapped, Node, Step
 from ...canvas.compose import chord_header, fold_chain, group_of, pipe
@@ -690,9 +691,11 @@ class Evaluator:
         if func.attr in ("signature", "subtask"):
             # ``add.signature(args, kwargs, options, ..., immutable=)``
             parts = _arguments(node, ("args", "kwargs", "options"))
-            return _step_of(node, name, task, parts, keyword_arg(node, "immutable"))
-        args, kwargs = source_args(node.args, node.keywords)
-        return make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
+            step = _step_of(node, name, task, parts, keyword_arg(node, "immutable"))
+        else:
+            args, kwargs = source_args(node.args, node.keywords)
+            step = make_step(node, name, task, args, kwargs, immutable=func.attr == "si")
+        return self.if_never_imported(step, task)
 
     def sent_step(self, node: ast.Call, func: ast.Attribute) -> tuple[Step, ast.AST] | None:
         """The call a worker makes of a task or lone signature sent here with arguments
@@ -715,7 +718,8 @@ class Evaluator:
                 task = self.task_of(base)
                 if task is None:
                     return None
-                step = make_step(node, base.callee, task, args, kwargs)
+                step = self.if_never_imported(make_step(node, base.callee, task, args, kwargs),
+                                              task)
                 if func.attr == "apply_async":  # ``delay(link=...)`` is the task's keyword
                     step = replace(
                         step, links=self.callbacks(keyword_arg(node, "link")),
@@ -836,7 +840,7 @@ class Evaluator:
         if task is None:
             return None
         parts = _arguments(node, ("args", "kwargs"), skip=1)
-        step = _step_of(node, first.value, task, parts, None)
+        step = self.if_never_imported(_step_of(node, first.value, task, parts, None), task)
         # its callbacks are checked as part of it (the send is the canvas reported)
         return replace(
             step, links=self.callbacks(keyword_arg(node, "link")),
@@ -854,7 +858,10 @@ class Evaluator:
         if task is None:
             return None
         parts = {key: entry.fields.get(key) for key in ("args", "kwargs")}
-        return _step_of(entry.key, entry.task, task, parts, None)
+        step = self.if_never_imported(_step_of(entry.key, entry.task, task, parts, None), task)
+        if step.unregistered is not None:  # reported at the task's name
+            step = replace(step, origin=entry.fields.get("task") or entry.key)
+        return step
 
     def unregistered_entry(self, entry: BeatEntry) -> Step | None:
         """A beat entry whose task is the project's and registered by nothing
@@ -862,8 +869,33 @@ class Evaluator:
         missing = self.unregistered(entry.task)
         if missing is None:
             return None
-        return Step(origin=entry.key, name=entry.task, args=None, kwargs=None,
-                    unregistered=missing)
+        return Step(origin=entry.fields.get("task") or entry.key, name=entry.task, args=None,
+                    kwargs=None, unregistered=missing)
+
+    def if_never_imported(self, step: Step, task: FunctionInfo | None) -> Step:
+        """``step``, known unregistered (CSF206) when its task is defined in a module of
+        the project that the worker never imports (``check``'s project model:
+        :mod:`.workerimports`); else unchanged."""
+        made = task.task if task is not None else None
+        if (task is None or made is None or made.how == "class" or task.parent is not None
+                or task.class_name is not None or step.unregistered is not None):
+            return step
+        asker = getattr(self.index.external, "never_imported", None)
+        module = task.module
+        if asker is None or module is None:
+            return step
+        if module is not self.index and not module.path:
+            return step  # why: where it is defined is not known
+        found = asker(Path(module.path) if module is not self.index else None)
+        if found is None:
+            return step
+        worker, name, why = found
+        registered = made.name or f"{name}.{task.name}"
+        reason = (f"its module {name} is never imported by the worker ({why}); add "
+                  f"{name!r} to the app's include, or import it from a module the worker "
+                  "imports (such as its package's tasks module)")
+        return replace(step, name=registered,
+                       unregistered=Unregistered(app=worker.app, known=(), reason=reason))
 
     def unregistered(self, name: str) -> Unregistered | None:
         """``name`` is the project's and nothing registers it (:mod:`.registration`)."""

@@ -1,12 +1,19 @@
-"""CSF206, static: a beat entry whose task is one the project would own — ``a.b.f`` where
-``a.b`` is a module of the project (or the main name of the app writing the schedule) —
-and that nothing in the project registers. Beat sends it every time it is due; the worker
-drops it ("Received unregistered task"), measured in ``tests/lint/test_joins_api_celery.py``.
+"""CSF206, static: a task the worker does not register, sent anyway.
 
-Detection: the interpreter builds the entry as a step known to be unregistered
-(``interp/registration.py``: any doubt is silence) and the canvas model reports it, as
-``workflows.validate`` does at run time. ``celery.*`` and names of other libraries are
-never reported.
+* A beat entry whose task is one the project would own — ``a.b.f`` where ``a.b`` is a
+  module of the project (or the main name of the app writing the schedule) — and that
+  nothing in the project registers. Beat sends it every time it is due; the worker drops
+  it ("Received unregistered task"), measured in ``tests/lint/test_joins_api_celery.py``.
+* A beat entry, ``send_task``, or ``.delay()``/``.apply_async()``/signature of a task
+  defined in a module the project's worker never imports (``interp/workerimports.py``:
+  the ``-A`` module, ``include``/``imports``, autodiscovery, Django's setup, and what they
+  import); the sender imported it, the worker did not, and drops the message (measured
+  in ``tests/lint/test_worker_imports_celery.py``).
+
+Detection: the interpreter builds the step as one known to be unregistered (any doubt is
+silence) and the canvas model reports it, as ``workflows.validate`` does at run time; a
+beat entry at its task's name. ``celery.*`` and names of other libraries are never
+reported.
 """
 
 from __future__ import annotations
@@ -14,8 +21,49 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding
-from ..registry import CANVAS_EVENTS, Report, rule
+from ..registry import CANVAS_EVENTS, CANVAS_WORDS, Report, rule
 from .csf205 import BEAT_WORDS
+
+#: a module sending a task it imports (whose module the worker may never import)
+SEND_WORDS = (".delay(", ".apply_async(", "send_task(")
+
+#: a project whose worker never imports the module of a task that a view sends
+_PROJECT = """\
+# file: shop/__init__.py
+from .celery import app as celery_app
+# file: shop/celery.py
+from celery import Celery
+
+app = Celery("shop")
+app.autodiscover_tasks(["shop.orders"])  # imports shop.orders.tasks, nothing else of it
+# file: shop/orders/__init__.py
+# file: shop/orders/tasks.py
+from celery import shared_task
+
+
+@shared_task
+def confirm(order_id):
+    return order_id
+# file: shop/orders/emails.py
+from celery import shared_task
+
+
+@shared_task
+def send_receipt(order_id):
+    return order_id
+# file: shop/views.py
+from shop.orders.emails import send_receipt
+
+
+def checkout(order_id):
+    send_receipt.delay(order_id)  # the worker never imports shop.orders.emails
+"""
+#: the same project with the module imported where the worker imports tasks
+_PROJECT_FIXED = _PROJECT.replace(
+    "from celery import shared_task\n\n\n@shared_task\ndef confirm",
+    "from celery import shared_task\n\nfrom .emails import send_receipt  # noqa: F401  (the "
+    "worker imports it with the tasks)\n\n\n@shared_task\ndef confirm",
+).replace("  # the worker never imports shop.orders.emails", "")
 
 INVALID = (
     """\
@@ -36,6 +84,7 @@ app.conf.beat_schedule = {
     },
 }
 """,
+    _PROJECT,
 )
 
 VALID = (
@@ -57,6 +106,7 @@ app.conf.beat_schedule = {
     "sessions": {"task": "django_celery_beat.tasks.clear", "schedule": 3600.0},
 }
 """,
+    _PROJECT_FIXED,
 )
 
 
@@ -64,7 +114,7 @@ app.conf.beat_schedule = {
     "CSF206",
     invalid=INVALID,
     valid=VALID,
-    without_tasks=BEAT_WORDS,
+    without_tasks=(*CANVAS_WORDS, *SEND_WORDS, *BEAT_WORDS),
     needs_tasks_elsewhere=True,
     events=CANVAS_EVENTS,
 )
