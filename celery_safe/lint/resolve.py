@@ -23,7 +23,7 @@ from .files import UNREADABLE, Unreadable, digest, read_bytes
 from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
 
-__all__ = ["ModuleResolver", "TaskLookup"]
+__all__ = ["ModuleResolver", "TaskLookup", "json_only"]
 
 #: ``qualified name -> definition`` (``None``: nothing we can see).
 TaskLookup = Callable[[str], "FunctionInfo | None"]
@@ -86,6 +86,8 @@ class ModuleResolver:
         #: importers whose findings depend on every file of their project (a name nothing
         #: registers): the findings cache tracks no such thing, so it keeps none of theirs
         self.project_wide: set[Path] = set()
+        #: project root -> whether every task of it is sent with JSON (see :meth:`sends_json`)
+        self._json: dict[Path, bool] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -271,6 +273,21 @@ class ModuleResolver:
         written, unknown = self._strings[root]
         return unknown or any(path != importer for path in written.get(name, ()))
 
+    def sends_json(self, importer: Path) -> bool:
+        """Whether every task of ``importer``'s project is sent with Celery's default
+        serializer, JSON: no file of the project writes a serializer setting or option
+        other than the literal ``"json"`` (``task_serializer``, ``CELERY_TASK_SERIALIZER``,
+        ``serializer=`` of a task or a call), teaches kombu's JSON new types
+        (``register_type``) or touches ``kombu.serialization``, or loads its configuration
+        from somewhere no scan reads (``config_from_envvar``, ``conf.update(**...)``).
+        Scanned once per project root per run; like :meth:`names_unknown`, the answer
+        depends on every file of the project: ``importer`` goes in :attr:`project_wide`."""
+        self.project_wide.add(importer)
+        root = _package_root(importer)
+        if root not in self._json:
+            self._json[root] = _scan_json(root, self.max_file_size)
+        return self._json[root]
+
     @staticmethod
     def module_name(path: Path) -> str:
         """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
@@ -425,6 +442,68 @@ def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]]
     return written, unknown
 
 
+#: a task serializer setting (``task_serializer``, ``CELERY_TASK_SERIALIZER``, any case, as
+#: a name, a keyword or a key): each must be written ``= "json"`` / ``: "json"``
+_SETTING = re.compile(rb"""task_serializer""", re.I)
+_SETTING_JSON = re.compile(
+    rb"""task_serializer['"]?[ \t]*\]?[ \t]*(?::|=(?!=))[ \t]*(['"])json\1""", re.I
+)
+#: ``serializer=`` of a task (decorator, class attribute) or a call (``apply_async``,
+#: ``.set``, ``.signature``): ``(?P<value>...)`` is what follows the ``=``
+_OPTION = re.compile(
+    rb"""(?P<before>[(,][ \t]*|^[ \t]*|\.)serializer[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*"""
+    rb"""(?P<value>[^\n]{0,40})""",
+    re.M,
+)
+_JSON_LITERAL = re.compile(rb"""(['"])json\1""")
+#: a statement ``serializer = SomeSerializer(...)`` (Django REST framework's views): a
+#: call's result assigned is not a serializer's name
+_ASSIGNED_CALL = re.compile(rb"""[\w.]+\(""")
+#: kombu's JSON taught new types or replaced, or a configuration no scan reads
+_JSON_UNKNOWN = re.compile(
+    rb"""\bregister_type\b|kombu\.serialization|from[ \t]+kombu[ \t]+import[^\n]*serializ"""
+    rb"""|\bconfig_from_envvar\b|\bconf\.update\([ \t]*\*\*"""
+)
+
+
+def _scan_json(root: Path, max_file_size: int) -> bool:
+    """Whether the ``.py`` files under ``root`` leave every task on JSON (see
+    :meth:`ModuleResolver.sends_json`)."""
+    scanned = 0
+    for folder, dirs, files in os.walk(root):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            if not file.endswith(".py"):
+                continue
+            scanned += 1
+            if scanned > _MAX_SCANNED:
+                return False  # why: a tree too large to read is not known
+            try:
+                data = read_bytes(Path(folder, file), max_file_size)
+            except (OSError, Unreadable):
+                return False  # why: an unread file may set any serializer
+            if not json_only(data):
+                return False
+    return True
+
+
+def json_only(data: bytes) -> bool:
+    """One file's source leaves the tasks on JSON (see :func:`_scan_json`); also the
+    whole project of a module checked without one (``check_source``)."""
+    if _JSON_UNKNOWN.search(data):
+        return False
+    if len(_SETTING.findall(data)) != len(_SETTING_JSON.findall(data)):
+        return False
+    for match in _OPTION.finditer(data):
+        value = match["value"]
+        if value[:1] in (b"'", b'"'):
+            if not _JSON_LITERAL.match(value):
+                return False
+        elif not (match["before"].strip() == b"" and _ASSIGNED_CALL.match(value)):
+            return False  # why: a non-literal serializer= may be anything
+    return True
+
+
 class _Lookup:
     """What one file can see of the others: definitions, task decorators, class methods."""
 
@@ -457,6 +536,9 @@ class _Lookup:
 
     def names_unknown(self, name: str) -> bool:
         return self.resolver.names_unknown(name, self.importer)
+
+    def sends_json(self) -> bool:
+        return self.resolver.sends_json(self.importer)
 
     @property
     def module_name(self) -> str:

@@ -1,0 +1,384 @@
+"""CSF207, statically: an argument sent to a task of the project that the task's
+serializer (JSON: Celery's default, and the project sets no other) cannot encode.
+
+Detection: an ``on_call`` handler looks at each ``t.delay(...)``, ``t.apply_async(args,
+kwargs)``, ``t.s(...)``, ``t.si(...)`` and ``t.signature(args, kwargs)`` whose ``t`` the
+interpreter resolves to a task of the project, and records each argument that is
+*definitely* of a kind kombu's JSON refuses (:data:`~celery_safe.canvas.encoding.JSON_REFUSES`,
+measured against kombu in ``tests/canvas/test_encoding_kombu.py``): an object of a class
+deriving from Django's ``Model`` (``Model.objects.get(...)``, ``get_object_or_404``, a
+model's constructor, ``get_user_model()``, a model method's ``self``), ``request.user``
+in a Django view, a set, a generator, a lambda or function, an open file. The check then
+asks the project whether every task is sent with JSON (``ModuleResolver.sends_json``:
+a project that writes any other serializer, or one no scan can read, is left alone).
+Anything else, a name whose value is not known included, is silence.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ...canvas.encoding import JSON_REFUSES
+from ..findings import Finding
+from ..interp.evaluate import keyword_arg
+from ..interp.events import CallEvent, Scope, Subscribers
+from ..interp.index import FunctionInfo
+from ..interp.objects import django_model
+from ..interp.states import bound_once
+from ..interp.values import Instance, Param, TaskRef
+from ..registry import Report, rule
+from ..resolve import json_only
+
+INVALID = (
+    """\
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+User = get_user_model()
+
+
+@shared_task
+def send_welcome(user_id):
+    return user_id
+
+
+def sign_up(email):
+    user = User.objects.create(email=email)
+    send_welcome.delay(user)  # json cannot carry a model instance: EncodeError here
+""",
+    """\
+from celery import shared_task
+from django.db import models
+from django.shortcuts import get_object_or_404
+
+
+class Order(models.Model):
+    total = models.IntegerField()
+
+
+@shared_task
+def ship(order, carrier):
+    return order, carrier
+
+
+def ship_view(request, pk):
+    order = get_object_or_404(Order, pk=pk)
+    ship.apply_async(args=(order,), kwargs={"carrier": "dhl"})
+""",
+    """\
+from celery import shared_task
+from django.http import HttpResponse
+
+
+@shared_task
+def audit(actor, path):
+    return actor, path
+
+
+def dashboard(request):
+    audit.delay(request.user, request.path)  # a User, or AnonymousUser
+    return HttpResponse("ok")
+""",
+    """\
+from celery import shared_task
+
+
+@shared_task
+def tag(item_id, labels):
+    return item_id, labels
+
+
+def retag(item_id):
+    tag.s(item_id, {"new", "sale"}).delay()  # a set: json has no sets
+""",
+)
+
+VALID = (
+    """\
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+User = get_user_model()
+
+
+@shared_task
+def send_welcome(user_id):
+    user = User.objects.get(pk=user_id)  # loaded inside the task
+    return user.email
+
+
+def sign_up(email):
+    user = User.objects.create(email=email)
+    send_welcome.delay(user.pk)
+""",
+    """\
+import datetime
+import decimal
+import uuid
+
+from celery import shared_task
+from django.shortcuts import get_object_or_404
+
+from .models import Receipt
+
+
+@shared_task
+def store(receipt, when, amount, key, raw):
+    return receipt, when, amount, key, raw
+
+
+def save(request, pk, serialize):
+    receipt = get_object_or_404(Receipt, pk=pk)
+    # kombu's json carries datetime, Decimal, UUID and bytes
+    store.delay(serialize(receipt), datetime.datetime.now(), decimal.Decimal("1.10"),
+                uuid.uuid4(), b"\\x00")
+    # Receipt's class is not in sight (no models.py here): not known to be a model
+    store.delay(receipt, None, None, None, request.user.pk)
+""",
+)
+
+#: The methods that send (or make a signature of) a task with its arguments.
+SENDS = frozenset({"delay", "apply_async", "s", "si", "signature", "subtask"})
+#: The methods that take ``(args, kwargs)`` rather than the task's own arguments.
+PACKED = frozenset({"apply_async", "signature", "subtask"})
+#: Builtins whose call makes an object JSON refuses, by kind.
+BUILTIN_KINDS = {"set": "set", "frozenset": "frozenset", "open": "file"}
+#: Standard-library calls making one, by qualified name.
+LIBRARY_KINDS = {
+    "threading.Lock": "lock", "threading.RLock": "lock", "socket.socket": "socket",
+    "datetime.timedelta": "timedelta", "pathlib.Path": "path", "pathlib.PurePath": "path",
+}
+#: How deep containers and single assignments are followed (``[{"user": user}]``).
+_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Unencodable:
+    """An argument of a send to a task of the project that JSON cannot carry."""
+
+    node: ast.expr  # the argument as written
+    call: ast.Call
+    step: str  # ``send_welcome.delay()``
+    method: str  # delay, apply_async, s...
+    kind: str  # a key of ``JSON_REFUSES``
+    what: str  # ``User`` for a model instance, else ""
+
+
+def _task(scope: Scope, receiver: TaskRef) -> FunctionInfo | None:
+    if receiver.task is not None:
+        return receiver.task
+    return scope.index.imported_task(receiver.qualified) if receiver.qualified else None
+
+
+def sent_arguments(call: ast.Call, method: str) -> list[ast.expr]:
+    """The arguments a send passes to the task, as written (only those that are)."""
+    if method not in PACKED:
+        values = [a for a in call.args if not isinstance(a, ast.Starred)]
+        return values + [k.value for k in call.keywords if k.arg is not None]
+    args = call.args[0] if call.args else keyword_arg(call, "args")
+    kwargs = call.args[1] if len(call.args) > 1 else keyword_arg(call, "kwargs")
+    found: list[ast.expr] = []
+    if isinstance(args, (ast.Tuple, ast.List)):
+        found += [a for a in args.elts if not isinstance(a, ast.Starred)]
+    if isinstance(kwargs, ast.Dict):
+        found += [v for k, v in zip(kwargs.keys, kwargs.values, strict=True) if k is not None]
+    return found
+
+
+@dataclass
+class _Kinds:
+    """What JSON refuses in an argument, by the argument's source and its value."""
+
+    scope: Scope
+    #: the names the function walked binds (parameters, assignments, loops, imports...)
+    bound: frozenset[str]
+
+    def kind(self, node: ast.expr, depth: int = 0) -> tuple[str, str] | None:
+        if depth > _DEPTH:
+            return None
+        value = self.scope.value(node)
+        if isinstance(value, Instance):
+            model = django_model(value, self.scope.index)
+            return ("model", model) if model is not None else None
+        if isinstance(node, (ast.Set, ast.SetComp)):
+            return "set", ""
+        if isinstance(node, ast.GeneratorExp):
+            return "generator", ""
+        if isinstance(node, ast.Lambda):
+            return "function", ""
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return self.first(node.elts, depth)
+        if isinstance(node, ast.Dict):
+            return self.first([v for v in node.values if v is not None], depth)
+        if isinstance(node, ast.Call):
+            return self.made(node)
+        if isinstance(node, ast.Attribute):
+            return self.request_user(node)
+        if isinstance(node, ast.Name) and value is None:
+            return self.name(node, depth)
+        return None
+
+    def first(self, items: list[ast.expr], depth: int) -> tuple[str, str] | None:
+        for item in items:
+            if not isinstance(item, ast.Starred) and (found := self.kind(item, depth + 1)):
+                return found
+        return None
+
+    def made(self, node: ast.Call) -> tuple[str, str] | None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in BUILTIN_KINDS and self.free(func.id):
+            return BUILTIN_KINDS[func.id], ""
+        qualified = self.scope.imports.qualify(func)
+        kind = LIBRARY_KINDS.get(qualified or "")
+        return (kind, "") if kind is not None else None
+
+    def free(self, name: str) -> bool:
+        """``name`` is the builtin: nothing in this function or module binds it."""
+        return (
+            name not in self.bound
+            and self.scope.imports.qualify(ast.Name(name)) is None
+            and self.scope.index.resolve_local(self.scope.info, name) is None
+            and name not in self.scope.index.classes
+            and self.scope.value(ast.Name(name)) is None
+        )
+
+    def request_user(self, node: ast.Attribute) -> tuple[str, str] | None:
+        """``request.user`` of a Django view: the signed-in ``User``, or ``AnonymousUser``
+        (Django's ``AuthenticationMiddleware``); neither is JSON."""
+        base = node.value
+        if node.attr != "user" or not isinstance(base, ast.Name) or not _django(self.scope):
+            return None
+        held = self.scope.value(base)
+        info = self.scope.info
+        if not isinstance(held, Param) or held.name != "request" or info is None:
+            return None
+        if _assigns(info.node, "request"):
+            return None  # why: no longer the request Django passed
+        positional = [*info.node.args.posonlyargs, *info.node.args.args]
+        first = 1 if info.class_name is not None else 0
+        if len(positional) <= first or positional[first].arg != "request":
+            return None  # why: only a view's request is Django's
+        return "user", ""
+
+    def name(self, node: ast.Name, depth: int) -> tuple[str, str] | None:
+        """A name assigned once in the function, to something JSON refuses (``tags =
+        {"a"}``); a name of a function defined here (never rebound) is a function."""
+        info = self.scope.info
+        if info is None:
+            return None
+        if node.id in self.bound:
+            assigned = bound_once(info.node, node.id)
+            return self.kind(assigned, depth + 1) if assigned is not None else None
+        found = self.scope.index.resolve_local(info, node.id)
+        if found is not None and found.task is None and self.free_def(node.id):
+            return "function", ""
+        return None
+
+    def free_def(self, name: str) -> bool:
+        return self.scope.imports.qualify(ast.Name(name)) is None
+
+
+def _django(scope: Scope) -> bool:
+    names = scope.imports.names.values()
+    return any(q.partition(".")[0] in ("django", "rest_framework") for q in names)
+
+
+def _assigns(function: ast.AST, name: str) -> bool:
+    return any(
+        isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+        for n in ast.walk(function)
+    )
+
+
+def _bound_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """The names ``function`` binds: its parameters, and what its body assigns, loops
+    over, imports or defines (not its own name: the module binds that)."""
+    names = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+    for node in (n for statement in function.body for n in ast.walk(statement)):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).partition(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return frozenset(names)
+
+
+EVENTS = Subscribers()
+
+
+@EVENTS.on_call
+def record_unencodable(scope: Scope, call: CallEvent) -> None:
+    method, receiver = call.method, call.receiver
+    if method not in SENDS or not isinstance(receiver, TaskRef):
+        return
+    if _task(scope, receiver) is None:
+        return  # why: only a task of the project is known to be Celery's
+    arguments = sent_arguments(call.node, method)
+    if not arguments:
+        return
+    info = scope.info
+    kinds = _Kinds(scope, _bound_names(info.node) if info is not None else frozenset())
+    assert isinstance(call.node.func, ast.Attribute)
+    step = f"{ast.unparse(call.node.func)}()"
+    for argument in arguments:
+        found = kinds.kind(argument)
+        if found is not None:
+            scope.record("CSF207", Unencodable(argument, call.node, step, method, *found))
+
+
+NO_FIX = "sending the primary key changes what the task receives: see the page's fix"
+#: What a model instance's message advises.
+MODEL_FIX = "send its primary key ({arg}.pk) and load the object inside the task"
+OTHER_FIX = "send plain data (a list, a dict, ids) instead"
+#: Where kombu raises, by how the arguments are given (measured on a real worker).
+_NOW = "kombu raises EncodeError in the caller, here, and nothing is sent"
+_LATER = "kombu raises EncodeError wherever the signature is sent, and nothing is sent"
+SENT = {"delay": _NOW, "apply_async": _NOW, "s": _LATER, "si": _LATER,
+        "signature": _LATER, "subtask": _LATER}
+
+
+@rule(
+    "CSF207",
+    invalid=INVALID,
+    valid=VALID,
+    without_tasks=(".delay(", ".apply_async(", ".s(", ".si(", ".signature(", ".subtask("),
+    needs_tasks_elsewhere=True,
+    events=EVENTS,
+    no_fix=NO_FIX,
+)
+def unencodable_argument(report: Report) -> Iterator[Finding]:
+    found = [
+        fact
+        for facts in report.analysis.all_facts()
+        for fact in facts.found.get("CSF207", ())
+        if isinstance(fact, Unencodable)
+    ]
+    if not found:
+        return
+    index = report.analysis.index
+    sends_json = getattr(index.external, "sends_json", None)
+    if sends_json is not None:
+        json = sends_json()
+    else:  # a module checked on its own (``check_source``): it is the whole project
+        text = "\n".join(index.lines) if index.lines else ast.unparse(report.analysis.tree)
+        json = json_only(text.encode("utf-8", "replace"))
+    if not json:
+        return  # why: the project's serializer is not known to be JSON
+    for fact in found:
+        text = ast.unparse(fact.node)
+        described = JSON_REFUSES[fact.kind]
+        if fact.what:
+            described = f"{fact.what}, {described}"
+        fix = MODEL_FIX.format(arg=text) if fact.kind in ("model", "user") else OTHER_FIX
+        yield report.finding(
+            "CSF207",
+            fact.node,
+            step=fact.step,
+            argument=text,
+            type=described,
+            serializer="json",
+            reason=f"{SENT[fact.method]}; {fix}",
+        )
