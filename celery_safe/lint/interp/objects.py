@@ -32,6 +32,7 @@ __all__ = [
     "USER_MODEL_FACTORY",
     "annotation_value",
     "django_model",
+    "made_object",
     "manager_model",
     "rehomed",
     "returned_by_annotation",
@@ -202,6 +203,41 @@ def _named(node: ast.Name | ast.Attribute, owner: ModuleIndex, imports: ImportMa
     if qualified.lstrip(".").partition(".")[0] in NOT_PROJECT or owner.external is None:
         return None
     return Instance(callee=ast.unparse(node), qualified=qualified, home=owner)
+
+
+def made_object(node: ast.expr, imports: ImportMap, index: ModuleIndex) -> Instance | None:
+    """The object of a class that a Django expression makes, the class resolved through
+    ``imports`` alone (the walks of functions that are not tasks follow no import):
+    ``M.objects.get(...)`` (any getter, through a queryset chain), ``M.objects.
+    get_or_create(...)[0]``, ``get_object_or_404(M or a queryset, ...)``, ``M(...)``."""
+    pair = False
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Constant)
+        and node.slice.value == 0
+    ):
+        node, pair = node.value, True
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    model: ast.expr | None = func
+    if isinstance(func, ast.Attribute) and func.attr in MANAGER_GETTERS:
+        if func.attr.endswith("_or_create") is not pair or func.attr.startswith("a"):
+            return None  # why: ``(object, created)`` unindexed, or a coroutine
+        model = manager_model(func.value)
+    elif pair:
+        return None
+    elif imports.qualify(func) == GET_OR_404:
+        klass = node.args[0] if node.args else None
+        model = klass and (manager_model(klass) or klass)
+    if not isinstance(model, (ast.Name, ast.Attribute)):
+        return None
+    if isinstance(model, ast.Name) and model.id in index.classes:
+        return Instance(callee=model.id)
+    qualified = imports.qualify(model)
+    if qualified is None or qualified.lstrip(".").partition(".")[0] in NOT_PROJECT:
+        return None
+    return Instance(callee=ast.unparse(model), qualified=qualified)
 
 
 def django_model(value: Instance, index: ModuleIndex) -> str | None:

@@ -25,8 +25,7 @@ from ..findings import Finding
 from ..interp.evaluate import keyword_arg
 from ..interp.events import CallEvent, Scope, Subscribers
 from ..interp.index import FunctionInfo
-from ..interp.objects import django_model
-from ..interp.states import bound_once
+from ..interp.objects import django_model, made_object
 from ..interp.values import Instance, Param, TaskRef
 from ..registry import Report, rule
 from ..resolve import json_only
@@ -199,9 +198,12 @@ class _Kinds:
         if depth > _DEPTH:
             return None
         value = self.scope.value(node)
-        if isinstance(value, Instance):
-            model = django_model(value, self.scope.index)
-            return ("model", model) if model is not None else None
+        if not isinstance(value, Instance) and self.unshadowed(node):
+            # outside tasks the walk resolves no imported class: resolved here
+            value = made_object(node, self.scope.imports, self.scope.index) or value
+        model = django_model(value, self.scope.index) if isinstance(value, Instance) else None
+        if model is not None:
+            return "model", model
         if isinstance(node, (ast.Set, ast.SetComp)):
             return "set", ""
         if isinstance(node, ast.GeneratorExp):
@@ -219,6 +221,20 @@ class _Kinds:
         if isinstance(node, ast.Name) and value is None:
             return self.name(node, depth)
         return None
+
+    def unshadowed(self, node: ast.expr) -> bool:
+        """A call (or its ``[0]``) whose callee and first argument do not start from a
+        name the function binds (``Order = ...`` here is not the model class)."""
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        if not isinstance(node, ast.Call):
+            return False
+        klass = node.args[:1] if ast.unparse(node.func).endswith("get_object_or_404") else []
+        roots = [node.func, *klass]
+        while any(isinstance(r, (ast.Attribute, ast.Call)) for r in roots):
+            roots = [r.value if isinstance(r, ast.Attribute) else r.func
+                     if isinstance(r, ast.Call) else r for r in roots]
+        return not any(isinstance(r, ast.Name) and r.id in self.bound for r in roots)
 
     def first(self, items: list[ast.expr], depth: int) -> tuple[str, str] | None:
         for item in items:
@@ -269,7 +285,7 @@ class _Kinds:
         if info is None:
             return None
         if node.id in self.bound:
-            assigned = bound_once(info.node, node.id)
+            assigned = _assigned_once(info.node, node.id)
             return self.kind(assigned, depth + 1) if assigned is not None else None
         found = self.scope.index.resolve_local(info, node.id)
         if found is not None and found.task is None and self.free_def(node.id):
@@ -283,6 +299,31 @@ class _Kinds:
 def _django(scope: Scope) -> bool:
     names = scope.imports.names.values()
     return any(q.partition(".")[0] in ("django", "rest_framework") for q in names)
+
+
+def _assigned_once(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
+    """What the one statement binding ``name`` in ``function`` assigns it: ``name = v``,
+    ``name: T = v``, or the first item of ``name, created = M.objects.get_or_create()``
+    (as ``v[0]``). None when something else binds it (a parameter, a loop, twice...)."""
+    if any(a.arg == name for a in ast.walk(function.args) if isinstance(a, ast.arg)):
+        return None
+    stores = [
+        n for statement in function.body for n in ast.walk(statement)
+        if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+    ]
+    if len(stores) != 1:
+        return None
+    for statement in (n for s in function.body for n in ast.walk(s)):
+        if isinstance(statement, ast.AnnAssign) and statement.target is stores[0]:
+            return statement.value
+        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+            continue
+        target = statement.targets[0]
+        if target is stores[0]:
+            return statement.value
+        if isinstance(target, ast.Tuple) and target.elts and target.elts[0] is stores[0]:
+            return ast.Subscript(value=statement.value, slice=ast.Constant(0), ctx=ast.Load())
+    return None
 
 
 def _assigns(function: ast.AST, name: str) -> bool:
