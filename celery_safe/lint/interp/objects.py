@@ -27,6 +27,8 @@ __all__ = [
     "DJANGO_MODELS",
     "GET_OR_404",
     "MANAGER_GETTERS",
+    "MODEL_SIGNALS",
+    "RECEIVERS",
     "RESULT_TYPES",
     "USER_MODEL",
     "USER_MODEL_FACTORY",
@@ -34,6 +36,7 @@ __all__ = [
     "django_model",
     "made_object",
     "manager_model",
+    "queryset_item",
     "rehomed",
     "returned_by_annotation",
     "tuple_value",
@@ -85,6 +88,13 @@ USER_MODEL_FACTORY = "django.contrib.auth.get_user_model"
 USER_MODEL = "django.contrib.auth.models.AbstractBaseUser"
 #: ``get_object_or_404(Model or queryset, ...)``: one object of the model, or Http404.
 GET_OR_404 = "django.shortcuts.get_object_or_404"
+#: Django's model signals: a receiver's ``instance`` keyword is an object of the sender
+#: model (Django sends it by that name), and ``@receiver`` connects one.
+MODEL_SIGNALS = frozenset(
+    f"django.db.models.signals.{name}"
+    for name in ("pre_save", "post_save", "pre_delete", "post_delete", "m2m_changed")
+)
+RECEIVERS = frozenset({"django.dispatch.receiver", "django.dispatch.dispatcher.receiver"})
 #: How many bases up a class is followed to ``django.db.models.Model``.
 _MODEL_HOPS = 6
 #: Roots whose classes are never the project's (typing, the standard library's usual ones).
@@ -230,6 +240,21 @@ def made_object(node: ast.expr, imports: ImportMap, index: ModuleIndex) -> Insta
     elif imports.qualify(func) == GET_OR_404:
         klass = node.args[0] if node.args else None
         model = klass and (manager_model(klass) or klass)
+    return _class_named(model, imports, index)
+
+
+def queryset_item(node: ast.expr, imports: ImportMap, index: ModuleIndex) -> Instance | None:
+    """What iterating ``node`` gives when it is a queryset of a model's objects
+    (``M.objects.all()``, ``M.objects.filter(...).order_by(...)``): one object of ``M``
+    (not ``values()``/``values_list()``, whose items are dicts and tuples)."""
+    if not isinstance(node, ast.Call):
+        return None  # why: ``M.objects`` itself is a manager, not iterable
+    return _class_named(manager_model(node), imports, index)
+
+
+def _class_named(
+    model: ast.expr | None, imports: ImportMap, index: ModuleIndex
+) -> Instance | None:
     if not isinstance(model, (ast.Name, ast.Attribute)):
         return None
     if isinstance(model, ast.Name) and model.id in index.classes:

@@ -25,7 +25,13 @@ from ..findings import Finding
 from ..interp.evaluate import keyword_arg
 from ..interp.events import CallEvent, Scope, Subscribers
 from ..interp.index import FunctionInfo
-from ..interp.objects import django_model, made_object
+from ..interp.objects import (
+    MODEL_SIGNALS,
+    RECEIVERS,
+    django_model,
+    made_object,
+    queryset_item,
+)
 from ..interp.values import Instance, Param, TaskRef
 from ..registry import Report, rule
 from ..resolve import json_only
@@ -218,7 +224,7 @@ class _Kinds:
             return self.made(node)
         if isinstance(node, ast.Attribute):
             return self.request_user(node)
-        if isinstance(node, ast.Name) and value is None:
+        if isinstance(node, ast.Name) and (value is None or isinstance(value, Param)):
             return self.name(node, depth)
         return None
 
@@ -279,21 +285,52 @@ class _Kinds:
         return "user", ""
 
     def name(self, node: ast.Name, depth: int) -> tuple[str, str] | None:
-        """A name assigned once in the function, to something JSON refuses (``tags =
-        {"a"}``); a name of a function defined here (never rebound) is a function."""
+        """A name the function binds once, to something JSON refuses (``tags = {"a"}``,
+        ``for order in Order.objects.all()``), a model signal receiver's ``instance``;
+        the name of a function of the module (never rebound) is a function."""
         info = self.scope.info
         if info is None:
             return None
         if node.id in self.bound:
-            assigned = _assigned_once(info.node, node.id)
-            return self.kind(assigned, depth + 1) if assigned is not None else None
+            how, bound = _binding(info.node, node.id)
+            if how == "assign" and bound is not None:
+                return self.kind(bound, depth + 1)
+            if how == "each" and bound is not None and self.unshadowed(bound):
+                item = queryset_item(bound, self.scope.imports, self.scope.index)
+                model = django_model(item, self.scope.index) if item is not None else None
+                return ("model", model) if model is not None else None
+            if how == "parameter" and node.id == "instance" and self.receives_instance(info):
+                return "model", "the signal's instance"
+            return None
         found = self.scope.index.resolve_local(info, node.id)
         if found is not None and found.task is None and self.free_def(node.id):
             return "function", ""
         return None
 
     def free_def(self, name: str) -> bool:
-        return self.scope.imports.qualify(ast.Name(name)) is None
+        """No import and no assignment anywhere in the module binds ``name`` (the
+        ``def`` is what it means)."""
+        index = self.scope.index
+        tree = index.tree or getattr(index.analysis, "tree", None)
+        return self.scope.imports.qualify(ast.Name(name)) is None and tree is not None and not (
+            _assigns(tree, name)
+        )
+
+    def receives_instance(self, info: FunctionInfo) -> bool:
+        """``info`` is connected by ``@receiver(post_save, ...)`` (a model signal: its
+        ``instance`` keyword is a model object) and keeps its ``instance``."""
+        if _assigns(info.node, "instance"):
+            return False
+        for decorator in info.node.decorator_list:
+            if not isinstance(decorator, ast.Call) or not decorator.args:
+                continue
+            if self.scope.imports.qualify(decorator.func) not in RECEIVERS:
+                continue
+            signal = decorator.args[0]
+            signals = signal.elts if isinstance(signal, (ast.List, ast.Tuple)) else [signal]
+            if signals and all(self.scope.imports.qualify(s) in MODEL_SIGNALS for s in signals):
+                return True
+        return False
 
 
 def _django(scope: Scope) -> bool:
@@ -301,29 +338,39 @@ def _django(scope: Scope) -> bool:
     return any(q.partition(".")[0] in ("django", "rest_framework") for q in names)
 
 
-def _assigned_once(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
-    """What the one statement binding ``name`` in ``function`` assigns it: ``name = v``,
-    ``name: T = v``, or the first item of ``name, created = M.objects.get_or_create()``
-    (as ``v[0]``). None when something else binds it (a parameter, a loop, twice...)."""
+def _binding(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, name: str
+) -> tuple[str, ast.expr | None]:
+    """How ``function`` binds ``name``, when it does so once: ``("parameter", None)``,
+    ``("assign", value)`` (``name = v``, ``name: T = v``, or ``v[0]`` for ``name, created
+    = M.objects.get_or_create()``), ``("each", iterable)`` (``for name in iterable``);
+    ``("", None)`` otherwise (twice, or any other way)."""
     if any(a.arg == name for a in ast.walk(function.args) if isinstance(a, ast.arg)):
-        return None
+        stored = any(
+            isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+            for statement in function.body for n in ast.walk(statement)
+        )
+        return ("", None) if stored else ("parameter", None)
     stores = [
         n for statement in function.body for n in ast.walk(statement)
         if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
     ]
     if len(stores) != 1:
-        return None
+        return "", None
     for statement in (n for s in function.body for n in ast.walk(s)):
         if isinstance(statement, ast.AnnAssign) and statement.target is stores[0]:
-            return statement.value
+            return "assign", statement.value
+        if isinstance(statement, (ast.For, ast.AsyncFor)) and statement.target is stores[0]:
+            return "each", statement.iter
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
             continue
         target = statement.targets[0]
         if target is stores[0]:
-            return statement.value
+            return "assign", statement.value
         if isinstance(target, ast.Tuple) and target.elts and target.elts[0] is stores[0]:
-            return ast.Subscript(value=statement.value, slice=ast.Constant(0), ctx=ast.Load())
-    return None
+            first = ast.Subscript(value=statement.value, slice=ast.Constant(0), ctx=ast.Load())
+            return "assign", first
+    return "", None
 
 
 def _assigns(function: ast.AST, name: str) -> bool:

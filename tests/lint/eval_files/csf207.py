@@ -118,3 +118,49 @@ def set(items):  # shadows the builtin
 
 def shadowed():
     collect.delay(set([1]))  # the module's set(): a list
+
+
+def each(shop_ids):
+    for shop in Shop.objects.filter(pk__in=shop_ids).order_by("pk"):
+        notify.delay(shop)  # CSF207: 22
+    for row in Shop.objects.values("pk"):
+        notify.delay(row)  # a dict
+    for pk in Shop.objects.values_list("pk", flat=True):
+        notify.delay(pk)
+
+
+from django.db.models.signals import post_save, pre_delete
+from django.dispatch import receiver
+
+
+@receiver(post_save, sender=Shop)
+def shop_saved(sender, instance, created, **kwargs):
+    notify.delay(instance)  # CSF207: 18
+    notify.delay(instance.pk)
+
+
+@receiver([post_save, pre_delete], sender=Shop)
+def shop_changed(sender, instance, **kwargs):
+    notify.delay(instance)  # CSF207: 18
+
+
+@receiver(post_save)
+def rebinds(sender, instance, **kwargs):
+    instance = instance.pk
+    notify.delay(instance)
+
+
+@receiver(some_other_signal)
+def other_signal(sender, instance, **kwargs):
+    notify.delay(instance)  # not a model signal: unknown
+
+
+def helper():
+    pass
+
+
+helper = staticmethod(helper)
+
+
+def hands_out():
+    collect.delay(helper)  # rebound at the module's top level: unknown
