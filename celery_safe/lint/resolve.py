@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
@@ -418,28 +418,38 @@ def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]]
     (:data:`_NAMES_UNKNOWN`)."""
     written: dict[str, list[Path]] = {}
     unknown = False
+    for path, data in _project_sources(root, max_file_size):
+        if data is None:
+            return written, True  # why: an unread file may register anything
+        unknown = unknown or _NAMES_UNKNOWN.search(data) is not None or (
+            _REGISTERS_CLASS.search(data) is not None
+            and _NAME_ATTRIBUTE.search(data) is not None
+        )
+        for match in _NAMING.finditer(data):
+            name = match.group(2).decode("ascii", "replace")
+            written.setdefault(name, []).append(path.resolve())
+    return written, unknown
+
+
+def _project_sources(root: Path, max_file_size: int) -> Iterator[tuple[Path, bytes | None]]:
+    """Each ``.py`` file under ``root`` (folders of other projects, builds and caches
+    skipped; links to folders never followed) with its bytes; ``None`` for a file that
+    cannot be read, and once, at the end, when the tree has more files than are read."""
     scanned = 0
-    for folder, dirs, files in os.walk(root):  # never follows links to folders
+    for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
         for file in sorted(files):
             if not file.endswith(".py"):
                 continue
             scanned += 1
             if scanned > _MAX_SCANNED:
-                return written, True  # why: a tree too large to read is not known
+                yield root, None  # why: a tree too large to read is not known
+                return
             path = Path(folder, file)
             try:
-                data = read_bytes(path, max_file_size)
+                yield path, read_bytes(path, max_file_size)
             except (OSError, Unreadable):
-                return written, True  # why: an unread file may register anything
-            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None or (
-                _REGISTERS_CLASS.search(data) is not None
-                and _NAME_ATTRIBUTE.search(data) is not None
-            )
-            for match in _NAMING.finditer(data):
-                name = match.group(2).decode("ascii", "replace")
-                written.setdefault(name, []).append(path.resolve())
-    return written, unknown
+                yield path, None
 
 
 #: a task serializer setting (``task_serializer``, ``CELERY_TASK_SERIALIZER``, any case, as
@@ -469,22 +479,9 @@ _JSON_UNKNOWN = re.compile(
 def _scan_json(root: Path, max_file_size: int) -> bool:
     """Whether the ``.py`` files under ``root`` leave every task on JSON (see
     :meth:`ModuleResolver.sends_json`)."""
-    scanned = 0
-    for folder, dirs, files in os.walk(root):  # never follows links to folders
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
-        for file in sorted(files):
-            if not file.endswith(".py"):
-                continue
-            scanned += 1
-            if scanned > _MAX_SCANNED:
-                return False  # why: a tree too large to read is not known
-            try:
-                data = read_bytes(Path(folder, file), max_file_size)
-            except (OSError, Unreadable):
-                return False  # why: an unread file may set any serializer
-            if not json_only(data):
-                return False
-    return True
+    # why all: an unread file (or one past the limit) may set any serializer
+    return all(data is not None and json_only(data)
+               for _, data in _project_sources(root, max_file_size))
 
 
 def json_only(data: bytes) -> bool:
