@@ -278,8 +278,9 @@ class ModuleResolver:
         serializer, JSON: no file of the project writes a serializer setting or option
         other than the literal ``"json"`` (``task_serializer``, ``CELERY_TASK_SERIALIZER``,
         ``serializer=`` of a task or a call), teaches kombu's JSON new types
-        (``register_type``) or touches ``kombu.serialization``, or loads its configuration
-        from somewhere no scan reads (``config_from_envvar``, ``conf.update(**...)``).
+        (``register_type``) or touches ``kombu.serialization``, loads its configuration
+        from somewhere no scan reads (``config_from_envvar``, ``conf.update(**...)``), or
+        gives its app another task class (``task_cls``, ``app.Task = ...``).
         Scanned once per project root per run; like :meth:`names_unknown`, the answer
         depends on every file of the project: ``importer`` goes in :attr:`project_wide`."""
         self.project_wide.add(importer)
@@ -469,10 +470,12 @@ _JSON_LITERAL = re.compile(rb"""(['"])json\1""")
 #: a statement ``serializer = SomeSerializer(...)`` (Django REST framework's views): a
 #: call's result assigned is not a serializer's name
 _ASSIGNED_CALL = re.compile(rb"""[\w.]+\(""")
-#: kombu's JSON taught new types or replaced, or a configuration no scan reads
+#: kombu's JSON taught new types or replaced, a configuration no scan reads, or the
+#: app's task class replaced (its ``apply_async`` may change what is sent)
 _JSON_UNKNOWN = re.compile(
     rb"""\bregister_type\b|kombu\.serialization|from[ \t]+kombu[ \t]+import[^\n]*serializ"""
-    rb"""|\bconfig_from_envvar\b|\bconf\.update\([ \t]*\*\*"""
+    rb"""|\bconfig_from_envvar\b|\bconf\.update\([ \t]*\*\*|\btask_cls\b"""
+    rb"""|\.Task[ \t]*=(?!=)"""
 )
 
 

@@ -246,6 +246,23 @@ def test_a_task_takes_the_apps_task_serializer() -> None:
     assert (anything.serializer, own.serializer) == ("pickle", "json")
 
 
+def test_eager_tasks_are_encoded_too() -> None:
+    """``task_always_eager`` round-trips the arguments through the serializer (5.7):
+    a project that never runs a worker fails the same way."""
+    from celery import Celery
+
+    app = Celery("eager", set_as_current=False)
+    app.conf.task_always_eager = True
+
+    @app.task
+    def anything(value: Any) -> str:
+        return type(value).__name__
+
+    assert anything.delay((1,)).get() == "list"
+    with pytest.raises(EncodeError):
+        anything.delay({1})
+
+
 def test_celerys_default_task_serializer_is_json() -> None:
     from celery import Celery
 

@@ -105,6 +105,7 @@ def test_flake8_reports_the_same(shop: Path) -> None:
         {"shop/other.py": "def send(t, order, how):\n    t.apply_async((order,), serializer=how)\n"},
         {"shop/other.py": "from kombu.utils.json import register_type\n"},
         {"shop/sub/deep.py": "class Job:\n    serializer = 'pickle'\n"},
+        {"shop/celery.py": 'app = Celery("shop", task_cls="shop.base:ModelTask")\n'},
         # Order is no longer a model / carried by kombu's JSON
         {"shop/base.py": "class TimeStamped:\n    pass\n"},
         {"shop/models.py": MODELS + "\n    def __json__(self):\n        return self.pk\n"},

@@ -171,6 +171,17 @@ class Unencodable:
     what: str  # ``User`` for a model instance, else ""
 
 
+def _celerys_class(task: FunctionInfo) -> bool:
+    """A task of Celery's own class: not a ``Task`` subclass, no ``base=`` (their
+    ``apply_async`` may turn objects into ids before anything is encoded)."""
+    if task.task is None or task.task.how == "class":
+        return False
+    return not any(
+        isinstance(d, ast.Call) and any(k.arg in ("base", None) for k in d.keywords)
+        for d in task.node.decorator_list
+    )
+
+
 def _task(scope: Scope, receiver: TaskRef) -> FunctionInfo | None:
     if receiver.task is not None:
         return receiver.task
@@ -402,8 +413,9 @@ def record_unencodable(scope: Scope, call: CallEvent) -> None:
     method, receiver = call.method, call.receiver
     if method not in SENDS or not isinstance(receiver, TaskRef):
         return
-    if _task(scope, receiver) is None:
-        return  # why: only a task of the project is known to be Celery's
+    task = _task(scope, receiver)
+    if task is None or not _celerys_class(task):
+        return  # why: only a task of the project is known to be Celery's, sent as Celery does
     arguments = sent_arguments(call.node, method)
     if not arguments:
         return

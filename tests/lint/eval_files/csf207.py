@@ -164,3 +164,18 @@ helper = staticmethod(helper)
 
 def hands_out():
     collect.delay(helper)  # rebound at the module's top level: unknown
+
+
+class ModelTask(app.Task):
+    def apply_async(self, args=None, kwargs=None, **options):
+        args = [getattr(a, "pk", a) for a in args or ()]
+        return super().apply_async(args, kwargs, **options)
+
+
+@app.task(base=ModelTask)
+def converted(obj):
+    return obj
+
+
+def sends_through_its_own_class(pk):
+    converted.delay(Shop.objects.get(pk=pk))  # its class may send the pk: unknown
