@@ -281,10 +281,11 @@ class ModuleResolver:
         (``register_type``) or touches ``kombu.serialization``, loads its configuration
         from somewhere no scan reads (``config_from_envvar``, ``conf.update(**...)``), or
         gives its app another task class (``task_cls``, ``app.Task = ...``).
-        Scanned once per project root per run; like :meth:`names_unknown`, the answer
+        Scanned once per repository (else package root) per run; like
+        :meth:`names_unknown`, the answer
         depends on every file of the project: ``importer`` goes in :attr:`project_wide`."""
         self.project_wide.add(importer)
-        root = _package_root(importer)
+        root = _repository_root(importer)
         if root not in self._json:
             self._json[root] = _scan_json(root, self.max_file_size)
         return self._json[root]
@@ -454,10 +455,13 @@ def _project_sources(root: Path, max_file_size: int) -> Iterator[tuple[Path, byt
 
 
 #: a task serializer setting (``task_serializer``, ``CELERY_TASK_SERIALIZER``, any case, as
-#: a name, a keyword or a key): each must be written ``= "json"`` / ``: "json"``
-_SETTING = re.compile(rb"""task_serializer""", re.I)
+#: a name, a keyword or a key) or a ``"serializer"`` key (``task_annotations``, options
+#: dicts): each must be written ``= "json"`` / ``: "json"``
+_SETTING = re.compile(rb"""task_serializer|['"]serializer['"]""", re.I)
 _SETTING_JSON = re.compile(
-    rb"""task_serializer['"]?[ \t]*\]?[ \t]*(?::|=(?!=))[ \t]*(['"])json\1""", re.I
+    rb"""(?:task_serializer['"]?|['"]serializer['"])[ \t]*\]?[ \t]*(?::|=(?!=))[ \t]*"""
+    rb"""(['"])json\1""",
+    re.I,
 )
 #: ``serializer=`` of a task (decorator, class attribute) or a call (``apply_async``,
 #: ``.set``, ``.signature``): ``(?P<value>...)`` is what follows the ``=``
@@ -477,6 +481,23 @@ _JSON_UNKNOWN = re.compile(
     rb"""|\bconfig_from_envvar\b|\bconf\.update\([ \t]*\*\*|\btask_cls\b"""
     rb"""|\.Task[ \t]*=(?!=)"""
 )
+
+
+#: How many folders above a package root a repository's root is looked for.
+_REPOSITORY_DEPTH = 6
+
+
+def _repository_root(importer: Path) -> Path:
+    """The folder of the git repository holding ``importer``'s package (its settings may
+    sit in a folder beside the package, not under it), else its package root."""
+    root = folder = _package_root(importer)
+    for _ in range(_REPOSITORY_DEPTH):
+        if (folder / ".git").exists():
+            return folder
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return root
 
 
 def _scan_json(root: Path, max_file_size: int) -> bool:

@@ -106,6 +106,9 @@ def test_flake8_reports_the_same(shop: Path) -> None:
         {"shop/other.py": "from kombu.utils.json import register_type\n"},
         {"shop/sub/deep.py": "class Job:\n    serializer = 'pickle'\n"},
         {"shop/celery.py": 'app = Celery("shop", task_cls="shop.base:ModelTask")\n'},
+        {"shop/celery.py": 'app.conf.task_annotations = {"shop.tasks.ship": {"serializer": "pickle"}}\n'},
+        # settings beside the package, in the same repository
+        {".git/HEAD": "ref: refs/heads/main\n", "config/settings.py": 'CELERY_TASK_SERIALIZER = "pickle"\n'},
         # Order is no longer a model / carried by kombu's JSON
         {"shop/base.py": "class TimeStamped:\n    pass\n"},
         {"shop/models.py": MODELS + "\n    def __json__(self):\n        return self.pk\n"},
@@ -131,6 +134,7 @@ def test_silent_when_the_serializer_or_the_model_is_not_known(
     ],
 )
 def test_still_json(shop: Path, edit: dict[str, str]) -> None:
+    write(shop, {".git/HEAD": "ref: refs/heads/main\n", "docs/conf.py": "x = 1\n"})
     write(shop, edit)
     assert len(found(shop)) == 1
 
@@ -170,6 +174,7 @@ FORMS = [
     "app.conf.task_serializer = {q}{v}{q}\n",
     "app.conf.update(task_serializer={q}{v}{q})\n",
     "CONFIG = {{{q}task_serializer{q}: {q}{v}{q}}}\n",
+    "app.conf.task_annotations = {{{q}*{q}: {{{q}serializer{q}: {q}{v}{q}}}}}\n",
     "@app.task(serializer={q}{v}{q})\ndef f():\n    pass\n",
     "f.apply_async((1,), serializer={q}{v}{q})\n",
     "class T(Task):\n    serializer = {q}{v}{q}\n",

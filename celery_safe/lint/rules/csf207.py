@@ -275,6 +275,7 @@ class _Kinds:
             and self.scope.index.resolve_local(self.scope.info, name) is None
             and name not in self.scope.index.classes
             and self.scope.value(ast.Name(name)) is None
+            and not _module_assigns(self.scope, name)
         )
 
     def request_user(self, node: ast.Attribute) -> tuple[str, str] | None:
@@ -321,10 +322,8 @@ class _Kinds:
     def free_def(self, name: str) -> bool:
         """No import and no assignment anywhere in the module binds ``name`` (the
         ``def`` is what it means)."""
-        index = self.scope.index
-        tree = index.tree or getattr(index.analysis, "tree", None)
-        return self.scope.imports.qualify(ast.Name(name)) is None and tree is not None and not (
-            _assigns(tree, name)
+        return self.scope.imports.qualify(ast.Name(name)) is None and not _module_assigns(
+            self.scope, name
         )
 
     def receives_instance(self, info: FunctionInfo) -> bool:
@@ -342,6 +341,13 @@ class _Kinds:
             if signals and all(self.scope.imports.qualify(s) in MODEL_SIGNALS for s in signals):
                 return True
         return False
+
+
+def _module_assigns(scope: Scope, name: str) -> bool:
+    """Something in the module assigns ``name`` (or its tree is not at hand)."""
+    index = scope.index
+    tree = index.tree or getattr(index.analysis, "tree", None)
+    return tree is None or _assigns(tree, name)
 
 
 def _django(scope: Scope) -> bool:

@@ -65,7 +65,7 @@ def views(request, pk, shop_id):
     notify.delay(request.user)  # CSF207: 18
     collect.delay({1, 2})  # CSF207: 19
     collect.delay({str(i) for i in range(3)})  # CSF207: 19
-    collect.delay(frozenset([1]))  # CSF207: 19
+    collect.delay(open("/dev/null"))  # CSF207: 19
     collect.delay(i for i in range(3))  # CSF207: 18
     collect.delay(lambda: 1)  # CSF207: 19
     collect.delay(views)  # CSF207: 19
@@ -179,3 +179,10 @@ def converted(obj):
 
 def sends_through_its_own_class(pk):
     converted.delay(Shop.objects.get(pk=pk))  # its class may send the pk: unknown
+
+
+frozenset = tuple  # the module rebinds a builtin's name
+
+
+def rebound_builtin():
+    collect.delay(frozenset([1]))  # a tuple here
