@@ -102,13 +102,16 @@ def test_flake8_reports_the_same(shop: Path) -> None:
         {"shop/celery.py": 'app.conf.update({"task_serializer": "yaml"})\n'},
         {"shop/celery.py": 'app.config_from_envvar("SHOP_CONFIG")\n'},
         {"shop/tasks.py": TASKS.replace("@shared_task", '@shared_task(serializer="pickle")')},
-        {"shop/other.py": "def send(t, order, how):\n    t.apply_async((order,), serializer=how)\n"},
+        {"shop/other.py": "def send(t, order, how):\n"
+                          "    t.apply_async((order,), serializer=how)\n"},
         {"shop/other.py": "from kombu.utils.json import register_type\n"},
         {"shop/sub/deep.py": "class Job:\n    serializer = 'pickle'\n"},
         {"shop/celery.py": 'app = Celery("shop", task_cls="shop.base:ModelTask")\n'},
-        {"shop/celery.py": 'app.conf.task_annotations = {"shop.tasks.ship": {"serializer": "pickle"}}\n'},
+        {"shop/celery.py": "app.conf.task_annotations = "
+                           '{"shop.tasks.ship": {"serializer": "pickle"}}\n'},
         # settings beside the package, in the same repository
-        {".git/HEAD": "ref: refs/heads/main\n", "config/settings.py": 'CELERY_TASK_SERIALIZER = "pickle"\n'},
+        {".git/HEAD": "ref: refs/heads/main\n",
+         "config/settings.py": 'CELERY_TASK_SERIALIZER = "pickle"\n'},
         # Order is no longer a model / carried by kombu's JSON
         {"shop/base.py": "class TimeStamped:\n    pass\n"},
         {"shop/models.py": MODELS + "\n    def __json__(self):\n        return self.pk\n"},

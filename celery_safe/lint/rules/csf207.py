@@ -235,7 +235,7 @@ class _Kinds:
             return self.made(node)
         if isinstance(node, ast.Attribute):
             return self.request_user(node)
-        if isinstance(node, ast.Name) and (value is None or isinstance(value, Param)):
+        if isinstance(node, ast.Name):
             return self.name(node, depth)
         return None
 
