@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 from ...canvas.encoding import JSON_REFUSES
 from ..findings import Finding
+from ..interp.analysis import ModuleAnalysis
 from ..interp.evaluate import keyword_arg
 from ..interp.events import CallEvent, Scope, Subscribers
+from ..interp.facts import FunctionFacts
 from ..interp.index import FunctionInfo
 from ..interp.objects import (
     MODEL_SIGNALS,
@@ -446,6 +448,21 @@ SENT = {"delay": _NOW, "apply_async": _NOW, "s": _LATER, "si": _LATER,
         "signature": _LATER, "subtask": _LATER}
 
 
+def _sending_facts(analysis: ModuleAnalysis) -> Iterator[FunctionFacts]:
+    """The facts of the top level and of each function that sends something: only their
+    own sends are recorded, and a module woken by ``.delay(`` alone is mostly functions
+    that send nothing (walking all of them was most of what the rule cost ``check``)."""
+    yield analysis.module
+    for info in analysis.index.functions:
+        if any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in SENDS
+            for n in ast.walk(info.node)
+        ):
+            facts = analysis.summary(info, follow_imports=info.task is not None)
+            if facts is not None:
+                yield facts
+
+
 @rule(
     "CSF207",
     invalid=INVALID,
@@ -458,7 +475,7 @@ SENT = {"delay": _NOW, "apply_async": _NOW, "s": _LATER, "si": _LATER,
 def unencodable_argument(report: Report) -> Iterator[Finding]:
     found = [
         fact
-        for facts in report.analysis.all_facts()
+        for facts in _sending_facts(report.analysis)
         for fact in facts.found.get("CSF207", ())
         if isinstance(fact, Unencodable)
     ]
