@@ -1,9 +1,11 @@
 """CSF207, statically: an argument sent to a task of the project that the task's
 serializer (JSON: Celery's default, and the project sets no other) cannot encode.
 
-Detection: an ``on_call`` handler looks at each ``t.delay(...)``, ``t.apply_async(args,
-kwargs)``, ``t.s(...)``, ``t.si(...)`` and ``t.signature(args, kwargs)`` whose ``t`` the
-interpreter resolves to a task of the project, and records each argument that is
+Detection: an ``on_call`` handler looks at each ``t.delay(...)`` and ``t.apply_async(args,
+kwargs)`` whose ``t`` the interpreter resolves to a task of the project, and each
+``t.s(...)``, ``t.si(...)``, ``t.signature(args, kwargs)`` written inside a canvas sent
+where it is written (``t.s(x).delay()``: a signature kept is data, its arguments may be
+replaced before it is sent, or it is never sent), and records each argument that is
 *definitely* of a kind kombu's JSON refuses (:data:`~celery_safe.canvas.encoding.JSON_REFUSES`,
 measured against kombu in ``tests/canvas/test_encoding_kombu.py``): an object of a class
 deriving from Django's ``Model`` (``Model.objects.get(...)``, ``get_object_or_404``, a
@@ -146,8 +148,11 @@ def save(request, pk, serialize):
 """,
 )
 
-#: The methods that send (or make a signature of) a task with its arguments.
-SENDS = frozenset({"delay", "apply_async", "s", "si", "signature", "subtask"})
+#: The methods that send a task or a canvas, and those that make a signature of a task
+#: with its arguments (read only inside a canvas sent where it is written).
+SENDING = frozenset({"delay", "apply_async"})
+SIGNATURES = frozenset({"s", "si", "signature", "subtask"})
+SENDS = SENDING | SIGNATURES
 #: The methods that take ``(args, kwargs)`` rather than the task's own arguments.
 PACKED = frozenset({"apply_async", "signature", "subtask"})
 #: Builtins whose call makes an object JSON refuses, by kind.
@@ -418,34 +423,61 @@ EVENTS = Subscribers()
 
 @EVENTS.on_call
 def record_unencodable(scope: Scope, call: CallEvent) -> None:
-    method, receiver = call.method, call.receiver
-    if method not in SENDS or not isinstance(receiver, TaskRef):
+    """A task sent here (``t.delay(...)``, ``t.apply_async(args, kwargs)``), or the
+    signatures written inside a canvas sent here (``t.s(x).delay()``, ``chain(t.s(x),
+    ...).apply_async()``). A signature made and kept is not read: it is data, whose
+    arguments may be replaced before it is sent, or never sent at all."""
+    if call.method not in SENDING:
         return
+    if isinstance(call.receiver, TaskRef):
+        _record(scope, call.node, call.receiver)
+        return
+    assert isinstance(call.node.func, ast.Attribute)
+    for node in _inline_signatures(call.node.func.value):
+        held = scope.value(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        if isinstance(held, TaskRef):
+            _record(scope, node, held)
+
+
+def _inline_signatures(node: ast.expr) -> Iterator[ast.Call]:
+    """The signature calls (``t.s(...)``) written in a canvas expression, not in a lambda."""
+    pending: list[ast.AST] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, ast.Lambda):
+            continue
+        if (
+            isinstance(current, ast.Call)
+            and isinstance(current.func, ast.Attribute)
+            and current.func.attr in SIGNATURES
+        ):
+            yield current
+        pending.extend(ast.iter_child_nodes(current))
+
+
+def _record(scope: Scope, call: ast.Call, receiver: TaskRef) -> None:
+    assert isinstance(call.func, ast.Attribute)
     task = _task(scope, receiver)
     if task is None or not _celerys_class(task):
         return  # why: only a task of the project is known to be Celery's, sent as Celery does
-    arguments = sent_arguments(call.node, method)
+    arguments = sent_arguments(call, call.func.attr)
     if not arguments:
         return
     info = scope.info
     kinds = _Kinds(scope, _bound_names(info.node) if info is not None else frozenset())
-    assert isinstance(call.node.func, ast.Attribute)
-    step = f"{ast.unparse(call.node.func)}()"
+    step = f"{ast.unparse(call.func)}()"
     for argument in arguments:
         found = kinds.kind(argument)
         if found is not None:
-            scope.record("CSF207", Unencodable(argument, call.node, step, method, *found))
+            scope.record("CSF207", Unencodable(argument, call, step, call.func.attr, *found))
 
 
 NO_FIX = "sending the primary key changes what the task receives: see the page's fix"
 #: What a model instance's message advises.
 MODEL_FIX = "send its primary key ({arg}.pk) and load the object inside the task"
 OTHER_FIX = "send plain data (a list, a dict, ids) instead"
-#: Where kombu raises, by how the arguments are given (measured on a real worker).
-_NOW = "kombu raises EncodeError in the caller, here, and nothing is sent"
-_LATER = "kombu raises EncodeError wherever the signature is sent, and nothing is sent"
-SENT = {"delay": _NOW, "apply_async": _NOW, "s": _LATER, "si": _LATER,
-        "signature": _LATER, "subtask": _LATER}
+#: Where kombu raises (measured on a real worker).
+SENT = "kombu raises EncodeError in the caller, here, and nothing is sent"
 
 
 def _sending_facts(analysis: ModuleAnalysis) -> Iterator[FunctionFacts]:
@@ -455,7 +487,7 @@ def _sending_facts(analysis: ModuleAnalysis) -> Iterator[FunctionFacts]:
     yield analysis.module
     for info in analysis.index.functions:
         if any(
-            isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in SENDS
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in SENDING
             for n in ast.walk(info.node)
         ):
             facts = analysis.summary(info, follow_imports=info.task is not None)
@@ -503,5 +535,5 @@ def unencodable_argument(report: Report) -> Iterator[Finding]:
             argument=text,
             type=described,
             serializer="json",
-            reason=f"{SENT[fact.method]}; {fix}",
+            reason=f"{SENT}; {fix}",
         )

@@ -186,3 +186,14 @@ frozenset = tuple  # the module rebinds a builtin's name
 
 def rebound_builtin():
     collect.delay(frozenset([1]))  # a tuple here
+
+
+def kept_signatures(queue, pk):
+    shop = Shop.objects.get(pk=pk)
+    queue.append(notify.s(shop, extra={"a"}))  # a signature kept: data, maybe never sent
+    sig = notify.s(saved={"title"})
+    sig.kwargs["saved"] = sorted(sig.kwargs["saved"])  # replaced before it is sent
+    sig.delay()
+    chain_of = notify.s(shop) | collect.s()  # not sent here
+    (notify.s(1) | collect.si({1})).delay()  # CSF207: 31
+    return chain_of
