@@ -5,6 +5,11 @@ accepted by every serializer kombu ships, so it is recognised by a type walk. An
 else is handed to the real serializer (``kombu.serialization.dumps``), whose verdict is
 final: kombu's JSON encodes ``datetime``, ``Decimal``, ``UUID``, ``bytes``, but not a
 ``set`` or a model instance.
+
+The linter has no values, only source: :data:`JSON_REFUSES` names the kinds of object it
+can recognise there that kombu's JSON refuses (each measured against kombu by
+``tests/canvas/test_encoding_kombu.py``, so a kombu that starts carrying one fails a
+test instead of silently changing the static CSF207's premise).
 """
 
 from __future__ import annotations
@@ -12,7 +17,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["is_plain", "unencodable"]
+__all__ = ["JSON_REFUSES", "is_plain", "unencodable"]
+
+#: Kinds of object that kombu's JSON serializer refuses (``EncodeError`` at send time), as
+#: the static CSF207 names them; kombu's own encoder carries ``datetime``, ``date``,
+#: ``time``, ``Decimal``, ``UUID`` and ``bytes`` (as tagged strings, received as such),
+#: tuples (received as lists), and any object with a ``__json__`` method; not
+#: ``timedelta``.
+JSON_REFUSES = {
+    "model": "a Django model instance",
+    "user": "the signed-in User, or AnonymousUser",
+    "set": "a set",
+    "frozenset": "a frozenset",
+    "generator": "a generator",
+    "function": "a function",
+    "file": "an open file",
+    "lock": "a lock",
+    "socket": "a socket",
+    "timedelta": "a timedelta",
+    "path": "a pathlib path",
+}
 
 _PLAIN = (str, int, float, bool, type(None))
 

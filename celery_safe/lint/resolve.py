@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .config import DEFAULT_MAX_FILE_SIZE
@@ -24,7 +24,7 @@ from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
 from .interp.workerimports import ProjectSource, WorkerImports, worker_imports
 
-__all__ = ["ModuleResolver", "TaskLookup"]
+__all__ = ["ModuleResolver", "TaskLookup", "json_only"]
 
 #: ``qualified name -> definition`` (``None``: nothing we can see).
 TaskLookup = Callable[[str], "FunctionInfo | None"]
@@ -89,6 +89,8 @@ class ModuleResolver:
         self.project_wide: set[Path] = set()
         #: project root -> what its worker imports (None: not known)
         self._workers: dict[Path, WorkerImports | None] = {}
+        #: project root -> whether every task of it is sent with JSON (see :meth:`sends_json`)
+        self._json: dict[Path, bool] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -294,6 +296,23 @@ class ModuleResolver:
         self.project_wide.add(importer)
         return worker, module, worker.why_not(module)
 
+    def sends_json(self, importer: Path) -> bool:
+        """Whether every task of ``importer``'s project is sent with Celery's default
+        serializer, JSON: no file of the project writes a serializer setting or option
+        other than the literal ``"json"`` (``task_serializer``, ``CELERY_TASK_SERIALIZER``,
+        ``serializer=`` of a task or a call), teaches kombu's JSON new types
+        (``register_type``) or touches ``kombu.serialization``, loads its configuration
+        from somewhere no scan reads (``config_from_envvar``, ``conf.update(**...)``), or
+        gives its app another task class (``task_cls``, ``app.Task = ...``).
+        Scanned once per repository (else package root) per run; like
+        :meth:`names_unknown`, the answer
+        depends on every file of the project: ``importer`` goes in :attr:`project_wide`."""
+        self.project_wide.add(importer)
+        root = _repository_root(importer)
+        if root not in self._json:
+            self._json[root] = _scan_json(root, self.max_file_size)
+        return self._json[root]
+
     @staticmethod
     def module_name(path: Path) -> str:
         """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
@@ -424,28 +443,109 @@ def _scan_strings(root: Path, max_file_size: int) -> tuple[dict[str, list[Path]]
     (:data:`_NAMES_UNKNOWN`)."""
     written: dict[str, list[Path]] = {}
     unknown = False
+    for path, data in _project_sources(root, max_file_size):
+        if data is None:
+            return written, True  # why: an unread file may register anything
+        unknown = unknown or _NAMES_UNKNOWN.search(data) is not None or (
+            _REGISTERS_CLASS.search(data) is not None
+            and _NAME_ATTRIBUTE.search(data) is not None
+        )
+        for match in _NAMING.finditer(data):
+            name = match.group(2).decode("ascii", "replace")
+            written.setdefault(name, []).append(path.resolve())
+    return written, unknown
+
+
+def _project_sources(root: Path, max_file_size: int) -> Iterator[tuple[Path, bytes | None]]:
+    """Each ``.py`` file under ``root`` (folders of other projects, builds and caches
+    skipped; links to folders never followed) with its bytes; ``None`` for a file that
+    cannot be read, and once, at the end, when the tree has more files than are read."""
     scanned = 0
-    for folder, dirs, files in os.walk(root):  # never follows links to folders
+    for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
         for file in sorted(files):
             if not file.endswith(".py"):
                 continue
             scanned += 1
             if scanned > _MAX_SCANNED:
-                return written, True  # why: a tree too large to read is not known
+                yield root, None  # why: a tree too large to read is not known
+                return
             path = Path(folder, file)
             try:
-                data = read_bytes(path, max_file_size)
+                yield path, read_bytes(path, max_file_size)
             except (OSError, Unreadable):
-                return written, True  # why: an unread file may register anything
-            unknown = unknown or _NAMES_UNKNOWN.search(data) is not None or (
-                _REGISTERS_CLASS.search(data) is not None
-                and _NAME_ATTRIBUTE.search(data) is not None
-            )
-            for match in _NAMING.finditer(data):
-                name = match.group(2).decode("ascii", "replace")
-                written.setdefault(name, []).append(path.resolve())
-    return written, unknown
+                yield path, None
+
+
+#: a task serializer setting (``task_serializer``, ``CELERY_TASK_SERIALIZER``, any case, as
+#: a name, a keyword or a key) or a ``"serializer"`` key (``task_annotations``, options
+#: dicts): each must be written ``= "json"`` / ``: "json"``
+_SETTING = re.compile(rb"""task_serializer|['"]serializer['"]""", re.I)
+_SETTING_JSON = re.compile(
+    rb"""(?:task_serializer['"]?|['"]serializer['"])[ \t]*\]?[ \t]*(?::|=(?!=))[ \t]*"""
+    rb"""(['"])json\1""",
+    re.I,
+)
+#: ``serializer=`` of a task (decorator, class attribute) or a call (``apply_async``,
+#: ``.set``, ``.signature``): ``(?P<value>...)`` is what follows the ``=``
+_OPTION = re.compile(
+    rb"""(?P<before>[(,][ \t]*|^[ \t]*|\.)serializer[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*"""
+    rb"""(?P<value>[^\n]{0,40})""",
+    re.M,
+)
+_JSON_LITERAL = re.compile(rb"""(['"])json\1""")
+#: a statement ``serializer = SomeSerializer(...)`` (Django REST framework's views): a
+#: call's result assigned is not a serializer's name
+_ASSIGNED_CALL = re.compile(rb"""[\w.]+\(""")
+#: kombu's JSON taught new types or replaced, a configuration no scan reads, or the
+#: app's task class replaced (its ``apply_async`` may change what is sent)
+_JSON_UNKNOWN = re.compile(
+    rb"""\bregister_type\b|kombu\.serialization|from[ \t]+kombu[ \t]+import[^\n]*serializ"""
+    rb"""|\bconfig_from_envvar\b|\bconf\.update\([ \t]*\*\*|\btask_cls\b"""
+    rb"""|\.Task[ \t]*=(?!=)"""
+)
+
+
+#: How many folders above a package root a repository's root is looked for.
+_REPOSITORY_DEPTH = 6
+
+
+def _repository_root(importer: Path) -> Path:
+    """The folder of the git repository holding ``importer``'s package (its settings may
+    sit in a folder beside the package, not under it), else its package root."""
+    root = folder = _package_root(importer)
+    for _ in range(_REPOSITORY_DEPTH):
+        if (folder / ".git").exists():
+            return folder
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return root
+
+
+def _scan_json(root: Path, max_file_size: int) -> bool:
+    """Whether the ``.py`` files under ``root`` leave every task on JSON (see
+    :meth:`ModuleResolver.sends_json`)."""
+    # why all: an unread file (or one past the limit) may set any serializer
+    return all(data is not None and json_only(data)
+               for _, data in _project_sources(root, max_file_size))
+
+
+def json_only(data: bytes) -> bool:
+    """One file's source leaves the tasks on JSON (see :func:`_scan_json`); also the
+    whole project of a module checked without one (``check_source``)."""
+    if _JSON_UNKNOWN.search(data):
+        return False
+    if len(_SETTING.findall(data)) != len(_SETTING_JSON.findall(data)):
+        return False
+    for match in _OPTION.finditer(data):
+        value = match["value"]
+        if value[:1] in (b"'", b'"'):
+            if not _JSON_LITERAL.match(value):
+                return False
+        elif not (match["before"].strip() == b"" and _ASSIGNED_CALL.match(value)):
+            return False  # why: a non-literal serializer= may be anything
+    return True
 
 
 #: ``Celery`` written in a file: a module that may make an app (or a subclass of it)
@@ -615,6 +715,9 @@ class _Lookup:
 
     def never_imported(self, defined_in: Path | None) -> tuple[WorkerImports, str, str] | None:
         return self.resolver.never_imported(defined_in or self.importer, self.importer)
+
+    def sends_json(self) -> bool:
+        return self.resolver.sends_json(self.importer)
 
     @property
     def module_name(self) -> str:

@@ -24,7 +24,11 @@ from .facts import FunctionFacts
 from .imports import FOREIGN_ROOTS, dotted
 from .index import CURRENT_APPS, FunctionInfo, ModuleIndex
 from .objects import (
+    DJANGO_MODELS,
+    GET_OR_404,
     MANAGER_GETTERS,
+    USER_MODEL,
+    USER_MODEL_FACTORY,
     manager_model,
     rehomed,
     returned_by_annotation,
@@ -274,7 +278,11 @@ class Evaluator:
 
     def class_value(self, node: ast.expr) -> Value | None:
         """An object of the class ``node`` names (``Poller``, ``models.Run``), if it is
-        a project class: defined in this module, or imported (resolved when needed)."""
+        a project class: defined in this module, or imported (resolved when needed); the
+        user model that ``get_user_model()`` returns (called here, or kept in a name)."""
+        if self.user_model(node):
+            name = node.id if isinstance(node, ast.Name) else "User"
+            return Instance(callee=name, qualified=USER_MODEL)
         if (
             isinstance(node, ast.Name)
             and node.id in self.index.classes
@@ -283,11 +291,29 @@ class Evaluator:
         ):
             return Instance(callee=node.id)
         qualified = self.imports.qualify(node)
+        if qualified in DJANGO_MODELS and isinstance(node, ast.Name):
+            return Instance(callee=node.id, qualified=qualified)  # Django's own: known
         if qualified is None or not self.follow_imports or not isinstance(node, ast.Name):
             return None
         if qualified.partition(".")[0] in FOREIGN_ROOTS or self.imports.is_foreign(node):
             return None
         return Instance(callee=node.id, qualified=qualified)
+
+    def user_model(self, node: ast.expr) -> bool:
+        """``get_user_model()``, or a name holding what it returned (``User = ...``)."""
+        if isinstance(node, ast.Call):
+            return not node.args and self.imports.qualify(node.func) == USER_MODEL_FACTORY
+        if isinstance(node, ast.Name):
+            held = self.lookup(node.id)
+            return isinstance(held, Instance) and held.qualified == USER_MODEL_FACTORY
+        return False
+
+    def got_or_404(self, node: ast.Call) -> Value | None:
+        """``get_object_or_404(Model, ...)`` (or of a queryset): one object of the model."""
+        klass = node.args[0] if node.args else keyword_arg(node, "klass")
+        if klass is None:
+            return None
+        return self.class_value(manager_model(klass) or klass)
 
     # -- values -----------------------------------------------------------------------
     def value(self, node: ast.expr | None) -> Value | None:
@@ -470,6 +496,11 @@ class Evaluator:
             if made is not None:
                 return made
         qualified = self.imports.qualify(func)
+        if qualified == GET_OR_404:
+            return self.got_or_404(node)
+        if qualified == USER_MODEL_FACTORY and not node.args:
+            # the user model class (a known function of Django's: nothing to resolve)
+            return Instance(callee=ast.unparse(func), qualified=USER_MODEL_FACTORY)
         if qualified is not None:
             return (
                 self.factory_value(node, qualified)
@@ -550,6 +581,8 @@ class Evaluator:
                 runs = (origin, node) if isinstance(origin, ast.AST) else (node,)
                 callee = ast.unparse(node.func)
                 return Result(origin=node, method="__call__", callee=callee, runs=runs)
+            case Instance(qualified=qualified) if qualified == USER_MODEL_FACTORY:
+                return Instance(callee=ast.unparse(node.func), qualified=USER_MODEL)
             case TaskRef():
                 task = called.task
                 if task is None and called.qualified and self.follow_imports:

@@ -17,7 +17,7 @@ from .evaluate import keyword_arg, keyword_names
 from .imports import ImportMap
 from .index import FunctionInfo, ModuleIndex
 
-__all__ = ["BACKEND_WRITES", "StateWrite", "meta_keys", "state_name", "state_write"]
+__all__ = ["BACKEND_WRITES", "StateWrite", "bound_once", "meta_keys", "state_name", "state_write"]
 
 #: How deep a constant may be defined through other constants (``A = B``, ``B = "x"``).
 _HOPS = 3
@@ -153,11 +153,11 @@ def meta_keys(meta: ast.expr | None, info: FunctionInfo | None) -> tuple[str, ..
     """The keys of a literal meta (``{...}``, ``dict(k=...)``), or of a name ``info``
     binds once to one and never changes (``meta = {...}``); ``None``: cannot tell."""
     if isinstance(meta, ast.Name) and info is not None:
-        meta = _bound_once(info.node, meta.id)
+        meta = bound_once(info.node, meta.id)
     return _literal_keys(meta) if meta is not None else None
 
 
-def _bound_once(function: ast.AST, name: str) -> ast.expr | None:
+def bound_once(function: ast.AST, name: str) -> ast.expr | None:
     """The one value ``function`` assigns ``name``, if nothing else binds or touches it."""
     stores, value = 0, None
     for node in ast.walk(function):
