@@ -48,5 +48,9 @@ class StaticApp:
     steps: list[ConfigStep] = field(default_factory=list)
     tasks: list[StaticTask] = field(default_factory=list)
     names_known: bool = True
+    #: when not all names are known: every name without a dot the project's tasks may be
+    #: registered under (explicit ``name="..."``); None: unknown. A task's default name is
+    #: its module's and its own, dotted: a key without one can match only these.
+    bare_names: frozenset[str] | None = None
     #: literal call-site countdowns, in source order (``("sends", "0")`` is the first)
     sends: list[StaticSend] = field(default_factory=list)

@@ -9,7 +9,9 @@ queue declarations) for free. What the source leaves unknown is never guessed:
 
 - a broker URL that is not literal: no broker-dependent rule (CSF401, CSF404) judges;
 - a task whose options are not all literal: registered by name, judged by no rule;
-- task names not all known (a task module not found, ``autodiscover_tasks``): no CSF403.
+- task names not all known (a task module not found, ``autodiscover_tasks``): CSF403
+  judges only route keys without a dot (``"send_email"``), which no default name is, and
+  only when the project's explicit bare names are known (``StaticApp.bare_names``).
 
 Celery's ``CELERY_BROKER_URL`` environment variable, which would override a literal
 broker when the worker starts, is not consulted: the code's broker is judged.
@@ -82,6 +84,19 @@ class StaticAppView(AppView):
         return [(send.task, send.countdown) for send in self.model.sends]
 
     @cached_property
+    def registered(self) -> frozenset[str]:
+        return super().registered | (self.model.bare_names or frozenset())
+
+    def map_routes(self) -> Iterator[tuple[Any, Any]]:
+        """The route keys CSF403 may judge: all when every name is known, else those
+        without a dot (no default name matches one) and no glob."""
+        for key, route in super().map_routes():
+            if self.model.names_known or (
+                isinstance(key, str) and not any(c in key for c in ".*?[")
+            ):
+                yield key, route
+
+    @cached_property
     def tasks(self) -> dict[str, Task]:
         judged = {task.name for task in self.model.tasks if task.known}
         return {
@@ -96,7 +111,7 @@ def check_static(model: StaticApp, codes: Collection[str] | None = None) -> Iter
     chosen = sorted(set(RULES) - LIVE_RULES if codes is None else set(codes) & set(RULES))
     if not model.broker_known:
         chosen = [code for code in chosen if code not in BROKER_RULES]
-    if not model.names_known:
+    if not model.names_known and model.bare_names is None:
         chosen = [code for code in chosen if code not in NAME_RULES]
     if not chosen:
         return
