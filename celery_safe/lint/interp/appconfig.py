@@ -711,6 +711,8 @@ def _normalised(key: str, namespace: str | None) -> str | None:
     """The setting Celery reads ``key`` as (None: none), as its ``Settings`` looks one up:
     under a namespace, ``CELERY_TASK_ACKS_LATE`` -> ``task_acks_late``; with or without
     one, the setting's own name and its old one (``CELERY_ROUTES``, ``BROKER_URL``)."""
+    if key.islower() and not namespace:
+        return key  # why: Celery's names are read as written (and its tables not loaded)
     settings, old = _celery_settings()
     if namespace:
         prefix = namespace.rstrip("_") + "_"
