@@ -29,7 +29,7 @@ from celery import Celery, Task
 from ..canvas.problems import Problem
 from .checks import RULES  # registers every rule
 from .model import StaticApp
-from .view import BUILTIN_PREFIX, AppView, scheme_of
+from .view import BUILTIN_PREFIX, EXEC_OPTIONS, AppView, Destination, scheme_of
 
 __all__ = ["StaticAppView", "app_from_static", "check_static"]
 
@@ -82,6 +82,21 @@ class StaticAppView(AppView):
 
     def sends(self) -> list[tuple[str, float]]:
         return [(send.task, send.countdown) for send in self.model.sends]
+
+    def sent(self) -> Iterator[tuple[str, Destination]]:
+        """The tasks' and beat's messages, and those call sites send with a priority."""
+        yield from super().sent()
+        for send in self.model.priority_sends:
+            task = self.tasks.get(send.task)
+            if task is None:
+                continue  # why: a task whose options are not known is not judged
+            options = {key: getattr(task, key, None) for key in EXEC_OPTIONS}
+            options["priority"] = send.priority
+            if send.queue is not None:
+                options.update(queue=send.queue, exchange=None, routing_key=None)
+            found = self.destination(send.task, options)
+            if found is not None:
+                yield f"{send.task} (apply_async)", found
 
     @cached_property
     def registered(self) -> frozenset[str]:

@@ -489,6 +489,14 @@ def test_django_settings_split_across_modules_and_autodiscovered_tasks(tmp_path:
         CELERY_TASK_ACKS_LATE = os.environ.get("ACKS_LATE") == "1"
     """}, []),
     ({"mysite/settings/prod.py": "from .base import *\nCELERY_TASK_ROUTES.update({})\n"}, []),
+    # unknown, but read by no rule: the judgement stands
+    ({"mysite/settings/prod.py": """
+        import os
+        from .base import *
+
+        CELERY_TASK_ALWAYS_EAGER = os.environ.get("EAGER") == "1"
+        CELERY_TASK_SERIALIZER = os.environ.get("SERIALIZER", "json")
+    """}, [(4, "CSF404"), (5, "CSF403"), (6, "CSF402")]),
     ({"mysite/settings/prod.py": """
         from .base import *
 
@@ -593,3 +601,41 @@ def test_a_cached_finding_follows_the_settings_it_rests_on(
         CELERY_TASK_REJECT_ON_WORKER_LOST = True
     """})
     assert codes() == []
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    ("charge.apply_async((1,), priority=9)", ["CSF404"]),
+    ("charge.s(1).apply_async(priority=9, queue='ranked')", []),  # x-max-priority there
+    ("charge.apply_async((1,), priority=9, queue='plain')", ["CSF404"]),
+    ("charge.apply_async((1,), priority=9, routing_key=KEY)", []),  # routed elsewhere
+    ("charge.apply_async((1,), priority=PRIORITY)", []),  # not literal
+    ("charge.apply_async((1,), countdown=10)", []),
+])
+def test_a_priority_given_at_the_call_site(call: str, expected: list[str]) -> None:
+    """``apply_async(priority=N)`` reaches a RabbitMQ queue declared without
+    ``x-max-priority`` (the default queue here): the broker ignores it."""
+    source = f"""
+        import os
+
+        from celery import Celery
+        from kombu import Queue
+
+        app = Celery("shop", broker="amqp://guest@rabbit//")
+        app.conf.task_queues = [Queue("celery"), Queue("plain"),
+                                Queue("ranked", queue_arguments={{"x-max-priority": 10}})]
+        PRIORITY = int(os.environ["PRIORITY"])
+        KEY = os.environ["KEY"]
+
+
+        @app.task
+        def charge(order_id):
+            pass
+
+
+        def checkout(order_id):
+            {call}
+    """
+    found = static(source)
+    assert [f.code for f in found] == expected
+    if expected:
+        assert "shop.charge (apply_async)" in found[0].message

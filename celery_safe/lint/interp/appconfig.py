@@ -24,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ...deployment.model import ConfigStep, StaticApp, StaticSend, StaticTask
+from ...deployment.model import ConfigStep, StaticApp, StaticPrioritySend, StaticSend, StaticTask
 from .imports import ImportMap
 from .index import APP_FACTORIES, TASK_DECORATORS, ModuleIndex
 
@@ -41,6 +41,12 @@ _NOT_SETTINGS = frozenset({"main", "set_as_current", "autofinalize", "strict_typ
 _CONSTRUCTOR_SETTINGS = {"broker": "broker_url", "backend": "result_backend"}
 _BROKER_KEYS = frozenset({"broker_url", "broker_read_url"})
 _TASK_MODULE_KEYS = frozenset({"include", "imports"})
+#: ``task_`` settings no deployment rule reads (how a message is encoded, what is stored
+#: of a result, eager runs in tests): unknown, they leave the rules' judgement as it is.
+_NOT_READ = frozenset({"task_serializer", "task_compression", "task_track_started",
+                       "task_ignore_result", "task_store_errors_even_if_ignored",
+                       "task_send_sent_event", "task_always_eager",
+                       "task_eager_propagates", "task_store_eager_result"})
 #: Settings whose strings Celery imports (routers, annotation classes).
 _NAMES_OBJECTS = frozenset({"task_routes", "task_annotations"})
 #: Options whose literal is a tuple of exception classes: what matters is that it is set.
@@ -402,7 +408,7 @@ class _AppReader:
             return UNKNOWN
         if definite(value):
             return value
-        if name.startswith(("task_", "broker_")) and name not in _BROKER_KEYS:
+        if name.startswith(("task_", "broker_")) and name not in _BROKER_KEYS | _NOT_READ:
             self.app.complete = False  # why: a setting the rules read is unknown
         return UNKNOWN
 
@@ -614,6 +620,20 @@ class _AppReader:
                 sends = self.app.model.sends
                 self.app.where[("sends", str(len(sends)))] = origin or node
                 sends.append(StaticSend(named[target.id], float(countdown)))
+            self.priority_send(node, named[target.id], literals)
+
+    def priority_send(self, node: ast.Call, task: str, literals: Literals) -> None:
+        """``apply_async(priority=9)`` (and ``queue="q"``), both literal; an exchange, a
+        routing key or ``**options`` leave the destination unknown (not recorded)."""
+        given = {k.arg: literals(k.value) for k in node.keywords}
+        priority, queue = given.get("priority"), given.get("queue")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            return
+        if None in given or "exchange" in given or "routing_key" in given or not (
+            queue is None or isinstance(queue, str)
+        ):
+            return
+        self.app.model.priority_sends.append(StaticPrioritySend(task, priority, queue))
 
     def module_tasks(self, index: ModuleIndex, module: str | None, literals: Literals,
                      named: dict[str, str]) -> Iterator[tuple[StaticTask, ast.AST]]:
