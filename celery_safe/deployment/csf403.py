@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from ..canvas.problems import Problem
 from .examples import EXAMPLES
@@ -48,6 +48,14 @@ def _near(key: str, names: list[str]) -> list[str]:
     return []
 
 
+def _without_module(key: str, tasks: Collection[str]) -> list[str]:
+    """``shop.tasks.send_email`` for the key ``send_email``: the app's task, its module left
+    out (a task's default name is its module's and its own; the key matches neither)."""
+    if "." in key:
+        return []
+    return sorted(name for name in tasks if name.rpartition(".")[2] == key)[:1]
+
+
 @rule("CSF403", invalid=EXAMPLES["CSF403"].invalid, valid=EXAMPLES["CSF403"].valid)
 def route_matches_no_task(view: AppView) -> Iterator[Problem]:
     names = sorted(view.registered)
@@ -64,7 +72,7 @@ def route_matches_no_task(view: AppView) -> Iterator[Problem]:
         elif isinstance(key, str):
             if key in view.registered:
                 continue
-            close = _near(key, names)
+            close = _near(key, names) or _without_module(key, view.tasks)
             ours = bool(close) or key.rpartition(".")[0] + "." in namespaces
         else:
             continue

@@ -136,6 +136,18 @@ app.conf.task_routes = {"shop.report.*": {"queue": "slow"}}
 def monthly() -> None: ...
 '''
 
+CSF403_INVALID_NO_MODULE = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+# a task's name is its module's and its own: this one is "shop.tasks.send_receipt"
+app.conf.task_routes = {"send_receipt": {"queue": "mail"}}
+
+
+@app.task(name="shop.tasks.send_receipt")
+def send_receipt(order_id: int) -> None: ...
+'''
+
 CSF404_INVALID = '''\
 from celery import Celery
 
@@ -211,7 +223,8 @@ EXAMPLES = {
         invalid=(CSF401_INVALID, CSF401_INVALID_BEAT, CSF401_INVALID_RETRY), valid=(CSF401_VALID,)
     ),
     "CSF402": Examples(invalid=(CSF402_INVALID, CSF402_INVALID_APP_WIDE), valid=(CSF402_VALID,)),
-    "CSF403": Examples(invalid=(CSF403_INVALID, CSF403_INVALID_GLOB), valid=(CSF403_VALID,)),
+    "CSF403": Examples(invalid=(CSF403_INVALID, CSF403_INVALID_GLOB, CSF403_INVALID_NO_MODULE),
+                       valid=(CSF403_VALID,)),
     "CSF404": Examples(invalid=(CSF404_INVALID, CSF404_INVALID_REDIS), valid=(CSF404_VALID,)),
     "CSF405": Examples(invalid=(CSF405_INVALID,), valid=(CSF405_VALID,)),
 }

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConfigStep", "StaticApp", "StaticSend", "StaticTask"]
+__all__ = ["ConfigStep", "StaticApp", "StaticPrioritySend", "StaticSend", "StaticTask"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,16 @@ class StaticSend:
     countdown: float
 
 
+@dataclass(frozen=True)
+class StaticPrioritySend:
+    """A call site sending a task with a literal priority (``apply_async(priority=9)``),
+    and the queue it names (None: the task's route decides)."""
+
+    task: str
+    priority: int
+    queue: str | None = None
+
+
 @dataclass
 class StaticApp:
     """What the source says of one app; see the module's docstring for the unknowns."""
@@ -48,5 +58,11 @@ class StaticApp:
     steps: list[ConfigStep] = field(default_factory=list)
     tasks: list[StaticTask] = field(default_factory=list)
     names_known: bool = True
+    #: when not all names are known: every name without a dot the project's tasks may be
+    #: registered under (explicit ``name="..."``); None: unknown. A task's default name is
+    #: its module's and its own, dotted: a key without one can match only these.
+    bare_names: frozenset[str] | None = None
     #: literal call-site countdowns, in source order (``("sends", "0")`` is the first)
     sends: list[StaticSend] = field(default_factory=list)
+    #: literal call-site priorities (CSF404 counts them with the tasks' own)
+    priority_sends: list[StaticPrioritySend] = field(default_factory=list)

@@ -9,7 +9,9 @@ queue declarations) for free. What the source leaves unknown is never guessed:
 
 - a broker URL that is not literal: no broker-dependent rule (CSF401, CSF404) judges;
 - a task whose options are not all literal: registered by name, judged by no rule;
-- task names not all known (a task module not found, ``autodiscover_tasks``): no CSF403.
+- task names not all known (a task module not found, ``autodiscover_tasks``): CSF403
+  judges only route keys without a dot (``"send_email"``), which no default name is, and
+  only when the project's explicit bare names are known (``StaticApp.bare_names``).
 
 Celery's ``CELERY_BROKER_URL`` environment variable, which would override a literal
 broker when the worker starts, is not consulted: the code's broker is judged.
@@ -27,7 +29,7 @@ from celery import Celery, Task
 from ..canvas.problems import Problem
 from .checks import RULES  # registers every rule
 from .model import StaticApp
-from .view import BUILTIN_PREFIX, AppView, scheme_of
+from .view import BUILTIN_PREFIX, EXEC_OPTIONS, AppView, Destination, scheme_of
 
 __all__ = ["StaticAppView", "app_from_static", "check_static"]
 
@@ -81,6 +83,34 @@ class StaticAppView(AppView):
     def sends(self) -> list[tuple[str, float]]:
         return [(send.task, send.countdown) for send in self.model.sends]
 
+    def sent(self) -> Iterator[tuple[str, Destination]]:
+        """The tasks' and beat's messages, and those call sites send with a priority."""
+        yield from super().sent()
+        for send in self.model.priority_sends:
+            task = self.tasks.get(send.task)
+            if task is None:
+                continue  # why: a task whose options are not known is not judged
+            options = {key: getattr(task, key, None) for key in EXEC_OPTIONS}
+            options["priority"] = send.priority
+            if send.queue is not None:
+                options.update(queue=send.queue, exchange=None, routing_key=None)
+            found = self.destination(send.task, options)
+            if found is not None:
+                yield f"{send.task} (apply_async)", found
+
+    @cached_property
+    def registered(self) -> frozenset[str]:
+        return super().registered | (self.model.bare_names or frozenset())
+
+    def map_routes(self) -> Iterator[tuple[Any, Any]]:
+        """The route keys CSF403 may judge: all when every name is known, else those
+        without a dot (no default name matches one) and no glob."""
+        for key, route in super().map_routes():
+            if self.model.names_known or (
+                isinstance(key, str) and not any(c in key for c in ".*?[")
+            ):
+                yield key, route
+
     @cached_property
     def tasks(self) -> dict[str, Task]:
         judged = {task.name for task in self.model.tasks if task.known}
@@ -96,7 +126,7 @@ def check_static(model: StaticApp, codes: Collection[str] | None = None) -> Iter
     chosen = sorted(set(RULES) - LIVE_RULES if codes is None else set(codes) & set(RULES))
     if not model.broker_known:
         chosen = [code for code in chosen if code not in BROKER_RULES]
-    if not model.names_known:
+    if not model.names_known and model.bare_names is None:
         chosen = [code for code in chosen if code not in NAME_RULES]
     if not chosen:
         return

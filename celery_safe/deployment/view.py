@@ -19,7 +19,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.app.routes import MapRoute, prepare
 
-__all__ = ["AMQP_SCHEMES", "REDIS_SCHEMES", "AppView", "Destination", "scheme_of"]
+__all__ = ["AMQP_SCHEMES", "EXEC_OPTIONS", "REDIS_SCHEMES", "AppView", "Destination", "scheme_of"]
 
 #: Broker URL schemes served by kombu's Redis transport (its ``visibility_timeout``,
 #: its ``priority_steps``).
@@ -29,7 +29,7 @@ AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp", "librabbitmq"})
 #: Celery's own tasks (``celery.chord_unlock``...): not the app's to configure.
 BUILTIN_PREFIX = "celery."
 #: The task options that decide where its message goes (Celery's ``extract_exec_options``).
-_EXEC_OPTIONS = ("queue", "exchange", "routing_key", "priority")
+EXEC_OPTIONS = ("queue", "exchange", "routing_key", "priority")
 
 
 def scheme_of(url: Any) -> str:
@@ -127,7 +127,7 @@ class AppView:
 
     def task_destination(self, task: Task) -> Destination | None:
         """Where ``task.delay(...)`` sends its message (its own options, then the routes)."""
-        options = {key: getattr(task, key, None) for key in _EXEC_OPTIONS}
+        options = {key: getattr(task, key, None) for key in EXEC_OPTIONS}
         return self.destination(task.name, options)
 
     def sent(self) -> Iterator[tuple[str, Destination]]:
@@ -138,7 +138,7 @@ class AppView:
                 yield name, found
         for entry_name, entry in self.beat_entries.items():
             task = self.app.tasks.get(entry["task"])
-            options = {key: getattr(task, key, None) for key in _EXEC_OPTIONS}
+            options = {key: getattr(task, key, None) for key in EXEC_OPTIONS}
             options.update(entry.get("options", {}))
             found = self.destination(entry["task"], options)
             if found is not None:

@@ -41,6 +41,9 @@ def _problems(report: Report) -> list[tuple[Problem, ast.AST]]:
         for app in apps:
             if not app.complete:
                 continue  # why we bail: some configuration is not literal; unknown
+            if not app.model.names_known and app.bare_route_keys():
+                bare = getattr(lookup, "bare_task_names", None)
+                app.model.bare_names = bare() if bare is not None else None
             from ..deployment.static import check_static  # Celery's apps: only for an app
 
             try:

@@ -313,6 +313,21 @@ class ModuleResolver:
             self._json[root] = _scan_json(root, self.max_file_size)
         return self._json[root]
 
+    def bare_task_names(self, importer: Path) -> frozenset[str] | None:
+        """The names without a dot a task of ``importer``'s project may be registered under:
+        every ``name="..."`` written without a dot (a task's default name always has one);
+        None when some file names tasks in a way no scan reads. Depends on every file of
+        the project, as :meth:`names_unknown` (``importer`` goes in :attr:`project_wide`)."""
+        self.project_wide.add(importer)
+        root = _package_root(importer)
+        if root not in self._strings:
+            self._strings[root] = _scan_strings(root, self.max_file_size)
+        if root not in self._registered_names:
+            self._registered_names[root] = _scan_names(root, self.max_file_size)
+        if self._strings[root][1]:
+            return None
+        return frozenset(name for name in self._registered_names[root] if "." not in name)
+
     @staticmethod
     def module_name(path: Path) -> str:
         """The import path of the module at ``path`` (``shop.tasks``), from its package root."""
@@ -718,6 +733,9 @@ class _Lookup:
 
     def sends_json(self) -> bool:
         return self.resolver.sends_json(self.importer)
+
+    def bare_task_names(self) -> frozenset[str] | None:
+        return self.resolver.bare_task_names(self.importer)
 
     @property
     def module_name(self) -> str:

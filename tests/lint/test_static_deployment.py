@@ -4,6 +4,7 @@ rules of ``celery_safe.deployment``); where it is not, the linter says nothing."
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -374,3 +375,267 @@ def test_celerys_apps_are_loaded_only_to_judge_an_app_known_from_source() -> Non
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# -- where projects write their configuration: Django's settings, celeryconfig ----------
+
+DJANGO_PROJECT = {
+    "manage.py": """
+        import os
+
+
+        def main():
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings.prod")
+    """,
+    "mysite/__init__.py": "",
+    "mysite/settings/__init__.py": "",
+    "mysite/settings/base.py": """
+        DJANGO_APPS = ["django.contrib.admin", "django.contrib.auth"]
+        LOCAL_APPS = ["orders.apps.OrdersConfig", "billing"]
+        INSTALLED_APPS = DJANGO_APPS + LOCAL_APPS
+        CELERY_BROKER_URL = "amqp://guest:guest@localhost:5672//"
+        CELERY_TASK_ROUTES = {"send_receipt": {"queue": "mail"}}
+    """,
+    "mysite/settings/prod.py": """
+        from .base import *
+
+        DEBUG = False
+    """,
+    "mysite/celery.py": """
+        from celery import Celery
+
+        app = Celery("mysite")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.autodiscover_tasks()
+    """,
+    "orders/__init__.py": "",
+    "orders/apps.py": """
+        from django.apps import AppConfig
+
+
+        class OrdersConfig(AppConfig):
+            name = "orders"
+    """,
+    "orders/tasks.py": """
+        from celery import shared_task
+
+
+        @shared_task(acks_late=True)
+        def send_receipt(order_id):
+            pass
+    """,
+    "billing/__init__.py": "",
+    "billing/tasks.py": """
+        from celery import shared_task
+
+
+        @shared_task(priority=5)
+        def charge(order_id):
+            pass
+    """,
+}
+
+
+def app_findings(root: Path, module: str = "mysite/celery.py") -> list[tuple[int, str]]:
+    from celery_safe.lint.resolve import ModuleResolver
+
+    path = root / module
+    resolver = ModuleResolver()
+    return [(f.line, f.code) for f in check_source(
+        path.read_text(), str(path), tasks_elsewhere=resolver.for_file(path))
+        if f.code in DEPLOY_CODES]
+
+
+def test_django_settings_split_across_modules_and_autodiscovered_tasks(tmp_path: Path) -> None:
+    """The settings ``manage.py`` names, through ``from .base import *``; the tasks of the
+    installed apps ``autodiscover_tasks()`` imports (an ``AppConfig`` by its ``name``).
+    Each finding is reported at the line that brings its cause into the app."""
+    paths = write(tmp_path, DJANGO_PROJECT)
+    assert app_findings(tmp_path) == [(4, "CSF404"), (5, "CSF403"), (6, "CSF402")]
+    messages = [f.message for f in check_source(
+        paths[5].read_text(), str(paths[5]),
+        tasks_elsewhere=__import__("celery_safe.lint.resolve", fromlist=["x"])
+        .ModuleResolver().for_file(paths[5]))]
+    assert "did you mean 'orders.tasks.send_receipt'?" in messages[1]
+    assert "billing.tasks.charge" in messages[0] and "orders.tasks.send_receipt" in messages[2]
+    assert assert_same_findings(paths) >= 3  # flake8 reads the same project
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    # a later module's assignment wins: the route is right, the queue has a maximum
+    ({"mysite/settings/prod.py": """
+        from .base import *
+        from kombu import Queue
+
+        CELERY_TASK_ROUTES = {"orders.tasks.send_receipt": {"queue": "mail"}}
+        CELERY_TASK_QUEUE_MAX_PRIORITY = 10
+        CELERY_TASK_REJECT_ON_WORKER_LOST = True
+    """}, []),
+    # the old names, under the namespace too
+    ({"mysite/settings/prod.py": """
+        from .base import *
+
+        CELERY_ROUTES = {"orders.tasks.send_receipt": {"queue": "mail"}}
+        CELERY_QUEUE_MAX_PRIORITY = 10
+        CELERY_REJECT_ON_WORKER_LOST = True
+    """}, [(5, "CSF403")]),  # CELERY_TASK_ROUTES is read first; its key stays wrong
+    # a setting the rules read, overridden by what the linter cannot read: unknown
+    ({"mysite/settings/prod.py": """
+        import os
+        from .base import *
+
+        CELERY_BROKER_URL = os.environ["BROKER"]
+        CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES}
+        CELERY_TASK_ACKS_LATE = os.environ.get("ACKS_LATE") == "1"
+    """}, []),
+    ({"mysite/settings/prod.py": "from .base import *\nCELERY_TASK_ROUTES.update({})\n"}, []),
+    # unknown, but read by no rule: the judgement stands
+    ({"mysite/settings/prod.py": """
+        import os
+        from .base import *
+
+        CELERY_TASK_ALWAYS_EAGER = os.environ.get("EAGER") == "1"
+        CELERY_TASK_SERIALIZER = os.environ.get("SERIALIZER", "json")
+    """}, [(4, "CSF404"), (5, "CSF403"), (6, "CSF402")]),
+    ({"mysite/settings/prod.py": """
+        from .base import *
+
+        try:
+            from .local import *
+        except ImportError:
+            pass
+    """}, []),
+    ({"mysite/settings/prod.py": "from .missing import *\n"}, []),
+    ({"mysite/settings/prod.py": "from .base import *\nglobals().update(DEBUG=True)\n"}, []),
+    ({"mysite/settings/base.py": "__all__ = ['DEBUG']\nDEBUG = True\n"}, []),
+    # manage.py and wsgi.py disagree: which settings the worker loads is not known
+    ({"mysite/wsgi.py": """
+        import os
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings.base")
+    """}, []),
+    # a bare name some task is registered under (or may be): the key may match it
+    ({"orders/admin_tasks.py": """
+        from celery import shared_task
+
+
+        @shared_task(name="send_receipt")
+        def resend(order_id):
+            pass
+    """}, [(4, "CSF404"), (6, "CSF402")]),
+    ({"orders/admin_tasks.py": """
+        from celery import shared_task
+
+        NAME = "send" + "_receipt"
+        resend = shared_task(name=NAME)(print)
+    """}, [(4, "CSF404"), (6, "CSF402")]),
+])
+def test_django_settings_the_linter_cannot_read_or_that_put_it_right(
+    tmp_path: Path, changes: dict[str, str], expected: list[tuple[int, str]]
+) -> None:
+    write(tmp_path, {**DJANGO_PROJECT, **changes})
+    assert app_findings(tmp_path) == expected
+
+
+def test_a_celeryconfig_module_with_celerys_old_setting_names(tmp_path: Path) -> None:
+    """``config_from_object("celeryconfig")`` with the upper-case names of Celery 3
+    (``BROKER_URL``, ``CELERY_ROUTES``, ``CELERY_QUEUES``, ``CELERY_IMPORTS``)."""
+    write(tmp_path, {
+        "celeryconfig.py": """
+            from kombu import Queue
+
+            BROKER_URL = "amqp://guest@rabbit//"
+            CELERY_IMPORTS = ("jobs",)
+            CELERY_QUEUES = (Queue("default"), Queue("reports"))
+            CELERY_DEFAULT_QUEUE = "default"
+            CELERY_ROUTES = {"build_report": {"queue": "reports"}}
+        """,
+        "worker.py": """
+            from celery import Celery
+
+            app = Celery("worker")
+            app.config_from_object("celeryconfig")
+        """,
+        "jobs.py": """
+            from worker import app
+
+
+            @app.task(priority=9)
+            def build_report():
+                pass
+        """,
+    })
+    assert app_findings(tmp_path, "worker.py") == [(5, "CSF403"), (5, "CSF404")]
+    (tmp_path / "celeryconfig.py").write_text(
+        "BROKER_URL = 'amqp://'\nCELERY_ROUTES = 'routers.route'\nCELERY_IMPORTS = ('jobs',)\n")
+    assert app_findings(tmp_path, "worker.py") == []  # a router by name: never imported
+
+
+def test_a_cached_finding_follows_the_settings_it_rests_on(
+    tmp_path: Path, private_findings_cache: Path
+) -> None:
+    """A finding in the app's module that rests on a star-imported settings module:
+    ``check``'s cache recomputes it when that module changes."""
+    import contextlib
+    import io
+
+    from celery_safe.cli import main
+
+    project = {key: value for key, value in DJANGO_PROJECT.items() if "billing" not in key}
+    project["mysite/settings/base.py"] = """
+        INSTALLED_APPS = ["orders"]
+        CELERY_BROKER_URL = "redis://localhost:6379/0"
+    """
+    write(tmp_path, project)
+
+    def codes() -> list[str]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            main(["check", "--format", "json", str(tmp_path)])
+        return sorted(f"{Path(f['path']).name}:{f['code']}" for f in json.loads(out.getvalue()))
+
+    assert codes() == codes() == ["celery.py:CSF402"]  # the second from the cache
+    write(tmp_path, {"mysite/settings/base.py": """
+        INSTALLED_APPS = ["orders"]
+        CELERY_BROKER_URL = "redis://localhost:6379/0"
+        CELERY_TASK_REJECT_ON_WORKER_LOST = True
+    """})
+    assert codes() == []
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    ("charge.apply_async((1,), priority=9)", ["CSF404"]),
+    ("charge.s(1).apply_async(priority=9, queue='ranked')", []),  # x-max-priority there
+    ("charge.apply_async((1,), priority=9, queue='plain')", ["CSF404"]),
+    ("charge.apply_async((1,), priority=9, routing_key=KEY)", []),  # routed elsewhere
+    ("charge.apply_async((1,), priority=PRIORITY)", []),  # not literal
+    ("charge.apply_async((1,), countdown=10)", []),
+])
+def test_a_priority_given_at_the_call_site(call: str, expected: list[str]) -> None:
+    """``apply_async(priority=N)`` reaches a RabbitMQ queue declared without
+    ``x-max-priority`` (the default queue here): the broker ignores it."""
+    source = f"""
+        import os
+
+        from celery import Celery
+        from kombu import Queue
+
+        app = Celery("shop", broker="amqp://guest@rabbit//")
+        app.conf.task_queues = [Queue("celery"), Queue("plain"),
+                                Queue("ranked", queue_arguments={{"x-max-priority": 10}})]
+        PRIORITY = int(os.environ["PRIORITY"])
+        KEY = os.environ["KEY"]
+
+
+        @app.task
+        def charge(order_id):
+            pass
+
+
+        def checkout(order_id):
+            {call}
+    """
+    found = static(source)
+    assert [f.code for f in found] == expected
+    if expected:
+        assert "shop.charge (apply_async)" in found[0].message

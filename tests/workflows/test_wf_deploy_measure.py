@@ -6,8 +6,10 @@ observe (a note, a broker key, a worker's reply), never for a fixed time.
   ``acks_late`` task still running) is restored by the next consumer's sweep and runs twice.
 - CSF402: under ``acks_late`` without ``reject_on_worker_lost``, a task whose pool process
   is SIGKILLed (as by the OOM killer) is acknowledged: gone from the broker, never retried.
-- CSF403: a ``task_routes`` key that matches no task routes nothing; the task lands on the
-  default queue.
+- CSF403: a ``task_routes`` key that matches no task routes nothing (a typo, or the task's
+  name without its module); the task lands on the default queue. Globs and compiled
+  patterns match; Django's settings give ``CELERY_TASK_ROUTES`` (and the old
+  ``CELERY_ROUTES``) under ``namespace="CELERY"``, through ``from .base import *``.
 - CSF405: a message routed to a queue no worker consumes waits there (and
   ``check-app --inspect`` says so).
 - CSF404: RabbitMQ delivers a queue without ``x-max-priority`` in arrival order whatever
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -210,12 +213,62 @@ def test_typo_route_key_sends_the_task_to_the_default_queue(redis_conf: dict[str
     client = redis.Redis.from_url(redis_conf["broker_url"])
     default = redis_conf["task_default_queue"]
     for key, lands_on in (("deploy.nte", default), ("deploy.note", "special"),
-                          ("deploy.n*", "special"), ("deploy.x*", default)):
+                          ("deploy.n*", "special"), ("deploy.x*", default),
+                          ("note", default), (re.compile(r"deploy\.n.*"), "special"),
+                          (re.compile(r"note"), default)):
         client.flushdb()
         app = make_app({**redis_conf, "task_routes": {key: {"queue": "special"}}})
         app.tasks["deploy.note"].delay()
         assert (client.llen(lands_on), client.llen("special" if lands_on == default else default)) \
             == (1, 0), key
+
+
+DJANGO_SENDER = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "site_settings.prod"
+from celery import Celery
+app = Celery("site", set_as_current=False)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@app.task(name="deploy.note", shared=False)
+def note():
+    pass
+
+
+note.delay()
+print(app.conf.task_default_queue)
+"""
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("setting", ["CELERY_TASK_ROUTES", "CELERY_ROUTES", "TASK_ROUTES"])
+def test_django_settings_route_under_the_celery_namespace(
+    redis_conf: dict[str, Any], tmp_path: Path, setting: str
+) -> None:
+    """Django's settings, split as projects split them (``prod`` star-imports ``base``),
+    read by ``config_from_object("django.conf:settings", namespace="CELERY")``: the
+    namespaced name and the old one route; a name outside the namespace does not."""
+    import redis
+
+    package = tmp_path / "site_settings"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "base.py").write_text(
+        f"SECRET_KEY = 'x'\nCELERY_BROKER_URL = {redis_conf['broker_url']!r}\n"
+        f"CELERY_TASK_DEFAULT_QUEUE = {redis_conf['task_default_queue']!r}\n"
+        f"{setting} = {{'deploy.note': {{'queue': 'special'}}}}\n")
+    (package / "prod.py").write_text("from .base import *\nDEBUG = False\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("CELERY_BROKER_URL", None)
+    done = subprocess.run([sys.executable, "-c", DJANGO_SENDER], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    client = redis.Redis.from_url(redis_conf["broker_url"])
+    routed = setting != "TASK_ROUTES"
+    default = redis_conf["task_default_queue"]
+    assert done.stdout.strip() == default
+    assert (client.llen("special"), client.llen(default)) == ((1, 0) if routed else (0, 1))
 
 
 # -- CSF405 ----------------------------------------------------------------------------

@@ -148,6 +148,19 @@ def test_csf403_suggests_the_near_name() -> None:
     assert "did you mean 'shop.tasks.send_invoice'?" in message
 
 
+def test_csf403_a_key_without_the_tasks_module() -> None:
+    """``"send_invoice"`` for ``shop.tasks.send_invoice``: no default name lacks a dot;
+    a task registered under that bare name, or a key no task's name ends with, is not
+    reported."""
+    app = app_with(task_routes={"send_invoice": "mail", "refund": "billing"})
+    app.task(shared=False, name="shop.tasks.send_invoice")(noop)
+    [(_, message)] = codes(app)
+    assert message.startswith("task_routes key 'send_invoice' matches no registered task "
+                              "(did you mean 'shop.tasks.send_invoice'?)")
+    app.task(shared=False, name="send_invoice")(noop)
+    assert codes(app) == []
+
+
 def test_csf404_amqp_queues_declared_with_and_without_max_priority() -> None:
     app = app_with(broker_url="amqp://", task_queues=[
         Queue("ranked", queue_arguments={"x-max-priority": 5}), Queue("plain"), Queue("celery"),

@@ -20,10 +20,11 @@ import ast
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ...deployment.model import ConfigStep, StaticApp, StaticSend, StaticTask
+from ...deployment.model import ConfigStep, StaticApp, StaticPrioritySend, StaticSend, StaticTask
 from .imports import ImportMap
 from .index import APP_FACTORIES, TASK_DECORATORS, ModuleIndex
 
@@ -42,6 +43,12 @@ _BROKER_KEYS = frozenset({"broker_url", "broker_read_url"})
 _TASK_MODULE_KEYS = frozenset({"include", "imports"})
 #: their names before Celery 4, which Celery still reads without a namespace
 _OLD_MODULE_KEYS = frozenset({"CELERY_IMPORTS", "CELERY_INCLUDE"})
+#: ``task_`` settings no deployment rule reads (how a message is encoded, what is stored
+#: of a result, eager runs in tests): unknown, they leave the rules' judgement as it is.
+_NOT_READ = frozenset({"task_serializer", "task_compression", "task_track_started",
+                       "task_ignore_result", "task_store_errors_even_if_ignored",
+                       "task_send_sent_event", "task_always_eager",
+                       "task_eager_propagates", "task_store_eager_result"})
 #: Settings whose strings Celery imports (routers, annotation classes).
 _NAMES_OBJECTS = frozenset({"task_routes", "task_annotations"})
 #: Options whose literal is a tuple of exception classes: what matters is that it is set.
@@ -120,8 +127,9 @@ class Literals:
                 abs(right) <= _MAX_EXPONENT and abs(left) <= _MAX_BASE
             ):
                 return UNKNOWN  # why: ``10 ** 10 ** 9`` would hang the linter
-            if numbers or (isinstance(left, str) and isinstance(right, str)
-                           and isinstance(node.op, ast.Add)):
+            joined = any(isinstance(left, kind) and isinstance(right, kind)
+                         for kind in (str, list, tuple))
+            if numbers or (joined and isinstance(node.op, ast.Add)):
                 try:
                     return _OPS[type(node.op)](left, right)
                 except (ArithmeticError, ValueError):
@@ -226,6 +234,10 @@ class AppSource:
     django_settings: str | None = None
     _broker_writes: list[bool] = field(default_factory=list)
 
+    def bare_route_keys(self) -> bool:
+        """Some ``task_routes`` key is written without a dot (``"send_email"``)."""
+        return any(kind == "task_routes" and "." not in key for kind, key in self.where)
+
     def node_for(self, path: tuple[str | int, ...]) -> ast.AST:
         """Where to report a problem at ``path`` (``("tasks", name)``...)."""
         key = (str(path[0]), str(path[1])) if len(path) > 1 else None
@@ -267,6 +279,10 @@ class _AppReader:
         self.recognised: set[int] = set()
         self.task_modules: list[tuple[str, ast.AST]] = []
         self.namespace: str | None = None
+        #: Django's ``INSTALLED_APPS`` when the app reads Django's settings (literal)
+        self.installed_apps: list[str] | tuple[str, ...] | None = None
+        #: ``app.autodiscover_tasks(...)`` calls: (their packages or None, related name)
+        self.discovered: list[tuple[ast.Call, Any, Any]] = []
 
     def read(self) -> AppSource:
         self.constructor()
@@ -322,6 +338,9 @@ class _AppReader:
                 namespace = next((k.value for k in call.keywords if k.arg == "namespace"), None)
                 self.config_from_object(call.args[0] if call.args else None, namespace, call)
                 return True
+            if target == "autodiscover_tasks":
+                self.autodiscover(call)
+                return True
         elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             key = self.conf_key(statement.targets[0])
             if key is not None:
@@ -372,7 +391,7 @@ class _AppReader:
         values: dict[str, Any] = {}
         for key, node in settings.items():
             value = self.literals(node)
-            self.note_places(key, node, None)
+            self.note_places(_normalised(key, None) or "", node, None)
             kept = self.setting(key, value, node)
             if kept is not UNKNOWN:
                 values[key] = kept
@@ -406,23 +425,24 @@ class _AppReader:
             return UNKNOWN
         if definite(value):
             return value
-        relevant = name.startswith(("task_", "broker_")) or name != name.lower()
-        if relevant and name not in _BROKER_KEYS:
+        if name.startswith(("task_", "broker_")) and name not in _BROKER_KEYS | _NOT_READ:
             self.app.complete = False  # why: a setting the rules read is unknown
         return UNKNOWN
 
-    def note_places(self, key: str, node: ast.expr | None, origin: ast.AST | None) -> None:
-        """Where the beat entries, route keys and routed queues are written."""
-        where = self.app.where
+    def note_places(self, key: str, node: ast.expr | None, origin: ast.AST | None,
+                    literals: Literals | None = None) -> None:
+        """Where the beat entries, route keys and routed queues are written (``literals``:
+        of the module writing them)."""
+        where, read = self.app.where, literals or self.literals
         if key == "task_queues" and isinstance(node, (ast.List, ast.Tuple)):
             for element in node.elts:  # where a queue is declared: its arguments
-                queue = self.literals(element)
+                queue = read(element)
                 if hasattr(queue, "name"):
                     where[("queues", queue.name)] = origin or element
         if not isinstance(node, ast.Dict):
             return
         for item, value in zip(node.keys, node.values, strict=True):
-            literal = self.literals(item) if item is not None else UNKNOWN
+            literal = read(item) if item is not None else UNKNOWN
             if not isinstance(literal, str):
                 continue
             if key == "beat_schedule":
@@ -431,7 +451,7 @@ class _AppReader:
                 where.setdefault(("tasks", literal), origin or item or node)
             elif key == "task_routes":
                 where.setdefault(("task_routes", literal), origin or item or node)
-                route = self.literals(value)
+                route = read(value)
                 queue = route.get("queue") if isinstance(route, dict) else route
                 if isinstance(queue, str):
                     where.setdefault(("queues", queue), origin or value)
@@ -444,42 +464,119 @@ class _AppReader:
         if not isinstance(name, str) or (namespace is not None and not isinstance(namespace, str)):
             self.app.complete = self.app.modules_known = False
             return
-        if name == _DJANGO_SETTINGS:
+        django = name == _DJANGO_SETTINGS
+        if django:
             name = self.django_settings() or ""
         module, _, attribute = name.partition(":")
         self.app.config_modules.append(module)
         found = self.modules(module) if self.modules is not None and module else None
-        body = _body_of(found.tree, attribute) if found is not None and found.tree else None
-        if found is None or body is None:
+        written = self.settings_of(found, attribute, set()) if found is not None else None
+        if written is None:
             # why: the settings live where we cannot read
             self.app.complete = self.app.modules_known = False
             return
-        if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
-               for s in body):
-            # ``from .base import *``: anything may be set
-            self.app.complete = self.app.modules_known = False
-            return
-        literals = Literals(found.imports)
-        module_constants(body, literals)
         values: dict[str, Any] = {}
-        for statement in body:
-            for key, node in _assignments(statement):
-                value = literals(node)
-                self.note_places(_normalised(key, namespace) or "", node, call)
-                kept = self.setting(key, value, call, namespace)
-                if kept is not UNKNOWN:
-                    values[key] = kept
+        for key, node, literals in written:
+            value = literals(node)
+            self.note_places(_normalised(key, namespace) or "", node, call, literals)
+            kept = self.setting(key, value, call, namespace)
+            values.pop(key, None)  # a later assignment wins, even one we cannot read
+            if kept is not UNKNOWN:
+                values[key] = kept
+            if django and key == "INSTALLED_APPS":
+                self.installed_apps = value if _strings(value) else None
         self.app.model.steps.append(ConfigStep(values, from_object=True, namespace=namespace))
 
+    def settings_of(self, found: ModuleIndex, attribute: str, seen: set[str]
+                    ) -> list[tuple[str, ast.expr | None, Literals]] | None:
+        """Every ``NAME = value`` a settings module (or its class ``attribute``) makes, in
+        the order Python runs them, through its ``from .base import *`` chain; None when
+        some of it cannot be read (a star import not found, or conditional, ``__all__``,
+        names set through ``globals()``, django-split-settings...)."""
+        body = _body_of(found.tree, attribute) if found.tree is not None else None
+        if body is None or found.path in seen or len(seen) >= _MAX_STAR_DEPTH:
+            return None
+        if _sets_names_indirectly(body, found.imports):
+            return None
+        literals = Literals(found.imports)
+        module_constants(body, literals)
+        written: list[tuple[str, ast.expr | None, Literals]] = []
+        for statement in body:
+            star = _star_import(statement)
+            if star is not None:
+                lookup = getattr(found.external, "module_index", None)
+                base = lookup(star) if lookup is not None and not attribute else None
+                inner = (self.settings_of(base, "", seen | {found.path})
+                         if base is not None else None)
+                if inner is None or base is None or _names_all(base):
+                    return None
+                written += [item for item in inner if not item[0].startswith("_")]
+                continue
+            if any(_star_import(node) is not None for node in ast.walk(statement)):
+                return None  # why: ``try: from .local import *``: may or may not be run
+            written += [(key, node, literals) for key, node in _assignments(statement)]
+        return written
+
     def django_settings(self) -> str | None:
-        """The module ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")`` names."""
-        for node in ast.walk(self.tree):
-            if (isinstance(node, ast.Call) and len(node.args) == 2
-                    and self.index.imports.qualify(node.func) == "os.environ.setdefault"
-                    and self.literals(node.args[0]) == "DJANGO_SETTINGS_MODULE"):
-                value = self.literals(node.args[1])
-                return value if isinstance(value, str) else None
+        """The settings module the worker's Django loads: the one the app's module sets
+        with ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")``, else the one
+        ``manage.py``, ``wsgi.py`` and ``asgi.py`` beside it agree on (None: unknown)."""
+        named = _settings_default(self.tree, self.index.imports)
+        if named is not UNKNOWN or self.modules is None:
+            return named if isinstance(named, str) else None
+        package = (self.module or "").rpartition(".")[0]
+        found = {
+            _settings_default(index.tree, index.imports)
+            for where in ("manage", *(f"{package}.{m}" for m in ("wsgi", "asgi") if package))
+            if (index := self.modules(where)) is not None and index.tree is not None
+        } - {UNKNOWN}
+        if len(found) == 1:
+            only = found.pop()
+            return only if isinstance(only, str) else None
         return None
+
+    def autodiscover(self, call: ast.Call) -> None:
+        """``app.autodiscover_tasks()``: Celery imports ``<package>.tasks`` of each
+        package given, or (with Django) of each installed app. Their tasks are read; the
+        names stay unknown (Django imports every app's models, which may make tasks)."""
+        self.app.model.names_known = False
+        packages: Any = None  # Django's installed apps
+        given = call.args[0] if call.args else next(
+            (k.value for k in call.keywords if k.arg == "packages"), None)
+        if given is not None and not (isinstance(given, ast.Lambda)
+                                      and _installed_apps(given.body)):
+            packages = self.literals(given)
+            if not _strings(packages):
+                return
+        related = next((k.value for k in call.keywords if k.arg == "related_name"), None)
+        name = self.literals(related) if related is not None else "tasks"
+        if isinstance(name, str):
+            self.discovered.append((call, packages, name))
+
+    def discovered_modules(self) -> Iterator[tuple[str, ast.AST]]:
+        """The task modules ``autodiscover_tasks`` imports that the reader knows."""
+        for call, given, related in self.discovered:
+            packages = self.installed_apps if given is None else given
+            for entry in packages or ():
+                package = self.app_package(entry)
+                if package is not None:
+                    yield f"{package}.{related}", call
+
+    def app_package(self, entry: str) -> str | None:
+        """The package of an ``INSTALLED_APPS`` entry: itself, or an ``AppConfig``'s
+        literal ``name`` (``shop.apps.ShopConfig``)."""
+        module, _, last = entry.rpartition(".")
+        if not last[:1].isupper():
+            return entry
+        found = self.modules(module) if self.modules is not None and module else None
+        if found is None or found.tree is None:
+            return None
+        body = _body_of(found.tree, last) or [
+            s for c in found.tree.body if isinstance(c, ast.ClassDef) and c.name == last
+            for s in c.body]
+        literals = Literals(found.imports)
+        named = [literals(node) for s in body for key, node in _assignments(s) if key == "name"]
+        return named[-1] if len(named) == 1 and isinstance(named[-1], str) else None
 
     def unrecognised_uses(self) -> None:
         """Any other use of ``app.conf`` or ``app.config_from_*`` may configure it."""
@@ -504,10 +601,11 @@ class _AppReader:
             model.tasks.append(task)
             self.app.where.setdefault(("tasks", task.name), node)
         self.sends(self.tree, named, self.literals, None)
-        for name, origin in self.task_modules:
+        discovered = list(self.discovered_modules())
+        for name, origin in self.task_modules + discovered:
             found = self.modules(name) if self.modules is not None else None
             if found is None:
-                model.names_known = False
+                model.names_known = False  # an autodiscovered app may have no such module
                 continue
             if found.task_classes:
                 model.names_known = False
@@ -541,6 +639,20 @@ class _AppReader:
                 sends = self.app.model.sends
                 self.app.where[("sends", str(len(sends)))] = origin or node
                 sends.append(StaticSend(named[target.id], float(countdown)))
+            self.priority_send(node, named[target.id], literals)
+
+    def priority_send(self, node: ast.Call, task: str, literals: Literals) -> None:
+        """``apply_async(priority=9)`` (and ``queue="q"``), both literal; an exchange, a
+        routing key or ``**options`` leave the destination unknown (not recorded)."""
+        given = {k.arg: literals(k.value) for k in node.keywords}
+        priority, queue = given.get("priority"), given.get("queue")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            return
+        if None in given or "exchange" in given or "routing_key" in given or not (
+            queue is None or isinstance(queue, str)
+        ):
+            return
+        self.app.model.priority_sends.append(StaticPrioritySend(task, priority, queue))
 
     def module_tasks(self, index: ModuleIndex, module: str | None, literals: Literals,
                      named: dict[str, str]) -> Iterator[tuple[StaticTask, ast.AST]]:
@@ -625,15 +737,36 @@ def _task(decorator: ast.expr, function: str, module: str | None,
     return StaticTask(name, options, known)
 
 
+@cache
+def _celery_settings() -> tuple[frozenset[str], dict[str, str]]:
+    """Celery's setting names and its old names' new ones (``CELERY_ROUTES`` ->
+    ``task_routes``): loaded when a configuration is read, never for other modules."""
+    from celery.app.defaults import _TO_NEW_KEY, SETTING_KEYS
+
+    return frozenset(SETTING_KEYS), dict(_TO_NEW_KEY)
+
+
 def _normalised(key: str, namespace: str | None) -> str | None:
-    """The setting ``key`` is under ``namespace`` (``CELERY_TASK_ACKS_LATE`` ->
-    ``task_acks_late``); None when the namespace leaves it out."""
+    """The setting Celery reads ``key`` as (None: none), as its ``Settings`` looks one up:
+    under a namespace, ``CELERY_TASK_ACKS_LATE`` -> ``task_acks_late``; with or without
+    one, the setting's own name and its old one (``CELERY_ROUTES``, ``BROKER_URL``)."""
+    if key.islower() and not namespace:
+        return key  # why: Celery's names are read as written (and its tables not loaded)
+    settings, old = _celery_settings()
     if namespace:
-        prefix = namespace + "_"
-        if not key.startswith(prefix):
-            return None
-        return key[len(prefix):].lower()
-    return key
+        prefix = namespace.rstrip("_") + "_"
+        if key.startswith(prefix):
+            name = key[len(prefix):].lower()
+            if name in settings and key == _match_case(prefix + name, prefix):
+                return name
+    if key in settings:
+        return key
+    return old.get(key)
+
+
+def _match_case(value: str, like: str) -> str:
+    """Celery's ``match_case``: ``value`` upper-cased when ``like`` is."""
+    return value.upper() if like.isupper() else value.lower() if like.islower() else value
 
 
 def _names_an_object(value: Any) -> bool:
@@ -674,6 +807,14 @@ def _assignments(statement: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
         for node in ast.walk(statement):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 yield node.id, None
+    if isinstance(statement, (ast.Expr, ast.If, ast.Try, ast.For, ast.With)):
+        for node in ast.walk(statement):  # ``CELERY_TASK_ROUTES.update({...})``
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                root = node.func.value
+                while isinstance(root, (ast.Attribute, ast.Subscript)):
+                    root = root.value
+                if isinstance(root, ast.Name):
+                    yield root.id, None
 
 
 def _body_of(tree: ast.Module, attribute: str) -> list[ast.stmt] | None:
@@ -684,6 +825,66 @@ def _body_of(tree: ast.Module, attribute: str) -> list[ast.stmt] | None:
         if isinstance(statement, ast.ClassDef) and statement.name == attribute:
             return None if statement.bases else statement.body
     return None
+
+
+
+#: How many ``from .base import *`` a settings module may chain (a cycle is not read).
+_MAX_STAR_DEPTH = 8
+#: Calls that set a module's names without an assignment the reader sees.
+_INDIRECT = frozenset({"globals", "locals", "vars", "setattr", "exec"})
+
+
+def _star_import(node: ast.AST) -> str | None:
+    """``.base`` of ``from .base import *`` (None: not a star import)."""
+    if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+        return "." * node.level + (node.module or "")
+    return None
+
+
+def _names_all(index: ModuleIndex) -> bool:
+    """The module says which names ``import *`` takes (``__all__``)."""
+    tree = index.tree
+    return tree is not None and any(name == "__all__" for s in tree.body
+                                    for name, _ in _assignments(s))
+
+
+def _sets_names_indirectly(body: list[ast.stmt], imports: ImportMap) -> bool:
+    """``globals().update(...)``, ``setattr(module, ...)``, ``django_heroku.settings(
+    locals())``, django-split-settings' ``include(...)``: names no assignment shows."""
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id in _INDIRECT:
+                return True
+            if isinstance(node, ast.Call):
+                qualified = imports.qualify(node.func) or ""
+                if qualified.startswith("split_settings"):
+                    return True
+    return False
+
+
+def _settings_default(tree: ast.Module, imports: ImportMap) -> Any:
+    """The module ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)`` names in
+    ``tree`` (UNKNOWN: no such call; None: a value that is not literal, or two)."""
+    literals = Literals(imports)
+    named: set[Any] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and len(node.args) == 2
+                and imports.qualify(node.func) == "os.environ.setdefault"
+                and literals(node.args[0]) == "DJANGO_SETTINGS_MODULE"):
+            value = literals(node.args[1])
+            named.add(value if isinstance(value, str) else None)
+    if not named:
+        return UNKNOWN
+    return named.pop() if len(named) == 1 else None
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
+def _installed_apps(node: ast.expr) -> bool:
+    """``settings.INSTALLED_APPS`` (``lambda: settings.INSTALLED_APPS``)."""
+    return isinstance(node, ast.Attribute) and node.attr == "INSTALLED_APPS"
 
 
 
