@@ -21,16 +21,18 @@ A hit needs all three to match; anything else is recomputed. Where entries live:
   config and project; one that says otherwise, or is not JSON, is ignored with a warning
   and replaced. The entries of the pack on disk that this run did not recompute are kept
   (another run's), unless their file is gone.
-- The flake8 plugin has no end of run (its processes end when flake8 is done with them),
-  so it writes one entry file per source file as it goes.
+- The flake8 plugin has no end of run, but each of its processes ends: each writes what
+  it computed into the same packs as it ends (its workers in parallel, so a pack's read,
+  merge and write is locked, ``flock`` on the folder: none loses another's entries).
+- An entry file per source file is what a pack too large to write leaves instead.
 - Both read both: the pack of the file's project first, then the file's own entry; so a
   file either tool analysed is not analysed again by the other.
 
 Everything is JSON (never pickle: a cache must not run code) in one private folder:
 created ``0700``, used only when it is ours, a real folder (not a link) and closed to
 others; each file ``0600``, written to a new temporary file and renamed into place
-(atomic, so concurrent writers, as flake8's processes are, cannot tear one; two runs
-writing one pack at once lose entries, never findings); nothing is opened through a
+(atomic, so concurrent writers, as flake8's processes are, cannot tear one; a process
+killed before it writes loses its entries, never findings); nothing is opened through a
 link, and a file that is a link, not ours or open to others is never trusted.
 The folder: ``$CELERY_SAFE_CACHE_DIR``, else ``$XDG_CACHE_HOME/celery-safe`` (if absolute), else
 ``~/.cache/celery-safe``. ``check --no-cache`` (or ``CELERY_SAFE_CACHE_DIR=off``) skips it.
@@ -45,7 +47,7 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -57,6 +59,11 @@ from .config import Config
 from .files import fingerprint
 from .findings import Finding, Span, decode_detail, encode_detail
 from .resolve import ModuleResolver
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "CacheDir",
@@ -234,6 +241,24 @@ class CacheDir:
         """Store ``value`` as JSON under ``name``: a new ``0600`` file renamed into place."""
         self.write_bytes(name, json.dumps(value, separators=(",", ":")).encode())
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """This folder for this process alone (other processes' ``locked`` wait), where
+        the platform has ``flock``: a pack's read, merge and write, so that processes
+        ending at once (flake8's workers) keep each other's entries."""
+        if fcntl is None:  # pragma: no cover - Windows: a lost entry costs time, never findings
+            yield
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:  # why on: a lock we cannot take costs entries, never findings
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
     def write_bytes(self, name: str, data: bytes) -> None:
         """Store ``data`` under ``name``, as :meth:`write` does."""
         temporary = f".{name}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
@@ -308,8 +333,9 @@ def dependencies(resolver: ModuleResolver, path: Path) -> Dependencies:
 class FindingsCache:
     """One run's view of the cache: ``findings(path, text, compute)`` hits or computes.
 
-    ``batch`` (``check``): computed entries are kept in memory and written by
-    :meth:`close`, one pack per project; otherwise (flake8) each is written at once.
+    ``batch`` (``check``, and the flake8 plugin as each process ends): computed entries
+    are kept in memory and written by :meth:`close`, one pack per project; otherwise each
+    is written at once, a file of its own.
     """
 
     def __init__(
@@ -453,25 +479,30 @@ class FindingsCache:
     def flush(self) -> None:
         """Write each project's pack: the entries computed in this run over those of the
         pack on disk now (another run may have written it meanwhile) whose file remains."""
-        if self.folder is None:
+        if self.folder is None or not self._pending:
             return
-        for root, computed in self._pending.items():
-            name = pack_name(engine_key(), self.config, root)
-            self._packs.pop(root, None)
-            kept = {
-                path: entry
-                for path, entry in self._read_pack(root).items()
-                if path not in computed and os.path.isfile(path)
-            }
-            pack = {"format": FORMAT, "engine": engine_key(), "config": self.config,
-                    "root": root, "entries": {**kept, **computed}}  # fmt: skip
-            data = json.dumps(pack, separators=(",", ":")).encode()
-            if len(data) <= MAX_PACK:
-                self.folder.write_bytes(name, data)
-                continue
-            for path, entry in computed.items():  # too big for one file: one file each
-                self.folder.write(entry_name(engine_key(), self.config, path), entry)
+        with self.folder.locked():  # read, merge and write while no other flush does
+            for root, computed in self._pending.items():
+                self._write_pack(root, computed)
         self._pending.clear()
+
+    def _write_pack(self, root: str, computed: dict[str, dict[str, object]]) -> None:
+        assert self.folder is not None
+        name = pack_name(engine_key(), self.config, root)
+        self._packs.pop(root, None)
+        kept = {
+            path: entry
+            for path, entry in self._read_pack(root).items()
+            if path not in computed and os.path.isfile(path)
+        }
+        pack = {"format": FORMAT, "engine": engine_key(), "config": self.config,
+                "root": root, "entries": {**kept, **computed}}  # fmt: skip
+        data = json.dumps(pack, separators=(",", ":")).encode()
+        if len(data) <= MAX_PACK:
+            self.folder.write_bytes(name, data)
+            return
+        for path, entry in computed.items():  # too big for one file: one file each
+            self.folder.write(entry_name(engine_key(), self.config, path), entry)
 
     def close(self) -> None:
         """Write what is pending (:meth:`flush`) and let the folder go."""
