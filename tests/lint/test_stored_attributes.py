@@ -1,8 +1,8 @@
 """Which ``self.X`` a method stores: the fast walk finds what a walk of every node finds.
 
 ``_stored_attributes`` walks each method of a class a canvas or join asks about, without
-stepping into names, constants and operators; a reference walks every node (``ast.walk``).
-Both must agree on every method of the installed Celery and kombu and on generated
+stepping into names, constants and operators; a reference asks ``stored_by`` of every node
+(``ast.walk``). Both must agree on every method of the installed Celery and kombu and on generated
 programs.
 """
 
@@ -16,38 +16,17 @@ import hypothesmith
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from celery_safe.lint.interp.evaluate import _FILLS, _stored_attributes
+from celery_safe.lint.interp.evaluate import _stored_attributes, stored_by
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 def reference(node: Function) -> set[str]:
-    """Every node of ``node`` (``ast.walk``), as the rule reads it: ``self.X = ...``,
-    ``self.X[k] = ...``, ``self.X += ...``, ``self.X: T = ...``, ``self.X.append(...)``."""
+    """What each node of ``node`` stores, every node visited (``ast.walk``)."""
     args = [*node.args.posonlyargs, *node.args.args]
-    me = args[0].arg if args else None
-    stored: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            for target in sub.targets if isinstance(sub, ast.Assign) else [sub.target]:
-                if isinstance(target, ast.Subscript):
-                    target = target.value
-                if (
-                    isinstance(target, ast.Attribute)
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id == me
-                ):
-                    stored.add(target.attr)
-        elif (
-            isinstance(sub, ast.Call)
-            and isinstance(sub.func, ast.Attribute)
-            and isinstance(sub.func.value, ast.Attribute)
-            and isinstance(sub.func.value.value, ast.Name)
-            and sub.func.value.value.id == me
-            and sub.func.attr in _FILLS
-        ):
-            stored.add(sub.func.value.attr)
-    return stored
+    if not args:
+        return set()
+    return {attr for sub in ast.walk(node) for attr in stored_by(sub, args[0].arg)}
 
 
 def functions(tree: ast.AST) -> list[Function]:
