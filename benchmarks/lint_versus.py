@@ -13,18 +13,24 @@ importing one tree or the other (``PYTHONPATH``), alternated, best of ``--runs``
     this tree's (an empty findings cache each, every module from bytecode as after
     ``pip install``: a private ``PYTHONPYCACHEPREFIX`` filled by an untimed run of each);
     each round's overhead against its own baseline and this tree's CPU over the base's,
-    min / median.
+    min / median;
+(d) with ``--callgrind``: instructions (``valgrind --tool=callgrind``, repeatable on a
+    busy machine, unlike time) of one process that parses the files as flake8 does and
+    hands each tree to the plugin's ``run()`` as flake8 ``-j 1`` does (an empty findings
+    cache, its writes included), minus the same process that only parses: the plugin's
+    instructions, per tree, and this tree's over the base's.
 
 Prints each tree's figures and this tree's time over the base's (1.00: same speed).
 
     .venv/bin/python benchmarks/lint_versus.py --base main [--runs 5] [--packages celery kombu]
-        [--flake8]
+        [--flake8] [--callgrind]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -130,6 +136,57 @@ def flake8_versus(trees: dict[str, Path], roots: list[str], runs: int) -> None:
                   f" {statistics.median(ratios):5.3f}x (min / median of the rounds)")
 
 
+#: (d): parse every file as flake8 does; with ``run``, hand each to the plugin as ``-j 1``
+#: does (``parse_options`` first, the process's exit writes the findings cache).
+PLUGIN_RUN = r"""
+import argparse, ast, sys
+from pathlib import Path
+from importlib import import_module
+Plugin = import_module(sys.argv[2]).Plugin
+Plugin.parse_options(argparse.Namespace())
+for root in sys.argv[3:]:
+    for path in sorted(Path(root).rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines(keepends=True)
+        tree = ast.parse(source)
+        if sys.argv[1] == "run":
+            list(Plugin(tree, str(path), lines).run())
+"""
+
+
+def instructions(tree: Path, mode: str, roots: list[str], pycache: str) -> int:
+    """Instructions (callgrind) of one ``PLUGIN_RUN`` process with ``tree``'s plugin."""
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": pycache,
+               "CELERY_SAFE_CACHE_DIR": str(Path(folder) / "cache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        argv = [sys.executable, "-c", PLUGIN_RUN, mode, front_module(tree, "flake8_plugin"),
+                *roots]  # fmt: skip
+        subprocess.run(argv, env={**env, "CELERY_SAFE_CACHE_DIR": str(Path(folder) / "warm")},
+                       capture_output=True, check=True)  # untimed: fills the bytecode folder
+        out = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+            capture_output=True, text=True, env=env, cwd=folder, check=False,
+        )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind with {tree} failed:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def plugin_instructions(trees: dict[str, Path], roots: list[str]) -> None:
+    """(d): the plugin's instructions (parse and run, minus parse only), per tree."""
+    found: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as pycache:
+        for side, tree in trees.items():
+            run, parse = (instructions(tree, mode, roots, pycache) for mode in ("run", "parse"))
+            found[side] = run - parse
+            print(f"(d) {side:>10}: parse + plugin {run:,} instructions, parse only {parse:,}:"
+                  f" the plugin's {run - parse:,}")
+    base, ours = found.values()
+    print(f"this tree / {next(iter(trees))}: plugin instructions {ours / base:5.3f}x")
+
+
 def front_module(tree: Path, name: str) -> str:
     """``celery_safe.lint.front.X``, or ``celery_safe.lint.X`` in a tree from before the split."""
     if (tree / "celery_safe" / "lint" / "front" / f"{name}.py").is_file():
@@ -163,40 +220,52 @@ def archived(revision: str, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default="main", help="git revision to compare with")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed rounds of (a), (b), (c); 0: none (only --callgrind)")
     parser.add_argument("--packages", nargs="+", default=["celery", "kombu"],
                         help="installed packages to lint (default: celery kombu)")
     parser.add_argument("--flake8", action="store_true",
                         help="also (c): whole flake8 runs with each tree's plugin")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="also (d): the plugin's instructions under valgrind, per tree")
     options = parser.parse_args()
     site = Path(sysconfig.get_paths()["purelib"])
     roots = [str(site / name) for name in options.packages]
     with tempfile.TemporaryDirectory() as folder:  # mkdtemp: private to this user
         base = archived(options.base, Path(folder))
         trees = {options.base: base, "this tree": REPO}
-        best: dict[str, list[float]] = {side: [1e9, 1e9, 1e9] for side in trees}
-        findings: dict[str, float] = {}
-        for _ in range(options.runs):
-            for side, tree in trees.items():
-                parse, check = run(tree, CHECK, [front_module(tree, "cli"), *roots])
-                plugin, found = run(tree, PLUGIN, [front_module(tree, "flake8_plugin"), *roots])
-                now = (parse, check, plugin)
-                best[side] = [min(a, b) for a, b in zip(best[side], now, strict=True)]
-                findings[side] = found
-        print(f"corpus: {', '.join(options.packages)}; best of {options.runs}, CPU seconds")
-        for side, (parse, check, plugin) in best.items():
-            print(
-                f"{side:>12}: read + ast.parse {parse:6.3f} s | check {check:6.3f} s"
-                f" ({check / parse:4.2f}x) | flake8 plugin run() {plugin:6.3f} s"
-                f" ({findings[side]:.0f} finding(s))"
-            )
-        ours, theirs = best["this tree"], best[options.base]
+        if options.runs > 0:
+            timed(trees, roots, options)
+        if options.callgrind:
+            plugin_instructions(trees, roots)
+
+
+def timed(trees: dict[str, Path], roots: list[str], options: argparse.Namespace) -> None:
+    """(a), (b) and, with ``--flake8``, (c)."""
+    base = next(iter(trees))
+    best: dict[str, list[float]] = {side: [1e9, 1e9, 1e9] for side in trees}
+    findings: dict[str, float] = {}
+    for _ in range(options.runs):
+        for side, tree in trees.items():
+            parse, check = run(tree, CHECK, [front_module(tree, "cli"), *roots])
+            plugin, found = run(tree, PLUGIN, [front_module(tree, "flake8_plugin"), *roots])
+            now = (parse, check, plugin)
+            best[side] = [min(a, b) for a, b in zip(best[side], now, strict=True)]
+            findings[side] = found
+    print(f"corpus: {', '.join(options.packages)}; best of {options.runs}, CPU seconds")
+    for side, (parse, check, plugin) in best.items():
         print(
-            f"this tree / {options.base}: check {ours[1] / theirs[1]:4.2f}x,"
-            f" plugin run() {ours[2] / theirs[2]:4.2f}x"
+            f"{side:>12}: read + ast.parse {parse:6.3f} s | check {check:6.3f} s"
+            f" ({check / parse:4.2f}x) | flake8 plugin run() {plugin:6.3f} s"
+            f" ({findings[side]:.0f} finding(s))"
         )
-        if options.flake8:
-            flake8_versus(trees, roots, options.runs)
+    ours, theirs = best["this tree"], best[base]
+    print(
+        f"this tree / {base}: check {ours[1] / theirs[1]:4.2f}x,"
+        f" plugin run() {ours[2] / theirs[2]:4.2f}x"
+    )
+    if options.flake8:
+        flake8_versus(trees, roots, options.runs)
 
 
 if __name__ == "__main__":

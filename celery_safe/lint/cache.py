@@ -28,8 +28,11 @@ A hit needs all three to match; anything else is recomputed. Where entries live:
   project keep each other's entries. A lock held longer than :data:`LOCK_TIMEOUT`
   seconds (a hung run) is not waited for: the run's entries are not written (said under
   ``check -v``), its findings are unaffected.
-- The flake8 plugin has no end of run (its processes end when flake8 is done with them),
-  so it writes one entry file per source file as it goes (a whole-file replace, no lock).
+- The flake8 plugin has no end of run, but each of its processes ends: each keeps what it
+  computed and writes it into the same packs as it ends (the same merge under the lock:
+  workers ending together keep each other's entries; a process killed first loses its
+  entries, never findings). Entry files of one source file each (a whole-file replace, no
+  lock) are what a pack too large to write leaves instead, and what older versions wrote.
 - Both read both: the pack of the file first, then the file's own entry; so a file
   either tool analysed is not analysed again by the other.
 
@@ -530,10 +533,10 @@ def merged(
 class FindingsCache:
     """One run's view of the cache: ``findings(path, text, compute)`` hits or computes.
 
-    ``batch`` (``check``): computed entries are kept in memory and written by
-    :meth:`close`, into the packs of their files (merged with the packs on disk);
-    otherwise (flake8) each is written at once, in a file of its own. ``note`` hears what
-    only a verbose run prints.
+    ``batch`` (``check``, and the flake8 plugin as each of its processes ends): computed
+    entries are kept in memory and written by :meth:`close`, into the packs of their files
+    (merged with the packs on disk); otherwise each is written at once, in a file of its
+    own. ``note`` hears what only a verbose run prints.
     """
 
     def __init__(

@@ -14,7 +14,9 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -74,7 +76,8 @@ def run_files(
     root: Path, config: Config, folder: Path, *, batch: bool = False
 ) -> tuple[FindingsCache, list[str]]:
     """Check every module of ``shop`` through one cache; the codes found, in file order.
-    ``batch``: as ``check`` does (one pack at the end), else as the flake8 plugin does."""
+    ``batch``: as ``check`` and flake8's processes do (one pack at the end), else an
+    entry file per file, as a pack too large to write leaves them."""
     resolver = ModuleResolver(config.task_decorators, config.max_file_size)
     cache = FindingsCache.for_run(config, resolver, folder, batch=batch)
     codes = []
@@ -450,10 +453,10 @@ def test_a_pack_keeps_the_entries_of_other_runs_while_their_files_remain(
 def test_check_and_flake8_read_each_others_entries(
     shop: Path, private_findings_cache: Path
 ) -> None:
-    """The plugin writes one entry a file (no end of run); ``check`` reads them, and the
-    plugin reads ``check``'s packs."""
+    """Entry files (what a pack too large to write leaves) are read by both, and so
+    are packs."""
     config = Config()
-    run_files(shop, config, private_findings_cache)  # as the plugin writes: one a file
+    run_files(shop, config, private_findings_cache)  # one entry file a source file
     assert not packs(private_findings_cache)
     cache = run_files(shop, config, private_findings_cache, batch=True)[0]
     assert (cache.hits, cache.misses) == (3, 0)
@@ -462,6 +465,37 @@ def test_check_and_flake8_read_each_others_entries(
     checked(shop)  # packs only
     second, found = run_files(shop, config, private_findings_cache)
     assert (second.hits, second.misses) == (3, 0) and found == ["tasks.py:12:CSF104"]
+
+
+def test_runs_writing_one_pack_at_once_keep_each_others_entries(
+    shop: Path, private_findings_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flake8's workers end together, each merging its entries into the project's pack:
+    each merge waits for the others (a pack read by two at once lost one's entries)."""
+    write(shop, {f"shop/more{n}.py": tasks("helpers") for n in range(5)})
+    paths = sorted((shop / "shop").glob("*.py"))
+    caches = []
+    for path in paths:  # a cache (an open folder) per file, as a process per file
+        resolver = ModuleResolver((), Config().max_file_size)
+        cache = FindingsCache.for_run(Config(), resolver, private_findings_cache, batch=True)
+        check_file(path, Config(), resolver, cache)
+        caches.append(cache)
+    read = FindingsCache._read_pack
+
+    def slow_read(self: FindingsCache, *args: Any) -> Any:
+        found = read(self, *args)
+        time.sleep(0.05)  # every merge would read the pack before any had written it
+        return found
+
+    monkeypatch.setattr(FindingsCache, "_read_pack", slow_read)
+    threads = [threading.Thread(target=cache.close) for cache in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == sorted(
+        p.name for p in paths
+    )
 
 
 @pytest.mark.parametrize("damage", ["link", "open", "not json", "nested", "foreign"])

@@ -19,6 +19,7 @@ import pytest
 from celery_safe.cli import main
 from celery_safe.lint.front.flake8_plugin import Plugin
 
+from .test_cache import pack_entries, packs
 from .test_cli import _shop
 
 UTILS = """\
@@ -137,6 +138,51 @@ def test_flake8_reads_the_entries_check_wrote(
     got = sorted(" ".join(line.split(" ")[:2]) for line in out.stdout.splitlines())
     assert got == printed
     assert entries() == written  # every file's findings came from check's entries
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_flake8_process_writes_its_entries_into_the_pack_once_as_it_ends(
+    tmp_path: Path, private_findings_cache: Path, jobs: str
+) -> None:
+    """No file per source file: each process (-j 2: each worker, -j 1: flake8 itself)
+    merges what it computed into the project's pack as it ends, keeping its siblings'
+    entries; the next run reads them all and writes nothing."""
+    more = {f"more{n}": TASKS for n in range(6)}  # files enough for both workers
+    package = _shop(tmp_path, utils=UTILS, tasks=TASKS, flows=FLOWS, **more)
+
+    def run() -> list[str]:
+        out = subprocess.run(
+            [sys.executable, "-m", "flake8", "-j", jobs, "--select=CSF", str(package)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert out.stderr == ""
+        return sorted(out.stdout.splitlines())
+
+    first = run()
+    assert any("CSF104" in line for line in first)
+    written = packs(private_findings_cache)
+    # packs alone: no entry file per source file (the folder's lock, stamp and tmp/ aside)
+    assert {p.name for p in private_findings_cache.iterdir()} - set(written) <= {
+        "lock", "swept", "tmp"}
+    # every file the pre-filter let through (the others mention no task or canvas)
+    assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == sorted(
+        ["flows.py", "tasks.py", *(f"{name}.py" for name in more)]
+    )
+    assert run() == first
+    assert packs(private_findings_cache) == written  # nothing rewritten
+
+
+def test_a_new_run_in_one_process_writes_the_entries_of_the_last_one_first(
+    tmp_path: Path, private_findings_cache: Path
+) -> None:
+    """A host running flake8 twice in one process: the second run's ``parse_options``
+    writes what the first computed (its end), before its caches are dropped."""
+    package = _shop(tmp_path, utils=UTILS, tasks=TASKS)
+    Plugin.parse_options(argparse.Namespace())
+    assert _plugin_codes(package / "tasks.py") == ["CSF104"]
+    assert packs(private_findings_cache) == {}  # kept until the run ends
+    Plugin.parse_options(argparse.Namespace())
+    assert [Path(p).name for p in pack_entries(private_findings_cache)] == ["tasks.py"]
 
 
 def test_an_opt_in_code_the_project_selects_runs_in_both(

@@ -26,6 +26,9 @@ project's table turns them on for ``check`` too.
 from __future__ import annotations
 
 import ast
+import atexit
+import multiprocessing
+import multiprocessing.util
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -96,8 +99,44 @@ def _config_at(folder: Path) -> Config:
 def _cache_for(config: Config) -> FindingsCache:
     if config not in _RUNS:
         resolver = ModuleResolver(config.task_decorators, config.max_file_size)
-        _RUNS[config] = FindingsCache.for_run(config, resolver, default_cache_dir(), _warn)
+        _RUNS[config] = FindingsCache.for_run(
+            config, resolver, default_cache_dir(), _warn, batch=True
+        )
+        _write_at_exit()
     return _RUNS[config]
+
+
+#: The process whose exit writes the entries its files computed (see ``_write_at_exit``).
+_EXIT_HOOKED: int | None = None
+
+
+def _write_at_exit() -> None:
+    """Have this process write its computed entries when it ends, once per process.
+
+    Why at the end: flake8 gives no end of run to a plugin, and a file written per file
+    (a new file renamed into place) cost as much as analysing a small module. Each
+    process writes its entries into the project's pack once (:meth:`.FindingsCache.flush`,
+    locked against its siblings ending at the same time). flake8's workers are
+    ``multiprocessing`` children, which end through ``os._exit`` without ``atexit``: their
+    hook is a ``multiprocessing`` finalizer, which a pool worker runs as it ends (after
+    ``pool.close()``). A process killed first loses its entries, never findings.
+    """
+    global _EXIT_HOOKED
+    if os.getpid() == _EXIT_HOOKED:
+        return
+    _EXIT_HOOKED = os.getpid()
+    if multiprocessing.parent_process() is not None:
+        multiprocessing.util.Finalize(None, _write_runs, exitpriority=1)
+    else:
+        atexit.register(_write_runs)
+
+
+def _write_runs() -> None:
+    """Write (and let go) the entries the caches of this process computed."""
+    if os.getpid() != _EXIT_HOOKED:
+        return  # a hook a forked process inherited: its parent writes its own
+    for cache in _RUNS.values():
+        cache.close()
 
 
 def _warn(text: str) -> None:
@@ -151,7 +190,8 @@ class Plugin:
             [*(getattr(options, "select", None) or ()),
              *(getattr(options, "extend_select", None) or ())]
         )  # fmt: skip
-        _RUNS.clear()  # a new run: files may have changed since the last one in this process
+        _write_runs()  # a new run: files may have changed since the last one in this process
+        _RUNS.clear()
         _FOLDERS.clear()
         _project_config.cache_clear()
         _config_at.cache_clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,35 +139,67 @@ def _stores_by_attribute(methods: Mapping[str, FunctionInfo]) -> dict[str, list[
     return stores
 
 
+#: Nodes that hold no assignment and no call (nor do their children): never walked into.
+_NO_STORES = (
+    ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Name, ast.Constant,
+)
+_ASSIGNS = (ast.Assign, ast.AugAssign, ast.AnnAssign)
+_STORING = (*_ASSIGNS, ast.Call)
+
+
+def stored_by(node: ast.AST, me: str) -> Iterator[str]:
+    """The ``X`` one node stores as ``me.X``: ``me.X = ...``, ``me.X[k] = ...``,
+    ``me.X += ...``, ``me.X: T = ...``, ``me.X.append(...)`` (and the other fills)."""
+    if isinstance(node, _ASSIGNS):
+        for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+            if isinstance(target, ast.Subscript):
+                target = target.value
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == me
+            ):
+                yield target.attr
+    elif isinstance(node, ast.Call):
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in _FILLS
+            and isinstance(func.value, ast.Attribute)
+            and isinstance(func.value.value, ast.Name)
+            and func.value.value.id == me
+        ):
+            yield func.value.attr  # ``self.pending.append(...)``
+
+
 def _stored_attributes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The ``X`` a method assigns or fills as ``self.X`` (its first parameter's). Only
     these methods are asked what ``self.X`` holds: asking one that merely reads it could
-    walk it while the asker's own walk is unfinished (its summary would miss joins)."""
+    walk it while the asker's own walk is unfinished (its summary would miss joins).
+
+    Every node of the method is looked at, nested defs too, as ``ast.walk`` would, but
+    from a list, without stepping into names, constants and operators (what cost most:
+    every method of a class asked about is walked; 2x faster than ``ast.walk``).
+    """
     args = [*node.args.posonlyargs, *node.args.args]
     me = args[0].arg if args else None
     stored: set[str] = set()
-    for sub in ast.walk(node):
-        target: ast.expr | None = None
-        if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-            for target in targets:
-                if isinstance(target, ast.Subscript):
-                    target = target.value
-                if (
-                    isinstance(target, ast.Attribute)
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id == me
-                ):
-                    stored.add(target.attr)
-        elif (
-            isinstance(sub, ast.Call)
-            and isinstance(sub.func, ast.Attribute)
-            and isinstance(sub.func.value, ast.Attribute)
-            and isinstance(sub.func.value.value, ast.Name)
-            and sub.func.value.value.id == me
-            and sub.func.attr in _FILLS
-        ):
-            stored.add(sub.func.value.attr)  # ``self.pending.append(...)``
+    if me is None:
+        return stored  # no ``self``: nothing it names
+    todo: list[ast.AST] = [node]
+    pop, push = todo.pop, todo.append
+    while todo:
+        sub = pop()
+        if isinstance(sub, _STORING):
+            stored.update(stored_by(sub, me))
+        for name in sub._fields:
+            value = getattr(sub, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, _NO_STORES):
+                        push(item)
+            elif isinstance(value, ast.AST) and not isinstance(value, _NO_STORES):
+                push(value)
     return stored
 
 
@@ -1362,3 +1394,4 @@ def _set_options(step: Step, options: ast.Call | ast.Dict) -> Step:
         elif key == "ignore_result":
             step = replace(step, ignore_result=bool(value.value))
     return step
+
