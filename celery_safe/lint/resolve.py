@@ -593,7 +593,16 @@ def _is_test(path: Path) -> bool:
 
 
 def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
-    """What the worker of the project under ``root`` imports (one scan of its files)."""
+    """What the worker of the project under ``root`` imports (one scan of its files).
+
+    Not known for a folder of installed distributions (``*.dist-info`` beside the
+    packages: site-packages holds many projects, no one worker's), nor once a second
+    module makes an app (the model needs the one app): both stop the scan early."""
+    try:
+        if any(entry.name.endswith(".dist-info") for entry in os.scandir(root)):
+            return None
+    except OSError:
+        return None
     project = _Project(root, resolver)
     apps: list[str] = []
     settings: list[str] = []
@@ -626,6 +635,8 @@ def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
                 continue  # no import names it (``0001_initial.py``): never an ``-A`` module
             if _MAKES_APP.search(data) and _names_celery(path, data):
                 apps.append(name)
+                if len(apps) > 1:
+                    return None  # why: which app a worker runs is not known
             if _INSTALLED_APPS.search(data):
                 settings.append(name)
     return worker_imports(apps, project, settings)

@@ -160,6 +160,10 @@ def test_imported_after_all(tmp_path: Path, changes: dict[str, str | None]) -> N
          "proj/settings.py": "from .base import *  # noqa\n",
          "proj/base.py": "INSTALLED_APPS = ['proj.a']\n"},
         {"proj/settings.py": "INSTALLED_APPS = ['proj.a']\n"},
+        # a folder of installed distributions (site-packages): many projects, no one worker
+        {"proj-1.0.dist-info/METADATA": "Name: proj\n"},
+        # a second app: which one a worker runs is not known
+        {"proj/other.py": "from celery import Celery\n\nother = Celery('other')\n"},
     ],
 )
 def test_silent_when_not_known(tmp_path: Path, changes: dict[str, str | None]) -> None:
