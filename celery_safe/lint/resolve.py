@@ -22,9 +22,10 @@ from .config import DEFAULT_MAX_FILE_SIZE
 from .files import UNREADABLE, Unreadable, digest, read_bytes
 from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
+from .interp.serializers import json_only
 from .interp.workerimports import ProjectSource, WorkerImports, worker_imports
 
-__all__ = ["ModuleResolver", "TaskLookup", "json_only"]
+__all__ = ["ModuleResolver", "TaskLookup"]
 
 #: ``qualified name -> definition`` (``None``: nothing we can see).
 TaskLookup = Callable[[str], "FunctionInfo | None"]
@@ -492,35 +493,6 @@ def _project_sources(root: Path, max_file_size: int) -> Iterator[tuple[Path, byt
                 yield path, None
 
 
-#: a task serializer setting (``task_serializer``, ``CELERY_TASK_SERIALIZER``, any case, as
-#: a name, a keyword or a key) or a ``"serializer"`` key (``task_annotations``, options
-#: dicts): each must be written ``= "json"`` / ``: "json"``
-_SETTING = re.compile(rb"""task_serializer|['"]serializer['"]""", re.I)
-_SETTING_JSON = re.compile(
-    rb"""(?:task_serializer['"]?|['"]serializer['"])[ \t]*\]?[ \t]*(?::|=(?!=))[ \t]*"""
-    rb"""(['"])json\1""",
-    re.I,
-)
-#: ``serializer=`` of a task (decorator, class attribute) or a call (``apply_async``,
-#: ``.set``, ``.signature``): ``(?P<value>...)`` is what follows the ``=``
-_OPTION = re.compile(
-    rb"""(?P<before>[(,][ \t]*|^[ \t]*|\.)serializer[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*"""
-    rb"""(?P<value>[^\n]{0,40})""",
-    re.M,
-)
-_JSON_LITERAL = re.compile(rb"""(['"])json\1""")
-#: a statement ``serializer = SomeSerializer(...)`` (Django REST framework's views): a
-#: call's result assigned is not a serializer's name
-_ASSIGNED_CALL = re.compile(rb"""[\w.]+\(""")
-#: kombu's JSON taught new types or replaced, a configuration no scan reads, or the
-#: app's task class replaced (its ``apply_async`` may change what is sent)
-_JSON_UNKNOWN = re.compile(
-    rb"""\bregister_type\b|kombu\.serialization|from[ \t]+kombu[ \t]+import[^\n]*serializ"""
-    rb"""|\bconfig_from_envvar\b|\bconf\.update\([ \t]*\*\*|\btask_cls\b"""
-    rb"""|\.Task[ \t]*=(?!=)"""
-)
-
-
 #: How many folders above a package root a repository's root is looked for.
 _REPOSITORY_DEPTH = 6
 
@@ -544,23 +516,6 @@ def _scan_json(root: Path, max_file_size: int) -> bool:
     # why all: an unread file (or one past the limit) may set any serializer
     return all(data is not None and json_only(data)
                for _, data in _project_sources(root, max_file_size))
-
-
-def json_only(data: bytes) -> bool:
-    """One file's source leaves the tasks on JSON (see :func:`_scan_json`); also the
-    whole project of a module checked without one (``check_source``)."""
-    if _JSON_UNKNOWN.search(data):
-        return False
-    if len(_SETTING.findall(data)) != len(_SETTING_JSON.findall(data)):
-        return False
-    for match in _OPTION.finditer(data):
-        value = match["value"]
-        if value[:1] in (b"'", b'"'):
-            if not _JSON_LITERAL.match(value):
-                return False
-        elif not (match["before"].strip() == b"" and _ASSIGNED_CALL.match(value)):
-            return False  # why: a non-literal serializer= may be anything
-    return True
 
 
 #: ``Celery`` written in a file: a module that may make an app (or a subclass of it)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from celery_safe.cli import main
 from celery_safe.lint.config import Config
-from celery_safe.lint.resolve import json_only
+from celery_safe.lint.interp.serializers import json_only
 
 from .test_cache import run_files, write
 from .test_flake8_project import flake8

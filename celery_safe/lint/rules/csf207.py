@@ -36,9 +36,9 @@ from ..interp.objects import (
     made_object,
     queryset_item,
 )
+from ..interp.serializers import json_only
 from ..interp.values import Instance, Param, TaskRef
 from ..registry import Report, rule
-from ..resolve import json_only
 
 INVALID = (
     """\
