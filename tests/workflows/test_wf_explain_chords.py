@@ -138,13 +138,19 @@ def test_chord_unlock_retrying_on_a_backend_without_a_counter(
     try:
         sent, names = _sent(celery_chord([t.inc.s(1), t.const.si()], t.tsum.s()))
 
+        seen: list[Any] = []
+
         def retried() -> Any:
             # why 1 of 2: under load chord_unlock may retry before inc's result is stored
             found = explain_now(sent, t.app, names)
+            seen[:] = [found]
             return found if any("1 of 2 done; celery.chord_unlock is retrying (attempt "
                                 in r.message for r in found.reasons) else None
 
-        found = _until(retried, "chord_unlock's retries")
+        try:
+            found = _until(retried, "chord_unlock's retries")
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; last explanation: {seen}") from None
         (reason,) = [r for r in found.reasons if r.kind == "chord-waiting"]
         assert reason.message.startswith(
             "tsum waits for the chord's parts: 1 of 2 done; celery.chord_unlock is retrying "
