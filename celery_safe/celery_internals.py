@@ -39,6 +39,7 @@ __all__ = [
     "group_group_mislinks",
     "header_ignoring_results_reaches_body",
     "missing",
+    "namespace_reads_old_names",
     "redis_group_after_group_completes",
     "require",
     "target_celery",
@@ -246,6 +247,19 @@ def redis_group_after_group_completes(version: tuple[int, int, int] | None = Non
     Before 5.7 its result never arrives on Redis (the database backend, which polls with
     ``celery.chord_unlock``, completes it): measured by
     ``test_group_after_group_gets_the_list_in_each_member`` on every matrix version.
+    """
+    return (version or celery_version()) >= (5, 7, 0)
+
+
+def namespace_reads_old_names(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether a configuration read under a namespace (Django's
+    ``config_from_object("django.conf:settings", namespace="CELERY")``) honours Celery's
+    old setting names (``CELERY_ROUTES``, ``BROKER_URL``, ``CELERY_ACKS_LATE``).
+
+    Measured by ``test_django_settings_route_under_the_celery_namespace`` on every matrix
+    version: Celery 5.7.0 routes by ``CELERY_ROUTES`` there; 5.3.6, 5.4.0, 5.5.3 and 5.6.3
+    read none of the old names under a namespace (``app.conf.task_routes`` stays None), so
+    such a setting does nothing. Without a namespace every version reads them.
     """
     return (version or celery_version()) >= (5, 7, 0)
 

@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ...celery_internals import namespace_reads_old_names
 from ...deployment.model import ConfigStep, StaticApp, StaticPrioritySend, StaticSend, StaticTask
 from .imports import ImportMap
 from .index import APP_FACTORIES, TASK_DECORATORS, ModuleIndex
@@ -749,7 +750,8 @@ def _celery_settings() -> tuple[frozenset[str], dict[str, str]]:
 def _normalised(key: str, namespace: str | None) -> str | None:
     """The setting Celery reads ``key`` as (None: none), as its ``Settings`` looks one up:
     under a namespace, ``CELERY_TASK_ACKS_LATE`` -> ``task_acks_late``; with or without
-    one, the setting's own name and its old one (``CELERY_ROUTES``, ``BROKER_URL``)."""
+    one, the setting's own name and its old one (``CELERY_ROUTES``, ``BROKER_URL``), the
+    old one under a namespace only on the Celery that reads it there (5.7 on)."""
     if key.islower() and not namespace:
         return key  # why: Celery's names are read as written (and its tables not loaded)
     settings, old = _celery_settings()
@@ -761,6 +763,8 @@ def _normalised(key: str, namespace: str | None) -> str | None:
                 return name
     if key in settings:
         return key
+    if namespace and not namespace_reads_old_names():
+        return None  # why: Celery before 5.7 reads no old name under a namespace (measured)
     return old.get(key)
 
 
