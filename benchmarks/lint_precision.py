@@ -31,8 +31,8 @@ Two kinds of corpora share this code path: ``--corpus tuning`` (the default,
 ``benchmarks/corpus/``, which the rules were grown on) and the sealed held-out sets,
 ``--corpus sealed``, ``--corpus sealed2`` and ``--corpus sealed3`` (``benchmarks/sealed/``,
 ``benchmarks/sealed2/``, ``benchmarks/sealed3/``, each measured once and now spent) and
-``--corpus sealed4`` (``benchmarks/sealed4/``, spent too) and ``--corpus sealed5``
-(``benchmarks/sealed5/``, the next one): other projects, judged by hand
+``--corpus sealed4`` and ``--corpus sealed5`` (``benchmarks/sealed4/``, ``benchmarks/sealed5/``,
+spent too) and ``--corpus sealed6`` (``benchmarks/sealed6/``, the next one): other projects, judged by hand
 before the linter ever ran on them, never tuned on. A sealed set is measured once, when the
 linter work has landed: running the linter on it needs ``--unseal``; materialising it does not
 (it runs no linter).
@@ -50,6 +50,8 @@ linter work has landed: running the linter on it needs ``--unseal``; materialisi
     .venv/bin/python benchmarks/lint_precision.py --corpus sealed4 --unseal
     .venv/bin/python benchmarks/lint_precision.py --corpus sealed5 --materialise
     .venv/bin/python benchmarks/lint_precision.py --corpus sealed5 --unseal
+    .venv/bin/python benchmarks/lint_precision.py --corpus sealed6 --materialise
+    .venv/bin/python benchmarks/lint_precision.py --corpus sealed6 --unseal
 """
 
 from __future__ import annotations
@@ -79,9 +81,9 @@ SEALED2 = REPO / "benchmarks" / "sealed2"
 SEALED3 = REPO / "benchmarks" / "sealed3"
 SEALED4 = REPO / "benchmarks" / "sealed4"
 SEALED5 = REPO / "benchmarks" / "sealed5"
-#: the corpora ``--corpus`` knows by name: the tuning set and the sealed held-out sets (``sealed``,
-#: ``sealed2``, ``sealed3`` and ``sealed4`` are spent: each measured once, on 2026-12-07;
-#: ``sealed5`` is the next one)
+SEALED6 = REPO / "benchmarks" / "sealed6"
+#: the corpora ``--corpus`` knows by name: the tuning set and the sealed held-out sets (``sealed``
+#: to ``sealed5`` are spent: each measured once, on 2026-12-07; ``sealed6`` is the next one)
 CORPORA = {
     "tuning": CORPUS,
     "sealed": SEALED,
@@ -89,9 +91,10 @@ CORPORA = {
     "sealed3": SEALED3,
     "sealed4": SEALED4,
     "sealed5": SEALED5,
+    "sealed6": SEALED6,
 }
 #: the held-out sets: running the linter on one needs ``--unseal``
-SEALED_SETS = (SEALED, SEALED2, SEALED3, SEALED4, SEALED5)
+SEALED_SETS = (SEALED, SEALED2, SEALED3, SEALED4, SEALED5, SEALED6)
 CRASH_CODES = ("CSF000", "CSF999")
 #: label kinds and what a finding matching them counts as
 KINDS = ("expected", "false_positive", "allowed")
@@ -139,8 +142,8 @@ class ProjectResult:
 
 
 def corpus_path(value: str) -> Path:
-    """``--corpus``: a corpus name (``tuning``, ``sealed``, ``sealed2``, ``sealed3``,
-    ``sealed4``, ``sealed5``) or a folder holding a ``manifest.toml`` and a ``labels.toml``."""
+    """``--corpus``: a corpus name (``tuning``, ``sealed``, ``sealed2`` ... ``sealed6``) or a
+    folder holding a ``manifest.toml`` and a ``labels.toml``."""
     return CORPORA.get(value, Path(value))
 
 
@@ -404,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--corpus",
         type=corpus_path,
         default=CORPUS,
-        metavar="tuning|sealed|sealed2|sealed3|sealed4|sealed5|DIR",
+        metavar="tuning|sealed|sealed2|...|sealed6|DIR",
         help="the tuning set (default), a sealed held-out set, or a folder of the same form",
     )
     parser.add_argument(
