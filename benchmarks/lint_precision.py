@@ -32,10 +32,10 @@ Two kinds of corpora share this code path: ``--corpus tuning`` (the default,
 ``--corpus sealed``, ``--corpus sealed2`` and ``--corpus sealed3`` (``benchmarks/sealed/``,
 ``benchmarks/sealed2/``, ``benchmarks/sealed3/``, each measured once and now spent) and
 ``--corpus sealed4`` and ``--corpus sealed5`` (``benchmarks/sealed4/``, ``benchmarks/sealed5/``,
-spent too) and ``--corpus sealed6`` (``benchmarks/sealed6/``, the next one): other projects, judged by hand
-before the linter ever ran on them, never tuned on. A sealed set is measured once, when the
-linter work has landed: running the linter on it needs ``--unseal``; materialising it does not
-(it runs no linter).
+spent too) and ``--corpus sealed6`` (``benchmarks/sealed6/``, the next one): other projects,
+judged by hand before the linter ever ran on them, never tuned on. A sealed set is measured
+once, when the linter work has landed: running the linter on it needs ``--unseal``;
+materialising it does not (it runs no linter).
 
     .venv/bin/python benchmarks/lint_precision.py --materialise
     .venv/bin/python benchmarks/lint_precision.py [--project NAME ...] [--check 0.98 0.97]
