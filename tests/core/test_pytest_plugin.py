@@ -156,24 +156,29 @@ SERVERS = {
 }
 
 
-@pytest.mark.parametrize("server", sorted(SERVERS))
 @pytest.mark.parametrize(
-    ("ci", "outcome"), [("", {"skipped": 1}), ("1", {"errors": 1})]
+    ("ci", "outcome"), [("", "skipped"), ("1", "errors")]
 )
 def test_server_fixtures_skip_without_their_server_but_fail_under_ci(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
-    server: str,
     ci: str,
-    outcome: dict[str, int],
+    outcome: str,
 ) -> None:
-    variable, nowhere, user_test, failure = SERVERS[server]
-    monkeypatch.setenv(variable, nowhere)  # nothing listens
+    """Each server's fixture in one user run (one pytest process per ``CI`` value): a
+    test per server, each skipped, or each failed naming its own server."""
+    for variable, nowhere, _, _ in SERVERS.values():
+        monkeypatch.setenv(variable, nowhere)  # nothing listens
     monkeypatch.setenv("CI", ci)
-    pytester.makepyfile(user_test)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(**outcome)
-    result.stdout.fnmatch_lines([failure] if ci else [])
+    pytester.makepyfile(**{f"test_{server}": SERVERS[server][2] for server in SERVERS})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(**{outcome: len(SERVERS)})
+    if ci:
+        for _, _, _, failure in SERVERS.values():
+            result.stdout.fnmatch_lines([failure])
+    else:  # each test skipped for its own server
+        result.stdout.fnmatch_lines_random([f"SKIPPED*test_{server}.py*{failure.strip('*')}*"
+                                            for server, (*_, failure) in SERVERS.items()])
 
 
 @pytest.mark.redis

@@ -27,14 +27,22 @@ def _keep_the_recursion_limit() -> Iterator[None]:
 ROOT = HERE.parents[1]
 
 
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the module's runs: both run with the same options (``--strict``
+    implies ``--warn-unused-ignores``), so the second reads celery_safe's and Celery's
+    analysis from the first's cache instead of redoing it."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
 def test_mypy_strict_accepts_the_typing_check_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, mypy_cache: Path
 ) -> None:
     # The project is installed editable: point mypy at the sources explicitly.
     monkeypatch.setenv("MYPYPATH", str(ROOT))
     stdout, stderr, status = api.run([
         "--strict", "--config-file", str(ROOT / "pyproject.toml"),
-        "--cache-dir", str(tmp_path / "mypy-cache"), "--no-error-summary",
+        "--cache-dir", str(mypy_cache), "--no-error-summary",
         str(HERE / "typing_check.py"),
     ])
     assert (stdout, stderr, status) == ("", "", 0)
@@ -44,12 +52,12 @@ TYPED = HERE / "typed_tasks_check.py"
 
 
 def test_mypy_types_the_calls_that_send_a_task(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, mypy_cache: Path
 ) -> None:
     monkeypatch.setenv("MYPYPATH", str(ROOT))
     stdout, stderr, status = api.run([
         "--strict", "--warn-unused-ignores", "--config-file", str(ROOT / "pyproject.toml"),
-        "--cache-dir", str(tmp_path / "mypy-cache"), "--no-error-summary", str(TYPED),
+        "--cache-dir", str(mypy_cache), "--no-error-summary", str(TYPED),
     ])
     assert (stdout, stderr, status) == ("", "", 0)
 
