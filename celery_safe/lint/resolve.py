@@ -383,14 +383,22 @@ class ModuleResolver:
         return found
 
     def _worker(self, root: Path) -> WorkerImports | None:
-        try:  # why first: site-packages is no one project (and answers at once)
-            if any(entry.name.endswith(".dist-info") for entry in os.scandir(root)):
-                return None
-        except OSError:
-            return None
+        key = ("worker", root)
+        if key not in self._answers and not self._one_project(root):
+            self._answers[key] = None  # once per run: site-packages is no one worker's
+            self.scan_keys[key] = None
         found: WorkerImports | None = self._scanned(
             "worker", root, lambda inputs: _worker_of(root, self, inputs))
         return found
+
+    @staticmethod
+    def _one_project(root: Path) -> bool:
+        """Not a folder of installed distributions (``*.dist-info`` beside the packages:
+        site-packages holds many projects, and no one worker's)."""
+        try:
+            return not any(entry.name.endswith(".dist-info") for entry in os.scandir(root))
+        except OSError:
+            return False
 
     def _scanned(self, kind: str, root: Path, scan: Callable[[ScanInputs | None], Any]) -> Any:
         """The answer of a project scan, once per (kind, root) in a run: the store's when
