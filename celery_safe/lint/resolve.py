@@ -292,11 +292,13 @@ class ModuleResolver:
         The project's files are scanned once per run for such names (only when a beat
         entry is not found otherwise; the answer is kept in the findings cache while the
         project's files are unchanged: :meth:`_scanned`). A module found is a dependency
-        of ``importer`` (the findings cache); a name found nowhere is not, so a task added
-        later is checked once the schedule's file changes (a stale silence, never a stale
-        finding).
+        of ``importer`` (the findings cache); so is the scan's answer (``importer`` goes
+        in :attr:`project_wide`, with the scan's key): a task whose name is added later is
+        checked in the next run.
         """
-        for path in self._names(_package_root(importer)).get(name, ()):
+        root = _package_root(importer)
+        self._project_wide(importer, "names", root)
+        for path in self._names(root).get(name, ()):
             module = self.module_name(path)
             if not module or self._module_file(module, importer) != path:
                 continue  # why: not reachable by its name; the cache could not track it
@@ -326,16 +328,19 @@ class ModuleResolver:
         """The worker's imports, the module's name and why, when the worker of
         ``importer``'s project never imports the module at ``defined_in`` (the tasks it
         defines are unregistered there); None when it does or that is not known
-        (:mod:`.interp.workerimports`). Computed once per project root per run. A
-        "never" rests on every file of the project: ``importer`` goes in
-        :attr:`project_wide` (as :meth:`names_unknown`); an "imported" is a silence,
-        kept until the file changes."""
+        (:mod:`.interp.workerimports`). Computed once per project root per run. Either
+        answer rests on every file of the project: ``importer`` goes in
+        :attr:`project_wide` (as :meth:`names_unknown`), so its findings are kept only
+        with the worker scan's key, and a file that changes what the worker imports
+        invalidates them (a finding that goes, or a silence that does)."""
         root = _package_root(importer)
-        worker = self._worker(root)
         module = _Project.name(root, defined_in)
-        if worker is None or module is None or module in worker.modules:
+        if module is None:
             return None
+        worker = self._worker(root)
         self._project_wide(importer, "worker", root)
+        if worker is None or module in worker.modules:
+            return None
         return worker, module, worker.why_not(module)
 
     def sends_json(self, importer: Path) -> bool:
@@ -383,10 +388,7 @@ class ModuleResolver:
         return found
 
     def _worker(self, root: Path) -> WorkerImports | None:
-        key = ("worker", root)
-        if key not in self._answers and not self._one_project(root):
-            self._answers[key] = None  # once per run: site-packages is no one worker's
-            self.scan_keys[key] = None
+        self.stored("worker", root)  # site-packages: known at once (see there)
         found: WorkerImports | None = self._scanned(
             "worker", root, lambda inputs: _worker_of(root, self, inputs))
         return found
@@ -425,6 +427,10 @@ class ModuleResolver:
         key = (kind, root)
         if key in self.scan_keys:
             return self.scan_keys[key]
+        if kind == "worker" and not self._one_project(root):
+            self._answers[key] = None  # site-packages is no one worker's: no scan
+            self.scan_keys[key] = _INSTALLED
+            return _INSTALLED
         if self.store is None or kind not in _CODECS:
             return None
         found = self.store.load(kind, root, self)
@@ -649,6 +655,10 @@ def _worker_in(data: Any) -> WorkerImports | None:
     return WorkerImports(str(data["app"]), frozenset(str(m) for m in data["modules"]),
                          discovered)
 
+
+#: The key of the worker scan's answer for a folder of installed distributions (not known,
+#: without a scan): it stays so while the folder holds ``*.dist-info``.
+_INSTALLED = "installed distributions"
 
 #: scan kind -> (its answer as JSON, the answer from JSON)
 _CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
