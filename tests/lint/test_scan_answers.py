@@ -25,14 +25,8 @@ from celery_safe.lint.cache import FindingsCache
 from celery_safe.lint.config import Config
 from celery_safe.lint.resolve import ModuleResolver
 
-SHARED = "from celery import shared_task\n\n\n@shared_task\ndef {name}():\n    return 1\n"
-DJANGO_APP = (
-    "import os\n\nfrom celery import Celery\n\n"
-    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
-    "app = Celery('proj')\n"
-    "app.config_from_object('django.conf:settings', namespace='CELERY')\n"
-    "app.autodiscover_tasks()\n"
-)
+from .test_worker_imports import DJANGO_APP, SHARED
+
 SETTINGS = (
     "INSTALLED_APPS = ['django.contrib.auth', 'proj.a.apps.AConfig']\n"
     "ROOT_URLCONF = 'proj.urls'\n"
