@@ -18,12 +18,16 @@ importing one tree or the other (``PYTHONPATH``), alternated, best of ``--runs``
     busy machine, unlike time) of one process that parses the files as flake8 does and
     hands each tree to the plugin's ``run()`` as flake8 ``-j 1`` does (an empty findings
     cache, its writes included), minus the same process that only parses: the plugin's
-    instructions, per tree, and this tree's over the base's.
+    instructions, per tree, and this tree's over the base's;
+(e) with ``--callgrind-flake8``: instructions of whole ``flake8 -j 1`` runs under callgrind:
+    without the plugin, then with each tree's plugin on an empty findings cache (cold) and
+    again on the cache that run left (warm: what a second run of flake8, or a run after
+    ``check``, costs); each side's overhead over flake8 without the plugin.
 
 Prints each tree's figures and this tree's time over the base's (1.00: same speed).
 
     .venv/bin/python benchmarks/lint_versus.py --base main [--runs 5] [--packages celery kombu]
-        [--flake8] [--callgrind]
+        [--flake8] [--callgrind] [--callgrind-flake8]
 """
 
 from __future__ import annotations
@@ -187,6 +191,41 @@ def plugin_instructions(trees: dict[str, Path], roots: list[str]) -> None:
     print(f"this tree / {next(iter(trees))}: plugin instructions {ours / base:5.3f}x")
 
 
+def flake8_instructions(tree: Path, mode: str, roots: list[str], pycache: str,
+                        cache: Path) -> int:
+    """Instructions (callgrind, every process) of one ``flake8 -j 1`` run, the plugin
+    imported from ``tree`` (``mode`` ``without``: no plugin), its findings cache in ``cache``."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": pycache,
+           "CELERY_SAFE_CACHE_DIR": str(cache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    argv = [sys.executable, "-c", FLAKE8, mode, "-j", "1", *roots]
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True, text=True, env=env, cwd=cache.parent, check=False,
+    )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind of flake8 with {tree} failed:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def flake8_callgrind(trees: dict[str, Path], roots: list[str]) -> None:
+    """(e): flake8 -j 1's instructions without the plugin, and with each tree's, cold and
+    warm."""
+    with tempfile.TemporaryDirectory() as pycache, tempfile.TemporaryDirectory() as folder:
+        for side, tree in {"without": REPO, **trees}.items():  # untimed: fills the bytecode
+            mode = "without" if side == "without" else "with"
+            flake8_cpu(tree, mode, ["-j", "1", *roots], pycache)
+        without = flake8_instructions(REPO, "without", roots, pycache, Path(folder) / "none")
+        print(f"(e) flake8 -j 1 without the plugin: {without:,} instructions")
+        for number, (side, tree) in enumerate(trees.items()):
+            cache = Path(folder) / f"cache{number}"
+            for state in ("cold", "warm"):  # warm: the cache the cold run left
+                found = flake8_instructions(tree, "with", roots, pycache, cache)
+                print(f"{side:>12} {state}: {found:,} instructions,"
+                      f" {100 * (found / without - 1):+.2f} % over flake8 without the plugin")
+
+
 def front_module(tree: Path, name: str) -> str:
     """``celery_safe.lint.front.X``, or ``celery_safe.lint.X`` in a tree from before the split."""
     if (tree / "celery_safe" / "lint" / "front" / f"{name}.py").is_file():
@@ -228,6 +267,8 @@ def main() -> None:
                         help="also (c): whole flake8 runs with each tree's plugin")
     parser.add_argument("--callgrind", action="store_true",
                         help="also (d): the plugin's instructions under valgrind, per tree")
+    parser.add_argument("--callgrind-flake8", action="store_true",
+                        help="also (e): whole flake8 -j 1 runs under valgrind, cold and warm")
     options = parser.parse_args()
     site = Path(sysconfig.get_paths()["purelib"])
     roots = [str(site / name) for name in options.packages]
@@ -238,6 +279,8 @@ def main() -> None:
             timed(trees, roots, options)
         if options.callgrind:
             plugin_instructions(trees, roots)
+        if options.callgrind_flake8:
+            flake8_callgrind(trees, roots)
 
 
 def timed(trees: dict[str, Path], roots: list[str], options: argparse.Namespace) -> None:

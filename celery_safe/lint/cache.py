@@ -35,6 +35,14 @@ A hit needs all three to match; anything else is recomputed. Where entries live:
   lock) are what a pack too large to write leaves instead, and what older versions wrote.
 - Both read both: the pack of the file first, then the file's own entry; so a file
   either tool analysed is not analysed again by the other.
+- The answers of the project scans (what the worker imports, the task names written, the
+  serializers: :class:`ScanAnswers`) are kept one a file (``<sha256>.scan.json``, per
+  engine, config, project and scan), each with what its scan read: the project's files by
+  path and stamp, the other files it looked at, the modules it parsed. A run reuses one
+  while all of that is unchanged, and a file whose findings rest on one (a CSF206 "never
+  imported", CSF207's JSON, CSF403's names) keeps its entry with the answer's key: valid
+  while that scan would answer the same, so a changed file of the project invalidates
+  exactly the entries that rested on a scan that read it.
 
 What keeps the folder from growing forever:
 
@@ -44,7 +52,8 @@ What keeps the folder from growing forever:
 - every cache file not read or written for :data:`MAX_AGE` (30 days) is deleted: a
   read refreshes a file's modification time (at most once a day), and at most once a day
   (the ``swept`` stamp) a run lists the folder and deletes our cache files (by name:
-  ``<sha256>.json``, ``<sha256>.pack.json``) older than that. This is what removes the
+  ``<sha256>.json``, ``<sha256>.pack.json``, ``<sha256>.scan.json``) older than that.
+  This is what removes the
   entries of an older celery-safe or config, of deleted projects and of files deleted
   from packs that are no longer rewritten;
 - temporary files (``tmp/.<name>.<pid>.<random>.tmp``, unique) are removed by their
@@ -92,11 +101,12 @@ except ImportError:  # pragma: no cover - Windows, where CacheDir.open refuses a
 from .config import Config
 from .files import fingerprint
 from .findings import Finding, Span, decode_detail, encode_detail
-from .resolve import ModuleResolver
+from .resolve import ModuleResolver, ScanInputs, stamp_of
 
 __all__ = [
     "CacheDir",
     "FindingsCache",
+    "ScanAnswers",
     "Unusable",
     "config_key",
     "default_cache_dir",
@@ -197,6 +207,12 @@ def pack_name(engine: str, config: str, root: str, shard: str) -> str:
     return hashlib.sha256(key).hexdigest() + ".pack.json"
 
 
+def scan_name(engine: str, config: str, root: str, kind: str) -> str:
+    """The file of one project scan's answer: one per (engine, config, project, kind)."""
+    key = json.dumps([engine, config, root, "scan", kind]).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(key).hexdigest() + ".scan.json"
+
+
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -209,8 +225,8 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 #: The names of our cache files (entries, packs) and temporary files: nothing else is
 #: ever deleted.
-_OURS = re.compile(r"[0-9a-f]{64}(\.pack)?\.json")
-_TEMPORARY = re.compile(r"\.[0-9a-f]{64}(\.pack)?\.json\.[0-9]+\.[0-9a-f]{16}\.tmp")
+_OURS = re.compile(r"[0-9a-f]{64}(\.pack|\.scan)?\.json")
+_TEMPORARY = re.compile(r"\.[0-9a-f]{64}(\.pack|\.scan)?\.json\.[0-9]+\.[0-9a-f]{16}\.tmp")
 _TEMPORARIES = "tmp"
 _LOCK = "lock"
 _SWEPT = "swept"
@@ -530,6 +546,78 @@ def merged(
     return {**kept, **computed}
 
 
+class ScanAnswers:
+    """The answers of the project scans (:class:`~.resolve.ScanStore`: the worker's imports,
+    the task names written, the serializers), kept in the cache folder beside the packs,
+    so that a run after any earlier one (``check`` or a flake8 process) does not scan again.
+
+    An answer is kept with what its scan read (:class:`~.resolve.ScanInputs`): the walk of
+    the project (every file by path and stamp: size, mtime, ctime, inode), the other files
+    it looked at, and the modules it parsed (with their imports, as an entry's). It is used
+    only while all of that is the same; its key (a digest of all that and the answer) is
+    what a findings entry that rests on it records (:meth:`FindingsCache.findings`)."""
+
+    def __init__(self, folder: CacheDir, config: str) -> None:
+        self.folder = folder
+        self.config = config
+
+    def _name(self, kind: str, root: Path) -> str:
+        return scan_name(engine_key(), self.config, str(root), kind)
+
+    def load(self, kind: str, root: Path, resolver: ModuleResolver) -> tuple[Any, str] | None:
+        data = self.folder.read(self._name(kind, root))
+        if not isinstance(data, dict) or data.get("root") != str(root) or (
+                data.get("kind") != kind or data.get("format") != FORMAT):
+            return None
+        try:
+            if data["listing"] != resolver.listing(root, kind == "worker"):
+                return None
+            for path, known in data["files"].items():
+                if stamp_of(path) != (None if known is None else tuple(known)):
+                    return None
+            for folder, known in data["walks"].items():
+                if resolver.listing(Path(folder)) != known:
+                    return None
+            if not _dependencies_valid(resolver, data["imports"], data["digests"],
+                                       lambda p: fingerprint(p, resolver.max_file_size)):
+                return None
+            return data["answer"], str(data["key"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    def save(self, kind: str, root: Path, answer: Any, inputs: ScanInputs,
+             resolver: ModuleResolver) -> str:
+        imports: list[tuple[str, str, str | None]] = []
+        digests: dict[str, str] = {}
+        for path in sorted(inputs.parsed):
+            found = dependencies(resolver, path)
+            imports += found.imports
+            digests.update(found.files)
+            digests[str(path)] = resolver.digests.get(path) or fingerprint(
+                path, resolver.max_file_size)
+        record: dict[str, object] = {
+            "format": FORMAT, "kind": kind, "root": str(root), "listing": inputs.listing,
+            "files": inputs.files, "walks": inputs.walks, "imports": imports,
+            "digests": digests, "answer": answer,
+        }
+        record["key"] = hashlib.sha256(
+            json.dumps(record, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
+        with contextlib.suppress(OSError):
+            self.folder.write(self._name(kind, root), record)
+        return str(record["key"])
+
+
+def _dependencies_valid(
+    resolver: ModuleResolver, imports: Any, files: Any, fingerprint_of: Callable[[Path], str]
+) -> bool:
+    """Every import still finds the same file, and every file read has the same digest."""
+    for module, importer, target in imports:
+        now = resolver.module_file(str(module), Path(importer))
+        if (None if now is None else str(now)) != target:
+            return False
+    return all(fingerprint_of(Path(file)) == known for file, known in files.items())
+
+
 class FindingsCache:
     """One run's view of the cache: ``findings(path, text, compute)`` hits or computes.
 
@@ -565,6 +653,8 @@ class FindingsCache:
         self.hits = 0
         self.misses = 0
         self.written = 0
+        if folder is not None:
+            resolver.store = ScanAnswers(folder, self.config)
 
     @classmethod
     def for_run(
@@ -614,16 +704,20 @@ class FindingsCache:
             return found
         self.misses += 1
         found = compute()
-        # a bug of ours is never kept, nor findings that depend on the whole project
-        if self.resolver.real(where) in self.resolver.project_wide:
+        real = self.resolver.real(where)
+        scans = self._scans_of(real)
+        # a bug of ours is never kept, nor findings that rest on a project scan whose
+        # answer is not kept (see ScanAnswers)
+        if scans is None:
             self._pending.get(root, {}).pop(key, None)
         elif not any(f.code == "CSF999" for f in found):
-            deps = dependencies(self.resolver, self.resolver.real(where))
+            deps = dependencies(self.resolver, real)
             entry: dict[str, object] = {
                 "path": key,
                 "digest": digest,
                 "imports": deps.imports,
                 "files": deps.files,
+                "scans": scans,
                 "findings": [_stored(f) for f in found],
             }
             if self.batch:
@@ -631,6 +725,20 @@ class FindingsCache:
             else:
                 self.folder.write(name, entry)
         return found
+
+    def _scans_of(self, real: Path) -> list[list[str]] | None:
+        """The project scans ``real``'s findings rest on, with their answers' keys; None
+        when one of them has no kept answer (the findings are then not kept either)."""
+        used = self.resolver.scans_used.get(real, set())
+        if real in self.resolver.project_wide and not used:
+            return None
+        scans = []
+        for kind, root in sorted(used):
+            known = self.resolver.scan_keys.get((kind, root))
+            if known is None:
+                return None
+            scans.append([kind, str(root), known])
+        return scans
 
     def _hit(
         self, entry: Any, where: Path, digest: str, path: Path
@@ -682,12 +790,14 @@ class FindingsCache:
         if entry.get("path") != str(where) or entry.get("digest") != digest:
             return False
         try:
-            for module, importer, target in entry["imports"]:
-                now = self.resolver.module_file(str(module), Path(importer))
-                if (None if now is None else str(now)) != target:
-                    return False
+            if not _dependencies_valid(
+                self.resolver, entry["imports"], entry["files"], self._fingerprint
+            ):
+                return False
+            # the project scans it rests on: each answer still the one it was made with
             return all(
-                self._fingerprint(Path(file)) == known for file, known in entry["files"].items()
+                self.resolver.stored(str(kind), Path(root)) == known
+                for kind, root, known in entry.get("scans", ())
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return False

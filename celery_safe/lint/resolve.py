@@ -13,10 +13,14 @@ so CSF104 follows joins into other modules. ``check`` and the flake8 plugin shar
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from .config import DEFAULT_MAX_FILE_SIZE
 from .files import UNREADABLE, Unreadable, digest, read_bytes
@@ -25,7 +29,7 @@ from .interp.index import FunctionInfo, ModuleIndex, build_index
 from .interp.serializers import json_only
 from .interp.workerimports import ProjectSource, WorkerImports, worker_imports
 
-__all__ = ["ModuleResolver", "TaskLookup"]
+__all__ = ["ModuleResolver", "ScanInputs", "ScanStore", "TaskLookup", "listing", "stamp_of"]
 
 #: ``qualified name -> definition`` (``None``: nothing we can see).
 TaskLookup = Callable[[str], "FunctionInfo | None"]
@@ -50,6 +54,47 @@ def _file_of(base: Path, parts: list[str]) -> Path | None:
         if candidate.is_file():
             return candidate.resolve()
     return None
+
+
+#: A file's identity as a scan read it: (size, mtime, ctime, inode); None: absent.
+FileStamp = tuple[int, int, int, int] | None
+
+
+def stamp_of(path: Path | str) -> FileStamp:
+    """The file's stamp (a link followed, as reading it does); None when there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+@dataclass
+class ScanInputs:
+    """What a project scan read, so its answer is reused only while all of it is unchanged
+    (the findings cache keeps the answer: :class:`ScanStore`)."""
+
+    #: the scan's walk of its root (:func:`listing`)
+    listing: str
+    #: other files looked at, by path: their stamps when looked at (None: absent)
+    files: dict[str, FileStamp] = field(default_factory=dict)
+    #: folders walked besides the root (a package's submodules): their :func:`listing`
+    walks: dict[str, str] = field(default_factory=dict)
+    #: modules parsed (through the index): their imports and their own imports' files
+    #: are checked as a findings entry's are
+    parsed: set[Path] = field(default_factory=set)
+
+
+class ScanStore(Protocol):
+    """Where a project scan's answer outlives the process (the findings cache's folder)."""
+
+    def load(self, kind: str, root: Path, resolver: ModuleResolver) -> tuple[Any, str] | None:
+        """The stored answer (as JSON) of that scan and its key, when what it read is
+        unchanged; None otherwise."""
+
+    def save(self, kind: str, root: Path, answer: Any, inputs: ScanInputs,
+             resolver: ModuleResolver) -> str:
+        """Keep the answer (JSON); its key (the same for the same inputs and answer)."""
 
 
 class ModuleResolver:
@@ -81,17 +126,19 @@ class ModuleResolver:
         self._used_by: dict[Path, int] = {}
         #: modules used by more than one file: kept for the rest of the run
         self._shared: set[Path] = set()
-        #: project root -> explicit task name -> the files that write it
-        self._registered_names: dict[Path, dict[str, list[Path]]] = {}
-        #: project root -> (quoted dotted strings -> their files, names not all literal)
-        self._strings: dict[Path, tuple[dict[str, list[Path]], bool]] = {}
         #: importers whose findings depend on every file of their project (a name nothing
         #: registers): the findings cache tracks no such thing, so it keeps none of theirs
         self.project_wide: set[Path] = set()
-        #: project root -> what its worker imports (None: not known)
-        self._workers: dict[Path, WorkerImports | None] = {}
-        #: project root -> whether every task of it is sent with JSON (see :meth:`sends_json`)
-        self._json: dict[Path, bool] = {}
+        #: where scans' answers are kept between runs (set by the findings cache)
+        self.store: ScanStore | None = None
+        #: (scan kind, root) -> its answer in this run (computed, or a stored one)
+        self._answers: dict[tuple[str, Path], Any] = {}
+        #: (scan kind, root) -> the key of its answer in the store (None: not storable)
+        self.scan_keys: dict[tuple[str, Path], str | None] = {}
+        #: importer -> the scans (kind, root) its project-wide answers came from
+        self.scans_used: dict[Path, set[tuple[str, Path]]] = {}
+        #: (folder, with deployment files) -> :func:`listing`, walked once per run
+        self._listings: dict[tuple[Path, bool], str] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -243,14 +290,15 @@ class ModuleResolver:
         module imports no task module, yet Celery's registry holds them all.
 
         The project's files are scanned once per run for such names (only when a beat
-        entry is not found otherwise). A module found is a dependency of ``importer``
-        (the findings cache); a name found nowhere is not, so a task added later is
-        checked once the schedule's file changes (a stale silence, never a stale finding).
+        entry is not found otherwise; the answer is kept in the findings cache while the
+        project's files are unchanged: :meth:`_scanned`). A module found is a dependency
+        of ``importer`` (the findings cache); so is the scan's answer (``importer`` goes
+        in :attr:`project_wide`, with the scan's key): a task whose name is added later is
+        checked in the next run.
         """
         root = _package_root(importer)
-        if root not in self._registered_names:
-            self._registered_names[root] = _scan_names(root, self.max_file_size)
-        for path in self._registered_names[root].get(name, ()):
+        self._project_wide(importer, "names", root)
+        for path in self._names(root).get(name, ()):
             module = self.module_name(path)
             if not module or self._module_file(module, importer) != path:
                 continue  # why: not reachable by its name; the cache could not track it
@@ -266,15 +314,12 @@ class ModuleResolver:
         (``TASK = "shop.tasks.add"``) or writes it as a ``name=``, a task decorator takes a name
         that is not a literal (``name=f"{PREFIX}.add"``), or ``gen_task_name`` is
         overridden. Scanned once per project root per run (like
-        :meth:`task_named_in_project`). The answer depends on every file of the project,
-        which the findings cache does not track: ``importer`` goes in
-        :attr:`project_wide`, and its findings are never cached (a stale finding would
-        outlive the registration that clears it)."""
-        self.project_wide.add(importer)
+        :meth:`task_named_in_project`). The answer depends on every file of the project:
+        ``importer`` goes in :attr:`project_wide`, and its findings are cached only with
+        the key of the scan's answer (:attr:`scans_used`), valid while no file of the
+        project changes (a stale finding would outlive the registration that clears it)."""
         root = _package_root(importer)
-        if root not in self._strings:
-            self._strings[root] = _scan_strings(root, self.max_file_size)
-        written, unknown = self._strings[root]
+        written, unknown = self._strings(root, importer)
         return unknown or any(path != importer for path in written.get(name, ()))
 
     def never_imported(
@@ -283,18 +328,19 @@ class ModuleResolver:
         """The worker's imports, the module's name and why, when the worker of
         ``importer``'s project never imports the module at ``defined_in`` (the tasks it
         defines are unregistered there); None when it does or that is not known
-        (:mod:`.interp.workerimports`). Computed once per project root per run. A
-        "never" rests on every file of the project, which the findings cache does not
-        track: ``importer`` goes in :attr:`project_wide` (as :meth:`names_unknown`); an
-        "imported" is a silence, kept until the file changes."""
+        (:mod:`.interp.workerimports`). Computed once per project root per run. Either
+        answer rests on every file of the project: ``importer`` goes in
+        :attr:`project_wide` (as :meth:`names_unknown`), so its findings are kept only
+        with the worker scan's key, and a file that changes what the worker imports
+        invalidates them (a finding that goes, or a silence that does)."""
         root = _package_root(importer)
-        if root not in self._workers:
-            self._workers[root] = _worker_of(root, self)
-        worker = self._workers[root]
         module = _Project.name(root, defined_in)
-        if worker is None or module is None or module in worker.modules:
+        if module is None:
             return None
-        self.project_wide.add(importer)
+        worker = self._worker(root)
+        self._project_wide(importer, "worker", root)
+        if worker is None or module in worker.modules:
+            return None
         return worker, module, worker.why_not(module)
 
     def sends_json(self, importer: Path) -> bool:
@@ -308,26 +354,101 @@ class ModuleResolver:
         Scanned once per repository (else package root) per run; like
         :meth:`names_unknown`, the answer
         depends on every file of the project: ``importer`` goes in :attr:`project_wide`."""
-        self.project_wide.add(importer)
         root = _repository_root(importer)
-        if root not in self._json:
-            self._json[root] = _scan_json(root, self.max_file_size)
-        return self._json[root]
+        self._project_wide(importer, "json", root)
+        answer: bool = self._scanned("json", root, lambda _: _scan_json(root, self.max_file_size))
+        return answer
 
     def bare_task_names(self, importer: Path) -> frozenset[str] | None:
         """The names without a dot a task of ``importer``'s project may be registered under:
         every ``name="..."`` written without a dot (a task's default name always has one);
         None when some file names tasks in a way no scan reads. Depends on every file of
         the project, as :meth:`names_unknown` (``importer`` goes in :attr:`project_wide`)."""
-        self.project_wide.add(importer)
         root = _package_root(importer)
-        if root not in self._strings:
-            self._strings[root] = _scan_strings(root, self.max_file_size)
-        if root not in self._registered_names:
-            self._registered_names[root] = _scan_names(root, self.max_file_size)
-        if self._strings[root][1]:
+        if self._strings(root, importer)[1]:
             return None
-        return frozenset(name for name in self._registered_names[root] if "." not in name)
+        self._project_wide(importer, "names", root)
+        return frozenset(name for name in self._names(root) if "." not in name)
+
+    # -- project scans, their answers kept in the findings cache -----------------------
+    def _project_wide(self, importer: Path, kind: str, root: Path) -> None:
+        """``importer``'s findings rest on the answer of that scan of the whole project."""
+        self.project_wide.add(importer)
+        self.scans_used.setdefault(importer, set()).add((kind, root))
+
+    def _names(self, root: Path) -> dict[str, list[Path]]:
+        found: dict[str, list[Path]] = self._scanned(
+            "names", root, lambda _: _scan_names(root, self.max_file_size))
+        return found
+
+    def _strings(self, root: Path, importer: Path) -> tuple[dict[str, list[Path]], bool]:
+        self._project_wide(importer, "strings", root)
+        found: tuple[dict[str, list[Path]], bool] = self._scanned(
+            "strings", root, lambda _: _scan_strings(root, self.max_file_size))
+        return found
+
+    def _worker(self, root: Path) -> WorkerImports | None:
+        self.stored("worker", root)  # site-packages: known at once (see there)
+        found: WorkerImports | None = self._scanned(
+            "worker", root, lambda inputs: _worker_of(root, self, inputs))
+        return found
+
+    @staticmethod
+    def _one_project(root: Path) -> bool:
+        """Not a folder of installed distributions (``*.dist-info`` beside the packages:
+        site-packages holds many projects, and no one worker's)."""
+        try:
+            return not any(entry.name.endswith(".dist-info") for entry in os.scandir(root))
+        except OSError:
+            return False
+
+    def _scanned(self, kind: str, root: Path, scan: Callable[[ScanInputs | None], Any]) -> Any:
+        """The answer of a project scan, once per (kind, root) in a run: the store's when
+        every file it read is unchanged, else scanned (the files stamped before they are
+        read, so an edit made during the scan is seen by the next run) and stored."""
+        key = (kind, root)
+        if key in self._answers:
+            return self._answers[key]
+        if self.stored(kind, root) is not None:
+            return self._answers[key]
+        inputs = ScanInputs(self.listing(root, kind == "worker")) if self.store else None
+        answer = scan(inputs)
+        self._answers[key] = answer
+        self.scan_keys[key] = None
+        if self.store is not None and inputs is not None:
+            encode = _CODECS[kind][0]
+            self.scan_keys[key] = self.store.save(kind, root, encode(answer), inputs, self)
+        return answer
+
+    def stored(self, kind: str, root: Path) -> str | None:
+        """The key of that scan's answer in this run, taken from the store when it is not
+        known yet and every file it read is unchanged; None: none is known (not scanned yet,
+        or not storable)."""
+        key = (kind, root)
+        if key in self.scan_keys:
+            return self.scan_keys[key]
+        if kind == "worker" and not self._one_project(root):
+            self._answers[key] = None  # site-packages is no one worker's: no scan
+            self.scan_keys[key] = _INSTALLED
+            return _INSTALLED
+        if self.store is None or kind not in _CODECS:
+            return None
+        found = self.store.load(kind, root, self)
+        if found is None:
+            return None
+        try:
+            self._answers[key] = _CODECS[kind][1](found[0])
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            return None  # a damaged answer: scanned again
+        self.scan_keys[key] = found[1]
+        return found[1]
+
+    def listing(self, folder: Path, deployment: bool = False) -> str:
+        """:func:`listing` of ``folder``, walked once per run."""
+        key = (folder, deployment)
+        if key not in self._listings:
+            self._listings[key] = listing(folder, deployment)
+        return self._listings[key]
 
     @staticmethod
     def module_name(path: Path) -> str:
@@ -493,6 +614,67 @@ def _project_sources(root: Path, max_file_size: int) -> Iterator[tuple[Path, byt
                 yield path, None
 
 
+def listing(root: Path, deployment: bool = False) -> str:
+    """A digest of what a project scan of ``root`` walks: each ``.py`` file (and with
+    ``deployment``, each deployment file :func:`_worker_of` reads) under the folders the
+    scans enter, by path, with its stamp (:func:`stamp_of`). A file added, removed,
+    renamed or written changes it; cheaper than the scan by far (no file is read)."""
+    rows: list[object] = []
+    for folder, dirs, files in os.walk(root):  # never follows links to folders, as the scans
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            if file.endswith(".py") or (deployment and _DEPLOYMENT.match(file)):
+                path = os.path.join(folder, file)
+                rows.append([os.path.relpath(path, root), stamp_of(path)])
+    text = json.dumps([str(root), rows])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _paths_out(found: dict[str, list[Path]]) -> dict[str, list[str]]:
+    return {name: [str(p) for p in paths] for name, paths in found.items()}
+
+
+def _paths_in(data: Any) -> dict[str, list[Path]]:
+    if not isinstance(data, dict):
+        raise TypeError("not a mapping")
+    return {str(name): [Path(str(p)) for p in paths] for name, paths in data.items()}
+
+
+def _worker_out(worker: WorkerImports | None) -> Any:
+    if worker is None:
+        return None
+    return {"app": worker.app, "modules": sorted(worker.modules),
+            "discovered": [list(pair) for pair in worker.discovered]}
+
+
+def _worker_in(data: Any) -> WorkerImports | None:
+    if data is None:
+        return None
+    discovered = tuple((str(package), None if name is None else str(name))
+                       for package, name in data["discovered"])
+    return WorkerImports(str(data["app"]), frozenset(str(m) for m in data["modules"]),
+                         discovered)
+
+
+#: The key of the worker scan's answer for a folder of installed distributions (not known,
+#: without a scan): it stays so while the folder holds ``*.dist-info``.
+_INSTALLED = "installed distributions"
+
+#: scan kind -> (its answer as JSON, the answer from JSON)
+_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "names": (_paths_out, _paths_in),
+    "strings": (lambda a: [_paths_out(a[0]), a[1]],
+                lambda d: (_paths_in(d[0]), bool(d[1])) if isinstance(d[1], bool) else
+                _raise(TypeError("not a flag"))),
+    "json": (bool, lambda d: d if isinstance(d, bool) else _raise(TypeError("not a flag"))),
+    "worker": (_worker_out, _worker_in),
+}
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
 #: How many folders above a package root a repository's root is looked for.
 _REPOSITORY_DEPTH = 6
 
@@ -547,18 +729,16 @@ def _is_test(path: Path) -> bool:
             or any(part in ("tests", "test") for part in path.parts))
 
 
-def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
-    """What the worker of the project under ``root`` imports (one scan of its files).
+def _worker_of(
+    root: Path, resolver: ModuleResolver, inputs: ScanInputs | None = None
+) -> WorkerImports | None:
+    """What the worker of the project under ``root`` imports (one scan of its files);
+    ``inputs`` (when given) hears what it read besides the walk's files.
 
-    Not known for a folder of installed distributions (``*.dist-info`` beside the
-    packages: site-packages holds many projects, no one worker's), nor once a second
-    module makes an app (the model needs the one app): both stop the scan early."""
-    try:
-        if any(entry.name.endswith(".dist-info") for entry in os.scandir(root)):
-            return None
-    except OSError:
-        return None
-    project = _Project(root, resolver)
+    Not known once a second module makes an app (the model needs the one app): that
+    stops the scan early (a folder of installed distributions is not asked:
+    :meth:`ModuleResolver._worker`)."""
+    project = _Project(root, resolver, inputs)
     apps: list[str] = []
     settings: list[str] = []
     scanned = 0
@@ -600,9 +780,17 @@ def _worker_of(root: Path, resolver: ModuleResolver) -> WorkerImports | None:
 class _Project(ProjectSource):
     """The project under ``root`` as :func:`.interp.workerimports.worker_imports` reads it."""
 
-    def __init__(self, root: Path, resolver: ModuleResolver) -> None:
-        self.root, self.resolver = root, resolver
+    def __init__(
+        self, root: Path, resolver: ModuleResolver, inputs: ScanInputs | None = None
+    ) -> None:
+        self.root, self.resolver, self.inputs = root, resolver, inputs
         self.files: list[Path] = []
+
+    def _looked_at(self, *paths: Path) -> None:
+        """The model's answer depends on these files (stamped now, before they are read)."""
+        if self.inputs is not None:
+            for path in paths:
+                self.inputs.files.setdefault(str(path), stamp_of(path))
 
     @staticmethod
     def name(root: Path, path: Path) -> str | None:
@@ -619,10 +807,14 @@ class _Project(ProjectSource):
     def _file(self, module: str) -> Path | None:
         if not module or not all(p.isidentifier() for p in module.split(".")):
             return None
+        target = self.root.joinpath(*module.split("."))
+        self._looked_at(target.with_suffix(".py"), target / "__init__.py")
         return _file_of(self.root, module.split("."))
 
     def index(self, module: str) -> ModuleIndex | None:
         path = self._file(module)
+        if path is not None and self.inputs is not None:
+            self.inputs.parsed.add(path)
         return self.resolver._index(path) if path is not None else None
 
     def is_package(self, module: str) -> bool:
@@ -631,6 +823,8 @@ class _Project(ProjectSource):
 
     def owns(self, module: str) -> bool:
         first = module.partition(".")[0]
+        if first and first.isidentifier():
+            self._looked_at(self.root / first, self.root / f"{first}.py")
         return bool(first) and first.isidentifier() and (
             (self.root / first).is_dir() or (self.root / f"{first}.py").is_file())
 
@@ -651,6 +845,8 @@ class _Project(ProjectSource):
         path = self._file(package)
         if path is None or path.name != "__init__.py":
             return []
+        if self.inputs is not None:
+            self.inputs.walks.setdefault(str(path.parent), listing(path.parent))
         found = []
         for folder, dirs, files in os.walk(path.parent):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)

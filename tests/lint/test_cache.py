@@ -241,7 +241,8 @@ def test_the_folder_and_entries_are_private(shop: Path, private_findings_cache: 
     assert stat.S_IMODE(private_findings_cache.stat().st_mode) == 0o700
     entries = cache_files(private_findings_cache)
     assert entries and all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in entries)
-    assert all(json.loads(e.read_text())["findings"] is not None for e in entries)
+    kept = [json.loads(e.read_text()) for e in entries]
+    assert all(k.get("findings", k.get("entries", k.get("answer", ""))) != "" for k in kept)
     temporaries = private_findings_cache / "tmp"
     assert stat.S_IMODE(temporaries.stat().st_mode) == 0o700 and not list(temporaries.iterdir())
 
@@ -416,8 +417,10 @@ def test_check_writes_private_packs_and_reads_them_back(
     names = {pack_of(private_findings_cache, shop / "shop" / n).name
              for n in ("__init__.py", "helpers.py", "tasks.py")}  # fmt: skip
     assert set(packs(private_findings_cache)) == names  # each file's, nothing else
-    assert set(os.listdir(private_findings_cache)) == names | {"lock", "swept", "tmp"}
-    for pack in names:
+    # besides them: the answers of the project scans its files asked (one file each)
+    scans = {n for n in os.listdir(private_findings_cache) if n.endswith(".scan.json")}
+    assert set(os.listdir(private_findings_cache)) == names | scans | {"lock", "swept", "tmp"}
+    for pack in names | scans:
         assert stat.S_IMODE((private_findings_cache / pack).stat().st_mode) == 0o600
     assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == [
         "__init__.py", "helpers.py", "tasks.py",

@@ -128,8 +128,10 @@ def test_flake8_reads_the_entries_check_wrote(
         return {p.name: p.stat().st_ino for p in private_findings_cache.glob("*.json")}
 
     written = entries()
-    assert all(name.endswith(".pack.json") for name in written)  # check writes packs only
-    stored = [json.loads((private_findings_cache / n).read_text())["entries"] for n in written]
+    # check writes packs, and the answers of the project scans it asked
+    assert all(name.endswith((".pack.json", ".scan.json")) for name in written)
+    stored = [json.loads((private_findings_cache / n).read_text())["entries"]
+              for n in written if n.endswith(".pack.json")]
     assert sum(map(len, stored)) == 4
     out = subprocess.run(
         [sys.executable, "-m", "flake8", "-j", "2", "--select=CSF", str(package)],
@@ -137,7 +139,8 @@ def test_flake8_reads_the_entries_check_wrote(
     )  # fmt: skip
     got = sorted(" ".join(line.split(" ")[:2]) for line in out.stdout.splitlines())
     assert got == printed
-    assert entries() == written  # every file's findings came from check's entries
+    # every file's findings came from check's entries, every scan's answer from its
+    assert entries() == written
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -161,8 +164,10 @@ def test_each_flake8_process_writes_its_entries_into_the_pack_once_as_it_ends(
     first = run()
     assert any("CSF104" in line for line in first)
     written = packs(private_findings_cache)
-    # packs alone: no entry file per source file (the folder's lock, stamp and tmp/ aside)
-    assert {p.name for p in private_findings_cache.iterdir()} - set(written) <= {
+    scans = {p.name: p.stat().st_ino for p in private_findings_cache.glob("*.scan.json")}
+    # packs alone: no entry file per source file (the folder's lock, stamp and tmp/ aside,
+    # and the answers of the project scans: one file a scan, not a source file)
+    assert {p.name for p in private_findings_cache.iterdir()} - set(written) - set(scans) <= {
         "lock", "swept", "tmp"}
     # every file the pre-filter let through (the others mention no task or canvas)
     assert sorted(Path(p).name for p in pack_entries(private_findings_cache)) == sorted(
@@ -170,6 +175,7 @@ def test_each_flake8_process_writes_its_entries_into_the_pack_once_as_it_ends(
     )
     assert run() == first
     assert packs(private_findings_cache) == written  # nothing rewritten
+    assert {p.name: p.stat().st_ino for p in private_findings_cache.glob("*.scan.json")} == scans
 
 
 def test_a_new_run_in_one_process_writes_the_entries_of_the_last_one_first(

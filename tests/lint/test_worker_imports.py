@@ -236,8 +236,9 @@ def test_django_silent(tmp_path: Path, changes: dict[str, str | None]) -> None:
 def test_an_include_added_elsewhere_clears_the_cached_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The finding rests on every file the worker may import, which the findings cache
-    does not track: it is never kept, so the next run sees the module included."""
+    """The finding rests on every file the worker may import: it is kept with the worker
+    scan's answer, which a changed file of the project invalidates, so the next run sees
+    the module included."""
     monkeypatch.setenv("CELERY_SAFE_CACHE_DIR", str(tmp_path / "cache"))
     root = _project(tmp_path, {})
 
