@@ -88,3 +88,31 @@ def test_an_empty_failure_meta_reads_as_no_exception_and_breaks_get(
     # ``raise None`` in Celery's own code: an error that says nothing of the failure
     with pytest.raises((RuntimeError, TypeError)):
         sent.get(timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    "task", ["stores_the_message", "stores_the_message_under_a_literal_state"]
+)
+def test_a_failure_meta_that_is_a_string_breaks_every_reader(
+    worker_app: ModuleType, task: str
+) -> None:
+    """``update_state(state=FAILURE, meta=str(exc))`` then ``raise Ignore()``: the backend
+    reads the string back with ``dict(...)``, which refuses it, in every reader."""
+    sent = getattr(worker_app, task).delay()
+    message = _undecodable(worker_app, sent.id)
+    assert "dictionary update sequence" in message
+    reread = worker_app.app.AsyncResult(sent.id)
+    with pytest.raises(ValueError, match="dictionary update sequence"):
+        _ = reread.result
+    with pytest.raises(ValueError, match="dictionary update sequence"):
+        reread.get(timeout=TIMEOUT)
+
+
+def test_exc_type_alone_is_enough_to_read_the_failure_back(worker_app: ModuleType) -> None:
+    """Why CSF301 asks for ``exc_type`` only: ``exc_message`` defaults to ``''``."""
+    sent = worker_app.with_exc_type_only.delay()
+    deadline = time.monotonic() + TIMEOUT
+    while sent.state != "FAILURE" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sent.state == "FAILURE"
+    assert type(sent.result).__name__ == "LookupError" and str(sent.result) == ""
