@@ -185,7 +185,8 @@ def text_meta(
     if node is None or not _is_text(node, info, imports, index):
         return ""
     assert meta is not None
-    return ast.unparse(meta)
+    # an f-string is named, not quoted: its braces would read as a message's placeholders
+    return "an f-string" if isinstance(meta, ast.JoinedStr) else ast.unparse(meta)
 
 
 def _is_text(
