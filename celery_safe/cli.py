@@ -66,6 +66,15 @@ def explain_main(argv: Sequence[str]) -> int:
         return 2
     print(f"# {entry.code} {entry.name}\n")
     print(f"Message: {entry.message}\nFix: {entry.fix}\n")
+    over, under = entry.supersedes, catalogue.superseded_by(entry.code)
+    if over:
+        print(f"Supersedes {', '.join(over)} at the same call: one defect, one finding.")
+    if under:
+        print(f"Superseded by {', '.join(under)} at the same call: not reported where "
+              f"{'they are' if len(under) > 1 else 'it is'}, unless named in --select while "
+              f"{'they are' if len(under) > 1 else 'it is'} off.")
+    if over or under:
+        print()
     from .lint.docs import render_page
 
     print(render_page(entry.code), end="")

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-__all__ = ["REQUIRED_SECTIONS", "Code", "all_codes", "get"]
+__all__ = ["REQUIRED_SECTIONS", "Code", "all_codes", "get", "superseded_by"]
 
 Scope = Literal["static", "runtime", "both"]
 
@@ -36,6 +36,9 @@ class Code:
     scope: Scope
     default: bool
     docs: str
+    #: Codes this one replaces where both describe the same call (front matter
+    #: ``supersedes: CSF101``): one defect, one finding (see ``lint.supersede``).
+    supersedes: tuple[str, ...] = ()
 
     def section(self, title: str) -> str:
         """The body of one ``## title`` section of the docs ('' when absent)."""
@@ -74,6 +77,7 @@ def _parse(filename: str, text: str) -> Code:
         scope=scope,  # type: ignore[arg-type]
         default=fields.get("default", "true").lower() != "false",
         docs=docs.strip() + "\n",
+        supersedes=tuple(c.strip() for c in fields.get("supersedes", "").split(",") if c.strip()),
     )
 
 
@@ -86,6 +90,12 @@ def all_codes() -> dict[str, Code]:
         if name.endswith(".md") and _CODE_RE.match(name.removesuffix(".md")):
             found[name.removesuffix(".md")] = _parse(name, entry.read_text(encoding="utf-8"))
     return dict(sorted(found.items()))
+
+
+@cache
+def superseded_by(code: str) -> tuple[str, ...]:
+    """The codes whose pages say they supersede ``code`` at the same call."""
+    return tuple(e.code for e in all_codes().values() if code in e.supersedes)
 
 
 def get(code: str) -> Code:

@@ -27,6 +27,7 @@ from .interp.index import build_index
 from .noqa import drop_suppressed
 from .registry import RULES, Report, format_message
 from .resolve import TaskLookup
+from .supersede import kept, runs
 
 __all__ = [
     "ENGINE_CODES",
@@ -54,15 +55,16 @@ def wake_words(config: Config, tasks_elsewhere: bool) -> tuple[str, ...]:
     """Words that make a module without tasks worth analysing, for the enabled rules."""
     words: list[str] = []
     for code, entry in RULES.items():
-        if config.enabled(code) and (tasks_elsewhere or not entry.needs_tasks_elsewhere):
+        if runs(config, code) and (tasks_elsewhere or not entry.needs_tasks_elsewhere):
             words += [w for w in entry.without_tasks if w not in words]
     return tuple(words)
 
 
 @lru_cache(maxsize=32)
 def subscribers(config: Config) -> Subscribers:
-    """The handlers of the enabled rules only: a disabled rule's detection never runs."""
-    return Subscribers.merged(e.events for c, e in RULES.items() if config.enabled(c))
+    """The handlers of the rules that run only (the enabled ones, and those superseding
+    an enabled one: :mod:`.supersede`): a disabled rule's detection never runs."""
+    return Subscribers.merged(e.events for c, e in RULES.items() if runs(config, c))
 
 
 @lru_cache(maxsize=32)
@@ -70,7 +72,7 @@ def module_subscribers(config: Config) -> Subscribers:
     """The handlers of the enabled rules that read every function (not ``tasks_only``):
     the walks of functions no task runs raise only theirs."""
     return Subscribers.merged(
-        e.events for c, e in RULES.items() if config.enabled(c) and not e.tasks_only
+        e.events for c, e in RULES.items() if runs(config, c) and not e.tasks_only
     )
 
 
@@ -251,10 +253,11 @@ def _run(
         report = Report(analysis, path)
         found: dict[tuple[str, int, int], Finding] = {}
         for code, entry in RULES.items():
-            if not config.enabled(code):
+            if not runs(config, code):
                 continue
             for finding in entry.check(report):
                 found.setdefault((finding.code, finding.span.line, finding.span.col), finding)
     finally:
         let_go(index)  # why: see let_go; findings hold no part of the analysis
-    return sorted(found.values(), key=lambda f: (f.span.line, f.span.col, f.code))
+    # one defect, one finding: a code superseded at the same call gives way (.supersede)
+    return sorted(kept(found.values(), config), key=lambda f: (f.span.line, f.span.col, f.code))

@@ -166,8 +166,8 @@ class Rule:
     #: the first of each are the page's Example and Use instead (see ``lint.docs``).
     invalid: tuple[str, ...] = ()
     valid: tuple[str, ...] = ()
-    #: Codes an invalid example gives besides this one, by design (a CSF102 join is a
-    #: CSF101 join too).
+    #: Codes an invalid example gives besides this one, by design (two defects in one
+    #: example; one defect under two codes is one finding: see ``supersede``).
     also: tuple[str, ...] = ()
     #: The interpreter's events the rule's detection subscribes to (only enabled rules'
     #: handlers run).

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from celery.result import AsyncResult
 
 from celery_safe.testing.worker_process import WorkerProcess
 
@@ -59,6 +60,13 @@ def _undecodable(app: ModuleType, task_id: str) -> str:
     raise AssertionError(f"{task_id}: no undecodable failure within {TIMEOUT}s")
 
 
+def _failed(sent: AsyncResult) -> None:
+    """Wait until the worker has stored ``sent``'s failure (its state reads back)."""
+    deadline = time.monotonic() + TIMEOUT
+    while sent.state != "FAILURE" and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("task", ["fails", "stores_through_the_backend", "marks_as_failure"])
 def test_a_failure_meta_without_exc_type_breaks_every_reader(
     worker_app: ModuleType, task: str
@@ -70,9 +78,7 @@ def test_a_failure_meta_without_exc_type_breaks_every_reader(
 
 def test_a_failure_meta_with_exc_type_reads_back_as_the_exception(worker_app: ModuleType) -> None:
     sent = worker_app.with_exc_type.delay()
-    deadline = time.monotonic() + TIMEOUT
-    while sent.state != "FAILURE" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _failed(sent)
     assert sent.state == "FAILURE"
     assert type(sent.result).__name__ == "LookupError" and str(sent.result) == "gone"
 
@@ -81,10 +87,34 @@ def test_an_empty_failure_meta_reads_as_no_exception_and_breaks_get(
     worker_app: ModuleType,
 ) -> None:
     sent = worker_app.empty_meta.delay()
-    deadline = time.monotonic() + TIMEOUT
-    while sent.state != "FAILURE" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _failed(sent)
     assert sent.state == "FAILURE" and sent.result is None
     # ``raise None`` in Celery's own code: an error that says nothing of the failure
     with pytest.raises((RuntimeError, TypeError)):
         sent.get(timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    "task", ["stores_the_message", "stores_the_message_under_a_literal_state"]
+)
+def test_a_failure_meta_that_is_a_string_breaks_every_reader(
+    worker_app: ModuleType, task: str
+) -> None:
+    """``update_state(state=FAILURE, meta=str(exc))`` then ``raise Ignore()``: the backend
+    reads the string back with ``dict(...)``, which refuses it, in every reader."""
+    sent = getattr(worker_app, task).delay()
+    message = _undecodable(worker_app, sent.id)
+    assert "dictionary update sequence" in message
+    reread = worker_app.app.AsyncResult(sent.id)
+    with pytest.raises(ValueError, match="dictionary update sequence"):
+        _ = reread.result
+    with pytest.raises(ValueError, match="dictionary update sequence"):
+        reread.get(timeout=TIMEOUT)
+
+
+def test_exc_type_alone_is_enough_to_read_the_failure_back(worker_app: ModuleType) -> None:
+    """Why CSF301 asks for ``exc_type`` only: ``exc_message`` defaults to ``''``."""
+    sent = worker_app.with_exc_type_only.delay()
+    _failed(sent)
+    assert sent.state == "FAILURE"
+    assert type(sent.result).__name__ == "LookupError" and str(sent.result) == ""

@@ -233,7 +233,7 @@ def test_rules_own_their_fixability() -> None:
     from celery_safe.lint.codemods.report import JOIN_CODES, reason_without_fix
     from celery_safe.lint.findings import Finding, Span
 
-    assert JOIN_CODES == {"CSF101", "CSF104", "CSF105"}
+    assert JOIN_CODES == {"CSF101", "CSF102", "CSF104", "CSF105"}
     for code, entry in RULES.items():
         finding = Finding(code, "m.py", Span(1, 0, 1, 1), f"{code} ...")
         reason = reason_without_fix(finding)

@@ -220,7 +220,7 @@ def _inline_only(
 
 def _rewritable(findings: list[Finding]) -> tuple[list[Finding], list[Skipped]]:
     """The findings the join rewrite may act on (a join or an ``.apply()`` in a task, and
-    whatever shares their lines: a CSF102 goes with its join), and the others, refused
+    whatever shares their lines), and the others, refused
     with the reason their code alone gives (as the rewrite itself would)."""
     joins = [f for f in findings if f.code in JOIN_CODES and f.code != "CSF104"]
     lines = set().union(*(lines_of(f) for f in joins)) if joins else set()

@@ -43,8 +43,9 @@ from ..config import Config, ConfigError, load_config
 from ..engine import check_tree, paused_gc, prefilter_words, wakes
 from ..findings import Finding
 from ..resolve import ModuleResolver
+from ..supersede import winners
 
-__all__ = ["Plugin", "named_opt_in"]
+__all__ = ["Plugin", "named_opt_in", "named_superseded"]
 
 #: How long a prefix must be to name an opt-in code: ``CSF9`` (bugbear: ``B9``).
 NAMING_PREFIX = 4
@@ -63,7 +64,9 @@ class _Folder(NamedTuple):
 
 
 #: (the file's folder, the plugin's options) -> :class:`_Folder`
-_FOLDERS: dict[tuple[str, tuple[str, ...], tuple[str, ...], str | None], _Folder] = {}
+_Codes = tuple[str, ...]
+_FolderKey = tuple[str, _Codes, _Codes, str | None, _Codes, _Codes]
+_FOLDERS: dict[_FolderKey, _Folder] = {}
 
 
 def _opt_in_codes() -> tuple[str, ...]:
@@ -79,6 +82,34 @@ def named_opt_in(codes: Iterable[str]) -> tuple[str, ...]:
         for code in _opt_in_codes()
         if any(code[:size] in chosen for size in range(NAMING_PREFIX, len(code) + 1))
     )
+
+
+def named_superseded(options: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The superseded codes flake8's ``--select``/``--extend-select`` name in full, and
+    those of their winners flake8 will not show (``--ignore CSF102 --select CSF101``).
+
+    ``check --select CSF101`` shows CSF101 where an unselected CSF102 would supersede it
+    (:mod:`..supersede`); flake8 decides what is shown after the plugin, so the plugin
+    asks flake8's own decision engine which winners are off and tells the engine.
+    """
+    named = {
+        c.strip().upper()
+        for c in [*(getattr(options, "select", None) or ()),
+                  *(getattr(options, "extend_select", None) or ())]
+    }  # fmt: skip
+    explicit = tuple(sorted(c for c in named if c in catalogue.all_codes() and winners(c)))
+    if not explicit:
+        return (), ()
+    try:
+        from flake8.style_guide import Decision, DecisionEngine
+
+        decide = DecisionEngine(options)
+        hidden = {
+            w for c in explicit for w in winners(c) if decide.decision_for(w) != Decision.Selected
+        }
+    except Exception:  # why: an older flake8's engine, or options it cannot read
+        return explicit, ()
+    return explicit, tuple(sorted(hidden))
 
 
 @lru_cache(maxsize=256)
@@ -154,6 +185,10 @@ class Plugin:
     named: tuple[str, ...] = ()
     #: ``--celery-version``: the Celery the project runs (None: the config's or installed)
     celery: str | None = None
+    #: superseded codes flake8's ``--select`` names in full, and their winners flake8
+    #: does not show: given to the engine as ``check --select`` would (``.supersede``)
+    explicit: tuple[str, ...] = ()
+    hidden_winners: tuple[str, ...] = ()
 
     def __init__(self, tree: ast.Module, filename: str = "<stdin>", lines: Sequence[str] = ()):
         self.tree = tree
@@ -190,6 +225,7 @@ class Plugin:
             [*(getattr(options, "select", None) or ()),
              *(getattr(options, "extend_select", None) or ())]
         )  # fmt: skip
+        cls.explicit, cls.hidden_winners = named_superseded(options)
         _write_runs()  # a new run: files may have changed since the last one in this process
         _RUNS.clear()
         _FOLDERS.clear()
@@ -209,7 +245,7 @@ class Plugin:
         cls = type(self)
         # why the options are in the key: tests (and a host) may set them between files
         key = (os.path.dirname(os.path.abspath(self.filename)), cls.task_decorators, cls.named,
-               cls.celery)  # fmt: skip
+               cls.celery, cls.explicit, cls.hidden_winners)  # fmt: skip
         folder = _FOLDERS.get(key)
         if folder is None or _RUNS.get(folder.config) is not folder.cache:
             config = self._config()
@@ -220,10 +256,14 @@ class Plugin:
     def _config(self) -> Config:
         project = _project_config(Path(self.filename).absolute().parent)
         extra = [code for code in self.named if not project.enabled(code)]
+        extra += [c for c in self.explicit if c not in (*project.select, *project.extend_select)]
+        hidden = [code for code in self.hidden_winners if project.enabled(code)]
         decorators = [d for d in self.task_decorators if d not in project.task_decorators]
-        if not extra and not decorators and self.celery is None:
+        if not extra and not hidden and not decorators and self.celery is None:
             return project  # the same config, so the same cache entries, as ``check``
-        return project.merged(extend_select=extra, task_decorators=decorators, celery=self.celery)
+        return project.merged(
+            extend_select=extra, ignore=hidden, task_decorators=decorators, celery=self.celery
+        )
 
     def findings(self) -> list[Finding]:
         config, cache, words = self._folder()

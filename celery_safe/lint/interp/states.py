@@ -17,7 +17,15 @@ from .evaluate import keyword_arg, keyword_names
 from .imports import ImportMap
 from .index import FunctionInfo, ModuleIndex
 
-__all__ = ["BACKEND_WRITES", "StateWrite", "bound_once", "meta_keys", "state_name", "state_write"]
+__all__ = [
+    "BACKEND_WRITES",
+    "StateWrite",
+    "bound_once",
+    "meta_keys",
+    "state_name",
+    "state_write",
+    "text_meta",
+]
 
 #: How deep a constant may be defined through other constants (``A = B``, ``B = "x"``).
 _HOPS = 3
@@ -155,6 +163,66 @@ def meta_keys(meta: ast.expr | None, info: FunctionInfo | None) -> tuple[str, ..
     if isinstance(meta, ast.Name) and info is not None:
         meta = bound_once(info.node, meta.id)
     return _literal_keys(meta) if meta is not None else None
+
+
+#: Builtins that always return a ``str`` (``str(exc)``, ``repr(exc)``).
+_TEXT_BUILTINS = frozenset({"str", "repr", "ascii", "format"})
+
+
+def text_meta(
+    meta: ast.expr | None, info: FunctionInfo | None, imports: ImportMap, index: ModuleIndex
+) -> str:
+    """The source of a meta that is a string (``str(exc)``, ``f"..."``, ``"..."``,
+    ``"%s" % exc``, ``"{}".format(exc)``, a name bound once to one), else ``""``.
+
+    Stored under a failure state, a string is what the backend then tries to read back as
+    an exception: ``dict("...")`` raises ``ValueError`` (measured on Celery 5.3 and 5.7,
+    ``tests/lint/test_csf301_celery.py``); ``""`` reads as no exception at all.
+    """
+    node = meta
+    if isinstance(node, ast.Name) and info is not None:
+        node = bound_once(info.node, node.id)
+    if node is None or not _is_text(node, info, imports, index):
+        return ""
+    assert meta is not None
+    # an f-string is named, not quoted: its braces would read as a message's placeholders
+    return "an f-string" if isinstance(meta, ast.JoinedStr) else ast.unparse(meta)
+
+
+def _is_text(
+    node: ast.expr, info: FunctionInfo | None, imports: ImportMap, index: ModuleIndex
+) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
+        # ``"failed: %s" % exc``, ``"failed: " + str(exc)``: a str on the left makes a str
+        return _is_text(node.left, info, imports, index)
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if isinstance(func, ast.Attribute):  # ``"{}".format(exc)``
+        return func.attr == "format" and _is_text(func.value, info, imports, index)
+    if not (isinstance(func, ast.Name) and func.id in _TEXT_BUILTINS):
+        return False
+    local = info is not None and (_is_param(info, func.id) or _assigned_in(info.node, func.id))
+    # why all three: ``str`` imported, a parameter or a module's ``def str`` is not the builtin
+    return imports.qualify(func) is None and not local and not _bound_in_module(index, func.id)
+
+
+def _bound_in_module(index: ModuleIndex, name: str) -> bool:
+    """The module's top level binds ``name`` (a ``def str``, ``str = ...``): not the builtin."""
+    tree = index.tree or getattr(index.analysis, "tree", None)
+    if not isinstance(tree, ast.Module):
+        return False
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if stmt.name == name:
+                return True
+        elif _assigned_in(stmt, name):
+            return True
+    return False
 
 
 def bound_once(function: ast.AST, name: str) -> ast.expr | None:

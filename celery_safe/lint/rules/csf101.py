@@ -1,7 +1,9 @@
 """CSF101: a blocking join on a Celery result inside a task.
 
 Detection: the join family's ``on_join`` recorder (``lint.joins``); each join a task
-performs on a Celery result is reported, unless CSF103 or CSF105 covers it.
+performs on a Celery result is reported (one inside ``with allow_join_result():`` or
+passing ``disable_sync_subtasks=False`` gives way to CSF103 or CSF102 at the same call:
+:mod:`..supersede`), unless it joins an eager ``.apply()`` result (CSF105's).
 """
 
 from __future__ import annotations
@@ -99,8 +101,6 @@ REWRITES_JOINS = True
 def join_in_task(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for join in own_joins(facts):
-            if join.allowed:
-                continue  # inside `with allow_join_result():` — reported once, as CSF103
             if (
                 isinstance(join.value, Result)
                 and join.value.method == "apply"

@@ -10,11 +10,11 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..findings import Finding, JoinDetail
+from ..findings import Finding
 from ..interp.events import Join, Scope, Subscribers
 from ..interp.values import Result
-from ..joins import call_text
-from ..registry import Report, rule, span_of
+from ..joins import call_text, join_detail
+from ..registry import Report, rule
 
 INVALID = (
     """\
@@ -63,7 +63,7 @@ EVENTS = Subscribers()
 class GuardOff:
     """A join passing ``disable_sync_subtasks=False`` (``keyword``)."""
 
-    call: ast.Call
+    join: Join
     keyword: ast.keyword
 
 
@@ -77,30 +77,26 @@ def record_guard_off(scope: Scope, join: Join) -> None:
         value = keyword.value
         off = isinstance(value, ast.Constant) and value.value is False
         if keyword.arg == "disable_sync_subtasks" and off:
-            scope.record("CSF102", GuardOff(join.node, keyword))
+            scope.record("CSF102", GuardOff(join, keyword))
 
 
-NO_FIX = (
-    "disable_sync_subtasks=False goes away with its join; that join could not be "
-    "rewritten (see the CSF101 on the same line)"
-)
+NO_FIX = "the join could not be rewritten in-process; removing the keyword alone would not fix it"
+
+#: Its join is the fix: the join rewrite replaces the whole call, keyword included. It
+#: supersedes CSF101 at the same join (catalogue), so the rewrite starts from here.
+REWRITES_JOINS = True
 
 
-@rule("CSF102", invalid=INVALID, valid=VALID, also=("CSF101",), events=EVENTS, no_fix=NO_FIX,
-      tasks_only=True)
+@rule("CSF102", invalid=INVALID, valid=VALID, events=EVENTS, no_fix=NO_FIX,
+      rewrites_joins=REWRITES_JOINS, tasks_only=True)
 def sync_subtasks_enabled(report: Report) -> Iterator[Finding]:
     for facts in report.analysis.task_facts():
         for off in facts.found.get("CSF102", ()):
             assert isinstance(off, GuardOff)
-            call, keyword = off.call, off.keyword
             yield report.finding(
                 "CSF102",
-                keyword,
+                off.keyword,
                 function=facts.info,
-                detail=JoinDetail(join=_method(call), join_span=span_of(call)),
-                call=call_text(call),
+                detail=join_detail(off.join),
+                call=call_text(off.join.node),
             )
-
-
-def _method(call: ast.Call) -> str:
-    return call.func.attr if isinstance(call.func, ast.Attribute) else ""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from ..findings import Finding, StateDetail
 from ..interp.events import HelperEvent, Scope, StateEvent, Subscribers
 from ..interp.index import FunctionInfo
-from ..interp.states import meta_keys, state_name
+from ..interp.states import meta_keys, state_name, text_meta
 from ..interp.values import Param
 from ..joins import arguments, helper_name
 from ..registry import Report, rule
@@ -37,6 +37,22 @@ def sync(self, slug):
         self.update_state(state=states.FAILURE, meta={"reason": "repo not found"})
         raise Ignore()
     return slug
+""",
+    """\
+from celery import Celery
+from celery.exceptions import Ignore
+from celery.states import FAILURE
+
+app = Celery("shop")
+
+
+@app.task(bind=True)
+def sync(self, slug):
+    try:
+        return slug.encode("ascii")
+    except UnicodeError as exc:
+        self.update_state(state=FAILURE, meta=str(exc))  # a string, not an exception's dict
+        raise Ignore() from exc
 """,
     """\
 from celery import Celery, Task, states
@@ -112,6 +128,8 @@ class UpdateState:
     call: str = "update_state"
     via: tuple[FunctionInfo, ...] = ()
     line: int = 0
+    #: the meta's source when it is a string (``str(exc)``): ``keys`` is then empty
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,22 +144,25 @@ class Open:
     call: str
     via: tuple[FunctionInfo, ...]
     line: int
+    text: str = ""  # the meta, when it is a string (``keys`` is then empty)
 
 
 @EVENTS.on_state
 def record_undecodable_failure(scope: Scope, event: StateEvent) -> None:
     keys = meta_keys(event.meta, scope.info)
-    bad_meta = keys is not None and "exc_type" not in keys
+    text = "" if keys is not None else text_meta(event.meta, scope.info, scope.imports, scope.index)
+    bad_meta = (keys is not None and "exc_type" not in keys) or bool(text)
     line = event.node.lineno
     if event.state in EXCEPTION_STATES:
-        if keys is not None and bad_meta:
-            scope.record(FOUND, UpdateState(event.node, event.state, keys, event.call))
+        if bad_meta:
+            found = UpdateState(event.node, event.state, keys or (), event.call, text=text)
+            scope.record(FOUND, found)
         elif isinstance(meta := scope.value(event.meta), Param):
             scope.record(OPEN, Open(meta.name, event.state, None, event.call, (), line))
-    elif not event.state and keys is not None and bad_meta:
+    elif not event.state and bad_meta:
         given = scope.value(event.state_node)
         if isinstance(given, Param):
-            scope.record(OPEN, Open(given.name, "", keys, event.call, (), line))
+            scope.record(OPEN, Open(given.name, "", keys or (), event.call, (), line, text))
 
 
 @EVENTS.on_helper
@@ -162,13 +183,20 @@ def record_through_helper(scope: Scope, event: HelperEvent) -> None:
         if open_.keys is not None:  # the helper's state is what we pass
             state = state_name(given, scope.imports, scope.index, scope.info)
             if state in EXCEPTION_STATES:
-                found = UpdateState(event.node, state, open_.keys, open_.call, via, open_.line)
+                found = UpdateState(
+                    event.node, state, open_.keys, open_.call, via, open_.line, open_.text
+                )
                 scope.record(FOUND, found)
                 continue
         else:  # the helper's meta is what we pass
             keys = meta_keys(given, scope.info)
-            if keys is not None and "exc_type" not in keys:
-                found = UpdateState(event.node, open_.state, keys, open_.call, via, open_.line)
+            text = "" if keys is not None else text_meta(
+                given, scope.info, scope.imports, scope.index
+            )
+            if (keys is not None and "exc_type" not in keys) or text:
+                found = UpdateState(
+                    event.node, open_.state, keys or (), open_.call, via, open_.line, text
+                )
                 scope.record(FOUND, found)
                 continue
         ours = scope.value(given)
@@ -201,6 +229,11 @@ def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
                 continue
             seen.add(id(update.node))
             keys = ", ".join(repr(k) for k in update.keys) or "no keys"
+            meta = (
+                f"that is a string ({update.text}), not a dict with 'exc_type'"
+                if update.text
+                else f"of {keys} and no 'exc_type'"
+            )
             path = " -> ".join(helper_name(f, report.analysis.index) for f in update.via)
             via = f" (through {path}, line {update.line})" if update.via else ""
             yield report.finding(
@@ -210,6 +243,6 @@ def failure_meta_without_exc_type(report: Report) -> Iterator[Finding]:
                 detail=StateDetail(update.state, update.keys),
                 call=update.call,
                 state=update.state,
-                keys=keys,
+                meta=meta,
                 via=via,
             )

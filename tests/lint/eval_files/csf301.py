@@ -97,3 +97,50 @@ def decodable(self, task_id, cache, exc):
     cache.store_result(task_id, {"reason": "gone"}, "FAILURE")  # not a result backend
     FAILED_LOCAL = "PROGRESS"
     self.update_state(state=FAILED_LOCAL, meta={"x": 1})
+
+
+# A string meta: the backend reads it back with dict("..."), which raises ValueError
+from celery.exceptions import Ignore
+
+
+@app.task(bind=True)
+def stores_a_message(self, slug):
+    try:
+        return slug.encode("ascii")
+    except UnicodeError as exc:
+        self.update_state(state=FAILURE, meta=str(exc))  # CSF301: 9
+        raise Ignore() from exc
+
+
+@app.task(bind=True)
+def stores_messages(self, task_id, slug, exc):
+    self.update_state(state=states.FAILURE, meta=f"bad slug {slug}")  # CSF301: 5
+    self.update_state(state="FAILURE", meta="not found")  # CSF301: 5
+    self.update_state(state=FAILED, meta="failed: %s" % exc)  # CSF301: 5
+    self.update_state(state=FAILED, meta="failed: {}".format(exc))  # CSF301: 5
+    message = repr(exc)
+    self.update_state(state=FAILED, meta=message)  # CSF301: 5
+    self.backend.mark_as_failure(task_id, str(exc))  # CSF301: 5
+    fail_with(self, str(exc))  # CSF301: 5
+    fail_as(self, "FAILURE", exc)  # CSF301: 5
+    fail_as(self, "PROGRESS", exc)
+    raise Ignore()
+
+
+def fail_as(task, state, exc):
+    task.update_state(state=state, meta=str(exc))
+
+
+# look-alikes: a string under a state Celery stores as is, or a name not the builtin
+@app.task(bind=True)
+def strings_stored_as_is(self, exc, str_of, text):
+    self.update_state(state="PROGRESS", meta=str(exc))
+    self.update_state(state=states.SUCCESS, meta=f"done {exc}")
+    self.update_state(state=FAILED, meta=str_of(exc))
+    self.update_state(state=FAILED, meta=text)
+    self.update_state(state=FAILED, meta=text.format(exc))
+
+
+@app.task(bind=True)
+def str_is_not_the_builtin(self, exc, str):
+    self.update_state(state=FAILED, meta=str(exc))
