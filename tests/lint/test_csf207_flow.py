@@ -92,7 +92,11 @@ FLOWS = {
     "as a keyword": "    ship.delay(data={value})\n",
     "in apply_async's args": "    ship.apply_async(args=({value},))\n",
     "in a kept args pack": "    packed = [{value}]\n    ship.apply_async(args=packed)\n",
-    "in a kept kwargs pack": "    options = {{'data': {value}}}\n    ship.apply_async(kwargs=options)\n",
+    "in a signature sent later": "    sig = ship.s({value})\n    sig.delay()\n",
+    "as a kept signature's keyword": "    sig = ship.si(note={value})\n    sig.apply_async()\n",
+    "in a kept kwargs pack": (
+        "    options = {{'data': {value}}}\n    ship.apply_async(kwargs=options)\n"
+    ),
 }
 
 
@@ -141,6 +145,31 @@ def test_silent_when_the_container_may_change_before_it_is_sent(
         f"    payload = {container}\n{CHANGED[change]}    ship.delay(payload)\n"
     )
     assert _found(source) == [], source
+
+
+SIGNATURE_CHANGED = {
+    "its args replaced": "    sig.args = (order.pk,)\n",
+    "its kwargs changed": "    sig.kwargs['note'] = 1\n",
+    "handed to a function": "    normalize(sig)\n",
+    "made on one path": "    if flag:\n        sig = ship.s(order.pk)\n",
+}
+
+
+@given(change=st.sampled_from(sorted(SIGNATURE_CHANGED)))
+def test_silent_when_a_kept_signature_may_change_before_it_is_sent(change: str) -> None:
+    source = HEADER.format(value="None") + (
+        f"    sig = ship.s(order)\n{SIGNATURE_CHANGED[change]}    sig.delay()\n"
+    )
+    assert _found(source) == [], source
+
+
+def test_a_signature_kept_and_not_sent_here_is_not_read() -> None:
+    """Returned, stored, put in a canvas: whoever sends it may change it first."""
+    for end in ("    return sig\n", "    chain(sig, ship.s()).delay()\n"):
+        source = "from celery import chain\n" + HEADER.format(value="None") + (
+            "    sig = ship.s(order)\n" + end
+        )
+        assert _found(source) == [], source
 
 
 @given(
@@ -203,3 +232,20 @@ def test_a_project_on_another_serializer_is_never_reported() -> None:
         "CELERY_TASK_SERIALIZER = 'pickle'\n"
     )
     assert _found(source) == []
+
+
+@given(change=st.sampled_from(sorted(CHANGED)),
+       container=st.sampled_from(["{'k': frozenset([1])}", "[request.user]", "(view,)"]))
+def test_silent_when_a_container_the_interpreter_does_not_track_may_change(
+    change: str, container: str
+) -> None:
+    """Items only the rule reads from the source (``frozenset(...)``, ``request.user``,
+    a function): a change of the container is read from the source too."""
+    source = HEADER.format(value="None") + (
+        f"    payload = {container}\n{CHANGED[change]}    ship.delay(payload)\n"
+    )
+    assert _found(source) == [], source
+    unchanged = HEADER.format(value="None") + (
+        f"    payload = {container}\n    ship.delay(payload)\n"
+    )
+    assert len(_found(unchanged)) == 1, unchanged

@@ -21,7 +21,7 @@ from ...canvas.text import SourceText
 from .appconfig import BeatEntry
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
-from .held import displayed, keywords_held, queryset_of
+from .held import displayed, keywords_held, queryset_of, signature_held
 from .imports import FOREIGN_ROOTS, dotted
 from .index import CURRENT_APPS, FunctionInfo, ModuleIndex
 from .objects import (
@@ -38,6 +38,7 @@ from .objects import (
 )
 from .registration import unregistered_name
 from .values import (
+    HELD,
     JOINS,
     Canvas,
     Eager,
@@ -424,13 +425,9 @@ class Evaluator:
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self.comprehension_values.get(id(node))
         if isinstance(node, ast.IfExp):
-            return self.value(node.body) or self.value(node.orelse)
+            return _either([self.value(node.body), self.value(node.orelse)])
         if isinstance(node, ast.BoolOp):
-            for operand in node.values:
-                found = self.value(operand)
-                if found is not None:
-                    return found
-            return None
+            return _either([self.value(operand) for operand in node.values])
         if isinstance(node, ast.NamedExpr):
             return self.value(node.value)
         if isinstance(node, ast.Starred):
@@ -788,7 +785,12 @@ class Evaluator:
         ):
             return self.made_signature(node)  # ``app.signature("shop.add", (1,))``
         if attr in SIGNATURE_METHODS and (base is None or isinstance(base, TaskRef)):
-            return Canvas(canvas=self.signature(node, func, base))
+            signed = Canvas(canvas=self.signature(node, func, base))
+            if isinstance(base, TaskRef) and attr in ("s", "si"):
+                # what it is sent with later (``sig.delay()``): its own arguments
+                held = signature_held(node, self.value)
+                signed = replace(signed, task=base, arguments=held)
+            return signed
         if attr in MAP_METHODS and isinstance(base, TaskRef):
             task = make_step(func.value, ast.unparse(func.value).rpartition(".")[2],
                              self.task_of(base), (), {})
@@ -1199,6 +1201,21 @@ class Evaluator:
         if left.listed or right.listed:
             return None  # ``[a.s()] | b.s()``: a list is no signature (a TypeError)
         return Canvas(canvas=pipe(left.canvas, right.canvas, node, celery=self.index.celery))
+
+
+def _either(values: Sequence[Value | None]) -> Value | None:
+    """What ``a if c else b`` or ``a or b`` may be: the first value of those the join
+    rules follow, else one a serializer decides about (``HELD``), sure only when every
+    operand is it."""
+    held: Value | None = None
+    for value in values:
+        if isinstance(value, HELD):
+            held = held or value
+        elif value is not None:
+            return value
+    if held is None or all(v == held for v in values):
+        return held
+    return _unsure(held)
 
 
 def _unsure(value: Value | None) -> Value | None:

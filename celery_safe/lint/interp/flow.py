@@ -66,6 +66,7 @@ from .values import (
     Result,
     ResultClass,
     Results,
+    TaskRef,
     TupleOf,
     Value,
     collection,
@@ -74,7 +75,7 @@ from .values import (
     named,
 )
 
-__all__ = ["FunctionFlow"]
+__all__ = ["BUILTIN_NAMES", "CELERY_TAKES", "READS_ONLY", "FunctionFlow"]
 
 #: What reads a Celery result's outcome without blocking: polling it, its value or state.
 RESULT_READS = frozenset(
@@ -85,6 +86,8 @@ RESULT_READS = frozenset(
 RESULT_IDS = frozenset({"id", "task_id"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
+#: Methods of a task or signature that keep their arguments as given.
+CELERY_TAKES = frozenset({"s", "si", "signature", "subtask", "delay", "apply_async"})
 #: Methods of a list, tuple or dict that read it, never change it.
 READS_ONLY = frozenset({"get", "keys", "values", "items", "copy", "count", "index"})
 #: Python's builtins: they read a list handed to them (``len(steps)``), never change it
@@ -152,8 +155,12 @@ def _merge(a: Env, b: Env) -> Env:
             longer = value if theirs is not None and len(theirs[0]) > len(ours[0]) else mine
             out[name] = _inexact(longer)
     for name, held in out.items():
-        if isinstance(held, HELD) and not held.unsure and a.get(name) != b.get(name):
+        if a.get(name) == b.get(name):
+            continue
+        if isinstance(held, HELD) and not held.unsure:
             out[name] = replace(held, unsure=True)
+        elif isinstance(held, Canvas) and held.arguments is not None:
+            out[name] = replace(held, arguments=None)
     return out
 
 
@@ -174,10 +181,12 @@ def _root(node: ast.expr) -> str | None:
 
 def _made_at(value: Value | None) -> set[int]:
     """Where the containers in ``value`` were made (``Holding.origin``), nested ones too."""
+    if isinstance(value, Canvas):
+        return _made_at(value.arguments)  # a signature's own arguments (``t.s(order)``)
     if not isinstance(value, (Holding, TupleOf)):
         return set()
     items = value.items if isinstance(value, TupleOf) else [v for _, v in value.items]
-    made = {id(value.origin)} if isinstance(value, Holding) else set()
+    made = {id(value.origin)} if isinstance(value, Holding) and value.origin else set()
     for item in items:
         made |= _made_at(item)
     return made
@@ -378,6 +387,8 @@ class FunctionFlow(ast.NodeVisitor):
         elif isinstance(target, ast.Subscript) and (root := _root(target)) is not None:
             self.changed(root)  # ``payload["user"] = user.pk``
         elif isinstance(target, ast.Attribute) and (name := dotted(target)) is not None:
+            if (root := _root(target)) is not None:
+                self.changed(root)  # ``sig.args = (order.pk,)``
             # ``self.pending = x.delay()``: tracked under "self.pending" in this function
             if value is None:
                 self.env.pop(name, None)
@@ -492,8 +503,12 @@ class FunctionFlow(ast.NodeVisitor):
         if not made:
             return
         for other, held in list(self.env.items()):
-            if _made_at(held) & made:
-                del self.env[other]
+            if not _made_at(held) & made:
+                continue
+            if isinstance(held, Canvas):  # a signature is still one: its arguments unknown
+                self.env[other] = replace(held, arguments=None)
+            else:  # a container still, whose items are no longer known
+                self.env[other] = Holding(via=held.via, unsure=True)
 
     def visit_Return(self, node: ast.Return) -> None:
         if node.value is None:
@@ -707,6 +722,12 @@ class FunctionFlow(ast.NodeVisitor):
                 self.changed(root)
         if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
             return
+        if not any(isinstance(v, (Holding, Canvas)) for v in self.env.values()):
+            return  # why: nothing a call could change is known (most functions)
+        if isinstance(func, ast.Attribute) and func.attr in CELERY_TAKES and isinstance(
+            self.value(func.value), (TaskRef, Canvas)
+        ):
+            return  # why: Celery's signature and send methods keep what they are given
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             passed = arg.value if isinstance(arg, ast.Starred) else arg
             root = _root(passed)

@@ -27,6 +27,7 @@ __all__ = [
     "keywords_held",
     "queryset_of",
     "refused",
+    "signature_held",
 ]
 
 #: (kind, model's name or "", where inside the value: ``"['user'][0]"``)
@@ -100,6 +101,22 @@ def keywords_held(node: ast.Call, value: Callable[[ast.expr], Value | None]) -> 
         return None  # why: ``dict(pairs, k=v)``, what ``pairs`` holds is not read
     places = [
         (f"[{k.arg!r}]", _item(k.value, value)) for k in node.keywords if k.arg is not None
+    ]
+    return holding(places, node)
+
+
+def signature_held(
+    node: ast.Call, value: Callable[[ast.expr], Value | None]
+) -> Holding | None:
+    """``t.s(order, note=x)``'s own arguments, at ``.args[0]``, ``.kwargs['note']``
+    (the places Celery's ``Signature`` keeps them)."""
+    places: list[tuple[str, Value | None]] = []
+    for at, item in enumerate(node.args):
+        if isinstance(item, ast.Starred):
+            break  # why: the places after it are not known
+        places.append((f".args[{at}]", _item(item, value)))
+    places += [
+        (f".kwargs[{k.arg!r}]", _item(k.value, value)) for k in node.keywords if k.arg
     ]
     return holding(places, node)
 

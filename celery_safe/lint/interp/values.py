@@ -114,6 +114,11 @@ class Canvas(_Tracked):
 
     canvas: Node | None = None
     listed: bool = False
+    #: a lone signature of a task written here (``t.s(order)``): the task, and its own
+    #: arguments where they decide what it can be sent as (``.args[0]``); forgotten once
+    #: the signature may change (see ``Holding``)
+    task: TaskRef | None = None
+    arguments: Holding | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

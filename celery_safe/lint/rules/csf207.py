@@ -28,6 +28,7 @@ from ..interp.analysis import ModuleAnalysis
 from ..interp.evaluate import keyword_arg
 from ..interp.events import CallEvent, Scope, Subscribers
 from ..interp.facts import FunctionFacts
+from ..interp.flow import BUILTIN_NAMES, CELERY_TAKES, READS_ONLY
 from ..interp.held import Found, refused
 from ..interp.index import FunctionInfo
 from ..interp.objects import (
@@ -38,7 +39,7 @@ from ..interp.objects import (
     queryset_item,
 )
 from ..interp.serializers import json_only
-from ..interp.values import Instance, Param, TaskRef
+from ..interp.values import Canvas, Instance, Param, TaskRef
 from ..registry import Report, rule
 
 INVALID = (
@@ -302,7 +303,10 @@ class _Kinds:
         if not isinstance(value, Instance) and self.unshadowed(node):
             # outside tasks the walk resolves no imported class: resolved here
             value = made_object(node, self.scope.imports, self.scope.index) or value
-        model = django_model(value, self.scope.index) if isinstance(value, Instance) else None
+        model = (  # why not an unsure one: held on some paths only
+            django_model(value, self.scope.index)
+            if isinstance(value, Instance) and not value.unsure else None
+        )
         if model is not None:
             return "model", model, ""
         if isinstance(node, (ast.Set, ast.SetComp)):
@@ -398,7 +402,9 @@ class _Kinds:
         if node.id in self.bound:
             how, bound = _binding(info.node, node.id)
             if how == "assign" and _display(bound):
-                return None  # why: the interpreter knows what it holds, or that it changed
+                held = self.scope.value(node)
+                if held.unsure if held is not None else _changes(info.node, node.id):
+                    return None  # why: the container may have changed since (``d[k] = v``)
             if how == "assign" and bound is not None:
                 return self.kind(bound, depth + 1)
             if how == "each" and bound is not None and self.unshadowed(bound):
@@ -435,6 +441,38 @@ class _Kinds:
             if signals and all(self.scope.imports.qualify(s) in MODEL_SIGNALS for s in signals):
                 return True
         return False
+
+
+def _changes(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """``name`` (a container) is used in ``function`` other than in ways that keep it as
+    it is: read by a builtin (``len(d)``), a read-only method (``d.get(k)``), an item read
+    (``d[k]``), or sent (``t.delay(d)``). Anything else (an item set, ``d.update()``, the
+    container put in another or handed to a function) may change it: the interpreter's
+    own reading (``FunctionFlow.changed``), for containers it does not track."""
+    parents = {id(c): p for p in ast.walk(function) for c in ast.iter_child_nodes(p)}
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        if not isinstance(node.ctx, ast.Load):
+            continue  # the binding itself (once: ``_binding``)
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Load):
+            continue  # ``d[k]``: an item read
+        if isinstance(parent, ast.Attribute) and parent.attr in READS_ONLY:
+            continue  # ``d.get(k)``
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            func = parent.func
+            if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
+                continue  # ``len(d)``, ``print(d)``
+        sent: ast.AST = node  # ``t.delay(d)``, ``t.s(data=d)``, ``t.apply_async((d,))``
+        while isinstance(parent, (ast.keyword, ast.Tuple, ast.List, ast.Dict, ast.Starred)):
+            sent, parent = parent, parents.get(id(parent))
+        if isinstance(parent, ast.Call) and sent is not parent.func and isinstance(
+            parent.func, ast.Attribute
+        ) and parent.func.attr in CELERY_TAKES:
+            continue
+        return True
+    return False
 
 
 def _display(node: ast.expr | None) -> bool:
@@ -527,10 +565,26 @@ def record_unencodable(scope: Scope, call: CallEvent) -> None:
         _record(scope, call.node, call.receiver)
         return
     assert isinstance(call.node.func, ast.Attribute)
+    kept = call.node.func.value
+    if isinstance(call.receiver, Canvas) and isinstance(kept, ast.Name):
+        _record_kept(scope, call.node, kept, call.receiver)
+        return
     for node in _inline_signatures(call.node.func.value):
         held = scope.value(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if isinstance(held, TaskRef):
             _record(scope, node, held)
+
+
+def _record_kept(scope: Scope, call: ast.Call, kept: ast.Name, signature: Canvas) -> None:
+    """``sig = t.s(order)``, then ``sig.delay()``: the signature's own arguments, as the
+    interpreter kept them (forgotten once it may have changed: ``sig.args = ...``)."""
+    found = refused(signature.arguments, scope.index)
+    task = _task(scope, signature.task) if signature.task is not None else None
+    if found is None or task is None or not _celerys_class(task):
+        return
+    assert isinstance(call.func, ast.Attribute)
+    step = f"{ast.unparse(call.func)}()"
+    scope.record("CSF207", Unencodable(kept, call, step, call.func.attr, *found))
 
 
 def _inline_signatures(node: ast.expr) -> Iterator[ast.Call]:
