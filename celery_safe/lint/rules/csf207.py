@@ -4,13 +4,18 @@ serializer (JSON: Celery's default, and the project sets no other) cannot encode
 Detection: an ``on_call`` handler looks at each ``t.delay(...)`` and ``t.apply_async(args,
 kwargs)`` whose ``t`` the interpreter resolves to a task of the project, and each
 ``t.s(...)``, ``t.si(...)``, ``t.signature(args, kwargs)`` written inside a canvas sent
-where it is written (``t.s(x).delay()``: a signature kept is data, its arguments may be
-replaced before it is sent, or it is never sent), and records each argument that is
+where it is written (``t.s(x).delay()``), or kept in a name and sent in the same
+function (``sig.delay()``: its own arguments as the interpreter kept them, forgotten once
+it may change; one returned or stored is data, never read), and records each argument that is
 *definitely* of a kind kombu's JSON refuses (:data:`~celery_safe.canvas.encoding.JSON_REFUSES`,
 measured against kombu in ``tests/canvas/test_encoding_kombu.py``): an object of a class
 deriving from Django's ``Model`` (``Model.objects.get(...)``, ``get_object_or_404``, a
 model's constructor, ``get_user_model()``, a model method's ``self``), ``request.user``
-in a Django view, a set, a generator, a lambda or function, an open file. The check then
+in a Django view, a QuerySet, a set, a generator, a lambda or function, an open file,
+and a list, tuple or dict holding one (the interpreter's ``Holding``, ``QuerySet`` and
+``Refused`` values, read by ``interp.held.refused``: through names, helpers' returns
+and ``apply_async(args=packed)``; an ``unsure`` value, held on some paths only, never
+is). The check then
 asks the project whether every task is sent with JSON (``ModuleResolver.sends_json``:
 a project that writes any other serializer, or one no scan can read, is left alone).
 Anything else, a name whose value is not known included, is silence.
