@@ -249,3 +249,16 @@ def test_silent_when_a_container_the_interpreter_does_not_track_may_change(
         f"    payload = {container}\n    ship.delay(payload)\n"
     )
     assert len(_found(unchanged)) == 1, unchanged
+
+
+@given(depth=st.integers(min_value=1, max_value=4), kinds=st.lists(
+    st.sampled_from(["[{}]", "({},)", "{{'k': {}}}", "dict(k={})"]), min_size=4, max_size=4,
+))
+def test_containers_are_followed_four_deep(depth: int, kinds: list[str]) -> None:
+    text, value = "order", MODEL
+    for kind in kinds[:depth]:
+        text = kind.format(text)
+        value = {"k": value}  # what kombu sees: one more container around it
+    assert _refused_by_kombu(value)
+    source = HEADER.format(value="None") + f"    payload = {text}\n    ship.delay(payload)\n"
+    assert len(_found(source)) == 1, source
