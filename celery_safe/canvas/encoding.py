@@ -26,6 +26,7 @@ __all__ = ["JSON_REFUSES", "is_plain", "unencodable"]
 #: ``timedelta``.
 JSON_REFUSES = {
     "model": "a Django model instance",
+    "queryset": "a Django QuerySet",
     "user": "the signed-in User, or AnonymousUser",
     "set": "a set",
     "frozenset": "a frozenset",

@@ -41,7 +41,7 @@ def _generator() -> Iterator[int]:
 
 
 #: Each kind the static rule reports, with an object of it (Django's in the subprocess).
-DJANGO_KINDS = {"model", "user"}
+DJANGO_KINDS = {"model", "user", "queryset"}
 REFUSED: dict[str, Callable[[], Any]] = {
     "set": lambda: {1, 2},
     "frozenset": lambda: frozenset({1}),
@@ -111,24 +111,48 @@ def test_an_object_with_json_method_is_carried() -> None:
 _DJANGO = """
 import json, django
 from django.conf import settings
-settings.configure(INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
-                   DATABASES={})
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+)
 django.setup()
+from django.core.management import call_command
+call_command("migrate", run_syncdb=True, verbosity=0)
 from django.contrib.auth.models import AnonymousUser, Group, User
 from django.utils.functional import SimpleLazyObject
 from kombu.exceptions import EncodeError
 from kombu.serialization import dumps
 
+staff = Group.objects.create(name="staff")
 values = {
-    "User": User(pk=1, username="a"),
-    "Group": Group(pk=1, name="staff"),
-    "AnonymousUser": AnonymousUser(),
-    "lazy User": SimpleLazyObject(lambda: User(pk=1)),  # what request.user is
+    "User": lambda: User(pk=1, username="a"),
+    "Group": lambda: Group(pk=1, name="staff"),
+    "AnonymousUser": AnonymousUser,
+    "lazy User": lambda: SimpleLazyObject(lambda: User(pk=1)),  # what request.user is
+    # QuerySets, of rows or not, found or not: the static "queryset" kind
+    "all()": lambda: Group.objects.all(),
+    "filter()": lambda: Group.objects.filter(name="staff"),
+    "exclude().order_by()": lambda: Group.objects.exclude(pk=0).order_by("name"),
+    "none()": lambda: Group.objects.none(),
+    "values()": lambda: Group.objects.values("pk"),
+    "values_list()": lambda: Group.objects.values_list("pk", "name"),
+    "values_list(flat=True)": lambda: Group.objects.values_list("pk", flat=True),
+    # ... what they become once listed: rows of plain data are carried, objects are not
+    "list(values_list(flat=True))": lambda: list(Group.objects.values_list("pk", flat=True)),
+    "list(values())": lambda: list(Group.objects.values("pk", "name")),
+    "list(all())": lambda: list(Group.objects.all()),
+    "list(none())": lambda: list(Group.objects.none()),
+    # a model object inside containers, however deep: the container is refused
+    "[obj]": lambda: [staff],
+    "{'k': obj}": lambda: {"group": staff},
+    "dict(k=obj)": lambda: dict(group=staff),
+    "[[{'k': (obj,)}]]": lambda: [[{"k": (staff,)}]],
+    "{'k': [pk]}": lambda: {"k": [staff.pk]},
 }
 verdicts = {}
-for name, value in values.items():
+for name, make in values.items():
     try:
-        dumps(((value,), {}, {}), serializer="json")
+        dumps(((make(),), {}, {}), serializer="json")
         verdicts[name] = "carried"
     except EncodeError:
         verdicts[name] = "EncodeError"
@@ -136,16 +160,24 @@ print(json.dumps(verdicts))
 """
 
 
-def test_kombu_json_refuses_django_models_and_request_user() -> None:
+def test_kombu_json_refuses_django_models_querysets_and_request_user() -> None:
+    """A real model and QuerySets on an in-memory SQLite database."""
     pytest.importorskip("django")
     done = subprocess.run(
         [sys.executable, "-c", _DJANGO], capture_output=True, text=True, timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    refused = "EncodeError"
     assert json.loads(done.stdout) == {
-        "User": "EncodeError", "Group": "EncodeError", "AnonymousUser": "EncodeError",
-        "lazy User": "EncodeError",
+        "User": refused, "Group": refused, "AnonymousUser": refused, "lazy User": refused,
+        "all()": refused, "filter()": refused, "exclude().order_by()": refused,
+        "none()": refused, "values()": refused, "values_list()": refused,
+        "values_list(flat=True)": refused,
+        "list(values_list(flat=True))": "carried", "list(values())": "carried",
+        "list(all())": refused, "list(none())": "carried",
+        "[obj]": refused, "{'k': obj}": refused, "dict(k=obj)": refused,
+        "[[{'k': (obj,)}]]": refused, "{'k': [pk]}": "carried",
     }
 
 

@@ -41,12 +41,17 @@ REFUSED = (
     "{1, 2}", "frozenset([1])", "(i for i in xs)", "lambda: 1", "timedelta(days=1)",
     "Shop.objects.get(pk=1)", "Shop(pk=1)", "get_object_or_404(Shop, pk=1)",
     "Shop.objects.filter(pk=1).first()", "request.user",
+    # a QuerySet, of objects or of values (measured: tests/canvas/test_encoding_kombu.py)
+    "Shop.objects.filter(pk=1)", "Shop.objects.values('pk')",
+    "Shop.objects.values_list('pk', flat=True)",
 )
 #: ... and each of these it carries, or the linter cannot know.
 OTHER = (
     "1", "'a'", "None", "xs", "obj", "obj.owner", "Shop.objects.get(pk=1).pk",
     "request.user.pk", "datetime.now()", "Decimal('1.5')", "uuid4()", "b'x'",
-    "[i for i in xs]", "sorted({1})", "Plain()", "Shop.objects.values('pk')",
+    "[i for i in xs]", "sorted({1})", "Plain()",
+    "list(Shop.objects.values_list('pk', flat=True))",
+    "list(Shop.objects.all())",  # ``[]`` when nothing is found: not known
 )
 
 Leaf = tuple[str, bool]

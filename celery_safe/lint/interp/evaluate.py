@@ -21,6 +21,7 @@ from ...canvas.text import SourceText
 from .appconfig import BeatEntry
 from .canvas import make_step, source_args
 from .facts import FunctionFacts
+from .held import displayed, keywords_held, queryset_of, signature_held
 from .imports import FOREIGN_ROOTS, dotted
 from .index import CURRENT_APPS, FunctionInfo, ModuleIndex
 from .objects import (
@@ -29,6 +30,7 @@ from .objects import (
     MANAGER_GETTERS,
     USER_MODEL,
     USER_MODEL_FACTORY,
+    class_named,
     manager_model,
     rehomed,
     returned_by_annotation,
@@ -36,6 +38,7 @@ from .objects import (
 )
 from .registration import unregistered_name
 from .values import (
+    HELD,
     JOINS,
     Canvas,
     Eager,
@@ -43,6 +46,8 @@ from .values import (
     Instance,
     JoinMethod,
     Param,
+    QuerySet,
+    Refused,
     Result,
     ResultClass,
     Results,
@@ -345,7 +350,25 @@ class Evaluator:
         klass = node.args[0] if node.args else keyword_arg(node, "klass")
         if klass is None:
             return None
-        return self.class_value(manager_model(klass) or klass)
+        return self.model_class(manager_model(klass) or klass)
+
+    def model_class(self, node: ast.expr) -> Instance | None:
+        """An object of the class ``node`` names, where Django's API says it is a model
+        (``node.objects``, ``get_object_or_404(node)``): :meth:`class_value`, else (a
+        walk that follows no import) the class resolved through the imports alone,
+        whether it is a model decided when asked (``objects.django_model``)."""
+        made = self.class_value(node)
+        if made is not None or self.follow_imports:
+            return made if isinstance(made, Instance) else None
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and (
+            root.id in self.env or root.id in self.globals
+            or self.index.resolve_local(self.info, root.id) is not None
+        ):
+            return None  # why: a name bound here is not the class it may have been
+        return class_named(node, self.imports, self.index)
 
     # -- values -----------------------------------------------------------------------
     def value(self, node: ast.expr | None) -> Value | None:
@@ -389,20 +412,22 @@ class Evaluator:
             if isinstance(node, ast.Tuple) and not any(
                 isinstance(e, ast.Starred) for e in node.elts
             ):
-                return tuple_value(items, held)
-            return held
+                held = tuple_value(items, held)
+            if held is not None:
+                return held
+            if isinstance(node, ast.Set):
+                return Refused(kind="set")  # a set, whatever it holds: JSON has none
+            return displayed(node, self.value)  # ``[order]``: a list holding an object
         if isinstance(node, ast.Dict):
-            return self.container([self.value(v) for v in node.values])
+            return self.container([self.value(v) for v in node.values]) or displayed(
+                node, self.value
+            )
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self.comprehension_values.get(id(node))
         if isinstance(node, ast.IfExp):
-            return self.value(node.body) or self.value(node.orelse)
+            return _either([self.value(node.body), self.value(node.orelse)])
         if isinstance(node, ast.BoolOp):
-            for operand in node.values:
-                found = self.value(operand)
-                if found is not None:
-                    return found
-            return None
+            return _either([self.value(operand) for operand in node.values])
         if isinstance(node, ast.NamedExpr):
             return self.value(node.value)
         if isinstance(node, ast.Starred):
@@ -425,6 +450,16 @@ class Evaluator:
             # a list of signatures: what a group or a chord header is made of
             return signatures(canvases, exact=True)
         return None
+
+    def builtin(self, name: str) -> bool:
+        """``name`` is Python's builtin here: nothing of the function or module binds it."""
+        return (
+            name not in self.env
+            and self.imports.qualify(ast.Name(name)) is None
+            and self.index.resolve_local(self.info, name) is None
+            and name not in self.index.classes
+            and self.globals.get(name) is None
+        )
 
     def passes_function(self, node: ast.Call) -> bool:
         """Is the first argument a function? Celery's ``apply_async`` takes args there."""
@@ -540,6 +575,8 @@ class Evaluator:
                 or self.class_value(func)
             )
         if isinstance(func, ast.Name):
+            if func.id == "dict" and self.builtin(func.id):
+                return keywords_held(node, self.value)  # ``dict(order=order)``
             if func.id == "zip" and func.id not in self.env:
                 return self.zipped(node)
             if func.id in CONTAINERS and node.args and func.id not in self.env:
@@ -594,9 +631,13 @@ class Evaluator:
         if returned is None and summary is not None and owner is self.index:
             returned = summary.returns_canvas
         if returned is None and summary is not None:
-            # an object (``return Run(...)``, ``return self``), else what the
-            # annotation says (``-> tuple[AsyncResult, Run]``)
-            returned = summary.returns_object or returned_by_annotation(callee)
+            # an object (``return Run(...)``, ``return self``), a container or QuerySet
+            # every return agrees on, else what the annotation says (``-> tuple[
+            # AsyncResult, Run]``); only returns that agree are sure (``-> X | None``)
+            returned = summary.returns_object or summary.returns_held
+            if returned is not None and replace(returned, via=()) != summary.returns_held:
+                returned = replace(returned, unsure=True)
+            returned = returned or _unsure(returned_by_annotation(callee))
         if returned is not None and owner is not None and owner is not self.index:
             if isinstance(returned, (Result, Results, Eager)):
                 returned = replace(returned, origin_path=returned.origin_path or owner.path)
@@ -669,10 +710,20 @@ class Evaluator:
             return registered
         if attr in MANAGER_GETTERS:
             model = manager_model(receiver)
-            made = self.class_value(model) if model is not None else None
+            made = self.model_class(model) if model is not None else None
             if made is not None:  # ``Run.objects.get(pk=pk)``: one Run
                 return tuple_value([made, None], None) if attr.endswith("_or_create") else made
+        if isinstance(receiver, ast.Attribute) and receiver.attr == "objects":
+            found = queryset_of(func, None, self.model_class(receiver.value))
+            if found is not None:
+                return found  # ``Order.objects.filter(...)``
         base = self.value(receiver)
+        if isinstance(base, QuerySet):
+            if attr in MANAGER_GETTERS and base.rows == "objects":
+                # ``qs.get(pk=pk)`` of a QuerySet kept in a name: one of its objects
+                made = replace(base.model, unsure=base.unsure)
+                return tuple_value([made, None], None) if attr.endswith("_or_create") else made
+            return queryset_of(func, base, None)  # ``qs.values("pk")``, else unknown
         if (
             (base is None or isinstance(base, Instance)) and isinstance(receiver, ast.Call)
             and attr in TASK_OBJECT_METHODS
@@ -734,7 +785,12 @@ class Evaluator:
         ):
             return self.made_signature(node)  # ``app.signature("shop.add", (1,))``
         if attr in SIGNATURE_METHODS and (base is None or isinstance(base, TaskRef)):
-            return Canvas(canvas=self.signature(node, func, base))
+            signed = Canvas(canvas=self.signature(node, func, base))
+            if isinstance(base, TaskRef) and attr in ("s", "si"):
+                # what it is sent with later (``sig.delay()``): its own arguments
+                held = signature_held(node, self.value)
+                signed = replace(signed, task=base, arguments=held)
+            return signed
         if attr in MAP_METHODS and isinstance(base, TaskRef):
             task = make_step(func.value, ast.unparse(func.value).rpartition(".")[2],
                              self.task_of(base), (), {})
@@ -1145,6 +1201,25 @@ class Evaluator:
         if left.listed or right.listed:
             return None  # ``[a.s()] | b.s()``: a list is no signature (a TypeError)
         return Canvas(canvas=pipe(left.canvas, right.canvas, node, celery=self.index.celery))
+
+
+def _either(values: Sequence[Value | None]) -> Value | None:
+    """What ``a if c else b`` or ``a or b`` may be: the first value of those the join
+    rules follow, else one a serializer decides about (``HELD``), sure only when every
+    operand is it."""
+    held: Value | None = None
+    for value in values:
+        if isinstance(value, HELD):
+            held = held or value
+        elif value is not None:
+            return value
+    if held is None or all(v == held for v in values):
+        return held
+    return _unsure(held)
+
+
+def _unsure(value: Value | None) -> Value | None:
+    return replace(value, unsure=True) if value is not None else None
 
 
 def _runs(value: Value | None) -> tuple[ast.AST, ...]:

@@ -22,6 +22,11 @@ class FunctionFacts:
     returns_canvas: Value | None = None
     #: the project object (or tuple holding one) it returns: ``return self``, ``return r, self``
     returns_object: Value | None = None
+    #: what every ``return`` of it gives, when they agree on a value a serializer
+    #: decides about (a model object, a QuerySet, a container holding one: ``values.HELD``)
+    returns_held: Value | None = None
+    #: its returns disagree (or it may end without one, or is a generator, a coroutine)
+    returns_mixed: bool = False
     #: a method's ``self.X`` holding Celery results when it ends, by ``X``: another
     #: method of the object reads them (``self.pending.append(t.delay())`` ... ``.get()``)
     stores: dict[str, Value] = field(default_factory=dict)

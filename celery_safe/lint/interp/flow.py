@@ -55,15 +55,18 @@ from .imports import dotted
 from .index import FunctionInfo, ModuleIndex
 from .states import BACKEND_WRITES, state_name, state_write
 from .values import (
+    HELD,
     JOINS,
     Canvas,
     Eager,
+    Holding,
     Instance,
     JoinMethod,
     Param,
     Result,
     ResultClass,
     Results,
+    TaskRef,
     TupleOf,
     Value,
     collection,
@@ -72,7 +75,7 @@ from .values import (
     named,
 )
 
-__all__ = ["FunctionFlow"]
+__all__ = ["BUILTIN_NAMES", "CELERY_TAKES", "READS_ONLY", "FunctionFlow"]
 
 #: What reads a Celery result's outcome without blocking: polling it, its value or state.
 RESULT_READS = frozenset(
@@ -83,6 +86,10 @@ RESULT_READS = frozenset(
 RESULT_IDS = frozenset({"id", "task_id"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result", "celery.allow_join_result"})
 CONTAINER_ADD = frozenset({"append", "add", "insert", "extend", "update", "appendleft"})
+#: Methods of a task or signature that keep their arguments as given.
+CELERY_TAKES = frozenset({"s", "si", "signature", "subtask", "delay", "apply_async"})
+#: Methods of a list, tuple or dict that read it, never change it.
+READS_ONLY = frozenset({"get", "keys", "values", "items", "copy", "count", "index"})
 #: Python's builtins: they read a list handed to them (``len(steps)``), never change it
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -136,7 +143,8 @@ def _empty_list(value: Canvas) -> bool:
 
 def _merge(a: Env, b: Env) -> Env:
     """May-analysis join: a name holds a result if it does on either path; a list of
-    signatures that differs between the paths is no longer known in order."""
+    signatures that differs between the paths is no longer known in order; a value a
+    serializer decides about (``HELD``) that the paths do not agree on is ``unsure``."""
     out = dict(a)
     for name, value in b.items():
         mine = out.get(name)
@@ -146,7 +154,42 @@ def _merge(a: Env, b: Env) -> Env:
             theirs = listed_items(value)
             longer = value if theirs is not None and len(theirs[0]) > len(ours[0]) else mine
             out[name] = _inexact(longer)
+    for name, held in out.items():
+        if a.get(name) == b.get(name):
+            continue
+        if isinstance(held, HELD) and not held.unsure:
+            out[name] = replace(held, unsure=True)
+        elif isinstance(held, Canvas) and held.arguments is not None:
+            out[name] = replace(held, arguments=None)
     return out
+
+
+def _ends(body: Sequence[ast.stmt]) -> bool:
+    """Every path through ``body`` ends in a ``return`` or a ``raise``."""
+    last = body[-1] if body else None
+    if isinstance(last, ast.If):
+        return _ends(last.body) and _ends(last.orelse)
+    return isinstance(last, (ast.Return, ast.Raise))
+
+
+def _root(node: ast.expr) -> str | None:
+    """The name a subscript or attribute chain starts from (``data["a"][0]``: ``data``)."""
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _made_at(value: Value | None) -> set[int]:
+    """Where the containers in ``value`` were made (``Holding.origin``), nested ones too."""
+    if isinstance(value, Canvas):
+        return _made_at(value.arguments)  # a signature's own arguments (``t.s(order)``)
+    if not isinstance(value, (Holding, TupleOf)):
+        return set()
+    items = value.items if isinstance(value, TupleOf) else [v for _, v in value.items]
+    made = {id(value.origin)} if isinstance(value, Holding) and value.origin else set()
+    for item in items:
+        made |= _made_at(item)
+    return made
 
 
 class FunctionFlow(ast.NodeVisitor):
@@ -186,6 +229,8 @@ class FunctionFlow(ast.NodeVisitor):
         #: names called here (not handed out), and functions already handed out
         self.called: set[int] = set()
         self.handed: set[int] = set()
+        #: a ``return`` was walked (see ``returned``)
+        self.returns_seen = False
 
     @property
     def env(self) -> Env:
@@ -248,6 +293,14 @@ class FunctionFlow(ast.NodeVisitor):
             # ``self`` of a plain class's method: ``return self`` gives its object
             self.env[pairs[0][0].arg] = Instance(callee=self.info.class_name or "")
         self.statements(self.info.node.body)
+        function = self.info.node
+        if (
+            isinstance(function, ast.AsyncFunctionDef)
+            or not _ends(function.body)
+            or any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(function))
+        ):
+            # a coroutine, a generator, or an end reached without a return (``None``)
+            self.facts.returns_mixed, self.facts.returns_held = True, None
         if self.is_instance_method() and pairs:
             self.keep_stores(pairs[0][0].arg)
         return self.facts
@@ -331,7 +384,11 @@ class FunctionFlow(ast.NodeVisitor):
             and holds_results(value)
         ):
             self.env[target.value.id] = named(collection(value), target.value.id)
+        elif isinstance(target, ast.Subscript) and (root := _root(target)) is not None:
+            self.changed(root)  # ``payload["user"] = user.pk``
         elif isinstance(target, ast.Attribute) and (name := dotted(target)) is not None:
+            if (root := _root(target)) is not None:
+                self.changed(root)  # ``sig.args = (order.pk,)``
             # ``self.pending = x.delay()``: tracked under "self.pending" in this function
             if value is None:
                 self.env.pop(name, None)
@@ -405,6 +462,8 @@ class FunctionFlow(ast.NodeVisitor):
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         value = self.value(node.value)
+        if (root := _root(node.target)) is not None:
+            self.changed(root)  # ``payload |= {"user": user.pk}``, ``rows[0] += 1``
         if isinstance(node.target, ast.Name) and isinstance(node.op, ast.BitOr):
             # ``canvas |= group(...)`` is ``canvas = canvas | group(...)``
             piped = ast.BinOp(ast.Name(node.target.id, ast.Load()), ast.BitOr(), node.value)
@@ -433,14 +492,33 @@ class FunctionFlow(ast.NodeVisitor):
         for target in node.targets:
             if isinstance(target, ast.Name):
                 self.env.pop(target.id, None)
+            elif (root := _root(target)) is not None:
+                self.changed(root)  # ``del payload["user"]``
+
+    def changed(self, name: str) -> None:
+        """The container ``name`` holds may have changed (an item set, deleted, a method
+        called, handed to a call): what it and every container sharing it (an alias, one
+        holding it) held is no longer known."""
+        made = _made_at(self.env.get(name))
+        if not made:
+            return
+        for other, held in list(self.env.items()):
+            if not _made_at(held) & made:
+                continue
+            if isinstance(held, Canvas):  # a signature is still one: its arguments unknown
+                self.env[other] = replace(held, arguments=None)
+            else:  # a container still, whose items are no longer known
+                self.env[other] = Holding(via=held.via, unsure=True)
 
     def visit_Return(self, node: ast.Return) -> None:
         if node.value is None:
+            self.returned(None)
             return
         self.visit(node.value)
         value = self.value(node.value)
         if isinstance(value, (Result, Results)):
             self.read(value, "returned")
+        self.returned(value)
         match value:
             case Result() | Results() if self.facts.returns is None:
                 self.facts.returns = value
@@ -448,6 +526,19 @@ class FunctionFlow(ast.NodeVisitor):
                 self.facts.returns_canvas = value
             case Instance() | TupleOf() if self.facts.returns_object is None:
                 self.facts.returns_object = value
+
+    def returned(self, value: Value | None) -> None:
+        """One more ``return``: do the function's returns agree on a ``HELD`` value?"""
+        facts = self.facts
+        given = replace(value, via=()) if isinstance(value, HELD) else None
+        if facts.returns_mixed:
+            return
+        if facts.returns_held is None and not self.returns_seen:
+            facts.returns_held = given
+        elif given != facts.returns_held:
+            facts.returns_mixed = True
+            facts.returns_held = None
+        self.returns_seen = True
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)
@@ -595,6 +686,7 @@ class FunctionFlow(ast.NodeVisitor):
             receiver = self.value(func.value) if isinstance(func, ast.Attribute) else None
             method = func.attr if isinstance(func, ast.Attribute) else None
             self.subscribers.on_call.raise_(self, CallEvent(node, method, receiver))
+        self.may_change(node)
         if isinstance(func, ast.Attribute):
             self.method_call(node, func)
         else:
@@ -619,6 +711,28 @@ class FunctionFlow(ast.NodeVisitor):
         ):
             self.check_canvas(made, node)
         self.lists_escape(node)
+
+    def may_change(self, node: ast.Call) -> None:
+        """A container's method that may change it (``payload.update(...)``, ``.pop``),
+        or a call it is handed to (``normalize(payload)``: a builtin only reads it)."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr not in READS_ONLY:
+            root = _root(func.value)
+            if root is not None:
+                self.changed(root)
+        if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
+            return
+        if not any(isinstance(v, (Holding, Canvas)) for v in self.env.values()):
+            return  # why: nothing a call could change is known (most functions)
+        if isinstance(func, ast.Attribute) and func.attr in CELERY_TAKES and isinstance(
+            self.value(func.value), (TaskRef, Canvas)
+        ):
+            return  # why: Celery's signature and send methods keep what they are given
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            passed = arg.value if isinstance(arg, ast.Starred) else arg
+            root = _root(passed)
+            if root is not None:
+                self.changed(root)
 
     def lists_escape(self, node: ast.Call) -> None:
         """A list of signatures handed to a call may be changed there (``add_steps(steps)``):

@@ -33,6 +33,7 @@ __all__ = [
     "USER_MODEL",
     "USER_MODEL_FACTORY",
     "annotation_value",
+    "class_named",
     "django_model",
     "made_object",
     "manager_model",
@@ -240,7 +241,7 @@ def made_object(node: ast.expr, imports: ImportMap, index: ModuleIndex) -> Insta
     elif imports.qualify(func) == GET_OR_404:
         klass = node.args[0] if node.args else None
         model = klass and (manager_model(klass) or klass)
-    return _class_named(model, imports, index)
+    return class_named(model, imports, index)
 
 
 def queryset_item(node: ast.expr, imports: ImportMap, index: ModuleIndex) -> Instance | None:
@@ -249,12 +250,14 @@ def queryset_item(node: ast.expr, imports: ImportMap, index: ModuleIndex) -> Ins
     (not ``values()``/``values_list()``, whose items are dicts and tuples)."""
     if not isinstance(node, ast.Call):
         return None  # why: ``M.objects`` itself is a manager, not iterable
-    return _class_named(manager_model(node), imports, index)
+    return class_named(manager_model(node), imports, index)
 
 
-def _class_named(
+def class_named(
     model: ast.expr | None, imports: ImportMap, index: ModuleIndex
 ) -> Instance | None:
+    """An object of the class ``model`` names: a class of ``index``'s module, or one
+    imported from a module that is not a known library's (resolved when needed)."""
     if not isinstance(model, (ast.Name, ast.Attribute)):
         return None
     if isinstance(model, ast.Name) and model.id in index.classes:

@@ -6,8 +6,15 @@ a task (:class:`TaskRef`), a parameter (:class:`Param`, for helpers that join wh
 are given), a bound join method (:class:`JoinMethod`, ``j = res.join_native``), a result
 class (:class:`ResultClass`, ``GroupResult=app.GroupResult``), a "foreign" object
 (:class:`Foreign`: a ``multiprocessing.Pool``, whose methods are never Celery's), an
-object of a project class (:class:`Instance`), and a fixed-length tuple whose items
-matter (:class:`TupleOf`). Code asks what a value is with ``match``/``isinstance``.
+object of a project class (:class:`Instance`), a fixed-length tuple whose items
+matter (:class:`TupleOf`), a Django QuerySet (:class:`QuerySet`), an object no serializer
+but pickle carries (:class:`Refused`: a set, a generator, a function) and a list, tuple
+or dict written in the source holding some of these (:class:`Holding`). Code asks what
+a value is with ``match``/``isinstance``.
+
+A value a name holds on some paths only (the merge of an ``if`` whose branches disagree,
+a name bound in a loop's body) is ``unsure``: the join rules follow it all the same
+(what a name *may* hold), the rules that report what a value *is* do not.
 """
 
 from __future__ import annotations
@@ -22,13 +29,17 @@ if TYPE_CHECKING:
     from .index import FunctionInfo, ModuleIndex
 
 __all__ = [
+    "HELD",
     "JOINS",
     "Canvas",
     "Eager",
     "Foreign",
+    "Holding",
     "Instance",
     "JoinMethod",
     "Param",
+    "QuerySet",
+    "Refused",
     "Result",
     "ResultClass",
     "Results",
@@ -50,6 +61,8 @@ JOINS = frozenset({"get", "wait", "join", "join_native", "collect", "get_leaf", 
 class _Tracked:
     #: the names the value flowed through, in order
     via: tuple[str, ...] = ()
+    #: held on some paths only (see the module's doc)
+    unsure: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +114,11 @@ class Canvas(_Tracked):
 
     canvas: Node | None = None
     listed: bool = False
+    #: a lone signature of a task written here (``t.s(order)``): the task, and its own
+    #: arguments where they decide what it can be sent as (``.args[0]``); forgotten once
+    #: the signature may change (see ``Holding``)
+    task: TaskRef | None = None
+    arguments: Holding | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +186,35 @@ class Zipped(_Tracked):
     items: tuple[Value | None, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class QuerySet(_Tracked):
+    """A Django QuerySet of ``model``'s rows (``M.objects.filter(...)``, ``.values()``):
+    ``rows`` says what iterating it gives, ``"objects"`` of the model or ``"values"``
+    (dicts, tuples, flat values). Empty or not, kombu's JSON refuses the QuerySet itself."""
+
+    model: Instance
+    rows: str = "objects"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused(_Tracked):
+    """An object of a kind kombu's JSON refuses, by its key in
+    :data:`~celery_safe.canvas.encoding.JSON_REFUSES` (a set literal, a generator)."""
+
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Holding(_Tracked):
+    """A list, tuple or dict made here (``[order]``, ``{"user": user}``, ``dict(o=o)``)
+    with, at some of its places (``"[0]"``, ``"['user']"``), a value that decides what it
+    can be sent as (:data:`HELD`); ``origin`` is where it was made (a change through any
+    name holding it forgets it)."""
+
+    items: tuple[tuple[str, Value], ...] = ()
+    origin: ast.AST | None = None
+
+
 Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10's types)
     Result,
     Results,
@@ -181,7 +228,13 @@ Value = Union[  # noqa: UP007 (a runtime alias: ``X | Y`` of classes needs 3.10'
     Instance,
     TupleOf,
     Zipped,
+    QuerySet,
+    Refused,
+    Holding,
 ]
+
+#: What a :class:`Holding` keeps: values that say what a serializer can do with it.
+HELD = (Instance, QuerySet, Refused, Holding, TupleOf)
 
 _V = TypeVar("_V", bound=_Tracked)
 
@@ -217,6 +270,8 @@ def element(value: Value) -> Value | None:
             return value
         case Zipped(items=items, via=via):
             return TupleOf(items=items, via=via)
+        case QuerySet(model=model, rows="objects", unsure=unsure):
+            return replace(model, unsure=unsure)  # ``for order in Order.objects.all()``
     return None
 
 

@@ -4,13 +4,18 @@ serializer (JSON: Celery's default, and the project sets no other) cannot encode
 Detection: an ``on_call`` handler looks at each ``t.delay(...)`` and ``t.apply_async(args,
 kwargs)`` whose ``t`` the interpreter resolves to a task of the project, and each
 ``t.s(...)``, ``t.si(...)``, ``t.signature(args, kwargs)`` written inside a canvas sent
-where it is written (``t.s(x).delay()``: a signature kept is data, its arguments may be
-replaced before it is sent, or it is never sent), and records each argument that is
+where it is written (``t.s(x).delay()``), or kept in a name and sent in the same
+function (``sig.delay()``: its own arguments as the interpreter kept them, forgotten once
+it may change; one returned or stored is data, never read), and records each argument that is
 *definitely* of a kind kombu's JSON refuses (:data:`~celery_safe.canvas.encoding.JSON_REFUSES`,
 measured against kombu in ``tests/canvas/test_encoding_kombu.py``): an object of a class
 deriving from Django's ``Model`` (``Model.objects.get(...)``, ``get_object_or_404``, a
 model's constructor, ``get_user_model()``, a model method's ``self``), ``request.user``
-in a Django view, a set, a generator, a lambda or function, an open file. The check then
+in a Django view, a QuerySet, a set, a generator, a lambda or function, an open file,
+and a list, tuple or dict holding one (the interpreter's ``Holding``, ``QuerySet`` and
+``Refused`` values, read by ``interp.held.refused``: through names, helpers' returns
+and ``apply_async(args=packed)``; an ``unsure`` value, held on some paths only, never
+is). The check then
 asks the project whether every task is sent with JSON (``ModuleResolver.sends_json``:
 a project that writes any other serializer, or one no scan can read, is left alone).
 Anything else, a name whose value is not known included, is silence.
@@ -28,6 +33,8 @@ from ..interp.analysis import ModuleAnalysis
 from ..interp.evaluate import keyword_arg
 from ..interp.events import CallEvent, Scope, Subscribers
 from ..interp.facts import FunctionFacts
+from ..interp.flow import BUILTIN_NAMES, CELERY_TAKES, READS_ONLY
+from ..interp.held import Found, refused
 from ..interp.index import FunctionInfo
 from ..interp.objects import (
     MODEL_SIGNALS,
@@ -37,7 +44,7 @@ from ..interp.objects import (
     queryset_item,
 )
 from ..interp.serializers import json_only
-from ..interp.values import Instance, Param, TaskRef
+from ..interp.values import Canvas, Instance, Param, TaskRef
 from ..registry import Report, rule
 
 INVALID = (
@@ -102,6 +109,31 @@ def tag(item_id, labels):
 def retag(item_id):
     tag.s(item_id, {"new", "sale"}).delay()  # a set: json has no sets
 """,
+    """\
+from celery import shared_task
+from django.db import models
+
+
+class Order(models.Model):
+    total = models.IntegerField()
+
+
+@shared_task
+def reprice(payload):
+    return payload
+
+
+def unpaid():
+    return Order.objects.filter(total__gt=0)
+
+
+def reprice_view(request, pk):
+    order = Order.objects.get(pk=pk)
+    payload = {"order": order, "path": request.path}
+    reprice.delay(payload)  # a model instance inside the dict
+    reprice.delay(unpaid())  # a QuerySet, returned by a helper
+    reprice.apply_async(kwargs={"payload": dict(orders=[order])})
+""",
 )
 
 VALID = (
@@ -146,6 +178,31 @@ def save(request, pk, serialize):
     # Receipt's class is not in sight (no models.py here): not known to be a model
     store.delay(receipt, None, None, None, request.user.pk)
 """,
+    """\
+from celery import shared_task
+from django.db import models
+
+
+class Order(models.Model):
+    total = models.IntegerField()
+
+
+@shared_task
+def reprice(payload):
+    return payload
+
+
+def reprice_view(request, pk, serialize):
+    order = Order.objects.get(pk=pk)
+    payload = {"order": order}
+    payload["order"] = order.pk  # changed before it is sent
+    reprice.delay(payload)
+    # plain rows: a list of primary keys, a list of dicts
+    reprice.delay(list(Order.objects.filter(total__gt=0).values_list("pk", flat=True)))
+    reprice.delay(list(Order.objects.values("pk", "total")))
+    data = {"order": order}
+    reprice.delay(serialize(data))  # what serialize returns is not known
+""",
 )
 
 #: The methods that send a task or a canvas, and those that make a signature of a task
@@ -164,6 +221,9 @@ LIBRARY_KINDS = {
 }
 #: How deep containers and single assignments are followed (``[{"user": user}]``).
 _DEPTH = 4
+#: A name bound to one of these is read from the interpreter's value alone (a change of
+#: the container, ``payload["user"] = user.pk``, is seen there).
+CONTAINER_DISPLAYS = (ast.List, ast.Tuple, ast.Dict, ast.Set)
 
 
 @dataclass(frozen=True)
@@ -176,6 +236,7 @@ class Unencodable:
     method: str  # delay, apply_async, s...
     kind: str  # a key of ``JSON_REFUSES``
     what: str  # ``User`` for a model instance, else ""
+    where: str = ""  # where in the argument: ``['user']`` (``""``: the argument itself)
 
 
 def _celerys_class(task: FunctionInfo) -> bool:
@@ -200,14 +261,33 @@ def sent_arguments(call: ast.Call, method: str) -> list[ast.expr]:
     if method not in PACKED:
         values = [a for a in call.args if not isinstance(a, ast.Starred)]
         return values + [k.value for k in call.keywords if k.arg is not None]
-    args = call.args[0] if call.args else keyword_arg(call, "args")
-    kwargs = call.args[1] if len(call.args) > 1 else keyword_arg(call, "kwargs")
+    args, kwargs = _packed(call)
     found: list[ast.expr] = []
     if isinstance(args, (ast.Tuple, ast.List)):
         found += [a for a in args.elts if not isinstance(a, ast.Starred)]
     if isinstance(kwargs, ast.Dict):
         found += [v for k, v in zip(kwargs.keys, kwargs.values, strict=True) if k is not None]
     return found
+
+
+def _packed(call: ast.Call) -> tuple[ast.expr | None, ast.expr | None]:
+    """``apply_async(args, kwargs)``'s two containers, as written."""
+    args = call.args[0] if call.args else keyword_arg(call, "args")
+    kwargs = call.args[1] if len(call.args) > 1 else keyword_arg(call, "kwargs")
+    return args, kwargs
+
+
+def _kept_packs(scope: Scope, call: ast.Call, method: str) -> Iterator[tuple[ast.expr, Found]]:
+    """``apply_async(args=args, kwargs=options)`` with containers kept in names (or made
+    by a call): each one's item the interpreter knows JSON refuses, and where it is."""
+    if method not in PACKED:
+        return
+    for pack in _packed(call):
+        if pack is None or isinstance(pack, (ast.Tuple, ast.List, ast.Dict)):
+            continue  # written here: its items are the arguments
+        found = refused(scope.value(pack), scope.index)
+        if found is not None and found[2]:  # why: only an item, not the pack, is an argument
+            yield pack, found
 
 
 @dataclass
@@ -218,26 +298,35 @@ class _Kinds:
     #: the names the function walked binds (parameters, assignments, loops, imports...)
     bound: frozenset[str]
 
-    def kind(self, node: ast.expr, depth: int = 0) -> tuple[str, str] | None:
+    def kind(self, node: ast.expr, depth: int = 0) -> Found | None:
         if depth > _DEPTH:
             return None
         value = self.scope.value(node)
+        found = refused(value, self.scope.index)
+        if found is not None:
+            return found  # what the interpreter knows the value to be, wherever it came from
         if not isinstance(value, Instance) and self.unshadowed(node):
             # outside tasks the walk resolves no imported class: resolved here
             value = made_object(node, self.scope.imports, self.scope.index) or value
-        model = django_model(value, self.scope.index) if isinstance(value, Instance) else None
+        model = (  # why not an unsure one: held on some paths only
+            django_model(value, self.scope.index)
+            if isinstance(value, Instance) and not value.unsure else None
+        )
         if model is not None:
-            return "model", model
+            return "model", model, ""
         if isinstance(node, (ast.Set, ast.SetComp)):
-            return "set", ""
+            return "set", "", ""
         if isinstance(node, ast.GeneratorExp):
-            return "generator", ""
+            return "generator", "", ""
         if isinstance(node, ast.Lambda):
-            return "function", ""
+            return "function", "", ""
         if isinstance(node, (ast.List, ast.Tuple)):
-            return self.first(node.elts, depth)
+            return self.first([(f"[{at}]", item) for at, item in enumerate(node.elts)], depth)
         if isinstance(node, ast.Dict):
-            return self.first([v for v in node.values if v is not None], depth)
+            # why: a ``**more`` may replace what comes before it
+            last = max((at for at, k in enumerate(node.keys) if k is None), default=-1)
+            keys = [f"[{ast.unparse(k)}]" for k in node.keys[last + 1:] if k is not None]
+            return self.first(list(zip(keys, node.values[last + 1:], strict=True)), depth)
         if isinstance(node, ast.Call):
             return self.made(node)
         if isinstance(node, ast.Attribute):
@@ -260,19 +349,24 @@ class _Kinds:
                      if isinstance(r, ast.Call) else r for r in roots]
         return not any(isinstance(r, ast.Name) and r.id in self.bound for r in roots)
 
-    def first(self, items: list[ast.expr], depth: int) -> tuple[str, str] | None:
-        for item in items:
-            if not isinstance(item, ast.Starred) and (found := self.kind(item, depth + 1)):
-                return found
+    def first(self, items: list[tuple[str, ast.expr]], depth: int) -> Found | None:
+        """The first item of a display JSON refuses, and where it is (a ``*more`` or a
+        ``**more`` before it: somewhere inside)."""
+        known = True
+        for where, item in items:
+            if isinstance(item, ast.Starred) or not where:
+                known = False
+            elif found := self.kind(item, depth + 1):
+                return found[0], found[1], (where if known else "[...]") + found[2]
         return None
 
-    def made(self, node: ast.Call) -> tuple[str, str] | None:
+    def made(self, node: ast.Call) -> Found | None:
         func = node.func
         if isinstance(func, ast.Name) and func.id in BUILTIN_KINDS and self.free(func.id):
-            return BUILTIN_KINDS[func.id], ""
+            return BUILTIN_KINDS[func.id], "", ""
         qualified = self.scope.imports.qualify(func)
         kind = LIBRARY_KINDS.get(qualified or "")
-        return (kind, "") if kind is not None else None
+        return (kind, "", "") if kind is not None else None
 
     def free(self, name: str) -> bool:
         """``name`` is the builtin: nothing in this function or module binds it."""
@@ -285,7 +379,7 @@ class _Kinds:
             and not _module_assigns(self.scope, name)
         )
 
-    def request_user(self, node: ast.Attribute) -> tuple[str, str] | None:
+    def request_user(self, node: ast.Attribute) -> Found | None:
         """``request.user`` of a Django view: the signed-in ``User``, or ``AnonymousUser``
         (Django's ``AuthenticationMiddleware``); neither is JSON."""
         base = node.value
@@ -301,9 +395,9 @@ class _Kinds:
         first = 1 if info.class_name is not None else 0
         if len(positional) <= first or positional[first].arg != "request":
             return None  # why: only a view's request is Django's
-        return "user", ""
+        return "user", "", ""
 
-    def name(self, node: ast.Name, depth: int) -> tuple[str, str] | None:
+    def name(self, node: ast.Name, depth: int) -> Found | None:
         """A name the function binds once, to something JSON refuses (``tags = {"a"}``,
         ``for order in Order.objects.all()``), a model signal receiver's ``instance``;
         the name of a function of the module (never rebound) is a function."""
@@ -312,18 +406,22 @@ class _Kinds:
             return None
         if node.id in self.bound:
             how, bound = _binding(info.node, node.id)
+            if how == "assign" and _display(bound):
+                held = self.scope.value(node)
+                if held.unsure if held is not None else _changes(info.node, node.id):
+                    return None  # why: the container may have changed since (``d[k] = v``)
             if how == "assign" and bound is not None:
                 return self.kind(bound, depth + 1)
             if how == "each" and bound is not None and self.unshadowed(bound):
                 item = queryset_item(bound, self.scope.imports, self.scope.index)
                 model = django_model(item, self.scope.index) if item is not None else None
-                return ("model", model) if model is not None else None
+                return ("model", model, "") if model is not None else None
             if how == "parameter" and node.id == "instance" and self.receives_instance(info):
-                return "model", "the signal's instance"
+                return "model", "the signal's instance", ""
             return None
         found = self.scope.index.resolve_local(info, node.id)
         if found is not None and found.task is None and self.free_def(node.id):
-            return "function", ""
+            return "function", "", ""
         return None
 
     def free_def(self, name: str) -> bool:
@@ -348,6 +446,45 @@ class _Kinds:
             if signals and all(self.scope.imports.qualify(s) in MODEL_SIGNALS for s in signals):
                 return True
         return False
+
+
+def _changes(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """``name`` (a container) is used in ``function`` other than in ways that keep it as
+    it is: read by a builtin (``len(d)``), a read-only method (``d.get(k)``), an item read
+    (``d[k]``), or sent (``t.delay(d)``). Anything else (an item set, ``d.update()``, the
+    container put in another or handed to a function) may change it: the interpreter's
+    own reading (``FunctionFlow.changed``), for containers it does not track."""
+    parents = {id(c): p for p in ast.walk(function) for c in ast.iter_child_nodes(p)}
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        if not isinstance(node.ctx, ast.Load):
+            continue  # the binding itself (once: ``_binding``)
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Load):
+            continue  # ``d[k]``: an item read
+        if isinstance(parent, ast.Attribute) and parent.attr in READS_ONLY:
+            continue  # ``d.get(k)``
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            func = parent.func
+            if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
+                continue  # ``len(d)``, ``print(d)``
+        sent: ast.AST = node  # ``t.delay(d)``, ``t.s(data=d)``, ``t.apply_async((d,))``
+        while isinstance(parent, (ast.keyword, ast.Tuple, ast.List, ast.Dict, ast.Starred)):
+            sent, parent = parent, parents.get(id(parent))
+        if isinstance(parent, ast.Call) and sent is not parent.func and isinstance(
+            parent.func, ast.Attribute
+        ) and parent.func.attr in CELERY_TAKES:
+            continue
+        return True
+    return False
+
+
+def _display(node: ast.expr | None) -> bool:
+    """A list, tuple, dict or set written out, or ``dict(k=v)``."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "dict"
+    return isinstance(node, CONTAINER_DISPLAYS)
 
 
 def _module_assigns(scope: Scope, name: str) -> bool:
@@ -433,10 +570,26 @@ def record_unencodable(scope: Scope, call: CallEvent) -> None:
         _record(scope, call.node, call.receiver)
         return
     assert isinstance(call.node.func, ast.Attribute)
+    kept = call.node.func.value
+    if isinstance(call.receiver, Canvas) and isinstance(kept, ast.Name):
+        _record_kept(scope, call.node, kept, call.receiver)
+        return
     for node in _inline_signatures(call.node.func.value):
         held = scope.value(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if isinstance(held, TaskRef):
             _record(scope, node, held)
+
+
+def _record_kept(scope: Scope, call: ast.Call, kept: ast.Name, signature: Canvas) -> None:
+    """``sig = t.s(order)``, then ``sig.delay()``: the signature's own arguments, as the
+    interpreter kept them (forgotten once it may have changed: ``sig.args = ...``)."""
+    found = refused(signature.arguments, scope.index)
+    task = _task(scope, signature.task) if signature.task is not None else None
+    if found is None or task is None or not _celerys_class(task):
+        return
+    assert isinstance(call.func, ast.Attribute)
+    step = f"{ast.unparse(call.func)}()"
+    scope.record("CSF207", Unencodable(kept, call, step, call.func.attr, *found))
 
 
 def _inline_signatures(node: ast.expr) -> Iterator[ast.Call]:
@@ -461,7 +614,7 @@ def _record(scope: Scope, call: ast.Call, receiver: TaskRef) -> None:
     if task is None or not _celerys_class(task):
         return  # why: only a task of the project is known to be Celery's, sent as Celery does
     arguments = sent_arguments(call, call.func.attr)
-    if not arguments:
+    if not arguments and call.func.attr not in PACKED:
         return
     info = scope.info
     kinds = _Kinds(scope, _bound_names(info.node) if info is not None else frozenset())
@@ -470,12 +623,26 @@ def _record(scope: Scope, call: ast.Call, receiver: TaskRef) -> None:
         found = kinds.kind(argument)
         if found is not None:
             scope.record("CSF207", Unencodable(argument, call, step, call.func.attr, *found))
+    for pack, found in _kept_packs(scope, call, call.func.attr):
+        scope.record("CSF207", Unencodable(pack, call, step, call.func.attr, *found))
 
 
 NO_FIX = "sending the primary key changes what the task receives: see the page's fix"
 #: What a model instance's message advises.
 MODEL_FIX = "send its primary key ({arg}.pk) and load the object inside the task"
 OTHER_FIX = "send plain data (a list, a dict, ids) instead"
+FIXES = {
+    "model": MODEL_FIX,
+    "user": MODEL_FIX,
+    "queryset": "send a list (list({arg}.values_list('pk', flat=True)), or list() of a "
+    "values() QuerySet) and load the objects inside the task",
+}
+#: An item of a list or dict written at the call (``[order]``): its expression is there.
+ITEM_FIXES = {
+    "model": "send its primary key and load the object inside the task",
+    "user": "send its primary key and load the object inside the task",
+    "queryset": "send a list of its primary keys and load the objects inside the task",
+}
 #: Where kombu raises (measured on a real worker).
 SENT = "kombu raises EncodeError in the caller, here, and nothing is sent"
 
@@ -527,7 +694,13 @@ def unencodable_argument(report: Report) -> Iterator[Finding]:
         described = JSON_REFUSES[fact.kind]
         if fact.what:
             described = f"{fact.what}, {described}"
-        fix = MODEL_FIX.format(arg=text) if fact.kind in ("model", "user") else OTHER_FIX
+        if fact.where:
+            described = f"{described}, at {fact.where}"
+        # the item's own expression is known only under a name (``payload['user']``)
+        item = f"{text}{fact.where}" if isinstance(fact.node, ast.Name) else ""
+        fix = FIXES.get(fact.kind, OTHER_FIX).format(arg=item or text)
+        if fact.where and not item:
+            fix = ITEM_FIXES.get(fact.kind, OTHER_FIX)
         yield report.finding(
             "CSF207",
             fact.node,
