@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -86,7 +87,7 @@ class StaticAppView(AppView):
     def sent(self) -> Iterator[tuple[str, Destination]]:
         """The tasks' and beat's messages, and those call sites send with a priority."""
         yield from super().sent()
-        for send in self.model.priority_sends:
+        for index, send in enumerate(self.model.priority_sends):
             task = self.tasks.get(send.task)
             if task is None:
                 continue  # why: a task whose options are not known is not judged
@@ -96,7 +97,8 @@ class StaticAppView(AppView):
                 options.update(queue=send.queue, exchange=None, routing_key=None)
             found = self.destination(send.task, options)
             if found is not None:
-                yield f"{send.task} (apply_async)", found
+                yield f"{send.task} (apply_async)", replace(
+                    found, place=("priority_sends", str(index)))
 
     @cached_property
     def registered(self) -> frozenset[str]:

@@ -640,20 +640,23 @@ class _AppReader:
                 sends = self.app.model.sends
                 self.app.where[("sends", str(len(sends)))] = origin or node
                 sends.append(StaticSend(named[target.id], float(countdown)))
-            self.priority_send(node, named[target.id], literals)
+            self.priority_send(node, named[target.id], literals, origin)
 
-    def priority_send(self, node: ast.Call, task: str, literals: Literals) -> None:
+    def priority_send(self, node: ast.Call, task: str, literals: Literals,
+                      origin: ast.AST | None) -> None:
         """``apply_async(priority=9)`` (and ``queue="q"``), both literal; an exchange, a
         routing key or ``**options`` leave the destination unknown (not recorded)."""
         given = {k.arg: literals(k.value) for k in node.keywords}
         priority, queue = given.get("priority"), given.get("queue")
-        if not isinstance(priority, int) or isinstance(priority, bool):
+        if not isinstance(priority, (int, str, float)) or isinstance(priority, bool):
             return
         if None in given or "exchange" in given or "routing_key" in given or not (
             queue is None or isinstance(queue, str)
         ):
             return
-        self.app.model.priority_sends.append(StaticPrioritySend(task, priority, queue))
+        sends = self.app.model.priority_sends
+        self.app.where[("priority_sends", str(len(sends)))] = origin or node
+        sends.append(StaticPrioritySend(task, priority, queue))
 
     def module_tasks(self, index: ModuleIndex, module: str | None, literals: Literals,
                      named: dict[str, str]) -> Iterator[tuple[StaticTask, ast.AST]]:
