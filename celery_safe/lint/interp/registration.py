@@ -273,13 +273,14 @@ def _all_of(tree: ast.Module) -> frozenset[str] | None:
             [stmt.target] if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) else [])
         if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             continue
-        value = stmt.value
-        if (not isinstance(stmt, ast.Assign) or listed is not None
-                or not isinstance(value, (ast.List, ast.Tuple))
-                or not all(isinstance(e, ast.Constant) and isinstance(e.value, str)
-                           for e in value.elts)):
+        value = stmt.value if isinstance(stmt, ast.Assign) else None
+        if listed is not None or not isinstance(value, (ast.List, ast.Tuple)):
+            return _EVERYTHING  # why: written twice, or built some other way
+        names = [e.value for e in value.elts
+                 if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        if len(names) != len(value.elts):
             return _EVERYTHING
-        listed = frozenset(e.value for e in value.elts if isinstance(e, ast.Constant))
+        listed = frozenset(names)
     return listed
 
 
