@@ -701,3 +701,35 @@ def test_a_priority_that_is_not_a_number_on_rabbitmq_is_left_alone() -> None:
             pass
     """
     assert static(source) == [] == runtime(source)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    # settings CSF404 does not read: it judges; CSF402 (which reads every one) does not
+    ("task_soft_time_limit = int(os.environ['LIMIT'])", ["CSF404"]),
+    ("task_reject_on_worker_lost = bool(os.environ.get('X'))", ["CSF404"]),
+    # a setting deciding where messages go or with which priority: nothing judged
+    ("task_default_priority = int(os.environ['P'])", []),
+    ("task_queue_max_priority = int(os.environ['P'])", []),
+    ("task_routes = {'shop.charge': {'queue': os.environ['Q']}}", []),
+    ("task_create_missing_queues = bool(os.environ.get('X'))", []),
+    ("broker_transport_options = {'confirm_publish': bool(os.environ.get('X'))}", []),
+])
+def test_a_setting_that_is_not_literal_silences_only_the_rules_reading_it(
+    setting: str, expected: list[str]
+) -> None:
+    source = f"""
+        import os
+
+        from celery import Celery
+        from kombu import Queue
+
+        app = Celery("shop", broker="amqp://guest@rabbit//")
+        app.conf.task_queues = [Queue("celery")]
+        app.conf.{setting}
+
+
+        @app.task(acks_late=True, priority=5)
+        def charge(order_id):
+            pass
+    """
+    assert [f.code for f in static(source)] == expected

@@ -225,6 +225,9 @@ class AppSource:
     where: dict[tuple[str, str], ast.AST] = field(default_factory=dict)
     #: every configuration write was read (else nothing is judged)
     complete: bool = True
+    #: settings a rule may read whose value is not literal (only the rules that do not
+    #: read them judge: ``deployment.static.judged_despite``)
+    unknown_settings: set[str] = field(default_factory=set)
     #: the modules the worker imports for it (``include``, ``imports``; literal ones), the
     #: config modules it loads by name, and the Django settings module it names;
     #: ``modules_known``: every configuration source was read, and they are all literal
@@ -427,7 +430,7 @@ class _AppReader:
         if definite(value):
             return value
         if name.startswith(("task_", "broker_")) and name not in _BROKER_KEYS | _NOT_READ:
-            self.app.complete = False  # why: a setting the rules read is unknown
+            self.app.unknown_settings.add(name)  # why: a setting the rules may read
         return UNKNOWN
 
     def note_places(self, key: str, node: ast.expr | None, origin: ast.AST | None,
