@@ -46,8 +46,26 @@ def priority_ignored(view: AppView) -> Iterator[Problem]:
     if view.scheme not in AMQP_SCHEMES | REDIS_SCHEMES:
         return
     by_queue: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    unread: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    places: dict[tuple[str, str], tuple[str, str]] = {}
     for sender, where in view.sent():
-        by_queue[where.queue][0 if where.priority is None else where.priority].append(sender)
+        priority = where.priority
+        if where.given is not None and priority is None:
+            if view.scheme in AMQP_SCHEMES:
+                continue  # why: py-amqp refuses to send it (struct.error), a loud failure
+            priority = _redis_reads(where.given)
+            if priority is None:
+                key = (where.queue, repr(where.given))
+                unread[key][repr(where.given)].append(sender)
+                places.setdefault(key, where.place if where.place and not where.routed
+                                  else ("queues", where.queue))
+                continue
+        by_queue[where.queue][0 if priority is None else priority].append(sender)
+    for (queue, shown), senders_of in sorted(unread.items()):
+        yield _problem(queue, senders_of,
+                       "kombu's Redis transport cannot read it as a number and sends it, "
+                       "silently, with priority 0 (on Redis the first served)",
+                       places[queue, shown])
     for queue, senders in sorted(by_queue.items()):
         arguments: Mapping[str, Any] = {}
         if view.scheme in AMQP_SCHEMES:
@@ -74,7 +92,17 @@ def priority_ignored(view: AppView) -> Iterator[Problem]:
                            f"{broker} them one level ({level}), served in arrival order")
 
 
-def _problem(queue: str, senders: Mapping[int, list[str]], why: str) -> Problem:
+def _redis_reads(given: Any) -> int | None:
+    """The priority kombu's virtual transport reads ``given`` as (``int(given)``, clamped to
+    0-9); None when it cannot, and then uses its default, 0, without a word (measured)."""
+    try:
+        return max(min(int(given), REDIS_MAX_PRIORITY), 0)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _problem(queue: str, senders: Mapping[Any, list[str]], why: str,
+             place: tuple[str, str] | None = None) -> Problem:
     """``priorities 0 (shop.a and 14 more) and 1 (shop.health)``: each priority, who sends it."""
     parts = []
     for priority, names in sorted(senders.items()):
@@ -82,4 +110,4 @@ def _problem(queue: str, senders: Mapping[int, list[str]], why: str) -> Problem:
         parts.append(f"{priority} ({who})")
     shown = f"priorit{'ies' if len(parts) > 1 else 'y'} {' and '.join(parts)}"
     facts = {"queue": queue, "priorities": shown, "why": why}
-    return Problem.make("CSF404", ("queues", queue), None, facts)
+    return Problem.make("CSF404", place or ("queues", queue), None, facts)

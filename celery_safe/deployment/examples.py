@@ -189,6 +189,29 @@ def urgent() -> None: ...
 def routine() -> None: ...
 '''
 
+CSF404_INVALID_NOT_A_NUMBER = '''\
+from celery import Celery
+
+app = Celery("shop", broker="redis://localhost:6379/0")
+
+
+@app.task(name="shop.tasks.reindex", priority="low_priority")
+def reindex() -> None: ...
+'''
+
+CSF404_VALID_QUEUE_MAX_PRIORITY = '''\
+from celery import Celery
+from kombu import Queue
+
+app = Celery("shop", broker="amqp://guest@localhost//")
+app.conf.task_queues = [Queue("celery"), Queue("fast", max_priority=10)]
+app.conf.task_routes = {"shop.tasks.charge_card": {"queue": "fast", "priority": 9}}
+
+
+@app.task(name="shop.tasks.charge_card")
+def charge_card(order_id: int) -> None: ...
+'''
+
 CSF405_INVALID = '''\
 from celery import Celery
 
@@ -225,6 +248,7 @@ EXAMPLES = {
     "CSF402": Examples(invalid=(CSF402_INVALID, CSF402_INVALID_APP_WIDE), valid=(CSF402_VALID,)),
     "CSF403": Examples(invalid=(CSF403_INVALID, CSF403_INVALID_GLOB, CSF403_INVALID_NO_MODULE),
                        valid=(CSF403_VALID,)),
-    "CSF404": Examples(invalid=(CSF404_INVALID, CSF404_INVALID_REDIS), valid=(CSF404_VALID,)),
+    "CSF404": Examples(invalid=(CSF404_INVALID, CSF404_INVALID_REDIS, CSF404_INVALID_NOT_A_NUMBER),
+                       valid=(CSF404_VALID, CSF404_VALID_QUEUE_MAX_PRIORITY)),
     "CSF405": Examples(invalid=(CSF405_INVALID,), valid=(CSF405_VALID,)),
 }

@@ -40,11 +40,12 @@ class StaticSend:
 
 @dataclass(frozen=True)
 class StaticPrioritySend:
-    """A call site sending a task with a literal priority (``apply_async(priority=9)``),
-    and the queue it names (None: the task's route decides)."""
+    """A call site sending a task with a literal priority (``apply_async(priority=9)``;
+    an integer or not, as written), and the queue it names (None: the task's route
+    decides)."""
 
     task: str
-    priority: int
+    priority: int | str | float
     queue: str | None = None
 
 

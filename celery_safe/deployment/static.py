@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -31,7 +32,7 @@ from .checks import RULES  # registers every rule
 from .model import StaticApp
 from .view import BUILTIN_PREFIX, EXEC_OPTIONS, AppView, Destination, scheme_of
 
-__all__ = ["StaticAppView", "app_from_static", "check_static"]
+__all__ = ["StaticAppView", "app_from_static", "check_static", "judged_despite"]
 
 #: Rules that read the broker (no judgement when the source does not name it).
 BROKER_RULES = frozenset({"CSF401", "CSF404"})
@@ -39,6 +40,22 @@ BROKER_RULES = frozenset({"CSF401", "CSF404"})
 NAME_RULES = frozenset({"CSF403"})
 #: Rules that need live workers: never static.
 LIVE_RULES = frozenset({"CSF405"})
+#: What a rule's settings are named with, for the rules that read only a few: a setting
+#: that is not literal leaves the rule judging unless its name holds one of these words
+#: (CSF404: where messages go and with which priority: routes, queues, exchanges,
+#: annotations, the transport's ``priority_steps``, beat's options). Any other rule reads
+#: every setting.
+READS_ONLY = {
+    "CSF404": ("priority", "queue", "route", "exchange", "annotation", "transport", "beat"),
+}
+
+
+def judged_despite(unknown: Collection[str]) -> frozenset[str]:
+    """The rules that judge an app whose settings ``unknown`` are not literal."""
+    if not unknown:
+        return frozenset(RULES) - LIVE_RULES
+    return frozenset(code for code, words in READS_ONLY.items()
+                     if not any(word in name for name in unknown for word in words))
 
 
 def _noop(*args: Any, **kwargs: Any) -> None:
@@ -86,7 +103,7 @@ class StaticAppView(AppView):
     def sent(self) -> Iterator[tuple[str, Destination]]:
         """The tasks' and beat's messages, and those call sites send with a priority."""
         yield from super().sent()
-        for send in self.model.priority_sends:
+        for index, send in enumerate(self.model.priority_sends):
             task = self.tasks.get(send.task)
             if task is None:
                 continue  # why: a task whose options are not known is not judged
@@ -96,7 +113,8 @@ class StaticAppView(AppView):
                 options.update(queue=send.queue, exchange=None, routing_key=None)
             found = self.destination(send.task, options)
             if found is not None:
-                yield f"{send.task} (apply_async)", found
+                yield f"{send.task} (apply_async)", replace(
+                    found, place=("priority_sends", str(index)))
 
     @cached_property
     def registered(self) -> frozenset[str]:

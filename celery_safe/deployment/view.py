@@ -12,12 +12,13 @@ unknown destination (``None``) and no rule judges it.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 from celery import Celery, Task
 from celery.app.routes import MapRoute, prepare
+from kombu.transport.base import to_rabbitmq_queue_arguments
 
 __all__ = ["AMQP_SCHEMES", "EXEC_OPTIONS", "REDIS_SCHEMES", "AppView", "Destination", "scheme_of"]
 
@@ -42,10 +43,15 @@ def scheme_of(url: Any) -> str:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a message goes: the queue's name and the priority it is sent with."""
+    """Where a message goes: the queue's name and the priority it is sent with
+    (``given``: the priority as written, an integer or not; ``routed``: it is the route's;
+    ``place``: where the sender is written, a problem's path)."""
 
     queue: str
     priority: int | None
+    given: Any = None
+    routed: bool = False
+    place: tuple[str, str] | None = None
 
 
 class AppView:
@@ -118,12 +124,14 @@ class AppView:
                 break
         merged = dict(route or {})
         merged.update({key: value for key, value in options.items() if value is not None})
+        routed = options.get("priority") is None and merged.get("priority") is not None
         queue = merged.get("queue")
         if queue is None and ("exchange" in merged or "routing_key" in merged):
             return None
         queue = getattr(queue, "name", queue) or self.conf.task_default_queue
         priority = merged.get("priority")
-        return Destination(str(queue), priority if isinstance(priority, int) else None)
+        return Destination(str(queue), priority if isinstance(priority, int) else None,
+                           priority, routed)
 
     def task_destination(self, task: Task) -> Destination | None:
         """Where ``task.delay(...)`` sends its message (its own options, then the routes)."""
@@ -135,14 +143,15 @@ class AppView:
         for name, task in self.tasks.items():
             found = self.task_destination(task)
             if found is not None:
-                yield name, found
+                yield name, replace(found, place=("tasks", name))
         for entry_name, entry in self.beat_entries.items():
             task = self.app.tasks.get(entry["task"])
             options = {key: getattr(task, key, None) for key in EXEC_OPTIONS}
             options.update(entry.get("options", {}))
             found = self.destination(entry["task"], options)
             if found is not None:
-                yield f"beat entry {entry_name!r}", found
+                yield f"beat entry {entry_name!r}", replace(
+                    found, place=("beat_schedule", entry_name))
 
     def queue_arguments(self, queue: str) -> Mapping[str, Any] | None:
         """The arguments Celery declares ``queue`` with (``task_queue_max_priority`` filled
@@ -153,7 +162,12 @@ class AppView:
         # worker started without -Q consumes every queue in it
         declared = dict.get(queues, queue) or queues.aliases.get(queue)
         if declared is not None:
-            return dict(declared.queue_arguments or {})
+            # as kombu declares it: ``Queue(max_priority=...)`` and its kin are arguments too
+            return dict(to_rabbitmq_queue_arguments(
+                declared.queue_arguments or {}, expires=declared.expires,
+                message_ttl=declared.message_ttl, max_length=declared.max_length,
+                max_length_bytes=declared.max_length_bytes,
+                max_priority=declared.max_priority))
         if not getattr(queues, "create_missing", True):
             return None
         max_priority = getattr(queues, "max_priority", None)

@@ -44,10 +44,16 @@ def _problems(report: Report) -> list[tuple[Problem, ast.AST]]:
             if not app.model.names_known and app.bare_route_keys():
                 bare = getattr(lookup, "bare_task_names", None)
                 app.model.bare_names = bare() if bare is not None else None
-            from ..deployment.static import check_static  # Celery's apps: only for an app
+            from ..deployment.static import (  # Celery's apps: only for an app
+                check_static,
+                judged_despite,
+            )
 
+            codes = judged_despite(app.unknown_settings)
+            if not codes:
+                continue  # why we bail: a setting every rule may read is not literal
             try:
-                problems = list(check_static(app.model))
+                problems = list(check_static(app.model, codes))
             except Exception:  # why: Celery refuses this configuration
                 continue  # (mixed old and new setting names...): it says so at start-up
             found += [(p, app.node_for(p.path)) for p in problems]

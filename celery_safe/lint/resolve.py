@@ -561,9 +561,10 @@ _NAMING = re.compile(
 #: task names no scan can read: a task decorator's non-literal ``name=``, a name built
 #: from a literal (``name="shop.tasks.%s" % job``, ``+``, ``.format``: in a loop of
 #: ``app.task(name=...)(f)``, or a Task class's ``name = "shop." + "x"``), or Celery's
-#: ``gen_task_name`` overridden
+#: ``gen_task_name`` overridden (a method, or assigned: ``app.gen_task_name = f``)
 _NAMES_UNKNOWN = re.compile(
     rb"""task\([^)]*\bname\s*=\s*(?![\s'"])|\bdef\s+gen_task_name\b"""
+    rb"""|\bgen_task_name[ \t]*=(?!=)"""
     rb"""|\bname[ \t]*=[ \t]*(['"])[A-Za-z_][\w.%{}]*\.[\w.%{}]*\1[ \t]*(?:[%+]|\.[ \t]*\w)"""
 )
 

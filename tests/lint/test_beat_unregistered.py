@@ -197,3 +197,75 @@ def test_a_registration_added_elsewhere_clears_the_cached_finding(
         "def gone():\n    pass\n"
     )
     assert found() == [11]
+
+
+#: a package whose ``__init__`` re-exports tasks its modules define
+REEXPORT_INIT = "from .sweep import *\nfrom .jobs import purge\n"
+REEXPORT_SWEEP = "from celery import shared_task\n\n\n@shared_task\ndef cleanup():\n    pass\n"
+REEXPORT_JOBS = "from celery import shared_task\n\n\n@shared_task\ndef purge():\n    pass\n"
+REEXPORT_SETTINGS = '''\
+CELERY_BEAT_SCHEDULE = {
+    "cleanup": {"task": "app1.tasks.cleanup", "schedule": 60},
+    "purge": {"task": "app1.tasks.purge", "schedule": 60},
+}
+'''
+
+
+def _reexport_project(root: Path, files: dict[str, str]) -> Path:
+    sources = {"proj/__init__.py": "", "proj/settings.py": REEXPORT_SETTINGS,
+               "app1/__init__.py": "", "app1/tasks/__init__.py": REEXPORT_INIT,
+               "app1/tasks/sweep.py": REEXPORT_SWEEP, "app1/tasks/jobs.py": REEXPORT_JOBS,
+               **files}
+    for name, text in sources.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({}, {2: "app1.tasks.sweep.cleanup", 3: "app1.tasks.jobs.purge"}),
+    # ``as`` and an absolute import: the same; a chain of re-exports is followed
+    ({"app1/tasks/__init__.py": "from app1.tasks.jobs import purge as purge\n"
+                                "from .more import *\n",
+      "app1/tasks/more.py": "from .sweep import cleanup\n\n__all__ = ['cleanup']\n"},
+     {2: "app1.tasks.sweep.cleanup", 3: "app1.tasks.jobs.purge"}),
+    # a star import that does not export it binds nothing
+    ({"app1/tasks/__init__.py": "from .sweep import *\nfrom .jobs import *\n",
+      "app1/tasks/jobs.py": REEXPORT_JOBS + "\n\n__all__ = []\n"},
+     {2: "app1.tasks.sweep.cleanup"}),
+    # an explicit name registers the name wherever the task is defined
+    ({"app1/tasks/jobs.py": REEXPORT_JOBS.replace(
+        "@shared_task", "@shared_task(name='app1.tasks.purge')")},
+     {2: "app1.tasks.sweep.cleanup"}),
+    # a name made elsewhere, or Celery's naming changed: the registered names are unknown
+    ({"app1/naming.py": "from celery import current_app\n\n\n"
+                        "current_app.gen_task_name = lambda name, module: name\n"}, {}),
+    ({"app1/naming.py": "from celery import Celery\n\n\nclass App(Celery):\n"
+                        "    def gen_task_name(self, name, module):\n        return name\n"},
+     {}),
+    ({"app1/naming.py": "from celery import shared_task\n\n\n"
+                        "@shared_task(name=NAME)\ndef f():\n    pass\n"}, {}),
+    # bound some other way too, or from where the linter cannot look: unsure
+    ({"app1/tasks/__init__.py": REEXPORT_INIT + "from celery_extras import *\n"}, {}),
+    ({"app1/tasks/__init__.py": REEXPORT_INIT + "purge = cleanup = None\n"}, {}),
+    ({"app1/tasks/__init__.py": "try:\n    from .jobs import purge\nexcept ImportError:\n"
+                                "    purge = None\nfrom .sweep import *\n"},
+     {2: "app1.tasks.sweep.cleanup"}),
+    ({"app1/tasks/__init__.py": "from external.jobs import purge\nfrom .sweep import *\n",
+      "app1/tasks/sweep.py": REEXPORT_SWEEP + "\n\n__all__ = make_all()\n"}, {}),
+    # the defining module's task is not a plain decorated function
+    ({"app1/tasks/jobs.py": "from celery import Task\n\n\nclass purge(Task):\n"
+                            "    def run(self):\n        pass\n",
+      "app1/tasks/sweep.py": "from mylib import job\n\n\n@job\ndef cleanup():\n    pass\n"},
+     {}),
+])
+def test_a_beat_entry_naming_a_package_that_re_exports_the_task(
+    tmp_path: Path, files: dict[str, str], expected: dict[int, str]
+) -> None:
+    """Celery names a task after its defining module: the package's name for it is
+    registered by nothing (measured in ``test_worker_imports_celery.py``)."""
+    found = _found(_reexport_project(tmp_path, files))
+    assert {line: message.rpartition("did you mean ")[2].strip("'?")
+            for _, line, message in found} == expected, found
+    assert all(name == "settings.py" for name, _, _ in found)
+    assert (assert_same_findings(python_files(tmp_path)) > 0) == bool(expected)  # flake8 agrees

@@ -82,11 +82,13 @@ def configurations(draw: st.DrawFn) -> str:
             lines.append(f"app.conf.{setting} = True")
     if draw(st.booleans()):
         lines.append("app.conf.task_queue_max_priority = 10")
+    if draw(st.booleans()):
+        lines.append('app.conf.task_queues = [Queue("celery"), Queue("work", max_priority=5)]')
     names = ["charge", "refund", "report"]
     routes = {}
     for name in draw(st.lists(st.sampled_from([*names, "chrage", "reports.*"]), max_size=2)):
         routes[f"shop.{name}"] = {"queue": draw(st.sampled_from(["work", "celery"])),
-                                  "priority": draw(st.sampled_from([0, 1, 2, 5, 9]))}
+                                  "priority": draw(st.sampled_from([0, 1, 2, 5, 9, "low"]))}
     if routes:
         lines.append(f"app.conf.task_routes = {routes!r}")
     countdown = draw(st.sampled_from([None, 30, 5000]))
@@ -96,7 +98,7 @@ def configurations(draw: st.DrawFn) -> str:
     for name in names:
         options = []
         for option, values in (("acks_late", [True, False]), ("reject_on_worker_lost", [True]),
-                               ("time_limit", [10, 4000]), ("priority", [1, 3]),
+                               ("time_limit", [10, 4000]), ("priority", [1, 3, "high", "4"]),
                                ("default_retry_delay", [5000])):
             if draw(st.booleans()):
                 options.append(f"{option}={draw(st.sampled_from(values))!r}")
@@ -639,3 +641,95 @@ def test_a_priority_given_at_the_call_site(call: str, expected: list[str]) -> No
     assert [f.code for f in found] == expected
     if expected:
         assert "shop.charge (apply_async)" in found[0].message
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    ("charge.apply_async((1,), priority='low_priority')", [(24, "CSF404")]),
+    ("charge.apply_async((1,), priority='5')", []),  # int("5"): kombu reads it
+    ("charge.apply_async((1,), priority=5)", []),
+])
+def test_a_priority_that_is_not_a_number_on_redis(call: str, expected: list[object]) -> None:
+    """Kombu's Redis transport reads a priority with ``int()``, and sends what it cannot
+    read as 0 (measured in ``test_wf_deploy_measure``): reported where it is written."""
+    source = f"""
+        from celery import Celery
+
+        app = Celery("shop", broker="redis://localhost:6379/0")
+        app.conf.task_routes = {{"shop.report": {{"queue": "reports", "priority": "high"}}}}
+
+
+        @app.task(priority="low")
+        def charge(order_id):
+            pass
+
+
+        @app.task(priority="low")
+        def refund(order_id):
+            pass
+
+
+        @app.task
+        def report():
+            pass
+
+
+        def checkout(order_id):
+            {call}
+    """
+    found = static(source)
+    # the route's "high" at the route; the decorators' "low" on the default queue: one
+    # problem, at the first task; the call site's at the call
+    assert [(f.line, f.code) for f in found] == [(5, "CSF404"), (8, "CSF404"), *expected]
+    assert "priority 'high' (shop.report) on queue 'reports'" in found[0].message
+    assert "priority 'low' (shop.charge, shop.refund)" in found[1].message
+    assert all("cannot read it as a number" in f.message for f in found)
+    # check_app sees the same configuration (it never sees call sites)
+    assert messages(found[:2]) == messages(runtime(source.replace(call, "pass")))
+
+
+def test_a_priority_that_is_not_a_number_on_rabbitmq_is_left_alone() -> None:
+    """py-amqp refuses to send it (measured): loud at the send, not this rule's."""
+    source = """
+        from celery import Celery
+
+        app = Celery("shop", broker="amqp://guest@localhost//")
+        app.conf.task_queue_max_priority = 10
+
+
+        @app.task(priority="low")
+        def charge(order_id):
+            pass
+    """
+    assert static(source) == [] == runtime(source)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    # settings CSF404 does not read: it judges; CSF402 (which reads every one) does not
+    ("task_soft_time_limit = int(os.environ['LIMIT'])", ["CSF404"]),
+    ("task_reject_on_worker_lost = bool(os.environ.get('X'))", ["CSF404"]),
+    # a setting deciding where messages go or with which priority: nothing judged
+    ("task_default_priority = int(os.environ['P'])", []),
+    ("task_queue_max_priority = int(os.environ['P'])", []),
+    ("task_routes = {'shop.charge': {'queue': os.environ['Q']}}", []),
+    ("task_create_missing_queues = bool(os.environ.get('X'))", []),
+    ("broker_transport_options = {'confirm_publish': bool(os.environ.get('X'))}", []),
+])
+def test_a_setting_that_is_not_literal_silences_only_the_rules_reading_it(
+    setting: str, expected: list[str]
+) -> None:
+    source = f"""
+        import os
+
+        from celery import Celery
+        from kombu import Queue
+
+        app = Celery("shop", broker="amqp://guest@rabbit//")
+        app.conf.task_queues = [Queue("celery")]
+        app.conf.{setting}
+
+
+        @app.task(acks_late=True, priority=5)
+        def charge(order_id):
+            pass
+    """
+    assert [f.code for f in static(source)] == expected

@@ -11,7 +11,13 @@ app's package, ``apps.py`` (and what ``ready()`` imports), ``models``, ``admin``
 admin app's autodiscovery) and the system checks import ``ROOT_URLCONF``. A task sent by
 another process that imported its module is dropped by the worker ("Received
 unregistered task"). The linter is run on the same project: it reports exactly the tasks
-the worker does not register, where its model decides."""
+the worker does not register, where its model decides.
+
+A package that re-exports a task (``from .jobs import purge`` or ``from .jobs import *`` in
+``tasks/__init__.py``) does not rename it: Celery names a task after the module defining
+it (the function's ``__module__``), so a beat entry naming ``<pkg>.tasks.purge`` is
+dropped while the worker registers ``<pkg>.tasks.jobs.purge``; an explicit ``name=``
+registers that name wherever it is defined."""
 
 from __future__ import annotations
 
@@ -181,3 +187,61 @@ def test_a_django_worker_registers_what_setup_and_autodiscovery_import(
     assert {n for n in seen if n.startswith(("djp.", "shop.", "blog."))} == DJANGO_REGISTERED
     assert not seen & DJANGO_DROPPED
     assert _reported(root) == DJANGO_DROPPED
+
+
+#: a package re-exporting its tasks, and beat entries naming them by the package
+REEXPORT = {
+    "reexp/__init__.py": "from .celery import app as celery_app\n",
+    "reexp/celery.py": (
+        "import os\n\nfrom celery import Celery\n\n"
+        "app = Celery('reexp', broker=os.environ['WI_BROKER'], include=['reexp.tasks'])\n"
+        "app.conf.beat_schedule = {\n"
+        "    'star': {'task': 'reexp.tasks.cleanup', 'schedule': 60},\n"
+        "    'named': {'task': 'reexp.tasks.purge', 'schedule': 60},\n"
+        "    'explicit': {'task': 'reexp.tasks.archive', 'schedule': 60},\n"
+        "    'defining': {'task': 'reexp.tasks.jobs.purge', 'schedule': 60},\n"
+        "}\n"
+    ),
+    "reexp/tasks/__init__.py": "from .sweep import *\nfrom .jobs import archive, purge\n",
+    "reexp/tasks/sweep.py": SHARED.format(name="cleanup"),
+    "reexp/tasks/jobs.py": SHARED.format(name="purge") + (
+        "\n\n@shared_task(name='reexp.tasks.archive')\ndef archive():\n    return 1\n"
+    ),
+}
+REEXPORT_REGISTERED = {"reexp.tasks.sweep.cleanup", "reexp.tasks.jobs.purge",
+                       "reexp.tasks.archive"}
+REEXPORT_DROPPED = {"reexp.tasks.cleanup", "reexp.tasks.purge"}
+
+
+def test_a_package_re_exporting_a_task_does_not_rename_it(tmp_path: Path, broker: str) -> None:
+    root = _write(tmp_path, REEXPORT)
+    with WorkerProcess("reexp", cwd=root, env={"WI_BROKER": broker}) as worker:
+        seen = _registered(worker.log_text())
+        # what beat sends when the entries are due: each entry's name, as written
+        env = {**os.environ, "WI_BROKER": broker, "PYTHONPATH": str(root)}
+        send = ("from reexp.celery import app\n"
+                "for entry in app.conf.beat_schedule.values():\n"
+                "    app.send_task(entry['task'])\n")
+        subprocess.run([sys.executable, "-c", send], cwd=root, env=env, check=True,
+                       timeout=TIMEOUT)
+        deadline = time.monotonic() + TIMEOUT
+        expected = [f"Received unregistered task of type '{n}'" for n in sorted(REEXPORT_DROPPED)]
+        expected += [f"Task {n}[" for n in ("reexp.tasks.archive", "reexp.tasks.jobs.purge")]
+        while not all(e in worker.log_text() for e in expected):
+            assert time.monotonic() < deadline, worker.log_text()
+            time.sleep(0.2)
+        log = worker.log_text()
+    assert {name for name in seen if name.startswith("reexp.")} == REEXPORT_REGISTERED
+    for name in ("reexp.tasks.archive", "reexp.tasks.jobs.purge"):  # registered: they ran
+        assert f"unregistered task of type '{name}'" not in log
+    assert _reported(root) == REEXPORT_DROPPED
+    messages = _messages(root)
+    assert any("did you mean 'reexp.tasks.sweep.cleanup'?" in m for m in messages), messages
+    assert any("did you mean 'reexp.tasks.jobs.purge'?" in m for m in messages), messages
+
+
+def _messages(root: Path) -> list[str]:
+    report = root / "report.json"
+    main(["check", "--no-cache", "--select", "CSF206", str(root), "--format", "json",
+          "--output", str(report)])
+    return [row["message"] for row in json.loads(report.read_text())]

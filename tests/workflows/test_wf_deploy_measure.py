@@ -12,8 +12,10 @@ observe (a note, a broker key, a worker's reply), never for a fixed time.
   ``CELERY_ROUTES``) under ``namespace="CELERY"``, through ``from .base import *``.
 - CSF405: a message routed to a queue no worker consumes waits there (and
   ``check-app --inspect`` says so).
-- CSF404: RabbitMQ delivers a queue without ``x-max-priority`` in arrival order whatever
-  the priority; Redis cannot tell apart priorities that fall on one ``priority_steps`` step.
+- CSF404: RabbitMQ delivers a queue without ``x-max-priority`` (``queue_arguments`` or
+  ``Queue(max_priority=)``) in arrival order whatever the priority; Redis cannot tell apart
+  priorities that fall on one ``priority_steps`` step, and sends a priority ``int()``
+  cannot read (``"low_priority"``) as 0, silently; py-amqp refuses to send one (loud).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -34,6 +37,8 @@ from celery import Celery
 from wf_deploy_app import CONFIG_ENV, NOTES, make_app, read_notes
 
 from celery_safe.celery_internals import namespace_reads_old_names
+from celery_safe.deployment.csf404 import _redis_reads
+from celery_safe.deployment.view import AppView
 from celery_safe.lint.interp.appconfig import _normalised
 from celery_safe.testing.worker_process import WorkerProcess
 
@@ -357,6 +362,54 @@ def test_redis_priorities_on_one_step_are_not_told_apart(redis_conf: dict[str, A
         note.apply_async(priority=priority)
     # 1 and 2 share step 0 (served in arrival order), 4 is step 3, served after step 0
     assert _drain_order(app, queue, 3) == [2, 1, 4]
+
+
+@pytest.mark.redis
+def test_redis_priority_not_a_number_is_sent_as_zero(redis_conf: dict[str, Any]) -> None:
+    queue = redis_conf["task_default_queue"]
+    app = make_app(redis_conf)
+    note = app.tasks["deploy.note"]
+    note.apply_async(priority=4)
+    note.apply_async(priority="low_priority")  # kombu: int() fails, its default (0) instead
+    note.apply_async(priority="5")  # int("5") reads: step 3, after the unread one
+    # sent last, served first: the unread priority is on step 0, the first served
+    assert _drain_order(app, queue, 3) == ["low_priority", 4, "5"]
+    assert _redis_reads("low_priority") is None  # what CSF404 reports
+    assert _redis_reads("5") == 5
+
+
+@pytest.mark.amqp
+def test_rabbitmq_priority_not_a_number_fails_the_send(celery_safe_amqp_url: str) -> None:
+    from kombu import Queue
+
+    queue = f"ranked-{uuid.uuid4().hex[:8]}"
+    app = make_app({
+        "broker_url": celery_safe_amqp_url, "task_default_queue": queue,
+        "task_queues": [Queue(queue, auto_delete=True, max_priority=9)], NOTES: "/dev/null",
+    })
+    # py-amqp packs the priority as an octet: loud, at the send (CSF404 leaves it alone)
+    with pytest.raises(struct.error):
+        app.tasks["deploy.note"].apply_async(priority="low_priority")
+
+
+@pytest.mark.amqp
+def test_rabbitmq_queue_max_priority_keyword_declares_x_max_priority(
+    celery_safe_amqp_url: str,
+) -> None:
+    from kombu import Queue
+
+    queue = f"ranked-{uuid.uuid4().hex[:8]}"
+    app = make_app({
+        "broker_url": celery_safe_amqp_url, "task_default_queue": queue,
+        "task_queues": [Queue(queue, auto_delete=True, max_priority=9)], NOTES: "/dev/null",
+    })
+    note = app.tasks["deploy.note"]
+    with app.connection_for_write() as connection:
+        app.amqp.queues[queue].bind(connection.default_channel).declare()
+    for priority in (1, 5, 9):
+        note.apply_async(priority=priority)
+    assert _drain_order(app, queue, 3) == [9, 5, 1]  # ordered: Queue(max_priority=) counts
+    assert AppView(app).queue_arguments(queue) == {"x-max-priority": 9}  # as CSF404 reads it
 
 
 # -- result_expires shorter than a chord header part's countdown (issue 25, item 3) ---

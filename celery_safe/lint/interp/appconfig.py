@@ -225,6 +225,9 @@ class AppSource:
     where: dict[tuple[str, str], ast.AST] = field(default_factory=dict)
     #: every configuration write was read (else nothing is judged)
     complete: bool = True
+    #: settings a rule may read whose value is not literal (only the rules that do not
+    #: read them judge: ``deployment.static.judged_despite``)
+    unknown_settings: set[str] = field(default_factory=set)
     #: the modules the worker imports for it (``include``, ``imports``; literal ones), the
     #: config modules it loads by name, and the Django settings module it names;
     #: ``modules_known``: every configuration source was read, and they are all literal
@@ -427,7 +430,7 @@ class _AppReader:
         if definite(value):
             return value
         if name.startswith(("task_", "broker_")) and name not in _BROKER_KEYS | _NOT_READ:
-            self.app.complete = False  # why: a setting the rules read is unknown
+            self.app.unknown_settings.add(name)  # why: a setting the rules may read
         return UNKNOWN
 
     def note_places(self, key: str, node: ast.expr | None, origin: ast.AST | None,
@@ -640,20 +643,23 @@ class _AppReader:
                 sends = self.app.model.sends
                 self.app.where[("sends", str(len(sends)))] = origin or node
                 sends.append(StaticSend(named[target.id], float(countdown)))
-            self.priority_send(node, named[target.id], literals)
+            self.priority_send(node, named[target.id], literals, origin)
 
-    def priority_send(self, node: ast.Call, task: str, literals: Literals) -> None:
+    def priority_send(self, node: ast.Call, task: str, literals: Literals,
+                      origin: ast.AST | None) -> None:
         """``apply_async(priority=9)`` (and ``queue="q"``), both literal; an exchange, a
         routing key or ``**options`` leave the destination unknown (not recorded)."""
         given = {k.arg: literals(k.value) for k in node.keywords}
         priority, queue = given.get("priority"), given.get("queue")
-        if not isinstance(priority, int) or isinstance(priority, bool):
+        if not isinstance(priority, (int, str, float)) or isinstance(priority, bool):
             return
         if None in given or "exchange" in given or "routing_key" in given or not (
             queue is None or isinstance(queue, str)
         ):
             return
-        self.app.model.priority_sends.append(StaticPrioritySend(task, priority, queue))
+        sends = self.app.model.priority_sends
+        self.app.where[("priority_sends", str(len(sends)))] = origin or node
+        sends.append(StaticPrioritySend(task, priority, queue))
 
     def module_tasks(self, index: ModuleIndex, module: str | None, literals: Literals,
                      named: dict[str, str]) -> Iterator[tuple[StaticTask, ast.AST]]:

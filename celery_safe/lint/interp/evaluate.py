@@ -36,7 +36,7 @@ from .objects import (
     returned_by_annotation,
     tuple_value,
 )
-from .registration import unregistered_name
+from .registration import reexported_as, unregistered_name
 from .values import (
     HELD,
     JOINS,
@@ -1021,11 +1021,18 @@ class Evaluator:
     def unregistered(self, name: str) -> Unregistered | None:
         """``name`` is the project's and nothing registers it (:mod:`.registration`)."""
         known = unregistered_name(name, self.index)
+        reason = ""
         if known is None:
-            return None
+            moved = reexported_as(name, self.index)
+            if moved is None:
+                return None
+            module = name.rpartition(".")[0]
+            reason = (f"{module} only imports it, and Celery names a task after the module "
+                      f"that defines it: did you mean {moved!r}?")
+            known = (moved,)
         mains = list(self.index.backends.mains.values())
         app = mains[0] if len(mains) == 1 else name.partition(".")[0]
-        return Unregistered(app=app, known=known)
+        return Unregistered(app=app, known=known, reason=reason)
 
     def periodic(self, node: ast.Call) -> Step | None:
         """``sender.add_periodic_task(schedule, sig, args=(), kwargs=(), ...)``: Celery

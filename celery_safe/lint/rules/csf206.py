@@ -4,6 +4,9 @@
   module of the project (or the main name of the app writing the schedule) — and that
   nothing in the project registers. Beat sends it every time it is due; the worker drops
   it ("Received unregistered task"), measured in ``tests/lint/test_joins_api_celery.py``.
+* A beat entry naming a task by a module that only imports it (``proj.tasks.cleanup``
+  when ``proj/tasks/__init__.py`` does ``from .jobs import cleanup``): Celery registers
+  ``proj.tasks.jobs.cleanup``, after the defining module (``interp/registration.py``).
 * A beat entry, ``send_task``, or ``.delay()``/``.apply_async()``/signature of a task
   defined in a module the project's worker never imports (``interp/workerimports.py``:
   the ``-A`` module, ``include``/``imports``, autodiscovery, Django's setup, and what they
@@ -65,6 +68,35 @@ _PROJECT_FIXED = _PROJECT.replace(
     "worker imports it with the tasks)\n\n\n@shared_task\ndef confirm",
 ).replace("  # the worker never imports shop.orders.emails", "")
 
+#: a beat entry naming a task by the package that re-exports it
+_REEXPORTED = """\
+# file: shop/__init__.py
+# file: shop/celery.py
+from celery import Celery
+
+app = Celery("shop", include=["shop.tasks"])
+app.conf.beat_schedule = {
+    # the worker registers shop.tasks.cleanup.purge_carts: named after where it is defined
+    "purge-carts": {"task": "shop.tasks.purge_carts", "schedule": 3600.0},
+}
+# file: shop/tasks/__init__.py
+from .cleanup import purge_carts  # noqa: F401
+# file: shop/tasks/cleanup.py
+from celery import shared_task
+
+
+@shared_task
+def purge_carts():
+    return None
+"""
+#: the same entry naming the task as Celery registers it
+_REEXPORTED_FIXED = _REEXPORTED.replace(
+    '"task": "shop.tasks.purge_carts"', '"task": "shop.tasks.cleanup.purge_carts"'
+).replace(
+    "    # the worker registers shop.tasks.cleanup.purge_carts: named after where it is defined\n",
+    "",
+)
+
 INVALID = (
     """\
 from celery import Celery
@@ -85,6 +117,7 @@ app.conf.beat_schedule = {
 }
 """,
     _PROJECT,
+    _REEXPORTED,
 )
 
 VALID = (
@@ -107,6 +140,7 @@ app.conf.beat_schedule = {
 }
 """,
     _PROJECT_FIXED,
+    _REEXPORTED_FIXED,
 )
 
 
