@@ -24,6 +24,7 @@ from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
 from .interp.serializers import json_only
 from .interp.workerimports import ProjectSource, WorkerImports, worker_imports
+from .interp.workerlost import WorkerLostScan
 
 __all__ = ["ModuleResolver", "TaskLookup"]
 
@@ -92,6 +93,8 @@ class ModuleResolver:
         self._workers: dict[Path, WorkerImports | None] = {}
         #: project root -> whether every task of it is sent with JSON (see :meth:`sends_json`)
         self._json: dict[Path, bool] = {}
+        #: project root -> what its text says of ``reject_on_worker_lost`` (static CSF402)
+        self._worker_lost: dict[Path, WorkerLostScan] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -314,6 +317,18 @@ class ModuleResolver:
             self._json[root] = _scan_json(root, self.max_file_size)
         return self._json[root]
 
+    def worker_lost(self, importer: Path) -> WorkerLostScan:
+        """What the text of ``importer``'s project (its package root) says of a lost
+        worker's protection (:mod:`.interp.workerlost`): every ``.py`` file and every
+        configuration or deployment file, read once per root per run. Like
+        :meth:`names_unknown`, it depends on every file: ``importer`` goes in
+        :attr:`project_wide`."""
+        self.project_wide.add(importer)
+        root = _package_root(importer)
+        if root not in self._worker_lost:
+            self._worker_lost[root] = _scan_worker_lost(root, self.max_file_size)
+        return self._worker_lost[root]
+
     def bare_task_names(self, importer: Path) -> frozenset[str] | None:
         """The names without a dot a task of ``importer``'s project may be registered under:
         every ``name="..."`` written without a dot (a task's default name always has one);
@@ -527,6 +542,34 @@ _DEPLOYMENT = re.compile(r"(?i)^(procfile|makefile|dockerfile.*|.*\.(sh|ya?ml|in
                          r"service|env|json|txt))$")
 
 
+#: a file of environment settings (``.env``, ``.env.production``, ``prod.env``)
+_ENV_FILE = re.compile(r"(?i)^(\.env(\..*)?|.*\.env)$")
+
+
+def _scan_worker_lost(root: Path, max_file_size: int) -> WorkerLostScan:
+    """The ``.py``, configuration and deployment files under ``root`` read into a
+    :class:`WorkerLostScan` (a tree too large to read leaves it unknown)."""
+    scan = WorkerLostScan()
+    scanned = 0
+    for folder, dirs, files in os.walk(root):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            python = file.endswith(".py")
+            if not (python or _DEPLOYMENT.match(file) or _ENV_FILE.match(file)):
+                continue
+            scanned += 1
+            if scanned > _MAX_SCANNED:
+                scan.unknown("the project has too many files to read")
+                return scan
+            path = Path(folder, file)
+            try:
+                data: bytes | None = read_bytes(path, max_file_size)
+            except (OSError, Unreadable):
+                data = None
+            scan.add(path.relative_to(root).as_posix(), data, python)
+    return scan
+
+
 def _names_celery(path: Path, data: bytes) -> bool:
     """Whether the module uses the name ``Celery`` other than to import it (it makes an
     app, or subclasses Celery); a module that cannot be parsed may."""
@@ -702,6 +745,9 @@ class _Lookup:
 
     def bare_task_names(self) -> frozenset[str] | None:
         return self.resolver.bare_task_names(self.importer)
+
+    def worker_lost(self) -> WorkerLostScan:
+        return self.resolver.worker_lost(self.importer)
 
     @property
     def module_name(self) -> str:
