@@ -120,6 +120,16 @@ def test_silent_when_the_task_options_are_not_known(tmp_path: Path, decorator: s
     assert found(project(tmp_path, {"shop/tasks.py": tasks})) == []
 
 
+def test_silent_for_a_library_whose_only_app_is_its_tests(tmp_path: Path) -> None:
+    """A library's ``shared_task`` runs on the app of the project that installs it."""
+    tasks = ("from celery import shared_task\n\n\n@shared_task(acks_late=True)\n"
+             "def charge(order_id):\n    return order_id\n")
+    files = {"shop/celery.py": None, "shop/tasks.py": tasks, "tests/celery.py": CELERY}
+    assert found(project(tmp_path, files)) == []
+    write(tmp_path, {"shop/celery.py": CELERY})
+    assert found(tmp_path) == ["tasks.py:4:2"]
+
+
 def test_silent_for_an_app_made_elsewhere(tmp_path: Path) -> None:
     made = "from company.celery import make_app\n\napp = make_app('shop')\n"
     assert found(project(tmp_path, {"shop/celery.py": made})) == []

@@ -93,6 +93,10 @@ _APP_TASK = tuple(
     for anchor in (b".Task", b"task_cls")
 )
 _MAKES_APP = ((b"Celery", _rx(rb"\bCelery\s*\(")),)
+#: folders and files of tests and examples: an app made there is not the project's
+#: (a library's ``shared_task`` runs on the app of the project installing it)
+_EXAMPLE = re.compile(r"(?:^|/)(?:tests?|testing|examples?|demos?|samples?|docs?|sandbox)/"
+                      r"|(?:^|/)(?:test_[^/]*|[^/]*_tests?\.py|conftest\.py)$")
 _CLASS = (b"class", _rx(rb"^[ \t]*class[ \t]+(\w+)[ \t]*(?:\(([^)]*)\))?[ \t]*:"))
 
 
@@ -144,6 +148,7 @@ class WorkerLostScan:
 
     #: the first reason some text may protect a task (None: none found)
     reason: str | None = None
+    #: some module other than a test or an example makes a Celery app
     makes_app: bool = False
     #: ``module, importing file`` of each module a literal names (star import, config)
     named: list[tuple[str, str]] = field(default_factory=list)
@@ -174,7 +179,8 @@ class WorkerLostScan:
         if generic:
             what = generic.decode(errors="replace").strip()
             self.unknown(f"{relative} may configure from data no text names ({what!r})")
-        self.makes_app = self.makes_app or _first(data, _MAKES_APP) is not None
+        if not self.makes_app and not _EXAMPLE.search(relative):
+            self.makes_app = _first(data, _MAKES_APP) is not None
         for match in _matches(data, *_STAR):
             self.named.append((match.group(1).decode(), relative))
         for anchor, pattern in _NAMED_MODULE:
