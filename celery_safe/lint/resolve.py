@@ -548,7 +548,8 @@ _ENV_FILE = re.compile(r"(?i)^(\.env(\..*)?|.*\.env)$")
 
 def _scan_worker_lost(root: Path, max_file_size: int) -> WorkerLostScan:
     """The ``.py``, configuration and deployment files under ``root`` read into a
-    :class:`WorkerLostScan` (a tree too large to read leaves it unknown)."""
+    :class:`WorkerLostScan`, until one leaves it unknown (as does a tree too large to
+    read)."""
     scan = WorkerLostScan()
     scanned = 0
     for folder, dirs, files in os.walk(root):  # never follows links to folders
@@ -567,6 +568,8 @@ def _scan_worker_lost(root: Path, max_file_size: int) -> WorkerLostScan:
             except (OSError, Unreadable):
                 data = None
             scan.add(path.relative_to(root).as_posix(), data, python)
+            if scan.reason is not None:
+                return scan  # why: unknown already; the other files cannot change that
     return scan
 
 

@@ -165,6 +165,8 @@ class WorkerLostScan:
 
     def add(self, relative: str, data: bytes | None, python: bool) -> None:
         """One file, at ``relative`` (posix) under the root; None: it cannot be read."""
+        if self.reason is not None:
+            return  # why: already unknown; nothing read now can make it known
         if data is None:
             if python:  # a configuration file past the size limit is data, not settings
                 self.unknown(f"{relative} cannot be read")
