@@ -150,6 +150,8 @@ class WorkerLostScan:
     reason: str | None = None
     #: some module other than a test or an example makes a Celery app
     makes_app: bool = False
+    #: those modules, as paths relative to the root
+    app_modules: list[str] = field(default_factory=list)
     #: ``module, importing file`` of each module a literal names (star import, config)
     named: list[tuple[str, str]] = field(default_factory=list)
     #: the project's classes: name -> the bases of each definition
@@ -181,8 +183,9 @@ class WorkerLostScan:
         if generic:
             what = generic.decode(errors="replace").strip()
             self.unknown(f"{relative} may configure from data no text names ({what!r})")
-        if not self.makes_app and not _EXAMPLE.search(relative):
-            self.makes_app = _first(data, _MAKES_APP) is not None
+        if not _EXAMPLE.search(relative) and _first(data, _MAKES_APP) is not None:
+            self.makes_app = True
+            self.app_modules.append(relative)
         for match in _matches(data, *_STAR):
             self.named.append((match.group(1).decode(), relative))
         for anchor, pattern in _NAMED_MODULE:

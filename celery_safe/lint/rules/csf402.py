@@ -14,11 +14,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from ...canvas.problems import Problem
 from ...deployment.examples import EXAMPLES
 from ..deploy import APP_WORDS, deployment_findings
 from ..findings import Finding
+from ..interp.appconfig import read_apps
 from ..interp.index import FunctionInfo, ModuleIndex
 from ..interp.workerlost import WorkerLostScan
 from ..registry import Report, rule, span_of
@@ -59,13 +61,47 @@ def _unprotected(report: Report, reported: set[int]) -> Iterator[Finding]:
             scan = scan or scan_of()
             if scan.why_unknown() is not None or not scan.makes_app:
                 return  # why: some text or data may protect every task of the project
-            if not _options_known(decorator, scan):
+            if not _options_known(decorator, scan) or _judged_literally(decorator, index, scan):
                 continue
             name = _task_name(decorator, info, getattr(lookup, "module_name", ""))
             problem = Problem.make("CSF402", ("tasks", name), name,
                                    {"source": "acks_late=True"})
             yield Finding("CSF402", report.path, span_of(decorator),
                           f"CSF402 {problem.message}")
+
+
+def _judged_literally(decorator: ast.Call, index: ModuleIndex, scan: WorkerLostScan) -> bool:
+    """The task's app (any of the project's, for ``shared_task``) is one the literal
+    reading judges whole (``lint.deploy``): it reports there, at the task's ``include``
+    or ``autodiscover_tasks()`` entry, and nothing is reported twice."""
+    modules: Any = getattr(index.external, "module_index", None)
+    if modules is None:
+        return False
+    func = decorator.func
+    if isinstance(func, ast.Attribute) and func.attr == "task" and isinstance(
+        func.value, ast.Name
+    ) and func.value.id in index.apps and func.value.id not in index.imports.names:
+        return False  # why: made here, the literal reading of this module reports it
+    candidates = [path[:-3].removesuffix("/__init__").replace("/", ".")
+                  for path in scan.app_modules]
+    for name in candidates:
+        found = modules(name)
+        if found is not None and _complete_apps(found):
+            return True
+    return False
+
+
+_COMPLETE: WeakKeyDictionary[ModuleIndex, bool] = WeakKeyDictionary()
+
+
+def _complete_apps(found: ModuleIndex) -> bool:
+    """Some app ``found`` makes is read whole by the literal reading."""
+    if found not in _COMPLETE:
+        modules = getattr(found.external, "module_index", None)
+        apps = read_apps(found.tree, found, found.path, modules) if (
+            found.tree is not None and found.apps) else []
+        _COMPLETE[found] = any(app.complete for app in apps)
+    return _COMPLETE[found]
 
 
 def _acks_late(call: ast.Call) -> bool:
