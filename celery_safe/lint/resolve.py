@@ -28,6 +28,7 @@ from .interp.analysis import let_go
 from .interp.index import FunctionInfo, ModuleIndex, build_index
 from .interp.serializers import json_only
 from .interp.workerimports import ProjectSource, WorkerImports, worker_imports
+from .interp.workerlost import WorkerLostScan
 
 __all__ = ["ModuleResolver", "ScanInputs", "ScanStore", "TaskLookup", "listing", "stamp_of"]
 
@@ -139,6 +140,9 @@ class ModuleResolver:
         self.scans_used: dict[Path, set[tuple[str, Path]]] = {}
         #: (folder, with deployment files) -> :func:`listing`, walked once per run
         self._listings: dict[tuple[Path, bool], str] = {}
+        #: project root -> what its text says of ``reject_on_worker_lost`` (static CSF402;
+        #: its askers' findings are project-wide, not kept by the findings cache)
+        self._worker_lost: dict[Path, WorkerLostScan] = {}
         #: folder -> its ``resolve()``: the files of one folder resolve it once
         self._real_folders: dict[Path, Path] = {}
         #: folder -> the folder above its top-most package (:meth:`package_root`)
@@ -358,6 +362,18 @@ class ModuleResolver:
         self._project_wide(importer, "json", root)
         answer: bool = self._scanned("json", root, lambda _: _scan_json(root, self.max_file_size))
         return answer
+
+    def worker_lost(self, importer: Path) -> WorkerLostScan:
+        """What the text of ``importer``'s project (its package root) says of a lost
+        worker's protection (:mod:`.interp.workerlost`): every ``.py`` file and every
+        configuration or deployment file, read once per root per run. Like
+        :meth:`names_unknown`, it depends on every file: ``importer`` goes in
+        :attr:`project_wide`."""
+        self.project_wide.add(importer)
+        root = _package_root(importer)
+        if root not in self._worker_lost:
+            self._worker_lost[root] = _scan_worker_lost(root, self.max_file_size)
+        return self._worker_lost[root]
 
     def bare_task_names(self, importer: Path) -> frozenset[str] | None:
         """The names without a dot a task of ``importer``'s project may be registered under:
@@ -710,6 +726,37 @@ _DEPLOYMENT = re.compile(r"(?i)^(procfile|makefile|dockerfile.*|.*\.(sh|ya?ml|in
                          r"service|env|json|txt))$")
 
 
+#: a file of environment settings (``.env``, ``.env.production``, ``prod.env``)
+_ENV_FILE = re.compile(r"(?i)^(\.env(\..*)?|.*\.env)$")
+
+
+def _scan_worker_lost(root: Path, max_file_size: int) -> WorkerLostScan:
+    """The ``.py``, configuration and deployment files under ``root`` read into a
+    :class:`WorkerLostScan`, until one leaves it unknown (as does a tree too large to
+    read)."""
+    scan = WorkerLostScan()
+    scanned = 0
+    for folder, dirs, files in os.walk(root):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_PROJECT)
+        for file in sorted(files):
+            python = file.endswith(".py")
+            if not (python or _DEPLOYMENT.match(file) or _ENV_FILE.match(file)):
+                continue
+            scanned += 1
+            if scanned > _MAX_SCANNED:
+                scan.unknown("the project has too many files to read")
+                return scan
+            path = Path(folder, file)
+            try:
+                data: bytes | None = read_bytes(path, max_file_size)
+            except (OSError, Unreadable):
+                data = None
+            scan.add(path.relative_to(root).as_posix(), data, python)
+            if scan.reason is not None:
+                return scan  # why: unknown already; the other files cannot change that
+    return scan
+
+
 def _names_celery(path: Path, data: bytes) -> bool:
     """Whether the module uses the name ``Celery`` other than to import it (it makes an
     app, or subclasses Celery); a module that cannot be parsed may."""
@@ -899,6 +946,9 @@ class _Lookup:
 
     def bare_task_names(self) -> frozenset[str] | None:
         return self.resolver.bare_task_names(self.importer)
+
+    def worker_lost(self) -> WorkerLostScan:
+        return self.resolver.worker_lost(self.importer)
 
     @property
     def module_name(self) -> str:
