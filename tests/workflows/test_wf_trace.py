@@ -51,7 +51,9 @@ def test_a_chain_traced_step_by_step(t: SimpleNamespace) -> None:
     assert [(s.task, s.state) for s in run.steps] == [("wf.add", "SUCCESS"), ("wf.inc", "SUCCESS")]
     assert (run.done, run.total, run.state) == (2, 2, "SUCCESS")
     assert all(s.finished is not None and s.worker for s in run.steps)
-    assert run.steps[0].finished <= run.steps[1].finished  # type: ignore[operator]
+    # not steps[0].finished <= steps[1].finished: Celery sends the next link before it
+    # stores a step's result (app/trace.py: "callback tasks must be applied before the
+    # result is stored"), so under load inc's result was stored 56 ms before add's
 
 
 def test_a_chord_traces_its_header_and_body(t: SimpleNamespace) -> None:
