@@ -49,6 +49,9 @@ def expiring(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleN
     yield from _worker(conf, request.param)
 
 
+_NOT_COUNTED = SimpleNamespace(counted=None)
+
+
 def test_a_chord_whose_results_expired_before_its_last_part(
     expiring: SimpleNamespace, tmp_path: Path
 ) -> None:
@@ -74,6 +77,11 @@ def test_a_chord_whose_results_expired_before_its_last_part(
         return
     # Measured on the embedded backend: cleanup deletes the part's result and the
     # chord's saved header; the last part then fails the body with ChordError.
+    # First wait until the first part is counted: a worker stores a part's result, then
+    # counts it (mark_as_done, then on_chord_part_return); a cleanup between the two made
+    # the first part fail the body at once (seen on a loaded machine).
+    _until(lambda: (chord_counter(t.app, sent.parent.id) or _NOT_COUNTED).counted == 1,
+           "the first part's count")
     _until(lambda: t.app.backend.cleanup() or t.app.backend.get_task_meta(
         first, cache=False)["status"] == "PENDING", "cleanup to delete the first result")
     waiting = _explained(sent, t.app, "stuck", "expired", names)  # its last part runs
